@@ -1,0 +1,50 @@
+//! Broker settings.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// Endpoints to bind, one list per socket (`tcp://127.0.0.1:50001`, `inproc://…`, `tcp://*:*`).
+#[derive(Clone, Debug, Default)]
+pub struct BindSet {
+    pub engines: Vec<String>,
+    pub heartbeat: Vec<String>,
+    pub clients: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    pub controller_id: Uuid,
+    /// Shared key: every message in and out is signed with it.
+    pub key: String,
+    pub bind: BindSet,
+    /// How often engines are pinged.
+    pub heartrate: Duration,
+    /// Silence after which an engine is evicted (and the engine gives up on the controller).
+    pub evict: Duration,
+    /// Most tasks in one bundle; 0 = up to the engine's free credit.
+    pub bundlesize: usize,
+    /// Tasks an engine may hold beyond its slots, so a slot never idles waiting for a round trip.
+    /// `None` = as many as it has slots.
+    pub prefetch: Option<u32>,
+    /// Keep serving when the input is exhausted (new work may come from clients).
+    pub forever: bool,
+    /// After an abort, how long to wait for engines to report and leave.
+    pub abort_grace: Duration,
+}
+
+impl BrokerConfig {
+    pub fn new(key: String, bind: BindSet) -> Self {
+        BrokerConfig {
+            controller_id: Uuid::new_v4(),
+            key,
+            bind,
+            heartrate: Duration::from_secs(1),
+            evict: Duration::from_secs(5),
+            bundlesize: 0,
+            prefetch: None,
+            forever: false,
+            abort_grace: Duration::from_secs(0),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The client API: submit work, ask for status, ask for a drain.
+
+use std::time::Instant;
+
+use hs_engine::protocol::{
+    Body, DrainRequest, Drained, EngineStatus, Refused, Status, StatusRequest, Submit, Submitted,
+};
+use hs_engine::task::Task;
+use uuid::Uuid;
+
+use crate::broker::{Broker, BrokerError};
+use crate::control::BrokerControl;
+use crate::sink::ResultSink;
+
+/// Most tasks accepted in one submit message.
+const MAX_SUBMIT: usize = 100_000;
+
+impl Broker {
+    pub(crate) fn receive_clients(
+        &mut self,
+        sink: &mut dyn ResultSink,
+        control: &BrokerControl,
+    ) -> Result<(), BrokerError> {
+        for _ in 0..256 {
+            let mut frames = match self.sockets.clients.recv_multipart(zmq::DONTWAIT) {
+                Ok(f) => f,
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(source) => {
+                    return Err(BrokerError::Zmq {
+                        context: "receiving from clients".into(),
+                        source,
+                    });
+                }
+            };
+            if frames.is_empty() {
+                continue;
+            }
+            let identity = frames.remove(0);
+            let envelope = match self.client_opener.open(frames) {
+                Ok(e) => e,
+                Err(err) => {
+                    self.rejected += 1;
+                    tracing::warn!("dropped a message on the client socket: {err}");
+                    continue;
+                }
+            };
+            match envelope.kind.as_str() {
+                Submit::KIND => match envelope.parse::<Submit>() {
+                    Ok(s) => self.submit(identity, s, sink),
+                    Err(e) => self.refuse(identity, e.to_string()),
+                },
+                StatusRequest::KIND => {
+                    let status = self.status();
+                    self.reply(identity, &status);
+                }
+                DrainRequest::KIND => {
+                    tracing::info!("a client asked to drain: finishing queued work, then stopping");
+                    control.drain();
+                    self.reply(identity, &Drained {});
+                }
+                other => self.refuse(identity, format!("unknown request {other:?}")),
+            }
+        }
+        Ok(())
+    }
+
+    fn submit(&mut self, client: Vec<u8>, submit: Submit, sink: &mut dyn ResultSink) {
+        if self.input_done {
+            return self.refuse(
+                client,
+                "the controller is draining and accepts no new tasks".into(),
+            );
+        }
+        if submit.args.len() > MAX_SUBMIT {
+            return self.refuse(
+                client,
+                format!("too many tasks in one message (limit {MAX_SUBMIT}): send smaller bundles"),
+            );
+        }
+        let now = chrono::Utc::now();
+        let mut ids = Vec::with_capacity(submit.args.len());
+        for args in submit.args {
+            let task = Task {
+                id: Uuid::now_v7(),
+                args,
+                attempt: 1,
+                group: 0,
+                submit_time: now,
+                submit_host: None,
+                timeout: None,
+            };
+            ids.push(task.id);
+            self.queue.push(task);
+        }
+        self.summary.submitted += ids.len() as u64;
+        sink.tasks_submitted(ids.len() as u64);
+        self.reply(client, &Submitted { ids });
+    }
+
+    fn status(&self) -> Status {
+        let now = Instant::now();
+        let mut engines: Vec<EngineStatus> = self
+            .registry
+            .engines()
+            .map(|e| EngineStatus {
+                engine_id: e.id,
+                host: e.host.clone(),
+                slots: e.slots,
+                busy: self.registry.held_by(&e.id).min(e.slots as usize) as u32,
+                done: e.done,
+                last_heard_ms: now.duration_since(e.last_heard).as_millis() as u64,
+            })
+            .collect();
+        engines.sort_by(|a, b| a.host.cmp(&b.host).then(a.engine_id.cmp(&b.engine_id)));
+        Status {
+            controller_id: self.cfg.controller_id,
+            queued: self.queue.len() as u64,
+            running: self.registry.lease_count() as u64,
+            succeeded: self.summary.succeeded,
+            failed: self.summary.failed,
+            engines,
+        }
+    }
+
+    fn refuse(&mut self, client: Vec<u8>, reason: String) {
+        self.reply(client, &Refused { reason });
+    }
+
+    fn reply<B: Body>(&mut self, client: Vec<u8>, body: &B) {
+        let frames = self.sealer.seal(body);
+        let mut parts = Vec::with_capacity(6);
+        parts.push(client);
+        parts.extend(frames);
+        // A client that went away does not matter to anyone else.
+        let _ = self.sockets.clients.send_multipart(parts, zmq::DONTWAIT);
+    }
+}

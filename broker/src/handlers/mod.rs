@@ -1,0 +1,9 @@
+//! One file per kind of work the broker loop does: receiving engine messages, registration,
+//! results, engines leaving or lost, dispatch, and the client API.
+
+mod clients;
+mod dispatch;
+mod engines;
+mod leave;
+mod register;
+mod results;

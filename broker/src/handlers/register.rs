@@ -1,0 +1,90 @@
+//! An engine introduces itself — for the first time, or again after losing this controller (or
+//! being evicted by it). A returning engine reports what it is running and what it finished;
+//! the broker reconciles instead of running that work again.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use hs_engine::protocol::{Drain, Register, Welcome};
+
+use crate::broker::Broker;
+use crate::registry::EngineInfo;
+use crate::sink::ResultSink;
+
+impl Broker {
+    pub(crate) fn register(&mut self, r: Register, sink: &mut dyn ResultSink) {
+        let engine = r.engine_id;
+        let now = Instant::now();
+        let returning = self.registry.get(&engine).is_some();
+        let capacity = r.slots + self.cfg.prefetch.unwrap_or(r.slots);
+        self.registry.add(EngineInfo {
+            id: engine,
+            host: r.host.clone(),
+            slots: r.slots,
+            pid: r.pid,
+            capacity,
+            done: self.registry.get(&engine).map_or(0, |e| e.done),
+            last_heard: now,
+            registered_at: now,
+            drained: false,
+        });
+        let welcome = Welcome {
+            controller_id: self.cfg.controller_id,
+            nonce: r.nonce,
+            heartrate_ms: self.cfg.heartrate.as_millis() as u64,
+            evict_ms: self.cfg.evict.as_millis() as u64,
+        };
+        self.send_to_engine(engine, &welcome);
+        if returning || !r.running.is_empty() || !r.finished.is_empty() {
+            tracing::info!(
+                "engine {engine} on {} registered again: {} running, {} finished to report",
+                r.host,
+                r.running.len(),
+                r.finished.len()
+            );
+        } else {
+            tracing::info!("engine {engine} joined from {} ({} slots)", r.host, r.slots);
+        }
+
+        // Tasks it runs: keep (or take back) their leases so they are not run twice.
+        let mut still_held: HashSet<_> = HashSet::new();
+        for held in &r.running {
+            still_held.insert(held.id);
+            match self.registry.lease_of(&held.id) {
+                Some(lease) if lease.engine == engine => {}
+                Some(_) => {} // Leased elsewhere meanwhile: the first result wins.
+                None => {
+                    if let Some(task) = self.queue.take_requeued(&held.id) {
+                        self.registry.adopt(task, engine, held.lease);
+                    }
+                }
+            }
+        }
+        // Results it kept while it could not reach us.
+        let finished_ids: Vec<_> = r.finished.iter().map(|f| f.id).collect();
+        still_held.extend(finished_ids.iter().copied());
+        if !r.finished.is_empty() {
+            self.results(engine, r.finished, sink);
+        }
+        // Leases it no longer knows about were lost in transit: put them back.
+        let lost = self.registry.unaccounted(&engine, &still_held);
+        if !lost.is_empty() {
+            let tasks: Vec<_> = lost
+                .iter()
+                .filter_map(|id| self.registry.release(id))
+                .map(|l| l.task)
+                .collect();
+            tracing::info!(
+                "engine {engine} does not hold {} tasks leased to it: requeued",
+                tasks.len()
+            );
+            self.queue.requeue(tasks);
+        }
+        if self.input_done && self.queue.is_empty() && self.registry.lease_count() == 0 {
+            if let Some(info) = self.registry.get_mut(&engine) {
+                info.drained = true;
+            }
+            self.send_to_engine(engine, &Drain {});
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! # hs-broker: where tasks wait and who runs them
+//!
+//! The controller's half of hs: a ZeroMQ broker that keeps a queue of tasks, hands them to
+//! engines in bundles no larger than each engine's free credit, holds a lease for every task it
+//! hands out, pings engines over a PUB socket, evicts the ones that go silent (requeueing their
+//! tasks without counting an attempt), and records results exactly once.
+//!
+//! [`Broker::bind`] binds the sockets (so a port in use is reported before anything starts) and
+//! [`Broker::run`] serves until the work is done or its [`BrokerControl`] says stop, which lets
+//! tests and the in-process `hs cluster` run it on a thread as well as through the binary.
+
+mod broker;
+mod config;
+mod control;
+pub mod feed;
+mod handlers;
+mod queue;
+mod registry;
+mod sink;
+mod sockets;
+
+pub use broker::{Broker, BrokerError, BrokerSummary};
+pub use config::{BindSet, BrokerConfig};
+pub use control::BrokerControl;
+pub use registry::EngineInfo;
+pub use sink::ResultSink;

@@ -1,0 +1,173 @@
+//! Engines the broker knows and the leases it holds on their tasks.
+//!
+//! A lease is `(task, engine, lease number)`. Every task handed out has exactly one; it ends when
+//! the engine reports a result (recorded), or when the engine is lost or leaves (the task goes
+//! back to the queue, which is not an attempt).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use hs_engine::task::Task;
+use uuid::Uuid;
+
+/// What the broker knows about one engine.
+#[derive(Clone, Debug)]
+pub struct EngineInfo {
+    pub id: Uuid,
+    pub host: String,
+    pub slots: u32,
+    pub pid: u32,
+    /// How many leased tasks it may hold at once (slots + prefetch).
+    pub capacity: u32,
+    pub done: u64,
+    pub last_heard: Instant,
+    pub registered_at: Instant,
+    /// A drain was sent; it will say bye when its work is acknowledged.
+    pub drained: bool,
+}
+
+pub struct Lease {
+    pub task: Task,
+    pub engine: Uuid,
+    pub number: u64,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    engines: HashMap<Uuid, EngineInfo>,
+    /// Engines in least-recently-served order, for fair dispatch.
+    order: Vec<Uuid>,
+    held: HashMap<Uuid, HashSet<Uuid>>,
+    leases: HashMap<Uuid, Lease>,
+    next_lease: u64,
+}
+
+impl Registry {
+    pub fn add(&mut self, info: EngineInfo) {
+        if !self.engines.contains_key(&info.id) {
+            self.order.push(info.id);
+        }
+        self.held.entry(info.id).or_default();
+        self.engines.insert(info.id, info);
+    }
+
+    pub fn get(&self, id: &Uuid) -> Option<&EngineInfo> {
+        self.engines.get(id)
+    }
+
+    pub fn get_mut(&mut self, id: &Uuid) -> Option<&mut EngineInfo> {
+        self.engines.get_mut(id)
+    }
+
+    pub fn engines(&self) -> impl Iterator<Item = &EngineInfo> {
+        self.engines.values()
+    }
+
+    pub fn engine_count(&self) -> usize {
+        self.engines.len()
+    }
+
+    pub fn lease_count(&self) -> usize {
+        self.leases.len()
+    }
+
+    /// Tasks `engine` holds right now.
+    pub fn held_by(&self, engine: &Uuid) -> usize {
+        self.held.get(engine).map_or(0, HashSet::len)
+    }
+
+    /// Free credit of `engine`.
+    pub fn credit(&self, engine: &Uuid) -> usize {
+        self.engines.get(engine).map_or(0, |e| {
+            (e.capacity as usize).saturating_sub(self.held_by(engine))
+        })
+    }
+
+    /// Engines in dispatch order: least recently served first.
+    pub fn dispatch_order(&self) -> Vec<Uuid> {
+        self.order.clone()
+    }
+
+    /// Move `engine` to the back of the dispatch order after serving it.
+    pub fn served(&mut self, engine: &Uuid) {
+        if let Some(pos) = self.order.iter().position(|e| e == engine) {
+            let id = self.order.remove(pos);
+            self.order.push(id);
+        }
+    }
+
+    /// Lease `task` to `engine`; returns the lease number.
+    pub fn lease(&mut self, task: Task, engine: Uuid) -> u64 {
+        self.next_lease += 1;
+        let number = self.next_lease;
+        self.held.entry(engine).or_default().insert(task.id);
+        self.leases.insert(
+            task.id,
+            Lease {
+                task,
+                engine,
+                number,
+            },
+        );
+        number
+    }
+
+    /// Adopt a task an engine reports running that the broker had put back in the queue.
+    pub fn adopt(&mut self, task: Task, engine: Uuid, number: u64) {
+        self.next_lease = self.next_lease.max(number);
+        self.held.entry(engine).or_default().insert(task.id);
+        self.leases.insert(
+            task.id,
+            Lease {
+                task,
+                engine,
+                number,
+            },
+        );
+    }
+
+    pub fn lease_of(&self, task: &Uuid) -> Option<&Lease> {
+        self.leases.get(task)
+    }
+
+    /// End the lease on `task` (whoever holds it) and return it.
+    pub fn release(&mut self, task: &Uuid) -> Option<Lease> {
+        let lease = self.leases.remove(task)?;
+        if let Some(set) = self.held.get_mut(&lease.engine) {
+            set.remove(task);
+        }
+        Some(lease)
+    }
+
+    /// Forget `engine` and return the tasks it held, in lease order.
+    pub fn remove(&mut self, engine: &Uuid) -> (Option<EngineInfo>, Vec<Task>) {
+        let info = self.engines.remove(engine);
+        self.order.retain(|e| e != engine);
+        let ids = self.held.remove(engine).unwrap_or_default();
+        let mut leases: Vec<Lease> = ids.iter().filter_map(|id| self.leases.remove(id)).collect();
+        leases.sort_by_key(|l| l.number);
+        (info, leases.into_iter().map(|l| l.task).collect())
+    }
+
+    /// Engines silent since before `deadline`.
+    pub fn silent_since(&self, deadline: Instant) -> Vec<Uuid> {
+        self.engines
+            .values()
+            .filter(|e| e.last_heard < deadline)
+            .map(|e| e.id)
+            .collect()
+    }
+
+    /// Leases held by `engine` that are not in `still_held`: tasks it lost track of.
+    pub fn unaccounted(&self, engine: &Uuid, still_held: &HashSet<Uuid>) -> Vec<Uuid> {
+        self.held
+            .get(engine)
+            .map(|set| {
+                set.iter()
+                    .filter(|id| !still_held.contains(id))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,92 @@
+//! Creating and binding the controller's three sockets.
+
+use hs_engine::protocol::MAX_FRAME_BYTES;
+
+use crate::broker::BrokerError;
+
+pub struct Sockets {
+    /// Engines connect DEALERs here.
+    pub engines: zmq::Socket,
+    /// Pings to every engine.
+    pub heartbeat: zmq::Socket,
+    /// Clients (submit, status, drain).
+    pub clients: zmq::Socket,
+    /// What each socket is actually bound to (ephemeral ports resolved).
+    pub bound: crate::config::BindSet,
+}
+
+fn opt<T>(what: &str) -> impl FnOnce(zmq::Error) -> BrokerError + '_ {
+    move |source| BrokerError::Zmq {
+        context: format!("setting {what}"),
+        source,
+    }
+}
+
+fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
+    let s = ctx.socket(zmq::ROUTER).map_err(|source| BrokerError::Zmq {
+        context: "creating a ROUTER".into(),
+        source,
+    })?;
+    // Sending to a peer that is gone must fail (EHOSTUNREACH), not vanish silently.
+    s.set_router_mandatory(true)
+        .map_err(opt::<()>("ROUTER_MANDATORY"))?;
+    // A reconnecting engine takes its identity back from its stale connection.
+    s.set_router_handover(true)
+        .map_err(opt::<()>("ROUTER_HANDOVER"))?;
+    // libzmq drops peers that send larger frames before buffering them.
+    s.set_maxmsgsize(MAX_FRAME_BYTES as i64)
+        .map_err(opt::<()>("MAXMSGSIZE"))?;
+    s.set_sndhwm(10_000).map_err(opt::<()>("SNDHWM"))?;
+    s.set_rcvhwm(10_000).map_err(opt::<()>("RCVHWM"))?;
+    s.set_linger(1000).map_err(opt::<()>("LINGER"))?;
+    Ok(s)
+}
+
+fn bind_all(socket: &zmq::Socket, endpoints: &[String]) -> Result<Vec<String>, BrokerError> {
+    let mut bound = Vec::new();
+    for ep in endpoints {
+        socket.bind(ep).map_err(|source| match source {
+            zmq::Error::EADDRINUSE => BrokerError::AddressInUse {
+                endpoint: ep.clone(),
+            },
+            zmq::Error::EADDRNOTAVAIL | zmq::Error::ENODEV => BrokerError::AddressUnavailable {
+                endpoint: ep.clone(),
+            },
+            source => BrokerError::Zmq {
+                context: format!("binding {ep}"),
+                source,
+            },
+        })?;
+        let last = socket
+            .get_last_endpoint()
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_else(|| ep.clone());
+        bound.push(last);
+    }
+    Ok(bound)
+}
+
+impl Sockets {
+    pub fn bind(ctx: &zmq::Context, bind: &crate::config::BindSet) -> Result<Sockets, BrokerError> {
+        let engines = router(ctx)?;
+        let clients = router(ctx)?;
+        let heartbeat = ctx.socket(zmq::PUB).map_err(|source| BrokerError::Zmq {
+            context: "creating the PUB socket".into(),
+            source,
+        })?;
+        heartbeat.set_linger(0).map_err(opt::<()>("LINGER"))?;
+        heartbeat.set_sndhwm(100).map_err(opt::<()>("SNDHWM"))?;
+        let bound = crate::config::BindSet {
+            engines: bind_all(&engines, &bind.engines)?,
+            heartbeat: bind_all(&heartbeat, &bind.heartbeat)?,
+            clients: bind_all(&clients, &bind.clients)?,
+        };
+        Ok(Sockets {
+            engines,
+            heartbeat,
+            clients,
+            bound,
+        })
+    }
+}

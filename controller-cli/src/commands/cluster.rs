@@ -1,0 +1,152 @@
+//! `hs cluster` / `hsx`: a controller and one engine with N slots in one process, talking over
+//! in-process ZeroMQ sockets with the same signed protocol as remote engines.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, feed};
+use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
+use hs_engine::protocol::generate_key;
+use uuid::Uuid;
+
+use super::common::{engine_config, heartbeat, log_summary, run_status, slots};
+use crate::cli::ClusterArgs;
+use crate::connection::{self, ConnectionInfo};
+use crate::exit::Status;
+use crate::input::{self, Source};
+use crate::report::{FailureLog, Report};
+use crate::site::Site;
+use crate::{progress, signals};
+
+pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let site = Site::from_env();
+    let input = Source::from_arg(args.file.clone()).open()?;
+    let failures = match &args.failures {
+        Some(p) => FailureLog::path(p)?,
+        None => FailureLog::none(),
+    };
+    let slots = slots(args.num_threads);
+    let key = generate_key();
+    let ctx = zmq::Context::new();
+
+    let tag = Uuid::new_v4();
+    let local = Endpoints {
+        engines: format!("inproc://hs-{tag}-engines"),
+        heartbeat: format!("inproc://hs-{tag}-heartbeat"),
+    };
+    let mut bind = BindSet {
+        engines: vec![local.engines.clone()],
+        heartbeat: vec![local.heartbeat.clone()],
+        clients: vec![],
+    };
+    if let Some(port) = args.port {
+        bind.engines.push(format!("tcp://127.0.0.1:{port}"));
+        bind.heartbeat
+            .push(format!("tcp://127.0.0.1:{}", port.saturating_add(1)));
+        bind.clients
+            .push(format!("tcp://127.0.0.1:{}", port.saturating_add(2)));
+    }
+    let (heartrate, evict) = heartbeat(&args.heartbeat);
+    let mut bcfg = BrokerConfig::new(key.clone(), bind);
+    bcfg.heartrate = heartrate;
+    bcfg.evict = evict;
+    bcfg.bundlesize = args.bundle.bundlesize;
+    // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
+    bcfg.abort_grace = Duration::from_secs_f64(args.run.signalwait * 3.0 + 2.0);
+    let mut broker = Broker::bind(bcfg, &ctx)?;
+    let connection_file = match args.port {
+        Some(port) => Some(write_connection(&site, port, &broker, &key)?),
+        None => None,
+    };
+
+    let mut ecfg = engine_config(&args.run, &args.bundle, slots, local, key, &site)?;
+    ecfg.idle_timeout = args.idle_timeout.map(Duration::from_secs_f64);
+    let broker_control = Arc::new(BrokerControl::new());
+    let engine_control = Arc::new(EngineControl::new());
+    {
+        let (bc, ec) = (broker_control.clone(), engine_control.clone());
+        signals::on_interrupt(move || {
+            bc.abort();
+            ec.request(StopMode::Abort);
+        })?;
+    }
+
+    let (feed_tx, feed_rx) = feed::channel(&ctx)?;
+    let alive = Arc::new(AtomicBool::new(true));
+    let reader = input::spawn_reader(
+        input,
+        feed_tx,
+        alive.clone(),
+        failures.clone(),
+        ecfg.host.clone(),
+    );
+    let engine_thread = {
+        let (ctx, ec, bc) = (ctx.clone(), engine_control.clone(), broker_control.clone());
+        std::thread::Builder::new()
+            .name("hs-engine".into())
+            .spawn(move || {
+                let result = engine::run(ecfg, &ctx, &ec);
+                // A local engine that leaves (idle timeout, error) ends the cluster's intake.
+                bc.drain();
+                result
+            })?
+    };
+
+    let mut report = Report::new(failures, progress::start());
+    let outcome = broker.run(Some(feed_rx), &mut report, &broker_control);
+    alive.store(false, Ordering::SeqCst);
+    engine_control.request(StopMode::Drain);
+    let engine_outcome = engine_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    progress::finish();
+    if let Some(path) = connection_file {
+        let _ = std::fs::remove_file(path);
+    }
+    let summary = outcome?;
+    engine_outcome?;
+    // The reader may still be blocked on a terminal or pipe after an interrupt; don't wait for it.
+    let rejected = if reader.is_finished() {
+        reader.join().map(|r| r.rejected).unwrap_or(0)
+    } else {
+        0
+    };
+    if summary.submitted == 0 && rejected == 0 && !summary.aborted {
+        tracing::warn!(
+            "the input had no tasks: give a file with one command per line, or pipe lines to stdin"
+        );
+    }
+    log_summary(&summary, rejected, started.elapsed());
+    // Sockets owned by a reader still blocked on its input would make context teardown wait.
+    std::mem::forget(ctx);
+    Ok(run_status(&summary, rejected))
+}
+
+fn write_connection(
+    site: &Site,
+    port: u16,
+    broker: &Broker,
+    key: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    site.security_dir()?;
+    let path = connection::default_path(site, port);
+    let info = ConnectionInfo {
+        version: 1,
+        controller_id: broker.controller_id(),
+        host: "127.0.0.1".into(),
+        engine_port: port,
+        heartbeat_port: port.saturating_add(1),
+        client_port: port.saturating_add(2),
+        key: key.to_string(),
+        signature_scheme: "hmac-sha256".into(),
+        pid: std::process::id(),
+    };
+    connection::write(&path, &info)?;
+    tracing::info!(
+        "engines may join with: hs client -p {port} (connection file {})",
+        path.display()
+    );
+    Ok(path)
+}

@@ -1,0 +1,153 @@
+//! `hs server`: serve tasks to engines on this and other hosts; failed task lines go to stdout
+//! (or `-f`), so `hs server < tasks > failed` works as a sieve.
+
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, feed};
+use hs_engine::protocol::{generate_key, validate_key};
+
+use super::common::{heartbeat, log_summary, run_status};
+use crate::cli::ServerArgs;
+use crate::connection::{self, ConnectionInfo};
+use crate::exit::{Failure, Status};
+use crate::input::{self, Source};
+use crate::report::{FailureLog, Report};
+use crate::site::Site;
+use crate::{progress, signals};
+
+/// The address to bind for `-H`, and whether it is loopback only.
+fn bind_address(bind: &str) -> anyhow::Result<(String, bool)> {
+    match bind {
+        "localhost" | "127.0.0.1" => Ok(("127.0.0.1".into(), true)),
+        "0.0.0.0" | "*" => Ok(("*".into(), false)),
+        other => {
+            let addr = (other, 0)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.find(|a| a.is_ipv4()))
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "cannot resolve bind address {other:?} to an IPv4 address"
+                    ))
+                })?;
+            Ok((addr.ip().to_string(), addr.ip().is_loopback()))
+        }
+    }
+}
+
+pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let site = Site::from_env();
+    let (address, loopback) = bind_address(&args.bind)?;
+    let key = match &args.auth {
+        Some(k) => {
+            validate_key(k)
+                .map_err(|e| Failure::usage(format!("refusing the key given with -k: {e}")))?;
+            k.clone()
+        }
+        None if !loopback => {
+            return Err(Failure::usage(format!(
+                "binding to {} exposes the server to the network: pass a shared key with -k KEY \
+                 (e.g. -k $(openssl rand -hex 32)) and give the same key to each hs client",
+                args.bind
+            )));
+        }
+        None => generate_key(),
+    };
+    let input = match (&args.file, args.forever) {
+        (None, true) => None,
+        (file, _) => Some(Source::from_arg(file.clone()).open()?),
+    };
+    let failures = match &args.failures {
+        Some(p) => FailureLog::path(p)?,
+        None => FailureLog::stdout(),
+    };
+
+    let port = args.port;
+    let (p1, p2) = (
+        port.checked_add(1)
+            .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 and PORT+2"))?,
+        port.checked_add(2)
+            .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 and PORT+2"))?,
+    );
+    let bind = BindSet {
+        engines: vec![format!("tcp://{address}:{port}")],
+        heartbeat: vec![format!("tcp://{address}:{p1}")],
+        clients: vec![format!("tcp://{address}:{p2}")],
+    };
+    let (heartrate, evict) = heartbeat(&args.heartbeat);
+    let mut bcfg = BrokerConfig::new(key.clone(), bind);
+    bcfg.heartrate = heartrate;
+    bcfg.evict = evict;
+    bcfg.bundlesize = args.bundle.bundlesize;
+    bcfg.forever = args.forever;
+    let ctx = zmq::Context::new();
+    let mut broker = Broker::bind(bcfg, &ctx)?;
+
+    site.security_dir()?;
+    let path = connection::default_path(&site, port);
+    let dial = if loopback {
+        "127.0.0.1".to_string()
+    } else if address == "*" {
+        hs_engine::engine::short_hostname()
+    } else {
+        address.clone()
+    };
+    let info = ConnectionInfo {
+        version: 1,
+        controller_id: broker.controller_id(),
+        host: dial,
+        engine_port: port,
+        heartbeat_port: p1,
+        client_port: p2,
+        key,
+        signature_scheme: "hmac-sha256".into(),
+        pid: std::process::id(),
+    };
+    connection::write(&path, &info)?;
+    tracing::info!(
+        "serving on {}:{port} (heartbeats {p1}, clients {p2}); connection file {}",
+        args.bind,
+        path.display()
+    );
+
+    let control = Arc::new(BrokerControl::new());
+    {
+        let c = control.clone();
+        signals::on_interrupt(move || c.abort())?;
+    }
+    let alive = Arc::new(AtomicBool::new(true));
+    let (feed_rx, reader) = match input {
+        Some(input) => {
+            let (tx, rx) = feed::channel(&ctx)?;
+            let host = hs_engine::engine::short_hostname();
+            (
+                Some(rx),
+                Some(input::spawn_reader(
+                    input,
+                    tx,
+                    alive.clone(),
+                    failures.clone(),
+                    host,
+                )),
+            )
+        }
+        None => (None, None),
+    };
+    let mut report = Report::new(failures, progress::start());
+    let outcome = broker.run(feed_rx, &mut report, &control);
+    alive.store(false, Ordering::SeqCst);
+    progress::finish();
+    let _ = std::fs::remove_file(&path);
+    let summary = outcome?;
+    let rejected = match reader {
+        Some(r) if r.is_finished() => r.join().map(|r| r.rejected).unwrap_or(0),
+        _ => 0,
+    };
+    log_summary(&summary, rejected, started.elapsed());
+    std::mem::forget(ctx);
+    Ok(run_status(&summary, rejected))
+}

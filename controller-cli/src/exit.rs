@@ -1,0 +1,80 @@
+//! Exit codes: documented in the README and in `hs --help`, and the same for every command.
+
+use std::process::ExitCode;
+
+/// What an `hs` process reports to its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Everything ran and every task succeeded.
+    Ok = 0,
+    /// At least one task failed (non-zero exit, signal, timeout, template error) or an input line
+    /// was rejected. Every other task still ran.
+    TasksFailed = 1,
+    /// Bad command-line arguments or input that cannot be used (unknown option, weak key, …).
+    Usage = 2,
+    /// A configuration file could not be used.
+    #[allow(dead_code)]
+    Config = 3,
+    /// Interrupted (Ctrl-C, SIGTERM, SIGHUP): running tasks were stopped.
+    Interrupted = 4,
+    /// The run could not proceed: file not found, port in use, controller unreachable, I/O error.
+    Runtime = 5,
+    /// A bug in hs (it should never happen; please report it).
+    Internal = 6,
+    /// Authentication failed: the key does not match the controller's.
+    AuthFailed = 7,
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        ExitCode::from(s as u8)
+    }
+}
+
+/// An error that knows its exit status. Anything else that reaches `main` is a runtime error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub status: Status,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        Failure {
+            status: Status::Usage,
+            message: message.into(),
+        }
+        .into()
+    }
+}
+
+/// The exit status for an error that reached `main`.
+pub fn status_of(err: &anyhow::Error) -> Status {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return f.status;
+        }
+        if let Some(e) = cause.downcast_ref::<hs_engine::engine::EngineError>() {
+            return match e {
+                hs_engine::engine::EngineError::AuthFailed { .. } => Status::AuthFailed,
+                _ => Status::Runtime,
+            };
+        }
+        if cause
+            .downcast_ref::<hs_engine::template::TemplateError>()
+            .is_some()
+        {
+            return Status::Usage;
+        }
+    }
+    Status::Runtime
+}
+
+/// True when the error is a closed stdout (`hs … | head`): exit quietly.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,67 @@
+//! The `hs` and `hsx` commands: argument parsing, site directories, connection files, logging,
+//! input reading and result reporting. The work itself happens in `hs-broker` and `hs-engine`.
+
+mod cli;
+mod commands;
+mod connection;
+mod exit;
+mod input;
+mod logging;
+mod progress;
+mod report;
+mod signals;
+mod site;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use exit::Status;
+
+/// Parse `args` (program name first) and run the command; never panics out to the caller.
+pub fn main_with(args: Vec<OsString>) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Status::Ok.into()
+                }
+                _ => Status::Usage.into(),
+            };
+        }
+    };
+    let outcome = std::panic::catch_unwind(|| dispatch(cli));
+    match outcome {
+        Ok(Ok(status)) => status.into(),
+        Ok(Err(err)) if exit::is_broken_pipe(&err) => Status::Ok.into(),
+        Ok(Err(err)) => {
+            progress::finish();
+            eprintln!("hs: error: {err:#}");
+            exit::status_of(&err).into()
+        }
+        Err(_) => {
+            eprintln!(
+                "hs: internal error (a bug in hs): please report it with the command you ran"
+            );
+            Status::Internal.into()
+        }
+    }
+}
+
+fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
+    use cli::Command;
+    let (component, verbose, debug) = match &cli.command {
+        Command::Cluster(a) => ("cluster", a.verbose, a.debug),
+        Command::Server(a) => ("server", a.verbose, a.debug),
+        Command::Client(a) => ("client", a.verbose, a.debug),
+    };
+    logging::init(component, verbose, debug).map_err(exit::Failure::usage)?;
+    match cli.command {
+        Command::Cluster(a) => commands::cluster::run(a),
+        Command::Server(a) => commands::server::run(a),
+        Command::Client(a) => commands::client::run(a),
+    }
+}

@@ -1,0 +1,81 @@
+//! What an engine needs to know to run.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::executor::LineSink;
+use crate::template::Template;
+
+/// Where the controller listens. The engine connects a DEALER to `engines` and a SUB to
+/// `heartbeat`; both are ZeroMQ endpoints (`tcp://host:port` or `inproc://name`).
+#[derive(Clone, Debug)]
+pub struct Endpoints {
+    pub engines: String,
+    pub heartbeat: String,
+}
+
+/// Where task output goes.
+#[derive(Clone)]
+pub struct OutputConfig {
+    /// Shared sinks for relayed stdout/stderr lines (the engine's own streams, or `-o`/`-e` files).
+    pub stdout: Arc<LineSink>,
+    pub stderr: Arc<LineSink>,
+    /// With `--capture`: write each task's output to `<dir>/<task id>.out` and `.err` instead.
+    pub capture_dir: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub engine_id: Uuid,
+    pub endpoints: Endpoints,
+    /// Shared key; every message is signed and verified with it.
+    pub key: String,
+    /// Executor slots (tasks run at once).
+    pub slots: u32,
+    pub template: Template,
+    pub output: OutputConfig,
+    /// `-W`: walltime for every task (the task's own timeout applies too; the smaller wins).
+    pub task_timeout: Option<Duration>,
+    /// `-S`: time between SIGINT, SIGTERM and SIGKILL when stopping a task.
+    pub signalwait: Duration,
+    /// `-T`: leave after this long with nothing to do.
+    pub idle_timeout: Option<Duration>,
+    /// How long to wait for the first welcome before reporting the controller unreachable.
+    pub connect_timeout: Duration,
+    /// How long to keep trying to reach a controller that went silent before giving up.
+    pub reconnect_limit: Duration,
+    /// `-b`: results sent together once this many are ready (0 or 1 = each at once).
+    pub result_bundle: usize,
+    /// `-w`: longest a finished result waits for its bundle to fill.
+    pub result_wait: Duration,
+    /// Host name reported to the controller and exported as `TASK_CLIENT_HOST`.
+    pub host: String,
+    /// Variables every task gets (from `HYPERSHELL_EXPORT_X=v`, exported as `X=v`).
+    pub export_env: Vec<(String, String)>,
+}
+
+impl EngineConfig {
+    /// Defaults for an engine of `slots` slots; callers override what their flags set.
+    pub fn new(endpoints: Endpoints, key: String, slots: u32, output: OutputConfig) -> Self {
+        EngineConfig {
+            engine_id: Uuid::new_v4(),
+            endpoints,
+            key,
+            slots: slots.max(1),
+            template: Template::parse("{}").expect("the identity template parses"),
+            output,
+            task_timeout: None,
+            signalwait: Duration::from_secs(10),
+            idle_timeout: None,
+            connect_timeout: Duration::from_secs(10),
+            reconnect_limit: Duration::from_secs(600),
+            result_bundle: 0,
+            result_wait: Duration::ZERO,
+            host: crate::engine::env::short_hostname(),
+            export_env: crate::engine::env::exported_from_environment(),
+        }
+    }
+}

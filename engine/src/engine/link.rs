@@ -1,0 +1,77 @@
+//! The engine's view of its controller: registered or not, when it last heard from it, and when
+//! to try registering again.
+
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+/// First and largest pause between registration attempts.
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(8);
+
+pub enum Link {
+    /// Waiting for a welcome that echoes `nonce`.
+    Registering {
+        nonce: u64,
+        next_attempt: Instant,
+        backoff: Duration,
+        /// When the engine started looking for a controller (first start or loss).
+        since: Instant,
+        /// Whether it was ever registered (decides between "unreachable" and "lost").
+        ever_registered: bool,
+    },
+    Registered {
+        controller_id: Uuid,
+        last_heard: Instant,
+        evict_after: Duration,
+    },
+}
+
+impl Link {
+    pub fn start(now: Instant, ever_registered: bool) -> Self {
+        Link::Registering {
+            nonce: rand::random(),
+            next_attempt: now,
+            backoff: BACKOFF_START,
+            since: now,
+            ever_registered,
+        }
+    }
+
+    /// Before an attempt: draw a fresh nonce for it and schedule the next one, with a doubled pause.
+    pub fn attempted(&mut self, now: Instant) {
+        if let Link::Registering {
+            nonce,
+            next_attempt,
+            backoff,
+            ..
+        } = self
+        {
+            *nonce = rand::random();
+            *next_attempt = now + *backoff;
+            *backoff = (*backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    pub fn is_registered(&self) -> bool {
+        matches!(self, Link::Registered { .. })
+    }
+
+    pub fn heard(&mut self, now: Instant) {
+        if let Link::Registered { last_heard, .. } = self {
+            *last_heard = now;
+        }
+    }
+
+    /// The registered controller has been silent too long.
+    pub fn is_lost(&self, now: Instant) -> bool {
+        match self {
+            Link::Registered {
+                last_heard,
+                evict_after,
+                ..
+            } => now.duration_since(*last_heard) > *evict_after,
+            Link::Registering { .. } => false,
+        }
+    }
+}

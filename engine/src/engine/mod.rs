@@ -1,0 +1,20 @@
+//! The engine: registers with a controller, takes bundles of leased tasks, runs them in executor
+//! slots and reports the results, which it keeps until the controller acknowledges them.
+//!
+//! One thread runs the loop in [`run`] and owns every ZeroMQ socket (they are not thread-safe);
+//! each executor slot has its own thread that blocks in the executor and reports back over an
+//! inproc socket, so the loop stays responsive to heartbeats however long tasks run. When the
+//! controller goes silent the engine keeps running its tasks, keeps their results, and registers
+//! again (with backoff) reporting what it holds, so a restarted controller can reconcile.
+
+mod config;
+mod control;
+mod env;
+mod link;
+mod run_loop;
+mod slot;
+
+pub use config::{Endpoints, EngineConfig, OutputConfig};
+pub use control::{EngineControl, StopMode};
+pub use env::short_hostname;
+pub use run_loop::{EngineError, EngineSummary, run, run_with_executor};

@@ -1,0 +1,571 @@
+//! The engine's event loop.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::config::EngineConfig;
+use super::control::{EngineControl, StopMode};
+use super::link::Link;
+use super::slot::{SlotDone, Slots};
+use crate::executor::{Executor, SpawnExecutor, StopReason};
+use crate::protocol::{
+    Ack, Body, Bye, Drain, Envelope, FrameError, Held, Leased, MAX_FRAME_BYTES, Opener, Ping, Pong,
+    Register, Reregister, Results, Sealer, Tasks, Welcome,
+};
+use crate::task::TaskResult;
+
+/// The longest the loop sleeps, so stop requests are seen promptly.
+const TURN: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Deterministic: retrying with the same key fails the same way.
+    #[error(
+        "authentication failed: the controller at {endpoint} signs its messages with a different key; \
+         pass the server's key with -k (or use its connection file)"
+    )]
+    AuthFailed { endpoint: String },
+    #[error(
+        "no controller answered at {endpoint} within {secs:.0}s: check that `hs server` runs there, \
+         that host and port are right, and that this host can reach it (or raise --connect-timeout)"
+    )]
+    Unreachable { endpoint: String, secs: f64 },
+    #[error("lost the controller at {endpoint} and could not reach it again within {secs:.0}s")]
+    ControllerLost { endpoint: String, secs: f64 },
+    #[error("{context}: {source}")]
+    Zmq { context: String, source: zmq::Error },
+    #[error("could not start executor slots: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn zmq_err(context: impl Into<String>) -> impl FnOnce(zmq::Error) -> EngineError {
+    let context = context.into();
+    move |source| EngineError::Zmq { context, source }
+}
+
+/// What an engine did, for its final log line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EngineSummary {
+    pub done: u64,
+    pub failed: u64,
+    pub returned: u64,
+}
+
+/// Run an engine until the controller drains it, it idles out, or `control` stops it.
+pub fn run(
+    cfg: EngineConfig,
+    ctx: &zmq::Context,
+    control: &EngineControl,
+) -> Result<EngineSummary, EngineError> {
+    run_with_executor(cfg, ctx, control, Arc::new(SpawnExecutor::new()))
+}
+
+/// [`run`] with a chosen executor strategy.
+pub fn run_with_executor(
+    cfg: EngineConfig,
+    ctx: &zmq::Context,
+    control: &EngineControl,
+    executor: Arc<dyn Executor>,
+) -> Result<EngineSummary, EngineError> {
+    let mut engine = Engine::connect(cfg, ctx, executor)?;
+    let outcome = engine.serve(control);
+    if outcome.is_err() {
+        engine.stop_all(StopReason::Shutdown);
+    }
+    engine.slots.take().map(Slots::join);
+    outcome.map(|_| engine.summary)
+}
+
+struct Engine {
+    cfg: EngineConfig,
+    dealer: zmq::Socket,
+    sub: zmq::Socket,
+    done: zmq::Socket,
+    slots: Option<Slots>,
+    sealer: Sealer,
+    /// Separate openers: the controller signs its ROUTER and PUB traffic under different sender
+    /// ids, and each stream's sequence numbers only increase within that stream.
+    opener_direct: Opener,
+    opener_pings: Opener,
+    link: Link,
+    queue: VecDeque<Leased>,
+    free: Vec<usize>,
+    running: HashMap<Uuid, (u64, usize)>,
+    unsent: Vec<TaskResult>,
+    /// When the oldest unsent result finished (for `-w`).
+    unsent_since: Option<Instant>,
+    unacked: HashMap<Uuid, TaskResult>,
+    returned: Vec<Held>,
+    draining: bool,
+    aborting: bool,
+    last_busy: Instant,
+    summary: EngineSummary,
+}
+
+impl Engine {
+    fn connect(
+        cfg: EngineConfig,
+        ctx: &zmq::Context,
+        executor: Arc<dyn Executor>,
+    ) -> Result<Self, EngineError> {
+        let dealer = ctx
+            .socket(zmq::DEALER)
+            .map_err(zmq_err("creating the engine socket"))?;
+        dealer
+            .set_identity(cfg.engine_id.as_bytes())
+            .map_err(zmq_err("setting identity"))?;
+        // Only queue messages on live connections; anything unsent is kept and re-reported.
+        dealer
+            .set_immediate(true)
+            .map_err(zmq_err("setting IMMEDIATE"))?;
+        dealer.set_linger(2000).map_err(zmq_err("setting LINGER"))?;
+        dealer
+            .set_maxmsgsize(MAX_FRAME_BYTES as i64)
+            .map_err(zmq_err("setting MAXMSGSIZE"))?;
+        dealer
+            .set_reconnect_ivl(100)
+            .map_err(zmq_err("setting RECONNECT_IVL"))?;
+        dealer
+            .set_reconnect_ivl_max(5000)
+            .map_err(zmq_err("setting RECONNECT_IVL_MAX"))?;
+        let engines = &cfg.endpoints.engines;
+        dealer
+            .connect(engines)
+            .map_err(zmq_err(format!("connecting to {engines}")))?;
+
+        let sub = ctx
+            .socket(zmq::SUB)
+            .map_err(zmq_err("creating the heartbeat socket"))?;
+        sub.set_maxmsgsize(64 * 1024)
+            .map_err(zmq_err("setting MAXMSGSIZE"))?;
+        sub.set_subscribe(b"").map_err(zmq_err("subscribing"))?;
+        let heartbeat = &cfg.endpoints.heartbeat;
+        sub.connect(heartbeat)
+            .map_err(zmq_err(format!("connecting to {heartbeat}")))?;
+
+        let done = ctx
+            .socket(zmq::PULL)
+            .map_err(zmq_err("creating the slot socket"))?;
+        let done_endpoint = format!("inproc://hs-engine-{}-done", cfg.engine_id);
+        done.bind(&done_endpoint)
+            .map_err(zmq_err("binding the slot socket"))?;
+        let slots = Slots::start(&cfg, ctx, &done_endpoint, executor)?;
+
+        let now = Instant::now();
+        Ok(Engine {
+            free: (0..slots.len()).rev().collect(),
+            slots: Some(slots),
+            sealer: Sealer::new(cfg.key.as_bytes(), cfg.engine_id),
+            opener_direct: Opener::new(cfg.key.as_bytes()),
+            opener_pings: Opener::new(cfg.key.as_bytes()),
+            link: Link::start(now, false),
+            queue: VecDeque::new(),
+            running: HashMap::new(),
+            unsent: Vec::new(),
+            unsent_since: None,
+            unacked: HashMap::new(),
+            returned: Vec::new(),
+            draining: false,
+            aborting: false,
+            last_busy: now,
+            summary: EngineSummary::default(),
+            cfg,
+            dealer,
+            sub,
+            done,
+        })
+    }
+
+    fn serve(&mut self, control: &EngineControl) -> Result<(), EngineError> {
+        loop {
+            match control.mode() {
+                StopMode::Run => {}
+                StopMode::Drain => self.draining = true,
+                StopMode::Abort => self.abort(),
+            }
+            let now = Instant::now();
+            self.keep_link(now)?;
+            if self.finished() {
+                self.leave();
+                return Ok(());
+            }
+            let (dealer_ready, sub_ready, done_ready) = {
+                let mut items = [
+                    self.dealer.as_poll_item(zmq::POLLIN),
+                    self.sub.as_poll_item(zmq::POLLIN),
+                    self.done.as_poll_item(zmq::POLLIN),
+                ];
+                zmq::poll(&mut items, TURN.as_millis() as i64).map_err(zmq_err("polling"))?;
+                (
+                    items[0].is_readable(),
+                    items[1].is_readable(),
+                    items[2].is_readable(),
+                )
+            };
+            if done_ready {
+                self.collect_done()?;
+            }
+            if dealer_ready {
+                self.receive_direct()?;
+            }
+            if sub_ready {
+                self.receive_pings()?;
+            }
+            self.start_ready();
+            self.flush_results();
+        }
+    }
+
+    /// Registration, loss detection and give-up rules.
+    fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
+        if self.link.is_lost(now) {
+            tracing::warn!(
+                "lost the controller (silent for over {:.1}s); {} running tasks continue and their \
+                 results are kept; reconnecting",
+                self.evict_after().as_secs_f64(),
+                self.running.len()
+            );
+            self.link = Link::start(now, true);
+        }
+        if let Link::Registering {
+            next_attempt,
+            since,
+            ever_registered,
+            ..
+        } = &self.link
+        {
+            let limit = if *ever_registered {
+                self.cfg.reconnect_limit
+            } else {
+                self.cfg.connect_timeout
+            };
+            if now.duration_since(*since) > limit {
+                let endpoint = self.cfg.endpoints.engines.clone();
+                let secs = limit.as_secs_f64();
+                return Err(if *ever_registered {
+                    EngineError::ControllerLost { endpoint, secs }
+                } else {
+                    EngineError::Unreachable { endpoint, secs }
+                });
+            }
+            if now >= *next_attempt {
+                self.link.attempted(now);
+                self.send_register();
+            }
+        }
+        if let Some(idle) = self.cfg.idle_timeout {
+            let busy = !self.queue.is_empty() || !self.running.is_empty();
+            if busy {
+                self.last_busy = now;
+            } else if !self.draining && now.duration_since(self.last_busy) > idle {
+                tracing::info!("idle for {:.0}s: leaving", idle.as_secs_f64());
+                self.draining = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn evict_after(&self) -> Duration {
+        match &self.link {
+            Link::Registered { evict_after, .. } => *evict_after,
+            Link::Registering { .. } => Duration::ZERO,
+        }
+    }
+
+    fn send_register(&mut self) {
+        let Link::Registering { nonce, .. } = &self.link else {
+            return;
+        };
+        // Everything finished but unacknowledged is reported again in the registration.
+        for r in self.unsent.drain(..) {
+            self.unacked.insert(r.id, r);
+        }
+        let register = Register {
+            engine_id: self.cfg.engine_id,
+            host: self.cfg.host.clone(),
+            pid: std::process::id(),
+            slots: self.cfg.slots,
+            nonce: *nonce,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            running: self
+                .running
+                .iter()
+                .map(|(id, (lease, _))| Held {
+                    id: *id,
+                    lease: *lease,
+                })
+                .collect(),
+            finished: self.unacked.values().cloned().collect(),
+        };
+        self.send(&register);
+    }
+
+    /// Send a signed message; false if it could not be queued (no live connection).
+    fn send<B: Body>(&mut self, body: &B) -> bool {
+        let frames = self.sealer.seal(body);
+        self.dealer.send_multipart(frames, zmq::DONTWAIT).is_ok()
+    }
+
+    fn receive_direct(&mut self) -> Result<(), EngineError> {
+        loop {
+            let frames = match self.dealer.recv_multipart(zmq::DONTWAIT) {
+                Ok(f) => f,
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(e) => return Err(zmq_err("receiving from the controller")(e)),
+            };
+            let envelope = match self.opener_direct.open(frames) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.refuse(e)?;
+                    continue;
+                }
+            };
+            self.handle_direct(envelope);
+        }
+    }
+
+    fn handle_direct(&mut self, env: Envelope) {
+        let now = Instant::now();
+        match env.kind.as_str() {
+            Welcome::KIND => {
+                let Ok(w) = env.parse::<Welcome>() else {
+                    return;
+                };
+                if let Link::Registering {
+                    nonce,
+                    ever_registered,
+                    ..
+                } = &self.link
+                    && *nonce == w.nonce
+                {
+                    let again = if *ever_registered { "again " } else { "" };
+                    tracing::info!(
+                        "registered {again}with controller {} at {} ({} slots)",
+                        w.controller_id,
+                        self.cfg.endpoints.engines,
+                        self.cfg.slots
+                    );
+                    self.link = Link::Registered {
+                        controller_id: w.controller_id,
+                        last_heard: now,
+                        evict_after: Duration::from_millis(w.evict_ms.max(w.heartrate_ms * 2)),
+                    };
+                }
+            }
+            Tasks::KIND => {
+                let Ok(t) = env.parse::<Tasks>() else { return };
+                self.link.heard(now);
+                if self.aborting {
+                    self.returned.extend(t.tasks.iter().map(|l| Held {
+                        id: l.task.id,
+                        lease: l.lease,
+                    }));
+                } else {
+                    self.queue.extend(t.tasks);
+                }
+            }
+            Ack::KIND => {
+                let Ok(a) = env.parse::<Ack>() else { return };
+                self.link.heard(now);
+                for id in a.ids {
+                    self.unacked.remove(&id);
+                }
+            }
+            Drain::KIND => {
+                self.link.heard(now);
+                if !self.draining {
+                    tracing::debug!("controller asked to drain");
+                }
+                self.draining = true;
+            }
+            Reregister::KIND => {
+                if self.link.is_registered() {
+                    tracing::info!(
+                        "controller does not know this engine any more: registering again"
+                    );
+                    self.link = Link::start(now, true);
+                }
+            }
+            other => tracing::debug!("ignoring unexpected {other} message from the controller"),
+        }
+    }
+
+    fn receive_pings(&mut self) -> Result<(), EngineError> {
+        loop {
+            let frames = match self.sub.recv_multipart(zmq::DONTWAIT) {
+                Ok(f) => f,
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(e) => return Err(zmq_err("receiving heartbeats")(e)),
+            };
+            let envelope = match self.opener_pings.open(frames) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.refuse(e)?;
+                    continue;
+                }
+            };
+            let Ok(ping) = envelope.parse::<Ping>() else {
+                continue;
+            };
+            let now = Instant::now();
+            match &self.link {
+                Link::Registered { controller_id, .. } if *controller_id == ping.controller_id => {
+                    self.link.heard(now);
+                    self.send(&Pong {});
+                }
+                Link::Registered { .. } => {
+                    tracing::warn!(
+                        "a new controller ({}) answers at this address: registering with it",
+                        ping.controller_id
+                    );
+                    self.link = Link::start(now, true);
+                }
+                Link::Registering { .. } => {}
+            }
+        }
+    }
+
+    /// A message failed verification. Before the first registration a bad signature can only
+    /// mean a key mismatch, which retrying cannot fix; later it is dropped and counted.
+    fn refuse(&mut self, err: FrameError) -> Result<(), EngineError> {
+        match (&err, &self.link) {
+            (
+                FrameError::BadSignature,
+                Link::Registering {
+                    ever_registered: false,
+                    ..
+                },
+            ) => Err(EngineError::AuthFailed {
+                endpoint: self.cfg.endpoints.engines.clone(),
+            }),
+            _ => {
+                tracing::warn!("dropped a message from the controller side: {err}");
+                Ok(())
+            }
+        }
+    }
+
+    fn collect_done(&mut self) -> Result<(), EngineError> {
+        loop {
+            let bytes = match self.done.recv_bytes(zmq::DONTWAIT) {
+                Ok(b) => b,
+                Err(zmq::Error::EAGAIN) => return Ok(()),
+                Err(e) => return Err(zmq_err("receiving from executor slots")(e)),
+            };
+            let Ok(done) = serde_json::from_slice::<SlotDone>(&bytes) else {
+                continue;
+            };
+            self.free.push(done.slot);
+            self.running.remove(&done.result.id);
+            if done.interrupted {
+                self.summary.returned += 1;
+                self.returned.push(Held {
+                    id: done.result.id,
+                    lease: done.result.lease,
+                });
+            } else {
+                self.summary.done += 1;
+                if !done.result.succeeded() {
+                    self.summary.failed += 1;
+                }
+                self.unsent_since.get_or_insert_with(Instant::now);
+                self.unsent.push(done.result);
+            }
+        }
+    }
+
+    fn start_ready(&mut self) {
+        if self.aborting {
+            return;
+        }
+        let Some(slots) = &self.slots else { return };
+        while let Some(slot) = self.free.pop() {
+            let Some(job) = self.queue.pop_front() else {
+                self.free.push(slot);
+                break;
+            };
+            self.running.insert(job.task.id, (job.lease, slot));
+            slots.assign(slot, job);
+        }
+    }
+
+    /// Send finished results: at once by default; with `-b`/`-w`, once the bundle is full, the
+    /// oldest result has waited long enough, or nothing else is running.
+    fn flush_results(&mut self) {
+        if self.unsent.is_empty() || !self.link.is_registered() {
+            return;
+        }
+        let waited = self
+            .unsent_since
+            .is_none_or(|t| t.elapsed() >= self.cfg.result_wait);
+        let full = self.unsent.len() >= self.cfg.result_bundle.max(1);
+        if !(waited || full || self.running.is_empty() || self.draining) {
+            return;
+        }
+        self.unsent_since = None;
+        let results = Results {
+            results: std::mem::take(&mut self.unsent),
+        };
+        if self.send(&results) {
+            self.unacked
+                .extend(results.results.into_iter().map(|r| (r.id, r)));
+        } else {
+            self.unsent = results.results;
+        }
+    }
+
+    /// First abort request: stop running tasks, hand back the queue.
+    fn abort(&mut self) {
+        if self.aborting {
+            return;
+        }
+        self.aborting = true;
+        self.draining = true;
+        let queued = self.queue.len();
+        self.returned.extend(self.queue.drain(..).map(|l| Held {
+            id: l.task.id,
+            lease: l.lease,
+        }));
+        self.summary.returned += queued as u64;
+        if !self.running.is_empty() {
+            tracing::info!("stopping {} running tasks", self.running.len());
+        }
+        self.stop_all(StopReason::Shutdown);
+    }
+
+    fn stop_all(&self, reason: StopReason) {
+        if let Some(slots) = &self.slots {
+            for (_, slot) in self.running.values() {
+                slots.stop(*slot, reason);
+            }
+        }
+    }
+
+    /// Done when draining and nothing is queued, running or waiting for an acknowledgement
+    /// (an abort does not wait for acknowledgements: the controller is going away too).
+    fn finished(&self) -> bool {
+        self.draining
+            && self.queue.is_empty()
+            && self.running.is_empty()
+            && (self.unsent.is_empty() || (self.aborting && !self.link.is_registered()))
+            && (self.aborting || self.unacked.is_empty())
+    }
+
+    fn leave(&mut self) {
+        if self.link.is_registered() {
+            let bye = Bye {
+                returned: std::mem::take(&mut self.returned),
+            };
+            self.send(&bye);
+        }
+        tracing::debug!(
+            "engine leaving: {} done, {} failed, {} handed back",
+            self.summary.done,
+            self.summary.failed,
+            self.summary.returned
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! Line-safe relaying of task output to a shared destination.
+//!
+//! Many tasks run at once and their output ends up in one place (the engine's stdout or a `-o`
+//! file). Each task writes into its own pipe; the slot thread reading that pipe keeps the bytes of
+//! an unfinished line in a [`StreamRelay`] and hands only complete lines to the shared
+//! [`LineSink`], which writes each batch with a single `write_all` under a mutex. So no task's line
+//! is ever cut into by another's, and the only copy is the partial line carried between reads.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use super::subreaper::sys;
+
+/// A line longer than this is written in pieces: a stream that never prints a newline (progress
+/// bars, binary data) must not grow the engine's memory without bound.
+const MAX_PARTIAL_LINE: usize = 1 << 20;
+
+/// A shared destination for whole lines of task output.
+///
+/// Writes are serialised by a mutex, one `write_all` (plus `flush`) per batch of complete lines.
+/// If the destination goes away (`EPIPE`, e.g. `hs … | head`), the sink turns silent: further
+/// output is discarded, once noted at debug level, and nothing panics. Other write errors (disk
+/// full, …) are logged once as a warning and writing is retried with the next batch.
+pub struct LineSink {
+    state: Mutex<SinkState>,
+}
+
+struct SinkState {
+    writer: Box<dyn Write + Send>,
+    /// Set after a broken pipe: everything is discarded from then on.
+    silent: bool,
+    /// Set after the first other error was logged, so a full disk does not flood the log.
+    warned: bool,
+}
+
+impl LineSink {
+    /// The engine's standard output (shares std's lock, so it never interleaves with `println!`).
+    pub fn stdout() -> Self {
+        Self::from_writer(Box::new(io::stdout()))
+    }
+
+    /// The engine's standard error.
+    pub fn stderr() -> Self {
+        Self::from_writer(Box::new(io::stderr()))
+    }
+
+    /// A file opened for appending (created if missing), e.g. `-o FILE`.
+    pub fn file(path: impl AsRef<Path>) -> io::Result<Self> {
+        let file = OpenOptions::new().append(true).create(true).open(path)?;
+        Ok(Self::from_writer(Box::new(file)))
+    }
+
+    /// Any writer; mostly for tests. It is flushed after every batch.
+    pub fn from_writer(writer: Box<dyn Write + Send>) -> Self {
+        Self {
+            state: Mutex::new(SinkState {
+                writer,
+                silent: false,
+                warned: false,
+            }),
+        }
+    }
+
+    /// Writes `bytes` (normally whole lines) in one go, atomically with respect to other writers
+    /// of this sink.
+    pub(crate) fn write_lines(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        // A writer that panicked mid-write leaves at worst a cut line; keep relaying.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.silent {
+            return;
+        }
+        let result = state
+            .writer
+            .write_all(bytes)
+            .and_then(|()| state.writer.flush());
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                state.silent = true;
+                tracing::debug!("output destination closed (broken pipe); discarding task output");
+            }
+            Err(e) => {
+                if !state.warned {
+                    state.warned = true;
+                    tracing::warn!(error = %e, "cannot write task output; some output is lost");
+                }
+            }
+        }
+    }
+
+    /// True once the destination reported a broken pipe.
+    #[cfg(test)]
+    pub(crate) fn is_silent(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).silent
+    }
+}
+
+impl fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LineSink").finish_non_exhaustive()
+    }
+}
+
+/// Whether a relay's pipe still has a writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pipe {
+    Open,
+    Closed,
+}
+
+/// One task stream being relayed: the non-blocking read end of its pipe, the sink, and the bytes
+/// of the line not yet finished.
+pub(crate) struct StreamRelay {
+    pipe: File,
+    sink: Arc<LineSink>,
+    partial: Vec<u8>,
+}
+
+impl StreamRelay {
+    /// Takes the read end of a task's pipe and makes it non-blocking, so that reading never
+    /// waits for a writer that is still alive (a background grandchild may hold the pipe open
+    /// long after the task itself ended).
+    pub(crate) fn new(pipe: OwnedFd, sink: Arc<LineSink>) -> io::Result<Self> {
+        sys::set_nonblocking(pipe.as_fd())?;
+        Ok(Self {
+            pipe: File::from(pipe),
+            sink,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The pipe's descriptor, for poll(2).
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.pipe.as_raw_fd()
+    }
+
+    /// Reads what the pipe has, at most `max_reads` chunks of `buf.len()` bytes (so a chatty task
+    /// cannot keep the slot from noticing a stop), and relays the complete lines.
+    pub(crate) fn pump(&mut self, buf: &mut [u8], max_reads: usize) -> Pipe {
+        for _ in 0..max_reads {
+            match self.pipe.read(buf) {
+                Ok(0) => return Pipe::Closed,
+                Ok(n) => self.accept(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pipe::Open,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "reading task output failed; closing the relay");
+                    return Pipe::Closed;
+                }
+            }
+        }
+        Pipe::Open
+    }
+
+    /// Ends the relay: the unfinished last line is written as it is (without adding a newline),
+    /// and the pipe is closed.
+    pub(crate) fn finish(self) {
+        self.sink.write_lines(&self.partial);
+    }
+
+    /// Relays the complete lines of `chunk` (with any carried-over start) and keeps the rest.
+    fn accept(&mut self, chunk: &[u8]) {
+        match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                let (lines, rest) = chunk.split_at(last + 1);
+                if self.partial.is_empty() {
+                    self.sink.write_lines(lines);
+                } else {
+                    self.partial.extend_from_slice(lines);
+                    self.sink.write_lines(&self.partial);
+                    self.partial.clear();
+                }
+                self.partial.extend_from_slice(rest);
+            }
+            None => self.partial.extend_from_slice(chunk),
+        }
+        if self.partial.len() >= MAX_PARTIAL_LINE {
+            self.sink.write_lines(&self.partial);
+            self.partial.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A writer into a shared Vec that accepts at most 7 bytes per `write` call, so any batch that
+    /// is not written under one lock would interleave with another task's.
+    #[derive(Clone, Default)]
+    pub(crate) struct SharedVec(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+    impl SharedVec {
+        pub(crate) fn sink(&self) -> Arc<LineSink> {
+            Arc::new(LineSink::from_writer(Box::new(self.clone())))
+        }
+
+        pub(crate) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf8")
+        }
+    }
+
+    impl Write for SharedVec {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(7);
+            self.0.lock().expect("lock").extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct BrokenPipe(Arc<Mutex<usize>>);
+
+    impl Write for BrokenPipe {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            *self.0.lock().expect("lock") += 1;
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn relay_over_pipe(sink: Arc<LineSink>) -> (StreamRelay, File) {
+        let (read, write) = io::pipe().expect("pipe");
+        let relay = StreamRelay::new(OwnedFd::from(read), sink).expect("relay");
+        (relay, File::from(OwnedFd::from(write)))
+    }
+
+    #[test]
+    fn only_complete_lines_pass_until_finish() {
+        let out = SharedVec::default();
+        let (mut relay, mut writer) = relay_over_pipe(out.sink());
+        let mut buf = [0u8; 4];
+        writer.write_all(b"one\ntw").expect("write");
+        assert_eq!(relay.pump(&mut buf, 100), Pipe::Open);
+        assert_eq!(out.text(), "one\n");
+        writer.write_all(b"o\nthr").expect("write");
+        assert_eq!(relay.pump(&mut buf, 100), Pipe::Open);
+        assert_eq!(out.text(), "one\ntwo\n");
+        drop(writer);
+        assert_eq!(relay.pump(&mut buf, 100), Pipe::Closed);
+        relay.finish();
+        assert_eq!(out.text(), "one\ntwo\nthr");
+    }
+
+    #[test]
+    fn endless_line_is_bounded() {
+        let out = SharedVec::default();
+        let (mut relay, mut writer) = relay_over_pipe(out.sink());
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..(MAX_PARTIAL_LINE / chunk.len() + 1) {
+            writer.write_all(&chunk).expect("write");
+            relay.pump(&mut buf, 100);
+        }
+        assert!(relay.partial.len() < MAX_PARTIAL_LINE);
+        assert!(out.0.lock().expect("lock").len() >= MAX_PARTIAL_LINE);
+    }
+
+    #[test]
+    fn broken_pipe_silences_the_sink() {
+        let calls = Arc::new(Mutex::new(0));
+        let sink = LineSink::from_writer(Box::new(BrokenPipe(Arc::clone(&calls))));
+        sink.write_lines(b"a\n");
+        assert!(sink.is_silent());
+        sink.write_lines(b"b\n");
+        sink.write_lines(b"c\n");
+        assert_eq!(
+            *calls.lock().expect("lock"),
+            1,
+            "no write after a broken pipe"
+        );
+    }
+
+    #[test]
+    fn file_sink_appends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.txt");
+        std::fs::write(&path, "before\n").expect("write");
+        let sink = LineSink::file(&path).expect("open");
+        sink.write_lines(b"after\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            "before\nafter\n"
+        );
+    }
+}

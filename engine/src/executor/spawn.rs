@@ -1,0 +1,794 @@
+//! [`SpawnExecutor`]: a fresh `/bin/bash -o pipefail -c CMD` per task.
+//!
+//! Spawning is the engine's hot path, so the child is set up only with what std's `Command` can
+//! hand to `posix_spawn` (own process group, environment, working directory, stdio): no `pre_exec`
+//! closure, which would force a full `fork`. glibc's `posix_spawn` then uses
+//! `clone(CLONE_VM|CLONE_VFORK)`, which does not copy the engine's page tables.
+//!
+//! The slot thread then waits in a single poll(2) on the child's pidfd, the relay pipes and the
+//! slot's stop eventfd, with the walltime or the next escalation step as timeout: no helper
+//! threads, no busy polling, no sleeps.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::relay::{Pipe, StreamRelay};
+use super::subreaper::{self, GroupState, Leftovers, sys};
+use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopReason, StopSignal};
+
+/// The shell every task runs in.
+const BASH: &str = "/bin/bash";
+
+/// How long to wait for the group leader after SIGKILL, and for the rest of a killed group to
+/// die, before giving up and leaving them to [`Leftovers`]. Only a process stuck in the kernel
+/// (uninterruptible sleep) takes more than a few milliseconds.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
+/// Without a pidfd (kernel < 5.3, or out of fds) the leader's exit cannot be polled; the loop
+/// then checks it at this interval.
+const NO_PIDFD_TICK: Duration = Duration::from_millis(10);
+
+/// Size of the stack buffer output is read through (the default pipe capacity).
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Reads per stream per wake-up while the task runs (then the loop checks the leader and the
+/// stop signal again), and for the final drain once the leader has exited.
+const READS_PER_WAKE: usize = 16;
+
+/// Signals sent to a group being stopped, `signalwait` apart.
+const ESCALATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGKILL];
+
+/// Runs each task in a freshly spawned bash. Stateless apart from the groups left with live
+/// members by earlier tasks, which it reaps at the start of each run (see [`Leftovers`]).
+#[derive(Debug, Default)]
+pub struct SpawnExecutor {
+    leftovers: Leftovers,
+}
+
+impl SpawnExecutor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reaps background processes of earlier tasks that have exited since. Runs happen often
+    /// enough to do this themselves; an idle engine may call it from time to time.
+    pub fn reap_leftovers(&self) {
+        self.leftovers.reap();
+    }
+}
+
+impl Executor for SpawnExecutor {
+    fn run(&self, spec: &RunSpec<'_>, stop: &StopSignal) -> RunOutcome {
+        self.leftovers.reap();
+        // A stop triggered while the slot was idle applies to this run: do not even start it.
+        if let Some(reason) = stop.reason() {
+            return outcome(None, stopped(reason, None));
+        }
+        let (stdout, stderr) = match output_stdio(spec) {
+            Ok(stdio) => stdio,
+            Err(msg) => return outcome(None, Exit::SpawnFailed(msg)),
+        };
+        let mut command = Command::new(BASH);
+        command
+            .arg("-o")
+            .arg("pipefail")
+            .arg("-c")
+            .arg(spec.command)
+            .process_group(0)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
+        if let Some(dir) = spec.cwd {
+            command.current_dir(dir);
+        }
+        let started = SystemTime::now();
+        let spawned = command.spawn();
+        drop(command); // closes the parent's copies of per-task output files right away
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => return outcome(None, Exit::SpawnFailed(describe_spawn_error(&e, spec))),
+        };
+        let exit = match Watch::new(&mut child, spec, stop) {
+            Ok(watch) => watch.run(child, &self.leftovers),
+            Err(e) => abandon(child, &self.leftovers, e),
+        };
+        outcome(Some(started), exit)
+    }
+}
+
+fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {
+    RunOutcome {
+        started,
+        finished: SystemTime::now(),
+        exit,
+    }
+}
+
+fn stopped(reason: StopReason, status: Option<ExitStatus>) -> Exit {
+    Exit::Stopped {
+        reason,
+        signal: status.and_then(|s| s.signal()),
+        code: status.and_then(|s| s.code()),
+    }
+}
+
+/// The child's stdout and stderr. Per-task files are opened (created or truncated) here, in the
+/// parent, so a bad path is reported as such; the same path for both streams is opened once, so
+/// the two share one file offset instead of overwriting each other.
+fn output_stdio(spec: &RunSpec<'_>) -> Result<(Stdio, Stdio), String> {
+    let stdout_file = match &spec.stdout {
+        OutputTarget::File(path) => Some(create_output(path, "stdout")?),
+        _ => None,
+    };
+    let stderr = match (&spec.stderr, &spec.stdout, &stdout_file) {
+        (OutputTarget::File(path), OutputTarget::File(same), Some(file)) if path == same => {
+            let copy = file
+                .try_clone()
+                .map_err(|e| format!("cannot open stderr file {}: {e}", path.display()))?;
+            Stdio::from(copy)
+        }
+        (target, _, _) => stdio_for(target, "stderr")?,
+    };
+    let stdout = match stdout_file {
+        Some(file) => Stdio::from(file),
+        None => stdio_for(&spec.stdout, "stdout")?,
+    };
+    Ok((stdout, stderr))
+}
+
+fn stdio_for(target: &OutputTarget, stream: &str) -> Result<Stdio, String> {
+    Ok(match target {
+        OutputTarget::Relay(_) => Stdio::piped(),
+        OutputTarget::File(path) => Stdio::from(create_output(path, stream)?),
+        OutputTarget::Null => Stdio::null(),
+    })
+}
+
+fn create_output(path: &Path, stream: &str) -> Result<File, String> {
+    File::create(path).map_err(|e| format!("cannot open {stream} file {}: {e}", path.display()))
+}
+
+/// One line naming why bash could not be started. std reports a failed `chdir` in the child as a
+/// bare errno, so the working directory is examined here, on the (rare) failure path only.
+fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
+    if let Some(dir) = spec.cwd {
+        match std::fs::metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return format!("working directory {} does not exist", dir.display());
+            }
+            Err(e) => return format!("working directory {}: {e}", dir.display()),
+            Ok(meta) if !meta.is_dir() => {
+                return format!("working directory {} is not a directory", dir.display());
+            }
+            Ok(_) if err.kind() == io::ErrorKind::PermissionDenied => {
+                return format!("cannot enter working directory {}: {err}", dir.display());
+            }
+            Ok(_) => {}
+        }
+    }
+    if err.kind() == io::ErrorKind::NotFound && !Path::new(BASH).exists() {
+        return format!("{BASH} does not exist");
+    }
+    format!("cannot start {BASH}: {err}")
+}
+
+/// The child could be spawned but not watched (no fd left for a relay pipe's flags, …): kill its
+/// group, reap what can be reaped, and report why.
+fn abandon(mut child: Child, leftovers: &Leftovers, err: io::Error) -> Exit {
+    let pgid = child.id() as libc::pid_t;
+    subreaper::signal_group(pgid, libc::SIGKILL);
+    let _ = child.wait();
+    if subreaper::reap_group_within(pgid, KILL_WAIT) == GroupState::Alive {
+        leftovers.add(pgid);
+    }
+    Exit::SpawnFailed(format!("cannot watch {BASH}: {err}"))
+}
+
+/// A stop in progress.
+struct Stopping {
+    reason: StopReason,
+    /// How many signals of [`ESCALATION`] have been sent.
+    sent: usize,
+    /// When to send the next one (or, after SIGKILL, to stop waiting).
+    next_at: Instant,
+}
+
+/// How the wait for the leader ended.
+enum Ended {
+    /// It exited; the status is known if it was already collected (no-pidfd fallback).
+    Exited(Option<ExitStatus>),
+    /// It survived SIGKILL for [`KILL_WAIT`]; it is left to [`Leftovers`].
+    Unresponsive,
+}
+
+/// Everything one run waits on.
+struct Watch<'a> {
+    pgid: libc::pid_t,
+    pidfd: Option<OwnedFd>,
+    relays: [Option<StreamRelay>; 2],
+    stop: &'a StopSignal,
+    walltime: Option<Instant>,
+    signalwait: Duration,
+    stopping: Option<Stopping>,
+}
+
+/// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
+const PIDFD: usize = 0;
+const STOPFD: usize = 1;
+const RELAYS: usize = 2;
+
+impl<'a> Watch<'a> {
+    fn new(child: &mut Child, spec: &RunSpec<'_>, stop: &'a StopSignal) -> io::Result<Self> {
+        let pid = child.id() as libc::pid_t;
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                tracing::debug!(pid, error = %e, "pidfd_open failed; polling the child instead");
+                None
+            }
+        };
+        let stdout = match (&spec.stdout, child.stdout.take()) {
+            (OutputTarget::Relay(sink), Some(pipe)) => {
+                Some(StreamRelay::new(OwnedFd::from(pipe), sink.clone())?)
+            }
+            _ => None,
+        };
+        let stderr = match (&spec.stderr, child.stderr.take()) {
+            (OutputTarget::Relay(sink), Some(pipe)) => {
+                Some(StreamRelay::new(OwnedFd::from(pipe), sink.clone())?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            pgid: pid,
+            pidfd,
+            relays: [stdout, stderr],
+            stop,
+            walltime: spec.timeout.map(|t| Instant::now() + t),
+            signalwait: spec.signalwait,
+            stopping: None,
+        })
+    }
+
+    /// Waits for the leader while relaying output and escalating a stop, then collects the
+    /// leader and whatever of its group hs is responsible for.
+    fn run(mut self, mut child: Child, leftovers: &Leftovers) -> Exit {
+        let mut buf = [0u8; READ_CHUNK];
+        let ended = self.wait_leader(&mut child, &mut buf);
+        // The leader is gone (or hopeless). Take what its group already wrote, but do not wait
+        // for EOF: background processes may hold the pipes open indefinitely.
+        for relay in self.relays.iter_mut().filter_map(Option::take) {
+            let mut relay = relay;
+            relay.pump(&mut buf, READS_PER_WAKE);
+            relay.finish();
+        }
+        let stopping = self.stopping.take();
+        if stopping.is_some() {
+            // Kill the rest of a stopped group while the unreaped leader still pins its pgid.
+            subreaper::signal_group(self.pgid, libc::SIGKILL);
+        }
+        let status = match ended {
+            Ended::Exited(Some(status)) => Some(status),
+            Ended::Exited(None) => match child.wait() {
+                Ok(status) => Some(status),
+                Err(e) => {
+                    return Exit::SpawnFailed(format!("lost track of {BASH} ({e})"));
+                }
+            },
+            Ended::Unresponsive => None,
+        };
+        let left = match (&stopping, &ended) {
+            (_, Ended::Unresponsive) => GroupState::Alive,
+            (Some(_), _) => subreaper::reap_group_within(self.pgid, KILL_WAIT),
+            (None, _) => subreaper::reap_group(self.pgid),
+        };
+        if left == GroupState::Alive {
+            leftovers.add(self.pgid);
+        }
+        match (stopping, status) {
+            (Some(s), Some(status)) => stopped(s.reason, Some(status)),
+            (Some(s), None) => Exit::Stopped {
+                reason: s.reason,
+                signal: Some(libc::SIGKILL),
+                code: None,
+            },
+            (None, Some(status)) => match (status.code(), status.signal()) {
+                (Some(code), _) => Exit::Code(code),
+                (None, Some(signal)) => Exit::Signal(signal),
+                (None, None) => Exit::Code(-1),
+            },
+            // Unresponsive only happens after a stop.
+            (None, None) => Exit::Code(-1),
+        }
+    }
+
+    /// The poll loop: returns once the leader has exited or ignored SIGKILL for too long.
+    fn wait_leader(&mut self, child: &mut Child, buf: &mut [u8]) -> Ended {
+        loop {
+            let now = Instant::now();
+            if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {
+                self.begin_stop(StopReason::Timeout, now);
+            }
+            if let Some(s) = &mut self.stopping {
+                if now >= s.next_at {
+                    if s.sent == ESCALATION.len() {
+                        return Ended::Unresponsive;
+                    }
+                    subreaper::signal_group(self.pgid, ESCALATION[s.sent]);
+                    s.sent += 1;
+                    let pause = if s.sent == ESCALATION.len() {
+                        KILL_WAIT
+                    } else {
+                        self.signalwait
+                    };
+                    s.next_at = now + pause;
+                }
+            }
+            if self.pidfd.is_none() {
+                match child.try_wait() {
+                    Ok(Some(status)) => return Ended::Exited(Some(status)),
+                    Ok(None) => {}
+                    Err(_) => return Ended::Exited(None),
+                }
+            }
+
+            let mut fds = [libc::pollfd {
+                fd: -1,
+                events: libc::POLLIN,
+                revents: 0,
+            }; RELAYS + 2];
+            if let Some(pidfd) = &self.pidfd {
+                fds[PIDFD].fd = pidfd.as_raw_fd();
+            }
+            if self.stopping.is_none() {
+                // Once stopping, the (still readable) eventfd has nothing more to say.
+                fds[STOPFD].fd = self.stop.fd().as_raw_fd();
+            }
+            for (i, relay) in self.relays.iter().enumerate() {
+                if let Some(relay) = relay {
+                    fds[RELAYS + i].fd = relay.raw_fd();
+                }
+            }
+            match sys::poll(&mut fds, self.poll_timeout(now)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Cannot happen with valid fds; fall back to the pidfd-less tick.
+                    tracing::debug!(error = %e, "poll failed");
+                    self.pidfd = None;
+                    std::thread::sleep(NO_PIDFD_TICK);
+                    continue;
+                }
+            }
+
+            for (i, slot) in self.relays.iter_mut().enumerate() {
+                if fds[RELAYS + i].revents != 0 {
+                    if let Some(relay) = slot {
+                        if relay.pump(buf, READS_PER_WAKE) == Pipe::Closed {
+                            if let Some(relay) = slot.take() {
+                                relay.finish();
+                            }
+                        }
+                    }
+                }
+            }
+            if fds[STOPFD].revents != 0 && self.stopping.is_none() {
+                // Readable means triggered; the reason is set before the eventfd is written.
+                let reason = self.stop.reason().unwrap_or(StopReason::Cancel);
+                self.begin_stop(reason, Instant::now());
+            }
+            if fds[PIDFD].revents != 0 {
+                return Ended::Exited(None);
+            }
+        }
+    }
+
+    /// Sends SIGINT at once; the loop sends the rest of [`ESCALATION`] as `next_at` passes.
+    fn begin_stop(&mut self, reason: StopReason, now: Instant) {
+        subreaper::signal_group(self.pgid, ESCALATION[0]);
+        self.stopping = Some(Stopping {
+            reason,
+            sent: 1,
+            next_at: now + self.signalwait,
+        });
+    }
+
+    /// Until the next timer: the walltime, or the next escalation step while stopping.
+    fn poll_timeout(&self, now: Instant) -> Option<Duration> {
+        let wake = match &self.stopping {
+            Some(s) => Some(s.next_at),
+            None => self.walltime,
+        };
+        let timeout = wake.map(|t| t.saturating_duration_since(now));
+        match (&self.pidfd, timeout) {
+            (Some(_), timeout) => timeout,
+            (None, Some(t)) => Some(t.min(NO_PIDFD_TICK)),
+            (None, None) => Some(NO_PIDFD_TICK),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::relay::tests::SharedVec;
+    use crate::executor::subreaper::tests::dies_within;
+    use std::sync::Arc;
+
+    /// A spec relaying both streams to `out`. Also makes sure tasks do not inherit an ignored
+    /// SIGINT from how the test binary was started (see [`sys::default_sigint`]).
+    fn spec<'a>(command: &'a str, out: &SharedVec) -> RunSpec<'a> {
+        sys::default_sigint();
+        RunSpec {
+            command,
+            cwd: None,
+            env: &[],
+            stdout: OutputTarget::Relay(out.sink()),
+            stderr: OutputTarget::Relay(out.sink()),
+            timeout: None,
+            signalwait: Duration::from_millis(200),
+        }
+    }
+
+    fn run(spec: &RunSpec<'_>) -> RunOutcome {
+        let stop = StopSignal::new().expect("eventfd");
+        SpawnExecutor::new().run(spec, &stop)
+    }
+
+    fn run_code(command: &str) -> Exit {
+        run(&spec(command, &SharedVec::default())).exit
+    }
+
+    #[test]
+    fn exit_codes_and_pipefail() {
+        assert_eq!(run_code("true"), Exit::Code(0));
+        assert_eq!(run_code("exit 3"), Exit::Code(3));
+        assert_eq!(run_code("false | true"), Exit::Code(1), "pipefail is on");
+        assert_eq!(run_code("true | true"), Exit::Code(0));
+    }
+
+    #[test]
+    fn death_by_foreign_signal() {
+        assert_eq!(run_code("kill -TERM $$"), Exit::Signal(libc::SIGTERM));
+    }
+
+    #[test]
+    fn timestamps_are_ordered() {
+        let out = run(&spec("sleep 0.05", &SharedVec::default()));
+        let started = out.started.expect("started");
+        let took = out.finished.duration_since(started).expect("ordered");
+        assert!(took >= Duration::from_millis(50), "{took:?}");
+    }
+
+    #[test]
+    fn cwd_applies_to_the_task_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let before = std::env::current_dir().expect("cwd");
+        let out = SharedVec::default();
+        let mut s = spec("pwd -P", &out);
+        s.cwd = Some(dir.path());
+        assert_eq!(run(&s).exit, Exit::Code(0));
+        let expected = dir.path().canonicalize().expect("canonical");
+        assert_eq!(out.text(), format!("{}\n", expected.display()));
+        assert_eq!(std::env::current_dir().expect("cwd"), before);
+    }
+
+    #[test]
+    fn env_is_added_for_the_task() {
+        let out = SharedVec::default();
+        let env = [("HS_TEST_VAR".to_string(), "hello world".to_string())];
+        let mut s = spec("echo \"$HS_TEST_VAR\"; echo \"${HOME:+home}\"", &out);
+        s.env = &env;
+        assert_eq!(run(&s).exit, Exit::Code(0));
+        assert_eq!(
+            out.text(),
+            "hello world\nhome\n",
+            "added to, not replacing, the env"
+        );
+    }
+
+    #[test]
+    fn partial_last_line_is_flushed() {
+        let out = SharedVec::default();
+        assert_eq!(run(&spec("printf 'a\\nb'", &out)).exit, Exit::Code(0));
+        assert_eq!(out.text(), "a\nb");
+    }
+
+    #[test]
+    fn concurrent_tasks_never_cut_lines() {
+        let out = SharedVec::default();
+        let sink = out.sink();
+        let threads: Vec<_> = ["A", "B"]
+            .into_iter()
+            .map(|tag| {
+                let sink = Arc::clone(&sink);
+                std::thread::spawn(move || {
+                    let command = format!(
+                        "for i in $(seq 1 1500); do printf '{tag}%05d%0700d\\n' $i 0; done; \
+                         printf '{tag}-tail'"
+                    );
+                    let s = RunSpec {
+                        command: &command,
+                        cwd: None,
+                        env: &[],
+                        stdout: OutputTarget::Relay(Arc::clone(&sink)),
+                        stderr: OutputTarget::Null,
+                        timeout: None,
+                        signalwait: Duration::from_millis(200),
+                    };
+                    run(&s).exit
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("thread"), Exit::Code(0));
+        }
+        let text = out.text();
+        let zeros = "0".repeat(700);
+        let (mut a, mut b) = (0, 0);
+        let mut tails = 0;
+        // Each task's unterminated tail is written as is, so it may prefix the other's next line.
+        for line in text.split('\n') {
+            let mut rest = line;
+            while let Some(r) = rest
+                .strip_prefix("A-tail")
+                .or_else(|| rest.strip_prefix("B-tail"))
+            {
+                tails += 1;
+                rest = r;
+            }
+            if rest.is_empty() {
+                continue;
+            }
+            let (tag, body) = rest.split_at(1);
+            let (num, pad) = body.split_at(5);
+            assert_eq!(pad, zeros, "line cut or interleaved: {line:.40}…");
+            let n: usize = num.parse().expect("number");
+            match tag {
+                "A" => {
+                    a += 1;
+                    assert_eq!(n, a, "A lines in order");
+                }
+                "B" => {
+                    b += 1;
+                    assert_eq!(n, b, "B lines in order");
+                }
+                _ => panic!("unexpected line {line:.40}"),
+            }
+        }
+        assert_eq!((a, b, tails), (1500, 1500, 2));
+    }
+
+    #[test]
+    fn file_targets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (o, e, both) = (
+            dir.path().join("o"),
+            dir.path().join("e"),
+            dir.path().join("both"),
+        );
+        std::fs::write(&o, "old content that must be truncated\n").expect("write");
+        let mut s = spec("echo out; echo err >&2", &SharedVec::default());
+        s.stdout = OutputTarget::File(o.clone());
+        s.stderr = OutputTarget::File(e.clone());
+        assert_eq!(run(&s).exit, Exit::Code(0));
+        assert_eq!(std::fs::read_to_string(&o).expect("o"), "out\n");
+        assert_eq!(std::fs::read_to_string(&e).expect("e"), "err\n");
+
+        s.stdout = OutputTarget::File(both.clone());
+        s.stderr = OutputTarget::File(both.clone());
+        assert_eq!(run(&s).exit, Exit::Code(0));
+        assert_eq!(std::fs::read_to_string(&both).expect("both"), "out\nerr\n");
+
+        s.stdout = OutputTarget::File(dir.path().join("missing/dir/o"));
+        match run(&s) {
+            RunOutcome {
+                started: None,
+                exit: Exit::SpawnFailed(msg),
+                ..
+            } => assert!(
+                msg.contains("stdout file") && msg.contains("missing/dir/o"),
+                "{msg}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_cwd_is_a_spawn_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope");
+        let mut s = spec("true", &SharedVec::default());
+        s.cwd = Some(&missing);
+        let out = run(&s);
+        assert_eq!(out.started, None);
+        assert_eq!(
+            out.exit,
+            Exit::SpawnFailed(format!(
+                "working directory {} does not exist",
+                missing.display()
+            ))
+        );
+    }
+
+    #[test]
+    fn timeout_interrupts_with_sigint() {
+        let out = SharedVec::default();
+        let mut s = spec("echo started; sleep 30", &out);
+        s.timeout = Some(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let exit = run(&s).exit;
+        let took = t0.elapsed();
+        assert_eq!(
+            exit,
+            Exit::Stopped {
+                reason: StopReason::Timeout,
+                signal: Some(libc::SIGINT),
+                code: None
+            }
+        );
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
+        assert_eq!(out.text(), "started\n", "output is relayed until the stop");
+    }
+
+    #[test]
+    fn stubborn_task_is_killed_after_two_signalwaits() {
+        let mut s = spec("trap '' INT TERM; sleep 30", &SharedVec::default());
+        s.timeout = Some(Duration::from_millis(50));
+        s.signalwait = Duration::from_millis(150);
+        let t0 = Instant::now();
+        let exit = run(&s).exit;
+        let took = t0.elapsed();
+        assert_eq!(
+            exit,
+            Exit::Stopped {
+                reason: StopReason::Timeout,
+                signal: Some(libc::SIGKILL),
+                code: None
+            }
+        );
+        assert!(
+            took >= Duration::from_millis(350) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn stopped_task_may_exit_with_a_code() {
+        let mut s = spec("trap 'exit 7' INT; sleep 30 & wait", &SharedVec::default());
+        s.timeout = Some(Duration::from_millis(100));
+        assert_eq!(
+            run(&s).exit,
+            Exit::Stopped {
+                reason: StopReason::Timeout,
+                signal: None,
+                code: Some(7)
+            }
+        );
+    }
+
+    #[test]
+    fn background_children_die_with_a_stopped_task() {
+        subreaper::become_child_subreaper().expect("prctl");
+        let out = SharedVec::default();
+        // Background jobs of a non-interactive bash ignore SIGINT: only the final SIGKILL of the
+        // group gets this one.
+        let mut s = spec("sleep 30 & echo $!; sleep 30", &out);
+        s.timeout = Some(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let exit = run(&s).exit;
+        assert!(
+            matches!(
+                exit,
+                Exit::Stopped {
+                    reason: StopReason::Timeout,
+                    ..
+                }
+            ),
+            "{exit:?}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(1));
+        let pid: libc::pid_t = out.text().trim().parse().expect("pid");
+        assert!(
+            dies_within(pid, Duration::from_millis(500)),
+            "grandchild {pid} survived"
+        );
+    }
+
+    #[test]
+    fn background_children_of_a_finished_task_are_left_alone() {
+        let out = SharedVec::default();
+        let t0 = Instant::now();
+        let exit = run(&spec("sleep 30 >/dev/null 2>&1 & echo $$ $!", &out)).exit;
+        assert_eq!(exit, Exit::Code(0));
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "must not wait for the background job"
+        );
+        let text = out.text();
+        let (pgid, pid) = text.trim().split_once(' ').expect("two pids");
+        let pid: libc::pid_t = pid.parse().expect("pid");
+        assert!(
+            !dies_within(pid, Duration::from_millis(50)),
+            "only stops kill the group"
+        );
+        subreaper::signal_group(pgid.parse().expect("pgid"), libc::SIGKILL);
+        assert!(dies_within(pid, Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn output_held_open_by_a_grandchild_does_not_block() {
+        let out = SharedVec::default();
+        let t0 = Instant::now();
+        let exit = run(&spec("echo mine; (sleep 0.5; echo late) &", &out)).exit;
+        assert_eq!(exit, Exit::Code(0));
+        assert!(
+            t0.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(out.text(), "mine\n");
+    }
+
+    #[test]
+    fn stop_from_another_thread_cancels() {
+        let stop = Arc::new(StopSignal::new().expect("eventfd"));
+        let remote = Arc::clone(&stop);
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            remote.trigger(StopReason::Cancel);
+        });
+        let t0 = Instant::now();
+        let exit = SpawnExecutor::new()
+            .run(&spec("sleep 30", &SharedVec::default()), &stop)
+            .exit;
+        canceller.join().expect("thread");
+        assert_eq!(
+            exit,
+            Exit::Stopped {
+                reason: StopReason::Cancel,
+                signal: Some(libc::SIGINT),
+                code: None
+            }
+        );
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[test]
+    fn stop_triggered_while_idle_applies_to_the_next_run_until_reset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("ran");
+        let command = format!("touch {}", marker.display());
+        let stop = StopSignal::new().expect("eventfd");
+        let executor = SpawnExecutor::new();
+        stop.trigger(StopReason::Shutdown);
+        let out = executor.run(&spec(&command, &SharedVec::default()), &stop);
+        assert_eq!(out.started, None);
+        assert_eq!(
+            out.exit,
+            Exit::Stopped {
+                reason: StopReason::Shutdown,
+                signal: None,
+                code: None
+            }
+        );
+        assert!(!marker.exists(), "a stopped slot must not start the task");
+        stop.reset();
+        let out = executor.run(&spec(&command, &SharedVec::default()), &stop);
+        assert_eq!(out.exit, Exit::Code(0));
+        assert!(marker.exists());
+    }
+}

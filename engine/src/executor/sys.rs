@@ -1,0 +1,112 @@
+//! The executor's only `unsafe`: thin, audited wrappers around the Linux calls std does not offer
+//! (eventfd, pidfd_open, poll, killpg, group-wide waitpid, prctl).
+//!
+//! Every wrapper takes and returns safe types (`OwnedFd`, `BorrowedFd`, plain integers) and turns
+//! `-1` into `io::Error::last_os_error()`, so the rest of the executor never touches raw libc.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// Turns a libc `-1` return into the current `errno` as an `io::Error`.
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A non-blocking, close-on-exec eventfd with counter 0.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes no pointers; on success it returns a new fd that nobody else owns.
+    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) }.into())?;
+    // SAFETY: `fd` is a freshly created, valid descriptor owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// Adds 1 to an eventfd counter, making it readable. Overflow (EAGAIN) cannot happen with +1
+/// steps in practice and would leave it readable anyway, so errors are ignored.
+pub(crate) fn eventfd_add(fd: BorrowedFd<'_>) {
+    let one: u64 = 1;
+    // SAFETY: the buffer is a live, properly aligned 8-byte u64, as eventfd requires.
+    let _ = unsafe { libc::write(fd.as_raw_fd(), (&raw const one).cast(), 8) };
+}
+
+/// Resets an eventfd counter to 0 (one read drains it); EAGAIN means it already was 0.
+pub(crate) fn eventfd_drain(fd: BorrowedFd<'_>) {
+    let mut value: u64 = 0;
+    // SAFETY: the buffer is a live, writable 8-byte u64, as eventfd requires.
+    let _ = unsafe { libc::read(fd.as_raw_fd(), (&raw mut value).cast(), 8) };
+}
+
+/// A close-on-exec pidfd for `pid`: it becomes readable (POLLIN) when the process exits, which
+/// lets one poll(2) wait for the child, its output pipes and the stop signal at once.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers; on success it returns a new fd (O_CLOEXEC by
+    // default) that nobody else owns.
+    let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: `fd` is a freshly created, valid descriptor owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// poll(2) with a `None` = infinite timeout, rounded *up* to whole milliseconds so a deadline
+/// is never woken for a few microseconds early (which would spin). EINTR is returned as is.
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let ms = match timeout {
+        None => -1,
+        Some(t) => {
+            let ms = t.as_nanos().div_ceil(1_000_000);
+            libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+        }
+    };
+    // SAFETY: `fds` is a valid, exclusively borrowed slice of pollfd for the whole call and its
+    // length is passed alongside it.
+    let n = cvt(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) }.into())?;
+    Ok(n as usize)
+}
+
+/// Makes a descriptor non-blocking, so draining a relay pipe never waits on a writer that is
+/// still alive (e.g. a background grandchild holding the pipe open).
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on a valid, borrowed descriptor take and return plain integers.
+    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFL) }.into())?;
+    let flags = flags as libc::c_int | libc::O_NONBLOCK;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(raw, libc::F_SETFL, flags) }.into())?;
+    Ok(())
+}
+
+/// Sends `signal` to every member of process group `pgid`.
+pub(crate) fn killpg(pgid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: killpg takes two integers and touches no memory of ours.
+    cvt(unsafe { libc::killpg(pgid, signal) }.into())?;
+    Ok(())
+}
+
+/// `waitpid(-pgid, WNOHANG)`: reaps one exited child of ours in group `pgid`. `Ok(Some(pid))`
+/// = reaped one, `Ok(None)` = members exist but none has exited, `Err(ECHILD)` = no child of
+/// ours is left in that group.
+pub(crate) fn waitpid_group_nohang(pgid: libc::pid_t) -> io::Result<Option<libc::pid_t>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is a live, writable c_int for the duration of the call.
+    let pid = cvt(unsafe { libc::waitpid(-pgid, &raw mut status, libc::WNOHANG) }.into())?;
+    Ok((pid != 0).then_some(pid as libc::pid_t))
+}
+
+/// prctl(PR_SET_CHILD_SUBREAPER, 1).
+pub(crate) fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag; the unused arguments are zero.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) }.into())?;
+    Ok(())
+}
+
+/// Test-only: restores SIGINT's default disposition in this process. A test binary started in
+/// the background by a non-interactive shell inherits SIGINT *ignored*, and so would every task it
+/// spawns (ignored signals survive exec), which would defeat the first escalation step.
+#[cfg(test)]
+pub(crate) fn default_sigint() {
+    // SAFETY: SIG_DFL installs no handler code; this only changes the process's disposition.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+}

@@ -1,0 +1,193 @@
+//! The messages of protocol hs/1, one struct per kind.
+//!
+//! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Bye`].
+//! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Drain`], [`Reregister`].
+//! Controller → all engines (heartbeat PUB): [`Ping`].
+//! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`Status`],
+//! [`DrainRequest`]/[`Drained`], and [`Refused`] for requests the controller will not serve.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::task::{Task, TaskResult};
+
+/// A message body with its kind name (the second frame on the wire).
+pub trait Body: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+}
+
+macro_rules! kind {
+    ($t:ty, $k:literal) => {
+        impl Body for $t {
+            const KIND: &'static str = $k;
+        }
+    };
+}
+
+/// A task the engine holds when it (re-)registers: running now, identified by task and lease.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Held {
+    pub id: Uuid,
+    pub lease: u64,
+}
+
+/// An engine introduces itself, or re-introduces itself after losing its controller.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Register {
+    pub engine_id: Uuid,
+    pub host: String,
+    pub pid: u32,
+    /// Executor slots: how many tasks it runs at once.
+    pub slots: u32,
+    /// Random number echoed in [`Welcome`]; binds the welcome to this registration.
+    pub nonce: u64,
+    pub version: String,
+    /// Tasks it is running right now (reconciliation after a controller loss).
+    #[serde(default)]
+    pub running: Vec<Held>,
+    /// Finished tasks whose results were never acknowledged.
+    #[serde(default)]
+    pub finished: Vec<TaskResult>,
+}
+kind!(Register, "register");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Welcome {
+    pub controller_id: Uuid,
+    pub nonce: u64,
+    /// Ping interval; the engine declares the controller lost after `evict_ms` of silence.
+    pub heartrate_ms: u64,
+    pub evict_ms: u64,
+}
+kind!(Welcome, "welcome");
+
+/// A task handed to an engine under a lease number.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Leased {
+    pub lease: u64,
+    pub task: Task,
+}
+
+/// A bundle of tasks; never more than the engine's free credit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tasks {
+    pub tasks: Vec<Leased>,
+}
+kind!(Tasks, "tasks");
+
+/// A bundle of finished tasks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Results {
+    pub results: Vec<TaskResult>,
+}
+kind!(Results, "results");
+
+/// The controller has recorded these results; the engine may forget them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ack {
+    pub ids: Vec<Uuid>,
+}
+kind!(Ack, "ack");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ping {
+    pub controller_id: Uuid,
+}
+kind!(Ping, "ping");
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Pong {}
+kind!(Pong, "pong");
+
+/// No more work will come: finish what you hold, report it, then say [`Bye`].
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Drain {}
+kind!(Drain, "drain");
+
+/// The engine is leaving. Every result it reported has been acknowledged, except on an abort,
+/// when `returned` lists the tasks it did not start or had to interrupt: the controller requeues
+/// them without counting an attempt.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Bye {
+    #[serde(default)]
+    pub returned: Vec<Held>,
+}
+kind!(Bye, "bye");
+
+/// The controller does not know this engine (it was evicted or the controller restarted).
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Reregister {}
+kind!(Reregister, "reregister");
+
+/// New work from a client: one command line (args) per entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Submit {
+    pub args: Vec<String>,
+}
+kind!(Submit, "submit");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Submitted {
+    pub ids: Vec<Uuid>,
+}
+kind!(Submitted, "submitted");
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct StatusRequest {}
+kind!(StatusRequest, "status");
+
+/// A snapshot of the controller's queue and engines.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct Status {
+    pub controller_id: Uuid,
+    pub queued: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub engines: Vec<EngineStatus>,
+}
+kind!(Status, "status_reply");
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EngineStatus {
+    pub engine_id: Uuid,
+    pub host: String,
+    pub slots: u32,
+    pub busy: u32,
+    pub done: u64,
+    /// Milliseconds since the controller last heard from it.
+    pub last_heard_ms: u64,
+}
+
+/// Stop accepting new work, finish what is queued, then shut down.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct DrainRequest {}
+kind!(DrainRequest, "drain_request");
+
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Drained {}
+kind!(Drained, "drained");
+
+/// The controller will not serve a client request; `reason` says why and what to do.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Refused {
+    pub reason: String,
+}
+kind!(Refused, "refused");
+
+impl super::Sealer {
+    /// Sign `body` as a message of its kind.
+    pub fn seal<B: Body>(&mut self, body: &B) -> [Vec<u8>; 5] {
+        let json = serde_json::to_vec(body).expect("message bodies serialise");
+        self.seal_raw(B::KIND, json)
+    }
+}
+
+impl super::Envelope {
+    /// Parse the body as `B`. The envelope is already authenticated, so the error may name the kind.
+    pub fn parse<B: Body>(&self) -> Result<B, super::FrameError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| super::FrameError::Malformed(B::KIND.to_string(), e.to_string()))
+    }
+}

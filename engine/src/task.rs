@@ -1,0 +1,97 @@
+//! The task and result records exchanged between controller and engines.
+//!
+//! Field names follow HyperShell's `task` table (`args`, `attempt`, `exit_status`, `command`,
+//! `start_time`, …) so that users' queries and `TASK_*` variables carry over unchanged.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Sentinel `exit_status` values, as HyperShell documents them. A task killed by signal N has
+/// `exit_status = -N` **and** `signal = Some(N)`, so a SIGHUP death (-1) is never mistaken for a
+/// cancel: only the `signal` field tells them apart, and it is always set for signal deaths.
+pub mod sentinel {
+    /// The task was cancelled before or while it ran.
+    pub const CANCELLED: i32 = -1;
+    /// The template could not be expanded for this task's args.
+    pub const TEMPLATE_ERROR: i32 = -2;
+    /// The task needs more resources than the engine has.
+    pub const RESOURCE_ERROR: i32 = -3;
+    /// bash could not be started (missing binary, bad working directory, fd exhaustion).
+    pub const SPAWN_ERROR: i32 = -4;
+}
+
+/// One unit of work as it travels to an engine.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Task {
+    pub id: Uuid,
+    /// The input line (after any submit-side template): what `{}` expands to.
+    pub args: String,
+    /// 1-based retry attempt (a retry is a new task; an engine loss is not a new attempt).
+    #[serde(default = "one")]
+    pub attempt: u32,
+    #[serde(default)]
+    pub group: i64,
+    pub submit_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_host: Option<String>,
+    /// Walltime limit in seconds; the engine's `-W` applies too and the smaller one wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// How a task's run ended, beyond its exit status.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// bash exited by itself; `exit_status` is its code.
+    Exited,
+    /// The process group died from a signal nobody in hs sent.
+    Signaled,
+    /// The walltime ran out and hs stopped the group.
+    TimedOut,
+    /// The task was cancelled (user, Ctrl-C drain).
+    Cancelled,
+    /// The template did not expand for this task.
+    TemplateError,
+    /// bash could not be started.
+    SpawnError,
+}
+
+/// What an engine reports for one finished task.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TaskResult {
+    pub id: Uuid,
+    /// The lease (dispatch) number this result answers; lets the broker spot late duplicates.
+    pub lease: u64,
+    pub outcome: Outcome,
+    /// HyperShell's `exit_status`: the code, or a negative sentinel (see [`sentinel`]).
+    pub exit_status: i32,
+    /// The signal that ended the process group, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// The expanded command line that ran (HyperShell's `command`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    pub completion_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outpath: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errpath: Option<String>,
+    /// A human-readable reason for template, spawn and timeout outcomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl TaskResult {
+    /// True when the task counts as succeeded (exit status 0).
+    pub fn succeeded(&self) -> bool {
+        self.outcome == Outcome::Exited && self.exit_status == 0
+    }
+}
