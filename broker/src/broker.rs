@@ -142,12 +142,12 @@ impl Broker {
                 if let (true, Some(f)) = (want_feed, &feed) {
                     items.push(f.socket.as_poll_item(zmq::POLLIN));
                 }
-                zmq::poll(&mut items, wait.as_millis() as i64).map_err(|source| {
-                    BrokerError::Zmq {
+                hs_engine::transport::poll(&mut items, wait.as_millis() as i64).map_err(
+                    |source| BrokerError::Zmq {
                         context: "polling".into(),
                         source,
-                    }
-                })?;
+                    },
+                )?;
                 (
                     items[0].is_readable(),
                     items[1].is_readable(),

@@ -31,6 +31,9 @@ pub struct BrokerConfig {
     pub forever: bool,
     /// After an abort, how long to wait for engines to report and leave.
     pub abort_grace: Duration,
+    /// Log engines joining at info level (a server's operators want this; an in-process
+    /// cluster's one engine is not news).
+    pub announce_engines: bool,
 }
 
 impl BrokerConfig {
@@ -45,6 +48,7 @@ impl BrokerConfig {
             prefetch: None,
             forever: false,
             abort_grace: Duration::from_secs(0),
+            announce_engines: true,
         }
     }
 }

@@ -14,3 +14,4 @@ pub mod executor;
 pub mod protocol;
 pub mod task;
 pub mod template;
+pub mod transport;

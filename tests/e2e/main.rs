@@ -1,1 +1,13 @@
+//! End-to-end tests: the real `hs` binaries, real bash, real sockets, real network namespaces.
+//!
+//! One test binary (faster to link); one module per area.
 
+mod helpers;
+
+mod bad_input;
+mod cluster;
+mod executor;
+mod lan;
+mod reconnect;
+mod security;
+mod server_client;

@@ -42,8 +42,10 @@ impl Broker {
                 r.running.len(),
                 r.finished.len()
             );
-        } else {
+        } else if self.cfg.announce_engines {
             tracing::info!("engine {engine} joined from {} ({} slots)", r.host, r.slots);
+        } else {
+            tracing::debug!("engine {engine} joined from {} ({} slots)", r.host, r.slots);
         }
 
         // Tasks it runs: keep (or take back) their leases so they are not run twice.

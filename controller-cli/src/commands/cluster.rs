@@ -53,6 +53,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
     bcfg.bundlesize = args.bundle.bundlesize;
+    bcfg.announce_engines = args.port.is_some();
     // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
     bcfg.abort_grace = Duration::from_secs_f64(args.run.signalwait * 3.0 + 2.0);
     let mut broker = Broker::bind(bcfg, &ctx)?;

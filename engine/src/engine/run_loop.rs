@@ -198,7 +198,8 @@ impl Engine {
                     self.sub.as_poll_item(zmq::POLLIN),
                     self.done.as_poll_item(zmq::POLLIN),
                 ];
-                zmq::poll(&mut items, TURN.as_millis() as i64).map_err(zmq_err("polling"))?;
+                crate::transport::poll(&mut items, TURN.as_millis() as i64)
+                    .map_err(zmq_err("polling"))?;
                 (
                     items[0].is_readable(),
                     items[1].is_readable(),
@@ -342,12 +343,16 @@ impl Engine {
                     && *nonce == w.nonce
                 {
                     let again = if *ever_registered { "again " } else { "" };
-                    tracing::info!(
+                    let line = format!(
                         "registered {again}with controller {} at {} ({} slots)",
-                        w.controller_id,
-                        self.cfg.endpoints.engines,
-                        self.cfg.slots
+                        w.controller_id, self.cfg.endpoints.engines, self.cfg.slots
                     );
+                    // An in-process engine (hs cluster) joining is not news to anyone.
+                    if self.cfg.endpoints.engines.starts_with("inproc://") {
+                        tracing::debug!("{line}");
+                    } else {
+                        tracing::info!("{line}");
+                    }
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
                         last_heard: now,

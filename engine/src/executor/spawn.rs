@@ -7,7 +7,9 @@
 //!
 //! The slot thread then waits in a single poll(2) on the child's pidfd, the relay pipes and the
 //! slot's stop eventfd, with the walltime or the next escalation step as timeout: no helper
-//! threads, no busy polling, no sleeps.
+//! threads, no busy polling, no sleeps. (The one back-off wait is for the members of a group that
+//! was just SIGKILLed, see [`subreaper::reap_group_within`]; it never runs for tasks that end by
+//! themselves.)
 
 use std::fs::File;
 use std::io;
@@ -199,6 +201,14 @@ struct Stopping {
     next_at: Instant,
 }
 
+/// Whether a stop can still make progress.
+#[derive(PartialEq, Eq)]
+enum Escalation {
+    Waiting,
+    /// SIGKILL was sent [`KILL_WAIT`] ago and the leader is still there.
+    Exhausted,
+}
+
 /// How the wait for the leader ended.
 enum Ended {
     /// It exited; the status is known if it was already collected (no-pidfd fallback).
@@ -263,8 +273,7 @@ impl<'a> Watch<'a> {
         let ended = self.wait_leader(&mut child, &mut buf);
         // The leader is gone (or hopeless). Take what its group already wrote, but do not wait
         // for EOF: background processes may hold the pipes open indefinitely.
-        for relay in self.relays.iter_mut().filter_map(Option::take) {
-            let mut relay = relay;
+        for mut relay in self.relays.iter_mut().filter_map(Option::take) {
             relay.pump(&mut buf, READS_PER_WAKE);
             relay.finish();
         }
@@ -315,20 +324,8 @@ impl<'a> Watch<'a> {
             if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {
                 self.begin_stop(StopReason::Timeout, now);
             }
-            if let Some(s) = &mut self.stopping {
-                if now >= s.next_at {
-                    if s.sent == ESCALATION.len() {
-                        return Ended::Unresponsive;
-                    }
-                    subreaper::signal_group(self.pgid, ESCALATION[s.sent]);
-                    s.sent += 1;
-                    let pause = if s.sent == ESCALATION.len() {
-                        KILL_WAIT
-                    } else {
-                        self.signalwait
-                    };
-                    s.next_at = now + pause;
-                }
+            if self.escalate(now) == Escalation::Exhausted {
+                return Ended::Unresponsive;
             }
             if self.pidfd.is_none() {
                 match child.try_wait() {
@@ -368,14 +365,12 @@ impl<'a> Watch<'a> {
             }
 
             for (i, slot) in self.relays.iter_mut().enumerate() {
-                if fds[RELAYS + i].revents != 0 {
-                    if let Some(relay) = slot {
-                        if relay.pump(buf, READS_PER_WAKE) == Pipe::Closed {
-                            if let Some(relay) = slot.take() {
-                                relay.finish();
-                            }
-                        }
-                    }
+                if fds[RELAYS + i].revents != 0
+                    && let Some(relay) = slot
+                    && relay.pump(buf, READS_PER_WAKE) == Pipe::Closed
+                    && let Some(relay) = slot.take()
+                {
+                    relay.finish();
                 }
             }
             if fds[STOPFD].revents != 0 && self.stopping.is_none() {
@@ -397,6 +392,28 @@ impl<'a> Watch<'a> {
             sent: 1,
             next_at: now + self.signalwait,
         });
+    }
+
+    /// Sends the next signal of a stop whose current step has timed out.
+    fn escalate(&mut self, now: Instant) -> Escalation {
+        let Some(s) = &mut self.stopping else {
+            return Escalation::Waiting;
+        };
+        if now < s.next_at {
+            return Escalation::Waiting;
+        }
+        if s.sent == ESCALATION.len() {
+            return Escalation::Exhausted;
+        }
+        subreaper::signal_group(self.pgid, ESCALATION[s.sent]);
+        s.sent += 1;
+        let pause = if s.sent == ESCALATION.len() {
+            KILL_WAIT
+        } else {
+            self.signalwait
+        };
+        s.next_at = now + pause;
+        Escalation::Waiting
     }
 
     /// Until the next timer: the walltime, or the next escalation step while stopping.

@@ -25,9 +25,11 @@ pub enum StopReason {
 ///
 /// The first [`trigger`](Self::trigger) wins: its reason sticks, and the eventfd stays readable,
 /// until [`reset`](Self::reset). Consequently a signal triggered while the slot is idle is *not*
-/// lost: the next run on that slot stops immediately (without even starting bash) unless the
-/// engine resets the signal first. The engine resets before each task, so a cancel aimed at a
-/// finished task cannot leak into the next one, while a shutdown it did not reset still applies.
+/// lost: the next run on that slot stops immediately (without even starting bash) and reports
+/// `Exit::Stopped { reason, signal: None, code: None }` with `started: None`, unless the signal is
+/// reset first. When to reset is the engine's choice: resetting before each task drops a stop
+/// aimed at the previous one; resetting after each run lets a stop that arrives between two tasks
+/// apply to the next.
 #[derive(Debug)]
 pub struct StopSignal {
     /// The sticky reason. The mutex also orders `trigger` against `reset`, so the eventfd is

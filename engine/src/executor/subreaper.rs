@@ -53,10 +53,10 @@ pub(crate) fn reap_group(pgid: libc::pid_t) -> GroupState {
 /// Sends `signal` to the whole group. A group that is already gone (ESRCH) is not an error worth
 /// reporting: it is the normal end of a race with the task exiting by itself.
 pub(crate) fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {
-    if let Err(e) = sys::killpg(pgid, signal) {
-        if e.raw_os_error() != Some(libc::ESRCH) {
-            tracing::debug!(pgid, signal, error = %e, "killpg failed");
-        }
+    if let Err(e) = sys::killpg(pgid, signal)
+        && e.raw_os_error() != Some(libc::ESRCH)
+    {
+        tracing::debug!(pgid, signal, error = %e, "killpg failed");
     }
 }
 

@@ -282,7 +282,9 @@ fn round_int(i: i64, n: i64) -> Result<i64, String> {
     if n >= 0 {
         return Ok(i);
     }
-    if n < -38 {
+    // |i| < 9.3e18 < 10^19 / 2 once -n >= 20, so everything rounds to zero (and 10^20 and up
+    // would only risk overflowing the arithmetic below).
+    if n < -19 {
         return Ok(0);
     }
     let p = 10_i128.pow(n.unsigned_abs() as u32);
@@ -530,6 +532,14 @@ mod tests {
         assert_eq!(call("round", &[i(-1250), i(-2)]), Ok(i(-1200)));
         assert_eq!(call("round", &[i(7), i(2)]), Ok(i(7)));
         assert_eq!(call("round", &[i(i64::MAX), i(-50)]), Ok(i(0)));
+        assert_eq!(call("round", &[i(i64::MIN), i(-38)]), Ok(i(0)));
+        assert_eq!(call("round", &[i(i64::MIN), i(-20)]), Ok(i(0)));
+        assert_eq!(
+            call("round", &[i(4_000_000_000_000_000_000), i(-19)]),
+            Ok(i(0))
+        );
+        assert!(call("round", &[i(i64::MIN), i(-19)]).is_err());
+        assert!(call("round", &[i(i64::MIN), i(-1)]).is_err());
         assert!(call("round", &[i(i64::MAX), i(-1)]).is_err());
         assert!(call("round", &[f(f64::INFINITY)]).is_err());
         assert!(call("round", &[f(1.5), f(1.0)]).is_err());

@@ -1,0 +1,116 @@
+//! Bad input: one clear line, a documented exit status, and every valid task still runs.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn one_line_error(err: &str, needle: &str) {
+    assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "--no-such-option"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&stderr(&out), "unexpected argument '--no-such-option'");
+    let out = run_with_input(s.hs(&[]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "no command prints usage");
+}
+
+#[test]
+fn missing_file_is_a_runtime_error() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "no-such-file.txt"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(5));
+    one_line_error(&stderr(&out), "cannot read task file no-such-file.txt");
+}
+
+#[test]
+fn malformed_template_is_a_usage_error_before_anything_runs() {
+    let s = Scratch::new();
+    for t in ["echo {= 1 + =}", "echo {[1:x]}", "echo {% unterminated"] {
+        let out = run_with_input(s.hs(&["cluster", "-t", t]), "touch ran\n", LIMIT);
+        assert_eq!(out.status.code(), Some(2), "{t}: {}", stderr(&out));
+        one_line_error(&stderr(&out), "bad template");
+        assert!(!s.path("ran").exists());
+    }
+}
+
+#[test]
+fn a_non_utf8_line_is_reported_with_its_number_and_the_rest_runs() {
+    let s = Scratch::new();
+    let mut input = b"echo one\n".to_vec();
+    input.extend_from_slice(b"echo \xff\xfe\n");
+    input.extend_from_slice(b"echo three\n");
+    let path = s.path("tasks.bin");
+    std::fs::write(&path, &input).unwrap();
+    let out = run_with_input(
+        s.hs(&["cluster", path.to_str().unwrap(), "-f", "failed"]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let mut lines: Vec<_> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["one", "three"]);
+    one_line_error(&stderr(&out), "line 2: not valid UTF-8");
+    assert_eq!(
+        std::fs::read(s.path("failed")).unwrap(),
+        b"echo \xff\xfe\n",
+        "sieve keeps the raw line"
+    );
+}
+
+#[test]
+fn unreachable_server() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let out = run_with_input(
+        s.hs(&[
+            "client",
+            "-p",
+            &port,
+            "-k",
+            "some-key-0123456789",
+            "--connect-timeout",
+            "1",
+        ]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(5));
+    one_line_error(&stderr(&out), "no controller answered");
+}
+
+#[test]
+fn client_without_a_key_says_how_to_get_one() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let out = run_with_input(s.hs(&["client", "-p", &port]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&stderr(&out), "pass its key with -k");
+}
+
+#[test]
+fn port_in_use() {
+    let s = Scratch::new();
+    let port = free_ports();
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", port + 1)).unwrap();
+    let out = run_with_input(s.hs(&["server", "-p", &port.to_string()]), "true\n", LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    one_line_error(
+        &stderr(&out),
+        &format!("tcp://127.0.0.1:{} is already in use", port + 1),
+    );
+}
+
+#[test]
+fn bad_numbers_are_usage_errors() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "-W", "0"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&stderr(&out), "positive number of seconds");
+}

@@ -1,0 +1,223 @@
+//! `hs cluster` / `hsx` on one machine.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::helpers::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn readme_example_runs_every_task_once() {
+    let s = Scratch::new();
+    let input: String = (1..=100).map(|i| format!("{i}\n")).collect();
+    let out = run_with_input(s.hs(&["cluster", "-N4", "-t", "echo {}"]), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(numbers_in(&stdout(&out)), (1..=100).collect::<Vec<_>>());
+    assert!(
+        stderr(&out).contains("tasks: 100 done, 100 succeeded, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn hsx_is_hs_cluster_and_reads_a_file() {
+    let s = Scratch::new();
+    let file = s.write(
+        "tasks.txt",
+        "echo a\n\n# a comment line\necho 'b#c' # not a comment to the shell\n",
+    );
+    let mut cmd = Command::new(hsx_bin());
+    cmd.arg(&file)
+        .arg("-N2")
+        .env("HYPERSHELL_SITE", s.path("site"));
+    let out = run_with_input(cmd, "", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut lines: Vec<_> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["a", "b#c"]);
+}
+
+#[test]
+fn failures_are_sieved_and_the_exit_status_says_so() {
+    let s = Scratch::new();
+    let input = "true\nexit 3\ntrue | true\nfalse | true\nkill -9 $$\n";
+    let out = run_with_input(s.hs(&["cluster", "-N2", "-f", "failed.txt"]), input, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let mut failed: Vec<_> = s.read("failed.txt").lines().map(String::from).collect();
+    failed.sort();
+    // pipefail: a failure anywhere in a pipeline fails the task.
+    assert_eq!(failed, ["exit 3", "false | true", "kill -9 $$"]);
+    let err = stderr(&out);
+    assert!(err.contains("killed by signal 9"), "{err}");
+    assert!(err.contains("exit status 3"), "{err}");
+}
+
+#[test]
+fn templates_expand_on_the_engine_and_shell_braces_survive() {
+    let s = Scratch::new();
+    let cases: &[(&str, &str, &str)] = &[
+        ("echo ${HOME:+home} {}", "x", "home x"),
+        ("echo 'a b c' | awk '{print $2}' && echo {}", "y", "b\ny"),
+        ("echo {/-} {+}", "/data/run/file.tar.gz", "file.tar .gz"),
+        ("echo {[-1]} {[0:2]}", "a b c d", "d a b"),
+        ("echo {= x * 2 =}", "21", "42"),
+        ("echo {% printf %s @ | tr a-z A-Z %}", "shout", "SHOUT"),
+    ];
+    for (template, arg, expected) in cases {
+        let out = run_with_input(
+            s.hs(&["cluster", "-t", template]),
+            &format!("{arg}\n"),
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(0), "{template}: {}", stderr(&out));
+        assert_eq!(stdout(&out).trim_end(), *expected, "template {template:?}");
+    }
+}
+
+#[test]
+fn a_template_that_fails_for_one_task_fails_only_that_task() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&["cluster", "-t", "echo {[2]}"]),
+        "a b c\nonly-one\n",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out).trim(), "c");
+    assert!(stderr(&out).contains("template error"), "{}", stderr(&out));
+}
+
+#[test]
+fn tasks_see_their_environment() {
+    let s = Scratch::new();
+    let mut cmd = s.hs(&[
+        "cluster",
+        "-N3",
+        "-t",
+        "echo \"$TASK_ARGS|$TASK_ARG|$TASK_SLOT/$TASK_SLOT_COUNT|$FOO|${#TASK_ID}|$TASK_ATTEMPT\"",
+    ]);
+    cmd.env("HYPERSHELL_EXPORT_FOO", "bar");
+    let out = run_with_input(cmd, "one\n", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    let parts: Vec<_> = line.trim().split('|').collect();
+    assert_eq!(parts[0], "one");
+    assert_eq!(parts[1], "one");
+    assert!(
+        ["1/3", "2/3", "3/3"].contains(&parts[2]),
+        "slot {}",
+        parts[2]
+    );
+    assert_eq!(parts[3], "bar");
+    assert_eq!(parts[4], "36", "TASK_ID is a UUID");
+    assert_eq!(parts[5], "1");
+}
+
+#[test]
+fn lines_of_concurrent_tasks_never_interleave() {
+    let s = Scratch::new();
+    // Each task writes 300 long lines in small pieces; every line must come out whole.
+    let task = "for i in $(seq 300); do printf '%s' {}-; printf '%0200d' 0; printf '\\n'; done";
+    let input: String = (1..=6).map(|i| format!("{i}\n")).collect();
+    let out = run_with_input(s.hs(&["cluster", "-N3", "-t", task]), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 1800);
+    for l in lines {
+        let (prefix, zeros) = l.split_once('-').expect("dash");
+        assert!(
+            prefix.parse::<u32>().is_ok() && zeros.len() == 200 && zeros.bytes().all(|b| b == b'0'),
+            "torn line {l:?}"
+        );
+    }
+}
+
+#[test]
+fn capture_writes_per_task_files_under_the_site() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&["cluster", "--capture", "-t", "echo out-{}; echo err-{} >&2"]),
+        "7\n",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "captured output must not reach stdout");
+    let dir = s.path("site/lib/task");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("task dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2);
+    assert_eq!(std::fs::read_to_string(&names[0]).unwrap().trim(), "err-7");
+    assert_eq!(std::fs::read_to_string(&names[1]).unwrap().trim(), "out-7");
+}
+
+#[test]
+fn output_and_error_files() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&[
+            "cluster",
+            "-N2",
+            "-o",
+            "out.txt",
+            "-e",
+            "err.txt",
+            "-t",
+            "echo o{}; echo e{} >&2",
+        ]),
+        "1\n2\n",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(numbers_in(&s.read("out.txt").replace('o', "")), [1, 2]);
+    assert_eq!(numbers_in(&s.read("err.txt").replace('e', "")), [1, 2]);
+}
+
+#[test]
+fn zero_threads_means_one_per_core_and_empty_input_is_fine() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "-N0"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the input had no tasks"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn interrupt_stops_running_tasks_and_leaves_nothing_behind() {
+    let s = Scratch::new();
+    let marker = format!("sleep 97.{}", std::process::id());
+    let input = format!("{marker} & {marker}; wait\n{marker}\n{marker}\n");
+    let mut cmd = s.hs(&["cluster", "-N2", "-S", "0.5"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || processes_with(&marker).len()
+            >= 3),
+        "tasks did not start"
+    );
+    signal(child.id(), libc::SIGINT);
+    let out = wait_output(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        wait_until(Duration::from_secs(3), || processes_with(&marker)
+            .is_empty()),
+        "left behind: {:?}",
+        processes_with(&marker)
+    );
+}

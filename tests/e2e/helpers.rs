@@ -1,0 +1,191 @@
+//! Running the binaries, finding free ports, waiting with bounds, skipping visibly.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// `target/<profile>/hs`, next to this test binary's `deps/` folder.
+pub fn hs_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("hs");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bins` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn hsx_bin() -> PathBuf {
+    hs_bin().with_file_name("hsx")
+}
+
+/// A scratch folder that also serves as the site (HYPERSHELL_SITE) of the commands run in it.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write scratch file");
+        p
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    /// `hs ARGS` with this scratch folder as site and working directory.
+    pub fn hs(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(hs_bin());
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("HYPERSHELL_SITE", self.path("site"))
+            .env_remove("HYPERSHELL_LOGGING_LEVEL")
+            .env_remove("HYPERSHELL_LOGGING_STYLE");
+        c
+    }
+}
+
+/// Run with `input` on stdin, bounded by `limit`; kill and fail if it takes longer.
+pub fn run_with_input(mut cmd: Command, input: &str, limit: Duration) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = wait_output(child, limit);
+    let _ = writer.join();
+    out
+}
+
+/// Wait for a spawned child with piped output, bounded by `limit`.
+pub fn wait_output(child: Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let watchdog = std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if flag.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: kill has no memory-safety preconditions; pid is our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        true
+    });
+    let out = child.wait_with_output().expect("wait for hs");
+    done.store(true, Ordering::SeqCst);
+    let timed_out = watchdog.join().unwrap_or(false);
+    assert!(
+        !timed_out,
+        "hs did not finish within {limit:?}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Three consecutive free TCP ports (engine, heartbeat, client) on 127.0.0.1.
+pub fn free_ports() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + (std::process::id() % 500) as u16 * 40;
+    loop {
+        let p = base + NEXT.fetch_add(3, Ordering::SeqCst) % 6000;
+        let free = (0..3).all(|i| TcpListener::bind(("127.0.0.1", p + i)).is_ok());
+        if free {
+            return p;
+        }
+    }
+}
+
+/// Poll `cond` every 20 ms for at most `limit`.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Skip a test whose component is missing, loudly; in CI (`HS_REQUIRE_ALL=1`) fail instead.
+pub fn skip_or_fail(reason: &str) {
+    if std::env::var_os("HS_REQUIRE_ALL").is_some_and(|v| v == "1") {
+        panic!("required component missing (HS_REQUIRE_ALL=1): {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// Processes whose command line contains `marker` (to prove nothing was left behind).
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Zombies are dead; only their parent's reaping is pending.
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions; pid is a process this test started.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+/// Lines of a file as a sorted list of integers (tasks that append `{}` to it).
+pub fn numbers_in(text: &str) -> Vec<u64> {
+    let mut v: Vec<u64> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+    v.sort_unstable();
+    v
+}

@@ -1,0 +1,135 @@
+//! `hs server` with separate `hs client` engines over TCP.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::helpers::*;
+
+fn spawn_piped(mut cmd: std::process::Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn")
+}
+
+#[test]
+fn kill_9_of_one_engine_loses_no_task() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let tasks: String = (1..=200)
+        .map(|i| format!("sleep 0.02; echo {i} >> done.txt\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let server = spawn_piped(s.hs(&[
+        "server",
+        file.to_str().unwrap(),
+        "-p",
+        &port,
+        "--heartrate",
+        "0.2",
+        "--evict",
+        "1",
+    ]));
+    let conn = s
+        .path("site/lib/security")
+        .join(format!("server-{port}.json"));
+    assert!(
+        wait_until(Duration::from_secs(10), || conn.exists()),
+        "no connection file"
+    );
+    let victim = spawn_piped(s.hs(&["client", "-p", &port, "-N2"]));
+    let survivor = spawn_piped(s.hs(&["client", "-p", &port, "-N2"]));
+    assert!(wait_until(Duration::from_secs(20), || numbers_in(
+        &s.read("done.txt")
+    )
+    .len()
+        >= 40));
+    signal(victim.id(), libc::SIGKILL);
+    let out = wait_output(server, Duration::from_secs(60));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("tasks: 200 done, 200 succeeded, 0 failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lost (no heartbeat"),
+        "eviction not logged: {err}"
+    );
+    assert_eq!(stdout(&out), "", "no failed lines expected");
+    let done = numbers_in(&s.read("done.txt"));
+    let mut unique = done.clone();
+    unique.dedup();
+    assert_eq!(unique, (1..=200).collect::<Vec<_>>(), "every task ran");
+    // Only tasks the killed engine held (2 slots + 2 prefetched) may have run twice.
+    assert!(
+        done.len() - unique.len() <= 4,
+        "{} duplicates",
+        done.len() - unique.len()
+    );
+    let survivor = wait_output(survivor, Duration::from_secs(20));
+    assert_eq!(survivor.status.code(), Some(0), "{}", stderr(&survivor));
+    let _ = wait_output(victim, Duration::from_secs(5));
+}
+
+#[test]
+fn server_writes_a_private_connection_file_that_clients_use() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let file = s.write("tasks.txt", "echo hello\n");
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port]));
+    let conn = s
+        .path("site/lib/security")
+        .join(format!("server-{port}.json"));
+    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let mode = std::fs::metadata(&conn).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(conn.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&conn).unwrap()).unwrap();
+    assert_eq!(info["key"].as_str().unwrap().len(), 64);
+    // A copy of the file works from anywhere with --file.
+    let copy = s.path("copy.json");
+    std::fs::copy(&conn, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let client = wait_output(
+        spawn_piped(s.hs(&["client", "--file", copy.to_str().unwrap()])),
+        Duration::from_secs(30),
+    );
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    assert_eq!(stdout(&client), "hello\n");
+    let out = wait_output(server, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!conn.exists(), "connection file removed on exit");
+}
+
+#[test]
+fn server_prints_failed_lines_on_stdout() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let server = spawn_piped(s.hs(&[
+        "server",
+        "-p",
+        &port,
+        s.write("t", "true\nfalse\nexit 2\n").to_str().unwrap(),
+    ]));
+    let conn = s
+        .path("site/lib/security")
+        .join(format!("server-{port}.json"));
+    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let client = wait_output(
+        spawn_piped(s.hs(&["engine", "-p", &port, "-N2"])),
+        Duration::from_secs(30),
+    );
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    let out = wait_output(server, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    let mut lines: Vec<_> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["exit 2", "false"]);
+}
