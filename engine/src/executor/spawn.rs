@@ -45,8 +45,10 @@ const READS_PER_WAKE: usize = 16;
 /// Signals sent to a group being stopped, `signalwait` apart.
 const ESCALATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGKILL];
 
-/// Runs each task in a freshly spawned bash. Stateless apart from the groups left with live
-/// members by earlier tasks, which it reaps at the start of each run (see [`Leftovers`]).
+/// Runs each task in a freshly spawned bash. Its only state is the list of finished tasks' process
+/// groups that still had live background members; their dead are reaped at the start of each run
+/// (or by [`reap_leftovers`](Self::reap_leftovers)), so an engine that is a child subreaper does
+/// not accumulate zombies.
 #[derive(Debug, Default)]
 pub struct SpawnExecutor {
     leftovers: Leftovers,
