@@ -15,7 +15,7 @@ pub struct Sockets {
     pub bound: crate::config::BindSet,
 }
 
-fn opt<T>(what: &str) -> impl FnOnce(zmq::Error) -> BrokerError + '_ {
+fn opt(what: &str) -> impl FnOnce(zmq::Error) -> BrokerError + '_ {
     move |source| BrokerError::Zmq {
         context: format!("setting {what}"),
         source,
@@ -29,16 +29,16 @@ fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
     })?;
     // Sending to a peer that is gone must fail (EHOSTUNREACH), not vanish silently.
     s.set_router_mandatory(true)
-        .map_err(opt::<()>("ROUTER_MANDATORY"))?;
+        .map_err(opt("ROUTER_MANDATORY"))?;
     // A reconnecting engine takes its identity back from its stale connection.
     s.set_router_handover(true)
-        .map_err(opt::<()>("ROUTER_HANDOVER"))?;
+        .map_err(opt("ROUTER_HANDOVER"))?;
     // libzmq drops peers that send larger frames before buffering them.
     s.set_maxmsgsize(MAX_FRAME_BYTES as i64)
-        .map_err(opt::<()>("MAXMSGSIZE"))?;
-    s.set_sndhwm(10_000).map_err(opt::<()>("SNDHWM"))?;
-    s.set_rcvhwm(10_000).map_err(opt::<()>("RCVHWM"))?;
-    s.set_linger(1000).map_err(opt::<()>("LINGER"))?;
+        .map_err(opt("MAXMSGSIZE"))?;
+    s.set_sndhwm(10_000).map_err(opt("SNDHWM"))?;
+    s.set_rcvhwm(10_000).map_err(opt("RCVHWM"))?;
+    s.set_linger(1000).map_err(opt("LINGER"))?;
     Ok(s)
 }
 
@@ -75,8 +75,8 @@ impl Sockets {
             context: "creating the PUB socket".into(),
             source,
         })?;
-        heartbeat.set_linger(0).map_err(opt::<()>("LINGER"))?;
-        heartbeat.set_sndhwm(100).map_err(opt::<()>("SNDHWM"))?;
+        heartbeat.set_linger(0).map_err(opt("LINGER"))?;
+        heartbeat.set_sndhwm(100).map_err(opt("SNDHWM"))?;
         let bound = crate::config::BindSet {
             engines: bind_all(&engines, &bind.engines)?,
             heartbeat: bind_all(&heartbeat, &bind.heartbeat)?,

@@ -121,10 +121,10 @@ fn read_all(
             }
         }
         // Send when full, or when the next read would have to wait for more input.
-        if !bundle.is_empty() && (bundle.len() >= MAX_BUNDLE || reader.buffer().is_empty()) {
-            if feed.send(std::mem::take(&mut bundle), &is_alive).is_err() {
-                return report;
-            }
+        let ready =
+            !bundle.is_empty() && (bundle.len() >= MAX_BUNDLE || reader.buffer().is_empty());
+        if ready && feed.send(std::mem::take(&mut bundle), &is_alive).is_err() {
+            return report;
         }
         if !is_alive() {
             return report;

@@ -75,7 +75,9 @@ pub fn run_with_executor(
     if outcome.is_err() {
         engine.stop_all(StopReason::Shutdown);
     }
-    engine.slots.take().map(Slots::join);
+    if let Some(slots) = engine.slots.take() {
+        slots.join();
+    }
     outcome.map(|_| engine.summary)
 }
 

@@ -13,6 +13,8 @@ use std::io;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+// The libc wrappers are shared by the whole executor; they are declared here only because
+// `executor/mod.rs` (whose contents are fixed) does not declare them itself.
 #[path = "sys.rs"]
 pub(super) mod sys;
 
@@ -34,6 +36,9 @@ pub(crate) enum GroupState {
 }
 
 /// Reaps every already-dead child of ours in process group `pgid`, without blocking.
+///
+/// Only call it while `pgid` still names the task's group: Linux does not reuse a pid while it
+/// is the pgid of any process, so that holds while the leader is unreaped or any member lives.
 pub(crate) fn reap_group(pgid: libc::pid_t) -> GroupState {
     loop {
         match sys::waitpid_group_nohang(pgid) {

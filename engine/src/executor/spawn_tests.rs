@@ -1,0 +1,377 @@
+//! Behaviour tests for [`SpawnExecutor`]: real bash processes, real signals, kept fast.
+
+use super::*;
+use crate::executor::relay::tests::SharedVec;
+use crate::executor::subreaper::tests::dies_within;
+use std::sync::Arc;
+
+/// A spec relaying both streams to `out`. Also makes sure tasks do not inherit an ignored
+/// SIGINT from how the test binary was started (see [`sys::default_sigint`]).
+fn spec<'a>(command: &'a str, out: &SharedVec) -> RunSpec<'a> {
+    sys::default_sigint();
+    RunSpec {
+        command,
+        cwd: None,
+        env: &[],
+        stdout: OutputTarget::Relay(out.sink()),
+        stderr: OutputTarget::Relay(out.sink()),
+        timeout: None,
+        signalwait: Duration::from_millis(200),
+    }
+}
+
+fn run(spec: &RunSpec<'_>) -> RunOutcome {
+    let stop = StopSignal::new().expect("eventfd");
+    SpawnExecutor::new().run(spec, &stop)
+}
+
+fn run_code(command: &str) -> Exit {
+    run(&spec(command, &SharedVec::default())).exit
+}
+
+#[test]
+fn exit_codes_and_pipefail() {
+    assert_eq!(run_code("true"), Exit::Code(0));
+    assert_eq!(run_code("exit 3"), Exit::Code(3));
+    assert_eq!(run_code("false | true"), Exit::Code(1), "pipefail is on");
+    assert_eq!(run_code("true | true"), Exit::Code(0));
+}
+
+#[test]
+fn death_by_foreign_signal() {
+    assert_eq!(run_code("kill -TERM $$"), Exit::Signal(libc::SIGTERM));
+}
+
+#[test]
+fn timestamps_are_ordered() {
+    let out = run(&spec("sleep 0.05", &SharedVec::default()));
+    let started = out.started.expect("started");
+    let took = out.finished.duration_since(started).expect("ordered");
+    assert!(took >= Duration::from_millis(50), "{took:?}");
+}
+
+#[test]
+fn cwd_applies_to_the_task_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = std::env::current_dir().expect("cwd");
+    let out = SharedVec::default();
+    let mut s = spec("pwd -P", &out);
+    s.cwd = Some(dir.path());
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    let expected = dir.path().canonicalize().expect("canonical");
+    assert_eq!(out.text(), format!("{}\n", expected.display()));
+    assert_eq!(std::env::current_dir().expect("cwd"), before);
+}
+
+#[test]
+fn env_is_added_for_the_task() {
+    let out = SharedVec::default();
+    let env = [("HS_TEST_VAR".to_string(), "hello world".to_string())];
+    let mut s = spec("echo \"$HS_TEST_VAR\"; echo \"${HOME:+home}\"", &out);
+    s.env = &env;
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    assert_eq!(
+        out.text(),
+        "hello world\nhome\n",
+        "added to, not replacing, the env"
+    );
+}
+
+#[test]
+fn partial_last_line_is_flushed() {
+    let out = SharedVec::default();
+    assert_eq!(run(&spec("printf 'a\\nb'", &out)).exit, Exit::Code(0));
+    assert_eq!(out.text(), "a\nb");
+}
+
+#[test]
+fn concurrent_tasks_never_cut_lines() {
+    let out = SharedVec::default();
+    let sink = out.sink();
+    let threads: Vec<_> = ["A", "B"]
+        .into_iter()
+        .map(|tag| {
+            let sink = Arc::clone(&sink);
+            std::thread::spawn(move || {
+                let command = format!(
+                    "for i in $(seq 1 1500); do printf '{tag}%05d%0700d\\n' $i 0; done; \
+                     printf '{tag}-tail'"
+                );
+                let s = RunSpec {
+                    command: &command,
+                    cwd: None,
+                    env: &[],
+                    stdout: OutputTarget::Relay(Arc::clone(&sink)),
+                    stderr: OutputTarget::Null,
+                    timeout: None,
+                    signalwait: Duration::from_millis(200),
+                };
+                run(&s).exit
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().expect("thread"), Exit::Code(0));
+    }
+    let text = out.text();
+    let zeros = "0".repeat(700);
+    let (mut a, mut b) = (0, 0);
+    let mut tails = 0;
+    // Each task's unterminated tail is written as is, so it may prefix the other's next line.
+    for line in text.split('\n') {
+        let mut rest = line;
+        while let Some(r) = rest
+            .strip_prefix("A-tail")
+            .or_else(|| rest.strip_prefix("B-tail"))
+        {
+            tails += 1;
+            rest = r;
+        }
+        if rest.is_empty() {
+            continue;
+        }
+        let (tag, body) = rest.split_at(1);
+        let (num, pad) = body.split_at(5);
+        assert_eq!(pad, zeros, "line cut or interleaved: {line:.40}…");
+        let n: usize = num.parse().expect("number");
+        match tag {
+            "A" => {
+                a += 1;
+                assert_eq!(n, a, "A lines in order");
+            }
+            "B" => {
+                b += 1;
+                assert_eq!(n, b, "B lines in order");
+            }
+            _ => panic!("unexpected line {line:.40}"),
+        }
+    }
+    assert_eq!((a, b, tails), (1500, 1500, 2));
+}
+
+#[test]
+fn file_targets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (o, e, both) = (
+        dir.path().join("o"),
+        dir.path().join("e"),
+        dir.path().join("both"),
+    );
+    std::fs::write(&o, "old content that must be truncated\n").expect("write");
+    let mut s = spec("echo out; echo err >&2", &SharedVec::default());
+    s.stdout = OutputTarget::File(o.clone());
+    s.stderr = OutputTarget::File(e.clone());
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    assert_eq!(std::fs::read_to_string(&o).expect("o"), "out\n");
+    assert_eq!(std::fs::read_to_string(&e).expect("e"), "err\n");
+
+    s.stdout = OutputTarget::File(both.clone());
+    s.stderr = OutputTarget::File(both.clone());
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    assert_eq!(std::fs::read_to_string(&both).expect("both"), "out\nerr\n");
+
+    s.stdout = OutputTarget::File(dir.path().join("missing/dir/o"));
+    match run(&s) {
+        RunOutcome {
+            started: None,
+            exit: Exit::SpawnFailed(msg),
+            ..
+        } => assert!(
+            msg.contains("stdout file") && msg.contains("missing/dir/o"),
+            "{msg}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn missing_cwd_is_a_spawn_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("nope");
+    let mut s = spec("true", &SharedVec::default());
+    s.cwd = Some(&missing);
+    let out = run(&s);
+    assert_eq!(out.started, None);
+    assert_eq!(
+        out.exit,
+        Exit::SpawnFailed(format!(
+            "working directory {} does not exist",
+            missing.display()
+        ))
+    );
+}
+
+#[test]
+fn timeout_interrupts_with_sigint() {
+    let out = SharedVec::default();
+    let mut s = spec("echo started; sleep 30", &out);
+    s.timeout = Some(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let exit = run(&s).exit;
+    let took = t0.elapsed();
+    assert_eq!(
+        exit,
+        Exit::Stopped {
+            reason: StopReason::Timeout,
+            signal: Some(libc::SIGINT),
+            code: None
+        }
+    );
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
+    assert_eq!(out.text(), "started\n", "output is relayed until the stop");
+}
+
+#[test]
+fn stubborn_task_is_killed_after_two_signalwaits() {
+    let mut s = spec("trap '' INT TERM; sleep 30", &SharedVec::default());
+    s.timeout = Some(Duration::from_millis(50));
+    s.signalwait = Duration::from_millis(150);
+    let t0 = Instant::now();
+    let exit = run(&s).exit;
+    let took = t0.elapsed();
+    assert_eq!(
+        exit,
+        Exit::Stopped {
+            reason: StopReason::Timeout,
+            signal: Some(libc::SIGKILL),
+            code: None
+        }
+    );
+    assert!(
+        took >= Duration::from_millis(350) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn stopped_task_may_exit_with_a_code() {
+    let mut s = spec("trap 'exit 7' INT; sleep 30 & wait", &SharedVec::default());
+    s.timeout = Some(Duration::from_millis(100));
+    assert_eq!(
+        run(&s).exit,
+        Exit::Stopped {
+            reason: StopReason::Timeout,
+            signal: None,
+            code: Some(7)
+        }
+    );
+}
+
+#[test]
+fn background_children_die_with_a_stopped_task() {
+    subreaper::become_child_subreaper().expect("prctl");
+    let out = SharedVec::default();
+    // Background jobs of a non-interactive bash ignore SIGINT: only the final SIGKILL of the
+    // group gets this one.
+    let mut s = spec("sleep 30 & echo $!; sleep 30", &out);
+    s.timeout = Some(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let exit = run(&s).exit;
+    assert!(
+        matches!(
+            exit,
+            Exit::Stopped {
+                reason: StopReason::Timeout,
+                ..
+            }
+        ),
+        "{exit:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    let pid: libc::pid_t = out.text().trim().parse().expect("pid");
+    assert!(
+        dies_within(pid, Duration::from_millis(500)),
+        "grandchild {pid} survived"
+    );
+}
+
+#[test]
+fn background_children_of_a_finished_task_are_left_alone() {
+    let out = SharedVec::default();
+    let t0 = Instant::now();
+    let exit = run(&spec("sleep 30 >/dev/null 2>&1 & echo $$ $!", &out)).exit;
+    assert_eq!(exit, Exit::Code(0));
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "must not wait for the background job"
+    );
+    let text = out.text();
+    let (pgid, pid) = text.trim().split_once(' ').expect("two pids");
+    let pid: libc::pid_t = pid.parse().expect("pid");
+    assert!(
+        !dies_within(pid, Duration::from_millis(50)),
+        "only stops kill the group"
+    );
+    subreaper::signal_group(pgid.parse().expect("pgid"), libc::SIGKILL);
+    assert!(dies_within(pid, Duration::from_millis(500)));
+}
+
+#[test]
+fn output_held_open_by_a_grandchild_does_not_block() {
+    let out = SharedVec::default();
+    let t0 = Instant::now();
+    let exit = run(&spec("echo mine; (sleep 0.5; echo late) &", &out)).exit;
+    assert_eq!(exit, Exit::Code(0));
+    assert!(
+        t0.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(out.text(), "mine\n");
+}
+
+#[test]
+fn stop_from_another_thread_cancels() {
+    let stop = Arc::new(StopSignal::new().expect("eventfd"));
+    let remote = Arc::clone(&stop);
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        remote.trigger(StopReason::Cancel);
+    });
+    let t0 = Instant::now();
+    let exit = SpawnExecutor::new()
+        .run(&spec("sleep 30", &SharedVec::default()), &stop)
+        .exit;
+    canceller.join().expect("thread");
+    assert_eq!(
+        exit,
+        Exit::Stopped {
+            reason: StopReason::Cancel,
+            signal: Some(libc::SIGINT),
+            code: None
+        }
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn stop_triggered_while_idle_applies_to_the_next_run_until_reset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("ran");
+    let command = format!("touch {}", marker.display());
+    let stop = StopSignal::new().expect("eventfd");
+    let executor = SpawnExecutor::new();
+    stop.trigger(StopReason::Shutdown);
+    let out = executor.run(&spec(&command, &SharedVec::default()), &stop);
+    assert_eq!(out.started, None);
+    assert_eq!(
+        out.exit,
+        Exit::Stopped {
+            reason: StopReason::Shutdown,
+            signal: None,
+            code: None
+        }
+    );
+    assert!(!marker.exists(), "a stopped slot must not start the task");
+    stop.reset();
+    let out = executor.run(&spec(&command, &SharedVec::default()), &stop);
+    assert_eq!(out.exit, Exit::Code(0));
+    assert!(marker.exists());
+}
