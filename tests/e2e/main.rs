@@ -5,6 +5,7 @@
 mod helpers;
 
 mod bad_input;
+mod client_api;
 mod cluster;
 mod executor;
 mod lan;

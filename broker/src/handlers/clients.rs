@@ -56,6 +56,8 @@ impl Broker {
                 DrainRequest::KIND => {
                     tracing::info!("a client asked to drain: finishing queued work, then stopping");
                     control.drain();
+                    // Refuse new work from this moment, not from the next turn of the loop.
+                    self.input_done = true;
                     self.reply(identity, &Drained {});
                 }
                 other => self.refuse(identity, format!("unknown request {other:?}")),

@@ -1,0 +1,136 @@
+//! The client ROUTER (submit, status, drain) against an in-process broker and engine, the way
+//! daemons are meant to be embedded: library functions that take their shutdown from outside.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, EngineInfo, ResultSink};
+use hs_engine::engine::{self, Endpoints, EngineConfig, EngineControl, OutputConfig};
+use hs_engine::executor::LineSink;
+use hs_engine::protocol::{
+    Body, DrainRequest, Drained, Opener, Refused, Sealer, Status, StatusRequest, Submit, Submitted,
+};
+use hs_engine::task::{Task, TaskResult};
+
+#[derive(Default)]
+struct Collect(Vec<(String, i32)>);
+
+impl ResultSink for Collect {
+    fn task_finished(&mut self, task: &Task, result: &TaskResult, _engine: &EngineInfo) {
+        self.0.push((task.args.clone(), result.exit_status));
+    }
+}
+
+struct Client {
+    socket: zmq::Socket,
+    sealer: Sealer,
+    opener: Opener,
+}
+
+impl Client {
+    fn request<Q: Body, A: Body>(&mut self, q: &Q) -> Result<A, String> {
+        self.socket.send_multipart(self.sealer.seal(q), 0).unwrap();
+        let frames = self.socket.recv_multipart(0).unwrap();
+        let env = self.opener.open(frames).map_err(|e| e.to_string())?;
+        if env.kind == Refused::KIND {
+            return Err(env.parse::<Refused>().unwrap().reason);
+        }
+        env.parse::<A>().map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn submit_status_and_drain_through_the_client_socket() {
+    let key = hs_engine::protocol::generate_key();
+    let ctx = zmq::Context::new();
+    let tag = uuid::Uuid::new_v4();
+    let engines = format!("inproc://api-{tag}-e");
+    let beats = format!("inproc://api-{tag}-h");
+    let clients = format!("inproc://api-{tag}-c");
+    let mut cfg = BrokerConfig::new(
+        key.clone(),
+        BindSet {
+            engines: vec![engines.clone()],
+            heartbeat: vec![beats.clone()],
+            clients: vec![clients.clone()],
+        },
+    );
+    cfg.forever = true;
+    let mut broker = Broker::bind(cfg, &ctx).unwrap();
+    let control = Arc::new(BrokerControl::new());
+    let broker_thread = {
+        let control = control.clone();
+        std::thread::spawn(move || {
+            let mut sink = Collect::default();
+            let summary = broker.run(None, &mut sink, &control).unwrap();
+            (summary, sink.0)
+        })
+    };
+    let output = OutputConfig {
+        stdout: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
+        stderr: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
+        capture_dir: None,
+    };
+    let ecfg = EngineConfig::new(
+        Endpoints {
+            engines,
+            heartbeat: beats,
+        },
+        key.clone(),
+        2,
+        output,
+    );
+    let engine_thread = {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || engine::run(ecfg, &ctx, &EngineControl::new()))
+    };
+
+    let socket = ctx.socket(zmq::DEALER).unwrap();
+    socket.set_rcvtimeo(10_000).unwrap();
+    socket.connect(&clients).unwrap();
+    let mut client = Client {
+        socket,
+        sealer: Sealer::new(key.as_bytes(), uuid::Uuid::new_v4()),
+        opener: Opener::new(key.as_bytes()),
+    };
+
+    let args: Vec<String> = (0..10).map(|i| format!("exit {}", i % 2)).collect();
+    let submitted: Submitted = client.request(&Submit { args }).unwrap();
+    assert_eq!(submitted.ids.len(), 10);
+
+    let mut status = Status::default();
+    for _ in 0..250 {
+        status = client.request(&StatusRequest {}).unwrap();
+        if status.succeeded + status.failed == 10 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        (status.succeeded, status.failed, status.queued),
+        (5, 5, 0),
+        "{status:?}"
+    );
+    assert_eq!(status.engines.len(), 1);
+    assert_eq!(status.engines[0].slots, 2);
+
+    // A forged client request gets no answer at all, and the broker carries on.
+    let mut forger = Sealer::new(b"wrong-key-0123456789", uuid::Uuid::new_v4());
+    client
+        .socket
+        .send_multipart(forger.seal(&StatusRequest {}), 0)
+        .unwrap();
+
+    let _: Drained = client.request(&DrainRequest {}).unwrap();
+    let refused = client.request::<Submit, Submitted>(&Submit {
+        args: vec!["true".into()],
+    });
+    assert!(refused.unwrap_err().contains("draining"));
+
+    let (summary, results) = broker_thread.join().unwrap();
+    assert_eq!(summary.submitted, 10);
+    assert_eq!(results.len(), 10);
+    assert_eq!(results.iter().filter(|(_, code)| *code == 1).count(), 5);
+    let engine_summary = engine_thread.join().unwrap().unwrap();
+    assert_eq!(engine_summary.done, 10);
+}
