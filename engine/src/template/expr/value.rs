@@ -223,8 +223,23 @@ pub fn format_float(f: f64) -> String {
     if f.is_infinite() {
         return String::from(if f > 0.0 { "inf" } else { "-inf" });
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, e.g. `-1.5e-5`.
-    let sci = format!("{:e}", f.abs());
+    // Rust's `{:e}` gives the shortest round-trip digits, e.g. `1.5e-5`, but when the exact
+    // value lies halfway between two such strings it may pick the upper one, where Python picks
+    // the correctly rounded (half to even) one. `{:.N$e}` rounds the exact value half to even,
+    // so use it with the same number of digits whenever it still round-trips.
+    let shortest = format!("{:e}", f.abs());
+    let n_digits = shortest
+        .bytes()
+        .take_while(|b| *b != b'e')
+        .filter(u8::is_ascii_digit)
+        .count();
+    let precision = n_digits.saturating_sub(1);
+    let rounded = format!("{:.precision$e}", f.abs());
+    let sci = if rounded.parse::<f64>() == Ok(f.abs()) {
+        rounded
+    } else {
+        shortest
+    };
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
@@ -337,6 +352,11 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
             (12345.678, "12345.678"),
+            // Exactly halfway between two shortest candidates: Python rounds half to even.
+            (62_748_517.0 / 16_384.0, "3829.8655395507812"),
+            (-62_748_517.0 / 16_384.0, "-3829.8655395507812"),
+            (-811_376_019_104_808.0 - 0.25, "-811376019104808.2"),
+            (-924_538_884_010.0 - 0.031_25, "-924538884010.0312"),
             (100.0, "100.0"),
         ] {
             assert_eq!(format_float(f), expected, "format_float({f:?})");
