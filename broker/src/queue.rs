@@ -68,6 +68,7 @@ mod tests {
             submit_time: chrono::Utc::now(),
             submit_host: None,
             timeout: None,
+            tag: Default::default(),
         }
     }
 

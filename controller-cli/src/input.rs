@@ -158,6 +158,7 @@ fn new_task(args: String, submit_host: &str) -> Task {
         submit_time: Utc::now(),
         submit_host: Some(submit_host.to_string()),
         timeout: None,
+        tag: Default::default(),
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Task {
     /// Walltime limit in seconds; the engine's `-W` applies too and the smaller one wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
+    /// User tags (`key` or `key:value`); each becomes `TASK_TAG_<KEY>` in the task's environment.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub tag: serde_json::Map<String, serde_json::Value>,
 }
 
 fn one() -> u32 {

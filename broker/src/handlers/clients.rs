@@ -90,6 +90,7 @@ impl Broker {
                 submit_time: now,
                 submit_host: None,
                 timeout: None,
+                tag: Default::default(),
             };
             ids.push(task.id);
             self.queue.push(task);

@@ -64,6 +64,13 @@ pub fn task_env(
                 .map_or_else(|| "null".to_string(), |t| t.to_string()),
         ),
     ];
+    for (key, value) in &task.tag {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        env.push((format!("TASK_TAG_{}", tag_env_name(key)), text));
+    }
     if let Some(host) = &task.submit_host {
         env.push(("TASK_SUBMIT_HOST".to_string(), host.clone()));
     }
@@ -74,6 +81,19 @@ pub fn task_env(
         env.push(("TASK_ERRPATH".to_string(), p.to_string()));
     }
     env
+}
+
+/// Tag keys may hold `.`, `+` and `-`, which cannot appear in variable names: they become `_`.
+fn tag_env_name(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -70,6 +70,11 @@ pub fn run_with_executor(
     control: &EngineControl,
     executor: Arc<dyn Executor>,
 ) -> Result<EngineSummary, EngineError> {
+    // Background processes a task leaves behind become our children rather than init's, so
+    // stopping a task's group reaps them too and nothing lingers after the engine.
+    if let Err(e) = crate::executor::become_child_subreaper() {
+        tracing::debug!("cannot become a child subreaper: {e}");
+    }
     let mut engine = Engine::connect(cfg, ctx, executor)?;
     let outcome = engine.serve(control);
     if outcome.is_err() {

@@ -17,6 +17,7 @@ mod relay;
 mod spawn;
 mod stop;
 mod subreaper;
+mod sys;
 
 pub use relay::LineSink;
 pub use spawn::SpawnExecutor;
@@ -56,6 +57,9 @@ pub struct RunSpec<'a> {
 }
 
 /// How a run ended.
+///
+/// `Stopped` with neither `signal` nor `code` means the stop came before the task started, so bash
+/// was never run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exit {
     /// bash exited with this code.

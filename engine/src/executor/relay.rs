@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::subreaper::sys;
+use super::sys;
 
 /// A line longer than this is written in pieces: a stream that never prints a newline (progress
 /// bars, binary data) must not grow the engine's memory without bound.
@@ -193,9 +193,13 @@ pub(crate) mod tests {
     use super::*;
 
     /// A writer into a shared Vec that accepts at most 7 bytes per `write` call, so any batch that
-    /// is not written under one lock would interleave with another task's.
+    /// is not written under one lock would interleave with another task's. It also records where
+    /// each flush happened: the sink flushes once per batch, so batches can be checked too.
     #[derive(Clone, Default)]
-    pub(crate) struct SharedVec(pub(crate) Arc<Mutex<Vec<u8>>>);
+    pub(crate) struct SharedVec {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        flushes: Arc<Mutex<Vec<usize>>>,
+    }
 
     impl SharedVec {
         pub(crate) fn sink(&self) -> Arc<LineSink> {
@@ -203,17 +207,34 @@ pub(crate) mod tests {
         }
 
         pub(crate) fn text(&self) -> String {
-            String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf8")
+            String::from_utf8(self.bytes.lock().expect("lock").clone()).expect("utf8")
+        }
+
+        /// The text of each batch, in order.
+        pub(crate) fn batches(&self) -> Vec<String> {
+            let text = self.text();
+            let mut start = 0;
+            let mut out = Vec::new();
+            for &end in self.flushes.lock().expect("lock").iter() {
+                out.push(text[start..end].to_string());
+                start = end;
+            }
+            out
         }
     }
 
     impl Write for SharedVec {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             let n = buf.len().min(7);
-            self.0.lock().expect("lock").extend_from_slice(&buf[..n]);
+            self.bytes
+                .lock()
+                .expect("lock")
+                .extend_from_slice(&buf[..n]);
             Ok(n)
         }
         fn flush(&mut self) -> io::Result<()> {
+            let len = self.bytes.lock().expect("lock").len();
+            self.flushes.lock().expect("lock").push(len);
             Ok(())
         }
     }
@@ -264,7 +285,7 @@ pub(crate) mod tests {
             relay.pump(&mut buf, 100);
         }
         assert!(relay.partial.len() < MAX_PARTIAL_LINE);
-        assert!(out.0.lock().expect("lock").len() >= MAX_PARTIAL_LINE);
+        assert!(out.text().len() >= MAX_PARTIAL_LINE);
     }
 
     #[test]

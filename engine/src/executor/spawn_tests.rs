@@ -147,6 +147,14 @@ fn concurrent_tasks_never_cut_lines() {
         }
     }
     assert_eq!((a, b, tails), (1500, 1500, 2));
+    // Each batch handed to the writer is whole lines (or a task's final unterminated line).
+    for batch in out.batches() {
+        assert!(
+            batch.ends_with('\n') || batch == "A-tail" || batch == "B-tail",
+            "batch ends mid-line: …{}",
+            &batch[batch.len().saturating_sub(40)..]
+        );
+    }
 }
 
 #[test]
@@ -182,6 +190,22 @@ fn file_targets() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn null_streams_and_stdin() {
+    let mut s = spec("echo out; echo err >&2", &SharedVec::default());
+    s.stdout = OutputTarget::Null;
+    s.stderr = OutputTarget::Null;
+    assert_eq!(
+        run(&s).exit,
+        Exit::Code(0),
+        "writes to a null target succeed"
+    );
+    let out = SharedVec::default();
+    let s = spec("read -r line; echo \"read=$? line=$line\"", &out);
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    assert_eq!(out.text(), "read=1 line=\n", "stdin is /dev/null");
 }
 
 #[test]
@@ -222,6 +246,28 @@ fn timeout_interrupts_with_sigint() {
         "{took:?}"
     );
     assert_eq!(out.text(), "started\n", "output is relayed until the stop");
+}
+
+#[test]
+fn sigterm_follows_an_ignored_sigint() {
+    let mut s = spec("trap '' INT; sleep 30", &SharedVec::default());
+    s.timeout = Some(Duration::from_millis(50));
+    s.signalwait = Duration::from_millis(150);
+    let t0 = Instant::now();
+    let exit = run(&s).exit;
+    let took = t0.elapsed();
+    assert_eq!(
+        exit,
+        Exit::Stopped {
+            reason: StopReason::Timeout,
+            signal: Some(libc::SIGTERM),
+            code: None
+        }
+    );
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(1),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -307,6 +353,39 @@ fn background_children_of_a_finished_task_are_left_alone() {
     );
     subreaper::signal_group(pgid.parse().expect("pgid"), libc::SIGKILL);
     assert!(dies_within(pid, Duration::from_millis(500)));
+}
+
+#[test]
+fn orphans_of_finished_tasks_are_reaped() {
+    subreaper::become_child_subreaper().expect("prctl");
+    let executor = SpawnExecutor::new();
+    let stop = StopSignal::new().expect("eventfd");
+    // The subshell exits at once, so its sleep is reparented to us and dies (a zombie) before
+    // bash exits: the run itself must reap it.
+    let out = SharedVec::default();
+    let s = spec("( sleep 0.05 >/dev/null 2>&1 & echo $! ); sleep 0.2", &out);
+    assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+    let pid: libc::pid_t = out.text().trim().parse().expect("pid");
+    assert!(!proc_exists(pid), "dead orphan {pid} left as a zombie");
+
+    // Still alive when bash exits: remembered, and reaped by a later run once dead.
+    let out = SharedVec::default();
+    let s = spec("sleep 0.1 >/dev/null 2>&1 & echo $!", &out);
+    assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+    let pid: libc::pid_t = out.text().trim().parse().expect("pid");
+    assert!(proc_exists(pid));
+    assert!(dies_within(pid, Duration::from_secs(2)));
+    assert_eq!(
+        executor
+            .run(&spec("true", &SharedVec::default()), &stop)
+            .exit,
+        Exit::Code(0)
+    );
+    assert!(!proc_exists(pid), "orphan {pid} left as a zombie");
+}
+
+fn proc_exists(pid: libc::pid_t) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
 
-use super::subreaper::sys;
+use super::sys;
 
 /// Why hs stopped a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

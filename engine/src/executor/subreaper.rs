@@ -13,10 +13,7 @@ use std::io;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-// The libc wrappers are shared by the whole executor; they are declared here only because
-// `executor/mod.rs` (whose contents are fixed) does not declare them itself.
-#[path = "sys.rs"]
-pub(super) mod sys;
+use super::sys;
 
 /// Marks the calling process a child subreaper (`prctl(PR_SET_CHILD_SUBREAPER)`), so that the
 /// orphaned descendants of tasks are reparented to it instead of init. Call once at engine start;

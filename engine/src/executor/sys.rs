@@ -67,14 +67,12 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::R
 }
 
 /// Makes a descriptor non-blocking, so draining a relay pipe never waits on a writer that is
-/// still alive (e.g. a background grandchild holding the pipe open).
+/// still alive (e.g. a background grandchild holding the pipe open). One `ioctl(FIONBIO)` instead
+/// of an `F_GETFL`/`F_SETFL` pair: this runs twice per relayed task.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let raw = fd.as_raw_fd();
-    // SAFETY: F_GETFL/F_SETFL on a valid, borrowed descriptor take and return plain integers.
-    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFL) }.into())?;
-    let flags = flags as libc::c_int | libc::O_NONBLOCK;
-    // SAFETY: as above.
-    cvt(unsafe { libc::fcntl(raw, libc::F_SETFL, flags) }.into())?;
+    let on: libc::c_int = 1;
+    // SAFETY: FIONBIO reads one c_int through the pointer, which points to a live local.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONBIO, &raw const on) }.into())?;
     Ok(())
 }
 
