@@ -1,8 +1,10 @@
-//! The broker loop: one thread owns the three sockets and all state.
+//! The broker loop: one thread owns the three sockets, the store and all state.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use hs_engine::protocol::{Opener, Ping, Sealer};
+use hs_engine::task::Task;
 use uuid::Uuid;
 
 use crate::config::{BindSet, BrokerConfig};
@@ -12,11 +14,15 @@ use crate::queue::TaskQueue;
 use crate::registry::Registry;
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
+use crate::store::{Scheduler, StoreError, TaskStore};
 
 /// The longest the loop sleeps, so control requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
-/// Read more input while fewer than this many tasks wait (plus the engines' total credit).
+/// Tasks kept ready at the broker beyond the engines' total credit; also the largest batch taken
+/// from the store at once, and (in-memory store) how far input may run ahead of scheduling.
 const LOW_WATER: usize = 1024;
+/// How often an idle `--forever` controller looks in the store for work other processes added.
+const STORE_POLL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -28,6 +34,8 @@ pub enum BrokerError {
     AddressUnavailable { endpoint: String },
     #[error("{context}: {source}")]
     Zmq { context: String, source: zmq::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// How a run ended.
@@ -44,6 +52,8 @@ pub struct BrokerSummary {
 pub struct Broker {
     pub(crate) cfg: BrokerConfig,
     pub(crate) sockets: Sockets,
+    pub(crate) store: Box<dyn TaskStore>,
+    pub(crate) scheduler: Scheduler,
     pub(crate) sealer: Sealer,
     pub(crate) ping_sealer: Sealer,
     pub(crate) engine_opener: Opener,
@@ -52,14 +62,34 @@ pub struct Broker {
     pub(crate) registry: Registry,
     pub(crate) summary: BrokerSummary,
     pub(crate) input_done: bool,
+    /// The store may hold schedulable tasks (new input, or failures due a retry).
+    pub(crate) store_dirty: bool,
+    /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
+    pub(crate) unscheduled: u64,
+    /// After a restart: tasks that were running under the previous controller, waiting for their
+    /// engines to report them (until `reconcile_until`), after which they run again.
+    pub(crate) orphans: HashMap<Uuid, Task>,
+    pub(crate) reconcile_until: Option<Instant>,
+    /// Results received this turn, acknowledged with the next bundle or at the end of the turn.
+    pub(crate) pending_acks: HashMap<Uuid, Vec<Uuid>>,
     pub(crate) rejected: u64,
 }
 
 impl Broker {
     /// Bind the sockets. Errors here (port in use, bad address) happen before any work starts.
-    pub fn bind(cfg: BrokerConfig, ctx: &zmq::Context) -> Result<Broker, BrokerError> {
+    pub fn bind(
+        cfg: BrokerConfig,
+        ctx: &zmq::Context,
+        store: Box<dyn TaskStore>,
+    ) -> Result<Broker, BrokerError> {
         let sockets = Sockets::bind(ctx, &cfg.bind)?;
         let key = cfg.key.as_bytes();
+        let scheduler = Scheduler {
+            server_id: cfg.controller_id,
+            server_host: hs_engine::engine::short_hostname(),
+            max_retries: cfg.max_retries,
+            eager: cfg.eager,
+        };
         Ok(Broker {
             sealer: Sealer::new(key, cfg.controller_id),
             // Pings travel on their own socket, so they carry their own sequence (and sender id).
@@ -70,7 +100,14 @@ impl Broker {
             registry: Registry::default(),
             summary: BrokerSummary::default(),
             input_done: false,
+            store_dirty: true,
+            unscheduled: 0,
+            orphans: HashMap::new(),
+            reconcile_until: None,
+            pending_acks: HashMap::new(),
             rejected: 0,
+            scheduler,
+            store,
             sockets,
             cfg,
         })
@@ -90,8 +127,8 @@ impl Broker {
         self.rejected
     }
 
-    /// Serve until every task from `feed` (and clients) is done and engines have left, or until
-    /// `control` stops it. With no feed, only clients bring work.
+    /// Serve until every task from `feed`, clients and the store is done and engines have left,
+    /// or until `control` stops it. With no feed, only clients and the store bring work.
     pub fn run(
         &mut self,
         feed: Option<FeedReceiver>,
@@ -99,7 +136,9 @@ impl Broker {
         control: &BrokerControl,
     ) -> Result<BrokerSummary, BrokerError> {
         self.input_done = feed.is_none() && !self.cfg.forever;
+        self.adopt_interrupted()?;
         let mut next_ping = Instant::now();
+        let mut next_store_poll = Instant::now() + STORE_POLL;
         let mut abort_deadline: Option<Instant> = None;
         loop {
             let now = Instant::now();
@@ -115,6 +154,15 @@ impl Broker {
                 self.ping();
                 self.evict_silent(now);
                 next_ping = now + self.cfg.heartrate;
+            }
+            if self.cfg.forever && now >= next_store_poll {
+                // Other processes (`hs submit`) may have added tasks.
+                self.store_dirty = true;
+                next_store_poll = now + STORE_POLL;
+            }
+            self.end_reconciliation(now);
+            if abort_deadline.is_none() {
+                self.refill()?;
             }
             if let Some(deadline) = abort_deadline {
                 if self.registry.engine_count() == 0 || now >= deadline {
@@ -132,7 +180,7 @@ impl Broker {
             let want_feed = feed.is_some()
                 && !self.input_done
                 && abort_deadline.is_none()
-                && self.queue.len() < LOW_WATER + self.total_credit();
+                && (self.cfg.buffer_input || (self.unscheduled as usize) < LOW_WATER);
             let wait = TURN.min(next_ping.saturating_duration_since(now));
             let (engines_ready, clients_ready, feed_ready) = {
                 let mut items = vec![
@@ -155,7 +203,7 @@ impl Broker {
                 )
             };
             if feed_ready && let Some(f) = &feed {
-                self.take_feed(f, sink);
+                self.take_feed(f, sink)?;
             }
             if engines_ready {
                 self.receive_engines(sink)?;
@@ -164,14 +212,21 @@ impl Broker {
                 self.receive_clients(sink, control)?;
             }
             if abort_deadline.is_none() {
+                self.refill()?;
                 self.dispatch();
+            } else {
+                self.flush_acks();
             }
         }
     }
 
-    /// All input is in, nothing waits and nothing is leased.
+    /// All input is in, nothing waits, nothing is leased, and the store has nothing to schedule.
     fn work_done(&self) -> bool {
-        self.input_done && self.queue.is_empty() && self.registry.lease_count() == 0
+        self.input_done
+            && !self.store_dirty
+            && self.queue.is_empty()
+            && self.orphans.is_empty()
+            && self.registry.lease_count() == 0
     }
 
     fn total_credit(&self) -> usize {
@@ -181,27 +236,93 @@ impl Broker {
             .sum()
     }
 
-    fn take_feed(&mut self, feed: &FeedReceiver, sink: &mut dyn ResultSink) {
+    /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
+    /// in batches (so a durable store is queried once per batch, not once per task).
+    fn refill(&mut self) -> Result<(), BrokerError> {
+        let want = LOW_WATER + self.total_credit();
+        if !self.store_dirty || self.queue.len() >= self.total_credit().max(1) {
+            return Ok(());
+        }
+        let limit = want - self.queue.len().min(want);
+        let rows = self.store.schedule(limit, &self.scheduler)?;
+        if rows.len() < limit {
+            self.store_dirty = false;
+        }
+        self.unscheduled = self.unscheduled.saturating_sub(rows.len() as u64);
+        for row in &rows {
+            self.queue.push(crate::wire::to_task(row));
+        }
+        Ok(())
+    }
+
+    fn take_feed(
+        &mut self,
+        feed: &FeedReceiver,
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), BrokerError> {
         // Take a few bundles per turn, then let engines and clients have their say.
         for _ in 0..4 {
             match feed.try_recv() {
-                Some(FeedMessage::Tasks(tasks)) => {
-                    self.summary.submitted += tasks.len() as u64;
-                    sink.tasks_submitted(tasks.len() as u64);
-                    for t in tasks {
-                        self.queue.push(t);
-                    }
+                Some(FeedMessage::Tasks(rows)) => {
+                    // Committed before anything else happens to them.
+                    self.store.submit(&rows)?;
+                    let n = rows.len() as u64;
+                    self.summary.submitted += n;
+                    self.unscheduled += n;
+                    self.store_dirty = true;
+                    sink.tasks_submitted(n);
                 }
                 Some(FeedMessage::End) => {
                     self.input_done = !self.cfg.forever;
-                    return;
+                    return Ok(());
                 }
-                None => return,
+                None => return Ok(()),
             }
-            if self.queue.len() >= LOW_WATER + self.total_credit() {
-                return;
+            if !self.cfg.buffer_input && self.unscheduled as usize >= LOW_WATER {
+                return Ok(());
             }
         }
+        Ok(())
+    }
+
+    /// Tasks the store says were running when the previous controller stopped: hold them back
+    /// for a grace period so engines that kept running them can report, instead of running them
+    /// twice.
+    fn adopt_interrupted(&mut self) -> Result<(), BrokerError> {
+        let rows = self.store.interrupted(usize::MAX)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            "{} tasks were running when the previous controller stopped: waiting up to {:.0}s for \
+             their engines to report before running them again",
+            rows.len(),
+            self.cfg.restart_grace.as_secs_f64()
+        );
+        self.orphans = rows
+            .iter()
+            .map(|r| (r.id, crate::wire::to_task(r)))
+            .collect();
+        self.reconcile_until = Some(Instant::now() + self.cfg.restart_grace);
+        Ok(())
+    }
+
+    /// After the grace period, run again what no engine claimed.
+    fn end_reconciliation(&mut self, now: Instant) {
+        if self.reconcile_until.is_none_or(|t| now < t) {
+            return;
+        }
+        self.reconcile_until = None;
+        if self.orphans.is_empty() {
+            return;
+        }
+        let mut tasks: Vec<Task> = self.orphans.drain().map(|(_, t)| t).collect();
+        tasks.sort_by_key(|t| t.submit_time);
+        tracing::info!(
+            "{} tasks from the previous controller were not claimed by any engine: running them again",
+            tasks.len()
+        );
+        self.queue.requeue(tasks);
     }
 
     fn ping(&mut self) {

@@ -24,13 +24,23 @@ pub struct BrokerConfig {
     pub evict: Duration,
     /// Most tasks in one bundle; 0 = up to the engine's free credit.
     pub bundlesize: usize,
-    /// Tasks an engine may hold beyond its slots, so a slot never idles waiting for a round trip.
-    /// `None` = as many as it has slots.
+    /// Tasks an engine may hold beyond its slots, so a slot never idles waiting for a round trip
+    /// and credit can be granted in batches. `None` = twice its slots.
     pub prefetch: Option<u32>,
     /// Keep serving when the input is exhausted (new work may come from clients).
     pub forever: bool,
     /// After an abort, how long to wait for engines to report and leave.
     pub abort_grace: Duration,
+    /// `-r`: a failed task runs again until it has run `max_retries + 1` times.
+    pub max_retries: u32,
+    /// `--eager`: failed tasks due a retry go before new ones.
+    pub eager: bool,
+    /// Commit all input to the store at once (a durable store), rather than reading only as fast
+    /// as tasks are scheduled (the in-memory store, whose memory must stay flat).
+    pub buffer_input: bool,
+    /// After a restart, how long tasks that were running when the previous controller stopped
+    /// wait for their engines to re-register and report, before they are run again.
+    pub restart_grace: Duration,
     /// Log engines joining at info level (a server's operators want this; an in-process
     /// cluster's one engine is not news).
     pub announce_engines: bool,
@@ -49,6 +59,10 @@ impl BrokerConfig {
             forever: false,
             abort_grace: Duration::from_secs(0),
             announce_engines: true,
+            max_retries: 0,
+            eager: false,
+            buffer_input: false,
+            restart_grace: Duration::from_secs(10),
         }
     }
 }

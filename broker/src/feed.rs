@@ -1,10 +1,11 @@
 //! The in-process path from an input reader (a file, stdin) to the broker's queue.
 //!
-//! The reader thread sends bundles of tasks over an inproc PUSH socket with a small high-water
-//! mark; the broker reads them only while its queue is short. Together that is backpressure:
-//! however long the input, only a bounded number of tasks is in memory at once.
+//! The reader thread sends bundles of new task rows over an inproc PUSH socket with a small
+//! high-water mark; the broker commits them to the store (it is the store's only writer). With
+//! the in-memory store the broker reads only while few tasks wait, so however long the input,
+//! only a bounded number of tasks is in memory at once.
 
-use hs_engine::task::Task;
+use crate::store::TaskRecord;
 
 /// Bundles in flight between reader and broker before the reader blocks.
 const FEED_HWM: i32 = 8;
@@ -42,7 +43,7 @@ pub fn channel(ctx: &zmq::Context) -> Result<(FeedSender, FeedReceiver), zmq::Er
 /// One message on the feed.
 #[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) enum FeedMessage {
-    Tasks(Vec<Task>),
+    Tasks(Vec<TaskRecord>),
     /// The input is exhausted.
     End,
 }
@@ -50,7 +51,11 @@ pub(crate) enum FeedMessage {
 impl FeedSender {
     /// Send a bundle, waiting while the broker is busy. `alive` is polled while blocked; when it
     /// returns false the send gives up.
-    pub fn send(&mut self, tasks: Vec<Task>, alive: &dyn Fn() -> bool) -> Result<(), FeedClosed> {
+    pub fn send(
+        &mut self,
+        tasks: Vec<TaskRecord>,
+        alive: &dyn Fn() -> bool,
+    ) -> Result<(), FeedClosed> {
         self.send_message(&FeedMessage::Tasks(tasks), alive)
     }
 

@@ -18,6 +18,8 @@ mod queue;
 mod registry;
 mod sink;
 mod sockets;
+pub mod store;
+mod wire;
 
 pub use broker::{Broker, BrokerError, BrokerSummary};
 pub use config::{BindSet, BrokerConfig};

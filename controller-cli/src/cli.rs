@@ -49,6 +49,249 @@ pub enum Command {
     /// Run an engine: connect to a server, take tasks, run them, report back.
     #[command(visible_alias = "engine", after_help = EXIT_CODES)]
     Client(ClientArgs),
+    /// Add tasks to the database (a running `hs server --forever` picks them up).
+    #[command(after_help = EXIT_CODES)]
+    Submit(SubmitArgs),
+    /// Search tasks: `hs list -w 'exit_status != 0' args exit_status`.
+    #[command(after_help = EXIT_CODES)]
+    List(ListArgs),
+    /// Change tasks: `hs update -w 'exit_status != 0' --revert`, `hs update ID tag:value`.
+    #[command(after_help = EXIT_CODES)]
+    Update(UpdateArgs),
+    /// Show one task: `hs info ID`, `hs info ID -x exit_status`, `hs info ID --stdout`.
+    #[command(after_help = EXIT_CODES)]
+    Info(InfoArgs),
+    /// Wait until a task has finished.
+    #[command(after_help = EXIT_CODES)]
+    Wait(WaitArgs),
+    /// Submit one task, wait for it, print its output (needs a server with engines using --capture).
+    #[command(after_help = EXIT_CODES)]
+    Run(RunTaskArgs),
+    /// Create (or truncate, vacuum, back up) the database.
+    #[command(after_help = EXIT_CODES)]
+    Initdb(InitdbArgs),
+    /// Show and change configuration files (see docs/config.md).
+    #[command(after_help = EXIT_CODES)]
+    Config(crate::config::command::ConfigArgs),
+}
+
+/// Task settings given on the command line (the same keys as `# HYPERSHELL:` directives).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TaskSettingArgs {
+    /// Tags: `key` or `key:value` (letters, digits and . _ + -).
+    #[arg(short = 't', long = "tag", value_name = "TAG", num_args = 1..)]
+    pub tags: Vec<String>,
+    /// Task group (only the active group is scheduled; see docs).
+    #[arg(short = 'g', long, value_name = "N")]
+    pub group: Option<i64>,
+    /// Cores each task needs.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub cores: Option<i64>,
+    /// Memory each task needs (e.g. 8G, 512MB).
+    #[arg(short = 'm', long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Walltime of each task in seconds.
+    #[arg(short = 'W', long = "timeout", value_name = "SECONDS")]
+    pub timeout: Option<i64>,
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// A command (its words joined), `-` for stdin, or an existing task file. Nothing = stdin.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+    /// Read tasks from this file (`-` = stdin).
+    #[arg(
+        short = 'f',
+        long = "task-file",
+        value_name = "FILE",
+        conflicts_with = "args"
+    )]
+    pub task_file: Option<PathBuf>,
+    /// Submit-side template applied to each line before it is stored (see docs/templates.md).
+    #[arg(long, value_name = "TEMPLATE", default_value = "{}")]
+    pub template: String,
+    #[command(flatten)]
+    pub settings: TaskSettingArgs,
+    /// Tasks per database transaction.
+    #[arg(short = 'b', long, default_value_t = 1000, value_name = "NUM")]
+    pub bundlesize: usize,
+    /// Accepted for compatibility: bundles are committed as soon as the input has no more ready.
+    #[arg(short = 'w', long, value_name = "SECONDS", hide = true)]
+    pub bundlewait: Option<f64>,
+    /// Create the database tables first.
+    #[arg(long)]
+    pub initdb: bool,
+}
+
+/// Which tasks a command applies to.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Conditions, ANDed: `FIELD OP VALUE` with OP one of == != < <= > >= ~ (regex).
+    #[arg(short = 'w', long = "where", value_name = "COND", num_args = 1..)]
+    pub conditions: Vec<String>,
+    /// Tasks with these tags (`key` or `key:value`), ANDed.
+    #[arg(short = 't', long = "with-tag", value_name = "TAG", num_args = 1..)]
+    pub tags: Vec<String>,
+    /// Only tasks of this group.
+    #[arg(short = 'g', long, value_name = "N")]
+    pub group: Option<i64>,
+    /// Failed tasks (exit_status != 0).
+    #[arg(short = 'F', long)]
+    pub failed: bool,
+    /// Tasks that succeeded.
+    #[arg(short = 'S', long)]
+    pub succeeded: bool,
+    /// Tasks that finished (any status).
+    #[arg(short = 'C', long, visible_alias = "finished")]
+    pub completed: bool,
+    /// Tasks not finished yet.
+    #[arg(short = 'R', long)]
+    pub remaining: bool,
+    /// Tasks that are retries of others.
+    #[arg(long)]
+    pub retries: bool,
+    /// Order by this field.
+    #[arg(short = 's', long = "order-by", value_name = "FIELD")]
+    pub order_by: Option<String>,
+    /// Descending order (with --order-by).
+    #[arg(long, requires = "order_by")]
+    pub desc: bool,
+    /// At most this many tasks.
+    #[arg(short = 'l', long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Fields to show (default: all, as one block per task).
+    #[arg(value_name = "FIELD")]
+    pub fields: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Only print how many tasks match.
+    #[arg(short = 'c', long)]
+    pub count: bool,
+    /// Output format.
+    #[arg(short = 'f', long, value_name = "FORMAT", value_parser = ["normal", "plain", "table", "csv", "json"])]
+    pub format: Option<String>,
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["format", "csv"])]
+    pub json: bool,
+    /// Same as --format csv.
+    #[arg(long, conflicts_with = "format")]
+    pub csv: bool,
+    /// Field separator for plain and csv.
+    #[arg(short = 'd', long, value_name = "TEXT")]
+    pub delimiter: Option<String>,
+    /// List the field names and exit.
+    #[arg(long = "fields")]
+    pub fields_list: bool,
+    /// List the distinct tag keys.
+    #[arg(long)]
+    pub tag_keys: bool,
+    /// List the distinct values of one tag.
+    #[arg(long, value_name = "KEY")]
+    pub tag_values: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Changes: `field=value` or `tagkey:value`; or, as in HyperShell, `ID FIELD VALUE`.
+    #[arg(value_name = "ARG")]
+    pub changes: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Cancel the tasks (they are never scheduled or retried).
+    #[arg(long, conflicts_with_all = ["revert", "delete"])]
+    pub cancel: bool,
+    /// Reset the tasks so they run again.
+    #[arg(long, conflicts_with = "delete")]
+    pub revert: bool,
+    /// Delete the tasks.
+    #[arg(long)]
+    pub delete: bool,
+    /// Remove these tags.
+    #[arg(long = "remove-tag", value_name = "KEY", num_args = 1..)]
+    pub remove_tags: Vec<String>,
+    /// Do not ask for confirmation.
+    #[arg(long = "no-confirm", visible_alias = "yes")]
+    pub no_confirm: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// The task id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Print only this field.
+    #[arg(short = 'x', long = "extract", value_name = "FIELD", conflicts_with_all = ["stdout", "stderr"])]
+    pub extract: Option<String>,
+    /// Print the task's captured stdout.
+    #[arg(long, conflicts_with = "stderr")]
+    pub stdout: bool,
+    /// Print the task's captured stderr.
+    #[arg(long)]
+    pub stderr: bool,
+    /// Output format.
+    #[arg(short = 'f', long, value_name = "FORMAT", value_parser = ["normal", "json"])]
+    pub format: Option<String>,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    /// The task id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Seconds between checks.
+    #[arg(short = 'n', long, default_value_t = 1.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub interval: f64,
+    /// Exit with the task's own exit status.
+    #[arg(short = 'r', long = "return")]
+    pub return_status: bool,
+    /// Give up after this many seconds (exit 5).
+    #[arg(short = 'T', long, value_name = "SECONDS", value_parser = positive_secs)]
+    pub timeout: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunTaskArgs {
+    /// The command.
+    #[arg(
+        value_name = "ARGS",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+    /// Seconds between checks.
+    #[arg(short = 'n', long, default_value_t = 0.5, value_name = "SECONDS", value_parser = positive_secs)]
+    pub interval: f64,
+    #[command(flatten)]
+    pub settings: TaskSettingArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InitdbArgs {
+    /// Drop and recreate the tables (deletes every task).
+    #[arg(long, conflicts_with_all = ["vacuum", "backup"])]
+    pub truncate: bool,
+    /// Reclaim space.
+    #[arg(long, conflicts_with = "backup")]
+    pub vacuum: bool,
+    /// Copy the database to PATH (SQLite; PATH must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub backup: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// How an engine runs each task.
@@ -78,6 +321,41 @@ pub struct RunArgs {
     /// Send all task stderr to this file instead of stderr.
     #[arg(short = 'e', long = "errors", value_name = "PATH")]
     pub errors: Option<PathBuf>,
+}
+
+/// Where tasks are kept and how failures are retried.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Keep tasks in memory only: no history and no restart (the default store is the SQLite
+    /// file <site>/lib/main.db, or PostgreSQL when HYPERSHELL_DATABASE_URL is set).
+    #[arg(long, conflicts_with_all = ["initdb", "restart", "max_retries"])]
+    pub no_db: bool,
+
+    /// Create the database tables first (needed once for PostgreSQL; SQLite does it by itself).
+    #[arg(long)]
+    pub initdb: bool,
+
+    /// Run a failed task again up to N more times (each retry is a new task row linked to the last).
+    #[arg(
+        short = 'r',
+        long = "max-retries",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    pub max_retries: u32,
+
+    /// Run failed tasks that are due a retry before new ones.
+    #[arg(long)]
+    pub eager: bool,
+
+    /// Read no input: run what the database has left (after a crash or an interruption), then stop.
+    #[arg(long, conflicts_with = "file")]
+    pub restart: bool,
+
+    /// Seconds that tasks which were running when the previous controller stopped wait for their
+    /// engines to report them before they run again.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub restart_grace: f64,
 }
 
 /// Liveness checks between controller and engines.
@@ -123,9 +401,8 @@ pub struct ClusterArgs {
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
 
-    /// Keep the queue in memory only (the only store so far, hence also the default).
-    #[arg(long)]
-    pub no_db: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     /// Also accept engines on localhost: PORT (engines), PORT+1 (heartbeats), PORT+2 (clients);
     /// a connection file for `hs client -p PORT` is written under the site directory.
@@ -158,7 +435,8 @@ pub struct BundleArgs {
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
-    /// File with one task per line; stdin when absent or `-` (not read with --forever and no FILE).
+    /// File with one task per line; stdin when absent or `-` (not read with --forever or
+    /// --restart and no FILE).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
@@ -194,12 +472,11 @@ pub struct ServerArgs {
     pub failures: Option<PathBuf>,
 
     /// Keep serving after the input ends (clients may submit more).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "restart")]
     pub forever: bool,
 
-    /// Keep the queue in memory only (the only store so far, hence also the default).
-    #[arg(long)]
-    pub no_db: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     #[command(flatten)]
     pub heartbeat: HeartbeatArgs,

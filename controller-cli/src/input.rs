@@ -1,8 +1,9 @@
 //! Reading task lines (a file or stdin) into the broker's feed.
 //!
 //! One line is one task. Blank lines and lines that are only a comment (`# …`) are skipped; any
-//! other `#` is left for the shell. A line that is not UTF-8 is reported with its line number,
-//! written as it is to the failures file, and skipped; every other line still runs.
+//! other `#` is left for the shell, except a `# HYPERSHELL: …` directive (see `directives`). A
+//! line that is not UTF-8, or whose directive is malformed, is reported with its line number,
+//! written as it is to the failures output, and skipped; every other line still runs.
 //!
 //! Lines are sent in bundles as large as what the input has ready: a bundle goes out as soon as
 //! the reader would otherwise block, so a trickling source (`tail -f`) never waits on a timer
@@ -14,11 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use chrono::Utc;
 use hs_broker::feed::FeedSender;
-use hs_engine::task::Task;
+use hs_broker::store::TaskRecord;
 use uuid::Uuid;
 
+use crate::directives::{self, Directives};
 use crate::report::FailureLog;
 
 /// Largest bundle sent to the broker at once.
@@ -66,33 +67,70 @@ pub struct InputReport {
     pub read_error: Option<String>,
 }
 
+/// Who submits: one id per process (HyperShell's `submit_id`) and the host it runs on, plus the
+/// settings the command line gives every task (`-g`, `-c`, `-m`, `-W`, `-t`).
+#[derive(Clone, Debug)]
+pub struct Submitter {
+    pub id: Uuid,
+    pub host: String,
+    pub defaults: Directives,
+}
+
+impl Submitter {
+    pub fn new(host: String) -> Self {
+        Submitter {
+            id: Uuid::new_v4(),
+            host,
+            defaults: Directives::default(),
+        }
+    }
+
+    pub fn task(&self, args: String, settings: &Directives) -> TaskRecord {
+        let mut row = TaskRecord::new(args, self.id, Some(self.host.clone()));
+        settings.apply(&mut row);
+        row
+    }
+}
+
 /// Read `input` on its own thread and feed the broker until the input ends or `alive` clears.
 pub fn spawn_reader(
     input: Box<dyn Read + Send>,
     feed: FeedSender,
     alive: Arc<AtomicBool>,
     failures: FailureLog,
-    submit_host: String,
+    submitter: Submitter,
 ) -> JoinHandle<InputReport> {
     std::thread::Builder::new()
         .name("hs-input".into())
-        .spawn(move || read_all(input, feed, &alive, &failures, &submit_host))
+        .spawn(move || {
+            let is_alive = || alive.load(Ordering::SeqCst);
+            let mut feed = feed;
+            let report = read_lines(input, &failures, &submitter, &mut |bundle| {
+                feed.send(bundle, &is_alive).is_ok() && is_alive()
+            });
+            if report.read_error.is_none() && is_alive() {
+                let _ = feed.finish(&is_alive);
+            }
+            report
+        })
         .expect("spawning the input thread")
 }
 
-fn read_all(
+/// Read every line of `input`, handing bundles of task rows to `send` (which returns false to
+/// stop early). Used by the controller's reader thread and by `hs submit`.
+pub fn read_lines(
     input: Box<dyn Read + Send>,
-    mut feed: FeedSender,
-    alive: &AtomicBool,
     failures: &FailureLog,
-    submit_host: &str,
+    submitter: &Submitter,
+    send: &mut dyn FnMut(Vec<TaskRecord>) -> bool,
 ) -> InputReport {
     let mut report = InputReport::default();
     let mut reader = BufReader::with_capacity(256 * 1024, input);
-    let is_alive = || alive.load(Ordering::SeqCst);
-    let mut bundle: Vec<Task> = Vec::new();
+    let mut bundle: Vec<TaskRecord> = Vec::new();
     let mut line = Vec::new();
     let mut number = 0u64;
+    // Settings from directive lines of their own, for every line that follows.
+    let mut global = submitter.defaults.clone();
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
@@ -107,58 +145,61 @@ fn read_all(
         }
         number += 1;
         match parse_line(&line) {
-            Ok(None) => {}
-            Ok(Some(args)) => {
-                bundle.push(new_task(args, submit_host));
+            Line::Skip => {}
+            Line::Directive(d) => global = global.merged(&d),
+            Line::Task(args, inline) => {
+                let settings = match &inline {
+                    Some(d) => global.merged(d),
+                    None => global.clone(),
+                };
+                bundle.push(submitter.task(args, &settings));
                 report.tasks += 1;
             }
-            Err(raw) => {
+            Line::Bad(raw, why) => {
                 report.rejected += 1;
-                tracing::error!(
-                    "line {number}: not valid UTF-8; skipped (written to the failures output)"
-                );
+                tracing::error!("line {number}: {why}; skipped (written to the failures output)");
                 failures.write_line(raw);
             }
         }
         // Send when full, or when the next read would have to wait for more input.
         let ready =
             !bundle.is_empty() && (bundle.len() >= MAX_BUNDLE || reader.buffer().is_empty());
-        if ready && feed.send(std::mem::take(&mut bundle), &is_alive).is_err() {
-            return report;
-        }
-        if !is_alive() {
+        if ready && !send(std::mem::take(&mut bundle)) {
             return report;
         }
     }
-    if !bundle.is_empty() && feed.send(bundle, &is_alive).is_err() {
-        return report;
+    if !bundle.is_empty() {
+        send(bundle);
     }
-    let _ = feed.finish(&is_alive);
     report
 }
 
-/// One input line: `Ok(None)` to skip, `Ok(Some(args))`, or `Err(raw)` when not UTF-8.
-fn parse_line(raw: &[u8]) -> Result<Option<String>, &[u8]> {
-    let trimmed = raw.strip_suffix(b"\n").unwrap_or(raw);
-    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-    let text = std::str::from_utf8(trimmed).map_err(|_| trimmed)?;
-    let text = text.trim();
-    if text.is_empty() || text.starts_with('#') {
-        return Ok(None);
-    }
-    Ok(Some(text.to_string()))
+/// What one input line is.
+#[derive(Debug, PartialEq)]
+enum Line<'a> {
+    Skip,
+    /// A `# HYPERSHELL: …` line of its own: settings for the lines that follow.
+    Directive(Directives),
+    Task(String, Option<Directives>),
+    /// Unusable: the raw bytes and why.
+    Bad(&'a [u8], String),
 }
 
-fn new_task(args: String, submit_host: &str) -> Task {
-    Task {
-        id: Uuid::now_v7(),
-        args,
-        attempt: 1,
-        group: 0,
-        submit_time: Utc::now(),
-        submit_host: Some(submit_host.to_string()),
-        timeout: None,
-        tag: Default::default(),
+fn parse_line(raw: &[u8]) -> Line<'_> {
+    let trimmed = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+    let Ok(text) = std::str::from_utf8(trimmed) else {
+        return Line::Bad(trimmed, "not valid UTF-8".into());
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Line::Skip;
+    }
+    match directives::split(text) {
+        Err(e) => Line::Bad(trimmed, e.to_string()),
+        Ok(("", Some(d))) => Line::Directive(d),
+        Ok((command, _)) if command.is_empty() || command.starts_with('#') => Line::Skip,
+        Ok((command, d)) => Line::Task(command.to_string(), d),
     }
 }
 
@@ -166,22 +207,44 @@ fn new_task(args: String, submit_host: &str) -> Task {
 mod tests {
     use super::*;
 
+    fn task(line: &[u8]) -> Option<String> {
+        match parse_line(line) {
+            Line::Task(args, _) => Some(args),
+            _ => None,
+        }
+    }
+
     #[test]
     fn lines_are_trimmed_and_comments_skipped() {
+        assert_eq!(task(b"  echo hi \r\n"), Some("echo hi".to_string()));
+        assert_eq!(parse_line(b"\n"), Line::Skip);
+        assert_eq!(parse_line(b"# only a comment\n"), Line::Skip);
         assert_eq!(
-            parse_line(b"  echo hi \r\n"),
-            Ok(Some("echo hi".to_string()))
-        );
-        assert_eq!(parse_line(b"\n"), Ok(None));
-        assert_eq!(parse_line(b"# only a comment\n"), Ok(None));
-        assert_eq!(
-            parse_line(b"echo 'a#b' # trailing\n"),
-            Ok(Some("echo 'a#b' # trailing".to_string()))
+            task(b"echo 'a#b' # trailing\n"),
+            Some("echo 'a#b' # trailing".to_string())
         );
     }
 
     #[test]
-    fn non_utf8_is_returned_raw() {
-        assert_eq!(parse_line(b"echo \xff\n"), Err(&b"echo \xff"[..]));
+    fn directives_are_taken_off_the_command() {
+        match parse_line(b"echo hi # HYPERSHELL: site:a\n") {
+            Line::Task(args, Some(d)) => {
+                assert_eq!(args, "echo hi");
+                assert!(d.tags.contains_key("site"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(parse_line(b"# HYPERSHELL: group:3\n"), Line::Directive(d) if d.group == Some(3))
+        );
+    }
+
+    #[test]
+    fn unusable_lines_are_returned_raw() {
+        assert!(matches!(parse_line(b"echo \xff\n"), Line::Bad(raw, _) if raw == b"echo \xff"));
+        assert!(matches!(
+            parse_line(b"true # HYPERSHELL: bad/tag\n"),
+            Line::Bad(..)
+        ));
     }
 }

@@ -3,11 +3,16 @@
 
 mod cli;
 mod commands;
+mod config;
 mod connection;
+mod database;
+mod directives;
 mod exit;
 mod input;
 mod logging;
+mod output;
 mod progress;
+mod query;
 mod report;
 mod signals;
 mod site;
@@ -57,11 +62,22 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Cluster(a) => ("cluster", a.verbose, a.debug),
         Command::Server(a) => ("server", a.verbose, a.debug),
         Command::Client(a) => ("client", a.verbose, a.debug),
+        Command::Submit(_) => ("submit", false, false),
+        Command::Config(_) => ("config", false, false),
+        _ => ("main", false, false),
     };
     logging::init(component, verbose, debug).map_err(exit::Failure::usage)?;
     match cli.command {
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Server(a) => commands::server::run(a),
         Command::Client(a) => commands::client::run(a),
+        Command::Submit(a) => commands::submit::run(a),
+        Command::Initdb(a) => commands::initdb::run(a),
+        Command::Config(a) => config::command::run(a),
+        Command::List(a) => commands::list::run(a),
+        Command::Update(a) => commands::update::run(a),
+        Command::Info(a) => commands::info::run(a),
+        Command::Wait(a) => commands::wait::run(a),
+        Command::Run(a) => commands::run_task::run(a),
     }
 }

@@ -56,7 +56,8 @@ fn submit_status_and_drain_through_the_client_socket() {
         },
     );
     cfg.forever = true;
-    let mut broker = Broker::bind(cfg, &ctx).unwrap();
+    let store = Box::new(hs_broker::store::MemoryStore::new());
+    let mut broker = Broker::bind(cfg, &ctx, store).unwrap();
     let control = Arc::new(BrokerControl::new());
     let broker_thread = {
         let control = control.clone();

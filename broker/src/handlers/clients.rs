@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
+use crate::store::TaskRecord;
 use hs_engine::protocol::{
     Body, DrainRequest, Drained, EngineStatus, Refused, Status, StatusRequest, Submit, Submitted,
 };
-use hs_engine::task::Task;
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError};
@@ -46,7 +46,7 @@ impl Broker {
             };
             match envelope.kind.as_str() {
                 Submit::KIND => match envelope.parse::<Submit>() {
-                    Ok(s) => self.submit(identity, s, sink),
+                    Ok(s) => self.submit(identity, envelope.sender, s, sink)?,
                     Err(e) => self.refuse(identity, e.to_string()),
                 },
                 StatusRequest::KIND => {
@@ -66,38 +66,40 @@ impl Broker {
         Ok(())
     }
 
-    fn submit(&mut self, client: Vec<u8>, submit: Submit, sink: &mut dyn ResultSink) {
+    fn submit(
+        &mut self,
+        client: Vec<u8>,
+        sender: Uuid,
+        submit: Submit,
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), BrokerError> {
         if self.input_done {
-            return self.refuse(
+            self.refuse(
                 client,
                 "the controller is draining and accepts no new tasks".into(),
             );
+            return Ok(());
         }
         if submit.args.len() > MAX_SUBMIT {
-            return self.refuse(
-                client,
-                format!("too many tasks in one message (limit {MAX_SUBMIT}): send smaller bundles"),
-            );
+            let reason =
+                format!("too many tasks in one message (limit {MAX_SUBMIT}): send smaller bundles");
+            self.refuse(client, reason);
+            return Ok(());
         }
-        let now = chrono::Utc::now();
-        let mut ids = Vec::with_capacity(submit.args.len());
-        for args in submit.args {
-            let task = Task {
-                id: Uuid::now_v7(),
-                args,
-                attempt: 1,
-                group: 0,
-                submit_time: now,
-                submit_host: None,
-                timeout: None,
-                tag: Default::default(),
-            };
-            ids.push(task.id);
-            self.queue.push(task);
-        }
+        let rows: Vec<TaskRecord> = submit
+            .args
+            .into_iter()
+            .map(|args| TaskRecord::new(args, sender, None))
+            .collect();
+        // Committed before it is acknowledged.
+        self.store.submit(&rows)?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         self.summary.submitted += ids.len() as u64;
+        self.unscheduled += ids.len() as u64;
+        self.store_dirty = true;
         sink.tasks_submitted(ids.len() as u64);
         self.reply(client, &Submitted { ids });
+        Ok(())
     }
 
     fn status(&self) -> Status {

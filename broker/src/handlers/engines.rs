@@ -50,7 +50,7 @@ impl Broker {
             };
             match envelope.kind.as_str() {
                 Register::KIND => match envelope.parse::<Register>() {
-                    Ok(r) => self.register(r, sink),
+                    Ok(r) => self.register(r, sink)?,
                     Err(e) => tracing::warn!("engine {engine}: {e}"),
                 },
                 _ if !known => {
@@ -58,7 +58,7 @@ impl Broker {
                     self.send_to_engine(engine, &Reregister {});
                 }
                 Results::KIND => match envelope.parse::<Results>() {
-                    Ok(r) => self.results(engine, r.results, sink),
+                    Ok(r) => self.results(engine, r.results, sink)?,
                     Err(e) => tracing::warn!("engine {engine}: {e}"),
                 },
                 Bye::KIND => match envelope.parse::<Bye>() {

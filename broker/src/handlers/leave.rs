@@ -11,6 +11,7 @@ use crate::broker::Broker;
 impl Broker {
     pub(crate) fn bye(&mut self, engine: Uuid, bye: Bye) {
         let (info, held) = self.registry.remove(&engine);
+        self.forget_client(engine, false);
         let count = held.len();
         self.queue.requeue(held);
         if let Some(info) = info {
@@ -45,12 +46,21 @@ impl Broker {
     /// Forget a lost engine and requeue what it held.
     pub(crate) fn engine_lost(&mut self, engine: Uuid, why: &str) {
         let (info, held) = self.registry.remove(&engine);
+        self.forget_client(engine, true);
         let host = info.map(|i| i.host).unwrap_or_default();
         tracing::warn!(
             "engine {engine} on {host} lost ({why}): {} tasks requeued",
             held.len()
         );
         self.queue.requeue(held);
+    }
+
+    /// Record an engine's departure. A store failure here only costs history, not work, so it is
+    /// logged rather than allowed to stop the controller.
+    fn forget_client(&mut self, engine: Uuid, evicted: bool) {
+        if let Err(e) = self.store.client_disconnected(&engine, evicted) {
+            tracing::warn!("could not record that engine {engine} left: {e}");
+        }
     }
 
     /// Tell every engine that no more work will come.

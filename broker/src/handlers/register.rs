@@ -7,16 +7,21 @@ use std::time::Instant;
 
 use hs_engine::protocol::{Drain, Register, Welcome};
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerError};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
+use crate::store::ClientRecord;
 
 impl Broker {
-    pub(crate) fn register(&mut self, r: Register, sink: &mut dyn ResultSink) {
+    pub(crate) fn register(
+        &mut self,
+        r: Register,
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), BrokerError> {
         let engine = r.engine_id;
         let now = Instant::now();
         let returning = self.registry.get(&engine).is_some();
-        let capacity = r.slots + self.cfg.prefetch.unwrap_or(r.slots);
+        let capacity = r.slots + self.cfg.prefetch.unwrap_or(2 * r.slots);
         self.registry.add(EngineInfo {
             id: engine,
             host: r.host.clone(),
@@ -33,8 +38,18 @@ impl Broker {
             nonce: r.nonce,
             heartrate_ms: self.cfg.heartrate.as_millis() as u64,
             evict_ms: self.cfg.evict.as_millis() as u64,
+            credit: capacity,
         };
         self.send_to_engine(engine, &welcome);
+        if !returning {
+            self.store.client_connected(&ClientRecord {
+                id: engine,
+                host: r.host.clone(),
+                server_id: self.cfg.controller_id,
+                server_host: self.scheduler.server_host.clone(),
+                connected_at: chrono::Utc::now(),
+            })?;
+        }
         if returning || !r.running.is_empty() || !r.finished.is_empty() {
             tracing::info!(
                 "engine {engine} on {} registered again: {} running, {} finished to report",
@@ -56,7 +71,13 @@ impl Broker {
                 Some(lease) if lease.engine == engine => {}
                 Some(_) => {} // Leased elsewhere meanwhile: the first result wins.
                 None => {
-                    if let Some(task) = self.queue.take_requeued(&held.id) {
+                    // Requeued after its engine was presumed lost, or running since before a
+                    // controller restart: it is still running there, so it is not run again.
+                    let task = self
+                        .queue
+                        .take_requeued(&held.id)
+                        .or_else(|| self.orphans.remove(&held.id));
+                    if let Some(task) = task {
                         self.registry.adopt(task, engine, held.lease);
                     }
                 }
@@ -66,7 +87,7 @@ impl Broker {
         let finished_ids: Vec<_> = r.finished.iter().map(|f| f.id).collect();
         still_held.extend(finished_ids.iter().copied());
         if !r.finished.is_empty() {
-            self.results(engine, r.finished, sink);
+            self.results(engine, r.finished, sink)?;
         }
         // Leases it no longer knows about were lost in transit: put them back.
         let lost = self.registry.unaccounted(&engine, &still_held);
@@ -82,11 +103,17 @@ impl Broker {
             );
             self.queue.requeue(tasks);
         }
-        if self.input_done && self.queue.is_empty() && self.registry.lease_count() == 0 {
+        if self.input_done
+            && !self.store_dirty
+            && self.queue.is_empty()
+            && self.orphans.is_empty()
+            && self.registry.lease_count() == 0
+        {
             if let Some(info) = self.registry.get_mut(&engine) {
                 info.drained = true;
             }
             self.send_to_engine(engine, &Drain {});
         }
+        Ok(())
     }
 }

@@ -1,49 +1,64 @@
 //! Recording results: exactly once per task, the first final result wins.
 
-use hs_engine::protocol::Ack;
-use hs_engine::task::TaskResult;
+use std::collections::HashSet;
+
+use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerError};
 use crate::sink::ResultSink;
+use crate::wire::to_completion;
 
 impl Broker {
-    /// Record `results` from `engine` and acknowledge all of them (duplicates included, so the
-    /// engine can forget them).
+    /// Record `results` from `engine` in one store transaction and acknowledge all of them
+    /// (duplicates included, so the engine can forget them).
     pub(crate) fn results(
         &mut self,
         engine: Uuid,
         results: Vec<TaskResult>,
         sink: &mut dyn ResultSink,
-    ) {
+    ) -> Result<(), BrokerError> {
+        let host = self
+            .registry
+            .get(&engine)
+            .map(|e| e.host.clone())
+            .unwrap_or_default();
         let mut ids = Vec::with_capacity(results.len());
+        let mut settled: Vec<(Task, TaskResult)> = Vec::with_capacity(results.len());
         for result in results {
             ids.push(result.id);
-            let task = match self.registry.lease_of(&result.id) {
-                Some(lease) => {
-                    if lease.engine != engine {
-                        tracing::debug!(
-                            "task {} finished on engine {engine} while leased to {}: first result wins",
-                            result.id,
-                            lease.engine
-                        );
-                    }
-                    self.registry.release(&result.id).map(|l| l.task)
-                }
-                // Requeued after its engine was presumed lost, but it finished after all.
-                None => self.queue.take_requeued(&result.id),
-            };
-            let Some(task) = task else {
+            if let Some(task) = self.settle(engine, &result.id) {
+                settled.push((task, result));
+            } else {
                 tracing::debug!(
                     "duplicate result for task {} from engine {engine}: ignored",
                     result.id
                 );
+            }
+        }
+        let completions: Vec<_> = settled
+            .iter()
+            .map(|(_, r)| to_completion(r, engine, &host))
+            .collect();
+        let recorded: HashSet<Uuid> = if completions.is_empty() {
+            HashSet::new()
+        } else {
+            self.store.complete(&completions)?.into_iter().collect()
+        };
+        for (task, result) in settled {
+            if !recorded.contains(&task.id) {
+                tracing::debug!(
+                    "task {} already had a final result: this one is ignored",
+                    task.id
+                );
                 continue;
-            };
+            }
             if result.succeeded() {
                 self.summary.succeeded += 1;
             } else {
                 self.summary.failed += 1;
+                // A failure may be due a retry, which the store creates when scheduling.
+                self.store_dirty |= self.cfg.max_retries > 0;
             }
             if let Some(info) = self.registry.get_mut(&engine) {
                 info.done += 1;
@@ -52,8 +67,26 @@ impl Broker {
                 sink.task_finished(&task, &result, info);
             }
         }
-        if !ids.is_empty() {
-            self.send_to_engine(engine, &Ack { ids });
+        // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
+        self.pending_acks.entry(engine).or_default().extend(ids);
+        Ok(())
+    }
+
+    /// Find the task a result answers and end whatever held it: its lease (on this engine or,
+    /// if it was requeued and handed out again, another one), its place in the queue, or its
+    /// place among a previous controller's orphans.
+    fn settle(&mut self, engine: Uuid, id: &Uuid) -> Option<Task> {
+        if let Some(lease) = self.registry.lease_of(id) {
+            if lease.engine != engine {
+                tracing::debug!(
+                    "task {id} finished on engine {engine} while leased to {}: first result wins",
+                    lease.engine
+                );
+            }
+            return self.registry.release(id).map(|l| l.task);
         }
+        self.queue
+            .take_requeued(id)
+            .or_else(|| self.orphans.remove(id))
     }
 }

@@ -10,11 +10,12 @@ use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 use hs_engine::protocol::generate_key;
 use uuid::Uuid;
 
-use super::common::{engine_config, heartbeat, log_summary, run_status, slots};
+use super::common::{engine_config, heartbeat, slots};
+use super::controller;
 use crate::cli::ClusterArgs;
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::Status;
-use crate::input::{self, Source};
+use crate::input::{self, Source, Submitter};
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
 use crate::{progress, signals};
@@ -22,7 +23,11 @@ use crate::{progress, signals};
 pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
     let started = Instant::now();
     let site = Site::from_env();
-    let input = Source::from_arg(args.file.clone()).open()?;
+    let input = if args.store.restart {
+        None
+    } else {
+        Some(Source::from_arg(args.file.clone()).open()?)
+    };
     let failures = match &args.failures {
         Some(p) => FailureLog::path(p)?,
         None => FailureLog::none(),
@@ -56,7 +61,14 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
     bcfg.announce_engines = args.port.is_some();
     // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
     bcfg.abort_grace = Duration::from_secs_f64(args.run.signalwait * 3.0 + 2.0);
-    let mut broker = Broker::bind(bcfg, &ctx)?;
+    let (location, store) = controller::open_store(&site, &args.store)?;
+    controller::configure(&mut bcfg, &args.store, &location);
+    // The engines of a crashed local cluster died with it; only engines joining through -p
+    // could still report tasks they were running.
+    if args.port.is_none() {
+        bcfg.restart_grace = Duration::ZERO;
+    }
+    let mut broker = Broker::bind(bcfg, &ctx, store)?;
     let connection_file = match args.port {
         Some(port) => Some(write_connection(&site, port, &broker, &key)?),
         None => None,
@@ -74,15 +86,16 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
         })?;
     }
 
-    let (feed_tx, feed_rx) = feed::channel(&ctx)?;
     let alive = Arc::new(AtomicBool::new(true));
-    let reader = input::spawn_reader(
-        input,
-        feed_tx,
-        alive.clone(),
-        failures.clone(),
-        ecfg.host.clone(),
-    );
+    let (feed_rx, reader) = match input {
+        Some(input) => {
+            let (tx, rx) = feed::channel(&ctx)?;
+            let submitter = Submitter::new(ecfg.host.clone());
+            let reader = input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter);
+            (Some(rx), Some(reader))
+        }
+        None => (None, None),
+    };
     let engine_thread = {
         let (ctx, ec, bc) = (ctx.clone(), engine_control.clone(), broker_control.clone());
         std::thread::Builder::new()
@@ -96,7 +109,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
     };
 
     let mut report = Report::new(failures, progress::start());
-    let outcome = broker.run(Some(feed_rx), &mut report, &broker_control);
+    let outcome = broker.run(feed_rx, &mut report, &broker_control);
     alive.store(false, Ordering::SeqCst);
     engine_control.request(StopMode::Drain);
     let engine_outcome = engine_thread
@@ -109,20 +122,13 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
     let summary = outcome?;
     engine_outcome?;
     // The reader may still be blocked on a terminal or pipe after an interrupt; don't wait for it.
-    let rejected = if reader.is_finished() {
-        reader.join().map(|r| r.rejected).unwrap_or(0)
-    } else {
-        0
-    };
-    if summary.submitted == 0 && rejected == 0 && !summary.aborted {
-        tracing::warn!(
-            "the input had no tasks: give a file with one command per line, or pipe lines to stdin"
-        );
-    }
-    log_summary(&summary, rejected, started.elapsed());
+    let input_report = reader
+        .filter(|r| r.is_finished())
+        .and_then(|r| r.join().ok());
+    let status = controller::finish(&summary, input_report, started, !args.store.restart);
     // Sockets owned by a reader still blocked on its input would make context teardown wait.
     std::mem::forget(ctx);
-    Ok(run_status(&summary, rejected))
+    Ok(status)
 }
 
 fn write_connection(

@@ -3,4 +3,14 @@
 pub mod client;
 pub mod cluster;
 mod common;
+mod controller;
+pub mod info;
+pub mod initdb;
+pub mod list;
+pub mod run_task;
 pub mod server;
+mod store_args;
+pub mod submit;
+mod task_id;
+pub mod update;
+pub mod wait;

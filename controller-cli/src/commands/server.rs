@@ -9,11 +9,12 @@ use std::time::Instant;
 use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, feed};
 use hs_engine::protocol::{generate_key, validate_key};
 
-use super::common::{heartbeat, log_summary, run_status};
+use super::common::heartbeat;
+use super::controller;
 use crate::cli::ServerArgs;
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
-use crate::input::{self, Source};
+use crate::input::{self, Source, Submitter};
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
 use crate::{progress, signals};
@@ -57,7 +58,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
         }
         None => generate_key(),
     };
-    let input = match (&args.file, args.forever) {
+    let input = match (&args.file, args.forever || args.store.restart) {
         (None, true) => None,
         (file, _) => Some(Source::from_arg(file.clone()).open()?),
     };
@@ -84,8 +85,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
     bcfg.evict = evict;
     bcfg.bundlesize = args.bundle.bundlesize;
     bcfg.forever = args.forever;
+    let (location, store) = controller::open_store(&site, &args.store)?;
+    controller::configure(&mut bcfg, &args.store, &location);
     let ctx = zmq::Context::new();
-    let mut broker = Broker::bind(bcfg, &ctx)?;
+    let mut broker = Broker::bind(bcfg, &ctx, store)?;
 
     site.security_dir()?;
     let path = connection::default_path(&site, port);
@@ -123,17 +126,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
     let (feed_rx, reader) = match input {
         Some(input) => {
             let (tx, rx) = feed::channel(&ctx)?;
-            let host = hs_engine::engine::short_hostname();
-            (
-                Some(rx),
-                Some(input::spawn_reader(
-                    input,
-                    tx,
-                    alive.clone(),
-                    failures.clone(),
-                    host,
-                )),
-            )
+            let submitter = Submitter::new(hs_engine::engine::short_hostname());
+            let reader = input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter);
+            (Some(rx), Some(reader))
         }
         None => (None, None),
     };
@@ -143,11 +138,11 @@ pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
     progress::finish();
     let _ = std::fs::remove_file(&path);
     let summary = outcome?;
-    let rejected = match reader {
-        Some(r) if r.is_finished() => r.join().map(|r| r.rejected).unwrap_or(0),
-        _ => 0,
-    };
-    log_summary(&summary, rejected, started.elapsed());
+    let input_report = reader
+        .filter(|r| r.is_finished())
+        .and_then(|r| r.join().ok());
+    let expected_input = args.file.is_some() || !(args.forever || args.store.restart);
+    let status = controller::finish(&summary, input_report, started, expected_input);
     std::mem::forget(ctx);
-    Ok(run_status(&summary, rejected))
+    Ok(status)
 }

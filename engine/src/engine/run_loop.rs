@@ -1,6 +1,6 @@
 //! The engine's event loop.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::config::EngineConfig;
 use super::control::{EngineControl, StopMode};
 use super::link::Link;
-use super::slot::{SlotDone, Slots};
+use super::slot::{Board, Slots};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
 use crate::protocol::{
-    Ack, Body, Bye, Drain, Envelope, FrameError, Held, Leased, MAX_FRAME_BYTES, Opener, Ping, Pong,
+    Ack, Body, Bye, Drain, Envelope, FrameError, Held, MAX_FRAME_BYTES, Opener, Ping, Pong,
     Register, Reregister, Results, Sealer, Tasks, Welcome,
 };
 use crate::task::TaskResult;
@@ -98,9 +98,8 @@ struct Engine {
     opener_direct: Opener,
     opener_pings: Opener,
     link: Link,
-    queue: VecDeque<Leased>,
-    free: Vec<usize>,
-    running: HashMap<Uuid, (u64, usize)>,
+    /// The engine's queue, what its slots run, and their finished results.
+    board: Arc<Board>,
     unsent: Vec<TaskResult>,
     /// When the oldest unsent result finished (for `-w`).
     unsent_since: Option<Instant>,
@@ -159,18 +158,17 @@ impl Engine {
         let done_endpoint = format!("inproc://hs-engine-{}-done", cfg.engine_id);
         done.bind(&done_endpoint)
             .map_err(zmq_err("binding the slot socket"))?;
-        let slots = Slots::start(&cfg, ctx, &done_endpoint, executor)?;
+        let board = Arc::new(Board::new(cfg.slots as usize));
+        let slots = Slots::start(&cfg, ctx, &done_endpoint, executor, board.clone())?;
 
         let now = Instant::now();
         Ok(Engine {
-            free: (0..slots.len()).rev().collect(),
+            board,
             slots: Some(slots),
             sealer: Sealer::new(cfg.key.as_bytes(), cfg.engine_id),
             opener_direct: Opener::new(cfg.key.as_bytes()),
             opener_pings: Opener::new(cfg.key.as_bytes()),
             link: Link::start(now, false),
-            queue: VecDeque::new(),
-            running: HashMap::new(),
             unsent: Vec::new(),
             unsent_since: None,
             unacked: HashMap::new(),
@@ -214,15 +212,15 @@ impl Engine {
                 )
             };
             if done_ready {
-                self.collect_done()?;
+                self.ring_off()?;
             }
+            self.collect_done();
             if dealer_ready {
                 self.receive_direct()?;
             }
             if sub_ready {
                 self.receive_pings()?;
             }
-            self.start_ready();
             self.flush_results();
         }
     }
@@ -234,7 +232,7 @@ impl Engine {
                 "lost the controller (silent for over {:.1}s); {} running tasks continue and their \
                  results are kept; reconnecting",
                 self.evict_after().as_secs_f64(),
-                self.running.len()
+                self.board.with(|b| b.running.len())
             );
             self.link = Link::start(now, true);
         }
@@ -265,7 +263,9 @@ impl Engine {
             }
         }
         if let Some(idle) = self.cfg.idle_timeout {
-            let busy = !self.queue.is_empty() || !self.running.is_empty();
+            let busy = self
+                .board
+                .with(|b| !b.queue.is_empty() || !b.running.is_empty());
             if busy {
                 self.last_busy = now;
             } else if !self.draining && now.duration_since(self.last_busy) > idle {
@@ -298,14 +298,20 @@ impl Engine {
             slots: self.cfg.slots,
             nonce: *nonce,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            running: self
-                .running
-                .iter()
-                .map(|(id, (lease, _))| Held {
-                    id: *id,
-                    lease: *lease,
-                })
-                .collect(),
+            // Everything it holds and will run: in its slots, and waiting in its own queue.
+            running: self.board.with(|b| {
+                b.running
+                    .iter()
+                    .map(|(id, (lease, _))| Held {
+                        id: *id,
+                        lease: *lease,
+                    })
+                    .chain(b.queue.iter().map(|l| Held {
+                        id: l.task.id,
+                        lease: l.lease,
+                    }))
+                    .collect()
+            }),
             finished: self.unacked.values().cloned().collect(),
         };
         self.send(&register);
@@ -360,6 +366,10 @@ impl Engine {
                     } else {
                         tracing::info!("{line}");
                     }
+                    // Send results in batches of half the credit the controller grants, so
+                    // it can refill this engine with a bundle while the other half runs.
+                    let flush_at = (w.credit as usize / 2).max(1);
+                    self.board.with(|b| b.flush_at = flush_at);
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
                         last_heard: now,
@@ -376,15 +386,14 @@ impl Engine {
                         lease: l.lease,
                     }));
                 } else {
-                    self.queue.extend(t.tasks);
+                    self.board.add(t.tasks);
                 }
+                self.acknowledged(t.ack);
             }
             Ack::KIND => {
                 let Ok(a) = env.parse::<Ack>() else { return };
                 self.link.heard(now);
-                for id in a.ids {
-                    self.unacked.remove(&id);
-                }
+                self.acknowledged(a.ids);
             }
             Drain::KIND => {
                 self.link.heard(now);
@@ -460,18 +469,28 @@ impl Engine {
         }
     }
 
-    fn collect_done(&mut self) -> Result<(), EngineError> {
+    /// The controller has recorded these results: forget them.
+    fn acknowledged(&mut self, ids: Vec<Uuid>) {
+        for id in ids {
+            self.unacked.remove(&id);
+        }
+    }
+
+    /// Empty the doorbell: the slots only ring it to wake this loop.
+    fn ring_off(&mut self) -> Result<(), EngineError> {
         loop {
-            let bytes = match self.done.recv_bytes(zmq::DONTWAIT) {
-                Ok(b) => b,
+            match self.done.recv_bytes(zmq::DONTWAIT) {
+                Ok(_) => {}
                 Err(zmq::Error::EAGAIN) => return Ok(()),
                 Err(e) => return Err(zmq_err("receiving from executor slots")(e)),
-            };
-            let Ok(done) = serde_json::from_slice::<SlotDone>(&bytes) else {
-                continue;
-            };
-            self.free.push(done.slot);
-            self.running.remove(&done.result.id);
+            }
+        }
+    }
+
+    /// Take the slots' finished results off the board.
+    fn collect_done(&mut self) {
+        let finished = self.board.with(|b| std::mem::take(&mut b.done));
+        for done in finished {
             if done.interrupted {
                 self.summary.returned += 1;
                 self.returned.push(Held {
@@ -489,21 +508,6 @@ impl Engine {
         }
     }
 
-    fn start_ready(&mut self) {
-        if self.aborting {
-            return;
-        }
-        let Some(slots) = &self.slots else { return };
-        while let Some(slot) = self.free.pop() {
-            let Some(job) = self.queue.pop_front() else {
-                self.free.push(slot);
-                break;
-            };
-            self.running.insert(job.task.id, (job.lease, slot));
-            slots.assign(slot, job);
-        }
-    }
-
     /// Send finished results: at once by default; with `-b`/`-w`, once the bundle is full, the
     /// oldest result has waited long enough, or nothing else is running.
     fn flush_results(&mut self) {
@@ -514,7 +518,8 @@ impl Engine {
             .unsent_since
             .is_none_or(|t| t.elapsed() >= self.cfg.result_wait);
         let full = self.unsent.len() >= self.cfg.result_bundle.max(1);
-        if !(waited || full || self.running.is_empty() || self.draining) {
+        let idle = self.board.with(|b| b.running.is_empty());
+        if !(waited || full || idle || self.draining) {
             return;
         }
         self.unsent_since = None;
@@ -536,22 +541,27 @@ impl Engine {
         }
         self.aborting = true;
         self.draining = true;
-        let queued = self.queue.len();
-        self.returned.extend(self.queue.drain(..).map(|l| Held {
+        let (queued, running) = self
+            .board
+            .with(|b| (b.queue.drain(..).collect::<Vec<_>>(), b.running.len()));
+        self.summary.returned += queued.len() as u64;
+        self.returned.extend(queued.iter().map(|l| Held {
             id: l.task.id,
             lease: l.lease,
         }));
-        self.summary.returned += queued as u64;
-        if !self.running.is_empty() {
-            tracing::info!("stopping {} running tasks", self.running.len());
+        if running > 0 {
+            tracing::info!("stopping {running} running tasks");
         }
         self.stop_all(StopReason::Shutdown);
     }
 
     fn stop_all(&self, reason: StopReason) {
         if let Some(slots) = &self.slots {
-            for (_, slot) in self.running.values() {
-                slots.stop(*slot, reason);
+            let busy: Vec<usize> = self
+                .board
+                .with(|b| b.running.values().map(|(_, slot)| *slot).collect());
+            for slot in busy {
+                slots.stop(slot, reason);
             }
         }
     }
@@ -560,8 +570,9 @@ impl Engine {
     /// (an abort does not wait for acknowledgements: the controller is going away too).
     fn finished(&self) -> bool {
         self.draining
-            && self.queue.is_empty()
-            && self.running.is_empty()
+            && self
+                .board
+                .with(|b| b.queue.is_empty() && b.running.is_empty() && b.done.is_empty())
             && (self.unsent.is_empty() || (self.aborting && !self.link.is_registered()))
             && (self.aborting || self.unacked.is_empty())
     }

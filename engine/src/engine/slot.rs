@@ -1,17 +1,17 @@
-//! Executor slots: one thread each, running one task at a time and reporting over inproc.
+//! Executor slots: one thread each, running one task at a time from the engine's shared board.
 //!
 //! A slot expands the template (just before running, as documented), builds the task's
 //! environment and output targets, runs the executor, and turns its [`Exit`] into a
 //! [`TaskResult`]. Everything here is per task, so it stays allocation-light.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::config::EngineConfig;
 use super::env::{EngineFacts, task_env};
@@ -19,41 +19,117 @@ use crate::executor::{Executor, Exit, OutputTarget, RunSpec, StopReason, StopSig
 use crate::protocol::Leased;
 use crate::task::{Outcome, TaskResult, sentinel};
 
-/// What a slot sends back to the engine loop when a task ends.
-#[derive(Serialize, Deserialize)]
+/// What a slot leaves on the board when a task ends.
 pub struct SlotDone {
-    pub slot: usize,
     pub result: TaskResult,
     /// The run was cut short by an engine shutdown: hand the task back rather than report it.
     pub interrupted: bool,
 }
 
+/// Work shared by the engine loop and its slots: the engine's own queue of leased tasks, what
+/// each slot is running, and finished results not yet collected.
+///
+/// Slots take their next task straight from here, so a slot that finishes one task starts the
+/// next without a round trip through the engine loop. The loop is woken (the doorbell) only
+/// when results should go to the controller: a batch is ready, or the queue ran dry and the
+/// controller must send more.
+pub struct Board {
+    state: Mutex<BoardState>,
+    work: Condvar,
+}
+
+#[derive(Default)]
+pub struct BoardState {
+    pub queue: VecDeque<Leased>,
+    /// Task id → (lease, slot) for every task a slot is running.
+    pub running: HashMap<Uuid, (u64, usize)>,
+    pub done: Vec<SlotDone>,
+    /// No more work will be added: slots leave once the queue is empty.
+    closed: bool,
+    /// Ring the doorbell once this many results are waiting.
+    pub flush_at: usize,
+}
+
+impl Board {
+    pub fn new(flush_at: usize) -> Self {
+        Board {
+            state: Mutex::new(BoardState {
+                flush_at: flush_at.max(1),
+                ..BoardState::default()
+            }),
+            work: Condvar::new(),
+        }
+    }
+
+    /// Look at or change the shared state. Held only for short, non-blocking sections.
+    pub fn with<T>(&self, f: impl FnOnce(&mut BoardState) -> T) -> T {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut state)
+    }
+
+    /// Queue tasks and wake idle slots.
+    pub fn add(&self, tasks: Vec<Leased>) {
+        self.with(|s| s.queue.extend(tasks));
+        self.work.notify_all();
+    }
+
+    /// Let slots leave once the queue is empty.
+    fn close(&self) {
+        self.with(|s| s.closed = true);
+        self.work.notify_all();
+    }
+
+    /// The next task for `slot`, waiting while there is none; `None` once closed and empty.
+    fn take(&self, slot: usize) -> Option<Leased> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                state.running.insert(job.task.id, (job.lease, slot));
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.work.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Record a finished task; true when the engine loop should be woken to send results.
+    fn finish(&self, report: SlotDone) -> bool {
+        self.with(|s| {
+            s.running.remove(&report.result.id);
+            s.done.push(report);
+            s.done.len() >= s.flush_at || s.queue.is_empty()
+        })
+    }
+}
+
 pub struct Slots {
-    senders: Vec<mpsc::Sender<Leased>>,
+    board: Arc<Board>,
     stops: Vec<Arc<StopSignal>>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Slots {
-    /// Start `cfg.slots` slot threads that report on `done_endpoint` (an inproc PULL the caller
-    /// has already bound).
+    /// Start `cfg.slots` slot threads that take work from `board` and ring `doorbell` (an inproc
+    /// PULL the caller has already bound) when results are ready.
     pub fn start(
         cfg: &EngineConfig,
         ctx: &zmq::Context,
-        done_endpoint: &str,
+        doorbell: &str,
         executor: Arc<dyn Executor>,
+        board: Arc<Board>,
     ) -> std::io::Result<Slots> {
         let mut slots = Slots {
-            senders: vec![],
+            board: board.clone(),
             stops: vec![],
             threads: vec![],
         };
         for index in 0..cfg.slots as usize {
-            let (tx, rx) = mpsc::channel::<Leased>();
             let stop = Arc::new(StopSignal::new()?);
             let push = ctx.socket(zmq::PUSH).map_err(std::io::Error::other)?;
             push.set_linger(-1).map_err(std::io::Error::other)?;
-            push.connect(done_endpoint).map_err(std::io::Error::other)?;
+            push.connect(doorbell).map_err(std::io::Error::other)?;
             let worker = SlotWorker {
                 index,
                 cfg: cfg.clone(),
@@ -61,29 +137,14 @@ impl Slots {
                 executor: executor.clone(),
                 engine_id: cfg.engine_id.to_string(),
             };
+            let board = board.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("hs-slot-{}", index + 1))
-                .spawn(move || worker.serve(rx, push))?;
-            slots.senders.push(tx);
+                .spawn(move || worker.serve(&board, push))?;
             slots.stops.push(stop);
             slots.threads.push(thread);
         }
         Ok(slots)
-    }
-
-    pub fn len(&self) -> usize {
-        self.senders.len()
-    }
-
-    /// Hand `job` to slot `slot`, which must be idle.
-    pub fn assign(&self, slot: usize, job: Leased) {
-        // The slot thread lives as long as its sender; a send can fail only if it panicked.
-        if self.senders[slot].send(job).is_err() {
-            tracing::error!(
-                "executor slot {} is gone; its task will be reported lost",
-                slot + 1
-            );
-        }
     }
 
     /// Stop whatever slot `slot` runs (or the next thing it runs).
@@ -91,9 +152,9 @@ impl Slots {
         self.stops[slot].trigger(reason);
     }
 
-    /// Close the slots and wait for their threads (they finish their current task first).
+    /// Close the board and wait for the slot threads (they finish their current task first).
     pub fn join(self) {
-        drop(self.senders);
+        self.board.close();
         for t in self.threads {
             let _ = t.join();
         }
@@ -109,14 +170,13 @@ struct SlotWorker {
 }
 
 impl SlotWorker {
-    fn serve(self, jobs: mpsc::Receiver<Leased>, done: zmq::Socket) {
-        for job in jobs {
+    fn serve(self, board: &Board, doorbell: zmq::Socket) {
+        while let Some(job) = board.take(self.index) {
             let report = self.execute(job);
             // The stop signal is reset after a run, never before: a stop that arrives between
             // two tasks then still stops the next one instead of being lost.
             self.stop.reset();
-            let bytes = serde_json::to_vec(&report).expect("slot reports serialise");
-            if done.send(bytes, 0).is_err() {
+            if board.finish(report) && doorbell.send(&b""[..], 0).is_err() {
                 return;
             }
         }
@@ -146,7 +206,6 @@ impl SlotWorker {
                     Some(e.to_string()),
                 );
                 return SlotDone {
-                    slot: self.index,
                     result,
                     interrupted: false,
                 };
@@ -228,7 +287,6 @@ impl SlotWorker {
             }
         }
         SlotDone {
-            slot: self.index,
             result,
             interrupted,
         }

@@ -43,7 +43,8 @@ pub struct Register {
     /// Random number echoed in [`Welcome`]; binds the welcome to this registration.
     pub nonce: u64,
     pub version: String,
-    /// Tasks it is running right now (reconciliation after a controller loss).
+    /// Tasks it holds and will run: running now or waiting in its own queue (reconciliation
+    /// after a controller loss).
     #[serde(default)]
     pub running: Vec<Held>,
     /// Finished tasks whose results were never acknowledged.
@@ -59,6 +60,10 @@ pub struct Welcome {
     /// Ping interval; the engine declares the controller lost after `evict_ms` of silence.
     pub heartrate_ms: u64,
     pub evict_ms: u64,
+    /// Most tasks the controller will lease to this engine at once (slots + prefetch); the
+    /// engine returns results in batches of about half of it.
+    #[serde(default)]
+    pub credit: u32,
 }
 kind!(Welcome, "welcome");
 
@@ -69,10 +74,13 @@ pub struct Leased {
     pub task: Task,
 }
 
-/// A bundle of tasks; never more than the engine's free credit.
+/// A bundle of tasks; never more than the engine's free credit. It also carries the
+/// acknowledgement of results received since the last message, saving a message per bundle.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tasks {
     pub tasks: Vec<Leased>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ack: Vec<Uuid>,
 }
 kind!(Tasks, "tasks");
 

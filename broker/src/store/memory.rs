@@ -1,0 +1,595 @@
+//! `--no-db`: the same semantics as the SQL stores, in memory, with memory that stays flat
+//! however many tasks stream through.
+//!
+//! Only rows that can still change the run are kept: unfinished tasks (new or scheduled) and
+//! failed tasks that may still be retried. A row is dropped as soon as it is final (succeeded,
+//! cancelled, retried, or failed with its attempts exhausted under the scheduler's
+//! `max_retries`), so **`get`, `search`, `count`, `update` and `delete` only see rows that are not
+//! finished yet: `--no-db` keeps no history.** Exhausted failures are remembered as a count per
+//! group, which is all the group-advance rule needs.
+//!
+//! Scheduling is O(log n) per task: new tasks are kept in a `BTreeSet` keyed by
+//! `(group, submit_time, id)` (submit order, as the SQL stores order them) and failed tasks by
+//! `(group, completion_time, id)` (oldest failure first); per-group counts of unfinished tasks
+//! answer "is this group done?" without a scan.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::query::{Change, Field, FieldKind, Op, Query, TagFilter, Value};
+use super::record::{ClientRecord, Completion, TaskRecord};
+use super::sql::{REVERTED, completion_fields, first_of_each, retry_of, sort_json};
+use super::value::{
+    Param, check_settable, check_tag_key, coerce, compare_op, compile_regex, field_param, micros,
+    now, order_cmp, regex_text,
+};
+use super::{Result, Scheduler, StoreError, TaskStore};
+
+type NewKey = (i64, DateTime<Utc>, Uuid);
+type FailedKey = (i64, Option<DateTime<Utc>>, Uuid);
+
+/// Tasks in memory (no history: see the module documentation).
+#[derive(Default)]
+pub struct MemoryStore {
+    rows: HashMap<Uuid, TaskRecord>,
+    new: BTreeSet<NewKey>,
+    failed: BTreeSet<FailedKey>,
+    incomplete: BTreeMap<i64, u64>,
+    remaining: u64,
+    exhausted: BTreeMap<i64, u64>,
+    /// `max_retries + 1` of the last scheduler (unknown before the first `schedule`).
+    attempts: Option<i64>,
+    active: Option<i64>,
+    clients: HashMap<Uuid, ClientRecord>,
+}
+
+fn is_failed(r: &TaskRecord) -> bool {
+    matches!(r.exit_status, Some(e) if e != 0 && e != -1) && !r.retried
+}
+
+fn is_new(r: &TaskRecord) -> bool {
+    r.schedule_time.is_none() && r.completion_time.is_none()
+}
+
+fn new_key(r: &TaskRecord) -> NewKey {
+    (r.group, r.submit_time, r.id)
+}
+
+fn failed_key(r: &TaskRecord) -> FailedKey {
+    (r.group, r.completion_time, r.id)
+}
+
+fn truncate_times(r: &mut TaskRecord) {
+    r.submit_time = micros(r.submit_time);
+    r.schedule_time = r.schedule_time.map(micros);
+    r.start_time = r.start_time.map(micros);
+    r.completion_time = r.completion_time.map(micros);
+}
+
+/// One compiled condition of a query.
+enum Test {
+    IsNull(Field, bool),
+    Compare(Field, Op, Param),
+    Regex(Field, regex::Regex),
+    HasTag(String),
+    TagEquals(String, serde_json::Value),
+}
+
+fn compile(q: &Query) -> Result<Vec<Test>> {
+    let mut tests = Vec::new();
+    for c in &q.conditions {
+        tests.push(match (&c.value, c.op) {
+            (Value::Null, Op::Eq) => Test::IsNull(c.field, true),
+            (Value::Null, Op::Ne) => Test::IsNull(c.field, false),
+            (Value::Null, _) => {
+                return Err(StoreError::BadValue {
+                    field: c.field.name().into(),
+                    reason: "null can only be compared with == or !=".into(),
+                });
+            }
+            (v, Op::Regex) => Test::Regex(c.field, compile_regex(c.field, &regex_text(v))?),
+            (v, op) => {
+                if c.field.kind() == FieldKind::Json && !matches!(op, Op::Eq | Op::Ne) {
+                    return Err(StoreError::BadValue {
+                        field: c.field.name().into(),
+                        reason: "tags can only be compared with == or != (or use -t)".into(),
+                    });
+                }
+                Test::Compare(c.field, op, coerce(c.field, v, false)?)
+            }
+        });
+    }
+    for t in &q.tags {
+        tests.push(match t {
+            TagFilter::Has(k) => {
+                check_tag_key(k)?;
+                Test::HasTag(k.clone())
+            }
+            TagFilter::Equals(k, v) => {
+                check_tag_key(k)?;
+                Test::TagEquals(k.clone(), v.clone())
+            }
+        });
+    }
+    Ok(tests)
+}
+
+fn passes(r: &TaskRecord, tests: &[Test]) -> bool {
+    tests.iter().all(|t| match t {
+        Test::IsNull(f, want) => field_param(r, *f).is_null() == *want,
+        Test::Compare(f, op, p) => compare_op(&field_param(r, *f), *op, p),
+        Test::Regex(f, re) => field_param(r, *f).text().is_some_and(|s| re.is_match(&s)),
+        Test::HasTag(k) => r.tag.contains_key(k),
+        Test::TagEquals(k, v) => r.tag.get(k) == Some(v),
+    })
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    /// How many task rows are held (unfinished, or failed and due a retry).
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn index(&mut self, r: &TaskRecord) {
+        if is_new(r) {
+            self.new.insert(new_key(r));
+        }
+        if is_failed(r) {
+            self.failed.insert(failed_key(r));
+        }
+        if r.completion_time.is_none() {
+            *self.incomplete.entry(r.group).or_default() += 1;
+            self.remaining += 1;
+        }
+    }
+
+    fn unindex(&mut self, r: &TaskRecord) {
+        if is_new(r) {
+            self.new.remove(&new_key(r));
+        }
+        if is_failed(r) {
+            self.failed.remove(&failed_key(r));
+        }
+        if r.completion_time.is_none() {
+            if let Some(n) = self.incomplete.get_mut(&r.group) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.incomplete.remove(&r.group);
+                }
+            }
+            self.remaining = self.remaining.saturating_sub(1);
+        }
+    }
+
+    /// Keep a row if it can still change the run; otherwise let it go.
+    fn put(&mut self, r: TaskRecord) {
+        if is_failed(&r) && self.attempts.is_some_and(|a| i64::from(r.attempt) >= a) {
+            *self.exhausted.entry(r.group).or_default() += 1;
+            return;
+        }
+        if r.completion_time.is_none() || is_failed(&r) {
+            self.index(&r);
+            self.rows.insert(r.id, r);
+        }
+    }
+
+    fn take(&mut self, id: &Uuid) -> Option<TaskRecord> {
+        let r = self.rows.remove(id)?;
+        self.unindex(&r);
+        Some(r)
+    }
+
+    fn next_group(&self, above: Option<i64>) -> Option<i64> {
+        match above {
+            None => self.new.first().map(|k| k.0),
+            Some(g) => {
+                let from = (g.checked_add(1)?, DateTime::<Utc>::MIN_UTC, Uuid::nil());
+                self.new.range(from..).next().map(|k| k.0)
+            }
+        }
+    }
+
+    fn take_new(
+        &mut self,
+        group: i64,
+        n: usize,
+        by: &Scheduler,
+        at: DateTime<Utc>,
+    ) -> Vec<TaskRecord> {
+        let from = (group, DateTime::<Utc>::MIN_UTC, Uuid::nil());
+        let keys: Vec<NewKey> = self
+            .new
+            .range(from..)
+            .take_while(|k| k.0 == group)
+            .take(n)
+            .copied()
+            .collect();
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let Some(mut r) = self.take(&k.2) else {
+                self.new.remove(&k);
+                continue;
+            };
+            r.schedule_time = Some(at);
+            r.server_id = Some(by.server_id);
+            r.server_host = Some(by.server_host.clone());
+            out.push(r.clone());
+            self.put(r);
+        }
+        out
+    }
+
+    /// Failed rows of `group`, oldest failure first, from just after `after`.
+    fn next_failed(&self, group: i64, after: Option<FailedKey>) -> Option<FailedKey> {
+        let start = match after {
+            Some(k) => Bound::Excluded(k),
+            None => Bound::Included((group, None, Uuid::nil())),
+        };
+        self.failed
+            .range((start, Bound::Unbounded))
+            .next()
+            .filter(|k| k.0 == group)
+            .copied()
+    }
+
+    /// Drop a failed row that can no longer be retried, remembering it as exhausted.
+    fn exhaust(&mut self, id: &Uuid) {
+        if let Some(r) = self.take(id) {
+            *self.exhausted.entry(r.group).or_default() += 1;
+        }
+    }
+
+    fn take_retries(
+        &mut self,
+        group: i64,
+        attempts: i64,
+        n: usize,
+        by: &Scheduler,
+        at: DateTime<Utc>,
+    ) -> Vec<TaskRecord> {
+        let mut out = Vec::new();
+        if n == 0 {
+            return out;
+        }
+        let mut cursor = None;
+        while out.len() < n {
+            let Some(k) = self.next_failed(group, cursor) else {
+                break;
+            };
+            cursor = Some(k);
+            let Some(old) = self.rows.get(&k.2) else {
+                self.failed.remove(&k);
+                continue;
+            };
+            if i64::from(old.attempt) >= attempts {
+                self.exhaust(&k.2);
+                continue;
+            }
+            let retry = retry_of(old, by, at);
+            if let Some(mut old) = self.take(&k.2) {
+                old.retried = true;
+                old.next_id = Some(retry.id);
+                self.put(old);
+            }
+            out.push(retry.clone());
+            self.put(retry);
+        }
+        out
+    }
+
+    fn group_holds(&mut self, group: i64, attempts: i64) -> bool {
+        if self.incomplete.get(&group).is_some_and(|n| *n > 0) {
+            return true;
+        }
+        let mut cursor = None;
+        while let Some(k) = self.next_failed(group, cursor) {
+            cursor = Some(k);
+            if self
+                .rows
+                .get(&k.2)
+                .is_some_and(|r| i64::from(r.attempt) >= attempts)
+            {
+                self.exhaust(&k.2);
+            }
+        }
+        self.exhausted.get(&group).is_some_and(|n| *n > 0)
+    }
+
+    fn matching(&self, q: &Query) -> Result<Vec<&TaskRecord>> {
+        let tests = compile(q)?;
+        let mut found: Vec<&TaskRecord> =
+            self.rows.values().filter(|r| passes(r, &tests)).collect();
+        match q.order {
+            None => found.sort_by_key(|r| (r.submit_time, r.id)),
+            Some(o) => found.sort_by(|a, b| {
+                let c = order_cmp(&field_param(a, o.field), &field_param(b, o.field))
+                    .then(a.id.cmp(&b.id));
+                if o.descending { c.reverse() } else { c }
+            }),
+        }
+        if let Some(l) = q.limit {
+            found.truncate(usize::try_from(l).unwrap_or(usize::MAX));
+        }
+        Ok(found)
+    }
+
+    fn apply(&mut self, id: &Uuid, change: &Change, set: Option<&Param>) {
+        let Some(mut r) = self.take(id) else {
+            return;
+        };
+        match change {
+            Change::Set(f, _) => {
+                if let Some(p) = set {
+                    // Checked by coerce/check_settable already; a mismatch leaves the row as is.
+                    let before = r.clone();
+                    if super::value::set_field(&mut r, *f, p.clone()).is_err() {
+                        r = before;
+                    }
+                }
+            }
+            Change::SetTag(k, v) => {
+                r.tag.insert(k.clone(), v.clone());
+            }
+            Change::RemoveTag(k) => {
+                r.tag.remove(k);
+            }
+            Change::Cancel => {
+                if r.completion_time.is_none() {
+                    let t = now();
+                    r.schedule_time = Some(t);
+                    r.completion_time = Some(t);
+                    r.exit_status = Some(-1);
+                }
+            }
+            Change::Revert => {
+                if r.exit_status != Some(-1) {
+                    for f in REVERTED {
+                        let null = match f.kind() {
+                            FieldKind::Uuid => Param::Uuid(None),
+                            FieldKind::Int => Param::Int(None),
+                            FieldKind::Float => Param::Float(None),
+                            FieldKind::Time => Param::Time(None),
+                            _ => Param::Text(None),
+                        };
+                        let _ = super::value::set_field(&mut r, f, null);
+                    }
+                }
+            }
+        }
+        self.put(r);
+    }
+}
+
+impl TaskStore for MemoryStore {
+    fn initialize(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn check(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn claim_controller(&mut self, _owner: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn truncate(&mut self) -> Result<()> {
+        *self = MemoryStore::default();
+        Ok(())
+    }
+
+    fn vacuum(&mut self) -> Result<()> {
+        self.rows.shrink_to_fit();
+        self.clients.shrink_to_fit();
+        Ok(())
+    }
+
+    fn backup(&mut self, _path: &std::path::Path) -> Result<()> {
+        Err(StoreError::Backend(
+            "backup is for SQLite databases only: --no-db keeps nothing to back up".into(),
+        ))
+    }
+
+    fn submit(&mut self, tasks: &[TaskRecord]) -> Result<()> {
+        let mut seen = HashSet::with_capacity(tasks.len());
+        for t in tasks {
+            if self.rows.contains_key(&t.id) || !seen.insert(t.id) {
+                return Err(StoreError::Backend(format!("task {} already exists", t.id)));
+            }
+        }
+        for t in tasks {
+            let mut r = t.clone();
+            truncate_times(&mut r);
+            self.put(r);
+        }
+        Ok(())
+    }
+
+    fn schedule(&mut self, limit: usize, by: &Scheduler) -> Result<Vec<TaskRecord>> {
+        let attempts = i64::from(by.max_retries) + 1;
+        self.attempts = Some(attempts);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        loop {
+            let Some(group) = self.active.or_else(|| self.next_group(None)) else {
+                return Ok(Vec::new());
+            };
+            let mut out;
+            if by.eager {
+                out = self.take_retries(group, attempts, limit, by, at);
+                let more = self.take_new(group, limit - out.len(), by, at);
+                out.extend(more);
+            } else {
+                out = self.take_new(group, limit, by, at);
+                let more = self.take_retries(group, attempts, limit - out.len(), by, at);
+                out.extend(more);
+            }
+            if !out.is_empty() {
+                self.active = Some(group);
+                return Ok(out);
+            }
+            if self.group_holds(group, attempts) {
+                return Ok(Vec::new());
+            }
+            match self.next_group(Some(group)) {
+                Some(next) => self.active = Some(next),
+                None => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    fn complete(&mut self, done: &[Completion]) -> Result<Vec<Uuid>> {
+        let mut recorded = Vec::new();
+        for c in first_of_each(done) {
+            let open = self
+                .rows
+                .get(&c.id)
+                .is_some_and(|r| r.completion_time.is_none());
+            if !open {
+                continue;
+            }
+            let Some(mut r) = self.take(&c.id) else {
+                continue;
+            };
+            let (start, end, waited, duration) = completion_fields(c, r.submit_time);
+            r.client_id = Some(c.client_id);
+            r.client_host = Some(c.client_host.clone());
+            r.command = c.command.clone();
+            r.start_time = start;
+            r.completion_time = Some(end);
+            r.exit_status = Some(c.exit_status);
+            r.signal = c.signal;
+            r.outpath = c.outpath.clone();
+            r.errpath = c.errpath.clone();
+            r.waited = waited;
+            r.duration = duration;
+            self.put(r);
+            recorded.push(c.id);
+        }
+        Ok(recorded)
+    }
+
+    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
+        for id in ids {
+            if self
+                .rows
+                .get(id)
+                .is_none_or(|r| r.completion_time.is_some())
+            {
+                continue;
+            }
+            if let Some(mut r) = self.take(id) {
+                r.schedule_time = None;
+                r.server_id = None;
+                r.server_host = None;
+                r.client_id = None;
+                r.client_host = None;
+                r.command = None;
+                r.start_time = None;
+                self.put(r);
+            }
+        }
+        Ok(())
+    }
+
+    fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
+        let mut found: Vec<&TaskRecord> = self
+            .rows
+            .values()
+            .filter(|r| r.completion_time.is_none() && r.schedule_time.is_some())
+            .collect();
+        found.sort_by_key(|r| (r.schedule_time, r.id));
+        Ok(found.into_iter().take(limit).cloned().collect())
+    }
+
+    fn count_remaining(&mut self) -> Result<u64> {
+        Ok(self.remaining)
+    }
+
+    fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>> {
+        Ok(self.rows.get(id).cloned())
+    }
+
+    fn search(&mut self, query: &Query) -> Result<Vec<TaskRecord>> {
+        Ok(self.matching(query)?.into_iter().cloned().collect())
+    }
+
+    fn count(&mut self, query: &Query) -> Result<u64> {
+        Ok(self.matching(query)?.len() as u64)
+    }
+
+    fn update(&mut self, query: &Query, changes: &[Change]) -> Result<u64> {
+        // Check every change before touching anything (all or nothing).
+        let mut sets = Vec::with_capacity(changes.len());
+        for c in changes {
+            sets.push(match c {
+                Change::Set(f, v) => {
+                    let p = coerce(*f, v, true)?;
+                    check_settable(*f, &p)?;
+                    Some(p)
+                }
+                Change::SetTag(k, _) | Change::RemoveTag(k) => {
+                    check_tag_key(k)?;
+                    None
+                }
+                Change::Cancel | Change::Revert => None,
+            });
+        }
+        let ids: Vec<Uuid> = self.matching(query)?.into_iter().map(|r| r.id).collect();
+        for (c, p) in changes.iter().zip(&sets) {
+            for id in &ids {
+                self.apply(id, c, p.as_ref());
+            }
+        }
+        Ok(ids.len() as u64)
+    }
+
+    fn delete(&mut self, query: &Query) -> Result<u64> {
+        let ids: Vec<Uuid> = self.matching(query)?.into_iter().map(|r| r.id).collect();
+        for id in &ids {
+            self.take(id);
+        }
+        if !ids.is_empty() && self.rows.is_empty() {
+            self.active = None;
+        }
+        Ok(ids.len() as u64)
+    }
+
+    fn tag_keys(&mut self) -> Result<Vec<String>> {
+        let keys: BTreeSet<&String> = self.rows.values().flat_map(|r| r.tag.keys()).collect();
+        Ok(keys.into_iter().cloned().collect())
+    }
+
+    fn tag_values(&mut self, key: &str) -> Result<Vec<serde_json::Value>> {
+        check_tag_key(key)?;
+        Ok(sort_json(
+            self.rows
+                .values()
+                .filter_map(|r| r.tag.get(key).cloned())
+                .collect(),
+        ))
+    }
+
+    fn client_connected(&mut self, client: &ClientRecord) -> Result<()> {
+        self.clients.insert(client.id, client.clone());
+        Ok(())
+    }
+
+    fn client_disconnected(&mut self, id: &Uuid, _evicted: bool) -> Result<()> {
+        self.clients.remove(id);
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! The task store: where every task and result is kept.
+//!
+//! One trait, three implementations: SQLite (the embedded default, a file at
+//! `<site>/lib/main.db`), PostgreSQL (a real server, for large sites) and in-memory (`--no-db`).
+//! The schema keeps HyperShell's `task` table columns and meanings, so its users' queries carry
+//! over; hs adds a `signal` column so a task killed by a signal is never confused with the
+//! sentinel exit statuses (-1 cancelled, -2 template error, -3 resource error, -4 spawn error).
+//!
+//! Only the controller (and the `hs submit/list/update/...` commands) touch the store; engines
+//! never do. All writes go through one writer in batched transactions.
+
+mod memory;
+mod postgres;
+mod query;
+mod record;
+mod schema;
+mod sql;
+mod sqlite;
+mod value;
+
+pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter, Value};
+pub use record::{ClientRecord, Completion, TaskRecord};
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::SqliteStore;
+
+use uuid::Uuid;
+
+/// Why a store operation failed. Every message is one line that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{path} is not an hs database (not SQLite, or damaged): move it away or point HYPERSHELL_SITE elsewhere"
+    )]
+    NotADatabase { path: String },
+    #[error(
+        "the database has schema version {found}, newer than this hs understands ({supported}): upgrade hs"
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("the database has no hs tables yet: run `hs initdb` (or pass --initdb)")]
+    Uninitialized,
+    #[error("cannot reach PostgreSQL at {target}: {reason}")]
+    Unreachable { target: String, reason: String },
+    #[error("PostgreSQL refused {user}@{target}: {reason}")]
+    Refused {
+        user: String,
+        target: String,
+        reason: String,
+    },
+    #[error(
+        "the database is in use by another live controller ({owner}): stop it first, or use --restart once it is gone"
+    )]
+    Locked { owner: String },
+    #[error("unknown field {0:?}: see `hs list --fields`")]
+    UnknownField(String),
+    #[error("bad value for {field}: {reason}")]
+    BadValue { field: String, reason: String },
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Who is scheduling (recorded on the rows it schedules).
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    pub server_id: Uuid,
+    pub server_host: String,
+    /// `-r`: failed tasks are retried until they have run `max_retries + 1` times.
+    pub max_retries: u32,
+    /// `--eager`: failed tasks due a retry are scheduled before new ones.
+    pub eager: bool,
+}
+
+/// A durable (or in-memory) home for tasks.
+///
+/// Methods take `&mut self`: a store is used by one thread at a time (the controller's broker
+/// thread, or one CLI command), which is what keeps it a single writer.
+pub trait TaskStore: Send {
+    /// Create the tables if they are missing; refuse a schema newer than [`SCHEMA_VERSION`].
+    fn initialize(&mut self) -> Result<()>;
+
+    /// Check the tables exist (without creating them); [`StoreError::Uninitialized`] if not.
+    fn check(&mut self) -> Result<()>;
+
+    /// Become the one controller of this store for as long as `self` lives; a second live
+    /// controller gets [`StoreError::Locked`]. A controller that died (even by SIGKILL) releases
+    /// the claim with its process (SQLite: an exclusive lock on a file beside the database) or
+    /// its connection (PostgreSQL: a session advisory lock). The memory store always succeeds.
+    fn claim_controller(&mut self, owner: &str) -> Result<()>;
+
+    /// `hs initdb --truncate`: drop and recreate the tables.
+    fn truncate(&mut self) -> Result<()>;
+    /// `hs initdb --vacuum`.
+    fn vacuum(&mut self) -> Result<()>;
+    /// `hs initdb --backup PATH` (SQLite only: `VACUUM INTO`; the path must not exist).
+    fn backup(&mut self, path: &std::path::Path) -> Result<()>;
+
+    /// Insert new tasks in one transaction. Nothing is acknowledged before this returns.
+    fn submit(&mut self, tasks: &[TaskRecord]) -> Result<()>;
+
+    /// Take up to `limit` tasks to run, in one transaction: unscheduled tasks of the active group
+    /// in submit order (failed tasks due a retry first when eager, else only to fill the
+    /// bundle), with retry rows created as HyperShell does (new id, `attempt+1`,
+    /// `previous_id`/`next_id` linked, tags, group, cores, memory and timeout copied). Marks them
+    /// scheduled (`schedule_time`, `server_id`, `server_host`) and returns them.
+    fn schedule(&mut self, limit: usize, by: &Scheduler) -> Result<Vec<TaskRecord>>;
+
+    /// Record finished tasks in one transaction (first final result wins: a row that already has
+    /// a `completion_time` is left alone and its id is not returned). Returns the ids recorded.
+    fn complete(&mut self, done: &[Completion]) -> Result<Vec<Uuid>>;
+
+    /// Put tasks back as never scheduled (their engine was lost): no attempt is consumed.
+    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()>;
+
+    /// After a controller crash: tasks scheduled but not completed, whoever scheduled them.
+    fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>>;
+
+    /// Tasks not yet completed (any group), and whether any remain at all.
+    fn count_remaining(&mut self) -> Result<u64>;
+
+    /// One task by id.
+    fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>>;
+
+    /// Tasks matching `query`.
+    fn search(&mut self, query: &Query) -> Result<Vec<TaskRecord>>;
+
+    /// How many tasks match `query` (respecting its limit).
+    fn count(&mut self, query: &Query) -> Result<u64>;
+
+    /// Apply `changes` to every task matching `query`, in one transaction; returns how many.
+    fn update(&mut self, query: &Query, changes: &[Change]) -> Result<u64>;
+
+    /// Delete matching tasks; returns how many.
+    fn delete(&mut self, query: &Query) -> Result<u64>;
+
+    /// Distinct tag keys, and distinct values of one key.
+    fn tag_keys(&mut self) -> Result<Vec<String>>;
+    fn tag_values(&mut self, key: &str) -> Result<Vec<serde_json::Value>>;
+
+    /// Engines: record a registration, and a departure (`evicted` when it went silent).
+    fn client_connected(&mut self, client: &ClientRecord) -> Result<()>;
+    fn client_disconnected(&mut self, id: &Uuid, evicted: bool) -> Result<()>;
+}

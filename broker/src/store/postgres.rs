@@ -1,0 +1,313 @@
+//! A task store on a PostgreSQL server (the `postgres` crate, no TLS).
+//!
+//! Every statement is prepared once per connection and cached. The controller claim is a
+//! session advisory lock (`pg_try_advisory_lock`) keyed on a fixed number and the schema, so it
+//! is released when the controller's connection ends, however the process ends.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use postgres::types::{ToSql, Type};
+use postgres::{Client, Config, NoTls, Row, Statement};
+use uuid::Uuid;
+
+use super::query::FieldKind;
+use super::sql::{Claimed, Conn, Dialect, SqlCore, forward_task_store};
+use super::value::Param;
+use super::{Result, StoreError};
+
+/// The first key of the controller's advisory lock (the second is the schema's hash).
+const LOCK_KEY: i32 = 0x6873_0001; // "hs" 1
+
+/// A task store in a PostgreSQL database.
+pub struct PostgresStore {
+    core: SqlCore<PgConn>,
+}
+
+forward_task_store!(PostgresStore);
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user[:password]@host[:port]/database[?options=...]`).
+    pub fn connect(url: &str) -> Result<Self> {
+        Self::open(url, None)
+    }
+
+    /// Connect and use `schema` (created if missing) for every table: the equivalent of
+    /// HyperShell's `database.schema`.
+    pub fn connect_with_schema(url: &str, schema: &str) -> Result<Self> {
+        Self::open(url, Some(schema))
+    }
+
+    fn open(url: &str, schema: Option<&str>) -> Result<Self> {
+        let mut config: Config = url.parse().map_err(|_| StoreError::BadValue {
+            field: "database url".into(),
+            reason: "not a PostgreSQL URL (postgres://user@host:port/database)".into(),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.notice_callback(|_| {});
+        let target = describe(&config);
+        let user = config.get_user().unwrap_or("").to_string();
+        let client = config
+            .connect(NoTls)
+            .map_err(|e| connect_error(&e, &target, &user))?;
+        let mut conn = PgConn {
+            client,
+            stmts: HashMap::new(),
+            target,
+        };
+        conn.batch("SET TIME ZONE 'UTC'")?;
+        if let Some(schema) = schema {
+            let quoted = quote_ident(schema);
+            conn.batch(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))?;
+            conn.batch(&format!("SET search_path TO {quoted}"))?;
+        }
+        Ok(PostgresStore {
+            core: SqlCore::new(conn),
+        })
+    }
+
+    /// Where this store is connected (`host:port/database`, never the password).
+    pub fn target(&self) -> &str {
+        &self.core.conn.target
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn describe(config: &Config) -> String {
+    use postgres::config::Host;
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let port = config
+                .get_ports()
+                .get(i)
+                .or(config.get_ports().first())
+                .copied()
+                .unwrap_or(5432);
+            match h {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "localhost:5432".to_string()
+    } else {
+        hosts.join(",")
+    };
+    format!(
+        "{hosts}/{}",
+        config
+            .get_dbname()
+            .unwrap_or(config.get_user().unwrap_or(""))
+    )
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The innermost cause of an error, on one line.
+fn cause(e: &postgres::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = s.to_string();
+        src = s.source();
+    }
+    one_line(&msg)
+}
+
+fn connect_error(e: &postgres::Error, target: &str, user: &str) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        return StoreError::Refused {
+            user: user.to_string(),
+            target: target.to_string(),
+            reason: one_line(db.message()),
+        };
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("password") || text.contains("authentication") {
+        return StoreError::Refused {
+            user: user.to_string(),
+            target: target.to_string(),
+            reason: one_line(&e.to_string()),
+        };
+    }
+    StoreError::Unreachable {
+        target: target.to_string(),
+        reason: cause(e),
+    }
+}
+
+fn pg_err(e: postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => StoreError::Backend(one_line(&format!(
+            "{} ({})",
+            db.message(),
+            db.code().code()
+        ))),
+        None if e.is_closed() => StoreError::Backend("the PostgreSQL connection was closed".into()),
+        None => StoreError::Backend(cause(&e)),
+    }
+}
+
+pub(crate) struct PgConn {
+    client: Client,
+    stmts: HashMap<String, Statement>,
+    target: String,
+}
+
+fn boxed(p: &Param) -> Box<dyn ToSql + Sync> {
+    match p {
+        Param::Int(v) => Box::new(*v),
+        Param::Float(v) => Box::new(*v),
+        Param::Text(v) => Box::new(v.clone()),
+        Param::Bool(v) => Box::new(*v),
+        Param::Time(v) => Box::new(*v),
+        Param::Uuid(v) => Box::new(*v),
+        Param::Json(v) => Box::new(v.clone()),
+        Param::Ids(v) => Box::new(v.clone()),
+    }
+}
+
+fn decode(row: &Row, i: usize, kind: FieldKind) -> std::result::Result<Param, postgres::Error> {
+    let ty = row.columns()[i].type_().clone();
+    Ok(match kind {
+        FieldKind::Int => Param::Int(if ty == Type::INT2 {
+            row.try_get::<_, Option<i16>>(i)?.map(i64::from)
+        } else if ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)?.map(i64::from)
+        } else {
+            row.try_get::<_, Option<i64>>(i)?
+        }),
+        FieldKind::Float => Param::Float(if ty == Type::FLOAT4 {
+            row.try_get::<_, Option<f32>>(i)?.map(f64::from)
+        } else {
+            row.try_get::<_, Option<f64>>(i)?
+        }),
+        FieldKind::Text => Param::Text(row.try_get::<_, Option<String>>(i)?),
+        FieldKind::Bool => Param::Bool(row.try_get::<_, Option<bool>>(i)?.unwrap_or(false)),
+        FieldKind::Time => Param::Time(if ty == Type::TIMESTAMP {
+            row.try_get::<_, Option<NaiveDateTime>>(i)?
+                .map(|t| t.and_utc())
+        } else {
+            row.try_get::<_, Option<DateTime<Utc>>>(i)?
+        }),
+        FieldKind::Uuid => Param::Uuid(row.try_get::<_, Option<Uuid>>(i)?),
+        FieldKind::Json => Param::Json(
+            row.try_get::<_, Option<serde_json::Value>>(i)?
+                .unwrap_or(serde_json::Value::Null),
+        ),
+    })
+}
+
+impl PgConn {
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.stmts.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql).map_err(pg_err)?;
+        if self.stmts.len() >= 256 {
+            self.stmts.clear();
+        }
+        self.stmts.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(pg_err)
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Param]) -> Result<u64> {
+        let st = self.statement(sql)?;
+        let owned: Vec<Box<dyn ToSql + Sync>> = params.iter().map(boxed).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        self.client.execute(&st, &refs).map_err(pg_err)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+        kinds: &[FieldKind],
+    ) -> Result<Vec<Vec<Param>>> {
+        let st = self.statement(sql)?;
+        let owned: Vec<Box<dyn ToSql + Sync>> = params.iter().map(boxed).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let rows = self.client.query(&st, &refs).map_err(pg_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.len() < kinds.len() {
+                return Err(StoreError::Backend(
+                    "a query returned too few columns".into(),
+                ));
+            }
+            let mut cells = Vec::with_capacity(kinds.len());
+            for (i, kind) in kinds.iter().enumerate() {
+                cells.push(decode(row, i, *kind).map_err(|e| {
+                    StoreError::Backend(format!(
+                        "column {} cannot be read: {}",
+                        row.columns()[i].name(),
+                        cause(&e)
+                    ))
+                })?);
+            }
+            out.push(cells);
+        }
+        Ok(out)
+    }
+
+    fn forget_statements(&mut self) {
+        self.stmts.clear();
+    }
+
+    fn table_exists(&mut self, table: &str) -> Result<bool> {
+        let rows = self.query(
+            "SELECT to_regclass($1::text) IS NOT NULL",
+            &[Param::Text(Some(table.to_string()))],
+            &[FieldKind::Bool],
+        )?;
+        Ok(matches!(
+            rows.first().and_then(|r| r.first()),
+            Some(Param::Bool(true))
+        ))
+    }
+
+    fn claim(&mut self, _owner: &str) -> Result<Claimed> {
+        let sql = format!(
+            "SELECT pg_try_advisory_lock({LOCK_KEY}, hashtext(COALESCE(current_schema(), '')))"
+        );
+        let rows = self.query(&sql, &[], &[FieldKind::Bool])?;
+        Ok(match rows.first().and_then(|r| r.first()) {
+            Some(Param::Bool(true)) => Claimed::RecordOwner,
+            _ => Claimed::TakenSeeRecord,
+        })
+    }
+
+    fn backup(&mut self, _path: &Path) -> Result<()> {
+        Err(StoreError::Backend(
+            "backup is for SQLite databases only: use pg_dump for PostgreSQL".into(),
+        ))
+    }
+
+    fn vacuum(&mut self) -> Result<()> {
+        self.batch("VACUUM ANALYZE task")?;
+        self.batch("VACUUM ANALYZE client")
+    }
+}

@@ -1,0 +1,66 @@
+//! `hs info ID`: one task, all fields, one field, or its captured output.
+
+use std::io::{IsTerminal, Write};
+
+use hs_broker::store::Field;
+
+use super::task_id;
+use crate::cli::InfoArgs;
+use crate::database::{self, Location, Prepare};
+use crate::exit::{Failure, Status};
+use crate::output;
+use crate::site::Site;
+
+/// Copy a captured output file to `to`, or say clearly why it cannot be.
+pub fn copy_file(path: &str, to: &mut dyn Write) -> anyhow::Result<()> {
+    let mut file = std::fs::File::open(path).map_err(|e| Failure {
+        status: Status::Runtime,
+        message: format!(
+            "cannot read {path}: {e} (captured output stays on the host that ran the task)"
+        ),
+    })?;
+    std::io::copy(&mut file, to)?;
+    Ok(())
+}
+
+pub fn run(args: InfoArgs) -> anyhow::Result<Status> {
+    let id = task_id::parse(&args.id)?;
+    let site = Site::from_env();
+    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let task = task_id::lookup(store.as_mut(), &id)?;
+    let mut out = std::io::stdout().lock();
+    if args.stdout || args.stderr {
+        let path = if args.stdout {
+            &task.outpath
+        } else {
+            &task.errpath
+        };
+        let Some(path) = path else {
+            return Err(Failure {
+                status: Status::Runtime,
+                message: format!(
+                    "task {id} has no captured output: its engine ran without --capture"
+                ),
+            }
+            .into());
+        };
+        copy_file(path, &mut out)?;
+        return Ok(Status::Ok);
+    }
+    if let Some(name) = &args.extract {
+        let field = Field::parse(name).ok_or_else(|| {
+            Failure::usage(format!("unknown field {name:?}: see `hs list --fields`"))
+        })?;
+        writeln!(out, "{}", output::extract(&task, field))?;
+        return Ok(Status::Ok);
+    }
+    let tty = std::io::stdout().is_terminal();
+    let color = tty && std::env::var_os("NO_COLOR").is_none();
+    let json = args.json || args.format.as_deref() == Some("json");
+    if json {
+        writeln!(out, "{}", output::info_json(&task, tty, color))?;
+    } else {
+        write!(out, "{}", output::info_normal(&task, color))?;
+    }
+    Ok(Status::Ok)
+}

@@ -1,0 +1,38 @@
+//! `hs run -- CMD`: submit one task, wait for it, print its captured output.
+
+use std::time::Duration;
+
+use super::store_args::settings;
+use crate::cli::RunTaskArgs;
+use crate::database::{self, Location, Prepare};
+use crate::exit::Status;
+use crate::input::Submitter;
+use crate::site::Site;
+
+pub fn run(args: RunTaskArgs) -> anyhow::Result<Status> {
+    let site = Site::from_env();
+    let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
+    submitter.defaults = settings(&args.settings)?;
+    let row = submitter.task(shell_words::join(&args.args), &submitter.defaults);
+    let id = row.id;
+    {
+        let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+        store.submit(&[row]).map_err(database::runtime)?;
+    }
+    tracing::debug!("submitted task {id}; waiting for it");
+    crate::signals::on_interrupt(|| {})?;
+    let status = super::wait::until_done(&id, Duration::from_secs_f64(args.interval), None)?;
+    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let task = super::task_id::lookup(store.as_mut(), &id)?;
+    match (&task.outpath, &task.errpath) {
+        (Some(out), Some(err)) => {
+            super::info::copy_file(out, &mut std::io::stdout())?;
+            super::info::copy_file(err, &mut std::io::stderr())?;
+        }
+        _ => tracing::warn!(
+            "task {id} ran without --capture on its engine, so its output was not kept"
+        ),
+    }
+    // The task's own status is ours.
+    std::process::exit(super::wait::exit_code_for(status));
+}

@@ -1,0 +1,60 @@
+//! Turning command-line task settings and filters into store types.
+
+use hs_broker::store::{Field, Order, Query};
+
+use crate::cli::{FilterArgs, TaskSettingArgs};
+use crate::directives::Directives;
+use crate::exit::Failure;
+use crate::query::{self, alias};
+
+/// `-t`, `-g`, `-c`, `-m`, `-W` as directives (the same rules as `# HYPERSHELL:` items).
+pub fn settings(args: &TaskSettingArgs) -> anyhow::Result<Directives> {
+    let mut d = Directives::default();
+    for tag in &args.tags {
+        d.add(tag).map_err(|e| Failure::usage(e.to_string()))?;
+    }
+    d.group = args.group.or(d.group);
+    d.cores = args.cores.or(d.cores);
+    d.timeout = args.timeout.or(d.timeout);
+    if let Some(m) = &args.memory {
+        d.memory = Some(query::parse_bytes(m).map_err(|e| Failure::usage(e.to_string()))?);
+    }
+    Ok(d)
+}
+
+/// The query a filter describes. Every mistake is a usage error naming the argument.
+pub fn query(f: &FilterArgs) -> anyhow::Result<Query> {
+    let usage = |e: query::QueryError| Failure::usage(e.to_string());
+    let mut q = Query::default();
+    for c in &f.conditions {
+        q.conditions.push(query::parse_where(c).map_err(usage)?);
+    }
+    for t in &f.tags {
+        q.tags.push(query::parse_tag_filter(t).map_err(usage)?);
+    }
+    let aliases = [
+        (f.failed, alias::failed as fn() -> _),
+        (f.succeeded, alias::succeeded),
+        (f.completed, alias::completed),
+        (f.remaining, alias::remaining),
+        (f.retries, alias::retries),
+    ];
+    q.conditions
+        .extend(aliases.iter().filter(|(on, _)| *on).map(|(_, make)| make()));
+    if let Some(g) = f.group {
+        q.conditions.push(alias::group(g));
+    }
+    if let Some(name) = &f.order_by {
+        let field = Field::parse(name).ok_or_else(|| {
+            Failure::usage(format!(
+                "--order-by {name}: unknown field (see `hs list --fields`)"
+            ))
+        })?;
+        q.order = Some(Order {
+            field,
+            descending: f.desc,
+        });
+    }
+    q.limit = f.limit;
+    Ok(q)
+}

@@ -1,0 +1,104 @@
+//! `hs submit`: add tasks to the database; a controller running `--forever` (or started later)
+//! schedules them.
+
+use std::io::Read;
+use std::path::Path;
+
+use hs_broker::store::TaskRecord;
+use hs_engine::template::Template;
+
+use super::common::parse_template;
+use super::store_args::settings;
+use crate::cli::SubmitArgs;
+use crate::database::{self, Location, Prepare};
+use crate::exit::Status;
+use crate::input::{Source, Submitter, read_lines};
+use crate::report::FailureLog;
+use crate::site::Site;
+
+/// HyperShell's rule: no args = stdin; one arg that is `-` or an existing non-executable file =
+/// a task file; anything else = one task made of the args.
+fn source(args: &SubmitArgs) -> Result<Source, String> {
+    if let Some(f) = &args.task_file {
+        return Ok(Source::from_arg(Some(f.clone())));
+    }
+    match args.args.as_slice() {
+        [] => Ok(Source::Stdin),
+        [one] if one == "-" => Ok(Source::Stdin),
+        [one] if is_task_file(Path::new(one)) => Ok(Source::File(one.into())),
+        words => Err(shell_words::join(words)),
+    }
+}
+
+fn is_task_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 == 0)
+}
+
+pub fn run(args: SubmitArgs) -> anyhow::Result<Status> {
+    let site = Site::from_env();
+    let template = parse_template(&args.template)?;
+    let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
+    submitter.defaults = settings(&args.settings)?;
+    let location = Location::resolve(&site, false);
+    let prepare = if args.initdb {
+        Prepare::Initialize
+    } else {
+        Prepare::Existing
+    };
+    let mut store = database::open(&location, prepare)?;
+
+    let expand =
+        |mut rows: Vec<TaskRecord>, template: &Template| -> Result<Vec<TaskRecord>, String> {
+            for row in &mut rows {
+                row.args = template
+                    .expand(&row.args)
+                    .map_err(|e| format!("{}: {e}", row.args))?;
+            }
+            Ok(rows)
+        };
+    match source(&args) {
+        Err(command) => {
+            let row = expand(
+                vec![submitter.task(command, &submitter.defaults)],
+                &template,
+            )
+            .map_err(crate::exit::Failure::usage)?;
+            store.submit(&row).map_err(database::runtime)?;
+            println!("{}", row[0].id);
+            Ok(Status::Ok)
+        }
+        Ok(source) => {
+            let input: Box<dyn Read + Send> = source.open()?;
+            let mut submitted = 0u64;
+            let mut failure: Option<anyhow::Error> = None;
+            let chunk = args.bundlesize.max(1);
+            let report = read_lines(input, &FailureLog::none(), &submitter, &mut |bundle| {
+                let rows = match expand(bundle, &template) {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        failure = Some(crate::exit::Failure::usage(e));
+                        return false;
+                    }
+                };
+                for part in rows.chunks(chunk) {
+                    if let Err(e) = store.submit(part) {
+                        failure = Some(database::runtime(e));
+                        return false;
+                    }
+                    submitted += part.len() as u64;
+                }
+                true
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            tracing::info!("submitted {submitted} tasks");
+            if report.rejected > 0 {
+                tracing::warn!("{} input lines were rejected (see above)", report.rejected);
+                return Ok(Status::TasksFailed);
+            }
+            Ok(Status::Ok)
+        }
+    }
+}

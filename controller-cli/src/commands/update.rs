@@ -1,0 +1,107 @@
+//! `hs update`: change, cancel, revert or delete the tasks a filter matches.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use hs_broker::store::{Change, Condition, Field, Op, Query, Value};
+use uuid::Uuid;
+
+use super::store_args;
+use crate::cli::UpdateArgs;
+use crate::database::{self, Location, Prepare};
+use crate::exit::{Failure, Status};
+use crate::query::{self, QueryError};
+use crate::site::Site;
+
+fn usage(e: QueryError) -> anyhow::Error {
+    Failure::usage(e.to_string())
+}
+
+/// The tasks and changes asked for, including HyperShell's legacy `hs update ID FIELD VALUE`.
+fn plan(args: &UpdateArgs) -> anyhow::Result<(Query, Vec<Change>)> {
+    if let [id, field, value] = args.changes.as_slice()
+        && let Ok(id) = Uuid::parse_str(id)
+    {
+        let query = Query {
+            conditions: vec![Condition {
+                field: Field::Id,
+                op: Op::Eq,
+                value: Value::Uuid(id),
+            }],
+            ..Query::default()
+        };
+        return Ok((
+            query,
+            vec![query::parse_legacy_change(field, value).map_err(usage)?],
+        ));
+    }
+    let query = store_args::query(&args.filter)?;
+    let mut changes = Vec::new();
+    for arg in &args.changes {
+        changes.push(query::parse_change(arg).map_err(usage)?);
+    }
+    changes.extend(
+        args.remove_tags
+            .iter()
+            .map(|k| Change::RemoveTag(k.clone())),
+    );
+    if args.cancel {
+        changes.push(Change::Cancel);
+    }
+    if args.revert {
+        changes.push(Change::Revert);
+    }
+    if changes.is_empty() && !args.delete {
+        return Err(Failure::usage(
+            "nothing to change: give field=value, key:value, --cancel, --revert, --delete or --remove-tag",
+        ));
+    }
+    Ok((query, changes))
+}
+
+/// HyperShell's prompt: Enter means no. Without a terminal, `--no-confirm` is required.
+fn confirm(count: u64) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(format!(
+            "this would change {count} tasks: not on a terminal, so pass --no-confirm to go ahead"
+        )));
+    }
+    eprint!("Update affects {count} tasks, continue? yes/[no]: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+pub fn run(args: UpdateArgs) -> anyhow::Result<Status> {
+    let (query, changes) = plan(&args)?;
+    let site = Site::from_env();
+    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let count = store.count(&query).map_err(database::runtime)?;
+    if count == 0 {
+        return Err(Failure {
+            status: Status::Runtime,
+            message: "no task matches: check the filter with `hs list` and the same options".into(),
+        }
+        .into());
+    }
+    if !args.no_confirm && !confirm(count)? {
+        tracing::info!("nothing changed");
+        return Ok(Status::Ok);
+    }
+    let done = if args.delete {
+        store.delete(&query).map_err(database::runtime)?
+    } else {
+        store.update(&query, &changes).map_err(database::runtime)?
+    };
+    let verb = if args.delete { "deleted" } else { "updated" };
+    tracing::info!("{verb} {done} tasks");
+    if args.cancel {
+        tracing::info!(
+            "tasks already handed to an engine keep running; cancelled tasks are never retried"
+        );
+    }
+    Ok(Status::Ok)
+}

@@ -1,0 +1,62 @@
+//! `hs wait ID`: wait until a task has finished.
+
+use std::time::{Duration, Instant};
+
+use super::task_id;
+use crate::cli::WaitArgs;
+use crate::database::{self, Location, Prepare};
+use crate::exit::{Failure, Status};
+use crate::site::Site;
+
+/// The exit status `hs wait --return` and `hs run` give for a task's own status: the code itself
+/// when it fits, else 1 (signals and hs's negative sentinels).
+pub fn exit_code_for(status: Option<i32>) -> i32 {
+    status.filter(|code| (0..=255).contains(code)).unwrap_or(1)
+}
+
+/// Poll the store until the task has a completion time; returns its exit status.
+pub fn until_done(
+    id: &uuid::Uuid,
+    interval: Duration,
+    limit: Option<Duration>,
+) -> anyhow::Result<Option<i32>> {
+    let site = Site::from_env();
+    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let started = Instant::now();
+    loop {
+        let task = task_id::lookup(store.as_mut(), id)?;
+        if task.completion_time.is_some() {
+            return Ok(task.exit_status);
+        }
+        if limit.is_some_and(|l| started.elapsed() >= l) {
+            return Err(Failure {
+                status: Status::Runtime,
+                message: format!("task {id} has not finished yet (gave up waiting)"),
+            }
+            .into());
+        }
+        if crate::signals::interrupted() {
+            return Err(Failure {
+                status: Status::Interrupted,
+                message: "interrupted".into(),
+            }
+            .into());
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+pub fn run(args: WaitArgs) -> anyhow::Result<Status> {
+    let id = task_id::parse(&args.id)?;
+    crate::signals::on_interrupt(|| {})?;
+    let status = until_done(
+        &id,
+        Duration::from_secs_f64(args.interval),
+        args.timeout.map(Duration::from_secs_f64),
+    )?;
+    if args.return_status {
+        // The caller asked for the task's own status as ours.
+        std::process::exit(exit_code_for(status));
+    }
+    Ok(Status::Ok)
+}

@@ -1,0 +1,147 @@
+//! Reading effective values: `_env`/`_eval` expansion, typed accessors that accept what the
+//! environment and hand-written files naturally produce (`"8080"` for a port, `5` for a
+//! float), and errors that name the key, the value and its origin.
+
+use std::collections::BTreeMap;
+
+use super::Config;
+use super::error::ConfigError;
+use super::expand::expand;
+use super::keys::{Suffix, split_suffix};
+use super::merge::Setting;
+use super::source::Source;
+use super::value::{self, Value};
+
+#[allow(
+    dead_code,
+    reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
+)]
+impl Config {
+    /// The setting that provides `key`, and how: directly, or through `key_env`/`key_eval`.
+    /// When one layer sets several, the plain key wins, then `_env`, then `_eval`.
+    pub(super) fn provider(&self, key: &str) -> Option<(&Setting, Option<Suffix>)> {
+        if let Some(s) = self.merged.get(key) {
+            return Some((s, None));
+        }
+        [Suffix::Env, Suffix::Eval].into_iter().find_map(|suffix| {
+            let s = self.merged.get(&format!("{key}{}", suffix.text()))?;
+            Some((s, Some(suffix)))
+        })
+    }
+
+    /// Where the value of `key` comes from (`Default` also for keys nothing sets).
+    pub fn source(&self, key: &str) -> Source {
+        self.provider(key)
+            .map_or(Source::Default, |(s, _)| s.source.clone())
+    }
+
+    /// The effective value of a key, expanded; `None` when absent or null. Sections are not
+    /// values: use `get_section`.
+    pub fn get(&self, key: &str) -> Result<Option<Value>, ConfigError> {
+        let Some((setting, suffix)) = self.provider(key) else {
+            return Ok(None);
+        };
+        let value = match suffix {
+            None => setting.value.clone(),
+            Some(sfx) => expand(
+                &format!("{key}{}", sfx.text()),
+                sfx,
+                &setting.value,
+                &self.ctx,
+            )?,
+        };
+        Ok((!value.is_null()).then_some(value))
+    }
+
+    /// Every key under `prefix` (all keys for `""`), relative to it; with `expand`, `k_env` and
+    /// `k_eval` are replaced by `k` and their value.
+    pub fn get_section(
+        &self,
+        prefix: &str,
+        expand: bool,
+    ) -> Result<BTreeMap<String, Value>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (rel, setting) in self.merged.under(prefix) {
+            let full = if prefix.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{prefix}.{rel}")
+            };
+            match split_suffix(rel) {
+                Some((base, _)) if expand => {
+                    let base_full = &full[..full.len() - (rel.len() - base.len())];
+                    if self.merged.get(base_full).is_none()
+                        && let Some(v) = self.get(base_full)?
+                    {
+                        out.insert(base.to_string(), v);
+                    }
+                }
+                _ => {
+                    out.insert(rel.to_string(), setting.value.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Text. Numbers and booleans are accepted as text (an environment value that looks like a
+    /// number reads back exactly as written).
+    pub fn get_str(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        if let Some((setting, None)) = self.provider(key)
+            && let Some(raw) = &setting.raw
+            && !setting.value.is_null()
+        {
+            return Ok(Some(raw.clone()));
+        }
+        self.typed(key, "text", |v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+            _ => None,
+        })
+    }
+
+    pub fn get_i64(&self, key: &str) -> Result<Option<i64>, ConfigError> {
+        self.typed(key, "an integer", |v| match v {
+            Value::Number(n) => n.as_i64().or_else(|| {
+                let f = n.as_f64()?;
+                (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+            }),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+    }
+
+    pub fn get_f64(&self, key: &str) -> Result<Option<f64>, ConfigError> {
+        self.typed(key, "a number", |v| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            _ => None,
+        })
+    }
+
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        self.typed(key, "true or false", |v| match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        })
+    }
+
+    fn typed<T>(
+        &self,
+        key: &str,
+        expected: &'static str,
+        convert: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        convert(&v).map(Some).ok_or_else(|| ConfigError::Type {
+            key: key.to_string(),
+            value: value::json_ish(&v),
+            origin: self.source(key),
+            expected,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! Inline `# HYPERSHELL: key:value …` directives in task input.
+//!
+//! On a task line, the directive applies to that task; on a line of its own it applies to every
+//! following line (HyperShell 2.7). Only `#`, optional spaces, `HYPERSHELL` and an optional `:`
+//! start a directive: any other `#` belongs to the command and reaches the shell intact (unlike
+//! HyperShell 2.8.2, which cut every line at its first `#`). The keys `group`, `cores`, `memory`
+//! (with units, e.g. `8G`) and `timeout` (seconds) set those columns; every other key is a tag.
+
+use hs_broker::store::TaskRecord;
+use serde_json::Value as Json;
+
+use crate::query::{QueryError, parse_bytes, parse_tag};
+
+/// Settings a directive (or the command line) gives to tasks.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Directives {
+    pub group: Option<i64>,
+    pub cores: Option<i64>,
+    pub memory: Option<i64>,
+    pub timeout: Option<i64>,
+    pub tags: serde_json::Map<String, Json>,
+}
+
+impl Directives {
+    /// Parse the text after `HYPERSHELL:`: whitespace-separated `key` or `key:value` items.
+    pub fn parse(text: &str) -> Result<Directives, QueryError> {
+        let mut d = Directives::default();
+        for item in text.split_whitespace() {
+            d.add(item)?;
+        }
+        Ok(d)
+    }
+
+    /// Add one `key[:value]` item.
+    pub fn add(&mut self, item: &str) -> Result<(), QueryError> {
+        let (key, value) = parse_tag(item)?;
+        let number = |what: &str| -> Result<i64, QueryError> {
+            value
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| QueryError::BadTag {
+                    tag: item.to_string(),
+                    reason: format!("{what} must be a whole number of 0 or more"),
+                })
+        };
+        match key.as_str() {
+            "group" => self.group = Some(number("group")?),
+            "cores" => self.cores = Some(number("cores")?),
+            "timeout" => self.timeout = Some(number("timeout (seconds)")?),
+            "memory" => {
+                self.memory = Some(match &value {
+                    Json::String(s) => parse_bytes(s)?,
+                    _ => number("memory")?,
+                })
+            }
+            _ => {
+                self.tags.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Later settings win over earlier ones, key by key.
+    pub fn merged(&self, later: &Directives) -> Directives {
+        let mut tags = self.tags.clone();
+        tags.extend(later.tags.clone());
+        Directives {
+            group: later.group.or(self.group),
+            cores: later.cores.or(self.cores),
+            memory: later.memory.or(self.memory),
+            timeout: later.timeout.or(self.timeout),
+            tags,
+        }
+    }
+
+    /// Give these settings to a new task row.
+    pub fn apply(&self, row: &mut TaskRecord) {
+        if let Some(g) = self.group {
+            row.group = g;
+        }
+        row.cores = self.cores.or(row.cores);
+        row.memory = self.memory.or(row.memory);
+        row.timeout = self.timeout.or(row.timeout);
+        row.tag.extend(self.tags.clone());
+    }
+}
+
+/// Where a directive starts in `line`: the byte offset of its `#` and of the text after
+/// `HYPERSHELL` (and its optional `:`).
+fn find(line: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(rel) = line[from..].find('#') {
+        let hash = from + rel;
+        let after = line[hash + 1..].trim_start();
+        if let Some(rest) = after.strip_prefix("HYPERSHELL") {
+            let body = rest.strip_prefix(':').unwrap_or(rest);
+            return Some((hash, line.len() - body.len()));
+        }
+        from = hash + 1;
+    }
+    None
+}
+
+/// A line split into its command and its directive, if it has one.
+pub fn split(line: &str) -> Result<(&str, Option<Directives>), QueryError> {
+    match find(line) {
+        Some((hash, body)) => Ok((
+            line[..hash].trim_end(),
+            Some(Directives::parse(&line[body..])?),
+        )),
+        None => Ok((line, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_directive_is_cut_from_a_line() {
+        let (cmd, d) =
+            split("echo 'a#b' # a comment # HYPERSHELL: site:b group:2 memory:1G").unwrap();
+        assert_eq!(cmd, "echo 'a#b' # a comment");
+        let d = d.unwrap();
+        assert_eq!(d.group, Some(2));
+        assert_eq!(d.memory, Some(1 << 30));
+        assert_eq!(d.tags.get("site"), Some(&Json::String("b".into())));
+        assert_eq!(
+            split("echo '#1' # plain comment").unwrap(),
+            ("echo '#1' # plain comment", None)
+        );
+    }
+
+    #[test]
+    fn a_directive_line_alone_has_an_empty_command() {
+        let (cmd, d) = split("#HYPERSHELL timeout:30 urgent").unwrap();
+        assert_eq!(cmd, "");
+        let d = d.unwrap();
+        assert_eq!(d.timeout, Some(30));
+        assert_eq!(d.tags.get("urgent"), Some(&Json::String(String::new())));
+    }
+
+    #[test]
+    fn bad_items_are_errors() {
+        assert!(split("true # HYPERSHELL: file:/a/b").is_err());
+        assert!(split("true # HYPERSHELL: cores:-1").is_err());
+    }
+
+    #[test]
+    fn later_settings_win() {
+        let global = Directives::parse("a:1 group:1").unwrap();
+        let inline = Directives::parse("a:2 b").unwrap();
+        let m = global.merged(&inline);
+        assert_eq!(m.group, Some(1));
+        assert_eq!(m.tags.get("a"), Some(&Json::from(2)));
+        assert!(m.tags.contains_key("b"));
+    }
+}

@@ -1,0 +1,302 @@
+//! The durable store seen through the binaries: history, retries, submit to a running server,
+//! one controller per database, and restart after a controller is killed with SIGKILL — on
+//! SQLite and on a real PostgreSQL server.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Which database a test runs on.
+enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Db {
+    /// A fresh PostgreSQL database for one test, or `None` (skipped visibly) without a server.
+    fn postgres() -> Option<Db> {
+        let Ok(url) = std::env::var("DATABASE_URL") else {
+            skip_or_fail(
+                "PostgreSQL is not running (DATABASE_URL unset): run scripts/test as root",
+            );
+            return None;
+        };
+        let name = format!("hs_{}", uuid::Uuid::new_v4().simple());
+        let made = Command::new("psql")
+            .arg(&url)
+            .args(["-qc", &format!("CREATE DATABASE {name}")])
+            .output();
+        match made {
+            Ok(o) if o.status.success() => {}
+            other => panic!("cannot create a test database: {other:?}"),
+        }
+        let base = url
+            .rsplit_once('/')
+            .map_or(url.as_str(), |(b, _)| b)
+            .to_string();
+        Some(Db::Postgres(format!("{base}/{name}")))
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        if let Db::Postgres(url) = self {
+            cmd.env("HYPERSHELL_DATABASE_URL", url);
+        }
+    }
+}
+
+fn hs(s: &Scratch, db: &Db, args: &[&str]) -> Command {
+    let mut c = s.hs(args);
+    db.apply(&mut c);
+    c
+}
+
+fn spawn(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn hs")
+}
+
+fn list(s: &Scratch, db: &Db, args: &[&str]) -> String {
+    let mut full = vec!["list"];
+    full.extend_from_slice(args);
+    let out = run_with_input(hs(s, db, &full), "", LIMIT);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "hs list {args:?}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn init(s: &Scratch, db: &Db) {
+    if let Db::Postgres(_) = db {
+        let out = run_with_input(hs(s, db, &["initdb"]), "", LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn cluster_keeps_history_in_sqlite_by_default() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&["cluster", "-N2"]),
+        "true\nexit 3\necho 'a#b'\n",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(s.path("site/lib/main.db").exists());
+    assert_eq!(list(&s, &Db::Sqlite, &["--count"]).trim(), "3");
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["args", "-w", "exit_status >= 1"]).trim(),
+        "exit 3"
+    );
+    assert_eq!(
+        list(
+            &s,
+            &Db::Sqlite,
+            &["exit_status", "-w", "args == echo 'a#b'"]
+        )
+        .trim(),
+        "0"
+    );
+    // D1: a database whose tasks are all done still runs the new input.
+    let out = run_with_input(s.hs(&["cluster", "-b", "10"]), "echo again\n", LIMIT);
+    assert_eq!(stdout(&out), "again\n", "{}", stderr(&out));
+}
+
+#[test]
+fn retries_are_new_rows_linked_to_the_last() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&["cluster", "-r", "2"]),
+        "test -e marker || (touch marker; exit 1)\n",
+        LIMIT,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the first attempt failed: {}",
+        stderr(&out)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&list(&s, &Db::Sqlite, &["--json", "-s", "attempt"])).expect("json");
+    let rows = json.as_array().expect("array");
+    assert_eq!(rows.len(), 2, "{json}");
+    assert_eq!(
+        (rows[0]["attempt"].as_i64(), rows[0]["exit_status"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(rows[0]["retried"], serde_json::Value::Bool(true));
+    assert_eq!(rows[0]["next_id"], rows[1]["id"]);
+    assert_eq!(rows[1]["previous_id"], rows[0]["id"]);
+    assert_eq!(
+        (rows[1]["attempt"].as_i64(), rows[1]["exit_status"].as_i64()),
+        (Some(2), Some(0))
+    );
+}
+
+#[test]
+fn directives_and_tags_reach_the_task() {
+    let s = Scratch::new();
+    let input = "# HYPERSHELL: site:north\necho $TASK_TAG_SITE $TASK_TAG_KIND # HYPERSHELL: kind:probe timeout:30\n";
+    let out = run_with_input(s.hs(&["cluster"]), input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "north probe\n");
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["timeout", "-t", "site:north", "kind"]).trim(),
+        "30"
+    );
+}
+
+fn submit_to_a_running_server(db: Db) {
+    let s = Scratch::new();
+    init(&s, &db);
+    let port = free_ports().to_string();
+    let server = spawn(hs(&s, &db, &["server", "--forever", "-p", &port]));
+    let conn = s
+        .path("site/lib/security")
+        .join(format!("server-{port}.json"));
+    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let engine = spawn(hs(&s, &db, &["client", "-p", &port, "--capture"]));
+    let out = run_with_input(
+        hs(&s, &db, &["submit", "echo", "submitted later"]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let out = run_with_input(
+        hs(&s, &db, &["wait", &id, "-n", "0.1", "-T", "30"]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_with_input(hs(&s, &db, &["info", &id, "--stdout"]), "", LIMIT);
+    assert_eq!(stdout(&out), "submitted later\n", "{}", stderr(&out));
+    let out = run_with_input(
+        hs(&s, &db, &["run", "--", "sh", "-c", "echo ran; exit 4"]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        (out.status.code(), stdout(&out).as_str()),
+        (Some(4), "ran\n"),
+        "{}",
+        stderr(&out)
+    );
+    signal(server.id(), libc::SIGTERM);
+    let _ = wait_output(server, LIMIT);
+    let _ = wait_output(engine, LIMIT);
+}
+
+#[test]
+fn submit_wait_info_and_run_against_a_running_server_sqlite() {
+    submit_to_a_running_server(Db::Sqlite);
+}
+
+#[test]
+fn submit_wait_info_and_run_against_a_running_server_postgres() {
+    if let Some(db) = Db::postgres() {
+        submit_to_a_running_server(db);
+    }
+}
+
+#[test]
+fn a_second_controller_on_the_same_database_is_refused() {
+    let s = Scratch::new();
+    let first = spawn(s.hs(&["server", "--forever", "-p", &free_ports().to_string()]));
+    assert!(wait_until(Duration::from_secs(10), || s
+        .path("site/lib/main.db")
+        .exists()));
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_with_input(
+        s.hs(&["server", "--forever", "-p", &free_ports().to_string()]),
+        "",
+        LIMIT,
+    );
+    signal(first.id(), libc::SIGTERM);
+    let _ = wait_output(first, LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("in use by another live controller"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn crash_recovery(db: Db) {
+    let s = Scratch::new();
+    init(&s, &db);
+    let port = free_ports().to_string();
+    let tasks: String = (1..=200)
+        .map(|i| format!("sleep 0.03; echo {i} >> done.txt\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let beat = ["--heartrate", "0.2", "--evict", "1"];
+    let mut first = vec!["server", file.to_str().unwrap(), "-p", &port];
+    first.extend_from_slice(&beat);
+    let server = spawn(hs(&s, &db, &first));
+    let conn = s
+        .path("site/lib/security")
+        .join(format!("server-{port}.json"));
+    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let key = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&conn).unwrap()).unwrap()
+        ["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let engines: Vec<Child> = (0..2)
+        .map(|_| spawn(hs(&s, &db, &["client", "-p", &port, "-k", &key, "-N2"])))
+        .collect();
+    assert!(wait_until(Duration::from_secs(30), || numbers_in(
+        &s.read("done.txt")
+    )
+    .len()
+        >= 60));
+    signal(server.id(), libc::SIGKILL);
+    let _ = wait_output(server, LIMIT);
+    // The engines keep running what they hold; a new controller on the same database and port
+    // takes their reports instead of running those tasks again.
+    let mut second = vec![
+        "server",
+        "--restart",
+        "-p",
+        &port,
+        "-k",
+        &key,
+        "--restart-grace",
+        "8",
+    ];
+    second.extend_from_slice(&beat);
+    let out = wait_output(spawn(hs(&s, &db, &second)), LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for e in engines {
+        let o = wait_output(e, LIMIT);
+        assert_eq!(o.status.code(), Some(0), "engine: {}", stderr(&o));
+    }
+    assert_eq!(list(&s, &db, &["--count"]).trim(), "200");
+    assert_eq!(list(&s, &db, &["--count", "--succeeded"]).trim(), "200");
+    assert_eq!(list(&s, &db, &["--count", "--remaining"]).trim(), "0");
+    assert_eq!(
+        numbers_in(&s.read("done.txt")),
+        (1..=200).collect::<Vec<_>>(),
+        "every task ran exactly once"
+    );
+}
+
+#[test]
+fn controller_killed_with_sigkill_restarts_without_losing_or_repeating_sqlite() {
+    crash_recovery(Db::Sqlite);
+}
+
+#[test]
+fn controller_killed_with_sigkill_restarts_without_losing_or_repeating_postgres() {
+    if let Some(db) = Db::postgres() {
+        crash_recovery(db);
+    }
+}

@@ -1,0 +1,1386 @@
+//! The task stores (SQLite, PostgreSQL, memory) against one shared suite, plus what is
+//! particular to each: damaged files, newer schemas, the controller lock, memory that stays flat.
+//!
+//! PostgreSQL runs for real when `DATABASE_URL` is set (`scripts/test` as root starts a server):
+//! every store gets its own schema, dropped at the end.
+
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use hs_broker::store::{
+    Change, ClientRecord, Completion, Condition, Field, MemoryStore, Op, Order, PostgresStore,
+    Query, SCHEMA_VERSION, Scheduler, SqliteStore, StoreError, TagFilter, TaskRecord, TaskStore,
+    Value,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+type Make<'a> = &'a dyn Fn() -> Box<dyn TaskStore>;
+type Case = fn(Make, bool);
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap() + Duration::microseconds(123_456)
+}
+
+fn at(ms: i64) -> DateTime<Utc> {
+    base() + Duration::milliseconds(ms)
+}
+
+fn task(args: &str, ms: i64) -> TaskRecord {
+    let mut t = TaskRecord::new(args.into(), Uuid::nil(), Some("submitter".into()));
+    t.submit_time = at(ms);
+    t
+}
+
+fn in_group(args: &str, ms: i64, group: i64) -> TaskRecord {
+    let mut t = task(args, ms);
+    t.group = group;
+    t
+}
+
+fn sched(max_retries: u32, eager: bool) -> Scheduler {
+    Scheduler {
+        server_id: Uuid::now_v7(),
+        server_host: "controller".into(),
+        max_retries,
+        eager,
+    }
+}
+
+fn done(id: Uuid, exit: i32) -> Completion {
+    Completion {
+        id,
+        client_id: Uuid::now_v7(),
+        client_host: "engine".into(),
+        command: Some("cmd".into()),
+        start_time: Some(at(10_000)),
+        completion_time: at(12_000),
+        exit_status: exit,
+        signal: None,
+        outpath: None,
+        errpath: None,
+    }
+}
+
+fn args_of(rows: &[TaskRecord]) -> Vec<String> {
+    rows.iter().map(|r| r.args.clone()).collect()
+}
+
+fn cond(field: Field, op: Op, value: Value) -> Query {
+    Query {
+        conditions: vec![Condition { field, op, value }],
+        ..Query::default()
+    }
+}
+
+fn by_id(id: Uuid) -> Query {
+    cond(Field::Id, Op::Eq, Value::Uuid(id))
+}
+
+fn one_line(e: &StoreError) {
+    let msg = e.to_string();
+    assert!(!msg.contains('\n'), "error message spans lines: {msg:?}");
+}
+
+/// Every case, against fresh stores from `make`. `history`: completed rows stay readable
+/// (false for the memory store, which keeps only unfinished work).
+pub fn suite(make: Make, history: bool) {
+    let cases: [(&str, Case); 17] = [
+        ("round trip", round_trip),
+        ("submit order", submit_order),
+        ("schedule marks and limits", schedule_marks_and_limits),
+        ("complete first wins", complete_first_wins),
+        ("retry chain", retry_chain),
+        ("eager and not eager", eager_order),
+        ("cancelled is terminal", cancelled_is_terminal),
+        ("groups", groups),
+        ("unschedule", unschedule),
+        ("interrupted", interrupted),
+        ("operators", operators),
+        ("history operators", history_operators),
+        ("tags", tags),
+        ("update", update),
+        ("delete and count", delete_and_count),
+        ("clients", clients),
+        ("truncate", truncate),
+    ];
+    for (name, case) in cases {
+        eprintln!("store case: {name}");
+        case(make, history);
+    }
+}
+
+fn round_trip(make: Make, history: bool) {
+    let mut s = make();
+    let mut full = task("echo 'all' \"fields\"\nline two ✓", 0);
+    full.group = 7;
+    full.submit_id = Uuid::now_v7();
+    full.cores = Some(4);
+    full.memory = Some(5 * (1i64 << 30)); // D11: beyond int4
+    full.cores_max = Some(3.75);
+    full.memory_max = Some(123_456_789.5);
+    full.timeout = Some(3600);
+    full.server_id = Some(Uuid::now_v7());
+    full.server_host = Some("server".into());
+    full.schedule_time = Some(at(1_001));
+    full.client_id = Some(Uuid::now_v7());
+    full.client_host = Some("client".into());
+    full.command = Some("echo all".into());
+    full.start_time = Some(at(2_000) + Duration::microseconds(1));
+    full.completion_time = Some(at(5_999) + Duration::microseconds(999));
+    full.exit_status = Some(-9);
+    full.signal = Some(9);
+    full.outpath = Some("/tmp/o".into());
+    full.errpath = Some("/tmp/e".into());
+    full.csvpath = Some("/tmp/c".into());
+    full.attempt = 3;
+    full.retried = true;
+    full.waited = Some(2);
+    full.duration = Some(3);
+    full.previous_id = Some(Uuid::now_v7());
+    full.next_id = Some(Uuid::now_v7());
+    full.tag = json!({"a": 1, "b": "x y", "c": true, "d": null, "e": [1, 2.5], "f": {"g": "é"}})
+        .as_object()
+        .unwrap()
+        .clone();
+
+    // A task that is still to run (the memory store keeps those) with every field set...
+    let mut open = full.clone();
+    open.id = Uuid::now_v7();
+    open.completion_time = None;
+    open.exit_status = None;
+    open.retried = false;
+    // ...and one with every optional field empty.
+    let bare = task("bare", 1);
+    // Nanoseconds are dropped: stores keep microseconds.
+    let mut nanos = task("nanos", 2);
+    nanos.submit_time = at(2) + Duration::nanoseconds(1_234_567);
+    s.submit(&[full.clone(), open.clone(), bare.clone(), nanos.clone()])
+        .unwrap();
+
+    assert_eq!(s.get(&open.id).unwrap().as_ref(), Some(&open));
+    assert_eq!(s.get(&bare.id).unwrap().as_ref(), Some(&bare));
+    let back = s.get(&nanos.id).unwrap().unwrap();
+    assert_eq!(back.submit_time, at(2) + Duration::microseconds(1_234));
+    assert_eq!(s.get(&Uuid::now_v7()).unwrap(), None);
+    if history {
+        assert_eq!(s.get(&full.id).unwrap().as_ref(), Some(&full));
+        let found = s.search(&by_id(full.id)).unwrap();
+        assert_eq!(found, vec![full.clone()]);
+    } else {
+        assert_eq!(
+            s.get(&full.id).unwrap(),
+            None,
+            "no history without a database"
+        );
+    }
+    let found = s.search(&by_id(open.id)).unwrap();
+    assert_eq!(found, vec![open]);
+
+    // Duplicate ids are refused, and nothing of the batch is kept.
+    let extra = task("extra", 3);
+    assert!(s.submit(&[extra.clone(), bare.clone()]).is_err());
+    assert_eq!(s.get(&extra.id).unwrap(), None);
+}
+
+fn submit_order(make: Make, _history: bool) {
+    let mut s = make();
+    // Inserted out of order; submit_time decides.
+    let tasks: Vec<TaskRecord> = [5, 1, 4, 2, 3, 0]
+        .iter()
+        .map(|i| task(&format!("t{i}"), *i))
+        .collect();
+    s.submit(&tasks).unwrap();
+    let want: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+    assert_eq!(args_of(&s.search(&Query::default()).unwrap()), want);
+    let got = s.schedule(100, &sched(0, false)).unwrap();
+    assert_eq!(args_of(&got), want);
+}
+
+fn schedule_marks_and_limits(make: Make, _history: bool) {
+    let mut s = make();
+    let tasks: Vec<TaskRecord> = (0..10).map(|i| task(&format!("t{i}"), i)).collect();
+    s.submit(&tasks).unwrap();
+    assert_eq!(s.count_remaining().unwrap(), 10);
+    let by = sched(0, false);
+    assert!(s.schedule(0, &by).unwrap().is_empty());
+    let first = s.schedule(3, &by).unwrap();
+    assert_eq!(args_of(&first), ["t0", "t1", "t2"]);
+    for r in &first {
+        assert!(r.schedule_time.is_some());
+        assert_eq!(r.server_id, Some(by.server_id));
+        assert_eq!(r.server_host.as_deref(), Some("controller"));
+        assert_eq!(r.attempt, 1);
+        assert_eq!(
+            s.get(&r.id).unwrap().as_ref(),
+            Some(r),
+            "returned rows are what is stored"
+        );
+    }
+    let rest = s.schedule(100, &by).unwrap();
+    assert_eq!(rest.len(), 7);
+    assert!(s.schedule(100, &by).unwrap().is_empty());
+    assert_eq!(
+        s.count_remaining().unwrap(),
+        10,
+        "scheduled is not completed"
+    );
+}
+
+fn complete_first_wins(make: Make, history: bool) {
+    let mut s = make();
+    let a = task("a", 0);
+    let b = task("b", 1);
+    s.submit(&[a.clone(), b.clone()]).unwrap();
+    s.schedule(10, &sched(0, false)).unwrap();
+
+    let mut first = done(a.id, 0);
+    first.start_time = Some(a.submit_time + Duration::milliseconds(5_900));
+    first.completion_time = a.submit_time + Duration::milliseconds(8_400);
+    first.signal = None;
+    first.outpath = Some("/o".into());
+    first.errpath = Some("/e".into());
+    let mut dup = done(a.id, 3);
+    dup.client_host = "late".into();
+    let unknown = done(Uuid::now_v7(), 0);
+    let got = s.complete(&[first.clone(), dup.clone(), unknown]).unwrap();
+    assert_eq!(got, vec![a.id]);
+    assert_eq!(
+        s.complete(&[dup]).unwrap(),
+        Vec::<Uuid>::new(),
+        "first result wins"
+    );
+    assert_eq!(s.count_remaining().unwrap(), 1);
+    if history {
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!(r.exit_status, Some(0));
+        assert_eq!(r.client_host.as_deref(), Some("engine"));
+        assert_eq!(r.client_id, Some(first.client_id));
+        assert_eq!(r.command.as_deref(), Some("cmd"));
+        assert_eq!(r.start_time, first.start_time);
+        assert_eq!(r.completion_time, Some(first.completion_time));
+        assert_eq!(r.outpath.as_deref(), Some("/o"));
+        assert_eq!(r.errpath.as_deref(), Some("/e"));
+        assert_eq!(r.waited, Some(5), "start - submit, truncated");
+        assert_eq!(r.duration, Some(2), "completion - start, truncated");
+        assert_eq!(r.signal, None);
+    }
+    // A signal death keeps its signal apart from the sentinels.
+    let mut killed = done(b.id, -15);
+    killed.signal = Some(15);
+    killed.start_time = None;
+    assert_eq!(s.complete(&[killed]).unwrap(), vec![b.id]);
+    if history {
+        let r = s.get(&b.id).unwrap().unwrap();
+        assert_eq!(
+            (r.exit_status, r.signal, r.waited, r.duration),
+            (Some(-15), Some(15), None, None)
+        );
+    }
+    assert_eq!(s.count_remaining().unwrap(), 0);
+}
+
+fn retry_chain(make: Make, history: bool) {
+    let mut s = make();
+    let mut a = in_group("flaky", 0, 3);
+    a.cores = Some(2);
+    a.memory = Some(3 << 30);
+    a.timeout = Some(60);
+    a.tag = json!({"k": "v", "part": 4}).as_object().unwrap().clone();
+    s.submit(std::slice::from_ref(&a)).unwrap();
+    let by = sched(2, false);
+    let r1 = s.schedule(10, &by).unwrap();
+    assert_eq!(r1.len(), 1);
+    assert_eq!(s.complete(&[done(a.id, 1)]).unwrap(), vec![a.id]);
+    assert_eq!(s.count_remaining().unwrap(), 0);
+
+    let r2 = s.schedule(10, &by).unwrap();
+    assert_eq!(r2.len(), 1, "a failed task is retried");
+    let r2 = &r2[0];
+    assert_ne!(r2.id, a.id);
+    assert_eq!(r2.attempt, 2);
+    assert_eq!(r2.previous_id, Some(a.id));
+    assert_eq!(r2.next_id, None);
+    assert_eq!(r2.args, "flaky");
+    assert_eq!(r2.group, 3);
+    assert_eq!(
+        (r2.cores, r2.memory, r2.timeout),
+        (Some(2), Some(3 << 30), Some(60)),
+        "D2"
+    );
+    assert_eq!(
+        r2.tag,
+        json!({"k": "v", "part": 0}).as_object().unwrap().clone()
+    );
+    assert!(r2.schedule_time.is_some() && r2.completion_time.is_none());
+    assert_eq!(r2.server_id, Some(by.server_id));
+    assert_eq!(s.get(&r2.id).unwrap().as_ref(), Some(r2));
+    if history {
+        let old = s.get(&a.id).unwrap().unwrap();
+        assert!(old.retried);
+        assert_eq!(old.next_id, Some(r2.id));
+        assert_eq!(old.exit_status, Some(1));
+    }
+    assert_eq!(s.count_remaining().unwrap(), 1);
+
+    s.complete(&[done(r2.id, 1)]).unwrap();
+    let r3 = s.schedule(10, &by).unwrap();
+    assert_eq!(r3.len(), 1);
+    assert_eq!((r3[0].attempt, r3[0].previous_id), (3, Some(r2.id)));
+    s.complete(&[done(r3[0].id, 1)]).unwrap();
+    assert!(
+        s.schedule(10, &by).unwrap().is_empty(),
+        "3 attempts with -r 2, then no more"
+    );
+    assert_eq!(s.count_remaining().unwrap(), 0);
+    if history {
+        let chain = s
+            .search(&cond(Field::Args, Op::Eq, Value::Text("flaky".into())))
+            .unwrap();
+        assert_eq!(chain.len(), 3);
+        assert_eq!(chain.iter().filter(|r| r.retried).count(), 2);
+        let last = s.get(&r3[0].id).unwrap().unwrap();
+        assert!(!last.retried && last.next_id.is_none());
+    }
+
+    // Without retries a failure is final.
+    let mut s = make();
+    let b = task("once", 0);
+    s.submit(std::slice::from_ref(&b)).unwrap();
+    s.schedule(1, &sched(0, false)).unwrap();
+    s.complete(&[done(b.id, 2)]).unwrap();
+    assert!(s.schedule(10, &sched(0, false)).unwrap().is_empty());
+}
+
+fn eager_order(make: Make, _history: bool) {
+    for eager in [false, true] {
+        let mut s = make();
+        let by = sched(1, eager);
+        let tasks: Vec<TaskRecord> = ["A", "B", "C"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| task(n, i as i64))
+            .collect();
+        s.submit(&tasks).unwrap();
+        let a = s.schedule(1, &by).unwrap();
+        assert_eq!(args_of(&a), ["A"]);
+        s.complete(&[done(a[0].id, 1)]).unwrap();
+        let next = s.schedule(1, &by).unwrap();
+        if eager {
+            assert_eq!(args_of(&next), ["A"], "eager: retries first");
+            assert_eq!(next[0].attempt, 2);
+            assert_eq!(args_of(&s.schedule(5, &by).unwrap()), ["B", "C"]);
+        } else {
+            assert_eq!(args_of(&next), ["B"], "new tasks first");
+            let fill = s.schedule(5, &by).unwrap();
+            assert_eq!(args_of(&fill), ["C", "A"], "retries fill the bundle");
+            assert_eq!(fill[1].attempt, 2);
+        }
+    }
+    // Eager retries go oldest failure first.
+    let mut s = make();
+    let by = sched(1, true);
+    let x = task("X", 0);
+    let y = task("Y", 1);
+    s.submit(&[x.clone(), y.clone()]).unwrap();
+    s.schedule(2, &by).unwrap();
+    let mut fy = done(y.id, 1);
+    fy.completion_time = at(20_000);
+    let mut fx = done(x.id, 1);
+    fx.completion_time = at(30_000);
+    s.complete(&[fy, fx]).unwrap();
+    assert_eq!(args_of(&s.schedule(5, &by).unwrap()), ["Y", "X"]);
+}
+
+fn cancelled_is_terminal(make: Make, history: bool) {
+    let mut s = make();
+    let a = task("a", 0);
+    let b = task("b", 1);
+    let c = task("c", 2);
+    s.submit(&[a.clone(), b.clone(), c.clone()]).unwrap();
+    assert_eq!(s.update(&by_id(a.id), &[Change::Cancel]).unwrap(), 1);
+    assert_eq!(s.count_remaining().unwrap(), 2);
+    if history {
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!(r.exit_status, Some(-1));
+        assert!(r.schedule_time.is_some());
+        assert_eq!(r.schedule_time, r.completion_time);
+        // Never reverted either.
+        s.update(&by_id(a.id), &[Change::Revert]).unwrap();
+        assert_eq!(s.get(&a.id).unwrap().unwrap().exit_status, Some(-1));
+    }
+    let by = sched(3, true);
+    let got = s.schedule(10, &by).unwrap();
+    assert_eq!(
+        args_of(&got),
+        ["b", "c"],
+        "a cancelled task is never scheduled"
+    );
+    // A task reported cancelled (-1) is not retried.
+    s.complete(&[done(b.id, -1), done(c.id, 0)]).unwrap();
+    assert!(s.schedule(10, &by).unwrap().is_empty());
+    assert_eq!(s.count_remaining().unwrap(), 0);
+}
+
+fn groups(make: Make, _history: bool) {
+    let mut s = make();
+    let by = sched(0, false);
+    let a = in_group("a", 0, 0);
+    let b = in_group("b", 1, 0);
+    let c = in_group("c", 2, 1);
+    let d = in_group("d", 3, 2);
+    s.submit(&[d.clone(), c.clone(), a.clone(), b.clone()])
+        .unwrap();
+    assert_eq!(
+        args_of(&s.schedule(10, &by).unwrap()),
+        ["a", "b"],
+        "only the active group"
+    );
+    assert!(
+        s.schedule(10, &by).unwrap().is_empty(),
+        "group 0 still running"
+    );
+    s.complete(&[done(a.id, 0)]).unwrap();
+    assert!(
+        s.schedule(10, &by).unwrap().is_empty(),
+        "group 0 still running"
+    );
+    s.complete(&[done(b.id, 0)]).unwrap();
+    assert_eq!(
+        args_of(&s.schedule(10, &by).unwrap()),
+        ["c"],
+        "advance once group 0 is done"
+    );
+    s.complete(&[done(c.id, 5)]).unwrap();
+    assert!(
+        s.schedule(10, &by).unwrap().is_empty(),
+        "an exhausted failure holds the group"
+    );
+    assert!(s.schedule(10, &by).unwrap().is_empty());
+    // Lower than the active group: never scheduled.
+    let e = in_group("e", 4, 0);
+    s.submit(std::slice::from_ref(&e)).unwrap();
+    assert!(s.schedule(10, &by).unwrap().is_empty());
+    assert_eq!(s.count_remaining().unwrap(), 2);
+
+    // A retry keeps the group open, then the run advances.
+    let mut s = make();
+    let by = sched(1, false);
+    let a = in_group("a", 0, 0);
+    let z = in_group("z", 1, 1);
+    s.submit(&[a.clone(), z.clone()]).unwrap();
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["a"]);
+    s.complete(&[done(a.id, 1)]).unwrap();
+    let retry = s.schedule(10, &by).unwrap();
+    assert_eq!(
+        (args_of(&retry), retry[0].attempt),
+        (vec!["a".to_string()], 2)
+    );
+    s.complete(&[done(retry[0].id, 0)]).unwrap();
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["z"]);
+
+    // A new store starts with the lowest group present...
+    let mut s = make();
+    s.submit(&[in_group("g5", 0, 5), in_group("g3", 1, 3)])
+        .unwrap();
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["g3"]);
+    // ...and so does one whose tasks were all deleted.
+    assert_eq!(s.delete(&Query::default()).unwrap(), 2);
+    s.submit(&[in_group("g1", 2, 1)]).unwrap();
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["g1"]);
+}
+
+fn unschedule(make: Make, history: bool) {
+    let mut s = make();
+    let by = sched(0, false);
+    let tasks: Vec<TaskRecord> = (0..3).map(|i| task(&format!("t{i}"), i)).collect();
+    s.submit(&tasks).unwrap();
+    let got = s.schedule(3, &by).unwrap();
+    s.complete(&[done(got[2].id, 0)]).unwrap();
+    s.unschedule(&[got[0].id, got[2].id]).unwrap();
+    let r = s.get(&got[0].id).unwrap().unwrap();
+    assert_eq!(
+        (r.schedule_time, r.server_id, r.server_host),
+        (None, None, None)
+    );
+    if history {
+        assert_eq!(
+            s.get(&got[2].id).unwrap().unwrap().exit_status,
+            Some(0),
+            "completed stays"
+        );
+    }
+    let again = s.schedule(10, &by).unwrap();
+    assert_eq!(args_of(&again), ["t0"]);
+    assert_eq!(
+        (again[0].id, again[0].attempt),
+        (got[0].id, 1),
+        "no attempt consumed"
+    );
+    assert_eq!(s.count_remaining().unwrap(), 2);
+    s.unschedule(&[]).unwrap();
+}
+
+fn interrupted(make: Make, _history: bool) {
+    let mut s = make();
+    let by = sched(0, false);
+    let tasks: Vec<TaskRecord> = (0..5).map(|i| task(&format!("t{i}"), i)).collect();
+    s.submit(&tasks).unwrap();
+    let got = s.schedule(3, &by).unwrap();
+    s.complete(&[done(got[1].id, 0)]).unwrap();
+    let mut lost = s.interrupted(100).unwrap();
+    lost.sort_by_key(|r| r.submit_time);
+    assert_eq!(args_of(&lost), ["t0", "t2"]);
+    assert_eq!(s.interrupted(1).unwrap().len(), 1);
+}
+
+fn count(s: &mut Box<dyn TaskStore>, q: Query) -> usize {
+    let n = s.count(&q).unwrap();
+    let rows = s.search(&q).unwrap();
+    assert_eq!(n as usize, rows.len(), "count agrees with search for {q:?}");
+    rows.len()
+}
+
+fn c(field: Field, op: Op, value: Value) -> Query {
+    cond(field, op, value)
+}
+
+fn operators(make: Make, _history: bool) {
+    let mut s = make();
+    let mut rows = Vec::new();
+    for (i, (name, cores)) in [
+        ("alpha", Some(1)),
+        ("beta", Some(2)),
+        ("gamma", Some(3)),
+        ("delta", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut t = task(name, i as i64 * 1000);
+        t.cores = cores;
+        t.cores_max = cores.map(|c| c as f64 + 0.5);
+        rows.push(t);
+    }
+    s.submit(&rows).unwrap();
+    use Op::*;
+    let i = Value::Int;
+    // Integers, with >= and <= meaning what they say (D3).
+    assert_eq!(count(&mut s, c(Field::Cores, Eq, i(2))), 1);
+    assert_eq!(
+        count(&mut s, c(Field::Cores, Ne, i(2))),
+        2,
+        "NULL is not != 2"
+    );
+    assert_eq!(count(&mut s, c(Field::Cores, Lt, i(2))), 1);
+    assert_eq!(count(&mut s, c(Field::Cores, Le, i(2))), 2);
+    assert_eq!(count(&mut s, c(Field::Cores, Gt, i(2))), 1);
+    assert_eq!(count(&mut s, c(Field::Cores, Ge, i(2))), 2);
+    assert_eq!(
+        count(&mut s, c(Field::Cores, Ge, Value::Text("3".into()))),
+        1
+    );
+    assert_eq!(count(&mut s, c(Field::Cores, Eq, Value::Null)), 1);
+    assert_eq!(count(&mut s, c(Field::Cores, Ne, Value::Null)), 3);
+    assert_eq!(
+        count(&mut s, c(Field::Cores, Regex, Value::Text("^[12]$".into()))),
+        2
+    );
+    assert_eq!(count(&mut s, c(Field::CoresMax, Gt, Value::Float(2.5))), 1);
+    assert_eq!(count(&mut s, c(Field::CoresMax, Ge, Value::Float(2.5))), 2);
+    // Text compares literally (no quote stripping), bytewise.
+    let t = |v: &str| Value::Text(v.into());
+    assert_eq!(count(&mut s, c(Field::Args, Eq, t("beta"))), 1);
+    assert_eq!(count(&mut s, c(Field::Args, Eq, t("'beta'"))), 0);
+    assert_eq!(count(&mut s, c(Field::Args, Lt, t("beta"))), 1);
+    assert_eq!(count(&mut s, c(Field::Args, Le, t("beta"))), 2);
+    assert_eq!(count(&mut s, c(Field::Args, Gt, t("delta"))), 1);
+    assert_eq!(count(&mut s, c(Field::Args, Ge, t("delta"))), 2);
+    assert_eq!(count(&mut s, c(Field::Args, Ne, t("beta"))), 3);
+    assert_eq!(count(&mut s, c(Field::Args, Regex, t("^(a|g)"))), 2);
+    assert_eq!(
+        count(&mut s, c(Field::Args, Regex, t("ET"))),
+        0,
+        "case-sensitive"
+    );
+    assert_eq!(
+        count(&mut s, c(Field::Args, Lt, t("Z"))),
+        0,
+        "bytewise, not a locale"
+    );
+    // Times, exactly at a boundary, and as user text.
+    let tm = |ms| Value::Time(at(ms));
+    assert_eq!(count(&mut s, c(Field::SubmitTime, Eq, tm(1000))), 1);
+    assert_eq!(count(&mut s, c(Field::SubmitTime, Ge, tm(1000))), 3);
+    assert_eq!(count(&mut s, c(Field::SubmitTime, Le, tm(1000))), 2);
+    assert_eq!(count(&mut s, c(Field::SubmitTime, Gt, tm(1000))), 2);
+    assert_eq!(count(&mut s, c(Field::SubmitTime, Lt, tm(1000))), 1);
+    assert_eq!(
+        count(&mut s, c(Field::SubmitTime, Gt, t("2024-01-02 03:04:06"))),
+        3
+    );
+    assert_eq!(count(&mut s, c(Field::SubmitTime, Lt, t("2024-01-02"))), 0);
+    assert_eq!(count(&mut s, c(Field::ScheduleTime, Eq, Value::Null)), 4);
+    assert_eq!(
+        count(
+            &mut s,
+            c(Field::SubmitTime, Regex, t("^2024-01-02T03:04:07"))
+        ),
+        1
+    );
+    // Booleans and ids.
+    assert_eq!(count(&mut s, c(Field::Retried, Eq, Value::Bool(false))), 4);
+    assert_eq!(count(&mut s, c(Field::Retried, Regex, t("^false$"))), 4);
+    assert_eq!(
+        count(
+            &mut s,
+            c(Field::Id, Eq, Value::Text(rows[1].id.to_string()))
+        ),
+        1
+    );
+    let prefix = format!("^{}", &rows[2].id.to_string()[..30]);
+    assert_eq!(count(&mut s, c(Field::Id, Regex, t(&prefix))), 1);
+    // Several conditions are ANDed.
+    let mut both = c(Field::Cores, Ge, i(2));
+    both.conditions.push(Condition {
+        field: Field::Args,
+        op: Regex,
+        value: t("a$"),
+    });
+    assert_eq!(args_of(&s.search(&both).unwrap()), ["beta", "gamma"]);
+    // Order, NULLs first ascending and last descending, and limits.
+    let order = |field, descending| Query {
+        order: Some(Order { field, descending }),
+        ..Query::default()
+    };
+    assert_eq!(
+        args_of(&s.search(&order(Field::Cores, false)).unwrap()),
+        ["delta", "alpha", "beta", "gamma"]
+    );
+    assert_eq!(
+        args_of(&s.search(&order(Field::Cores, true)).unwrap()),
+        ["gamma", "beta", "alpha", "delta"]
+    );
+    assert_eq!(
+        args_of(&s.search(&order(Field::Args, false)).unwrap()),
+        ["alpha", "beta", "delta", "gamma"]
+    );
+    let mut top = order(Field::Args, true);
+    top.limit = Some(2);
+    assert_eq!(args_of(&s.search(&top).unwrap()), ["gamma", "delta"]);
+    // Bad input is a clear one-line error, never a panic.
+    for bad in [
+        c(Field::Cores, Lt, Value::Null),
+        c(Field::Args, Regex, t("(")),
+        c(Field::Id, Eq, t("not-a-uuid")),
+        c(Field::Cores, Gt, t("many")),
+        c(Field::SubmitTime, Gt, t("yesterday")),
+        c(Field::Tag, Lt, t("{}")),
+    ] {
+        let e = s.search(&bad).unwrap_err();
+        assert!(matches!(e, StoreError::BadValue { .. }), "{bad:?}: {e}");
+        one_line(&e);
+        assert!(s.count(&bad).is_err());
+    }
+}
+
+fn history_operators(make: Make, history: bool) {
+    if !history {
+        return;
+    }
+    let mut s = make();
+    let tasks: Vec<TaskRecord> = (0..5).map(|i| task(&format!("t{i}"), i)).collect();
+    s.submit(&tasks).unwrap();
+    let got = s.schedule(4, &sched(0, false)).unwrap();
+    let exits = [0, 1, -2, -15];
+    let done: Vec<Completion> = got.iter().zip(exits).map(|(r, e)| done(r.id, e)).collect();
+    s.complete(&done).unwrap();
+    let i = Value::Int;
+    use Op::*;
+    // The observed HyperShell 2.8.2 bugs: `>= 0` matched nothing, `<= -2` everything (D3).
+    assert_eq!(count(&mut s, c(Field::ExitStatus, Ge, i(0))), 2);
+    assert_eq!(count(&mut s, c(Field::ExitStatus, Le, i(-2))), 2);
+    assert_eq!(count(&mut s, c(Field::ExitStatus, Ne, i(0))), 3, "-F");
+    assert_eq!(count(&mut s, c(Field::ExitStatus, Eq, i(0))), 1, "-S");
+    assert_eq!(
+        count(&mut s, c(Field::ExitStatus, Ne, Value::Null)),
+        4,
+        "-C"
+    );
+    assert_eq!(
+        count(&mut s, c(Field::ExitStatus, Eq, Value::Null)),
+        1,
+        "-R"
+    );
+    assert_eq!(count(&mut s, c(Field::CompletionTime, Ne, Value::Null)), 4);
+    assert_eq!(count(&mut s, c(Field::Waited, Ge, i(9))), 4);
+}
+
+fn tags(make: Make, _history: bool) {
+    let mut s = make();
+    let mut rows = Vec::new();
+    for (i, tag) in [
+        json!({"a": 1}),
+        json!({"a": "x", "b": true}),
+        json!({}),
+        json!({"b": null, "c.d": 2}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut t = task(&format!("t{i}"), i as i64);
+        t.tag = tag.as_object().unwrap().clone();
+        rows.push(t);
+    }
+    s.submit(&rows).unwrap();
+    let tq = |tags: Vec<TagFilter>| Query {
+        tags,
+        ..Query::default()
+    };
+    let has = |k: &str| TagFilter::Has(k.into());
+    let eq = |k: &str, v| TagFilter::Equals(k.into(), v);
+    assert_eq!(
+        args_of(&s.search(&tq(vec![has("a")])).unwrap()),
+        ["t0", "t1"]
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![has("b")])).unwrap()),
+        ["t1", "t3"],
+        "a null value is still a tag"
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![has("c.d")])).unwrap()),
+        ["t3"],
+        "dots are part of the key"
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![eq("a", json!(1))])).unwrap()),
+        ["t0"]
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![eq("a", json!("x"))])).unwrap()),
+        ["t1"]
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![eq("a", json!("1"))])).unwrap()),
+        Vec::<String>::new(),
+        "typed"
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![eq("b", json!(true))])).unwrap()),
+        ["t1"]
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![eq("b", json!(1))])).unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        args_of(&s.search(&tq(vec![has("a"), has("b")])).unwrap()),
+        ["t1"]
+    );
+    assert_eq!(s.count(&tq(vec![has("nope")])).unwrap(), 0);
+    assert_eq!(s.tag_keys().unwrap(), ["a", "b", "c.d"]);
+    assert_eq!(s.tag_values("a").unwrap(), vec![json!("x"), json!(1)]);
+    assert_eq!(s.tag_values("b").unwrap(), vec![json!(null), json!(true)]);
+    assert!(s.tag_values("nope").unwrap().is_empty());
+    let e = s.search(&tq(vec![has("bad\"key")])).unwrap_err();
+    assert!(matches!(e, StoreError::BadValue { .. }));
+}
+
+fn update(make: Make, history: bool) {
+    let mut s = make();
+    let mut rows = Vec::new();
+    for i in 0..4 {
+        let mut t = task(&format!("t{i}"), i);
+        t.tag = json!({"k": 1, "r": 1}).as_object().unwrap().clone();
+        rows.push(t);
+    }
+    s.submit(&rows).unwrap();
+    let first_two = Query {
+        order: Some(Order {
+            field: Field::SubmitTime,
+            descending: false,
+        }),
+        limit: Some(2),
+        ..Query::default()
+    };
+    // D9: every change applies to every matched task, even with a limit.
+    let n = s
+        .update(
+            &first_two,
+            &[
+                Change::Set(Field::Cores, Value::Int(8)),
+                Change::Set(Field::SubmitHost, Value::Null),
+                Change::SetTag("new".into(), json!("v")),
+                Change::SetTag("k".into(), json!(2)),
+                Change::RemoveTag("r".into()),
+            ],
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+    for (i, r) in rows.iter().enumerate() {
+        let got = s.get(&r.id).unwrap().unwrap();
+        if i < 2 {
+            assert_eq!(got.cores, Some(8));
+            assert_eq!(got.submit_host, None);
+            assert_eq!(
+                got.tag,
+                json!({"k": 2, "new": "v"}).as_object().unwrap().clone()
+            );
+        } else {
+            assert_eq!(got, *r, "outside the limit: untouched");
+        }
+    }
+    // A refused change refuses the whole update.
+    for bad in [
+        Change::Set(Field::Id, Value::Uuid(Uuid::now_v7())),
+        Change::Set(Field::Args, Value::Null),
+        Change::Set(Field::ExitStatus, Value::Int(1 << 40)),
+        Change::Set(Field::Memory, Value::Text("lots".into())),
+        Change::SetTag("bad\"key".into(), json!(1)),
+    ] {
+        let e = s
+            .update(
+                &Query::default(),
+                &[Change::Set(Field::Timeout, Value::Int(9)), bad],
+            )
+            .unwrap_err();
+        assert!(matches!(e, StoreError::BadValue { .. }), "{e}");
+        one_line(&e);
+    }
+    assert_eq!(
+        s.count(&c(Field::Timeout, Op::Eq, Value::Int(9))).unwrap(),
+        0
+    );
+    // Setting a whole tag object and a 64-bit memory.
+    s.update(
+        &by_id(rows[3].id),
+        &[Change::Set(Field::Tag, Value::Text("{\"z\":[1]}".into()))],
+    )
+    .unwrap();
+    s.update(
+        &by_id(rows[3].id),
+        &[Change::Set(Field::Memory, Value::Text("6442450944".into()))],
+    )
+    .unwrap();
+    let r3 = s.get(&rows[3].id).unwrap().unwrap();
+    assert_eq!(
+        (r3.tag, r3.memory),
+        (
+            json!({"z": [1]}).as_object().unwrap().clone(),
+            Some(6 << 30)
+        )
+    );
+
+    // Cancel and revert.
+    let by = sched(0, false);
+    let got = s.schedule(2, &by).unwrap();
+    assert_eq!(args_of(&got), ["t0", "t1"]);
+    assert_eq!(
+        s.update(
+            &by_id(got[0].id),
+            &[Change::Revert, Change::SetTag("again".into(), json!(true))]
+        )
+        .unwrap(),
+        1
+    );
+    let r0 = s.get(&got[0].id).unwrap().unwrap();
+    assert_eq!(
+        (r0.schedule_time, r0.server_id, r0.server_host.clone()),
+        (None, None, None)
+    );
+    assert_eq!(r0.tag.get("again"), Some(&json!(true)));
+    assert_eq!(s.update(&by_id(rows[2].id), &[Change::Cancel]).unwrap(), 1);
+    assert_eq!(
+        args_of(&s.schedule(10, &by).unwrap()),
+        ["t0", "t3"],
+        "reverted runs again, cancelled never"
+    );
+    if history {
+        // Reverting a finished task makes it run again.
+        s.complete(&[done(got[1].id, 3)]).unwrap();
+        assert_eq!(s.update(&by_id(got[1].id), &[Change::Revert]).unwrap(), 1);
+        let r = s.get(&got[1].id).unwrap().unwrap();
+        assert_eq!(
+            (
+                r.exit_status,
+                r.completion_time,
+                r.client_id,
+                r.waited,
+                r.duration
+            ),
+            (None, None, None, None, None)
+        );
+        assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["t1"]);
+        // Cancel leaves a finished task's result alone.
+        s.complete(&[done(got[1].id, 0)]).unwrap();
+        s.update(&by_id(got[1].id), &[Change::Cancel]).unwrap();
+        assert_eq!(s.get(&got[1].id).unwrap().unwrap().exit_status, Some(0));
+    }
+    assert_eq!(
+        s.update(
+            &c(Field::Args, Op::Eq, Value::Text("none".into())),
+            &[Change::Cancel]
+        )
+        .unwrap(),
+        0
+    );
+}
+
+fn delete_and_count(make: Make, _history: bool) {
+    let mut s = make();
+    let rows: Vec<TaskRecord> = (0..10)
+        .map(|i| task(if i % 2 == 0 { "even" } else { "odd" }, i))
+        .collect();
+    s.submit(&rows).unwrap();
+    let even = c(Field::Args, Op::Eq, Value::Text("even".into()));
+    assert_eq!(s.count(&even).unwrap(), 5);
+    let mut limited = even.clone();
+    limited.limit = Some(3);
+    assert_eq!(s.count(&limited).unwrap(), 3, "count respects the limit");
+    assert_eq!(
+        s.count(&Query {
+            limit: Some(100),
+            ..Query::default()
+        })
+        .unwrap(),
+        10
+    );
+    limited.order = Some(Order {
+        field: Field::SubmitTime,
+        descending: true,
+    });
+    assert_eq!(s.delete(&limited).unwrap(), 3);
+    assert_eq!(s.get(&rows[8].id).unwrap(), None, "the latest went first");
+    assert!(s.get(&rows[2].id).unwrap().is_some());
+    assert_eq!(s.delete(&even).unwrap(), 2);
+    assert_eq!(s.count(&Query::default()).unwrap(), 5);
+    assert_eq!(s.count_remaining().unwrap(), 5);
+    assert_eq!(s.delete(&even).unwrap(), 0);
+}
+
+fn clients(make: Make, _history: bool) {
+    let mut s = make();
+    let c = ClientRecord {
+        id: Uuid::now_v7(),
+        host: "node1".into(),
+        server_id: Uuid::now_v7(),
+        server_host: "ctl".into(),
+        connected_at: Utc::now(),
+    };
+    s.client_connected(&c).unwrap();
+    s.client_connected(&c).unwrap(); // re-registration after a false eviction
+    s.client_disconnected(&c.id, true).unwrap();
+    s.client_disconnected(&Uuid::now_v7(), false).unwrap();
+}
+
+fn truncate(make: Make, _history: bool) {
+    let mut s = make();
+    s.submit(&[task("a", 0), in_group("b", 1, 4)]).unwrap();
+    s.schedule(10, &sched(0, false)).unwrap();
+    s.truncate().unwrap();
+    s.check().unwrap();
+    assert_eq!(s.count_remaining().unwrap(), 0);
+    assert!(s.search(&Query::default()).unwrap().is_empty());
+    // The active group is forgotten too.
+    s.submit(&[in_group("c", 2, 0)]).unwrap();
+    assert_eq!(args_of(&s.schedule(10, &sched(0, false)).unwrap()), ["c"]);
+    s.initialize().unwrap();
+    s.vacuum().unwrap();
+}
+
+// ---- SQLite ----
+
+#[test]
+fn store_sqlite_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = Cell::new(0);
+    let make = || -> Box<dyn TaskStore> {
+        n.set(n.get() + 1);
+        let mut s = SqliteStore::open(&dir.path().join(format!("sub/s{}.db", n.get()))).unwrap();
+        s.initialize().unwrap();
+        Box::new(s)
+    };
+    suite(&make, true);
+}
+
+#[test]
+fn store_sqlite_files() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not a database.
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "these are my notes, not a database\n".repeat(200)).unwrap();
+    let e = SqliteStore::open(&text)
+        .err()
+        .expect("a text file is not a database");
+    assert!(matches!(e, StoreError::NotADatabase { .. }), "{e}");
+    one_line(&e);
+
+    // Uninitialized, then initialized (idempotent).
+    let path = dir.path().join("main.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    assert!(matches!(s.check(), Err(StoreError::Uninitialized)));
+    s.initialize().unwrap();
+    s.initialize().unwrap();
+    s.check().unwrap();
+    s.submit(&[task("kept", 0)]).unwrap();
+    drop(s);
+
+    // WAL is on.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode.to_lowercase(), "wal");
+    // Scheduling uses the partial indexes, not a scan.
+    let plan: Vec<String> = raw
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT id FROM task WHERE \"schedule_time\" IS NULL AND \
+             \"completion_time\" IS NULL AND \"group\" = 0 ORDER BY \"submit_time\", \"id\" LIMIT 10",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|p| p.contains("task_unscheduled")),
+        "{plan:?}"
+    );
+    let plan: Vec<String> = raw
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT id FROM task WHERE \"group\" = 0 AND \"exit_status\" NOT IN (0, -1) \
+             AND \"retried\" = FALSE AND \"attempt\" < 3 ORDER BY \"completion_time\", \"id\" LIMIT 10",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(plan.iter().any(|p| p.contains("task_retries")), "{plan:?}");
+
+    // A newer schema is refused.
+    raw.execute(
+        "UPDATE hs_meta SET value = ?1 WHERE key = 'schema_version'",
+        [(SCHEMA_VERSION + 1).to_string()],
+    )
+    .unwrap();
+    drop(raw);
+    let mut s = SqliteStore::open(&path).unwrap();
+    let e = s.initialize().unwrap_err();
+    assert!(
+        matches!(e, StoreError::NewerSchema { found, supported } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{e}"
+    );
+    one_line(&e);
+    assert!(matches!(s.check(), Err(StoreError::NewerSchema { .. })));
+    drop(s);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "UPDATE hs_meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION.to_string()],
+    )
+    .unwrap();
+    drop(raw);
+
+    // Backup: a new file only.
+    let mut s = SqliteStore::open(&path).unwrap();
+    let copy = dir.path().join("backups/copy.db");
+    s.backup(&copy).unwrap();
+    let e = s.backup(&copy).unwrap_err();
+    one_line(&e);
+    let mut b = SqliteStore::open(&copy).unwrap();
+    b.check().unwrap();
+    assert_eq!(args_of(&b.search(&Query::default()).unwrap()), ["kept"]);
+
+    // One controller at a time; the claim goes with the store.
+    s.claim_controller("controller pid 1 on host-a").unwrap();
+    s.claim_controller("controller pid 1 on host-a").unwrap();
+    let mut other = SqliteStore::open(&path).unwrap();
+    match other.claim_controller("second") {
+        Err(StoreError::Locked { owner }) => assert!(owner.contains("pid 1 on host-a"), "{owner}"),
+        r => panic!("second claim: {r:?}"),
+    }
+    drop(s);
+    other.claim_controller("second").unwrap();
+    // Claiming does not block ordinary use by other processes (hs list, hs submit).
+    let mut reader = SqliteStore::open(&path).unwrap();
+    reader.submit(&[task("more", 1)]).unwrap();
+    assert_eq!(reader.count(&Query::default()).unwrap(), 2);
+}
+
+// ---- memory ----
+
+#[test]
+fn store_memory_suite() {
+    let make = || -> Box<dyn TaskStore> { Box::new(MemoryStore::new()) };
+    suite(&make, false);
+    let mut m = MemoryStore::new();
+    m.claim_controller("a").unwrap();
+    m.claim_controller("b").unwrap();
+    assert!(m.backup(std::path::Path::new("/tmp/x")).is_err());
+}
+
+/// Streaming 200k tasks through the memory store keeps its size bounded and ends at zero.
+#[test]
+fn store_memory_stays_flat() {
+    let mut m = MemoryStore::new();
+    let by = sched(1, false);
+    let total = 200_000;
+    let batch = 10_000;
+    let mut peak = 0;
+    let mut n = 0;
+    let mut retried = 0;
+    while n < total {
+        let tasks: Vec<TaskRecord> = (0..batch).map(|i| task("t", (n + i) as i64)).collect();
+        m.submit(&tasks).unwrap();
+        n += batch;
+        loop {
+            let got = m.schedule(1000, &by).unwrap();
+            if got.is_empty() {
+                break;
+            }
+            retried += got.iter().filter(|r| r.attempt > 1).count();
+            peak = peak.max(m.len());
+            // One in a hundred fails once.
+            let done: Vec<Completion> = got
+                .iter()
+                .enumerate()
+                .map(|(i, r)| done(r.id, if i % 100 == 0 && r.attempt == 1 { 1 } else { 0 }))
+                .collect();
+            m.complete(&done).unwrap();
+        }
+    }
+    assert!(retried >= total / 100, "retries ran: {retried}");
+    assert!(peak <= batch + 1000, "peak {peak} rows held");
+    assert_eq!(m.len(), 0, "nothing is held once everything is done");
+    assert_eq!(m.count_remaining().unwrap(), 0);
+}
+
+// ---- PostgreSQL ----
+
+struct Schemas {
+    url: String,
+    names: RefCell<Vec<String>>,
+}
+
+impl Schemas {
+    fn fresh(&self) -> String {
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        self.names.borrow_mut().push(name.clone());
+        name
+    }
+}
+
+impl Drop for Schemas {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            for n in self.names.borrow().iter() {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{n}\" CASCADE"));
+            }
+        }
+    }
+}
+
+fn pg_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            crate::helpers::skip_or_fail(
+                "PostgreSQL is not running (DATABASE_URL unset): run scripts/test as root",
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn store_postgres_suite() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schemas = Schemas {
+        url: url.clone(),
+        names: RefCell::new(Vec::new()),
+    };
+    let make = || -> Box<dyn TaskStore> {
+        let mut s = PostgresStore::connect_with_schema(&url, &schemas.fresh()).unwrap();
+        s.initialize().unwrap();
+        Box::new(s)
+    };
+    suite(&make, true);
+}
+
+#[test]
+fn store_postgres_specifics() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schemas = Schemas {
+        url: url.clone(),
+        names: RefCell::new(Vec::new()),
+    };
+    let schema = schemas.fresh();
+
+    let mut s = PostgresStore::connect_with_schema(&url, &schema).unwrap();
+    assert!(matches!(s.check(), Err(StoreError::Uninitialized)));
+    s.initialize().unwrap();
+    s.initialize().unwrap();
+    s.check().unwrap();
+    let e = s.backup(std::path::Path::new("/tmp/never.db")).unwrap_err();
+    assert!(e.to_string().contains("SQLite"), "{e}");
+
+    // The URL's own search_path option works too.
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let mut via_url =
+        PostgresStore::connect(&format!("{url}{sep}options=-csearch_path%3D{schema}")).unwrap();
+    via_url.check().unwrap();
+    s.submit(&[task("shared", 0)]).unwrap();
+    assert_eq!(via_url.count(&Query::default()).unwrap(), 1);
+
+    // One controller per schema, released with the connection.
+    s.claim_controller("controller pid 7 on host-b").unwrap();
+    match via_url.claim_controller("second") {
+        Err(StoreError::Locked { owner }) => assert_eq!(owner, "controller pid 7 on host-b"),
+        r => panic!("second claim: {r:?}"),
+    }
+    let mut elsewhere = PostgresStore::connect_with_schema(&url, &schemas.fresh()).unwrap();
+    elsewhere.initialize().unwrap();
+    elsewhere.claim_controller("another site").unwrap();
+    drop(s);
+    via_url.claim_controller("second").unwrap();
+
+    // A newer schema is refused.
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    raw.batch_execute(&format!(
+        "UPDATE \"{schema}\".hs_meta SET value = '{}' WHERE key = 'schema_version'",
+        SCHEMA_VERSION + 1
+    ))
+    .unwrap();
+    let mut s = PostgresStore::connect_with_schema(&url, &schema).unwrap();
+    let e = s.initialize().unwrap_err();
+    assert!(matches!(e, StoreError::NewerSchema { .. }), "{e}");
+
+    // memory is BIGINT (D11), the tag JSONB.
+    let types: Vec<(String, String)> = raw
+        .query(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = $1 AND table_name = 'task' AND column_name IN ('memory', 'tag', 'id', 'submit_time')",
+            &[&schema],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (col, ty) in [
+        ("memory", "bigint"),
+        ("tag", "jsonb"),
+        ("id", "uuid"),
+        ("submit_time", "timestamp with time zone"),
+    ] {
+        assert!(
+            types.contains(&(col.to_string(), ty.to_string())),
+            "{col} {ty} in {types:?}"
+        );
+    }
+}
+
+#[test]
+fn store_postgres_connect_errors() {
+    // Nothing listens on port 1.
+    let e = PostgresStore::connect("postgres://hs:secret-pw@127.0.0.1:1/db?connect_timeout=5")
+        .err()
+        .unwrap();
+    assert!(matches!(e, StoreError::Unreachable { .. }), "{e}");
+    assert!(!e.to_string().contains("secret-pw"), "{e}");
+    one_line(&e);
+    let e = PostgresStore::connect("this is not a url ::")
+        .err()
+        .unwrap();
+    one_line(&e);
+    let Some(url) = pg_url() else {
+        return;
+    };
+    // A database that does not exist, a role that does not exist: refused.
+    let base = url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    let e = PostgresStore::connect(&format!("{base}/no_such_db_hs"))
+        .err()
+        .unwrap();
+    assert!(matches!(e, StoreError::Refused { .. }), "{e}");
+    one_line(&e);
+    let hostpart = base.rsplit_once('@').map(|(_, h)| h.to_string()).unwrap();
+    let e = PostgresStore::connect(&format!("postgres://nobody_hs:pw-secret@{hostpart}/test"))
+        .err()
+        .unwrap();
+    assert!(matches!(e, StoreError::Refused { .. }), "{e}");
+    assert!(!e.to_string().contains("pw-secret"), "{e}");
+}
+
+// ---- speed ----
+
+fn submit_rate(s: &mut dyn TaskStore, n: usize) -> f64 {
+    let tasks: Vec<TaskRecord> = (0..n)
+        .map(|i| task(&format!("echo {i}"), i as i64))
+        .collect();
+    let t0 = Instant::now();
+    for chunk in tasks.chunks(10_000) {
+        s.submit(chunk).unwrap();
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// Submit speed, and scheduling that stays fast with many finished rows. Prints rates (run
+/// with `--release --nocapture` for real numbers).
+fn speed(s: &mut dyn TaskStore, name: &str) {
+    let n = 100_000;
+    let rate = submit_rate(s, n);
+    eprintln!("{name}: submit {rate:.0} tasks/s");
+    let by = sched(0, false);
+    let t0 = Instant::now();
+    let mut scheduled = 0;
+    loop {
+        let got = s.schedule(1000, &by).unwrap();
+        if got.is_empty() {
+            break;
+        }
+        scheduled += got.len();
+        let done: Vec<Completion> = got.iter().map(|r| done(r.id, 0)).collect();
+        s.complete(&done).unwrap();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    assert_eq!(scheduled, n);
+    eprintln!("{name}: schedule+complete {:.0} tasks/s", n as f64 / secs);
+    // With 100k finished rows, one more bundle is still quick.
+    s.submit(
+        &(0..1000)
+            .map(|i| task("late", n as i64 + i))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    assert_eq!(s.schedule(1000, &by).unwrap().len(), 1000);
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    eprintln!("{name}: one 1000-task bundle among {n} finished rows: {ms:.1} ms");
+    assert!(ms < 2000.0, "{name}: scheduling took {ms} ms");
+    assert_eq!(s.count_remaining().unwrap(), 1000);
+}
+
+#[test]
+fn store_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("speed.db")).unwrap();
+    s.initialize().unwrap();
+    speed(&mut s, "sqlite");
+    let mut m = MemoryStore::new();
+    speed(&mut m, "memory");
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        let schemas = Schemas {
+            url: url.clone(),
+            names: RefCell::new(Vec::new()),
+        };
+        let mut p = PostgresStore::connect_with_schema(&url, &schemas.fresh()).unwrap();
+        p.initialize().unwrap();
+        speed(&mut p, "postgres");
+    }
+}
