@@ -21,7 +21,7 @@ impl Broker {
         let engine = r.engine_id;
         let now = Instant::now();
         let returning = self.registry.get(&engine).is_some();
-        let capacity = r.slots + self.cfg.prefetch.unwrap_or(2 * r.slots);
+        let capacity = r.slots + self.cfg.prefetch.unwrap_or((2 * r.slots).max(16));
         self.registry.add(EngineInfo {
             id: engine,
             host: r.host.clone(),

@@ -158,6 +158,8 @@ impl Engine {
         let done_endpoint = format!("inproc://hs-engine-{}-done", cfg.engine_id);
         done.bind(&done_endpoint)
             .map_err(zmq_err("binding the slot socket"))?;
+        // Every socket of this engine (and, in `hs cluster`, of its controller) exists now.
+        crate::executor::seal_internal_descriptors();
         let board = Arc::new(Board::new(cfg.slots as usize));
         let slots = Slots::start(&cfg, ctx, &done_endpoint, executor, board.clone())?;
 

@@ -13,12 +13,14 @@
 //!   cut into another's) or written to files;
 //! - stopping escalates SIGINT → SIGTERM → SIGKILL on the group, `signalwait` apart.
 
+mod inherit;
 mod relay;
 mod spawn;
 mod stop;
 mod subreaper;
 mod sys;
 
+pub use inherit::seal_internal_descriptors;
 pub use relay::LineSink;
 pub use spawn::SpawnExecutor;
 pub use stop::{StopReason, StopSignal};

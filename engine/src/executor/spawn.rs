@@ -37,6 +37,12 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 /// then checks it at this interval.
 const NO_PIDFD_TICK: Duration = Duration::from_millis(10);
 
+/// How long a slot polls without sleeping (yielding between polls) once a task's output has
+/// closed. A dying process closes its files a few microseconds before its exit is reported
+/// (its address space is already gone by then), and stdout and stderr close one after the
+/// other; sleeping in poll for each of those events cost up to three wake-ups per task.
+const EXIT_SPIN: Duration = Duration::from_micros(200);
+
 /// Size of the stack buffer output is read through (the default pipe capacity).
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -249,6 +255,8 @@ struct Watch<'a> {
     walltime: Option<Instant>,
     signalwait: Duration,
     stopping: Option<Stopping>,
+    /// Until when to poll without sleeping (see [`EXIT_SPIN`]).
+    spin_until: Option<Instant>,
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -286,6 +294,7 @@ impl<'a> Watch<'a> {
             walltime: spec.timeout.map(|t| Instant::now() + t),
             signalwait: spec.signalwait,
             stopping: None,
+            spin_until: None,
         })
     }
 
@@ -375,7 +384,19 @@ impl<'a> Watch<'a> {
                     fds[RELAYS + i].fd = relay.raw_fd();
                 }
             }
-            match sys::poll(&mut fds, self.poll_timeout(now)) {
+            // Right after output closes the exit report is microseconds away: look without
+            // sleeping (see EXIT_SPIN) rather than pay for another wake-up.
+            let spinning = self.stopping.is_none() && self.spin_until.is_some_and(|t| now < t);
+            let timeout = if spinning {
+                Some(Duration::ZERO)
+            } else {
+                self.poll_timeout(now)
+            };
+            match sys::poll(&mut fds, timeout) {
+                Ok(0) if spinning => {
+                    std::thread::yield_now();
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -387,6 +408,7 @@ impl<'a> Watch<'a> {
                 }
             }
 
+            let mut closed_now = false;
             for (i, slot) in self.relays.iter_mut().enumerate() {
                 if fds[RELAYS + i].revents != 0
                     && let Some(relay) = slot
@@ -394,6 +416,7 @@ impl<'a> Watch<'a> {
                     && let Some(relay) = slot.take()
                 {
                     relay.finish();
+                    closed_now = true;
                 }
             }
             if fds[STOPFD].revents != 0 && self.stopping.is_none() {
@@ -403,6 +426,9 @@ impl<'a> Watch<'a> {
             }
             if fds[PIDFD].revents != 0 {
                 return Ended::Exited(None);
+            }
+            if closed_now && self.pidfd.is_some() {
+                self.spin_until = Some(Instant::now() + EXIT_SPIN);
             }
         }
     }

@@ -108,3 +108,13 @@ pub(crate) fn default_sigint() {
     // SAFETY: SIG_DFL installs no handler code; this only changes the process's disposition.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
 }
+
+/// Set `FD_CLOEXEC` on a raw descriptor this process owns but did not open itself.
+pub(crate) fn set_cloexec(fd: libc::c_int) -> io::Result<()> {
+    // SAFETY: F_GETFD/F_SETFD only read and write the descriptor's flags; an fd that is not open
+    // makes fcntl fail with EBADF, which is reported, never undefined behaviour.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }.into())?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, flags as libc::c_int | libc::FD_CLOEXEC) }.into())?;
+    Ok(())
+}
