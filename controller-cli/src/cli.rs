@@ -9,16 +9,22 @@ Exit status:
   0  every task succeeded
   1  at least one task failed or an input line was rejected (all others ran)
   2  bad arguments (unknown option, bad template, weak key, ...)
+  3  bad configuration (a file that is not valid TOML, a value that cannot be used)
   4  interrupted (Ctrl-C, SIGTERM): running tasks were stopped
   5  runtime error (file not found, port in use, controller unreachable, ...)
   6  internal error (a bug: please report it)
   7  authentication failed (the key does not match the controller's)
 
+Configuration (hs config, docs/config.md), highest first: flags, HYPERSHELL_* variables,
+./.hypershell/config.toml (or $HYPERSHELL_SITE/config.toml), ~/.hypershell/config.toml,
+/etc/hypershell.toml, built-in defaults.
+
 Environment:
-  HYPERSHELL_SITE=DIR          keep hs files (connection files, captured output) under DIR
+  HYPERSHELL_SITE=DIR          keep hs files (database, connection files, captured output) under DIR
   HYPERSHELL_LOGGING_LEVEL=L   trace, debug, info (default), warning, error, critical
   HYPERSHELL_LOGGING_STYLE=S   default, or detailed (time and host on every line)
-  HYPERSHELL_EXPORT_X=V        every task gets X=V in its environment";
+  HYPERSHELL_EXPORT_X=V        every task gets X=V in its environment (also [export] X = \"V\")
+  HYPERSHELL_<SECTION>_<KEY>=V any configuration key, e.g. HYPERSHELL_SERVER_PORT=50001";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -84,13 +90,13 @@ pub struct TaskSettingArgs {
     /// Task group (only the active group is scheduled; see docs).
     #[arg(short = 'g', long, value_name = "N")]
     pub group: Option<i64>,
-    /// Cores each task needs.
+    /// Cores each task needs [config: task.cores; 0 = unset].
     #[arg(short = 'c', long, value_name = "N")]
     pub cores: Option<i64>,
-    /// Memory each task needs (e.g. 8G, 512MB).
+    /// Memory each task needs (e.g. 8G, 512MB) [config: task.memory; 0 = unset].
     #[arg(short = 'm', long, value_name = "SIZE")]
     pub memory: Option<String>,
-    /// Walltime of each task in seconds.
+    /// Walltime of each task in seconds [config: task.timeout; 0 = unset].
     #[arg(short = 'W', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<i64>,
 }
@@ -117,9 +123,9 @@ pub struct SubmitArgs {
     pub template: String,
     #[command(flatten)]
     pub settings: TaskSettingArgs,
-    /// Tasks per database transaction.
-    #[arg(short = 'b', long, default_value_t = 1000, value_name = "NUM")]
-    pub bundlesize: usize,
+    /// Tasks per database transaction [default: 1000, config: submit.bundlesize when set].
+    #[arg(short = 'b', long, value_name = "NUM")]
+    pub bundlesize: Option<usize>,
     /// Accepted for compatibility: bundles are committed as soon as the input has no more ready.
     #[arg(short = 'w', long, value_name = "SECONDS", hide = true)]
     pub bundlewait: Option<f64>,
@@ -302,13 +308,15 @@ pub struct RunArgs {
     #[arg(short = 't', long, default_value = "{}", value_name = "TEMPLATE")]
     pub template: String,
 
-    /// Walltime per task in seconds; then SIGINT, SIGTERM, SIGKILL to its process group.
+    /// Walltime per task in seconds; then SIGINT, SIGTERM, SIGKILL to its process group
+    /// [default: none, config: task.timeout; 0 = none].
     #[arg(short = 'W', long = "task-timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub task_timeout: Option<f64>,
 
-    /// Seconds between SIGINT, SIGTERM and SIGKILL when stopping a task.
-    #[arg(short = 'S', long, default_value_t = 10.0, value_name = "SECONDS", value_parser = non_negative_secs)]
-    pub signalwait: f64,
+    /// Seconds between SIGINT, SIGTERM and SIGKILL when stopping a task
+    /// [default: 10, config: task.signalwait].
+    #[arg(short = 'S', long, value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub signalwait: Option<f64>,
 
     /// Write each task's stdout and stderr to <site>/lib/task/<id>.out and .err.
     #[arg(long, conflicts_with_all = ["output", "errors"])]
@@ -326,8 +334,9 @@ pub struct RunArgs {
 /// Where tasks are kept and how failures are retried.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// Keep tasks in memory only: no history and no restart (the default store is the SQLite
-    /// file <site>/lib/main.db, or PostgreSQL when HYPERSHELL_DATABASE_URL is set).
+    /// Keep tasks in memory only: no history and no restart (the default store is the
+    /// configured [database]: the SQLite file <site>/lib/main.db unless database.file,
+    /// database.url, HYPERSHELL_DATABASE_URL or provider = "postgres" say otherwise).
     #[arg(long, conflicts_with_all = ["initdb", "restart", "max_retries"])]
     pub no_db: bool,
 
@@ -335,16 +344,12 @@ pub struct StoreArgs {
     #[arg(long)]
     pub initdb: bool,
 
-    /// Run a failed task again up to N more times (each retry is a new task row linked to the last).
-    #[arg(
-        short = 'r',
-        long = "max-retries",
-        default_value_t = 0,
-        value_name = "N"
-    )]
-    pub max_retries: u32,
+    /// Run a failed task again up to N more times (each retry is a new task row linked to the
+    /// last) [default: 0, config: server.attempts - 1].
+    #[arg(short = 'r', long = "max-retries", value_name = "N")]
+    pub max_retries: Option<u32>,
 
-    /// Run failed tasks that are due a retry before new ones.
+    /// Run failed tasks that are due a retry before new ones [config: server.eager].
     #[arg(long)]
     pub eager: bool,
 
@@ -361,14 +366,14 @@ pub struct StoreArgs {
 /// Liveness checks between controller and engines.
 #[derive(Args, Debug, Clone)]
 pub struct HeartbeatArgs {
-    /// Seconds between heartbeats.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = positive_secs)]
-    pub heartrate: f64,
+    /// Seconds between heartbeats [default: 1, config: server.heartrate].
+    #[arg(long, value_name = "SECONDS", value_parser = positive_secs)]
+    pub heartrate: Option<f64>,
 
     /// Seconds of silence after which an engine is evicted (its tasks run elsewhere) and after
-    /// which an engine considers its controller lost.
-    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = positive_secs)]
-    pub evict: f64,
+    /// which an engine considers its controller lost [default: 5, config: server.evict].
+    #[arg(long, value_name = "SECONDS", value_parser = positive_secs)]
+    pub evict: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -397,7 +402,8 @@ pub struct ClusterArgs {
     #[arg(short = 'f', long, value_name = "PATH")]
     pub failures: Option<PathBuf>,
 
-    /// Stop after this many seconds with no task waiting or running.
+    /// Stop after this many seconds with no task waiting or running
+    /// [default: never, config: client.timeout; 0 = never].
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
 
@@ -424,13 +430,16 @@ pub struct ClusterArgs {
 /// Bundling of tasks and results.
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
-    /// Most tasks per bundle sent to an engine; 0 = as many as it has room for.
-    #[arg(short = 'b', long, default_value_t = 0, value_name = "NUM")]
-    pub bundlesize: usize,
+    /// Most tasks per bundle sent to an engine; 0 = as many as it has room for; an engine also
+    /// sends its results in bundles of this size [default: 0, config: server.bundlesize for the
+    /// controller, client.bundlesize for the engine; used only when set].
+    #[arg(short = 'b', long, value_name = "NUM")]
+    pub bundlesize: Option<usize>,
 
-    /// Seconds an engine may hold finished results to send them together (0 = send at once).
-    #[arg(short = 'w', long, default_value_t = 0.0, value_name = "SECONDS", value_parser = non_negative_secs)]
-    pub bundlewait: f64,
+    /// Seconds an engine may hold finished results to send them together (0 = send at once)
+    /// [default: 0, config: client.bundlewait; used only when set].
+    #[arg(short = 'w', long, value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub bundlewait: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -440,28 +449,19 @@ pub struct ServerArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// Address to listen on. Anything but localhost needs -k.
-    #[arg(
-        short = 'H',
-        long = "bind",
-        default_value = "localhost",
-        value_name = "ADDRESS"
-    )]
-    pub bind: String,
+    /// Address to listen on. Anything but localhost needs a key (-k)
+    /// [default: localhost, config: server.bind].
+    #[arg(short = 'H', long = "bind", value_name = "ADDRESS")]
+    pub bind: Option<String>,
 
-    /// Engine port; heartbeats use PORT+1 and clients PORT+2.
-    #[arg(short = 'p', long, default_value_t = 50001, value_name = "PORT")]
-    pub port: u16,
+    /// Engine port; heartbeats use PORT+1 and clients PORT+2 [default: 50001, config: server.port].
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
 
     /// Shared key (at least 16 characters). Without it a key is generated and written to a
-    /// connection file (mode 0600) that local engines find by themselves.
-    #[arg(
-        short = 'k',
-        long = "auth",
-        value_name = "KEY",
-        env = "HYPERSHELL_SERVER_AUTH",
-        hide_env_values = true
-    )]
+    /// connection file (mode 0600) that local engines find by themselves
+    /// [config: server.auth, env: HYPERSHELL_SERVER_AUTH].
+    #[arg(short = 'k', long = "auth", value_name = "KEY")]
     pub auth: Option<String>,
 
     #[command(flatten)]
@@ -490,22 +490,17 @@ pub struct ServerArgs {
 
 #[derive(Args, Debug)]
 pub struct ClientArgs {
-    /// Host of the server.
-    #[arg(short = 'H', long, default_value = "localhost", value_name = "HOST")]
-    pub host: String,
+    /// Host of the server [default: localhost, config: server.host].
+    #[arg(short = 'H', long, value_name = "HOST")]
+    pub host: Option<String>,
 
-    /// The server's port (its -p).
-    #[arg(short = 'p', long, default_value_t = 50001, value_name = "PORT")]
-    pub port: u16,
+    /// The server's port (its -p) [default: 50001, config: server.port].
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
 
-    /// The server's key. Without it, the connection file of a local server on PORT is used.
-    #[arg(
-        short = 'k',
-        long = "auth",
-        value_name = "KEY",
-        env = "HYPERSHELL_CLIENT_AUTH",
-        hide_env_values = true
-    )]
+    /// The server's key. Without it, the connection file of a local server on PORT is used
+    /// [config: client.auth, else server.auth; env: HYPERSHELL_CLIENT_AUTH].
+    #[arg(short = 'k', long = "auth", value_name = "KEY")]
     pub auth: Option<String>,
 
     /// Connection file to use (address, ports and key), e.g. one copied from the server's host.
@@ -528,7 +523,8 @@ pub struct ClientArgs {
     #[command(flatten)]
     pub bundle: BundleArgs,
 
-    /// Leave after this many seconds with nothing to do.
+    /// Leave after this many seconds with nothing to do
+    /// [default: never, config: client.timeout; 0 = never].
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
 

@@ -1,10 +1,12 @@
-//! Opening the task store a command uses: in memory (`--no-db`), PostgreSQL (when configured),
-//! or the embedded SQLite file `<site>/lib/main.db` (the default).
+//! Opening the task store a command uses, as the `[database]` configuration says (see
+//! docs/config.md): the SQLite file `database.file` (default `<site>/lib/main.db`), PostgreSQL
+//! (`database.url`, `HYPERSHELL_DATABASE_URL`, or `provider = "postgres"` with its keys), or
+//! memory (`--no-db`, or `database.file` empty or `:memory:`).
 
 use hs_broker::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, TaskStore};
 
+use crate::config::{Config, Provider};
 use crate::exit::{Failure, Status};
-use crate::site::Site;
 
 /// How a command wants its store prepared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,36 +18,70 @@ pub enum Prepare {
     Existing,
 }
 
-/// Where the store lives, as the site and environment say.
+/// Where the store lives.
 pub enum Location {
     Memory,
     Sqlite(std::path::PathBuf),
-    Postgres(String),
+    /// A connection URL, and the schema when it is not the default `public`.
+    Postgres {
+        url: String,
+        schema: Option<String>,
+    },
 }
 
 impl Location {
-    pub fn resolve(site: &Site, no_db: bool) -> Location {
+    /// The store the configuration names; `--no-db` (`no_db`) keeps tasks in memory instead.
+    pub fn resolve(cfg: &Config, no_db: bool) -> Result<Location, Failure> {
         if no_db {
-            return Location::Memory;
+            return Ok(Location::Memory);
         }
-        if let Some(url) = std::env::var("HYPERSHELL_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
-            return Location::Postgres(url);
+        Ok(match cfg.database()?.provider {
+            Provider::None => Location::Memory,
+            Provider::Sqlite { path, pragmas } => {
+                if !pragmas.is_empty() {
+                    tracing::warn!(
+                        "database.pragmas are not applied: hs sets the SQLite pragmas it relies on itself"
+                    );
+                }
+                Location::Sqlite(path)
+            }
+            Provider::Postgres { url, schema } => Location::Postgres {
+                url,
+                // `public` is where tables go anyway; naming it would only add a CREATE SCHEMA.
+                schema: (schema != "public").then_some(schema),
+            },
+        })
+    }
+
+    /// The store of a command that works on tasks kept between runs (`submit`, `list`, …): an
+    /// in-memory store would be empty and forgotten, so a configuration without a database is
+    /// an error here.
+    pub fn persistent(cfg: &Config) -> Result<Location, Failure> {
+        match Location::resolve(cfg, false)? {
+            Location::Memory => Err(Failure {
+                status: Status::Config,
+                message: "no database is configured (database.file is empty or :memory:): \
+                          this command needs one"
+                    .into(),
+            }),
+            location => Ok(location),
         }
-        Location::Sqlite(site.lib.join("main.db"))
     }
 
     pub fn is_durable(&self) -> bool {
         !matches!(self, Location::Memory)
     }
 
+    /// For messages: never the password.
     pub fn describe(&self) -> String {
         match self {
-            Location::Memory => "memory (--no-db)".into(),
+            Location::Memory => "memory (no database)".into(),
             Location::Sqlite(p) => p.display().to_string(),
-            Location::Postgres(url) => redact(url),
+            Location::Postgres { url, schema: None } => redact(url),
+            Location::Postgres {
+                url,
+                schema: Some(s),
+            } => format!("{} (schema {s})", redact(url)),
         }
     }
 }
@@ -67,7 +103,13 @@ pub fn open(location: &Location, prepare: Prepare) -> anyhow::Result<Box<dyn Tas
     let mut store: Box<dyn TaskStore> = match location {
         Location::Memory => Box::new(MemoryStore::new()),
         Location::Sqlite(path) => Box::new(SqliteStore::open(path).map_err(runtime)?),
-        Location::Postgres(url) => Box::new(PostgresStore::connect(url).map_err(runtime)?),
+        Location::Postgres { url, schema } => Box::new(
+            match schema {
+                Some(schema) => PostgresStore::connect_with_schema(url, schema),
+                None => PostgresStore::connect(url),
+            }
+            .map_err(runtime)?,
+        ),
     };
     let sqlite = matches!(location, Location::Sqlite(_));
     match prepare {

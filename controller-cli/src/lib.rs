@@ -66,18 +66,38 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Config(_) => ("config", false, false),
         _ => ("main", false, false),
     };
-    logging::init(component, verbose, debug).map_err(exit::Failure::usage)?;
+    // Loaded once, before the logger: the configuration decides the log level and style.
+    // `hs config` reads the files itself and must work with a broken file or a bad logging
+    // key, since it is how they get shown and fixed: it falls back to what works.
+    let is_config = matches!(cli.command, Command::Config(_));
+    let cfg = match config::Config::load() {
+        Ok(cfg) => cfg,
+        Err(_) if is_config => config::Config::without_files(config::Context::from_process()),
+        Err(e) => return Err(exit::Failure::from(e).into()),
+    };
+    match logging::init(component, verbose, debug, &cfg) {
+        Ok(()) => {}
+        Err(_) if is_config => {
+            let defaults = config::Config::defaults_only(config::Context::from_process());
+            logging::init(component, verbose, debug, &defaults)?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if !is_config {
+        // `hs config` loads again and reports on its own.
+        cfg.log_notes();
+    }
     match cli.command {
-        Command::Cluster(a) => commands::cluster::run(a),
-        Command::Server(a) => commands::server::run(a),
-        Command::Client(a) => commands::client::run(a),
-        Command::Submit(a) => commands::submit::run(a),
-        Command::Initdb(a) => commands::initdb::run(a),
+        Command::Cluster(a) => commands::cluster::run(a, &cfg),
+        Command::Server(a) => commands::server::run(a, &cfg),
+        Command::Client(a) => commands::client::run(a, &cfg),
+        Command::Submit(a) => commands::submit::run(a, &cfg),
+        Command::Initdb(a) => commands::initdb::run(a, &cfg),
         Command::Config(a) => config::command::run(a),
-        Command::List(a) => commands::list::run(a),
-        Command::Update(a) => commands::update::run(a),
-        Command::Info(a) => commands::info::run(a),
-        Command::Wait(a) => commands::wait::run(a),
-        Command::Run(a) => commands::run_task::run(a),
+        Command::List(a) => commands::list::run(a, &cfg),
+        Command::Update(a) => commands::update::run(a, &cfg),
+        Command::Info(a) => commands::info::run(a, &cfg),
+        Command::Wait(a) => commands::wait::run(a, &cfg),
+        Command::Run(a) => commands::run_task::run(a, &cfg),
     }
 }

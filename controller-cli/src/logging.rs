@@ -1,11 +1,12 @@
 //! Logs go to stderr (stdout carries task output and data).
 //!
-//! Level: `HYPERSHELL_LOGGING_LEVEL` (trace, debug, info, warning, error, critical), raised by
-//! `-v` (debug) and `-d/--debug` (trace); default info. Style: `HYPERSHELL_LOGGING_STYLE`
-//! `default` (level and message) or `detailed` (time, host, component, level and message, for
-//! batch logs that many hosts write). Colours only when stderr is a terminal and `NO_COLOR` is
-//! unset. `tracing` is used rather than env_logger because engine and broker threads log from
-//! the same process in `hs cluster`, and per-component fields keep those lines apart.
+//! Level: `logging.level` (trace, debug, info, warning, error, critical; default info; also
+//! `HYPERSHELL_LOGGING_LEVEL` through the configuration's environment layer), raised by `-v`
+//! (debug) and `-d/--debug` (trace). Style: `logging.style` `default` (level and message) or
+//! `detailed` (time, host, component, level and message, for batch logs that many hosts write).
+//! Colours only when `logging.color` is true, stderr is a terminal and `NO_COLOR` is unset.
+//! `tracing` is used rather than env_logger because engine and broker threads log from the same
+//! process in `hs cluster`, and per-component fields keep those lines apart.
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -15,43 +16,74 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::config::{Config, Layers};
+use crate::exit::Failure;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
     Default,
     Detailed,
 }
 
+/// The configured level; a name HyperShell does not know is a configuration error (exit 3)
+/// naming where it was set.
+fn level(cfg: &Config) -> Result<Level, Failure> {
+    const KEY: &str = "logging.level";
+    let name = cfg.option(None::<String>, KEY, Layers::All)?;
+    Ok(
+        match name.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") => Level::INFO,
+            Some("trace") | Some("devel") => Level::TRACE,
+            Some("debug") => Level::DEBUG,
+            Some("info") => Level::INFO,
+            Some("warn") | Some("warning") => Level::WARN,
+            Some("error") | Some("critical") => Level::ERROR,
+            Some(_) => {
+                return Err(cfg
+                    .invalid(KEY, "trace, debug, info, warning, error or critical")
+                    .into());
+            }
+        },
+    )
+}
+
+/// The configured style; `short` is HyperShell's name for the default one.
+fn style(cfg: &Config) -> Result<Style, Failure> {
+    const KEY: &str = "logging.style";
+    let name = cfg.option(None::<String>, KEY, Layers::All)?;
+    Ok(
+        match name.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") | Some("default") | Some("short") => Style::Default,
+            Some("detailed") | Some("detailed-compact") | Some("system") => Style::Detailed,
+            Some(_) => {
+                return Err(cfg
+                    .invalid(KEY, "default, short, detailed, detailed-compact or system")
+                    .into());
+            }
+        },
+    )
+}
+
 /// Install the global logger for a command named `component` (server, client, cluster…).
-pub fn init(component: &'static str, verbose: bool, debug: bool) -> Result<(), String> {
-    let configured = std::env::var("HYPERSHELL_LOGGING_LEVEL").ok();
-    let mut level = match configured
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("") => Level::INFO,
-        Some("trace") | Some("devel") => Level::TRACE,
-        Some("debug") => Level::DEBUG,
-        Some("info") => Level::INFO,
-        Some("warn") | Some("warning") => Level::WARN,
-        Some("error") | Some("critical") => Level::ERROR,
-        Some(other) => {
-            return Err(format!(
-                "HYPERSHELL_LOGGING_LEVEL={other} is not a level: use trace, debug, info, warning, error or critical"
-            ));
-        }
-    };
+pub fn init(
+    component: &'static str,
+    verbose: bool,
+    debug: bool,
+    cfg: &Config,
+) -> Result<(), Failure> {
+    let mut level = level(cfg)?;
     if verbose {
         level = level.max(Level::DEBUG);
     }
     if debug {
         level = Level::TRACE;
     }
-    let style = match std::env::var("HYPERSHELL_LOGGING_STYLE").ok().as_deref() {
-        Some("detailed") | Some("detailed-compact") | Some("system") => Style::Detailed,
-        _ => Style::Default,
-    };
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let style = style(cfg)?;
+    let color = cfg
+        .option(None::<bool>, "logging.color", Layers::All)?
+        .unwrap_or(true)
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
     let format = LineFormat {
         style,
         color,
@@ -63,7 +95,10 @@ pub fn init(component: &'static str, verbose: bool, debug: bool) -> Result<(), S
         .with_writer(crate::progress::LogWriter)
         .event_format(format)
         .try_init()
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure {
+            status: crate::exit::Status::Internal,
+            message: format!("cannot start logging: {e}"),
+        })
 }
 
 struct LineFormat {

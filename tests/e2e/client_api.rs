@@ -122,6 +122,12 @@ fn submit_status_and_drain_through_the_client_socket() {
         .send_multipart(forger.seal(&StatusRequest {}), 0)
         .unwrap();
 
+    // Keep a task running so the broker is still there to refuse new work after the drain.
+    let _: Submitted = client
+        .request(&Submit {
+            args: vec!["sleep 1".into()],
+        })
+        .unwrap();
     let _: Drained = client.request(&DrainRequest {}).unwrap();
     let refused = client.request::<Submit, Submitted>(&Submit {
         args: vec!["true".into()],
@@ -129,9 +135,9 @@ fn submit_status_and_drain_through_the_client_socket() {
     assert!(refused.unwrap_err().contains("draining"));
 
     let (summary, results) = broker_thread.join().unwrap();
-    assert_eq!(summary.submitted, 10);
-    assert_eq!(results.len(), 10);
+    assert_eq!(summary.submitted, 11);
+    assert_eq!(results.len(), 11);
     assert_eq!(results.iter().filter(|(_, code)| *code == 1).count(), 5);
     let engine_summary = engine_thread.join().unwrap().unwrap();
-    assert_eq!(engine_summary.done, 10);
+    assert_eq!(engine_summary.done, 11);
 }

@@ -1,19 +1,20 @@
-//! `hs config`: the real binary with HOME, HYPERSHELL_SITE and the working directory in a
-//! scratch folder, so no file of the machine running the tests is read or written.
+//! Configuration: `hs config` itself, and every other command taking its defaults from the
+//! files and `HYPERSHELL_*` variables. The real binary runs with HOME, HYPERSHELL_SITE and the
+//! working directory in a scratch folder, so no file of the machine running the tests is read
+//! or written.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// `hs config ARGS` with HOME = scratch/home and no configuration variable from outside.
-fn config(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut full = vec!["config"];
-    full.extend_from_slice(args);
-    let mut cmd: Command = s.hs(&full);
+/// `hs ARGS` with HOME = scratch/home and no configuration variable from outside. The local
+/// file is `scratch/site/config.toml` (HYPERSHELL_SITE replaces `./.hypershell`).
+fn isolated(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd: Command = s.hs(args);
     for (name, _) in std::env::vars() {
         if name.starts_with("HYPERSHELL_") && name != "HYPERSHELL_SITE" {
             cmd.env_remove(name);
@@ -25,7 +26,27 @@ fn config(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    run_with_input(cmd, "", LIMIT)
+    cmd
+}
+
+/// `hs config ARGS`, isolated.
+fn config(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut full = vec!["config"];
+    full.extend_from_slice(args);
+    run_with_input(isolated(s, &full, env), "", LIMIT)
+}
+
+/// `hs ARGS` with `input` on stdin, isolated.
+fn hs(s: &Scratch, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    run_with_input(isolated(s, args, env), input, LIMIT)
+}
+
+/// Write the local configuration file (`$HYPERSHELL_SITE/config.toml`).
+fn local_file(s: &Scratch, text: &str) -> PathBuf {
+    let path = s.path("site").join("config.toml");
+    std::fs::create_dir_all(s.path("site")).expect("mkdir site");
+    std::fs::write(&path, text).expect("write config");
+    path
 }
 
 fn ok(out: &Output) -> String {
@@ -219,4 +240,241 @@ fn edit_runs_the_editor_and_checks_the_result() {
     let broken = "sh -c 'echo \"port = \" > \"$0\"'";
     let out = config(&s, &["edit"], &[("VISUAL", broken)]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn task_timeout_from_a_file_and_the_flag_over_it() {
+    let s = Scratch::new();
+    local_file(&s, "[task]\ntimeout = 1\nsignalwait = 0.2\n");
+    let start = Instant::now();
+    let out = hs(&s, &["cluster"], &[], "sleep 30\n");
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "task.timeout ignored"
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out after 1.0s"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = hs(&s, &["cluster", "-W", "0.5"], &[], "sleep 30\n");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timed out after 0.5s"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn export_table_reaches_tasks_and_the_environment_wins() {
+    let s = Scratch::new();
+    local_file(
+        &s,
+        "[export]\nFOO = \"bar\"\nDIRS = [\"/a\", \"/b\"]\nN = 3\n",
+    );
+    let task = ["cluster", "-t", "echo \"$FOO|$DIRS|$N\""];
+    let out = hs(&s, &task, &[], "x\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "bar|/a:/b|3\n");
+
+    let out = hs(&s, &task, &[("HYPERSHELL_EXPORT_FOO", "env")], "x\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "env|/a:/b|3\n");
+}
+
+#[test]
+fn logging_level_from_a_file_and_the_environment_over_it() {
+    let s = Scratch::new();
+    local_file(&s, "[logging]\nlevel = \"warning\"\n");
+    let out = hs(&s, &["cluster"], &[], "true\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("tasks: 1 done"), "{}", stderr(&out));
+
+    let out = hs(
+        &s,
+        &["cluster"],
+        &[("HYPERSHELL_LOGGING_LEVEL", "info")],
+        "true\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("INFO    tasks: 1 done"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A level hs does not know is a configuration error naming where it was set.
+    let out = hs(
+        &s,
+        &["cluster"],
+        &[("HYPERSHELL_LOGGING_LEVEL", "loud")],
+        "true\n",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("logging.level = \"loud\" (env: HYPERSHELL_LOGGING_LEVEL)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn database_file_puts_the_database_there() {
+    let s = Scratch::new();
+    local_file(&s, "[database]\nfile = \"elsewhere/tasks.db\"\n");
+    let out = hs(&s, &["cluster"], &[], "true\ntrue\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        s.path("elsewhere/tasks.db").exists(),
+        "relative to the working directory"
+    );
+    assert!(!s.path("site/lib/main.db").exists(), "not the default file");
+    let out = hs(&s, &["list", "--count"], &[], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "2\n");
+
+    // `database.file = ""` means no database: a controller keeps tasks in memory, and a command
+    // that reads tasks kept between runs says why it cannot.
+    local_file(&s, "[database]\nfile = \"\"\n");
+    let out = hs(&s, &["cluster"], &[], "true\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = hs(&s, &["list", "--count"], &[], "");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no database is configured"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_broken_file_stops_other_commands_too() {
+    let s = Scratch::new();
+    let path = user_file(&s);
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&path, "[task]\ntimeout = = 1\n").expect("write");
+    let out = hs(&s, &["cluster"], &[], "true\n");
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:2:", path.display())), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(stdout(&out), "", "no task ran");
+    // `hs config` still works, to show where the file is and to fix it.
+    assert_eq!(ok(&config(&s, &[], &[])).trim(), path.display().to_string());
+    ok(&config(
+        &s,
+        &["edit"],
+        &[("EDITOR", "sh -c 'echo > \"$0\"'")],
+    ));
+    let out = hs(&s, &["cluster"], &[], "true\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn server_takes_evict_from_the_user_file() {
+    let s = Scratch::new();
+    ok(&config(&s, &["set", "server.evict", "3"], &[]));
+    assert_eq!(
+        ok(&config(&s, &["which", "server.evict"], &[])),
+        format!("3 (user: {})\n", user_file(&s).display())
+    );
+    let port = free_ports().to_string();
+    // No input: the server starts, logs its settings and stops at once.
+    let out = hs(&s, &["server", "-v", "--no-db", "-p", &port], &[], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("engines silent for 3s are evicted"),
+        "{}",
+        stderr(&out)
+    );
+    // The flag still wins.
+    let out = hs(
+        &s,
+        &["server", "-v", "--no-db", "-p", &port, "--evict", "7"],
+        &[],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("engines silent for 7s are evicted"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn server_key_from_the_configuration_is_checked_and_used_by_clients() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let weak = [("HYPERSHELL_SERVER_AUTH", "short")];
+    let out = hs(&s, &["server", "--no-db", "-p", &port], &weak, "");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing server.auth (env: HYPERSHELL_SERVER_AUTH)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Bound to all interfaces, a configured key is enough; a client with the same
+    // configuration finds the server (server.host, server.port) and the key.
+    local_file(
+        &s,
+        &format!(
+            "[server]\nbind = \"0.0.0.0\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             auth = \"0123456789abcdef0123\"\n"
+        ),
+    );
+    let server = isolated(
+        &s,
+        &[
+            "server",
+            "--no-db",
+            s.write("t", "echo hi\n").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let server = run_in_background(server);
+    let client = hs(&s, &["client", "-T", "5"], &[], "");
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    assert_eq!(stdout(&client), "hi\n");
+    let out = wait_output(server, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+fn run_in_background(mut cmd: Command) -> std::process::Child {
+    use std::process::Stdio;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hs")
+}
+
+#[test]
+fn postgres_schema_from_the_configuration() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        skip_or_fail("PostgreSQL is not running (DATABASE_URL unset): run scripts/test as root");
+        return;
+    };
+    let s = Scratch::new();
+    let schema = format!("hs_cfg_{}", uuid::Uuid::new_v4().simple());
+    local_file(
+        &s,
+        &format!("[database]\nprovider = \"postgres\"\nurl = \"{url}\"\nschema = \"{schema}\"\n"),
+    );
+    let out = hs(&s, &["cluster", "--initdb"], &[], "true\ntrue\ntrue\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = hs(&s, &["list", "--count"], &[], "");
+    assert_eq!(stdout(&out), "3\n", "{}", stderr(&out));
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let count: i64 = raw
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".task"), &[])
+        .expect("the tables are in the configured schema")
+        .get(0);
+    raw.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .expect("drop schema");
+    assert_eq!(count, 3);
 }

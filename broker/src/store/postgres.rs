@@ -167,6 +167,15 @@ pub(crate) struct PgConn {
     target: String,
 }
 
+impl Drop for PgConn {
+    /// Release the controller claim before the connection closes. The server would release it
+    /// anyway when this session's backend exits, but that happens a moment after the socket
+    /// closes, and a successor starting right away must not be refused in that moment.
+    fn drop(&mut self) {
+        let _ = self.client.batch_execute("SELECT pg_advisory_unlock_all()");
+    }
+}
+
 fn boxed(p: &Param) -> Box<dyn ToSql + Sync> {
     match p {
         Param::Int(v) => Box::new(*v),

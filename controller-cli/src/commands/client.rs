@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 
-use super::common::{engine_config, slots};
+use super::common::{engine_config, seconds_or_none, slots};
 use crate::cli::ClientArgs;
+use crate::config::{Config, Layers};
 use crate::connection;
 use crate::exit::{Failure, Status};
 use crate::signals;
@@ -16,9 +17,9 @@ fn is_local(host: &str) -> bool {
     host == "localhost" || host == "127.0.0.1" || host == hs_engine::engine::short_hostname()
 }
 
-/// Endpoints and key: from `--file`, from `-k` with `-H`/`-p`, or from a local server's
-/// connection file.
-fn locate(args: &ClientArgs, site: &Site) -> anyhow::Result<(Endpoints, String)> {
+/// Endpoints and key: from `--file`, from `-k` (else `client.auth`, else `server.auth`) with
+/// `-H`/`-p` (else `server.host`, `server.port`), or from a local server's connection file.
+fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpoints, String)> {
     if let Some(path) = &args.connection_file {
         let info = connection::read(path)?;
         return Ok((
@@ -29,22 +30,34 @@ fn locate(args: &ClientArgs, site: &Site) -> anyhow::Result<(Endpoints, String)>
             info.key,
         ));
     }
-    let beat = args
-        .port
+    // HyperShell 2.8.2 dials `server.bind` here; the documented key is `server.host` (D12).
+    let host = cfg
+        .option(args.host.clone(), "server.host", Layers::All)?
+        .unwrap_or_else(|| "localhost".into());
+    let port = cfg
+        .option(args.port, "server.port", Layers::All)?
+        .unwrap_or(50001);
+    let beat = port
         .checked_add(1)
         .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 (heartbeats)"))?;
     let endpoints = Endpoints {
-        engines: format!("tcp://{}:{}", args.host, args.port),
-        heartbeat: format!("tcp://{}:{beat}", args.host),
+        engines: format!("tcp://{host}:{port}"),
+        heartbeat: format!("tcp://{host}:{beat}"),
     };
-    if let Some(key) = &args.auth {
-        if key.is_empty() {
+    let configured = match cfg.option(None::<String>, "client.auth", Layers::All)? {
+        Some(key) => Some(key),
+        None => cfg.option(None::<String>, "server.auth", Layers::All)?,
+    };
+    // An empty configured key is no key, as an empty HYPERSHELL_CLIENT_AUTH always was.
+    match (args.auth.clone(), configured.filter(|k| !k.is_empty())) {
+        (Some(key), _) if key.is_empty() => {
             return Err(Failure::usage("-k needs the server's key"));
         }
-        return Ok((endpoints, key.clone()));
+        (Some(key), _) | (None, Some(key)) => return Ok((endpoints, key)),
+        (None, None) => {}
     }
-    let path = connection::default_path(site, args.port);
-    if is_local(&args.host) && path.exists() {
+    let path = connection::default_path(site, port);
+    if is_local(&host) && path.exists() {
         let info = connection::read(&path)?;
         tracing::debug!("using the key from {}", path.display());
         return Ok((endpoints, info.key));
@@ -52,26 +65,28 @@ fn locate(args: &ClientArgs, site: &Site) -> anyhow::Result<(Endpoints, String)>
     Err(Failure::usage(format!(
         "no key for the server at {}:{}: pass its key with -k KEY or its connection file with --file PATH \
          (a local server writes it to {})",
-        args.host,
-        args.port,
+        host,
+        port,
         path.display()
     )))
 }
 
-pub fn run(args: ClientArgs) -> anyhow::Result<Status> {
+pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     let site = Site::from_env();
-    let (endpoints, key) = locate(&args, &site)?;
-    let mut cfg = engine_config(
+    let (endpoints, key) = locate(&args, &site, cfg)?;
+    let mut ecfg = engine_config(
         &args.run,
         &args.bundle,
         slots(args.num_threads),
         endpoints,
         key,
         &site,
+        cfg,
     )?;
-    cfg.idle_timeout = args.idle_timeout.map(Duration::from_secs_f64);
-    cfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
-    cfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
+    ecfg.idle_timeout =
+        seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
+    ecfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
+    ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
 
     let control = Arc::new(EngineControl::new());
     {
@@ -91,7 +106,7 @@ pub fn run(args: ClientArgs) -> anyhow::Result<Status> {
         }
     }
     let ctx = zmq::Context::new();
-    let summary = engine::run(cfg, &ctx, &control)?;
+    let summary = engine::run(ecfg, &ctx, &control)?;
     tracing::info!(
         "engine done: {} tasks ({} failed){}",
         summary.done,

@@ -10,9 +10,10 @@ use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 use hs_engine::protocol::generate_key;
 use uuid::Uuid;
 
-use super::common::{engine_config, heartbeat, slots};
+use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots};
 use super::controller;
 use crate::cli::ClusterArgs;
+use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::Status;
 use crate::input::{self, Source, Submitter};
@@ -20,7 +21,7 @@ use crate::report::{FailureLog, Report};
 use crate::site::Site;
 use crate::{progress, signals};
 
-pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
+pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     let site = Site::from_env();
     let input = if args.store.restart {
@@ -53,16 +54,18 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
         bind.clients
             .push(format!("tcp://127.0.0.1:{}", port.saturating_add(2)));
     }
-    let (heartrate, evict) = heartbeat(&args.heartbeat);
+    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
     let mut bcfg = BrokerConfig::new(key.clone(), bind);
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
-    bcfg.bundlesize = args.bundle.bundlesize;
+    bcfg.bundlesize = cfg
+        .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
+        .unwrap_or(0);
     bcfg.announce_engines = args.port.is_some();
     // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
-    bcfg.abort_grace = Duration::from_secs_f64(args.run.signalwait * 3.0 + 2.0);
-    let (location, store) = controller::open_store(&site, &args.store)?;
-    controller::configure(&mut bcfg, &args.store, &location);
+    bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
+    let (location, store) = controller::open_store(&args.store, cfg)?;
+    controller::configure(&mut bcfg, &args.store, &location, cfg)?;
     // The engines of a crashed local cluster died with it; only engines joining through -p
     // could still report tasks they were running.
     if args.port.is_none() {
@@ -74,8 +77,9 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<Status> {
         None => None,
     };
 
-    let mut ecfg = engine_config(&args.run, &args.bundle, slots, local, key, &site)?;
-    ecfg.idle_timeout = args.idle_timeout.map(Duration::from_secs_f64);
+    let mut ecfg = engine_config(&args.run, &args.bundle, slots, local, key, &site, cfg)?;
+    ecfg.idle_timeout =
+        seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
     let broker_control = Arc::new(BrokerControl::new());
     let engine_control = Arc::new(EngineControl::new());
     {

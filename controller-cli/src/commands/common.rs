@@ -8,6 +8,7 @@ use hs_engine::executor::LineSink;
 use hs_engine::template::Template;
 
 use crate::cli::{BundleArgs, HeartbeatArgs, RunArgs};
+use crate::config::{Config, Layers};
 use crate::exit::Failure;
 use crate::site::Site;
 
@@ -36,7 +37,7 @@ fn sink(
     }))
 }
 
-/// An engine configuration from the shared flags.
+/// An engine configuration from the shared flags, each defaulting to its configuration key.
 pub fn engine_config(
     run: &RunArgs,
     bundle: &BundleArgs,
@@ -44,6 +45,7 @@ pub fn engine_config(
     endpoints: Endpoints,
     key: String,
     site: &Site,
+    cfg: &Config,
 ) -> anyhow::Result<EngineConfig> {
     let output = OutputConfig {
         stdout: sink(&run.output, LineSink::stdout)?,
@@ -54,19 +56,64 @@ pub fn engine_config(
             None
         },
     };
-    let mut cfg = EngineConfig::new(endpoints, key, slots, output);
-    cfg.template = parse_template(&run.template)?;
-    cfg.task_timeout = run.task_timeout.map(Duration::from_secs_f64);
-    cfg.signalwait = Duration::from_secs_f64(run.signalwait);
-    cfg.result_bundle = bundle.bundlesize;
-    cfg.result_wait = Duration::from_secs_f64(bundle.bundlewait);
-    Ok(cfg)
+    let mut ecfg = EngineConfig::new(endpoints, key, slots, output);
+    ecfg.template = parse_template(&run.template)?;
+    ecfg.task_timeout =
+        seconds_or_none(cfg.option(run.task_timeout, "task.timeout", Layers::All)?);
+    ecfg.signalwait = Duration::from_secs_f64(signalwait(run, cfg)?);
+    // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends at once
+    // unless the flags or the configuration ask for bundles.
+    ecfg.result_bundle = cfg
+        .option(bundle.bundlesize, "client.bundlesize", Layers::Set)?
+        .unwrap_or(0);
+    ecfg.result_wait = Duration::from_secs_f64(
+        cfg.option(bundle.bundlewait, "client.bundlewait", Layers::Set)?
+            .unwrap_or(0.0),
+    );
+    ecfg.export_env = exports(cfg, std::mem::take(&mut ecfg.export_env))?;
+    Ok(ecfg)
 }
 
-pub fn heartbeat(h: &HeartbeatArgs) -> (Duration, Duration) {
-    let heartrate = Duration::from_secs_f64(h.heartrate);
-    let evict = Duration::from_secs_f64(h.evict).max(heartrate * 2);
-    (heartrate, evict)
+/// `[export]` from the configuration, then the `HYPERSHELL_EXPORT_*` variables (`from_env`)
+/// over them: the environment wins, as it does for every other key.
+fn exports(cfg: &Config, from_env: Vec<(String, String)>) -> anyhow::Result<Vec<(String, String)>> {
+    let mut merged: std::collections::BTreeMap<String, String> =
+        cfg.exports().map_err(Failure::from)?.into_iter().collect();
+    merged.extend(from_env);
+    Ok(merged.into_iter().collect())
+}
+
+/// `-S`, else `task.signalwait`: the engine's pause between signals, which also tells a
+/// controller how long an interrupted engine needs to stop its tasks.
+pub fn signalwait(run: &RunArgs, cfg: &Config) -> anyhow::Result<f64> {
+    Ok(cfg
+        .option(run.signalwait, "task.signalwait", Layers::All)?
+        .unwrap_or(10.0))
+}
+
+/// A configured number of seconds where 0 means "none" (`task.timeout`, `client.timeout`).
+pub fn seconds_or_none(seconds: Option<f64>) -> Option<Duration> {
+    seconds.filter(|s| *s > 0.0).map(Duration::from_secs_f64)
+}
+
+/// Heartbeat interval and eviction time: `--heartrate`/`--evict`, else `server.heartrate` and
+/// `server.evict` (in every mode, unlike HyperShell: D12). Both must be positive; eviction is
+/// at least two heartbeats so one late beat never evicts.
+pub fn heartbeat(h: &HeartbeatArgs, cfg: &Config) -> anyhow::Result<(Duration, Duration)> {
+    let positive = |flag: Option<f64>, key: &str, builtin: f64| -> anyhow::Result<Duration> {
+        match cfg.option(flag, key, Layers::All)?.unwrap_or(builtin) {
+            s if s > 0.0 => Ok(Duration::from_secs_f64(s)),
+            _ => Err(Failure::from(cfg.invalid(key, "a positive number of seconds")).into()),
+        }
+    };
+    let heartrate = positive(h.heartrate, "server.heartrate", 1.0)?;
+    let evict = positive(h.evict, "server.evict", 5.0)?.max(heartrate * 2);
+    tracing::debug!(
+        "heartbeats every {}s; engines silent for {}s are evicted",
+        heartrate.as_secs_f64(),
+        evict.as_secs_f64()
+    );
+    Ok((heartrate, evict))
 }
 
 /// The last line of a run, on stderr: what happened to every task.

@@ -7,15 +7,18 @@ use hs_broker::BrokerConfig;
 use hs_broker::store::TaskStore;
 
 use crate::cli::StoreArgs;
+use crate::config::{Config, Layers};
 use crate::database::{self, Location, Prepare};
-use crate::exit::Status;
+use crate::exit::{Failure, Status};
 use crate::input::InputReport;
-use crate::site::Site;
 
 /// The store a controller runs from, opened and claimed (a second live controller on the same
 /// database is refused).
-pub fn open_store(site: &Site, args: &StoreArgs) -> anyhow::Result<(Location, Box<dyn TaskStore>)> {
-    let location = Location::resolve(site, args.no_db);
+pub fn open_store(
+    args: &StoreArgs,
+    cfg: &Config,
+) -> anyhow::Result<(Location, Box<dyn TaskStore>)> {
+    let location = Location::resolve(cfg, args.no_db)?;
     let prepare = if args.initdb {
         Prepare::Initialize
     } else {
@@ -32,12 +35,31 @@ pub fn open_store(site: &Site, args: &StoreArgs) -> anyhow::Result<(Location, Bo
     Ok((location, store))
 }
 
-/// Apply the store flags to the broker's configuration.
-pub fn configure(cfg: &mut BrokerConfig, args: &StoreArgs, location: &Location) {
-    cfg.max_retries = args.max_retries;
-    cfg.eager = args.eager;
-    cfg.buffer_input = location.is_durable();
-    cfg.restart_grace = Duration::from_secs_f64(args.restart_grace);
+/// Apply the store flags to the broker's configuration: `-r` (else `server.attempts`, which
+/// counts the first run too), `--eager` (else `server.eager`).
+pub fn configure(
+    bcfg: &mut BrokerConfig,
+    args: &StoreArgs,
+    location: &Location,
+    cfg: &Config,
+) -> anyhow::Result<()> {
+    const ATTEMPTS: &str = "server.attempts";
+    let attempts = cfg
+        .option(
+            args.max_retries.map(|r| r.saturating_add(1)),
+            ATTEMPTS,
+            Layers::All,
+        )?
+        .unwrap_or(1);
+    bcfg.max_retries = attempts
+        .checked_sub(1)
+        .ok_or_else(|| Failure::from(cfg.invalid(ATTEMPTS, "1 or more")))?;
+    bcfg.eager = cfg
+        .option(args.eager.then_some(true), "server.eager", Layers::All)?
+        .unwrap_or(false);
+    bcfg.buffer_input = location.is_durable();
+    bcfg.restart_grace = Duration::from_secs_f64(args.restart_grace);
+    Ok(())
 }
 
 /// Log the summary line and pick the exit status.

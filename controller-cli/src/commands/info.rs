@@ -6,10 +6,10 @@ use hs_broker::store::Field;
 
 use super::task_id;
 use crate::cli::InfoArgs;
+use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
 use crate::output;
-use crate::site::Site;
 
 /// Copy a captured output file to `to`, or say clearly why it cannot be.
 pub fn copy_file(path: &str, to: &mut dyn Write) -> anyhow::Result<()> {
@@ -23,10 +23,9 @@ pub fn copy_file(path: &str, to: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(args: InfoArgs) -> anyhow::Result<Status> {
+pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
     let id = task_id::parse(&args.id)?;
-    let site = Site::from_env();
-    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     let task = task_id::lookup(store.as_mut(), &id)?;
     let mut out = std::io::stdout().lock();
     if args.stdout || args.stderr {

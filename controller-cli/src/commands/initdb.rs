@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::InitdbArgs;
+use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
-use crate::site::Site;
 
 /// Ask `question`; Enter means yes. Without a terminal, `--yes` is required.
 fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
@@ -27,9 +27,8 @@ fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     ))
 }
 
-pub fn run(args: InitdbArgs) -> anyhow::Result<Status> {
-    let site = Site::from_env();
-    let location = Location::resolve(&site, false);
+pub fn run(args: InitdbArgs, cfg: &Config) -> anyhow::Result<Status> {
+    let location = Location::persistent(cfg)?;
     let mut store = database::open(&location, Prepare::Initialize)?;
     let target = location.describe();
     if args.truncate {

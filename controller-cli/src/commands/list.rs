@@ -6,10 +6,10 @@ use hs_broker::store::Field;
 
 use super::store_args;
 use crate::cli::ListArgs;
+use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
 use crate::output::{Format, Renderer};
-use crate::site::Site;
 
 fn fields(names: &[String]) -> anyhow::Result<Vec<Field>> {
     names
@@ -22,7 +22,7 @@ fn fields(names: &[String]) -> anyhow::Result<Vec<Field>> {
         .collect()
 }
 
-pub fn run(args: ListArgs) -> anyhow::Result<Status> {
+pub fn run(args: ListArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut out = std::io::stdout().lock();
     if args.fields_list {
         for f in Field::ALL {
@@ -53,8 +53,7 @@ pub fn run(args: ListArgs) -> anyhow::Result<Status> {
         renderer = renderer.width(width);
     }
 
-    let site = Site::from_env();
-    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     if args.tag_keys {
         for k in store.tag_keys().map_err(database::runtime)? {
             writeln!(out, "{k}")?;

@@ -4,25 +4,26 @@ use std::time::Duration;
 
 use super::store_args::settings;
 use crate::cli::RunTaskArgs;
+use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
 use crate::input::Submitter;
-use crate::site::Site;
 
-pub fn run(args: RunTaskArgs) -> anyhow::Result<Status> {
-    let site = Site::from_env();
+pub fn run(args: RunTaskArgs, cfg: &Config) -> anyhow::Result<Status> {
+    let location = Location::persistent(cfg)?;
     let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
-    submitter.defaults = settings(&args.settings)?;
+    submitter.defaults = settings(&args.settings, cfg)?;
     let row = submitter.task(shell_words::join(&args.args), &submitter.defaults);
     let id = row.id;
     {
-        let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+        let mut store = database::open(&location, Prepare::Existing)?;
         store.submit(&[row]).map_err(database::runtime)?;
     }
     tracing::debug!("submitted task {id}; waiting for it");
     crate::signals::on_interrupt(|| {})?;
-    let status = super::wait::until_done(&id, Duration::from_secs_f64(args.interval), None)?;
-    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let status =
+        super::wait::until_done(&location, &id, Duration::from_secs_f64(args.interval), None)?;
+    let mut store = database::open(&location, Prepare::Existing)?;
     let task = super::task_id::lookup(store.as_mut(), &id)?;
     match (&task.outpath, &task.errpath) {
         (Some(out), Some(err)) => {

@@ -12,6 +12,7 @@ use hs_engine::protocol::{generate_key, validate_key};
 use super::common::heartbeat;
 use super::controller;
 use crate::cli::ServerArgs;
+use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::input::{self, Source, Submitter};
@@ -39,25 +40,47 @@ fn bind_address(bind: &str) -> anyhow::Result<(String, bool)> {
     }
 }
 
-pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
-    let started = Instant::now();
-    let site = Site::from_env();
-    let (address, loopback) = bind_address(&args.bind)?;
-    let key = match &args.auth {
-        Some(k) => {
+/// `-k`, else `server.auth` (validated the same way, the message naming where it came from),
+/// else a generated key, which only a loopback server may use.
+fn server_key(
+    args: &ServerArgs,
+    cfg: &Config,
+    bind: &str,
+    loopback: bool,
+) -> anyhow::Result<String> {
+    const KEY: &str = "server.auth";
+    // An empty configured key is no key, as an empty HYPERSHELL_SERVER_AUTH always was.
+    let configured = cfg
+        .option(None::<String>, KEY, Layers::All)?
+        .filter(|k| !k.is_empty());
+    match (&args.auth, configured) {
+        (Some(k), _) => {
             validate_key(k)
                 .map_err(|e| Failure::usage(format!("refusing the key given with -k: {e}")))?;
-            k.clone()
+            Ok(k.clone())
         }
-        None if !loopback => {
-            return Err(Failure::usage(format!(
-                "binding to {} exposes the server to the network: pass a shared key with -k KEY \
-                 (e.g. -k $(openssl rand -hex 32)) and give the same key to each hs client",
-                args.bind
-            )));
+        (None, Some(k)) => {
+            validate_key(&k).map_err(|e| {
+                Failure::usage(format!("refusing {KEY} ({}): {e}", cfg.source(KEY)))
+            })?;
+            Ok(k)
         }
-        None => generate_key(),
-    };
+        (None, None) if !loopback => Err(Failure::usage(format!(
+            "binding to {bind} exposes the server to the network: pass a shared key with -k KEY \
+             or set {KEY} (e.g. -k $(openssl rand -hex 32)) and give the same key to each hs client"
+        ))),
+        (None, None) => Ok(generate_key()),
+    }
+}
+
+pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let site = Site::from_env();
+    let bind = cfg
+        .option(args.bind.clone(), "server.bind", Layers::All)?
+        .unwrap_or_else(|| "localhost".into());
+    let (address, loopback) = bind_address(&bind)?;
+    let key = server_key(&args, cfg, &bind, loopback)?;
     let input = match (&args.file, args.forever || args.store.restart) {
         (None, true) => None,
         (file, _) => Some(Source::from_arg(file.clone()).open()?),
@@ -67,26 +90,30 @@ pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
         None => FailureLog::stdout(),
     };
 
-    let port = args.port;
+    let port = cfg
+        .option(args.port, "server.port", Layers::All)?
+        .unwrap_or(50001);
     let (p1, p2) = (
         port.checked_add(1)
             .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 and PORT+2"))?,
         port.checked_add(2)
             .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 and PORT+2"))?,
     );
-    let bind = BindSet {
+    let sockets = BindSet {
         engines: vec![format!("tcp://{address}:{port}")],
         heartbeat: vec![format!("tcp://{address}:{p1}")],
         clients: vec![format!("tcp://{address}:{p2}")],
     };
-    let (heartrate, evict) = heartbeat(&args.heartbeat);
-    let mut bcfg = BrokerConfig::new(key.clone(), bind);
+    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
+    let mut bcfg = BrokerConfig::new(key.clone(), sockets);
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
-    bcfg.bundlesize = args.bundle.bundlesize;
+    bcfg.bundlesize = cfg
+        .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
+        .unwrap_or(0);
     bcfg.forever = args.forever;
-    let (location, store) = controller::open_store(&site, &args.store)?;
-    controller::configure(&mut bcfg, &args.store, &location);
+    let (location, store) = controller::open_store(&args.store, cfg)?;
+    controller::configure(&mut bcfg, &args.store, &location, cfg)?;
     let ctx = zmq::Context::new();
     let mut broker = Broker::bind(bcfg, &ctx, store)?;
 
@@ -112,8 +139,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<Status> {
     };
     connection::write(&path, &info)?;
     tracing::info!(
-        "serving on {}:{port} (heartbeats {p1}, clients {p2}); connection file {}",
-        args.bind,
+        "serving on {bind}:{port} (heartbeats {p1}, clients {p2}); connection file {}",
         path.display()
     );
 

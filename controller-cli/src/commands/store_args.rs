@@ -3,12 +3,14 @@
 use hs_broker::store::{Field, Order, Query};
 
 use crate::cli::{FilterArgs, TaskSettingArgs};
+use crate::config::{Config, Layers};
 use crate::directives::Directives;
 use crate::exit::Failure;
 use crate::query::{self, alias};
 
-/// `-t`, `-g`, `-c`, `-m`, `-W` as directives (the same rules as `# HYPERSHELL:` items).
-pub fn settings(args: &TaskSettingArgs) -> anyhow::Result<Directives> {
+/// `-t`, `-g`, `-c`, `-m`, `-W` as directives (the same rules as `# HYPERSHELL:` items), over
+/// `task.cores`, `task.memory` and `task.timeout`.
+pub fn settings(args: &TaskSettingArgs, cfg: &Config) -> anyhow::Result<Directives> {
     let mut d = Directives::default();
     for tag in &args.tags {
         d.add(tag).map_err(|e| Failure::usage(e.to_string()))?;
@@ -19,7 +21,27 @@ pub fn settings(args: &TaskSettingArgs) -> anyhow::Result<Directives> {
     if let Some(m) = &args.memory {
         d.memory = Some(query::parse_bytes(m).map_err(|e| Failure::usage(e.to_string()))?);
     }
-    Ok(d)
+    Ok(configured(cfg)?.merged(&d))
+}
+
+/// The `[task]` resource keys as directives, the layer under the flags. 0 is HyperShell's
+/// "unset", so only a non-zero value reaches a task.
+fn configured(cfg: &Config) -> anyhow::Result<Directives> {
+    let cores = cfg.option(None::<i64>, "task.cores", Layers::All)?;
+    // Seconds may be written as 1.5; a task's timeout is whole seconds, rounded up.
+    let timeout = cfg.option(None::<f64>, "task.timeout", Layers::All)?;
+    let memory = match cfg.option(None::<String>, "task.memory", Layers::All)? {
+        Some(text) => Some(query::parse_bytes(&text).map_err(|_| {
+            Failure::from(cfg.invalid("task.memory", "a size such as 8G or 512MB"))
+        })?),
+        None => None,
+    };
+    Ok(Directives {
+        cores: cores.filter(|c| *c > 0),
+        memory: memory.filter(|m| *m > 0),
+        timeout: timeout.filter(|t| *t > 0.0).map(|t| t.ceil() as i64),
+        ..Directives::default()
+    })
 }
 
 /// The query a filter describes. Every mistake is a usage error naming the argument.

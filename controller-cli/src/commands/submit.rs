@@ -10,11 +10,11 @@ use hs_engine::template::Template;
 use super::common::parse_template;
 use super::store_args::settings;
 use crate::cli::SubmitArgs;
+use crate::config::{Config, Layers};
 use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
 use crate::input::{Source, Submitter, read_lines};
 use crate::report::FailureLog;
-use crate::site::Site;
 
 /// HyperShell's rule: no args = stdin; one arg that is `-` or an existing non-executable file =
 /// a task file; anything else = one task made of the args.
@@ -35,12 +35,16 @@ fn is_task_file(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 == 0)
 }
 
-pub fn run(args: SubmitArgs) -> anyhow::Result<Status> {
-    let site = Site::from_env();
+pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
     let template = parse_template(&args.template)?;
     let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
-    submitter.defaults = settings(&args.settings)?;
-    let location = Location::resolve(&site, false);
+    submitter.defaults = settings(&args.settings, cfg)?;
+    // HyperShell's `submit.bundlesize` default (1) would make one transaction per task.
+    let chunk = cfg
+        .option(args.bundlesize, "submit.bundlesize", Layers::Set)?
+        .unwrap_or(1000)
+        .max(1);
+    let location = Location::persistent(cfg)?;
     let prepare = if args.initdb {
         Prepare::Initialize
     } else {
@@ -72,7 +76,6 @@ pub fn run(args: SubmitArgs) -> anyhow::Result<Status> {
             let input: Box<dyn Read + Send> = source.open()?;
             let mut submitted = 0u64;
             let mut failure: Option<anyhow::Error> = None;
-            let chunk = args.bundlesize.max(1);
             let report = read_lines(input, &FailureLog::none(), &submitter, &mut |bundle| {
                 let rows = match expand(bundle, &template) {
                     Ok(rows) => rows,

@@ -7,10 +7,10 @@ use uuid::Uuid;
 
 use super::store_args;
 use crate::cli::UpdateArgs;
+use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
 use crate::query::{self, QueryError};
-use crate::site::Site;
 
 fn usage(e: QueryError) -> anyhow::Error {
     Failure::usage(e.to_string())
@@ -75,10 +75,9 @@ fn confirm(count: u64) -> anyhow::Result<bool> {
     ))
 }
 
-pub fn run(args: UpdateArgs) -> anyhow::Result<Status> {
+pub fn run(args: UpdateArgs, cfg: &Config) -> anyhow::Result<Status> {
     let (query, changes) = plan(&args)?;
-    let site = Site::from_env();
-    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     let count = store.count(&query).map_err(database::runtime)?;
     if count == 0 {
         return Err(Failure {

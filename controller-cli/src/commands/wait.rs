@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use super::task_id;
 use crate::cli::WaitArgs;
+use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
-use crate::site::Site;
 
 /// The exit status `hs wait --return` and `hs run` give for a task's own status: the code itself
 /// when it fits, else 1 (signals and hs's negative sentinels).
@@ -16,12 +16,12 @@ pub fn exit_code_for(status: Option<i32>) -> i32 {
 
 /// Poll the store until the task has a completion time; returns its exit status.
 pub fn until_done(
+    location: &Location,
     id: &uuid::Uuid,
     interval: Duration,
     limit: Option<Duration>,
 ) -> anyhow::Result<Option<i32>> {
-    let site = Site::from_env();
-    let mut store = database::open(&Location::resolve(&site, false), Prepare::Existing)?;
+    let mut store = database::open(location, Prepare::Existing)?;
     let started = Instant::now();
     loop {
         let task = task_id::lookup(store.as_mut(), id)?;
@@ -46,10 +46,12 @@ pub fn until_done(
     }
 }
 
-pub fn run(args: WaitArgs) -> anyhow::Result<Status> {
+pub fn run(args: WaitArgs, cfg: &Config) -> anyhow::Result<Status> {
     let id = task_id::parse(&args.id)?;
+    let location = Location::persistent(cfg)?;
     crate::signals::on_interrupt(|| {})?;
     let status = until_done(
+        &location,
         &id,
         Duration::from_secs_f64(args.interval),
         args.timeout.map(Duration::from_secs_f64),

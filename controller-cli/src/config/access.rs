@@ -12,10 +12,6 @@ use super::merge::Setting;
 use super::source::Source;
 use super::value::{self, Value};
 
-#[allow(
-    dead_code,
-    reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
-)]
 impl Config {
     /// The setting that provides `key`, and how: directly, or through `key_env`/`key_eval`.
     /// When one layer sets several, the plain key wins, then `_env`, then `_eval`.
@@ -143,5 +139,29 @@ impl Config {
             origin: self.source(key),
             expected,
         })
+    }
+}
+
+impl Config {
+    /// `[export]`: `NAME = value` for every task's environment. A list is joined with `:` (a
+    /// `PATH` written as an array). A nested table cannot be one variable: it is skipped with a
+    /// warning, so that a file HyperShell reads still works.
+    pub fn exports(&self) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut out = Vec::new();
+        for (name, v) in self.get_section("export", true)? {
+            if name.contains('.') {
+                tracing::warn!(
+                    "export.{name}: a nested table is not an environment variable: ignored"
+                );
+                continue;
+            }
+            let text = match &v {
+                Value::Null => continue,
+                Value::Array(items) => items.iter().map(value::raw).collect::<Vec<_>>().join(":"),
+                other => value::raw(other),
+            };
+            out.push((name, text));
+        }
+        Ok(out)
     }
 }

@@ -4,11 +4,6 @@
 //! as a query parameter (`sslmode = "verify-full"`). An empty file or `:memory:` means no
 //! database.
 
-#![allow(
-    dead_code,
-    reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
-)]
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

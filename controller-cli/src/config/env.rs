@@ -83,13 +83,19 @@ pub fn env_layer(ctx: &Context) -> Layer {
                     Setting::new(coerce(text), source).with_raw(text.into()),
                 ));
             }
-            Mapping::Unknown => {
-                tracing::debug!("{name} is not a configuration key: ignored");
-            }
-            Mapping::NotConfig => {}
+            Mapping::Unknown | Mapping::NotConfig => {}
         }
     }
     layer
+}
+
+/// `HYPERSHELL_*` variables that match no key. Listed rather than logged while loading, because
+/// configuration is loaded before the logger exists (it decides the log level).
+pub fn unknown_vars(ctx: &Context) -> Vec<String> {
+    ctx.vars()
+        .filter(|(name, _)| key_for(name) == Mapping::Unknown)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 #[cfg(test)]

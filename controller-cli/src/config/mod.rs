@@ -5,12 +5,16 @@
 //! variables < command-line flags (applied by each command over what it reads here).
 //! `HYPERSHELL_CONFIG_FILE=PATH` reads only PATH (empty: no file at all). See docs/config.md.
 //!
-//! Callers load once and read typed values; every value remembers where it came from, so an
-//! error can say "server.port = "x" (user: /home/me/.hypershell/config.toml): expected an integer".
+//! `hs` loads once, before the logger starts (the configuration decides the log level), and
+//! passes the result to the command. Commands read typed values; every value remembers where it
+//! came from, so an error can say
+//! "server.port = "x" (user: /home/me/.hypershell/config.toml): expected an integer".
 //!
 //! ```ignore
 //! let cfg = Config::load().map_err(Failure::from)?;
-//! let port = cfg.get_i64("server.port").map_err(Failure::from)?.unwrap_or(50001);
+//! logging::init(…, &cfg)?;
+//! cfg.log_notes();
+//! let port = cfg.option(args.port, "server.port", Layers::All)?.unwrap_or(50001);
 //! ```
 
 mod access;
@@ -23,6 +27,7 @@ mod expand;
 mod keys;
 mod layers;
 mod merge;
+mod option;
 mod patch;
 mod paths;
 mod show;
@@ -30,19 +35,11 @@ mod source;
 mod value;
 mod write;
 
-#[allow(
-    unused_imports,
-    reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
-)]
-pub use database::{DatabaseSettings, Provider};
+pub use database::Provider;
 pub use error::ConfigError;
+pub use option::Layers;
 pub use paths::Context;
 pub use source::{Level, Source};
-#[allow(
-    unused_imports,
-    reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
-)]
-pub use value::Value;
 
 use merge::{Layer, Merged, Setting};
 
@@ -55,18 +52,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults, files and environment of this process. Warnings (unknown keys in files) are
-    /// logged once here; a file that is not valid TOML is an error.
-    #[allow(
-        dead_code,
-        reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
-    )]
+    /// Defaults, files and environment of this process; a file that is not valid TOML is an
+    /// error. Nothing is logged yet (the logger is set up from the result): call `log_notes`
+    /// once it is.
     pub fn load() -> Result<Config, ConfigError> {
-        let cfg = Config::load_with(Context::from_process())?;
-        for w in cfg.warnings() {
-            tracing::warn!("{w}");
-        }
-        Ok(cfg)
+        Config::load_with(Context::from_process())
     }
 
     /// The same for a described machine (tests, and `hs config` which reuses its context).
@@ -83,6 +73,19 @@ impl Config {
             ctx,
             warnings,
         })
+    }
+
+    /// Defaults and environment, no file: what `hs config` runs with when a file is broken, so
+    /// that it can still show and edit it.
+    pub fn without_files(ctx: Context) -> Config {
+        let mut merged = Merged::default();
+        merged.apply(default_layer(&ctx));
+        merged.apply(env::env_layer(&ctx));
+        Config {
+            merged,
+            ctx,
+            warnings: Vec::new(),
+        }
     }
 
     /// Only the built-in defaults (`hs config get --default`).
@@ -119,12 +122,15 @@ impl Config {
         &self.warnings
     }
 
-    #[allow(
-        dead_code,
-        reason = "the accessor API for hs commands; they start reading configuration as they are wired to it"
-    )]
-    pub fn context(&self) -> &Context {
-        &self.ctx
+    /// Log what loading noticed: unknown keys in files (warnings) and `HYPERSHELL_*` variables
+    /// that match no key (debug: HyperShell has variables hs does not know).
+    pub fn log_notes(&self) {
+        for w in self.warnings() {
+            tracing::warn!("{w}");
+        }
+        for name in env::unknown_vars(&self.ctx) {
+            tracing::debug!("{name} is not a configuration key: ignored");
+        }
     }
 }
 

@@ -26,9 +26,7 @@ pub fn load(ctx: Context, view: View) -> Result<Config, ConfigError> {
         View::File(level) => Config::file_only(ctx, level)?,
         View::Default => Config::defaults_only(ctx),
     };
-    for w in cfg.warnings() {
-        tracing::warn!("{w}");
-    }
+    cfg.log_notes();
     Ok(cfg)
 }
 

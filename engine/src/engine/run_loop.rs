@@ -368,9 +368,11 @@ impl Engine {
                     } else {
                         tracing::info!("{line}");
                     }
-                    // Send results in batches of half the credit the controller grants, so
-                    // it can refill this engine with a bundle while the other half runs.
-                    let flush_at = (w.credit as usize / 2).max(1);
+                    // Report results after every `slots` tasks (at most half the credit, so the
+                    // controller can refill while the other half runs). Fewer would cost more
+                    // messages; more would put more finished work at risk of running again if
+                    // this engine dies before reporting it.
+                    let flush_at = (w.credit as usize / 2).clamp(1, self.cfg.slots as usize);
                     self.board.with(|b| b.flush_at = flush_at);
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
