@@ -151,6 +151,7 @@ impl Broker {
                 self.input_done = true;
             }
             if now >= next_ping {
+                self.flush_acks(true);
                 self.ping();
                 self.evict_silent(now);
                 next_ping = now + self.cfg.heartrate;
@@ -215,7 +216,7 @@ impl Broker {
                 self.refill()?;
                 self.dispatch();
             } else {
-                self.flush_acks();
+                self.flush_acks(true);
             }
         }
     }

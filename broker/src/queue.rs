@@ -69,6 +69,7 @@ mod tests {
             submit_host: None,
             timeout: None,
             tag: Default::default(),
+            job: None,
         }
     }
 

@@ -16,6 +16,7 @@ pub fn to_task(r: &TaskRecord) -> Task {
         submit_host: r.submit_host.clone(),
         timeout: r.timeout.filter(|t| *t > 0).map(|t| t as f64),
         tag: r.tag.clone(),
+        job: r.job.clone(),
     }
 }
 

@@ -55,6 +55,9 @@ pub enum Command {
     /// Run an engine: connect to a server, take tasks, run them, report back.
     #[command(visible_alias = "engine", after_help = EXIT_CODES)]
     Client(ClientArgs),
+    /// JSON jobs in (one per line on stdin), JSON results out (one per line on stdout).
+    #[command(after_help = EXIT_CODES)]
+    Stream(StreamArgs),
     /// Add tasks to the database (a running `hs server --forever` picks them up).
     #[command(after_help = EXIT_CODES)]
     Submit(SubmitArgs),
@@ -567,4 +570,36 @@ fn non_negative_secs(s: &str) -> Result<f64, String> {
             "expected a number of seconds (0 or more), got {s:?}"
         )),
     }
+}
+
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    /// Jobs to run at once (executor slots); 0 = one per CPU core.
+    #[arg(
+        short = 'N',
+        long = "num-threads",
+        visible_alias = "num-tasks",
+        default_value_t = 1,
+        value_name = "NUM"
+    )]
+    pub num_threads: u32,
+
+    /// Write results in input order (default: as jobs finish).
+    #[arg(long)]
+    pub keep_order: bool,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    #[command(flatten)]
+    pub heartbeat: HeartbeatArgs,
+
+    #[arg(short = 'v', long, help = "More log detail (debug level).")]
+    pub verbose: bool,
+
+    #[arg(short = 'd', long, help = "Most log detail (trace level).")]
+    pub debug: bool,
 }

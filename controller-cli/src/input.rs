@@ -124,13 +124,47 @@ pub fn read_lines(
     submitter: &Submitter,
     send: &mut dyn FnMut(Vec<TaskRecord>) -> bool,
 ) -> InputReport {
+    // Settings from directive lines of their own, for every line that follows.
+    let mut global = submitter.defaults.clone();
     let mut report = InputReport::default();
+    let mut on_line = |number: u64, line: &[u8]| match parse_line(line) {
+        Line::Skip => None,
+        Line::Directive(d) => {
+            global = global.merged(&d);
+            None
+        }
+        Line::Task(args, inline) => {
+            let settings = match &inline {
+                Some(d) => global.merged(d),
+                None => global.clone(),
+            };
+            Some(submitter.task(args, &settings))
+        }
+        Line::Bad(raw, why) => {
+            tracing::error!("line {number}: {why}; skipped (written to the failures output)");
+            failures.write_line(raw);
+            report.rejected += 1;
+            None
+        }
+    };
+    let (tasks, error) = feed_lines(input, &mut on_line, send);
+    report.tasks = tasks;
+    report.read_error = error;
+    report
+}
+
+/// The reading loop itself: every line of `input` goes to `on_line` (with its 1-based number),
+/// and the task rows it makes go to `send` in bundles as large as the input has ready (see the
+/// module docs). Returns how many rows were made, and the read error that stopped it, if any.
+pub fn feed_lines(
+    input: Box<dyn Read + Send>,
+    on_line: &mut dyn FnMut(u64, &[u8]) -> Option<TaskRecord>,
+    send: &mut dyn FnMut(Vec<TaskRecord>) -> bool,
+) -> (u64, Option<String>) {
     let mut reader = BufReader::with_capacity(256 * 1024, input);
     let mut bundle: Vec<TaskRecord> = Vec::new();
     let mut line = Vec::new();
-    let mut number = 0u64;
-    // Settings from directive lines of their own, for every line that follows.
-    let mut global = submitter.defaults.clone();
+    let (mut number, mut made) = (0u64, 0u64);
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
@@ -138,40 +172,26 @@ pub fn read_lines(
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                tracing::error!("reading tasks stopped at line {}: {e}", number + 1);
-                report.read_error = Some(e.to_string());
-                break;
+                tracing::error!("reading stopped at line {}: {e}", number + 1);
+                return (made, Some(e.to_string()));
             }
         }
         number += 1;
-        match parse_line(&line) {
-            Line::Skip => {}
-            Line::Directive(d) => global = global.merged(&d),
-            Line::Task(args, inline) => {
-                let settings = match &inline {
-                    Some(d) => global.merged(d),
-                    None => global.clone(),
-                };
-                bundle.push(submitter.task(args, &settings));
-                report.tasks += 1;
-            }
-            Line::Bad(raw, why) => {
-                report.rejected += 1;
-                tracing::error!("line {number}: {why}; skipped (written to the failures output)");
-                failures.write_line(raw);
-            }
+        if let Some(row) = on_line(number, &line) {
+            bundle.push(row);
+            made += 1;
         }
         // Send when full, or when the next read would have to wait for more input.
         let ready =
             !bundle.is_empty() && (bundle.len() >= MAX_BUNDLE || reader.buffer().is_empty());
         if ready && !send(std::mem::take(&mut bundle)) {
-            return report;
+            return (made, None);
         }
     }
     if !bundle.is_empty() {
         send(bundle);
     }
-    report
+    (made, None)
 }
 
 /// What one input line is.

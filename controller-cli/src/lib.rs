@@ -16,6 +16,7 @@ mod query;
 mod report;
 mod signals;
 mod site;
+mod stream;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -63,6 +64,7 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Server(a) => ("server", a.verbose, a.debug),
         Command::Client(a) => ("client", a.verbose, a.debug),
         Command::Submit(_) => ("submit", false, false),
+        Command::Stream(a) => ("stream", a.verbose, a.debug),
         Command::Config(_) => ("config", false, false),
         _ => ("main", false, false),
     };
@@ -91,6 +93,7 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Cluster(a) => commands::cluster::run(a, &cfg),
         Command::Server(a) => commands::server::run(a, &cfg),
         Command::Client(a) => commands::client::run(a, &cfg),
+        Command::Stream(a) => commands::stream::run(a, &cfg),
         Command::Submit(a) => commands::submit::run(a, &cfg),
         Command::Initdb(a) => commands::initdb::run(a, &cfg),
         Command::Config(a) => config::command::run(a),

@@ -41,6 +41,27 @@ pub struct Task {
     /// User tags (`key` or `key:value`); each becomes `TASK_TAG_<KEY>` in the task's environment.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub tag: serde_json::Map<String, serde_json::Value>,
+    /// Where and how this one task runs, when it says so itself (a JSON job's `cd`, `out`,
+    /// `err`, `env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobOptions>,
+}
+
+/// Per-task settings a JSON job may carry (`hs stream`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct JobOptions {
+    /// Working directory of this task only (the engine never changes its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// File for the task's stdout (created or truncated; relative to `cwd` when given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// File for the task's stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// Variables for this task, on top of everything else it gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
 }
 
 fn one() -> u32 {

@@ -300,3 +300,80 @@ fn controller_killed_with_sigkill_restarts_without_losing_or_repeating_postgres(
         crash_recovery(db);
     }
 }
+
+#[test]
+fn bad_store_input_gets_one_line_errors_and_changes_nothing() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster"]), "true\nexit 4\n", LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["list", "-w", "exit_status => 0"], 2, "use \">=\""),
+        (&["list", "-w", "no_such_field == 1"], 2, "unknown field"),
+        (&["list", "nonsense"], 2, "unknown field"),
+        (&["list", "-t", "file:/a/b"], 2, "file:/a/b"),
+        (
+            &[
+                "update",
+                "-w",
+                "exit_status == 99",
+                "--cancel",
+                "--no-confirm",
+            ],
+            5,
+            "no task matches",
+        ),
+        (&["update", "id=0", "--no-confirm"], 2, "id"),
+        (&["info", "not-a-uuid"], 2, "not a task id"),
+    ];
+    for (args, code, needle) in cases {
+        let out = run_with_input(s.hs(args), "", LIMIT);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one line, got {err}"
+        );
+    }
+    // Nothing was changed by the refused commands.
+    assert_eq!(list(&s, &Db::Sqlite, &["--count", "--failed"]).trim(), "1");
+
+    // A file that is not a database is named, and nothing overwrites it.
+    let t = Scratch::new();
+    std::fs::create_dir_all(t.path("site/lib")).unwrap();
+    std::fs::write(
+        t.path("site/lib/main.db"),
+        "these are my notes, not a database\n",
+    )
+    .unwrap();
+    let out = run_with_input(t.hs(&["cluster"]), "true\n", LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not an hs database"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        t.read("site/lib/main.db"),
+        "these are my notes, not a database\n"
+    );
+
+    // An unreachable PostgreSQL server is one line, with no password in it.
+    let mut c = t.hs(&["list"]);
+    c.env(
+        "HYPERSHELL_DATABASE_URL",
+        "postgres://hs:secret@127.0.0.1:1/hs",
+    );
+    let out = run_with_input(c, "", LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot reach PostgreSQL"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("secret"), "{}", stderr(&out));
+}

@@ -15,3 +15,4 @@ mod reconnect;
 mod security;
 mod server_client;
 mod store;
+mod stream;

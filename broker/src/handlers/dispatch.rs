@@ -31,7 +31,7 @@ impl Broker {
                 self.serve(engine, share);
             }
         }
-        self.flush_acks();
+        self.flush_acks(false);
     }
 
     /// Send `engine` a bundle of at most `share` tasks, if its free credit is worth a message.
@@ -64,13 +64,29 @@ impl Broker {
         }
     }
 
-    /// Acknowledge results that no bundle carried this turn.
-    pub(crate) fn flush_acks(&mut self) {
+    /// Acknowledge results that no bundle carried. Acks only let an engine forget results (and
+    /// finish a drain), so they wait for the next bundle unless the engine is idle or drained,
+    /// holds a full credit's worth of them, or `all` is set (the heartbeat tick, an abort).
+    pub(crate) fn flush_acks(&mut self, all: bool) {
         if self.pending_acks.is_empty() {
             return;
         }
-        for (engine, ids) in std::mem::take(&mut self.pending_acks) {
-            self.send_to_engine(engine, &Ack { ids });
+        let due: Vec<uuid::Uuid> = self
+            .pending_acks
+            .iter()
+            .filter(|(engine, ids)| {
+                all || self.registry.get(engine).is_none_or(|e| {
+                    e.drained
+                        || self.registry.held_by(engine) == 0
+                        || ids.len() >= e.capacity as usize
+                })
+            })
+            .map(|(engine, _)| *engine)
+            .collect();
+        for engine in due {
+            if let Some(ids) = self.pending_acks.remove(&engine) {
+                self.send_to_engine(engine, &Ack { ids });
+            }
         }
     }
 }

@@ -129,6 +129,22 @@ impl Field {
         Field::ALL.into_iter().find(|f| f.name() == name)
     }
 
+    /// Whether the column may hold NULL (the schema's NOT NULL columns are the ones a task
+    /// always has: its id, group, args, submitter, submit time, attempt, retried flag and tags).
+    pub fn nullable(self) -> bool {
+        !matches!(
+            self,
+            Field::Id
+                | Field::Group
+                | Field::Args
+                | Field::SubmitId
+                | Field::SubmitTime
+                | Field::Attempt
+                | Field::Retried
+                | Field::Tag
+        )
+    }
+
     pub fn kind(self) -> FieldKind {
         use Field::*;
         match self {

@@ -47,6 +47,10 @@ pub struct TaskRecord {
     pub previous_id: Option<Uuid>,
     pub next_id: Option<Uuid>,
     pub tag: serde_json::Map<String, serde_json::Value>,
+    /// Per-task run settings of a JSON job (`hs stream`). Not a column: the SQL stores do not
+    /// keep it (they read it back as `None`); the memory store carries it to the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<hs_engine::task::JobOptions>,
 }
 
 impl TaskRecord {
@@ -84,6 +88,7 @@ impl TaskRecord {
             previous_id: None,
             next_id: None,
             tag: serde_json::Map::new(),
+            job: None,
         }
     }
 }

@@ -384,17 +384,7 @@ pub(crate) fn check_settable(field: Field, p: &Param) -> Result<()> {
     if field == Field::Id {
         return Err(bad(field, "the id of a task cannot be changed"));
     }
-    let not_null = matches!(
-        field,
-        Field::Group
-            | Field::Args
-            | Field::SubmitId
-            | Field::SubmitTime
-            | Field::Attempt
-            | Field::Retried
-            | Field::Tag
-    );
-    if not_null && p.is_null() {
+    if !field.nullable() && p.is_null() {
         return Err(bad(field, "cannot be null"));
     }
     Ok(())

@@ -5,10 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, feed};
-use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
+use hs_broker::{Broker, BrokerConfig, feed};
 use hs_engine::protocol::generate_key;
-use uuid::Uuid;
 
 use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots};
 use super::controller;
@@ -17,9 +15,9 @@ use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::Status;
 use crate::input::{self, Source, Submitter};
+use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
-use crate::{progress, signals};
 
 pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
@@ -37,16 +35,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let key = generate_key();
     let ctx = zmq::Context::new();
 
-    let tag = Uuid::new_v4();
-    let local = Endpoints {
-        engines: format!("inproc://hs-{tag}-engines"),
-        heartbeat: format!("inproc://hs-{tag}-heartbeat"),
-    };
-    let mut bind = BindSet {
-        engines: vec![local.engines.clone()],
-        heartbeat: vec![local.heartbeat.clone()],
-        clients: vec![],
-    };
+    let (local, mut bind) = super::local::inproc();
     if let Some(port) = args.port {
         bind.engines.push(format!("tcp://127.0.0.1:{port}"));
         bind.heartbeat
@@ -80,15 +69,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, local, key, &site, cfg)?;
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
-    let broker_control = Arc::new(BrokerControl::new());
-    let engine_control = Arc::new(EngineControl::new());
-    {
-        let (bc, ec) = (broker_control.clone(), engine_control.clone());
-        signals::on_interrupt(move || {
-            bc.abort();
-            ec.request(StopMode::Abort);
-        })?;
-    }
+    let controls = super::local::Controls::install()?;
 
     let alive = Arc::new(AtomicBool::new(true));
     let (feed_rx, reader) = match input {
@@ -100,25 +81,12 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         }
         None => (None, None),
     };
-    let engine_thread = {
-        let (ctx, ec, bc) = (ctx.clone(), engine_control.clone(), broker_control.clone());
-        std::thread::Builder::new()
-            .name("hs-engine".into())
-            .spawn(move || {
-                let result = engine::run(ecfg, &ctx, &ec);
-                // A local engine that leaves (idle timeout, error) ends the cluster's intake.
-                bc.drain();
-                result
-            })?
-    };
+    let engine_thread = controls.spawn_engine(ecfg, &ctx)?;
 
     let mut report = Report::new(failures, progress::start());
-    let outcome = broker.run(feed_rx, &mut report, &broker_control);
+    let outcome = broker.run(feed_rx, &mut report, &controls.broker);
     alive.store(false, Ordering::SeqCst);
-    engine_control.request(StopMode::Drain);
-    let engine_outcome = engine_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    let engine_outcome = controls.join_engine(engine_thread);
     progress::finish();
     if let Some(path) = connection_file {
         let _ = std::fs::remove_file(path);

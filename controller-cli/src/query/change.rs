@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use hs_broker::store::{Change, Field, Value};
 
 use super::QueryError;
-use super::coerce::{coerce, nullable};
+use super::coerce::coerce;
 use super::tag::parse_tag;
 use super::where_clause::split;
 
@@ -77,7 +77,7 @@ fn set_field(arg: &str, name: &str, raw: &str, now: DateTime<Utc>) -> Result<Cha
         expected: e.expected,
         value: raw.trim().to_string(),
     })?;
-    if value == Value::Null && !nullable(field) {
+    if value == Value::Null && !field.nullable() {
         return Err(QueryError::NotNullable {
             arg: text(),
             field: field.name(),

@@ -40,21 +40,6 @@ pub(crate) fn expected(field: Field) -> &'static str {
     }
 }
 
-/// Whether the column may hold NULL (the schema's NOT NULL columns may not).
-pub(crate) fn nullable(field: Field) -> bool {
-    !matches!(
-        field,
-        Field::Id
-            | Field::Group
-            | Field::Args
-            | Field::SubmitId
-            | Field::SubmitTime
-            | Field::Attempt
-            | Field::Retried
-            | Field::Tag
-    )
-}
-
 /// Remove one pair of matching surrounding quotes; the flag says whether there were any.
 pub(crate) fn unquote(text: &str) -> (&str, bool) {
     for q in ['"', '\''] {
@@ -293,9 +278,9 @@ mod tests {
 
     #[test]
     fn nullable_columns_follow_the_schema() {
-        assert!(!nullable(Field::Group));
-        assert!(!nullable(Field::Retried));
-        assert!(nullable(Field::ExitStatus));
-        assert!(nullable(Field::Memory));
+        assert!(!Field::Group.nullable());
+        assert!(!Field::Retried.nullable());
+        assert!(Field::ExitStatus.nullable());
+        assert!(Field::Memory.nullable());
     }
 }

@@ -211,7 +211,19 @@ impl SlotWorker {
                 };
             }
         };
-        let (stdout, stderr, outpath, errpath) = self.outputs(&task.id.to_string());
+        let job = task.job.clone().unwrap_or_default();
+        let cwd = job.cwd.as_deref().map(std::path::Path::new);
+        let (mut stdout, mut stderr, mut outpath, mut errpath) = self.outputs(&task.id.to_string());
+        if let Some(path) = &job.stdout {
+            let path = within(cwd, path);
+            outpath = Some(path.display().to_string());
+            stdout = OutputTarget::File(path);
+        }
+        if let Some(path) = &job.stderr {
+            let path = within(cwd, path);
+            errpath = Some(path.display().to_string());
+            stderr = OutputTarget::File(path);
+        }
         let facts = EngineFacts {
             engine_id: &self.engine_id,
             host: &self.cfg.host,
@@ -226,13 +238,14 @@ impl SlotWorker {
             outpath.as_deref(),
             errpath.as_deref(),
         ));
+        env.extend(job.env.iter().cloned());
         let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
             (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
             (a, b) => a.or(b.map(Duration::from_secs_f64)),
         };
         let spec = RunSpec {
             command: &command,
-            cwd: None,
+            cwd,
             env: &env,
             stdout,
             stderr,
@@ -313,6 +326,15 @@ impl SlotWorker {
                 None,
             ),
         }
+    }
+}
+
+/// A job's relative output path is relative to its own working directory, as it would be for
+/// a shell started there.
+fn within(cwd: Option<&std::path::Path>, path: &str) -> PathBuf {
+    match cwd {
+        Some(dir) => dir.join(path),
+        None => PathBuf::from(path),
     }
 }
 

@@ -1,0 +1,207 @@
+//! `hs stream`: JSON jobs in on stdin, JSON results out on stdout as each job finishes, run by a
+//! cluster inside this process (`-N` slots).
+//!
+//! Stdout carries only result lines; the jobs' own output goes to stderr (or to a job's `out`
+//! and `err` files, or to `-o`/`-e`). Every input line gets exactly one output line: the job's result, the reason its line could
+//! not run (with the line number), or `cancelled` when the stream is interrupted first. The
+//! queue is the in-memory store (nothing is kept once written), and input is read only as fast
+//! as jobs are scheduled, so memory stays flat however long the stream.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hs_broker::store::MemoryStore;
+use hs_broker::{Broker, BrokerConfig, EngineInfo, ResultSink, feed};
+use hs_engine::protocol::generate_key;
+use hs_engine::task::{Task, TaskResult};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::common::{engine_config, heartbeat, log_summary, signalwait, slots};
+use super::local;
+use crate::cli::StreamArgs;
+use crate::config::Config;
+use crate::exit::Status;
+use crate::input::{Submitter, feed_lines};
+use crate::site::Site;
+use crate::stream::emit::Emitter;
+use crate::stream::{job, result};
+
+/// A job handed to the cluster: its place in the input and the object to answer with.
+type Pending = (u64, Map<String, Value>);
+
+/// Jobs handed to the cluster and not answered yet, and the output.
+struct Shared {
+    pending: HashMap<Uuid, Pending>,
+    emitter: Emitter,
+}
+
+type State = Arc<Mutex<Shared>>;
+
+fn lock(state: &State) -> std::sync::MutexGuard<'_, Shared> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Answers finished jobs as the broker records them.
+struct StreamSink(State);
+
+impl ResultSink for StreamSink {
+    fn task_finished(&mut self, task: &Task, outcome: &TaskResult, engine: &EngineInfo) {
+        let mut shared = lock(&self.0);
+        if let Some((index, object)) = shared.pending.remove(&task.id) {
+            let r = result::finished(task, outcome, &engine.id.to_string(), &engine.host);
+            shared.emitter.emit(index, object, r);
+        }
+    }
+}
+
+/// Names this machine answers to, for jobs that ask for a host.
+fn local_names() -> Vec<String> {
+    let full = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let short = full.split('.').next().unwrap_or_default().to_string();
+    vec![full, short, "localhost".to_string()]
+}
+
+/// Read jobs and feed the broker; bad lines and impossible hosts are answered at once.
+fn read_jobs(
+    input: Box<dyn Read + Send>,
+    state: State,
+    submitter: Submitter,
+    mut send: impl FnMut(Vec<hs_broker::store::TaskRecord>) -> bool,
+) {
+    let names = local_names();
+    let mut index = 0u64;
+    let mut on_line = |number: u64, raw: &[u8]| {
+        let text = String::from_utf8_lossy(raw);
+        let line = text.trim();
+        if line.is_empty() {
+            return None;
+        }
+        let this = index;
+        index += 1;
+        let job = match job::parse(line) {
+            Ok(job) => job,
+            Err(rejected) => {
+                let r = result::not_run(
+                    "error",
+                    &format!("line {number}: {}", rejected.error),
+                    Some(number),
+                    None,
+                );
+                lock(&state).emitter.emit(this, rejected.echo, r);
+                return None;
+            }
+        };
+        if let Some(hosts) = &job.hosts
+            && !hosts.iter().any(|h| {
+                names
+                    .iter()
+                    .any(|n| n == h || h.split('.').next() == Some(n.as_str()))
+            })
+        {
+            let why = format!(
+                "line {number}: no engine runs on {}: this stream's engines run on {}",
+                hosts.join(", "),
+                names[1]
+            );
+            lock(&state).emitter.emit(
+                this,
+                job.object,
+                result::not_run("error", &why, Some(number), None),
+            );
+            return None;
+        }
+        let row = job.task(&submitter);
+        lock(&state).pending.insert(row.id, (this, job.object));
+        Some(row)
+    };
+    feed_lines(input, &mut on_line, &mut send);
+}
+
+pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let site = Site::from_env();
+    let slots = slots(args.num_threads);
+    let key = generate_key();
+    let ctx = zmq::Context::new();
+    let (endpoints, bind) = local::inproc();
+    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
+    let mut bcfg = BrokerConfig::new(key.clone(), bind);
+    bcfg.heartrate = heartrate;
+    bcfg.evict = evict;
+    bcfg.announce_engines = false;
+    bcfg.restart_grace = Duration::ZERO;
+    bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
+    let mut broker = Broker::bind(bcfg, &ctx, Box::new(MemoryStore::new()))?;
+    let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, &site, cfg)?;
+    // Stdout carries the results: task output goes to stderr unless a job or -o says otherwise.
+    if args.run.output.is_none() {
+        ecfg.output.stdout = Arc::new(hs_engine::executor::LineSink::stderr());
+    }
+    let controls = local::Controls::install()?;
+
+    let state: State = Arc::new(Mutex::new(Shared {
+        pending: HashMap::new(),
+        emitter: Emitter::new(args.keep_order),
+    }));
+    let (tx, rx) = feed::channel(&ctx)?;
+    let alive = Arc::new(AtomicBool::new(true));
+    let reader = {
+        let (state, alive) = (state.clone(), alive.clone());
+        let submitter = Submitter::new(ecfg.host.clone());
+        std::thread::Builder::new()
+            .name("hs-input".into())
+            .spawn(move || {
+                let is_alive = || alive.load(Ordering::SeqCst);
+                let mut tx = tx;
+                read_jobs(Box::new(std::io::stdin()), state, submitter, |bundle| {
+                    tx.send(bundle, &is_alive).is_ok() && is_alive()
+                });
+                if is_alive() {
+                    let _ = tx.finish(&is_alive);
+                }
+            })?
+    };
+    let engine = controls.spawn_engine(ecfg, &ctx)?;
+    let mut sink = StreamSink(state.clone());
+    let outcome = broker.run(Some(rx), &mut sink, &controls.broker);
+    alive.store(false, Ordering::SeqCst);
+    let engine_outcome = controls.join_engine(engine);
+    let summary = outcome?;
+    engine_outcome?;
+
+    // Whatever was not answered was stopped by an interrupt: say so, one line per job.
+    let mut shared = lock(&state);
+    let mut left: Vec<(Uuid, Pending)> = shared.pending.drain().collect();
+    left.sort_by_key(|(_, (index, _))| *index);
+    for (id, (index, object)) in left {
+        let r = result::not_run(
+            "cancelled",
+            "the stream was interrupted before this job finished",
+            None,
+            Some(id.to_string()),
+        );
+        shared.emitter.emit(index, object, r);
+    }
+    shared.emitter.finish();
+    let not_ok = shared.emitter.not_ok;
+    drop(shared);
+    if reader.is_finished() {
+        let _ = reader.join();
+    }
+    log_summary(&summary, 0, started.elapsed());
+    std::mem::forget(ctx);
+    Ok(if summary.aborted || crate::signals::interrupted() {
+        Status::Interrupted
+    } else if not_ok > 0 {
+        Status::TasksFailed
+    } else {
+        Status::Ok
+    })
+}

@@ -1,0 +1,185 @@
+//! One input line → one job, or a reason it cannot run.
+//!
+//! A job is a JSON object with `cmd` (required, a string) and optionally `cd`, `out`, `err`
+//! (strings), `env` (an object of strings), `timeout` (seconds), `tags` (an object), `host` (a
+//! list of host names) and `id`. Every other key is passed through untouched: the result line is
+//! the input object plus `"result"`.
+
+use hs_broker::store::TaskRecord;
+use hs_engine::task::JobOptions;
+use serde_json::{Map, Value};
+
+/// A parsed job: the original object (echoed back with its result) and what to run.
+pub struct Job {
+    pub object: Map<String, Value>,
+    pub cmd: String,
+    pub options: JobOptions,
+    pub timeout: Option<i64>,
+    pub tags: Map<String, Value>,
+    pub hosts: Option<Vec<String>>,
+}
+
+/// A line that is not a runnable job: what to echo back, and why.
+pub struct Rejected {
+    /// The object itself when the line was one, else `{"input": <the line>}`.
+    pub echo: Map<String, Value>,
+    pub error: String,
+}
+
+fn reject(echo: Map<String, Value>, error: impl Into<String>) -> Rejected {
+    Rejected {
+        echo,
+        error: error.into(),
+    }
+}
+
+fn string_field(object: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(format!("\"{key}\" must be a string, not {other}")),
+    }
+}
+
+/// Parse one line (without its newline).
+pub fn parse(line: &str) -> Result<Job, Rejected> {
+    let value: Value = serde_json::from_str(line).map_err(|e| {
+        let mut echo = Map::new();
+        echo.insert("input".into(), Value::String(line.to_string()));
+        reject(echo, format!("not valid JSON: {e}"))
+    })?;
+    let Value::Object(object) = value else {
+        let mut echo = Map::new();
+        echo.insert("input".into(), value);
+        return Err(reject(
+            echo,
+            "a job must be a JSON object with a \"cmd\" string",
+        ));
+    };
+    let fail = |e: String| reject(object.clone(), e);
+    let cmd = match object.get("cmd") {
+        Some(Value::String(c)) if !c.trim().is_empty() => c.clone(),
+        Some(Value::String(_)) => return Err(fail("\"cmd\" is empty".into())),
+        Some(other) => return Err(fail(format!("\"cmd\" must be a string, not {other}"))),
+        None => return Err(fail("the job has no \"cmd\"".into())),
+    };
+    let mut options = JobOptions {
+        cwd: string_field(&object, "cd").map_err(fail)?,
+        stdout: string_field(&object, "out").map_err(fail)?,
+        stderr: string_field(&object, "err").map_err(fail)?,
+        env: Vec::new(),
+    };
+    match object.get("env") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(vars)) => {
+            for (k, v) in vars {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(_) | Value::Bool(_) => v.to_string(),
+                    other => return Err(fail(format!("env {k:?} must be a string, not {other}"))),
+                };
+                if k.is_empty() || k.contains('=') || k.contains('\0') || text.contains('\0') {
+                    return Err(fail(format!("env {k:?} is not a usable variable")));
+                }
+                options.env.push((k.clone(), text));
+            }
+        }
+        Some(other) => return Err(fail(format!("\"env\" must be an object, not {other}"))),
+    }
+    let timeout = match object.get("timeout") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|t| t > 0.0 && t.is_finite()) => {
+            n.as_f64().map(|t| t.ceil() as i64)
+        }
+        Some(other) => {
+            return Err(fail(format!(
+                "\"timeout\" must be a positive number of seconds, not {other}"
+            )));
+        }
+    };
+    let tags = match object.get("tags") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(t)) => t.clone(),
+        Some(other) => return Err(fail(format!("\"tags\" must be an object, not {other}"))),
+    };
+    let hosts = match object.get("host") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(h)) => Some(vec![h.clone()]),
+        Some(Value::Array(list)) => Some(
+            list.iter()
+                .map(|h| {
+                    h.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("\"host\" entries must be strings, not {h}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(fail)?,
+        ),
+        Some(other) => {
+            return Err(fail(format!(
+                "\"host\" must be a list of host names, not {other}"
+            )));
+        }
+    };
+    Ok(Job {
+        object,
+        cmd,
+        options,
+        timeout,
+        tags,
+        hosts,
+    })
+}
+
+impl Job {
+    /// The task row for this job.
+    pub fn task(&self, submitter: &crate::input::Submitter) -> TaskRecord {
+        let mut row = submitter.task(self.cmd.clone(), &submitter.defaults);
+        row.timeout = self.timeout.or(row.timeout);
+        row.tag.extend(self.tags.clone());
+        let has_options = self.options != JobOptions::default();
+        row.job = has_options.then(|| self.options.clone());
+        row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_job_parses_and_keeps_unknown_keys() {
+        let j = parse(r#"{"cmd":"echo hi","cd":"/tmp","out":"o.txt","env":{"A":"1","B":2},"timeout":1.5,"tags":{"k":"v"},"host":["a"],"extra":[1,2]}"#)
+            .ok()
+            .expect("parses");
+        assert_eq!(j.cmd, "echo hi");
+        assert_eq!(j.options.cwd.as_deref(), Some("/tmp"));
+        assert_eq!(
+            j.options.env,
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "2".to_string())
+            ]
+        );
+        assert_eq!(j.timeout, Some(2));
+        assert_eq!(j.hosts, Some(vec!["a".to_string()]));
+        assert!(j.object.contains_key("extra"));
+    }
+
+    #[test]
+    fn bad_lines_say_why_and_echo_what_they_can() {
+        let why = |line: &str| {
+            parse(line)
+                .err()
+                .map(|r| (r.error, r.echo))
+                .expect("rejected")
+        };
+        assert!(why("not json").0.starts_with("not valid JSON"));
+        assert_eq!(why("not json").1["input"], "not json");
+        assert!(why("[1,2]").0.contains("JSON object"));
+        assert!(why(r#"{"x":1}"#).0.contains("no \"cmd\""));
+        assert!(why(r#"{"cmd":5}"#).0.contains("must be a string"));
+        assert!(why(r#"{"cmd":"true","cd":3}"#).0.contains("\"cd\""));
+        assert_eq!(why(r#"{"cmd":"true","env":[1]}"#).1["cmd"], "true");
+    }
+}

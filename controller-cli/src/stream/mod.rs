@@ -1,0 +1,6 @@
+//! JSON-lines job streams (Bakapara's format): one job object per input line, one result line
+//! per job on stdout.
+
+pub mod emit;
+pub mod job;
+pub mod result;

@@ -1,0 +1,80 @@
+//! The `result` object of a job, in Bakapara's shape plus hs's fields.
+
+use chrono::{DateTime, Utc};
+use hs_engine::task::{Outcome, Task, TaskResult};
+use serde_json::{Value, json};
+
+/// `H:MM:SS.ffffff`, the way Python prints a timedelta (Bakapara's `elapsed`).
+fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    let micros = (to - from).num_microseconds().unwrap_or(0).max(0);
+    let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
+    format!(
+        "{}:{:02}:{:02}.{:06}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        frac
+    )
+}
+
+fn status(result: &TaskResult) -> &'static str {
+    match result.outcome {
+        Outcome::Exited if result.exit_status == 0 => "ok",
+        Outcome::TimedOut => "timeout",
+        Outcome::Cancelled => "cancelled",
+        _ => "error",
+    }
+}
+
+/// The result of a job that ran (or was tried) on an engine.
+pub fn finished(task: &Task, result: &TaskResult, engine_id: &str, host: &str) -> Value {
+    let mut r = json!({
+        "code": result.exit_status,
+        "status": status(result),
+        "submitted": task.submit_time.to_rfc3339(),
+        "started": result.start_time.map(|t| t.to_rfc3339()),
+        "completed": result.completion_time.to_rfc3339(),
+        "received": Utc::now().to_rfc3339(),
+        "elapsed": result.start_time.map(|s| elapsed(s, result.completion_time)),
+        "engine_id": engine_id,
+        "host": host,
+        "msg_id": task.id.to_string(),
+        "attempt": task.attempt,
+        "signal": result.signal,
+    });
+    if let Some(e) = &result.error {
+        r["error"] = Value::String(e.clone());
+    } else if result.outcome == Outcome::Exited && result.exit_status != 0 {
+        r["error"] = Value::String(format!("exit status {}", result.exit_status));
+    }
+    r
+}
+
+/// The result of a job that never reached an engine: a bad line, an impossible host, or a
+/// stream stopped before the job ran.
+pub fn not_run(status: &str, error: &str, line: Option<u64>, msg_id: Option<String>) -> Value {
+    json!({
+        "code": Value::Null,
+        "status": status,
+        "received": Utc::now().to_rfc3339(),
+        "msg_id": msg_id,
+        "line": line,
+        "error": error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_is_printed_like_a_python_timedelta() {
+        let a = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let b = DateTime::parse_from_rfc3339("2026-01-01T01:02:03.004005Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(elapsed(a, b), "1:02:03.004005");
+    }
+}

@@ -1,0 +1,205 @@
+//! `hs stream`: JSON jobs in, JSON results out, every line answered exactly once.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn results(out: &std::process::Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("stdout is not JSON-lines ({e}): {l}"))
+        })
+        .collect()
+}
+
+#[test]
+fn mixed_jobs_each_get_one_result_line() {
+    let s = Scratch::new();
+    let dir = s.path("work");
+    std::fs::create_dir_all(&dir).unwrap();
+    let jobs = [
+        r#"{"cmd":"echo out","id":"a","extra":{"kept":true}}"#.to_string(),
+        r#"{"cmd":"exit 3","id":"b"}"#.to_string(),
+        "this is not json".to_string(),
+        r#"["not","an","object"]"#.to_string(),
+        r#"{"id":"c"}"#.to_string(),
+        r#"{"cmd":7,"id":"d"}"#.to_string(),
+        format!(
+            r#"{{"cmd":"pwd > where.txt; echo text; echo oops >&2","cd":"{}","out":"o.txt","err":"e.txt","id":"e"}}"#,
+            dir.display()
+        ),
+        r#"{"cmd":"true","cd":"/no/such/place","id":"f"}"#.to_string(),
+        r#"{"cmd":"echo $GREETING","env":{"GREETING":"hi"},"out":"g.txt","id":"g"}"#.to_string(),
+        r#"{"cmd":"sleep 30","timeout":1,"id":"h"}"#.to_string(),
+        r#"{"cmd":"true","host":["no-such-host.example"],"id":"i"}"#.to_string(),
+        r#"{"cmd":"true","out":"/no/such/dir/out.txt","id":"j"}"#.to_string(),
+    ];
+    let input = jobs.join("\n") + "\n";
+    let out = run_with_input(
+        s.hs(&["stream", "-N2", "--keep-order", "-S", "0.2"]),
+        &input,
+        LIMIT,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some jobs failed: {}",
+        stderr(&out)
+    );
+    let rs = results(&out);
+    assert_eq!(rs.len(), jobs.len(), "one line per input line");
+    let status = |i: usize| {
+        rs[i]["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let error = |i: usize| {
+        rs[i]["result"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // In input order, with the input object passed through untouched.
+    assert_eq!(rs[0]["id"], "a");
+    assert_eq!(rs[0]["extra"]["kept"], true);
+    assert_eq!(
+        rs[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["cmd", "id", "extra", "result"]
+    );
+    assert_eq!(status(0), "ok");
+    assert_eq!(rs[0]["result"]["code"], 0);
+    for key in [
+        "submitted",
+        "started",
+        "completed",
+        "received",
+        "elapsed",
+        "engine_id",
+        "host",
+        "msg_id",
+        "attempt",
+    ] {
+        assert!(
+            !rs[0]["result"][key].is_null(),
+            "result has {key}: {}",
+            rs[0]
+        );
+    }
+    assert_eq!(
+        (status(1), rs[1]["result"]["code"].as_i64()),
+        ("error".to_string(), Some(3))
+    );
+    assert_eq!(rs[2]["input"], "this is not json");
+    assert!(
+        error(2).starts_with("line 3: not valid JSON"),
+        "{}",
+        error(2)
+    );
+    assert!(
+        error(3).contains("line 4") && error(3).contains("JSON object"),
+        "{}",
+        error(3)
+    );
+    assert!(error(4).contains("no \"cmd\""), "{}", error(4));
+    assert!(error(5).contains("must be a string"), "{}", error(5));
+    assert_eq!(status(6), "ok", "{}", rs[6]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("where.txt"))
+            .unwrap()
+            .trim(),
+        dir.display().to_string()
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("o.txt")).unwrap(),
+        "text\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("e.txt")).unwrap(),
+        "oops\n"
+    );
+    assert!(
+        error(7).contains("/no/such/place does not exist"),
+        "{}",
+        error(7)
+    );
+    assert_eq!(s.read("g.txt"), "hi\n");
+    assert_eq!(status(9), "timeout");
+    assert_eq!(rs[9]["result"]["signal"], 2);
+    assert!(
+        error(10).contains("no engine runs on no-such-host.example"),
+        "{}",
+        error(10)
+    );
+    assert!(error(11).contains("/no/such/dir/out.txt"), "{}", error(11));
+}
+
+#[test]
+fn ten_thousand_jobs_are_each_answered_exactly_once() {
+    let s = Scratch::new();
+    let input: String = (0..10_000)
+        .map(|i| format!("{{\"cmd\":\"true\",\"id\":{i}}}\n"))
+        .collect();
+    let out = run_with_input(s.hs(&["stream", "-N2"]), &input, Duration::from_secs(300));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut ids: Vec<i64> = results(&out)
+        .iter()
+        .map(|r| {
+            assert_eq!(r["result"]["status"], "ok");
+            r["id"].as_i64().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..10_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn interrupting_a_stream_cancels_everything_and_leaves_nothing_behind() {
+    let s = Scratch::new();
+    let marker = format!("sleep 93.{}", std::process::id());
+    let mut cmd = s.hs(&["stream", "-N2", "-S", "0.3"]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for i in 0..5 {
+            writeln!(
+                stdin,
+                "{{\"cmd\":\"{marker} & {marker}; wait\",\"id\":{i}}}"
+            )
+            .unwrap();
+        }
+        // Keep stdin open: a live stream, interrupted mid-way.
+        assert!(wait_until(Duration::from_secs(10), || processes_with(
+            &marker
+        )
+        .len()
+            >= 4));
+        signal(child.id(), libc::SIGINT);
+        let out = wait_output(child, Duration::from_secs(30));
+        drop(stdin);
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        let rs = results(&out);
+        assert_eq!(rs.len(), 5, "every job answered: {}", stdout(&out));
+        assert!(
+            rs.iter().all(|r| r["result"]["status"] == "cancelled"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(3), || processes_with(&marker)
+            .is_empty()),
+        "left behind"
+    );
+}
