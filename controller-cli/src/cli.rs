@@ -303,6 +303,20 @@ pub struct InitdbArgs {
     pub yes: bool,
 }
 
+/// How many tasks an engine runs at once.
+#[derive(Args, Debug, Clone)]
+pub struct SlotArgs {
+    /// Tasks to run at once (executor slots); 0 = one per CPU core.
+    #[arg(
+        short = 'N',
+        long = "num-threads",
+        visible_alias = "num-tasks",
+        default_value_t = 1,
+        value_name = "NUM"
+    )]
+    pub num_threads: u32,
+}
+
 /// How an engine runs each task.
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -385,15 +399,8 @@ pub struct ClusterArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// Tasks to run at once (executor slots); 0 = one per CPU core.
-    #[arg(
-        short = 'N',
-        long = "num-threads",
-        visible_alias = "num-tasks",
-        default_value_t = 1,
-        value_name = "NUM"
-    )]
-    pub num_threads: u32,
+    #[command(flatten)]
+    pub slots: SlotArgs,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -510,15 +517,8 @@ pub struct ClientArgs {
     #[arg(long = "file", value_name = "PATH", conflicts_with = "auth")]
     pub connection_file: Option<PathBuf>,
 
-    /// Tasks to run at once (executor slots); 0 = one per CPU core.
-    #[arg(
-        short = 'N',
-        long = "num-threads",
-        visible_alias = "num-tasks",
-        default_value_t = 1,
-        value_name = "NUM"
-    )]
-    pub num_threads: u32,
+    #[command(flatten)]
+    pub slots: SlotArgs,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -574,15 +574,8 @@ fn non_negative_secs(s: &str) -> Result<f64, String> {
 
 #[derive(Args, Debug)]
 pub struct StreamArgs {
-    /// Jobs to run at once (executor slots); 0 = one per CPU core.
-    #[arg(
-        short = 'N',
-        long = "num-threads",
-        visible_alias = "num-tasks",
-        default_value_t = 1,
-        value_name = "NUM"
-    )]
-    pub num_threads: u32,
+    #[command(flatten)]
+    pub slots: SlotArgs,
 
     /// Write results in input order (default: as jobs finish).
     #[arg(long)]

@@ -77,7 +77,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut ecfg = engine_config(
         &args.run,
         &args.bundle,
-        slots(args.num_threads),
+        slots(args.slots.num_threads),
         endpoints,
         key,
         &site,

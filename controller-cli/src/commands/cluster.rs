@@ -31,7 +31,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         Some(p) => FailureLog::path(p)?,
         None => FailureLog::none(),
     };
-    let slots = slots(args.num_threads);
+    let slots = slots(args.slots.num_threads);
     let key = generate_key();
     let ctx = zmq::Context::new();
 

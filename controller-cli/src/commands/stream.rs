@@ -127,7 +127,7 @@ fn read_jobs(
 pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     let site = Site::from_env();
-    let slots = slots(args.num_threads);
+    let slots = slots(args.slots.num_threads);
     let key = generate_key();
     let ctx = zmq::Context::new();
     let (endpoints, bind) = local::inproc();
