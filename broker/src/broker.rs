@@ -152,6 +152,7 @@ impl Broker {
             }
             if now >= next_ping {
                 self.flush_acks(true);
+                self.apply_cancels()?;
                 self.ping();
                 self.evict_silent(now);
                 next_ping = now + self.cfg.heartrate;

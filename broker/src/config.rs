@@ -41,6 +41,9 @@ pub struct BrokerConfig {
     /// After a restart, how long tasks that were running when the previous controller stopped
     /// wait for their engines to re-register and report, before they are run again.
     pub restart_grace: Duration,
+    /// Look in the store, once a heartbeat, for tasks cancelled by other processes
+    /// (`hs update --cancel`) among those waiting here or leased to engines, and stop them.
+    pub watch_cancels: bool,
     /// Log engines joining at info level (a server's operators want this; an in-process
     /// cluster's one engine is not news).
     pub announce_engines: bool,
@@ -59,6 +62,7 @@ impl BrokerConfig {
             forever: false,
             abort_grace: Duration::from_secs(0),
             announce_engines: true,
+            watch_cancels: false,
             max_retries: 0,
             eager: false,
             buffer_input: false,

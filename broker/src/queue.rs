@@ -45,6 +45,19 @@ impl TaskQueue {
         Some(task)
     }
 
+    /// Ids of every waiting task.
+    pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.waiting.iter().map(|t| t.id)
+    }
+
+    /// Drop these tasks from the queue (they were cancelled); returns how many were here.
+    pub fn remove(&mut self, ids: &HashSet<Uuid>) -> usize {
+        let before = self.waiting.len();
+        self.waiting.retain(|t| !ids.contains(&t.id));
+        self.requeued.retain(|id| !ids.contains(id));
+        before - self.waiting.len()
+    }
+
     /// Take a requeued task out of the queue because a result for it arrived after all.
     pub fn take_requeued(&mut self, id: &Uuid) -> Option<Task> {
         if !self.requeued.remove(id) {

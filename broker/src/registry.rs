@@ -158,6 +158,13 @@ impl Registry {
             .collect()
     }
 
+    /// Every leased task, with the engine holding it.
+    pub fn leased(&self) -> impl Iterator<Item = (Uuid, Uuid)> + '_ {
+        self.leases
+            .iter()
+            .map(|(task, lease)| (*task, lease.engine))
+    }
+
     /// Leases held by `engine` that are not in `still_held`: tasks it lost track of.
     pub fn unaccounted(&self, engine: &Uuid, still_held: &HashSet<Uuid>) -> Vec<Uuid> {
         self.held

@@ -377,3 +377,62 @@ fn bad_store_input_gets_one_line_errors_and_changes_nothing() {
     );
     assert!(!stderr(&out).contains("secret"), "{}", stderr(&out));
 }
+
+#[test]
+fn cancel_stops_running_and_waiting_tasks_of_a_live_server() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let marker = format!("sleep 91.{}", std::process::id());
+    let server = spawn(s.hs(&[
+        "server",
+        "--forever",
+        "-p",
+        &port,
+        "--heartrate",
+        "0.2",
+        "--evict",
+        "2",
+    ]));
+    let conn = s
+        .path("site/lib/security")
+        .join(format!("server-{port}.json"));
+    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let engine = spawn(s.hs(&["client", "-p", &port, "-N1", "-S", "0.3"]));
+    for _ in 0..3 {
+        let words: Vec<&str> = marker.split(' ').collect();
+        let mut args = vec!["submit"];
+        args.extend(words);
+        let out = run_with_input(s.hs(&args), "", LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert!(
+        wait_until(Duration::from_secs(15), || processes_with(&marker).len()
+            == 1),
+        "one task running"
+    );
+    let clause = format!("args == {marker}");
+    let out = run_with_input(
+        s.hs(&["update", "-w", &clause, "--cancel", "--no-confirm"]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_with(&marker)
+            .is_empty()),
+        "running task stopped"
+    );
+    // The waiting ones never start.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        processes_with(&marker).is_empty(),
+        "a cancelled task started"
+    );
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "-w", "exit_status == -1"]).trim(),
+        "3"
+    );
+    signal(server.id(), libc::SIGTERM);
+    let _ = wait_output(server, LIMIT);
+    let _ = wait_output(engine, LIMIT);
+}

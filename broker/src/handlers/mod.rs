@@ -1,6 +1,7 @@
 //! One file per kind of work the broker loop does: receiving engine messages, registration,
 //! results, engines leaving or lost, dispatch, and the client API.
 
+mod cancel;
 mod clients;
 mod dispatch;
 mod engines;

@@ -523,6 +523,20 @@ impl TaskStore for MemoryStore {
         Ok(self.rows.get(id).cloned())
     }
 
+    /// Final rows are dropped from memory, so only rows cancelled while kept here (or unknown
+    /// ids, which no longer wait for anything) count as finished.
+    fn finished_among(&mut self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        Ok(ids
+            .iter()
+            .filter(|id| {
+                self.rows
+                    .get(id)
+                    .is_none_or(|r| r.completion_time.is_some())
+            })
+            .copied()
+            .collect())
+    }
+
     fn search(&mut self, query: &Query) -> Result<Vec<TaskRecord>> {
         Ok(self.matching(query)?.into_iter().cloned().collect())
     }

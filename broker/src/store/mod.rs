@@ -123,6 +123,10 @@ pub trait TaskStore: Send {
     /// One task by id.
     fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>>;
 
+    /// Which of `ids` already have a final result in the store (e.g. cancelled with
+    /// `hs update --cancel` after the controller took them): they must not run.
+    fn finished_among(&mut self, ids: &[Uuid]) -> Result<Vec<Uuid>>;
+
     /// Tasks matching `query`.
     fn search(&mut self, query: &Query) -> Result<Vec<TaskRecord>>;
 

@@ -993,6 +993,28 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         Ok(self.tasks(&sql, &b.params)?.into_iter().next())
     }
 
+    fn finished_among(&mut self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut found = Vec::new();
+        // Bounded statements: a few hundred parameters each, well under every database's limit.
+        for chunk in ids.chunks(500) {
+            let mut b = Bind::new(self.d());
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|id| b.bind(Param::Uuid(Some(*id))))
+                .collect();
+            let sql = format!(
+                "SELECT \"id\" FROM task WHERE \"completion_time\" IS NOT NULL AND \"id\" IN ({})",
+                list.join(", ")
+            );
+            for row in self.conn.query(&sql, &b.params, &[FieldKind::Uuid])? {
+                if let Some(Param::Uuid(Some(id))) = row.into_iter().next() {
+                    found.push(id);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     fn search(&mut self, query: &Query) -> Result<Vec<TaskRecord>> {
         let d = self.d();
         let mut b = Bind::new(d);
@@ -1172,6 +1194,12 @@ macro_rules! forward_task_store {
                 id: &uuid::Uuid,
             ) -> $crate::store::Result<Option<$crate::store::TaskRecord>> {
                 self.core.get(id)
+            }
+            fn finished_among(
+                &mut self,
+                ids: &[uuid::Uuid],
+            ) -> $crate::store::Result<Vec<uuid::Uuid>> {
+                self.core.finished_among(ids)
             }
             fn search(
                 &mut self,

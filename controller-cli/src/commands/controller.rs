@@ -58,6 +58,8 @@ pub fn configure(
         .option(args.eager.then_some(true), "server.eager", Layers::All)?
         .unwrap_or(false);
     bcfg.buffer_input = location.is_durable();
+    // Only a durable store can be changed by other processes (`hs update --cancel`).
+    bcfg.watch_cancels = location.is_durable();
     bcfg.restart_grace = Duration::from_secs_f64(args.restart_grace);
     Ok(())
 }

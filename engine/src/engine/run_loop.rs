@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::config::EngineConfig;
 use super::control::{EngineControl, StopMode};
 use super::link::Link;
-use super::slot::{Board, Slots};
+use super::slot::{Board, Slots, cancelled_before_start};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
 use crate::protocol::{
-    Ack, Body, Bye, Drain, Envelope, FrameError, Held, MAX_FRAME_BYTES, Opener, Ping, Pong,
+    Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, Held, MAX_FRAME_BYTES, Opener, Ping, Pong,
     Register, Reregister, Results, Sealer, Tasks, Welcome,
 };
 use crate::task::TaskResult;
@@ -399,6 +399,11 @@ impl Engine {
                 self.link.heard(now);
                 self.acknowledged(a.ids);
             }
+            Cancel::KIND => {
+                let Ok(c) = env.parse::<Cancel>() else { return };
+                self.link.heard(now);
+                self.cancel(&c.ids);
+            }
             Drain::KIND => {
                 self.link.heard(now);
                 if !self.draining {
@@ -469,6 +474,41 @@ impl Engine {
             _ => {
                 tracing::warn!("dropped a message from the controller side: {err}");
                 Ok(())
+            }
+        }
+    }
+
+    /// Cancel tasks this engine holds: queued ones are answered at once, running ones are
+    /// stopped (their slot reports them cancelled when the group is gone).
+    fn cancel(&mut self, ids: &[Uuid]) {
+        let (dropped, running) = self.board.with(|b| {
+            let mut dropped = Vec::new();
+            b.queue.retain(|job| {
+                let hit = ids.contains(&job.task.id);
+                if hit {
+                    dropped.push(cancelled_before_start(job));
+                }
+                !hit
+            });
+            let running: Vec<usize> = ids
+                .iter()
+                .filter_map(|id| b.running.get(id).map(|(_, slot)| *slot))
+                .collect();
+            (dropped, running)
+        });
+        if !dropped.is_empty() || !running.is_empty() {
+            tracing::info!(
+                "cancelling {} queued and {} running tasks",
+                dropped.len(),
+                running.len()
+            );
+        }
+        self.summary.done += dropped.len() as u64;
+        self.summary.failed += dropped.len() as u64;
+        self.unsent.extend(dropped);
+        if let Some(slots) = &self.slots {
+            for slot in running {
+                slots.stop(slot, StopReason::Cancel);
             }
         }
     }

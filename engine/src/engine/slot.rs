@@ -329,6 +329,23 @@ impl SlotWorker {
     }
 }
 
+/// The result of a task cancelled before it started.
+pub fn cancelled_before_start(job: &Leased) -> TaskResult {
+    TaskResult {
+        id: job.task.id,
+        lease: job.lease,
+        outcome: Outcome::Cancelled,
+        exit_status: sentinel::CANCELLED,
+        signal: None,
+        command: None,
+        start_time: None,
+        completion_time: Utc::now(),
+        outpath: None,
+        errpath: None,
+        error: Some("cancelled before it started".into()),
+    }
+}
+
 /// A job's relative output path is relative to its own working directory, as it would be for
 /// a shell started there.
 fn within(cwd: Option<&std::path::Path>, path: &str) -> PathBuf {

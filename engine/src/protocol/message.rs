@@ -1,7 +1,7 @@
 //! The messages of protocol hs/1, one struct per kind.
 //!
 //! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Bye`].
-//! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Drain`], [`Reregister`].
+//! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`].
 //! Controller → all engines (heartbeat PUB): [`Ping`].
 //! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`Status`],
 //! [`DrainRequest`]/[`Drained`], and [`Refused`] for requests the controller will not serve.
@@ -112,6 +112,14 @@ kind!(Pong, "pong");
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 pub struct Drain {}
 kind!(Drain, "drain");
+
+/// Stop these tasks: drop them if still queued at the engine, stop their process groups
+/// (SIGINT, SIGTERM, SIGKILL) if running, and report them as cancelled.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cancel {
+    pub ids: Vec<Uuid>,
+}
+kind!(Cancel, "cancel");
 
 /// The engine is leaving. Every result it reported has been acknowledged, except on an abort,
 /// when `returned` lists the tasks it did not start or had to interrupt: the controller requeues
