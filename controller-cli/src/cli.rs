@@ -121,6 +121,10 @@ pub struct SubmitArgs {
         conflicts_with = "args"
     )]
     pub task_file: Option<PathBuf>,
+    /// Tasks from JSON objects (an array, or one per line): keys fill `{key}` in --template and
+    /// become tags; `args` is `{}`. A field missing from any object stops everything.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["args", "task_file"])]
+    pub from_json: Option<PathBuf>,
     /// Submit-side template applied to each line before it is stored (see docs/templates.md).
     #[arg(long, value_name = "TEMPLATE", default_value = "{}")]
     pub template: String,
@@ -416,6 +420,11 @@ pub struct ClusterArgs {
     /// [default: never, config: client.timeout; 0 = never].
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
+
+    /// Tasks from JSON objects (an array, or one per line): keys fill `{key}` in -t and become
+    /// tags; `args` is `{}`. A field missing from any object stops everything before it starts.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["file", "restart"])]
+    pub from_json: Option<PathBuf>,
 
     #[command(flatten)]
     pub store: StoreArgs,

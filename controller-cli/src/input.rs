@@ -116,6 +116,37 @@ pub fn spawn_reader(
         .expect("spawning the input thread")
 }
 
+/// Feed rows made in advance (`--from-json`) to the broker on their own thread.
+pub fn spawn_rows(
+    rows: Vec<TaskRecord>,
+    feed: FeedSender,
+    alive: Arc<AtomicBool>,
+) -> JoinHandle<InputReport> {
+    std::thread::Builder::new()
+        .name("hs-input".into())
+        .spawn(move || {
+            let is_alive = || alive.load(Ordering::SeqCst);
+            let mut feed = feed;
+            let report = InputReport {
+                tasks: rows.len() as u64,
+                ..InputReport::default()
+            };
+            let mut rows = rows;
+            while !rows.is_empty() {
+                let rest = rows.split_off(rows.len().min(MAX_BUNDLE));
+                if feed
+                    .send(std::mem::replace(&mut rows, rest), &is_alive)
+                    .is_err()
+                {
+                    return report;
+                }
+            }
+            let _ = feed.finish(&is_alive);
+            report
+        })
+        .expect("spawning the input thread")
+}
+
 /// Read every line of `input`, handing bundles of task rows to `send` (which returns false to
 /// stop early). Used by the controller's reader thread and by `hs submit`.
 pub fn read_lines(

@@ -8,6 +8,7 @@ mod connection;
 mod database;
 mod directives;
 mod exit;
+mod from_json;
 mod input;
 mod logging;
 mod output;

@@ -436,3 +436,55 @@ fn cancel_stops_running_and_waiting_tasks_of_a_live_server() {
     let _ = wait_output(server, LIMIT);
     let _ = wait_output(engine, LIMIT);
 }
+
+#[test]
+fn from_json_fills_template_fields_and_tags_or_runs_nothing() {
+    let s = Scratch::new();
+    let good = s.write(
+        "jobs.json",
+        r#"[{"name":"alpha","n":1},{"name":"beta gamma","n":2,"args":"/x/y.tar.gz"}]"#,
+    );
+    let out = run_with_input(
+        s.hs(&[
+            "cluster",
+            "--from-json",
+            good.to_str().unwrap(),
+            "-t",
+            "echo {name} {n} {/-} $TASK_TAG_NAME",
+        ]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut lines: Vec<_> = stdout(&out).lines().map(String::from).collect();
+    lines.sort();
+    assert_eq!(lines, ["alpha 1 alpha", "beta gamma 2 y.tar beta gamma"]);
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "-t", "name:alpha"]).trim(),
+        "1"
+    );
+
+    let bad = s.write("bad.jsonl", "{\"name\":\"a\"}\n{\"other\":1}\n");
+    let out = run_with_input(
+        s.hs(&[
+            "submit",
+            "--from-json",
+            bad.to_str().unwrap(),
+            "--template",
+            "echo {name}",
+        ]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 2 has no \"name\""),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count"]).trim(),
+        "2",
+        "nothing of the bad file was submitted"
+    );
+}

@@ -22,7 +22,19 @@ use crate::site::Site;
 pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     let site = Site::from_env();
-    let input = if args.store.restart {
+    // With --from-json the template is expanded here, per object, before anything runs.
+    let json_rows = match &args.from_json {
+        Some(path) => {
+            let submitter = Submitter::new(hs_engine::engine::short_hostname());
+            Some(crate::from_json::load(
+                path,
+                &args.run.template,
+                &submitter,
+            )?)
+        }
+        None => None,
+    };
+    let input = if args.store.restart || json_rows.is_some() {
         None
     } else {
         Some(Source::from_arg(args.file.clone()).open()?)
@@ -72,14 +84,19 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let controls = super::local::Controls::install()?;
 
     let alive = Arc::new(AtomicBool::new(true));
-    let (feed_rx, reader) = match input {
-        Some(input) => {
+    let (feed_rx, reader) = match (input, json_rows) {
+        (Some(input), _) => {
             let (tx, rx) = feed::channel(&ctx)?;
             let submitter = Submitter::new(ecfg.host.clone());
             let reader = input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter);
             (Some(rx), Some(reader))
         }
-        None => (None, None),
+        (None, Some(rows)) => {
+            let (tx, rx) = feed::channel(&ctx)?;
+            ecfg.template = super::common::parse_template("{}")?;
+            (Some(rx), Some(input::spawn_rows(rows, tx, alive.clone())))
+        }
+        (None, None) => (None, None),
     };
     let engine_thread = controls.spawn_engine(ecfg, &ctx)?;
 

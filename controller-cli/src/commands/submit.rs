@@ -61,6 +61,14 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
             }
             Ok(rows)
         };
+    if let Some(path) = &args.from_json {
+        let rows = crate::from_json::load(path, &args.template, &submitter)?;
+        for part in rows.chunks(1000) {
+            store.submit(part).map_err(database::runtime)?;
+        }
+        tracing::info!("submitted {} tasks", rows.len());
+        return Ok(Status::Ok);
+    }
     match source(&args) {
         Err(command) => {
             let row = expand(
