@@ -80,10 +80,16 @@ impl Board {
     }
 
     /// The next task for `slot`, waiting while there is none; `None` once closed and empty.
-    fn take(&self, slot: usize) -> Option<Leased> {
+    ///
+    /// The slot's stop signal is cleared here, under the same lock that records the new task as
+    /// running. Stops are only ever aimed at slots the board shows running something (looked up
+    /// under this lock), so a stop meant for the previous task can never reach this one, and a
+    /// stop for this one cannot be cleared after it was sent.
+    fn take(&self, slot: usize, stop: &StopSignal) -> Option<Leased> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(job) = state.queue.pop_front() {
+                stop.reset();
                 state.running.insert(job.task.id, (job.lease, slot));
                 return Some(job);
             }
@@ -171,11 +177,8 @@ struct SlotWorker {
 
 impl SlotWorker {
     fn serve(self, board: &Board, doorbell: zmq::Socket) {
-        while let Some(job) = board.take(self.index) {
+        while let Some(job) = board.take(self.index, &self.stop) {
             let report = self.execute(job);
-            // The stop signal is reset after a run, never before: a stop that arrives between
-            // two tasks then still stops the next one instead of being lost.
-            self.stop.reset();
             if board.finish(report) && doorbell.send(&b""[..], 0).is_err() {
                 return;
             }
