@@ -2,7 +2,7 @@
 //! one controller per database, and restart after a controller is killed with SIGKILL — on
 //! SQLite and on a real PostgreSQL server.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -51,13 +51,6 @@ fn hs(s: &Scratch, db: &Db, args: &[&str]) -> Command {
     let mut c = s.hs(args);
     db.apply(&mut c);
     c
-}
-
-fn spawn(mut cmd: Command) -> Child {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.spawn().expect("spawn hs")
 }
 
 fn list(s: &Scratch, db: &Db, args: &[&str]) -> String {
@@ -157,12 +150,9 @@ fn submit_to_a_running_server(db: Db) {
     let s = Scratch::new();
     init(&s, &db);
     let port = free_ports().to_string();
-    let server = spawn(hs(&s, &db, &["server", "--forever", "-p", &port]));
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
-    let engine = spawn(hs(&s, &db, &["client", "-p", &port, "--capture"]));
+    let server = spawn_piped(hs(&s, &db, &["server", "--forever", "-p", &port]));
+    s.wait_for_server(&port);
+    let engine = spawn_piped(hs(&s, &db, &["client", "-p", &port, "--capture"]));
     let out = run_with_input(
         hs(&s, &db, &["submit", "echo", "submitted later"]),
         "",
@@ -209,7 +199,7 @@ fn submit_wait_info_and_run_against_a_running_server_postgres() {
 #[test]
 fn a_second_controller_on_the_same_database_is_refused() {
     let s = Scratch::new();
-    let first = spawn(s.hs(&["server", "--forever", "-p", &free_ports().to_string()]));
+    let first = spawn_piped(s.hs(&["server", "--forever", "-p", &free_ports().to_string()]));
     assert!(wait_until(Duration::from_secs(10), || s
         .path("site/lib/main.db")
         .exists()));
@@ -240,18 +230,15 @@ fn crash_recovery(db: Db) {
     let beat = ["--heartrate", "0.2", "--evict", "1"];
     let mut first = vec!["server", file.to_str().unwrap(), "-p", &port];
     first.extend_from_slice(&beat);
-    let server = spawn(hs(&s, &db, &first));
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let server = spawn_piped(hs(&s, &db, &first));
+    let conn = s.wait_for_server(&port);
     let key = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&conn).unwrap()).unwrap()
         ["key"]
         .as_str()
         .unwrap()
         .to_string();
     let engines: Vec<Child> = (0..2)
-        .map(|_| spawn(hs(&s, &db, &["client", "-p", &port, "-k", &key, "-N2"])))
+        .map(|_| spawn_piped(hs(&s, &db, &["client", "-p", &port, "-k", &key, "-N2"])))
         .collect();
     assert!(wait_until(Duration::from_secs(30), || numbers_in(
         &s.read("done.txt")
@@ -273,7 +260,7 @@ fn crash_recovery(db: Db) {
         "8",
     ];
     second.extend_from_slice(&beat);
-    let out = wait_output(spawn(hs(&s, &db, &second)), LIMIT);
+    let out = wait_output(spawn_piped(hs(&s, &db, &second)), LIMIT);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for e in engines {
         let o = wait_output(e, LIMIT);
@@ -383,7 +370,7 @@ fn cancel_stops_running_and_waiting_tasks_of_a_live_server() {
     let s = Scratch::new();
     let port = free_ports().to_string();
     let marker = format!("sleep 91.{}", std::process::id());
-    let server = spawn(s.hs(&[
+    let server = spawn_piped(s.hs(&[
         "server",
         "--forever",
         "-p",
@@ -393,11 +380,8 @@ fn cancel_stops_running_and_waiting_tasks_of_a_live_server() {
         "--evict",
         "2",
     ]));
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
-    let engine = spawn(s.hs(&["client", "-p", &port, "-N1", "-S", "0.3"]));
+    s.wait_for_server(&port);
+    let engine = spawn_piped(s.hs(&["client", "-p", &port, "-N1", "-S", "0.3"]));
     for _ in 0..3 {
         let words: Vec<&str> = marker.split(' ').collect();
         let mut args = vec!["submit"];

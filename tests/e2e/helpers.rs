@@ -50,6 +50,19 @@ impl Scratch {
         std::fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
+    /// Wait (at most 10 s) until a server on `port` with this site is up, and return its
+    /// connection file.
+    pub fn wait_for_server(&self, port: &str) -> PathBuf {
+        let conn = self
+            .path("site/lib/security")
+            .join(format!("server-{port}.json"));
+        assert!(
+            wait_until(Duration::from_secs(10), || conn.exists()),
+            "no server came up on port {port}"
+        );
+        conn
+    }
+
     /// `hs ARGS` with this scratch folder as site and working directory.
     pub fn hs(&self, args: &[&str]) -> Command {
         let mut c = Command::new(hs_bin());
@@ -60,6 +73,14 @@ impl Scratch {
             .env_remove("HYPERSHELL_LOGGING_STYLE");
         c
     }
+}
+
+/// Start `cmd` with stdin closed and stdout/stderr piped, for [`wait_output`].
+pub fn spawn_piped(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn hs")
 }
 
 /// Run with `input` on stdin, bounded by `limit`; kill and fail if it takes longer.

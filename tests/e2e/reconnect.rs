@@ -1,7 +1,6 @@
 //! An engine that loses its controller keeps running, keeps its results, registers again and
 //! reports what it holds; the controller reconciles instead of running those tasks again.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -14,7 +13,7 @@ fn engine_survives_a_frozen_controller_and_nothing_runs_twice() {
         .map(|i| format!("sleep 0.3; echo {i} >> done.txt\n"))
         .collect();
     let file = s.write("tasks.txt", &tasks);
-    let mut server = s.hs(&[
+    let server = s.hs(&[
         "server",
         file.to_str().unwrap(),
         "-p",
@@ -24,15 +23,9 @@ fn engine_survives_a_frozen_controller_and_nothing_runs_twice() {
         "--evict",
         "1",
     ]);
-    server.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let server = server.spawn().unwrap();
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
-    let mut client = s.hs(&["client", "-p", &port, "-N2"]);
-    client.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let client = client.spawn().unwrap();
+    let server = spawn_piped(server);
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-N2"]));
     assert!(wait_until(Duration::from_secs(20), || numbers_in(
         &s.read("done.txt")
     )

@@ -1,16 +1,8 @@
 //! `hs server` with separate `hs client` engines over TCP.
 
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::helpers::*;
-
-fn spawn_piped(mut cmd: std::process::Command) -> Child {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.spawn().expect("spawn")
-}
 
 #[test]
 fn kill_9_of_one_engine_loses_no_task() {
@@ -30,13 +22,7 @@ fn kill_9_of_one_engine_loses_no_task() {
         "--evict",
         "1",
     ]));
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(
-        wait_until(Duration::from_secs(10), || conn.exists()),
-        "no connection file"
-    );
+    s.wait_for_server(&port);
     let victim = spawn_piped(s.hs(&["client", "-p", &port, "-N2"]));
     let survivor = spawn_piped(s.hs(&["client", "-p", &port, "-N2"]));
     assert!(wait_until(Duration::from_secs(20), || numbers_in(
@@ -79,10 +65,7 @@ fn server_writes_a_private_connection_file_that_clients_use() {
     let port = free_ports().to_string();
     let file = s.write("tasks.txt", "echo hello\n");
     let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port]));
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    let conn = s.wait_for_server(&port);
     let mode = std::fs::metadata(&conn).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let dir_mode = std::fs::metadata(conn.parent().unwrap())
@@ -118,10 +101,7 @@ fn server_prints_failed_lines_on_stdout() {
         &port,
         s.write("t", "true\nfalse\nexit 2\n").to_str().unwrap(),
     ]));
-    let conn = s
-        .path("site/lib/security")
-        .join(format!("server-{port}.json"));
-    assert!(wait_until(Duration::from_secs(10), || conn.exists()));
+    s.wait_for_server(&port);
     let client = wait_output(
         spawn_piped(s.hs(&["engine", "-p", &port, "-N2"])),
         Duration::from_secs(30),
