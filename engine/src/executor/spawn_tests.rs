@@ -248,14 +248,20 @@ fn timeout_interrupts_with_sigint() {
     assert_eq!(out.text(), "started\n", "output is relayed until the stop");
 }
 
-#[test]
-fn sigterm_follows_an_ignored_sigint() {
-    let mut s = spec("trap '' INT; sleep 30", &SharedVec::default());
+/// Run `command` with a 50 ms walltime and 150 ms between signals; how it ended and how long
+/// that took.
+fn run_out_of_time(command: &str) -> (Exit, Duration) {
+    let mut s = spec(command, &SharedVec::default());
     s.timeout = Some(Duration::from_millis(50));
     s.signalwait = Duration::from_millis(150);
     let t0 = Instant::now();
     let exit = run(&s).exit;
-    let took = t0.elapsed();
+    (exit, t0.elapsed())
+}
+
+#[test]
+fn sigterm_follows_an_ignored_sigint() {
+    let (exit, took) = run_out_of_time("trap '' INT; sleep 30");
     assert_eq!(
         exit,
         Exit::Stopped {
@@ -272,12 +278,7 @@ fn sigterm_follows_an_ignored_sigint() {
 
 #[test]
 fn stubborn_task_is_killed_after_two_signalwaits() {
-    let mut s = spec("trap '' INT TERM; sleep 30", &SharedVec::default());
-    s.timeout = Some(Duration::from_millis(50));
-    s.signalwait = Duration::from_millis(150);
-    let t0 = Instant::now();
-    let exit = run(&s).exit;
-    let took = t0.elapsed();
+    let (exit, took) = run_out_of_time("trap '' INT TERM; sleep 30");
     assert_eq!(
         exit,
         Exit::Stopped {
