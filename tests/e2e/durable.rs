@@ -472,3 +472,60 @@ fn from_json_fills_template_fields_and_tags_or_runs_nothing() {
         "nothing of the bad file was submitted"
     );
 }
+
+#[test]
+fn initdb_list_and_info_options_through_the_binary() {
+    let s = Scratch::new();
+    let input = "true # HYPERSHELL: site:north\nexit 2 # HYPERSHELL: site:south\n";
+    let out = run_with_input(s.hs(&["cluster"]), input, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(list(&s, &Db::Sqlite, &["--tag-keys"]), "site\n");
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--tag-values", "site"]),
+        "north\nsouth\n"
+    );
+    let id = list(&s, &Db::Sqlite, &["id", "-t", "site:south"])
+        .trim()
+        .to_string();
+    let out = run_with_input(s.hs(&["info", &id, "--json"]), "", LIMIT);
+    let info: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("info --json is JSON");
+    assert_eq!(
+        (info["exit_status"].as_i64(), info["args"].as_str()),
+        (Some(2), Some("exit 2"))
+    );
+    let out = run_with_input(s.hs(&["info", &id, "-x", "exit_status"]), "", LIMIT);
+    assert_eq!(stdout(&out), "2\n");
+
+    let backup = s.path("backup.db");
+    let out = run_with_input(
+        s.hs(&["initdb", "--backup", backup.to_str().unwrap()]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(backup.exists());
+    let out = run_with_input(
+        s.hs(&["initdb", "--backup", backup.to_str().unwrap()]),
+        "",
+        LIMIT,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "an existing backup is never overwritten: {}",
+        stderr(&out)
+    );
+    let out = run_with_input(s.hs(&["initdb", "--vacuum"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_with_input(s.hs(&["initdb", "--truncate"]), "", LIMIT);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no terminal and no --yes: refused, {}",
+        stderr(&out)
+    );
+    assert_eq!(list(&s, &Db::Sqlite, &["--count"]).trim(), "2");
+    let out = run_with_input(s.hs(&["initdb", "--truncate", "--yes"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(list(&s, &Db::Sqlite, &["--count"]).trim(), "0");
+}
