@@ -168,6 +168,8 @@ impl Broker {
             }
             if let Some(deadline) = abort_deadline {
                 if self.registry.engine_count() == 0 || now >= deadline {
+                    // Results already recorded must not be reported again by their engines.
+                    self.flush_acks(true);
                     self.summary.unfinished =
                         (self.queue.len() + self.registry.lease_count()) as u64;
                     return Ok(self.summary.clone());

@@ -416,6 +416,8 @@ fn cancel_stops_running_and_waiting_tasks_of_a_live_server() {
         list(&s, &Db::Sqlite, &["--count", "-w", "exit_status == -1"]).trim(),
         "3"
     );
+    // A stopped server leaves its engine waiting to reconnect; stop the engine too.
+    signal(engine.id(), libc::SIGTERM);
     signal(server.id(), libc::SIGTERM);
     let _ = wait_output(server, LIMIT);
     let _ = wait_output(engine, LIMIT);
