@@ -11,6 +11,7 @@
 
 mod broker;
 mod config;
+pub mod connection;
 mod control;
 pub mod feed;
 mod handlers;

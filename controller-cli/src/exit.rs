@@ -23,6 +23,10 @@ pub enum Status {
     Internal = 6,
     /// Authentication failed: the key does not match the controller's.
     AuthFailed = 7,
+    /// `hs start`: the profile's cluster is already running (ipcluster's code).
+    AlreadyRunning = 10,
+    /// `hs stop`/`hs status`: the profile has no running cluster (ipcluster's code).
+    NotRunning = 11,
 }
 
 impl From<Status> for ExitCode {
@@ -43,6 +47,14 @@ impl Failure {
     pub fn usage(message: impl Into<String>) -> anyhow::Error {
         Failure {
             status: Status::Usage,
+            message: message.into(),
+        }
+        .into()
+    }
+
+    pub fn runtime(message: impl Into<String>) -> anyhow::Error {
+        Failure {
+            status: Status::Runtime,
             message: message.into(),
         }
         .into()

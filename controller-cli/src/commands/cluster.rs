@@ -129,7 +129,7 @@ fn write_connection(
     site.security_dir()?;
     let path = connection::default_path(site, port);
     let info = ConnectionInfo {
-        version: 1,
+        version: connection::VERSION,
         controller_id: broker.controller_id(),
         host: "127.0.0.1".into(),
         engine_port: port,
@@ -138,6 +138,8 @@ fn write_connection(
         key: key.to_string(),
         signature_scheme: "hmac-sha256".into(),
         pid: std::process::id(),
+        profile: None,
+        database: None,
     };
     connection::write(&path, &info)?;
     tracing::info!(

@@ -127,7 +127,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         address.clone()
     };
     let info = ConnectionInfo {
-        version: 1,
+        version: connection::VERSION,
         controller_id: broker.controller_id(),
         host: dial,
         engine_port: port,
@@ -136,6 +136,8 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         key,
         signature_scheme: "hmac-sha256".into(),
         pid: std::process::id(),
+        profile: None,
+        database: None,
     };
     connection::write(&path, &info)?;
     tracing::info!(
