@@ -152,10 +152,11 @@ mod tests {
     fn round_trip_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.json");
-        write(&path, &sample()).unwrap();
+        let info = sample();
+        write(&path, &info).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(read(&path).unwrap(), sample());
+        assert_eq!(read(&path).unwrap(), info);
     }
 
     #[test]

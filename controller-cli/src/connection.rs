@@ -17,7 +17,7 @@ pub fn default_path(site: &Site, port: u16) -> PathBuf {
 
 /// Write `info` to `path` with mode 0600.
 pub fn write(path: &Path, info: &ConnectionInfo) -> anyhow::Result<()> {
-    hs_broker::connection::write(path, info).map_err(|e| Failure::runtime(e.to_string()).into())
+    hs_broker::connection::write(path, info).map_err(|e| Failure::runtime(e.to_string()))
 }
 
 /// Read a connection file: a missing file is a runtime error, an exposed or malformed one a
