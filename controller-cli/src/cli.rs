@@ -82,6 +82,151 @@ pub enum Command {
     /// Show and change configuration files (see docs/config.md).
     #[command(after_help = EXIT_CODES)]
     Config(crate::config::command::ConfigArgs),
+    /// Create, list and show profiles: folders that say how a cluster starts (docs/profiles.md).
+    #[command(after_help = EXIT_CODES)]
+    Profile(ProfileArgs),
+    /// Start a profile's controller and engines: `hs start --profile=mezcal --daemonize`.
+    #[command(after_help = EXIT_CODES)]
+    Start(StartArgs),
+    /// Stop a profile's cluster: its controller and every engine it started.
+    #[command(after_help = EXIT_CODES)]
+    Stop(StopArgs),
+    /// Show a profile's engines (host, slots, busy, done, last heartbeat) and task counts.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+impl Command {
+    /// The profile the command runs for (its configuration applies to the command).
+    pub fn profile(&self) -> Option<&str> {
+        let target = match self {
+            Command::Submit(a) => &a.target,
+            Command::List(a) => &a.target,
+            Command::Update(a) => &a.target,
+            Command::Info(a) => &a.target,
+            Command::Wait(a) => &a.target,
+            Command::Run(a) => &a.target,
+            Command::Client(a) => return a.profile.as_deref(),
+            Command::Start(a) => return Some(&a.profile),
+            Command::Stop(a) => return Some(&a.profile),
+            Command::Status(a) => return Some(&a.profile),
+            _ => return None,
+        };
+        target.profile.as_deref()
+    }
+
+    /// A client connection file given with `--file` to a command that works on tasks.
+    pub fn client_file(&self) -> Option<&PathBuf> {
+        match self {
+            Command::Submit(a) => a.target.file.as_ref(),
+            Command::List(a) => a.target.file.as_ref(),
+            Command::Update(a) => a.target.file.as_ref(),
+            Command::Info(a) => a.target.file.as_ref(),
+            Command::Wait(a) => a.target.file.as_ref(),
+            Command::Run(a) => a.target.file.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Which cluster a task command works on: the configured database by default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// The cluster of this profile (its database; see `hs profile list`).
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    pub profile: Option<String>,
+    /// The cluster of this client connection file (`security/hs-client.json` of a running
+    /// profile, copied here): its database.
+    #[arg(long = "file", value_name = "CLIENT_JSON")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub action: ProfileAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileAction {
+    /// Make `<site>/profile_NAME/` with config.toml, nodefile, security/ (0700) and log/.
+    Create(ProfileCreateArgs),
+    /// List the profiles of this site, and whether each is running.
+    List,
+    /// Show a profile: its folder, launcher, engines, hosts and state.
+    Show {
+        /// The profile's name (or folder).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileCreateArgs {
+    /// The profile's name: letters, digits, `.`, `_`, `-`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// How engines start.
+    #[arg(long, value_name = "LAUNCHER", value_parser = ["local", "ssh", "mpi", "slurm", "command"])]
+    pub launcher: Option<String>,
+    /// Engines to start (local, mpi, slurm) [default: 2].
+    #[arg(short = 'n', long = "engines", value_name = "N")]
+    pub engines: Option<u32>,
+    /// Tasks each engine runs at once (0 = one per core) [default: 1].
+    #[arg(short = 'N', long = "num-threads", value_name = "NUM")]
+    pub slots: Option<u32>,
+    /// Address the controller listens on [default: localhost].
+    #[arg(short = 'H', long, value_name = "ADDRESS")]
+    pub bind: Option<String>,
+    /// Hosts for the nodefile, as a host list: `h[1-3]`, `a01,a02`.
+    #[arg(long, value_name = "HOSTLIST")]
+    pub hosts: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// The profile to start (see `hs profile list`; a path with a `/` names a folder).
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// Engines to start, instead of the profile's engines.count.
+    #[arg(short = 'n', long = "engines", value_name = "N")]
+    pub engines: Option<u32>,
+    /// Start in the background and return once the engines have registered (or failed).
+    #[arg(long)]
+    pub daemonize: bool,
+    /// With --daemonize: seconds to wait for the engines to register.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub startup_timeout: f64,
+    #[command(flatten)]
+    pub heartbeat: HeartbeatArgs,
+    #[arg(short = 'v', long, help = "More log detail (debug level).")]
+    pub verbose: bool,
+    #[arg(short = 'd', long, help = "Most log detail (trace level).")]
+    pub debug: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// The profile whose cluster to stop.
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// Let queued tasks finish first (default: stop now; unfinished tasks stay in the database
+    /// and run at the next start).
+    #[arg(long)]
+    pub drain: bool,
+    /// Seconds to wait for the cluster to stop before killing it.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The profile whose cluster to show.
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Task settings given on the command line (the same keys as `# HYPERSHELL:` directives).
@@ -139,6 +284,8 @@ pub struct SubmitArgs {
     /// Create the database tables first.
     #[arg(long)]
     pub initdb: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// Which tasks a command applies to.
@@ -210,6 +357,8 @@ pub struct ListArgs {
     /// List the distinct values of one tag.
     #[arg(long, value_name = "KEY")]
     pub tag_values: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +383,8 @@ pub struct UpdateArgs {
     /// Do not ask for confirmation.
     #[arg(long = "no-confirm", visible_alias = "yes")]
     pub no_confirm: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -256,6 +407,8 @@ pub struct InfoArgs {
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -272,6 +425,8 @@ pub struct WaitArgs {
     /// Give up after this many seconds (exit 5).
     #[arg(short = 'T', long, value_name = "SECONDS", value_parser = positive_secs)]
     pub timeout: Option<f64>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +444,8 @@ pub struct RunTaskArgs {
     pub interval: f64,
     #[command(flatten)]
     pub settings: TaskSettingArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(Args, Debug)]
@@ -522,9 +679,15 @@ pub struct ClientArgs {
     #[arg(short = 'k', long = "auth", value_name = "KEY")]
     pub auth: Option<String>,
 
-    /// Connection file to use (address, ports and key), e.g. one copied from the server's host.
+    /// Connection file to use (address, ports and key), e.g. one copied from the server's host;
+    /// `-` reads it as one line from stdin, and the engine then stops when stdin ends (how
+    /// launchers start engines without putting the key on a command line).
     #[arg(long = "file", value_name = "PATH", conflicts_with = "auth")]
     pub connection_file: Option<PathBuf>,
+
+    /// Join the running cluster of this profile (its security/hs-engine.json).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["auth", "connection_file", "host", "port"])]
+    pub profile: Option<String>,
 
     #[command(flatten)]
     pub slots: SlotArgs,

@@ -72,6 +72,20 @@ impl Location {
         !matches!(self, Location::Memory)
     }
 
+    /// What a client connection file says about the store, so `hs list --file` on another
+    /// host can open it: the URL for PostgreSQL, the file for SQLite, nothing for memory.
+    pub fn for_clients(&self) -> Option<String> {
+        match self {
+            Location::Memory => None,
+            Location::Sqlite(p) => Some(p.display().to_string()),
+            Location::Postgres { url, schema: None } => Some(url.clone()),
+            Location::Postgres {
+                url,
+                schema: Some(s),
+            } => Some(format!("{url}#schema={s}")),
+        }
+    }
+
     /// For messages: never the password.
     pub fn describe(&self) -> String {
         match self {

@@ -9,6 +9,8 @@ use anyhow::Context;
 
 #[derive(Clone, Debug)]
 pub struct Site {
+    /// The site folder itself: profiles live here as `profile_<NAME>/`.
+    pub root: PathBuf,
     pub lib: PathBuf,
 }
 
@@ -18,12 +20,14 @@ impl Site {
             let dir = PathBuf::from(dir);
             return Site {
                 lib: dir.join("lib"),
+                root: dir,
             };
         }
         // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
         let root = unsafe { libc::geteuid() } == 0;
         if root {
             return Site {
+                root: PathBuf::from("/var/lib/hypershell"),
                 lib: PathBuf::from("/var/lib/hypershell"),
             };
         }
@@ -33,6 +37,7 @@ impl Site {
         let dir = home.join(".hypershell");
         Site {
             lib: dir.join("lib"),
+            root: dir,
         }
     }
 
@@ -52,7 +57,8 @@ impl Site {
     }
 }
 
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+/// Create `dir` (and its parents) and make it private to its owner (0700).
+pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)

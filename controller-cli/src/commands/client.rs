@@ -20,8 +20,34 @@ fn is_local(host: &str) -> bool {
 /// Endpoints and key: from `--file`, from `-k` (else `client.auth`, else `server.auth`) with
 /// `-H`/`-p` (else `server.host`, `server.port`), or from a local server's connection file.
 fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpoints, String)> {
+    if let Some(name) = &args.profile {
+        let profile = crate::profile::Profile::find(site, name)?;
+        let path = profile.engine_file();
+        if !path.exists() {
+            return Err(Failure {
+                status: Status::NotRunning,
+                message: format!(
+                    "profile {name} is not running ({} is missing): start it with `hs start --profile {name}`",
+                    path.display()
+                ),
+            }
+            .into());
+        }
+        let info = connection::read(&path)?;
+        return Ok((
+            Endpoints {
+                engines: info.engine_endpoint(),
+                heartbeat: info.heartbeat_endpoint(),
+            },
+            info.key,
+        ));
+    }
     if let Some(path) = &args.connection_file {
-        let info = connection::read(path)?;
+        let info = if path.as_os_str() == "-" {
+            from_stdin()?
+        } else {
+            connection::read(path)?
+        };
         return Ok((
             Endpoints {
                 engines: info.engine_endpoint(),
@@ -71,6 +97,41 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
     )))
 }
 
+/// `--file -`: the connection file as one line on stdin (launchers send it there so the key is
+/// never on a command line).
+fn from_stdin() -> anyhow::Result<connection::ConnectionInfo> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        Failure::runtime(format!("cannot read the connection file from stdin: {e}"))
+    })?;
+    serde_json::from_str(line.trim()).map_err(|e| {
+        Failure::usage(format!(
+            "--file -: stdin does not start with an hs connection file on one line: {e}"
+        ))
+    })
+}
+
+/// After `--file -`, the end of stdin means the launcher (ssh session, controller) is gone:
+/// stop, handing tasks back, instead of lingering.
+fn stop_when_stdin_ends(control: Arc<EngineControl>) {
+    let spawned = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut sink = [0u8; 256];
+            loop {
+                match std::io::Read::read(&mut std::io::stdin(), &mut sink) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            tracing::info!("the launcher closed this engine's stdin: stopping");
+            control.request(StopMode::Abort);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch stdin: {e}");
+    }
+}
+
 pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     let site = Site::from_env();
     let (endpoints, key) = locate(&args, &site, cfg)?;
@@ -92,6 +153,9 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     {
         let c = control.clone();
         signals::on_interrupt(move || c.request(StopMode::Abort))?;
+    }
+    if args.connection_file.as_deref() == Some(std::path::Path::new("-")) {
+        stop_when_stdin_ends(control.clone());
     }
     let delay = if args.delay_start < 0.0 {
         rand::random::<f64>() * -args.delay_start

@@ -1,16 +1,16 @@
 //! `hs server`: serve tasks to engines on this and other hosts; failed task lines go to stdout
 //! (or `-f`), so `hs server < tasks > failed` works as a sieve.
 
-use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, feed};
+use hs_broker::{Broker, BrokerConfig, BrokerControl, feed};
 use hs_engine::protocol::{generate_key, validate_key};
 
 use super::common::heartbeat;
 use super::controller;
+use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::ServerArgs;
 use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
@@ -19,26 +19,6 @@ use crate::input::{self, Source, Submitter};
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
 use crate::{progress, signals};
-
-/// The address to bind for `-H`, and whether it is loopback only.
-fn bind_address(bind: &str) -> anyhow::Result<(String, bool)> {
-    match bind {
-        "localhost" | "127.0.0.1" => Ok(("127.0.0.1".into(), true)),
-        "0.0.0.0" | "*" => Ok(("*".into(), false)),
-        other => {
-            let addr = (other, 0)
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.find(|a| a.is_ipv4()))
-                .ok_or_else(|| {
-                    Failure::usage(format!(
-                        "cannot resolve bind address {other:?} to an IPv4 address"
-                    ))
-                })?;
-            Ok((addr.ip().to_string(), addr.ip().is_loopback()))
-        }
-    }
-}
 
 /// `-k`, else `server.auth` (validated the same way, the message naming where it came from),
 /// else a generated key, which only a loopback server may use.
@@ -93,17 +73,9 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let port = cfg
         .option(args.port, "server.port", Layers::All)?
         .unwrap_or(50001);
-    let (p1, p2) = (
-        port.checked_add(1)
-            .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 and PORT+2"))?,
-        port.checked_add(2)
-            .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 and PORT+2"))?,
-    );
-    let sockets = BindSet {
-        engines: vec![format!("tcp://{address}:{port}")],
-        heartbeat: vec![format!("tcp://{address}:{p1}")],
-        clients: vec![format!("tcp://{address}:{p2}")],
-    };
+    let port = choose_port(&address, Some(port))?;
+    let (p1, p2) = (port + 1, port + 2);
+    let sockets = tcp_binds(&address, port);
     let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
     let mut bcfg = BrokerConfig::new(key.clone(), sockets);
     bcfg.heartrate = heartrate;
@@ -119,13 +91,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
 
     site.security_dir()?;
     let path = connection::default_path(&site, port);
-    let dial = if loopback {
-        "127.0.0.1".to_string()
-    } else if address == "*" {
-        hs_engine::engine::short_hostname()
-    } else {
-        address.clone()
-    };
+    let dial = dial_address(&address, loopback);
     let info = ConnectionInfo {
         version: connection::VERSION,
         controller_id: broker.controller_id(),

@@ -15,7 +15,7 @@ use super::value::{self, Value};
 pub fn file_layers(ctx: &Context) -> Result<(Vec<Layer>, Vec<String>), ConfigError> {
     let mut layers = Vec::new();
     let mut warnings = Vec::new();
-    let files: Vec<(Level, PathBuf, bool)> = match ctx.config_file_override() {
+    let mut files: Vec<(Level, PathBuf, bool)> = match ctx.config_file_override() {
         Some(None) => Vec::new(),
         Some(Some(path)) => vec![(Level::ConfigFile, path, true)],
         None => [Level::System, Level::User, Level::Local]
@@ -23,6 +23,10 @@ pub fn file_layers(ctx: &Context) -> Result<(Vec<Layer>, Vec<String>), ConfigErr
             .filter_map(|l| Some((l, ctx.file_path(l)?, false)))
             .collect(),
     };
+    // A profile's file is read whatever else is: it is what `--profile` asks for.
+    if let Some(path) = ctx.file_path(Level::Profile) {
+        files.push((Level::Profile, path, true));
+    }
     let mut seen: Vec<PathBuf> = Vec::new();
     for (level, path, required) in files {
         // Working in HOME makes the local file the user file: read it once, as `user`.

@@ -11,7 +11,7 @@
 //! "server.port = "x" (user: /home/me/.hypershell/config.toml): expected an integer".
 //!
 //! ```ignore
-//! let cfg = Config::load().map_err(Failure::from)?;
+//! let cfg = Config::load_with(Context::from_process()).map_err(Failure::from)?;
 //! logging::init(…, &cfg)?;
 //! cfg.log_notes();
 //! let port = cfg.option(args.port, "server.port", Layers::All)?.unwrap_or(50001);
@@ -52,14 +52,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults, files and environment of this process; a file that is not valid TOML is an
-    /// error. Nothing is logged yet (the logger is set up from the result): call `log_notes`
-    /// once it is.
-    pub fn load() -> Result<Config, ConfigError> {
-        Config::load_with(Context::from_process())
-    }
-
-    /// The same for a described machine (tests, and `hs config` which reuses its context).
+    /// Defaults, files and environment of a described machine (the process's own context,
+    /// with the profile of `--profile` when given; tests describe others). A file that is not
+    /// valid TOML is an error. Nothing is logged yet (the logger is set up from the result):
+    /// call `log_notes` once it is.
     pub fn load_with(ctx: Context) -> Result<Config, ConfigError> {
         let (files, warnings) = layers::file_layers(&ctx)?;
         let mut merged = Merged::default();

@@ -17,6 +17,8 @@ pub struct Context {
     vars: BTreeMap<String, String>,
     cwd: PathBuf,
     root: bool,
+    /// The configuration file of the profile the command runs for, if any.
+    profile_file: Option<PathBuf>,
 }
 
 impl Context {
@@ -33,7 +35,25 @@ impl Context {
     }
 
     pub fn new(vars: BTreeMap<String, String>, cwd: PathBuf, root: bool) -> Context {
-        Context { vars, cwd, root }
+        Context {
+            vars,
+            cwd,
+            root,
+            profile_file: None,
+        }
+    }
+
+    /// The same machine with one more environment variable (a value a connection file
+    /// supplies, such as the cluster's database, counts like one the user exported).
+    pub fn with_var(mut self, name: &str, value: String) -> Context {
+        self.vars.insert(name.to_string(), value);
+        self
+    }
+
+    /// The same machine, for a command that runs for a profile whose configuration is `file`.
+    pub fn with_profile(mut self, file: PathBuf) -> Context {
+        self.profile_file = Some(file);
+        self
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
@@ -80,6 +100,7 @@ impl Context {
                 None => self.cwd.join(".hypershell").join("config.toml"),
             }),
             Level::ConfigFile => self.config_file_override().flatten(),
+            Level::Profile => self.profile_file.clone(),
         }
     }
 

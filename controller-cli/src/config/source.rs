@@ -15,6 +15,9 @@ pub enum Level {
     Local,
     /// `HYPERSHELL_CONFIG_FILE=PATH`: the only file read when that variable is set.
     ConfigFile,
+    /// `<site>/profile_NAME/config.toml` of the profile a command was given (`--profile`):
+    /// above every other file, below the environment and flags.
+    Profile,
 }
 
 impl Level {
@@ -25,6 +28,7 @@ impl Level {
             Level::User => "user",
             Level::Local => "local",
             Level::ConfigFile => "file",
+            Level::Profile => "profile",
         }
     }
 }

@@ -1,0 +1,225 @@
+//! `hs start --profile=NAME`: a controller serving the profile's database, and the engines its
+//! launcher starts; `--daemonize` runs it in the background and returns once the engines have
+//! registered. It writes `security/hs-engine.json` and `security/hs-client.json` (mode 0600)
+//! for engines and clients joining by hand, and `security/cluster.json` for `hs stop`/`hs status`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hs_broker::{Broker, BrokerConfig, BrokerControl};
+use hs_engine::protocol::generate_key;
+
+use super::common::heartbeat;
+use super::controller;
+use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use crate::cli::{StartArgs, StoreArgs};
+use crate::config::{Config, Layers};
+use crate::connection::{self, ConnectionInfo};
+use crate::exit::{Failure, Status};
+use crate::launch::{EngineArgs, LaunchSpec, Supervisor, SupervisorConfig};
+use crate::profile::state::{self, ClusterState};
+use crate::profile::{Profile, launcher};
+use crate::report::{FailureLog, Report};
+use crate::site::Site;
+use crate::{control_client, signals};
+
+pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
+    let profile = Profile::find(&Site::from_env(), &args.profile)?;
+    if let Some(running) = state::read(&profile.state_file()).filter(ClusterState::running) {
+        return Err(Failure {
+            status: Status::AlreadyRunning,
+            message: format!(
+                "profile {} is already running (pid {}, since {}): see `hs status --profile {0}`, \
+                 or stop it with `hs stop --profile {0}`",
+                profile.name, running.pid, running.started
+            ),
+        }
+        .into());
+    }
+    if args.daemonize {
+        return super::start_daemon::run(&args, &profile);
+    }
+    serve(&args, &profile, cfg)
+}
+
+/// Run the controller and the engines' launcher here until `hs stop` or an interrupt.
+fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<Status> {
+    let started = Instant::now();
+    let launcher = launcher::from_config(cfg, profile, args.engines)?;
+    let bind = cfg
+        .option(None::<String>, "server.bind", Layers::All)?
+        .unwrap_or_else(|| "localhost".into());
+    let (address, loopback) = bind_address(&bind)?;
+    let port = choose_port(
+        &address,
+        cfg.option(None::<u16>, "server.port", Layers::Set)?,
+    )?;
+    let key = generate_key();
+    let store_args = StoreArgs {
+        no_db: false,
+        initdb: true,
+        max_retries: None,
+        eager: false,
+        restart: false,
+        restart_grace: 10.0,
+    };
+    let (location, store) = controller::open_store(&store_args, cfg)?;
+    if !location.is_durable() {
+        return Err(Failure::usage(format!(
+            "profile {} has no database (database.file is empty or :memory:): a profile keeps its \
+             tasks between starts; set database.file or database.url in {}",
+            profile.name,
+            profile.config_file().display()
+        )));
+    }
+    let mut binds = tcp_binds(&address, port);
+    let inproc_clients = format!("inproc://hs-start-{}", uuid::Uuid::new_v4());
+    binds.clients.push(inproc_clients.clone());
+    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
+    let mut bcfg = BrokerConfig::new(key.clone(), binds);
+    bcfg.heartrate = heartrate;
+    bcfg.evict = evict;
+    bcfg.forever = true;
+    bcfg.bundlesize = cfg
+        .option(None, "server.bundlesize", Layers::Set)?
+        .unwrap_or(0);
+    controller::configure(&mut bcfg, &store_args, &location, cfg)?;
+    let ctx = zmq::Context::new();
+    let mut broker = Broker::bind(bcfg, &ctx, store)?;
+
+    let info = ConnectionInfo {
+        version: connection::VERSION,
+        controller_id: broker.controller_id(),
+        host: dial_address(&address, loopback),
+        engine_port: port,
+        heartbeat_port: port + 1,
+        client_port: port + 2,
+        key: key.clone(),
+        signature_scheme: "hmac-sha256".into(),
+        pid: std::process::id(),
+        profile: Some(profile.name.clone()),
+        database: None,
+    };
+    crate::site::create_private_dir(&profile.security_dir())?;
+    std::fs::create_dir_all(profile.log_dir())?;
+    connection::write(&profile.engine_file(), &info)?;
+    let client_info = ConnectionInfo {
+        database: location.for_clients(),
+        ..info.clone()
+    };
+    connection::write(&profile.client_file(), &client_info)?;
+    let mut cluster = ClusterState::of_this_process(info.controller_id, launcher.name(), None);
+    cluster.expected_engines = launcher.expected_engines();
+    state::write(&profile.state_file(), &cluster)?;
+    if !loopback || launcher.name() != "ssh" {
+        tracing::info!(
+            "profile {}: controller on {bind}:{port}, {} launcher; engines join with `hs engine --profile {}`",
+            profile.name,
+            launcher.name(),
+            profile.name
+        );
+    } else {
+        tracing::warn!(
+            "profile {}: the controller listens on localhost only, so ssh engines on other hosts \
+             cannot reach it: set server.bind in {}",
+            profile.name,
+            profile.config_file().display()
+        );
+    }
+
+    let control = Arc::new(BrokerControl::new());
+    {
+        let c = control.clone();
+        signals::on_interrupt(move || c.abort())?;
+    }
+    let signalwait = cfg
+        .option(None::<f64>, "task.signalwait", Layers::All)?
+        .unwrap_or(10.0);
+    let engine = engine_args(cfg, launcher.name())?;
+    let supervisor = Supervisor::start(
+        SupervisorConfig {
+            spec: LaunchSpec {
+                launcher,
+                engine,
+                info,
+            },
+            autoscale: None,
+            client_endpoint: inproc_clients,
+            key,
+            end_with_engines: false,
+            stop_grace: Duration::from_secs_f64(signalwait * 3.0 + 2.0),
+        },
+        &ctx,
+        control.clone(),
+    )?;
+    let mut report = Report::new(FailureLog::none(), None);
+    let outcome = broker.run(None, &mut report, &control);
+    let launched = supervisor.finish();
+    for path in [
+        profile.engine_file(),
+        profile.client_file(),
+        profile.state_file(),
+    ] {
+        let _ = std::fs::remove_file(path);
+    }
+    let summary = outcome?;
+    super::common::log_summary(&summary, 0, started.elapsed());
+    tracing::info!(
+        "profile {} stopped ({} engine processes ended)",
+        profile.name,
+        launched.exited.len()
+    );
+    std::mem::forget(ctx);
+    // Stopping a profile (hs stop, Ctrl-C) is its normal end; only a failed launch is an error.
+    match launched.error {
+        Some(error) => Err(Failure::runtime(error)),
+        None => Ok(Status::Ok),
+    }
+}
+
+/// The engine command line from the profile's `engines.*` keys.
+fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
+    let seconds = |key: &str| -> anyhow::Result<Option<f64>> {
+        Ok(cfg
+            .option(None::<f64>, key, Layers::All)?
+            .filter(|v| *v != 0.0))
+    };
+    let remote = cfg.option(None::<String>, "engines.remote_exe", Layers::All)?;
+    if launcher == "local" && remote.is_some() {
+        tracing::debug!("engines.remote_exe is not used by the local launcher");
+    }
+    Ok(EngineArgs {
+        exe: remote
+            .filter(|_| launcher != "local")
+            .unwrap_or_else(crate::launch::own_exe),
+        slots: cfg
+            .option(None::<u32>, "engines.slots", Layers::All)?
+            .unwrap_or(1),
+        template: None,
+        task_timeout: None,
+        signalwait: None,
+        capture: false,
+        idle_timeout: seconds("engines.timeout")?,
+        delay_start: seconds("engines.delay_start")?.unwrap_or(0.0),
+        reconnect_limit: 60.0,
+    })
+}
+
+/// How long `--daemonize` waits between looks at the starting cluster.
+const POLL: Duration = Duration::from_millis(100);
+
+/// For `start_daemon`: the registered engines of a freshly started cluster, or `None` while its
+/// files are not written yet.
+pub(super) fn registered(profile: &Profile, pid: u32) -> Option<(usize, Option<u64>)> {
+    let cluster = state::read(&profile.state_file()).filter(|s| s.pid == pid)?;
+    let info = connection::read(&profile.client_file()).ok()?;
+    let ctx = zmq::Context::new();
+    let mut client =
+        control_client::ControlClient::connect(&ctx, &info.client_endpoint(), &info.key).ok()?;
+    let status = client.status(Duration::from_secs(2)).ok()?;
+    Some((status.engines.len(), cluster.expected_engines))
+}
+
+pub(super) fn poll_interval() -> Duration {
+    POLL
+}

@@ -1,0 +1,189 @@
+//! The launch supervisor: a thread beside the broker that starts the engines, watches the
+//! processes it started, scales them when asked, and stops them all when the controller ends.
+//!
+//! It learns about engines the way any client would, by asking the controller for its status
+//! over the client socket. A launch that fails before any engine ever registered (ssh cannot
+//! reach a host, `srun` refuses the job, a wrong program path) ends the controller with the
+//! launcher's own last words instead of leaving it waiting forever.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hs_broker::BrokerControl;
+
+use super::autoscale::{Observation, Scaler, Settings};
+use super::{Exited, Fleet, LaunchSpec};
+use crate::control_client::ControlClient;
+
+/// How often the supervisor looks at its processes and the controller.
+const TICK: Duration = Duration::from_millis(250);
+
+pub struct SupervisorConfig {
+    pub spec: LaunchSpec,
+    pub autoscale: Option<Settings>,
+    /// The controller's client endpoint (inproc or tcp) and key, for status requests.
+    pub client_endpoint: String,
+    pub key: String,
+    /// Whether the controller ends when every launched engine is gone (`hs cluster`), or keeps
+    /// serving so engines can join by hand (`hs start`).
+    pub end_with_engines: bool,
+    /// Time engines get to stop their tasks and hand them back before they are killed.
+    pub stop_grace: Duration,
+}
+
+/// What went wrong, if anything, and the processes that ended.
+#[derive(Debug, Default)]
+pub struct SupervisorReport {
+    pub error: Option<String>,
+    pub exited: Vec<Exited>,
+}
+
+pub struct Supervisor {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<SupervisorReport>,
+}
+
+impl Supervisor {
+    pub fn start(
+        cfg: SupervisorConfig,
+        ctx: &zmq::Context,
+        broker: Arc<BrokerControl>,
+    ) -> std::io::Result<Supervisor> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ctx, flag) = (ctx.clone(), stop.clone());
+        let handle = std::thread::Builder::new()
+            .name("hs-launch".into())
+            .spawn(move || supervise(cfg, &ctx, &broker, &flag))?;
+        Ok(Supervisor { stop, handle })
+    }
+
+    /// Stop every launched process (after the controller has finished) and report.
+    pub fn finish(self) -> SupervisorReport {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap_or_else(|_| SupervisorReport {
+            error: Some("the launch supervisor failed (a bug in hs)".into()),
+            exited: Vec::new(),
+        })
+    }
+}
+
+fn supervise(
+    cfg: SupervisorConfig,
+    ctx: &zmq::Context,
+    broker: &BrokerControl,
+    stop: &AtomicBool,
+) -> SupervisorReport {
+    let mut report = SupervisorReport::default();
+    let mut fleet = Fleet::new();
+    let mut scaler = cfg.autoscale.clone().map(Scaler::new);
+    let launched = match &scaler {
+        Some(s) => (0..s.settings().init).try_for_each(|_| cfg.spec.launch_one(&mut fleet)),
+        None => cfg.spec.launch_all(&mut fleet),
+    };
+    if let Err(e) = launched {
+        report.error = Some(format!("cannot start engines: {e:#}"));
+        broker.abort();
+    }
+    let mut client = match ControlClient::connect(ctx, &cfg.client_endpoint, &cfg.key) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!("the launcher cannot watch the controller: {e:#}");
+            None
+        }
+    };
+    let mut registered_ever = false;
+    let mut next_scale = Instant::now();
+    while !stop.load(Ordering::SeqCst) && report.error.is_none() {
+        std::thread::sleep(TICK);
+        for e in fleet.reap() {
+            log_exit(&e);
+            report.exited.push(e);
+        }
+        let status = client
+            .as_mut()
+            .and_then(|c| c.status(Duration::from_secs(2)).ok());
+        let connected = status.as_ref().map_or(0, |s| s.engines.len());
+        registered_ever |= connected > 0;
+        if scaler.is_none() && fleet.running() == 0 && connected == 0 {
+            if !registered_ever {
+                report.error = Some(early_exit_message(&cfg.spec, &report.exited));
+                broker.abort();
+            } else if cfg.end_with_engines {
+                report.error = Some(
+                    "every launched engine has ended; tasks that did not run are still queued"
+                        .into(),
+                );
+                broker.abort();
+            }
+        }
+        if let (Some(s), Some(status)) = (scaler.as_mut(), status.as_ref())
+            && Instant::now() >= next_scale
+        {
+            next_scale = Instant::now() + s.settings().period;
+            let obs = Observation {
+                remaining: status.queued + status.running,
+                finished: status.succeeded + status.failed,
+                busy: status.engines.iter().map(|e| u64::from(e.busy)).sum(),
+            };
+            let running = fleet.running() as u32;
+            if s.should_add(Instant::now(), obs, running) {
+                tracing::info!(
+                    "autoscaling: starting engine {} ({} running)",
+                    running + 1,
+                    running
+                );
+                if let Err(e) = cfg.spec.launch_one(&mut fleet) {
+                    tracing::warn!("autoscaling could not start an engine: {e:#}");
+                }
+            }
+        }
+    }
+    for e in fleet.stop(cfg.stop_grace) {
+        report.exited.push(e);
+    }
+    report
+}
+
+fn log_exit(e: &Exited) {
+    let why = e
+        .last_line
+        .as_deref()
+        .map(|l| format!(": {l}"))
+        .unwrap_or_default();
+    if e.status.success() {
+        tracing::debug!("{} ended after {:.1}s", e.label, e.lifetime.as_secs_f64());
+    } else {
+        tracing::warn!("{} ended with {}{why}", e.label, e.describe_status());
+    }
+}
+
+/// Why a launch failed before any engine registered, in the launcher's own words.
+fn early_exit_message(spec: &LaunchSpec, exited: &[Exited]) -> String {
+    let failed: Vec<String> = exited
+        .iter()
+        .map(|e| {
+            let why = e
+                .last_line
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default();
+            format!("{} ended with {}{why}", e.label, e.describe_status())
+        })
+        .take(5)
+        .collect();
+    format!(
+        "no engine ever registered: the {} launcher's processes all ended: {}. Check that the \
+         hosts are reachable, that {} runs there, and that they can reach {}:{}",
+        spec.launcher.name(),
+        if failed.is_empty() {
+            "(nothing was started)".to_string()
+        } else {
+            failed.join("; ")
+        },
+        spec.engine.exe,
+        spec.info.host,
+        spec.info.engine_port
+    )
+}

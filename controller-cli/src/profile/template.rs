@@ -1,0 +1,82 @@
+//! The files `hs profile create` writes: a config.toml that documents every key it sets, and a
+//! nodefile.
+
+use super::Profile;
+
+/// Choices given to `hs profile create`; everything else gets a commented default.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// `local`, `ssh`, `mpi`, `slurm` or `command`.
+    pub launcher: Option<String>,
+    /// Engines to start (local, mpi, slurm, command).
+    pub engines: Option<u32>,
+    /// Tasks each engine runs at once.
+    pub slots: Option<u32>,
+    pub bind: Option<String>,
+    /// Hosts for the nodefile (an expanded host list).
+    pub hosts: Vec<String>,
+}
+
+pub fn config(profile: &Profile, o: &CreateOptions) -> String {
+    let launcher = o.launcher.as_deref().unwrap_or("local");
+    let bind = o.bind.as_deref().unwrap_or("localhost");
+    format!(
+        r#"# hs profile {name:?}: `hs start --profile={name}` starts a controller and its engines as
+# set here; `hs stop --profile={name}` stops them. Any hs configuration key may be set here
+# too (docs/config.md); this file counts above the user's and below HYPERSHELL_* variables.
+
+[server]
+# Address the controller listens on. Engines on other hosts need an address they can reach
+# (e.g. "0.0.0.0", or this host's address on the cluster network).
+bind = "{bind}"
+# Engine port (heartbeats use port+1, clients port+2); 0 = the first free ports from 50001.
+port = 0
+
+[engines]
+# How engines start: "local" (processes on this host), "ssh" (the nodefile's hosts),
+# "mpi" (mpirun with the nodefile as hostfile), "slurm" (srun), or "command" (engines.command).
+launcher = "{launcher}"
+# Engines to start with local, mpi, slurm and command (ssh: per_host on each nodefile host).
+count = {count}
+per_host = 1
+# Tasks each engine runs at once (0 = one per core of its host).
+slots = {slots}
+# launcher = "command": the program that starts engines; hs appends the engine command line.
+# command = "srun --nodes=3 --ntasks=3"
+# Extra options for mpirun, and hs on remote hosts (default: this hs's own path).
+# mpi_args = ""
+# remote_exe = "/opt/hs/bin/hs"
+# Seconds engines wait before connecting (negative = a random wait up to |n|), and seconds an
+# idle engine waits before leaving (0 = never).
+delay_start = 0
+timeout = 0
+
+[ssh]
+# Options for every ssh connection, e.g. "-F ~/.ssh/cluster_config -o ConnectTimeout=5".
+# args = ""
+
+[database]
+# Tasks of this profile, kept between starts. Or url = "postgres://user@host/db".
+file = "{db}"
+"#,
+        name = profile.name,
+        count = o.engines.unwrap_or(2),
+        slots = o.slots.unwrap_or(1),
+        db = profile.dir.join("main.db").display(),
+    )
+}
+
+pub fn nodefile(o: &CreateOptions) -> String {
+    let mut text = String::from(
+        "# Hosts for the ssh and mpi launchers: `host [slots]` per line (`host slots=N` as in an\n\
+         # MPI hostfile works too). Lines starting with # are comments.\n",
+    );
+    if o.hosts.is_empty() {
+        text.push_str("localhost\n");
+    }
+    for h in &o.hosts {
+        text.push_str(h);
+        text.push('\n');
+    }
+    text
+}
