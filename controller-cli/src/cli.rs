@@ -48,7 +48,7 @@ pub struct Cli {
 pub enum Command {
     /// Run tasks on a local cluster: a controller and its engine in one process (also: hsx).
     #[command(after_help = EXIT_CODES)]
-    Cluster(ClusterArgs),
+    Cluster(Box<ClusterArgs>),
     /// Serve tasks to engines (hs client) on this and other hosts; failed lines go to stdout.
     #[command(visible_alias = "controller", after_help = EXIT_CODES)]
     Server(ServerArgs),
@@ -594,13 +594,99 @@ pub struct ClusterArgs {
     #[command(flatten)]
     pub heartbeat: HeartbeatArgs,
 
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+
     /// More log detail (debug level).
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
     /// Most log detail (trace level).
-    #[arg(short = 'd', long)]
+    #[arg(long)]
     pub debug: bool,
+}
+
+/// Engines outside this process: over ssh, with mpirun, with any launcher, or autoscaled.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LaunchArgs {
+    /// Run engines on these hosts over ssh, one session per host: a host list such as
+    /// `h[1-3]`, `a[00-04].x,b[02,05].y`. Without a value: the hosts of `ssh.nodelist`
+    /// (a list or a pattern) or of --nodefile.
+    #[arg(long, value_name = "HOSTS", num_args = 0..=1, default_missing_value = "",
+          conflicts_with_all = ["mpi", "launcher", "autoscaling"])]
+    pub ssh: Option<String>,
+
+    /// Run engines on the hosts of this named list in `[ssh.nodelist]`.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["mpi", "launcher", "autoscaling"])]
+    pub ssh_group: Option<String>,
+
+    /// Options for every ssh connection, e.g. "-F ~/.ssh/cluster -o ConnectTimeout=5"
+    /// [config: ssh.args].
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub ssh_args: Option<String>,
+
+    /// With --ssh: send this process's HYPERSHELL_* variables to the engines.
+    #[arg(short = 'E', long)]
+    pub env: bool,
+
+    /// hs on the engines' hosts [default: this hs's own path].
+    #[arg(long, value_name = "PATH")]
+    pub remote_exe: Option<String>,
+
+    /// Run engines as the ranks of one mpirun (-N slots each); with --nodefile as its hostfile.
+    #[arg(long, conflicts_with_all = ["launcher", "autoscaling"])]
+    pub mpi: bool,
+
+    /// Hosts file (`host [slots]` lines): the hostfile of --mpi, the hosts of a bare --ssh.
+    #[arg(long, value_name = "PATH")]
+    pub nodefile: Option<PathBuf>,
+
+    /// Start engines with this command followed by the engine command line, e.g.
+    /// 'srun --ntasks=3'; the command decides how many engines start.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub launcher: Option<String>,
+
+    /// Engines wait this many seconds before connecting; negative = a random wait up to
+    /// |SECONDS| (spreads the registration of a large launch).
+    #[arg(
+        short = 'd',
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub delay_start: Option<f64>,
+
+    /// Address the controller listens on for launched engines; they must be able to reach it
+    /// [default: localhost, config: server.bind].
+    #[arg(short = 'H', long, value_name = "ADDRESS")]
+    pub bind: Option<String>,
+
+    /// Start and add engines as the work needs them (local processes, or one run of
+    /// --launcher each): fixed or dynamic [config: autoscale.policy]. Engines leave by -T.
+    #[arg(short = 'A', long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "",
+          value_parser = ["", "fixed", "dynamic"])]
+    pub autoscaling: Option<String>,
+
+    /// Autoscaling: add an engine while the work left would take more than FACTOR average
+    /// task durations [config: autoscale.factor].
+    #[arg(short = 'F', long, value_name = "FACTOR", requires = "autoscaling")]
+    pub factor: Option<f64>,
+
+    /// Autoscaling: seconds between decisions [config: autoscale.period].
+    #[arg(short = 'P', long, value_name = "SECONDS", requires = "autoscaling")]
+    pub period: Option<f64>,
+
+    /// Autoscaling: engines at the start [config: autoscale.size.init].
+    #[arg(short = 'I', long, value_name = "N", requires = "autoscaling")]
+    pub init_size: Option<u32>,
+
+    /// Autoscaling: fewest engines kept [config: autoscale.size.min].
+    #[arg(short = 'X', long, value_name = "N", requires = "autoscaling")]
+    pub min_size: Option<u32>,
+
+    /// Autoscaling: most engines (dynamic) [config: autoscale.size.max].
+    #[arg(short = 'Y', long, value_name = "N", requires = "autoscaling")]
+    pub max_size: Option<u32>,
 }
 
 /// Bundling of tasks and results.

@@ -96,7 +96,7 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         cfg.log_notes();
     }
     match cli.command {
-        Command::Cluster(a) => commands::cluster::run(a, &cfg),
+        Command::Cluster(a) => commands::cluster::run(*a, &cfg),
         Command::Server(a) => commands::server::run(a, &cfg),
         Command::Client(a) => commands::client::run(a, &cfg),
         Command::Stream(a) => commands::stream::run(a, &cfg),

@@ -8,13 +8,16 @@ use std::time::{Duration, Instant};
 use hs_broker::{Broker, BrokerConfig, feed};
 use hs_engine::protocol::generate_key;
 
+use super::cluster_launch;
 use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots};
 use super::controller;
+use super::listen::{bind_address, choose_port, dial_address};
 use crate::cli::ClusterArgs;
 use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::Status;
 use crate::input::{self, Source, Submitter};
+use crate::launch::{LaunchSpec, Launcher, Supervisor, SupervisorConfig};
 use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
@@ -43,12 +46,28 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         Some(p) => FailureLog::path(p)?,
         None => FailureLog::none(),
     };
-    let slots = slots(args.slots.num_threads);
     let key = generate_key();
     let ctx = zmq::Context::new();
+    let launcher = cluster_launch::launcher(&args.launch, args.slots.num_threads, cfg)?;
+    // Launched engines resolve 0 (= all cores) on their own hosts.
+    let slots = match launcher {
+        Some(_) => args.slots.num_threads,
+        None => slots(args.slots.num_threads),
+    };
 
     let (local, mut bind) = super::local::inproc();
-    if let Some(port) = args.port {
+    let mut remote = None;
+    if let Some(launcher) = launcher {
+        remote = Some(remote_binds(
+            &args,
+            cfg,
+            &mut bind,
+            launcher,
+            &key,
+            json_rows.is_some(),
+            slots,
+        )?);
+    } else if let Some(port) = args.port {
         bind.engines.push(format!("tcp://127.0.0.1:{port}"));
         bind.heartbeat
             .push(format!("tcp://127.0.0.1:{}", port.saturating_add(1)));
@@ -63,6 +82,11 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);
     bcfg.announce_engines = args.port.is_some();
+    // An engine added by the autoscaler can only help with tasks still queued at the
+    // controller: engines hold no more than they run.
+    if remote.as_ref().is_some_and(|r| r.autoscale.is_some()) {
+        bcfg.prefetch = Some(0);
+    }
     // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
     bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
     let (location, store) = controller::open_store(&args.store, cfg)?;
@@ -73,12 +97,20 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         bcfg.restart_grace = Duration::ZERO;
     }
     let mut broker = Broker::bind(bcfg, &ctx, store)?;
-    let connection_file = match args.port {
-        Some(port) => Some(write_connection(&site, port, &broker, &key)?),
-        None => None,
+    let connection_file = match (args.port, &remote) {
+        (Some(port), None) => Some(write_connection(&site, port, &broker, &key)?),
+        _ => None,
     };
 
-    let mut ecfg = engine_config(&args.run, &args.bundle, slots, local, key, &site, cfg)?;
+    let mut ecfg = engine_config(
+        &args.run,
+        &args.bundle,
+        slots,
+        local,
+        key.clone(),
+        &site,
+        cfg,
+    )?;
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
     let controls = super::local::Controls::install()?;
@@ -98,18 +130,42 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         }
         (None, None) => (None, None),
     };
-    let engine_thread = controls.spawn_engine(ecfg, &ctx)?;
+    let (engine_thread, supervisor) = match remote {
+        None => (Some(controls.spawn_engine(ecfg, &ctx)?), None),
+        Some(mut plan) => {
+            plan.spec.info.controller_id = broker.controller_id();
+            let config = SupervisorConfig {
+                spec: plan.spec,
+                autoscale: plan.autoscale,
+                client_endpoint: plan.client_endpoint,
+                key: key.clone(),
+                end_with_engines: true,
+                stop_grace: Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0),
+            };
+            (
+                None,
+                Some(Supervisor::start(config, &ctx, controls.broker.clone())?),
+            )
+        }
+    };
 
     let mut report = Report::new(failures, progress::start());
     let outcome = broker.run(feed_rx, &mut report, &controls.broker);
     alive.store(false, Ordering::SeqCst);
-    let engine_outcome = controls.join_engine(engine_thread);
+    let launched = supervisor.map(Supervisor::finish);
+    let engine_outcome = match engine_thread {
+        Some(t) => controls.join_engine(t).map(|_| ()),
+        None => Ok(()),
+    };
     progress::finish();
     if let Some(path) = connection_file {
         let _ = std::fs::remove_file(path);
     }
     let summary = outcome?;
     engine_outcome?;
+    if let Some(error) = launched.and_then(|l| l.error) {
+        return Err(crate::exit::Failure::runtime(error));
+    }
     // The reader may still be blocked on a terminal or pipe after an interrupt; don't wait for it.
     let input_report = reader
         .filter(|r| r.is_finished())
@@ -147,4 +203,66 @@ fn write_connection(
         path.display()
     );
     Ok(path)
+}
+
+/// Engines launched outside this process: what to start and where they connect.
+struct RemotePlan {
+    spec: LaunchSpec,
+    autoscale: Option<crate::launch::autoscale::Settings>,
+    client_endpoint: String,
+}
+
+/// Listen on TCP for launched engines (`-H`, `-p`, else the first free ports from 50001) and
+/// on an in-process client endpoint for the launch supervisor.
+fn remote_binds(
+    args: &ClusterArgs,
+    cfg: &Config,
+    bind: &mut hs_broker::BindSet,
+    launcher: Launcher,
+    key: &str,
+    templated: bool,
+    slots: u32,
+) -> anyhow::Result<RemotePlan> {
+    let host = cfg
+        .option(args.launch.bind.clone(), "server.bind", Layers::All)?
+        .unwrap_or_else(|| "localhost".into());
+    let (address, loopback) = bind_address(&host)?;
+    if loopback
+        && matches!(&launcher, Launcher::Ssh { hosts, .. } if hosts.iter().any(|h| h != "localhost" && h != "127.0.0.1"))
+    {
+        tracing::warn!(
+            "the controller listens on localhost only: engines on other hosts cannot reach it; \
+             pass -H with an address they can reach"
+        );
+    }
+    let port = choose_port(&address, args.port)?;
+    *bind = super::listen::tcp_binds(&address, port);
+    let client_endpoint = format!("inproc://hs-cluster-clients-{}", uuid::Uuid::new_v4());
+    bind.clients.push(client_endpoint.clone());
+    let info = ConnectionInfo {
+        version: connection::VERSION,
+        controller_id: uuid::Uuid::nil(),
+        host: dial_address(&address, loopback),
+        engine_port: port,
+        heartbeat_port: port + 1,
+        client_port: port + 2,
+        key: key.to_string(),
+        signature_scheme: "hmac-sha256".into(),
+        pid: std::process::id(),
+        profile: None,
+        database: None,
+    };
+    tracing::info!(
+        "controller on {host}:{port}; starting engines with the {} launcher",
+        launcher.name()
+    );
+    Ok(RemotePlan {
+        spec: LaunchSpec {
+            launcher,
+            engine: cluster_launch::engine_args(args, slots, cfg, templated)?,
+            info,
+        },
+        autoscale: cluster_launch::autoscale(&args.launch, cfg)?,
+        client_endpoint,
+    })
 }

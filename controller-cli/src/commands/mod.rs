@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod cluster;
+mod cluster_launch;
 mod common;
 mod controller;
 pub mod info;

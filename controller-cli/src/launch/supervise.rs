@@ -104,18 +104,22 @@ fn supervise(
         let status = client
             .as_mut()
             .and_then(|c| c.status(Duration::from_secs(2)).ok());
-        let connected = status.as_ref().map_or(0, |s| s.engines.len());
-        registered_ever |= connected > 0;
-        if scaler.is_none() && fleet.running() == 0 && connected == 0 {
-            if !registered_ever {
-                report.error = Some(early_exit_message(&cfg.spec, &report.exited));
-                broker.abort();
-            } else if cfg.end_with_engines {
-                report.error = Some(
-                    "every launched engine has ended; tasks that did not run are still queued"
-                        .into(),
-                );
-                broker.abort();
+        // Judged only while the controller answers: once it has finished, engines leaving is
+        // the normal end.
+        if let Some(status) = &status {
+            registered_ever |= !status.engines.is_empty();
+            let all_gone = fleet.running() == 0 && status.engines.is_empty();
+            if scaler.is_none() && all_gone && !stop.load(Ordering::SeqCst) {
+                if !registered_ever {
+                    report.error = Some(early_exit_message(&cfg.spec, &report.exited));
+                    broker.abort();
+                } else if cfg.end_with_engines && status.queued + status.running > 0 {
+                    report.error = Some(format!(
+                        "every launched engine has ended with {} tasks not done; they stay queued",
+                        status.queued + status.running
+                    ));
+                    broker.abort();
+                }
             }
         }
         if let (Some(s), Some(status)) = (scaler.as_mut(), status.as_ref())

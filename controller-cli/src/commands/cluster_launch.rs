@@ -1,0 +1,187 @@
+//! What `hs cluster --ssh/--ssh-group/--mpi/--launcher/--autoscaling` launch: the launcher,
+//! the autoscaling settings and the engine command line, from flags over configuration.
+
+use std::time::Duration;
+
+use crate::cli::{ClusterArgs, LaunchArgs};
+use crate::config::{Config, Layers};
+use crate::exit::Failure;
+use crate::launch::autoscale::{Policy, Settings};
+use crate::launch::{EngineArgs, Launcher, hostlist, own_exe};
+use crate::profile::nodefile;
+
+/// The launcher the flags ask for (`None`: the engine runs inside this process).
+pub fn launcher(args: &LaunchArgs, slots: u32, cfg: &Config) -> anyhow::Result<Option<Launcher>> {
+    let words = |text: &str, what: &str| {
+        shell_words::split(text).map_err(|e| Failure::usage(format!("{what}: {e}")))
+    };
+    let ssh_args = match &args.ssh_args {
+        Some(a) => words(a, "--ssh-args")?,
+        None => words(
+            &cfg.option(None::<String>, "ssh.args", Layers::All)?
+                .unwrap_or_default(),
+            "ssh.args",
+        )?,
+    };
+    let ssh = |hosts: Vec<String>| Launcher::Ssh {
+        hosts,
+        per_host: 1,
+        args: ssh_args.clone(),
+        forward_env: args.env,
+    };
+    if let Some(group) = &args.ssh_group {
+        return Ok(Some(ssh(nodelist(cfg, Some(group))?)));
+    }
+    if let Some(list) = &args.ssh {
+        let hosts = if !list.is_empty() {
+            hostlist::expand(list).map_err(|e| Failure::usage(e.to_string()))?
+        } else if let Some(path) = &args.nodefile {
+            nodes(path)?
+        } else {
+            nodelist(cfg, None)?
+        };
+        return Ok(Some(ssh(hosts)));
+    }
+    if args.mpi {
+        let count = match &args.nodefile {
+            Some(path) => nodefile::read(path)
+                .map_err(|e| Failure::usage(e.to_string()))?
+                .iter()
+                .map(|n| n.slots.unwrap_or(1))
+                .sum(),
+            None => 1,
+        };
+        let _ = slots;
+        return Ok(Some(Launcher::Mpi {
+            count,
+            hostfile: args.nodefile.clone(),
+            args: Vec::new(),
+        }));
+    }
+    if let Some(command) = &args.launcher {
+        let argv = words(command, "--launcher")?;
+        if argv.is_empty() {
+            return Err(Failure::usage(
+                "--launcher needs a command, e.g. --launcher 'srun -n4'",
+            ));
+        }
+        return Ok(Some(Launcher::Command { argv }));
+    }
+    if args.autoscaling.is_some() {
+        return Ok(Some(Launcher::Local { count: 0 }));
+    }
+    Ok(None)
+}
+
+/// Autoscaling settings: flags over `autoscale.*`.
+pub fn autoscale(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Settings>> {
+    let Some(policy) = &args.autoscaling else {
+        return Ok(None);
+    };
+    let policy = if policy.is_empty() {
+        cfg.option(None::<String>, "autoscale.policy", Layers::All)?
+            .unwrap_or_else(|| "fixed".into())
+    } else {
+        policy.clone()
+    };
+    let policy: Policy = policy.parse().map_err(Failure::usage)?;
+    let period = cfg
+        .option(args.period, "autoscale.period", Layers::All)?
+        .unwrap_or(60.0);
+    if !(period > 0.0 && period.is_finite()) {
+        return Err(Failure::usage(
+            "--period must be a positive number of seconds",
+        ));
+    }
+    let settings = Settings {
+        policy,
+        factor: cfg
+            .option(args.factor, "autoscale.factor", Layers::All)?
+            .unwrap_or(1.0),
+        period: Duration::from_secs_f64(period),
+        init: cfg
+            .option(args.init_size, "autoscale.size.init", Layers::All)?
+            .unwrap_or(1),
+        min: cfg
+            .option(args.min_size, "autoscale.size.min", Layers::All)?
+            .unwrap_or(0),
+        max: cfg
+            .option(args.max_size, "autoscale.size.max", Layers::All)?
+            .unwrap_or(1),
+    };
+    if settings.factor <= 0.0 {
+        return Err(Failure::usage("--factor must be above 0"));
+    }
+    if settings.min > settings.max && policy == Policy::Dynamic {
+        return Err(Failure::usage("--min-size is above --max-size"));
+    }
+    Ok(Some(settings))
+}
+
+/// The command line of every launched engine.
+pub fn engine_args(
+    args: &ClusterArgs,
+    slots: u32,
+    cfg: &Config,
+    templated: bool,
+) -> anyhow::Result<EngineArgs> {
+    if args.run.output.is_some() || args.run.errors.is_some() {
+        return Err(Failure::usage(
+            "-o/-e work only when the engine runs inside hs cluster; with launched engines use --capture",
+        ));
+    }
+    let nonzero = |v: Option<f64>| v.filter(|v| *v != 0.0);
+    Ok(EngineArgs {
+        exe: args.launch.remote_exe.clone().unwrap_or_else(own_exe),
+        slots,
+        template: (!templated && args.run.template != "{}").then(|| args.run.template.clone()),
+        task_timeout: nonzero(cfg.option(args.run.task_timeout, "task.timeout", Layers::All)?),
+        signalwait: args.run.signalwait,
+        capture: args.run.capture,
+        idle_timeout: nonzero(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?),
+        delay_start: args.launch.delay_start.unwrap_or(0.0),
+        reconnect_limit: 60.0,
+    })
+}
+
+fn nodes(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    Ok(nodefile::read(path)
+        .map_err(|e| Failure::usage(e.to_string()))?
+        .into_iter()
+        .map(|n| n.host)
+        .collect())
+}
+
+/// Hosts from `[ssh.nodelist]`: the named group, or (no name) the list itself when it is a
+/// flat list or a pattern.
+fn nodelist(cfg: &Config, group: Option<&str>) -> anyhow::Result<Vec<String>> {
+    use serde_json::Value;
+    let key = match group {
+        Some(g) => format!("ssh.nodelist.{g}"),
+        None => "ssh.nodelist".to_string(),
+    };
+    let missing = || {
+        Failure::usage(match group {
+            Some(g) => format!(
+                "no host list {g:?} in [ssh.nodelist]: add `{g} = [\"host1\", \"host2\"]` or a pattern like \"a[00-31]\" to your configuration"
+            ),
+            None => "--ssh without hosts needs ssh.nodelist (a list or a pattern) in the configuration, or --nodefile".into(),
+        })
+    };
+    let value = cfg.get(&key).map_err(Failure::from)?.ok_or_else(missing)?;
+    let list = match value {
+        Value::String(pattern) => pattern,
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(Failure::usage(format!(
+                    "{key}: {other:?} is not a host name"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
+        _ => return Err(missing()),
+    };
+    hostlist::expand(&list).map_err(|e| Failure::usage(format!("{key}: {e}")))
+}
