@@ -84,8 +84,12 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.announce_engines = args.port.is_some();
     // An engine added by the autoscaler can only help with tasks still queued at the
     // controller: engines hold no more than they run.
-    if remote.as_ref().is_some_and(|r| r.autoscale.is_some()) {
-        bcfg.prefetch = Some(0);
+    // Launched engines register one after another: a small prefetch keeps the first one from
+    // taking a short queue all to itself.
+    match &remote {
+        Some(r) if r.autoscale.is_some() => bcfg.prefetch = Some(0),
+        Some(_) => bcfg.prefetch = Some(slots.max(1)),
+        None => {}
     }
     // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
     bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
@@ -152,7 +156,8 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut report = Report::new(failures, progress::start());
     let outcome = broker.run(feed_rx, &mut report, &controls.broker);
     alive.store(false, Ordering::SeqCst);
-    let launched = supervisor.map(Supervisor::finish);
+    let aborted = outcome.as_ref().map_or(true, |s| s.aborted);
+    let launched = supervisor.map(|s| s.finish(aborted));
     let engine_outcome = match engine_thread {
         Some(t) => controls.join_engine(t).map(|_| ()),
         None => Ok(()),

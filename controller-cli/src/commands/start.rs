@@ -154,7 +154,8 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     )?;
     let mut report = Report::new(FailureLog::none(), None);
     let outcome = broker.run(None, &mut report, &control);
-    let launched = supervisor.finish();
+    // A profile's cluster ends by being stopped: its engines get the full grace.
+    let launched = supervisor.finish(true);
     for path in [
         profile.engine_file(),
         profile.client_file(),

@@ -42,6 +42,7 @@ pub struct SupervisorReport {
 
 pub struct Supervisor {
     stop: Arc<AtomicBool>,
+    quick: Arc<AtomicBool>,
     handle: JoinHandle<SupervisorReport>,
 }
 
@@ -52,15 +53,26 @@ impl Supervisor {
         broker: Arc<BrokerControl>,
     ) -> std::io::Result<Supervisor> {
         let stop = Arc::new(AtomicBool::new(false));
-        let (ctx, flag) = (ctx.clone(), stop.clone());
+        let quick = Arc::new(AtomicBool::new(false));
+        let (ctx, flag, hurry) = (ctx.clone(), stop.clone(), quick.clone());
         let handle = std::thread::Builder::new()
             .name("hs-launch".into())
-            .spawn(move || supervise(cfg, &ctx, &broker, &flag))?;
-        Ok(Supervisor { stop, handle })
+            .spawn(move || supervise(cfg, &ctx, &broker, &flag, &hurry))?;
+        Ok(Supervisor {
+            stop,
+            quick,
+            handle,
+        })
     }
 
-    /// Stop every launched process (after the controller has finished) and report.
-    pub fn finish(self) -> SupervisorReport {
+    /// Stop every launched process (after the controller has finished) and report. After an
+    /// abort, engines get the full grace to stop their tasks and hand them back; after a normal
+    /// end nothing is left to hand back, so stragglers (engines that joined too late to get
+    /// work) are stopped at once.
+    pub fn finish(self, aborted: bool) -> SupervisorReport {
+        if !aborted {
+            self.quick.store(true, Ordering::SeqCst);
+        }
         self.stop.store(true, Ordering::SeqCst);
         self.handle.join().unwrap_or_else(|_| SupervisorReport {
             error: Some("the launch supervisor failed (a bug in hs)".into()),
@@ -74,6 +86,7 @@ fn supervise(
     ctx: &zmq::Context,
     broker: &BrokerControl,
     stop: &AtomicBool,
+    quick: &AtomicBool,
 ) -> SupervisorReport {
     let mut report = SupervisorReport::default();
     let mut fleet = Fleet::new();
@@ -144,7 +157,12 @@ fn supervise(
             }
         }
     }
-    for e in fleet.stop(cfg.stop_grace) {
+    let grace = if quick.load(Ordering::SeqCst) {
+        Duration::from_secs(1)
+    } else {
+        cfg.stop_grace
+    };
+    for e in fleet.stop(grace) {
         report.exited.push(e);
     }
     report

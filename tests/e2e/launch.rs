@@ -1,0 +1,254 @@
+//! `hs cluster` with launched engines: ssh to the namespace hosts (each a real sshd), a real
+//! mpirun, a real srun on a three-node Slurm, autoscaled local engines, and launches that fail.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::helpers::*;
+
+/// The ssh client config of the namespace hosts' sshds, when scripts/test started them.
+fn ssh_config() -> Option<String> {
+    let cfg = std::env::var("HS_SSH_CONFIG")
+        .ok()
+        .filter(|c| !c.is_empty());
+    if cfg.is_none() {
+        skip_or_fail(
+            "HS_SSH_CONFIG is not set: sshd in the namespace hosts is not running (scripts/test starts it as root)",
+        );
+    }
+    cfg
+}
+
+/// Variables of an `export K=V` file (the MPI and Slurm recipes write them).
+fn exports(path: &str) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("export "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+fn hosts_in(out: &str) -> BTreeSet<String> {
+    out.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ssh_cluster_runs_tasks_on_every_namespace_host() {
+    let Some(cfg) = ssh_config() else { return };
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let ssh_args = format!("-F {cfg}");
+    let mut cmd = s.hs(&[
+        "cluster",
+        "--no-db",
+        "--ssh",
+        "h[1-3]",
+        "--ssh-args",
+        &ssh_args,
+        "-H",
+        "10.77.0.1",
+        "-p",
+        &port,
+        "-N",
+        "2",
+        "-t",
+        "sleep 0.05; echo {} $(hostname)",
+    ]);
+    let input: String = (1..=90).map(|i| format!("{i}\n")).collect();
+    cmd.env("HYPERSHELL_LOGGING_LEVEL", "warning");
+    let out = run_with_input(cmd, &input, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 90, "{text}");
+    let hosts = hosts_in(&text);
+    assert_eq!(
+        hosts,
+        BTreeSet::from(["h1".into(), "h2".into(), "h3".into()]),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unreachable_ssh_host_and_a_bad_host_list_are_clear_errors() {
+    let Some(cfg) = ssh_config() else { return };
+    let s = Scratch::new();
+    let ssh_args = format!("-F {cfg} -o ConnectTimeout=2");
+    // An address on the test network with no host behind it: the connection times out there.
+    let out = run_with_input(
+        s.hs(&[
+            "cluster",
+            "--no-db",
+            "--ssh",
+            "10.77.0.99",
+            "--ssh-args",
+            &ssh_args,
+            "-H",
+            "10.77.0.1",
+        ]),
+        "echo never\n",
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no engine ever registered") && err.contains("10.77.0.99"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("never"));
+
+    let out = run_with_input(
+        s.hs(&["cluster", "--ssh", "h[1-"]),
+        "",
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad host list"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_launcher_that_exits_at_once_ends_the_run_with_its_words() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&[
+            "cluster",
+            "--no-db",
+            "--launcher",
+            "bash -c 'echo no allocation >&2; exit 3'",
+        ]),
+        "echo never\n",
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no engine ever registered") && err.contains("no allocation"),
+        "{err}"
+    );
+}
+
+#[test]
+fn mpirun_starts_one_engine_per_rank() {
+    let Some(env_file) = std::env::var("HS_MPIRUN_ENV")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        skip_or_fail("HS_MPIRUN_ENV is not set: Open MPI was not checked by scripts/test");
+        return;
+    };
+    let s = Scratch::new();
+    let nodefile = s.write("nodefile", "localhost slots=3\n");
+    let mut cmd = s.hs(&[
+        "cluster",
+        "--no-db",
+        "--mpi",
+        "--nodefile",
+        nodefile.to_str().unwrap(),
+        "-t",
+        "echo {} $TASK_SLOT",
+    ]);
+    cmd.envs(exports(&env_file));
+    let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
+    let out = run_with_input(cmd, &input, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 30);
+    let engines = stderr(&out).matches("registered with controller").count();
+    assert_eq!(engines, 3, "three ranks, three engines:\n{}", stderr(&out));
+}
+
+#[test]
+fn srun_launches_engines_on_the_slurm_nodes() {
+    let Some(conf) = std::env::var("HS_SLURM_CONF")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        skip_or_fail("HS_SLURM_CONF is not set: Slurm was not started by scripts/test");
+        return;
+    };
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let mut cmd = s.hs(&[
+        "cluster",
+        "--no-db",
+        "--launcher",
+        "srun --nodes=3 --ntasks=3",
+        "-H",
+        "10.77.0.1",
+        "-p",
+        &port,
+        "-t",
+        "sleep 0.2; echo {} $(hostname)",
+    ]);
+    cmd.env("SLURM_CONF", conf)
+        .env("HYPERSHELL_LOGGING_LEVEL", "warning");
+    let input: String = (1..=60).map(|i| format!("{i}\n")).collect();
+    let out = run_with_input(cmd, &input, Duration::from_secs(90));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 60, "{text}");
+    let hosts = hosts_in(&text);
+    let slurm_nodes = BTreeSet::from(["h1".to_string(), "h2".into(), "h3".into()]);
+    assert!(
+        hosts.is_subset(&slurm_nodes) && hosts.len() >= 2,
+        "{hosts:?}"
+    );
+}
+
+#[test]
+fn autoscaling_grows_from_zero_to_max_and_shrinks_back_to_zero() {
+    let s = Scratch::new();
+    // -T 1.7 marks this test's engines among other processes on the machine.
+    let mut child = s
+        .hs(&[
+            "cluster",
+            "--no-db",
+            "-A",
+            "dynamic",
+            "-P",
+            "0.5",
+            "-I",
+            "0",
+            "-Y",
+            "3",
+            "-T",
+            "1.7",
+            "-p",
+            &free_ports().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hs");
+    let mut stdin = child.stdin.take().unwrap();
+    let engines = || processes_with("-T 1.7 --reconnect-limit").len();
+    assert_eq!(engines(), 0);
+    for _ in 0..30 {
+        writeln!(stdin, "sleep 0.4").unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut most = 0;
+    let grew = wait_until(Duration::from_secs(20), || {
+        most = most.max(engines());
+        most == 3
+    });
+    assert!(grew, "never reached 3 engines (most {most})");
+    assert!(
+        wait_until(Duration::from_secs(30), || engines() == 0),
+        "engines did not leave after the work was done"
+    );
+    drop(stdin);
+    let out = wait_output(child, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("30 done, 30 succeeded"),
+        "{}",
+        stderr(&out)
+    );
+}
