@@ -201,7 +201,12 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         signalwait: None,
         capture: false,
         idle_timeout: seconds("engines.timeout")?,
-        delay_start: seconds("engines.delay_start")?.unwrap_or(0.0),
+        // Negative means a random wait up to |n|, so it is not read as a plain duration.
+        delay_start: cfg
+            .get_f64("engines.delay_start")
+            .map_err(Failure::from)?
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0),
         reconnect_limit: 60.0,
     })
 }
