@@ -23,6 +23,10 @@ const TURN: Duration = Duration::from_millis(50);
 const LOW_WATER: usize = 1024;
 /// How often an idle `--forever` controller looks in the store for work other processes added.
 const STORE_POLL: Duration = Duration::from_secs(1);
+/// Most host-bound tasks kept at the broker. Waiting for their hosts, they do not hold back
+/// other tasks; beyond this many, input waits for some of them to run or fail, so memory stays
+/// bounded however many tasks name an absent host.
+const PINNED_MAX: usize = 16 * LOW_WATER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -96,7 +100,7 @@ impl Broker {
             ping_sealer: Sealer::new(key, Uuid::new_v4()),
             engine_opener: Opener::new(key),
             client_opener: Opener::new(key),
-            queue: TaskQueue::default(),
+            queue: TaskQueue::new(cfg.affinity_wait),
             registry: Registry::default(),
             summary: BrokerSummary::default(),
             input_done: false,
@@ -164,6 +168,7 @@ impl Broker {
             }
             self.end_reconciliation(now);
             if abort_deadline.is_none() {
+                self.expire_unplaced(now, sink)?;
                 self.refill()?;
             }
             if let Some(deadline) = abort_deadline {
@@ -244,10 +249,15 @@ impl Broker {
     /// in batches (so a durable store is queried once per batch, not once per task).
     fn refill(&mut self) -> Result<(), BrokerError> {
         let want = LOW_WATER + self.total_credit();
-        if !self.store_dirty || self.queue.len() >= self.total_credit().max(1) {
+        // Host-bound tasks are not counted: they may wait on a host that is not there.
+        let ready = self.queue.open_len();
+        if !self.store_dirty
+            || ready >= self.total_credit().max(1)
+            || self.queue.pinned.len() >= PINNED_MAX
+        {
             return Ok(());
         }
-        let limit = want - self.queue.len().min(want);
+        let limit = want - ready.min(want);
         let rows = self.store.schedule(limit, &self.scheduler)?;
         if rows.len() < limit {
             self.store_dirty = false;

@@ -47,6 +47,10 @@ pub struct BrokerConfig {
     /// Log engines joining at info level (a server's operators want this; an in-process
     /// cluster's one engine is not news).
     pub announce_engines: bool,
+    /// How long a task that names hosts waits, from when it is ready to schedule, while no
+    /// connected engine is on one of them. Then it fails without running, so a misspelt or
+    /// absent host never leaves a run waiting forever.
+    pub affinity_wait: Duration,
 }
 
 impl BrokerConfig {
@@ -67,6 +71,7 @@ impl BrokerConfig {
             eager: false,
             buffer_input: false,
             restart_grace: Duration::from_secs(10),
+            affinity_wait: Duration::from_secs(30),
         }
     }
 }

@@ -15,6 +15,8 @@ pub mod connection;
 mod control;
 pub mod feed;
 mod handlers;
+pub mod hosts;
+mod pinned;
 mod queue;
 mod registry;
 mod sink;

@@ -3,65 +3,116 @@
 //! New tasks join at the back; tasks taken back from a lost engine go to the front, so work that
 //! was already under way is finished first. Tasks that came back are remembered by id, because an
 //! engine that was only presumed lost may still report them, and the first result must win.
+//!
+//! Tasks that name hosts wait apart, in [`Pinned`], so the plain deque of tasks any engine may
+//! run stays as cheap as it is when nobody uses host affinity.
 
 use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use hs_engine::task::Task;
 use uuid::Uuid;
 
-#[derive(Default)]
+use crate::pinned::Pinned;
+
 pub struct TaskQueue {
+    /// Tasks any engine may run.
     waiting: VecDeque<Task>,
+    /// Tasks only engines on certain hosts may run.
+    pub pinned: Pinned,
     /// Ids of waiting tasks that had been handed out before (bounded by what was requeued).
     requeued: HashSet<Uuid>,
 }
 
 impl TaskQueue {
+    /// A queue whose host-bound tasks wait at most `affinity_wait` for an engine of theirs.
+    pub fn new(affinity_wait: Duration) -> Self {
+        TaskQueue {
+            waiting: VecDeque::new(),
+            pinned: Pinned::new(affinity_wait),
+            requeued: HashSet::new(),
+        }
+    }
+
+    /// Every waiting task, host-bound ones included.
     pub fn len(&self) -> usize {
-        self.waiting.len()
+        self.waiting.len() + self.pinned.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.waiting.is_empty()
+        self.waiting.is_empty() && self.pinned.is_empty()
+    }
+
+    /// Tasks any engine may run: what refill and fair shares are measured by.
+    pub fn open_len(&self) -> usize {
+        self.waiting.len()
     }
 
     pub fn push(&mut self, task: Task) {
-        self.waiting.push_back(task);
+        if task.hosts().is_empty() {
+            self.waiting.push_back(task);
+        } else {
+            self.pinned.push(task, Instant::now(), false);
+        }
     }
 
     /// Put tasks back at the front, keeping their order.
     pub fn requeue(&mut self, tasks: Vec<Task>) {
+        let now = Instant::now();
         for task in tasks.into_iter().rev() {
             self.requeued.insert(task.id);
-            self.waiting.push_front(task);
+            if task.hosts().is_empty() {
+                self.waiting.push_front(task);
+            } else {
+                // Ready to schedule again from now: its wait for an engine starts over.
+                self.pinned.push(task, now, true);
+            }
         }
     }
 
+    /// The next task any engine may run.
     pub fn pop(&mut self) -> Option<Task> {
         let task = self.waiting.pop_front()?;
-        if !self.requeued.is_empty() {
-            self.requeued.remove(&task.id);
-        }
+        self.forget_requeued(&task.id);
         Some(task)
+    }
+
+    /// The next host-bound task for an engine whose host has this key ([`crate::hosts::host_key`]).
+    pub fn pop_pinned(&mut self, key: &str) -> Option<Task> {
+        let task = self.pinned.pop(key)?;
+        self.forget_requeued(&task.id);
+        Some(task)
+    }
+
+    fn forget_requeued(&mut self, id: &Uuid) {
+        if !self.requeued.is_empty() {
+            self.requeued.remove(id);
+        }
     }
 
     /// Ids of every waiting task.
     pub fn ids(&self) -> impl Iterator<Item = Uuid> + '_ {
-        self.waiting.iter().map(|t| t.id)
+        self.waiting.iter().map(|t| t.id).chain(self.pinned.ids())
     }
 
     /// Drop these tasks from the queue (they were cancelled); returns how many were here.
     pub fn remove(&mut self, ids: &HashSet<Uuid>) -> usize {
-        let before = self.waiting.len();
+        let before = self.len();
         self.waiting.retain(|t| !ids.contains(&t.id));
+        for id in ids {
+            self.pinned.take(id);
+        }
         self.requeued.retain(|id| !ids.contains(id));
-        before - self.waiting.len()
+        before - self.len()
     }
 
     /// Take a requeued task out of the queue because a result for it arrived after all.
     pub fn take_requeued(&mut self, id: &Uuid) -> Option<Task> {
         if !self.requeued.remove(id) {
             return None;
+        }
+        if let Some(task) = self.pinned.take(id) {
+            return Some(task);
         }
         let pos = self.waiting.iter().position(|t| t.id == *id)?;
         self.waiting.remove(pos)
@@ -71,6 +122,10 @@ impl TaskQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queue() -> TaskQueue {
+        TaskQueue::new(Duration::from_secs(30))
+    }
 
     fn task(args: &str) -> Task {
         Task {
@@ -88,7 +143,7 @@ mod tests {
 
     #[test]
     fn requeued_tasks_go_first_in_order() {
-        let mut q = TaskQueue::default();
+        let mut q = queue();
         q.push(task("c"));
         q.requeue(vec![task("a"), task("b")]);
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|t| t.args).collect();
@@ -97,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_late_result_takes_a_requeued_task_out() {
-        let mut q = TaskQueue::default();
+        let mut q = queue();
         let a = task("a");
         let id = a.id;
         q.push(task("x"));
@@ -105,5 +160,47 @@ mod tests {
         assert_eq!(q.take_requeued(&id).map(|t| t.args), Some("a".to_string()));
         assert_eq!(q.take_requeued(&id), None);
         assert_eq!(q.len(), 1);
+    }
+
+    fn pinned(args: &str, host: &str) -> Task {
+        let mut t = task(args);
+        t.job = Some(hs_engine::task::JobOptions {
+            hosts: vec![host.to_string()],
+            ..Default::default()
+        });
+        t
+    }
+
+    #[test]
+    fn host_bound_tasks_wait_apart_and_never_block_the_rest() {
+        let mut q = queue();
+        q.push(pinned("stuck", "h9"));
+        q.push(task("free"));
+        assert_eq!((q.len(), q.open_len()), (2, 1));
+        assert_eq!(q.pop().map(|t| t.args), Some("free".to_string()));
+        assert!(q.pop().is_none());
+        assert!(q.pop_pinned("h1").is_none());
+        assert_eq!(
+            q.pop_pinned("h9").map(|t| t.args),
+            Some("stuck".to_string())
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_requeued_host_bound_task_keeps_its_hosts_and_can_be_taken_back() {
+        let mut q = queue();
+        let a = pinned("a", "h1.lan");
+        let id = a.id;
+        q.requeue(vec![a]);
+        assert_eq!(q.open_len(), 0);
+        assert_eq!(q.pinned.available("h1"), 1);
+        assert_eq!(q.ids().collect::<Vec<_>>(), [id]);
+        assert_eq!(q.take_requeued(&id).map(|t| t.args), Some("a".to_string()));
+        assert!(q.is_empty());
+        q.requeue(vec![pinned("b", "h1")]);
+        let cancelled: HashSet<Uuid> = q.ids().collect();
+        assert_eq!(q.remove(&cancelled), 1);
+        assert!(q.is_empty());
     }
 }

@@ -20,12 +20,12 @@ pub fn to_task(r: &TaskRecord) -> Task {
     }
 }
 
-/// What the store records for a finished task.
-pub fn to_completion(result: &TaskResult, client_id: Uuid, client_host: &str) -> Completion {
+/// What the store records for a finished task; `engine` is `None` when it never reached one.
+pub fn to_completion(result: &TaskResult, engine: Option<(Uuid, &str)>) -> Completion {
     Completion {
         id: result.id,
-        client_id,
-        client_host: client_host.to_string(),
+        client_id: engine.map(|(id, _)| id),
+        client_host: engine.map(|(_, host)| host.to_string()),
         command: result.command.clone(),
         start_time: result.start_time,
         completion_time: result.completion_time,

@@ -839,6 +839,11 @@ pub struct StreamArgs {
     #[arg(long)]
     pub keep_order: bool,
 
+    /// Seconds a job with a "host" waits for an engine on one of its hosts before it fails
+    /// without running (0: at once) [default: 30, config: server.hostwait].
+    #[arg(long = "host-wait", value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub host_wait: Option<f64>,
+
     #[command(flatten)]
     pub run: RunArgs,
 

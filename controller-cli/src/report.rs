@@ -65,6 +65,7 @@ pub fn describe(result: &TaskResult) -> String {
         Outcome::Cancelled => "cancelled".to_string(),
         Outcome::TemplateError => format!("template error: {}", detail(&result.error)),
         Outcome::SpawnError => format!("could not start: {}", detail(&result.error)),
+        Outcome::NoHost => format!("not run: {}", detail(&result.error)),
     }
 }
 
@@ -86,8 +87,9 @@ impl Report {
     }
 }
 
-impl ResultSink for Report {
-    fn task_finished(&mut self, task: &Task, result: &TaskResult, engine: &EngineInfo) {
+impl Report {
+    /// Count a final result; a failure is logged and sieved. `host`: the engine's, if it ran.
+    fn record(&mut self, task: &Task, result: &TaskResult, host: Option<&str>) {
         if let Some(bar) = self.bar {
             bar.inc(1);
         }
@@ -97,13 +99,25 @@ impl ResultSink for Report {
         }
         self.failed += 1;
         tracing::warn!(
-            "task {} failed on {} ({}): {}",
+            "task {} failed {} ({}): {}",
             task.id,
-            engine.host,
+            host.map_or("before reaching an engine".to_string(), |h| format!(
+                "on {h}"
+            )),
             describe(result),
             task.args
         );
         self.failures.write_line(task.args.as_bytes());
+    }
+}
+
+impl ResultSink for Report {
+    fn task_finished(&mut self, task: &Task, result: &TaskResult, engine: &EngineInfo) {
+        self.record(task, result, Some(&engine.host));
+    }
+
+    fn task_failed_to_start(&mut self, task: &Task, result: &TaskResult) {
+        self.record(task, result, None);
     }
 
     fn tasks_submitted(&mut self, count: u64) {

@@ -15,7 +15,8 @@ pub mod sentinel {
     pub const CANCELLED: i32 = -1;
     /// The template could not be expanded for this task's args.
     pub const TEMPLATE_ERROR: i32 = -2;
-    /// The task needs more resources than the engine has.
+    /// The task needs more resources than the engine has, or names hosts no engine runs on
+    /// (placement is a resource the task needs; HyperShell's sentinel keeps its queries valid).
     pub const RESOURCE_ERROR: i32 = -3;
     /// bash could not be started (missing binary, bad working directory, fd exhaustion).
     pub const SPAWN_ERROR: i32 = -4;
@@ -62,6 +63,17 @@ pub struct JobOptions {
     /// Variables for this task, on top of everything else it gets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<(String, String)>,
+    /// Hosts this task may run on (a JSON job's `host`); empty = any. The broker keeps such a
+    /// task until an engine on one of them has credit, and fails it if none joins in time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+}
+
+impl Task {
+    /// The hosts this task may run on; empty when it may run anywhere.
+    pub fn hosts(&self) -> &[String] {
+        self.job.as_ref().map_or(&[], |j| &j.hosts)
+    }
 }
 
 fn one() -> u32 {
@@ -84,6 +96,9 @@ pub enum Outcome {
     TemplateError,
     /// bash could not be started.
     SpawnError,
+    /// The task never ran: no engine on a host it may run on joined in time. The broker
+    /// records this itself (engines never report it).
+    NoHost,
 }
 
 /// What an engine reports for one finished task.

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod affinity;
 mod bad_input;
 mod client_api;
 mod cluster;

@@ -51,8 +51,8 @@ fn sched(max_retries: u32, eager: bool) -> Scheduler {
 fn done(id: Uuid, exit: i32) -> Completion {
     Completion {
         id,
-        client_id: Uuid::now_v7(),
-        client_host: "engine".into(),
+        client_id: Some(Uuid::now_v7()),
+        client_host: Some("engine".into()),
         command: Some("cmd".into()),
         start_time: Some(at(10_000)),
         completion_time: at(12_000),
@@ -86,11 +86,12 @@ fn one_line(e: &StoreError) {
 /// Every case, against fresh stores from `make`. `history`: completed rows stay readable
 /// (false for the memory store, which keeps only unfinished work).
 pub fn suite(make: Make, history: bool) {
-    let cases: [(&str, Case); 17] = [
+    let cases: [(&str, Case); 18] = [
         ("round trip", round_trip),
         ("submit order", submit_order),
         ("schedule marks and limits", schedule_marks_and_limits),
         ("complete first wins", complete_first_wins),
+        ("never ran", never_ran),
         ("retry chain", retry_chain),
         ("eager and not eager", eager_order),
         ("cancelled is terminal", cancelled_is_terminal),
@@ -242,7 +243,7 @@ fn complete_first_wins(make: Make, history: bool) {
     first.outpath = Some("/o".into());
     first.errpath = Some("/e".into());
     let mut dup = done(a.id, 3);
-    dup.client_host = "late".into();
+    dup.client_host = Some("late".into());
     let unknown = done(Uuid::now_v7(), 0);
     let got = s.complete(&[first.clone(), dup.clone(), unknown]).unwrap();
     assert_eq!(got, vec![a.id]);
@@ -256,7 +257,7 @@ fn complete_first_wins(make: Make, history: bool) {
         let r = s.get(&a.id).unwrap().unwrap();
         assert_eq!(r.exit_status, Some(0));
         assert_eq!(r.client_host.as_deref(), Some("engine"));
-        assert_eq!(r.client_id, Some(first.client_id));
+        assert_eq!(r.client_id, first.client_id);
         assert_eq!(r.command.as_deref(), Some("cmd"));
         assert_eq!(r.start_time, first.start_time);
         assert_eq!(r.completion_time, Some(first.completion_time));
@@ -279,6 +280,31 @@ fn complete_first_wins(make: Make, history: bool) {
         );
     }
     assert_eq!(s.count_remaining().unwrap(), 0);
+}
+
+/// A task finished without reaching an engine (no engine on its hosts) has no engine recorded.
+fn never_ran(make: Make, history: bool) {
+    let mut s = make();
+    let a = task("pinned", 0);
+    s.submit(std::slice::from_ref(&a)).unwrap();
+    s.schedule(10, &sched(0, false)).unwrap();
+    let c = Completion {
+        client_id: None,
+        client_host: None,
+        command: None,
+        start_time: None,
+        ..done(a.id, -3)
+    };
+    assert_eq!(s.complete(&[c]).unwrap(), vec![a.id]);
+    assert_eq!(s.count_remaining().unwrap(), 0);
+    if history {
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!(
+            (r.exit_status, r.client_id, r.client_host, r.start_time),
+            (Some(-3), None, None, None)
+        );
+        assert!(r.completion_time.is_some());
+    }
 }
 
 fn retry_chain(make: Make, history: bool) {
@@ -1116,6 +1142,21 @@ fn store_sqlite_files() {
 fn store_memory_suite() {
     let make = || -> Box<dyn TaskStore> { Box::new(MemoryStore::new()) };
     suite(&make, false);
+    // Only the memory store carries a JSON job's options; a retry keeps them, hosts included.
+    let mut m = MemoryStore::new();
+    let mut a = task("job", 0);
+    a.job = Some(hs_engine::task::JobOptions {
+        cwd: Some("/tmp".into()),
+        hosts: vec!["h1".into()],
+        ..Default::default()
+    });
+    m.submit(std::slice::from_ref(&a)).unwrap();
+    let by = sched(1, false);
+    m.schedule(10, &by).unwrap();
+    m.complete(&[done(a.id, 1)]).unwrap();
+    let retry = m.schedule(10, &by).unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].job, a.job);
     let mut m = MemoryStore::new();
     m.claim_controller("a").unwrap();
     m.claim_controller("b").unwrap();

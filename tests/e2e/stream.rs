@@ -44,7 +44,15 @@ fn mixed_jobs_each_get_one_result_line() {
     ];
     let input = jobs.join("\n") + "\n";
     let out = run_with_input(
-        s.hs(&["stream", "-N2", "--keep-order", "-S", "0.2"]),
+        s.hs(&[
+            "stream",
+            "-N2",
+            "--keep-order",
+            "-S",
+            "0.2",
+            "--host-wait",
+            "0",
+        ]),
         &input,
         LIMIT,
     );
@@ -134,12 +142,78 @@ fn mixed_jobs_each_get_one_result_line() {
     assert_eq!(s.read("g.txt"), "hi\n");
     assert_eq!(status(9), "timeout");
     assert_eq!(rs[9]["result"]["signal"], 2);
-    assert!(
-        error(10).contains("no engine runs on no-such-host.example"),
-        "{}",
-        error(10)
+    assert_eq!(
+        error(10),
+        "no engine on host(s) no-such-host.example joined within 0s"
     );
     assert!(error(11).contains("/no/such/dir/out.txt"), "{}", error(11));
+}
+
+/// The id and result of every line, by id.
+fn by_id(out: &std::process::Output) -> std::collections::HashMap<String, Value> {
+    results(out)
+        .into_iter()
+        .map(|r| (r["id"].as_str().unwrap_or_default().to_string(), r))
+        .collect()
+}
+
+#[test]
+fn a_job_for_an_absent_host_fails_after_host_wait_while_the_others_run() {
+    let s = Scratch::new();
+    let mut jobs = vec![r#"{"cmd":"echo never","host":["nosuchhost"],"id":"stuck"}"#.to_string()];
+    jobs.extend((0..6).map(|i| format!(r#"{{"cmd":"sleep 0.1","id":"free{i}"}}"#)));
+    let input = jobs.join("\n") + "\n";
+    let started = std::time::Instant::now();
+    let out = run_with_input(
+        s.hs(&["stream", "-N2", "--host-wait", "1"]),
+        &input,
+        Duration::from_secs(30),
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let rs = results(&out);
+    assert_eq!(rs.len(), jobs.len(), "{}", stdout(&out));
+    // The others were answered first: nothing waited behind the stuck job.
+    let last = &rs[rs.len() - 1];
+    assert_eq!(last["id"], "stuck", "{}", stdout(&out));
+    assert_eq!(last["result"]["status"], "error");
+    assert!(last["result"]["code"].is_null(), "it never ran: {last}");
+    assert_eq!(
+        last["result"]["error"],
+        "no engine on host(s) nosuchhost joined within 1s"
+    );
+    assert!(
+        rs[..rs.len() - 1]
+            .iter()
+            .all(|r| r["result"]["status"] == "ok")
+    );
+    assert!(
+        !stderr(&out).lines().any(|l| l == "never"),
+        "the job must not run"
+    );
+}
+
+#[test]
+fn a_job_for_this_host_runs_however_the_name_is_spelt() {
+    let s = Scratch::new();
+    let short = hs_engine::engine::short_hostname();
+    let jobs = [
+        format!(r#"{{"cmd":"true","host":"{short}","id":"short"}}"#),
+        format!(
+            r#"{{"cmd":"true","host":["nosuchhost","{}.some.domain"],"id":"fqdn"}}"#,
+            short.to_uppercase()
+        ),
+        r#"{"cmd":"true","host":"localhost","id":"localhost"}"#.to_string(),
+    ];
+    let input = jobs.join("\n") + "\n";
+    let out = run_with_input(s.hs(&["stream", "-N2"]), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rs = by_id(&out);
+    for id in ["short", "fqdn", "localhost"] {
+        assert_eq!(rs[id]["result"]["status"], "ok", "{}", rs[id]);
+        assert_eq!(rs[id]["result"]["host"], short.as_str(), "{}", rs[id]);
+    }
 }
 
 #[test]

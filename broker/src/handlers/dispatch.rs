@@ -5,10 +5,58 @@
 //! when it is idle, or the queue is short), so a busy engine gets one message per batch instead
 //! of one per task. No engine takes more than its fair share of a short queue, so a few long
 //! tasks spread over every engine instead of queueing behind one.
+//!
+//! Tasks that name hosts are shared the same way among the engines on those hosts, and go first
+//! in their bundles, since no other engine may take them. When no task names a host, none of
+//! this costs anything: engines' host names are not even looked at.
+
+use std::collections::HashMap;
 
 use hs_engine::protocol::{Ack, Leased, Tasks};
+use uuid::Uuid;
 
 use crate::broker::Broker;
+use crate::hosts::host_key;
+use crate::pinned::Pinned;
+
+/// What one engine may take this turn.
+struct Share {
+    /// Of the tasks any engine may run.
+    open: usize,
+    /// Of the tasks filed under its host's key (with the key), when any task names a host.
+    pinned: Option<(String, usize)>,
+}
+
+/// The eligible engines' host keys, and how many of them are still to be served on each host,
+/// so host-bound tasks are shared among the engines of their host as the others are among all.
+struct HostShares {
+    key_of: HashMap<Uuid, String>,
+    left_on: HashMap<String, usize>,
+}
+
+impl HostShares {
+    fn new(broker: &Broker, engines: &[Uuid]) -> Self {
+        let mut key_of = HashMap::with_capacity(engines.len());
+        let mut left_on: HashMap<String, usize> = HashMap::new();
+        for engine in engines {
+            if let Some(info) = broker.registry.get(engine) {
+                let key = host_key(&info.host);
+                *left_on.entry(key.clone()).or_default() += 1;
+                key_of.insert(*engine, key);
+            }
+        }
+        HostShares { key_of, left_on }
+    }
+
+    /// `engine`'s host key and its share of the `pinned` tasks filed under it.
+    fn take(&mut self, engine: &Uuid, pinned: &Pinned) -> Option<(String, usize)> {
+        let key = self.key_of.remove(engine)?;
+        let left = self.left_on.get_mut(&key)?;
+        let share = pinned.available(&key).div_ceil(*left);
+        *left -= 1;
+        Some((key, share))
+    }
+}
 
 impl Broker {
     pub(crate) fn dispatch(&mut self) {
@@ -21,21 +69,26 @@ impl Broker {
                     self.registry.get(e).is_some_and(|i| !i.drained) && self.registry.credit(e) > 0
                 })
                 .collect();
+            let mut hosts =
+                (!self.queue.pinned.is_empty()).then(|| HostShares::new(self, &eligible));
             let mut remaining = eligible.len();
             for engine in eligible {
                 if self.queue.is_empty() {
                     break;
                 }
-                let share = self.queue.len().div_ceil(remaining);
+                let open = self.queue.open_len().div_ceil(remaining);
                 remaining -= 1;
-                self.serve(engine, share);
+                let pinned = hosts
+                    .as_mut()
+                    .and_then(|h| h.take(&engine, &self.queue.pinned));
+                self.serve(engine, Share { open, pinned });
             }
         }
         self.flush_acks(false);
     }
 
-    /// Send `engine` a bundle of at most `share` tasks, if its free credit is worth a message.
-    fn serve(&mut self, engine: uuid::Uuid, share: usize) {
+    /// Send `engine` a bundle within its share, if its free credit is worth a message.
+    fn serve(&mut self, engine: Uuid, share: Share) {
         let Some(info) = self.registry.get(&engine) else {
             return;
         };
@@ -43,16 +96,27 @@ impl Broker {
         let credit = self.registry.credit(&engine);
         let idle = credit == capacity;
         let batch = capacity.div_ceil(2);
-        if !(idle || credit >= batch || self.queue.len() < batch) {
+        let (key, pinned_share) = match &share.pinned {
+            Some((key, n)) => (Some(key.as_str()), *n),
+            None => (None, 0),
+        };
+        let available = self.queue.open_len() + key.map_or(0, |k| self.queue.pinned.available(k));
+        if available == 0 || !(idle || credit >= batch || available < batch) {
             return;
         }
-        let mut n = credit.min(share).max(1);
+        let mut n = credit.min(share.open + pinned_share).max(1);
         if self.cfg.bundlesize > 0 {
             n = n.min(self.cfg.bundlesize);
         }
         let mut tasks = Vec::with_capacity(n);
         while tasks.len() < n {
-            let Some(task) = self.queue.pop() else { break };
+            let next = match key {
+                Some(k) if tasks.len() < pinned_share => self.queue.pop_pinned(k),
+                _ => None,
+            };
+            let Some(task) = next.or_else(|| self.queue.pop()) else {
+                break;
+            };
             let lease = self.registry.lease(task.clone(), engine);
             tasks.push(Leased { lease, task });
         }

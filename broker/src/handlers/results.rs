@@ -38,7 +38,7 @@ impl Broker {
         }
         let completions: Vec<_> = settled
             .iter()
-            .map(|(_, r)| to_completion(r, engine, &host))
+            .map(|(_, r)| to_completion(r, Some((engine, &host))))
             .collect();
         let recorded: HashSet<Uuid> = if completions.is_empty() {
             HashSet::new()
@@ -53,13 +53,7 @@ impl Broker {
                 );
                 continue;
             }
-            if result.succeeded() {
-                self.summary.succeeded += 1;
-            } else {
-                self.summary.failed += 1;
-                // A failure may be due a retry, which the store creates when scheduling.
-                self.store_dirty |= self.cfg.max_retries > 0;
-            }
+            self.count_final(&result);
             if let Some(info) = self.registry.get_mut(&engine) {
                 info.done += 1;
             }
@@ -70,6 +64,17 @@ impl Broker {
         // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
         self.pending_acks.entry(engine).or_default().extend(ids);
         Ok(())
+    }
+
+    /// Count a recorded final result in the run's summary.
+    pub(crate) fn count_final(&mut self, result: &TaskResult) {
+        if result.succeeded() {
+            self.summary.succeeded += 1;
+        } else {
+            self.summary.failed += 1;
+            // A failure may be due a retry, which the store creates when scheduling.
+            self.store_dirty |= self.cfg.max_retries > 0;
+        }
     }
 
     /// Find the task a result answers and end whatever held it: its lease (on this engine or,

@@ -465,8 +465,8 @@ impl TaskStore for MemoryStore {
                 continue;
             };
             let (start, end, waited, duration) = completion_fields(c, r.submit_time);
-            r.client_id = Some(c.client_id);
-            r.client_host = Some(c.client_host.clone());
+            r.client_id = c.client_id;
+            r.client_host = c.client_host.clone();
             r.command = c.command.clone();
             r.start_time = start;
             r.completion_time = Some(end);

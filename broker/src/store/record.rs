@@ -97,8 +97,9 @@ impl TaskRecord {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
     pub id: Uuid,
-    pub client_id: Uuid,
-    pub client_host: String,
+    /// The engine that ran it; `None` for a task that never reached one.
+    pub client_id: Option<Uuid>,
+    pub client_host: Option<String>,
     pub command: Option<String>,
     pub start_time: Option<DateTime<Utc>>,
     pub completion_time: DateTime<Utc>,

@@ -794,6 +794,8 @@ pub(crate) fn retry_of(
     r.memory = f.memory;
     r.timeout = f.timeout;
     r.tag = f.tag.clone();
+    // Where and how a JSON job runs (its hosts too) is part of the same task.
+    r.job = f.job.clone();
     if let Some(part) = r.tag.get_mut("part") {
         *part = serde_json::Value::from(0);
     }
@@ -925,8 +927,8 @@ impl<C: Conn> TaskStore for SqlCore<C> {
                         let (start, end, waited, duration) = completion_fields(c, *submit);
                         Some(vec![
                             Param::Uuid(Some(c.id)),
-                            Param::Uuid(Some(c.client_id)),
-                            Param::Text(Some(c.client_host.clone())),
+                            Param::Uuid(c.client_id),
+                            Param::Text(c.client_host.clone()),
                             Param::Text(c.command.clone()),
                             Param::Time(start),
                             Param::Time(Some(end)),

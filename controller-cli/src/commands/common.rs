@@ -116,6 +116,20 @@ pub fn heartbeat(h: &HeartbeatArgs, cfg: &Config) -> anyhow::Result<(Duration, D
     Ok((heartrate, evict))
 }
 
+/// How long a task that names hosts waits for an engine on one of them: `--host-wait`, else
+/// `server.hostwait` (30 s). Zero fails such a task as soon as none of its hosts has an engine.
+pub fn host_wait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
+    match cfg
+        .option(flag, "server.hostwait", Layers::All)?
+        .unwrap_or(30.0)
+    {
+        s if s >= 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+        _ => Err(
+            Failure::from(cfg.invalid("server.hostwait", "a number of seconds (0 or more)")).into(),
+        ),
+    }
+}
+
 /// The last line of a run, on stderr: what happened to every task.
 pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elapsed: Duration) {
     let done = summary.succeeded + summary.failed;

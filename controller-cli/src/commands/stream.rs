@@ -20,7 +20,7 @@ use hs_engine::task::{Task, TaskResult};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::common::{engine_config, heartbeat, log_summary, signalwait, slots};
+use super::common::{engine_config, heartbeat, host_wait, log_summary, signalwait, slots};
 use super::local;
 use crate::cli::StreamArgs;
 use crate::config::Config;
@@ -56,26 +56,39 @@ impl ResultSink for StreamSink {
             shared.emitter.emit(index, object, r);
         }
     }
+
+    fn task_failed_to_start(&mut self, task: &Task, outcome: &TaskResult) {
+        let mut shared = lock(&self.0);
+        if let Some((index, object)) = shared.pending.remove(&task.id) {
+            let why = outcome
+                .error
+                .as_deref()
+                .unwrap_or("the job could not start");
+            let r = result::not_run("error", why, None, Some(task.id.to_string()));
+            shared.emitter.emit(index, object, r);
+        }
+    }
 }
 
-/// Names this machine answers to, for jobs that ask for a host.
-fn local_names() -> Vec<String> {
-    let full = hostname::get()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
-    let short = full.split('.').next().unwrap_or_default().to_string();
-    vec![full, short, "localhost".to_string()]
+/// `localhost` in a job's `host` means the machine the stream runs on, whose engine registers
+/// under its own name.
+fn localize(hosts: &mut [String], here: &str) {
+    for h in hosts
+        .iter_mut()
+        .filter(|h| h.eq_ignore_ascii_case("localhost"))
+    {
+        *h = here.to_string();
+    }
 }
 
-/// Read jobs and feed the broker; bad lines and impossible hosts are answered at once.
+/// Read jobs and feed the broker; bad lines are answered at once.
 fn read_jobs(
     input: Box<dyn Read + Send>,
     state: State,
     submitter: Submitter,
     mut send: impl FnMut(Vec<hs_broker::store::TaskRecord>) -> bool,
 ) {
-    let names = local_names();
+    let here = submitter.host.clone();
     let mut index = 0u64;
     let mut on_line = |number: u64, raw: &[u8]| {
         let text = String::from_utf8_lossy(raw);
@@ -85,7 +98,7 @@ fn read_jobs(
         }
         let this = index;
         index += 1;
-        let job = match job::parse(line) {
+        let mut job = match job::parse(line) {
             Ok(job) => job,
             Err(rejected) => {
                 let r = result::not_run(
@@ -98,25 +111,7 @@ fn read_jobs(
                 return None;
             }
         };
-        if let Some(hosts) = &job.hosts
-            && !hosts.iter().any(|h| {
-                names
-                    .iter()
-                    .any(|n| n == h || h.split('.').next() == Some(n.as_str()))
-            })
-        {
-            let why = format!(
-                "line {number}: no engine runs on {}: this stream's engines run on {}",
-                hosts.join(", "),
-                names[1]
-            );
-            lock(&state).emitter.emit(
-                this,
-                job.object,
-                result::not_run("error", &why, Some(number), None),
-            );
-            return None;
-        }
+        localize(&mut job.options.hosts, &here);
         let row = job.task(&submitter);
         lock(&state).pending.insert(row.id, (this, job.object));
         Some(row)
@@ -137,6 +132,7 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.evict = evict;
     bcfg.announce_engines = false;
     bcfg.restart_grace = Duration::ZERO;
+    bcfg.affinity_wait = host_wait(args.host_wait, cfg)?;
     bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
     let mut broker = Broker::bind(bcfg, &ctx, Box::new(MemoryStore::new()))?;
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, &site, cfg)?;

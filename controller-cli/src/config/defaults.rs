@@ -78,6 +78,8 @@ pub const KEYS: &[KeyDef] = &[
     // hs evicts after 5 s of silence (HyperShell: 600), so engines beat every second.
     k("server.evict", Number, I(5)),
     k("server.heartrate", Number, I(1)),
+    // hs only: how long a task that names hosts waits for an engine on one of them.
+    k("server.hostwait", Number, I(30)),
     k("server.tls.enabled", Bool, Absent),
     k("server.tls.cert", Str, Absent),
     k("server.tls.key", Str, Absent),

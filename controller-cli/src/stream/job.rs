@@ -9,14 +9,14 @@ use hs_broker::store::TaskRecord;
 use hs_engine::task::JobOptions;
 use serde_json::{Map, Value};
 
-/// A parsed job: the original object (echoed back with its result) and what to run.
+/// A parsed job: the original object (echoed back with its result) and what to run (its `host`
+/// list travels in `options.hosts`, for the broker to place it).
 pub struct Job {
     pub object: Map<String, Value>,
     pub cmd: String,
     pub options: JobOptions,
     pub timeout: Option<i64>,
     pub tags: Map<String, Value>,
-    pub hosts: Option<Vec<String>>,
 }
 
 /// A line that is not a runnable job: what to echo back, and why.
@@ -68,6 +68,7 @@ pub fn parse(line: &str) -> Result<Job, Rejected> {
         stdout: string_field(&object, "out").map_err(fail)?,
         stderr: string_field(&object, "err").map_err(fail)?,
         env: Vec::new(),
+        hosts: hosts(&object).map_err(fail)?,
     };
     match object.get("env") {
         None | Some(Value::Null) => {}
@@ -102,33 +103,42 @@ pub fn parse(line: &str) -> Result<Job, Rejected> {
         Some(Value::Object(t)) => t.clone(),
         Some(other) => return Err(fail(format!("\"tags\" must be an object, not {other}"))),
     };
-    let hosts = match object.get("host") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(h)) => Some(vec![h.clone()]),
-        Some(Value::Array(list)) => Some(
-            list.iter()
-                .map(|h| {
-                    h.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| format!("\"host\" entries must be strings, not {h}"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(fail)?,
-        ),
-        Some(other) => {
-            return Err(fail(format!(
-                "\"host\" must be a list of host names, not {other}"
-            )));
-        }
-    };
     Ok(Job {
         object,
         cmd,
         options,
         timeout,
         tags,
-        hosts,
     })
+}
+
+/// `host`: a name or a list of names; absent means anywhere. An empty name or list is refused
+/// rather than read as "anywhere" or "nowhere".
+fn hosts(object: &Map<String, Value>) -> Result<Vec<String>, String> {
+    let names = match object.get("host") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(h)) => vec![h.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|h| {
+                h.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("\"host\" entries must be strings, not {h}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "\"host\" must be a list of host names, not {other}"
+            ));
+        }
+    };
+    if names.is_empty() {
+        return Err("\"host\" lists no host names".into());
+    }
+    if names.iter().any(|h| h.trim().is_empty()) {
+        return Err("\"host\" names must not be empty".into());
+    }
+    Ok(names)
 }
 
 impl Job {
@@ -162,7 +172,7 @@ mod tests {
             ]
         );
         assert_eq!(j.timeout, Some(2));
-        assert_eq!(j.hosts, Some(vec!["a".to_string()]));
+        assert_eq!(j.options.hosts, ["a"]);
         assert!(j.object.contains_key("extra"));
     }
 
@@ -181,5 +191,20 @@ mod tests {
         assert!(why(r#"{"cmd":5}"#).0.contains("must be a string"));
         assert!(why(r#"{"cmd":"true","cd":3}"#).0.contains("\"cd\""));
         assert_eq!(why(r#"{"cmd":"true","env":[1]}"#).1["cmd"], "true");
+        assert!(
+            why(r#"{"cmd":"true","host":[]}"#)
+                .0
+                .contains("no host names")
+        );
+        assert!(
+            why(r#"{"cmd":"true","host":[""]}"#)
+                .0
+                .contains("must not be empty")
+        );
+        assert!(
+            why(r#"{"cmd":"true","host":[1]}"#)
+                .0
+                .contains("must be strings")
+        );
     }
 }

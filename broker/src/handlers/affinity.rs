@@ -1,0 +1,118 @@
+//! Host affinity's one decision that is not dispatch: giving up on a task whose hosts have no
+//! engine. Such a task would otherwise keep the run open forever (a misspelt host, a node that
+//! never came up), so after `affinity_wait` it is finished as failed to start, recorded the way
+//! an engine records a template error: an exit status sentinel and a reason, no start time, no
+//! engine.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
+
+use crate::broker::{Broker, BrokerError};
+use crate::hosts::host_key;
+use crate::sink::ResultSink;
+use crate::wire::to_completion;
+
+impl Broker {
+    /// Fail the host-bound tasks that waited `affinity_wait` with no engine of theirs connected.
+    /// Cheap when there is nothing to do: it looks at the tasks only once a deadline has passed
+    /// or an engine has left.
+    pub(crate) fn expire_unplaced(
+        &mut self,
+        now: Instant,
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), BrokerError> {
+        let departures = self.registry.departures();
+        if !self.queue.pinned.due(now, departures) {
+            return Ok(());
+        }
+        let connected: HashSet<String> =
+            self.registry.engines().map(|e| host_key(&e.host)).collect();
+        let expired = self.queue.pinned.expire(now, &connected, departures);
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let completed = Utc::now();
+        let failed: Vec<(Task, TaskResult)> = expired
+            .into_iter()
+            .map(|task| {
+                let result = not_placed(&task, self.cfg.affinity_wait, completed);
+                (task, result)
+            })
+            .collect();
+        let completions: Vec<_> = failed.iter().map(|(_, r)| to_completion(r, None)).collect();
+        let recorded: HashSet<_> = self.store.complete(&completions)?.into_iter().collect();
+        tracing::warn!(
+            "{} tasks failed without running: no engine on their hosts joined within {}",
+            failed.len(),
+            seconds(self.cfg.affinity_wait)
+        );
+        for (task, result) in failed {
+            // Cancelled meanwhile by another process: that result stands.
+            if recorded.contains(&task.id) {
+                self.count_final(&result);
+                sink.task_failed_to_start(&task, &result);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The result of a task that never ran because none of its hosts had an engine.
+fn not_placed(task: &Task, wait: Duration, completed: chrono::DateTime<Utc>) -> TaskResult {
+    TaskResult {
+        id: task.id,
+        lease: 0,
+        outcome: Outcome::NoHost,
+        exit_status: sentinel::RESOURCE_ERROR,
+        signal: None,
+        command: None,
+        start_time: None,
+        completion_time: completed,
+        outpath: None,
+        errpath: None,
+        error: Some(format!(
+            "no engine on host(s) {} joined within {}",
+            task.hosts().join(", "),
+            seconds(wait)
+        )),
+    }
+}
+
+/// `30s`, `0.5s`: as short as the value allows.
+fn seconds(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reason_names_the_hosts_and_the_wait() {
+        let task = Task {
+            id: uuid::Uuid::now_v7(),
+            args: "true".into(),
+            attempt: 1,
+            group: 0,
+            submit_time: Utc::now(),
+            submit_host: None,
+            timeout: None,
+            tag: Default::default(),
+            job: Some(hs_engine::task::JobOptions {
+                hosts: vec!["h9".into(), "h8.lan".into()],
+                ..Default::default()
+            }),
+        };
+        let r = not_placed(&task, Duration::from_secs(30), Utc::now());
+        assert_eq!(
+            r.error.as_deref(),
+            Some("no engine on host(s) h9, h8.lan joined within 30s")
+        );
+        assert_eq!(r.exit_status, sentinel::RESOURCE_ERROR);
+        assert!(!r.succeeded() && r.start_time.is_none());
+        assert_eq!(seconds(Duration::from_millis(500)), "0.5s");
+    }
+}

@@ -1,0 +1,280 @@
+//! Host affinity with several engines: a broker and two engines in this process, one of them
+//! registered under another host name, the way a LAN cluster looks to the broker. (`hs stream`
+//! has only its own engine, so this is where tasks are seen to land on the right host.)
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hs_broker::store::{MemoryStore, TaskRecord};
+use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, BrokerSummary, EngineInfo};
+use hs_broker::{ResultSink, feed};
+use hs_engine::engine::{self, Endpoints, EngineConfig, EngineControl, OutputConfig, StopMode};
+use hs_engine::executor::LineSink;
+use hs_engine::task::{JobOptions, Outcome, Task, TaskResult, sentinel};
+
+use crate::helpers::*;
+
+/// The other engine's host, as it registers (the tasks spell it differently on purpose).
+const OTHER: &str = "affinity-B.cluster";
+
+/// One final result as the broker reported it.
+#[derive(Clone, Debug)]
+struct Seen {
+    args: String,
+    /// The engine's host; `None` when the task never reached an engine.
+    host: Option<String>,
+    outcome: Outcome,
+    exit_status: i32,
+    error: Option<String>,
+    at: Instant,
+}
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<Seen>>>);
+
+impl Collect {
+    fn push(&self, task: &Task, result: &TaskResult, host: Option<&str>) {
+        self.0.lock().unwrap().push(Seen {
+            args: task.args.clone(),
+            host: host.map(str::to_string),
+            outcome: result.outcome,
+            exit_status: result.exit_status,
+            error: result.error.clone(),
+            at: Instant::now(),
+        });
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl ResultSink for Collect {
+    fn task_finished(&mut self, task: &Task, result: &TaskResult, engine: &EngineInfo) {
+        self.push(task, result, Some(&engine.host));
+    }
+
+    fn task_failed_to_start(&mut self, task: &Task, result: &TaskResult) {
+        self.push(task, result, None);
+    }
+}
+
+/// A broker fed through a feed channel, with one engine on this host and one on [`OTHER`].
+struct Cluster {
+    feed: Option<feed::FeedSender>,
+    broker: JoinHandle<BrokerSummary>,
+    engines: Vec<(Arc<EngineControl>, JoinHandle<()>)>,
+    results: Collect,
+    started: Instant,
+}
+
+fn engine_on(
+    host: Option<&str>,
+    endpoints: Endpoints,
+    key: &str,
+    ctx: &zmq::Context,
+) -> EngineParts {
+    let output = OutputConfig {
+        stdout: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
+        stderr: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
+        capture_dir: None,
+    };
+    let mut cfg = EngineConfig::new(endpoints, key.to_string(), 2, output);
+    cfg.signalwait = Duration::from_millis(200);
+    if let Some(h) = host {
+        cfg.host = h.to_string();
+    }
+    let control = Arc::new(EngineControl::new());
+    let thread = {
+        let (ctx, control) = (ctx.clone(), control.clone());
+        std::thread::spawn(move || {
+            engine::run(cfg, &ctx, &control).expect("engine runs");
+        })
+    };
+    (control, thread)
+}
+
+type EngineParts = (Arc<EngineControl>, JoinHandle<()>);
+
+impl Cluster {
+    fn start(affinity_wait: Duration) -> Cluster {
+        let key = hs_engine::protocol::generate_key();
+        let ctx = zmq::Context::new();
+        let tag = uuid::Uuid::new_v4();
+        let endpoints = Endpoints {
+            engines: format!("inproc://affinity-{tag}-e"),
+            heartbeat: format!("inproc://affinity-{tag}-h"),
+        };
+        let mut cfg = BrokerConfig::new(
+            key.clone(),
+            BindSet {
+                engines: vec![endpoints.engines.clone()],
+                heartbeat: vec![endpoints.heartbeat.clone()],
+                clients: vec![format!("inproc://affinity-{tag}-c")],
+            },
+        );
+        cfg.affinity_wait = affinity_wait;
+        cfg.heartrate = Duration::from_millis(200);
+        cfg.evict = Duration::from_secs(2);
+        let mut broker = Broker::bind(cfg, &ctx, Box::new(MemoryStore::new())).unwrap();
+        let (tx, rx) = feed::channel(&ctx).unwrap();
+        let results = Collect::default();
+        let broker = {
+            let mut sink = results.clone();
+            std::thread::spawn(move || {
+                broker
+                    .run(Some(rx), &mut sink, &BrokerControl::new())
+                    .expect("broker runs")
+            })
+        };
+        let engines = vec![
+            engine_on(None, endpoints.clone(), &key, &ctx),
+            engine_on(Some(OTHER), endpoints, &key, &ctx),
+        ];
+        Cluster {
+            feed: Some(tx),
+            broker,
+            engines,
+            results,
+            started: Instant::now(),
+        }
+    }
+
+    /// Submit `(command, hosts)` tasks.
+    fn submit(&mut self, tasks: &[(String, &[&str])]) {
+        let submit_id = uuid::Uuid::new_v4();
+        let rows = tasks
+            .iter()
+            .map(|(cmd, hosts)| {
+                let mut row = TaskRecord::new(cmd.clone(), submit_id, None);
+                if !hosts.is_empty() {
+                    row.job = Some(JobOptions {
+                        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                        ..JobOptions::default()
+                    });
+                }
+                row
+            })
+            .collect();
+        let feed = self.feed.as_mut().expect("input still open");
+        feed.send(rows, &|| true).expect("broker takes tasks");
+    }
+
+    /// End the input and wait (bounded) for the broker and engines to finish.
+    fn finish(mut self, limit: Duration) -> (BrokerSummary, Vec<Seen>) {
+        if let Some(feed) = self.feed.take() {
+            feed.finish(&|| true).expect("broker takes the end");
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let watchdog = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                while !done.load(Ordering::SeqCst) {
+                    assert!(
+                        start.elapsed() < limit,
+                        "the run did not end within {limit:?}"
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let summary = self.broker.join().expect("broker thread");
+        for (_, engine) in self.engines {
+            engine.join().expect("engine thread");
+        }
+        done.store(true, Ordering::SeqCst);
+        watchdog.join().expect("finished in time");
+        (summary, self.results.seen())
+    }
+}
+
+#[test]
+fn host_bound_tasks_land_only_on_their_host_and_an_absent_host_fails_in_time() {
+    let wait = Duration::from_secs(2);
+    let mut c = Cluster::start(wait);
+    let mut tasks: Vec<(String, &[&str])> = vec![("true # stuck".into(), &["nosuchhost"])];
+    for i in 0..20 {
+        tasks.push((format!("true # other {i}"), &["AFFINITY-b"]));
+        tasks.push((format!("true # anywhere {i}"), &[]));
+    }
+    tasks.push((
+        "true # fqdn".into(),
+        &["affinity-b.elsewhere.org", "nosuchhost"],
+    ));
+    c.submit(&tasks);
+    let started = c.started;
+    let (summary, seen) = c.finish(Duration::from_secs(30));
+
+    assert_eq!(
+        seen.len(),
+        tasks.len(),
+        "every task has one result: {seen:?}"
+    );
+    assert_eq!((summary.succeeded, summary.failed), (41, 1), "{summary:?}");
+    for s in seen
+        .iter()
+        .filter(|s| s.args.contains("other") || s.args.contains("fqdn"))
+    {
+        assert_eq!(s.host.as_deref(), Some(OTHER), "{s:?}");
+        assert_eq!(s.outcome, Outcome::Exited);
+    }
+    let stuck = seen.iter().find(|s| s.args.contains("stuck")).unwrap();
+    assert_eq!(stuck.host, None, "it never reached an engine");
+    assert_eq!(
+        (stuck.outcome, stuck.exit_status),
+        (Outcome::NoHost, sentinel::RESOURCE_ERROR)
+    );
+    assert_eq!(
+        stuck.error.as_deref(),
+        Some("no engine on host(s) nosuchhost joined within 2s")
+    );
+    assert!(
+        stuck.at >= started + wait,
+        "it waited its time: {:?}",
+        stuck.at - started
+    );
+    // Nothing waited behind it: every other task was done well before it gave up.
+    for s in seen.iter().filter(|s| !s.args.contains("stuck")) {
+        assert!(s.at < stuck.at, "{s:?} finished after the stuck task");
+        assert!(s.at - started < wait, "{s:?} was held up");
+    }
+    let here = seen.iter().filter(|s| s.args.contains("anywhere"));
+    assert!(
+        here.clone()
+            .all(|s| s.outcome == Outcome::Exited && s.exit_status == 0)
+    );
+}
+
+#[test]
+fn tasks_handed_back_by_their_engine_keep_their_hosts() {
+    let wait = Duration::from_millis(800);
+    let mut c = Cluster::start(wait);
+    let marker = format!("sleep 95.{}", std::process::id());
+    c.submit(&[
+        (format!("{marker}; true # held 1"), &["affinity-b"]),
+        (format!("{marker}; true # held 2"), &["affinity-b"]),
+    ]);
+    assert!(
+        // Each task is a bash and its sleep.
+        wait_until(Duration::from_secs(10), || processes_with(&marker).len()
+            >= 4),
+        "the other host's engine did not start its tasks"
+    );
+    // Its operator stops it: the interrupted tasks go back to the queue, but only that host may
+    // run them, so they wait for it and then fail; the engine on this host never takes them.
+    c.engines[1].0.request(StopMode::Abort);
+    let (summary, seen) = c.finish(Duration::from_secs(30));
+    assert_eq!((summary.succeeded, summary.failed), (0, 2), "{seen:?}");
+    for s in &seen {
+        assert_eq!(s.host, None, "{s:?}");
+        assert_eq!(s.outcome, Outcome::NoHost, "{s:?}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(3), || processes_with(&marker)
+            .is_empty()),
+        "left behind"
+    );
+}
