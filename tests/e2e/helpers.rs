@@ -210,3 +210,30 @@ pub fn numbers_in(text: &str) -> Vec<u64> {
     v.sort_unstable();
     v
 }
+
+/// A hold on the namespace hosts h1-h3, which every e2e run on this machine shares (other test
+/// threads, other checkouts): tests that need them reachable hold it shared, a test that cuts a
+/// host's link (scripts/infra/netns-link.sh) holds it exclusively. An flock on a file in the
+/// temp folder, so it works across processes too; released on drop, also on a panic.
+pub struct NetnsHold {
+    _file: std::fs::File,
+}
+
+pub fn hold_netns_hosts(exclusive: bool) -> NetnsHold {
+    use std::os::unix::io::AsRawFd;
+    let path = std::env::temp_dir().join("hs-e2e-netns-hosts.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("netns lock file");
+    let how = if exclusive {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_SH
+    };
+    // SAFETY: flock has no memory-safety preconditions; the descriptor is open for the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), how) };
+    assert_eq!(rc, 0, "flock {}", path.display());
+    NetnsHold { _file: file }
+}

@@ -34,6 +34,7 @@ fn in_host(host: &str, s: &Scratch, args: &[&str]) -> Command {
 
 #[test]
 fn server_in_one_namespace_engines_in_two_others() {
+    let _hold = hold_netns_hosts(false);
     if !netns_ready() {
         return;
     }

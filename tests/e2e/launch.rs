@@ -41,6 +41,7 @@ fn hosts_in(out: &str) -> BTreeSet<String> {
 
 #[test]
 fn ssh_cluster_runs_tasks_on_every_namespace_host() {
+    let _hold = hold_netns_hosts(false);
     let Some(cfg) = ssh_config() else { return };
     let s = Scratch::new();
     let port = free_ports().to_string();
@@ -77,6 +78,7 @@ fn ssh_cluster_runs_tasks_on_every_namespace_host() {
 
 #[test]
 fn an_unreachable_ssh_host_and_a_bad_host_list_are_clear_errors() {
+    let _hold = hold_netns_hosts(false);
     let Some(cfg) = ssh_config() else { return };
     let s = Scratch::new();
     let ssh_args = format!("-F {cfg} -o ConnectTimeout=2");
@@ -164,6 +166,7 @@ fn mpirun_starts_one_engine_per_rank() {
 
 #[test]
 fn srun_launches_engines_on_the_slurm_nodes() {
+    let _hold = hold_netns_hosts(false);
     let Some(conf) = std::env::var("HS_SLURM_CONF")
         .ok()
         .filter(|e| !e.is_empty())

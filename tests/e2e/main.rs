@@ -12,6 +12,8 @@ mod config;
 mod durable;
 mod executor;
 mod lan;
+mod launch;
+mod profiles;
 mod reconnect;
 mod security;
 mod server_client;

@@ -37,6 +37,9 @@ pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
         .into());
     }
     if args.daemonize {
+        // Mistakes in the profile are reported here, with their own exit status, rather than
+        // from the background process.
+        launcher::from_config(cfg, &profile, args.engines)?;
         return super::start_daemon::run(&args, &profile);
     }
     serve(&args, &profile, cfg)

@@ -122,7 +122,9 @@ fn supervise(
         if let Some(status) = &status {
             registered_ever |= !status.engines.is_empty();
             let all_gone = fleet.running() == 0 && status.engines.is_empty();
-            if scaler.is_none() && all_gone && !stop.load(Ordering::SeqCst) {
+            // A launch of no engines (`-n 0`) is a controller waiting for engines by hand.
+            let expects_some = cfg.spec.launcher.expected_engines() != Some(0);
+            if scaler.is_none() && expects_some && all_gone && !stop.load(Ordering::SeqCst) {
                 if !registered_ever {
                     report.error = Some(early_exit_message(&cfg.spec, &report.exited));
                     broker.abort();
