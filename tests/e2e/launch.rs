@@ -146,6 +146,7 @@ fn mpirun_starts_one_engine_per_rank() {
     };
     let s = Scratch::new();
     let nodefile = s.write("nodefile", "localhost slots=3\n");
+    let port = free_ports().to_string();
     let mut cmd = s.hs(&[
         "cluster",
         "--no-db",
@@ -153,7 +154,9 @@ fn mpirun_starts_one_engine_per_rank() {
         "--nodefile",
         nodefile.to_str().unwrap(),
         "-t",
-        "echo {} $TASK_SLOT",
+        "sleep 0.2; echo {}",
+        "-p",
+        &port,
     ]);
     cmd.envs(exports(&env_file));
     let input: String = (1..=30).map(|i| format!("{i}\n")).collect();
