@@ -75,23 +75,26 @@ pub enum ConnectionFileError {
 
 /// Write `info` to `path` with mode 0600.
 pub fn write(path: &Path, info: &ConnectionInfo) -> Result<(), ConnectionFileError> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let unwritable = |source| ConnectionFileError::Unwritable {
+    let json = serde_json::to_vec_pretty(info).expect("connection info serialises");
+    write_private(path, &json).map_err(|source| ConnectionFileError::Unwritable {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// Write `bytes` to `path` readable by its owner only (0600), through a temporary file and a
+/// rename: a reader sees the old file or the whole new one, and never a moment of wider mode.
+/// Anything that holds a key or a process's identity is written this way.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(unwritable)?;
-    let json = serde_json::to_vec_pretty(info).expect("connection info serialises");
-    file.write_all(&json)
-        .and_then(|_| file.sync_all())
-        .map_err(unwritable)?;
-    std::fs::rename(&tmp, path).map_err(unwritable)
+        .open(&tmp)?;
+    file.write_all(bytes).and_then(|_| file.sync_all())?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Read a connection file, refusing one that others can read.

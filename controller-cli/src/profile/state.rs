@@ -7,8 +7,6 @@
 //! the process's start time from `/proc/PID/stat` and [`alive`] checks both, counting a zombie
 //! as dead.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -61,16 +59,8 @@ pub fn read(path: &Path) -> Option<ClusterState> {
 
 /// Write the state with mode 0600 (through a rename, so a reader never sees half of it).
 pub fn write(path: &Path, state: &ClusterState) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(&serde_json::to_vec_pretty(state)?)?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    hs_broker::connection::write_private(path, &serde_json::to_vec_pretty(state)?)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A process exists and is not a zombie.
