@@ -131,13 +131,17 @@ fn expand_group(group: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Host names: letters, digits, `.`, `-`, `_` (and `user@` in front, as ssh takes it).
-fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
+/// Host names: letters, digits, `.`, `-`, `_` (and `user@` in front, as ssh takes it). The one
+/// rule for host lists and nodefiles alike.
+pub fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if is_host_name(name) {
         Ok(())
     } else {
         Err(format!(

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use crate::launch::hostlist::is_host_name;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub host: String,
@@ -50,10 +52,7 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Node>, NodefileError> {
         };
         let mut words = line.split_whitespace();
         let host = words.next().unwrap_or_default();
-        if !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
-        {
+        if !is_host_name(host) {
             return Err(fail(format!("{host:?} is not a host name")));
         }
         let slots = match words.next() {
