@@ -48,7 +48,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     };
     let key = generate_key();
     let ctx = zmq::Context::new();
-    let launcher = cluster_launch::launcher(&args.launch, args.slots.num_threads, cfg)?;
+    let launcher = cluster_launch::launcher(&args.launch, cfg)?;
     // Launched engines resolve 0 (= all cores) on their own hosts.
     let slots = match launcher {
         Some(_) => args.slots.num_threads,

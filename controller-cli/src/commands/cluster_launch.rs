@@ -11,7 +11,7 @@ use crate::launch::{EngineArgs, Launcher, hostlist, own_exe};
 use crate::profile::nodefile;
 
 /// The launcher the flags ask for (`None`: the engine runs inside this process).
-pub fn launcher(args: &LaunchArgs, slots: u32, cfg: &Config) -> anyhow::Result<Option<Launcher>> {
+pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launcher>> {
     let words = |text: &str, what: &str| {
         shell_words::split(text).map_err(|e| Failure::usage(format!("{what}: {e}")))
     };
@@ -51,7 +51,6 @@ pub fn launcher(args: &LaunchArgs, slots: u32, cfg: &Config) -> anyhow::Result<O
                 .sum(),
             None => 1,
         };
-        let _ = slots;
         return Ok(Some(Launcher::Mpi {
             count,
             hostfile: args.nodefile.clone(),

@@ -11,13 +11,7 @@ pub fn cluster(profile: &Profile) -> anyhow::Result<ClusterState> {
         Some(s) if s.running() => Ok(s),
         stale => {
             let note = if stale.is_some() {
-                for path in [
-                    profile.state_file(),
-                    profile.engine_file(),
-                    profile.client_file(),
-                ] {
-                    let _ = std::fs::remove_file(path);
-                }
+                profile.remove_runtime_files();
                 " (removed the files of a cluster that ended without cleaning up)"
             } else {
                 ""

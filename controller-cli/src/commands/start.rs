@@ -20,8 +20,8 @@ use crate::launch::{EngineArgs, LaunchSpec, Supervisor, SupervisorConfig};
 use crate::profile::state::{self, ClusterState};
 use crate::profile::{Profile, launcher};
 use crate::report::{FailureLog, Report};
+use crate::signals;
 use crate::site::Site;
-use crate::{control_client, signals};
 
 pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
     let profile = Profile::find(&Site::from_env(), &args.profile)?;
@@ -159,13 +159,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let outcome = broker.run(None, &mut report, &control);
     // A profile's cluster ends by being stopped: its engines get the full grace.
     let launched = supervisor.finish(true);
-    for path in [
-        profile.engine_file(),
-        profile.client_file(),
-        profile.state_file(),
-    ] {
-        let _ = std::fs::remove_file(path);
-    }
+    profile.remove_runtime_files();
     let summary = outcome?;
     super::common::log_summary(&summary, 0, started.elapsed());
     tracing::info!(
@@ -181,27 +175,27 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     }
 }
 
-/// The engine command line from the profile's `engines.*` keys.
+/// The engine command line from the profile's keys: `engines.*`, and the task settings the
+/// profile may set (`task.timeout`, `task.signalwait`), which engines started elsewhere would
+/// not see in their own configuration.
 fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
     let seconds = |key: &str| -> anyhow::Result<Option<f64>> {
         Ok(cfg
             .option(None::<f64>, key, Layers::All)?
             .filter(|v| *v != 0.0))
     };
-    let remote = cfg.option(None::<String>, "engines.remote_exe", Layers::All)?;
-    if launcher == "local" && remote.is_some() {
-        tracing::debug!("engines.remote_exe is not used by the local launcher");
-    }
+    // The local launcher runs this very program; remote_exe names hs on other hosts.
+    let remote = cfg
+        .option(None::<String>, "engines.remote_exe", Layers::All)?
+        .filter(|_| launcher != "local");
     Ok(EngineArgs {
-        exe: remote
-            .filter(|_| launcher != "local")
-            .unwrap_or_else(crate::launch::own_exe),
+        exe: remote.unwrap_or_else(crate::launch::own_exe),
         slots: cfg
             .option(None::<u32>, "engines.slots", Layers::All)?
             .unwrap_or(1),
         template: None,
-        task_timeout: None,
-        signalwait: None,
+        task_timeout: seconds("task.timeout")?,
+        signalwait: cfg.option(None::<f64>, "task.signalwait", Layers::Set)?,
         capture: false,
         idle_timeout: seconds("engines.timeout")?,
         // Negative means a random wait up to |n|, so it is not read as a plain duration.
@@ -212,23 +206,4 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
             .unwrap_or(0.0),
         reconnect_limit: 60.0,
     })
-}
-
-/// How long `--daemonize` waits between looks at the starting cluster.
-const POLL: Duration = Duration::from_millis(100);
-
-/// For `start_daemon`: the registered engines of a freshly started cluster, or `None` while its
-/// files are not written yet.
-pub(super) fn registered(profile: &Profile, pid: u32) -> Option<(usize, Option<u64>)> {
-    let cluster = state::read(&profile.state_file()).filter(|s| s.pid == pid)?;
-    let info = connection::read(&profile.client_file()).ok()?;
-    let ctx = zmq::Context::new();
-    let mut client =
-        control_client::ControlClient::connect(&ctx, &info.client_endpoint(), &info.key).ok()?;
-    let status = client.status(Duration::from_secs(2)).ok()?;
-    Some((status.engines.len(), cluster.expected_engines))
-}
-
-pub(super) fn poll_interval() -> Duration {
-    POLL
 }

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::cli::StartArgs;
+use crate::connection;
+use crate::control_client::ControlClient;
 use crate::exit::{Failure, Status};
 use crate::profile::Profile;
+use crate::profile::state;
 
 pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
     let log_path = profile.controller_log();
@@ -66,7 +69,7 @@ pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
             }
             .into());
         }
-        if let Some((registered, expected)) = super::start::registered(profile, pid) {
+        if let Some((registered, expected)) = registered(profile, pid) {
             seen = (registered, expected);
             if expected.is_none_or(|n| registered as u64 >= n)
                 && (registered > 0 || expected == Some(0))
@@ -85,7 +88,7 @@ pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
             );
             return Ok(Status::Ok);
         }
-        std::thread::sleep(super::start::poll_interval());
+        std::thread::sleep(POLL);
     }
     eprintln!(
         "profile {}: started (pid {pid}), {} engines registered in {:.2}s; log {}",
@@ -95,6 +98,20 @@ pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
         log_path.display()
     );
     Ok(Status::Ok)
+}
+
+/// How long `--daemonize` waits between looks at the starting cluster.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The engines registered with the cluster started as `pid`, and how many its launcher was
+/// asked for; `None` while its files are not written yet.
+fn registered(profile: &Profile, pid: u32) -> Option<(usize, Option<u64>)> {
+    let cluster = state::read(&profile.state_file()).filter(|s| s.pid == pid)?;
+    let info = connection::read(&profile.client_file()).ok()?;
+    let ctx = zmq::Context::new();
+    let mut client = ControlClient::connect(&ctx, &info.client_endpoint(), &info.key).ok()?;
+    let status = client.status(Duration::from_secs(2)).ok()?;
+    Some((status.engines.len(), cluster.expected_engines))
 }
 
 /// The end of the log, as one line, to say why a start failed.

@@ -36,13 +36,7 @@ pub fn run(args: StopArgs) -> anyhow::Result<Status> {
         if Instant::now() >= deadline {
             signal(cluster.pid, libc::SIGKILL);
             std::thread::sleep(Duration::from_millis(200));
-            for path in [
-                profile.state_file(),
-                profile.engine_file(),
-                profile.client_file(),
-            ] {
-                let _ = std::fs::remove_file(path);
-            }
+            profile.remove_runtime_files();
             return Err(Failure::runtime(format!(
                 "profile {}: the controller (pid {}) did not stop within {:.0}s and was killed; \
                  its log is in {}",

@@ -136,6 +136,14 @@ impl Profile {
         self.security_dir().join("cluster.json")
     }
 
+    /// Remove what a running cluster writes (connection files and state): at its end, or when
+    /// it died without doing so itself.
+    pub fn remove_runtime_files(&self) {
+        for path in [self.state_file(), self.engine_file(), self.client_file()] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// The log of a daemonized controller.
     pub fn controller_log(&self) -> PathBuf {
         self.log_dir().join("controller.log")
