@@ -19,6 +19,9 @@ use crate::control_client::ControlClient;
 
 /// How often the supervisor looks at its processes and the controller.
 const TICK: Duration = Duration::from_millis(250);
+/// How often it asks the controller for its status: the reply lists every engine, so it is
+/// asked for no more than the decisions need (a launch that failed is seen within a second).
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 pub struct SupervisorConfig {
     pub spec: LaunchSpec,
@@ -108,12 +111,17 @@ fn supervise(
     };
     let mut registered_ever = false;
     let mut next_scale = Instant::now();
+    let mut next_status = Instant::now();
     while !stop.load(Ordering::SeqCst) && report.error.is_none() {
         std::thread::sleep(TICK);
         for e in fleet.reap() {
             log_exit(&e);
             report.exited.push(e);
         }
+        if Instant::now() < next_status {
+            continue;
+        }
+        next_status = Instant::now() + STATUS_EVERY;
         let status = client
             .as_mut()
             .and_then(|c| c.status(Duration::from_secs(2)).ok());
