@@ -8,6 +8,9 @@ use hs_broker::store::{MemoryStore, PostgresStore, SqliteStore, StoreError, Task
 use crate::config::{Config, Provider};
 use crate::exit::{Failure, Status};
 
+/// Separates a PostgreSQL URL from its schema in a client connection file's `database`.
+const SCHEMA_MARK: &str = "#schema=";
+
 /// How a command wants its store prepared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Prepare {
@@ -82,7 +85,43 @@ impl Location {
             Location::Postgres {
                 url,
                 schema: Some(s),
-            } => Some(format!("{url}#schema={s}")),
+            } => Some(format!("{url}{SCHEMA_MARK}{s}")),
+        }
+    }
+
+    /// The store a client connection file names: the inverse of [`Location::for_clients`].
+    pub fn from_clients(text: &str) -> Location {
+        if !text.starts_with("postgres") {
+            return Location::Sqlite(text.into());
+        }
+        match text.split_once(SCHEMA_MARK) {
+            Some((url, schema)) => Location::Postgres {
+                url: url.to_string(),
+                schema: Some(schema.to_string()),
+            },
+            None => Location::Postgres {
+                url: text.to_string(),
+                schema: None,
+            },
+        }
+    }
+
+    /// The `HYPERSHELL_DATABASE_*` variables that select this store, for a command pointed at it
+    /// by a connection file (they count like variables the user exported).
+    pub fn as_env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Location::Memory => vec![("HYPERSHELL_DATABASE_FILE", String::new())],
+            Location::Sqlite(p) => vec![
+                ("HYPERSHELL_DATABASE_PROVIDER", "sqlite".into()),
+                ("HYPERSHELL_DATABASE_FILE", p.display().to_string()),
+            ],
+            Location::Postgres { url, schema } => {
+                let mut vars = vec![("HYPERSHELL_DATABASE_URL", url.clone())];
+                if let Some(s) = schema {
+                    vars.push(("HYPERSHELL_DATABASE_SCHEMA", s.clone()));
+                }
+                vars
+            }
         }
     }
 
@@ -146,6 +185,27 @@ pub fn runtime(e: StoreError) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_files_name_the_store_both_ways() {
+        for location in [
+            Location::Sqlite("/srv/hs/main.db".into()),
+            Location::Postgres {
+                url: "postgres://db/hs".into(),
+                schema: None,
+            },
+            Location::Postgres {
+                url: "postgres://db/hs".into(),
+                schema: Some("lab".into()),
+            },
+        ] {
+            let text = location.for_clients().unwrap();
+            assert_eq!(
+                Location::from_clients(&text).describe(),
+                location.describe()
+            );
+        }
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

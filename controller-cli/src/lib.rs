@@ -21,6 +21,7 @@ mod report;
 mod signals;
 mod site;
 mod stream;
+mod target;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -77,7 +78,7 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
     // `hs config` reads the files itself and must work with a broken file or a bad logging
     // key, since it is how they get shown and fixed: it falls back to what works.
     let is_config = matches!(cli.command, Command::Config(_));
-    let ctx = config_context(&cli.command)?;
+    let ctx = target::config_context(&cli.command)?;
     let cfg = match config::Config::load_with(ctx) {
         Ok(cfg) => cfg,
         Err(_) if is_config => config::Config::without_files(config::Context::from_process()),
@@ -113,54 +114,4 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Stop(a) => commands::stop::run(a),
         Command::Status(a) => commands::status::run(a),
     }
-}
-
-/// The configuration context of a command: the process, plus the profile's file for a command
-/// given `--profile`, plus the database named by a client connection file given `--file`.
-fn config_context(command: &cli::Command) -> anyhow::Result<config::Context> {
-    let mut ctx = config::Context::from_process();
-    if let Some(name) = command.profile() {
-        let profile = profile::Profile::find(&site::Site::from_env(), name)?;
-        ctx = ctx.with_profile(profile.config_file());
-    }
-    if let Some(path) = command.client_file() {
-        let info = connection::read(path)?;
-        ctx = database_of(ctx, &info)?;
-    }
-    Ok(ctx)
-}
-
-/// Point the database keys at the store a client connection file names.
-fn database_of(
-    ctx: config::Context,
-    info: &connection::ConnectionInfo,
-) -> anyhow::Result<config::Context> {
-    let Some(db) = info.database.clone() else {
-        return Err(exit::Failure::usage(
-            "this connection file names no database (the cluster keeps its tasks in memory): \
-             use hs status or hs stream with it, or a profile with a database",
-        ));
-    };
-    if db.starts_with("postgres") {
-        let (url, schema) = match db.split_once("#schema=") {
-            Some((u, s)) => (u.to_string(), Some(s.to_string())),
-            None => (db, None),
-        };
-        let ctx = ctx.with_var("HYPERSHELL_DATABASE_URL", url);
-        return Ok(match schema {
-            Some(s) => ctx.with_var("HYPERSHELL_DATABASE_SCHEMA", s),
-            None => ctx,
-        });
-    }
-    if !std::path::Path::new(&db).exists() {
-        return Err(exit::Failure::usage(format!(
-            "the cluster keeps its tasks in the SQLite file {db} on its controller's host ({}), \
-             which is not on this machine: run this command there, or give the profile a \
-             PostgreSQL database (database.url)",
-            info.host
-        )));
-    }
-    Ok(ctx
-        .with_var("HYPERSHELL_DATABASE_PROVIDER", "sqlite".into())
-        .with_var("HYPERSHELL_DATABASE_FILE", db))
 }
