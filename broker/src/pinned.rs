@@ -156,23 +156,9 @@ impl Pinned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hs_engine::task::JobOptions;
 
     fn task(args: &str, hosts: &[&str]) -> Task {
-        Task {
-            id: Uuid::now_v7(),
-            args: args.into(),
-            attempt: 1,
-            group: 0,
-            submit_time: chrono::Utc::now(),
-            submit_host: None,
-            timeout: None,
-            tag: Default::default(),
-            job: Some(JobOptions {
-                hosts: hosts.iter().map(|h| h.to_string()).collect(),
-                ..JobOptions::default()
-            }),
-        }
+        Task::new(args).on_hosts(hosts)
     }
 
     fn connected(keys: &[&str]) -> HashSet<String> {

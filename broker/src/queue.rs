@@ -128,17 +128,7 @@ mod tests {
     }
 
     fn task(args: &str) -> Task {
-        Task {
-            id: Uuid::now_v7(),
-            args: args.into(),
-            attempt: 1,
-            group: 0,
-            submit_time: chrono::Utc::now(),
-            submit_host: None,
-            timeout: None,
-            tag: Default::default(),
-            job: None,
-        }
+        Task::new(args)
     }
 
     #[test]
@@ -163,12 +153,7 @@ mod tests {
     }
 
     fn pinned(args: &str, host: &str) -> Task {
-        let mut t = task(args);
-        t.job = Some(hs_engine::task::JobOptions {
-            hosts: vec![host.to_string()],
-            ..Default::default()
-        });
-        t
+        task(args).on_hosts(&[host])
     }
 
     #[test]

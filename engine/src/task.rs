@@ -70,6 +70,29 @@ pub struct JobOptions {
 }
 
 impl Task {
+    /// A first attempt at `args`, submitted now, with a time-ordered id (tasks sort by
+    /// submission) and nothing else set.
+    pub fn new(args: impl Into<String>) -> Task {
+        Task {
+            id: Uuid::now_v7(),
+            args: args.into(),
+            attempt: 1,
+            group: 0,
+            submit_time: Utc::now(),
+            submit_host: None,
+            timeout: None,
+            tag: Default::default(),
+            job: None,
+        }
+    }
+
+    /// The same task, allowed to run only on an engine of one of `hosts`.
+    pub fn on_hosts<S: ToString>(mut self, hosts: &[S]) -> Task {
+        self.job.get_or_insert_with(JobOptions::default).hosts =
+            hosts.iter().map(ToString::to_string).collect();
+        self
+    }
+
     /// The hosts this task may run on; empty when it may run anywhere.
     pub fn hosts(&self) -> &[String] {
         self.job.as_ref().map_or(&[], |j| &j.hosts)

@@ -213,39 +213,19 @@ fn wait_quietly(child: &mut Child, limit: Duration) -> bool {
     }
 }
 
-/// Live processes (not zombies) with `entry` at the start of a variable in their environment,
-/// with their command lines.
+/// Live processes with `entry` at the start of a variable in their environment, with their
+/// command lines.
 fn processes_with_env(entry: &str) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in dir.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == std::process::id() || !alive(pid) {
-            continue;
-        }
-        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if env
-            .split(|b| *b == 0)
-            .any(|var| var.starts_with(entry.as_bytes()))
-        {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
-        }
-    }
-    found
-}
-
-/// The process exists and is not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')')
-            .next()
-            .is_some_and(|rest| !rest.trim_start().starts_with(['Z', 'X']))
-    })
+    live_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .unwrap_or_default()
+                .split(|b| *b == 0)
+                .any(|var| var.starts_with(entry.as_bytes()))
+        })
+        .map(|pid| (pid, cmdline(pid)))
+        .collect()
 }
 
 fn mode_of(path: &Path) -> u32 {

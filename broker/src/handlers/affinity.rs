@@ -92,20 +92,7 @@ mod tests {
 
     #[test]
     fn the_reason_names_the_hosts_and_the_wait() {
-        let task = Task {
-            id: uuid::Uuid::now_v7(),
-            args: "true".into(),
-            attempt: 1,
-            group: 0,
-            submit_time: Utc::now(),
-            submit_host: None,
-            timeout: None,
-            tag: Default::default(),
-            job: Some(hs_engine::task::JobOptions {
-                hosts: vec!["h9".into(), "h8.lan".into()],
-                ..Default::default()
-            }),
-        };
+        let task = Task::new("true").on_hosts(&["h9", "h8.lan"]);
         let r = not_placed(&task, Duration::from_secs(30), Utc::now());
         assert_eq!(
             r.error.as_deref(),
