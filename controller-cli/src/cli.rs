@@ -199,10 +199,8 @@ pub struct StartArgs {
     pub startup_timeout: f64,
     #[command(flatten)]
     pub heartbeat: HeartbeatArgs,
-    #[arg(short = 'v', long, help = "More log detail (debug level).")]
-    pub verbose: bool,
-    #[arg(short = 'd', long, help = "Most log detail (trace level).")]
-    pub debug: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -227,6 +225,17 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How much a controller logs (stderr): `-v` debug, `-d` trace.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct LogArgs {
+    /// More log detail (debug level).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Most log detail (trace level).
+    #[arg(short = 'd', long)]
+    pub debug: bool,
 }
 
 /// Task settings given on the command line (the same keys as `# HYPERSHELL:` directives).
@@ -743,11 +752,8 @@ pub struct ServerArgs {
     #[command(flatten)]
     pub heartbeat: HeartbeatArgs,
 
-    #[arg(short = 'v', long, help = "More log detail (debug level).")]
-    pub verbose: bool,
-
-    #[arg(short = 'd', long, help = "Most log detail (trace level).")]
-    pub debug: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Args, Debug)]
@@ -853,9 +859,6 @@ pub struct StreamArgs {
     #[command(flatten)]
     pub heartbeat: HeartbeatArgs,
 
-    #[arg(short = 'v', long, help = "More log detail (debug level).")]
-    pub verbose: bool,
-
-    #[arg(short = 'd', long, help = "Most log detail (trace level).")]
-    pub debug: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
 }

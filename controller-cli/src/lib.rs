@@ -66,11 +66,11 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
     use cli::Command;
     let (component, verbose, debug) = match &cli.command {
         Command::Cluster(a) => ("cluster", a.verbose, a.debug),
-        Command::Server(a) => ("server", a.verbose, a.debug),
+        Command::Server(a) => ("server", a.log.verbose, a.log.debug),
         Command::Client(a) => ("client", a.verbose, a.debug),
         Command::Submit(_) => ("submit", false, false),
-        Command::Stream(a) => ("stream", a.verbose, a.debug),
-        Command::Start(a) => ("controller", a.verbose, a.debug),
+        Command::Stream(a) => ("stream", a.log.verbose, a.log.debug),
+        Command::Start(a) => ("controller", a.log.verbose, a.log.debug),
         Command::Config(_) => ("config", false, false),
         _ => ("main", false, false),
     };

@@ -31,10 +31,10 @@ pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
     if let Some(e) = args.heartbeat.evict {
         cmd.args(["--evict", &e.to_string()]);
     }
-    if args.verbose {
+    if args.log.verbose {
         cmd.arg("-v");
     }
-    if args.debug {
+    if args.log.debug {
         cmd.arg("-d");
     }
     use std::os::unix::process::CommandExt;
