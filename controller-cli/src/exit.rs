@@ -13,7 +13,6 @@ pub enum Status {
     /// Bad command-line arguments or input that cannot be used (unknown option, weak key, …).
     Usage = 2,
     /// A configuration file could not be used.
-    #[allow(dead_code)]
     Config = 3,
     /// Interrupted (Ctrl-C, SIGTERM, SIGHUP): running tasks were stopped.
     Interrupted = 4,
@@ -27,6 +26,27 @@ pub enum Status {
     AlreadyRunning = 10,
     /// `hs stop`/`hs status`: the profile has no running cluster (ipcluster's code).
     NotRunning = 11,
+}
+
+impl Status {
+    const ALL: [Status; 10] = [
+        Status::Ok,
+        Status::TasksFailed,
+        Status::Usage,
+        Status::Config,
+        Status::Interrupted,
+        Status::Runtime,
+        Status::Internal,
+        Status::AuthFailed,
+        Status::AlreadyRunning,
+        Status::NotRunning,
+    ];
+
+    /// The status another `hs` process exited with, so a command that ran it (`hs start
+    /// --daemonize`) can pass it on.
+    pub fn from_code(code: i32) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| *s as i32 == code)
+    }
 }
 
 impl From<Status> for ExitCode {
@@ -89,4 +109,18 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_comes_back_from_its_code() {
+        for s in Status::ALL {
+            assert_eq!(Status::from_code(s as i32), Some(s));
+        }
+        assert_eq!(Status::from_code(9), None);
+        assert_eq!(Status::from_code(-1), None);
+    }
 }

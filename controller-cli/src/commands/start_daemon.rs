@@ -52,12 +52,12 @@ pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
     let mut seen = (0, None);
     loop {
         if let Some(status) = child.try_wait()? {
-            // Its exit status says what kind of failure it was (2 usage, 3 config, 5 runtime).
-            let kind = match status.code() {
-                Some(2) => Status::Usage,
-                Some(3) => Status::Config,
-                _ => Status::Runtime,
-            };
+            // Its exit status says what kind of failure it was (2 usage, 3 config, …).
+            let kind = status
+                .code()
+                .and_then(Status::from_code)
+                .filter(|s| *s != Status::Ok)
+                .unwrap_or(Status::Runtime);
             return Err(Failure {
                 status: kind,
                 message: format!(
