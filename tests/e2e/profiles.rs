@@ -811,3 +811,35 @@ fn engines_that_never_come_fail_the_start_and_leave_nothing_behind() {
     let out = p.with_profile("status", &[]);
     assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
 }
+
+#[test]
+fn stop_drain_finishes_the_queue_and_a_stale_engine_file_is_refused() {
+    let p = Running::create("drainme", &["-n", "1", "-N", "1"]);
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    // The engine file of this run, copied away (as one copies it to another host).
+    let stale = p.engine_file_copy("old-engine.json", 0o600);
+    let tasks: String = (1..=6)
+        .map(|i| format!("sleep 0.3; echo d-{i}\n"))
+        .collect();
+    p.submit(&tasks);
+    // --drain: queued work finishes before the cluster stops.
+    let out = p.with_profile("stop", &["--drain"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!p.security("cluster.json").exists());
+    assert_eq!(p.count(&["--succeeded"]), 6, "{}", p.log());
+
+    // A new start has a new key: the old file names a controller that is gone.
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    let out = p.run(&[
+        "engine",
+        "--file",
+        stale.to_str().unwrap(),
+        "--connect-timeout",
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert!(stderr(&out).contains("key"), "{}", stderr(&out));
+    assert_eq!(p.engines().len(), 1, "the stale engine did not register");
+}

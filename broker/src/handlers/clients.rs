@@ -58,6 +58,9 @@ impl Broker {
                     control.drain();
                     // Refuse new work from this moment, not from the next turn of the loop.
                     self.input_done = true;
+                    // "Queued" includes tasks other processes (`hs submit`) put in the store
+                    // since it was last polled: look once more before calling the work done.
+                    self.store_dirty = true;
                     self.reply(identity, &Drained {});
                 }
                 other => self.refuse(identity, format!("unknown request {other:?}")),
