@@ -258,3 +258,59 @@ fn autoscaling_grows_from_zero_to_max_and_shrinks_back_to_zero() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ssh_group_from_config_forwards_hypershell_variables_and_runs_the_remote_exe() {
+    let _hold = hold_netns_hosts(false);
+    let Some(cfg) = ssh_config() else { return };
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("site")).unwrap();
+    s.write("site/config.toml", "[ssh.nodelist]\npair = \"h[1-2]\"\n");
+    // The program engines run on the remote hosts: it leaves a mark per host, then is hs.
+    let mark = s.path("ran-on");
+    let wrapper = s.write(
+        "hs-remote",
+        &format!(
+            "#!/bin/sh\ntouch {}-$(hostname)\nexec {} \"$@\"\n",
+            mark.display(),
+            hs_bin().display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_ports().to_string();
+    let ssh_args = format!("-F {cfg}");
+    let mut cmd = s.hs(&[
+        "cluster",
+        "--no-db",
+        "--ssh-group",
+        "pair",
+        "--ssh-args",
+        &ssh_args,
+        "-E",
+        "--remote-exe",
+        wrapper.to_str().unwrap(),
+        "-H",
+        "10.77.0.1",
+        "-p",
+        &port,
+        "-t",
+        "sleep 0.1; echo {} $(hostname) $GREETING",
+    ]);
+    // -E sends HYPERSHELL_* along; an engine exports HYPERSHELL_EXPORT_X to its tasks as X.
+    cmd.env("HYPERSHELL_EXPORT_GREETING", "hello-remote")
+        .env("HYPERSHELL_LOGGING_LEVEL", "warning");
+    let input: String = (1..=20).map(|i| format!("{i}\n")).collect();
+    let out = run_with_input(cmd, &input, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 20, "{text}");
+    assert!(text.lines().all(|l| l.ends_with(" hello-remote")), "{text}");
+    let pair = BTreeSet::from(["h1".to_string(), "h2".into()]);
+    assert!(hosts_in(&text).is_subset(&pair), "{text}");
+    for host in ["h1", "h2"] {
+        let ran = s.path(&format!("ran-on-{host}"));
+        assert!(ran.exists(), "--remote-exe did not run on {host}");
+    }
+    assert!(!s.path("ran-on-h3").exists(), "h3 is not in the group");
+}
