@@ -1,10 +1,12 @@
 //! One file per kind of work the broker loop does: receiving engine messages, registration,
-//! results, engines leaving or lost, dispatch, and the client API.
+//! results, engines leaving or lost, dispatch, the client API, cancelling and pushing results
+//! to watching clients.
 
 mod cancel;
 mod clients;
 mod dispatch;
 mod engines;
 mod leave;
+mod push;
 mod register;
 mod results;
