@@ -586,6 +586,19 @@ pub struct StreamArgs {
     #[command(flatten)]
     pub slots: SlotArgs,
 
+    /// Run the jobs on a running controller (`hs server`, `hs start`) through its connection
+    /// file (or a directory holding it) instead of a cluster inside this process; its engines'
+    /// settings then apply, not -N, -t, -W, -S, -o, -e or --capture.
+    #[arg(
+        long = "file",
+        value_name = "CONN.json",
+        conflicts_with_all = [
+            "num_threads", "template", "task_timeout", "signalwait", "capture", "output",
+            "errors", "bundlesize", "bundlewait", "heartrate", "evict",
+        ]
+    )]
+    pub connection_file: Option<PathBuf>,
+
     /// Write results in input order (default: as jobs finish).
     #[arg(long)]
     pub keep_order: bool,

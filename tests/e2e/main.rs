@@ -16,3 +16,4 @@ mod security;
 mod server_client;
 mod store;
 mod stream;
+mod stream_remote;

@@ -12,6 +12,7 @@ pub mod run_task;
 pub mod server;
 mod store_args;
 pub mod stream;
+mod stream_remote;
 pub mod submit;
 mod task_id;
 pub mod update;
