@@ -1,6 +1,6 @@
 //! The broker loop: one thread owns the three sockets, the store and all state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use hs_engine::protocol::{Opener, Ping, Sealer};
@@ -15,6 +15,7 @@ use crate::registry::Registry;
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
 use crate::store::{Scheduler, StoreError, TaskStore};
+use crate::watch::Watchers;
 
 /// The longest the loop sleeps, so control requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
@@ -77,6 +78,12 @@ pub struct Broker {
     /// Results received this turn, acknowledged with the next bundle or at the end of the turn.
     pub(crate) pending_acks: HashMap<Uuid, Vec<Uuid>>,
     pub(crate) rejected: u64,
+    /// Clients waiting for the final results of tasks they submitted with `watch`.
+    pub(crate) watchers: Watchers,
+    /// Leased tasks a client cancelled, until their engine reports them (or gives them back).
+    pub(crate) cancelling: HashSet<Uuid>,
+    /// When to look next for watched tasks cancelled in the store before being scheduled.
+    pub(crate) next_watched_check: Instant,
 }
 
 impl Broker {
@@ -110,6 +117,9 @@ impl Broker {
             reconcile_until: None,
             pending_acks: HashMap::new(),
             rejected: 0,
+            watchers: Watchers::with_limit(cfg.max_watched_per_client),
+            cancelling: HashSet::new(),
+            next_watched_check: Instant::now(),
             scheduler,
             store,
             sockets,

@@ -44,6 +44,9 @@ pub struct BrokerConfig {
     /// Look in the store, once a heartbeat, for tasks cancelled by other processes
     /// (`hs update --cancel`) among those waiting here or leased to engines, and stop them.
     pub watch_cancels: bool,
+    /// Most unfinished watched tasks one client may have (more is refused until some finish):
+    /// the controller remembers which client to tell for each.
+    pub max_watched_per_client: usize,
     /// Log engines joining at info level (a server's operators want this; an in-process
     /// cluster's one engine is not news).
     pub announce_engines: bool,
@@ -72,6 +75,7 @@ impl BrokerConfig {
             buffer_input: false,
             restart_grace: Duration::from_secs(10),
             affinity_wait: Duration::from_secs(30),
+            max_watched_per_client: crate::watch::MAX_WATCHED_PER_CLIENT,
         }
     }
 }

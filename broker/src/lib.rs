@@ -8,8 +8,12 @@
 //! [`Broker::bind`] binds the sockets (so a port in use is reported before anything starts) and
 //! [`Broker::run`] serves until the work is done or its [`BrokerControl`] says stop, which lets
 //! tests and the in-process `hs cluster` run it on a thread as well as through the binary.
+//!
+//! [`client`] is the other side of the controller's client socket: a library for programs
+//! that submit jobs to a running controller and follow their results.
 
 mod broker;
+pub mod client;
 mod config;
 pub mod connection;
 mod control;
@@ -22,6 +26,7 @@ mod registry;
 mod sink;
 mod sockets;
 pub mod store;
+mod watch;
 mod wire;
 
 pub use broker::{Broker, BrokerError, BrokerSummary};

@@ -1,6 +1,7 @@
 //! Between store rows and what travels to engines.
 
-use hs_engine::task::{Task, TaskResult};
+use hs_engine::protocol::{FinishedTask, TaskSpec};
+use hs_engine::task::{JobOptions, Outcome, Task, TaskResult, sentinel};
 use uuid::Uuid;
 
 use crate::store::{Completion, TaskRecord};
@@ -33,5 +34,50 @@ pub fn to_completion(result: &TaskResult, engine: Option<(Uuid, &str)>) -> Compl
         signal: result.signal,
         outpath: result.outpath.clone(),
         errpath: result.errpath.clone(),
+    }
+}
+
+/// The row for a task a client described (`submit {tasks}`).
+pub fn from_spec(spec: TaskSpec, submit_id: Uuid, submit_host: Option<String>) -> TaskRecord {
+    let mut row = TaskRecord::new(spec.args, submit_id, submit_host);
+    row.tag = spec.tags;
+    row.job = spec.job.filter(|j| *j != JobOptions::default());
+    row.timeout = spec
+        .timeout
+        .filter(|t| *t > 0)
+        .map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+    row
+}
+
+/// What a watching client is told about a task the store settled without an engine's report
+/// (cancelled while waiting, or by `hs update --cancel`).
+pub fn finished_from_record(r: &TaskRecord) -> FinishedTask {
+    let exit_status = r.exit_status.unwrap_or(sentinel::CANCELLED);
+    let outcome = match (exit_status, r.signal) {
+        (sentinel::CANCELLED, None) => Outcome::Cancelled,
+        (sentinel::TEMPLATE_ERROR, None) => Outcome::TemplateError,
+        (sentinel::SPAWN_ERROR, None) => Outcome::SpawnError,
+        (_, Some(_)) => Outcome::Signaled,
+        _ => Outcome::Exited,
+    };
+    let error = (outcome == Outcome::Cancelled).then(|| {
+        if r.start_time.is_some() {
+            "cancelled while it ran".to_string()
+        } else {
+            "cancelled before it ran".to_string()
+        }
+    });
+    FinishedTask {
+        id: r.id,
+        outcome,
+        exit_status,
+        signal: r.signal,
+        submit_time: r.submit_time,
+        start_time: r.start_time,
+        completion_time: r.completion_time.unwrap_or_else(chrono::Utc::now),
+        engine_id: r.client_id,
+        host: r.client_host.clone(),
+        attempt: r.attempt.max(1) as u32,
+        error,
     }
 }

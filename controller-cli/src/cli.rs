@@ -110,6 +110,7 @@ impl Command {
             Command::Start(a) => return Some(&a.profile),
             Command::Stop(a) => return Some(&a.profile),
             Command::Status(a) => return Some(&a.profile),
+            Command::Stream(a) => return a.profile.as_deref(),
             _ => return None,
         };
         target.profile.as_deref()
@@ -840,6 +841,31 @@ fn non_negative_secs(s: &str) -> Result<f64, String> {
 pub struct StreamArgs {
     #[command(flatten)]
     pub slots: SlotArgs,
+
+    /// Run the jobs on a running controller (`hs server`, `hs start`) through its connection
+    /// file (or a directory holding it) instead of a cluster inside this process; its engines'
+    /// settings then apply, not -N, -t, -W, -S, -o, -e or --capture.
+    #[arg(
+        long = "file",
+        value_name = "CONN.json",
+        conflicts_with_all = [
+            "num_threads", "template", "task_timeout", "signalwait", "capture", "output",
+            "errors", "bundlesize", "bundlewait", "heartrate", "evict",
+        ]
+    )]
+    pub connection_file: Option<PathBuf>,
+
+    /// Run the jobs on the running cluster of this profile (its security/hs-client.json); as
+    /// with --file, its engines' settings apply.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with_all = [
+            "connection_file", "num_threads", "template", "task_timeout", "signalwait", "capture",
+            "output", "errors", "bundlesize", "bundlewait", "heartrate", "evict",
+        ]
+    )]
+    pub profile: Option<String>,
 
     /// Write results in input order (default: as jobs finish).
     #[arg(long)]

@@ -185,15 +185,15 @@ pub fn read_lines(
 }
 
 /// The reading loop itself: every line of `input` goes to `on_line` (with its 1-based number),
-/// and the task rows it makes go to `send` in bundles as large as the input has ready (see the
+/// and the task rows (or other items) it makes go to `send` in bundles as large as the input has ready (see the
 /// module docs). Returns how many rows were made, and the read error that stopped it, if any.
-pub fn feed_lines(
+pub fn feed_lines<T>(
     input: Box<dyn Read + Send>,
-    on_line: &mut dyn FnMut(u64, &[u8]) -> Option<TaskRecord>,
-    send: &mut dyn FnMut(Vec<TaskRecord>) -> bool,
+    on_line: &mut dyn FnMut(u64, &[u8]) -> Option<T>,
+    send: &mut dyn FnMut(Vec<T>) -> bool,
 ) -> (u64, Option<String>) {
     let mut reader = BufReader::with_capacity(256 * 1024, input);
-    let mut bundle: Vec<TaskRecord> = Vec::new();
+    let mut bundle: Vec<T> = Vec::new();
     let mut line = Vec::new();
     let (mut number, mut made) = (0u64, 0u64);
     loop {

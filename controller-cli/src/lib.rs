@@ -5,7 +5,6 @@ mod cli;
 mod commands;
 mod config;
 mod connection;
-mod control_client;
 mod database;
 mod directives;
 mod exit;

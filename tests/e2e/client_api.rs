@@ -96,7 +96,12 @@ fn submit_status_and_drain_through_the_client_socket() {
     };
 
     let args: Vec<String> = (0..10).map(|i| format!("exit {}", i % 2)).collect();
-    let submitted: Submitted = client.request(&Submit { args }).unwrap();
+    let submitted: Submitted = client
+        .request(&Submit {
+            args,
+            ..Submit::default()
+        })
+        .unwrap();
     assert_eq!(submitted.ids.len(), 10);
 
     let mut status = Status::default();
@@ -126,11 +131,13 @@ fn submit_status_and_drain_through_the_client_socket() {
     let _: Submitted = client
         .request(&Submit {
             args: vec!["sleep 1".into()],
+            ..Submit::default()
         })
         .unwrap();
     let _: Drained = client.request(&DrainRequest {}).unwrap();
     let refused = client.request::<Submit, Submitted>(&Submit {
         args: vec!["true".into()],
+        ..Submit::default()
     });
     assert!(refused.unwrap_err().contains("draining"));
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,67 @@ pub fn spawn_piped(mut cmd: Command) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.spawn().expect("spawn hs")
+}
+
+/// Start `cmd` with stdin, stdout and stderr piped, and hand back its stdin: the caller writes
+/// the input, and may keep it open (a live stream) while it does something else.
+pub fn spawn_fed(mut cmd: Command) -> (Child, ChildStdin) {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hs");
+    let stdin = child.stdin.take().expect("stdin");
+    (child, stdin)
+}
+
+/// Stdout as JSON lines (`hs stream`'s results); fails on a line that is not JSON.
+pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("stdout is not JSON-lines ({e}): {l}"))
+        })
+        .collect()
+}
+
+/// An interrupted `hs stream` exited 4 and answered each of its `jobs` jobs `cancelled`.
+pub fn assert_stream_cancelled(out: &Output, jobs: usize) {
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(out));
+    let rs = json_lines(out);
+    assert_eq!(rs.len(), jobs, "every job answered: {}", stdout(out));
+    assert!(
+        rs.iter().all(|r| r["result"]["status"] == "cancelled"),
+        "{}",
+        stdout(out)
+    );
+}
+
+/// A stream result of a job that ran and succeeded, with every field Bakapara's has.
+pub fn assert_ok_result(r: &serde_json::Value) {
+    assert_eq!((&r["status"], &r["code"]), (&"ok".into(), &0.into()), "{r}");
+    for key in [
+        "submitted",
+        "started",
+        "completed",
+        "received",
+        "elapsed",
+        "engine_id",
+        "host",
+        "msg_id",
+        "attempt",
+    ] {
+        assert!(!r[key].is_null(), "result has {key}: {r}");
+    }
+}
+
+/// The stream job `{"cmd":"pwd > where.txt; echo text; echo oops >&2","cd":DIR,"out":"o.txt",
+/// "err":"e.txt"}` ran in `dir`, its output in the files it named.
+pub fn assert_ran_in(dir: &Path) {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    assert_eq!(read("where.txt").trim(), dir.display().to_string());
+    assert_eq!(read("o.txt"), "text\n");
+    assert_eq!(read("e.txt"), "oops\n");
 }
 
 /// Run with `input` on stdin, bounded by `limit`; kill and fail if it takes longer.

@@ -19,3 +19,4 @@ mod security;
 mod server_client;
 mod store;
 mod stream;
+mod stream_remote;

@@ -843,3 +843,49 @@ fn stop_drain_finishes_the_queue_and_a_stale_engine_file_is_refused() {
     assert!(stderr(&out).contains("key"), "{}", stderr(&out));
     assert_eq!(p.engines().len(), 1, "the stale engine did not register");
 }
+
+#[test]
+fn a_stream_runs_its_jobs_on_a_running_profile() {
+    let p = Running::create("streamer", &["-n", "2", "-N", "1"]);
+    // Jobs for a host no engine runs on fail after this wait, on the profile's controller.
+    p.edit("[server]\n", "[server]\nhostwait = 1\n");
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    let work = p.s.path("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let jobs = format!(
+        "{}\n{}\n{}\n",
+        r#"{"cmd":"echo one","id":1}"#,
+        format_args!(
+            r#"{{"cmd":"pwd","cd":"{}","out":"where.txt","id":2}}"#,
+            work.display()
+        ),
+        r#"{"cmd":"true","host":["nosuchhost"],"id":3}"#,
+    );
+    let out = run_with_input(
+        p.hs(&["stream", "--profile", "streamer", "--keep-order"]),
+        &jobs,
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rs = json_lines(&out);
+    assert_eq!(rs.len(), 3, "{}", stdout(&out));
+    assert_eq!(rs[0]["result"]["status"], "ok", "{}", rs[0]);
+    assert_eq!(rs[1]["result"]["status"], "ok", "{}", rs[1]);
+    assert_eq!(
+        std::fs::read_to_string(work.join("where.txt"))
+            .unwrap()
+            .trim(),
+        work.to_str().unwrap()
+    );
+    assert_eq!(rs[2]["result"]["status"], "error", "{}", rs[2]);
+    let error = rs[2]["result"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("nosuchhost"), "{error}");
+    // The jobs are tasks of the profile, kept in its database.
+    assert_eq!(p.count(&[]), 3);
+    // A stopped profile: a clear error, exit 11.
+    let out = p.with_profile("stop", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_with_input(p.hs(&["stream", "--profile", "streamer"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+}

@@ -13,6 +13,7 @@ use hs_broker::store::{
     Query, SCHEMA_VERSION, Scheduler, SqliteStore, StoreError, TagFilter, TaskRecord, TaskStore,
     Value,
 };
+use hs_engine::task::JobOptions;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -86,7 +87,7 @@ fn one_line(e: &StoreError) {
 /// Every case, against fresh stores from `make`. `history`: completed rows stay readable
 /// (false for the memory store, which keeps only unfinished work).
 pub fn suite(make: Make, history: bool) {
-    let cases: [(&str, Case); 18] = [
+    let cases: [(&str, Case); 19] = [
         ("round trip", round_trip),
         ("submit order", submit_order),
         ("schedule marks and limits", schedule_marks_and_limits),
@@ -98,6 +99,7 @@ pub fn suite(make: Make, history: bool) {
         ("groups", groups),
         ("unschedule", unschedule),
         ("interrupted", interrupted),
+        ("cancel and job settings", cancel_and_job_settings),
         ("operators", operators),
         ("history operators", history_operators),
         ("tags", tags),
@@ -559,6 +561,48 @@ fn interrupted(make: Make, _history: bool) {
     lost.sort_by_key(|r| r.submit_time);
     assert_eq!(args_of(&lost), ["t0", "t2"]);
     assert_eq!(s.interrupted(1).unwrap().len(), 1);
+}
+
+fn with_job(args: &str, ms: i64) -> TaskRecord {
+    let mut t = task(args, ms);
+    t.job = Some(JobOptions {
+        cwd: Some("/data".into()),
+        stdout: Some("out.txt".into()),
+        env: vec![("LC_ALL".into(), "C".into())],
+        ..JobOptions::default()
+    });
+    t
+}
+
+/// A task's own run settings travel through the store (scheduling, a restart, a retry), and
+/// `cancel` settles only tasks without a final result, returning them.
+fn cancel_and_job_settings(make: Make, _history: bool) {
+    let mut s = make();
+    let a = with_job("a", 0);
+    let (b, c) = (task("b", 1), task("c", 2));
+    s.submit(&[a.clone(), b.clone(), c.clone()]).unwrap();
+    let by = sched(1, false);
+    let got = s.schedule(1, &by).unwrap();
+    assert_eq!(args_of(&got), ["a"]);
+    assert_eq!(got[0].job, a.job);
+    assert_eq!(
+        s.interrupted(10).unwrap()[0].job,
+        a.job,
+        "a restart gets them"
+    );
+
+    let cancelled = s.cancel(&[b.id, Uuid::now_v7()]).unwrap();
+    assert_eq!(args_of(&cancelled), ["b"]);
+    assert_eq!(cancelled[0].exit_status, Some(-1));
+    assert!(cancelled[0].completion_time.is_some());
+    assert!(s.cancel(&[b.id]).unwrap().is_empty(), "already final");
+    assert_eq!(s.count_remaining().unwrap(), 2);
+
+    s.complete(&[done(a.id, 1)]).unwrap();
+    let next = s.schedule(10, &by).unwrap();
+    let retry = next.iter().find(|r| r.attempt == 2).expect("a retried");
+    assert_eq!(retry.job, a.job, "a retry keeps them");
+    assert_eq!(args_of(&next).len(), 2, "c and the retry; b never runs");
 }
 
 fn count(s: &mut Box<dyn TaskStore>, q: Query) -> usize {
@@ -1029,6 +1073,41 @@ fn store_sqlite_suite() {
         Box::new(s)
     };
     suite(&make, true);
+}
+
+/// A database made before the `job` column existed keeps working, and gets the column when a
+/// task first needs it.
+#[test]
+fn store_sqlite_job_column_comes_to_older_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.initialize().unwrap();
+    drop(s);
+    let make_old = || {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch("ALTER TABLE task DROP COLUMN job")
+            .unwrap();
+    };
+    make_old();
+
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.check().unwrap();
+    s.submit(&[task("plain", 0)]).unwrap();
+    let by = sched(0, false);
+    assert_eq!(s.schedule(10, &by).unwrap()[0].job, None);
+    let a = with_job("a", 1);
+    s.submit(std::slice::from_ref(&a)).unwrap();
+    assert_eq!(s.schedule(10, &by).unwrap()[0].job, a.job);
+    drop(s);
+
+    // `initialize` (what every SQLite command runs) adds it too.
+    make_old();
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.initialize().unwrap();
+    let b = with_job("b", 2);
+    s.submit(std::slice::from_ref(&b)).unwrap();
+    assert_eq!(s.schedule(10, &by).unwrap()[0].job, b.job);
 }
 
 #[test]

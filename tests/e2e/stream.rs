@@ -1,24 +1,11 @@
 //! `hs stream`: JSON jobs in, JSON results out, every line answered exactly once.
 
 use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
-
-use serde_json::Value;
 
 use crate::helpers::*;
 
 const LIMIT: Duration = Duration::from_secs(90);
-
-fn results(out: &std::process::Output) -> Vec<Value> {
-    stdout(out)
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("stdout is not JSON-lines ({e}): {l}"))
-        })
-        .collect()
-}
 
 #[test]
 fn mixed_jobs_each_get_one_result_line() {
@@ -62,7 +49,7 @@ fn mixed_jobs_each_get_one_result_line() {
         "some jobs failed: {}",
         stderr(&out)
     );
-    let rs = results(&out);
+    let rs = json_lines(&out);
     assert_eq!(rs.len(), jobs.len(), "one line per input line");
     let status = |i: usize| {
         rs[i]["result"]["status"]
@@ -83,25 +70,7 @@ fn mixed_jobs_each_get_one_result_line() {
         rs[0].as_object().unwrap().keys().collect::<Vec<_>>(),
         ["cmd", "id", "extra", "result"]
     );
-    assert_eq!(status(0), "ok");
-    assert_eq!(rs[0]["result"]["code"], 0);
-    for key in [
-        "submitted",
-        "started",
-        "completed",
-        "received",
-        "elapsed",
-        "engine_id",
-        "host",
-        "msg_id",
-        "attempt",
-    ] {
-        assert!(
-            !rs[0]["result"][key].is_null(),
-            "result has {key}: {}",
-            rs[0]
-        );
-    }
+    assert_ok_result(&rs[0]["result"]);
     assert_eq!(
         (status(1), rs[1]["result"]["code"].as_i64()),
         ("error".to_string(), Some(3))
@@ -120,20 +89,7 @@ fn mixed_jobs_each_get_one_result_line() {
     assert!(error(4).contains("no \"cmd\""), "{}", error(4));
     assert!(error(5).contains("must be a string"), "{}", error(5));
     assert_eq!(status(6), "ok", "{}", rs[6]);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("where.txt"))
-            .unwrap()
-            .trim(),
-        dir.display().to_string()
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.join("o.txt")).unwrap(),
-        "text\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.join("e.txt")).unwrap(),
-        "oops\n"
-    );
+    assert_ran_in(&dir);
     assert!(
         error(7).contains("/no/such/place does not exist"),
         "{}",
@@ -150,8 +106,8 @@ fn mixed_jobs_each_get_one_result_line() {
 }
 
 /// The id and result of every line, by id.
-fn by_id(out: &std::process::Output) -> std::collections::HashMap<String, Value> {
-    results(out)
+fn by_id(out: &std::process::Output) -> std::collections::HashMap<String, serde_json::Value> {
+    json_lines(out)
         .into_iter()
         .map(|r| (r["id"].as_str().unwrap_or_default().to_string(), r))
         .collect()
@@ -172,7 +128,7 @@ fn a_job_for_an_absent_host_fails_after_host_wait_while_the_others_run() {
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(took < Duration::from_secs(10), "took {took:?}");
-    let rs = results(&out);
+    let rs = json_lines(&out);
     assert_eq!(rs.len(), jobs.len(), "{}", stdout(&out));
     // The others were answered first: nothing waited behind the stuck job.
     let last = &rs[rs.len() - 1];
@@ -224,7 +180,7 @@ fn ten_thousand_jobs_are_each_answered_exactly_once() {
         .collect();
     let out = run_with_input(s.hs(&["stream", "-N2"]), &input, Duration::from_secs(300));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut ids: Vec<i64> = results(&out)
+    let mut ids: Vec<i64> = json_lines(&out)
         .iter()
         .map(|r| {
             assert_eq!(r["result"]["status"], "ok");
@@ -239,13 +195,8 @@ fn ten_thousand_jobs_are_each_answered_exactly_once() {
 fn interrupting_a_stream_cancels_everything_and_leaves_nothing_behind() {
     let s = Scratch::new();
     let marker = format!("sleep 93.{}", std::process::id());
-    let mut cmd = s.hs(&["stream", "-N2", "-S", "0.3"]);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let (child, mut stdin) = spawn_fed(s.hs(&["stream", "-N2", "-S", "0.3"]));
     {
-        let mut stdin = child.stdin.take().unwrap();
         for i in 0..5 {
             writeln!(
                 stdin,
@@ -262,14 +213,7 @@ fn interrupting_a_stream_cancels_everything_and_leaves_nothing_behind() {
         signal(child.id(), libc::SIGINT);
         let out = wait_output(child, Duration::from_secs(30));
         drop(stdin);
-        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-        let rs = results(&out);
-        assert_eq!(rs.len(), 5, "every job answered: {}", stdout(&out));
-        assert!(
-            rs.iter().all(|r| r["result"]["status"] == "cancelled"),
-            "{}",
-            stdout(&out)
-        );
+        assert_stream_cancelled(&out, 5);
     }
     assert!(
         wait_until(Duration::from_secs(3), || processes_with(&marker)

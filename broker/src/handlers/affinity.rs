@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
 
 use crate::broker::{Broker, BrokerError};
@@ -49,13 +50,19 @@ impl Broker {
             failed.len(),
             seconds(self.cfg.affinity_wait)
         );
+        let mut pushes = Vec::new();
         for (task, result) in failed {
             // Cancelled meanwhile by another process: that result stands.
             if recorded.contains(&task.id) {
                 self.count_final(&result);
                 sink.task_failed_to_start(&task, &result);
+                if self.watchers.is_watched(&task.id) {
+                    pushes.push(FinishedTask::new(&task, &result, None));
+                }
             }
         }
+        // Recorded first, so a watching client finds it in the store.
+        self.push_finished(pushes);
         Ok(())
     }
 }

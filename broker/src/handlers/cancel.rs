@@ -1,16 +1,27 @@
-//! Cancels made by other processes (`hs update --cancel`): the store records them, and the
-//! controller notices them here, once a heartbeat, among the tasks it has already taken from
-//! the store. Waiting ones are dropped; leased ones are stopped by their engines.
+//! Cancelling tasks, for two kinds of callers with one path to the engines:
+//!
+//! - other processes (`hs update --cancel`): the store records the cancel, and the controller
+//!   notices it here, once a heartbeat, among the tasks it has already taken from the store;
+//! - clients (`cancel {ids}` on the client socket): the controller cancels in the store itself.
+//!
+//! Either way, waiting tasks are dropped (and their watchers told at once), and leased ones are
+//! stopped by their engines, whose `cancelled` results then travel like any other result.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
-use hs_engine::protocol::Cancel;
+use hs_engine::protocol::{Cancel, CancelReply};
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError};
 
+/// How often watched tasks still in the store are looked up for cancels made by others.
+const WATCHED_CHECK: Duration = Duration::from_secs(5);
+
 impl Broker {
     pub(crate) fn apply_cancels(&mut self) -> Result<(), BrokerError> {
+        self.cancel_returned()?;
+        self.watched_cancels()?;
         if !self.cfg.watch_cancels || (self.queue.is_empty() && self.registry.lease_count() == 0) {
             return Ok(());
         }
@@ -21,19 +32,119 @@ impl Broker {
             return Ok(());
         }
         let dropped = self.queue.remove(&finished);
-        let mut by_engine: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for (task, engine) in self.registry.leased() {
-            if finished.contains(&task) {
-                by_engine.entry(engine).or_default().push(task);
-            }
-        }
-        let stopping: usize = by_engine.values().map(Vec::len).sum();
+        let stopping = self.stop_leased(&finished).len();
         tracing::info!(
             "cancelled in the store: {dropped} waiting tasks dropped, {stopping} running tasks being stopped"
         );
-        for (engine, ids) in by_engine {
-            self.send_to_engine(engine, &Cancel { ids });
+        // Their engines' reports will be duplicates of what the store already holds, so watchers
+        // are told now, from the store.
+        if !self.watchers.is_empty() {
+            let mut rows = Vec::new();
+            for id in finished.iter().filter(|id| self.watchers.is_watched(id)) {
+                rows.extend(self.store.get(id)?);
+            }
+            self.push_records(&rows);
         }
         Ok(())
+    }
+
+    /// Watched tasks still in the store (not yet taken by this controller) that another
+    /// process cancelled there: nothing else would ever tell their watchers, since the
+    /// scheduler simply skips them. Looked for every [`WATCHED_CHECK`], not every heartbeat,
+    /// because there may be many.
+    fn watched_cancels(&mut self) -> Result<(), BrokerError> {
+        let now = Instant::now();
+        if !self.cfg.watch_cancels || self.watchers.is_empty() || now < self.next_watched_check {
+            return Ok(());
+        }
+        self.next_watched_check = now + WATCHED_CHECK;
+        let mut held: HashSet<Uuid> = self.queue.ids().collect();
+        held.extend(self.registry.leased().map(|(task, _)| task));
+        let stored: Vec<Uuid> = self
+            .watchers
+            .ids()
+            .filter(|id| !held.contains(id))
+            .collect();
+        let finished = self.store.finished_among(&stored)?;
+        let mut rows = Vec::with_capacity(finished.len());
+        for id in &finished {
+            rows.extend(self.store.get(id)?);
+        }
+        self.push_records(&rows);
+        Ok(())
+    }
+
+    /// A client's `cancel {ids}`: stop what engines hold, cancel the rest in the store.
+    pub(crate) fn cancel_for_client(&mut self, ids: Vec<Uuid>) -> Result<CancelReply, BrokerError> {
+        let wanted: HashSet<Uuid> = ids.into_iter().collect();
+        let leased = self.stop_leased(&wanted);
+        // Remember them: an engine lost before it reports gives them back to the queue, where
+        // they must not run again.
+        self.cancelling.extend(leased.iter().copied());
+        let rest: Vec<Uuid> = wanted.difference(&leased).copied().collect();
+        let cancelled = self.cancel_waiting(&rest)?;
+        Ok(CancelReply {
+            cancelled: cancelled as u64,
+            stopping: leased.len() as u64,
+            unknown: (rest.len() - cancelled) as u64,
+        })
+    }
+
+    /// Tasks a client cancelled while an engine held them, given back to the queue since (the
+    /// engine was lost): cancel them where they wait now.
+    fn cancel_returned(&mut self) -> Result<(), BrokerError> {
+        if self.cancelling.is_empty() {
+            return Ok(());
+        }
+        let waiting: Vec<Uuid> = self
+            .queue
+            .ids()
+            .filter(|id| self.cancelling.contains(id))
+            .collect();
+        if !waiting.is_empty() {
+            self.cancel_waiting(&waiting)?;
+        }
+        Ok(())
+    }
+
+    /// Cancel tasks no engine holds (waiting here, among a previous controller's orphans, or
+    /// not yet taken from the store): record them as cancelled and tell their watchers.
+    /// Returns how many were cancelled (the others had finished already or are unknown).
+    fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, BrokerError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let set: HashSet<Uuid> = ids.iter().copied().collect();
+        let at_broker = self.queue.remove(&set);
+        for id in ids {
+            self.orphans.remove(id);
+            self.cancelling.remove(id);
+        }
+        let rows = self.store.cancel(ids)?;
+        // Those that were still in the store will never be scheduled now.
+        let from_store = rows.len().saturating_sub(at_broker) as u64;
+        self.unscheduled = self.unscheduled.saturating_sub(from_store);
+        self.summary.failed += rows.len() as u64;
+        if !rows.is_empty() {
+            tracing::info!("a client cancelled {} waiting tasks", rows.len());
+        }
+        self.push_records(&rows);
+        Ok(rows.len())
+    }
+
+    /// Ask engines to stop those of `ids` they hold; returns the ids they hold.
+    fn stop_leased(&mut self, ids: &HashSet<Uuid>) -> HashSet<Uuid> {
+        let mut by_engine: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (task, engine) in self.registry.leased() {
+            if ids.contains(&task) {
+                by_engine.entry(engine).or_default().push(task);
+            }
+        }
+        let mut held = HashSet::new();
+        for (engine, ids) in by_engine {
+            held.extend(ids.iter().copied());
+            self.send_to_engine(engine, &Cancel { ids });
+        }
+        held
     }
 }

@@ -1,10 +1,11 @@
-//! The client API: submit work, ask for status, ask for a drain.
+//! The client API: submit work (watched or not), ask for status, cancel, ask for a drain.
 
 use std::time::Instant;
 
 use crate::store::TaskRecord;
 use hs_engine::protocol::{
-    Body, DrainRequest, Drained, EngineStatus, Refused, Status, StatusRequest, Submit, Submitted,
+    Body, Cancel, DrainRequest, Drained, EngineStatus, Refused, Status, StatusRequest, Submit,
+    Submitted,
 };
 use uuid::Uuid;
 
@@ -12,7 +13,7 @@ use crate::broker::{Broker, BrokerError};
 use crate::control::BrokerControl;
 use crate::sink::ResultSink;
 
-/// Most tasks accepted in one submit message.
+/// Most tasks accepted (or cancelled) in one message.
 const MAX_SUBMIT: usize = 100_000;
 
 impl Broker {
@@ -53,6 +54,19 @@ impl Broker {
                     let status = self.status();
                     self.reply(identity, &status);
                 }
+                Cancel::KIND => match envelope.parse::<Cancel>() {
+                    Ok(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
+                        identity,
+                        format!(
+                            "too many ids in one cancel (limit {MAX_SUBMIT}): send smaller ones"
+                        ),
+                    ),
+                    Ok(c) => {
+                        let reply = self.cancel_for_client(c.ids)?;
+                        self.reply(identity, &reply);
+                    }
+                    Err(e) => self.refuse(identity, e.to_string()),
+                },
                 DrainRequest::KIND => {
                     tracing::info!("a client asked to drain: finishing queued work, then stopping");
                     control.drain();
@@ -83,25 +97,67 @@ impl Broker {
             );
             return Ok(());
         }
-        if submit.args.len() > MAX_SUBMIT {
-            let reason =
-                format!("too many tasks in one message (limit {MAX_SUBMIT}): send smaller bundles");
+        if let Err(reason) = self.admissible(&client, &submit) {
             self.refuse(client, reason);
             return Ok(());
         }
-        let rows: Vec<TaskRecord> = submit
+        let watched: Vec<bool> = std::iter::repeat_n(false, submit.args.len())
+            .chain(submit.tasks.iter().map(|t| t.watch))
+            .collect();
+        let host = submit.host;
+        let mut rows: Vec<TaskRecord> = submit
             .args
             .into_iter()
-            .map(|args| TaskRecord::new(args, sender, None))
+            .map(|args| TaskRecord::new(args, sender, host.clone()))
             .collect();
+        rows.extend(
+            submit
+                .tasks
+                .into_iter()
+                .map(|spec| crate::wire::from_spec(spec, sender, host.clone())),
+        );
         // Committed before it is acknowledged.
         self.store.submit(&rows)?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let watch = ids
+            .iter()
+            .zip(&watched)
+            .filter(|(_, w)| **w)
+            .map(|(id, _)| *id);
+        self.watchers.watch(&client, watch);
         self.summary.submitted += ids.len() as u64;
         self.unscheduled += ids.len() as u64;
         self.store_dirty = true;
         sink.tasks_submitted(ids.len() as u64);
         self.reply(client, &Submitted { ids });
+        Ok(())
+    }
+
+    /// Why a submit cannot be taken as a whole, if it cannot: too big, a task with no command, or
+    /// more watched tasks than this client may still have open.
+    fn admissible(&self, client: &[u8], submit: &Submit) -> Result<(), String> {
+        let total = submit.args.len() + submit.tasks.len();
+        if total > MAX_SUBMIT {
+            return Err(format!(
+                "too many tasks in one message (limit {MAX_SUBMIT}): send smaller bundles"
+            ));
+        }
+        if let Some(n) = submit.tasks.iter().position(|t| t.args.trim().is_empty()) {
+            return Err(format!(
+                "task {} of the message has an empty command",
+                n + 1
+            ));
+        }
+        let watched = submit.tasks.iter().filter(|t| t.watch).count();
+        let room = self.watchers.room(client);
+        if watched > room {
+            return Err(format!(
+                "this client already waits for {} unfinished watched tasks (limit {}): \
+                 wait for some results before submitting more",
+                self.watchers.limit() - room,
+                self.watchers.limit()
+            ));
+        }
         Ok(())
     }
 
@@ -135,11 +191,20 @@ impl Broker {
     }
 
     fn reply<B: Body>(&mut self, client: Vec<u8>, body: &B) {
+        // A client that went away does not matter to anyone else.
+        self.send_to_client(client, body);
+    }
+
+    /// Send a signed message to one client without waiting; false if it could not be queued
+    /// (the client is gone, or its queue is full).
+    pub(crate) fn send_to_client<B: Body>(&mut self, client: Vec<u8>, body: &B) -> bool {
         let frames = self.sealer.seal(body);
         let mut parts = Vec::with_capacity(6);
         parts.push(client);
         parts.extend(frames);
-        // A client that went away does not matter to anyone else.
-        let _ = self.sockets.clients.send_multipart(parts, zmq::DONTWAIT);
+        self.sockets
+            .clients
+            .send_multipart(parts, zmq::DONTWAIT)
+            .is_ok()
     }
 }

@@ -1,5 +1,6 @@
 //! One file per kind of work the broker loop does: receiving engine messages, registration,
-//! results, engines leaving or lost, dispatch, host affinity, and the client API.
+//! results, engines leaving or lost, dispatch, host affinity, the client API, cancelling and
+//! pushing results to watching clients.
 
 mod affinity;
 mod cancel;
@@ -7,5 +8,6 @@ mod clients;
 mod dispatch;
 mod engines;
 mod leave;
+mod push;
 mod register;
 mod results;

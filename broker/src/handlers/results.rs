@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
@@ -45,7 +46,9 @@ impl Broker {
         } else {
             self.store.complete(&completions)?.into_iter().collect()
         };
+        let mut pushes = Vec::new();
         for (task, result) in settled {
+            self.cancelling.remove(&task.id);
             if !recorded.contains(&task.id) {
                 tracing::debug!(
                     "task {} already had a final result: this one is ignored",
@@ -60,7 +63,12 @@ impl Broker {
             if let Some(info) = self.registry.get(&engine) {
                 sink.task_finished(&task, &result, info);
             }
+            if self.watchers.is_watched(&task.id) {
+                pushes.push(FinishedTask::new(&task, &result, Some((engine, &host))));
+            }
         }
+        // Only now: a watcher must be able to find what it is told about in the store.
+        self.push_finished(pushes);
         // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
         self.pending_acks.entry(engine).or_default().extend(ids);
         Ok(())

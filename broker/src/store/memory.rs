@@ -190,6 +190,18 @@ impl MemoryStore {
         Some(r)
     }
 
+    /// Take a row out to change it, if it has no final result yet.
+    fn take_open(&mut self, id: &Uuid) -> Option<TaskRecord> {
+        if self
+            .rows
+            .get(id)
+            .is_none_or(|r| r.completion_time.is_some())
+        {
+            return None;
+        }
+        self.take(id)
+    }
+
     fn next_group(&self, above: Option<i64>) -> Option<i64> {
         match above {
             None => self.new.first().map(|k| k.0),
@@ -344,14 +356,7 @@ impl MemoryStore {
             Change::RemoveTag(k) => {
                 r.tag.remove(k);
             }
-            Change::Cancel => {
-                if r.completion_time.is_none() {
-                    let t = now();
-                    r.schedule_time = Some(t);
-                    r.completion_time = Some(t);
-                    r.exit_status = Some(-1);
-                }
-            }
+            Change::Cancel => cancel_row(&mut r),
             Change::Revert => {
                 if r.exit_status != Some(-1) {
                     for f in REVERTED {
@@ -368,6 +373,17 @@ impl MemoryStore {
             }
         }
         self.put(r);
+    }
+}
+
+/// What cancelling does to a row that has no final result yet (terminal: never scheduled,
+/// retried or reverted).
+fn cancel_row(r: &mut TaskRecord) {
+    if r.completion_time.is_none() {
+        let t = now();
+        r.schedule_time = Some(t);
+        r.completion_time = Some(t);
+        r.exit_status = Some(-1);
     }
 }
 
@@ -482,16 +498,22 @@ impl TaskStore for MemoryStore {
         Ok(recorded)
     }
 
+    fn cancel(&mut self, ids: &[Uuid]) -> Result<Vec<TaskRecord>> {
+        let mut cancelled = Vec::new();
+        for id in ids {
+            if let Some(mut r) = self.take_open(id) {
+                cancel_row(&mut r);
+                cancelled.push(r.clone());
+                // A cancelled row is final: `put` lets it go.
+                self.put(r);
+            }
+        }
+        Ok(cancelled)
+    }
+
     fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
         for id in ids {
-            if self
-                .rows
-                .get(id)
-                .is_none_or(|r| r.completion_time.is_some())
-            {
-                continue;
-            }
-            if let Some(mut r) = self.take(id) {
+            if let Some(mut r) = self.take_open(id) {
                 r.schedule_time = None;
                 r.server_id = None;
                 r.server_host = None;

@@ -9,6 +9,7 @@
 //! Only the controller (and the `hs submit/list/update/...` commands) touch the store; engines
 //! never do. All writes go through one writer in batched transactions.
 
+mod job_column;
 mod memory;
 mod postgres;
 mod query;
@@ -110,6 +111,11 @@ pub trait TaskStore: Send {
     /// Record finished tasks in one transaction (first final result wins: a row that already has
     /// a `completion_time` is left alone and its id is not returned). Returns the ids recorded.
     fn complete(&mut self, done: &[Completion]) -> Result<Vec<Uuid>>;
+
+    /// Cancel those of `ids` that have no final result yet, as `hs update --cancel` does
+    /// (`schedule_time = completion_time = now`, `exit_status = -1`), in one transaction; returns
+    /// the rows it cancelled (a client watching them is told from these).
+    fn cancel(&mut self, ids: &[Uuid]) -> Result<Vec<TaskRecord>>;
 
     /// Put tasks back as never scheduled (their engine was lost): no attempt is consumed.
     fn unschedule(&mut self, ids: &[Uuid]) -> Result<()>;

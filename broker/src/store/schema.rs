@@ -1,5 +1,5 @@
 //! The schema: HyperShell's `task` and `client` tables (same column names and meanings, plus
-//! `signal`), an `hs_meta` key/value table holding the schema version, and the indexes that keep
+//! `signal`, and `job`: see `job_column`), an `hs_meta` key/value table holding the schema version, and the indexes that keep
 //! scheduling fast at millions of rows.
 //!
 //! Types differ by dialect. SQLite keeps ids as hyphenated text, times as fixed-width ISO-8601
@@ -83,7 +83,8 @@ pub(crate) fn create(d: Dialect) -> Vec<String> {
                 \"duration\" {int},
                 \"previous_id\" {uuid},
                 \"next_id\" {uuid},
-                \"tag\" {json} NOT NULL DEFAULT {json_default}
+                \"tag\" {json} NOT NULL DEFAULT {json_default},
+                \"job\" {json}
             )"
         ),
         "CREATE INDEX IF NOT EXISTS task_unscheduled ON task (\"group\", \"submit_time\", \"id\") \

@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use uuid::Uuid;
 
+use super::job_column::job_param;
 use super::query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter};
 use super::record::{ClientRecord, Completion, TaskRecord};
 use super::schema::{self, FAILED, SCHEMA_VERSION};
@@ -324,7 +325,10 @@ pub(crate) trait Conn: Send {
 /// The [`TaskStore`] logic over any [`Conn`].
 pub(crate) struct SqlCore<C: Conn> {
     pub(crate) conn: C,
-    insert_sql: HashMap<usize, String>,
+    /// `INSERT` statements by rows per statement and whether they fill the `job` column.
+    insert_sql: HashMap<(usize, bool), String>,
+    /// Whether the task table has the `job` column (see `job_column`), once asked.
+    pub(crate) job_column: Option<bool>,
 }
 
 impl<C: Conn> SqlCore<C> {
@@ -332,10 +336,11 @@ impl<C: Conn> SqlCore<C> {
         SqlCore {
             conn,
             insert_sql: HashMap::new(),
+            job_column: None,
         }
     }
 
-    fn d(&self) -> Dialect {
+    pub(crate) fn d(&self) -> Dialect {
         self.conn.dialect()
     }
 
@@ -446,33 +451,46 @@ impl<C: Conn> SqlCore<C> {
         Ok(())
     }
 
-    /// Insert rows with multi-row `INSERT`s (inside the caller's transaction).
+    /// Insert rows with multi-row `INSERT`s (inside the caller's transaction). A chunk with job
+    /// options fills the `job` column too (the caller made sure it exists).
     fn insert_rows(&mut self, rows: &[TaskRecord]) -> Result<()> {
         let d = self.d();
         let max = d.insert_batch();
         let mut i = 0;
         while i < rows.len() {
             let n = chunk(rows.len() - i, max);
+            let part = &rows[i..i + n];
+            let with_job = part.iter().any(|r| r.job.is_some());
             let sql = self
                 .insert_sql
-                .entry(n)
+                .entry((n, with_job))
                 .or_insert_with(|| {
                     // Placeholders only depend on each cell's type, so any task shapes them.
                     let shape = TaskRecord::new(String::new(), Uuid::nil(), None);
                     let mut b = Bind::new(d);
                     let mut values = Vec::with_capacity(n);
                     for _ in 0..n {
-                        let row: Vec<String> = task_params(&shape).map(|p| b.bind(p)).collect();
+                        let mut row: Vec<String> = task_params(&shape).map(|p| b.bind(p)).collect();
+                        if with_job {
+                            row.push(b.bind(job_param(&shape)));
+                        }
                         values.push(format!("({})", row.join(", ")));
                     }
+                    let job = if with_job { ", \"job\"" } else { "" };
                     format!(
-                        "INSERT INTO task ({}) VALUES {}",
+                        "INSERT INTO task ({}{job}) VALUES {}",
                         *COLUMNS,
                         values.join(", ")
                     )
                 })
                 .clone();
-            let params: Vec<Param> = rows[i..i + n].iter().flat_map(task_params).collect();
+            let mut params: Vec<Param> = Vec::with_capacity(n * (Field::ALL.len() + 1));
+            for r in part {
+                params.extend(task_params(r));
+                if with_job {
+                    params.push(job_param(r));
+                }
+            }
             self.conn.exec(&sql, &params)?;
             i += n;
         }
@@ -608,10 +626,11 @@ impl<C: Conn> SqlCore<C> {
             "UPDATE task SET \"schedule_time\" = {t}, \"server_id\" = {sid}, \"server_host\" = {sh} \
              WHERE \"id\" IN (SELECT \"id\" FROM task WHERE \"schedule_time\" IS NULL \
              AND \"completion_time\" IS NULL AND \"group\" = {g} \
-             ORDER BY \"submit_time\", \"id\" LIMIT {l}) RETURNING {}",
-            *COLUMNS
+             ORDER BY \"submit_time\", \"id\" LIMIT {l}) RETURNING {}, {}",
+            *COLUMNS,
+            self.job_select()?
         );
-        let mut rows = self.tasks(&sql, &b.params)?;
+        let mut rows = self.tasks_with_job(&sql, &b.params)?;
         rows.sort_by_key(|r| (r.submit_time, r.id));
         Ok(rows)
     }
@@ -634,11 +653,12 @@ impl<C: Conn> SqlCore<C> {
         let a = b.bind(Param::Int(Some(attempts)));
         let l = b.bind(limit_param(n as u64));
         let sql = format!(
-            "SELECT {} FROM task WHERE \"group\" = {g} AND {FAILED} AND \"attempt\" < {a} \
+            "SELECT {}, {} FROM task WHERE \"group\" = {g} AND {FAILED} AND \"attempt\" < {a} \
              ORDER BY \"completion_time\", \"id\" LIMIT {l}",
-            *COLUMNS
+            *COLUMNS,
+            self.job_select()?
         );
-        let failed = self.tasks(&sql, &b.params)?;
+        let failed = self.tasks_with_job(&sql, &b.params)?;
         if failed.is_empty() {
             return Ok(failed);
         }
@@ -794,7 +814,6 @@ pub(crate) fn retry_of(
     r.memory = f.memory;
     r.timeout = f.timeout;
     r.tag = f.tag.clone();
-    // Where and how a JSON job runs (its hosts too) is part of the same task.
     r.job = f.job.clone();
     if let Some(part) = r.tag.get_mut("part") {
         *part = serde_json::Value::from(0);
@@ -835,7 +854,8 @@ impl<C: Conn> TaskStore for SqlCore<C> {
     fn initialize(&mut self) -> Result<()> {
         self.tx(|s| {
             s.refuse_newer()?;
-            s.create_tables()
+            s.create_tables()?;
+            s.ensure_job_column()
         })
     }
 
@@ -863,6 +883,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
     fn truncate(&mut self) -> Result<()> {
         self.conn.forget_statements();
         self.insert_sql.clear();
+        self.job_column = None;
         let r = self.tx(|s| {
             s.refuse_newer()?;
             s.conn.batch("DROP TABLE IF EXISTS task")?;
@@ -888,6 +909,9 @@ impl<C: Conn> TaskStore for SqlCore<C> {
     fn submit(&mut self, tasks: &[TaskRecord]) -> Result<()> {
         if tasks.is_empty() {
             return Ok(());
+        }
+        if tasks.iter().any(|r| r.job.is_some()) {
+            self.ensure_job_column()?;
         }
         self.tx(|s| s.insert_rows(tasks))
     }
@@ -953,6 +977,29 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         })
     }
 
+    fn cancel(&mut self, ids: &[Uuid]) -> Result<Vec<TaskRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let d = self.d();
+        self.tx(|s| {
+            let mut cancelled = Vec::new();
+            for part in ids.chunks(1000) {
+                let mut b = Bind::new(d);
+                let t = b.bind(Param::Time(Some(now())));
+                let p = b.bind(Param::Ids(part.to_vec()));
+                let sql = format!(
+                    "UPDATE task SET \"schedule_time\" = {t}, \"completion_time\" = {t}, \
+                     \"exit_status\" = -1 WHERE {} AND \"completion_time\" IS NULL RETURNING {}",
+                    d.in_ids("\"id\"", &p),
+                    *COLUMNS
+                );
+                cancelled.extend(s.tasks(&sql, &b.params)?);
+            }
+            Ok(cancelled)
+        })
+    }
+
     fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
@@ -973,11 +1020,12 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         let mut b = Bind::new(self.d());
         let l = b.bind(limit_param(limit as u64));
         let sql = format!(
-            "SELECT {} FROM task WHERE \"completion_time\" IS NULL AND \"schedule_time\" IS NOT NULL \
+            "SELECT {}, {} FROM task WHERE \"completion_time\" IS NULL AND \"schedule_time\" IS NOT NULL \
              ORDER BY \"schedule_time\", \"id\" LIMIT {l}",
-            *COLUMNS
+            *COLUMNS,
+            self.job_select()?
         );
-        self.tasks(&sql, &b.params)
+        self.tasks_with_job(&sql, &b.params)
     }
 
     fn count_remaining(&mut self) -> Result<u64> {
@@ -1178,6 +1226,12 @@ macro_rules! forward_task_store {
                 done: &[$crate::store::Completion],
             ) -> $crate::store::Result<Vec<uuid::Uuid>> {
                 self.core.complete(done)
+            }
+            fn cancel(
+                &mut self,
+                ids: &[uuid::Uuid],
+            ) -> $crate::store::Result<Vec<$crate::store::TaskRecord>> {
+                self.core.cancel(ids)
             }
             fn unschedule(&mut self, ids: &[uuid::Uuid]) -> $crate::store::Result<()> {
                 self.core.unschedule(ids)

@@ -141,14 +141,12 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
             let config = SupervisorConfig {
                 spec: plan.spec,
                 autoscale: plan.autoscale,
-                client_endpoint: plan.client_endpoint,
-                key: key.clone(),
                 end_with_engines: true,
                 stop_grace: Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0),
             };
             (
                 None,
-                Some(Supervisor::start(config, &ctx, controls.broker.clone())?),
+                Some(Supervisor::start(config, controls.broker.clone())?),
             )
         }
     };
@@ -214,11 +212,10 @@ fn write_connection(
 struct RemotePlan {
     spec: LaunchSpec,
     autoscale: Option<crate::launch::autoscale::Settings>,
-    client_endpoint: String,
 }
 
-/// Listen on TCP for launched engines (`-H`, `-p`, else the first free ports from 50001) and
-/// on an in-process client endpoint for the launch supervisor.
+/// Listen on TCP for launched engines and clients, the launch supervisor among them (`-H`,
+/// `-p`, else the first free ports from 50001).
 fn remote_binds(
     args: &ClusterArgs,
     cfg: &Config,
@@ -242,8 +239,6 @@ fn remote_binds(
     }
     let port = choose_port(&address, args.port)?;
     *bind = super::listen::tcp_binds(&address, port);
-    let client_endpoint = format!("inproc://hs-cluster-clients-{}", uuid::Uuid::new_v4());
-    bind.clients.push(client_endpoint.clone());
     let info = ConnectionInfo {
         version: connection::VERSION,
         controller_id: uuid::Uuid::nil(),
@@ -268,6 +263,5 @@ fn remote_binds(
             info,
         },
         autoscale: cluster_launch::autoscale(&args.launch, cfg)?,
-        client_endpoint,
     })
 }

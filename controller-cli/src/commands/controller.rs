@@ -61,6 +61,8 @@ pub fn configure(
     // Only a durable store can be changed by other processes (`hs update --cancel`).
     bcfg.watch_cancels = location.is_durable();
     bcfg.restart_grace = Duration::from_secs_f64(args.restart_grace);
+    // Tasks that name hosts (submitted by a stream or a library client) wait this long.
+    bcfg.affinity_wait = super::common::host_wait(None, cfg)?;
     Ok(())
 }
 

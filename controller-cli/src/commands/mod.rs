@@ -20,6 +20,7 @@ pub mod status;
 pub mod stop;
 mod store_args;
 pub mod stream;
+mod stream_remote;
 pub mod submit;
 mod task_id;
 pub mod update;

@@ -27,3 +27,9 @@ pub fn cluster(profile: &Profile) -> anyhow::Result<ClusterState> {
         }
     }
 }
+
+/// The client connection file of the profile's running cluster; exit status 11 when it has none.
+pub fn client_file(profile: &Profile) -> anyhow::Result<std::path::PathBuf> {
+    cluster(profile)?;
+    Ok(profile.client_file())
+}

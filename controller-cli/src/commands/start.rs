@@ -75,9 +75,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
             profile.config_file().display()
         )));
     }
-    let mut binds = tcp_binds(&address, port);
-    let inproc_clients = format!("inproc://hs-start-{}", uuid::Uuid::new_v4());
-    binds.clients.push(inproc_clients.clone());
+    let binds = tcp_binds(&address, port);
     let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
     let mut bcfg = BrokerConfig::new(key.clone(), binds);
     bcfg.heartrate = heartrate;
@@ -147,12 +145,9 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
                 info,
             },
             autoscale: None,
-            client_endpoint: inproc_clients,
-            key,
             end_with_engines: false,
             stop_grace: Duration::from_secs_f64(signalwait * 3.0 + 2.0),
         },
-        &ctx,
         control.clone(),
     )?;
     let mut report = Report::new(FailureLog::none(), None);

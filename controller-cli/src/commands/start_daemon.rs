@@ -9,7 +9,6 @@ use anyhow::Context as _;
 
 use crate::cli::StartArgs;
 use crate::connection;
-use crate::control_client::ControlClient;
 use crate::exit::{Failure, Status};
 use crate::profile::Profile;
 use crate::profile::state;
@@ -108,9 +107,10 @@ const POLL: Duration = Duration::from_millis(100);
 fn registered(profile: &Profile, pid: u32) -> Option<(usize, Option<u64>)> {
     let cluster = state::read(&profile.state_file()).filter(|s| s.pid == pid)?;
     let info = connection::read(&profile.client_file()).ok()?;
-    let ctx = zmq::Context::new();
-    let mut client = ControlClient::connect(&ctx, &info.client_endpoint(), &info.key).ok()?;
-    let status = client.status(Duration::from_secs(2)).ok()?;
+    let status = connection::connect(&info, Duration::from_secs(2))
+        .ok()?
+        .status()
+        .ok()?;
     Some((status.engines.len(), cluster.expected_engines))
 }
 

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::cli::StatusArgs;
 use crate::connection;
-use crate::control_client::ControlClient;
 use crate::exit::Status;
 use crate::profile::Profile;
 use crate::site::Site;
@@ -14,9 +13,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<Status> {
     let profile = Profile::find(&Site::from_env(), &args.profile)?;
     let cluster = super::running::cluster(&profile)?;
     let info = connection::read(&profile.client_file())?;
-    let ctx = zmq::Context::new();
-    let mut client = ControlClient::connect(&ctx, &info.client_endpoint(), &info.key)?;
-    let status = client.status(Duration::from_secs(5))?;
+    let status = connection::connect(&info, Duration::from_secs(5))?
+        .status()
+        .map_err(connection::client_error)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let json = serde_json::json!({

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::cli::StopArgs;
 use crate::connection;
-use crate::control_client::ControlClient;
 use crate::exit::{Failure, Status};
 use crate::profile::Profile;
 use crate::site::Site;
@@ -21,9 +20,9 @@ pub fn run(args: StopArgs) -> anyhow::Result<Status> {
     let started = Instant::now();
     if args.drain {
         let info = connection::read(&profile.client_file())?;
-        let ctx = zmq::Context::new();
-        ControlClient::connect(&ctx, &info.client_endpoint(), &info.key)?
-            .drain(Duration::from_secs(10))?;
+        connection::connect(&info, Duration::from_secs(10))?
+            .drain()
+            .map_err(connection::client_error)?;
         eprintln!(
             "profile {}: draining (queued tasks finish first)",
             profile.name

@@ -1,5 +1,6 @@
 //! `hs stream`: JSON jobs in on stdin, JSON results out on stdout as each job finishes, run by a
-//! cluster inside this process (`-N` slots).
+//! cluster inside this process (`-N` slots), or by a running controller (`--file`, see
+//! `stream_remote`).
 //!
 //! Stdout carries only result lines; the jobs' own output goes to stderr (or to a job's `out`
 //! and `err` files, or to `-o`/`-e`). Every input line gets exactly one output line: the job's result, the reason its line could
@@ -52,7 +53,7 @@ impl ResultSink for StreamSink {
     fn task_finished(&mut self, task: &Task, outcome: &TaskResult, engine: &EngineInfo) {
         let mut shared = lock(&self.0);
         if let Some((index, object)) = shared.pending.remove(&task.id) {
-            let r = result::finished(task, outcome, &engine.id.to_string(), &engine.host);
+            let r = result::finished(task, outcome, engine.id, &engine.host);
             shared.emitter.emit(index, object, r);
         }
     }
@@ -120,6 +121,13 @@ fn read_jobs(
 }
 
 pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
+    if let Some(connection_file) = &args.connection_file {
+        return super::stream_remote::run(connection_file, &args);
+    }
+    if let Some(name) = &args.profile {
+        let profile = crate::profile::Profile::find(&Site::from_env(), name)?;
+        return super::stream_remote::run(&super::running::client_file(&profile)?, &args);
+    }
     let started = Instant::now();
     let site = Site::from_env();
     let slots = slots(args.slots.num_threads);

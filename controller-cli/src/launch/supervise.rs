@@ -2,7 +2,7 @@
 //! processes it started, scales them when asked, and stops them all when the controller ends.
 //!
 //! It learns about engines the way any client would, by asking the controller for its status
-//! over the client socket. A launch that fails before any engine ever registered (ssh cannot
+//! over the client socket (with the library client, `hs_broker::client`). A launch that fails before any engine ever registered (ssh cannot
 //! reach a host, `srun` refuses the job, a wrong program path) ends the controller with the
 //! launcher's own last words instead of leaving it waiting forever.
 
@@ -15,7 +15,7 @@ use hs_broker::BrokerControl;
 
 use super::autoscale::{Observation, Scaler, Settings};
 use super::{Exited, Fleet, LaunchSpec};
-use crate::control_client::ControlClient;
+use crate::connection;
 
 /// How often the supervisor looks at its processes and the controller.
 const TICK: Duration = Duration::from_millis(250);
@@ -26,9 +26,6 @@ const STATUS_EVERY: Duration = Duration::from_secs(1);
 pub struct SupervisorConfig {
     pub spec: LaunchSpec,
     pub autoscale: Option<Settings>,
-    /// The controller's client endpoint (inproc or tcp) and key, for status requests.
-    pub client_endpoint: String,
-    pub key: String,
     /// Whether the controller ends when every launched engine is gone (`hs cluster`), or keeps
     /// serving so engines can join by hand (`hs start`).
     pub end_with_engines: bool,
@@ -50,17 +47,13 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn start(
-        cfg: SupervisorConfig,
-        ctx: &zmq::Context,
-        broker: Arc<BrokerControl>,
-    ) -> std::io::Result<Supervisor> {
+    pub fn start(cfg: SupervisorConfig, broker: Arc<BrokerControl>) -> std::io::Result<Supervisor> {
         let stop = Arc::new(AtomicBool::new(false));
         let quick = Arc::new(AtomicBool::new(false));
-        let (ctx, flag, hurry) = (ctx.clone(), stop.clone(), quick.clone());
+        let (flag, hurry) = (stop.clone(), quick.clone());
         let handle = std::thread::Builder::new()
             .name("hs-launch".into())
-            .spawn(move || supervise(cfg, &ctx, &broker, &flag, &hurry))?;
+            .spawn(move || supervise(cfg, &broker, &flag, &hurry))?;
         Ok(Supervisor {
             stop,
             quick,
@@ -86,7 +79,6 @@ impl Supervisor {
 
 fn supervise(
     cfg: SupervisorConfig,
-    ctx: &zmq::Context,
     broker: &BrokerControl,
     stop: &AtomicBool,
     quick: &AtomicBool,
@@ -102,7 +94,8 @@ fn supervise(
         report.error = Some(format!("cannot start engines: {e:#}"));
         broker.abort();
     }
-    let mut client = match ControlClient::connect(ctx, &cfg.client_endpoint, &cfg.key) {
+    // The controller's client port, as any client would use it (the engines' address).
+    let mut client = match connection::connect(&cfg.spec.info, Duration::from_secs(2)) {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!("the launcher cannot watch the controller: {e:#}");
@@ -122,9 +115,7 @@ fn supervise(
             continue;
         }
         next_status = Instant::now() + STATUS_EVERY;
-        let status = client
-            .as_mut()
-            .and_then(|c| c.status(Duration::from_secs(2)).ok());
+        let status = client.as_mut().and_then(|c| c.status().ok());
         // Judged only while the controller answers: once it has finished, engines leaving is
         // the normal end.
         if let Some(status) = &status {

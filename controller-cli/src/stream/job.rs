@@ -5,6 +5,7 @@
 //! list of host names) and `id`. Every other key is passed through untouched: the result line is
 //! the input object plus `"result"`.
 
+use hs_broker::client::JobSpec;
 use hs_broker::store::TaskRecord;
 use hs_engine::task::JobOptions;
 use serde_json::{Map, Value};
@@ -141,6 +142,30 @@ fn hosts(object: &Map<String, Value>) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// One input line, read: a job to run, or the answer to a line that cannot run.
+pub enum Entry {
+    Job(Job),
+    Answered(Map<String, Value>, Value),
+}
+
+/// Read input line `number` (1-based, raw bytes): `None` for a blank line, else the job or,
+/// for a line that is not one, its result line saying why (with the line number).
+pub fn read_line(number: u64, raw: &[u8]) -> Option<Entry> {
+    let text = String::from_utf8_lossy(raw);
+    let line = text.trim();
+    if line.is_empty() {
+        return None;
+    }
+    Some(match parse(line) {
+        Ok(job) => Entry::Job(job),
+        Err(rejected) => {
+            let why = format!("line {number}: {}", rejected.error);
+            let r = super::result::not_run("error", &why, Some(number), None);
+            Entry::Answered(rejected.echo, r)
+        }
+    })
+}
+
 impl Job {
     /// The task row for this job.
     pub fn task(&self, submitter: &crate::input::Submitter) -> TaskRecord {
@@ -150,6 +175,18 @@ impl Job {
         let has_options = self.options != JobOptions::default();
         row.job = has_options.then(|| self.options.clone());
         row
+    }
+
+    /// The job for a running controller (`hs stream --file`): watched, so its result comes
+    /// back as soon as it is recorded.
+    pub fn spec(&self) -> JobSpec {
+        let spec = JobSpec::new(self.cmd.clone())
+            .with_options(self.options.clone())
+            .tags(self.tags.clone());
+        match self.timeout {
+            Some(t) => spec.timeout_secs(u64::try_from(t).unwrap_or(0)),
+            None => spec,
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! The `result` object of a job, in Bakapara's shape plus hs's fields.
 
 use chrono::{DateTime, Utc};
+use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Outcome, Task, TaskResult};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// `H:MM:SS.ffffff`, the way Python prints a timedelta (Bakapara's `elapsed`).
 fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
@@ -17,35 +19,31 @@ fn elapsed(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     )
 }
 
-fn status(result: &TaskResult) -> &'static str {
-    match result.outcome {
-        Outcome::Exited if result.exit_status == 0 => "ok",
-        Outcome::TimedOut => "timeout",
-        Outcome::Cancelled => "cancelled",
-        _ => "error",
-    }
+/// The result of a job that ran (or was tried) on an engine of this process's cluster.
+pub fn finished(task: &Task, result: &TaskResult, engine_id: Uuid, host: &str) -> Value {
+    of(&FinishedTask::new(task, result, Some((engine_id, host))))
 }
 
-/// The result of a job that ran (or was tried) on an engine.
-pub fn finished(task: &Task, result: &TaskResult, engine_id: &str, host: &str) -> Value {
+/// The result of a job as a controller reports it (here, or pushed to a client).
+pub fn of(f: &FinishedTask) -> Value {
     let mut r = json!({
-        "code": result.exit_status,
-        "status": status(result),
-        "submitted": task.submit_time.to_rfc3339(),
-        "started": result.start_time.map(|t| t.to_rfc3339()),
-        "completed": result.completion_time.to_rfc3339(),
+        "code": f.exit_status,
+        "status": f.status(),
+        "submitted": f.submit_time.to_rfc3339(),
+        "started": f.start_time.map(|t| t.to_rfc3339()),
+        "completed": f.completion_time.to_rfc3339(),
         "received": Utc::now().to_rfc3339(),
-        "elapsed": result.start_time.map(|s| elapsed(s, result.completion_time)),
-        "engine_id": engine_id,
-        "host": host,
-        "msg_id": task.id.to_string(),
-        "attempt": task.attempt,
-        "signal": result.signal,
+        "elapsed": f.start_time.map(|s| elapsed(s, f.completion_time)),
+        "engine_id": f.engine_id.map(|e| e.to_string()),
+        "host": f.host,
+        "msg_id": f.id.to_string(),
+        "attempt": f.attempt,
+        "signal": f.signal,
     });
-    if let Some(e) = &result.error {
+    if let Some(e) = &f.error {
         r["error"] = Value::String(e.clone());
-    } else if result.outcome == Outcome::Exited && result.exit_status != 0 {
-        r["error"] = Value::String(format!("exit status {}", result.exit_status));
+    } else if f.outcome == Outcome::Exited && f.exit_status != 0 {
+        r["error"] = Value::String(format!("exit status {}", f.exit_status));
     }
     r
 }

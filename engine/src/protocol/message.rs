@@ -4,13 +4,17 @@
 //! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`].
 //! Controller → all engines (heartbeat PUB): [`Ping`].
 //! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`Status`],
-//! [`DrainRequest`]/[`Drained`], and [`Refused`] for requests the controller will not serve.
+//! [`DrainRequest`]/[`Drained`], [`Cancel`]/[`CancelReply`], and [`Refused`] for requests the
+//! controller will not serve. Controller → client, unasked: [`Finished`] (results of the tasks a
+//! client asked to watch).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::task::{Task, TaskResult};
+use chrono::{DateTime, Utc};
+
+use crate::task::{JobOptions, Outcome, Task, TaskResult};
 
 /// A message body with its kind name (the second frame on the wire).
 pub trait Body: Serialize + DeserializeOwned {
@@ -115,6 +119,10 @@ kind!(Drain, "drain");
 
 /// Stop these tasks: drop them if still queued at the engine, stop their process groups
 /// (SIGINT, SIGTERM, SIGKILL) if running, and report them as cancelled.
+///
+/// A client sends the same message to the controller: tasks still waiting there are cancelled
+/// at once, and tasks handed to engines are stopped by sending their engines this message. The
+/// answer is a [`CancelReply`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cancel {
     pub ids: Vec<Uuid>,
@@ -136,12 +144,39 @@ kind!(Bye, "bye");
 pub struct Reregister {}
 kind!(Reregister, "reregister");
 
-/// New work from a client: one command line (args) per entry.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// New work from a client. `args` is the original form (one command line per task, nothing
+/// else); `tasks` carries whole tasks. Both may be given: [`Submitted::ids`] lists `args`' tasks
+/// first, then `tasks`', in order. Old clients only ever send `args`, and still work.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Submit {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskSpec>,
+    /// The submitting host, recorded as the tasks' `submit_host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 kind!(Submit, "submit");
+
+/// One task as a client describes it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TaskSpec {
+    /// The command line (what `{}` expands to).
+    pub args: String,
+    /// Tags (`TASK_TAG_<KEY>` in the task's environment).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub tags: serde_json::Map<String, serde_json::Value>,
+    /// Where and how this task runs (working directory, output files, environment, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobOptions>,
+    /// Walltime limit in whole seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Push this task's final result to the submitting client ([`Finished`]) once it is recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub watch: bool,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Submitted {
@@ -184,6 +219,85 @@ kind!(DrainRequest, "drain_request");
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 pub struct Drained {}
 kind!(Drained, "drained");
+
+/// The answer to a client's [`Cancel`]: tasks that were waiting are cancelled and recorded at
+/// once; running ones are being stopped by their engines; the rest had already finished or are
+/// unknown to this controller. Watched tasks get their `cancelled` result as a [`Finished`]
+/// push either way.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct CancelReply {
+    pub cancelled: u64,
+    pub stopping: u64,
+    pub unknown: u64,
+}
+kind!(CancelReply, "cancel_reply");
+
+/// Final results of watched tasks, pushed to the client that submitted them after they are
+/// recorded in the store; several at once when many finish together.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Finished {
+    pub results: Vec<FinishedTask>,
+}
+kind!(Finished, "finished");
+
+/// One task's final result as a client sees it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FinishedTask {
+    pub id: Uuid,
+    pub outcome: Outcome,
+    /// The exit status, or a negative sentinel (`-1` cancelled, …; see `task::sentinel`).
+    pub exit_status: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    pub submit_time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<DateTime<Utc>>,
+    pub completion_time: DateTime<Utc>,
+    /// The engine that ran it; absent when it never reached one (cancelled while waiting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl FinishedTask {
+    /// The result of `task`: as its engine reported it, or (no engine) as the controller
+    /// settled it without running it.
+    pub fn new(task: &Task, result: &TaskResult, engine: Option<(Uuid, &str)>) -> Self {
+        FinishedTask {
+            id: task.id,
+            outcome: result.outcome,
+            exit_status: result.exit_status,
+            signal: result.signal,
+            submit_time: task.submit_time,
+            start_time: result.start_time,
+            completion_time: result.completion_time,
+            engine_id: engine.map(|(id, _)| id),
+            host: engine.map(|(_, host)| host.to_string()),
+            attempt: task.attempt,
+            error: result.error.clone(),
+        }
+    }
+
+    /// Bakapara's word for how it ended: `ok` (exit status 0), `timeout`, `cancelled` or
+    /// `error` (anything else: a non-zero exit, a signal, a task that could not start).
+    pub fn status(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Exited if self.exit_status == 0 => "ok",
+            Outcome::TimedOut => "timeout",
+            Outcome::Cancelled => "cancelled",
+            _ => "error",
+        }
+    }
+
+    /// Whether the task ran and exited with status 0.
+    pub fn succeeded(&self) -> bool {
+        self.status() == "ok"
+    }
+}
 
 /// The controller will not serve a client request; `reason` says why and what to do.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -1,0 +1,138 @@
+//! The client's one socket to the controller: a DEALER whose every incoming message is verified
+//! (signature, sequence, and sender: only the controller named in the connection file is
+//! believed).
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use hs_engine::protocol::{Body, Envelope, MAX_FRAME_BYTES, Opener, Sealer};
+use uuid::Uuid;
+
+use super::error::{ClientError, zmq_err};
+use crate::connection::ConnectionInfo;
+
+pub(crate) struct Link {
+    // Sockets before the context: fields drop in order, and a context waits for its sockets.
+    socket: zmq::Socket,
+    _ctx: zmq::Context,
+    sealer: Sealer,
+    opener: Opener,
+    pub controller_id: Uuid,
+    pub endpoint: String,
+    host: String,
+    port: u16,
+    /// Messages dropped because they failed verification.
+    pub rejected: u64,
+}
+
+impl Link {
+    pub fn open(info: &ConnectionInfo) -> Result<Link, ClientError> {
+        if !info.signature_scheme.eq_ignore_ascii_case("hmac-sha256") {
+            return Err(ClientError::Scheme(info.signature_scheme.clone()));
+        }
+        let ctx = zmq::Context::new();
+        let socket = ctx
+            .socket(zmq::DEALER)
+            .map_err(zmq_err("creating the client socket"))?;
+        let id = Uuid::new_v4();
+        let set = zmq_err("setting socket options");
+        // A stable identity: after a reconnect the controller still knows where results go.
+        socket.set_identity(id.as_bytes()).map_err(set)?;
+        let set = zmq_err("setting socket options");
+        socket
+            .set_linger(1000)
+            .and_then(|_| socket.set_maxmsgsize(MAX_FRAME_BYTES as i64))
+            // Results are pushed unasked; never let a full queue drop one on the way in.
+            .and_then(|_| socket.set_rcvhwm(0))
+            .and_then(|_| socket.set_reconnect_ivl(100))
+            .and_then(|_| socket.set_reconnect_ivl_max(2000))
+            .map_err(set)?;
+        let endpoint = info.client_endpoint();
+        socket
+            .connect(&endpoint)
+            .map_err(zmq_err("connecting to the controller"))?;
+        let key = info.key.as_bytes();
+        Ok(Link {
+            socket,
+            _ctx: ctx,
+            sealer: Sealer::new(key, id),
+            opener: Opener::new(key),
+            controller_id: info.controller_id,
+            endpoint,
+            host: info.host.clone(),
+            port: info.client_port,
+            rejected: 0,
+        })
+    }
+
+    /// Sign and send a message (queued by ZeroMQ until the connection is up).
+    pub fn send<B: Body>(&mut self, body: &B) -> Result<(), ClientError> {
+        let frames = self.sealer.seal(body);
+        self.socket
+            .send_multipart(frames, 0)
+            .map_err(zmq_err("sending to the controller"))
+    }
+
+    /// The next verified message from the controller, or `None` once `until` has passed.
+    pub fn recv(&mut self, until: Instant) -> Result<Option<Envelope>, ClientError> {
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let ready = {
+                let mut items = [self.socket.as_poll_item(zmq::POLLIN)];
+                hs_engine::transport::poll(&mut items, wait.as_millis() as i64)
+                    .map_err(zmq_err("waiting for the controller"))?;
+                items[0].is_readable()
+            };
+            if !ready {
+                if Instant::now() >= until {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let frames = self
+                .socket
+                .recv_multipart(zmq::DONTWAIT)
+                .map_err(zmq_err("receiving from the controller"));
+            let frames = match frames {
+                Ok(f) => f,
+                Err(ClientError::Zmq {
+                    source: zmq::Error::EAGAIN,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+            };
+            match self.opener.open(frames) {
+                Ok(env) if env.sender == self.controller_id => return Ok(Some(env)),
+                Ok(env) => {
+                    return Err(ClientError::Replaced {
+                        endpoint: self.endpoint.clone(),
+                        expected: self.controller_id,
+                        found: env.sender,
+                    });
+                }
+                Err(e) => {
+                    // Never believed, never shown: only the reason is logged.
+                    self.rejected += 1;
+                    tracing::debug!("dropped a message on the client socket: {e}");
+                }
+            }
+        }
+    }
+
+    /// Why nothing came back within `waited` of connecting. The controller never answers a
+    /// message it cannot verify, so the one thing left to find out is whether anything listens
+    /// at its address at all: a plain TCP connection tells.
+    pub fn silence(&mut self, waited: Duration) -> ClientError {
+        let endpoint = self.endpoint.clone();
+        let listening = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .into_iter()
+            .flatten()
+            .any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
+        if listening {
+            ClientError::Unanswered { endpoint, waited }
+        } else {
+            ClientError::Unreachable { endpoint, waited }
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The client against a real broker and a real engine in this process, over TCP on loopback:
+//! watched results are pushed once recorded, cancels reach waiting and running tasks, the
+//! per-client limit holds, and a wrong key, a missing controller and a lost one each say so.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hs_engine::engine::{self, Endpoints, EngineConfig, EngineControl, OutputConfig, StopMode};
+use hs_engine::executor::LineSink;
+use hs_engine::task::Outcome;
+use uuid::Uuid;
+
+use super::*;
+use crate::store::{SqliteStore, TaskStore};
+use crate::{BindSet, Broker, BrokerConfig, BrokerControl, EngineInfo, ResultSink};
+
+struct Discard;
+
+impl ResultSink for Discard {
+    fn task_finished(
+        &mut self,
+        _task: &hs_engine::task::Task,
+        _result: &hs_engine::task::TaskResult,
+        _engine: &EngineInfo,
+    ) {
+    }
+}
+
+fn port_of(endpoint: &str) -> u16 {
+    endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a bound tcp endpoint")
+}
+
+/// A controller serving forever on loopback, with its store in `dir`.
+struct Controller {
+    info: ConnectionInfo,
+    control: Arc<BrokerControl>,
+    thread: Option<JoinHandle<()>>,
+    engines: Vec<(Arc<EngineControl>, JoinHandle<()>)>,
+    db: std::path::PathBuf,
+}
+
+impl Controller {
+    fn start(dir: &std::path::Path, tune: impl FnOnce(&mut BrokerConfig)) -> Controller {
+        let key = hs_engine::protocol::generate_key();
+        let any = || vec!["tcp://127.0.0.1:*".to_string()];
+        let mut cfg = BrokerConfig::new(
+            key.clone(),
+            BindSet {
+                engines: any(),
+                heartbeat: any(),
+                clients: any(),
+            },
+        );
+        cfg.forever = true;
+        cfg.heartrate = Duration::from_millis(200);
+        cfg.evict = Duration::from_secs(2);
+        tune(&mut cfg);
+        let db = dir.join("tasks.db");
+        let mut store = SqliteStore::open(&db).unwrap();
+        store.initialize().unwrap();
+        let ctx = zmq::Context::new();
+        let mut broker = Broker::bind(cfg, &ctx, Box::new(store)).unwrap();
+        let bound = broker.bound().clone();
+        let info = ConnectionInfo {
+            version: crate::connection::VERSION,
+            controller_id: broker.controller_id(),
+            host: "127.0.0.1".into(),
+            engine_port: port_of(&bound.engines[0]),
+            heartbeat_port: port_of(&bound.heartbeat[0]),
+            client_port: port_of(&bound.clients[0]),
+            key,
+            signature_scheme: "hmac-sha256".into(),
+            pid: std::process::id(),
+            profile: None,
+            database: None,
+        };
+        let control = Arc::new(BrokerControl::new());
+        let thread = {
+            let control = control.clone();
+            std::thread::spawn(move || {
+                broker.run(None, &mut Discard, &control).unwrap();
+            })
+        };
+        Controller {
+            info,
+            control,
+            thread: Some(thread),
+            engines: Vec::new(),
+            db,
+        }
+    }
+
+    fn add_engine(&mut self, slots: u32) {
+        let quiet = || Arc::new(LineSink::from_writer(Box::new(std::io::sink())));
+        let mut ecfg = EngineConfig::new(
+            Endpoints {
+                engines: self.info.engine_endpoint(),
+                heartbeat: self.info.heartbeat_endpoint(),
+            },
+            self.info.key.clone(),
+            slots,
+            OutputConfig {
+                stdout: quiet(),
+                stderr: quiet(),
+                capture_dir: None,
+            },
+        );
+        ecfg.signalwait = Duration::from_millis(200);
+        let control = Arc::new(EngineControl::new());
+        let thread = {
+            let control = control.clone();
+            std::thread::spawn(move || {
+                let ctx = zmq::Context::new();
+                let _ = engine::run(ecfg, &ctx, &control);
+            })
+        };
+        self.engines.push((control, thread));
+    }
+
+    fn stop(&mut self) {
+        for (control, _) in &self.engines {
+            control.request(StopMode::Abort);
+        }
+        self.control.abort();
+        for (_, thread) in self.engines.drain(..) {
+            let _ = thread.join();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn quick() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(3),
+        request_timeout: Duration::from_secs(10),
+        probe_after: Duration::from_millis(200),
+        silence_limit: Duration::from_secs(2),
+    }
+}
+
+fn collect(client: &mut Client) -> Vec<JobResult> {
+    let results: Vec<JobResult> = client.results().map(|r| r.unwrap()).collect();
+    assert_eq!(client.outstanding(), 0);
+    results
+}
+
+#[test]
+fn watched_results_are_pushed_once_each_and_only_after_they_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Controller::start(dir.path(), |_| {});
+    c.add_engine(2);
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let mut jobs: Vec<JobSpec> = (0..20)
+        .map(|i| JobSpec::new(format!("exit {}", i % 2)))
+        .collect();
+    jobs.push(
+        JobSpec::new("pwd; echo $GREETING; echo oops >&2")
+            .cwd(&work)
+            .stdout("out.txt")
+            .stderr("err.txt")
+            .env("GREETING", "hello")
+            .tag("kind", "bakapara"),
+    );
+    jobs.push(JobSpec::new("true").unwatched());
+    let ids = client.submit(jobs).unwrap();
+    assert_eq!(ids.len(), 22);
+    assert_eq!(
+        client.outstanding(),
+        21,
+        "the unwatched job is not waited for"
+    );
+
+    let results = collect(&mut client);
+    let mut got: Vec<Uuid> = results.iter().map(|r| r.id).collect();
+    got.sort();
+    let mut want = ids[..21].to_vec();
+    want.sort();
+    assert_eq!(got, want, "every watched job answered exactly once");
+    for r in &results {
+        let i = ids.iter().position(|id| *id == r.id).unwrap();
+        let expect = if i == 20 || i % 2 == 0 { "ok" } else { "error" };
+        assert_eq!(r.status(), expect, "{r:?}");
+        assert!(r.engine_id.is_some() && r.host.is_some() && r.start_time.is_some());
+        assert_eq!(r.attempt, 1);
+    }
+    assert_eq!(
+        std::fs::read_to_string(work.join("out.txt")).unwrap(),
+        format!("{}\nhello\n", work.display())
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("err.txt")).unwrap(),
+        "oops\n"
+    );
+    // Told only after the store had it: a reader of the database sees every result.
+    let mut reader = SqliteStore::open(&c.db).unwrap();
+    for id in &ids[..21] {
+        let row = reader.get(id).unwrap().unwrap();
+        assert!(row.completion_time.is_some(), "{id} not recorded yet");
+    }
+    // The unwatched job is not waited for, but it runs all the same.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = client.status().unwrap();
+    while status.succeeded + status.failed < 22 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        status = client.status().unwrap();
+    }
+    assert_eq!((status.succeeded, status.failed), (12, 10), "{status:?}");
+}
+
+#[test]
+fn cancel_reaches_waiting_and_running_tasks_and_watchers_hear_of_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Controller::start(dir.path(), |_| {});
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let marker = format!("sleep 31.{}", std::process::id());
+
+    // No engine yet: the tasks wait at the controller and are cancelled there, at once.
+    let waiting = client
+        .submit((0..3).map(|_| JobSpec::new(&marker)).collect())
+        .unwrap();
+    let reply = client.cancel(&waiting).unwrap();
+    assert_eq!((reply.cancelled, reply.stopping), (3, 0), "{reply:?}");
+    for r in collect(&mut client) {
+        assert_eq!(r.outcome, Outcome::Cancelled);
+        assert_eq!(r.status(), "cancelled");
+        assert_eq!(r.engine_id, None, "never reached an engine");
+    }
+    // Cancelling again finds nothing to do.
+    assert_eq!(client.cancel(&waiting).unwrap().unknown, 3);
+
+    // Now running: the engine stops the process groups and reports them.
+    c.add_engine(2);
+    let running = client
+        .submit((0..2).map(|_| JobSpec::new(&marker)).collect())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.status().unwrap().running < 2 {
+        assert!(Instant::now() < deadline, "tasks never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let reply = client.cancel(&running).unwrap();
+    assert_eq!(reply.stopping, 2, "{reply:?}");
+    let results = collect(&mut client);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(results.len(), 2);
+    for r in results {
+        assert_eq!(r.outcome, Outcome::Cancelled, "{r:?}");
+        assert!(r.engine_id.is_some());
+    }
+}
+
+#[test]
+fn a_client_cannot_watch_more_than_its_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Controller::start(dir.path(), |cfg| cfg.max_watched_per_client = 5);
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    client
+        .submit((0..4).map(|_| JobSpec::new("true")).collect())
+        .unwrap();
+    let e = client
+        .submit((0..2).map(|_| JobSpec::new("true")).collect())
+        .unwrap_err();
+    assert!(
+        matches!(&e, ClientError::Refused(why) if why.contains("limit 5")),
+        "{e}"
+    );
+    // Unwatched work is not limited.
+    client
+        .submit((0..10).map(|_| JobSpec::new("true").unwatched()).collect())
+        .unwrap();
+}
+
+#[test]
+fn a_wrong_key_a_missing_controller_and_a_lost_one_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Controller::start(dir.path(), |_| {});
+    let mut wrong = c.info.clone();
+    wrong.key = "0".repeat(64);
+    let e = Client::connect_with(&wrong, quick()).err().unwrap();
+    assert!(e.is_auth_failure(), "{e}");
+    assert!(e.to_string().contains("key"), "{e}");
+
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    client.submit(vec![JobSpec::new("sleep 30")]).unwrap();
+    c.stop();
+    let e = client.recv_timeout(Duration::from_secs(10)).unwrap_err();
+    assert!(e.is_lost(), "{e}");
+    // And it stays lost: a late answer is never taken for a new one.
+    assert!(client.status().unwrap_err().is_lost());
+
+    let e = Client::connect_with(&c.info, quick()).err().unwrap();
+    assert!(matches!(e, ClientError::Unreachable { .. }), "{e}");
+}
+
+#[test]
+fn a_cancel_made_in_the_store_by_another_process_reaches_the_watcher() {
+    use crate::store::{Change, Condition, Field, Op, Query, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let c = Controller::start(dir.path(), |cfg| cfg.watch_cancels = true);
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let ids = client.submit(vec![JobSpec::new("true")]).unwrap();
+    // What `hs update --cancel ID` does, from its own connection to the database.
+    let mut other = SqliteStore::open(&c.db).unwrap();
+    let query = Query {
+        conditions: vec![Condition {
+            field: Field::Id,
+            op: Op::Eq,
+            value: Value::Uuid(ids[0]),
+        }],
+        ..Query::default()
+    };
+    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    let results = collect(&mut client);
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status(), "cancelled");
+}

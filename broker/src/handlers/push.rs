@@ -1,0 +1,55 @@
+//! Telling watching clients about final results, once the store has them.
+//!
+//! Pushes never block and never fail the broker: a client that has gone (or whose queue is
+//! full) misses the message, and the result stays in the store for `hs list`/`hs info`.
+
+use std::collections::HashMap;
+
+use hs_engine::protocol::{Finished, FinishedTask};
+
+use crate::broker::Broker;
+use crate::store::TaskRecord;
+use crate::wire::finished_from_record;
+
+/// Most results in one `finished` message (a few hundred kilobytes at most).
+const PUSH_BUNDLE: usize = 1000;
+
+impl Broker {
+    /// Push recorded results to the clients that watch them, one message per client (per
+    /// [`PUSH_BUNDLE`]); results nobody watches are skipped.
+    pub(crate) fn push_finished(&mut self, done: impl IntoIterator<Item = FinishedTask>) {
+        let mut by_client: HashMap<Vec<u8>, Vec<FinishedTask>> = HashMap::new();
+        for f in done {
+            if let Some(client) = self.watchers.finished(&f.id) {
+                by_client.entry(client).or_default().push(f);
+            }
+        }
+        for (client, results) in by_client {
+            for bundle in results.chunks(PUSH_BUNDLE) {
+                let body = Finished {
+                    results: bundle.to_vec(),
+                };
+                if !self.send_to_client(client.clone(), &body) {
+                    tracing::debug!(
+                        "a watching client did not take {} results (gone, or not reading): \
+                         they stay in the store",
+                        bundle.len()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Push rows the store settled by itself (cancellations) to whoever watches them.
+    pub(crate) fn push_records(&mut self, rows: &[TaskRecord]) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let watched: Vec<FinishedTask> = rows
+            .iter()
+            .filter(|r| self.watchers.is_watched(&r.id))
+            .map(finished_from_record)
+            .collect();
+        self.push_finished(watched);
+    }
+}
