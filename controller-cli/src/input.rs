@@ -22,8 +22,12 @@ use uuid::Uuid;
 use crate::directives::{self, Directives};
 use crate::report::FailureLog;
 
-/// Largest bundle sent to the broker at once.
-const MAX_BUNDLE: usize = 4096;
+/// Largest bundle sent to the broker at once. The feed holds a few bundles in flight, so this
+/// sets how far input is read ahead of scheduling: with 4,096, `hs stream` held about 65,000
+/// jobs (and their JSON objects) in memory and peaked at 148 MB over a million jobs; with 512 it
+/// peaks at 35 MB, as low over a million jobs as over a hundred thousand, and runs no slower
+/// (a SQLite store commits 512-row transactions as fast).
+const MAX_BUNDLE: usize = 512;
 
 /// Where tasks come from.
 pub enum Source {

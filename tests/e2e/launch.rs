@@ -314,3 +314,53 @@ fn ssh_group_from_config_forwards_hypershell_variables_and_runs_the_remote_exe()
     }
     assert!(!s.path("ran-on-h3").exists(), "h3 is not in the group");
 }
+
+#[test]
+fn stream_jobs_run_on_the_namespace_host_they_name() {
+    let _hold = hold_netns_hosts(false);
+    let Some(cfg) = ssh_config() else { return };
+    let s = Scratch::new();
+    let create = s.hs(&[
+        "profile", "create", "lan", "--launcher", "ssh", "--hosts", "h[1-3]", "-H", "10.77.0.1",
+    ]);
+    let out = run_with_input(create, "", Duration::from_secs(10));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = s.path("site/profile_lan/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let port = free_ports();
+    let text = text
+        .replacen("port = 0", &format!("port = {port}\nhostwait = 2"), 1)
+        .replacen("# args = \"\"", &format!("args = \"-F {cfg}\""), 1);
+    std::fs::write(&config, text).unwrap();
+    let start = s.hs(&["start", "--profile", "lan", "--daemonize", "--startup-timeout", "30"]);
+    let out = run_with_input(start, "", Duration::from_secs(40));
+    let stop = || {
+        let _ = run_with_input(s.hs(&["stop", "--profile", "lan"]), "", Duration::from_secs(30));
+    };
+    if !out.status.success() {
+        stop();
+        panic!("{}", stderr(&out));
+    }
+    // h2 by its short name and by a name with a domain; then a host nobody runs on.
+    let mut jobs: Vec<String> = (0..8)
+        .map(|i| format!(r#"{{"cmd":"hostname","host":["h2"],"id":{i}}}"#))
+        .collect();
+    jobs.push(r#"{"cmd":"hostname","host":["H2.cluster.example"],"id":8}"#.into());
+    jobs.push(r#"{"cmd":"hostname","host":["h9"],"id":9}"#.into());
+    let out = run_with_input(
+        s.hs(&["stream", "--profile", "lan", "--keep-order"]),
+        &(jobs.join("\n") + "\n"),
+        Duration::from_secs(60),
+    );
+    stop();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rs = json_lines(&out);
+    assert_eq!(rs.len(), 10, "{}", stdout(&out));
+    for r in &rs[..9] {
+        assert_eq!(r["result"]["status"], "ok", "{r}");
+        assert_eq!(r["result"]["host"], "h2", "{r}");
+    }
+    assert_eq!(rs[9]["result"]["status"], "error", "{}", rs[9]);
+    let error = rs[9]["result"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("h9"), "{error}");
+}
