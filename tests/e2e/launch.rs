@@ -321,7 +321,15 @@ fn stream_jobs_run_on_the_namespace_host_they_name() {
     let Some(cfg) = ssh_config() else { return };
     let s = Scratch::new();
     let create = s.hs(&[
-        "profile", "create", "lan", "--launcher", "ssh", "--hosts", "h[1-3]", "-H", "10.77.0.1",
+        "profile",
+        "create",
+        "lan",
+        "--launcher",
+        "ssh",
+        "--hosts",
+        "h[1-3]",
+        "-H",
+        "10.77.0.1",
     ]);
     let out = run_with_input(create, "", Duration::from_secs(10));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -332,10 +340,21 @@ fn stream_jobs_run_on_the_namespace_host_they_name() {
         .replacen("port = 0", &format!("port = {port}\nhostwait = 2"), 1)
         .replacen("# args = \"\"", &format!("args = \"-F {cfg}\""), 1);
     std::fs::write(&config, text).unwrap();
-    let start = s.hs(&["start", "--profile", "lan", "--daemonize", "--startup-timeout", "30"]);
+    let start = s.hs(&[
+        "start",
+        "--profile",
+        "lan",
+        "--daemonize",
+        "--startup-timeout",
+        "30",
+    ]);
     let out = run_with_input(start, "", Duration::from_secs(40));
     let stop = || {
-        let _ = run_with_input(s.hs(&["stop", "--profile", "lan"]), "", Duration::from_secs(30));
+        let _ = run_with_input(
+            s.hs(&["stop", "--profile", "lan"]),
+            "",
+            Duration::from_secs(30),
+        );
     };
     if !out.status.success() {
         stop();
