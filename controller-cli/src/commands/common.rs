@@ -61,15 +61,15 @@ pub fn engine_config(
     ecfg.task_timeout =
         seconds_or_none(cfg.option(run.task_timeout, "task.timeout", Layers::All)?);
     ecfg.signalwait = Duration::from_secs_f64(signalwait(run, cfg)?);
-    // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends at once
-    // unless the flags or the configuration ask for bundles.
+    // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends a bundle
+    // once half the controller's credit has finished or the oldest result has lingered a few
+    // milliseconds, unless the flags or the configuration ask for something else.
     ecfg.result_bundle = cfg
         .option(bundle.bundlesize, "client.bundlesize", Layers::Set)?
         .unwrap_or(0);
-    ecfg.result_wait = Duration::from_secs_f64(
-        cfg.option(bundle.bundlewait, "client.bundlewait", Layers::Set)?
-            .unwrap_or(0.0),
-    );
+    if let Some(wait) = cfg.option(bundle.bundlewait, "client.bundlewait", Layers::Set)? {
+        ecfg.result_wait = Duration::from_secs_f64(wait);
+    }
     ecfg.export_env = exports(cfg, std::mem::take(&mut ecfg.export_env))?;
     Ok(ecfg)
 }

@@ -47,9 +47,11 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// How long to keep trying to reach a controller that went silent before giving up.
     pub reconnect_limit: Duration,
-    /// `-b`: results sent together once this many are ready (0 or 1 = each at once).
+    /// `-b`: results sent together once this many are ready; 0 = half the credit the
+    /// controller grants (1 = each at once).
     pub result_bundle: usize,
-    /// `-w`: longest a finished result waits for its bundle to fill.
+    /// `-w`: longest a finished result waits for its bundle to fill (default
+    /// [`RESULT_LINGER`](super::run_loop::RESULT_LINGER)).
     pub result_wait: Duration,
     /// Host name reported to the controller and exported as `TASK_CLIENT_HOST`.
     pub host: String,
@@ -73,7 +75,7 @@ impl EngineConfig {
             connect_timeout: Duration::from_secs(10),
             reconnect_limit: Duration::from_secs(600),
             result_bundle: 0,
-            result_wait: Duration::ZERO,
+            result_wait: super::run_loop::RESULT_LINGER,
             host: crate::engine::env::short_hostname(),
             export_env: crate::engine::env::exported_from_environment(),
         }

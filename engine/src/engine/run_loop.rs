@@ -20,6 +20,13 @@ use crate::task::TaskResult;
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
 
+/// How long finished results wait for company before they go to the controller, unless `-w`
+/// says otherwise. Sending each result (or each pair) at once costs the controller and this
+/// loop a wake-up per message, and on a machine whose cores all run tasks every wake-up
+/// preempts a task; a few milliseconds of coalescing cuts those wake-ups several-fold while
+/// no one waiting for a result can tell the difference.
+pub const RESULT_LINGER: Duration = Duration::from_millis(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// Deterministic: retrying with the same key fails the same way.
@@ -205,7 +212,7 @@ impl Engine {
                     self.sub.as_poll_item(zmq::POLLIN),
                     self.done.as_poll_item(zmq::POLLIN),
                 ];
-                crate::transport::poll(&mut items, TURN.as_millis() as i64)
+                crate::transport::poll(&mut items, self.poll_timeout(now))
                     .map_err(zmq_err("polling"))?;
                 (
                     items[0].is_readable(),
@@ -216,7 +223,7 @@ impl Engine {
             if done_ready {
                 self.ring_off()?;
             }
-            self.collect_done();
+            self.collect_done(false);
             if dealer_ready {
                 self.receive_direct()?;
             }
@@ -368,11 +375,12 @@ impl Engine {
                     } else {
                         tracing::info!("{line}");
                     }
-                    // Report results after every `slots` tasks (at most half the credit, so the
-                    // controller can refill while the other half runs). Fewer would cost more
-                    // messages; more would put more finished work at risk of running again if
-                    // this engine dies before reporting it.
-                    let flush_at = (w.credit as usize / 2).clamp(1, self.cfg.slots as usize);
+                    // Report results once half the credit has finished (or after the linger),
+                    // so the controller refills while the other half runs. `-b` overrides it.
+                    let flush_at = match self.cfg.result_bundle {
+                        0 => (w.credit as usize / 2).max(1),
+                        n => n,
+                    };
                     self.board.with(|b| b.flush_at = flush_at);
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
@@ -531,9 +539,16 @@ impl Engine {
         }
     }
 
-    /// Take the slots' finished results off the board.
-    fn collect_done(&mut self) {
-        let finished = self.board.with(|b| std::mem::take(&mut b.done));
+    /// Take the slots' finished results off the board. With `disarm`, the slots are also told
+    /// that the next result starts a new bundle (and must ring): done under the same lock, so a
+    /// result can never land between the last collection and the disarming and wait unseen.
+    fn collect_done(&mut self, disarm: bool) {
+        let finished = self.board.with(|b| {
+            if disarm {
+                b.armed = false;
+            }
+            std::mem::take(&mut b.done)
+        });
         for done in finished {
             if done.interrupted {
                 self.summary.returned += 1;
@@ -552,8 +567,9 @@ impl Engine {
         }
     }
 
-    /// Send finished results: at once by default; with `-b`/`-w`, once the bundle is full, the
-    /// oldest result has waited long enough, or nothing else is running.
+    /// Send finished results once a bundle's worth is ready (half the credit, or `-b`), the
+    /// oldest has waited [`RESULT_LINGER`] (or `-w`), or there is nothing left to wait for: no
+    /// task running, none queued here (the controller must hear back to send more), draining.
     fn flush_results(&mut self) {
         if self.unsent.is_empty() || !self.link.is_registered() {
             return;
@@ -561,11 +577,16 @@ impl Engine {
         let waited = self
             .unsent_since
             .is_none_or(|t| t.elapsed() >= self.cfg.result_wait);
-        let full = self.unsent.len() >= self.cfg.result_bundle.max(1);
-        let idle = self.board.with(|b| b.running.is_empty());
-        if !(waited || full || idle || self.draining) {
+        let (full, quiet) = self.board.with(|b| {
+            (
+                self.unsent.len() + b.done.len() >= b.flush_at,
+                b.running.is_empty() || b.queue.is_empty(),
+            )
+        });
+        if !(waited || full || quiet || self.draining) {
             return;
         }
+        self.collect_done(true);
         self.unsent_since = None;
         let results = Results {
             results: std::mem::take(&mut self.unsent),
@@ -576,6 +597,19 @@ impl Engine {
         } else {
             self.unsent = results.results;
         }
+    }
+
+    /// How long the loop may sleep: a [`TURN`], or less when results are lingering.
+    fn poll_timeout(&self, now: Instant) -> i64 {
+        let mut wait = TURN;
+        if let Some(since) = self.unsent_since
+            && self.link.is_registered()
+        {
+            let due = since + self.cfg.result_wait;
+            wait = wait.min(due.saturating_duration_since(now));
+        }
+        // Round up, so a deadline a few microseconds away is not polled for in a busy loop.
+        wait.as_micros().div_ceil(1000) as i64
     }
 
     /// First abort request: stop running tasks, hand back the queue.

@@ -46,8 +46,13 @@ pub struct BoardState {
     pub done: Vec<SlotDone>,
     /// No more work will be added: slots leave once the queue is empty.
     closed: bool,
-    /// Ring the doorbell once this many results are waiting.
+    /// Results go to the controller in bundles of this many (or sooner, see `armed`).
     pub flush_at: usize,
+    /// The engine loop knows results are waiting and will send them by its linger deadline:
+    /// a finished task rings the doorbell only if this is false (the first result of a bundle),
+    /// the bundle is full, or the queue ran dry. Most results then ring no one, which on a
+    /// machine whose cores all run tasks saves a preempted task per result.
+    pub armed: bool,
 }
 
 impl Board {
@@ -85,8 +90,12 @@ impl Board {
     /// running. Stops are only ever aimed at slots the board shows running something (looked up
     /// under this lock), so a stop meant for the previous task can never reach this one, and a
     /// stop for this one cannot be cleared after it was sent.
-    fn take(&self, slot: usize, stop: &StopSignal) -> Option<Leased> {
+    ///
+    /// `idle` runs (outside the lock) before the slot would wait, so a doorbell the slot still
+    /// owes is rung before it goes idle rather than after its next task started.
+    fn take(&self, slot: usize, stop: &StopSignal, idle: &mut dyn FnMut()) -> Option<Leased> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut idled = false;
         loop {
             if let Some(job) = state.queue.pop_front() {
                 stop.reset();
@@ -96,16 +105,26 @@ impl Board {
             if state.closed {
                 return None;
             }
+            if !idled {
+                idled = true;
+                drop(state);
+                idle();
+                state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
             state = self.work.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    /// Record a finished task; true when the engine loop should be woken to send results.
+    /// Record a finished task; true when the engine loop should be woken: to start the linger
+    /// timer of a new bundle, to send a full one, or to ask for more work.
     fn finish(&self, report: SlotDone) -> bool {
         self.with(|s| {
             s.running.remove(&report.result.id);
             s.done.push(report);
-            s.done.len() >= s.flush_at || s.queue.is_empty()
+            let ring = !s.armed || s.done.len() >= s.flush_at || s.queue.is_empty();
+            s.armed = true;
+            ring
         })
     }
 }
@@ -176,16 +195,31 @@ struct SlotWorker {
 }
 
 impl SlotWorker {
+    /// Runs tasks until the board closes. A finished task may owe the engine loop a ring of the
+    /// doorbell ([`Board::finish`]); it is rung once the next task's bash has started, or before
+    /// the slot goes idle. Rung earlier, the loop (and the controller it writes to) would wake
+    /// while this slot starts its next bash and, on a machine whose cores all run tasks, take
+    /// the core that bash was about to get; rung after, their work overlaps running tasks.
     fn serve(self, board: &Board, doorbell: zmq::Socket) {
-        while let Some(job) = board.take(self.index, &self.stop) {
-            let report = self.execute(job);
-            if board.finish(report) && doorbell.send(&b""[..], 0).is_err() {
+        let owed = std::cell::Cell::new(false);
+        let broken = std::cell::Cell::new(false);
+        let ring = || {
+            if owed.replace(false) && doorbell.send(&b""[..], 0).is_err() {
+                broken.set(true);
+            }
+        };
+        while let Some(job) = board.take(self.index, &self.stop, &mut || ring()) {
+            let report = self.execute(job, &ring);
+            ring();
+            if broken.get() {
                 return;
             }
+            owed.set(board.finish(report));
         }
+        ring();
     }
 
-    fn execute(&self, job: Leased) -> SlotDone {
+    fn execute(&self, job: Leased, started: &dyn Fn()) -> SlotDone {
         let Leased { lease, task } = job;
         let base = |outcome, exit_status, error: Option<String>| TaskResult {
             id: task.id,
@@ -254,6 +288,7 @@ impl SlotWorker {
             stderr,
             timeout,
             signalwait: self.cfg.signalwait,
+            started: Some(started),
         };
         let outcome = self.executor.run(&spec, &self.stop);
         let mut result = base(Outcome::Exited, 0, None);

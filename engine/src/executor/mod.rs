@@ -56,6 +56,9 @@ pub struct RunSpec<'a> {
     pub timeout: Option<Duration>,
     /// Time between SIGINT, SIGTERM and SIGKILL when stopping the group.
     pub signalwait: Duration,
+    /// Called once bash has been started (not if it could not be), before the run waits for it:
+    /// the engine's slots use it to wake the engine loop only after their next task started.
+    pub started: Option<&'a dyn Fn()>,
 }
 
 /// How a run ended.

@@ -103,7 +103,12 @@ impl Executor for SpawnExecutor {
         let spawned = command.spawn();
         drop(command); // closes the parent's copies of per-task output files right away
         let mut child = match spawned {
-            Ok(child) => child,
+            Ok(child) => {
+                if let Some(started) = spec.started {
+                    started();
+                }
+                child
+            }
             Err(e) => return outcome(None, Exit::SpawnFailed(describe_spawn_error(&e, spec))),
         };
         let exit = match Watch::new(&mut child, spec, stop) {

@@ -16,6 +16,7 @@ fn spec<'a>(command: &'a str, out: &SharedVec) -> RunSpec<'a> {
         stdout: OutputTarget::Relay(out.sink()),
         stderr: OutputTarget::Relay(out.sink()),
         timeout: None,
+        started: None,
         signalwait: Duration::from_millis(200),
     }
 }
@@ -104,6 +105,7 @@ fn concurrent_tasks_never_cut_lines() {
                     stdout: OutputTarget::Relay(Arc::clone(&sink)),
                     stderr: OutputTarget::Null,
                     timeout: None,
+                    started: None,
                     signalwait: Duration::from_millis(200),
                 };
                 run(&s).exit
