@@ -1,9 +1,11 @@
 //! [`SpawnExecutor`]: a fresh `/bin/bash -o pipefail -c CMD` per task.
 //!
-//! Spawning is the engine's hot path, so the child is set up only with what std's `Command` can
-//! hand to `posix_spawn` (own process group, environment, working directory, stdio): no `pre_exec`
-//! closure, which would force a full `fork`. glibc's `posix_spawn` then uses
-//! `clone(CLONE_VM|CLONE_VFORK)`, which does not copy the engine's page tables.
+//! Spawning is the engine's hot path, so bash is started with posix_spawn(3) directly
+//! ([`posix_spawn`](super::posix_spawn)): own process group, environment prepared once per
+//! executor plus the task's own variables ([`environ`](super::environ)), working directory, stdio.
+//! glibc's `posix_spawn` uses `clone(CLONE_VM|CLONE_VFORK)`, which does not copy the engine's
+//! page tables. (Only where glibc cannot set a child's working directory, before 2.29, does a
+//! task with one go through std's `Command`, which forks.)
 //!
 //! The slot thread then waits in a single poll(2) on the child's pidfd, the relay pipes and the
 //! slot's stop eventfd, with the walltime or the next escalation step as timeout: no helper
@@ -11,15 +13,19 @@
 //! was just SIGKILLed, see [`subreaper::reap_group_within`]; it never runs for tasks that end by
 //! themselves.)
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::environ::{self, Inherited};
+use super::posix_spawn::{self, ChildFds};
 use super::relay::{Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
 use super::sys;
@@ -57,14 +63,27 @@ const ESCALATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGKILL
 /// groups that still had live background members; their dead are reaped at the start of each run
 /// (or by [`reap_leftovers`](Self::reap_leftovers)), so an engine that is a child subreaper does
 /// not accumulate zombies.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SpawnExecutor {
     leftovers: Leftovers,
+    inherited: Inherited,
+    bash: CString,
+}
+
+impl Default for SpawnExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SpawnExecutor {
+    /// An executor whose tasks inherit this process's environment as it is now.
     pub fn new() -> Self {
-        Self::default()
+        SpawnExecutor {
+            leftovers: Leftovers::default(),
+            inherited: Inherited::capture(),
+            bash: CString::new(BASH).expect("no NUL in the bash path"),
+        }
     }
 
     /// Reaps background processes of earlier tasks that have exited since. Runs happen often
@@ -85,38 +104,92 @@ impl Executor for SpawnExecutor {
             Ok(stdio) => stdio,
             Err(msg) => return outcome(None, Exit::SpawnFailed(msg)),
         };
-        let mut command = Command::new(BASH);
-        command
-            .arg("-o")
-            .arg("pipefail")
-            .arg("-c")
-            .arg(spec.command)
-            .process_group(0)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(dev_null())
-            .stdout(stdout)
-            .stderr(stderr);
-        if let Some(dir) = spec.cwd {
-            command.current_dir(dir);
-        }
         let started = SystemTime::now();
-        let spawned = command.spawn();
-        drop(command); // closes the parent's copies of per-task output files right away
-        let mut child = match spawned {
-            Ok(child) => {
-                if let Some(started) = spec.started {
-                    started();
-                }
-                child
-            }
-            Err(e) => return outcome(None, Exit::SpawnFailed(describe_spawn_error(&e, spec))),
+        // The parent's copies of the child's ends (pipe writers, per-task files) close when
+        // `stdout` and `stderr` are dropped, right after the spawn.
+        let spawned = self.spawn(spec, &stdout, &stderr);
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(msg) => return outcome(None, Exit::SpawnFailed(msg)),
         };
-        let exit = match Watch::new(&mut child, spec, stop) {
-            Ok(watch) => watch.run(child, &self.leftovers),
-            Err(e) => abandon(child, &self.leftovers, e),
+        if let Some(started) = spec.started {
+            started();
+        }
+        let readers = [stdout.into_reader(), stderr.into_reader()];
+        let exit = match Watch::new(pid, readers, spec, stop) {
+            Ok(watch) => watch.run(&self.leftovers),
+            Err(e) => abandon(pid, &self.leftovers, e),
         };
         outcome(Some(started), exit)
     }
+}
+
+impl SpawnExecutor {
+    /// Starts `bash -o pipefail -c CMD`; the error is the one line a result carries.
+    fn spawn(
+        &self,
+        spec: &RunSpec<'_>,
+        stdout: &Output,
+        stderr: &Output,
+    ) -> Result<libc::pid_t, String> {
+        let command = environ::c_arg(spec.command, "command")?;
+        let cwd = match spec.cwd {
+            Some(dir) => Some(environ::c_arg(
+                &String::from_utf8_lossy(dir.as_os_str().as_bytes()),
+                "working directory",
+            )?),
+            None => None,
+        };
+        if cwd.is_some() && !posix_spawn::can_chdir() {
+            return spawn_with_std(spec, stdout, stderr);
+        }
+        let envp = self.inherited.with(spec.env)?;
+        let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        let fds = ChildFds {
+            stdin: null,
+            stdout: stdout.child_fd(null),
+            stderr: stderr.child_fd(null),
+        };
+        let argv = [
+            CString::from(c"bash"),
+            CString::from(c"-o"),
+            CString::from(c"pipefail"),
+            CString::from(c"-c"),
+            command,
+        ];
+        posix_spawn::spawn(&self.bash, &argv, &envp, &fds, cwd.as_deref())
+            .map_err(|e| describe_spawn_error(&e, spec))
+    }
+}
+
+/// The same start through std's `Command` (fork + chdir + exec), for a working directory on a
+/// glibc older than 2.29.
+fn spawn_with_std(
+    spec: &RunSpec<'_>,
+    stdout: &Output,
+    stderr: &Output,
+) -> Result<libc::pid_t, String> {
+    let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
+    let stdio = |fd: BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map(Stdio::from)
+            .map_err(|e| format!("cannot pass a descriptor to {BASH}: {e}"))
+    };
+    let mut command = Command::new(BASH);
+    command
+        .args(["-o", "pipefail", "-c", spec.command])
+        .process_group(0)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(stdio(null)?)
+        .stdout(stdio(stdout.child_fd(null))?)
+        .stderr(stdio(stderr.child_fd(null))?);
+    if let Some(dir) = spec.cwd {
+        command.current_dir(dir);
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| describe_spawn_error(&e, spec))?;
+    Ok(child.id() as libc::pid_t)
 }
 
 fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {
@@ -135,43 +208,72 @@ fn stopped(reason: StopReason, status: Option<ExitStatus>) -> Exit {
     }
 }
 
+/// One of the child's output streams, as the parent prepared it.
+enum Output {
+    /// Relayed: the parent reads `read`; `write` becomes the child's descriptor.
+    Pipe { read: OwnedFd, write: OwnedFd },
+    /// A per-task file.
+    File(File),
+    /// `/dev/null`.
+    Null,
+}
+
+impl Output {
+    /// The descriptor the child gets.
+    fn child_fd<'a>(&'a self, null: BorrowedFd<'a>) -> BorrowedFd<'a> {
+        match self {
+            Output::Pipe { write, .. } => write.as_fd(),
+            Output::File(file) => file.as_fd(),
+            Output::Null => null,
+        }
+    }
+
+    /// The read end to relay, closing the parent's copy of whatever the child got.
+    fn into_reader(self) -> Option<OwnedFd> {
+        match self {
+            Output::Pipe { read, .. } => Some(read),
+            _ => None,
+        }
+    }
+}
+
 /// The child's stdout and stderr. Per-task files are opened (created or truncated) here, in the
 /// parent, so a bad path is reported as such; the same path for both streams is opened once, so
 /// the two share one file offset instead of overwriting each other.
-fn output_stdio(spec: &RunSpec<'_>) -> Result<(Stdio, Stdio), String> {
-    let stdout_file = match &spec.stdout {
-        OutputTarget::File(path) => Some(create_output(path, "stdout")?),
-        _ => None,
-    };
-    let stderr = match (&spec.stderr, &spec.stdout, &stdout_file) {
-        (OutputTarget::File(path), OutputTarget::File(same), Some(file)) if path == same => {
-            let copy = file
-                .try_clone()
-                .map_err(|e| format!("cannot open stderr file {}: {e}", path.display()))?;
-            Stdio::from(copy)
+fn output_stdio(spec: &RunSpec<'_>) -> Result<(Output, Output), String> {
+    let stdout = output_for(&spec.stdout, "stdout")?;
+    let stderr = match (&spec.stderr, &spec.stdout, &stdout) {
+        (OutputTarget::File(path), OutputTarget::File(same), Output::File(file))
+            if path == same =>
+        {
+            Output::File(
+                file.try_clone()
+                    .map_err(|e| format!("cannot open stderr file {}: {e}", path.display()))?,
+            )
         }
-        (target, _, _) => stdio_for(target, "stderr")?,
-    };
-    let stdout = match stdout_file {
-        Some(file) => Stdio::from(file),
-        None => stdio_for(&spec.stdout, "stdout")?,
+        (target, _, _) => output_for(target, "stderr")?,
     };
     Ok((stdout, stderr))
 }
 
-fn stdio_for(target: &OutputTarget, stream: &str) -> Result<Stdio, String> {
+fn output_for(target: &OutputTarget, stream: &str) -> Result<Output, String> {
     Ok(match target {
-        OutputTarget::Relay(_) => Stdio::piped(),
-        OutputTarget::File(path) => Stdio::from(create_output(path, stream)?),
-        OutputTarget::Null => dev_null(),
+        OutputTarget::Relay(_) => {
+            let (read, write) =
+                io::pipe().map_err(|e| format!("cannot make a pipe for {stream}: {e}"))?;
+            Output::Pipe {
+                read: OwnedFd::from(read),
+                write: OwnedFd::from(write),
+            }
+        }
+        OutputTarget::File(path) => Output::File(create_output(path, stream)?),
+        OutputTarget::Null => Output::Null,
     })
 }
 
-/// `/dev/null` for a child's stdio. `Stdio::null()` opens the device anew for each stream of each
-/// task; duplicating one descriptor opened once is a cheaper syscall (measured ~6 µs per task
-/// with three null streams). Falls back to `Stdio::null()` if the device cannot be opened or
-/// duplicated, which then reports the error at spawn.
-fn dev_null() -> Stdio {
+/// `/dev/null`, opened once and shared by every task's stdin and discarded streams (the child
+/// gets it through dup2, so no descriptor is opened per task).
+fn dev_null() -> io::Result<BorrowedFd<'static>> {
     static DEV_NULL: OnceLock<Option<File>> = OnceLock::new();
     DEV_NULL
         .get_or_init(|| {
@@ -182,8 +284,8 @@ fn dev_null() -> Stdio {
                 .ok()
         })
         .as_ref()
-        .and_then(|file| file.try_clone().ok())
-        .map_or_else(Stdio::null, Stdio::from)
+        .map(|file| file.as_fd())
+        .ok_or_else(|| io::Error::other("/dev/null cannot be opened"))
 }
 
 fn create_output(path: &Path, stream: &str) -> Result<File, String> {
@@ -216,10 +318,9 @@ fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
 
 /// The child could be spawned but not watched (no fd left for a relay pipe's flags, …): kill its
 /// group, reap what can be reaped, and report why.
-fn abandon(mut child: Child, leftovers: &Leftovers, err: io::Error) -> Exit {
-    let pgid = child.id() as libc::pid_t;
+fn abandon(pgid: libc::pid_t, leftovers: &Leftovers, err: io::Error) -> Exit {
     subreaper::signal_group(pgid, libc::SIGKILL);
-    let _ = child.wait();
+    let _ = posix_spawn::wait(pgid, true);
     if subreaper::reap_group_within(pgid, KILL_WAIT) == GroupState::Alive {
         leftovers.add(pgid);
     }
@@ -270,8 +371,13 @@ const STOPFD: usize = 1;
 const RELAYS: usize = 2;
 
 impl<'a> Watch<'a> {
-    fn new(child: &mut Child, spec: &RunSpec<'_>, stop: &'a StopSignal) -> io::Result<Self> {
-        let pid = child.id() as libc::pid_t;
+    /// `readers` are the read ends of the stdout and stderr pipes, where those are relayed.
+    fn new(
+        pid: libc::pid_t,
+        readers: [Option<OwnedFd>; 2],
+        spec: &RunSpec<'_>,
+        stop: &'a StopSignal,
+    ) -> io::Result<Self> {
         let pidfd = match sys::pidfd_open(pid) {
             Ok(fd) => Some(fd),
             Err(e) => {
@@ -279,18 +385,15 @@ impl<'a> Watch<'a> {
                 None
             }
         };
-        let stdout = match (&spec.stdout, child.stdout.take()) {
+        let [out, err] = readers;
+        let relay = |target: &OutputTarget, pipe: Option<OwnedFd>| match (target, pipe) {
             (OutputTarget::Relay(sink), Some(pipe)) => {
-                Some(StreamRelay::new(OwnedFd::from(pipe), sink.clone())?)
+                StreamRelay::new(pipe, sink.clone()).map(Some)
             }
-            _ => None,
+            _ => Ok(None),
         };
-        let stderr = match (&spec.stderr, child.stderr.take()) {
-            (OutputTarget::Relay(sink), Some(pipe)) => {
-                Some(StreamRelay::new(OwnedFd::from(pipe), sink.clone())?)
-            }
-            _ => None,
-        };
+        let stdout = relay(&spec.stdout, out)?;
+        let stderr = relay(&spec.stderr, err)?;
         Ok(Self {
             pgid: pid,
             pidfd,
@@ -305,9 +408,9 @@ impl<'a> Watch<'a> {
 
     /// Waits for the leader while relaying output and escalating a stop, then collects the
     /// leader and whatever of its group hs is responsible for.
-    fn run(mut self, mut child: Child, leftovers: &Leftovers) -> Exit {
+    fn run(mut self, leftovers: &Leftovers) -> Exit {
         let mut buf = [0u8; READ_CHUNK];
-        let ended = self.wait_leader(&mut child, &mut buf);
+        let ended = self.wait_leader(&mut buf);
         // The leader is gone (or hopeless). Take what its group already wrote, but do not wait
         // for EOF: background processes may hold the pipes open indefinitely.
         for mut relay in self.relays.iter_mut().filter_map(Option::take) {
@@ -321,8 +424,9 @@ impl<'a> Watch<'a> {
         }
         let status = match ended {
             Ended::Exited(Some(status)) => Some(status),
-            Ended::Exited(None) => match child.wait() {
-                Ok(status) => Some(status),
+            Ended::Exited(None) => match posix_spawn::wait(self.pgid, true) {
+                Ok(Some(status)) => Some(status),
+                Ok(None) => None,
                 Err(e) => {
                     return Exit::SpawnFailed(format!("lost track of {BASH} ({e})"));
                 }
@@ -355,7 +459,7 @@ impl<'a> Watch<'a> {
     }
 
     /// The poll loop: returns once the leader has exited or ignored SIGKILL for too long.
-    fn wait_leader(&mut self, child: &mut Child, buf: &mut [u8]) -> Ended {
+    fn wait_leader(&mut self, buf: &mut [u8]) -> Ended {
         loop {
             let now = Instant::now();
             if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {
@@ -365,7 +469,7 @@ impl<'a> Watch<'a> {
                 return Ended::Unresponsive;
             }
             if self.pidfd.is_none() {
-                match child.try_wait() {
+                match posix_spawn::wait(self.pgid, false) {
                     Ok(Some(status)) => return Ended::Exited(Some(status)),
                     Ok(None) => {}
                     Err(_) => return Ended::Exited(None),

@@ -1,5 +1,6 @@
-//! The executor's only `unsafe`: thin, audited wrappers around the Linux calls std does not offer
-//! (eventfd, pidfd_open, poll, killpg, group-wide waitpid, prctl).
+//! Thin, audited wrappers around the Linux calls std does not offer (eventfd, pidfd_open, poll,
+//! killpg, group-wide waitpid, prctl). With posix_spawn.rs (starting and reaping bash), this is
+//! where the executor keeps its `unsafe`.
 //!
 //! Every wrapper takes and returns safe types (`OwnedFd`, `BorrowedFd`, plain integers) and turns
 //! `-1` into `io::Error::last_os_error()`, so the rest of the executor never touches raw libc.

@@ -1,0 +1,176 @@
+//! Starting bash with posix_spawn(3) directly, and waiting for it.
+//!
+//! This is what std's `Command` does on Linux when it can (glibc then uses
+//! `clone(CLONE_VM|CLONE_VFORK)`, which does not copy the engine's page tables), without its
+//! per-spawn rebuilding of the environment (see [`environ`](super::environ)): the child gets its
+//! own process group, an empty signal mask, SIGPIPE back at its default (Rust ignores it), the
+//! three descriptors given, and the working directory given. Like sys.rs, this file keeps its
+//! `unsafe` to thin wrappers with safe signatures.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::OnceLock;
+
+use super::environ::Envp;
+
+/// What the child's descriptors 0, 1 and 2 become.
+pub(crate) struct ChildFds<'a> {
+    pub stdin: BorrowedFd<'a>,
+    pub stdout: BorrowedFd<'a>,
+    pub stderr: BorrowedFd<'a>,
+}
+
+/// Turns a posix_spawn-style return (0 or an errno) into a result.
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(ret))
+    }
+}
+
+/// `posix_spawn_file_actions_addchdir_np`, looked up at run time: glibc has it since 2.29, and
+/// linking it directly would stop hs from building against an older one.
+type AddChdir =
+    unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, *const libc::c_char) -> libc::c_int;
+
+fn add_chdir() -> Option<AddChdir> {
+    static ADD_CHDIR: OnceLock<Option<AddChdir>> = OnceLock::new();
+    *ADD_CHDIR.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads the name.
+        let sym = unsafe {
+            libc::dlsym(
+                libc::RTLD_DEFAULT,
+                c"posix_spawn_file_actions_addchdir_np".as_ptr(),
+            )
+        };
+        // SAFETY: when present, the symbol is glibc's function of exactly this signature.
+        (!sym.is_null()).then(|| unsafe { std::mem::transmute::<*mut libc::c_void, AddChdir>(sym) })
+    })
+}
+
+/// Whether a working directory can be set on a spawned child (else the caller must use std's
+/// `Command`, which falls back to fork + chdir + exec).
+pub(crate) fn can_chdir() -> bool {
+    add_chdir().is_some()
+}
+
+/// Owns initialised posix_spawn attributes and file actions, destroying them on drop.
+struct Setup {
+    attr: libc::posix_spawnattr_t,
+    actions: libc::posix_spawn_file_actions_t,
+}
+
+impl Setup {
+    fn new() -> io::Result<Box<Self>> {
+        // SAFETY: both are plain C structs for which all-zero is a valid "not yet initialised"
+        // state; they are initialised right below before any other use, and boxed so they never
+        // move once initialised.
+        let mut setup: Box<Setup> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: the pointers are to live, exclusively borrowed structs.
+        check(unsafe { libc::posix_spawnattr_init(&mut setup.attr) })?;
+        // SAFETY: as above. If this fails, `attr` is initialised and `actions` is not; destroying
+        // an all-zero file-actions struct in Drop is harmless with glibc (it frees a null
+        // pointer), but to stay within the contract it is initialised before any early return.
+        if let Err(e) = check(unsafe { libc::posix_spawn_file_actions_init(&mut setup.actions) }) {
+            // SAFETY: `attr` was initialised above.
+            unsafe { libc::posix_spawnattr_destroy(&mut setup.attr) };
+            std::mem::forget(setup);
+            return Err(e);
+        }
+        Ok(setup)
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        // SAFETY: both were initialised in `new` (which forgets a half-made Setup).
+        unsafe {
+            libc::posix_spawn_file_actions_destroy(&mut self.actions);
+            libc::posix_spawnattr_destroy(&mut self.attr);
+        }
+    }
+}
+
+/// Starts `program` with `argv` and `envp` in a new process group of its own; returns its pid.
+pub(crate) fn spawn(
+    program: &CStr,
+    argv: &[CString],
+    envp: &Envp<'_>,
+    fds: &ChildFds<'_>,
+    cwd: Option<&CStr>,
+) -> io::Result<libc::pid_t> {
+    let mut setup = Setup::new()?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    // SAFETY: every call gets pointers to the initialised, boxed `setup` structs and to live
+    // locals; sigset functions only write the local set.
+    unsafe {
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        let mut pipe_default: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe_default);
+        libc::sigaddset(&mut pipe_default, libc::SIGPIPE);
+        check(libc::posix_spawnattr_setpgroup(&mut setup.attr, 0))?;
+        check(libc::posix_spawnattr_setsigmask(&mut setup.attr, &empty))?;
+        check(libc::posix_spawnattr_setsigdefault(
+            &mut setup.attr,
+            &pipe_default,
+        ))?;
+        let flags = libc::POSIX_SPAWN_SETPGROUP
+            | libc::POSIX_SPAWN_SETSIGMASK
+            | libc::POSIX_SPAWN_SETSIGDEF;
+        check(libc::posix_spawnattr_setflags(
+            &mut setup.attr,
+            flags as libc::c_short,
+        ))?;
+        for (fd, target) in [(fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)] {
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut setup.actions,
+                fd.as_raw_fd(),
+                target,
+            ))?;
+        }
+        if let Some(dir) = cwd {
+            let add = add_chdir().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
+            check(add(&mut setup.actions, dir.as_ptr()))?;
+        }
+    }
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: `program`, every argv entry and every envp entry are NUL-terminated strings that
+    // outlive the call; both arrays end with a null pointer; `setup` is initialised.
+    check(unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            program.as_ptr(),
+            &setup.actions,
+            &setup.attr,
+            argv_ptrs.as_ptr() as *const *mut libc::c_char,
+            envp.as_ptr() as *const *mut libc::c_char,
+        )
+    })?;
+    Ok(pid)
+}
+
+/// waitpid(2) for one child: `Ok(None)` with `hang == false` if it has not exited yet.
+pub(crate) fn wait(pid: libc::pid_t, hang: bool) -> io::Result<Option<ExitStatus>> {
+    let flags = if hang { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a live, writable c_int for the duration of the call.
+        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
+        match ret {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            0 => return Ok(None),
+            _ => return Ok(Some(ExitStatus::from_raw(status))),
+        }
+    }
+}
