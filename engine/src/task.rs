@@ -152,6 +152,29 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    /// The result of a task that did not run (no command, no start time), completed now.
+    pub fn not_run(
+        id: Uuid,
+        lease: u64,
+        outcome: Outcome,
+        exit_status: i32,
+        error: Option<String>,
+    ) -> Self {
+        TaskResult {
+            id,
+            lease,
+            outcome,
+            exit_status,
+            signal: None,
+            command: None,
+            start_time: None,
+            completion_time: Utc::now(),
+            outpath: None,
+            errpath: None,
+            error,
+        }
+    }
+
     /// True when the task counts as succeeded (exit status 0).
     pub fn succeeded(&self) -> bool {
         self.outcome == Outcome::Exited && self.exit_status == 0

@@ -69,22 +69,20 @@ impl Broker {
 
 /// The result of a task that never ran because none of its hosts had an engine.
 fn not_placed(task: &Task, wait: Duration, completed: chrono::DateTime<Utc>) -> TaskResult {
+    let error = format!(
+        "no engine on host(s) {} joined within {}",
+        task.hosts().join(", "),
+        seconds(wait)
+    );
     TaskResult {
-        id: task.id,
-        lease: 0,
-        outcome: Outcome::NoHost,
-        exit_status: sentinel::RESOURCE_ERROR,
-        signal: None,
-        command: None,
-        start_time: None,
         completion_time: completed,
-        outpath: None,
-        errpath: None,
-        error: Some(format!(
-            "no engine on host(s) {} joined within {}",
-            task.hosts().join(", "),
-            seconds(wait)
-        )),
+        ..TaskResult::not_run(
+            task.id,
+            0,
+            Outcome::NoHost,
+            sentinel::RESOURCE_ERROR,
+            Some(error),
+        )
     }
 }
 

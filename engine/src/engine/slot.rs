@@ -221,18 +221,8 @@ impl SlotWorker {
 
     fn execute(&self, job: Leased, started: &dyn Fn()) -> SlotDone {
         let Leased { lease, task } = job;
-        let base = |outcome, exit_status, error: Option<String>| TaskResult {
-            id: task.id,
-            lease,
-            outcome,
-            exit_status,
-            signal: None,
-            command: None,
-            start_time: None,
-            completion_time: Utc::now(),
-            outpath: None,
-            errpath: None,
-            error,
+        let base = |outcome, exit_status, error| {
+            TaskResult::not_run(task.id, lease, outcome, exit_status, error)
         };
         let command = match self.cfg.template.expand(&task.args) {
             Ok(c) => c,
@@ -369,19 +359,13 @@ impl SlotWorker {
 
 /// The result of a task cancelled before it started.
 pub fn cancelled_before_start(job: &Leased) -> TaskResult {
-    TaskResult {
-        id: job.task.id,
-        lease: job.lease,
-        outcome: Outcome::Cancelled,
-        exit_status: sentinel::CANCELLED,
-        signal: None,
-        command: None,
-        start_time: None,
-        completion_time: Utc::now(),
-        outpath: None,
-        errpath: None,
-        error: Some("cancelled before it started".into()),
-    }
+    TaskResult::not_run(
+        job.task.id,
+        job.lease,
+        Outcome::Cancelled,
+        sentinel::CANCELLED,
+        Some("cancelled before it started".into()),
+    )
 }
 
 /// A job's relative output path is relative to its own working directory, as it would be for

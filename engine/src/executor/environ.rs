@@ -95,11 +95,6 @@ impl Envp<'_> {
     }
 }
 
-/// `s` as a C string for argv, or a one-line reason it cannot be one.
-pub(crate) fn c_arg(s: &str, what: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("the {what} holds a NUL byte"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

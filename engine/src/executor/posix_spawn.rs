@@ -7,7 +7,7 @@
 //! three descriptors given, and the working directory given. Like sys.rs, this file keeps its
 //! `unsafe` to thin wrappers with safe signatures.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
@@ -58,96 +58,105 @@ pub(crate) fn can_chdir() -> bool {
     add_chdir().is_some()
 }
 
-/// Owns initialised posix_spawn attributes and file actions, destroying them on drop.
-struct Setup {
-    attr: libc::posix_spawnattr_t,
-    actions: libc::posix_spawn_file_actions_t,
-}
+/// Initialised posix_spawn attributes, destroyed on drop. (glibc's attribute and file-action
+/// structs hold no pointers into themselves, so they may move once initialised.)
+struct Attributes(libc::posix_spawnattr_t);
 
-impl Setup {
-    fn new() -> io::Result<Box<Self>> {
-        // SAFETY: both are plain C structs for which all-zero is a valid "not yet initialised"
-        // state; they are initialised right below before any other use, and boxed so they never
-        // move once initialised.
-        let mut setup: Box<Setup> = Box::new(unsafe { std::mem::zeroed() });
-        // SAFETY: the pointers are to live, exclusively borrowed structs.
-        check(unsafe { libc::posix_spawnattr_init(&mut setup.attr) })?;
-        // SAFETY: as above. If this fails, `attr` is initialised and `actions` is not; destroying
-        // an all-zero file-actions struct in Drop is harmless with glibc (it frees a null
-        // pointer), but to stay within the contract it is initialised before any early return.
-        if let Err(e) = check(unsafe { libc::posix_spawn_file_actions_init(&mut setup.actions) }) {
-            // SAFETY: `attr` was initialised above.
-            unsafe { libc::posix_spawnattr_destroy(&mut setup.attr) };
-            std::mem::forget(setup);
-            return Err(e);
+impl Attributes {
+    /// Own process group, empty signal mask, SIGPIPE back at its default.
+    fn for_task() -> io::Result<Self> {
+        // SAFETY: all-zero is a valid bit pattern for this plain C struct, and init overwrites
+        // it; the sigset calls only write the local sets.
+        let mut attr = Attributes(unsafe {
+            let mut raw = std::mem::zeroed();
+            check(libc::posix_spawnattr_init(&mut raw))?;
+            raw
+        });
+        // SAFETY: every call gets a pointer to the initialised attributes or to a live local.
+        unsafe {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            let mut pipe: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut pipe);
+            libc::sigaddset(&mut pipe, libc::SIGPIPE);
+            check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
+            check(libc::posix_spawnattr_setsigmask(&mut attr.0, &empty))?;
+            check(libc::posix_spawnattr_setsigdefault(&mut attr.0, &pipe))?;
+            let flags = libc::POSIX_SPAWN_SETPGROUP
+                | libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF;
+            check(libc::posix_spawnattr_setflags(
+                &mut attr.0,
+                flags as libc::c_short,
+            ))?;
         }
-        Ok(setup)
+        Ok(attr)
     }
 }
 
-impl Drop for Setup {
+impl Drop for Attributes {
     fn drop(&mut self) {
-        // SAFETY: both were initialised in `new` (which forgets a half-made Setup).
-        unsafe {
-            libc::posix_spawn_file_actions_destroy(&mut self.actions);
-            libc::posix_spawnattr_destroy(&mut self.attr);
+        // SAFETY: initialised in `for_task`.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+/// Initialised posix_spawn file actions, destroyed on drop.
+struct Actions(libc::posix_spawn_file_actions_t);
+
+impl Actions {
+    /// dup2 of the three descriptors, then the working directory if one is given.
+    fn for_task(fds: &ChildFds<'_>, cwd: Option<&CStr>) -> io::Result<Self> {
+        // SAFETY: as for `Attributes`.
+        let mut actions = Actions(unsafe {
+            let mut raw = std::mem::zeroed();
+            check(libc::posix_spawn_file_actions_init(&mut raw))?;
+            raw
+        });
+        for (fd, target) in [(fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)] {
+            // SAFETY: initialised actions; the descriptor is borrowed for the whole spawn.
+            check(unsafe {
+                libc::posix_spawn_file_actions_adddup2(&mut actions.0, fd.as_raw_fd(), target)
+            })?;
         }
+        if let Some(dir) = cwd {
+            let add = add_chdir().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
+            // SAFETY: initialised actions; glibc copies the NUL-terminated path.
+            check(unsafe { add(&mut actions.0, dir.as_ptr()) })?;
+        }
+        Ok(actions)
+    }
+}
+
+impl Drop for Actions {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `for_task`.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
     }
 }
 
 /// Starts `program` with `argv` and `envp` in a new process group of its own; returns its pid.
 pub(crate) fn spawn(
     program: &CStr,
-    argv: &[CString],
+    argv: &[&CStr],
     envp: &Envp<'_>,
     fds: &ChildFds<'_>,
     cwd: Option<&CStr>,
 ) -> io::Result<libc::pid_t> {
-    let mut setup = Setup::new()?;
+    let attributes = Attributes::for_task()?;
+    let actions = Actions::for_task(fds, cwd)?;
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
-    // SAFETY: every call gets pointers to the initialised, boxed `setup` structs and to live
-    // locals; sigset functions only write the local set.
-    unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        let mut pipe_default: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut pipe_default);
-        libc::sigaddset(&mut pipe_default, libc::SIGPIPE);
-        check(libc::posix_spawnattr_setpgroup(&mut setup.attr, 0))?;
-        check(libc::posix_spawnattr_setsigmask(&mut setup.attr, &empty))?;
-        check(libc::posix_spawnattr_setsigdefault(
-            &mut setup.attr,
-            &pipe_default,
-        ))?;
-        let flags = libc::POSIX_SPAWN_SETPGROUP
-            | libc::POSIX_SPAWN_SETSIGMASK
-            | libc::POSIX_SPAWN_SETSIGDEF;
-        check(libc::posix_spawnattr_setflags(
-            &mut setup.attr,
-            flags as libc::c_short,
-        ))?;
-        for (fd, target) in [(fds.stdin, 0), (fds.stdout, 1), (fds.stderr, 2)] {
-            check(libc::posix_spawn_file_actions_adddup2(
-                &mut setup.actions,
-                fd.as_raw_fd(),
-                target,
-            ))?;
-        }
-        if let Some(dir) = cwd {
-            let add = add_chdir().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSYS))?;
-            check(add(&mut setup.actions, dir.as_ptr()))?;
-        }
-    }
     let mut pid: libc::pid_t = 0;
     // SAFETY: `program`, every argv entry and every envp entry are NUL-terminated strings that
-    // outlive the call; both arrays end with a null pointer; `setup` is initialised.
+    // outlive the call; both arrays end with a null pointer; attributes and actions are
+    // initialised.
     check(unsafe {
         libc::posix_spawn(
             &mut pid,
             program.as_ptr(),
-            &setup.actions,
-            &setup.attr,
+            &actions.0,
+            &attributes.0,
             argv_ptrs.as_ptr() as *const *mut libc::c_char,
             envp.as_ptr() as *const *mut libc::c_char,
         )

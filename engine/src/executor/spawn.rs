@@ -24,7 +24,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::environ::{self, Inherited};
+use super::environ::Inherited;
 use super::posix_spawn::{self, ChildFds};
 use super::relay::{Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
@@ -33,6 +33,7 @@ use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopReason, StopS
 
 /// The shell every task runs in.
 const BASH: &str = "/bin/bash";
+const BASH_PATH: &std::ffi::CStr = c"/bin/bash";
 
 /// How long to wait for the group leader after SIGKILL, and for the rest of a killed group to
 /// die, before giving up and leaving them to [`Leftovers`]. Only a process stuck in the kernel
@@ -67,7 +68,6 @@ const ESCALATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGKILL
 pub struct SpawnExecutor {
     leftovers: Leftovers,
     inherited: Inherited,
-    bash: CString,
 }
 
 impl Default for SpawnExecutor {
@@ -82,7 +82,6 @@ impl SpawnExecutor {
         SpawnExecutor {
             leftovers: Leftovers::default(),
             inherited: Inherited::capture(),
-            bash: CString::new(BASH).expect("no NUL in the bash path"),
         }
     }
 
@@ -132,12 +131,13 @@ impl SpawnExecutor {
         stdout: &Output,
         stderr: &Output,
     ) -> Result<libc::pid_t, String> {
-        let command = environ::c_arg(spec.command, "command")?;
+        let command =
+            CString::new(spec.command).map_err(|_| "the command holds a NUL byte".to_string())?;
         let cwd = match spec.cwd {
-            Some(dir) => Some(environ::c_arg(
-                &String::from_utf8_lossy(dir.as_os_str().as_bytes()),
-                "working directory",
-            )?),
+            Some(dir) => Some(
+                CString::new(dir.as_os_str().as_bytes())
+                    .map_err(|_| "the working directory holds a NUL byte".to_string())?,
+            ),
             None => None,
         };
         if cwd.is_some() && !posix_spawn::can_chdir() {
@@ -150,14 +150,8 @@ impl SpawnExecutor {
             stdout: stdout.child_fd(null),
             stderr: stderr.child_fd(null),
         };
-        let argv = [
-            CString::from(c"bash"),
-            CString::from(c"-o"),
-            CString::from(c"pipefail"),
-            CString::from(c"-c"),
-            command,
-        ];
-        posix_spawn::spawn(&self.bash, &argv, &envp, &fds, cwd.as_deref())
+        let argv = [c"bash", c"-o", c"pipefail", c"-c", &command];
+        posix_spawn::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
             .map_err(|e| describe_spawn_error(&e, spec))
     }
 }

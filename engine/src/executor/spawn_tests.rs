@@ -79,6 +79,53 @@ fn env_is_added_for_the_task() {
 }
 
 #[test]
+fn task_variables_override_inherited_ones() {
+    let out = SharedVec::default();
+    let env = [("HOME".to_string(), "/task-home".to_string())];
+    let mut s = spec("echo \"$HOME\"", &out);
+    s.env = &env;
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    assert_eq!(out.text(), "/task-home\n");
+}
+
+#[test]
+fn invalid_variable_names_fail_the_task_with_a_reason() {
+    let env = [("A=B".to_string(), "x".to_string())];
+    let mut s = spec("true", &SharedVec::default());
+    s.env = &env;
+    let out = run(&s);
+    assert_eq!(out.started, None);
+    assert_eq!(
+        out.exit,
+        Exit::SpawnFailed("invalid environment variable name \"A=B\"".into())
+    );
+}
+
+/// The path taken for a working directory on a glibc without addchdir_np, driven directly.
+#[test]
+fn std_fallback_sets_directory_environment_and_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("out.txt");
+    let env = [("HS_TEST_VAR".to_string(), "fallback".to_string())];
+    let mut s = spec(
+        "pwd -P; echo \"$HS_TEST_VAR\"; [ \"$(cut -d\" \" -f5 /proc/$$/stat)\" -eq $$ ] && echo leader",
+        &SharedVec::default(),
+    );
+    s.cwd = Some(dir.path());
+    s.env = &env;
+    let stdout = Output::File(create_output(&path, "stdout").expect("create"));
+    let pid = spawn_with_std(&s, &stdout, &Output::Null).expect("spawned");
+    drop(stdout);
+    let status = posix_spawn::wait(pid, true).expect("wait").expect("exited");
+    assert_eq!(status.code(), Some(0));
+    let expected = dir.path().canonicalize().expect("canonical");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        format!("{}\nfallback\nleader\n", expected.display())
+    );
+}
+
+#[test]
 fn partial_last_line_is_flushed() {
     let out = SharedVec::default();
     assert_eq!(run(&spec("printf 'a\\nb'", &out)).exit, Exit::Code(0));
