@@ -96,6 +96,31 @@ impl Submitter {
     }
 }
 
+/// Runs `produce` on a thread of its own, handing the bundles it makes to the broker's feed
+/// (`produce` stops when its `send` returns false: the broker is gone or `alive` cleared). Then,
+/// while still alive, tells the broker the input is over. A read error ends the input too: the
+/// run finishes what was read, and the report carries the error for the exit status.
+pub fn spawn_feeder<F>(
+    feed: FeedSender,
+    alive: Arc<AtomicBool>,
+    produce: F,
+) -> std::io::Result<JoinHandle<InputReport>>
+where
+    F: FnOnce(&mut dyn FnMut(Vec<TaskRecord>) -> bool) -> InputReport + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name("hs-input".into())
+        .spawn(move || {
+            let is_alive = || alive.load(Ordering::SeqCst);
+            let mut feed = feed;
+            let report = produce(&mut |bundle| feed.send(bundle, &is_alive).is_ok() && is_alive());
+            if is_alive() {
+                let _ = feed.finish(&is_alive);
+            }
+            report
+        })
+}
+
 /// Read `input` on its own thread and feed the broker until the input ends or `alive` clears.
 pub fn spawn_reader(
     input: Box<dyn Read + Send>,
@@ -103,21 +128,10 @@ pub fn spawn_reader(
     alive: Arc<AtomicBool>,
     failures: FailureLog,
     submitter: Submitter,
-) -> JoinHandle<InputReport> {
-    std::thread::Builder::new()
-        .name("hs-input".into())
-        .spawn(move || {
-            let is_alive = || alive.load(Ordering::SeqCst);
-            let mut feed = feed;
-            let report = read_lines(input, &failures, &submitter, &mut |bundle| {
-                feed.send(bundle, &is_alive).is_ok() && is_alive()
-            });
-            if report.read_error.is_none() && is_alive() {
-                let _ = feed.finish(&is_alive);
-            }
-            report
-        })
-        .expect("spawning the input thread")
+) -> std::io::Result<JoinHandle<InputReport>> {
+    spawn_feeder(feed, alive, move |send| {
+        read_lines(input, &failures, &submitter, send)
+    })
 }
 
 /// Feed rows made in advance (`--from-json`) to the broker on their own thread.
@@ -125,30 +139,21 @@ pub fn spawn_rows(
     rows: Vec<TaskRecord>,
     feed: FeedSender,
     alive: Arc<AtomicBool>,
-) -> JoinHandle<InputReport> {
-    std::thread::Builder::new()
-        .name("hs-input".into())
-        .spawn(move || {
-            let is_alive = || alive.load(Ordering::SeqCst);
-            let mut feed = feed;
-            let report = InputReport {
-                tasks: rows.len() as u64,
-                ..InputReport::default()
-            };
-            let mut rows = rows;
-            while !rows.is_empty() {
-                let rest = rows.split_off(rows.len().min(MAX_BUNDLE));
-                if feed
-                    .send(std::mem::replace(&mut rows, rest), &is_alive)
-                    .is_err()
-                {
-                    return report;
-                }
+) -> std::io::Result<JoinHandle<InputReport>> {
+    spawn_feeder(feed, alive, move |send| {
+        let report = InputReport {
+            tasks: rows.len() as u64,
+            ..InputReport::default()
+        };
+        let mut rows = rows;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(MAX_BUNDLE));
+            if !send(std::mem::replace(&mut rows, rest)) {
+                break;
             }
-            let _ = feed.finish(&is_alive);
-            report
-        })
-        .expect("spawning the input thread")
+        }
+        report
+    })
 }
 
 /// Read every line of `input`, handing bundles of task rows to `send` (which returns false to

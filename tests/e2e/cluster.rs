@@ -221,3 +221,33 @@ fn interrupt_stops_running_tasks_and_leaves_nothing_behind() {
         processes_with(&marker)
     );
 }
+
+/// Input that fails to read (a directory) ends the run with exit 5 and says why, rather than
+/// leaving the controller waiting for input that never comes; `hs submit` and `hs stream` too.
+#[test]
+fn unreadable_input_ends_the_run_with_exit_5() {
+    let s = Scratch::new();
+    let dir = s.path("a-directory");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let dir = dir.to_str().expect("utf-8");
+    for args in [
+        vec!["cluster", dir, "-N1", "--no-db"],
+        vec!["submit", "-f", dir, "--initdb"],
+    ] {
+        let out = run_with_input(s.hs(&args), "", LIMIT);
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("Is a directory"), "{}", stderr(&out));
+    }
+    let mut stream = s.hs(&["stream", "-N1"]);
+    stream
+        .stdin(std::fs::File::open(dir).expect("open dir"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = wait_output(stream.spawn().expect("spawn hs"), LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("reading the jobs stopped"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -124,13 +124,14 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         (Some(input), _) => {
             let (tx, rx) = feed::channel(&ctx)?;
             let submitter = Submitter::new(ecfg.host.clone());
-            let reader = input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter);
+            let reader =
+                input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter)?;
             (Some(rx), Some(reader))
         }
         (None, Some(rows)) => {
             let (tx, rx) = feed::channel(&ctx)?;
             ecfg.template = super::common::parse_template("{}")?;
-            (Some(rx), Some(input::spawn_rows(rows, tx, alive.clone())))
+            (Some(rx), Some(input::spawn_rows(rows, tx, alive.clone())?))
         }
         (None, None) => (None, None),
     };

@@ -74,11 +74,21 @@ pub fn finish(
     expected_input: bool,
 ) -> Status {
     let rejected = input.as_ref().map_or(0, |r| r.rejected);
-    if expected_input && summary.submitted == 0 && rejected == 0 && !summary.aborted {
+    let read_error = input.as_ref().and_then(|r| r.read_error.as_ref());
+    if expected_input
+        && summary.submitted == 0
+        && rejected == 0
+        && !summary.aborted
+        && read_error.is_none()
+    {
         tracing::warn!(
             "the input had no tasks: give a file with one command per line, or pipe lines to stdin"
         );
     }
     super::common::log_summary(summary, rejected, started.elapsed());
+    if let Some(error) = read_error {
+        tracing::error!("reading the tasks stopped ({error}); the tasks read before it ran");
+        return Status::Runtime;
+    }
     super::common::run_status(summary, rejected)
 }

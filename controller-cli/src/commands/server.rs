@@ -121,7 +121,8 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         Some(input) => {
             let (tx, rx) = feed::channel(&ctx)?;
             let submitter = Submitter::new(hs_engine::engine::short_hostname());
-            let reader = input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter);
+            let reader =
+                input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter)?;
             (Some(rx), Some(reader))
         }
         None => (None, None),

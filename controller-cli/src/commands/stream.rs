@@ -25,8 +25,9 @@ use super::common::{engine_config, heartbeat, host_wait, log_summary, signalwait
 use super::local;
 use crate::cli::StreamArgs;
 use crate::config::Config;
+use crate::exit::Failure;
 use crate::exit::Status;
-use crate::input::{Submitter, feed_lines};
+use crate::input::{InputReport, Submitter, feed_lines};
 use crate::site::Site;
 use crate::stream::emit::Emitter;
 use crate::stream::{job, result};
@@ -87,8 +88,8 @@ fn read_jobs(
     input: Box<dyn Read + Send>,
     state: State,
     submitter: Submitter,
-    mut send: impl FnMut(Vec<hs_broker::store::TaskRecord>) -> bool,
-) {
+    send: &mut dyn FnMut(Vec<hs_broker::store::TaskRecord>) -> bool,
+) -> InputReport {
     let here = submitter.host.clone();
     let mut index = 0u64;
     let mut on_line = |number: u64, raw: &[u8]| {
@@ -117,7 +118,12 @@ fn read_jobs(
         lock(&state).pending.insert(row.id, (this, job.object));
         Some(row)
     };
-    feed_lines(input, &mut on_line, &mut send);
+    let (tasks, read_error) = feed_lines(input, &mut on_line, send);
+    InputReport {
+        tasks,
+        rejected: 0,
+        read_error,
+    }
 }
 
 pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
@@ -159,18 +165,9 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     let reader = {
         let (state, alive) = (state.clone(), alive.clone());
         let submitter = Submitter::new(ecfg.host.clone());
-        std::thread::Builder::new()
-            .name("hs-input".into())
-            .spawn(move || {
-                let is_alive = || alive.load(Ordering::SeqCst);
-                let mut tx = tx;
-                read_jobs(Box::new(std::io::stdin()), state, submitter, |bundle| {
-                    tx.send(bundle, &is_alive).is_ok() && is_alive()
-                });
-                if is_alive() {
-                    let _ = tx.finish(&is_alive);
-                }
-            })?
+        crate::input::spawn_feeder(tx, alive, move |send| {
+            read_jobs(Box::new(std::io::stdin()), state, submitter, send)
+        })?
     };
     let engine = controls.spawn_engine(ecfg, &ctx)?;
     let mut sink = StreamSink(state.clone());
@@ -196,11 +193,16 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     shared.emitter.finish();
     let not_ok = shared.emitter.not_ok;
     drop(shared);
-    if reader.is_finished() {
-        let _ = reader.join();
-    }
+    // A reader still blocked on stdin after an interrupt is left behind with the process.
+    let read_error = match reader.is_finished() {
+        true => reader.join().ok().and_then(|r| r.read_error),
+        false => None,
+    };
     log_summary(&summary, 0, started.elapsed());
     std::mem::forget(ctx);
+    if let Some(e) = read_error {
+        return Err(Failure::runtime(format!("reading the jobs stopped: {e}")));
+    }
     Ok(if summary.aborted || crate::signals::interrupted() {
         Status::Interrupted
     } else if not_ok > 0 {

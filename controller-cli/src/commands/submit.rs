@@ -105,6 +105,11 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
                 return Err(e);
             }
             tracing::info!("submitted {submitted} tasks");
+            if let Some(e) = report.read_error {
+                return Err(crate::exit::Failure::runtime(format!(
+                    "reading the tasks stopped: {e} (the {submitted} tasks before it are submitted)"
+                )));
+            }
             if report.rejected > 0 {
                 tracing::warn!("{} input lines were rejected (see above)", report.rejected);
                 return Ok(Status::TasksFailed);
