@@ -124,6 +124,14 @@ pub enum Outcome {
     NoHost,
 }
 
+impl Outcome {
+    /// Whether a run that ended this way with `exit_status` counts as succeeded: bash ran and
+    /// exited 0.
+    pub fn succeeded(self, exit_status: i32) -> bool {
+        self == Outcome::Exited && exit_status == 0
+    }
+}
+
 /// What an engine reports for one finished task.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TaskResult {
@@ -177,6 +185,6 @@ impl TaskResult {
 
     /// True when the task counts as succeeded (exit status 0).
     pub fn succeeded(&self) -> bool {
-        self.outcome == Outcome::Exited && self.exit_status == 0
+        self.outcome.succeeded(self.exit_status)
     }
 }

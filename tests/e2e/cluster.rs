@@ -251,3 +251,26 @@ fn unreadable_input_ends_the_run_with_exit_5() {
         stderr(&out)
     );
 }
+
+/// hs run inside an hs task inherits the outer task's TASK_* variables; every task sees its own.
+#[test]
+fn task_variables_override_inherited_ones() {
+    let s = Scratch::new();
+    let mut cmd = s.hs(&[
+        "cluster",
+        "-N1",
+        "--no-db",
+        "-t",
+        "echo $TASK_ID $TASK_ARGS $TASK_SLOT_COUNT",
+    ]);
+    cmd.env("TASK_ID", "stale")
+        .env("TASK_ARGS", "outer")
+        .env("TASK_SLOT_COUNT", "99");
+    let out = run_with_input(cmd, "inner\n", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let line = stdout(&out);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{line}");
+    assert!(uuid::Uuid::parse_str(words[0]).is_ok(), "{line}");
+    assert_eq!(&words[1..], ["inner", "1"], "{line}");
+}

@@ -47,7 +47,8 @@ fn kill_9_of_one_engine_loses_no_task() {
     let mut unique = done.clone();
     unique.dedup();
     assert_eq!(unique, (1..=200).collect::<Vec<_>>(), "every task ran");
-    // Only tasks the killed engine held (2 slots + 2 prefetched) may have run twice.
+    // Only tasks the killed engine ran but had not reported may have run twice: its 2 running
+    // ones, and what finished within the 5 ms result linger (with 20 ms tasks, one per slot).
     assert!(
         done.len() - unique.len() <= 4,
         "{} duplicates",

@@ -221,3 +221,64 @@ fn interrupting_a_stream_cancels_everything_and_leaves_nothing_behind() {
         "left behind"
     );
 }
+
+/// Seconds from a result's `completed` to its `received` (when the stream had it).
+fn delivery_delay(r: &serde_json::Value) -> f64 {
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(r["result"][field].as_str().expect(field))
+            .expect("ISO-8601")
+    };
+    (at("received") - at("completed")).as_seconds_f64()
+}
+
+/// Engines hold finished results for a bundle up to `-w` seconds while other tasks run, send
+/// each at once with `-w 0` or `-b 1`, and never hold one when nothing else runs.
+#[test]
+fn results_linger_up_to_bundlewait_only_while_other_tasks_run() {
+    let s = Scratch::new();
+    // After `quick`, one slow job runs and two wait in the engine's queue: nothing forces a
+    // send but the bundle filling or the linger running out.
+    let jobs: String = std::iter::once("{\"cmd\":\"true\",\"id\":\"quick\"}\n".to_string())
+        .chain((0..3).map(|i| format!("{{\"cmd\":\"sleep 0.8\",\"id\":\"slow{i}\"}}\n")))
+        .collect();
+    let jobs = jobs.as_str();
+    let quick_delay = |flags: &[&str], input: &str| {
+        let mut args = vec!["stream", "-N1"];
+        args.extend_from_slice(flags);
+        let out = run_with_input(s.hs(&args), input, LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", stderr(&out));
+        delivery_delay(&by_id(&out)["quick"])
+    };
+    let held = quick_delay(&["-b", "100", "-w", "0.5"], jobs);
+    assert!((0.4..1.5).contains(&held), "held {held}s with -w 0.5");
+    for flags in [["-b", "100", "-w", "0"], ["-b", "1", "-w", "5"]] {
+        let d = quick_delay(&flags, jobs);
+        assert!(d < 0.2, "held {d}s with {flags:?}");
+    }
+    let alone = quick_delay(&["-w", "5"], "{\"cmd\":\"true\",\"id\":\"quick\"}\n");
+    assert!(alone < 0.2, "held {alone}s with nothing else running");
+}
+
+/// A job whose `env` cannot be a variable is answered with its line number; the rest run.
+#[test]
+fn a_job_with_an_unusable_variable_is_answered_and_the_rest_run() {
+    let s = Scratch::new();
+    let input = concat!(
+        "{\"cmd\":\"true\",\"id\":\"bad-name\",\"env\":{\"A=B\":\"x\"}}\n",
+        "{\"cmd\":\"true\",\"id\":\"nul\",\"env\":{\"A\":\"x\\u0000y\"}}\n",
+        "{\"cmd\":\"echo $GOOD\",\"id\":\"good\",\"env\":{\"GOOD\":\"yes\"}}\n",
+    );
+    let out = run_with_input(s.hs(&["stream", "-N1"]), input, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rs = by_id(&out);
+    for (id, line) in [("bad-name", 1), ("nul", 2)] {
+        let error = rs[id]["result"]["error"].as_str().unwrap_or_default();
+        assert_eq!(rs[id]["result"]["status"], "error", "{}", rs[id]);
+        assert!(
+            error.contains(&format!("line {line}")) && error.contains("not a usable variable"),
+            "{error}"
+        );
+    }
+    assert_eq!(rs["good"]["result"]["status"], "ok", "{}", rs["good"]);
+    assert!(stderr(&out).lines().any(|l| l == "yes"), "{}", stderr(&out));
+}

@@ -207,22 +207,33 @@ fn stream_file_with_a_wrong_key_is_refused_with_exit_7() {
 fn stream_file_reports_a_controller_that_dies_and_its_unanswered_jobs() {
     let mut c = Cluster::start("-N1");
     let marker = format!("sleep 96.{}", std::process::id());
-    let (child, mut stdin) = spawn_fed(c.stream(&[]));
+    let (mut child, mut stdin) = spawn_fed(c.stream(&[]));
+    // Read the results as they come, so the controller dies only once job 0 is answered.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let results = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(results)).map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
     writeln!(stdin, "{{\"cmd\":\"true\",\"id\":0}}").unwrap();
     for i in 1..4 {
         writeln!(stdin, "{{\"cmd\":\"{marker}\",\"id\":{i}}}").unwrap();
     }
+    let first = lines_rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("job 0 answered");
     assert!(
         wait_until(Duration::from_secs(15), || processes_with(&marker).len()
             == 1),
         "job never started"
     );
-    // Job 0's result reaches the controller within the engine's result linger (5 ms) of the
-    // next job starting; give it ample time before the controller dies.
-    std::thread::sleep(Duration::from_millis(300));
     c.kill_server();
     let out = wait_output(child, Duration::from_secs(60));
     drop(stdin);
+    let _ = reader.join();
+    let lines: Vec<String> = std::iter::once(first).chain(lines_rx.try_iter()).collect();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     let err = stderr(&out);
     let last = err.lines().last().unwrap_or_default();
@@ -230,8 +241,11 @@ fn stream_file_reports_a_controller_that_dies_and_its_unanswered_jobs() {
         last.contains("lost the controller") && last.contains("3 jobs unanswered"),
         "{err}"
     );
-    let rs = json_lines(&out);
-    assert_eq!(rs.len(), 4, "{}", stdout(&out));
+    let rs: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert_eq!(rs.len(), 4, "{}", lines.join("\n"));
     assert_eq!(
         rs.iter().find(|r| r["id"] == 0).unwrap()["result"]["status"],
         "ok"

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::config::EngineConfig;
 use super::control::{EngineControl, StopMode};
 use super::link::Link;
-use super::slot::{Board, Slots, cancelled_before_start};
+use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
 use crate::protocol::{
     Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, Held, MAX_FRAME_BYTES, Opener, Ping, Pong,
@@ -67,7 +67,8 @@ pub fn run(
     ctx: &zmq::Context,
     control: &EngineControl,
 ) -> Result<EngineSummary, EngineError> {
-    run_with_executor(cfg, ctx, control, Arc::new(SpawnExecutor::new()))
+    let executor = SpawnExecutor::with_env(&cfg.export_env);
+    run_with_executor(cfg, ctx, control, Arc::new(executor))
 }
 
 /// [`run`] with a chosen executor strategy.
@@ -223,7 +224,7 @@ impl Engine {
             if done_ready {
                 self.ring_off()?;
             }
-            self.collect_done(false);
+            self.collect_done();
             if dealer_ready {
                 self.receive_direct()?;
             }
@@ -293,10 +294,14 @@ impl Engine {
     }
 
     fn send_register(&mut self) {
-        let Link::Registering { nonce, .. } = &self.link else {
+        let Link::Registering { nonce, .. } = self.link else {
             return;
         };
-        // Everything finished but unacknowledged is reported again in the registration.
+        // Everything finished but unacknowledged is reported again in the registration,
+        // including what the slots finished since the loop last looked.
+        let finished = self.board.with(BoardState::take_bundle);
+        self.absorb(finished);
+        self.unsent_since = None;
         for r in self.unsent.drain(..) {
             self.unacked.insert(r.id, r);
         }
@@ -305,7 +310,7 @@ impl Engine {
             host: self.cfg.host.clone(),
             pid: std::process::id(),
             slots: self.cfg.slots,
-            nonce: *nonce,
+            nonce,
             version: env!("CARGO_PKG_VERSION").to_string(),
             // Everything it holds and will run: in its slots, and waiting in its own queue.
             running: self.board.with(|b| {
@@ -315,10 +320,7 @@ impl Engine {
                         id: *id,
                         lease: *lease,
                     })
-                    .chain(b.queue.iter().map(|l| Held {
-                        id: l.task.id,
-                        lease: l.lease,
-                    }))
+                    .chain(b.queue.iter().map(Held::from))
                     .collect()
             }),
             finished: self.unacked.values().cloned().collect(),
@@ -393,10 +395,7 @@ impl Engine {
                 let Ok(t) = env.parse::<Tasks>() else { return };
                 self.link.heard(now);
                 if self.aborting {
-                    self.returned.extend(t.tasks.iter().map(|l| Held {
-                        id: l.task.id,
-                        lease: l.lease,
-                    }));
+                    self.returned.extend(t.tasks.iter().map(Held::from));
                 } else {
                     self.board.add(t.tasks);
                 }
@@ -489,7 +488,7 @@ impl Engine {
     /// Cancel tasks this engine holds: queued ones are answered at once, running ones are
     /// stopped (their slot reports them cancelled when the group is gone).
     fn cancel(&mut self, ids: &[Uuid]) {
-        let (dropped, running) = self.board.with(|b| {
+        let dropped = self.board.with(|b| {
             let mut dropped = Vec::new();
             b.queue.retain(|job| {
                 let hit = ids.contains(&job.task.id);
@@ -498,27 +497,20 @@ impl Engine {
                 }
                 !hit
             });
-            let running: Vec<usize> = ids
-                .iter()
-                .filter_map(|id| b.running.get(id).map(|(_, slot)| *slot))
-                .collect();
-            (dropped, running)
+            dropped
         });
-        if !dropped.is_empty() || !running.is_empty() {
+        let running = self.slots.as_ref().map_or(0, |slots| {
+            slots.stop_running(|id| ids.contains(id), StopReason::Cancel)
+        });
+        if !dropped.is_empty() || running > 0 {
             tracing::info!(
-                "cancelling {} queued and {} running tasks",
-                dropped.len(),
-                running.len()
+                "cancelling {} queued and {running} running tasks",
+                dropped.len()
             );
         }
         self.summary.done += dropped.len() as u64;
         self.summary.failed += dropped.len() as u64;
         self.unsent.extend(dropped);
-        if let Some(slots) = &self.slots {
-            for slot in running {
-                slots.stop(slot, StopReason::Cancel);
-            }
-        }
     }
 
     /// The controller has recorded these results: forget them.
@@ -539,16 +531,15 @@ impl Engine {
         }
     }
 
-    /// Take the slots' finished results off the board. With `disarm`, the slots are also told
-    /// that the next result starts a new bundle (and must ring): done under the same lock, so a
-    /// result can never land between the last collection and the disarming and wait unseen.
-    fn collect_done(&mut self, disarm: bool) {
-        let finished = self.board.with(|b| {
-            if disarm {
-                b.armed = false;
-            }
-            std::mem::take(&mut b.done)
-        });
+    /// Take the slots' finished results off the board (the bundle they make stays armed).
+    fn collect_done(&mut self) {
+        let finished = self.board.with(|b| std::mem::take(&mut b.done));
+        self.absorb(finished);
+    }
+
+    /// Count finished results, and queue them to send (or, if the run was cut short by a
+    /// shutdown, to hand back).
+    fn absorb(&mut self, finished: Vec<SlotDone>) {
         for done in finished {
             if done.interrupted {
                 self.summary.returned += 1;
@@ -571,22 +562,23 @@ impl Engine {
     /// oldest has waited [`RESULT_LINGER`] (or `-w`), or there is nothing left to wait for: no
     /// task running, none queued here (the controller must hear back to send more), draining.
     fn flush_results(&mut self) {
-        if self.unsent.is_empty() || !self.link.is_registered() {
+        if !self.link.is_registered() {
             return;
         }
         let waited = self
             .unsent_since
             .is_none_or(|t| t.elapsed() >= self.cfg.result_wait);
-        let (full, quiet) = self.board.with(|b| {
-            (
-                self.unsent.len() + b.done.len() >= b.flush_at,
-                b.running.is_empty() || b.queue.is_empty(),
-            )
+        let (unsent, draining) = (self.unsent.len(), self.draining);
+        let bundle = self.board.with(|b| {
+            let ready = unsent + b.done.len();
+            let quiet = b.running.is_empty() || b.queue.is_empty();
+            let send = ready > 0 && (waited || ready >= b.flush_at || quiet || draining);
+            send.then(|| b.take_bundle())
         });
-        if !(waited || full || quiet || self.draining) {
+        let Some(finished) = bundle else {
             return;
-        }
-        self.collect_done(true);
+        };
+        self.absorb(finished);
         self.unsent_since = None;
         let results = Results {
             results: std::mem::take(&mut self.unsent),
@@ -603,6 +595,7 @@ impl Engine {
     fn poll_timeout(&self, now: Instant) -> i64 {
         let mut wait = TURN;
         if let Some(since) = self.unsent_since
+            && !self.unsent.is_empty()
             && self.link.is_registered()
         {
             let due = since + self.cfg.result_wait;
@@ -623,10 +616,7 @@ impl Engine {
             .board
             .with(|b| (b.queue.drain(..).collect::<Vec<_>>(), b.running.len()));
         self.summary.returned += queued.len() as u64;
-        self.returned.extend(queued.iter().map(|l| Held {
-            id: l.task.id,
-            lease: l.lease,
-        }));
+        self.returned.extend(queued.iter().map(Held::from));
         if running > 0 {
             tracing::info!("stopping {running} running tasks");
         }
@@ -635,12 +625,7 @@ impl Engine {
 
     fn stop_all(&self, reason: StopReason) {
         if let Some(slots) = &self.slots {
-            let busy: Vec<usize> = self
-                .board
-                .with(|b| b.running.values().map(|(_, slot)| *slot).collect());
-            for slot in busy {
-                slots.stop(slot, reason);
-            }
+            slots.stop_running(|_| true, reason);
         }
     }
 

@@ -48,11 +48,24 @@ pub struct BoardState {
     closed: bool,
     /// Results go to the controller in bundles of this many (or sooner, see `armed`).
     pub flush_at: usize,
+    /// Results finished since the engine loop last sent a bundle.
+    pending: usize,
     /// The engine loop knows results are waiting and will send them by its linger deadline:
     /// a finished task rings the doorbell only if this is false (the first result of a bundle),
     /// the bundle is full, or the queue ran dry. Most results then ring no one, which on a
     /// machine whose cores all run tasks saves a preempted task per result.
     pub armed: bool,
+}
+
+impl BoardState {
+    /// Takes the finished results as a bundle that is about to be sent: the next result starts a
+    /// new one (and rings). Done under the board's lock, so no result can land between the
+    /// taking and the disarming and then wait unseen.
+    pub fn take_bundle(&mut self) -> Vec<SlotDone> {
+        self.armed = false;
+        self.pending = 0;
+        std::mem::take(&mut self.done)
+    }
 }
 
 impl Board {
@@ -93,17 +106,20 @@ impl Board {
     ///
     /// `idle` runs (outside the lock) before the slot would wait, so a doorbell the slot still
     /// owes is rung before it goes idle rather than after its next task started.
+    ///
+    /// A closed board starts nothing more: the engine only closes it with tasks still queued
+    /// when it is giving up (the controller has requeued them elsewhere by then).
     fn take(&self, slot: usize, stop: &StopSignal, idle: &mut dyn FnMut()) -> Option<Leased> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut idled = false;
         loop {
+            if state.closed {
+                return None;
+            }
             if let Some(job) = state.queue.pop_front() {
                 stop.reset();
                 state.running.insert(job.task.id, (job.lease, slot));
                 return Some(job);
-            }
-            if state.closed {
-                return None;
             }
             if !idled {
                 idled = true;
@@ -122,7 +138,8 @@ impl Board {
         self.with(|s| {
             s.running.remove(&report.result.id);
             s.done.push(report);
-            let ring = !s.armed || s.done.len() >= s.flush_at || s.queue.is_empty();
+            s.pending += 1;
+            let ring = !s.armed || s.pending >= s.flush_at || s.queue.is_empty();
             s.armed = true;
             ring
         })
@@ -172,12 +189,24 @@ impl Slots {
         Ok(slots)
     }
 
-    /// Stop whatever slot `slot` runs (or the next thing it runs).
-    pub fn stop(&self, slot: usize, reason: StopReason) {
-        self.stops[slot].trigger(reason);
+    /// Stop the running tasks `which` picks (by id). The slots are looked up and signalled under
+    /// the board's lock, which a slot also holds while it takes its next task and clears its
+    /// signal: so a stop meant for one task can never reach the next one on that slot.
+    pub fn stop_running(&self, which: impl Fn(&Uuid) -> bool, reason: StopReason) -> usize {
+        self.board.with(|b| {
+            let mut stopped = 0;
+            for (id, (_, slot)) in &b.running {
+                if which(id) {
+                    self.stops[*slot].trigger(reason);
+                    stopped += 1;
+                }
+            }
+            stopped
+        })
     }
 
-    /// Close the board and wait for the slot threads (they finish their current task first).
+    /// Close the board and wait for the slot threads: each finishes its current task, and
+    /// nothing still queued is started.
     pub fn join(self) {
         self.board.close();
         for t in self.threads {
@@ -220,14 +249,13 @@ impl SlotWorker {
     }
 
     fn execute(&self, job: Leased, started: &dyn Fn()) -> SlotDone {
-        let Leased { lease, task } = job;
-        let base = |outcome, exit_status, error| {
-            TaskResult::not_run(task.id, lease, outcome, exit_status, error)
-        };
+        let Leased { lease, mut task } = job;
         let command = match self.cfg.template.expand(&task.args) {
             Ok(c) => c,
             Err(e) => {
-                let result = base(
+                let result = TaskResult::not_run(
+                    task.id,
+                    lease,
                     Outcome::TemplateError,
                     sentinel::TEMPLATE_ERROR,
                     Some(e.to_string()),
@@ -238,9 +266,10 @@ impl SlotWorker {
                 };
             }
         };
-        let job = task.job.clone().unwrap_or_default();
+        // Moved out of the task: `task_env` does not read it, and its env moves into the task's.
+        let job = task.job.take().unwrap_or_default();
         let cwd = job.cwd.as_deref().map(std::path::Path::new);
-        let (mut stdout, mut stderr, mut outpath, mut errpath) = self.outputs(&task.id.to_string());
+        let (mut stdout, mut stderr, mut outpath, mut errpath) = self.outputs(task.id);
         if let Some(path) = &job.stdout {
             let path = within(cwd, path);
             outpath = Some(path.display().to_string());
@@ -256,16 +285,16 @@ impl SlotWorker {
             host: &self.cfg.host,
             slot_count: self.cfg.slots,
         };
-        let mut env = self.cfg.export_env.clone();
-        env.extend(task_env(
+        // Exports are in the executor's prepared environment; a job's own env wins over TASK_*.
+        let mut env = task_env(
             &task,
             &command,
             self.index as u32 + 1,
             &facts,
             outpath.as_deref(),
             errpath.as_deref(),
-        ));
-        env.extend(job.env.iter().cloned());
+        );
+        env.extend(job.env);
         let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
             (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
             (a, b) => a.or(b.map(Duration::from_secs_f64)),
@@ -281,12 +310,19 @@ impl SlotWorker {
             started: Some(started),
         };
         let outcome = self.executor.run(&spec, &self.stop);
-        let mut result = base(Outcome::Exited, 0, None);
-        result.command = Some(command);
-        result.start_time = outcome.started.map(to_utc);
-        result.completion_time = to_utc(outcome.finished);
-        result.outpath = outpath;
-        result.errpath = errpath;
+        let mut result = TaskResult {
+            id: task.id,
+            lease,
+            outcome: Outcome::Exited,
+            exit_status: 0,
+            signal: None,
+            command: Some(command),
+            start_time: outcome.started.map(to_utc),
+            completion_time: to_utc(outcome.finished),
+            outpath,
+            errpath,
+            error: None,
+        };
         let mut interrupted = false;
         match outcome.exit {
             Exit::Code(code) => result.exit_status = code,
@@ -334,7 +370,7 @@ impl SlotWorker {
     }
 
     /// Output targets for one task: per-task files under `--capture`, else the shared sinks.
-    fn outputs(&self, id: &str) -> (OutputTarget, OutputTarget, Option<String>, Option<String>) {
+    fn outputs(&self, id: Uuid) -> (OutputTarget, OutputTarget, Option<String>, Option<String>) {
         match &self.cfg.output.capture_dir {
             Some(dir) => {
                 let out: PathBuf = dir.join(format!("{id}.out"));
@@ -379,4 +415,80 @@ fn within(cwd: Option<&std::path::Path>, path: &str) -> PathBuf {
 
 fn to_utc(t: SystemTime) -> DateTime<Utc> {
     DateTime::<Utc>::from(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Task;
+
+    fn leased(n: usize) -> Vec<Leased> {
+        (0..n)
+            .map(|i| Leased {
+                lease: i as u64,
+                task: Task::new(format!("task {i}")),
+            })
+            .collect()
+    }
+
+    fn done(job: &Leased) -> SlotDone {
+        SlotDone {
+            result: TaskResult::not_run(job.task.id, job.lease, Outcome::Exited, 0, None),
+            interrupted: false,
+        }
+    }
+
+    /// Takes the next job as slot 0 and finishes it; returns whether the loop was rung.
+    fn run_one(board: &Board, stop: &StopSignal) -> bool {
+        let job = board.take(0, stop, &mut || {}).expect("a job");
+        board.finish(done(&job))
+    }
+
+    #[test]
+    fn a_bundle_rings_on_its_first_result_when_full_and_when_work_runs_out() {
+        let board = Board::new(3);
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(8));
+        assert!(
+            run_one(&board, &stop),
+            "the first result arms the linger timer"
+        );
+        assert!(!run_one(&board, &stop), "later ones wait for the bundle");
+        assert!(run_one(&board, &stop), "the third fills the bundle");
+        assert_eq!(board.with(BoardState::take_bundle).len(), 3);
+        assert!(
+            run_one(&board, &stop),
+            "taking the bundle disarms: a new one starts"
+        );
+        assert!(!run_one(&board, &stop));
+        board.with(|b| b.queue.truncate(1));
+        assert!(
+            run_one(&board, &stop),
+            "the queue ran dry: the controller must hear"
+        );
+    }
+
+    #[test]
+    fn collecting_without_sending_keeps_the_bundle_armed_and_counted() {
+        let board = Board::new(3);
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(8));
+        assert!(run_one(&board, &stop));
+        // The engine loop collects what is done at every wake; that is not a send.
+        assert_eq!(board.with(|b| std::mem::take(&mut b.done)).len(), 1);
+        assert!(!run_one(&board, &stop));
+        assert!(
+            run_one(&board, &stop),
+            "full counts results already collected"
+        );
+    }
+
+    #[test]
+    fn a_closed_board_starts_nothing_more() {
+        let board = Board::new(3);
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(2));
+        board.close();
+        assert!(board.take(0, &stop, &mut || {}).is_none());
+    }
 }

@@ -6,7 +6,7 @@
 //! run on. Here the inherited environment becomes C strings once, when the executor is made;
 //! each task adds only its own variables.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
 /// The environment every task inherits (the engine's own, as it was when the executor was made).
@@ -17,17 +17,19 @@ pub(crate) struct Inherited {
 }
 
 impl Inherited {
-    pub(crate) fn capture() -> Self {
-        let vars = std::env::vars_os()
-            .filter_map(|(name, value)| {
-                let name = name.as_bytes();
-                let mut entry = Vec::with_capacity(name.len() + 1 + value.len());
-                entry.extend_from_slice(name);
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_bytes());
-                // The process's own environment never holds a NUL; skip rather than fail.
-                let entry = CString::new(entry).ok()?;
-                Some((name.into(), entry))
+    /// This process's environment with `extra` added (or overriding): what every task of an
+    /// engine shares, its `HYPERSHELL_EXPORT_*` exports included.
+    pub(crate) fn capture(extra: &[(String, String)]) -> Self {
+        let own = std::env::vars_os()
+            .filter(|(name, _)| !extra.iter().any(|(n, _)| n.as_bytes() == name.as_bytes()));
+        let extra = extra.iter().map(|(n, v)| (n.into(), v.into()));
+        let vars = own
+            .chain(extra)
+            .filter_map(|(name, value): (std::ffi::OsString, std::ffi::OsString)| {
+                // Neither the process's own environment nor a validated export holds a NUL or
+                // a name with `=`; skip rather than fail if one ever does.
+                let entry = entry(name.as_bytes(), value.as_bytes())?;
+                Some((name.as_bytes().into(), entry))
             })
             .collect();
         Inherited { vars }
@@ -44,8 +46,8 @@ impl Inherited {
             if name.is_empty() || name.contains(['=', '\0']) {
                 return Err(format!("invalid environment variable name {name:?}"));
             }
-            let entry = CString::new(format!("{name}={value}"))
-                .map_err(|_| format!("environment variable {name} holds a NUL byte"))?;
+            let entry = entry(name.as_bytes(), value.as_bytes())
+                .ok_or_else(|| format!("environment variable {name} holds a NUL byte"))?;
             own.push(entry);
         }
         let mut pointers = Vec::with_capacity(self.vars.len() + own.len() + 1);
@@ -65,6 +67,18 @@ impl Inherited {
     }
 }
 
+/// `NAME=value` as one C string (`None` if a NUL is in the way), allocated once.
+fn entry(name: &[u8], value: &[u8]) -> Option<CString> {
+    if name.is_empty() || name.contains(&b'=') {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(name.len() + value.len() + 2);
+    bytes.extend_from_slice(name);
+    bytes.push(b'=');
+    bytes.extend_from_slice(value);
+    CString::new(bytes).ok()
+}
+
 /// A NULL-terminated array of `NAME=value` pointers into its own strings and those of the
 /// [`Inherited`] it borrows.
 pub(crate) struct Envp<'a> {
@@ -78,19 +92,24 @@ impl Envp<'_> {
         self.pointers.as_ptr()
     }
 
-    /// The entries, for tests.
+    /// Each variable as (name, value), for std's `Command` (the older-glibc fallback).
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.pointers.iter().take_while(|p| !p.is_null()).map(|&p| {
+            // SAFETY: every non-null pointer points into a CString owned by `self` or by the
+            // `Inherited` it borrows, both alive for this borrow.
+            let bytes = unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes();
+            // Every entry was built as NAME=value with a non-empty name holding no `=`.
+            let eq = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
+            let value = bytes.get(eq + 1..).unwrap_or_default();
+            (OsStr::from_bytes(&bytes[..eq]), OsStr::from_bytes(value))
+        })
+    }
+
+    /// The entries as text, for tests.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> Vec<String> {
-        self.pointers
-            .iter()
-            .take_while(|p| !p.is_null())
-            // SAFETY: every non-null pointer points into a CString owned by `self` or by the
-            // `Inherited` it was made from, both alive for this borrow.
-            .map(|&p| {
-                unsafe { std::ffi::CStr::from_ptr(p) }
-                    .to_string_lossy()
-                    .into_owned()
-            })
+        self.pairs()
+            .map(|(n, v)| format!("{}={}", n.to_string_lossy(), v.to_string_lossy()))
             .collect()
     }
 }
@@ -162,9 +181,11 @@ mod tests {
 
     #[test]
     fn capture_takes_the_process_environment() {
-        let inherited = Inherited::capture();
+        let inherited = Inherited::capture(&[("HS_EXTRA".into(), "x".into())]);
         let envp = inherited.with(&[]).expect("valid");
-        let path = std::env::var("PATH").unwrap_or_default();
-        assert!(envp.entries().contains(&format!("PATH={path}")) || path.is_empty());
+        let entries = envp.entries();
+        let path = std::env::var("PATH").expect("tests run with a PATH");
+        assert_eq!(find(&entries, "PATH"), [path.as_str()]);
+        assert_eq!(find(&entries, "HS_EXTRA"), ["x"]);
     }
 }

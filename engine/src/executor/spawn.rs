@@ -24,7 +24,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::environ::Inherited;
+use super::environ::{Envp, Inherited};
 use super::posix_spawn::{self, ChildFds};
 use super::relay::{Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
@@ -79,9 +79,15 @@ impl Default for SpawnExecutor {
 impl SpawnExecutor {
     /// An executor whose tasks inherit this process's environment as it is now.
     pub fn new() -> Self {
+        Self::with_env(&[])
+    }
+
+    /// An executor whose tasks inherit this process's environment as it is now, with `shared`
+    /// added (an engine's `HYPERSHELL_EXPORT_*` exports): prepared once, not per task.
+    pub fn with_env(shared: &[(String, String)]) -> Self {
         SpawnExecutor {
             leftovers: Leftovers::default(),
-            inherited: Inherited::capture(),
+            inherited: Inherited::capture(shared),
         }
     }
 
@@ -140,11 +146,11 @@ impl SpawnExecutor {
             ),
             None => None,
         };
-        if cwd.is_some() && !posix_spawn::can_chdir() {
-            return spawn_with_std(spec, stdout, stderr);
-        }
         let envp = self.inherited.with(spec.env)?;
         let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        if cwd.is_some() && !posix_spawn::can_chdir() {
+            return spawn_with_std(spec, &envp, null, stdout, stderr);
+        }
         let fds = ChildFds {
             stdin: null,
             stdout: stdout.child_fd(null),
@@ -160,10 +166,11 @@ impl SpawnExecutor {
 /// glibc older than 2.29.
 fn spawn_with_std(
     spec: &RunSpec<'_>,
+    envp: &Envp<'_>,
+    null: BorrowedFd<'_>,
     stdout: &Output,
     stderr: &Output,
 ) -> Result<libc::pid_t, String> {
-    let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
     let stdio = |fd: BorrowedFd<'_>| {
         fd.try_clone_to_owned()
             .map(Stdio::from)
@@ -173,7 +180,8 @@ fn spawn_with_std(
     command
         .args(["-o", "pipefail", "-c", spec.command])
         .process_group(0)
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env_clear()
+        .envs(envp.pairs())
         .stdin(stdio(null)?)
         .stdout(stdio(stdout.child_fd(null))?)
         .stderr(stdio(stderr.child_fd(null))?);
@@ -266,20 +274,18 @@ fn output_for(target: &OutputTarget, stream: &str) -> Result<Output, String> {
 }
 
 /// `/dev/null`, opened once and shared by every task's stdin and discarded streams (the child
-/// gets it through dup2, so no descriptor is opened per task).
+/// gets it through dup2, so no descriptor is opened per task). A failed open is not remembered:
+/// the next task tries again.
 fn dev_null() -> io::Result<BorrowedFd<'static>> {
-    static DEV_NULL: OnceLock<Option<File>> = OnceLock::new();
-    DEV_NULL
-        .get_or_init(|| {
-            std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-                .ok()
-        })
-        .as_ref()
-        .map(|file| file.as_fd())
-        .ok_or_else(|| io::Error::other("/dev/null cannot be opened"))
+    static DEV_NULL: OnceLock<File> = OnceLock::new();
+    if let Some(file) = DEV_NULL.get() {
+        return Ok(file.as_fd());
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    Ok(DEV_NULL.get_or_init(|| file).as_fd())
 }
 
 fn create_output(path: &Path, stream: &str) -> Result<File, String> {

@@ -114,7 +114,10 @@ fn std_fallback_sets_directory_environment_and_group() {
     s.cwd = Some(dir.path());
     s.env = &env;
     let stdout = Output::File(create_output(&path, "stdout").expect("create"));
-    let pid = spawn_with_std(&s, &stdout, &Output::Null).expect("spawned");
+    let inherited = Inherited::capture(&[]);
+    let envp = inherited.with(s.env).expect("valid variables");
+    let null = dev_null().expect("/dev/null");
+    let pid = spawn_with_std(&s, &envp, null, &stdout, &Output::Null).expect("spawned");
     drop(stdout);
     let status = posix_spawn::wait(pid, true).expect("wait").expect("exited");
     assert_eq!(status.code(), Some(0));
@@ -123,6 +126,26 @@ fn std_fallback_sets_directory_environment_and_group() {
         std::fs::read_to_string(&path).expect("read"),
         format!("{}\nfallback\nleader\n", expected.display())
     );
+}
+
+/// Rust ignores SIGPIPE and a slot thread may block signals; a task starts with neither: a
+/// pipeline's writer dies of SIGPIPE as in a shell, and nothing is blocked.
+#[test]
+fn tasks_start_with_default_sigpipe_and_no_blocked_signals() {
+    // SAFETY: a signal set on the stack, changed and then applied to this test thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let out = SharedVec::default();
+    let s = spec(
+        "yes | head -1 >/dev/null; echo \"pipe=${PIPESTATUS[0]}\"; grep SigBlk /proc/$$/status",
+        &out,
+    );
+    assert_eq!(run(&s).exit, Exit::Code(0));
+    assert_eq!(out.text(), "pipe=141\nSigBlk:\t0000000000000000\n");
 }
 
 #[test]

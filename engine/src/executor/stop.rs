@@ -65,9 +65,11 @@ impl StopSignal {
 
     /// Clears the reason and drains the eventfd, so the next run starts normally.
     pub fn reset(&self) {
-        let mut current = self.lock();
-        *current = None;
-        sys::eventfd_drain(self.event.as_fd());
+        // Readable exactly when a reason is set (both change under the lock), so the read is
+        // only needed then: slots reset before every task, almost always with nothing pending.
+        if self.lock().take().is_some() {
+            sys::eventfd_drain(self.event.as_fd());
+        }
     }
 
     /// The eventfd to poll for POLLIN; readable while a stop is pending.

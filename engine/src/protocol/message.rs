@@ -71,6 +71,15 @@ pub struct Welcome {
 }
 kind!(Welcome, "welcome");
 
+impl From<&Leased> for Held {
+    fn from(job: &Leased) -> Self {
+        Held {
+            id: job.task.id,
+            lease: job.lease,
+        }
+    }
+}
+
 /// A task handed to an engine under a lease number.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Leased {
@@ -295,7 +304,7 @@ impl FinishedTask {
 
     /// Whether the task ran and exited with status 0.
     pub fn succeeded(&self) -> bool {
-        self.status() == "ok"
+        self.outcome.succeeded(self.exit_status)
     }
 }
 
