@@ -114,3 +114,34 @@ fn bad_numbers_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     one_line_error(&stderr(&out), "positive number of seconds");
 }
+
+/// Seconds too large for a duration (`inf`, `1e300`) are refused by the parser, not by a panic
+/// where the value is used; `-d` keeps its negative values (a random wait).
+#[test]
+fn seconds_no_duration_holds_are_usage_errors() {
+    let s = Scratch::new();
+    let values: [&[&str]; 5] = [
+        &["-d", "inf"],
+        &["-d", "1e300"],
+        &["-d=-inf"],
+        &["--delay-start=-1e300"],
+        &["-d", "NaN"],
+    ];
+    for value in values {
+        for cmd in ["client", "cluster"] {
+            let argv: Vec<&str> = std::iter::once(cmd).chain(value.iter().copied()).collect();
+            let out = run_with_input(s.hs(&argv), "", LIMIT);
+            assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
+            one_line_error(
+                &stderr(&out),
+                "expected a number of seconds (negative = a random wait",
+            );
+        }
+    }
+    let out = run_with_input(s.hs(&["client", "--connect-timeout", "1e300"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    one_line_error(&stderr(&out), "positive number of seconds");
+    let out = run_with_input(s.hs(&["cluster", "-A", "-P", "1e300"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    one_line_error(&stderr(&out), "positive number of seconds");
+}

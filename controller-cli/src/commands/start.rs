@@ -193,12 +193,18 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         signalwait: cfg.option(None::<f64>, "task.signalwait", Layers::Set)?,
         capture: false,
         idle_timeout: seconds("engines.timeout")?,
-        // Negative means a random wait up to |n|, so it is not read as a plain duration.
-        delay_start: cfg
-            .get_f64("engines.delay_start")
-            .map_err(Failure::from)?
-            .filter(|v| v.is_finite())
-            .unwrap_or(0.0),
+        // Negative means a random wait up to |n|, so it is not read as a plain duration; one
+        // no `Duration` holds is refused here rather than by every engine's `--delay-start`.
+        delay_start: match cfg.get_f64("engines.delay_start").map_err(Failure::from)? {
+            Some(v) if Duration::try_from_secs_f64(v.abs()).is_err() => {
+                return Err(Failure::from(cfg.invalid(
+                    "engines.delay_start",
+                    "a number of seconds (negative = a random wait up to |SECONDS|)",
+                ))
+                .into());
+            }
+            v => v.unwrap_or(0.0),
+        },
         reconnect_limit: 60.0,
     })
 }
