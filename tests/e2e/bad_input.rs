@@ -145,3 +145,13 @@ fn seconds_no_duration_holds_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     one_line_error(&stderr(&out), "positive number of seconds");
 }
+
+/// `-p` leaves room for its heartbeat and client ports in a local cluster too: 65534 would
+/// have bound 65535 twice.
+#[test]
+fn cluster_port_without_room_for_its_trio_is_a_usage_error() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "-p", "65534"]), "true\n", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    one_line_error(&stderr(&out), "-p must leave room for PORT+1 and PORT+2");
+}

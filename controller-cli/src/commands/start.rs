@@ -89,17 +89,13 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let mut broker = Broker::bind(bcfg, &ctx, store)?;
 
     let info = ConnectionInfo {
-        version: connection::VERSION,
-        controller_id: broker.controller_id(),
-        host: dial_address(&address, loopback),
-        engine_port: port,
-        heartbeat_port: port + 1,
-        client_port: port + 2,
-        key: key.clone(),
-        signature_scheme: "hmac-sha256".into(),
-        pid: std::process::id(),
         profile: Some(profile.name.clone()),
-        database: None,
+        ..ConnectionInfo::for_this_process(
+            broker.controller_id(),
+            dial_address(&address, loopback),
+            port,
+            key.clone(),
+        )
     };
     crate::site::create_private_dir(&profile.security_dir())?;
     std::fs::create_dir_all(profile.log_dir())?;
