@@ -9,7 +9,7 @@ use hs_broker::{Broker, BrokerConfig, feed};
 use hs_engine::protocol::generate_key;
 
 use super::cluster_launch;
-use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots};
+use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::ClusterArgs;
@@ -97,8 +97,10 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         Some(_) => bcfg.prefetch = Some(slots.max(1)),
         None => {}
     }
-    // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
-    bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
+    // After Ctrl-C, give the engines time to stop their tasks and report; launched ones get
+    // as long before they are killed.
+    let grace = stop_grace(signalwait(args.run.signalwait, cfg)?);
+    bcfg.abort_grace = grace;
     let (location, store) = controller::open_store(&args.store, cfg)?;
     controller::configure(&mut bcfg, &args.store, &location, cfg)?;
     // The engines of a crashed local cluster died with it; only engines joining through -p
@@ -149,7 +151,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
                 spec: plan.spec,
                 autoscale: plan.autoscale,
                 end_with_engines: true,
-                stop_grace: Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0),
+                stop_grace: grace,
             };
             (
                 None,

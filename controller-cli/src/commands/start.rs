@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hs_broker::{Broker, BrokerConfig, BrokerControl};
 use hs_engine::protocol::generate_key;
 
-use super::common::heartbeat;
+use super::common::{heartbeat, signalwait, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::{StartArgs, StoreArgs};
@@ -129,9 +129,6 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         let c = control.clone();
         signals::on_interrupt(move || c.abort())?;
     }
-    let signalwait = cfg
-        .option(None::<f64>, "task.signalwait", Layers::All)?
-        .unwrap_or(10.0);
     let engine = engine_args(cfg, launcher.name())?;
     let supervisor = Supervisor::start(
         SupervisorConfig {
@@ -142,7 +139,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
             },
             autoscale: None,
             end_with_engines: false,
-            stop_grace: Duration::from_secs_f64(signalwait * 3.0 + 2.0),
+            stop_grace: stop_grace(signalwait(None, cfg)?),
         },
         control.clone(),
     )?;

@@ -21,7 +21,9 @@ use hs_engine::task::{Task, TaskResult};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::common::{engine_config, heartbeat, host_wait, log_summary, signalwait, slots};
+use super::common::{
+    engine_config, heartbeat, host_wait, log_summary, signalwait, slots, stop_grace,
+};
 use super::local;
 use crate::cli::StreamArgs;
 use crate::config::Config;
@@ -147,7 +149,7 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.announce_engines = false;
     bcfg.restart_grace = Duration::ZERO;
     bcfg.affinity_wait = host_wait(args.host_wait, cfg)?;
-    bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
+    bcfg.abort_grace = stop_grace(signalwait(args.run.signalwait, cfg)?);
     let mut broker = Broker::bind(bcfg, &ctx, Box::new(MemoryStore::new()))?;
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, &site, cfg)?;
     // Stdout carries the results: task output goes to stderr unless a job or -o says otherwise.
