@@ -1,4 +1,5 @@
-//! Pieces the cluster, server and client commands share.
+//! Pieces the commands share: the cluster, server and client settings, run summaries and the
+//! confirmation prompt.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,6 +141,24 @@ pub fn host_wait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
             Failure::from(cfg.invalid("server.hostwait", "a number of seconds (0 or more)")).into(),
         ),
     }
+}
+
+/// Ask before a change that cannot be undone: `prompt` on stderr, an answer on the terminal,
+/// where Enter answers `enter_means_yes` (each command keeps HyperShell's default). Without a
+/// terminal nobody can answer, so it is a usage error saying which flag skips the question.
+pub fn confirm(prompt: &str, enter_means_yes: bool, no_terminal: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(no_terminal));
+    }
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(match answer.trim().to_ascii_lowercase().as_str() {
+        "" => enter_means_yes,
+        a => a == "y" || a == "yes",
+    })
 }
 
 /// The last line of a run, on stderr: what happened to every task.
