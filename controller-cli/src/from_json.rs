@@ -85,10 +85,8 @@ fn text_of(v: &Value) -> String {
 /// Task rows for every object in `path`, with `template` expanded for each. Nothing is
 /// returned unless every object can be expanded.
 pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Result<Vec<TaskRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure {
-        status: crate::exit::Status::Runtime,
-        message: format!("cannot read {}: {e}", path.display()),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
     let parsed = Template::parse(template)
         .map_err(|e| Failure::usage(format!("bad template {template:?}: {e}")))?;
     let wanted = fields(template);

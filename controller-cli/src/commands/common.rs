@@ -30,9 +30,8 @@ fn sink(
     fallback: fn() -> LineSink,
 ) -> anyhow::Result<Arc<LineSink>> {
     Ok(Arc::new(match path {
-        Some(p) => LineSink::file(p).map_err(|e| Failure {
-            status: crate::exit::Status::Runtime,
-            message: format!("cannot open {} for task output: {e}", p.display()),
+        Some(p) => LineSink::file(p).map_err(|e| {
+            Failure::runtime(format!("cannot open {} for task output: {e}", p.display()))
         })?,
         None => fallback(),
     }))

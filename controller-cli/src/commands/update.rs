@@ -61,11 +61,9 @@ pub fn run(args: UpdateArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     let count = store.count(&query).map_err(database::runtime)?;
     if count == 0 {
-        return Err(Failure {
-            status: Status::Runtime,
-            message: "no task matches: check the filter with `hs list` and the same options".into(),
-        }
-        .into());
+        return Err(Failure::runtime(
+            "no task matches: check the filter with `hs list` and the same options",
+        ));
     }
     // HyperShell's prompt, where Enter means no.
     if !args.no_confirm

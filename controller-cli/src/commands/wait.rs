@@ -29,11 +29,9 @@ pub fn until_done(
             return Ok(task.exit_status);
         }
         if limit.is_some_and(|l| started.elapsed() >= l) {
-            return Err(Failure {
-                status: Status::Runtime,
-                message: format!("task {id} has not finished yet (gave up waiting)"),
-            }
-            .into());
+            return Err(Failure::runtime(format!(
+                "task {id} has not finished yet (gave up waiting)"
+            )));
         }
         if crate::signals::interrupted() {
             return Err(Failure {
