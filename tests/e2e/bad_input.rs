@@ -155,3 +155,36 @@ fn cluster_port_without_room_for_its_trio_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     one_line_error(&stderr(&out), "-p must leave room for PORT+1 and PORT+2");
 }
+
+/// A `--from-json` object's columns are checked as a directive's are: a negative count is
+/// refused before anything is submitted, naming the file and the object.
+#[test]
+fn from_json_negative_cores_or_group_is_a_usage_error() {
+    let s = Scratch::new();
+    for (object, why) in [
+        (
+            r#"{"args":"x","cores":-1}"#,
+            "cores must be a whole number of 0 or more",
+        ),
+        (
+            r#"{"args":"x","group":-3}"#,
+            "group must be a whole number of 0 or more",
+        ),
+    ] {
+        let file = s.write("jobs.json", &format!("{{\"args\":\"ok\"}}\n{object}\n"));
+        let out = run_with_input(
+            s.hs(&[
+                "cluster",
+                "--from-json",
+                file.to_str().unwrap(),
+                "-t",
+                "echo {}",
+            ]),
+            "",
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        one_line_error(&stderr(&out), &format!("jobs.json line 2: {why}"));
+        assert_eq!(stdout(&out), "", "nothing ran");
+    }
+}
