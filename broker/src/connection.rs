@@ -14,6 +14,9 @@ use uuid::Uuid;
 /// Format version written by this build.
 pub const VERSION: u32 = 1;
 
+/// How this build signs messages (the only scheme it accepts).
+pub const SIGNATURE_SCHEME: &str = "hmac-sha256";
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ConnectionInfo {
     /// Format version of this file.
@@ -38,6 +41,35 @@ pub struct ConnectionInfo {
 }
 
 impl ConnectionInfo {
+    /// The file a controller in this process writes: engines on `port`, heartbeats on
+    /// `port + 1`, clients on `port + 2` (the trio every hs controller binds), so the layout
+    /// and this build's version, scheme and pid are stated once.
+    ///
+    /// Panics if `port + 2` is no port: the controller chose `port` with room for its trio.
+    pub fn for_this_process(
+        controller_id: Uuid,
+        host: impl Into<String>,
+        port: u16,
+        key: impl Into<String>,
+    ) -> Self {
+        let client_port = port
+            .checked_add(2)
+            .expect("the controller's port leaves room for PORT+1 and PORT+2");
+        ConnectionInfo {
+            version: VERSION,
+            controller_id,
+            host: host.into(),
+            engine_port: port,
+            heartbeat_port: port + 1,
+            client_port,
+            key: key.into(),
+            signature_scheme: SIGNATURE_SCHEME.into(),
+            pid: std::process::id(),
+            profile: None,
+            database: None,
+        }
+    }
+
     pub fn engine_endpoint(&self) -> String {
         format!("tcp://{}:{}", self.host, self.engine_port)
     }
@@ -149,6 +181,18 @@ mod tests {
             profile: Some("mezcal".into()),
             database: None,
         }
+    }
+
+    #[test]
+    fn for_this_process_is_the_port_trio() {
+        let info = ConnectionInfo::for_this_process(Uuid::nil(), "h", 50001, "k");
+        assert_eq!(
+            (info.engine_port, info.heartbeat_port, info.client_port),
+            (50001, 50002, 50003)
+        );
+        assert_eq!(info.signature_scheme, SIGNATURE_SCHEME);
+        assert_eq!(info.pid, std::process::id());
+        assert_eq!(info.version, VERSION);
     }
 
     #[test]

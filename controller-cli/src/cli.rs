@@ -662,7 +662,8 @@ pub struct LaunchArgs {
         short = 'd',
         long,
         value_name = "SECONDS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = delay_secs
     )]
     pub delay_start: Option<f64>,
 
@@ -683,7 +684,8 @@ pub struct LaunchArgs {
     pub factor: Option<f64>,
 
     /// Autoscaling: seconds between decisions [config: autoscale.period].
-    #[arg(short = 'P', long, value_name = "SECONDS", requires = "autoscaling")]
+    #[arg(short = 'P', long, value_name = "SECONDS", requires = "autoscaling",
+          value_parser = positive_secs)]
     pub period: Option<f64>,
 
     /// Autoscaling: engines at the start [config: autoscale.size.init].
@@ -803,7 +805,8 @@ pub struct ClientArgs {
         long = "delay-start",
         default_value_t = 0.0,
         value_name = "SECONDS",
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = delay_secs
     )]
     pub delay_start: f64,
 
@@ -822,20 +825,30 @@ pub struct ClientArgs {
     pub debug: bool,
 }
 
-fn positive_secs(s: &str) -> Result<f64, String> {
+/// A number of seconds that `accept` allows and a `Duration` can hold: a larger one (`inf`,
+/// `1e300`) would end the command with a panic where it becomes a `Duration`, not a usage error.
+fn seconds(s: &str, accept: fn(f64) -> bool, expected: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("expected a positive number of seconds, got {s:?}")),
+        Ok(v) if accept(v) && std::time::Duration::try_from_secs_f64(v.abs()).is_ok() => Ok(v),
+        _ => Err(format!("expected {expected}, got {s:?}")),
     }
 }
 
+fn positive_secs(s: &str) -> Result<f64, String> {
+    seconds(s, |v| v > 0.0, "a positive number of seconds")
+}
+
 fn non_negative_secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!(
-            "expected a number of seconds (0 or more), got {s:?}"
-        )),
-    }
+    seconds(s, |v| v >= 0.0, "a number of seconds (0 or more)")
+}
+
+/// `--delay-start`: any sign, since a negative value asks for a random wait up to its size.
+fn delay_secs(s: &str) -> Result<f64, String> {
+    seconds(
+        s,
+        |_| true,
+        "a number of seconds (negative = a random wait up to |SECONDS|)",
+    )
 }
 
 #[derive(Args, Debug)]
@@ -888,4 +901,24 @@ pub struct StreamArgs {
 
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_parsers_refuse_what_no_duration_holds() {
+        for bad in ["inf", "-inf", "NaN", "1e300", "-1e300", "x", ""] {
+            assert!(delay_secs(bad).is_err(), "{bad}");
+            assert!(positive_secs(bad).is_err(), "{bad}");
+            assert!(non_negative_secs(bad).is_err(), "{bad}");
+        }
+        assert_eq!(delay_secs("-3"), Ok(-3.0), "negative = a random wait");
+        assert_eq!(delay_secs("0"), Ok(0.0));
+        assert_eq!(delay_secs("2.5"), Ok(2.5));
+        assert!(positive_secs("0").is_err());
+        assert_eq!(non_negative_secs("0"), Ok(0.0));
+        assert!(non_negative_secs("-1").is_err());
+    }
 }

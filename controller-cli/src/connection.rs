@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use hs_broker::client::{Client, ClientError, ClientOptions};
-pub use hs_broker::connection::{ConnectionFileError, ConnectionInfo, VERSION};
+pub use hs_broker::connection::{ConnectionFileError, ConnectionInfo};
 
 use crate::exit::{Failure, Status};
 use crate::site::Site;

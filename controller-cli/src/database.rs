@@ -175,11 +175,7 @@ pub fn open(location: &Location, prepare: Prepare) -> anyhow::Result<Box<dyn Tas
 
 /// Store errors are runtime errors (exit 5), with the store's own one-line message.
 pub fn runtime(e: StoreError) -> anyhow::Error {
-    Failure {
-        status: Status::Runtime,
-        message: e.to_string(),
-    }
-    .into()
+    Failure::runtime(e.to_string())
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! following line (HyperShell 2.7). Only `#`, optional spaces, `HYPERSHELL` and an optional `:`
 //! start a directive: any other `#` belongs to the command and reaches the shell intact (unlike
 //! HyperShell 2.8.2, which cut every line at its first `#`). The keys `group`, `cores`, `memory`
-//! (with units, e.g. `8G`) and `timeout` (seconds) set those columns; every other key is a tag.
+//! (with units, e.g. `8G`) and `timeout` (seconds, rounded up) set those columns; every other
+//! key is a tag. `--from-json` objects set the same keys through [`Directives::add_value`].
 
 use hs_broker::store::TaskRecord;
 use serde_json::Value as Json;
@@ -34,27 +35,34 @@ impl Directives {
     /// Add one `key[:value]` item.
     pub fn add(&mut self, item: &str) -> Result<(), QueryError> {
         let (key, value) = parse_tag(item)?;
-        let number = |what: &str| -> Result<i64, QueryError> {
+        self.add_value(key, &value)
+            .map_err(|reason| QueryError::BadTag {
+                tag: item.to_string(),
+                reason,
+            })
+    }
+
+    /// Set `key` (a column, else a tag) to `value`, checked the same way wherever the value
+    /// was written (a directive, a `--from-json` object); the reason when `key` does not take it.
+    pub fn add_value(&mut self, key: String, value: &Json) -> Result<(), String> {
+        let number = |what: &str| -> Result<i64, String> {
             value
                 .as_i64()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| QueryError::BadTag {
-                    tag: item.to_string(),
-                    reason: format!("{what} must be a whole number of 0 or more"),
-                })
+                .ok_or_else(|| format!("{what} must be a whole number of 0 or more, not {value}"))
         };
         match key.as_str() {
             "group" => self.group = Some(number("group")?),
             "cores" => self.cores = Some(number("cores")?),
-            "timeout" => self.timeout = Some(number("timeout (seconds)")?),
+            "timeout" => self.timeout = Some(seconds(value)?),
             "memory" => {
-                self.memory = Some(match &value {
-                    Json::String(s) => parse_bytes(s)?,
-                    _ => number("memory")?,
+                self.memory = Some(match value {
+                    Json::String(s) => parse_bytes(s).map_err(|e| format!("memory {e}"))?,
+                    _ => number("memory (bytes, or a size such as 8G)")?,
                 })
             }
             _ => {
-                self.tags.insert(key, value);
+                self.tags.insert(key, value.clone());
             }
         }
         Ok(())
@@ -82,6 +90,18 @@ impl Directives {
         row.memory = self.memory.or(row.memory);
         row.timeout = self.timeout.or(row.timeout);
         row.tag.extend(self.tags.clone());
+    }
+}
+
+/// A task's timeout: whole seconds, a fraction rounded up as `task.timeout` is.
+fn seconds(value: &Json) -> Result<i64, String> {
+    match (value.as_i64(), value.as_f64()) {
+        (Some(n), _) if n >= 0 => Ok(n),
+        // Below i64::MAX, so rounding up cannot overflow.
+        (None, Some(t)) if (0.0..9.0e18).contains(&t) => Ok(t.ceil() as i64),
+        _ => Err(format!(
+            "timeout must be a number of seconds, 0 or more, not {value}"
+        )),
     }
 }
 
@@ -144,6 +164,32 @@ mod tests {
     fn bad_items_are_errors() {
         assert!(split("true # HYPERSHELL: file:/a/b").is_err());
         assert!(split("true # HYPERSHELL: cores:-1").is_err());
+        assert!(split("true # HYPERSHELL: timeout:-1").is_err());
+        let err = split("true # HYPERSHELL: memory:lots").unwrap_err();
+        assert!(err.to_string().contains("memory:lots"), "{err}");
+    }
+
+    #[test]
+    fn values_are_checked_the_same_from_json() {
+        let mut d = Directives::default();
+        d.add_value("timeout".into(), &Json::from(1.5)).unwrap();
+        assert_eq!(d.timeout, Some(2));
+        d.add_value("memory".into(), &Json::from("1K")).unwrap();
+        assert_eq!(d.memory, Some(1024));
+        for (key, value) in [
+            ("group", Json::from(-1)),
+            ("cores", Json::from(2.5)),
+            ("timeout", Json::from(-0.5)),
+            ("timeout", Json::from(1e300)),
+            ("memory", Json::from(-1)),
+            ("cores", Json::from("2")),
+        ] {
+            let err = d.add_value(key.into(), &value).unwrap_err();
+            assert!(err.starts_with(key), "{key}: {err}");
+        }
+        d.add_value("list".into(), &serde_json::json!([1, 2]))
+            .unwrap();
+        assert_eq!(d.tags["list"], serde_json::json!([1, 2]));
     }
 
     #[test]

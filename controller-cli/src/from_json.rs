@@ -2,7 +2,8 @@
 //!
 //! FILE holds a JSON array of objects, or one object per line. Each object's keys are fields for
 //! the template (`{key}`) and become the task's tags; `args` is the task's `{}`, and `group`,
-//! `cores`, `memory` and `timeout` set those columns. The template is expanded when the tasks are
+//! `cores`, `memory` and `timeout` set those columns, with the values and checks of a
+//! `# HYPERSHELL:` directive (see `directives`). The template is expanded when the tasks are
 //! submitted, so a field that any object lacks is an error before anything runs.
 //!
 //! A field is `{name}` with `name` a word (letters, digits, `_`, not starting with a digit) that
@@ -11,12 +12,11 @@
 use std::path::Path;
 
 use hs_broker::store::TaskRecord;
-use hs_engine::template::Template;
 use serde_json::{Map, Value};
 
+use crate::directives::Directives;
 use crate::exit::Failure;
 use crate::input::Submitter;
-use crate::query::parse_bytes;
 
 /// The `{name}` fields a template uses, in order of first appearance.
 pub fn fields(template: &str) -> Vec<String> {
@@ -85,12 +85,9 @@ fn text_of(v: &Value) -> String {
 /// Task rows for every object in `path`, with `template` expanded for each. Nothing is
 /// returned unless every object can be expanded.
 pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Result<Vec<TaskRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure {
-        status: crate::exit::Status::Runtime,
-        message: format!("cannot read {}: {e}", path.display()),
-    })?;
-    let parsed = Template::parse(template)
-        .map_err(|e| Failure::usage(format!("bad template {template:?}: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
+    let parsed = crate::commands::common::parse_template(template)?;
     let wanted = fields(template);
     let objects = objects(&text, path)?;
     if wanted.is_empty()
@@ -120,43 +117,14 @@ pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Resul
             command = command.replace(&format!("{{{name}}}"), &text_of(&object[name.as_str()]));
         }
         let mut row = submitter.task(command, &submitter.defaults);
-        for (key, value) in object {
-            let bad = |what: &str| {
-                Failure::usage(format!("{} {label}: \"{key}\" {what}", path.display()))
-            };
-            match key.as_str() {
-                "group" => {
-                    row.group = value
-                        .as_i64()
-                        .ok_or_else(|| bad("must be a whole number"))?
-                }
-                "cores" => {
-                    row.cores = Some(
-                        value
-                            .as_i64()
-                            .ok_or_else(|| bad("must be a whole number"))?,
-                    )
-                }
-                "timeout" => {
-                    row.timeout =
-                        Some(value.as_f64().ok_or_else(|| bad("must be seconds"))?.ceil() as i64)
-                }
-                "memory" => {
-                    row.memory = Some(match &value {
-                        Value::String(s) => {
-                            parse_bytes(s).map_err(|e| Failure::usage(e.to_string()))?
-                        }
-                        other => other
-                            .as_i64()
-                            .ok_or_else(|| bad("must be bytes or a size like 8G"))?,
-                    })
-                }
-                "args" => {}
-                _ => {
-                    row.tag.insert(key, value);
-                }
-            }
+        // The columns take the values a `# HYPERSHELL:` directive takes; other keys are tags.
+        let mut settings = Directives::default();
+        for (key, value) in object.into_iter().filter(|(key, _)| key != "args") {
+            settings.add_value(key, &value).map_err(|reason| {
+                Failure::usage(format!("{} {label}: {reason}", path.display()))
+            })?;
         }
+        settings.apply(&mut row);
         rows.push(row);
     }
     Ok(rows)
@@ -207,5 +175,42 @@ mod tests {
         assert!(err.to_string().contains("line 2 has no \"name\""), "{err}");
         let err = load_text("[1]", "echo {name}").unwrap_err();
         assert!(err.to_string().contains("item 1 is not an object"), "{err}");
+    }
+
+    #[test]
+    fn columns_take_what_a_directive_takes_and_errors_say_where() {
+        let rows = load_text(
+            r#"{"args":"a","cores":2,"memory":"1K","timeout":0.5}"#,
+            "echo {}",
+        )
+        .unwrap();
+        assert_eq!(
+            (rows[0].cores, rows[0].memory, rows[0].timeout),
+            (Some(2), Some(1024), Some(1))
+        );
+        for (object, why) in [
+            (
+                r#"{"args":"a","cores":-1}"#,
+                "cores must be a whole number of 0 or more",
+            ),
+            (
+                r#"{"args":"a","group":-2}"#,
+                "group must be a whole number of 0 or more",
+            ),
+            (
+                r#"{"args":"a","timeout":-1}"#,
+                "timeout must be a number of seconds",
+            ),
+            (
+                r#"{"args":"a","memory":"lots"}"#,
+                "size \"lots\" is not understood",
+            ),
+        ] {
+            let err = load_text(&format!("{{\"args\":\"ok\"}}\n{object}\n"), "echo {}")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("jobs.json line 2: "), "{err}");
+            assert!(err.contains(why), "{err}");
+        }
     }
 }

@@ -53,9 +53,11 @@ impl Source {
                 Ok(Box::new(std::io::stdin()))
             }
             Source::File(p) => {
-                let f = std::fs::File::open(p).map_err(|e| crate::exit::Failure {
-                    status: crate::exit::Status::Runtime,
-                    message: format!("cannot read task file {}: {e}", p.display()),
+                let f = std::fs::File::open(p).map_err(|e| {
+                    crate::exit::Failure::runtime(format!(
+                        "cannot read task file {}: {e}",
+                        p.display()
+                    ))
                 })?;
                 Ok(Box::new(f))
             }

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::Context as _;
+
+use crate::config::{Context, SYSTEM_LIB};
 
 #[derive(Clone, Debug)]
 pub struct Site {
@@ -15,26 +17,32 @@ pub struct Site {
 }
 
 impl Site {
+    /// The site of this process.
     pub fn from_env() -> Site {
-        if let Some(dir) = std::env::var_os("HYPERSHELL_SITE").filter(|d| !d.is_empty()) {
-            let dir = PathBuf::from(dir);
+        Site::from_context(&Context::from_process())
+    }
+
+    /// The site of the machine `ctx` describes. The configuration's default database
+    /// (`Context::default_lib`) comes from here too, so both always agree: a relative
+    /// `HYPERSHELL_SITE` is taken from the working directory, and without a usable HOME the
+    /// user site is `.hypershell` there.
+    pub fn from_context(ctx: &Context) -> Site {
+        if let Some(dir) = ctx.site_dir() {
             return Site {
                 lib: dir.join("lib"),
                 root: dir,
             };
         }
-        // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
-        let root = unsafe { libc::geteuid() } == 0;
-        if root {
+        if ctx.is_root() {
             return Site {
-                root: PathBuf::from("/var/lib/hypershell"),
-                lib: PathBuf::from("/var/lib/hypershell"),
+                root: PathBuf::from(SYSTEM_LIB),
+                lib: PathBuf::from(SYSTEM_LIB),
             };
         }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let dir = home.join(".hypershell");
+        let dir = ctx
+            .home()
+            .unwrap_or_else(|| ctx.cwd().to_path_buf())
+            .join(".hypershell");
         Site {
             lib: dir.join("lib"),
             root: dir,
@@ -68,4 +76,54 @@ pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict {}", dir.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(vars: &[(&str, &str)], root: bool) -> (Site, PathBuf) {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ctx = Context::new(vars, PathBuf::from("/work"), root);
+        (Site::from_context(&ctx), ctx.default_lib())
+    }
+
+    #[test]
+    fn one_rule_for_the_site_and_the_default_database() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, &'a str, &'a str);
+        let cases: [Case; 5] = [
+            (
+                &[("HYPERSHELL_SITE", "s"), ("HOME", "/h")],
+                false,
+                "/work/s",
+                "/work/s/lib",
+            ),
+            (&[("HYPERSHELL_SITE", "/abs")], true, "/abs", "/abs/lib"),
+            (&[("HOME", "/h")], true, SYSTEM_LIB, SYSTEM_LIB),
+            (
+                &[("HOME", "/h")],
+                false,
+                "/h/.hypershell",
+                "/h/.hypershell/lib",
+            ),
+            (
+                &[("HOME", ""), ("HYPERSHELL_SITE", "")],
+                false,
+                "/work/.hypershell",
+                "/work/.hypershell/lib",
+            ),
+        ];
+        for (vars, root, dir, lib) in cases {
+            let (s, default_lib) = site(vars, root);
+            assert_eq!(
+                (s.root.to_str(), s.lib.to_str()),
+                (Some(dir), Some(lib)),
+                "{vars:?}"
+            );
+            assert_eq!(default_lib, s.lib, "{vars:?}");
+        }
+    }
 }

@@ -114,3 +114,77 @@ fn bad_numbers_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     one_line_error(&stderr(&out), "positive number of seconds");
 }
+
+/// Seconds too large for a duration (`inf`, `1e300`) are refused by the parser, not by a panic
+/// where the value is used; `-d` keeps its negative values (a random wait).
+#[test]
+fn seconds_no_duration_holds_are_usage_errors() {
+    let s = Scratch::new();
+    let values: [&[&str]; 5] = [
+        &["-d", "inf"],
+        &["-d", "1e300"],
+        &["-d=-inf"],
+        &["--delay-start=-1e300"],
+        &["-d", "NaN"],
+    ];
+    for value in values {
+        for cmd in ["client", "cluster"] {
+            let argv: Vec<&str> = std::iter::once(cmd).chain(value.iter().copied()).collect();
+            let out = run_with_input(s.hs(&argv), "", LIMIT);
+            assert_eq!(out.status.code(), Some(2), "{argv:?}: {}", stderr(&out));
+            one_line_error(
+                &stderr(&out),
+                "expected a number of seconds (negative = a random wait",
+            );
+        }
+    }
+    let out = run_with_input(s.hs(&["client", "--connect-timeout", "1e300"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    one_line_error(&stderr(&out), "positive number of seconds");
+    let out = run_with_input(s.hs(&["cluster", "-A", "-P", "1e300"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    one_line_error(&stderr(&out), "positive number of seconds");
+}
+
+/// `-p` leaves room for its heartbeat and client ports in a local cluster too: 65534 would
+/// have bound 65535 twice.
+#[test]
+fn cluster_port_without_room_for_its_trio_is_a_usage_error() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "-p", "65534"]), "true\n", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    one_line_error(&stderr(&out), "-p must leave room for PORT+1 and PORT+2");
+}
+
+/// A `--from-json` object's columns are checked as a directive's are: a negative count is
+/// refused before anything is submitted, naming the file and the object.
+#[test]
+fn from_json_negative_cores_or_group_is_a_usage_error() {
+    let s = Scratch::new();
+    for (object, why) in [
+        (
+            r#"{"args":"x","cores":-1}"#,
+            "cores must be a whole number of 0 or more",
+        ),
+        (
+            r#"{"args":"x","group":-3}"#,
+            "group must be a whole number of 0 or more",
+        ),
+    ] {
+        let file = s.write("jobs.json", &format!("{{\"args\":\"ok\"}}\n{object}\n"));
+        let out = run_with_input(
+            s.hs(&[
+                "cluster",
+                "--from-json",
+                file.to_str().unwrap(),
+                "-t",
+                "echo {}",
+            ]),
+            "",
+            LIMIT,
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        one_line_error(&stderr(&out), &format!("jobs.json line 2: {why}"));
+        assert_eq!(stdout(&out), "", "nothing ran");
+    }
+}

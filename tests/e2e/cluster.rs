@@ -274,3 +274,27 @@ fn task_variables_override_inherited_ones() {
     assert!(uuid::Uuid::parse_str(words[0]).is_ok(), "{line}");
     assert_eq!(&words[1..], ["inner", "1"], "{line}");
 }
+
+/// `-p` adds the TCP trio to the in-process engine's sockets: the connection file names
+/// PORT+1 and PORT+2, and the local engine still runs the tasks.
+#[test]
+fn cluster_port_writes_the_trio_and_runs_locally() {
+    use std::io::Write;
+    let s = Scratch::new();
+    let port = free_ports();
+    let (child, mut input) = spawn_fed(s.hs(&["cluster", "-p", &port.to_string(), "-N1"]));
+    let conn = s.wait_for_server(&port.to_string());
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&conn).expect("connection file"))
+            .expect("connection file is JSON");
+    assert_eq!(info["engine_port"], port);
+    assert_eq!(info["heartbeat_port"], port + 1);
+    assert_eq!(info["client_port"], port + 2);
+    assert_eq!(info["host"], "127.0.0.1");
+    input.write_all(b"echo local\n").expect("feed");
+    drop(input);
+    let out = wait_output(child, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "local\n");
+    assert!(!conn.exists(), "the connection file is removed at the end");
+}

@@ -531,3 +531,30 @@ fn initdb_list_and_info_options_through_the_binary() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(list(&s, &Db::Sqlite, &["--count"]).trim(), "0");
 }
+
+/// Without a terminal nobody can answer the confirmation, so `hs update` and
+/// `hs initdb --truncate` refuse, name the flag that skips it, and change nothing.
+#[test]
+fn confirmation_without_a_terminal_names_the_flag() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster"]), "true\n", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_with_input(s.hs(&["update", "--cancel"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("this would change 1 tasks: not on a terminal, so pass --no-confirm"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_with_input(s.hs(&["initdb", "--truncate"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not on a terminal, so pass --yes to confirm"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "-w", "exit_status == 0"]).trim(),
+        "1"
+    );
+}

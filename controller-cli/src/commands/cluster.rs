@@ -9,9 +9,9 @@ use hs_broker::{Broker, BrokerConfig, feed};
 use hs_engine::protocol::generate_key;
 
 use super::cluster_launch;
-use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots};
+use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots, stop_grace};
 use super::controller;
-use super::listen::{bind_address, choose_port, dial_address};
+use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::ClusterArgs;
 use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
@@ -21,6 +21,9 @@ use crate::launch::{LaunchSpec, Launcher, Supervisor, SupervisorConfig};
 use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
+
+/// Where `-p` listens when no launcher is given: engines on this host only.
+const LOOPBACK: &str = "127.0.0.1";
 
 pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
@@ -57,6 +60,8 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
 
     let (local, mut bind) = super::local::inproc();
     let mut remote = None;
+    // The port of `-p` without a launcher: engines and clients may also join on localhost.
+    let mut local_port = None;
     if let Some(launcher) = launcher {
         remote = Some(remote_binds(
             &args,
@@ -68,11 +73,12 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
             slots,
         )?);
     } else if let Some(port) = args.port {
-        bind.engines.push(format!("tcp://127.0.0.1:{port}"));
-        bind.heartbeat
-            .push(format!("tcp://127.0.0.1:{}", port.saturating_add(1)));
-        bind.clients
-            .push(format!("tcp://127.0.0.1:{}", port.saturating_add(2)));
+        let port = choose_port(LOOPBACK, Some(port))?;
+        let tcp = tcp_binds(LOOPBACK, port);
+        bind.engines.extend(tcp.engines);
+        bind.heartbeat.extend(tcp.heartbeat);
+        bind.clients.extend(tcp.clients);
+        local_port = Some(port);
     }
     let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
     let mut bcfg = BrokerConfig::new(key.clone(), bind);
@@ -91,8 +97,10 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         Some(_) => bcfg.prefetch = Some(slots.max(1)),
         None => {}
     }
-    // After Ctrl-C, give the engine time to stop its tasks (SIGINT, SIGTERM, SIGKILL) and report.
-    bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
+    // After Ctrl-C, give the engines time to stop their tasks and report; launched ones get
+    // as long before they are killed.
+    let grace = stop_grace(signalwait(args.run.signalwait, cfg)?);
+    bcfg.abort_grace = grace;
     let (location, store) = controller::open_store(&args.store, cfg)?;
     controller::configure(&mut bcfg, &args.store, &location, cfg)?;
     // The engines of a crashed local cluster died with it; only engines joining through -p
@@ -101,9 +109,9 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         bcfg.restart_grace = Duration::ZERO;
     }
     let mut broker = Broker::bind(bcfg, &ctx, store)?;
-    let connection_file = match (args.port, &remote) {
-        (Some(port), None) => Some(write_connection(&site, port, &broker, &key)?),
-        _ => None,
+    let connection_file = match local_port {
+        Some(port) => Some(write_connection(&site, port, &broker, &key)?),
+        None => None,
     };
 
     let mut ecfg = engine_config(
@@ -143,7 +151,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
                 spec: plan.spec,
                 autoscale: plan.autoscale,
                 end_with_engines: true,
-                stop_grace: Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0),
+                stop_grace: grace,
             };
             (
                 None,
@@ -188,19 +196,7 @@ fn write_connection(
 ) -> anyhow::Result<std::path::PathBuf> {
     site.security_dir()?;
     let path = connection::default_path(site, port);
-    let info = ConnectionInfo {
-        version: connection::VERSION,
-        controller_id: broker.controller_id(),
-        host: "127.0.0.1".into(),
-        engine_port: port,
-        heartbeat_port: port.saturating_add(1),
-        client_port: port.saturating_add(2),
-        key: key.to_string(),
-        signature_scheme: "hmac-sha256".into(),
-        pid: std::process::id(),
-        profile: None,
-        database: None,
-    };
+    let info = ConnectionInfo::for_this_process(broker.controller_id(), LOOPBACK, port, key);
     connection::write(&path, &info)?;
     tracing::info!(
         "engines may join with: hs client -p {port} (connection file {})",
@@ -239,20 +235,14 @@ fn remote_binds(
         );
     }
     let port = choose_port(&address, args.port)?;
-    *bind = super::listen::tcp_binds(&address, port);
-    let info = ConnectionInfo {
-        version: connection::VERSION,
-        controller_id: uuid::Uuid::nil(),
-        host: dial_address(&address, loopback),
-        engine_port: port,
-        heartbeat_port: port + 1,
-        client_port: port + 2,
-        key: key.to_string(),
-        signature_scheme: "hmac-sha256".into(),
-        pid: std::process::id(),
-        profile: None,
-        database: None,
-    };
+    *bind = tcp_binds(&address, port);
+    // The broker's id is filled in once it is bound.
+    let info = ConnectionInfo::for_this_process(
+        uuid::Uuid::nil(),
+        dial_address(&address, loopback),
+        port,
+        key,
+    );
     tracing::info!(
         "controller on {host}:{port}; starting engines with the {} launcher",
         launcher.name()

@@ -45,7 +45,7 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
     if args.mpi {
         let count = match &args.nodefile {
             Some(path) => nodefile::read(path)
-                .map_err(|e| Failure::usage(e.to_string()))?
+                .map_err(Failure::from)?
                 .iter()
                 .map(|n| n.slots.unwrap_or(1))
                 .sum(),
@@ -145,7 +145,7 @@ pub fn engine_args(
 
 fn nodes(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
     Ok(nodefile::read(path)
-        .map_err(|e| Failure::usage(e.to_string()))?
+        .map_err(Failure::from)?
         .into_iter()
         .map(|n| n.host)
         .collect())

@@ -1,4 +1,5 @@
-//! Pieces the cluster, server and client commands share.
+//! Pieces the commands share: the cluster, server and client settings, run summaries and the
+//! confirmation prompt.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,9 +30,8 @@ fn sink(
     fallback: fn() -> LineSink,
 ) -> anyhow::Result<Arc<LineSink>> {
     Ok(Arc::new(match path {
-        Some(p) => LineSink::file(p).map_err(|e| Failure {
-            status: crate::exit::Status::Runtime,
-            message: format!("cannot open {} for task output: {e}", p.display()),
+        Some(p) => LineSink::file(p).map_err(|e| {
+            Failure::runtime(format!("cannot open {} for task output: {e}", p.display()))
         })?,
         None => fallback(),
     }))
@@ -60,7 +60,7 @@ pub fn engine_config(
     ecfg.template = parse_template(&run.template)?;
     ecfg.task_timeout =
         seconds_or_none(cfg.option(run.task_timeout, "task.timeout", Layers::All)?);
-    ecfg.signalwait = Duration::from_secs_f64(signalwait(run, cfg)?);
+    ecfg.signalwait = signalwait(run.signalwait, cfg)?;
     // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends a bundle
     // once half the controller's credit has finished or the oldest result has lingered a few
     // milliseconds, unless the flags or the configuration ask for something else.
@@ -83,12 +83,24 @@ fn exports(cfg: &Config, from_env: Vec<(String, String)>) -> anyhow::Result<Vec<
     Ok(merged.into_iter().collect())
 }
 
-/// `-S`, else `task.signalwait`: the engine's pause between signals, which also tells a
-/// controller how long an interrupted engine needs to stop its tasks.
-pub fn signalwait(run: &RunArgs, cfg: &Config) -> anyhow::Result<f64> {
-    Ok(cfg
-        .option(run.signalwait, "task.signalwait", Layers::All)?
-        .unwrap_or(10.0))
+/// `-S`, else `task.signalwait` (10 s): the engine's pause between signals, which also tells
+/// a controller how long an interrupted engine needs to stop its tasks ([`stop_grace`]).
+pub fn signalwait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
+    let seconds = cfg
+        .option(flag, "task.signalwait", Layers::All)?
+        .unwrap_or(10.0);
+    // The flag's parser and the configuration's reader both refuse what no Duration holds.
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// How long a controller gives interrupted engines to stop their tasks and report before it
+/// ends or kills them: an engine escalates SIGINT, SIGTERM, SIGKILL `signalwait` apart, so
+/// three waits and two seconds more leave it room to send the results. Saturating, since a
+/// huge `signalwait` is still a valid one.
+pub fn stop_grace(signalwait: Duration) -> Duration {
+    signalwait
+        .saturating_mul(3)
+        .saturating_add(Duration::from_secs(2))
 }
 
 /// A configured number of seconds where 0 means "none" (`task.timeout`, `client.timeout`).
@@ -130,6 +142,24 @@ pub fn host_wait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
     }
 }
 
+/// Ask before a change that cannot be undone: `prompt` on stderr, an answer on the terminal,
+/// where Enter answers `enter_means_yes` (each command keeps HyperShell's default). Without a
+/// terminal nobody can answer, so it is a usage error saying which flag skips the question.
+pub fn confirm(prompt: &str, enter_means_yes: bool, no_terminal: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(no_terminal));
+    }
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(match answer.trim().to_ascii_lowercase().as_str() {
+        "" => enter_means_yes,
+        a => a == "y" || a == "yes",
+    })
+}
+
 /// The last line of a run, on stderr: what happened to every task.
 pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elapsed: Duration) {
     let done = summary.succeeded + summary.failed;
@@ -164,5 +194,18 @@ pub fn run_status(summary: &hs_broker::BrokerSummary, rejected_lines: u64) -> cr
         Status::TasksFailed
     } else {
         Status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_grace_is_three_signal_waits_and_two_seconds_saturating() {
+        assert_eq!(stop_grace(Duration::from_secs(10)), Duration::from_secs(32));
+        assert_eq!(stop_grace(Duration::ZERO), Duration::from_secs(2));
+        // -S 1e19 is a valid Duration; three of it is not, and panicked before.
+        assert_eq!(stop_grace(Duration::from_secs_f64(1e19)), Duration::MAX);
     }
 }

@@ -13,11 +13,10 @@ use crate::output;
 
 /// Copy a captured output file to `to`, or say clearly why it cannot be.
 pub fn copy_file(path: &str, to: &mut dyn Write) -> anyhow::Result<()> {
-    let mut file = std::fs::File::open(path).map_err(|e| Failure {
-        status: Status::Runtime,
-        message: format!(
+    let mut file = std::fs::File::open(path).map_err(|e| {
+        Failure::runtime(format!(
             "cannot read {path}: {e} (captured output stays on the host that ran the task)"
-        ),
+        ))
     })?;
     std::io::copy(&mut file, to)?;
     Ok(())
@@ -35,13 +34,9 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
             &task.errpath
         };
         let Some(path) = path else {
-            return Err(Failure {
-                status: Status::Runtime,
-                message: format!(
-                    "task {id} has no captured output: its engine ran without --capture"
-                ),
-            }
-            .into());
+            return Err(Failure::runtime(format!(
+                "task {id} has no captured output: its engine ran without --capture"
+            )));
         };
         copy_file(path, &mut out)?;
         return Ok(Status::Ok);

@@ -1,38 +1,24 @@
 //! `hs initdb`: create the tables, or truncate, vacuum or back up the database.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use crate::cli::InitdbArgs;
 use crate::config::Config;
 use crate::database::{self, Location, Prepare};
-use crate::exit::{Failure, Status};
-
-/// Ask `question`; Enter means yes. Without a terminal, `--yes` is required.
-fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(format!(
-            "{question}: not on a terminal, so pass --yes to confirm"
-        )));
-    }
-    eprint!("{question}? [Y]es/no: ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "" | "y" | "yes"
-    ))
-}
+use crate::exit::Status;
 
 pub fn run(args: InitdbArgs, cfg: &Config) -> anyhow::Result<Status> {
     let location = Location::persistent(cfg)?;
     let mut store = database::open(&location, Prepare::Initialize)?;
     let target = location.describe();
     if args.truncate {
-        if !confirm(&format!("Delete every task in {target}"), args.yes)? {
+        let question = format!("Delete every task in {target}");
+        // Enter means yes here, as in HyperShell.
+        if !args.yes
+            && !super::common::confirm(
+                &format!("{question}? [Y]es/no: "),
+                true,
+                &format!("{question}: not on a terminal, so pass --yes to confirm"),
+            )?
+        {
             return Ok(Status::Ok);
         }
         store.truncate().map_err(database::runtime)?;

@@ -3,7 +3,7 @@
 pub mod client;
 pub mod cluster;
 mod cluster_launch;
-mod common;
+pub(crate) mod common;
 mod controller;
 pub mod info;
 pub mod initdb;

@@ -21,10 +21,8 @@ pub fn run(args: RunTaskArgs, cfg: &Config) -> anyhow::Result<Status> {
     }
     tracing::debug!("submitted task {id}; waiting for it");
     crate::signals::on_interrupt(|| {})?;
-    let status =
+    let task =
         super::wait::until_done(&location, &id, Duration::from_secs_f64(args.interval), None)?;
-    let mut store = database::open(&location, Prepare::Existing)?;
-    let task = super::task_id::lookup(store.as_mut(), &id)?;
     match (&task.outpath, &task.errpath) {
         (Some(out), Some(err)) => {
             super::info::copy_file(out, &mut std::io::stdout())?;
@@ -35,5 +33,5 @@ pub fn run(args: RunTaskArgs, cfg: &Config) -> anyhow::Result<Status> {
         ),
     }
     // The task's own status is ours.
-    std::process::exit(super::wait::exit_code_for(status));
+    std::process::exit(super::wait::exit_code_for(task.exit_status));
 }

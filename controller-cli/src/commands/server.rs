@@ -74,7 +74,6 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         .option(args.port, "server.port", Layers::All)?
         .unwrap_or(50001);
     let port = choose_port(&address, Some(port))?;
-    let (p1, p2) = (port + 1, port + 2);
     let sockets = tcp_binds(&address, port);
     let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
     let mut bcfg = BrokerConfig::new(key.clone(), sockets);
@@ -92,22 +91,12 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     site.security_dir()?;
     let path = connection::default_path(&site, port);
     let dial = dial_address(&address, loopback);
-    let info = ConnectionInfo {
-        version: connection::VERSION,
-        controller_id: broker.controller_id(),
-        host: dial,
-        engine_port: port,
-        heartbeat_port: p1,
-        client_port: p2,
-        key,
-        signature_scheme: "hmac-sha256".into(),
-        pid: std::process::id(),
-        profile: None,
-        database: None,
-    };
+    let info = ConnectionInfo::for_this_process(broker.controller_id(), dial, port, key);
     connection::write(&path, &info)?;
     tracing::info!(
-        "serving on {bind}:{port} (heartbeats {p1}, clients {p2}); connection file {}",
+        "serving on {bind}:{port} (heartbeats {}, clients {}); connection file {}",
+        info.heartbeat_port,
+        info.client_port,
         path.display()
     );
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hs_broker::{Broker, BrokerConfig, BrokerControl};
 use hs_engine::protocol::generate_key;
 
-use super::common::heartbeat;
+use super::common::{heartbeat, signalwait, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::{StartArgs, StoreArgs};
@@ -89,17 +89,13 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let mut broker = Broker::bind(bcfg, &ctx, store)?;
 
     let info = ConnectionInfo {
-        version: connection::VERSION,
-        controller_id: broker.controller_id(),
-        host: dial_address(&address, loopback),
-        engine_port: port,
-        heartbeat_port: port + 1,
-        client_port: port + 2,
-        key: key.clone(),
-        signature_scheme: "hmac-sha256".into(),
-        pid: std::process::id(),
         profile: Some(profile.name.clone()),
-        database: None,
+        ..ConnectionInfo::for_this_process(
+            broker.controller_id(),
+            dial_address(&address, loopback),
+            port,
+            key.clone(),
+        )
     };
     crate::site::create_private_dir(&profile.security_dir())?;
     std::fs::create_dir_all(profile.log_dir())?;
@@ -133,9 +129,6 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         let c = control.clone();
         signals::on_interrupt(move || c.abort())?;
     }
-    let signalwait = cfg
-        .option(None::<f64>, "task.signalwait", Layers::All)?
-        .unwrap_or(10.0);
     let engine = engine_args(cfg, launcher.name())?;
     let supervisor = Supervisor::start(
         SupervisorConfig {
@@ -146,7 +139,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
             },
             autoscale: None,
             end_with_engines: false,
-            stop_grace: Duration::from_secs_f64(signalwait * 3.0 + 2.0),
+            stop_grace: stop_grace(signalwait(None, cfg)?),
         },
         control.clone(),
     )?;
@@ -193,12 +186,18 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         signalwait: cfg.option(None::<f64>, "task.signalwait", Layers::Set)?,
         capture: false,
         idle_timeout: seconds("engines.timeout")?,
-        // Negative means a random wait up to |n|, so it is not read as a plain duration.
-        delay_start: cfg
-            .get_f64("engines.delay_start")
-            .map_err(Failure::from)?
-            .filter(|v| v.is_finite())
-            .unwrap_or(0.0),
+        // Negative means a random wait up to |n|, so it is not read as a plain duration; one
+        // no `Duration` holds is refused here rather than by every engine's `--delay-start`.
+        delay_start: match cfg.get_f64("engines.delay_start").map_err(Failure::from)? {
+            Some(v) if Duration::try_from_secs_f64(v.abs()).is_err() => {
+                return Err(Failure::from(cfg.invalid(
+                    "engines.delay_start",
+                    "a number of seconds (negative = a random wait up to |SECONDS|)",
+                ))
+                .into());
+            }
+            v => v.unwrap_or(0.0),
+        },
         reconnect_limit: 60.0,
     })
 }

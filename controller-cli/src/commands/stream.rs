@@ -18,10 +18,11 @@ use hs_broker::store::MemoryStore;
 use hs_broker::{Broker, BrokerConfig, EngineInfo, ResultSink, feed};
 use hs_engine::protocol::generate_key;
 use hs_engine::task::{Task, TaskResult};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::common::{engine_config, heartbeat, host_wait, log_summary, signalwait, slots};
+use super::common::{
+    engine_config, heartbeat, host_wait, log_summary, signalwait, slots, stop_grace,
+};
 use super::local;
 use crate::cli::StreamArgs;
 use crate::config::Config;
@@ -29,11 +30,9 @@ use crate::exit::Failure;
 use crate::exit::Status;
 use crate::input::{InputReport, Submitter, feed_lines};
 use crate::site::Site;
-use crate::stream::emit::Emitter;
-use crate::stream::{job, result};
-
-/// A job handed to the cluster: its place in the input and the object to answer with.
-type Pending = (u64, Map<String, Value>);
+use crate::stream::emit::{Emitter, Pending};
+use crate::stream::job::{self, Entry};
+use crate::stream::result;
 
 /// Jobs handed to the cluster and not answered yet, and the output.
 struct Shared {
@@ -93,30 +92,21 @@ fn read_jobs(
     let here = submitter.host.clone();
     let mut index = 0u64;
     let mut on_line = |number: u64, raw: &[u8]| {
-        let text = String::from_utf8_lossy(raw);
-        let line = text.trim();
-        if line.is_empty() {
-            return None;
-        }
+        let entry = job::read_line(number, raw)?;
         let this = index;
         index += 1;
-        let mut job = match job::parse(line) {
-            Ok(job) => job,
-            Err(rejected) => {
-                let r = result::not_run(
-                    "error",
-                    &format!("line {number}: {}", rejected.error),
-                    Some(number),
-                    None,
-                );
-                lock(&state).emitter.emit(this, rejected.echo, r);
-                return None;
+        match entry {
+            Entry::Answered(echo, r) => {
+                lock(&state).emitter.emit(this, echo, r);
+                None
             }
-        };
-        localize(&mut job.options.hosts, &here);
-        let row = job.task(&submitter);
-        lock(&state).pending.insert(row.id, (this, job.object));
-        Some(row)
+            Entry::Job(mut job) => {
+                localize(&mut job.options.hosts, &here);
+                let row = job.task(&submitter);
+                lock(&state).pending.insert(row.id, (this, job.object));
+                Some(row)
+            }
+        }
     };
     let (tasks, read_error) = feed_lines(input, &mut on_line, send);
     InputReport {
@@ -147,7 +137,7 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.announce_engines = false;
     bcfg.restart_grace = Duration::ZERO;
     bcfg.affinity_wait = host_wait(args.host_wait, cfg)?;
-    bcfg.abort_grace = Duration::from_secs_f64(signalwait(&args.run, cfg)? * 3.0 + 2.0);
+    bcfg.abort_grace = stop_grace(signalwait(args.run.signalwait, cfg)?);
     let mut broker = Broker::bind(bcfg, &ctx, Box::new(MemoryStore::new()))?;
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, &site, cfg)?;
     // Stdout carries the results: task output goes to stderr unless a job or -o says otherwise.
@@ -179,17 +169,14 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
 
     // Whatever was not answered was stopped by an interrupt: say so, one line per job.
     let mut shared = lock(&state);
-    let mut left: Vec<(Uuid, Pending)> = shared.pending.drain().collect();
-    left.sort_by_key(|(_, (index, _))| *index);
-    for (id, (index, object)) in left {
-        let r = result::not_run(
-            "cancelled",
-            "the stream was interrupted before this job finished",
-            None,
-            Some(id.to_string()),
-        );
-        shared.emitter.emit(index, object, r);
-    }
+    let left: Vec<_> = shared
+        .pending
+        .drain()
+        .map(|(id, p)| (Some(id), p))
+        .collect();
+    shared
+        .emitter
+        .answer_left(left, "cancelled", result::INTERRUPTED);
     shared.emitter.finish();
     let not_ok = shared.emitter.not_ok;
     drop(shared);

@@ -63,7 +63,7 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
         };
     if let Some(path) = &args.from_json {
         let rows = crate::from_json::load(path, &args.template, &submitter)?;
-        for part in rows.chunks(1000) {
+        for part in rows.chunks(chunk) {
             store.submit(part).map_err(database::runtime)?;
         }
         tracing::info!("submitted {} tasks", rows.len());

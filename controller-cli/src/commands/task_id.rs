@@ -4,7 +4,7 @@ use hs_broker::store::{TaskRecord, TaskStore};
 use uuid::Uuid;
 
 use crate::database;
-use crate::exit::{Failure, Status};
+use crate::exit::Failure;
 
 pub fn parse(text: &str) -> anyhow::Result<Uuid> {
     Uuid::parse_str(text.trim()).map_err(|_| {
@@ -16,11 +16,8 @@ pub fn parse(text: &str) -> anyhow::Result<Uuid> {
 
 /// The task, or an error saying it does not exist.
 pub fn lookup(store: &mut dyn TaskStore, id: &Uuid) -> anyhow::Result<TaskRecord> {
-    store.get(id).map_err(database::runtime)?.ok_or_else(|| {
-        Failure {
-            status: Status::Runtime,
-            message: format!("no task with id {id} in the database"),
-        }
-        .into()
-    })
+    store
+        .get(id)
+        .map_err(database::runtime)?
+        .ok_or_else(|| Failure::runtime(format!("no task with id {id} in the database")))
 }

@@ -1,7 +1,5 @@
 //! `hs update`: change, cancel, revert or delete the tasks a filter matches.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use hs_broker::store::{Change, Condition, Field, Op, Query, Value};
 use uuid::Uuid;
 
@@ -58,35 +56,25 @@ fn plan(args: &UpdateArgs) -> anyhow::Result<(Query, Vec<Change>)> {
     Ok((query, changes))
 }
 
-/// HyperShell's prompt: Enter means no. Without a terminal, `--no-confirm` is required.
-fn confirm(count: u64) -> anyhow::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(format!(
-            "this would change {count} tasks: not on a terminal, so pass --no-confirm to go ahead"
-        )));
-    }
-    eprint!("Update affects {count} tasks, continue? yes/[no]: ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
 pub fn run(args: UpdateArgs, cfg: &Config) -> anyhow::Result<Status> {
     let (query, changes) = plan(&args)?;
     let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     let count = store.count(&query).map_err(database::runtime)?;
     if count == 0 {
-        return Err(Failure {
-            status: Status::Runtime,
-            message: "no task matches: check the filter with `hs list` and the same options".into(),
-        }
-        .into());
+        return Err(Failure::runtime(
+            "no task matches: check the filter with `hs list` and the same options",
+        ));
     }
-    if !args.no_confirm && !confirm(count)? {
+    // HyperShell's prompt, where Enter means no.
+    if !args.no_confirm
+        && !super::common::confirm(
+            &format!("Update affects {count} tasks, continue? yes/[no]: "),
+            false,
+            &format!(
+                "this would change {count} tasks: not on a terminal, so pass --no-confirm to go ahead"
+            ),
+        )?
+    {
         tracing::info!("nothing changed");
         return Ok(Status::Ok);
     }

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use hs_broker::store::TaskRecord;
+
 use super::task_id;
 use crate::cli::WaitArgs;
 use crate::config::Config;
@@ -14,26 +16,25 @@ pub fn exit_code_for(status: Option<i32>) -> i32 {
     status.filter(|code| (0..=255).contains(code)).unwrap_or(1)
 }
 
-/// Poll the store until the task has a completion time; returns its exit status.
+/// Poll the store until the task has a completion time; returns the finished task, so a caller
+/// that wants its output paths need not look it up again.
 pub fn until_done(
     location: &Location,
     id: &uuid::Uuid,
     interval: Duration,
     limit: Option<Duration>,
-) -> anyhow::Result<Option<i32>> {
+) -> anyhow::Result<TaskRecord> {
     let mut store = database::open(location, Prepare::Existing)?;
     let started = Instant::now();
     loop {
         let task = task_id::lookup(store.as_mut(), id)?;
         if task.completion_time.is_some() {
-            return Ok(task.exit_status);
+            return Ok(task);
         }
         if limit.is_some_and(|l| started.elapsed() >= l) {
-            return Err(Failure {
-                status: Status::Runtime,
-                message: format!("task {id} has not finished yet (gave up waiting)"),
-            }
-            .into());
+            return Err(Failure::runtime(format!(
+                "task {id} has not finished yet (gave up waiting)"
+            )));
         }
         if crate::signals::interrupted() {
             return Err(Failure {
@@ -50,7 +51,7 @@ pub fn run(args: WaitArgs, cfg: &Config) -> anyhow::Result<Status> {
     let id = task_id::parse(&args.id)?;
     let location = Location::persistent(cfg)?;
     crate::signals::on_interrupt(|| {})?;
-    let status = until_done(
+    let task = until_done(
         &location,
         &id,
         Duration::from_secs_f64(args.interval),
@@ -58,7 +59,7 @@ pub fn run(args: WaitArgs, cfg: &Config) -> anyhow::Result<Status> {
     )?;
     if args.return_status {
         // The caller asked for the task's own status as ours.
-        std::process::exit(exit_code_for(status));
+        std::process::exit(exit_code_for(task.exit_status));
     }
     Ok(Status::Ok)
 }

@@ -38,7 +38,7 @@ mod write;
 pub use database::Provider;
 pub use error::ConfigError;
 pub use option::Layers;
-pub use paths::Context;
+pub use paths::{Context, SYSTEM_LIB};
 pub use source::{Level, Source};
 
 use merge::{Layer, Merged, Setting};

@@ -68,6 +68,11 @@ impl Context {
         &self.cwd
     }
 
+    /// Whether the command runs as root (the system site is then the default one).
+    pub fn is_root(&self) -> bool {
+        self.root
+    }
+
     /// `$HOME`, when set and not empty.
     pub fn home(&self) -> Option<PathBuf> {
         self.var("HOME")
@@ -104,20 +109,11 @@ impl Context {
         }
     }
 
-    /// The default site's library folder (database, task output, connection files): the same
-    /// rule as `crate::site`: `$HYPERSHELL_SITE/lib`, else the system site as root, else
-    /// `~/.hypershell/lib`.
+    /// The default site's library folder (database, task output, connection files), by the
+    /// one rule of [`Site::from_context`](crate::site::Site::from_context), so the default
+    /// database lies where the connection files and task output do.
     pub fn default_lib(&self) -> PathBuf {
-        if let Some(site) = self.site_dir() {
-            return site.join("lib");
-        }
-        if self.root {
-            return PathBuf::from(SYSTEM_LIB);
-        }
-        self.home()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".hypershell")
-            .join("lib")
+        crate::site::Site::from_context(self).lib
     }
 
     /// `p` relative to the working directory, and `~/…` relative to HOME.

@@ -32,7 +32,7 @@ pub fn from_config(
     Ok(match kind.as_str() {
         "local" => Launcher::Local { count },
         "ssh" => {
-            let nodes = nodefile::read(&nodefile).map_err(|e| Failure::usage(e.to_string()))?;
+            let nodes = nodefile::read(&nodefile).map_err(Failure::from)?;
             Launcher::Ssh {
                 hosts: nodes.into_iter().map(|n| n.host).collect(),
                 per_host: cfg
@@ -48,7 +48,7 @@ pub fn from_config(
         "mpi" => {
             if nodefile.exists() {
                 // Checked here so a bad line is reported by hs, with its number.
-                nodefile::read(&nodefile).map_err(|e| Failure::usage(e.to_string()))?;
+                nodefile::read(&nodefile).map_err(Failure::from)?;
             }
             Launcher::Mpi {
                 count,

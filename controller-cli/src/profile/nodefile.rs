@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::exit::{Failure, Status};
 use crate::launch::hostlist::is_host_name;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +28,17 @@ pub enum NodefileError {
     },
     #[error("nodefile {path} names no host: add one `host [slots]` line per host")]
     Empty { path: String },
+}
+
+/// Every nodefile is one the user named or wrote, so whatever is wrong with it (missing, a bad
+/// line, no host) is a usage error: callers write `nodefile::read(path).map_err(Failure::from)?`.
+impl From<NodefileError> for Failure {
+    fn from(e: NodefileError) -> Failure {
+        Failure {
+            status: Status::Usage,
+            message: e.to_string(),
+        }
+    }
 }
 
 pub fn read(path: &Path) -> Result<Vec<Node>, NodefileError> {

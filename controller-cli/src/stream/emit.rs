@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// A job handed on and not answered yet: its place in the input and the object to answer with.
+pub type Pending = (u64, Map<String, Value>);
 
 /// Writes one JSON object per line to stdout. With `keep_order`, a line waits until every
 /// earlier input line has been answered (memory then grows with how far results run ahead).
@@ -44,6 +48,24 @@ impl Emitter {
             self.write(&line);
             self.next += 1;
         }
+    }
+
+    /// Answer every job `left` unanswered (with its task id, when it got one) with `status`
+    /// and `why`, in input order so a partial output still reads in order; returns how many.
+    pub fn answer_left(
+        &mut self,
+        left: impl IntoIterator<Item = (Option<Uuid>, Pending)>,
+        status: &str,
+        why: &str,
+    ) -> u64 {
+        let mut left: Vec<_> = left.into_iter().collect();
+        left.sort_by_key(|(_, (index, _))| *index);
+        let n = left.len() as u64;
+        for (id, (index, object)) in left {
+            let r = super::result::not_run(status, why, None, id.map(|id| id.to_string()));
+            self.emit(index, object, r);
+        }
+        n
     }
 
     /// Write whatever is still held back (entries never answered leave a gap).

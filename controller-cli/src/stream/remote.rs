@@ -14,10 +14,9 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use hs_broker::client::{Client, ClientError, JobResult};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::emit::Emitter;
+use super::emit::{Emitter, Pending};
 use super::intake::{self, Feed, Line};
 use super::job::Entry;
 use super::result;
@@ -48,9 +47,6 @@ pub struct Report {
     pub not_ok: u64,
     pub read_error: Option<String>,
 }
-
-/// An input entry sent to the controller: its place in the input and the object to answer with.
-type Pending = (u64, Map<String, Value>);
 
 struct Stream<'a> {
     client: &'a mut Client,
@@ -216,27 +212,18 @@ impl Stream<'_> {
                 }
             }
         }
-        self.answer_rest(
-            "cancelled",
-            "the stream was interrupted before this job finished",
-        );
+        self.answer_rest("cancelled", result::INTERRUPTED);
     }
 
     /// Answer every job in flight and every line read but not sent with `status`; returns how
     /// many.
     fn answer_rest(&mut self, status: &str, why: &str) -> u64 {
-        let mut left: Vec<(Option<Uuid>, Pending)> = self
+        let left = self
             .pending
             .drain()
             .map(|(id, p)| (Some(id), p))
-            .chain(self.unsent.drain(..).map(|p| (None, p)))
-            .collect();
-        left.sort_by_key(|(_, (index, _))| *index);
-        let mut n = left.len() as u64;
-        for (id, (index, object)) in left {
-            let r = result::not_run(status, why, None, id.map(|id| id.to_string()));
-            self.emitter.emit(index, object, r);
-        }
+            .chain(self.unsent.drain(..).map(|p| (None, p)));
+        let mut n = self.emitter.answer_left(left, status, why);
         while let Ok(Feed::Lines(lines)) = self.feed.try_recv() {
             for line in lines {
                 match line.entry {

@@ -48,6 +48,9 @@ pub fn of(f: &FinishedTask) -> Value {
     r
 }
 
+/// Why a job still unanswered when the user interrupted a stream has no result of its own.
+pub const INTERRUPTED: &str = "the stream was interrupted before this job finished";
+
 /// The result of a job that never reached an engine: a bad line, an impossible host, or a
 /// stream stopped before the job ran.
 pub fn not_run(status: &str, error: &str, line: Option<u64>, msg_id: Option<String>) -> Value {
