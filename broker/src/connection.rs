@@ -176,7 +176,7 @@ mod tests {
             heartbeat_port: 50002,
             client_port: 50003,
             key: "k".repeat(64),
-            signature_scheme: "hmac-sha256".into(),
+            signature_scheme: SIGNATURE_SCHEME.into(),
             pid: 1,
             profile: Some("mezcal".into()),
             database: None,

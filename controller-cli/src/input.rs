@@ -123,6 +123,19 @@ where
         })
 }
 
+/// The reader's report once the broker has returned. A run that was not interrupted ended
+/// after the input did, so the reader has finished or is about to: wait for it (else a rejected
+/// line or a read error could go uncounted). After an interrupt it may still be blocked on a
+/// terminal or pipe: take its report only if it has finished.
+pub fn final_report(
+    reader: Option<JoinHandle<InputReport>>,
+    interrupted: bool,
+) -> Option<InputReport> {
+    reader
+        .filter(|r| !interrupted || r.is_finished())
+        .and_then(|r| r.join().ok())
+}
+
 /// Read `input` on its own thread and feed the broker until the input ends or `alive` clears.
 pub fn spawn_reader(
     input: Box<dyn Read + Send>,

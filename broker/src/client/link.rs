@@ -27,7 +27,10 @@ pub(crate) struct Link {
 
 impl Link {
     pub fn open(info: &ConnectionInfo) -> Result<Link, ClientError> {
-        if !info.signature_scheme.eq_ignore_ascii_case("hmac-sha256") {
+        if !info
+            .signature_scheme
+            .eq_ignore_ascii_case(crate::connection::SIGNATURE_SCHEME)
+        {
             return Err(ClientError::Scheme(info.signature_scheme.clone()));
         }
         let ctx = zmq::Context::new();

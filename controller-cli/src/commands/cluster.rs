@@ -178,10 +178,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     if let Some(error) = launched.and_then(|l| l.error) {
         return Err(crate::exit::Failure::runtime(error));
     }
-    // The reader may still be blocked on a terminal or pipe after an interrupt; don't wait for it.
-    let input_report = reader
-        .filter(|r| r.is_finished())
-        .and_then(|r| r.join().ok());
+    let input_report = input::final_report(reader, summary.aborted);
     let status = controller::finish(&summary, input_report, started, !args.store.restart);
     // Sockets owned by a reader still blocked on its input would make context teardown wait.
     std::mem::forget(ctx);

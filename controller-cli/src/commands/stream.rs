@@ -180,11 +180,9 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     shared.emitter.finish();
     let not_ok = shared.emitter.not_ok;
     drop(shared);
-    // A reader still blocked on stdin after an interrupt is left behind with the process.
-    let read_error = match reader.is_finished() {
-        true => reader.join().ok().and_then(|r| r.read_error),
-        false => None,
-    };
+    let interrupted = summary.aborted || crate::signals::interrupted();
+    let read_error =
+        crate::input::final_report(Some(reader), interrupted).and_then(|r| r.read_error);
     log_summary(&summary, 0, started.elapsed());
     std::mem::forget(ctx);
     if let Some(e) = read_error {
