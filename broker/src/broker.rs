@@ -67,7 +67,9 @@ pub struct Broker {
     pub(crate) registry: Registry,
     pub(crate) summary: BrokerSummary,
     pub(crate) input_done: bool,
-    /// The store may hold schedulable tasks (new input, or failures due a retry).
+    /// The store may hold schedulable tasks. Cleared when it hands out a short batch; set again
+    /// by whatever can change that: new input, a final result (the last of a group opens the
+    /// next, a failure may be due a retry) and cancels.
     pub(crate) store_dirty: bool,
     /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
     pub(crate) unscheduled: u64,

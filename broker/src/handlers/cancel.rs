@@ -31,6 +31,9 @@ impl Broker {
         if finished.is_empty() {
             return Ok(());
         }
+        // Final in the store now, so their group may be done; their engines' reports will be
+        // duplicates, which do not count as final results here.
+        self.store_dirty = true;
         let dropped = self.queue.remove(&finished);
         let stopping = self.stop_leased(&finished).len();
         tracing::info!(
@@ -127,6 +130,8 @@ impl Broker {
         self.summary.failed += rows.len() as u64;
         if !rows.is_empty() {
             tracing::info!("a client cancelled {} waiting tasks", rows.len());
+            // Rows that became final may have been the last of their group.
+            self.store_dirty = true;
         }
         self.push_records(&rows);
         Ok(rows.len())
