@@ -82,7 +82,8 @@ pub struct Broker {
     pub(crate) rejected: u64,
     /// Clients waiting for the final results of tasks they submitted with `watch`.
     pub(crate) watchers: Watchers,
-    /// Leased tasks a client cancelled, until their engine reports them (or gives them back).
+    /// Leased tasks being stopped because they were cancelled (by a client, or in the store),
+    /// until their engine reports them; should they come back instead, `requeue` cancels them.
     pub(crate) cancelling: HashSet<Uuid>,
     /// When to look next for watched tasks cancelled in the store before being scheduled.
     pub(crate) next_watched_check: Instant,
@@ -170,7 +171,7 @@ impl Broker {
                 self.flush_acks(true);
                 self.apply_cancels()?;
                 self.ping();
-                self.evict_silent(now);
+                self.evict_silent(now)?;
                 next_ping = now + self.cfg.heartrate;
             }
             if self.cfg.forever && now >= next_store_poll {
@@ -178,7 +179,7 @@ impl Broker {
                 self.store_dirty = true;
                 next_store_poll = now + STORE_POLL;
             }
-            self.end_reconciliation(now);
+            self.end_reconciliation(now)?;
             if abort_deadline.is_none() {
                 self.expire_unplaced(now, sink)?;
                 self.refill()?;
@@ -234,7 +235,7 @@ impl Broker {
             }
             if abort_deadline.is_none() {
                 self.refill()?;
-                self.dispatch();
+                self.dispatch()?;
             } else {
                 self.flush_acks(true);
             }
@@ -334,13 +335,13 @@ impl Broker {
     }
 
     /// After the grace period, run again what no engine claimed.
-    fn end_reconciliation(&mut self, now: Instant) {
+    fn end_reconciliation(&mut self, now: Instant) -> Result<(), BrokerError> {
         if self.reconcile_until.is_none_or(|t| now < t) {
-            return;
+            return Ok(());
         }
         self.reconcile_until = None;
         if self.orphans.is_empty() {
-            return;
+            return Ok(());
         }
         let mut tasks: Vec<Task> = self.orphans.drain().map(|(_, t)| t).collect();
         tasks.sort_by_key(|t| t.submit_time);
@@ -348,7 +349,7 @@ impl Broker {
             "{} tasks from the previous controller were not claimed by any engine: running them again",
             tasks.len()
         );
-        self.queue.requeue(tasks);
+        self.requeue(tasks)
     }
 
     fn ping(&mut self) {

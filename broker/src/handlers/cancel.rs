@@ -20,13 +20,18 @@ const WATCHED_CHECK: Duration = Duration::from_secs(5);
 
 impl Broker {
     pub(crate) fn apply_cancels(&mut self) -> Result<(), BrokerError> {
-        self.cancel_returned()?;
         self.watched_cancels()?;
         if !self.cfg.watch_cancels || (self.queue.is_empty() && self.registry.lease_count() == 0) {
             return Ok(());
         }
         let mut ids: Vec<Uuid> = self.queue.ids().collect();
-        ids.extend(self.registry.leased().map(|(task, _)| task));
+        // Leases already being stopped are not looked up (nor stopped and logged) again.
+        ids.extend(
+            self.registry
+                .leased()
+                .map(|(task, _)| task)
+                .filter(|id| !self.cancelling.contains(id)),
+        );
         let finished: HashSet<Uuid> = self.store.finished_among(&ids)?.into_iter().collect();
         if finished.is_empty() {
             return Ok(());
@@ -35,7 +40,11 @@ impl Broker {
         // duplicates, which do not count as final results here.
         self.store_dirty = true;
         let dropped = self.queue.remove(&finished);
-        let stopping = self.stop_leased(&finished).len();
+        let stopping = self.stop_leased(&finished);
+        // Remembered as a client's cancel is: should their engines be lost before reporting
+        // them, they are not run again.
+        self.cancelling.extend(stopping.iter().copied());
+        let stopping = stopping.len();
         tracing::info!(
             "cancelled in the store: {dropped} waiting tasks dropped, {stopping} running tasks being stopped"
         );
@@ -93,27 +102,10 @@ impl Broker {
         })
     }
 
-    /// Tasks a client cancelled while an engine held them, given back to the queue since (the
-    /// engine was lost): cancel them where they wait now.
-    fn cancel_returned(&mut self) -> Result<(), BrokerError> {
-        if self.cancelling.is_empty() {
-            return Ok(());
-        }
-        let waiting: Vec<Uuid> = self
-            .queue
-            .ids()
-            .filter(|id| self.cancelling.contains(id))
-            .collect();
-        if !waiting.is_empty() {
-            self.cancel_waiting(&waiting)?;
-        }
-        Ok(())
-    }
-
     /// Cancel tasks no engine holds (waiting here, among a previous controller's orphans, or
     /// not yet taken from the store): record them as cancelled and tell their watchers.
     /// Returns how many were cancelled (the others had finished already or are unknown).
-    fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, BrokerError> {
+    pub(crate) fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, BrokerError> {
         if ids.is_empty() {
             return Ok(0);
         }

@@ -101,7 +101,7 @@ impl Broker {
                 "engine {engine} does not hold {} tasks leased to it: requeued",
                 tasks.len()
             );
-            self.queue.requeue(tasks);
+            self.requeue(tasks)?;
         }
         if self.input_done
             && !self.store_dirty
