@@ -499,3 +499,47 @@ fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is
     let status = client.status().unwrap();
     assert_eq!((status.queued, status.running), (0, 0), "{status:?}");
 }
+
+#[test]
+fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not_run_again() {
+    use crate::store::{Change, Condition, Field, Op, Query, Scheduler, TaskRecord, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    // The previous controller took the task and stopped without a result for it.
+    let id = {
+        let mut before = SqliteStore::open(&dir.path().join("tasks.db")).unwrap();
+        before.initialize().unwrap();
+        let row = TaskRecord::new(format!("touch {}", marker.display()), Uuid::new_v4(), None);
+        before.submit(std::slice::from_ref(&row)).unwrap();
+        let by = Scheduler {
+            server_id: Uuid::new_v4(),
+            server_host: "gone".into(),
+            max_retries: 0,
+            eager: false,
+        };
+        assert_eq!(before.schedule(1, &by).unwrap().len(), 1);
+        row.id
+    };
+    let mut c = Controller::start(dir.path(), |cfg| {
+        cfg.watch_cancels = true;
+        cfg.restart_grace = Duration::from_millis(1500);
+    });
+    // Cancelled with `hs update --cancel` while the new controller waits for its engine.
+    let mut other = SqliteStore::open(&c.db).unwrap();
+    let query = Query {
+        conditions: vec![Condition {
+            field: Field::Id,
+            op: Op::Eq,
+            value: Value::Uuid(id),
+        }],
+        ..Query::default()
+    };
+    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    c.add_engine(1);
+    // Past the grace period, no engine having claimed it.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!marker.exists(), "the cancelled task ran");
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let status = client.status().unwrap();
+    assert_eq!((status.queued, status.running), (0, 0), "{status:?}");
+}

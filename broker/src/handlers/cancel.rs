@@ -1,7 +1,8 @@
 //! Cancelling tasks, for two kinds of callers with one path to the engines:
 //!
 //! - other processes (`hs update --cancel`): the store records the cancel, and the controller
-//!   notices it here, once a heartbeat, among the tasks it has already taken from the store;
+//!   notices it here, once a heartbeat, among the tasks it has already taken from the store
+//!   (and those a previous controller had taken, while they wait to be claimed after a restart);
 //! - clients (`cancel {ids}` on the client socket): the controller cancels in the store itself.
 //!
 //! Either way, waiting tasks are dropped (and their watchers told at once), and leased ones are
@@ -21,10 +22,17 @@ const WATCHED_CHECK: Duration = Duration::from_secs(5);
 impl Broker {
     pub(crate) fn apply_cancels(&mut self) -> Result<(), BrokerError> {
         self.watched_cancels()?;
-        if !self.cfg.watch_cancels || (self.queue.is_empty() && self.registry.lease_count() == 0) {
+        if !self.cfg.watch_cancels
+            || (self.queue.is_empty()
+                && self.registry.lease_count() == 0
+                && self.orphans.is_empty())
+        {
             return Ok(());
         }
         let mut ids: Vec<Uuid> = self.queue.ids().collect();
+        // A previous controller's tasks, waiting for their engines to claim them: if nobody
+        // does, they are run again, so a cancel must reach them too.
+        ids.extend(self.orphans.keys().copied());
         // Leases already being stopped are not looked up (nor stopped and logged) again.
         ids.extend(
             self.registry
@@ -39,7 +47,10 @@ impl Broker {
         // Final in the store now, so their group may be done; their engines' reports will be
         // duplicates, which do not count as final results here.
         self.store_dirty = true;
-        let dropped = self.queue.remove(&finished);
+        let mut dropped = self.queue.remove(&finished);
+        let orphans = self.orphans.len();
+        self.orphans.retain(|id, _| !finished.contains(id));
+        dropped += orphans - self.orphans.len();
         let stopping = self.stop_leased(&finished);
         // Remembered as a client's cancel is: should their engines be lost before reporting
         // them, they are not run again.
