@@ -87,7 +87,7 @@ fn one_line(e: &StoreError) {
 /// Every case, against fresh stores from `make`. `history`: completed rows stay readable
 /// (false for the memory store, which keeps only unfinished work).
 pub fn suite(make: Make, history: bool) {
-    let cases: [(&str, Case); 19] = [
+    let cases: [(&str, Case); 20] = [
         ("round trip", round_trip),
         ("submit order", submit_order),
         ("schedule marks and limits", schedule_marks_and_limits),
@@ -99,6 +99,7 @@ pub fn suite(make: Make, history: bool) {
         ("groups", groups),
         ("unschedule", unschedule),
         ("interrupted", interrupted),
+        ("finished among", finished_among),
         ("cancel and job settings", cancel_and_job_settings),
         ("operators", operators),
         ("history operators", history_operators),
@@ -576,6 +577,27 @@ fn with_job(args: &str, ms: i64) -> TaskRecord {
 
 /// A task's own run settings travel through the store (scheduling, a restart, a retry), and
 /// `cancel` settles only tasks without a final result, returning them.
+/// Which of many ids are final: more ids than one statement takes, final ones (completed or
+/// cancelled) on both sides of every boundary.
+fn finished_among(make: Make, _history: bool) {
+    let mut s = make();
+    let rows: Vec<TaskRecord> = (0..2500).map(|i| task(&format!("t{i}"), i)).collect();
+    s.submit(&rows).unwrap();
+    assert_eq!(s.schedule(2500, &sched(0, false)).unwrap().len(), 2500);
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    assert!(s.finished_among(&ids).unwrap().is_empty());
+    assert!(s.finished_among(&[]).unwrap().is_empty());
+    s.complete(&[done(ids[0], 0), done(ids[999], 1), done(ids[1000], 0)])
+        .unwrap();
+    s.complete(&[done(ids[2499], 0)]).unwrap();
+    assert_eq!(s.cancel(&[ids[1500]]).unwrap().len(), 1);
+    let mut got = s.finished_among(&ids).unwrap();
+    got.sort();
+    let mut want = vec![ids[0], ids[999], ids[1000], ids[1500], ids[2499]];
+    want.sort();
+    assert_eq!(got, want);
+}
+
 fn cancel_and_job_settings(make: Make, _history: bool) {
     let mut s = make();
     let a = with_job("a", 0);
