@@ -1237,6 +1237,26 @@ fn store_sqlite_files() {
     assert_eq!(reader.count(&Query::default()).unwrap(), 2);
 }
 
+#[test]
+fn store_sqlite_a_damaged_value_names_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("main.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.initialize().unwrap();
+    let a = task("a", 0);
+    s.submit(std::slice::from_ref(&a)).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE task SET \"submit_time\" = 'last tuesday'", [])
+        .unwrap();
+    let e = s.get(&a.id).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column submit_time holds text that is not a time"),
+        "{e}"
+    );
+    one_line(&e);
+}
+
 // ---- memory ----
 
 #[test]

@@ -256,8 +256,10 @@ impl Conn for SqliteConn {
             let mut cells = Vec::with_capacity(kinds.len());
             for (i, kind) in kinds.iter().enumerate() {
                 let v = row.get_ref(i).map_err(|e| map_err(shown, e))?;
-                let name = row.as_ref().column_name(i).unwrap_or("?").to_string();
                 cells.push(decode(v, *kind).map_err(|what| {
+                    // Named only here: looking the name up for every cell read costs an
+                    // allocation each.
+                    let name = row.as_ref().column_name(i).unwrap_or("?");
                     StoreError::Backend(format!("column {name} holds {what}: {shown} is damaged"))
                 })?);
             }
