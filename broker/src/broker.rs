@@ -243,7 +243,7 @@ impl Broker {
     }
 
     /// All input is in, nothing waits, nothing is leased, and the store has nothing to schedule.
-    fn work_done(&self) -> bool {
+    pub(crate) fn work_done(&self) -> bool {
         self.input_done
             && !self.store_dirty
             && self.queue.is_empty()
