@@ -261,16 +261,17 @@ impl Broker {
     /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
     /// in batches (so a durable store is queried once per batch, not once per task).
     fn refill(&mut self) -> Result<(), BrokerError> {
-        let want = LOW_WATER + self.total_credit();
-        // Host-bound tasks are not counted: they may wait on a host that is not there.
-        let ready = self.queue.open_len();
-        if !self.store_dirty
-            || ready >= self.total_credit().max(1)
-            || self.queue.pinned.len() >= PINNED_MAX
-        {
+        if !self.store_dirty || self.queue.pinned.len() >= PINNED_MAX {
             return Ok(());
         }
-        let limit = want - ready.min(want);
+        let credit = self.total_credit();
+        // Host-bound tasks are not counted: they may wait on a host that is not there.
+        let ready = self.queue.open_len();
+        if ready >= credit.max(1) {
+            return Ok(());
+        }
+        // `ready` is at most `credit` here.
+        let limit = LOW_WATER + credit - ready;
         let rows = self.store.schedule(limit, &self.scheduler)?;
         if rows.len() < limit {
             self.store_dirty = false;

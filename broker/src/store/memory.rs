@@ -470,14 +470,7 @@ impl TaskStore for MemoryStore {
     fn complete(&mut self, done: &[Completion]) -> Result<Vec<Uuid>> {
         let mut recorded = Vec::new();
         for c in first_of_each(done) {
-            let open = self
-                .rows
-                .get(&c.id)
-                .is_some_and(|r| r.completion_time.is_none());
-            if !open {
-                continue;
-            }
-            let Some(mut r) = self.take(&c.id) else {
+            let Some(mut r) = self.take_open(&c.id) else {
                 continue;
             };
             let (start, end, waited, duration) = completion_fields(c, r.submit_time);

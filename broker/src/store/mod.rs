@@ -63,6 +63,12 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A database's own message folded onto one line (they may span several), as every
+/// [`StoreError`] message is.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Who is scheduling (recorded on the rows it schedules).
 #[derive(Clone, Debug)]
 pub struct Scheduler {
