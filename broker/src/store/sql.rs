@@ -1004,22 +1004,6 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         })
     }
 
-    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let d = self.d();
-        let mut b = Bind::new(d);
-        let p = b.bind(Param::Ids(ids.to_vec()));
-        let sql = format!(
-            "UPDATE task SET \"schedule_time\" = NULL, \"server_id\" = NULL, \"server_host\" = NULL, \
-             \"client_id\" = NULL, \"client_host\" = NULL, \"command\" = NULL, \"start_time\" = NULL \
-             WHERE {} AND \"completion_time\" IS NULL",
-            d.in_ids("\"id\"", &p)
-        );
-        self.tx(|s| s.conn.exec(&sql, &b.params).map(|_| ()))
-    }
-
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
         let mut b = Bind::new(self.d());
         let l = b.bind(limit_param(limit as u64));
@@ -1030,14 +1014,6 @@ impl<C: Conn> TaskStore for SqlCore<C> {
             self.job_select()?
         );
         self.tasks_with_job(&sql, &b.params)
-    }
-
-    fn count_remaining(&mut self) -> Result<u64> {
-        let n = self.scalar_int(
-            "SELECT count(*) FROM task WHERE \"completion_time\" IS NULL",
-            &[],
-        )?;
-        Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>> {
@@ -1234,17 +1210,11 @@ macro_rules! forward_task_store {
             ) -> $crate::store::Result<Vec<$crate::store::TaskRecord>> {
                 self.core.cancel(ids)
             }
-            fn unschedule(&mut self, ids: &[uuid::Uuid]) -> $crate::store::Result<()> {
-                self.core.unschedule(ids)
-            }
             fn interrupted(
                 &mut self,
                 limit: usize,
             ) -> $crate::store::Result<Vec<$crate::store::TaskRecord>> {
                 self.core.interrupted(limit)
-            }
-            fn count_remaining(&mut self) -> $crate::store::Result<u64> {
-                self.core.count_remaining()
             }
             fn get(
                 &mut self,
