@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use hs_engine::protocol::{Bye, Drain};
+use hs_engine::protocol::Drain;
 use hs_engine::task::Task;
 use uuid::Uuid;
 
@@ -11,7 +11,9 @@ use crate::broker::{Broker, BrokerError};
 use crate::registry::EngineInfo;
 
 impl Broker {
-    pub(crate) fn bye(&mut self, engine: Uuid, bye: Bye) -> Result<(), BrokerError> {
+    /// An engine says it is leaving. What it hands back (the `returned` of its [`Bye`](hs_engine::protocol::Bye)) is not
+    /// looked at: those tasks are all among its leases, which go back whole.
+    pub(crate) fn bye(&mut self, engine: Uuid) -> Result<(), BrokerError> {
         let (info, count) = self.remove_engine(engine, false)?;
         if let Some(info) = info {
             if count > 0 {
@@ -27,8 +29,6 @@ impl Broker {
                 );
             }
         }
-        // `returned` lists what it gave back; those leases were all in `held` already.
-        let _ = bye.returned;
         Ok(())
     }
 
