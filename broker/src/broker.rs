@@ -67,7 +67,9 @@ pub struct Broker {
     pub(crate) registry: Registry,
     pub(crate) summary: BrokerSummary,
     pub(crate) input_done: bool,
-    /// The store may hold schedulable tasks (new input, or failures due a retry).
+    /// The store may hold schedulable tasks. Cleared when it hands out a short batch; set again
+    /// by whatever can change that: new input, a final result (the last of a group opens the
+    /// next, a failure may be due a retry) and cancels.
     pub(crate) store_dirty: bool,
     /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
     pub(crate) unscheduled: u64,
@@ -80,7 +82,8 @@ pub struct Broker {
     pub(crate) rejected: u64,
     /// Clients waiting for the final results of tasks they submitted with `watch`.
     pub(crate) watchers: Watchers,
-    /// Leased tasks a client cancelled, until their engine reports them (or gives them back).
+    /// Leased tasks being stopped because they were cancelled (by a client, or in the store),
+    /// until their engine reports them; should they come back instead, `requeue` cancels them.
     pub(crate) cancelling: HashSet<Uuid>,
     /// When to look next for watched tasks cancelled in the store before being scheduled.
     pub(crate) next_watched_check: Instant,
@@ -168,7 +171,7 @@ impl Broker {
                 self.flush_acks(true);
                 self.apply_cancels()?;
                 self.ping();
-                self.evict_silent(now);
+                self.evict_silent(now)?;
                 next_ping = now + self.cfg.heartrate;
             }
             if self.cfg.forever && now >= next_store_poll {
@@ -176,7 +179,7 @@ impl Broker {
                 self.store_dirty = true;
                 next_store_poll = now + STORE_POLL;
             }
-            self.end_reconciliation(now);
+            self.end_reconciliation(now)?;
             if abort_deadline.is_none() {
                 self.expire_unplaced(now, sink)?;
                 self.refill()?;
@@ -232,7 +235,7 @@ impl Broker {
             }
             if abort_deadline.is_none() {
                 self.refill()?;
-                self.dispatch();
+                self.dispatch()?;
             } else {
                 self.flush_acks(true);
             }
@@ -240,7 +243,7 @@ impl Broker {
     }
 
     /// All input is in, nothing waits, nothing is leased, and the store has nothing to schedule.
-    fn work_done(&self) -> bool {
+    pub(crate) fn work_done(&self) -> bool {
         self.input_done
             && !self.store_dirty
             && self.queue.is_empty()
@@ -258,16 +261,17 @@ impl Broker {
     /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
     /// in batches (so a durable store is queried once per batch, not once per task).
     fn refill(&mut self) -> Result<(), BrokerError> {
-        let want = LOW_WATER + self.total_credit();
-        // Host-bound tasks are not counted: they may wait on a host that is not there.
-        let ready = self.queue.open_len();
-        if !self.store_dirty
-            || ready >= self.total_credit().max(1)
-            || self.queue.pinned.len() >= PINNED_MAX
-        {
+        if !self.store_dirty || self.queue.pinned.len() >= PINNED_MAX {
             return Ok(());
         }
-        let limit = want - ready.min(want);
+        let credit = self.total_credit();
+        // Host-bound tasks are not counted: they may wait on a host that is not there.
+        let ready = self.queue.open_len();
+        if ready >= credit.max(1) {
+            return Ok(());
+        }
+        // `ready` is at most `credit` here.
+        let limit = LOW_WATER + credit - ready;
         let rows = self.store.schedule(limit, &self.scheduler)?;
         if rows.len() < limit {
             self.store_dirty = false;
@@ -332,13 +336,13 @@ impl Broker {
     }
 
     /// After the grace period, run again what no engine claimed.
-    fn end_reconciliation(&mut self, now: Instant) {
+    fn end_reconciliation(&mut self, now: Instant) -> Result<(), BrokerError> {
         if self.reconcile_until.is_none_or(|t| now < t) {
-            return;
+            return Ok(());
         }
         self.reconcile_until = None;
         if self.orphans.is_empty() {
-            return;
+            return Ok(());
         }
         let mut tasks: Vec<Task> = self.orphans.drain().map(|(_, t)| t).collect();
         tasks.sort_by_key(|t| t.submit_time);
@@ -346,7 +350,7 @@ impl Broker {
             "{} tasks from the previous controller were not claimed by any engine: running them again",
             tasks.len()
         );
-        self.queue.requeue(tasks);
+        self.requeue(tasks)
     }
 
     fn ping(&mut self) {

@@ -13,16 +13,6 @@ pub fn host_key(name: &str) -> String {
     short.to_ascii_lowercase()
 }
 
-/// May a task that names `hosts` run on an engine registered as `engine_host`? A task that
-/// names no hosts may run anywhere.
-pub fn matches(hosts: &[String], engine_host: &str) -> bool {
-    if hosts.is_empty() {
-        return true;
-    }
-    let engine = host_key(engine_host);
-    hosts.iter().any(|h| host_key(h) == engine)
-}
-
 /// Keys of `hosts`, each once, in the order given.
 pub fn keys(hosts: &[String]) -> Vec<String> {
     let mut keys: Vec<String> = Vec::with_capacity(hosts.len());
@@ -38,6 +28,17 @@ pub fn keys(hosts: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// May a task that names `hosts` run on an engine registered as `engine_host`? The rule
+    /// dispatch applies by filing tasks under [`host_key`] and serving each engine its own key;
+    /// a task that names no hosts waits in the open queue, for any engine.
+    fn matches(hosts: &[String], engine_host: &str) -> bool {
+        if hosts.is_empty() {
+            return true;
+        }
+        let engine = host_key(engine_host);
+        hosts.iter().any(|h| host_key(h) == engine)
+    }
 
     fn list(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()

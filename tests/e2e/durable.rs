@@ -146,6 +146,60 @@ fn directives_and_tags_reach_the_task() {
     );
 }
 
+/// Input in two groups (`# HYPERSHELL: group:1` on a line of its own): group 1 waits until
+/// group 0 has finished, then runs too, and every task runs exactly once. Group 0's tasks are
+/// slow enough that the input ends while they run, so the run must not look done when the last
+/// of them finishes with group 1 still in the store.
+fn groups_run_in_order(extra: &[&str]) -> Scratch {
+    let s = Scratch::new();
+    let mut input = String::new();
+    for i in 1..=4 {
+        input.push_str(&format!("sleep 0.5; echo a{i} >> order.txt\n"));
+    }
+    input.push_str("# HYPERSHELL: group:1\n");
+    for i in 1..=4 {
+        input.push_str(&format!("echo b{i} >> order.txt\n"));
+    }
+    let mut args = vec!["cluster", "-N2"];
+    args.extend_from_slice(extra);
+    let out = run_with_input(s.hs(&args), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("tasks: 8 done, 8 succeeded, 0 failed"),
+        "{}",
+        stderr(&out)
+    );
+    let order: Vec<String> = s.read("order.txt").lines().map(String::from).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"],
+        "each task ran exactly once"
+    );
+    // Group 0's tasks write when they end, group 1's when they start.
+    assert!(
+        order[..4].iter().all(|l| l.starts_with('a')),
+        "group 1 ran before group 0 had finished: {order:?}"
+    );
+    s
+}
+
+#[test]
+fn later_groups_run_after_earlier_ones_finish_sqlite() {
+    let s = groups_run_in_order(&[]);
+    assert_eq!(list(&s, &Db::Sqlite, &["--count"]).trim(), "8");
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "-w", "group == 1"]).trim(),
+        "4"
+    );
+}
+
+#[test]
+fn later_groups_run_after_earlier_ones_finish_in_memory() {
+    groups_run_in_order(&["--no-db"]);
+}
+
 fn submit_to_a_running_server(db: Db) {
     let s = Scratch::new();
     init(&s, &db);

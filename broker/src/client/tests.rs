@@ -331,3 +331,215 @@ fn a_cancel_made_in_the_store_by_another_process_reaches_the_watcher() {
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].status(), "cancelled");
 }
+
+/// An engine played by the test: it registers, takes what it is given and does nothing else,
+/// so the test decides when it leaves and what it ignores.
+struct FakeEngine {
+    socket: zmq::Socket,
+    sealer: hs_engine::protocol::Sealer,
+    opener: hs_engine::protocol::Opener,
+    _ctx: zmq::Context,
+}
+
+impl FakeEngine {
+    fn join(info: &ConnectionInfo) -> FakeEngine {
+        use hs_engine::protocol::{Opener, Register, Sealer};
+        let id = Uuid::new_v4();
+        let ctx = zmq::Context::new();
+        let socket = ctx.socket(zmq::DEALER).unwrap();
+        socket.set_identity(id.as_bytes()).unwrap();
+        socket.set_linger(0).unwrap();
+        socket.connect(&info.engine_endpoint()).unwrap();
+        let mut engine = FakeEngine {
+            socket,
+            sealer: Sealer::new(info.key.as_bytes(), id),
+            opener: Opener::new(info.key.as_bytes()),
+            _ctx: ctx,
+        };
+        engine.send(&Register {
+            engine_id: id,
+            host: "fake".into(),
+            pid: std::process::id(),
+            slots: 1,
+            nonce: 1,
+            version: env!("CARGO_PKG_VERSION").into(),
+            running: Vec::new(),
+            finished: Vec::new(),
+        });
+        engine
+    }
+
+    fn send<B: hs_engine::protocol::Body>(&mut self, body: &B) {
+        let frames = self.sealer.seal(body);
+        self.socket.send_multipart(frames, 0).unwrap();
+    }
+
+    /// The next message of kind `B` from the controller (others are skipped), within 10 s.
+    fn expect<B: hs_engine::protocol::Body>(&mut self) -> B {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no {} message came", B::KIND);
+            if self
+                .socket
+                .poll(zmq::POLLIN, left.as_millis() as i64)
+                .unwrap()
+                == 0
+            {
+                continue;
+            }
+            let frames = self.socket.recv_multipart(0).unwrap();
+            let envelope = self.opener.open(frames).unwrap();
+            if envelope.kind == B::KIND {
+                return envelope.parse::<B>().unwrap();
+            }
+        }
+    }
+
+    /// Kinds of the messages the controller sends within `d`, telling it this engine is alive.
+    fn kinds_within(&mut self, d: Duration) -> Vec<String> {
+        self.send(&hs_engine::protocol::Pong {});
+        let deadline = Instant::now() + d;
+        let mut kinds = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return kinds;
+            }
+            if self
+                .socket
+                .poll(zmq::POLLIN, left.as_millis() as i64)
+                .unwrap()
+                > 0
+            {
+                let frames = self.socket.recv_multipart(0).unwrap();
+                kinds.push(self.opener.open(frames).unwrap().kind);
+            }
+        }
+    }
+}
+
+/// Wait until the controller counts `n` engines.
+fn wait_for_engines(client: &mut Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.status().unwrap().engines.len() != n {
+        assert!(Instant::now() < deadline, "never {n} engines");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_cancelled_task_handed_back_by_its_engine_is_not_run_elsewhere() {
+    use hs_engine::protocol::{Bye, Cancel, Tasks};
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Controller::start(dir.path(), |_| {});
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let mut fake = FakeEngine::join(&c.info);
+    let marker = dir.path().join("ran");
+    let ids = client
+        .submit(vec![JobSpec::new(format!("touch {}", marker.display()))])
+        .unwrap();
+    let leased = fake.expect::<Tasks>();
+    assert_eq!(leased.tasks[0].task.id, ids[0]);
+    let reply = client.cancel(&ids).unwrap();
+    assert_eq!(reply.stopping, 1, "{reply:?}");
+    // The engine is told to stop it, but leaves without reporting it (as a lost engine would),
+    // while another engine stands ready to take whatever comes back.
+    assert_eq!(fake.expect::<Cancel>().ids, ids);
+    c.add_engine(1);
+    wait_for_engines(&mut client, 2);
+    fake.send(&Bye {
+        returned: Vec::new(),
+    });
+    let results = collect(&mut client);
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].outcome, Outcome::Cancelled, "{:?}", results[0]);
+    // Had it been handed out again, the other engine would have run it by now.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!marker.exists(), "the cancelled task ran");
+}
+
+#[test]
+fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is_lost() {
+    use crate::store::{Change, Condition, Field, Op, Query, Value};
+    use hs_engine::protocol::{Cancel, Tasks};
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Controller::start(dir.path(), |cfg| cfg.watch_cancels = true);
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let mut fake = FakeEngine::join(&c.info);
+    let marker = dir.path().join("ran");
+    let ids = client
+        .submit(vec![JobSpec::new(format!("touch {}", marker.display()))])
+        .unwrap();
+    assert_eq!(fake.expect::<Tasks>().tasks[0].task.id, ids[0]);
+    // What `hs update --cancel ID` does, from its own connection to the database.
+    let mut other = SqliteStore::open(&c.db).unwrap();
+    let query = Query {
+        conditions: vec![Condition {
+            field: Field::Id,
+            op: Op::Eq,
+            value: Value::Uuid(ids[0]),
+        }],
+        ..Query::default()
+    };
+    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    assert_eq!(fake.expect::<Cancel>().ids, ids);
+    let results = collect(&mut client);
+    assert_eq!(results[0].status(), "cancelled");
+    // Asked once: not again at every heartbeat (200 ms) while the engine has not reported it.
+    let later = fake.kinds_within(Duration::from_millis(1000));
+    assert!(!later.iter().any(|k| k == "cancel"), "{later:?}");
+    // The engine never reports it and goes silent, with another engine ready to take it.
+    c.add_engine(1);
+    wait_for_engines(&mut client, 2);
+    drop(fake);
+    wait_for_engines(&mut client, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!marker.exists(), "the cancelled task ran");
+    let status = client.status().unwrap();
+    assert_eq!((status.queued, status.running), (0, 0), "{status:?}");
+}
+
+#[test]
+fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not_run_again() {
+    use crate::store::{Change, Condition, Field, Op, Query, Scheduler, TaskRecord, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    // The previous controller took the task and stopped without a result for it.
+    let id = {
+        let mut before = SqliteStore::open(&dir.path().join("tasks.db")).unwrap();
+        before.initialize().unwrap();
+        let row = TaskRecord::new(format!("touch {}", marker.display()), Uuid::new_v4(), None);
+        before.submit(std::slice::from_ref(&row)).unwrap();
+        let by = Scheduler {
+            server_id: Uuid::new_v4(),
+            server_host: "gone".into(),
+            max_retries: 0,
+            eager: false,
+        };
+        assert_eq!(before.schedule(1, &by).unwrap().len(), 1);
+        row.id
+    };
+    let mut c = Controller::start(dir.path(), |cfg| {
+        cfg.watch_cancels = true;
+        cfg.restart_grace = Duration::from_millis(1500);
+    });
+    // Cancelled with `hs update --cancel` while the new controller waits for its engine.
+    let mut other = SqliteStore::open(&c.db).unwrap();
+    let query = Query {
+        conditions: vec![Condition {
+            field: Field::Id,
+            op: Op::Eq,
+            value: Value::Uuid(id),
+        }],
+        ..Query::default()
+    };
+    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    c.add_engine(1);
+    // Past the grace period, no engine having claimed it.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!marker.exists(), "the cancelled task ran");
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let status = client.status().unwrap();
+    assert_eq!((status.queued, status.running), (0, 0), "{status:?}");
+}

@@ -1,7 +1,8 @@
 //! Cancelling tasks, for two kinds of callers with one path to the engines:
 //!
 //! - other processes (`hs update --cancel`): the store records the cancel, and the controller
-//!   notices it here, once a heartbeat, among the tasks it has already taken from the store;
+//!   notices it here, once a heartbeat, among the tasks it has already taken from the store
+//!   (and those a previous controller had taken, while they wait to be claimed after a restart);
 //! - clients (`cancel {ids}` on the client socket): the controller cancels in the store itself.
 //!
 //! Either way, waiting tasks are dropped (and their watchers told at once), and leased ones are
@@ -20,19 +21,41 @@ const WATCHED_CHECK: Duration = Duration::from_secs(5);
 
 impl Broker {
     pub(crate) fn apply_cancels(&mut self) -> Result<(), BrokerError> {
-        self.cancel_returned()?;
         self.watched_cancels()?;
-        if !self.cfg.watch_cancels || (self.queue.is_empty() && self.registry.lease_count() == 0) {
+        if !self.cfg.watch_cancels
+            || (self.queue.is_empty()
+                && self.registry.lease_count() == 0
+                && self.orphans.is_empty())
+        {
             return Ok(());
         }
         let mut ids: Vec<Uuid> = self.queue.ids().collect();
-        ids.extend(self.registry.leased().map(|(task, _)| task));
+        // A previous controller's tasks, waiting for their engines to claim them: if nobody
+        // does, they are run again, so a cancel must reach them too.
+        ids.extend(self.orphans.keys().copied());
+        // Leases already being stopped are not looked up (nor stopped and logged) again.
+        ids.extend(
+            self.registry
+                .leased()
+                .map(|(task, _)| task)
+                .filter(|id| !self.cancelling.contains(id)),
+        );
         let finished: HashSet<Uuid> = self.store.finished_among(&ids)?.into_iter().collect();
         if finished.is_empty() {
             return Ok(());
         }
-        let dropped = self.queue.remove(&finished);
-        let stopping = self.stop_leased(&finished).len();
+        // Final in the store now, so their group may be done; their engines' reports will be
+        // duplicates, which do not count as final results here.
+        self.store_dirty = true;
+        let mut dropped = self.queue.remove(&finished);
+        let orphans = self.orphans.len();
+        self.orphans.retain(|id, _| !finished.contains(id));
+        dropped += orphans - self.orphans.len();
+        let stopping = self.stop_leased(&finished);
+        // Remembered as a client's cancel is: should their engines be lost before reporting
+        // them, they are not run again.
+        self.cancelling.extend(stopping.iter().copied());
+        let stopping = stopping.len();
         tracing::info!(
             "cancelled in the store: {dropped} waiting tasks dropped, {stopping} running tasks being stopped"
         );
@@ -90,27 +113,10 @@ impl Broker {
         })
     }
 
-    /// Tasks a client cancelled while an engine held them, given back to the queue since (the
-    /// engine was lost): cancel them where they wait now.
-    fn cancel_returned(&mut self) -> Result<(), BrokerError> {
-        if self.cancelling.is_empty() {
-            return Ok(());
-        }
-        let waiting: Vec<Uuid> = self
-            .queue
-            .ids()
-            .filter(|id| self.cancelling.contains(id))
-            .collect();
-        if !waiting.is_empty() {
-            self.cancel_waiting(&waiting)?;
-        }
-        Ok(())
-    }
-
     /// Cancel tasks no engine holds (waiting here, among a previous controller's orphans, or
     /// not yet taken from the store): record them as cancelled and tell their watchers.
     /// Returns how many were cancelled (the others had finished already or are unknown).
-    fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, BrokerError> {
+    pub(crate) fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, BrokerError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -127,6 +133,8 @@ impl Broker {
         self.summary.failed += rows.len() as u64;
         if !rows.is_empty() {
             tracing::info!("a client cancelled {} waiting tasks", rows.len());
+            // Rows that became final may have been the last of their group.
+            self.store_dirty = true;
         }
         self.push_records(&rows);
         Ok(rows.len())

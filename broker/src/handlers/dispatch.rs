@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use hs_engine::protocol::{Ack, Leased, Tasks};
 use uuid::Uuid;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerError};
 use crate::hosts::host_key;
 use crate::pinned::Pinned;
 
@@ -59,7 +59,7 @@ impl HostShares {
 }
 
 impl Broker {
-    pub(crate) fn dispatch(&mut self) {
+    pub(crate) fn dispatch(&mut self) -> Result<(), BrokerError> {
         if !self.queue.is_empty() {
             let eligible: Vec<_> = self
                 .registry
@@ -81,16 +81,17 @@ impl Broker {
                 let pinned = hosts
                     .as_mut()
                     .and_then(|h| h.take(&engine, &self.queue.pinned));
-                self.serve(engine, Share { open, pinned });
+                self.serve(engine, Share { open, pinned })?;
             }
         }
         self.flush_acks(false);
+        Ok(())
     }
 
     /// Send `engine` a bundle within its share, if its free credit is worth a message.
-    fn serve(&mut self, engine: Uuid, share: Share) {
+    fn serve(&mut self, engine: Uuid, share: Share) -> Result<(), BrokerError> {
         let Some(info) = self.registry.get(&engine) else {
-            return;
+            return Ok(());
         };
         let capacity = info.capacity as usize;
         let credit = self.registry.credit(&engine);
@@ -102,7 +103,7 @@ impl Broker {
         };
         let available = self.queue.open_len() + key.map_or(0, |k| self.queue.pinned.available(k));
         if available == 0 || !(idle || credit >= batch || available < batch) {
-            return;
+            return Ok(());
         }
         let mut n = credit.min(share.open + pinned_share).max(1);
         if self.cfg.bundlesize > 0 {
@@ -123,8 +124,9 @@ impl Broker {
         let ack = self.pending_acks.remove(&engine).unwrap_or_default();
         if self.send_to_engine(engine, &Tasks { tasks, ack }) {
             self.registry.served(&engine);
+            Ok(())
         } else {
-            self.engine_lost(engine, "it cannot be reached");
+            self.engine_lost(engine, "it cannot be reached")
         }
     }
 

@@ -62,7 +62,7 @@ impl Broker {
                     Err(e) => tracing::warn!("engine {engine}: {e}"),
                 },
                 Bye::KIND => match envelope.parse::<Bye>() {
-                    Ok(b) => self.bye(engine, b),
+                    Ok(_) => self.bye(engine)?,
                     Err(e) => tracing::warn!("engine {engine}: {e}"),
                 },
                 Pong::KIND => {}

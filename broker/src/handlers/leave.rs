@@ -3,17 +3,18 @@
 
 use std::time::Instant;
 
-use hs_engine::protocol::{Bye, Drain};
+use hs_engine::protocol::Drain;
+use hs_engine::task::Task;
 use uuid::Uuid;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, BrokerError};
+use crate::registry::EngineInfo;
 
 impl Broker {
-    pub(crate) fn bye(&mut self, engine: Uuid, bye: Bye) {
-        let (info, held) = self.registry.remove(&engine);
-        self.forget_client(engine, false);
-        let count = held.len();
-        self.queue.requeue(held);
+    /// An engine says it is leaving. What it hands back (the `returned` of its [`Bye`](hs_engine::protocol::Bye)) is not
+    /// looked at: those tasks are all among its leases, which go back whole.
+    pub(crate) fn bye(&mut self, engine: Uuid) -> Result<(), BrokerError> {
+        let (info, count) = self.remove_engine(engine, false)?;
         if let Some(info) = info {
             if count > 0 {
                 tracing::info!(
@@ -28,31 +29,59 @@ impl Broker {
                 );
             }
         }
-        // `returned` lists what it gave back; those leases were all in `held` already.
-        let _ = bye.returned;
+        Ok(())
     }
 
     /// Evict engines that have been silent longer than the eviction time.
-    pub(crate) fn evict_silent(&mut self, now: Instant) {
+    pub(crate) fn evict_silent(&mut self, now: Instant) -> Result<(), BrokerError> {
         let Some(deadline) = now.checked_sub(self.cfg.evict) else {
-            return;
+            return Ok(());
         };
         for engine in self.registry.silent_since(deadline) {
             let why = format!("no heartbeat for {:.1}s", self.cfg.evict.as_secs_f64());
-            self.engine_lost(engine, &why);
+            self.engine_lost(engine, &why)?;
         }
+        Ok(())
     }
 
     /// Forget a lost engine and requeue what it held.
-    pub(crate) fn engine_lost(&mut self, engine: Uuid, why: &str) {
-        let (info, held) = self.registry.remove(&engine);
-        self.forget_client(engine, true);
+    pub(crate) fn engine_lost(&mut self, engine: Uuid, why: &str) -> Result<(), BrokerError> {
+        let (info, count) = self.remove_engine(engine, true)?;
         let host = info.map(|i| i.host).unwrap_or_default();
-        tracing::warn!(
-            "engine {engine} on {host} lost ({why}): {} tasks requeued",
-            held.len()
-        );
-        self.queue.requeue(held);
+        tracing::warn!("engine {engine} on {host} lost ({why}): {count} tasks requeued");
+        Ok(())
+    }
+
+    /// Forget `engine` (`evicted` when it went silent or could not be reached) and requeue what
+    /// it held; returns what was known of it and how many tasks it held.
+    fn remove_engine(
+        &mut self,
+        engine: Uuid,
+        evicted: bool,
+    ) -> Result<(Option<EngineInfo>, usize), BrokerError> {
+        let (info, held) = self.registry.remove(&engine);
+        self.forget_client(engine, evicted);
+        let count = held.len();
+        self.requeue(held)?;
+        Ok((info, count))
+    }
+
+    /// Every way a task comes back to the broker without a result (its engine left, was lost,
+    /// or no longer holds it; no engine claimed it after a restart) ends here: it waits again at
+    /// the front of the queue, unless it was being cancelled while leased, in which case it is
+    /// cancelled now instead of being handed to another engine.
+    pub(crate) fn requeue(&mut self, tasks: Vec<Task>) -> Result<(), BrokerError> {
+        let cancelled: Vec<Uuid> = tasks
+            .iter()
+            .map(|t| t.id)
+            .filter(|id| self.cancelling.contains(id))
+            .collect();
+        self.queue.requeue(tasks);
+        if !cancelled.is_empty() {
+            // Out of the queue again before anything can take them.
+            self.cancel_waiting(&cancelled)?;
+        }
+        Ok(())
     }
 
     /// Record an engine's departure. A store failure here only costs history, not work, so it is

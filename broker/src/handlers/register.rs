@@ -101,14 +101,10 @@ impl Broker {
                 "engine {engine} does not hold {} tasks leased to it: requeued",
                 tasks.len()
             );
-            self.queue.requeue(tasks);
+            self.requeue(tasks)?;
         }
-        if self.input_done
-            && !self.store_dirty
-            && self.queue.is_empty()
-            && self.orphans.is_empty()
-            && self.registry.lease_count() == 0
-        {
+        // Joined (or came back) after the others were drained: nothing will come, so it is told now.
+        if self.work_done() {
             if let Some(info) = self.registry.get_mut(&engine) {
                 info.drained = true;
             }

@@ -80,9 +80,10 @@ impl Broker {
             self.summary.succeeded += 1;
         } else {
             self.summary.failed += 1;
-            // A failure may be due a retry, which the store creates when scheduling.
-            self.store_dirty |= self.cfg.max_retries > 0;
         }
+        // Any final result may make the store schedulable again: it may be the last of its
+        // group to finish (the next group opens) or a failure due a retry.
+        self.store_dirty = true;
     }
 
     /// Find the task a result answers and end whatever held it: its lease (on this engine or,

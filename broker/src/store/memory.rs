@@ -38,7 +38,6 @@ pub struct MemoryStore {
     new: BTreeSet<NewKey>,
     failed: BTreeSet<FailedKey>,
     incomplete: BTreeMap<i64, u64>,
-    remaining: u64,
     exhausted: BTreeMap<i64, u64>,
     /// `max_retries + 1` of the last scheduler (unknown before the first `schedule`).
     attempts: Option<i64>,
@@ -150,7 +149,6 @@ impl MemoryStore {
         }
         if r.completion_time.is_none() {
             *self.incomplete.entry(r.group).or_default() += 1;
-            self.remaining += 1;
         }
     }
 
@@ -161,14 +159,13 @@ impl MemoryStore {
         if is_failed(r) {
             self.failed.remove(&failed_key(r));
         }
-        if r.completion_time.is_none() {
-            if let Some(n) = self.incomplete.get_mut(&r.group) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.incomplete.remove(&r.group);
-                }
+        if r.completion_time.is_none()
+            && let Some(n) = self.incomplete.get_mut(&r.group)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.incomplete.remove(&r.group);
             }
-            self.remaining = self.remaining.saturating_sub(1);
         }
     }
 
@@ -470,14 +467,7 @@ impl TaskStore for MemoryStore {
     fn complete(&mut self, done: &[Completion]) -> Result<Vec<Uuid>> {
         let mut recorded = Vec::new();
         for c in first_of_each(done) {
-            let open = self
-                .rows
-                .get(&c.id)
-                .is_some_and(|r| r.completion_time.is_none());
-            if !open {
-                continue;
-            }
-            let Some(mut r) = self.take(&c.id) else {
+            let Some(mut r) = self.take_open(&c.id) else {
                 continue;
             };
             let (start, end, waited, duration) = completion_fields(c, r.submit_time);
@@ -511,22 +501,6 @@ impl TaskStore for MemoryStore {
         Ok(cancelled)
     }
 
-    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
-        for id in ids {
-            if let Some(mut r) = self.take_open(id) {
-                r.schedule_time = None;
-                r.server_id = None;
-                r.server_host = None;
-                r.client_id = None;
-                r.client_host = None;
-                r.command = None;
-                r.start_time = None;
-                self.put(r);
-            }
-        }
-        Ok(())
-    }
-
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
         let mut found: Vec<&TaskRecord> = self
             .rows
@@ -535,10 +509,6 @@ impl TaskStore for MemoryStore {
             .collect();
         found.sort_by_key(|r| (r.schedule_time, r.id));
         Ok(found.into_iter().take(limit).cloned().collect())
-    }
-
-    fn count_remaining(&mut self) -> Result<u64> {
-        Ok(self.remaining)
     }
 
     fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>> {

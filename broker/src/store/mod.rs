@@ -63,6 +63,12 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A database's own message folded onto one line (they may span several), as every
+/// [`StoreError`] message is.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Who is scheduling (recorded on the rows it schedules).
 #[derive(Clone, Debug)]
 pub struct Scheduler {
@@ -117,14 +123,8 @@ pub trait TaskStore: Send {
     /// the rows it cancelled (a client watching them is told from these).
     fn cancel(&mut self, ids: &[Uuid]) -> Result<Vec<TaskRecord>>;
 
-    /// Put tasks back as never scheduled (their engine was lost): no attempt is consumed.
-    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()>;
-
     /// After a controller crash: tasks scheduled but not completed, whoever scheduled them.
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>>;
-
-    /// Tasks not yet completed (any group), and whether any remain at all.
-    fn count_remaining(&mut self) -> Result<u64>;
 
     /// One task by id.
     fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>>;

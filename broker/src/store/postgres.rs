@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::query::FieldKind;
 use super::sql::{Claimed, Conn, Dialect, SqlCore, forward_task_store};
 use super::value::Param;
-use super::{Result, StoreError};
+use super::{Result, StoreError, one_line};
 
 /// The first key of the controller's advisory lock (the second is the schema's hash).
 const LOCK_KEY: i32 = 0x6873_0001; // "hs" 1
@@ -110,10 +110,6 @@ fn describe(config: &Config) -> String {
             .get_dbname()
             .unwrap_or(config.get_user().unwrap_or(""))
     )
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The innermost cause of an error, on one line.

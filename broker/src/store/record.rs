@@ -47,8 +47,10 @@ pub struct TaskRecord {
     pub previous_id: Option<Uuid>,
     pub next_id: Option<Uuid>,
     pub tag: serde_json::Map<String, serde_json::Value>,
-    /// Per-task run settings of a JSON job (`hs stream`). Not a column: the SQL stores do not
-    /// keep it (they read it back as `None`); the memory store carries it to the engine.
+    /// Per-task run settings of a JSON job or a library client's task (`cd`, `out`, `env`, …).
+    /// The SQL stores keep it in their `job` column (see `job_column`) and read it back only
+    /// where the controller needs it, in `schedule` and `interrupted`: rows from `get` and
+    /// `search` have `None` here. The memory store keeps it with the row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<hs_engine::task::JobOptions>,
 }

@@ -14,8 +14,7 @@
 //!   retried = FALSE`: failed tasks due a retry (`attempt < attempts`) and exhausted failures
 //!   (`attempt >= attempts`) of a group, without visiting the millions that succeeded;
 //! - `task_remaining ("group", schedule_time, completion_time) WHERE completion_time IS NULL`
-//!   (covering): `count_remaining`,
-//!   "is this group finished?", and the interrupted tasks after a crash;
+//!   (covering): "is this group finished?", and the interrupted tasks after a crash;
 //! - `client_disconnected (disconnected_at)` as in HyperShell.
 
 use super::sql::Dialect;

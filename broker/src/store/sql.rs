@@ -120,6 +120,10 @@ fn pg_type(p: &Param) -> &'static str {
     }
 }
 
+/// Most ids bound (as one parameter, see [`Dialect::in_ids`]) in one statement. The statement's
+/// text does not depend on how many, so it is prepared once and stays cached.
+const ID_CHUNK: usize = 1000;
+
 /// Parameters collected while a statement is generated.
 pub(crate) struct Bind {
     d: Dialect,
@@ -931,7 +935,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         let d = self.d();
         self.tx(|s| {
             let mut recorded = HashSet::new();
-            for part in firsts.chunks(1000) {
+            for part in firsts.chunks(ID_CHUNK) {
                 let mut b = Bind::new(d);
                 let p = b.bind(Param::Ids(part.iter().map(|c| c.id).collect()));
                 let sql = format!(
@@ -984,7 +988,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         let d = self.d();
         self.tx(|s| {
             let mut cancelled = Vec::new();
-            for part in ids.chunks(1000) {
+            for part in ids.chunks(ID_CHUNK) {
                 let mut b = Bind::new(d);
                 let t = b.bind(Param::Time(Some(now())));
                 let p = b.bind(Param::Ids(part.to_vec()));
@@ -1000,22 +1004,6 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         })
     }
 
-    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let d = self.d();
-        let mut b = Bind::new(d);
-        let p = b.bind(Param::Ids(ids.to_vec()));
-        let sql = format!(
-            "UPDATE task SET \"schedule_time\" = NULL, \"server_id\" = NULL, \"server_host\" = NULL, \
-             \"client_id\" = NULL, \"client_host\" = NULL, \"command\" = NULL, \"start_time\" = NULL \
-             WHERE {} AND \"completion_time\" IS NULL",
-            d.in_ids("\"id\"", &p)
-        );
-        self.tx(|s| s.conn.exec(&sql, &b.params).map(|_| ()))
-    }
-
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
         let mut b = Bind::new(self.d());
         let l = b.bind(limit_param(limit as u64));
@@ -1028,14 +1016,6 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         self.tasks_with_job(&sql, &b.params)
     }
 
-    fn count_remaining(&mut self) -> Result<u64> {
-        let n = self.scalar_int(
-            "SELECT count(*) FROM task WHERE \"completion_time\" IS NULL",
-            &[],
-        )?;
-        Ok(n.unwrap_or(0).max(0) as u64)
-    }
-
     fn get(&mut self, id: &Uuid) -> Result<Option<TaskRecord>> {
         let mut b = Bind::new(self.d());
         let p = b.bind(Param::Uuid(Some(*id)));
@@ -1044,17 +1024,14 @@ impl<C: Conn> TaskStore for SqlCore<C> {
     }
 
     fn finished_among(&mut self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let d = self.d();
         let mut found = Vec::new();
-        // Bounded statements: a few hundred parameters each, well under every database's limit.
-        for chunk in ids.chunks(500) {
-            let mut b = Bind::new(self.d());
-            let list: Vec<String> = chunk
-                .iter()
-                .map(|id| b.bind(Param::Uuid(Some(*id))))
-                .collect();
+        for part in ids.chunks(ID_CHUNK) {
+            let mut b = Bind::new(d);
+            let p = b.bind(Param::Ids(part.to_vec()));
             let sql = format!(
-                "SELECT \"id\" FROM task WHERE \"completion_time\" IS NOT NULL AND \"id\" IN ({})",
-                list.join(", ")
+                "SELECT \"id\" FROM task WHERE {} AND \"completion_time\" IS NOT NULL",
+                d.in_ids("\"id\"", &p)
             );
             for row in self.conn.query(&sql, &b.params, &[FieldKind::Uuid])? {
                 if let Some(Param::Uuid(Some(id))) = row.into_iter().next() {
@@ -1233,17 +1210,11 @@ macro_rules! forward_task_store {
             ) -> $crate::store::Result<Vec<$crate::store::TaskRecord>> {
                 self.core.cancel(ids)
             }
-            fn unschedule(&mut self, ids: &[uuid::Uuid]) -> $crate::store::Result<()> {
-                self.core.unschedule(ids)
-            }
             fn interrupted(
                 &mut self,
                 limit: usize,
             ) -> $crate::store::Result<Vec<$crate::store::TaskRecord>> {
                 self.core.interrupted(limit)
-            }
-            fn count_remaining(&mut self) -> $crate::store::Result<u64> {
-                self.core.count_remaining()
             }
             fn get(
                 &mut self,

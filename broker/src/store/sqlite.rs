@@ -18,7 +18,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use super::query::FieldKind;
 use super::sql::{Claimed, Conn, Dialect, SqlCore, forward_task_store};
 use super::value::{Param, ids_json, parse_time, time_text};
-use super::{Result, StoreError};
+use super::{Result, StoreError, one_line};
 
 /// A task store in one SQLite file.
 pub struct SqliteStore {
@@ -63,10 +63,6 @@ pub(crate) struct SqliteConn {
     path: PathBuf,
     shown: String,
     lock: Option<File>,
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn map_err(path: &str, e: rusqlite::Error) -> StoreError {
@@ -256,8 +252,10 @@ impl Conn for SqliteConn {
             let mut cells = Vec::with_capacity(kinds.len());
             for (i, kind) in kinds.iter().enumerate() {
                 let v = row.get_ref(i).map_err(|e| map_err(shown, e))?;
-                let name = row.as_ref().column_name(i).unwrap_or("?").to_string();
                 cells.push(decode(v, *kind).map_err(|what| {
+                    // Named only here: looking the name up for every cell read costs an
+                    // allocation each.
+                    let name = row.as_ref().column_name(i).unwrap_or("?");
                     StoreError::Backend(format!("column {name} holds {what}: {shown} is damaged"))
                 })?);
             }
