@@ -81,7 +81,7 @@ mod tests {
             heartbeat_port: 2,
             client_port: 3,
             key: "k".repeat(64),
-            signature_scheme: SIGNATURE_SCHEME.into(),
+            signature_scheme: crate::connection::SIGNATURE_SCHEME.into(),
             pid: 1,
             profile: None,
             database: None,
