@@ -311,22 +311,12 @@ fn a_wrong_key_a_missing_controller_and_a_lost_one_are_told_apart() {
 
 #[test]
 fn a_cancel_made_in_the_store_by_another_process_reaches_the_watcher() {
-    use crate::store::{Change, Condition, Field, Op, Query, Value};
     let dir = tempfile::tempdir().unwrap();
     let c = Controller::start(dir.path(), |cfg| cfg.watch_cancels = true);
     let mut client = Client::connect_with(&c.info, quick()).unwrap();
     let ids = client.submit(vec![JobSpec::new("true")]).unwrap();
     // What `hs update --cancel ID` does, from its own connection to the database.
-    let mut other = SqliteStore::open(&c.db).unwrap();
-    let query = Query {
-        conditions: vec![Condition {
-            field: Field::Id,
-            op: Op::Eq,
-            value: Value::Uuid(ids[0]),
-        }],
-        ..Query::default()
-    };
-    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    cancel_in_store(&c.db, ids[0]);
     let results = collect(&mut client);
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].status(), "cancelled");
@@ -461,7 +451,6 @@ fn a_cancelled_task_handed_back_by_its_engine_is_not_run_elsewhere() {
 
 #[test]
 fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is_lost() {
-    use crate::store::{Change, Condition, Field, Op, Query, Value};
     use hs_engine::protocol::{Cancel, Tasks};
     let dir = tempfile::tempdir().unwrap();
     let mut c = Controller::start(dir.path(), |cfg| cfg.watch_cancels = true);
@@ -473,16 +462,7 @@ fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is
         .unwrap();
     assert_eq!(fake.expect::<Tasks>().tasks[0].task.id, ids[0]);
     // What `hs update --cancel ID` does, from its own connection to the database.
-    let mut other = SqliteStore::open(&c.db).unwrap();
-    let query = Query {
-        conditions: vec![Condition {
-            field: Field::Id,
-            op: Op::Eq,
-            value: Value::Uuid(ids[0]),
-        }],
-        ..Query::default()
-    };
-    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    cancel_in_store(&c.db, ids[0]);
     assert_eq!(fake.expect::<Cancel>().ids, ids);
     let results = collect(&mut client);
     assert_eq!(results[0].status(), "cancelled");
@@ -502,7 +482,7 @@ fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is
 
 #[test]
 fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not_run_again() {
-    use crate::store::{Change, Condition, Field, Op, Query, Scheduler, TaskRecord, Value};
+    use crate::store::{Scheduler, TaskRecord};
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
     // The previous controller took the task and stopped without a result for it.
@@ -525,16 +505,7 @@ fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not
         cfg.restart_grace = Duration::from_millis(1500);
     });
     // Cancelled with `hs update --cancel` while the new controller waits for its engine.
-    let mut other = SqliteStore::open(&c.db).unwrap();
-    let query = Query {
-        conditions: vec![Condition {
-            field: Field::Id,
-            op: Op::Eq,
-            value: Value::Uuid(id),
-        }],
-        ..Query::default()
-    };
-    assert_eq!(other.update(&query, &[Change::Cancel]).unwrap(), 1);
+    cancel_in_store(&c.db, id);
     c.add_engine(1);
     // Past the grace period, no engine having claimed it.
     std::thread::sleep(Duration::from_millis(2500));
@@ -542,4 +513,16 @@ fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not
     let mut client = Client::connect_with(&c.info, quick()).unwrap();
     let status = client.status().unwrap();
     assert_eq!((status.queued, status.running), (0, 0), "{status:?}");
+}
+
+/// What `hs update --cancel ID` does, from its own connection to the database.
+fn cancel_in_store(db: &std::path::Path, id: uuid::Uuid) {
+    let mut other = SqliteStore::open(db).unwrap();
+    let cancelled = other
+        .update(
+            &crate::store::Query::by_id(id),
+            &[crate::store::Change::Cancel],
+        )
+        .unwrap();
+    assert_eq!(cancelled, 1);
 }

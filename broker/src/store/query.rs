@@ -215,6 +215,20 @@ pub struct Query {
     pub limit: Option<u64>,
 }
 
+impl Query {
+    /// The one task with this id (`hs update ID field value`, `hs update --cancel` by id).
+    pub fn by_id(id: uuid::Uuid) -> Self {
+        Query {
+            conditions: vec![Condition {
+                field: Field::Id,
+                op: Op::Eq,
+                value: Value::Uuid(id),
+            }],
+            ..Query::default()
+        }
+    }
+}
+
 /// What `hs update` does to each matching task.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {

@@ -1,6 +1,6 @@
 //! `hs update`: change, cancel, revert or delete the tasks a filter matches.
 
-use hs_broker::store::{Change, Condition, Field, Op, Query, Value};
+use hs_broker::store::{Change, Query};
 use uuid::Uuid;
 
 use super::store_args;
@@ -19,14 +19,7 @@ fn plan(args: &UpdateArgs) -> anyhow::Result<(Query, Vec<Change>)> {
     if let [id, field, value] = args.changes.as_slice()
         && let Ok(id) = Uuid::parse_str(id)
     {
-        let query = Query {
-            conditions: vec![Condition {
-                field: Field::Id,
-                op: Op::Eq,
-                value: Value::Uuid(id),
-            }],
-            ..Query::default()
-        };
+        let query = Query::by_id(id);
         return Ok((
             query,
             vec![query::parse_legacy_change(field, value).map_err(usage)?],
