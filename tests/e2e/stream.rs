@@ -29,7 +29,8 @@ fn mixed_jobs_each_get_one_result_line() {
         r#"{"cmd":"true","host":["no-such-host.example"],"id":"i"}"#.to_string(),
         r#"{"cmd":"true","out":"/no/such/dir/out.txt","id":"j"}"#.to_string(),
     ];
-    let input = jobs.join("\n") + "\n";
+    // A blank line (skipped, but counted) before "f": line numbers are input lines.
+    let input = jobs[..7].join("\n") + "\n\n" + &jobs[7..].join("\n") + "\n";
     let out = run_with_input(
         s.hs(&[
             "stream",
@@ -71,10 +72,12 @@ fn mixed_jobs_each_get_one_result_line() {
         ["cmd", "id", "extra", "result"]
     );
     assert_ok_result(&rs[0]["result"]);
+    assert_eq!(rs[0]["result"]["line"], 1);
     assert_eq!(
         (status(1), rs[1]["result"]["code"].as_i64()),
         ("error".to_string(), Some(3))
     );
+    assert_eq!(error(1), "line 2: exit status 3");
     assert_eq!(rs[2]["input"], "this is not json");
     assert!(
         error(2).starts_with("line 3: not valid JSON"),
@@ -90,19 +93,24 @@ fn mixed_jobs_each_get_one_result_line() {
     assert!(error(5).contains("must be a string"), "{}", error(5));
     assert_eq!(status(6), "ok", "{}", rs[6]);
     assert_ran_in(&dir);
-    assert!(
-        error(7).contains("/no/such/place does not exist"),
-        "{}",
-        error(7)
+    // A job that cannot start says so with its input line number; the others still ran.
+    assert_eq!(
+        error(7),
+        "line 9: working directory /no/such/place does not exist"
     );
+    assert_eq!(rs[7]["result"]["line"], 9);
     assert_eq!(s.read("g.txt"), "hi\n");
     assert_eq!(status(9), "timeout");
     assert_eq!(rs[9]["result"]["signal"], 2);
     assert_eq!(
         error(10),
-        "no engine on host(s) no-such-host.example joined within 0s"
+        "line 12: no engine on host(s) no-such-host.example joined within 0s"
     );
-    assert!(error(11).contains("/no/such/dir/out.txt"), "{}", error(11));
+    assert!(
+        error(11).starts_with("line 13: ") && error(11).contains("/no/such/dir/out.txt"),
+        "{}",
+        error(11)
+    );
 }
 
 /// The id and result of every line, by id.
@@ -137,7 +145,7 @@ fn a_job_for_an_absent_host_fails_after_host_wait_while_the_others_run() {
     assert!(last["result"]["code"].is_null(), "it never ran: {last}");
     assert_eq!(
         last["result"]["error"],
-        "no engine on host(s) nosuchhost joined within 1s"
+        "line 1: no engine on host(s) nosuchhost joined within 1s"
     );
     assert!(
         rs[..rs.len() - 1]

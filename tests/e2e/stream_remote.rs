@@ -121,9 +121,10 @@ fn stream_file_mixed_jobs_each_get_one_result_line() {
         f["result"]["error"]
             .as_str()
             .unwrap()
-            .contains("/no/such/place"),
+            .starts_with("line 5: working directory /no/such/place"),
         "{f}"
     );
+    assert_eq!(f["result"]["line"], 5);
     assert_eq!(std::fs::read_to_string(dir.join("g.txt")).unwrap(), "hi\n");
     assert_eq!(by_id(&rs, "h")["result"]["status"], "timeout");
     assert_eq!(by_id(&rs, "t")["result"]["status"], "ok");

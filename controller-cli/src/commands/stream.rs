@@ -52,21 +52,21 @@ struct StreamSink(State);
 impl ResultSink for StreamSink {
     fn task_finished(&mut self, task: &Task, outcome: &TaskResult, engine: &EngineInfo) {
         let mut shared = lock(&self.0);
-        if let Some((index, object)) = shared.pending.remove(&task.id) {
+        if let Some(entry) = shared.pending.remove(&task.id) {
             let r = result::finished(task, outcome, engine.id, &engine.host);
-            shared.emitter.emit(index, object, r);
+            shared.emitter.emit(entry, r);
         }
     }
 
     fn task_failed_to_start(&mut self, task: &Task, outcome: &TaskResult) {
         let mut shared = lock(&self.0);
-        if let Some((index, object)) = shared.pending.remove(&task.id) {
+        if let Some(entry) = shared.pending.remove(&task.id) {
             let why = outcome
                 .error
                 .as_deref()
                 .unwrap_or("the job could not start");
-            let r = result::not_run("error", why, None, Some(task.id.to_string()));
-            shared.emitter.emit(index, object, r);
+            let r = result::not_run("error", why, Some(task.id.to_string()));
+            shared.emitter.emit(entry, r);
         }
     }
 }
@@ -92,18 +92,21 @@ fn read_jobs(
     let here = submitter.host.clone();
     let mut index = 0u64;
     let mut on_line = |number: u64, raw: &[u8]| {
-        let entry = job::read_line(number, raw)?;
+        let entry = job::read_line(raw)?;
         let this = index;
         index += 1;
         match entry {
             Entry::Answered(echo, r) => {
-                lock(&state).emitter.emit(this, echo, r);
+                lock(&state)
+                    .emitter
+                    .emit(Pending::new(this, number, echo), r);
                 None
             }
             Entry::Job(mut job) => {
                 localize(&mut job.options.hosts, &here);
                 let row = job.task(&submitter);
-                lock(&state).pending.insert(row.id, (this, job.object));
+                let entry = Pending::new(this, number, job.object);
+                lock(&state).pending.insert(row.id, entry);
                 Some(row)
             }
         }

@@ -6,8 +6,24 @@ use std::io::Write;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// A job handed on and not answered yet: its place in the input and the object to answer with.
-pub type Pending = (u64, Map<String, Value>);
+/// An input entry not answered yet: where it stands in the input and the object to answer with.
+pub struct Pending {
+    /// Its place among the non-blank input lines, from 0 (the order `--keep-order` keeps).
+    pub index: u64,
+    /// Its input line number, from 1 (what the result line tells the user).
+    pub line: u64,
+    pub object: Map<String, Value>,
+}
+
+impl Pending {
+    pub fn new(index: u64, line: u64, object: Map<String, Value>) -> Self {
+        Pending {
+            index,
+            line,
+            object,
+        }
+    }
+}
 
 /// Writes one JSON object per line to stdout. With `keep_order`, a line waits until every
 /// earlier input line has been answered (memory then grows with how far results run ahead).
@@ -33,11 +49,23 @@ impl Emitter {
         }
     }
 
-    /// Emit the answer to input entry `index` (entries count from 0, one per non-blank line).
-    pub fn emit(&mut self, index: u64, mut object: Map<String, Value>, result: Value) {
+    /// Emit the answer to an input entry. The result gains the entry's `line`, and its `error`,
+    /// if any, starts with `line N: ` so a message read alone still points at its input.
+    pub fn emit(&mut self, entry: Pending, mut result: Value) {
         if result.get("status").and_then(Value::as_str) != Some("ok") {
             self.not_ok += 1;
         }
+        let Pending {
+            index,
+            line,
+            mut object,
+        } = entry;
+        if let Some(error) = result.get_mut("error")
+            && let Some(text) = error.as_str()
+        {
+            *error = Value::String(format!("line {line}: {text}"));
+        }
+        result["line"] = Value::from(line);
         object.insert("result".into(), result);
         let line = Value::Object(object).to_string();
         if !self.keep_order {
@@ -59,11 +87,11 @@ impl Emitter {
         why: &str,
     ) -> u64 {
         let mut left: Vec<_> = left.into_iter().collect();
-        left.sort_by_key(|(_, (index, _))| *index);
+        left.sort_by_key(|(_, entry)| entry.index);
         let n = left.len() as u64;
-        for (id, (index, object)) in left {
-            let r = super::result::not_run(status, why, None, id.map(|id| id.to_string()));
-            self.emit(index, object, r);
+        for (id, entry) in left {
+            let r = super::result::not_run(status, why, id.map(|id| id.to_string()));
+            self.emit(entry, r);
         }
         n
     }

@@ -8,10 +8,11 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use super::job::{self, Entry};
 use crate::input::feed_lines;
 
-/// One non-blank input line: its place among them (from 0) and what it says (a line that
-/// cannot run already carries its line number in its answer).
+/// One non-blank input line: its place among them (from 0), its line number (from 1) and
+/// what it says.
 pub struct Line {
     pub index: u64,
+    pub number: u64,
     pub entry: Entry,
 }
 
@@ -30,10 +31,11 @@ pub fn spawn(input: Box<dyn Read + Send>) -> std::io::Result<Receiver<Feed>> {
         .spawn(move || {
             let mut index = 0u64;
             let mut on_line = |number: u64, raw: &[u8]| {
-                let entry = job::read_line(number, raw)?;
+                let entry = job::read_line(raw)?;
                 index += 1;
                 Some(Line {
                     index: index - 1,
+                    number,
                     entry,
                 })
             };

@@ -148,9 +148,9 @@ pub enum Entry {
     Answered(Map<String, Value>, Value),
 }
 
-/// Read input line `number` (1-based, raw bytes): `None` for a blank line, else the job or,
-/// for a line that is not one, its result line saying why (with the line number).
-pub fn read_line(number: u64, raw: &[u8]) -> Option<Entry> {
+/// Read an input line (raw bytes): `None` for a blank line, else the job or, for a line that
+/// is not one, its result saying why.
+pub fn read_line(raw: &[u8]) -> Option<Entry> {
     let text = String::from_utf8_lossy(raw);
     let line = text.trim();
     if line.is_empty() {
@@ -159,8 +159,7 @@ pub fn read_line(number: u64, raw: &[u8]) -> Option<Entry> {
     Some(match parse(line) {
         Ok(job) => Entry::Job(job),
         Err(rejected) => {
-            let why = format!("line {number}: {}", rejected.error);
-            let r = super::result::not_run("error", &why, Some(number), None);
+            let r = super::result::not_run("error", &rejected.error, None);
             Entry::Answered(rejected.echo, r)
         }
     })

@@ -146,10 +146,12 @@ impl Stream<'_> {
         let mut sent: Vec<Pending> = Vec::with_capacity(lines.len());
         for line in lines {
             match line.entry {
-                Entry::Answered(echo, r) => self.emitter.emit(line.index, echo, r),
+                Entry::Answered(echo, r) => self
+                    .emitter
+                    .emit(Pending::new(line.index, line.number, echo), r),
                 Entry::Job(job) => {
                     specs.push(job.spec());
-                    sent.push((line.index, job.object));
+                    sent.push(Pending::new(line.index, line.number, job.object));
                 }
             }
         }
@@ -163,9 +165,9 @@ impl Stream<'_> {
             }
             Err(ClientError::Refused(why)) => {
                 let why = format!("the controller refused the job: {why}");
-                for (index, object) in sent {
-                    let r = result::not_run("error", &why, None, None);
-                    self.emitter.emit(index, object, r);
+                for entry in sent {
+                    let r = result::not_run("error", &why, None);
+                    self.emitter.emit(entry, r);
                 }
                 Ok(())
             }
@@ -178,8 +180,8 @@ impl Stream<'_> {
     }
 
     fn answer(&mut self, r: JobResult) {
-        if let Some((index, object)) = self.pending.remove(&r.id) {
-            self.emitter.emit(index, object, result::of(&r));
+        if let Some(entry) = self.pending.remove(&r.id) {
+            self.emitter.emit(entry, result::of(&r));
         }
     }
 
@@ -227,11 +229,14 @@ impl Stream<'_> {
         while let Ok(Feed::Lines(lines)) = self.feed.try_recv() {
             for line in lines {
                 match line.entry {
-                    Entry::Answered(echo, r) => self.emitter.emit(line.index, echo, r),
+                    Entry::Answered(echo, r) => self
+                        .emitter
+                        .emit(Pending::new(line.index, line.number, echo), r),
                     Entry::Job(job) => {
                         n += 1;
-                        let r = result::not_run(status, why, None, None);
-                        self.emitter.emit(line.index, job.object, r);
+                        let r = result::not_run(status, why, None);
+                        let entry = Pending::new(line.index, line.number, job.object);
+                        self.emitter.emit(entry, r);
                     }
                 }
             }

@@ -53,13 +53,12 @@ pub const INTERRUPTED: &str = "the stream was interrupted before this job finish
 
 /// The result of a job that never reached an engine: a bad line, an impossible host, or a
 /// stream stopped before the job ran.
-pub fn not_run(status: &str, error: &str, line: Option<u64>, msg_id: Option<String>) -> Value {
+pub fn not_run(status: &str, error: &str, msg_id: Option<String>) -> Value {
     json!({
         "code": Value::Null,
         "status": status,
         "received": Utc::now().to_rfc3339(),
         "msg_id": msg_id,
-        "line": line,
         "error": error,
     })
 }
