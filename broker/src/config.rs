@@ -25,7 +25,8 @@ pub struct BrokerConfig {
     /// Most tasks in one bundle; 0 = up to the engine's free credit.
     pub bundlesize: usize,
     /// Tasks an engine may hold beyond its slots, so a slot never idles waiting for a round trip
-    /// and credit can be granted in batches. `None` = twice its slots.
+    /// and credit can be granted in batches. `None` = follow how long its tasks take (see
+    /// [`prefetch`](crate::prefetch)).
     pub prefetch: Option<u32>,
     /// Keep serving when the input is exhausted (new work may come from clients).
     pub forever: bool,

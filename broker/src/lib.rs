@@ -21,6 +21,7 @@ pub mod feed;
 mod handlers;
 pub mod hosts;
 mod pinned;
+mod prefetch;
 mod queue;
 mod registry;
 mod sink;

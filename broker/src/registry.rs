@@ -10,6 +10,8 @@ use std::time::Instant;
 use hs_engine::task::Task;
 use uuid::Uuid;
 
+use crate::prefetch::RunTime;
+
 /// What the broker knows about one engine.
 #[derive(Clone, Debug)]
 pub struct EngineInfo {
@@ -17,8 +19,10 @@ pub struct EngineInfo {
     pub host: String,
     pub slots: u32,
     pub pid: u32,
-    /// How many leased tasks it may hold at once (slots + prefetch).
+    /// How many leased tasks it may hold at once (slots + prefetch, see [`crate::prefetch`]).
     pub capacity: u32,
+    /// How long its tasks take to run, which the prefetch follows.
+    pub runs: RunTime,
     pub done: u64,
     pub last_heard: Instant,
     pub registered_at: Instant,

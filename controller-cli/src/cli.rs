@@ -704,15 +704,17 @@ pub struct LaunchArgs {
 /// Bundling of tasks and results.
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
-    /// Most tasks per bundle sent to an engine; 0 = as many as it has room for; an engine also
-    /// sends its results in bundles of this size (0 = half of what the controller lets it
-    /// hold) [default: 0, config: server.bundlesize for the controller, client.bundlesize for
-    /// the engine; used only when set].
+    /// Most tasks per bundle sent to an engine; 0 = as many as it has room for (1 per slot
+    /// for long tasks, up to 32 per slot for tasks of a few ms); an engine also sends its
+    /// results in bundles of this size (0 = half of what it holds) [default: 0, config:
+    /// server.bundlesize for the controller, client.bundlesize for the engine; used only when
+    /// set].
     #[arg(short = 'b', long, value_name = "NUM")]
     pub bundlesize: Option<usize>,
 
-    /// Seconds an engine may hold finished results to send them together (0 = send at once)
-    /// [default: 0.005, config: client.bundlewait; used only when set].
+    /// Seconds an engine may hold finished results to send them together (0 = send at once;
+    /// results go at once anyway when its queue runs dry or nothing else runs) [default: 0.05,
+    /// config: client.bundlewait; used only when set].
     #[arg(short = 'w', long, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub bundlewait: Option<f64>,
 }

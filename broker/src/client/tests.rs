@@ -526,3 +526,43 @@ fn cancel_in_store(db: &std::path::Path, id: uuid::Uuid) {
         .unwrap();
     assert_eq!(cancelled, 1);
 }
+
+/// Reports every task of `bundle` as exited 0 after running for `took`.
+fn report_ran(fake: &mut FakeEngine, bundle: &hs_engine::protocol::Tasks, took: Duration) {
+    use hs_engine::task::TaskResult;
+    let results = bundle
+        .tasks
+        .iter()
+        .map(|t| {
+            let mut r = TaskResult::not_run(t.task.id, t.lease, Outcome::Exited, 0, None);
+            r.start_time = Some(r.completion_time - chrono::Duration::from_std(took).unwrap());
+            r
+        })
+        .collect();
+    fake.send(&hs_engine::protocol::Results { results });
+}
+
+#[test]
+fn the_prefetch_follows_how_long_tasks_take() {
+    use crate::prefetch::MOST_PER_SLOT;
+    use hs_engine::protocol::Tasks;
+    let dir = tempfile::tempdir().unwrap();
+    let c = Controller::start(dir.path(), |_| {});
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let mut fake = FakeEngine::join(&c.info);
+    wait_for_engines(&mut client, 1);
+    client
+        .submit((0..200).map(|_| JobSpec::new("true")).collect())
+        .unwrap();
+    // Nothing known yet: its slot and 16 more.
+    let first = fake.expect::<Tasks>();
+    assert_eq!(first.tasks.len(), 1 + 16);
+    // Tasks of 1 ms: 50 ms of work would be 50 per slot; it may hold its slot and 32 more.
+    report_ran(&mut fake, &first, Duration::from_millis(1));
+    let short = fake.expect::<Tasks>();
+    assert_eq!(short.tasks.len(), 1 + MOST_PER_SLOT as usize);
+    // Tasks of 10 s: one running and one waiting, no more.
+    report_ran(&mut fake, &short, Duration::from_secs(10));
+    let long = fake.expect::<Tasks>();
+    assert_eq!(long.tasks.len(), 2);
+}

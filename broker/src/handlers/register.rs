@@ -8,6 +8,7 @@ use std::time::Instant;
 use hs_engine::protocol::{Drain, Register, Welcome};
 
 use crate::broker::{Broker, BrokerError};
+use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
 use crate::store::ClientRecord;
@@ -21,13 +22,18 @@ impl Broker {
         let engine = r.engine_id;
         let now = Instant::now();
         let returning = self.registry.get(&engine).is_some();
-        let capacity = r.slots + self.cfg.prefetch.unwrap_or((2 * r.slots).max(16));
+        let runs = self
+            .registry
+            .get(&engine)
+            .map_or_else(RunTime::default, |e| e.runs);
+        let capacity = prefetch::capacity(r.slots, self.cfg.prefetch, &runs);
         self.registry.add(EngineInfo {
             id: engine,
             host: r.host.clone(),
             slots: r.slots,
             pid: r.pid,
             capacity,
+            runs,
             done: self.registry.get(&engine).map_or(0, |e| e.done),
             last_heard: now,
             registered_at: now,

@@ -7,6 +7,7 @@ use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError};
+use crate::prefetch;
 use crate::sink::ResultSink;
 use crate::wire::to_completion;
 
@@ -24,6 +25,7 @@ impl Broker {
             .get(&engine)
             .map(|e| e.host.clone())
             .unwrap_or_default();
+        self.follow_run_times(engine, &results);
         let mut ids = Vec::with_capacity(results.len());
         let mut settled: Vec<(Task, TaskResult)> = Vec::with_capacity(results.len());
         for result in results {
@@ -89,6 +91,23 @@ impl Broker {
     /// Find the task a result answers and end whatever held it: its lease (on this engine or,
     /// if it was requeued and handed out again, another one), its place in the queue, or its
     /// place among a previous controller's orphans.
+    /// Fold the run times of `results` into `engine`'s mean, and let its capacity follow.
+    fn follow_run_times(&mut self, engine: Uuid, results: &[TaskResult]) {
+        let fixed = self.cfg.prefetch;
+        let Some(info) = self.registry.get_mut(&engine) else {
+            return;
+        };
+        for r in results {
+            if let Some(took) = r
+                .start_time
+                .and_then(|s| (r.completion_time - s).to_std().ok())
+            {
+                info.runs.observe(took);
+            }
+        }
+        info.capacity = prefetch::capacity(info.slots, fixed, &info.runs);
+    }
+
     fn settle(&mut self, engine: Uuid, id: &Uuid) -> Option<Task> {
         if let Some(lease) = self.registry.lease_of(id) {
             if lease.engine != engine {

@@ -47,8 +47,8 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// How long to keep trying to reach a controller that went silent before giving up.
     pub reconnect_limit: Duration,
-    /// `-b`: results sent together once this many are ready; 0 = half the credit the
-    /// controller grants (1 = each at once).
+    /// `-b`: results sent together once this many are ready; 0 = once as many are ready as the
+    /// engine still holds, half of what the controller lets it hold (1 = each at once).
     pub result_bundle: usize,
     /// `-w`: longest a finished result waits for its bundle to fill (default
     /// [`RESULT_LINGER`](super::run_loop::RESULT_LINGER)).

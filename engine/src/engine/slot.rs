@@ -46,8 +46,9 @@ pub struct BoardState {
     pub done: Vec<SlotDone>,
     /// No more work will be added: slots leave once the queue is empty.
     closed: bool,
-    /// Results go to the controller in bundles of this many (or sooner, see `armed`).
-    pub flush_at: usize,
+    /// `-b`: results go to the controller in bundles of this many; `None`: see
+    /// [`bundle_full`](Self::bundle_full). Either way sooner when `armed` says so.
+    pub bundle: Option<usize>,
     /// Results finished since the engine loop last sent a bundle.
     pending: usize,
     /// The engine loop knows results are waiting and will send them by its linger deadline:
@@ -66,13 +67,25 @@ impl BoardState {
         self.pending = 0;
         std::mem::take(&mut self.done)
     }
+
+    /// Whether `ready` finished results make a full bundle: `-b` of them or, by default, as
+    /// many as the engine still holds (queued and running). That is half of what the
+    /// controller lets it hold, so the controller refills one half while the other runs; and
+    /// as the controller lets an engine of short tasks hold more, its bundles grow with it.
+    pub fn bundle_full(&self, ready: usize) -> bool {
+        match self.bundle {
+            Some(n) => ready >= n,
+            None => ready >= self.queue.len() + self.running.len(),
+        }
+    }
 }
 
 impl Board {
-    pub fn new(flush_at: usize) -> Self {
+    /// `bundle`: `-b`, a fixed bundle size; `None` for bundles of half what the engine holds.
+    pub fn new(bundle: Option<usize>) -> Self {
         Board {
             state: Mutex::new(BoardState {
-                flush_at: flush_at.max(1),
+                bundle: bundle.map(|n| n.max(1)),
                 ..BoardState::default()
             }),
             work: Condvar::new(),
@@ -139,7 +152,7 @@ impl Board {
             s.running.remove(&report.result.id);
             s.done.push(report);
             s.pending += 1;
-            let ring = !s.armed || s.pending >= s.flush_at || s.queue.is_empty();
+            let ring = !s.armed || s.bundle_full(s.pending) || s.queue.is_empty();
             s.armed = true;
             ring
         })
@@ -446,7 +459,7 @@ mod tests {
 
     #[test]
     fn a_bundle_rings_on_its_first_result_when_full_and_when_work_runs_out() {
-        let board = Board::new(3);
+        let board = Board::new(Some(3));
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(8));
         assert!(
@@ -469,8 +482,28 @@ mod tests {
     }
 
     #[test]
+    fn by_default_a_bundle_is_full_once_as_many_are_done_as_are_still_held() {
+        let board = Board::new(None);
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(8));
+        assert!(
+            run_one(&board, &stop),
+            "the first result arms the linger timer"
+        );
+        for _ in 0..2 {
+            assert!(!run_one(&board, &stop), "3 done of 8 held");
+        }
+        assert!(run_one(&board, &stop), "4 done, 4 still held");
+        assert_eq!(board.with(BoardState::take_bundle).len(), 4);
+        // A larger grant makes larger bundles.
+        board.add(leased(12));
+        assert!(run_one(&board, &stop));
+        assert!(board.with(|b| !b.bundle_full(14) && b.bundle_full(15)));
+    }
+
+    #[test]
     fn collecting_without_sending_keeps_the_bundle_armed_and_counted() {
-        let board = Board::new(3);
+        let board = Board::new(Some(3));
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(8));
         assert!(run_one(&board, &stop));
@@ -485,7 +518,7 @@ mod tests {
 
     #[test]
     fn a_closed_board_starts_nothing_more() {
-        let board = Board::new(3);
+        let board = Board::new(Some(3));
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(2));
         board.close();
