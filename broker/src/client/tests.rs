@@ -325,6 +325,7 @@ fn a_cancel_made_in_the_store_by_another_process_reaches_the_watcher() {
 /// An engine played by the test: it registers, takes what it is given and does nothing else,
 /// so the test decides when it leaves and what it ignores.
 struct FakeEngine {
+    id: Uuid,
     socket: zmq::Socket,
     sealer: hs_engine::protocol::Sealer,
     opener: hs_engine::protocol::Opener,
@@ -333,7 +334,7 @@ struct FakeEngine {
 
 impl FakeEngine {
     fn join(info: &ConnectionInfo) -> FakeEngine {
-        use hs_engine::protocol::{Opener, Register, Sealer};
+        use hs_engine::protocol::{Opener, Sealer};
         let id = Uuid::new_v4();
         let ctx = zmq::Context::new();
         let socket = ctx.socket(zmq::DEALER).unwrap();
@@ -341,22 +342,28 @@ impl FakeEngine {
         socket.set_linger(0).unwrap();
         socket.connect(&info.engine_endpoint()).unwrap();
         let mut engine = FakeEngine {
+            id,
             socket,
             sealer: Sealer::new(info.key.as_bytes(), id),
             opener: Opener::new(info.key.as_bytes()),
             _ctx: ctx,
         };
-        engine.send(&Register {
-            engine_id: id,
+        engine.register(1, Vec::new());
+        engine
+    }
+
+    /// Register (again, with a new `nonce`), saying it runs `running`.
+    fn register(&mut self, nonce: u64, running: Vec<hs_engine::protocol::Held>) {
+        self.send(&hs_engine::protocol::Register {
+            engine_id: self.id,
             host: "fake".into(),
             pid: std::process::id(),
             slots: 1,
-            nonce: 1,
+            nonce,
             version: env!("CARGO_PKG_VERSION").into(),
-            running: Vec::new(),
+            running,
             finished: Vec::new(),
         });
-        engine
     }
 
     fn send<B: hs_engine::protocol::Body>(&mut self, body: &B) {
@@ -513,6 +520,34 @@ fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not
     let mut client = Client::connect_with(&c.info, quick()).unwrap();
     let status = client.status().unwrap();
     assert_eq!((status.queued, status.running), (0, 0), "{status:?}");
+}
+
+#[test]
+fn an_engine_back_with_a_task_cancelled_while_it_was_away_is_told_to_stop_it() {
+    use hs_engine::protocol::{Cancel, Held, Tasks};
+    let dir = tempfile::tempdir().unwrap();
+    let c = Controller::start(dir.path(), |_| {});
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let mut fake = FakeEngine::join(&c.info);
+    wait_for_engines(&mut client, 1);
+    let ids = client.submit(vec![JobSpec::new("sleep 60")]).unwrap();
+    let leased = fake.expect::<Tasks>().tasks.remove(0);
+    assert_eq!(leased.task.id, ids[0]);
+    // Silent for longer than `evict` (2 s): evicted, and its task back in the queue, where
+    // the client cancels it.
+    wait_for_engines(&mut client, 0);
+    assert_eq!(client.cancel(&ids).unwrap().cancelled, 1);
+    // Back again, still running it: it is told to stop, once.
+    fake.register(
+        2,
+        vec![Held {
+            id: leased.task.id,
+            lease: leased.lease,
+        }],
+    );
+    assert_eq!(fake.expect::<Cancel>().ids, ids);
+    let later = fake.kinds_within(Duration::from_millis(600));
+    assert!(!later.iter().any(|k| k == "cancel"), "{later:?}");
 }
 
 /// What `hs update --cancel ID` does, from its own connection to the database.

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use hs_engine::protocol::{Drain, Register, Welcome};
+use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
 
 use crate::broker::{Broker, BrokerError};
 use crate::prefetch::{self, RunTime};
@@ -71,6 +71,9 @@ impl Broker {
 
         // Tasks it runs: keep (or take back) their leases so they are not run twice.
         let mut still_held: HashSet<_> = HashSet::new();
+        // Tasks it runs that are no longer anyone's to run: cancelled (or finished elsewhere)
+        // while it was away. Their results would be ignored, so they are stopped.
+        let mut settled_meanwhile = Vec::new();
         for held in &r.running {
             still_held.insert(held.id);
             match self.registry.lease_of(&held.id) {
@@ -83,11 +86,24 @@ impl Broker {
                         .queue
                         .take_requeued(&held.id)
                         .or_else(|| self.orphans.remove(&held.id));
-                    if let Some(task) = task {
-                        self.registry.adopt(task, engine, held.lease);
+                    match task {
+                        Some(task) => self.registry.adopt(task, engine, held.lease),
+                        None => settled_meanwhile.push(held.id),
                     }
                 }
             }
+        }
+        if !settled_meanwhile.is_empty() {
+            tracing::info!(
+                "engine {engine} still runs {} tasks settled while it was away: stopping them",
+                settled_meanwhile.len()
+            );
+            self.send_to_engine(
+                engine,
+                &Cancel {
+                    ids: settled_meanwhile,
+                },
+            );
         }
         // Results it kept while it could not reach us.
         let finished_ids: Vec<_> = r.finished.iter().map(|f| f.id).collect();
