@@ -191,11 +191,7 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     if let Some(e) = read_error {
         return Err(Failure::runtime(format!("reading the jobs stopped: {e}")));
     }
-    Ok(if summary.aborted || crate::signals::interrupted() {
-        Status::Interrupted
-    } else if not_ok > 0 {
-        Status::TasksFailed
-    } else {
-        Status::Ok
-    })
+    // Every answer that is not `ok` (bad lines included) fails the stream, as a failed task
+    // fails a cluster.
+    Ok(super::common::run_status(&summary, not_ok))
 }
