@@ -253,11 +253,10 @@ fn submit_wait_info_and_run_against_a_running_server_postgres() {
 #[test]
 fn a_second_controller_on_the_same_database_is_refused() {
     let s = Scratch::new();
-    let first = spawn_piped(s.hs(&["server", "--forever", "-p", &free_ports().to_string()]));
-    assert!(wait_until(Duration::from_secs(10), || s
-        .path("site/lib/main.db")
-        .exists()));
-    std::thread::sleep(Duration::from_millis(300));
+    let port = free_ports().to_string();
+    let first = spawn_piped(s.hs(&["server", "--forever", "-p", &port]));
+    // Its connection file is written once it has claimed the database and listens.
+    s.wait_for_server(&port);
     let out = run_with_input(
         s.hs(&["server", "--forever", "-p", &free_ports().to_string()]),
         "",
