@@ -754,6 +754,22 @@ fn an_unknown_launcher_is_a_usage_error() {
     assert!(!p.security("cluster.json").exists());
 }
 
+/// A delay no duration can hold is a configuration error (exit 3) naming the key, found before
+/// the controller binds or writes anything, in the foreground and with `--daemonize`.
+#[test]
+fn an_impossible_engine_delay_is_refused_before_anything_starts() {
+    let p = Running::create("late", &[]);
+    p.edit("delay_start = 0", "delay_start = -1e300");
+    for out in [p.with_profile("start", &[]), p.start_daemon(&[])] {
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("engines.delay_start"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(!p.security("cluster.json").exists());
+        assert!(p.processes().is_empty());
+    }
+}
+
 /// A bad profile is a usage error (exit 2) whether or not the cluster is to run in the
 /// background.
 #[test]

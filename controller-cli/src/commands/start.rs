@@ -39,7 +39,8 @@ pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.daemonize {
         // Mistakes in the profile are reported here, with their own exit status, rather than
         // from the background process.
-        launcher::from_config(cfg, &profile, args.engines)?;
+        let launcher = launcher::from_config(cfg, &profile, args.engines)?;
+        engine_args(cfg, launcher.name())?;
         return super::start_daemon::run(&args, &profile);
     }
     serve(&args, &profile, cfg)
@@ -49,6 +50,8 @@ pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
 fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     let launcher = launcher::from_config(cfg, profile, args.engines)?;
+    // Checked before anything is bound or written, so a bad key leaves nothing behind.
+    let engine = engine_args(cfg, launcher.name())?;
     let bind = cfg
         .option(None::<String>, "server.bind", Layers::All)?
         .unwrap_or_else(|| "localhost".into());
@@ -129,7 +132,6 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         let c = control.clone();
         signals::on_interrupt(move || c.abort())?;
     }
-    let engine = engine_args(cfg, launcher.name())?;
     let supervisor = Supervisor::start(
         SupervisorConfig {
             spec: LaunchSpec {
