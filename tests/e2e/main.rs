@@ -20,3 +20,4 @@ mod server_client;
 mod store;
 mod stream;
 mod stream_remote;
+mod tty;
