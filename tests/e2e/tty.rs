@@ -137,14 +137,17 @@ impl Seen {
     }
 }
 
-/// Run `hs cluster -N2 -v` over [`TASKS`] tasks that each sleep 50 ms and print their number,
-/// with `where_` deciding what is on a pseudo-terminal, bounded by [`LIMIT`]; the run must
+/// The template of most runs: each task sleeps 50 ms and prints its number.
+const QUIET: &str = "sleep 0.05; echo {}";
+
+/// Run `hs cluster -N2 -v -t TEMPLATE` over [`TASKS`] tasks (numbered from 1), with `where_`
+/// deciding what is on a pseudo-terminal, bounded by [`LIMIT`]; the run must
 /// succeed. `-v` adds debug lines, some logged while the bar is up. Configuration files and the
 /// colour switches of the environment the tests run in (`NO_COLOR`, `HYPERSHELL_LOGGING_COLOR`)
 /// are left out, so only the terminal decides.
-fn run_cluster(where_: OnTerminal) -> Seen {
+fn run_cluster(where_: OnTerminal, template: &str) -> Seen {
     let s = Scratch::new();
-    let mut cmd = s.hs(&["cluster", "-N2", "-v", "-t", "sleep 0.05; echo {}"]);
+    let mut cmd = s.hs(&["cluster", "-N2", "-v", "-t", template]);
     cmd.env("HYPERSHELL_CONFIG_FILE", "")
         .env_remove("NO_COLOR")
         .env_remove("HYPERSHELL_LOGGING_COLOR")
@@ -237,7 +240,7 @@ fn every_task() -> Vec<u64> {
 /// log line is glued to a bar frame. Task output still goes to the pipe, untouched.
 #[test]
 fn stderr_on_a_terminal_draws_the_bar_and_colours_the_logs() {
-    let seen = run_cluster(OnTerminal::Stderr);
+    let seen = run_cluster(OnTerminal::Stderr, QUIET);
     let term = &seen.terminal;
     let frames = bar_frames(term);
     assert!(frames.len() >= 2, "the bar was redrawn: {}", seen.dump());
@@ -282,7 +285,7 @@ fn stderr_on_a_terminal_draws_the_bar_and_colours_the_logs() {
 /// no escape sequence at all, so a log file reads as plain lines.
 #[test]
 fn stderr_not_on_a_terminal_gets_plain_lines_and_no_bar() {
-    let seen = run_cluster(OnTerminal::Nothing);
+    let seen = run_cluster(OnTerminal::Nothing, QUIET);
     let err = &seen.stderr;
     assert!(
         err.contains(&format!("INFO    {}", summary())),
@@ -307,7 +310,7 @@ fn stderr_not_on_a_terminal_gets_plain_lines_and_no_bar() {
 /// carriage return reaches the terminal.
 #[test]
 fn stdout_on_a_terminal_turns_the_bar_off_but_keeps_colour() {
-    let seen = run_cluster(OnTerminal::StdoutAndStderr);
+    let seen = run_cluster(OnTerminal::StdoutAndStderr, QUIET);
     let term = &seen.terminal;
     assert!(bar_frames(term).is_empty(), "no bar: {}", seen.dump());
     assert!(!term.contains('\r'), "no redrawn line: {}", seen.dump());
@@ -317,4 +320,28 @@ fn stdout_on_a_terminal_turns_the_bar_off_but_keeps_colour() {
         seen.dump()
     );
     assert_eq!(numbers_in(term), every_task());
+}
+
+/// What tasks write to stderr reaches the terminal through the same writer as the logs, so the
+/// bar is cleared before each of their lines instead of leaving a frame stuck to it.
+#[test]
+fn task_stderr_on_a_terminal_clears_the_bar_first() {
+    let seen = run_cluster(OnTerminal::Stderr, "sleep 0.05; echo {}; echo err-{} >&2");
+    let term = &seen.terminal;
+    assert!(
+        !bar_frames(term).is_empty(),
+        "a bar was drawn: {}",
+        seen.dump()
+    );
+    let starts: Vec<usize> = term.match_indices("err-").map(|(at, _)| at).collect();
+    assert_eq!(starts.len() as u64, TASKS, "{}", seen.dump());
+    for at in starts {
+        let before = &term[..at];
+        assert!(
+            before.is_empty() || before.ends_with('\n') || before.ends_with("\r\x1b[2K"),
+            "a task's line starts mid-line: {:?}",
+            &term[at.saturating_sub(120)..(at + 40).min(term.len())]
+        );
+    }
+    assert_eq!(numbers_in(&seen.stdout), every_task());
 }

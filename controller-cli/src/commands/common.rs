@@ -49,7 +49,11 @@ pub fn engine_config(
 ) -> anyhow::Result<EngineConfig> {
     let output = OutputConfig {
         stdout: sink(&run.output, LineSink::stdout)?,
-        stderr: sink(&run.errors, LineSink::stderr)?,
+        // Through the log writer, so task lines on a terminal clear the progress bar first
+        // (as log lines do) instead of leaving a frame of it stuck to them.
+        stderr: sink(&run.errors, || {
+            LineSink::from_writer(Box::new(crate::progress::LogWriter))
+        })?,
         capture_dir: if run.capture {
             Some(site.task_dir()?)
         } else {
@@ -62,8 +66,8 @@ pub fn engine_config(
         seconds_or_none(cfg.option(run.task_timeout, "task.timeout", Layers::All)?);
     ecfg.signalwait = signalwait(run.signalwait, cfg)?;
     // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends a bundle
-    // once half the controller's credit has finished or the oldest result has lingered a few
-    // milliseconds, unless the flags or the configuration ask for something else.
+    // once half of what the engine holds has finished or the oldest result has lingered 50 ms,
+    // unless the flags or the configuration ask for something else.
     ecfg.result_bundle = cfg
         .option(bundle.bundlesize, "client.bundlesize", Layers::Set)?
         .unwrap_or(0);
