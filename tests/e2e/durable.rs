@@ -341,6 +341,79 @@ fn controller_killed_with_sigkill_restarts_without_losing_or_repeating_postgres(
     }
 }
 
+/// `hs cluster --restart` with no FILE after an interrupted run, with more tasks submitted while
+/// no controller ran: it reads no input (its stdin stays open, holding a task that must never
+/// run), runs exactly what the database has left — the tasks stopped mid-run and those never
+/// started — and then stops by itself with exit 0. Tasks that had finished do not run again.
+#[test]
+fn cluster_restart_without_a_file_runs_only_what_is_left_and_stops() {
+    use std::io::Write;
+    let s = Scratch::new();
+    let tasks: String = (1..=16)
+        .map(|i| format!("sleep 0.3; echo {i} >> done.txt\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let first = spawn_piped(s.hs(&["cluster", file.to_str().unwrap(), "-N2"]));
+    assert!(
+        wait_until(Duration::from_secs(10), || numbers_in(&s.read("done.txt"))
+            .len()
+            >= 4),
+        "the first run got going"
+    );
+    // Both slots started their next task as the last ones ended; interrupt well inside their
+    // sleeps, away from the moment a task writes its number.
+    std::thread::sleep(Duration::from_millis(80));
+    signal(first.id(), libc::SIGINT);
+    let out = wait_output(first, LIMIT);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let finished = numbers_in(&s.read("done.txt")).len();
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "--completed"]).trim(),
+        finished.to_string()
+    );
+    let left: usize = list(&s, &Db::Sqlite, &["--count", "--remaining"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(finished + left, 16);
+    assert!(left >= 2, "the interrupt left tasks unfinished: {left}");
+
+    let out = run_with_input(
+        s.hs(&["submit"]),
+        "echo 17 >> done.txt\necho 18 >> done.txt\n",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let (restart, mut stdin) = spawn_fed(s.hs(&["cluster", "--restart", "-N2"]));
+    stdin
+        .write_all(b"echo 99 >> done.txt\n")
+        .expect("write to stdin");
+    let out = wait_output(restart, Duration::from_secs(20));
+    drop(stdin);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let ran = left + 2;
+    assert!(
+        err.contains(&format!("tasks: {ran} done, {ran} succeeded, 0 failed")),
+        "{err}"
+    );
+    assert_eq!(
+        numbers_in(&s.read("done.txt")),
+        (1..=18).collect::<Vec<_>>(),
+        "every task ran exactly once, and nothing from stdin"
+    );
+    assert_eq!(list(&s, &Db::Sqlite, &["--count"]).trim(), "18");
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "--succeeded"]).trim(),
+        "18"
+    );
+    assert_eq!(
+        list(&s, &Db::Sqlite, &["--count", "--remaining"]).trim(),
+        "0"
+    );
+}
+
 #[test]
 fn bad_store_input_gets_one_line_errors_and_changes_nothing() {
     let s = Scratch::new();
