@@ -162,7 +162,7 @@ impl Broker {
             if control.aborted() && abort_deadline.is_none() {
                 self.summary.aborted = true;
                 abort_deadline = Some(now + self.cfg.abort_grace);
-                self.drain_engines();
+                self.stop_engines();
             }
             if control.draining() {
                 self.input_done = true;
@@ -188,6 +188,7 @@ impl Broker {
                 if self.registry.engine_count() == 0 || now >= deadline {
                     // Results already recorded must not be reported again by their engines.
                     self.flush_acks(true);
+                    self.unschedule_waiting();
                     self.summary.unfinished =
                         (self.queue.len() + self.registry.lease_count()) as u64;
                     return Ok(self.summary.clone());
@@ -333,6 +334,20 @@ impl Broker {
             .collect();
         self.reconcile_until = Some(Instant::now() + self.cfg.restart_grace);
         Ok(())
+    }
+
+    /// At the end of an interrupted run: what waits in the queue (never handed out, or handed
+    /// back) is marked unscheduled in the store again, so a restart runs it at once instead of
+    /// waiting for engines to claim it. Tasks still leased stay as they are: their engines may
+    /// still be running them. A failure costs only that wait, so it is logged.
+    fn unschedule_waiting(&mut self) {
+        let ids: Vec<Uuid> = self.queue.ids().collect();
+        if let Err(e) = self.store.unschedule(&ids) {
+            tracing::warn!(
+                "could not mark {} waiting tasks unscheduled: {e}",
+                ids.len()
+            );
+        }
     }
 
     /// After the grace period, run again what no engine claimed.

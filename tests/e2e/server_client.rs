@@ -116,3 +116,58 @@ fn server_prints_failed_lines_on_stdout() {
     lines.sort();
     assert_eq!(lines, ["exit 2", "false"]);
 }
+
+/// Ctrl-C on `hs server` stops the tasks its engines run and takes back what they hold (exit
+/// 4); a restart then runs all of it at once, not after waiting for engines to claim it.
+#[test]
+fn an_interrupted_server_stops_its_engines_tasks_and_a_restart_runs_them_at_once() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let marker = format!("interrupted-server-{}", std::process::id());
+    let tasks: String = (1..=6)
+        .map(|i| format!(": {marker}; sleep 1.5; echo {i} >> done.txt\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port]));
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-N2"]));
+    assert!(
+        wait_until(Duration::from_secs(10), || processes_with(&marker).len()
+            == 2),
+        "two tasks running"
+    );
+    signal(server.id(), libc::SIGINT);
+    let out = wait_output(server, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("handed back 6 tasks"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || processes_with(&marker)
+            .is_empty()),
+        "the running tasks were stopped"
+    );
+    let client = wait_output(client, Duration::from_secs(20));
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    assert_eq!(s.read("done.txt"), "", "nothing finished");
+
+    // With the default restart grace (10 s) a task still marked as handed out would wait.
+    let started = std::time::Instant::now();
+    let server = spawn_piped(s.hs(&["server", "--restart", "-p", &port]));
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-N3"]));
+    let out = wait_output(server, Duration::from_secs(30));
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        took < Duration::from_secs(8),
+        "took {took:?}: {}",
+        stderr(&out)
+    );
+    let mut done = numbers_in(&s.read("done.txt"));
+    done.sort_unstable();
+    assert_eq!(done, (1..=6).collect::<Vec<_>>(), "each task once");
+    let _ = wait_output(client, Duration::from_secs(20));
+}

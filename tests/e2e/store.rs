@@ -93,7 +93,7 @@ fn one_line(e: &StoreError) {
 /// Every case, against fresh stores from `make`. `history`: completed rows stay readable
 /// (false for the memory store, which keeps only unfinished work).
 pub fn suite(make: Make, history: bool) {
-    let cases: [(&str, Case); 19] = [
+    let cases: [(&str, Case); 20] = [
         ("round trip", round_trip),
         ("submit order", submit_order),
         ("schedule marks and limits", schedule_marks_and_limits),
@@ -103,6 +103,7 @@ pub fn suite(make: Make, history: bool) {
         ("eager and not eager", eager_order),
         ("cancelled is terminal", cancelled_is_terminal),
         ("groups", groups),
+        ("unschedule", unschedule),
         ("interrupted", interrupted),
         ("finished among", finished_among),
         ("cancel and job settings", cancel_and_job_settings),
@@ -519,6 +520,40 @@ fn groups(make: Make, _history: bool) {
     assert_eq!(s.delete(&Query::default()).unwrap(), 2);
     s.submit(&[in_group("g1", 2, 1)]).unwrap();
     assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["g1"]);
+}
+
+fn unschedule(make: Make, history: bool) {
+    let mut s = make();
+    let by = sched(0, false);
+    let tasks: Vec<TaskRecord> = (0..3).map(|i| task(&format!("t{i}"), i)).collect();
+    s.submit(&tasks).unwrap();
+    let got = s.schedule(3, &by).unwrap();
+    s.complete(&[done(got[2].id, 0)]).unwrap();
+    s.unschedule(&[got[0].id, got[2].id]).unwrap();
+    let r = s.get(&got[0].id).unwrap().unwrap();
+    assert_eq!(
+        (r.schedule_time, r.server_id, r.server_host),
+        (None, None, None)
+    );
+    if history {
+        assert_eq!(
+            s.get(&got[2].id).unwrap().unwrap().exit_status,
+            Some(0),
+            "completed stays"
+        );
+    }
+    // Not taken for a task an engine may still run, and scheduled again, as a first attempt.
+    let interrupted: Vec<_> = s.interrupted(10).unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(interrupted, [got[1].id]);
+    let again = s.schedule(10, &by).unwrap();
+    assert_eq!(args_of(&again), ["t0"]);
+    assert_eq!(
+        (again[0].id, again[0].attempt),
+        (got[0].id, 1),
+        "no attempt consumed"
+    );
+    assert_eq!(remaining(&mut *s), 2);
+    s.unschedule(&[]).unwrap();
 }
 
 fn interrupted(make: Make, _history: bool) {

@@ -104,7 +104,19 @@ impl Broker {
             if let Some(info) = self.registry.get_mut(&engine) {
                 info.drained = true;
             }
-            self.send_to_engine(engine, &Drain {});
+            self.send_to_engine(engine, &Drain::default());
+        }
+    }
+
+    /// Tell every engine, drained or not, to stop its running tasks and hand back what it has
+    /// not finished: this controller was interrupted.
+    pub(crate) fn stop_engines(&mut self) {
+        let all: Vec<Uuid> = self.registry.engines().map(|e| e.id).collect();
+        for engine in all {
+            if let Some(info) = self.registry.get_mut(&engine) {
+                info.drained = true;
+            }
+            self.send_to_engine(engine, &Drain { stop: true });
         }
     }
 }

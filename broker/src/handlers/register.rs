@@ -130,7 +130,7 @@ impl Broker {
             if let Some(info) = self.registry.get_mut(&engine) {
                 info.drained = true;
             }
-            self.send_to_engine(engine, &Drain {});
+            self.send_to_engine(engine, &Drain::default());
         }
         Ok(())
     }

@@ -501,6 +501,22 @@ impl TaskStore for MemoryStore {
         Ok(cancelled)
     }
 
+    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
+        for id in ids {
+            if let Some(mut r) = self.take_open(id) {
+                r.schedule_time = None;
+                r.server_id = None;
+                r.server_host = None;
+                r.client_id = None;
+                r.client_host = None;
+                r.command = None;
+                r.start_time = None;
+                self.put(r);
+            }
+        }
+        Ok(())
+    }
+
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
         let mut found: Vec<&TaskRecord> = self
             .rows

@@ -123,6 +123,11 @@ pub trait TaskStore: Send {
     /// the rows it cancelled (a client watching them is told from these).
     fn cancel(&mut self, ids: &[Uuid]) -> Result<Vec<TaskRecord>>;
 
+    /// Put tasks back as never scheduled (an interrupted controller had them waiting, or its
+    /// engines handed them back): no attempt is consumed, and a restarted controller does not
+    /// mistake them for tasks an engine may still be running.
+    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()>;
+
     /// After a controller crash: tasks scheduled but not completed, whoever scheduled them.
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>>;
 

@@ -1004,6 +1004,24 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         })
     }
 
+    fn unschedule(&mut self, ids: &[Uuid]) -> Result<()> {
+        let d = self.d();
+        self.tx(|s| {
+            for part in ids.chunks(ID_CHUNK) {
+                let mut b = Bind::new(d);
+                let p = b.bind(Param::Ids(part.to_vec()));
+                let sql = format!(
+                    "UPDATE task SET \"schedule_time\" = NULL, \"server_id\" = NULL, \"server_host\" = NULL, \
+                     \"client_id\" = NULL, \"client_host\" = NULL, \"command\" = NULL, \"start_time\" = NULL \
+                     WHERE {} AND \"completion_time\" IS NULL",
+                    d.in_ids("\"id\"", &p)
+                );
+                s.conn.exec(&sql, &b.params)?;
+            }
+            Ok(())
+        })
+    }
+
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
         let mut b = Bind::new(self.d());
         let l = b.bind(limit_param(limit as u64));
@@ -1209,6 +1227,9 @@ macro_rules! forward_task_store {
                 ids: &[uuid::Uuid],
             ) -> $crate::store::Result<Vec<$crate::store::TaskRecord>> {
                 self.core.cancel(ids)
+            }
+            fn unschedule(&mut self, ids: &[uuid::Uuid]) -> $crate::store::Result<()> {
+                self.core.unschedule(ids)
             }
             fn interrupted(
                 &mut self,

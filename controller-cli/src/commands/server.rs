@@ -8,7 +8,7 @@ use std::time::Instant;
 use hs_broker::{Broker, BrokerConfig, BrokerControl, feed};
 use hs_engine::protocol::{generate_key, validate_key};
 
-use super::common::heartbeat;
+use super::common::{heartbeat, signalwait, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::ServerArgs;
@@ -83,6 +83,9 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);
     bcfg.forever = args.forever;
+    // After Ctrl-C the engines are told to stop their tasks and hand back what is unfinished;
+    // they get as long as a task takes to stop to do so and say goodbye.
+    bcfg.abort_grace = stop_grace(signalwait(None, cfg)?);
     let (location, store) = controller::open_store(&args.store, cfg)?;
     controller::configure(&mut bcfg, &args.store, &location, cfg)?;
     let ctx = zmq::Context::new();

@@ -84,6 +84,8 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
     bcfg.forever = true;
+    // When interrupted (Ctrl-C, SIGTERM), the engines stop their tasks and report back first.
+    bcfg.abort_grace = stop_grace(signalwait(None, cfg)?);
     bcfg.bundlesize = cfg
         .option(None, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);

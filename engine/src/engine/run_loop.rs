@@ -410,7 +410,12 @@ impl Engine {
             }
             Drain::KIND => {
                 self.link.heard(now);
-                if !self.draining {
+                if env.parse::<Drain>().is_ok_and(|d| d.stop) {
+                    if !self.aborting {
+                        tracing::info!("the controller was interrupted: stopping");
+                    }
+                    self.abort();
+                } else if !self.draining {
                     tracing::debug!("controller asked to drain");
                 }
                 self.draining = true;

@@ -121,9 +121,14 @@ kind!(Ping, "ping");
 pub struct Pong {}
 kind!(Pong, "pong");
 
-/// No more work will come: finish what you hold, report it, then say [`Bye`].
+/// No more work will come: finish what you hold, report it, then say [`Bye`]. With `stop` (the
+/// controller was interrupted), stop the running tasks and hand back what is not finished
+/// instead, as an engine interrupted by its own operator does.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
-pub struct Drain {}
+pub struct Drain {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop: bool,
+}
 kind!(Drain, "drain");
 
 /// Stop these tasks: drop them if still queued at the engine, stop their process groups
