@@ -196,13 +196,15 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Three consecutive free TCP ports (engine, heartbeat, client) on 127.0.0.1.
+/// Three consecutive free TCP ports (engine, heartbeat, client), free on every address (a
+/// profile may bind the namespace LAN's address), all below Linux's ephemeral range (from
+/// 32768), where outgoing connections — ssh to the namespace hosts among them — take theirs.
 pub fn free_ports() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20000 + (std::process::id() % 500) as u16 * 40;
+    let base = 20000 + (std::process::id() % 300) as u16 * 40;
     loop {
-        let p = base + NEXT.fetch_add(3, Ordering::SeqCst) % 6000;
-        let free = (0..3).all(|i| TcpListener::bind(("127.0.0.1", p + i)).is_ok());
+        let p = base + NEXT.fetch_add(3, Ordering::SeqCst) % 699;
+        let free = (0..3).all(|i| TcpListener::bind(("0.0.0.0", p + i)).is_ok());
         if free {
             return p;
         }
