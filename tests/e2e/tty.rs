@@ -268,14 +268,7 @@ fn stderr_on_a_terminal_draws_the_bar_and_colours_the_logs() {
     );
     let starts = coloured_log_lines(term);
     assert!(starts.len() >= 2, "debug and info lines: {}", seen.dump());
-    for at in starts {
-        let before = &term[..at];
-        assert!(
-            before.is_empty() || before.ends_with('\n') || before.ends_with("\r\x1b[2K"),
-            "a log line starts mid-line: {:?}",
-            &term[at.saturating_sub(120)..(at + 40).min(term.len())]
-        );
-    }
+    assert_start_fresh_lines(term, &starts, "a log line");
 
     assert_eq!(numbers_in(&seen.stdout), every_task());
     assert!(!seen.stdout.contains('\x1b'), "{}", seen.dump());
@@ -335,13 +328,19 @@ fn task_stderr_on_a_terminal_clears_the_bar_first() {
     );
     let starts: Vec<usize> = term.match_indices("err-").map(|(at, _)| at).collect();
     assert_eq!(starts.len() as u64, TASKS, "{}", seen.dump());
-    for at in starts {
+    assert_start_fresh_lines(term, &starts, "a task's line");
+    assert_eq!(numbers_in(&seen.stdout), every_task());
+}
+
+/// Every line starting at one of `starts` in `term` begins on a fresh line: at the start, after a
+/// newline, or right after the bar was cleared (`\r` + erase line).
+fn assert_start_fresh_lines(term: &str, starts: &[usize], what: &str) {
+    for &at in starts {
         let before = &term[..at];
         assert!(
             before.is_empty() || before.ends_with('\n') || before.ends_with("\r\x1b[2K"),
-            "a task's line starts mid-line: {:?}",
+            "{what} starts mid-line: {:?}",
             &term[at.saturating_sub(120)..(at + 40).min(term.len())]
         );
     }
-    assert_eq!(numbers_in(&seen.stdout), every_task());
 }
