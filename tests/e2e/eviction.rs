@@ -135,12 +135,20 @@ fn controller_and_busy_engine(
     (server, client)
 }
 
-fn assert_in_window(what: &str, took: Duration, logs: &str) {
+/// Freeze `pid` and wait for the other side's `log` to show `needle`; asserts it came within
+/// [`EARLIEST`]..=[`LATEST`] of the freeze, and returns that log.
+fn freeze_and_time(pid: u32, log: &LogTail, needle: &str, what: &str) -> String {
+    let frozen = Instant::now();
+    signal(pid, libc::SIGSTOP);
+    let lost = log.wait_for(needle, frozen, Duration::from_secs(8));
+    let text = log.text();
+    let took = lost.unwrap_or_else(|| panic!("{what}: never logged:\n{text}")) - frozen;
     eprintln!("{what} after {:.3}s", took.as_secs_f64());
     assert!(
         (EARLIEST..=LATEST).contains(&took),
-        "{what} after {took:?}, expected {EARLIEST:?}..={LATEST:?} with --evict {EVICT}\n{logs}"
+        "{what} after {took:?}, expected {EARLIEST:?}..={LATEST:?} with --evict {EVICT}\n{text}"
     );
+    text
 }
 
 #[test]
@@ -151,13 +159,7 @@ fn a_frozen_engine_is_evicted_after_the_configured_eviction_time() {
         marker: format!("sleep 87.{}", std::process::id()),
     };
     let ((_, server_log), (client, _)) = controller_and_busy_engine(&s, &mut started);
-
-    let frozen = Instant::now();
-    signal(client, libc::SIGSTOP);
-    let lost = server_log.wait_for("lost (no heartbeat", frozen, Duration::from_secs(8));
-    let log = server_log.text();
-    let lost = lost.unwrap_or_else(|| panic!("the frozen engine was never evicted:\n{log}"));
-    assert_in_window("engine evicted", lost - frozen, &log);
+    let log = freeze_and_time(client, &server_log, "lost (no heartbeat", "engine evicted");
     assert!(
         log.contains("lost (no heartbeat for 1.0s): 2 tasks requeued"),
         "both tasks it held go back: {log}"
@@ -172,13 +174,12 @@ fn an_engine_notices_a_frozen_controller_after_the_eviction_time_it_was_given() 
         marker: format!("sleep 88.{}", std::process::id()),
     };
     let ((server, _), (_, client_log)) = controller_and_busy_engine(&s, &mut started);
-
-    let frozen = Instant::now();
-    signal(server, libc::SIGSTOP);
-    let lost = client_log.wait_for("lost the controller", frozen, Duration::from_secs(8));
-    let log = client_log.text();
-    let lost = lost.unwrap_or_else(|| panic!("the engine never noticed:\n{log}"));
-    assert_in_window("controller lost", lost - frozen, &log);
+    let log = freeze_and_time(
+        server,
+        &client_log,
+        "lost the controller",
+        "controller lost",
+    );
     // The engine was never told 1 s on its own command line: it came with the welcome.
     assert!(
         log.contains("lost the controller (silent for over 1.0s); 2 running tasks continue"),

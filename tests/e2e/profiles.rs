@@ -284,22 +284,21 @@ fn create_list_and_show() {
     );
 
     // An unknown profile, for every command that takes one: exit 2, and how to make it.
-    for cmd in ["start", "status", "stop", "engine"] {
-        let out = p.run(&[cmd, "--profile", "tequila"]);
-        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stderr(&out));
+    for args in [
+        ["start", "--profile", "tequila"],
+        ["status", "--profile", "tequila"],
+        ["stop", "--profile", "tequila"],
+        ["engine", "--profile", "tequila"],
+        ["profile", "show", "tequila"],
+    ] {
+        let out = p.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("hs profile create tequila"),
-            "{cmd}: {}",
+            "{args:?}: {}",
             stderr(&out)
         );
     }
-    let out = p.run(&["profile", "show", "tequila"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("hs profile create tequila"),
-        "{}",
-        stderr(&out)
-    );
     let out = p.run(&["profile", "create", "no good"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!p.site().join("profile_no good").exists());

@@ -416,6 +416,29 @@ impl FakeEngine {
     }
 }
 
+/// A controller tuned by `tune`, a client of it, and one fake engine it has registered. `dir`
+/// holds the store (and is last, so it outlives the controller).
+struct WithFake {
+    c: Controller,
+    client: Client,
+    fake: FakeEngine,
+    dir: tempfile::TempDir,
+}
+
+fn with_fake_engine(tune: impl FnOnce(&mut BrokerConfig)) -> WithFake {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Controller::start(dir.path(), tune);
+    let mut client = Client::connect_with(&c.info, quick()).unwrap();
+    let fake = FakeEngine::join(&c.info);
+    wait_for_engines(&mut client, 1);
+    WithFake {
+        c,
+        client,
+        fake,
+        dir,
+    }
+}
+
 /// Wait until the controller counts `n` engines.
 fn wait_for_engines(client: &mut Client, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -428,10 +451,12 @@ fn wait_for_engines(client: &mut Client, n: usize) {
 #[test]
 fn a_cancelled_task_handed_back_by_its_engine_is_not_run_elsewhere() {
     use hs_engine::protocol::{Bye, Cancel, Tasks};
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = Controller::start(dir.path(), |_| {});
-    let mut client = Client::connect_with(&c.info, quick()).unwrap();
-    let mut fake = FakeEngine::join(&c.info);
+    let WithFake {
+        dir,
+        mut c,
+        mut client,
+        mut fake,
+    } = with_fake_engine(|_| {});
     let marker = dir.path().join("ran");
     let ids = client
         .submit(vec![JobSpec::new(format!("touch {}", marker.display()))])
@@ -459,10 +484,12 @@ fn a_cancelled_task_handed_back_by_its_engine_is_not_run_elsewhere() {
 #[test]
 fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is_lost() {
     use hs_engine::protocol::{Cancel, Tasks};
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = Controller::start(dir.path(), |cfg| cfg.watch_cancels = true);
-    let mut client = Client::connect_with(&c.info, quick()).unwrap();
-    let mut fake = FakeEngine::join(&c.info);
+    let WithFake {
+        dir,
+        mut c,
+        mut client,
+        mut fake,
+    } = with_fake_engine(|cfg| cfg.watch_cancels = true);
     let marker = dir.path().join("ran");
     let ids = client
         .submit(vec![JobSpec::new(format!("touch {}", marker.display()))])
@@ -525,11 +552,12 @@ fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not
 #[test]
 fn an_engine_back_with_a_task_cancelled_while_it_was_away_is_told_to_stop_it() {
     use hs_engine::protocol::{Cancel, Held, Tasks};
-    let dir = tempfile::tempdir().unwrap();
-    let c = Controller::start(dir.path(), |_| {});
-    let mut client = Client::connect_with(&c.info, quick()).unwrap();
-    let mut fake = FakeEngine::join(&c.info);
-    wait_for_engines(&mut client, 1);
+    let WithFake {
+        dir: _dir,
+        c: _c,
+        mut client,
+        mut fake,
+    } = with_fake_engine(|_| {});
     let ids = client.submit(vec![JobSpec::new("sleep 60")]).unwrap();
     let leased = fake.expect::<Tasks>().tasks.remove(0);
     assert_eq!(leased.task.id, ids[0]);
@@ -581,11 +609,12 @@ fn report_ran(fake: &mut FakeEngine, bundle: &hs_engine::protocol::Tasks, took: 
 fn the_prefetch_follows_how_long_tasks_take() {
     use crate::prefetch::MOST_PER_SLOT;
     use hs_engine::protocol::Tasks;
-    let dir = tempfile::tempdir().unwrap();
-    let c = Controller::start(dir.path(), |_| {});
-    let mut client = Client::connect_with(&c.info, quick()).unwrap();
-    let mut fake = FakeEngine::join(&c.info);
-    wait_for_engines(&mut client, 1);
+    let WithFake {
+        dir: _dir,
+        c: _c,
+        mut client,
+        mut fake,
+    } = with_fake_engine(|_| {});
     client
         .submit((0..200).map(|_| JobSpec::new("true")).collect())
         .unwrap();
