@@ -162,7 +162,7 @@ impl Broker {
             if control.aborted() && abort_deadline.is_none() {
                 self.summary.aborted = true;
                 abort_deadline = Some(now + self.cfg.abort_grace);
-                self.stop_engines();
+                self.drain_engines(true);
             }
             if control.draining() {
                 self.input_done = true;
@@ -197,7 +197,7 @@ impl Broker {
                 if self.registry.engine_count() == 0 {
                     return Ok(self.summary.clone());
                 }
-                self.drain_engines();
+                self.drain_engines(false);
             }
 
             let want_feed = feed.is_some()

@@ -8,13 +8,11 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
 
 use crate::broker::{Broker, BrokerError};
 use crate::hosts::host_key;
 use crate::sink::ResultSink;
-use crate::wire::to_completion;
 
 impl Broker {
     /// Fail the host-bound tasks that waited `affinity_wait` with no engine of theirs connected.
@@ -43,26 +41,14 @@ impl Broker {
                 (task, result)
             })
             .collect();
-        let completions: Vec<_> = failed.iter().map(|(_, r)| to_completion(r, None)).collect();
-        let recorded: HashSet<_> = self.store.complete(&completions)?.into_iter().collect();
-        tracing::warn!(
-            "{} tasks failed without running: no engine on their hosts joined within {}",
-            failed.len(),
-            seconds(self.cfg.affinity_wait)
-        );
-        let mut pushes = Vec::new();
-        for (task, result) in failed {
-            // Cancelled meanwhile by another process: that result stands.
-            if recorded.contains(&task.id) {
-                self.count_final(&result);
-                sink.task_failed_to_start(&task, &result);
-                if self.watchers.is_watched(&task.id) {
-                    pushes.push(FinishedTask::new(&task, &result, None));
-                }
-            }
+        // (One cancelled meanwhile by another process keeps that result.)
+        let recorded = self.record_final(failed, None, sink)?;
+        if recorded > 0 {
+            tracing::warn!(
+                "{recorded} tasks failed without running: no engine on their hosts joined within {}",
+                seconds(self.cfg.affinity_wait)
+            );
         }
-        // Recorded first, so a watching client finds it in the store.
-        self.push_finished(pushes);
         Ok(())
     }
 }

@@ -92,31 +92,26 @@ impl Broker {
         }
     }
 
-    /// Tell every engine that no more work will come.
-    pub(crate) fn drain_engines(&mut self) {
-        let pending: Vec<Uuid> = self
+    /// Tell every engine not told yet that no more work will come or, with `stop` (this
+    /// controller was interrupted), every engine to stop its running tasks and hand back what it
+    /// has not finished.
+    pub(crate) fn drain_engines(&mut self, stop: bool) {
+        let engines: Vec<Uuid> = self
             .registry
             .engines()
-            .filter(|e| !e.drained)
+            .filter(|e| stop || !e.drained)
             .map(|e| e.id)
             .collect();
-        for engine in pending {
-            if let Some(info) = self.registry.get_mut(&engine) {
-                info.drained = true;
-            }
-            self.send_to_engine(engine, &Drain::default());
+        for engine in engines {
+            self.drain_engine(engine, stop);
         }
     }
 
-    /// Tell every engine, drained or not, to stop its running tasks and hand back what it has
-    /// not finished: this controller was interrupted.
-    pub(crate) fn stop_engines(&mut self) {
-        let all: Vec<Uuid> = self.registry.engines().map(|e| e.id).collect();
-        for engine in all {
-            if let Some(info) = self.registry.get_mut(&engine) {
-                info.drained = true;
-            }
-            self.send_to_engine(engine, &Drain { stop: true });
+    /// Send `engine` a drain (see [`drain_engines`](Self::drain_engines)) and remember it.
+    pub(crate) fn drain_engine(&mut self, engine: Uuid, stop: bool) {
+        if let Some(info) = self.registry.get_mut(&engine) {
+            info.drained = true;
         }
+        self.send_to_engine(engine, &Drain { stop });
     }
 }

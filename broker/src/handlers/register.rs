@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
+use hs_engine::protocol::{Cancel, Register, Welcome};
 
 use crate::broker::{Broker, BrokerError};
 use crate::prefetch::{self, RunTime};
@@ -127,10 +127,7 @@ impl Broker {
         }
         // Joined (or came back) after the others were drained: nothing will come, so it is told now.
         if self.work_done() {
-            if let Some(info) = self.registry.get_mut(&engine) {
-                info.drained = true;
-            }
-            self.send_to_engine(engine, &Drain::default());
+            self.drain_engine(engine, false);
         }
         Ok(())
     }

@@ -20,12 +20,6 @@ impl Broker {
         results: Vec<TaskResult>,
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
-        let host = self
-            .registry
-            .get(&engine)
-            .map(|e| e.host.clone())
-            .unwrap_or_default();
-        self.follow_run_times(engine, &results);
         let mut ids = Vec::with_capacity(results.len());
         let mut settled: Vec<(Task, TaskResult)> = Vec::with_capacity(results.len());
         for result in results {
@@ -39,18 +33,41 @@ impl Broker {
                 );
             }
         }
+        for (task, _) in &settled {
+            self.cancelling.remove(&task.id);
+        }
+        self.follow_run_times(engine, &settled);
+        self.record_final(settled, Some(engine), sink)?;
+        // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
+        self.pending_acks.entry(engine).or_default().extend(ids);
+        Ok(())
+    }
+
+    /// Record final results in one store transaction, then count them and tell the sink and any
+    /// watching client — only those the store took: a task that already had a final result
+    /// (cancelled by another process meanwhile) keeps it. `engine` ran them; `None` for tasks
+    /// the controller settled itself without running them. Returns how many were recorded.
+    pub(crate) fn record_final(
+        &mut self,
+        settled: Vec<(Task, TaskResult)>,
+        engine: Option<Uuid>,
+        sink: &mut dyn ResultSink,
+    ) -> Result<usize, BrokerError> {
+        if settled.is_empty() {
+            return Ok(0);
+        }
+        let host = engine
+            .and_then(|e| self.registry.get(&e))
+            .map(|e| e.host.clone())
+            .unwrap_or_default();
+        let ran_on = engine.map(|e| (e, host.as_str()));
         let completions: Vec<_> = settled
             .iter()
-            .map(|(_, r)| to_completion(r, Some((engine, &host))))
+            .map(|(_, r)| to_completion(r, ran_on))
             .collect();
-        let recorded: HashSet<Uuid> = if completions.is_empty() {
-            HashSet::new()
-        } else {
-            self.store.complete(&completions)?.into_iter().collect()
-        };
+        let recorded: HashSet<Uuid> = self.store.complete(&completions)?.into_iter().collect();
         let mut pushes = Vec::new();
         for (task, result) in settled {
-            self.cancelling.remove(&task.id);
             if !recorded.contains(&task.id) {
                 tracing::debug!(
                     "task {} already had a final result: this one is ignored",
@@ -59,21 +76,22 @@ impl Broker {
                 continue;
             }
             self.count_final(&result);
-            if let Some(info) = self.registry.get_mut(&engine) {
-                info.done += 1;
-            }
-            if let Some(info) = self.registry.get(&engine) {
-                sink.task_finished(&task, &result, info);
+            match engine {
+                Some(e) => {
+                    if let Some(info) = self.registry.get_mut(&e) {
+                        info.done += 1;
+                        sink.task_finished(&task, &result, info);
+                    }
+                }
+                None => sink.task_failed_to_start(&task, &result),
             }
             if self.watchers.is_watched(&task.id) {
-                pushes.push(FinishedTask::new(&task, &result, Some((engine, &host))));
+                pushes.push(FinishedTask::new(&task, &result, ran_on));
             }
         }
         // Only now: a watcher must be able to find what it is told about in the store.
         self.push_finished(pushes);
-        // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
-        self.pending_acks.entry(engine).or_default().extend(ids);
-        Ok(())
+        Ok(recorded.len())
     }
 
     /// Count a recorded final result in the run's summary.
@@ -83,21 +101,27 @@ impl Broker {
         } else {
             self.summary.failed += 1;
         }
-        // Any final result may make the store schedulable again: it may be the last of its
-        // group to finish (the next group opens) or a failure due a retry.
-        self.store_dirty = true;
+        // A final result makes the store schedulable again only as a failure due a retry, or
+        // as the last task of its group the controller held (the next group opens); otherwise
+        // a store found empty stays so, and is not asked again after every result.
+        let retry_due = !result.succeeded() && self.cfg.max_retries > 0;
+        let holds_nothing =
+            self.queue.is_empty() && self.orphans.is_empty() && self.registry.lease_count() == 0;
+        if retry_due || holds_nothing {
+            self.store_dirty = true;
+        }
     }
 
-    /// Find the task a result answers and end whatever held it: its lease (on this engine or,
-    /// if it was requeued and handed out again, another one), its place in the queue, or its
-    /// place among a previous controller's orphans.
-    /// Fold the run times of `results` into `engine`'s mean, and let its capacity follow.
-    fn follow_run_times(&mut self, engine: Uuid, results: &[TaskResult]) {
-        let fixed = self.cfg.prefetch;
+    /// Fold the run times of `settled` results into `engine`'s mean, and let its capacity follow
+    /// (unless the prefetch is fixed).
+    fn follow_run_times(&mut self, engine: Uuid, settled: &[(Task, TaskResult)]) {
+        if self.cfg.prefetch.is_some() {
+            return;
+        }
         let Some(info) = self.registry.get_mut(&engine) else {
             return;
         };
-        for r in results {
+        for (_, r) in settled {
             if let Some(took) = r
                 .start_time
                 .and_then(|s| (r.completion_time - s).to_std().ok())
@@ -105,9 +129,12 @@ impl Broker {
                 info.runs.observe(took);
             }
         }
-        info.capacity = prefetch::capacity(info.slots, fixed, &info.runs);
+        info.capacity = prefetch::capacity(info.slots, None, &info.runs);
     }
 
+    /// Find the task a result answers and end whatever held it: its lease (on this engine or,
+    /// if it was requeued and handed out again, another one), its place in the queue, or its
+    /// place among a previous controller's orphans.
     fn settle(&mut self, engine: Uuid, id: &Uuid) -> Option<Task> {
         if let Some(lease) = self.registry.lease_of(id) {
             if lease.engine != engine {
