@@ -338,7 +338,8 @@ fn stream_jobs_run_on_the_namespace_host_they_name() {
     let port = free_ports();
     let text = text
         .replacen("port = 0", &format!("port = {port}\nhostwait = 2"), 1)
-        .replacen("# args = \"\"", &format!("args = \"-F {cfg}\""), 1);
+        // The namespace hosts' sshd needs its own client configuration: `ssh.config`.
+        .replacen("# config = \"\"", &format!("config = \"{cfg}\""), 1);
     std::fs::write(&config, text).unwrap();
     let start = s.hs(&[
         "start",

@@ -12,17 +12,7 @@ use crate::profile::nodefile;
 
 /// The launcher the flags ask for (`None`: the engine runs inside this process).
 pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launcher>> {
-    let words = |text: &str, what: &str| {
-        shell_words::split(text).map_err(|e| Failure::usage(format!("{what}: {e}")))
-    };
-    let ssh_args = match &args.ssh_args {
-        Some(a) => words(a, "--ssh-args")?,
-        None => words(
-            &cfg.option(None::<String>, "ssh.args", Layers::All)?
-                .unwrap_or_default(),
-            "ssh.args",
-        )?,
-    };
+    let ssh_args = crate::launch::ssh_options(args.ssh_args.as_deref(), cfg)?;
     let ssh = |hosts: Vec<String>| Launcher::Ssh {
         hosts,
         per_host: 1,
@@ -58,7 +48,8 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
         }));
     }
     if let Some(command) = &args.launcher {
-        let argv = words(command, "--launcher")?;
+        let argv =
+            shell_words::split(command).map_err(|e| Failure::usage(format!("--launcher: {e}")))?;
         if argv.is_empty() {
             return Err(Failure::usage(
                 "--launcher needs a command, e.g. --launcher 'srun -n4'",
@@ -129,17 +120,17 @@ pub fn engine_args(
             "-o/-e work only when the engine runs inside hs cluster; with launched engines use --capture",
         ));
     }
-    let nonzero = |v: Option<f64>| v.filter(|v| *v != 0.0);
+    use super::common::positive;
     Ok(EngineArgs {
         exe: args.launch.remote_exe.clone().unwrap_or_else(own_exe),
         slots,
         template: (!templated && args.run.template != "{}").then(|| args.run.template.clone()),
-        task_timeout: nonzero(cfg.option(args.run.task_timeout, "task.timeout", Layers::All)?),
-        signalwait: args.run.signalwait,
+        task_timeout: positive(cfg.option(args.run.task_timeout, "task.timeout", Layers::All)?),
+        // Engines on other hosts do not see this host's configuration: a set key goes along.
+        signalwait: cfg.option(args.run.signalwait, "task.signalwait", Layers::Set)?,
         capture: args.run.capture,
-        idle_timeout: nonzero(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?),
+        idle_timeout: positive(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
-        reconnect_limit: 60.0,
     })
 }
 

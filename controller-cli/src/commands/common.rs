@@ -109,7 +109,12 @@ pub fn stop_grace(signalwait: Duration) -> Duration {
 
 /// A configured number of seconds where 0 means "none" (`task.timeout`, `client.timeout`).
 pub fn seconds_or_none(seconds: Option<f64>) -> Option<Duration> {
-    seconds.filter(|s| *s > 0.0).map(Duration::from_secs_f64)
+    positive(seconds).map(Duration::from_secs_f64)
+}
+
+/// A seconds option for which 0 means unset (HyperShell's convention for timeouts).
+pub fn positive(seconds: Option<f64>) -> Option<f64> {
+    seconds.filter(|s| *s > 0.0)
 }
 
 /// Heartbeat interval and eviction time: `--heartrate`/`--evict`, else `server.heartrate` and

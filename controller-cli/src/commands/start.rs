@@ -171,10 +171,9 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
 /// profile may set (`task.timeout`, `task.signalwait`), which engines started elsewhere would
 /// not see in their own configuration.
 fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
+    use super::common::positive;
     let seconds = |key: &str| -> anyhow::Result<Option<f64>> {
-        Ok(cfg
-            .option(None::<f64>, key, Layers::All)?
-            .filter(|v| *v != 0.0))
+        Ok(positive(cfg.option(None::<f64>, key, Layers::All)?))
     };
     // The local launcher runs this very program; remote_exe names hs on other hosts.
     let remote = cfg
@@ -202,6 +201,5 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
             }
             v => v.unwrap_or(0.0),
         },
-        reconnect_limit: 60.0,
     })
 }

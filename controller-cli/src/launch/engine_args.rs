@@ -29,10 +29,12 @@ pub struct EngineArgs {
     pub idle_timeout: Option<f64>,
     /// `-d`: negative = a random wait up to |d|.
     pub delay_start: f64,
-    /// How long an engine that lost its controller keeps trying before it gives up: launched
-    /// engines belong to their controller and must not linger long without it.
-    pub reconnect_limit: f64,
 }
+
+/// How long a launched engine that lost its controller keeps trying before it gives up (its
+/// `--reconnect-limit`): launched engines belong to their controller and must not linger long
+/// without it.
+const RECONNECT_LIMIT_SECS: f64 = 60.0;
 
 impl EngineArgs {
     /// The words after the program: `client --file - -N 4 …`.
@@ -61,7 +63,7 @@ impl EngineArgs {
         if self.delay_start != 0.0 {
             secs("--delay-start", self.delay_start);
         }
-        secs("--reconnect-limit", self.reconnect_limit);
+        secs("--reconnect-limit", RECONNECT_LIMIT_SECS);
         if self.capture {
             argv.push("--capture".into());
         }
@@ -103,7 +105,6 @@ mod tests {
             capture: true,
             idle_timeout: Some(10.0),
             delay_start: -3.0,
-            reconnect_limit: 60.0,
         };
         let argv = args.argv(&Connect::Stdin);
         assert_eq!(

@@ -13,6 +13,7 @@ use hs_broker::connection::ConnectionInfo;
 
 pub use engine_args::{Connect, EngineArgs, own_exe};
 pub use fleet::{Exited, Fleet};
+pub use ssh::options as ssh_options;
 pub use supervise::{Supervisor, SupervisorConfig};
 
 /// How engines are started.

@@ -1,6 +1,9 @@
 //! The ssh command line for one remote engine. ssh hands the remote side one string that the
 //! remote login shell splits again, so every word is quoted for that shell.
 
+use crate::config::{Config, Layers};
+use crate::exit::Failure;
+
 /// `ssh [user args] -o BatchMode=yes HOST -- 'VAR=v' 'hs' 'client' …`. The user's options come
 /// first: ssh keeps the first value of an option, so theirs win over hs's defaults.
 pub fn command(
@@ -25,6 +28,29 @@ pub fn command(
     line.extend(remote.iter().map(|w| shell_words::quote(w).into_owned()));
     argv.push(line.join(" "));
     argv
+}
+
+/// Options for every ssh connection: `-F <ssh.config>` when that key is set (and the options
+/// do not name a file themselves), then `flag` (`--ssh-args`) or else `ssh.args`, split as a
+/// shell would.
+pub fn options(flag: Option<&str>, cfg: &Config) -> anyhow::Result<Vec<String>> {
+    let (text, what) = match flag {
+        Some(text) => (text.to_string(), "--ssh-args".to_string()),
+        None => (
+            cfg.option(None::<String>, "ssh.args", Layers::All)?
+                .unwrap_or_default(),
+            format!("ssh.args ({})", cfg.source("ssh.args")),
+        ),
+    };
+    let given = shell_words::split(&text).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
+    let mut argv = Vec::new();
+    if !given.iter().any(|w| w.starts_with("-F"))
+        && let Some(file) = cfg.option(None::<String>, "ssh.config", Layers::Set)?
+    {
+        argv.extend(["-F".to_string(), file]);
+    }
+    argv.extend(given);
+    Ok(argv)
 }
 
 /// `HYPERSHELL_*` variables of this process, for `-E/--env` (the key variables excepted: the

@@ -39,7 +39,7 @@ pub fn from_config(
                     .option(None::<u32>, "engines.per_host", Layers::All)?
                     .unwrap_or(1)
                     .max(1),
-                args: words("ssh.args")?,
+                args: crate::launch::ssh_options(None, cfg)?,
                 forward_env: cfg
                     .option(None::<bool>, "engines.env", Layers::All)?
                     .unwrap_or(false),

@@ -52,8 +52,10 @@ delay_start = 0
 timeout = 0
 
 [ssh]
-# Options for every ssh connection, e.g. "-F ~/.ssh/cluster_config -o ConnectTimeout=5".
+# Options for every ssh connection, e.g. "-o ConnectTimeout=5".
 # args = ""
+# The ssh client configuration file (ssh -F), when not ssh's own default.
+# config = ""
 
 [database]
 # Tasks of this profile, kept between starts. Or url = "postgres://user@host/db".
