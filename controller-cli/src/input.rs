@@ -106,34 +106,45 @@ pub fn spawn_feeder<F>(
     feed: FeedSender,
     alive: Arc<AtomicBool>,
     produce: F,
-) -> std::io::Result<JoinHandle<InputReport>>
+) -> std::io::Result<Feeder>
 where
     F: FnOnce(&mut dyn FnMut(Vec<TaskRecord>) -> bool) -> InputReport + Send + 'static,
 {
-    std::thread::Builder::new()
+    let ended = Arc::new(AtomicBool::new(false));
+    let past_input = ended.clone();
+    let thread = std::thread::Builder::new()
         .name("hs-input".into())
         .spawn(move || {
             let is_alive = || alive.load(Ordering::SeqCst);
             let mut feed = feed;
             let report = produce(&mut |bundle| feed.send(bundle, &is_alive).is_ok() && is_alive());
+            past_input.store(true, Ordering::SeqCst);
             if is_alive() {
                 let _ = feed.finish(&is_alive);
             }
             report
-        })
+        })?;
+    Ok(Feeder { thread, ended })
 }
 
-/// The reader's report once the broker has returned. A run that was not interrupted ended
-/// after the input did, so the reader has finished or is about to: wait for it (else a rejected
-/// line or a read error could go uncounted). After an interrupt it may still be blocked on a
-/// terminal or pipe: take its report only if it has finished.
-pub fn final_report(
-    reader: Option<JoinHandle<InputReport>>,
-    interrupted: bool,
-) -> Option<InputReport> {
-    reader
-        .filter(|r| !interrupted || r.is_finished())
-        .and_then(|r| r.join().ok())
+/// The input thread of a run.
+pub struct Feeder {
+    thread: JoinHandle<InputReport>,
+    /// It is past its input (end, read error, or told to stop): it has returned or is about to.
+    ended: Arc<AtomicBool>,
+}
+
+impl Feeder {
+    /// Its report, once the broker has returned. If it is past its input it is waited for, so
+    /// a rejected line or a read error is not missed. Otherwise — an interrupt, or a run that
+    /// ended before its input did (its engine left idle, a client asked it to drain) — it may
+    /// be blocked on a terminal or pipe, and its report is taken only if it has finished.
+    pub fn report(self, interrupted: bool) -> Option<InputReport> {
+        let past_input = !interrupted && self.ended.load(Ordering::SeqCst);
+        (past_input || self.thread.is_finished())
+            .then(|| self.thread.join().ok())
+            .flatten()
+    }
 }
 
 /// Read `input` on its own thread and feed the broker until the input ends or `alive` clears.
@@ -143,7 +154,7 @@ pub fn spawn_reader(
     alive: Arc<AtomicBool>,
     failures: FailureLog,
     submitter: Submitter,
-) -> std::io::Result<JoinHandle<InputReport>> {
+) -> std::io::Result<Feeder> {
     spawn_feeder(feed, alive, move |send| {
         read_lines(input, &failures, &submitter, send)
     })
@@ -154,7 +165,7 @@ pub fn spawn_rows(
     rows: Vec<TaskRecord>,
     feed: FeedSender,
     alive: Arc<AtomicBool>,
-) -> std::io::Result<JoinHandle<InputReport>> {
+) -> std::io::Result<Feeder> {
     spawn_feeder(feed, alive, move |send| {
         let report = InputReport {
             tasks: rows.len() as u64,
@@ -220,6 +231,7 @@ pub fn feed_lines<T>(
     let mut bundle: Vec<T> = Vec::new();
     let mut line = Vec::new();
     let (mut number, mut made) = (0u64, 0u64);
+    let mut error = None;
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line) {
@@ -227,8 +239,10 @@ pub fn feed_lines<T>(
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
+                // What was read before it still runs (the lines of a bundle not sent yet too).
                 tracing::error!("reading stopped at line {}: {e}", number + 1);
-                return (made, Some(e.to_string()));
+                error = Some(e.to_string());
+                break;
             }
         }
         number += 1;
@@ -246,7 +260,7 @@ pub fn feed_lines<T>(
     if !bundle.is_empty() {
         send(bundle);
     }
-    (made, None)
+    (made, error)
 }
 
 /// What one input line is.
@@ -321,5 +335,35 @@ mod tests {
             parse_line(b"true # HYPERSHELL: bad/tag\n"),
             Line::Bad(..)
         ));
+    }
+
+    /// Yields `first` in one read, then fails.
+    struct FailsAfter(Option<&'static [u8]>);
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.take() {
+                Some(data) => {
+                    buf[..data.len()].copy_from_slice(data);
+                    Ok(data.len())
+                }
+                None => Err(std::io::Error::other("device gone")),
+            }
+        }
+    }
+
+    #[test]
+    fn lines_read_before_a_read_error_are_all_sent() {
+        let mut sent = Vec::new();
+        let (made, error) = feed_lines(
+            Box::new(FailsAfter(Some(b"a\nb\npart"))),
+            &mut |number, _| Some(number),
+            &mut |bundle| {
+                sent.extend(bundle);
+                true
+            },
+        );
+        assert_eq!((made, sent), (2, vec![1, 2]));
+        assert_eq!(error.as_deref(), Some("device gone"));
     }
 }

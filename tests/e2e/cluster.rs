@@ -298,3 +298,27 @@ fn cluster_port_writes_the_trio_and_runs_locally() {
     assert_eq!(stdout(&out), "local\n");
     assert!(!conn.exists(), "the connection file is removed at the end");
 }
+
+/// A run whose engine leaves idle (`-T`) ends then, even with its input still open: it does
+/// not wait for a reader that may never see the end of a pipe or terminal.
+#[test]
+fn an_idle_engine_ends_the_run_while_the_input_stays_open() {
+    let s = Scratch::new();
+    let (child, stdin) = spawn_fed(s.hs(&["cluster", "--no-db", "-N1", "-T", "1"]));
+    let started = std::time::Instant::now();
+    let out = wait_output(child, Duration::from_secs(15));
+    let took = started.elapsed();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(
+        stderr(&out).contains("idle for 1s: leaving"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("the input had no tasks"),
+        "{}",
+        stderr(&out)
+    );
+}

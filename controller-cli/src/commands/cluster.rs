@@ -178,7 +178,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     if let Some(error) = launched.and_then(|l| l.error) {
         return Err(crate::exit::Failure::runtime(error));
     }
-    let input_report = input::final_report(reader, summary.aborted);
+    let input_report = reader.and_then(|r| r.report(summary.aborted));
     let status = controller::finish(&summary, input_report, started, !args.store.restart);
     // Sockets owned by a reader still blocked on its input would make context teardown wait.
     std::mem::forget(ctx);

@@ -75,7 +75,9 @@ pub fn finish(
 ) -> Status {
     let rejected = input.as_ref().map_or(0, |r| r.rejected);
     let read_error = input.as_ref().and_then(|r| r.read_error.as_ref());
+    // (No report: the run ended before its input did, which says nothing about the input.)
     if expected_input
+        && input.is_some()
         && summary.submitted == 0
         && rejected == 0
         && !summary.aborted

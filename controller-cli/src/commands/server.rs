@@ -125,7 +125,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     progress::finish();
     let _ = std::fs::remove_file(&path);
     let summary = outcome?;
-    let input_report = input::final_report(reader, summary.aborted);
+    let input_report = reader.and_then(|r| r.report(summary.aborted));
     let expected_input = args.file.is_some() || !(args.forever || args.store.restart);
     let status = controller::finish(&summary, input_report, started, expected_input);
     std::mem::forget(ctx);

@@ -184,8 +184,7 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     let not_ok = shared.emitter.not_ok;
     drop(shared);
     let interrupted = summary.aborted || crate::signals::interrupted();
-    let read_error =
-        crate::input::final_report(Some(reader), interrupted).and_then(|r| r.read_error);
+    let read_error = reader.report(interrupted).and_then(|r| r.read_error);
     log_summary(&summary, 0, started.elapsed());
     std::mem::forget(ctx);
     if let Some(e) = read_error {
