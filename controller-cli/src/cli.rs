@@ -866,7 +866,7 @@ pub struct StreamArgs {
         value_name = "CONN.json",
         conflicts_with_all = [
             "num_threads", "template", "task_timeout", "signalwait", "capture", "output",
-            "errors", "bundlesize", "bundlewait", "heartrate", "evict",
+            "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
         ]
     )]
     pub connection_file: Option<PathBuf>,
@@ -878,7 +878,7 @@ pub struct StreamArgs {
         value_name = "NAME",
         conflicts_with_all = [
             "connection_file", "num_threads", "template", "task_timeout", "signalwait", "capture",
-            "output", "errors", "bundlesize", "bundlewait", "heartrate", "evict",
+            "output", "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
         ]
     )]
     pub profile: Option<String>,

@@ -99,6 +99,11 @@ fn mixed_jobs_each_get_one_result_line() {
         "line 9: working directory /no/such/place does not exist"
     );
     assert_eq!(rs[7]["result"]["line"], 9);
+    assert!(
+        rs[7]["result"]["code"].is_null(),
+        "it never started: {}",
+        rs[7]
+    );
     assert_eq!(s.read("g.txt"), "hi\n");
     assert_eq!(status(9), "timeout");
     assert_eq!(rs[9]["result"]["signal"], 2);

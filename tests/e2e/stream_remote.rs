@@ -125,6 +125,7 @@ fn stream_file_mixed_jobs_each_get_one_result_line() {
         "{f}"
     );
     assert_eq!(f["result"]["line"], 5);
+    assert!(f["result"]["code"].is_null(), "it never started: {f}");
     assert_eq!(std::fs::read_to_string(dir.join("g.txt")).unwrap(), "hi\n");
     assert_eq!(by_id(&rs, "h")["result"]["status"], "timeout");
     assert_eq!(by_id(&rs, "t")["result"]["status"], "ok");
@@ -199,9 +200,12 @@ fn stream_file_with_a_wrong_key_is_refused_with_exit_7() {
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert!(stderr(&out).contains("key"), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
-    // Flags for local engines make no sense with --file.
-    let out = run_with_input(c.stream(&["-N4"]), "", LIMIT);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Flags for local engines, or for a broker of its own, make no sense with --file: the
+    // controller's own settings apply.
+    for flag in [["-N", "4"], ["--host-wait", "1"]] {
+        let out = run_with_input(c.stream(&flag), "", LIMIT);
+        assert_eq!(out.status.code(), Some(2), "{flag:?}: {}", stderr(&out));
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use hs_broker::store::MemoryStore;
 use hs_broker::{Broker, BrokerConfig, EngineInfo, ResultSink, feed};
-use hs_engine::protocol::generate_key;
+use hs_engine::protocol::{FinishedTask, generate_key};
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
@@ -61,11 +61,8 @@ impl ResultSink for StreamSink {
     fn task_failed_to_start(&mut self, task: &Task, outcome: &TaskResult) {
         let mut shared = lock(&self.0);
         if let Some(entry) = shared.pending.remove(&task.id) {
-            let why = outcome
-                .error
-                .as_deref()
-                .unwrap_or("the job could not start");
-            let r = result::not_run("error", why, Some(task.id.to_string()));
+            // The same result a controller pushes to a remote stream for such a task.
+            let r = result::of(&FinishedTask::new(task, outcome, None));
             shared.emitter.emit(entry, r);
         }
     }

@@ -61,7 +61,7 @@ pub fn from_config(
             if argv.is_empty() {
                 argv.push("srun".into());
             }
-            if !argv.iter().any(|w| w.starts_with("--ntasks") || w == "-n") {
+            if !names_task_count(&argv) {
                 argv.push(format!("--ntasks={count}"));
             }
             Launcher::Command { argv }
@@ -84,4 +84,36 @@ pub fn from_config(
             )));
         }
     })
+}
+
+/// Whether srun words already say how many tasks to start: `-n N`, `-nN`, `--ntasks=N`,
+/// `--ntasks N`.
+fn names_task_count(words: &[String]) -> bool {
+    words.iter().any(|w| {
+        w == "-n"
+            || w.starts_with("--ntasks")
+            || w.strip_prefix("-n")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_count_in_any_srun_spelling_is_kept() {
+        let said = |text: &str| names_task_count(&shell_words::split(text).unwrap());
+        for text in [
+            "srun -n 4",
+            "srun -n4",
+            "srun --ntasks=4",
+            "srun --ntasks 4",
+        ] {
+            assert!(said(text), "{text}");
+        }
+        for text in ["srun", "srun -N2", "srun --nodes=2 -c4", "srun --no-kill"] {
+            assert!(!said(text), "{text}");
+        }
+    }
 }

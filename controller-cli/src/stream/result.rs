@@ -27,7 +27,9 @@ pub fn finished(task: &Task, result: &TaskResult, engine_id: Uuid, host: &str) -
 /// The result of a job as a controller reports it (here, or pushed to a client).
 pub fn of(f: &FinishedTask) -> Value {
     let mut r = json!({
-        "code": f.exit_status,
+        // A job that never started (no host, a bad `cd`, cancelled while waiting) has no exit
+        // status: hs's negative sentinels stay out of `code`.
+        "code": f.start_time.map(|_| f.exit_status),
         "status": f.status(),
         "submitted": f.submit_time.to_rfc3339(),
         "started": f.start_time.map(|t| t.to_rfc3339()),
