@@ -146,6 +146,26 @@ fn seconds_no_duration_holds_are_usage_errors() {
     one_line_error(&stderr(&out), "positive number of seconds");
 }
 
+/// A host wait no duration can hold: the flag is a usage error (2), the configuration key a
+/// configuration error (3) naming where it was set.
+#[test]
+fn a_host_wait_no_duration_holds_is_refused() {
+    let s = Scratch::new();
+    for value in ["--host-wait=-1", "--host-wait=1e300"] {
+        let out = run_with_input(s.hs(&["stream", "-N1", value]), "", LIMIT);
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+    }
+    let mut cmd = s.hs(&["stream", "-N1"]);
+    cmd.env("HYPERSHELL_SERVER_HOSTWAIT", "-1");
+    let out = run_with_input(cmd, "{\"cmd\":\"true\"}\n", LIMIT);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    one_line_error(
+        &stderr(&out),
+        "server.hostwait = -1 (env: HYPERSHELL_SERVER_HOSTWAIT)",
+    );
+    assert_eq!(stdout(&out), "", "nothing ran");
+}
+
 /// `-p` leaves room for its heartbeat and client ports in a local cluster too: 65534 would
 /// have bound 65535 twice.
 #[test]

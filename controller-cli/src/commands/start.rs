@@ -110,7 +110,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         ..info.clone()
     };
     connection::write(&profile.client_file(), &client_info)?;
-    let mut cluster = ClusterState::of_this_process(info.controller_id, launcher.name(), None);
+    let mut cluster = ClusterState::of_this_process(info.controller_id, launcher.name());
     cluster.expected_engines = launcher.expected_engines();
     state::write(&profile.state_file(), &cluster)?;
     if !loopback || launcher.name() != "ssh" {

@@ -1,6 +1,6 @@
-//! The state of a profile's running cluster, kept in `security/cluster.json` (mode 0600): who
-//! the controller is and which process groups it launched, so `hs stop` and `hs status` find
-//! them and a second `hs start` is refused while the first still runs.
+//! The state of a profile's running cluster, kept in `security/cluster.json` (mode 0600): which
+//! process runs its controller and how it launches engines, so `hs stop` and `hs status` find
+//! it and a second `hs start` is refused while the first still runs.
 //!
 //! A pid alone is not proof of life: a pid can be reused, and a dead child stays a zombie until
 //! reaped (on some machines init reaps orphans only every second or two). So the state keeps
@@ -22,9 +22,6 @@ pub struct ClusterState {
     pub launcher: String,
     /// When it started (RFC 3339).
     pub started: String,
-    /// The controller's log, when it runs in the background.
-    #[serde(default)]
-    pub log: Option<String>,
     /// Engines the launcher was asked for, when it knows (`hs start --daemonize` waits for them).
     #[serde(default)]
     pub expected_engines: Option<u64>,
@@ -32,7 +29,7 @@ pub struct ClusterState {
 
 impl ClusterState {
     /// The state of this process.
-    pub fn of_this_process(controller_id: uuid::Uuid, launcher: &str, log: Option<String>) -> Self {
+    pub fn of_this_process(controller_id: uuid::Uuid, launcher: &str) -> Self {
         let pid = std::process::id();
         ClusterState {
             pid,
@@ -40,7 +37,6 @@ impl ClusterState {
             controller_id,
             launcher: launcher.to_string(),
             started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            log,
             expected_engines: None,
         }
     }
@@ -91,7 +87,7 @@ mod tests {
 
     #[test]
     fn this_process_runs_and_a_record_of_another_start_does_not() {
-        let state = ClusterState::of_this_process(uuid::Uuid::new_v4(), "local", None);
+        let state = ClusterState::of_this_process(uuid::Uuid::new_v4(), "local");
         assert!(state.running());
         let reused = ClusterState {
             start_ticks: state.start_ticks + 1,
