@@ -859,6 +859,43 @@ fn stop_drain_finishes_the_queue_and_a_stale_engine_file_is_refused() {
     assert_eq!(p.engines().len(), 1, "the stale engine did not register");
 }
 
+/// `hs engine --profile NAME` joins that profile's running cluster; the files of a cluster
+/// that died without cleaning up are not dialled but removed, with exit 11.
+#[test]
+fn an_engine_joins_a_profile_by_name_and_not_a_dead_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Running::create("joiner", &["-n", "1", "-N", "1"]);
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    let out = p.run(&["engine", "--profile", "joiner", "-T", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("registered with controller"),
+        "{}",
+        stderr(&out)
+    );
+    // Its files as a controller killed with SIGKILL would leave them.
+    let files = ["cluster.json", "hs-engine.json"];
+    let kept: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(p.security(f)).unwrap())
+        .collect();
+    let out = p.with_profile("stop", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for (file, bytes) in files.iter().zip(kept) {
+        std::fs::write(p.security(file), bytes).unwrap();
+        std::fs::set_permissions(p.security(file), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = p.run(&["engine", "--profile", "joiner", "--connect-timeout", "5"]);
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no running cluster"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p.security("cluster.json").exists(), "stale files removed");
+}
+
 #[test]
 fn a_stream_runs_its_jobs_on_a_running_profile() {
     let p = Running::create("streamer", &["-n", "2", "-N", "1"]);

@@ -17,30 +17,23 @@ fn is_local(host: &str) -> bool {
     host == "localhost" || host == "127.0.0.1" || host == hs_engine::engine::short_hostname()
 }
 
+/// The endpoints and key of a connection file.
+fn dial(info: hs_broker::connection::ConnectionInfo) -> (Endpoints, String) {
+    let endpoints = Endpoints {
+        engines: info.engine_endpoint(),
+        heartbeat: info.heartbeat_endpoint(),
+    };
+    (endpoints, info.key)
+}
+
 /// Endpoints and key: from `--file`, from `-k` (else `client.auth`, else `server.auth`) with
 /// `-H`/`-p` (else `server.host`, `server.port`), or from a local server's connection file.
 fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpoints, String)> {
     if let Some(name) = &args.profile {
         let profile = crate::profile::Profile::find(site, name)?;
-        let path = profile.engine_file();
-        if !path.exists() {
-            return Err(Failure {
-                status: Status::NotRunning,
-                message: format!(
-                    "profile {name} is not running ({} is missing): start it with `hs start --profile {name}`",
-                    path.display()
-                ),
-            }
-            .into());
-        }
-        let info = connection::read(&path)?;
-        return Ok((
-            Endpoints {
-                engines: info.engine_endpoint(),
-                heartbeat: info.heartbeat_endpoint(),
-            },
-            info.key,
-        ));
+        // Its controller must be alive: a file left by one that died would be dialled in vain.
+        super::running::cluster(&profile)?;
+        return Ok(dial(connection::read(&profile.engine_file())?));
     }
     if let Some(path) = &args.connection_file {
         let info = if path.as_os_str() == "-" {
@@ -48,13 +41,7 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
         } else {
             connection::read(path)?
         };
-        return Ok((
-            Endpoints {
-                engines: info.engine_endpoint(),
-                heartbeat: info.heartbeat_endpoint(),
-            },
-            info.key,
-        ));
+        return Ok(dial(info));
     }
     // HyperShell 2.8.2 dials `server.bind` here; the documented key is `server.host` (D12).
     let host = cfg
