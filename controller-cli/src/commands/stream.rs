@@ -26,7 +26,6 @@ use super::common::{
 use super::local;
 use crate::cli::StreamArgs;
 use crate::config::Config;
-use crate::exit::Failure;
 use crate::exit::Status;
 use crate::input::{InputReport, Submitter, feed_lines};
 use crate::site::Site;
@@ -184,10 +183,5 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     let read_error = reader.report(interrupted).and_then(|r| r.read_error);
     log_summary(&summary, 0, started.elapsed());
     std::mem::forget(ctx);
-    if let Some(e) = read_error {
-        return Err(Failure::runtime(format!("reading the jobs stopped: {e}")));
-    }
-    // Every answer that is not `ok` (bad lines included) fails the stream, as a failed task
-    // fails a cluster.
-    Ok(super::common::run_status(&summary, not_ok))
+    crate::stream::exit_status(interrupted, read_error, not_ok)
 }

@@ -39,11 +39,7 @@ pub fn run(connection_file: &Path, args: &StreamArgs) -> anyhow::Result<Status> 
         End::Lost { error, unanswered } => Err(Failure::runtime(format!(
             "{error}; {unanswered} jobs unanswered (their result lines say so)"
         ))),
-        End::Interrupted => Ok(Status::Interrupted),
-        End::Done => match report.read_error {
-            Some(e) => Err(Failure::runtime(format!("reading the jobs stopped: {e}"))),
-            None if report.not_ok > 0 => Ok(Status::TasksFailed),
-            None => Ok(Status::Ok),
-        },
+        End::Interrupted => crate::stream::exit_status(true, None, report.not_ok),
+        End::Done => crate::stream::exit_status(false, report.read_error, report.not_ok),
     }
 }
