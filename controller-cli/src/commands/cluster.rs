@@ -223,9 +223,7 @@ fn remote_binds(
         .option(args.launch.bind.clone(), "server.bind", Layers::All)?
         .unwrap_or_else(|| "localhost".into());
     let (address, loopback) = bind_address(&host)?;
-    if loopback
-        && matches!(&launcher, Launcher::Ssh { hosts, .. } if hosts.iter().any(|h| h != "localhost" && h != "127.0.0.1"))
-    {
+    if loopback && launcher.reaches_other_hosts() {
         tracing::warn!(
             "the controller listens on localhost only: engines on other hosts cannot reach it; \
              pass -H with an address they can reach"

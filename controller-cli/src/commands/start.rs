@@ -84,8 +84,10 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
     bcfg.forever = true;
-    // When interrupted (Ctrl-C, SIGTERM), the engines stop their tasks and report back first.
-    bcfg.abort_grace = stop_grace(signalwait(None, cfg)?);
+    // When interrupted (Ctrl-C, SIGTERM), the engines stop their tasks and report back first;
+    // engines that have not left by then are stopped by the supervisor.
+    let grace = stop_grace(signalwait(None, cfg)?);
+    bcfg.abort_grace = grace;
     bcfg.bundlesize = cfg
         .option(None, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);
@@ -113,7 +115,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let mut cluster = ClusterState::of_this_process(info.controller_id, launcher.name());
     cluster.expected_engines = launcher.expected_engines();
     state::write(&profile.state_file(), &cluster)?;
-    if !loopback || launcher.name() != "ssh" {
+    if !loopback || !launcher.reaches_other_hosts() {
         tracing::info!(
             "profile {}: controller on {bind}:{port}, {} launcher; engines join with `hs engine --profile {}`",
             profile.name,
@@ -143,7 +145,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
             },
             autoscale: None,
             end_with_engines: false,
-            stop_grace: stop_grace(signalwait(None, cfg)?),
+            stop_grace: grace,
         },
         control.clone(),
     )?;

@@ -50,6 +50,13 @@ impl Launcher {
         }
     }
 
+    /// Whether it starts engines by ssh on hosts other than this one, which a controller
+    /// listening on localhost only cannot serve.
+    pub fn reaches_other_hosts(&self) -> bool {
+        matches!(self, Launcher::Ssh { hosts, .. }
+            if hosts.iter().any(|h| h != "localhost" && h != "127.0.0.1"))
+    }
+
     /// Engines this launcher is known to start (`None`: the command decides).
     pub fn expected_engines(&self) -> Option<u64> {
         match self {
