@@ -320,47 +320,18 @@ fn stream_jobs_run_on_the_namespace_host_they_name() {
     let _hold = hold_netns_hosts(false);
     let Some(cfg) = ssh_config() else { return };
     let s = Scratch::new();
-    let create = s.hs(&[
-        "profile",
-        "create",
+    let lan = StartedProfile::start(
+        &s,
         "lan",
-        "--launcher",
-        "ssh",
-        "--hosts",
-        "h[1-3]",
-        "-H",
-        "10.77.0.1",
-    ]);
-    let out = run_with_input(create, "", Duration::from_secs(10));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let config = s.path("site/profile_lan/config.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let port = free_ports();
-    let text = text
-        .replacen("port = 0", &format!("port = {port}\nhostwait = 2"), 1)
+        &["--launcher", "ssh", "--hosts", "h[1-3]", "-H", "10.77.0.1"],
         // The namespace hosts' sshd needs its own client configuration: `ssh.config`.
-        .replacen("# config = \"\"", &format!("config = \"{cfg}\""), 1);
-    std::fs::write(&config, text).unwrap();
-    let start = s.hs(&[
-        "start",
-        "--profile",
-        "lan",
-        "--daemonize",
-        "--startup-timeout",
-        "30",
-    ]);
-    let out = run_with_input(start, "", Duration::from_secs(40));
-    let stop = || {
-        let _ = run_with_input(
-            s.hs(&["stop", "--profile", "lan"]),
-            "",
-            Duration::from_secs(30),
-        );
-    };
-    if !out.status.success() {
-        stop();
-        panic!("{}", stderr(&out));
-    }
+        &[
+            ("[server]\n", "[server]\nhostwait = 2\n".into()),
+            ("# config = \"\"", format!("config = \"{cfg}\"")),
+        ],
+        None,
+        &[],
+    );
     // h2 by its short name and by a name with a domain; then a host nobody runs on.
     let mut jobs: Vec<String> = (0..8)
         .map(|i| format!(r#"{{"cmd":"hostname","host":["h2"],"id":{i}}}"#))
@@ -372,7 +343,7 @@ fn stream_jobs_run_on_the_namespace_host_they_name() {
         &(jobs.join("\n") + "\n"),
         Duration::from_secs(60),
     );
-    stop();
+    drop(lan);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let rs = json_lines(&out);
     assert_eq!(rs.len(), 10, "{}", stdout(&out));
@@ -383,4 +354,155 @@ fn stream_jobs_run_on_the_namespace_host_they_name() {
     assert_eq!(rs[9]["result"]["status"], "error", "{}", rs[9]);
     let error = rs[9]["result"]["error"].as_str().unwrap_or_default();
     assert!(error.contains("h9"), "{error}");
+}
+
+/// A profile made with `hs profile create NAME ARGS`, its configuration edited (each pair: text
+/// replaced once) and given free ports, its nodefile replaced when `nodefile` says, and started with `hs start --daemonize` — which returns
+/// only once every engine its launcher should start has registered. Stopped when dropped, also
+/// when the test fails.
+struct StartedProfile<'a> {
+    s: &'a Scratch,
+    name: &'static str,
+}
+
+impl<'a> StartedProfile<'a> {
+    fn start(
+        s: &'a Scratch,
+        name: &'static str,
+        create: &[&str],
+        edits: &[(&str, String)],
+        nodefile: Option<&str>,
+        envs: &[(String, String)],
+    ) -> Self {
+        let mut args = vec!["profile", "create", name];
+        args.extend(create);
+        let out = run_with_input(s.hs(&args), "", Duration::from_secs(10));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let config = s.path(&format!("site/profile_{name}/config.toml"));
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        let port = free_ports();
+        for (from, to) in std::iter::once(("port = 0", format!("port = {port}")))
+            .chain(edits.iter().map(|(from, to)| (*from, to.clone())))
+        {
+            assert!(
+                text.contains(from),
+                "{from:?} is not in {}",
+                config.display()
+            );
+            text = text.replacen(from, &to, 1);
+        }
+        std::fs::write(&config, text).unwrap();
+        if let Some(nodes) = nodefile {
+            std::fs::write(config.with_file_name("nodefile"), nodes).unwrap();
+        }
+        let profile = StartedProfile { s, name };
+        let mut start = s.hs(&[
+            "start",
+            "--profile",
+            name,
+            "--daemonize",
+            "--startup-timeout",
+            "30",
+        ]);
+        start.envs(envs.iter().cloned());
+        let out = run_with_input(start, "", Duration::from_secs(40));
+        assert!(out.status.success(), "{}", stderr(&out));
+        profile
+    }
+
+    /// `hs stream --profile NAME` of `jobs` (one JSON object each); must succeed.
+    fn stream(&self, jobs: &[String]) -> Vec<serde_json::Value> {
+        let out = run_with_input(
+            self.s.hs(&["stream", "--profile", self.name]),
+            &(jobs.join("\n") + "\n"),
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json_lines(&out)
+    }
+}
+
+impl Drop for StartedProfile<'_> {
+    fn drop(&mut self) {
+        let _ = run_with_input(
+            self.s.hs(&["stop", "--profile", self.name]),
+            "",
+            Duration::from_secs(30),
+        );
+    }
+}
+
+/// The hosts the results of `hostname` jobs name.
+fn hosts_answering(results: &[serde_json::Value]) -> BTreeSet<String> {
+    results
+        .iter()
+        .map(|r| r["result"]["host"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_slurm_profile_starts_its_engines_with_srun() {
+    let _hold = hold_netns_hosts(false);
+    let Some(conf) = std::env::var("HS_SLURM_CONF")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        skip_or_fail("HS_SLURM_CONF is not set: Slurm was not started by scripts/test");
+        return;
+    };
+    let s = Scratch::new();
+    // srun is not told how many tasks: the profile's count (3) is added as --ntasks.
+    let profile = StartedProfile::start(
+        &s,
+        "sl",
+        &["--launcher", "slurm", "-n", "3", "-H", "10.77.0.1"],
+        &[(
+            "# command = \"srun --nodes=3 --ntasks=3\"",
+            "command = \"srun --nodes=3\"".into(),
+        )],
+        None,
+        &[("SLURM_CONF".into(), conf)],
+    );
+    let jobs: Vec<String> = (0..30)
+        .map(|i| format!(r#"{{"cmd":"sleep 0.2; hostname","id":{i}}}"#))
+        .collect();
+    let results = profile.stream(&jobs);
+    assert_eq!(results.len(), 30);
+    let hosts = hosts_answering(&results);
+    let slurm_nodes = BTreeSet::from(["h1".to_string(), "h2".into(), "h3".into()]);
+    assert!(
+        hosts.is_subset(&slurm_nodes) && hosts.len() >= 2,
+        "{hosts:?}"
+    );
+}
+
+#[test]
+fn an_mpi_profile_starts_one_engine_per_rank() {
+    let Some(env_file) = std::env::var("HS_MPIRUN_ENV")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        skip_or_fail("HS_MPIRUN_ENV is not set: Open MPI was not checked by scripts/test");
+        return;
+    };
+    let s = Scratch::new();
+    // Started at all means 3 engines registered (hs start waits for the launcher's count).
+    let profile = StartedProfile::start(
+        &s,
+        "mp",
+        &["--launcher", "mpi", "-n", "3"],
+        &[],
+        Some("localhost slots=3\n"),
+        &exports(&env_file),
+    );
+    let jobs: Vec<String> = (0..12)
+        .map(|i| format!(r#"{{"cmd":"sleep 0.2; echo {i}","id":{i}}}"#))
+        .collect();
+    let results = profile.stream(&jobs);
+    assert_eq!(results.len(), 12);
+    let engines: BTreeSet<&str> = results
+        .iter()
+        .filter_map(|r| r["result"]["engine_id"].as_str())
+        .collect();
+    assert!(engines.len() >= 2, "ranks share the work: {engines:?}");
 }
