@@ -44,26 +44,25 @@ pub struct BoardState {
     /// Task id → (lease, slot) for every task a slot is running.
     pub running: HashMap<Uuid, (u64, usize)>,
     pub done: Vec<SlotDone>,
-    /// No more work will be added: slots leave once the queue is empty.
+    /// The engine is giving up or leaving: slots start nothing more, even from a non-empty
+    /// queue (the controller runs those tasks elsewhere), and leave.
     closed: bool,
     /// `-b`: results go to the controller in bundles of this many; `None`: see
-    /// [`bundle_full`](Self::bundle_full). Either way sooner when `armed` says so.
+    /// [`bundle_full`](Self::bundle_full).
     pub bundle: Option<usize>,
-    /// Results finished since the engine loop last sent a bundle.
+    /// Results finished since the engine loop last sent a bundle. While there are any, the loop
+    /// knows results are waiting and sends them by its linger deadline: a finished task rings
+    /// the doorbell only for the first result of a bundle, a full bundle, or a queue run dry.
+    /// Most results then ring no one, which on a machine whose cores all run tasks saves a
+    /// preempted task per result.
     pending: usize,
-    /// The engine loop knows results are waiting and will send them by its linger deadline:
-    /// a finished task rings the doorbell only if this is false (the first result of a bundle),
-    /// the bundle is full, or the queue ran dry. Most results then ring no one, which on a
-    /// machine whose cores all run tasks saves a preempted task per result.
-    pub armed: bool,
 }
 
 impl BoardState {
     /// Takes the finished results as a bundle that is about to be sent: the next result starts a
     /// new one (and rings). Done under the board's lock, so no result can land between the
-    /// taking and the disarming and then wait unseen.
+    /// taking and the reset and then wait unseen.
     pub fn take_bundle(&mut self) -> Vec<SlotDone> {
-        self.armed = false;
         self.pending = 0;
         std::mem::take(&mut self.done)
     }
@@ -104,7 +103,7 @@ impl Board {
         self.work.notify_all();
     }
 
-    /// Let slots leave once the queue is empty.
+    /// Let slots leave: each finishes its running task and starts nothing more.
     fn close(&self) {
         self.with(|s| s.closed = true);
         self.work.notify_all();
@@ -152,9 +151,7 @@ impl Board {
             s.running.remove(&report.result.id);
             s.done.push(report);
             s.pending += 1;
-            let ring = !s.armed || s.bundle_full(s.pending) || s.queue.is_empty();
-            s.armed = true;
-            ring
+            s.pending == 1 || s.bundle_full(s.pending) || s.queue.is_empty()
         })
     }
 }
@@ -514,6 +511,28 @@ mod tests {
             run_one(&board, &stop),
             "full counts results already collected"
         );
+    }
+
+    #[test]
+    fn a_slot_about_to_wait_runs_its_idle_hook_first_and_once() {
+        let board = Arc::new(Board::new(Some(3)));
+        let (rang, heard) = std::sync::mpsc::channel();
+        let waiter = {
+            let board = board.clone();
+            std::thread::spawn(move || {
+                let stop = StopSignal::new().expect("eventfd");
+                board
+                    .take(0, &stop, &mut || rang.send(()).expect("the test listens"))
+                    .map(|job| job.lease)
+            })
+        };
+        // Rung while the queue is still empty: a ring the slot owes is not held up by the wait.
+        heard
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the hook ran before the slot waited");
+        board.add(leased(1));
+        assert_eq!(waiter.join().expect("slot thread"), Some(0));
+        assert!(heard.try_recv().is_err(), "once per wait");
     }
 
     #[test]

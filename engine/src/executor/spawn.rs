@@ -70,18 +70,7 @@ pub struct SpawnExecutor {
     inherited: Inherited,
 }
 
-impl Default for SpawnExecutor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl SpawnExecutor {
-    /// An executor whose tasks inherit this process's environment as it is now.
-    pub fn new() -> Self {
-        Self::with_env(&[])
-    }
-
     /// An executor whose tasks inherit this process's environment as it is now, with `shared`
     /// added (an engine's `HYPERSHELL_EXPORT_*` exports): prepared once, not per task.
     pub fn with_env(shared: &[(String, String)]) -> Self {

@@ -23,7 +23,7 @@ fn spec<'a>(command: &'a str, out: &SharedVec) -> RunSpec<'a> {
 
 fn run(spec: &RunSpec<'_>) -> RunOutcome {
     let stop = StopSignal::new().expect("eventfd");
-    SpawnExecutor::new().run(spec, &stop)
+    SpawnExecutor::with_env(&[]).run(spec, &stop)
 }
 
 fn run_code(command: &str) -> Exit {
@@ -431,7 +431,7 @@ fn background_children_of_a_finished_task_are_left_alone() {
 #[test]
 fn orphans_of_finished_tasks_are_reaped() {
     subreaper::become_child_subreaper().expect("prctl");
-    let executor = SpawnExecutor::new();
+    let executor = SpawnExecutor::with_env(&[]);
     let stop = StopSignal::new().expect("eventfd");
     // The subshell exits at once, so its sleep is reparented to us and dies (a zombie) before
     // bash exits: the run itself must reap it.
@@ -484,7 +484,7 @@ fn stop_from_another_thread_cancels() {
         remote.trigger(StopReason::Cancel);
     });
     let t0 = Instant::now();
-    let exit = SpawnExecutor::new()
+    let exit = SpawnExecutor::with_env(&[])
         .run(&spec("sleep 30", &SharedVec::default()), &stop)
         .exit;
     canceller.join().expect("thread");
@@ -509,7 +509,7 @@ fn stop_triggered_while_idle_applies_to_the_next_run_until_reset() {
     let marker = dir.path().join("ran");
     let command = format!("touch {}", marker.display());
     let stop = StopSignal::new().expect("eventfd");
-    let executor = SpawnExecutor::new();
+    let executor = SpawnExecutor::with_env(&[]);
     stop.trigger(StopReason::Shutdown);
     let out = executor.run(&spec(&command, &SharedVec::default()), &stop);
     assert_eq!(out.started, None);
@@ -526,4 +526,27 @@ fn stop_triggered_while_idle_applies_to_the_next_run_until_reset() {
     let out = executor.run(&spec(&command, &SharedVec::default()), &stop);
     assert_eq!(out.exit, Exit::Code(0));
     assert!(marker.exists());
+}
+
+/// `started` runs once bash runs, and never for a task that could not start.
+#[test]
+fn started_is_called_once_for_a_started_task_only() {
+    let calls = std::cell::Cell::new(0);
+    let count = || calls.set(calls.get() + 1);
+    let out = SharedVec::default();
+    let mut ran = spec("true", &out);
+    ran.started = Some(&count);
+    assert_eq!(run(&ran).exit, Exit::Code(0));
+    assert_eq!(calls.get(), 1);
+
+    let mut no_dir = spec("true", &out);
+    no_dir.cwd = Some(std::path::Path::new("/no/such/dir"));
+    no_dir.started = Some(&count);
+    assert!(matches!(run(&no_dir).exit, Exit::SpawnFailed(_)));
+    let bad_name = [("A=B".to_string(), "x".to_string())];
+    let mut bad_env = spec("true", &out);
+    bad_env.env = &bad_name;
+    bad_env.started = Some(&count);
+    assert!(matches!(run(&bad_env).exit, Exit::SpawnFailed(_)));
+    assert_eq!(calls.get(), 1, "not for tasks that never started");
 }

@@ -64,8 +64,9 @@ pub struct Welcome {
     /// Ping interval; the engine declares the controller lost after `evict_ms` of silence.
     pub heartrate_ms: u64,
     pub evict_ms: u64,
-    /// Most tasks the controller will lease to this engine at once (slots + prefetch); the
-    /// engine returns results in batches of about half of it.
+    /// Most tasks the controller will lease to this engine at once (slots + prefetch), as it
+    /// stands at registration; it then follows the engine's task run times. Informational:
+    /// the engine sizes its result bundles by what it holds.
     #[serde(default)]
     pub credit: u32,
 }
