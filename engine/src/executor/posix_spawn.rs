@@ -10,8 +10,6 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::os::unix::process::ExitStatusExt;
-use std::process::ExitStatus;
 use std::sync::OnceLock;
 
 use super::environ::Envp;
@@ -162,24 +160,4 @@ pub(crate) fn spawn(
         )
     })?;
     Ok(pid)
-}
-
-/// waitpid(2) for one child: `Ok(None)` with `hang == false` if it has not exited yet.
-pub(crate) fn wait(pid: libc::pid_t, hang: bool) -> io::Result<Option<ExitStatus>> {
-    let flags = if hang { 0 } else { libc::WNOHANG };
-    loop {
-        let mut status: libc::c_int = 0;
-        // SAFETY: `status` is a live, writable c_int for the duration of the call.
-        let ret = unsafe { libc::waitpid(pid, &mut status, flags) };
-        match ret {
-            -1 => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-            0 => return Ok(None),
-            _ => return Ok(Some(ExitStatus::from_raw(status))),
-        }
-    }
 }

@@ -309,7 +309,7 @@ fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
 /// group, reap what can be reaped, and report why.
 fn abandon(pgid: libc::pid_t, leftovers: &Leftovers, err: io::Error) -> Exit {
     subreaper::signal_group(pgid, libc::SIGKILL);
-    let _ = posix_spawn::wait(pgid, true);
+    let _ = sys::wait_exit(pgid);
     if subreaper::reap_group_within(pgid, KILL_WAIT) == GroupState::Alive {
         leftovers.add(pgid);
     }
@@ -413,9 +413,8 @@ impl<'a> Watch<'a> {
         }
         let status = match ended {
             Ended::Exited(Some(status)) => Some(status),
-            Ended::Exited(None) => match posix_spawn::wait(self.pgid, true) {
-                Ok(Some(status)) => Some(status),
-                Ok(None) => None,
+            Ended::Exited(None) => match sys::wait_exit(self.pgid) {
+                Ok(status) => Some(status),
                 Err(e) => {
                     return Exit::SpawnFailed(format!("lost track of {BASH} ({e})"));
                 }
@@ -458,7 +457,7 @@ impl<'a> Watch<'a> {
                 return Ended::Unresponsive;
             }
             if self.pidfd.is_none() {
-                match posix_spawn::wait(self.pgid, false) {
+                match sys::try_wait(self.pgid) {
                     Ok(Some(status)) => return Ended::Exited(Some(status)),
                     Ok(None) => {}
                     Err(_) => return Ended::Exited(None),

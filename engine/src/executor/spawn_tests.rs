@@ -119,7 +119,7 @@ fn std_fallback_sets_directory_environment_and_group() {
     let null = dev_null().expect("/dev/null");
     let pid = spawn_with_std(&s, &envp, null, &stdout, &Output::Null).expect("spawned");
     drop(stdout);
-    let status = posix_spawn::wait(pid, true).expect("wait").expect("exited");
+    let status = sys::wait_exit(pid).expect("wait");
     assert_eq!(status.code(), Some(0));
     let expected = dir.path().canonicalize().expect("canonical");
     assert_eq!(

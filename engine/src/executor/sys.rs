@@ -7,6 +7,8 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 /// Turns a libc `-1` return into the current `errno` as an `io::Error`.
@@ -84,14 +86,38 @@ pub(crate) fn killpg(pgid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// waitpid(2), retried when a signal interrupts it: the child reaped and its status, or `None`
+/// with `WNOHANG` when none has exited yet.
+fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<(libc::pid_t, ExitStatus)>> {
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a live, writable c_int for the duration of the call.
+        match cvt(unsafe { libc::waitpid(pid, &raw mut status, flags) }.into()) {
+            Ok(0) => return Ok(None),
+            Ok(reaped) => return Ok(Some((reaped as libc::pid_t, ExitStatus::from_raw(status)))),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Waits for child `pid` to exit and reaps it.
+pub(crate) fn wait_exit(pid: libc::pid_t) -> io::Result<ExitStatus> {
+    waitpid(pid, 0)?
+        .map(|(_, status)| status)
+        .ok_or_else(|| io::Error::other("waitpid returned without a child"))
+}
+
+/// Reaps child `pid` if it has exited: its status, or `None` while it runs.
+pub(crate) fn try_wait(pid: libc::pid_t) -> io::Result<Option<ExitStatus>> {
+    Ok(waitpid(pid, libc::WNOHANG)?.map(|(_, status)| status))
+}
+
 /// `waitpid(-pgid, WNOHANG)`: reaps one exited child of ours in group `pgid`. `Ok(Some(pid))`
 /// = reaped one, `Ok(None)` = members exist but none has exited, `Err(ECHILD)` = no child of
 /// ours is left in that group.
 pub(crate) fn waitpid_group_nohang(pgid: libc::pid_t) -> io::Result<Option<libc::pid_t>> {
-    let mut status: libc::c_int = 0;
-    // SAFETY: `status` is a live, writable c_int for the duration of the call.
-    let pid = cvt(unsafe { libc::waitpid(-pgid, &raw mut status, libc::WNOHANG) }.into())?;
-    Ok((pid != 0).then_some(pid as libc::pid_t))
+    Ok(waitpid(-pgid, libc::WNOHANG)?.map(|(pid, _)| pid))
 }
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1).
