@@ -35,6 +35,23 @@ impl Inherited {
         Inherited { vars }
     }
 
+    /// The inherited variables not in `set`, as (name, value), then `set` itself: for std's
+    /// `Command` (the older-glibc fallback), which applies repeated names in order.
+    pub(crate) fn pairs_with<'s>(
+        &'s self,
+        set: &'s [(String, String)],
+    ) -> impl Iterator<Item = (&'s OsStr, &'s OsStr)> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| !set.iter().any(|(n, _)| n.as_bytes() == &name[..]))
+            .map(|(name, entry)| {
+                // An entry is NAME=value.
+                let value = &entry.as_bytes()[name.len() + 1..];
+                (OsStr::from_bytes(name), OsStr::from_bytes(value))
+            })
+            .chain(set.iter().map(|(n, v)| (OsStr::new(n), OsStr::new(v))))
+    }
+
     /// The inherited variables with `set` added or overriding them. A name given twice in `set`
     /// takes its last value, as with repeated `Command::env` calls.
     pub(crate) fn with(&self, set: &[(String, String)]) -> Result<Envp<'_>, String> {
@@ -92,24 +109,19 @@ impl Envp<'_> {
         self.pointers.as_ptr()
     }
 
-    /// Each variable as (name, value), for std's `Command` (the older-glibc fallback).
-    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.pointers.iter().take_while(|p| !p.is_null()).map(|&p| {
-            // SAFETY: every non-null pointer points into a CString owned by `self` or by the
-            // `Inherited` it borrows, both alive for this borrow.
-            let bytes = unsafe { std::ffi::CStr::from_ptr(p) }.to_bytes();
-            // Every entry was built as NAME=value with a non-empty name holding no `=`.
-            let eq = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
-            let value = bytes.get(eq + 1..).unwrap_or_default();
-            (OsStr::from_bytes(&bytes[..eq]), OsStr::from_bytes(value))
-        })
-    }
-
-    /// The entries as text, for tests.
+    /// The entries as text, for tests: what the pointers point at.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> Vec<String> {
-        self.pairs()
-            .map(|(n, v)| format!("{}={}", n.to_string_lossy(), v.to_string_lossy()))
+        self.pointers
+            .iter()
+            .take_while(|p| !p.is_null())
+            // SAFETY: every non-null pointer points into a CString owned by `self` or by the
+            // `Inherited` it borrows, both alive for this borrow.
+            .map(|&p| {
+                unsafe { std::ffi::CStr::from_ptr(p) }
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect()
     }
 }
@@ -187,5 +199,16 @@ mod tests {
         let path = std::env::var("PATH").expect("tests run with a PATH");
         assert_eq!(find(&entries, "PATH"), [path.as_str()]);
         assert_eq!(find(&entries, "HS_EXTRA"), ["x"]);
+    }
+
+    #[test]
+    fn pairs_for_std_leave_out_what_the_task_sets() {
+        let base = inherited(&[("A", "1"), ("B", "2=two")]);
+        let own = set(&[("A", "x")]);
+        let pairs: Vec<(String, String)> = base
+            .pairs_with(&own)
+            .map(|(n, v)| (n.to_string_lossy().into(), v.to_string_lossy().into()))
+            .collect();
+        assert_eq!(pairs, set(&[("B", "2=two"), ("A", "x")]));
     }
 }

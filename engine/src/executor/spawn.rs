@@ -24,7 +24,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::environ::{Envp, Inherited};
+use super::environ::Inherited;
 use super::posix_spawn::{self, ChildFds};
 use super::relay::{Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
@@ -138,7 +138,7 @@ impl SpawnExecutor {
         let envp = self.inherited.with(spec.env)?;
         let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
         if cwd.is_some() && !posix_spawn::can_chdir() {
-            return spawn_with_std(spec, &envp, null, stdout, stderr);
+            return spawn_with_std(spec, &self.inherited, null, stdout, stderr);
         }
         let fds = ChildFds {
             stdin: null,
@@ -152,10 +152,10 @@ impl SpawnExecutor {
 }
 
 /// The same start through std's `Command` (fork + chdir + exec), for a working directory on a
-/// glibc older than 2.29.
+/// glibc older than 2.29. (`spec.env` was checked by [`Inherited::with`] already.)
 fn spawn_with_std(
     spec: &RunSpec<'_>,
-    envp: &Envp<'_>,
+    inherited: &Inherited,
     null: BorrowedFd<'_>,
     stdout: &Output,
     stderr: &Output,
@@ -170,7 +170,7 @@ fn spawn_with_std(
         .args(["-o", "pipefail", "-c", spec.command])
         .process_group(0)
         .env_clear()
-        .envs(envp.pairs())
+        .envs(inherited.pairs_with(spec.env))
         .stdin(stdio(null)?)
         .stdout(stdio(stdout.child_fd(null))?)
         .stderr(stdio(stderr.child_fd(null))?);

@@ -115,9 +115,8 @@ fn std_fallback_sets_directory_environment_and_group() {
     s.env = &env;
     let stdout = Output::File(create_output(&path, "stdout").expect("create"));
     let inherited = Inherited::capture(&[]);
-    let envp = inherited.with(s.env).expect("valid variables");
     let null = dev_null().expect("/dev/null");
-    let pid = spawn_with_std(&s, &envp, null, &stdout, &Output::Null).expect("spawned");
+    let pid = spawn_with_std(&s, &inherited, null, &stdout, &Output::Null).expect("spawned");
     drop(stdout);
     let status = sys::wait_exit(pid).expect("wait");
     assert_eq!(status.code(), Some(0));
