@@ -100,8 +100,8 @@ fn read_jobs(
             }
             Entry::Job(mut job) => {
                 localize(&mut job.options.hosts, &here);
-                let row = job.task(&submitter);
-                let entry = Pending::new(this, number, job.object);
+                let (row, object) = job.into_task(&submitter);
+                let entry = Pending::new(this, number, object);
                 lock(&state).pending.insert(row.id, entry);
                 Some(row)
             }

@@ -166,26 +166,31 @@ pub fn read_line(raw: &[u8]) -> Option<Entry> {
 }
 
 impl Job {
-    /// The task row for this job.
-    pub fn task(&self, submitter: &crate::input::Submitter) -> TaskRecord {
-        let mut row = submitter.task(self.cmd.clone(), &submitter.defaults);
+    /// The task row for this job, taken apart: the object, kept for the answer, comes back
+    /// with it.
+    pub fn into_task(
+        self,
+        submitter: &crate::input::Submitter,
+    ) -> (TaskRecord, Map<String, Value>) {
+        let mut row = submitter.task(self.cmd, &submitter.defaults);
         row.timeout = self.timeout.or(row.timeout);
-        row.tag.extend(self.tags.clone());
+        row.tag.extend(self.tags);
         let has_options = self.options != JobOptions::default();
-        row.job = has_options.then(|| self.options.clone());
-        row
+        row.job = has_options.then_some(self.options);
+        (row, self.object)
     }
 
     /// The job for a running controller (`hs stream --file`): watched, so its result comes
-    /// back as soon as it is recorded.
-    pub fn spec(&self) -> JobSpec {
-        let spec = JobSpec::new(self.cmd.clone())
-            .with_options(self.options.clone())
-            .tags(self.tags.clone());
-        match self.timeout {
+    /// back as soon as it is recorded. (Taken apart as [`into_task`](Self::into_task) is.)
+    pub fn into_spec(self) -> (JobSpec, Map<String, Value>) {
+        let spec = JobSpec::new(self.cmd)
+            .with_options(self.options)
+            .tags(self.tags);
+        let spec = match self.timeout {
             Some(t) => spec.timeout_secs(u64::try_from(t).unwrap_or(0)),
             None => spec,
-        }
+        };
+        (spec, self.object)
     }
 }
 

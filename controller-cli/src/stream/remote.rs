@@ -150,8 +150,9 @@ impl Stream<'_> {
                     .emitter
                     .emit(Pending::new(line.index, line.number, echo), r),
                 Entry::Job(job) => {
-                    specs.push(job.spec());
-                    sent.push(Pending::new(line.index, line.number, job.object));
+                    let (spec, object) = job.into_spec();
+                    specs.push(spec);
+                    sent.push(Pending::new(line.index, line.number, object));
                 }
             }
         }
