@@ -17,6 +17,9 @@ use crate::prefetch::RunTime;
 pub struct EngineInfo {
     pub id: Uuid,
     pub host: String,
+    /// Its host's key for matching tasks that name hosts ([`host_key`](crate::hosts::host_key)),
+    /// worked out once.
+    pub host_key: String,
     pub slots: u32,
     pub pid: u32,
     /// How many leased tasks it may hold at once (slots + prefetch, see [`crate::prefetch`]).

@@ -11,7 +11,6 @@ use chrono::Utc;
 use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
 
 use crate::broker::{Broker, BrokerError};
-use crate::hosts::host_key;
 use crate::sink::ResultSink;
 
 impl Broker {
@@ -27,8 +26,11 @@ impl Broker {
         if !self.queue.pinned.due(now, departures) {
             return Ok(());
         }
-        let connected: HashSet<String> =
-            self.registry.engines().map(|e| host_key(&e.host)).collect();
+        let connected: HashSet<String> = self
+            .registry
+            .engines()
+            .map(|e| e.host_key.clone())
+            .collect();
         let expired = self.queue.pinned.expire(now, &connected, departures);
         if expired.is_empty() {
             return Ok(());

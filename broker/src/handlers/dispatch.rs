@@ -16,7 +16,6 @@ use hs_engine::protocol::{Ack, Leased, Tasks};
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError};
-use crate::hosts::host_key;
 use crate::pinned::Pinned;
 
 /// What one engine may take this turn.
@@ -40,7 +39,7 @@ impl HostShares {
         let mut left_on: HashMap<String, usize> = HashMap::new();
         for engine in engines {
             if let Some(info) = broker.registry.get(engine) {
-                let key = host_key(&info.host);
+                let key = info.host_key.clone();
                 *left_on.entry(key.clone()).or_default() += 1;
                 key_of.insert(*engine, key);
             }

@@ -30,6 +30,7 @@ impl Broker {
         self.registry.add(EngineInfo {
             id: engine,
             host: r.host.clone(),
+            host_key: crate::hosts::host_key(&r.host),
             slots: r.slots,
             pid: r.pid,
             capacity,
