@@ -40,8 +40,8 @@ pub struct Pinned {
     by_host: HashMap<String, HostList>,
     /// When [`Pinned::expire`] next has something to do, if no engine leaves before then.
     check_at: Option<Instant>,
-    /// Engine departures seen by the last expiry pass: a departure may strand waiting tasks.
-    departures: u64,
+    /// An engine left since the last expiry pass: that may strand waiting tasks.
+    engine_left: bool,
 }
 
 impl Pinned {
@@ -51,7 +51,7 @@ impl Pinned {
             tasks: HashMap::new(),
             by_host: HashMap::new(),
             check_at: None,
-            departures: 0,
+            engine_left: false,
         }
     }
 
@@ -117,22 +117,22 @@ impl Pinned {
         self.tasks.keys().copied()
     }
 
+    /// An engine left: the next [`Pinned::due`] says yes, since tasks only it could run may
+    /// have waited their time already.
+    pub fn engine_left(&mut self) {
+        self.engine_left = true;
+    }
+
     /// Whether [`Pinned::expire`] may find something to fail: a deadline has passed, or an
-    /// engine left since the last pass (`departures` counts every engine that ever left).
-    pub fn due(&self, now: Instant, departures: u64) -> bool {
-        !self.tasks.is_empty()
-            && (departures != self.departures || self.check_at.is_some_and(|t| now >= t))
+    /// engine left since the last pass.
+    pub fn due(&self, now: Instant) -> bool {
+        !self.tasks.is_empty() && (self.engine_left || self.check_at.is_some_and(|t| now >= t))
     }
 
     /// Take out the tasks that waited their whole time while no engine in `connected` (host
     /// keys of the engines registered now) could run them, oldest first.
-    pub fn expire(
-        &mut self,
-        now: Instant,
-        connected: &HashSet<String>,
-        departures: u64,
-    ) -> Vec<Task> {
-        self.departures = departures;
+    pub fn expire(&mut self, now: Instant, connected: &HashSet<String>) -> Vec<Task> {
+        self.engine_left = false;
         let mut next: Option<Instant> = None;
         let mut due: Vec<(Instant, Uuid)> = Vec::new();
         for (id, w) in &self.tasks {
@@ -195,11 +195,11 @@ mod tests {
         let mut p = Pinned::new(wait);
         let t0 = Instant::now();
         p.push(task("stuck", &["h9"]), t0, false);
-        assert!(!p.due(t0, 0));
-        assert!(p.expire(t0, &connected(&["h1"]), 0).is_empty());
+        assert!(!p.due(t0));
+        assert!(p.expire(t0, &connected(&["h1"])).is_empty());
         let later = t0 + wait;
-        assert!(p.due(later, 0));
-        let gone = p.expire(later, &connected(&["h1"]), 0);
+        assert!(p.due(later));
+        let gone = p.expire(later, &connected(&["h1"]));
         assert_eq!(gone.iter().map(|t| &t.args).collect::<Vec<_>>(), ["stuck"]);
         assert!(p.is_empty() && p.available("h9") == 0);
     }
@@ -211,11 +211,12 @@ mod tests {
         let t0 = Instant::now();
         p.push(task("busy host", &["h1"]), t0, false);
         let later = t0 + 2 * wait;
-        assert!(p.expire(later, &connected(&["h1"]), 0).is_empty());
-        assert!(!p.due(later, 0), "nothing to do while its engine is there");
+        assert!(p.expire(later, &connected(&["h1"])).is_empty());
+        assert!(!p.due(later), "nothing to do while its engine is there");
         // The engine left: the task has waited long enough already.
-        assert!(p.due(later, 1));
-        assert_eq!(p.expire(later, &connected(&[]), 1).len(), 1);
+        p.engine_left();
+        assert!(p.due(later));
+        assert_eq!(p.expire(later, &connected(&[])).len(), 1);
     }
 
     #[test]

@@ -47,8 +47,6 @@ pub struct Registry {
     held: HashMap<Uuid, HashSet<Uuid>>,
     leases: HashMap<Uuid, Lease>,
     next_lease: u64,
-    /// Engines that ever left or were lost: tasks only they could run may now be stranded.
-    departures: u64,
 }
 
 impl Registry {
@@ -148,15 +146,9 @@ impl Registry {
         Some(lease)
     }
 
-    /// How many engines have left or been lost so far.
-    pub fn departures(&self) -> u64 {
-        self.departures
-    }
-
     /// Forget `engine` and return the tasks it held, in lease order.
     pub fn remove(&mut self, engine: &Uuid) -> (Option<EngineInfo>, Vec<Task>) {
         let info = self.engines.remove(engine);
-        self.departures += u64::from(info.is_some());
         self.order.retain(|e| e != engine);
         let ids = self.held.remove(engine).unwrap_or_default();
         let mut leases: Vec<Lease> = ids.iter().filter_map(|id| self.leases.remove(id)).collect();

@@ -22,8 +22,7 @@ impl Broker {
         now: Instant,
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
-        let departures = self.registry.departures();
-        if !self.queue.pinned.due(now, departures) {
+        if !self.queue.pinned.due(now) {
             return Ok(());
         }
         let connected: HashSet<String> = self
@@ -31,7 +30,7 @@ impl Broker {
             .engines()
             .map(|e| e.host_key.clone())
             .collect();
-        let expired = self.queue.pinned.expire(now, &connected, departures);
+        let expired = self.queue.pinned.expire(now, &connected);
         if expired.is_empty() {
             return Ok(());
         }

@@ -60,6 +60,7 @@ impl Broker {
         evicted: bool,
     ) -> Result<(Option<EngineInfo>, usize), BrokerError> {
         let (info, held) = self.registry.remove(&engine);
+        self.queue.pinned.engine_left();
         self.forget_client(engine, evicted);
         let count = held.len();
         self.requeue(held)?;
