@@ -26,7 +26,7 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
         let hosts = if !list.is_empty() {
             hostlist::expand(list).map_err(|e| Failure::usage(e.to_string()))?
         } else if let Some(path) = &args.nodefile {
-            nodes(path)?
+            nodefile::hosts(path).map_err(Failure::from)?
         } else {
             nodelist(cfg, None)?
         };
@@ -132,14 +132,6 @@ pub fn engine_args(
         idle_timeout: positive(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
     })
-}
-
-fn nodes(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
-    Ok(nodefile::read(path)
-        .map_err(Failure::from)?
-        .into_iter()
-        .map(|n| n.host)
-        .collect())
 }
 
 /// Hosts from `[ssh.nodelist]`: the named group, or (no name) the list itself when it is a

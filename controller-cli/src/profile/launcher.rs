@@ -31,28 +31,26 @@ pub fn from_config(
     let nodefile = profile.nodefile();
     Ok(match kind.as_str() {
         "local" => Launcher::Local { count },
-        "ssh" => {
-            let nodes = nodefile::read(&nodefile).map_err(Failure::from)?;
-            Launcher::Ssh {
-                hosts: nodes.into_iter().map(|n| n.host).collect(),
-                per_host: cfg
-                    .option(None::<u32>, "engines.per_host", Layers::All)?
-                    .unwrap_or(1)
-                    .max(1),
-                args: crate::launch::ssh_options(None, cfg)?,
-                forward_env: cfg
-                    .option(None::<bool>, "engines.env", Layers::All)?
-                    .unwrap_or(false),
-            }
-        }
+        "ssh" => Launcher::Ssh {
+            hosts: nodefile::hosts(&nodefile).map_err(Failure::from)?,
+            per_host: cfg
+                .option(None::<u32>, "engines.per_host", Layers::All)?
+                .unwrap_or(1)
+                .max(1),
+            args: crate::launch::ssh_options(None, cfg)?,
+            forward_env: cfg
+                .option(None::<bool>, "engines.env", Layers::All)?
+                .unwrap_or(false),
+        },
         "mpi" => {
-            if nodefile.exists() {
+            let hostfile = nodefile.exists().then_some(nodefile);
+            if let Some(path) = &hostfile {
                 // Checked here so a bad line is reported by hs, with its number.
-                nodefile::read(&nodefile).map_err(Failure::from)?;
+                nodefile::read(path).map_err(Failure::from)?;
             }
             Launcher::Mpi {
                 count,
-                hostfile: nodefile.exists().then_some(nodefile),
+                hostfile,
                 args: words("engines.mpi_args")?,
             }
         }

@@ -41,6 +41,11 @@ impl From<NodefileError> for Failure {
     }
 }
 
+/// The host names of a nodefile, in order (one per line, slots aside).
+pub fn hosts(path: &Path) -> Result<Vec<String>, NodefileError> {
+    Ok(read(path)?.into_iter().map(|n| n.host).collect())
+}
+
 pub fn read(path: &Path) -> Result<Vec<Node>, NodefileError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| NodefileError::Read {
