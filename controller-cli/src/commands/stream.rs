@@ -30,7 +30,7 @@ use crate::exit::Status;
 use crate::input::{InputReport, Submitter, feed_lines};
 use crate::site::Site;
 use crate::stream::emit::{Emitter, Pending};
-use crate::stream::job::{self, Entry};
+use crate::stream::intake::numbered_lines;
 use crate::stream::result;
 
 /// Jobs handed to the cluster and not answered yet, and the output.
@@ -86,26 +86,15 @@ fn read_jobs(
     send: &mut dyn FnMut(Vec<hs_broker::store::TaskRecord>) -> bool,
 ) -> InputReport {
     let here = submitter.host.clone();
-    let mut index = 0u64;
+    let mut read = numbered_lines();
     let mut on_line = |number: u64, raw: &[u8]| {
-        let entry = job::read_line(raw)?;
-        let this = index;
-        index += 1;
-        match entry {
-            Entry::Answered(echo, r) => {
-                lock(&state)
-                    .emitter
-                    .emit(Pending::new(this, number, echo), r);
-                None
-            }
-            Entry::Job(mut job) => {
-                localize(&mut job.options.hosts, &here);
-                let (row, object) = job.into_task(&submitter);
-                let entry = Pending::new(this, number, object);
-                lock(&state).pending.insert(row.id, entry);
-                Some(row)
-            }
-        }
+        let line = read(number, raw)?;
+        let (mut job, index, number) = line.into_job(&mut lock(&state).emitter)?;
+        localize(&mut job.options.hosts, &here);
+        let (row, object) = job.into_task(&submitter);
+        let entry = Pending::new(index, number, object);
+        lock(&state).pending.insert(row.id, entry);
+        Some(row)
     };
     let (tasks, read_error) = feed_lines(input, &mut on_line, send);
     InputReport {

@@ -5,7 +5,8 @@
 use std::io::Read;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use super::job::{self, Entry};
+use super::emit::{Emitter, Pending};
+use super::job::{self, Entry, Job};
 use crate::input::feed_lines;
 
 /// One non-blank input line: its place among them (from 0), its line number (from 1) and
@@ -14,6 +15,35 @@ pub struct Line {
     pub index: u64,
     pub number: u64,
     pub entry: Entry,
+}
+
+impl Line {
+    /// The job on this line, with its place (`index`, `number`) for the answer; a line that
+    /// cannot run is answered through `emitter` at once instead.
+    pub fn into_job(self, emitter: &mut Emitter) -> Option<(Job, u64, u64)> {
+        match self.entry {
+            Entry::Answered(echo, r) => {
+                emitter.emit(Pending::new(self.index, self.number, echo), r);
+                None
+            }
+            Entry::Job(job) => Some((job, self.index, self.number)),
+        }
+    }
+}
+
+/// Reads raw input lines (with their numbers) into [`Line`]s, counting the non-blank ones;
+/// `None` for a blank line.
+pub fn numbered_lines() -> impl FnMut(u64, &[u8]) -> Option<Line> {
+    let mut index = 0u64;
+    move |number, raw| {
+        let entry = job::read_line(raw)?;
+        index += 1;
+        Some(Line {
+            index: index - 1,
+            number,
+            entry,
+        })
+    }
 }
 
 pub enum Feed {
@@ -29,16 +59,7 @@ pub fn spawn(input: Box<dyn Read + Send>) -> std::io::Result<Receiver<Feed>> {
     std::thread::Builder::new()
         .name("hs-input".into())
         .spawn(move || {
-            let mut index = 0u64;
-            let mut on_line = |number: u64, raw: &[u8]| {
-                let entry = job::read_line(raw)?;
-                index += 1;
-                Some(Line {
-                    index: index - 1,
-                    number,
-                    entry,
-                })
-            };
+            let mut on_line = numbered_lines();
             let (_, error) = feed_lines(input, &mut on_line, &mut |lines| {
                 tx.send(Feed::Lines(lines)).is_ok()
             });

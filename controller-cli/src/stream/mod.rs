@@ -2,7 +2,7 @@
 //! per job on stdout.
 
 pub mod emit;
-mod intake;
+pub mod intake;
 pub mod job;
 pub mod remote;
 pub mod result;

@@ -18,7 +18,6 @@ use uuid::Uuid;
 
 use super::emit::{Emitter, Pending};
 use super::intake::{self, Feed, Line};
-use super::job::Entry;
 use super::result;
 
 /// Most jobs submitted and not answered yet.
@@ -145,15 +144,10 @@ impl Stream<'_> {
         let mut specs = Vec::with_capacity(lines.len());
         let mut sent: Vec<Pending> = Vec::with_capacity(lines.len());
         for line in lines {
-            match line.entry {
-                Entry::Answered(echo, r) => self
-                    .emitter
-                    .emit(Pending::new(line.index, line.number, echo), r),
-                Entry::Job(job) => {
-                    let (spec, object) = job.into_spec();
-                    specs.push(spec);
-                    sent.push(Pending::new(line.index, line.number, object));
-                }
+            if let Some((job, index, number)) = line.into_job(&mut self.emitter) {
+                let (spec, object) = job.into_spec();
+                specs.push(spec);
+                sent.push(Pending::new(index, number, object));
             }
         }
         if specs.is_empty() {
@@ -229,16 +223,11 @@ impl Stream<'_> {
         let mut n = self.emitter.answer_left(left, status, why);
         while let Ok(Feed::Lines(lines)) = self.feed.try_recv() {
             for line in lines {
-                match line.entry {
-                    Entry::Answered(echo, r) => self
-                        .emitter
-                        .emit(Pending::new(line.index, line.number, echo), r),
-                    Entry::Job(job) => {
-                        n += 1;
-                        let r = result::not_run(status, why, None);
-                        let entry = Pending::new(line.index, line.number, job.object);
-                        self.emitter.emit(entry, r);
-                    }
+                if let Some((job, index, number)) = line.into_job(&mut self.emitter) {
+                    n += 1;
+                    let r = result::not_run(status, why, None);
+                    self.emitter
+                        .emit(Pending::new(index, number, job.object), r);
                 }
             }
         }
