@@ -20,22 +20,8 @@ pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let exe = std::env::current_exe().context("cannot find the hs program to run")?;
     let mut cmd = Command::new(exe);
-    cmd.args(["start", "--profile", &args.profile]);
-    if let Some(n) = args.engines {
-        cmd.args(["--engines", &n.to_string()]);
-    }
-    if let Some(h) = args.heartbeat.heartrate {
-        cmd.args(["--heartrate", &h.to_string()]);
-    }
-    if let Some(e) = args.heartbeat.evict {
-        cmd.args(["--evict", &e.to_string()]);
-    }
-    if args.log.verbose {
-        cmd.arg("-v");
-    }
-    if args.log.debug {
-        cmd.arg("-d");
-    }
+    // This very command line, in the foreground: every flag given reaches the controller.
+    cmd.args(std::env::args_os().skip(1).filter(|a| a != "--daemonize"));
     use std::os::unix::process::CommandExt;
     let mut child = cmd
         .stdin(Stdio::null())
