@@ -633,3 +633,32 @@ fn the_prefetch_follows_how_long_tasks_take() {
     let long = fake.expect::<Tasks>();
     assert_eq!(long.tasks.len(), 2);
 }
+
+/// Tasks that name a host are shared among that host's engines as other tasks are among all:
+/// two engines on host `fake` get two each of four tasks for `FAKE.example` (same short name).
+#[test]
+fn tasks_for_one_host_are_shared_among_its_engines() {
+    use hs_engine::protocol::Tasks;
+    use hs_engine::task::JobOptions;
+    let WithFake {
+        dir: _dir,
+        c,
+        mut client,
+        fake: mut first,
+    } = with_fake_engine(|_| {});
+    let mut second = FakeEngine::join(&c.info);
+    wait_for_engines(&mut client, 2);
+    let on_fake = JobOptions {
+        hosts: vec!["FAKE.example".into()],
+        ..JobOptions::default()
+    };
+    let jobs = (0..4)
+        .map(|_| JobSpec::new("true").with_options(on_fake.clone()))
+        .collect();
+    client.submit(jobs).unwrap();
+    let shares = (
+        first.expect::<Tasks>().tasks.len(),
+        second.expect::<Tasks>().tasks.len(),
+    );
+    assert_eq!(shares, (2, 2));
+}
