@@ -35,7 +35,7 @@ impl Directives {
     /// Add one `key[:value]` item.
     pub fn add(&mut self, item: &str) -> Result<(), QueryError> {
         let (key, value) = parse_tag(item)?;
-        self.add_value(key, &value)
+        self.add_value(key, value)
             .map_err(|reason| QueryError::BadTag {
                 tag: item.to_string(),
                 reason,
@@ -44,7 +44,7 @@ impl Directives {
 
     /// Set `key` (a column, else a tag) to `value`, checked the same way wherever the value
     /// was written (a directive, a `--from-json` object); the reason when `key` does not take it.
-    pub fn add_value(&mut self, key: String, value: &Json) -> Result<(), String> {
+    pub fn add_value(&mut self, key: String, value: Json) -> Result<(), String> {
         let number = |what: &str| -> Result<i64, String> {
             value
                 .as_i64()
@@ -54,15 +54,15 @@ impl Directives {
         match key.as_str() {
             "group" => self.group = Some(number("group")?),
             "cores" => self.cores = Some(number("cores")?),
-            "timeout" => self.timeout = Some(seconds(value)?),
+            "timeout" => self.timeout = Some(seconds(&value)?),
             "memory" => {
-                self.memory = Some(match value {
+                self.memory = Some(match &value {
                     Json::String(s) => parse_bytes(s).map_err(|e| format!("memory {e}"))?,
                     _ => number("memory (bytes, or a size such as 8G)")?,
                 })
             }
             _ => {
-                self.tags.insert(key, value.clone());
+                self.tags.insert(key, value);
             }
         }
         Ok(())
@@ -81,15 +81,15 @@ impl Directives {
         }
     }
 
-    /// Give these settings to a new task row.
-    pub fn apply(&self, row: &mut TaskRecord) {
+    /// Give these settings to a new task row (its tags move there).
+    pub fn apply(self, row: &mut TaskRecord) {
         if let Some(g) = self.group {
             row.group = g;
         }
         row.cores = self.cores.or(row.cores);
         row.memory = self.memory.or(row.memory);
         row.timeout = self.timeout.or(row.timeout);
-        row.tag.extend(self.tags.clone());
+        row.tag.extend(self.tags);
     }
 }
 
@@ -172,9 +172,9 @@ mod tests {
     #[test]
     fn values_are_checked_the_same_from_json() {
         let mut d = Directives::default();
-        d.add_value("timeout".into(), &Json::from(1.5)).unwrap();
+        d.add_value("timeout".into(), Json::from(1.5)).unwrap();
         assert_eq!(d.timeout, Some(2));
-        d.add_value("memory".into(), &Json::from("1K")).unwrap();
+        d.add_value("memory".into(), Json::from("1K")).unwrap();
         assert_eq!(d.memory, Some(1024));
         for (key, value) in [
             ("group", Json::from(-1)),
@@ -184,10 +184,10 @@ mod tests {
             ("memory", Json::from(-1)),
             ("cores", Json::from("2")),
         ] {
-            let err = d.add_value(key.into(), &value).unwrap_err();
+            let err = d.add_value(key.into(), value.clone()).unwrap_err();
             assert!(err.starts_with(key), "{key}: {err}");
         }
-        d.add_value("list".into(), &serde_json::json!([1, 2]))
+        d.add_value("list".into(), serde_json::json!([1, 2]))
             .unwrap();
         assert_eq!(d.tags["list"], serde_json::json!([1, 2]));
     }

@@ -14,7 +14,6 @@ use std::path::Path;
 use hs_broker::store::TaskRecord;
 use serde_json::{Map, Value};
 
-use crate::directives::Directives;
 use crate::exit::Failure;
 use crate::input::Submitter;
 
@@ -116,16 +115,14 @@ pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Resul
         for name in &wanted {
             command = command.replace(&format!("{{{name}}}"), &text_of(&object[name.as_str()]));
         }
-        let mut row = submitter.task(command, &submitter.defaults);
         // The columns take the values a `# HYPERSHELL:` directive takes; other keys are tags.
-        let mut settings = Directives::default();
+        let mut settings = submitter.defaults.clone();
         for (key, value) in object.into_iter().filter(|(key, _)| key != "args") {
-            settings.add_value(key, &value).map_err(|reason| {
+            settings.add_value(key, value).map_err(|reason| {
                 Failure::usage(format!("{} {label}: {reason}", path.display()))
             })?;
         }
-        settings.apply(&mut row);
-        rows.push(row);
+        rows.push(submitter.task(command, settings));
     }
     Ok(rows)
 }

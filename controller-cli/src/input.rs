@@ -91,7 +91,7 @@ impl Submitter {
         }
     }
 
-    pub fn task(&self, args: String, settings: &Directives) -> TaskRecord {
+    pub fn task(&self, args: String, settings: Directives) -> TaskRecord {
         let mut row = TaskRecord::new(args, self.id, Some(self.host.clone()));
         settings.apply(&mut row);
         row
@@ -204,7 +204,7 @@ pub fn read_lines(
                 Some(d) => global.merged(d),
                 None => global.clone(),
             };
-            Some(submitter.task(args, &settings))
+            Some(submitter.task(args, settings))
         }
         Line::Bad(raw, why) => {
             tracing::error!("line {number}: {why}; skipped (written to the failures output)");

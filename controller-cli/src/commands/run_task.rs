@@ -13,7 +13,7 @@ pub fn run(args: RunTaskArgs, cfg: &Config) -> anyhow::Result<Status> {
     let location = Location::persistent(cfg)?;
     let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
     submitter.defaults = settings(&args.settings, cfg)?;
-    let row = submitter.task(shell_words::join(&args.args), &submitter.defaults);
+    let row = submitter.task(shell_words::join(&args.args), submitter.defaults.clone());
     let id = row.id;
     {
         let mut store = database::open(&location, Prepare::Existing)?;

@@ -72,7 +72,7 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
     match source(&args) {
         Err(command) => {
             let row = expand(
-                vec![submitter.task(command, &submitter.defaults)],
+                vec![submitter.task(command, submitter.defaults.clone())],
                 &template,
             )
             .map_err(crate::exit::Failure::usage)?;

@@ -172,7 +172,7 @@ impl Job {
         self,
         submitter: &crate::input::Submitter,
     ) -> (TaskRecord, Map<String, Value>) {
-        let mut row = submitter.task(self.cmd, &submitter.defaults);
+        let mut row = submitter.task(self.cmd, submitter.defaults.clone());
         row.timeout = self.timeout.or(row.timeout);
         row.tag.extend(self.tags);
         let has_options = self.options != JobOptions::default();
