@@ -673,7 +673,8 @@ pub struct LaunchArgs {
     pub bind: Option<String>,
 
     /// Start and add engines as the work needs them (local processes, or one run of
-    /// --launcher each): fixed or dynamic [config: autoscale.policy]. Engines leave by -T.
+    /// --launcher, else of the autoscale.launcher command prefix, each): fixed or dynamic
+    /// [config: autoscale.policy]. Engines leave by -T.
     #[arg(short = 'A', long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "",
           value_parser = ["", "fixed", "dynamic"])]
     pub autoscaling: Option<String>,

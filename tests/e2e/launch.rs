@@ -206,6 +206,36 @@ fn srun_launches_engines_on_the_slurm_nodes() {
     );
 }
 
+/// `autoscale.launcher` is the command prefix autoscaled engines start through: here `env`,
+/// which gives the engine a variable it exports to its task.
+#[test]
+fn autoscaled_engines_start_through_the_configured_launcher() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("site")).unwrap();
+    s.write(
+        "site/config.toml",
+        "[autoscale]\nlauncher = \"env HYPERSHELL_EXPORT_VIA=prefix\"\n",
+    );
+    let out = run_with_input(
+        s.hs(&[
+            "cluster",
+            "--no-db",
+            "-A",
+            "fixed",
+            "-I",
+            "1",
+            "-T",
+            "1",
+            "-p",
+            &free_ports().to_string(),
+        ]),
+        "echo \"via $VIA\"\n",
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "via prefix\n");
+}
+
 #[test]
 fn autoscaling_grows_from_zero_to_max_and_shrinks_back_to_zero() {
     let s = Scratch::new();

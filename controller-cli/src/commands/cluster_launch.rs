@@ -47,13 +47,28 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
             args: Vec::new(),
         }));
     }
-    if let Some(command) = &args.launcher {
+    // Autoscaled engines start through `autoscale.launcher` when it is set (HyperShell's key),
+    // else as local processes.
+    let command = match (&args.launcher, args.autoscaling.is_some()) {
+        (Some(command), _) => Some((command.clone(), "--launcher".to_string())),
+        (None, true) => cfg
+            .option(None::<String>, "autoscale.launcher", Layers::Set)?
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| {
+                (
+                    c,
+                    format!("autoscale.launcher ({})", cfg.source("autoscale.launcher")),
+                )
+            }),
+        (None, false) => None,
+    };
+    if let Some((command, what)) = command {
         let argv =
-            shell_words::split(command).map_err(|e| Failure::usage(format!("--launcher: {e}")))?;
+            shell_words::split(&command).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
         if argv.is_empty() {
-            return Err(Failure::usage(
-                "--launcher needs a command, e.g. --launcher 'srun -n4'",
-            ));
+            return Err(Failure::usage(format!(
+                "{what} needs a command, e.g. 'srun -n4'"
+            )));
         }
         return Ok(Some(Launcher::Command { argv }));
     }
