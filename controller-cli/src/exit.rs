@@ -42,6 +42,18 @@ impl Status {
         Status::NotRunning,
     ];
 
+    /// How a run that ended by itself or by an interrupt exits: 4 when interrupted, else 1
+    /// when anything failed, else 0.
+    pub fn of_run(interrupted: bool, failed: bool) -> Status {
+        if interrupted {
+            Status::Interrupted
+        } else if failed {
+            Status::TasksFailed
+        } else {
+            Status::Ok
+        }
+    }
+
     /// The status another `hs` process exited with, so a command that ran it (`hs start
     /// --daemonize`) can pass it on.
     pub fn from_code(code: i32) -> Option<Status> {

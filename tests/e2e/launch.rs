@@ -10,15 +10,20 @@ use crate::helpers::*;
 
 /// The ssh client config of the namespace hosts' sshds, when scripts/test started them.
 fn ssh_config() -> Option<String> {
-    let cfg = std::env::var("HS_SSH_CONFIG")
-        .ok()
-        .filter(|c| !c.is_empty());
-    if cfg.is_none() {
-        skip_or_fail(
-            "HS_SSH_CONFIG is not set: sshd in the namespace hosts is not running (scripts/test starts it as root)",
-        );
+    infra_var(
+        "HS_SSH_CONFIG",
+        "sshd in the namespace hosts was not started (as root)",
+    )
+}
+
+/// A variable scripts/test sets for a part it started (`what` says which, when it did not):
+/// `None`, with a visible skip (a failure in CI), without it.
+fn infra_var(name: &str, what: &str) -> Option<String> {
+    let value = std::env::var(name).ok().filter(|v| !v.is_empty());
+    if value.is_none() {
+        skip_or_fail(&format!("{name} is not set: {what} by scripts/test"));
     }
-    cfg
+    value
 }
 
 /// Variables of an `export K=V` file (the MPI and Slurm recipes write them).
@@ -137,11 +142,7 @@ fn a_launcher_that_exits_at_once_ends_the_run_with_its_words() {
 
 #[test]
 fn mpirun_starts_one_engine_per_rank() {
-    let Some(env_file) = std::env::var("HS_MPIRUN_ENV")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        skip_or_fail("HS_MPIRUN_ENV is not set: Open MPI was not checked by scripts/test");
+    let Some(env_file) = infra_var("HS_MPIRUN_ENV", "Open MPI was not checked") else {
         return;
     };
     let s = Scratch::new();
@@ -170,11 +171,7 @@ fn mpirun_starts_one_engine_per_rank() {
 #[test]
 fn srun_launches_engines_on_the_slurm_nodes() {
     let _hold = hold_netns_hosts(false);
-    let Some(conf) = std::env::var("HS_SLURM_CONF")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        skip_or_fail("HS_SLURM_CONF is not set: Slurm was not started by scripts/test");
+    let Some(conf) = infra_var("HS_SLURM_CONF", "Slurm was not started") else {
         return;
     };
     let s = Scratch::new();
@@ -473,11 +470,7 @@ fn hosts_answering(results: &[serde_json::Value]) -> BTreeSet<String> {
 #[test]
 fn a_slurm_profile_starts_its_engines_with_srun() {
     let _hold = hold_netns_hosts(false);
-    let Some(conf) = std::env::var("HS_SLURM_CONF")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        skip_or_fail("HS_SLURM_CONF is not set: Slurm was not started by scripts/test");
+    let Some(conf) = infra_var("HS_SLURM_CONF", "Slurm was not started") else {
         return;
     };
     let s = Scratch::new();
@@ -508,11 +501,7 @@ fn a_slurm_profile_starts_its_engines_with_srun() {
 
 #[test]
 fn an_mpi_profile_starts_one_engine_per_rank() {
-    let Some(env_file) = std::env::var("HS_MPIRUN_ENV")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        skip_or_fail("HS_MPIRUN_ENV is not set: Open MPI was not checked by scripts/test");
+    let Some(env_file) = infra_var("HS_MPIRUN_ENV", "Open MPI was not checked") else {
         return;
     };
     let s = Scratch::new();

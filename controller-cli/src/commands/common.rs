@@ -192,14 +192,10 @@ pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elap
 
 /// Exit status for a finished run.
 pub fn run_status(summary: &hs_broker::BrokerSummary, rejected_lines: u64) -> crate::exit::Status {
-    use crate::exit::Status;
-    if summary.aborted || crate::signals::interrupted() {
-        Status::Interrupted
-    } else if summary.failed > 0 || rejected_lines > 0 {
-        Status::TasksFailed
-    } else {
-        Status::Ok
-    }
+    crate::exit::Status::of_run(
+        summary.aborted || crate::signals::interrupted(),
+        summary.failed > 0 || rejected_lines > 0,
+    )
 }
 
 #[cfg(test)]

@@ -18,17 +18,10 @@ pub fn exit_status(
     read_error: Option<String>,
     not_ok: u64,
 ) -> anyhow::Result<Status> {
-    if interrupted {
-        return Ok(Status::Interrupted);
-    }
-    if let Some(e) = read_error {
+    if !interrupted && let Some(e) = read_error {
         return Err(Failure::runtime(format!("reading the jobs stopped: {e}")));
     }
-    Ok(if not_ok > 0 {
-        Status::TasksFailed
-    } else {
-        Status::Ok
-    })
+    Ok(Status::of_run(interrupted, not_ok > 0))
 }
 
 #[cfg(test)]
