@@ -2,8 +2,8 @@
 //!
 //! The executor is a trait so that another strategy (for example a pre-started bash per slot that
 //! forks a subshell per task) can be added later without touching the engine loop. The strategy
-//! shipped today, [`SpawnExecutor`], spawns a fresh bash per task through `posix_spawn` with an
-//! environment prepared once, which on its own runs as fast as the bare fork/exec floor.
+//! shipped today, [`SpawnExecutor`], spawns a fresh bash per task with a lean `clone(CLONE_VFORK)`
+//! and an environment prepared once.
 //!
 //! Rules every executor follows:
 //! - each task is its own process group, so timeouts, cancels and shutdown signal the whole tree;
@@ -14,12 +14,13 @@
 
 mod environ;
 mod inherit;
-mod posix_spawn;
+mod pipes;
 mod relay;
 mod spawn;
 mod stop;
 mod subreaper;
 mod sys;
+mod vfork;
 
 pub use inherit::seal_internal_descriptors;
 pub use relay::LineSink;

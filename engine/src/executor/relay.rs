@@ -7,13 +7,13 @@
 //! is ever cut into by another's, and the only copy is the partial line carried between reads.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::sys;
+use super::pipes::RelayPipe;
 
 /// A line longer than this is written in pieces: a stream that never prints a newline (progress
 /// bars, binary data) must not grow the engine's memory without bound.
@@ -108,47 +108,47 @@ impl fmt::Debug for LineSink {
     }
 }
 
-/// Whether a relay's pipe still has a writer.
+/// What a relay's pipe held after a [`StreamRelay::pump`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pipe {
-    Open,
+    /// Everything written so far was read.
+    Empty,
+    /// The read limit was reached first: there may be more.
+    More,
+    /// No writer is left (or reading failed): the relay is over.
     Closed,
 }
 
-/// One task stream being relayed: the non-blocking read end of its pipe, the sink, and the bytes
-/// of the line not yet finished.
+/// One task stream being relayed: its pipe (read without blocking, so reading never waits for a
+/// writer that is still alive), the sink, and the bytes of the line not yet finished.
 pub(crate) struct StreamRelay {
-    pipe: File,
+    pipe: RelayPipe,
     sink: Arc<LineSink>,
     partial: Vec<u8>,
 }
 
 impl StreamRelay {
-    /// Takes the read end of a task's pipe and makes it non-blocking, so that reading never
-    /// waits for a writer that is still alive (a background grandchild may hold the pipe open
-    /// long after the task itself ended).
-    pub(crate) fn new(pipe: OwnedFd, sink: Arc<LineSink>) -> io::Result<Self> {
-        sys::set_nonblocking(pipe.as_fd())?;
-        Ok(Self {
-            pipe: File::from(pipe),
+    pub(crate) fn new(pipe: RelayPipe, sink: Arc<LineSink>) -> Self {
+        Self {
+            pipe,
             sink,
             partial: Vec::new(),
-        })
+        }
     }
 
     /// The pipe's descriptor, for poll(2).
     pub(crate) fn raw_fd(&self) -> RawFd {
-        self.pipe.as_raw_fd()
+        self.pipe.raw_fd()
     }
 
     /// Reads what the pipe has, at most `max_reads` chunks of `buf.len()` bytes (so a chatty task
     /// cannot keep the slot from noticing a stop), and relays the complete lines.
     pub(crate) fn pump(&mut self, buf: &mut [u8], max_reads: usize) -> Pipe {
         for _ in 0..max_reads {
-            match self.pipe.read(buf) {
+            match self.pipe.reader().read(buf) {
                 Ok(0) => return Pipe::Closed,
                 Ok(n) => self.accept(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pipe::Open,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pipe::Empty,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "reading task output failed; closing the relay");
@@ -156,13 +156,14 @@ impl StreamRelay {
                 }
             }
         }
-        Pipe::Open
+        Pipe::More
     }
 
-    /// Ends the relay: the unfinished last line is written as it is (without adding a newline),
-    /// and the pipe is closed.
-    pub(crate) fn finish(self) {
+    /// Ends the relay: the unfinished last line is written as it is (without adding a newline).
+    /// Returns the pipe, to be kept for a later task or dropped.
+    pub(crate) fn finish(self) -> RelayPipe {
         self.sink.write_lines(&self.partial);
+        self.pipe
     }
 
     /// Relays the complete lines of `chunk` (with any carried-over start) and keeps the rest.
@@ -191,6 +192,7 @@ impl StreamRelay {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::fs::File;
 
     /// A writer into a shared Vec that accepts at most 7 bytes per `write` call, so any batch that
     /// is not written under one lock would interleave with another task's. It also records where
@@ -252,9 +254,9 @@ pub(crate) mod tests {
     }
 
     fn relay_over_pipe(sink: Arc<LineSink>) -> (StreamRelay, File) {
-        let (read, write) = io::pipe().expect("pipe");
-        let relay = StreamRelay::new(OwnedFd::from(read), sink).expect("relay");
-        (relay, File::from(OwnedFd::from(write)))
+        let pipe = RelayPipe::new().expect("pipe");
+        let writer = File::from(pipe.child_end().try_clone_to_owned().expect("dup"));
+        (StreamRelay::new(pipe, sink), writer)
     }
 
     #[test]
@@ -263,13 +265,23 @@ pub(crate) mod tests {
         let (mut relay, mut writer) = relay_over_pipe(out.sink());
         let mut buf = [0u8; 4];
         writer.write_all(b"one\ntw").expect("write");
-        assert_eq!(relay.pump(&mut buf, 100), Pipe::Open);
+        assert_eq!(relay.pump(&mut buf, 100), Pipe::Empty);
         assert_eq!(out.text(), "one\n");
         writer.write_all(b"o\nthr").expect("write");
-        assert_eq!(relay.pump(&mut buf, 100), Pipe::Open);
+        assert_eq!(
+            relay.pump(&mut buf, 1),
+            Pipe::More,
+            "the read limit came first"
+        );
+        assert_eq!(relay.pump(&mut buf, 100), Pipe::Empty);
         assert_eq!(out.text(), "one\ntwo\n");
         drop(writer);
-        assert_eq!(relay.pump(&mut buf, 100), Pipe::Closed);
+        assert_eq!(
+            relay.pump(&mut buf, 100),
+            Pipe::Empty,
+            "the kept write end stays open"
+        );
+        assert_eq!(out.text(), "one\ntwo\n");
         relay.finish();
         assert_eq!(out.text(), "one\ntwo\nthr");
     }

@@ -1,34 +1,34 @@
 //! [`SpawnExecutor`]: a fresh `/bin/bash -o pipefail -c CMD` per task.
 //!
-//! Spawning is the engine's hot path, so bash is started with posix_spawn(3) directly
-//! ([`posix_spawn`](super::posix_spawn)): own process group, environment prepared once per
-//! executor plus the task's own variables ([`environ`](super::environ)), working directory, stdio.
-//! glibc's `posix_spawn` uses `clone(CLONE_VM|CLONE_VFORK)`, which does not copy the engine's
-//! page tables. (Only where glibc cannot set a child's working directory, before 2.29, does a
-//! task with one go through std's `Command`, which forks.)
+//! Spawning is the engine's hot path, so bash is started with `clone(CLONE_VM|CLONE_VFORK)`
+//! directly ([`vfork`](super::vfork)), which copies none of the engine's page tables: own process
+//! group, environment prepared once per executor plus the task's own variables
+//! ([`environ`](super::environ)), working directory, stdio.
 //!
 //! The slot thread then waits in a single poll(2) on the child's pidfd, the relay pipes and the
 //! slot's stop eventfd, with the walltime or the next escalation step as timeout: no helper
-//! threads, no busy polling, no sleeps. (The one back-off wait is for the members of a group that
-//! was just SIGKILLed, see [`subreaper::reap_group_within`]; it never runs for tasks that end by
-//! themselves.)
+//! threads, no busy polling, no sleeps. Relay pipes are kept from task to task with both ends
+//! open ([`pipes`](super::pipes)), so a task that ends wakes its slot once, by its exit. (The one
+//! back-off wait is for the members of a group that was just SIGKILLed, see
+//! [`subreaper::reap_group_within`]; it never runs for tasks that end by themselves.)
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::environ::Inherited;
-use super::posix_spawn::{self, ChildFds};
+use super::pipes::{PipePool, RelayPipe};
 use super::relay::{Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
 use super::sys;
+use super::vfork::{self, ChildFds, Started};
 use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopReason, StopSignal};
 
 /// The shell every task runs in.
@@ -44,14 +44,15 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 /// then checks it at this interval.
 const NO_PIDFD_TICK: Duration = Duration::from_millis(10);
 
-/// How long a slot polls without sleeping (yielding between polls) once a task's output has
-/// closed. A dying process closes its files a few microseconds before its exit is reported
-/// (its address space is already gone by then), and stdout and stderr close one after the
-/// other; sleeping in poll for each of those events cost up to three wake-ups per task.
-const EXIT_SPIN: Duration = Duration::from_micros(200);
-
-/// Size of the stack buffer output is read through (the default pipe capacity).
+/// Size of the buffer output is read through (the default pipe capacity).
 const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer a slot thread reads task output through, made once per thread: zeroing one on
+    /// the stack for every task cost more than most tasks' output takes to read.
+    static READ_BUF: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 
 /// Reads per stream per wake-up while the task runs (then the loop checks the leader and the
 /// stop signal again), and for the final drain once the leader has exited.
@@ -60,14 +61,16 @@ const READS_PER_WAKE: usize = 16;
 /// Signals sent to a group being stopped, `signalwait` apart.
 const ESCALATION: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGKILL];
 
-/// Runs each task in a freshly spawned bash. Its only state is the list of finished tasks' process
-/// groups that still had live background members; their dead are reaped at the start of each run
-/// (or by [`reap_leftovers`](Self::reap_leftovers)), so an engine that is a child subreaper does
-/// not accumulate zombies.
+/// Runs each task in a freshly spawned bash. Its state is the environment every task inherits,
+/// the relay pipes kept between tasks, and the list of finished tasks' process groups that still
+/// had live background members; their dead are reaped at the start of each run (or by
+/// [`reap_leftovers`](Self::reap_leftovers)), so an engine that is a child subreaper does not
+/// accumulate zombies.
 #[derive(Debug)]
 pub struct SpawnExecutor {
     leftovers: Leftovers,
     inherited: Inherited,
+    pipes: PipePool,
 }
 
 impl SpawnExecutor {
@@ -77,6 +80,7 @@ impl SpawnExecutor {
         SpawnExecutor {
             leftovers: Leftovers::default(),
             inherited: Inherited::capture(shared),
+            pipes: PipePool::default(),
         }
     }
 
@@ -94,26 +98,23 @@ impl Executor for SpawnExecutor {
         if let Some(reason) = stop.reason() {
             return outcome(None, stopped(reason, None));
         }
-        let (stdout, stderr) = match output_stdio(spec) {
+        let (stdout, stderr) = match output_stdio(spec, &self.pipes) {
             Ok(stdio) => stdio,
             Err(msg) => return outcome(None, Exit::SpawnFailed(msg)),
         };
         let started = SystemTime::now();
-        // The parent's copies of the child's ends (pipe writers, per-task files) close when
-        // `stdout` and `stderr` are dropped, right after the spawn.
+        // The parent's copies of per-task files close when `stdout` and `stderr` are turned into
+        // relays, right after the spawn; relay pipes keep their write ends.
         let spawned = self.spawn(spec, &stdout, &stderr);
-        let pid = match spawned {
-            Ok(pid) => pid,
+        let child = match spawned {
+            Ok(child) => child,
             Err(msg) => return outcome(None, Exit::SpawnFailed(msg)),
         };
         if let Some(started) = spec.started {
             started();
         }
-        let readers = [stdout.into_reader(), stderr.into_reader()];
-        let exit = match Watch::new(pid, readers, spec, stop) {
-            Ok(watch) => watch.run(&self.leftovers),
-            Err(e) => abandon(pid, &self.leftovers, e),
-        };
+        let pipes = [stdout.into_pipe(), stderr.into_pipe()];
+        let exit = Watch::new(child, pipes, spec, stop).run(&self.leftovers, &self.pipes);
         outcome(Some(started), exit)
     }
 }
@@ -125,7 +126,7 @@ impl SpawnExecutor {
         spec: &RunSpec<'_>,
         stdout: &Output,
         stderr: &Output,
-    ) -> Result<libc::pid_t, String> {
+    ) -> Result<Started, String> {
         let command =
             CString::new(spec.command).map_err(|_| "the command holds a NUL byte".to_string())?;
         let cwd = match spec.cwd {
@@ -137,50 +138,15 @@ impl SpawnExecutor {
         };
         let envp = self.inherited.with(spec.env)?;
         let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
-        if cwd.is_some() && !posix_spawn::can_chdir() {
-            return spawn_with_std(spec, &self.inherited, null, stdout, stderr);
-        }
         let fds = ChildFds {
             stdin: null,
             stdout: stdout.child_fd(null),
             stderr: stderr.child_fd(null),
         };
         let argv = [c"bash", c"-o", c"pipefail", c"-c", &command];
-        posix_spawn::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
+        vfork::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
             .map_err(|e| describe_spawn_error(&e, spec))
     }
-}
-
-/// The same start through std's `Command` (fork + chdir + exec), for a working directory on a
-/// glibc older than 2.29. (`spec.env` was checked by [`Inherited::with`] already.)
-fn spawn_with_std(
-    spec: &RunSpec<'_>,
-    inherited: &Inherited,
-    null: BorrowedFd<'_>,
-    stdout: &Output,
-    stderr: &Output,
-) -> Result<libc::pid_t, String> {
-    let stdio = |fd: BorrowedFd<'_>| {
-        fd.try_clone_to_owned()
-            .map(Stdio::from)
-            .map_err(|e| format!("cannot pass a descriptor to {BASH}: {e}"))
-    };
-    let mut command = Command::new(BASH);
-    command
-        .args(["-o", "pipefail", "-c", spec.command])
-        .process_group(0)
-        .env_clear()
-        .envs(inherited.pairs_with(spec.env))
-        .stdin(stdio(null)?)
-        .stdout(stdio(stdout.child_fd(null))?)
-        .stderr(stdio(stderr.child_fd(null))?);
-    if let Some(dir) = spec.cwd {
-        command.current_dir(dir);
-    }
-    let child = command
-        .spawn()
-        .map_err(|e| describe_spawn_error(&e, spec))?;
-    Ok(child.id() as libc::pid_t)
 }
 
 fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {
@@ -201,8 +167,8 @@ fn stopped(reason: StopReason, status: Option<ExitStatus>) -> Exit {
 
 /// One of the child's output streams, as the parent prepared it.
 enum Output {
-    /// Relayed: the parent reads `read`; `write` becomes the child's descriptor.
-    Pipe { read: OwnedFd, write: OwnedFd },
+    /// Relayed: the parent reads the pipe; its write end becomes the child's descriptor.
+    Pipe(RelayPipe),
     /// A per-task file.
     File(File),
     /// `/dev/null`.
@@ -213,16 +179,16 @@ impl Output {
     /// The descriptor the child gets.
     fn child_fd<'a>(&'a self, null: BorrowedFd<'a>) -> BorrowedFd<'a> {
         match self {
-            Output::Pipe { write, .. } => write.as_fd(),
+            Output::Pipe(pipe) => pipe.child_end(),
             Output::File(file) => file.as_fd(),
             Output::Null => null,
         }
     }
 
-    /// The read end to relay, closing the parent's copy of whatever the child got.
-    fn into_reader(self) -> Option<OwnedFd> {
+    /// The pipe to relay, closing the parent's copy of any file the child got.
+    fn into_pipe(self) -> Option<RelayPipe> {
         match self {
-            Output::Pipe { read, .. } => Some(read),
+            Output::Pipe(pipe) => Some(pipe),
             _ => None,
         }
     }
@@ -231,8 +197,8 @@ impl Output {
 /// The child's stdout and stderr. Per-task files are opened (created or truncated) here, in the
 /// parent, so a bad path is reported as such; the same path for both streams is opened once, so
 /// the two share one file offset instead of overwriting each other.
-fn output_stdio(spec: &RunSpec<'_>) -> Result<(Output, Output), String> {
-    let stdout = output_for(&spec.stdout, "stdout")?;
+fn output_stdio(spec: &RunSpec<'_>, pipes: &PipePool) -> Result<(Output, Output), String> {
+    let stdout = output_for(&spec.stdout, "stdout", pipes)?;
     let stderr = match (&spec.stderr, &spec.stdout, &stdout) {
         (OutputTarget::File(path), OutputTarget::File(same), Output::File(file))
             if path == same =>
@@ -242,21 +208,18 @@ fn output_stdio(spec: &RunSpec<'_>) -> Result<(Output, Output), String> {
                     .map_err(|e| format!("cannot open stderr file {}: {e}", path.display()))?,
             )
         }
-        (target, _, _) => output_for(target, "stderr")?,
+        (target, _, _) => output_for(target, "stderr", pipes)?,
     };
     Ok((stdout, stderr))
 }
 
-fn output_for(target: &OutputTarget, stream: &str) -> Result<Output, String> {
+fn output_for(target: &OutputTarget, stream: &str, pipes: &PipePool) -> Result<Output, String> {
     Ok(match target {
-        OutputTarget::Relay(_) => {
-            let (read, write) =
-                io::pipe().map_err(|e| format!("cannot make a pipe for {stream}: {e}"))?;
-            Output::Pipe {
-                read: OwnedFd::from(read),
-                write: OwnedFd::from(write),
-            }
-        }
+        OutputTarget::Relay(_) => Output::Pipe(
+            pipes
+                .take()
+                .map_err(|e| format!("cannot make a pipe for {stream}: {e}"))?,
+        ),
         OutputTarget::File(path) => Output::File(create_output(path, stream)?),
         OutputTarget::Null => Output::Null,
     })
@@ -305,17 +268,6 @@ fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
     format!("cannot start {BASH}: {err}")
 }
 
-/// The child could be spawned but not watched (no fd left for a relay pipe's flags, …): kill its
-/// group, reap what can be reaped, and report why.
-fn abandon(pgid: libc::pid_t, leftovers: &Leftovers, err: io::Error) -> Exit {
-    subreaper::signal_group(pgid, libc::SIGKILL);
-    let _ = sys::wait_exit(pgid);
-    if subreaper::reap_group_within(pgid, KILL_WAIT) == GroupState::Alive {
-        leftovers.add(pgid);
-    }
-    Exit::SpawnFailed(format!("cannot watch {BASH}: {err}"))
-}
-
 /// A stop in progress.
 struct Stopping {
     reason: StopReason,
@@ -350,8 +302,10 @@ struct Watch<'a> {
     walltime: Option<Instant>,
     signalwait: Duration,
     stopping: Option<Stopping>,
-    /// Until when to poll without sleeping (see [`EXIT_SPIN`]).
-    spin_until: Option<Instant>,
+    /// Per relay: whether the latest poll left its pipe empty. When that same poll saw the
+    /// leader gone, whatever the leader wrote was read (it wrote before it exited), so there is
+    /// nothing left to drain.
+    settled: [bool; 2],
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -360,51 +314,62 @@ const STOPFD: usize = 1;
 const RELAYS: usize = 2;
 
 impl<'a> Watch<'a> {
-    /// `readers` are the read ends of the stdout and stderr pipes, where those are relayed.
+    /// `pipes` are the stdout and stderr pipes, where those are relayed.
     fn new(
-        pid: libc::pid_t,
-        readers: [Option<OwnedFd>; 2],
+        child: Started,
+        pipes: [Option<RelayPipe>; 2],
         spec: &RunSpec<'_>,
         stop: &'a StopSignal,
-    ) -> io::Result<Self> {
-        let pidfd = match sys::pidfd_open(pid) {
+    ) -> Self {
+        let Started { pid, pidfd } = child;
+        let pidfd = pidfd.or_else(|| match sys::pidfd_open(pid) {
             Ok(fd) => Some(fd),
             Err(e) => {
-                tracing::debug!(pid, error = %e, "pidfd_open failed; polling the child instead");
+                tracing::debug!(pid, error = %e, "no pidfd; polling the child instead");
                 None
             }
+        });
+        let [out, err] = pipes;
+        let relay = |target: &OutputTarget, pipe: Option<RelayPipe>| match (target, pipe) {
+            (OutputTarget::Relay(sink), Some(pipe)) => Some(StreamRelay::new(pipe, sink.clone())),
+            _ => None,
         };
-        let [out, err] = readers;
-        let relay = |target: &OutputTarget, pipe: Option<OwnedFd>| match (target, pipe) {
-            (OutputTarget::Relay(sink), Some(pipe)) => {
-                StreamRelay::new(pipe, sink.clone()).map(Some)
-            }
-            _ => Ok(None),
-        };
-        let stdout = relay(&spec.stdout, out)?;
-        let stderr = relay(&spec.stderr, err)?;
-        Ok(Self {
+        Self {
             pgid: pid,
             pidfd,
-            relays: [stdout, stderr],
+            relays: [relay(&spec.stdout, out), relay(&spec.stderr, err)],
             stop,
             walltime: spec.timeout.map(|t| Instant::now() + t),
             signalwait: spec.signalwait,
             stopping: None,
-            spin_until: None,
-        })
+            settled: [false; 2],
+        }
     }
 
     /// Waits for the leader while relaying output and escalating a stop, then collects the
-    /// leader and whatever of its group hs is responsible for.
-    fn run(mut self, leftovers: &Leftovers) -> Exit {
-        let mut buf = [0u8; READ_CHUNK];
-        let ended = self.wait_leader(&mut buf);
-        // The leader is gone (or hopeless). Take what its group already wrote, but do not wait
-        // for EOF: background processes may hold the pipes open indefinitely.
-        for mut relay in self.relays.iter_mut().filter_map(Option::take) {
-            relay.pump(&mut buf, READS_PER_WAKE);
-            relay.finish();
+    /// leader and whatever of its group hs is responsible for. Its relay pipes go back to `pipes`
+    /// when nothing of the group is left to write to them.
+    fn run(self, leftovers: &Leftovers, pipes: &PipePool) -> Exit {
+        READ_BUF.with_borrow_mut(|buf| self.run_with(buf, leftovers, pipes))
+    }
+
+    fn run_with(mut self, buf: &mut [u8], leftovers: &Leftovers, pipes: &PipePool) -> Exit {
+        let ended = self.wait_leader(buf);
+        // The leader is gone (or hopeless). Take what its group already wrote: whatever the
+        // leader wrote is in the pipe by now.
+        let mut drained = Vec::with_capacity(2);
+        for (i, slot) in self.relays.iter_mut().enumerate() {
+            let Some(mut relay) = slot.take() else {
+                continue;
+            };
+            let state = match self.settled[i] {
+                true => Pipe::Empty,
+                false => relay.pump(buf, READS_PER_WAKE),
+            };
+            let pipe = relay.finish();
+            if state == Pipe::Empty {
+                drained.push(pipe);
+            }
         }
         let stopping = self.stopping.take();
         if stopping.is_some() {
@@ -428,6 +393,14 @@ impl<'a> Watch<'a> {
         };
         if left == GroupState::Alive {
             leftovers.add(self.pgid);
+        } else if !subreaper::group_exists(self.pgid) {
+            // Nothing of the task is left to write to its pipes (the leader is reaped, so the
+            // pgid is free again only once the last member is gone). A process that left the
+            // group is not seen: see pipes.rs. (Not a subreaper, the engine would not even see
+            // its group's orphans as `Alive`.)
+            for pipe in drained {
+                pipes.give_back(pipe);
+            }
         }
         match (stopping, status) {
             (Some(s), Some(status)) => stopped(s.reason, Some(status)),
@@ -449,6 +422,7 @@ impl<'a> Watch<'a> {
     /// The poll loop: returns once the leader has exited or ignored SIGKILL for too long.
     fn wait_leader(&mut self, buf: &mut [u8]) -> Ended {
         loop {
+            self.settled = [false; 2];
             let now = Instant::now();
             if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {
                 self.begin_stop(StopReason::Timeout, now);
@@ -481,19 +455,7 @@ impl<'a> Watch<'a> {
                     fds[RELAYS + i].fd = relay.raw_fd();
                 }
             }
-            // Right after output closes the exit report is microseconds away: look without
-            // sleeping (see EXIT_SPIN) rather than pay for another wake-up.
-            let spinning = self.stopping.is_none() && self.spin_until.is_some_and(|t| now < t);
-            let timeout = if spinning {
-                Some(Duration::ZERO)
-            } else {
-                self.poll_timeout(now)
-            };
-            match sys::poll(&mut fds, timeout) {
-                Ok(0) if spinning => {
-                    std::thread::yield_now();
-                    continue;
-                }
+            match sys::poll(&mut fds, self.poll_timeout(now)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -505,15 +467,20 @@ impl<'a> Watch<'a> {
                 }
             }
 
-            let mut closed_now = false;
             for (i, slot) in self.relays.iter_mut().enumerate() {
-                if fds[RELAYS + i].revents != 0
-                    && let Some(relay) = slot
-                    && relay.pump(buf, READS_PER_WAKE) == Pipe::Closed
+                let Some(relay) = slot else {
+                    continue;
+                };
+                let state = match fds[RELAYS + i].revents {
+                    0 => Pipe::Empty,
+                    _ => relay.pump(buf, READS_PER_WAKE),
+                };
+                self.settled[i] = state == Pipe::Empty;
+                if state == Pipe::Closed
                     && let Some(relay) = slot.take()
                 {
-                    relay.finish();
-                    closed_now = true;
+                    // A pipe that failed to read is not kept.
+                    drop(relay.finish());
                 }
             }
             if fds[STOPFD].revents != 0 && self.stopping.is_none() {
@@ -523,9 +490,6 @@ impl<'a> Watch<'a> {
             }
             if fds[PIDFD].revents != 0 {
                 return Ended::Exited(None);
-            }
-            if closed_now && self.pidfd.is_some() {
-                self.spin_until = Some(Instant::now() + EXIT_SPIN);
             }
         }
     }

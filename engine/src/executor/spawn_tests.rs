@@ -101,29 +101,24 @@ fn invalid_variable_names_fail_the_task_with_a_reason() {
     );
 }
 
-/// The path taken for a working directory on a glibc without addchdir_np, driven directly.
+/// Working directory, environment, a per-task file and the task's own process group, together.
 #[test]
-fn std_fallback_sets_directory_environment_and_group() {
+fn directory_environment_file_and_group_apply_together() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("out.txt");
-    let env = [("HS_TEST_VAR".to_string(), "fallback".to_string())];
+    let env = [("HS_TEST_VAR".to_string(), "set".to_string())];
     let mut s = spec(
         "pwd -P; echo \"$HS_TEST_VAR\"; [ \"$(cut -d\" \" -f5 /proc/$$/stat)\" -eq $$ ] && echo leader",
         &SharedVec::default(),
     );
     s.cwd = Some(dir.path());
     s.env = &env;
-    let stdout = Output::File(create_output(&path, "stdout").expect("create"));
-    let inherited = Inherited::capture(&[]);
-    let null = dev_null().expect("/dev/null");
-    let pid = spawn_with_std(&s, &inherited, null, &stdout, &Output::Null).expect("spawned");
-    drop(stdout);
-    let status = sys::wait_exit(pid).expect("wait");
-    assert_eq!(status.code(), Some(0));
+    s.stdout = OutputTarget::File(path.clone());
+    assert_eq!(run(&s).exit, Exit::Code(0));
     let expected = dir.path().canonicalize().expect("canonical");
     assert_eq!(
         std::fs::read_to_string(&path).expect("read"),
-        format!("{}\nfallback\nleader\n", expected.display())
+        format!("{}\nset\nleader\n", expected.display())
     );
 }
 
@@ -472,6 +467,46 @@ fn output_held_open_by_a_grandchild_does_not_block() {
         t0.elapsed()
     );
     assert_eq!(out.text(), "mine\n");
+}
+
+/// Relay pipes are kept from task to task, but not one a finished task's background process
+/// still holds: its late output must not land in the next task's.
+#[test]
+fn a_later_task_never_relays_an_earlier_tasks_background_output() {
+    sys::default_sigint();
+    let executor = SpawnExecutor::with_env(&[]);
+    let stop = StopSignal::new().expect("eventfd");
+    let first = SharedVec::default();
+    let s = spec("echo one; (sleep 0.3; echo late) &", &first);
+    assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+    let second = SharedVec::default();
+    for _ in 0..3 {
+        let s = spec("sleep 0.15; echo two", &second);
+        assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+    }
+    assert_eq!(first.text(), "one\n");
+    assert_eq!(second.text(), "two\ntwo\ntwo\n");
+}
+
+#[test]
+fn kept_pipes_carry_each_tasks_output_whole() {
+    sys::default_sigint();
+    let executor = SpawnExecutor::with_env(&[]);
+    let stop = StopSignal::new().expect("eventfd");
+    for i in 0..20 {
+        let out = SharedVec::default();
+        let command = format!("seq {i}; printf tail; echo err >&2");
+        assert_eq!(
+            executor.run(&spec(&command, &out), &stop).exit,
+            Exit::Code(0)
+        );
+        let lines: String = (1..=i).map(|n| format!("{n}\n")).collect();
+        let text = out.text();
+        assert!(
+            text == format!("{lines}tailerr\n") || text == format!("{lines}err\ntail"),
+            "task {i}: {text:?}"
+        );
+    }
 }
 
 #[test]

@@ -52,6 +52,14 @@ pub(crate) fn reap_group(pgid: libc::pid_t) -> GroupState {
     }
 }
 
+/// Whether any process is still in group `pgid` (ours or not): `kill(-pgid, 0)`.
+pub(crate) fn group_exists(pgid: libc::pid_t) -> bool {
+    match sys::killpg(pgid, 0) {
+        Ok(()) => true,
+        Err(e) => e.raw_os_error() != Some(libc::ESRCH),
+    }
+}
+
 /// Sends `signal` to the whole group. A group that is already gone (ESRCH) is not an error worth
 /// reporting: it is the normal end of a race with the task exiting by itself.
 pub(crate) fn signal_group(pgid: libc::pid_t, signal: libc::c_int) {

@@ -1,5 +1,5 @@
 //! Thin, audited wrappers around the Linux calls std does not offer (eventfd, pidfd_open, poll,
-//! killpg, group-wide waitpid, prctl). With posix_spawn.rs (starting and reaping bash), this is
+//! killpg, group-wide waitpid, prctl). With vfork.rs (starting bash), this is
 //! where the executor keeps its `unsafe`.
 //!
 //! Every wrapper takes and returns safe types (`OwnedFd`, `BorrowedFd`, plain integers) and turns

@@ -1,0 +1,349 @@
+//! Starting bash with `clone(CLONE_VM | CLONE_VFORK)` directly, and waiting for it.
+//!
+//! This is what glibc's `posix_spawn` does, less three costs that, on a machine whose cores all
+//! run tasks, come straight out of the tasks' share:
+//! - glibc maps a fresh stack for every child and unmaps it after; the unmap makes every other
+//!   core running one of the engine's threads flush its TLB. Here each thread keeps one stack.
+//! - glibc's child asks the kernel about all 64 signals before it may unblock them. Here the
+//!   parent keeps a list of the signals that have handlers, taken again every second, and the
+//!   child resets only those (and SIGPIPE, which Rust ignores).
+//! - the child's pidfd comes with the clone (`CLONE_PIDFD`), not from a second system call.
+//!
+//! The rules are glibc's: the parent blocks every signal around the clone, so that no handler of
+//! the engine can run in the child (which shares its memory until it execs); the child puts
+//! handlers back to their defaults, makes its own process group, duplicates the three
+//! descriptors, enters the working directory, unblocks every signal and execs. A step that
+//! fails leaves its errno in the plan the two share, and the child exits with 127; the parent,
+//! which the kernel holds until the child has exec'd or exited, reaps it and reports the errno.
+//!
+//! The child runs only the `extern "C"` function below, which calls async-signal-safe libc
+//! functions on data the parent prepared: no allocation, no lock, no panic.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, c_void};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::environ::Envp;
+use super::sys;
+
+/// What the child's descriptors 0, 1 and 2 become.
+pub(crate) struct ChildFds<'a> {
+    pub stdin: BorrowedFd<'a>,
+    pub stdout: BorrowedFd<'a>,
+    pub stderr: BorrowedFd<'a>,
+}
+
+/// A child that was started: its pid, and its pidfd when the kernel could give one.
+pub(crate) struct Started {
+    pub pid: libc::pid_t,
+    pub pidfd: Option<OwnedFd>,
+}
+
+/// Size of each thread's child stack. The child only runs a few libc calls before it execs.
+const STACK_SIZE: usize = 64 * 1024;
+
+/// How long a thread's list of handled signals is trusted before it is taken again. Handlers are
+/// installed when hs starts; this only bounds how stale the list can get if one comes later.
+const SIGNALS_REFRESH: Duration = Duration::from_secs(1);
+
+/// `CLONE_PIDFD` (Linux 5.2), from linux/sched.h.
+const CLONE_PIDFD: libc::c_int = 0x1000;
+
+/// Set once the kernel refused `CLONE_PIDFD`: later clones go without it.
+static NO_CLONE_PIDFD: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static STACK: RefCell<Option<ChildStack>> = const { RefCell::new(None) };
+    static HANDLED: RefCell<HandledSignals> = const {
+        RefCell::new(HandledSignals { taken: None, signals: Vec::new() })
+    };
+}
+
+/// Everything the child reads, prepared by the parent; the child writes only `error`.
+#[repr(C)]
+struct Plan {
+    program: *const libc::c_char,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    fds: [libc::c_int; 3],
+    /// Null for the engine's own directory.
+    cwd: *const libc::c_char,
+    reset: *const libc::c_int,
+    reset_len: usize,
+    /// The errno of the step that failed; 0 if the child exec'd.
+    error: libc::c_int,
+}
+
+/// The child: runs on its own stack in the parent's memory until execve replaces it.
+extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
+    // SAFETY: `arg` is the parent's `Plan`, alive and not touched by the parent (which the
+    // kernel holds) until this child execs or exits; every pointer in it was made from live
+    // NUL-terminated strings and null-terminated arrays; only async-signal-safe calls follow.
+    unsafe {
+        let plan = &mut *arg.cast::<Plan>();
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        for i in 0..plan.reset_len {
+            libc::sigaction(*plan.reset.add(i), &default, std::ptr::null_mut());
+        }
+        if libc::setpgid(0, 0) != 0 {
+            return fail(plan);
+        }
+        for (target, &fd) in plan.fds.iter().enumerate() {
+            let target = target as libc::c_int;
+            // dup2 onto itself would leave close-on-exec set.
+            let ok = if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(fd, target) == target
+            };
+            if !ok {
+                return fail(plan);
+            }
+        }
+        if !plan.cwd.is_null() && libc::chdir(plan.cwd) != 0 {
+            return fail(plan);
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        libc::execve(plan.program, plan.argv, plan.envp);
+        fail(plan)
+    }
+}
+
+/// Records the failed step's errno for the parent and ends the child.
+///
+/// # Safety
+/// Only for the child, which shares the parent's errno location and memory.
+unsafe fn fail(plan: &mut Plan) -> libc::c_int {
+    // SAFETY: the child's errno is readable; `_exit` ends it without running anything of the
+    // parent's (no atexit handlers, no buffered stdio).
+    unsafe {
+        plan.error = (*libc::__errno_location()).max(1);
+        libc::_exit(127)
+    }
+}
+
+/// A thread's child stack: mapped once, with a guard page at its low end, unmapped with the
+/// thread.
+struct ChildStack {
+    base: *mut c_void,
+}
+
+impl ChildStack {
+    fn new() -> io::Result<Self> {
+        // SAFETY: an anonymous private mapping of a fixed size touches no existing memory.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let stack = ChildStack { base };
+        // SAFETY: the first page lies inside the mapping just made.
+        if unsafe { libc::mprotect(base, page_size(), libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The highest address (stacks grow down), 16-byte aligned.
+    fn top(&self) -> *mut c_void {
+        // SAFETY: one past the end of the mapping, which is page aligned.
+        unsafe { self.base.cast::<u8>().add(STACK_SIZE).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, used by no child any more (each exec'd or exited
+        // before its clone returned).
+        unsafe { libc::munmap(self.base, STACK_SIZE) };
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf takes an integer and reads no memory of ours.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}
+
+/// The signals this process has handlers for, plus SIGPIPE: what a child must reset before it
+/// unblocks signals (ignored signals stay ignored across exec, as with posix_spawn).
+struct HandledSignals {
+    taken: Option<Instant>,
+    signals: Vec<libc::c_int>,
+}
+
+impl HandledSignals {
+    fn current(&mut self) -> &[libc::c_int] {
+        if self.taken.is_none_or(|t| t.elapsed() >= SIGNALS_REFRESH) {
+            self.signals = handled_signals();
+            self.taken = Some(Instant::now());
+        }
+        &self.signals
+    }
+}
+
+fn handled_signals() -> Vec<libc::c_int> {
+    let mut handled = vec![libc::SIGPIPE];
+    for signal in 1..libc::SIGRTMAX() + 1 {
+        // SAFETY: an all-zero sigaction is valid to be overwritten by the query.
+        let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: a query only (null new action); glibc refuses its internal signals with EINVAL.
+        if unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) } != 0 {
+            continue;
+        }
+        let disposition = current.sa_sigaction;
+        if disposition != libc::SIG_DFL && disposition != libc::SIG_IGN && signal != libc::SIGPIPE {
+            handled.push(signal);
+        }
+    }
+    handled
+}
+
+/// Starts `program` with `argv` and `envp` in a new process group of its own, with `fds` as its
+/// descriptors 0 to 2 and `cwd` (if any) as its working directory.
+pub(crate) fn spawn(
+    program: &CStr,
+    argv: &[&CStr],
+    envp: &Envp<'_>,
+    fds: &ChildFds<'_>,
+    cwd: Option<&CStr>,
+) -> io::Result<Started> {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    HANDLED.with_borrow_mut(|handled| {
+        let reset = handled.current();
+        let mut plan = Plan {
+            program: program.as_ptr(),
+            argv: argv_ptrs.as_ptr(),
+            envp: envp.as_ptr(),
+            fds: [fds.stdin, fds.stdout, fds.stderr].map(|fd| fd.as_raw_fd()),
+            cwd: cwd.map_or(std::ptr::null(), CStr::as_ptr),
+            reset: reset.as_ptr(),
+            reset_len: reset.len(),
+            error: 0,
+        };
+        STACK.with_borrow_mut(|stack| {
+            let stack = match stack {
+                Some(stack) => stack,
+                None => stack.insert(ChildStack::new()?),
+            };
+            clone_child(&mut plan, stack)
+        })
+    })
+}
+
+/// The clone itself, with every signal blocked around it; then the child's verdict.
+fn clone_child(plan: &mut Plan, stack: &ChildStack) -> io::Result<Started> {
+    let with_pidfd = !NO_CLONE_PIDFD.load(Ordering::Relaxed);
+    let mut pidfd: libc::c_int = -1;
+    let flags = libc::CLONE_VM
+        | libc::CLONE_VFORK
+        | libc::SIGCHLD
+        | if with_pidfd { CLONE_PIDFD } else { 0 };
+    // SAFETY: the sets are locals; the mask change applies to this thread only and is undone
+    // right after. The child runs `child_main` on this thread's own stack mapping, which no other
+    // child uses (the kernel holds this thread until the child has exec'd or exited), with the
+    // live `plan`; with CLONE_PIDFD the kernel writes the pidfd into the live local `pidfd`.
+    let (pid, clone_error) = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        let pid = libc::clone(
+            child_main,
+            stack.top(),
+            flags,
+            (plan as *mut Plan).cast(),
+            &raw mut pidfd,
+        );
+        let clone_error = io::Error::last_os_error();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        (pid, clone_error)
+    };
+    if pid < 0 {
+        if with_pidfd && clone_error.raw_os_error() == Some(libc::EINVAL) {
+            // A kernel before 5.2: no pidfd from clone (the caller may still open one).
+            NO_CLONE_PIDFD.store(true, Ordering::Relaxed);
+            return clone_child(plan, stack);
+        }
+        return Err(clone_error);
+    }
+    // SAFETY: with CLONE_PIDFD and success, the kernel made `pidfd` a new descriptor that only
+    // this code owns.
+    let pidfd = (with_pidfd && pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+    if plan.error != 0 {
+        let _ = sys::wait_exit(pid);
+        return Err(io::Error::from_raw_os_error(plan.error));
+    }
+    Ok(Started { pid, pidfd })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn the_handled_list_always_resets_sigpipe_and_only_names_real_handlers() {
+        let handled = handled_signals();
+        assert_eq!(handled.iter().filter(|&&s| s == libc::SIGPIPE).count(), 1);
+        for &signal in &handled[1..] {
+            // SAFETY: a query only.
+            let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+            unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) };
+            assert_ne!(current.sa_sigaction, libc::SIG_DFL, "signal {signal}");
+            assert_ne!(current.sa_sigaction, libc::SIG_IGN, "signal {signal}");
+        }
+    }
+
+    #[test]
+    fn a_failed_exec_or_chdir_reports_its_errno() {
+        let inherited = super::super::environ::Inherited::capture(&[]);
+        let envp = inherited.with(&[]).expect("env");
+        let null = std::fs::File::open("/dev/null").expect("null");
+        let fds = ChildFds {
+            stdin: null.as_fd(),
+            stdout: null.as_fd(),
+            stderr: null.as_fd(),
+        };
+        let err = spawn(c"/nonexistent/bash", &[c"bash"], &envp, &fds, None)
+            .err()
+            .expect("no such program");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        let err = spawn(c"/bin/true", &[c"true"], &envp, &fds, Some(c"/nonexistent"))
+            .err()
+            .expect("no such directory");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    }
+
+    #[test]
+    fn a_started_child_comes_with_its_pidfd() {
+        let inherited = super::super::environ::Inherited::capture(&[]);
+        let envp = inherited.with(&[]).expect("env");
+        let null = std::fs::File::open("/dev/null").expect("null");
+        let fds = ChildFds {
+            stdin: null.as_fd(),
+            stdout: null.as_fd(),
+            stderr: null.as_fd(),
+        };
+        let started =
+            spawn(c"/bin/sh", &[c"sh", c"-c", c"exit 3"], &envp, &fds, None).expect("started");
+        assert!(started.pidfd.is_some(), "Linux 5.2 or later gives a pidfd");
+        let status = sys::wait_exit(started.pid).expect("reaped");
+        assert_eq!(status.code(), Some(3));
+    }
+}
