@@ -310,8 +310,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_exec_or_chdir_reports_its_errno() {
+    /// Starts `argv` with this process's environment and every descriptor on /dev/null.
+    fn spawn_quiet(argv: &[&CStr], cwd: Option<&CStr>) -> io::Result<Started> {
         let inherited = super::super::environ::Inherited::capture(&[]);
         let envp = inherited.with(&[]).expect("env");
         let null = std::fs::File::open("/dev/null").expect("null");
@@ -320,11 +320,16 @@ mod tests {
             stdout: null.as_fd(),
             stderr: null.as_fd(),
         };
-        let err = spawn(c"/nonexistent/bash", &[c"bash"], &envp, &fds, None)
+        spawn(argv[0], argv, &envp, &fds, cwd)
+    }
+
+    #[test]
+    fn a_failed_exec_or_chdir_reports_its_errno() {
+        let err = spawn_quiet(&[c"/nonexistent/bash"], None)
             .err()
             .expect("no such program");
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
-        let err = spawn(c"/bin/true", &[c"true"], &envp, &fds, Some(c"/nonexistent"))
+        let err = spawn_quiet(&[c"/bin/true"], Some(c"/nonexistent"))
             .err()
             .expect("no such directory");
         assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
@@ -332,16 +337,7 @@ mod tests {
 
     #[test]
     fn a_started_child_comes_with_its_pidfd() {
-        let inherited = super::super::environ::Inherited::capture(&[]);
-        let envp = inherited.with(&[]).expect("env");
-        let null = std::fs::File::open("/dev/null").expect("null");
-        let fds = ChildFds {
-            stdin: null.as_fd(),
-            stdout: null.as_fd(),
-            stderr: null.as_fd(),
-        };
-        let started =
-            spawn(c"/bin/sh", &[c"sh", c"-c", c"exit 3"], &envp, &fds, None).expect("started");
+        let started = spawn_quiet(&[c"/bin/sh", c"-c", c"exit 3"], None).expect("started");
         assert!(started.pidfd.is_some(), "Linux 5.2 or later gives a pidfd");
         let status = sys::wait_exit(started.pid).expect("reaped");
         assert_eq!(status.code(), Some(3));
