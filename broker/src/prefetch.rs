@@ -14,10 +14,10 @@ use std::time::Duration;
 /// About how much queued work per slot an engine of short tasks may hold. This bounds what a run
 /// can lose to imbalance at its end (one engine still working through its queue while others
 /// are idle), and what a killed engine's queue sends back to be dispatched again.
-pub const LOOKAHEAD: Duration = Duration::from_millis(50);
+pub const LOOKAHEAD: Duration = Duration::from_millis(100);
 
 /// The most tasks per slot an engine may hold beyond its running ones, however short they are.
-pub const MOST_PER_SLOT: u32 = 32;
+pub const MOST_PER_SLOT: u32 = 64;
 
 /// The weight of the newest run time in an engine's running mean.
 const NEWEST_WEIGHT: f64 = 0.1;
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn short_tasks_fill_the_lookahead_up_to_the_most_per_slot() {
         let ms = |n| Duration::from_millis(n);
-        assert_eq!(capacity(2, None, &after(&[ms(10); 5])), 2 + 2 * 5);
+        assert_eq!(capacity(2, None, &after(&[ms(10); 5])), 2 + 2 * 10);
         assert_eq!(
             capacity(2, None, &after(&[ms(1); 5])),
             2 + 2 * MOST_PER_SLOT

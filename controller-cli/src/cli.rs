@@ -706,7 +706,7 @@ pub struct LaunchArgs {
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
     /// Most tasks per bundle sent to an engine; 0 = as many as it has room for (1 per slot
-    /// for long tasks, up to 32 per slot for tasks of a few ms); an engine also sends its
+    /// for long tasks, up to 64 per slot for tasks of a few ms); an engine also sends its
     /// results in bundles of this size (0 = half of what it holds) [default: 0, config:
     /// server.bundlesize for the controller, client.bundlesize for the engine; used only when
     /// set].

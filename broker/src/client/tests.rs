@@ -624,7 +624,7 @@ fn the_prefetch_follows_how_long_tasks_take() {
     // Nothing known yet: its slot and 16 more.
     let first = fake.expect::<Tasks>();
     assert_eq!(first.tasks.len(), 1 + 16);
-    // Tasks of 1 ms: 50 ms of work would be 50 per slot; it may hold its slot and 32 more.
+    // Tasks of 1 ms: 100 ms of work would be 100 per slot; it may hold its slot and 64 more.
     report_ran(&mut fake, &first, Duration::from_millis(1));
     let short = fake.expect::<Tasks>();
     assert_eq!(short.tasks.len(), 1 + MOST_PER_SLOT as usize);

@@ -24,8 +24,8 @@ const TURN: Duration = Duration::from_millis(50);
 /// says otherwise. Every message costs the controller and this loop a wake-up, and on a machine
 /// whose cores all run tasks every wake-up preempts a task. Bundles of half what the engine
 /// holds cut messages by that much, but only if the first result may wait until the bundle is
-/// full: with short tasks the controller lets an engine hold up to 32 per slot, and 16 per slot
-/// finish in about 20 ms on a laptop. The cost of waiting longer: results are seen that much
+/// full: with short tasks the controller lets an engine hold up to 64 per slot, and 32 per slot
+/// finish in about 40 ms on a laptop. The cost of waiting longer: results are seen that much
 /// later, and an engine killed in that window takes with it up to this much finished work,
 /// which then runs again.
 pub const RESULT_LINGER: Duration = Duration::from_millis(50);
