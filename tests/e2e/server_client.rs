@@ -49,10 +49,10 @@ fn kill_9_of_one_engine_loses_no_task() {
     assert_eq!(unique, (1..=200).collect::<Vec<_>>(), "every task ran");
     // Only tasks the killed engine ran but had not reported may have run twice: its 2 running
     // ones, and finished ones it had not sent yet. A bundle goes once as many are done as it
-    // still holds; with 20 ms tasks it holds 2 per slot beyond the running ones (about 50 ms
-    // of work), so that is at most 2 more.
+    // still holds; with 20 ms tasks it holds 5 per slot beyond the running ones (about 100 ms
+    // of work), 12 in all, so that is at most 6 more.
     assert!(
-        done.len() - unique.len() <= 4,
+        done.len() - unique.len() <= 8,
         "{} duplicates",
         done.len() - unique.len()
     );

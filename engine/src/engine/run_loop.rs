@@ -86,6 +86,7 @@ pub fn run_with_executor(
     if let Err(e) = crate::executor::become_child_subreaper() {
         tracing::debug!("cannot become a child subreaper: {e}");
     }
+    crate::executor::prepare_engine_process();
     let mut engine = Engine::connect(cfg, ctx, executor)?;
     let outcome = engine.serve(control);
     if outcome.is_err() {

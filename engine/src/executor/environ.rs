@@ -6,7 +6,7 @@
 //! run on. Here the inherited environment becomes C strings once, when the executor is made;
 //! each task adds only its own variables.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 
 /// The environment every task inherits (the engine's own, as it was when the executor was made).
@@ -33,6 +33,24 @@ impl Inherited {
             })
             .collect();
         Inherited { vars }
+    }
+
+    /// The inherited variables not in `set`, as (name, value), then `set` itself: for std's
+    /// `Command` (the fallback where hs may not clone on its own), which applies repeated names
+    /// in order.
+    pub(crate) fn pairs_with<'s>(
+        &'s self,
+        set: &'s [(String, String)],
+    ) -> impl Iterator<Item = (&'s OsStr, &'s OsStr)> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| !set.iter().any(|(n, _)| n.as_bytes() == &name[..]))
+            .map(|(name, entry)| {
+                // An entry is NAME=value.
+                let value = &entry.as_bytes()[name.len() + 1..];
+                (OsStr::from_bytes(name), OsStr::from_bytes(value))
+            })
+            .chain(set.iter().map(|(n, v)| (OsStr::new(n), OsStr::new(v))))
     }
 
     /// The inherited variables with `set` added or overriding them. A name given twice in `set`
@@ -182,5 +200,16 @@ mod tests {
         let path = std::env::var("PATH").expect("tests run with a PATH");
         assert_eq!(find(&entries, "PATH"), [path.as_str()]);
         assert_eq!(find(&entries, "HS_EXTRA"), ["x"]);
+    }
+
+    #[test]
+    fn pairs_for_std_leave_out_what_the_task_sets() {
+        let base = inherited(&[("A", "1"), ("B", "2=two")]);
+        let own = set(&[("A", "x")]);
+        let pairs: Vec<(String, String)> = base
+            .pairs_with(&own)
+            .map(|(n, v)| (n.to_string_lossy().into(), v.to_string_lossy().into()))
+            .collect();
+        assert_eq!(pairs, set(&[("B", "2=two"), ("A", "x")]));
     }
 }

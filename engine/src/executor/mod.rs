@@ -14,6 +14,7 @@
 
 mod environ;
 mod inherit;
+mod limits;
 mod pipes;
 mod relay;
 mod spawn;
@@ -23,6 +24,7 @@ mod sys;
 mod vfork;
 
 pub use inherit::seal_internal_descriptors;
+pub use limits::prepare_engine_process;
 pub use relay::LineSink;
 pub use spawn::SpawnExecutor;
 pub use stop::{StopReason, StopSignal};

@@ -8,11 +8,17 @@
 //! hangs up, the slot wakes once when the task exits, and drains what is there without waiting
 //! for an end of file.
 //!
-//! A pipe goes back to the [`PipePool`] only when nothing of its task is left alive: a
-//! background process still holding it must not write into a later task's output. Such pipes are
-//! dropped, and their writers get `EPIPE` once the run's last reader closes, as a fresh pipe's
-//! would. (A process that left its task's process group, e.g. with `setsid`, while keeping the
-//! task's stdout, is not seen: its later output is relayed with a later task of the same slot.)
+//! A pipe goes back to the [`PipePool`] only when nothing of its task is left in its process
+//! group, once it was drained after that: a background process still holding it must not write
+//! into a later task's output. Such pipes are dropped, and their writers get `EPIPE`, as a fresh
+//! pipe's would. What a task may have changed on its end (`O_NONBLOCK`, which some runtimes set
+//! on their stdout, and would then hand every later task) is put back first. A process that
+//! left its task's process group (`setsid`, a daemon that double-forks) while keeping the task's
+//! stdout is not seen: its later output is relayed with a later task, of any slot.
+//!
+//! Without a pidfd (Linux before 5.3) the pipe's hang-up is what tells the slot early that a
+//! task is ending, so there the engine closes its write end after the spawn and never keeps the
+//! pipe.
 
 use std::fs::File;
 use std::io;
@@ -26,7 +32,10 @@ use super::sys;
 #[derive(Debug)]
 pub(crate) struct RelayPipe {
     read: File,
-    write: OwnedFd,
+    /// `None` once released (see [`release_write_end`](Self::release_write_end)).
+    write: Option<OwnedFd>,
+    /// The write end's status flags as made, to put back before the pipe is kept.
+    write_flags: libc::c_int,
 }
 
 impl RelayPipe {
@@ -35,15 +44,23 @@ impl RelayPipe {
         let (read, write) = io::pipe()?;
         let read = OwnedFd::from(read);
         sys::set_nonblocking(read.as_fd())?;
+        let write = OwnedFd::from(write);
         Ok(RelayPipe {
             read: File::from(read),
-            write: OwnedFd::from(write),
+            write_flags: sys::status_flags(write.as_fd())?,
+            write: Some(write),
         })
     }
 
-    /// The end a task writes to.
-    pub(crate) fn child_end(&self) -> BorrowedFd<'_> {
-        self.write.as_fd()
+    /// The end a task writes to. Only before [`release_write_end`](Self::release_write_end).
+    pub(crate) fn child_end(&self) -> Option<BorrowedFd<'_>> {
+        self.write.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Closes the engine's copy of the write end, so the pipe hangs up once the task's copies
+    /// are gone. Such a pipe is not kept.
+    pub(crate) fn release_write_end(&mut self) {
+        self.write = None;
     }
 
     /// The end the engine reads, non-blocking.
@@ -73,13 +90,24 @@ impl PipePool {
         }
     }
 
-    /// Keeps `pipe` for a later task. Only for a pipe that is empty and that no live process
-    /// other than the engine can still write to.
+    /// Keeps `pipe` for a later task, with its write end's flags as they were made. Only for a
+    /// pipe that is empty and that no live process other than the engine can still write to;
+    /// one whose write end was released, or whose flags cannot be put back, is dropped.
     pub(crate) fn give_back(&self, pipe: RelayPipe) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(pipe);
+        let Some(write) = &pipe.write else {
+            return;
+        };
+        let restored = match sys::status_flags(write.as_fd()) {
+            Ok(flags) if flags == pipe.write_flags => true,
+            Ok(_) => sys::set_status_flags(write.as_fd(), pipe.write_flags).is_ok(),
+            Err(_) => false,
+        };
+        if restored {
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(pipe);
+        }
     }
 }
 
@@ -95,7 +123,12 @@ mod tests {
         let mut buf = [0u8; 16];
         let err = pipe.reader().read(&mut buf).expect_err("empty");
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-        let mut writer = File::from(pipe.child_end().try_clone_to_owned().expect("dup"));
+        let mut writer = File::from(
+            pipe.child_end()
+                .expect("write end")
+                .try_clone_to_owned()
+                .expect("dup"),
+        );
         writer.write_all(b"x\n").expect("write");
         drop(writer);
         assert_eq!(pipe.reader().read(&mut buf).expect("data"), 2);
@@ -109,5 +142,30 @@ mod tests {
             fd,
             "the same pipe again"
         );
+    }
+
+    #[test]
+    fn flags_a_task_set_on_its_end_are_put_back_before_the_pipe_is_kept() {
+        let pool = PipePool::default();
+        let pipe = pool.take().expect("pipe");
+        let end = pipe.child_end().expect("write end");
+        let made = sys::status_flags(end).expect("flags");
+        sys::set_status_flags(end, made | libc::O_NONBLOCK).expect("set");
+        pool.give_back(pipe);
+        let kept = pool.take().expect("kept");
+        let flags = sys::status_flags(kept.child_end().expect("write end")).expect("flags");
+        assert_eq!(flags & libc::O_NONBLOCK, 0, "O_NONBLOCK was cleared");
+    }
+
+    #[test]
+    fn a_released_pipe_hangs_up_and_is_not_kept() {
+        let pool = PipePool::default();
+        let mut pipe = pool.take().expect("pipe");
+        let fd = pipe.raw_fd();
+        pipe.release_write_end();
+        let mut buf = [0u8; 4];
+        assert_eq!(pipe.reader().read(&mut buf).expect("end of file"), 0);
+        pool.give_back(pipe);
+        assert!(pool.idle.lock().expect("lock").is_empty(), "{fd} not kept");
     }
 }

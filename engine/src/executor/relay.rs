@@ -255,7 +255,8 @@ pub(crate) mod tests {
 
     fn relay_over_pipe(sink: Arc<LineSink>) -> (StreamRelay, File) {
         let pipe = RelayPipe::new().expect("pipe");
-        let writer = File::from(pipe.child_end().try_clone_to_owned().expect("dup"));
+        let end = pipe.child_end().expect("write end");
+        let writer = File::from(end.try_clone_to_owned().expect("dup"));
         (StreamRelay::new(pipe, sink), writer)
     }
 

@@ -17,9 +17,9 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::ExitStatus;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,9 +27,9 @@ use super::environ::Inherited;
 use super::pipes::{PipePool, RelayPipe};
 use super::relay::{Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
-use super::sys;
 use super::vfork::{self, ChildFds, Started};
 use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopReason, StopSignal};
+use super::{limits, sys};
 
 /// The shell every task runs in.
 const BASH: &str = "/bin/bash";
@@ -138,6 +138,9 @@ impl SpawnExecutor {
         };
         let envp = self.inherited.with(spec.env)?;
         let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        if !vfork::usable() {
+            return spawn_with_std(spec, &self.inherited, null, stdout, stderr);
+        }
         let fds = ChildFds {
             stdin: null,
             stdout: stdout.child_fd(null),
@@ -147,6 +150,54 @@ impl SpawnExecutor {
         vfork::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
             .map_err(|e| describe_spawn_error(&e, spec))
     }
+}
+
+/// The same start through std's `Command` (fork + exec), where this process may not clone on its
+/// own (glibc before 2.25, see [`vfork`]). (`spec.env` was checked by [`Inherited::with`].)
+fn spawn_with_std(
+    spec: &RunSpec<'_>,
+    inherited: &Inherited,
+    null: BorrowedFd<'_>,
+    stdout: &Output,
+    stderr: &Output,
+) -> Result<Started, String> {
+    let stdio = |fd: BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map(Stdio::from)
+            .map_err(|e| format!("cannot pass a descriptor to {BASH}: {e}"))
+    };
+    let mut command = Command::new(BASH);
+    command
+        .args(["-o", "pipefail", "-c", spec.command])
+        .process_group(0)
+        .env_clear()
+        .envs(inherited.pairs_with(spec.env))
+        .stdin(stdio(null)?)
+        .stdout(stdio(stdout.child_fd(null))?)
+        .stderr(stdio(stderr.child_fd(null))?);
+    if let Some(dir) = spec.cwd {
+        command.current_dir(dir);
+    }
+    if let Some(limit) = limits::task_nofile() {
+        // SAFETY: runs in the forked child before exec and only calls setrlimit, which is
+        // async-signal-safe, on a copied value.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                }
+            });
+        }
+    }
+    let child = command
+        .spawn()
+        .map_err(|e| describe_spawn_error(&e, spec))?;
+    Ok(Started {
+        pid: child.id() as libc::pid_t,
+        pidfd: None,
+    })
 }
 
 fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {
@@ -179,7 +230,8 @@ impl Output {
     /// The descriptor the child gets.
     fn child_fd<'a>(&'a self, null: BorrowedFd<'a>) -> BorrowedFd<'a> {
         match self {
-            Output::Pipe(pipe) => pipe.child_end(),
+            // A pipe is released only after the spawn, so it always has its write end here.
+            Output::Pipe(pipe) => pipe.child_end().unwrap_or(null),
             Output::File(file) => file.as_fd(),
             Output::Null => null,
         }
@@ -244,7 +296,7 @@ fn create_output(path: &Path, stream: &str) -> Result<File, String> {
     File::create(path).map_err(|e| format!("cannot open {stream} file {}: {e}", path.display()))
 }
 
-/// One line naming why bash could not be started. std reports a failed `chdir` in the child as a
+/// One line naming why bash could not be started. A failed `chdir` in the child comes back as a
 /// bare errno, so the working directory is examined here, on the (rare) failure path only.
 fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
     if let Some(dir) = spec.cwd {
@@ -302,10 +354,6 @@ struct Watch<'a> {
     walltime: Option<Instant>,
     signalwait: Duration,
     stopping: Option<Stopping>,
-    /// Per relay: whether the latest poll left its pipe empty. When that same poll saw the
-    /// leader gone, whatever the leader wrote was read (it wrote before it exited), so there is
-    /// nothing left to drain.
-    settled: [bool; 2],
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -330,8 +378,15 @@ impl<'a> Watch<'a> {
             }
         });
         let [out, err] = pipes;
+        let polled = pidfd.is_some();
         let relay = |target: &OutputTarget, pipe: Option<RelayPipe>| match (target, pipe) {
-            (OutputTarget::Relay(sink), Some(pipe)) => Some(StreamRelay::new(pipe, sink.clone())),
+            (OutputTarget::Relay(sink), Some(mut pipe)) => {
+                if !polled {
+                    // Without a pidfd the pipes' hang-up is the early sign of the task's end.
+                    pipe.release_write_end();
+                }
+                Some(StreamRelay::new(pipe, sink.clone()))
+            }
             _ => None,
         };
         Self {
@@ -342,7 +397,6 @@ impl<'a> Watch<'a> {
             walltime: spec.timeout.map(|t| Instant::now() + t),
             signalwait: spec.signalwait,
             stopping: None,
-            settled: [false; 2],
         }
     }
 
@@ -355,53 +409,43 @@ impl<'a> Watch<'a> {
 
     fn run_with(mut self, buf: &mut [u8], leftovers: &Leftovers, pipes: &PipePool) -> Exit {
         let ended = self.wait_leader(buf);
-        // The leader is gone (or hopeless). Take what its group already wrote: whatever the
-        // leader wrote is in the pipe by now.
-        let mut drained = Vec::with_capacity(2);
-        for (i, slot) in self.relays.iter_mut().enumerate() {
-            let Some(mut relay) = slot.take() else {
-                continue;
-            };
-            let state = match self.settled[i] {
-                true => Pipe::Empty,
-                false => relay.pump(buf, READS_PER_WAKE),
-            };
-            let pipe = relay.finish();
-            if state == Pipe::Empty {
-                drained.push(pipe);
-            }
-        }
         let stopping = self.stopping.take();
         if stopping.is_some() {
             // Kill the rest of a stopped group while the unreaped leader still pins its pgid.
             subreaper::signal_group(self.pgid, libc::SIGKILL);
         }
         let status = match ended {
-            Ended::Exited(Some(status)) => Some(status),
-            Ended::Exited(None) => match sys::wait_exit(self.pgid) {
-                Ok(status) => Some(status),
-                Err(e) => {
-                    return Exit::SpawnFailed(format!("lost track of {BASH} ({e})"));
-                }
-            },
-            Ended::Unresponsive => None,
+            Ended::Exited(Some(status)) => Ok(Some(status)),
+            Ended::Exited(None) => sys::wait_exit(self.pgid).map(Some),
+            Ended::Unresponsive => Ok(None),
         };
-        let left = match (&stopping, &ended) {
-            (_, Ended::Unresponsive) => GroupState::Alive,
-            (Some(_), _) => subreaper::reap_group_within(self.pgid, KILL_WAIT),
-            (None, _) => subreaper::reap_group(self.pgid),
+        let left = match (&stopping, &ended, &status) {
+            (_, Ended::Unresponsive, _) | (_, _, Err(_)) => GroupState::Alive,
+            (Some(_), _, _) => subreaper::reap_group_within(self.pgid, KILL_WAIT),
+            (None, _, _) => subreaper::reap_group(self.pgid),
         };
         if left == GroupState::Alive {
             leftovers.add(self.pgid);
-        } else if !subreaper::group_exists(self.pgid) {
-            // Nothing of the task is left to write to its pipes (the leader is reaped, so the
-            // pgid is free again only once the last member is gone). A process that left the
-            // group is not seen: see pipes.rs. (Not a subreaper, the engine would not even see
-            // its group's orphans as `Alive`.)
-            for pipe in drained {
+        }
+        // Nothing of the task is left to write to its pipes once its group is empty (the leader
+        // is reaped, so its pgid names a group again only once a new process takes the number).
+        // Not a subreaper, the engine would not see its group's orphans as `Alive`: hence the
+        // second look. A process that left the group is not seen: see pipes.rs.
+        let reusable = left == GroupState::Empty && !subreaper::group_exists(self.pgid);
+        // Take what the group wrote, but do not wait for an end of file: background processes
+        // may hold the pipes open indefinitely. Whatever a finished member wrote is in the
+        // pipe by now, so a pipe found empty here can be kept.
+        for mut relay in self.relays.iter_mut().filter_map(Option::take) {
+            let state = relay.pump(buf, READS_PER_WAKE);
+            let pipe = relay.finish();
+            if reusable && state == Pipe::Empty {
                 pipes.give_back(pipe);
             }
         }
+        let status = match status {
+            Ok(status) => status,
+            Err(e) => return Exit::SpawnFailed(format!("lost track of {BASH} ({e})")),
+        };
         match (stopping, status) {
             (Some(s), Some(status)) => stopped(s.reason, Some(status)),
             (Some(s), None) => Exit::Stopped {
@@ -422,7 +466,6 @@ impl<'a> Watch<'a> {
     /// The poll loop: returns once the leader has exited or ignored SIGKILL for too long.
     fn wait_leader(&mut self, buf: &mut [u8]) -> Ended {
         loop {
-            self.settled = [false; 2];
             let now = Instant::now();
             if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {
                 self.begin_stop(StopReason::Timeout, now);
@@ -468,18 +511,12 @@ impl<'a> Watch<'a> {
             }
 
             for (i, slot) in self.relays.iter_mut().enumerate() {
-                let Some(relay) = slot else {
-                    continue;
-                };
-                let state = match fds[RELAYS + i].revents {
-                    0 => Pipe::Empty,
-                    _ => relay.pump(buf, READS_PER_WAKE),
-                };
-                self.settled[i] = state == Pipe::Empty;
-                if state == Pipe::Closed
+                if fds[RELAYS + i].revents != 0
+                    && let Some(relay) = slot
+                    && relay.pump(buf, READS_PER_WAKE) == Pipe::Closed
                     && let Some(relay) = slot.take()
                 {
-                    // A pipe that failed to read is not kept.
+                    // Its writers are gone, or reading failed: such a pipe is not kept.
                     drop(relay.finish());
                 }
             }

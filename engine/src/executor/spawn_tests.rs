@@ -101,11 +101,38 @@ fn invalid_variable_names_fail_the_task_with_a_reason() {
     );
 }
 
-/// Working directory, environment, a per-task file and the task's own process group, together.
-#[test]
-fn directory_environment_file_and_group_apply_together() {
+/// What `s` writes to stdout, started each way: by the executor (its own clone), and through
+/// the std `Command` fallback (glibc before 2.25) driven directly.
+fn stdout_both_ways(s: &RunSpec<'_>) -> [String; 2] {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("out.txt");
+    let own = dir.path().join("own.txt");
+    let to_file = RunSpec {
+        command: s.command,
+        cwd: s.cwd,
+        env: s.env,
+        stdout: OutputTarget::File(own.clone()),
+        stderr: OutputTarget::Null,
+        timeout: None,
+        signalwait: s.signalwait,
+        started: None,
+    };
+    assert_eq!(run(&to_file).exit, Exit::Code(0));
+    let fallback = dir.path().join("std.txt");
+    let stdout = Output::File(create_output(&fallback, "stdout").expect("create"));
+    let inherited = Inherited::capture(&[]);
+    let null = dev_null().expect("/dev/null");
+    let pid = spawn_with_std(s, &inherited, null, &stdout, &Output::Null)
+        .expect("spawned")
+        .pid;
+    drop(stdout);
+    assert_eq!(sys::wait_exit(pid).expect("wait").code(), Some(0));
+    [own, fallback].map(|path| std::fs::read_to_string(path).expect("read"))
+}
+
+/// Working directory, environment and the task's own process group, together, either way.
+#[test]
+fn directory_environment_and_group_apply_either_way() {
+    let dir = tempfile::tempdir().expect("tempdir");
     let env = [("HS_TEST_VAR".to_string(), "set".to_string())];
     let mut s = spec(
         "pwd -P; echo \"$HS_TEST_VAR\"; [ \"$(cut -d\" \" -f5 /proc/$$/stat)\" -eq $$ ] && echo leader",
@@ -113,13 +140,37 @@ fn directory_environment_file_and_group_apply_together() {
     );
     s.cwd = Some(dir.path());
     s.env = &env;
-    s.stdout = OutputTarget::File(path.clone());
-    assert_eq!(run(&s).exit, Exit::Code(0));
     let expected = dir.path().canonicalize().expect("canonical");
+    let expected = format!("{}\nset\nleader\n", expected.display());
+    assert_eq!(stdout_both_ways(&s), [expected.clone(), expected]);
+}
+
+/// The engine raises its own open-file limit (every slot keeps pipes open); its tasks get the
+/// limit it was started with, either way.
+#[test]
+fn tasks_get_the_open_file_limit_the_engine_started_with() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write live locals; lowering the soft limit and
+    // raising it back only changes this test process's headroom for a moment.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    let started = libc::rlimit {
+        rlim_cur: limit.rlim_max.min(512),
+        rlim_max: limit.rlim_max,
+    };
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &started) };
+    crate::executor::prepare_engine_process();
+    let mut now = started;
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut now) };
     assert_eq!(
-        std::fs::read_to_string(&path).expect("read"),
-        format!("{}\nset\nleader\n", expected.display())
+        now.rlim_cur, limit.rlim_max,
+        "the engine's own limit is raised"
     );
+    let expected = format!("{}\n", started.rlim_cur);
+    let s = spec("ulimit -n", &SharedVec::default());
+    assert_eq!(stdout_both_ways(&s), [expected.clone(), expected]);
 }
 
 /// Rust ignores SIGPIPE and a slot thread may block signals; a task starts with neither: a

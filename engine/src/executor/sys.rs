@@ -145,3 +145,58 @@ pub(crate) fn set_cloexec(fd: libc::c_int) -> io::Result<()> {
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, flags as libc::c_int | libc::FD_CLOEXEC) }.into())?;
     Ok(())
 }
+
+/// Opens `/dev/null` on each of descriptors 0, 1 and 2 that is not open (open(2) takes the
+/// lowest free number, so checking in order fills them in order).
+pub(crate) fn fill_standard_descriptors() -> io::Result<()> {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the flags of a descriptor number; EBADF means closed.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+            continue;
+        }
+        // SAFETY: a NUL-terminated path; the new descriptor is deliberately left open for the
+        // life of the process, as the standard descriptor it stands in for.
+        let opened = cvt(unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) }.into())?;
+        if opened != libc::c_long::from(fd) {
+            return Err(io::Error::other(format!(
+                "/dev/null opened as {opened}, not {fd}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the limit as it was if it
+/// changed.
+pub(crate) fn raise_nofile_limit() -> io::Result<Option<libc::rlimit>> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the live local.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }.into())?;
+    if limit.rlim_cur >= limit.rlim_max {
+        return Ok(None);
+    }
+    let raised = libc::rlimit {
+        rlim_cur: limit.rlim_max,
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit reads one rlimit from the live local.
+    cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) }.into())?;
+    Ok(Some(limit))
+}
+
+/// The status flags (`F_GETFL`) of a descriptor.
+pub(crate) fn status_flags(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
+    // SAFETY: F_GETFL only reads the flags of a descriptor we borrow.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) }.into())?;
+    Ok(flags as libc::c_int)
+}
+
+/// Sets the status flags (`F_SETFL`) of a descriptor.
+pub(crate) fn set_status_flags(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: F_SETFL only changes the flags of a descriptor we borrow.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) }.into())?;
+    Ok(())
+}

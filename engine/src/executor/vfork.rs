@@ -7,7 +7,8 @@
 //! - glibc's child asks the kernel about all 64 signals before it may unblock them. Here the
 //!   parent keeps a list of the signals that have handlers, taken again every second, and the
 //!   child resets only those (and SIGPIPE, which Rust ignores).
-//! - the child's pidfd comes with the clone (`CLONE_PIDFD`), not from a second system call.
+//! - the child's pidfd comes with the clone (`CLONE_PIDFD`), not from a second system call,
+//!   where pidfds can be polled (Linux 5.3; a probe decides).
 //!
 //! The rules are glibc's: the parent blocks every signal around the clone, so that no handler of
 //! the engine can run in the child (which shares its memory until it execs); the child puts
@@ -17,17 +18,22 @@
 //! which the kernel holds until the child has exec'd or exited, reaps it and reports the errno.
 //!
 //! The child runs only the `extern "C"` function below, which calls async-signal-safe libc
-//! functions on data the parent prepared: no allocation, no lock, no panic.
+//! functions on data the parent prepared: no allocation, no lock, no panic. It also puts back
+//! the open-file limit the engine raised for itself (see [`limits`](super::limits)).
+//!
+//! Not on glibc before 2.25: its `clone()` wrapper wrote the child's pid into the calling
+//! thread's control block when `CLONE_VM` was set, which the child shares with the parent.
+//! [`usable`] says so, and the executor then starts tasks through std's `Command` instead.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, c_void};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::environ::Envp;
-use super::sys;
+use super::{limits, sys};
 
 /// What the child's descriptors 0, 1 and 2 become.
 pub(crate) struct ChildFds<'a> {
@@ -42,7 +48,8 @@ pub(crate) struct Started {
     pub pidfd: Option<OwnedFd>,
 }
 
-/// Size of each thread's child stack. The child only runs a few libc calls before it execs.
+/// Size of each thread's child stack, not counting its guard page. The child only runs a few
+/// libc calls before it execs.
 const STACK_SIZE: usize = 64 * 1024;
 
 /// How long a thread's list of handled signals is trusted before it is taken again. Handlers are
@@ -52,8 +59,39 @@ const SIGNALS_REFRESH: Duration = Duration::from_secs(1);
 /// `CLONE_PIDFD` (Linux 5.2), from linux/sched.h.
 const CLONE_PIDFD: libc::c_int = 0x1000;
 
-/// Set once the kernel refused `CLONE_PIDFD`: later clones go without it.
-static NO_CLONE_PIDFD: AtomicBool = AtomicBool::new(false);
+/// Whether this process may start tasks with its own clone: glibc 2.25 or later (see the module
+/// documentation).
+pub(crate) fn usable() -> bool {
+    static USABLE: OnceLock<bool> = OnceLock::new();
+    *USABLE.get_or_init(|| {
+        // SAFETY: glibc returns a pointer to a static NUL-terminated version string.
+        let version = unsafe { CStr::from_ptr(libc::gnu_get_libc_version()) };
+        glibc_at_least(&version.to_string_lossy(), (2, 25))
+    })
+}
+
+/// Whether a glibc version string ("2.36", "2.17") is at least `want`.
+fn glibc_at_least(version: &str, want: (u32, u32)) -> bool {
+    let mut parts = version.split('.').map(|p| {
+        p.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse::<u32>()
+            .unwrap_or(0)
+    });
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= want
+}
+
+/// Whether pidfds can be polled here (Linux 5.3, which also brought `pidfd_open`): only then is
+/// one asked of the clone. (Linux 5.2 gives one that poll reports ready at once, and older
+/// kernels ignore the flag.)
+fn pollable_pidfds() -> bool {
+    static POLLABLE: OnceLock<bool> = OnceLock::new();
+    // SAFETY: getpid has no preconditions.
+    *POLLABLE.get_or_init(|| sys::pidfd_open(unsafe { libc::getpid() }).is_ok())
+}
 
 thread_local! {
     static STACK: RefCell<Option<ChildStack>> = const { RefCell::new(None) };
@@ -73,6 +111,8 @@ struct Plan {
     cwd: *const libc::c_char,
     reset: *const libc::c_int,
     reset_len: usize,
+    /// The open-file limit to put back, if the engine raised its own.
+    nofile: Option<libc::rlimit>,
     /// The errno of the step that failed; 0 if the child exec'd.
     error: libc::c_int,
 }
@@ -107,6 +147,11 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
         if !plan.cwd.is_null() && libc::chdir(plan.cwd) != 0 {
             return fail(plan);
         }
+        if let Some(limit) = &plan.nofile
+            && libc::setrlimit(libc::RLIMIT_NOFILE, limit) != 0
+        {
+            return fail(plan);
+        }
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
@@ -128,19 +173,22 @@ unsafe fn fail(plan: &mut Plan) -> libc::c_int {
     }
 }
 
-/// A thread's child stack: mapped once, with a guard page at its low end, unmapped with the
-/// thread.
+/// A thread's child stack: mapped once, with a guard page below it, unmapped with the thread.
 struct ChildStack {
     base: *mut c_void,
+    /// The whole mapping: the guard page and [`STACK_SIZE`].
+    len: usize,
 }
 
 impl ChildStack {
     fn new() -> io::Result<Self> {
+        let guard = page_size();
+        let len = guard + STACK_SIZE;
         // SAFETY: an anonymous private mapping of a fixed size touches no existing memory.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                STACK_SIZE,
+                len,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
                 -1,
@@ -150,9 +198,9 @@ impl ChildStack {
         if base == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let stack = ChildStack { base };
+        let stack = ChildStack { base, len };
         // SAFETY: the first page lies inside the mapping just made.
-        if unsafe { libc::mprotect(base, page_size(), libc::PROT_NONE) } != 0 {
+        if unsafe { libc::mprotect(base, guard, libc::PROT_NONE) } != 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(stack)
@@ -161,7 +209,7 @@ impl ChildStack {
     /// The highest address (stacks grow down), 16-byte aligned.
     fn top(&self) -> *mut c_void {
         // SAFETY: one past the end of the mapping, which is page aligned.
-        unsafe { self.base.cast::<u8>().add(STACK_SIZE).cast() }
+        unsafe { self.base.cast::<u8>().add(self.len).cast() }
     }
 }
 
@@ -169,7 +217,7 @@ impl Drop for ChildStack {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `new`, used by no child any more (each exec'd or exited
         // before its clone returned).
-        unsafe { libc::munmap(self.base, STACK_SIZE) };
+        unsafe { libc::munmap(self.base, self.len) };
     }
 }
 
@@ -234,6 +282,7 @@ pub(crate) fn spawn(
             cwd: cwd.map_or(std::ptr::null(), CStr::as_ptr),
             reset: reset.as_ptr(),
             reset_len: reset.len(),
+            nofile: limits::task_nofile(),
             error: 0,
         };
         STACK.with_borrow_mut(|stack| {
@@ -246,9 +295,11 @@ pub(crate) fn spawn(
     })
 }
 
-/// The clone itself, with every signal blocked around it; then the child's verdict.
+/// The clone itself, with every signal blocked around it (glibc keeps its two internal signals
+/// unblocked; they are only sent to threads of this process, which the child is not); then the
+/// child's verdict.
 fn clone_child(plan: &mut Plan, stack: &ChildStack) -> io::Result<Started> {
-    let with_pidfd = !NO_CLONE_PIDFD.load(Ordering::Relaxed);
+    let with_pidfd = pollable_pidfds();
     let mut pidfd: libc::c_int = -1;
     let flags = libc::CLONE_VM
         | libc::CLONE_VFORK
@@ -275,11 +326,6 @@ fn clone_child(plan: &mut Plan, stack: &ChildStack) -> io::Result<Started> {
         (pid, clone_error)
     };
     if pid < 0 {
-        if with_pidfd && clone_error.raw_os_error() == Some(libc::EINVAL) {
-            // A kernel before 5.2: no pidfd from clone (the caller may still open one).
-            NO_CLONE_PIDFD.store(true, Ordering::Relaxed);
-            return clone_child(plan, stack);
-        }
         return Err(clone_error);
     }
     // SAFETY: with CLONE_PIDFD and success, the kernel made `pidfd` a new descriptor that only
@@ -296,6 +342,17 @@ fn clone_child(plan: &mut Plan, stack: &ChildStack) -> io::Result<Started> {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn glibc_versions_compare_by_number() {
+        assert!(glibc_at_least("2.36", (2, 25)));
+        assert!(glibc_at_least("2.25", (2, 25)));
+        assert!(glibc_at_least("3.0", (2, 25)));
+        assert!(!glibc_at_least("2.17", (2, 25)));
+        assert!(!glibc_at_least("2.9", (2, 25)));
+        assert!(!glibc_at_least("garbage", (2, 25)));
+        assert!(usable(), "this machine's glibc is newer than 2.25");
+    }
 
     #[test]
     fn the_handled_list_always_resets_sigpipe_and_only_names_real_handlers() {
