@@ -535,7 +535,9 @@ fn a_later_task_never_relays_an_earlier_tasks_background_output() {
         let s = spec("sleep 0.15; echo two", &second);
         assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
     }
-    assert_eq!(first.text(), "one\n");
+    // "late" may reach the first task's relay only if this machine stalls for 0.3 s before
+    // its drain; it must never reach a later task's.
+    assert!(first.text().starts_with("one\n"), "{:?}", first.text());
     assert_eq!(second.text(), "two\ntwo\ntwo\n");
 }
 
