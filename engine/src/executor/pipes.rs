@@ -17,8 +17,8 @@
 //! stdout is not seen: its later output is relayed with a later task, of any slot.
 //!
 //! Without a pidfd (Linux before 5.3) the pipe's hang-up is what tells the slot early that a
-//! task is ending, so there the engine closes its write end after the spawn and never keeps the
-//! pipe.
+//! task is ending, so there the engine keeps only the read end after the spawn
+//! ([`RelayPipe::into_read_end`]), and the pipe is not kept.
 
 use std::fs::File;
 use std::io;
@@ -32,8 +32,7 @@ use super::sys;
 #[derive(Debug)]
 pub(crate) struct RelayPipe {
     read: File,
-    /// `None` once released (see [`release_write_end`](Self::release_write_end)).
-    write: Option<OwnedFd>,
+    write: OwnedFd,
     /// The write end's status flags as made, to put back before the pipe is kept.
     write_flags: libc::c_int,
 }
@@ -48,19 +47,19 @@ impl RelayPipe {
         Ok(RelayPipe {
             read: File::from(read),
             write_flags: sys::status_flags(write.as_fd())?,
-            write: Some(write),
+            write,
         })
     }
 
-    /// The end a task writes to. Only before [`release_write_end`](Self::release_write_end).
-    pub(crate) fn child_end(&self) -> Option<BorrowedFd<'_>> {
-        self.write.as_ref().map(AsFd::as_fd)
+    /// The end a task writes to.
+    pub(crate) fn child_end(&self) -> BorrowedFd<'_> {
+        self.write.as_fd()
     }
 
     /// Closes the engine's copy of the write end, so the pipe hangs up once the task's copies
-    /// are gone. Such a pipe is not kept.
-    pub(crate) fn release_write_end(&mut self) {
-        self.write = None;
+    /// are gone; what is left is the read end alone, which is never kept.
+    pub(crate) fn into_read_end(self) -> File {
+        self.read
     }
 
     /// The end the engine reads, non-blocking.
@@ -92,14 +91,12 @@ impl PipePool {
 
     /// Keeps `pipe` for a later task, with its write end's flags as they were made. Only for a
     /// pipe that is empty and that no live process other than the engine can still write to;
-    /// one whose write end was released, or whose flags cannot be put back, is dropped.
+    /// one whose flags cannot be put back is dropped.
     pub(crate) fn give_back(&self, pipe: RelayPipe) {
-        let Some(write) = &pipe.write else {
-            return;
-        };
-        let restored = match sys::status_flags(write.as_fd()) {
+        let end = pipe.child_end();
+        let restored = match sys::status_flags(end) {
             Ok(flags) if flags == pipe.write_flags => true,
-            Ok(_) => sys::set_status_flags(write.as_fd(), pipe.write_flags).is_ok(),
+            Ok(_) => sys::set_status_flags(end, pipe.write_flags).is_ok(),
             Err(_) => false,
         };
         if restored {
@@ -123,12 +120,7 @@ mod tests {
         let mut buf = [0u8; 16];
         let err = pipe.reader().read(&mut buf).expect_err("empty");
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-        let mut writer = File::from(
-            pipe.child_end()
-                .expect("write end")
-                .try_clone_to_owned()
-                .expect("dup"),
-        );
+        let mut writer = File::from(pipe.child_end().try_clone_to_owned().expect("dup"));
         writer.write_all(b"x\n").expect("write");
         drop(writer);
         assert_eq!(pipe.reader().read(&mut buf).expect("data"), 2);
@@ -148,24 +140,12 @@ mod tests {
     fn flags_a_task_set_on_its_end_are_put_back_before_the_pipe_is_kept() {
         let pool = PipePool::default();
         let pipe = pool.take().expect("pipe");
-        let end = pipe.child_end().expect("write end");
+        let end = pipe.child_end();
         let made = sys::status_flags(end).expect("flags");
         sys::set_status_flags(end, made | libc::O_NONBLOCK).expect("set");
         pool.give_back(pipe);
         let kept = pool.take().expect("kept");
-        let flags = sys::status_flags(kept.child_end().expect("write end")).expect("flags");
+        let flags = sys::status_flags(kept.child_end()).expect("flags");
         assert_eq!(flags & libc::O_NONBLOCK, 0, "O_NONBLOCK was cleared");
-    }
-
-    #[test]
-    fn a_released_pipe_hangs_up_and_is_not_kept() {
-        let pool = PipePool::default();
-        let mut pipe = pool.take().expect("pipe");
-        let fd = pipe.raw_fd();
-        pipe.release_write_end();
-        let mut buf = [0u8; 4];
-        assert_eq!(pipe.reader().read(&mut buf).expect("end of file"), 0);
-        pool.give_back(pipe);
-        assert!(pool.idle.lock().expect("lock").is_empty(), "{fd} not kept");
     }
 }

@@ -9,11 +9,12 @@
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::pipes::RelayPipe;
+use std::fs::File;
 
 /// A line longer than this is written in pieces: a stream that never prints a newline (progress
 /// bars, binary data) must not grow the engine's memory without bound.
@@ -122,30 +123,54 @@ pub(crate) enum Pipe {
 /// One task stream being relayed: its pipe (read without blocking, so reading never waits for a
 /// writer that is still alive), the sink, and the bytes of the line not yet finished.
 pub(crate) struct StreamRelay {
-    pipe: RelayPipe,
+    source: Source,
     sink: Arc<LineSink>,
     partial: Vec<u8>,
 }
 
+/// What a relay reads.
+enum Source {
+    /// A whole pipe, which may be kept for a later task.
+    Kept(RelayPipe),
+    /// The read end alone: the pipe hangs up when the task's writers are gone.
+    ReadEnd(File),
+}
+
 impl StreamRelay {
-    pub(crate) fn new(pipe: RelayPipe, sink: Arc<LineSink>) -> Self {
+    /// Relays `pipe`; with `keep_open`, the engine holds its write end so the pipe never hangs
+    /// up and may be kept (see pipes.rs), else only the read end stays.
+    pub(crate) fn new(pipe: RelayPipe, sink: Arc<LineSink>, keep_open: bool) -> Self {
+        let source = match keep_open {
+            true => Source::Kept(pipe),
+            false => Source::ReadEnd(pipe.into_read_end()),
+        };
         Self {
-            pipe,
+            source,
             sink,
             partial: Vec::new(),
         }
     }
 
+    fn reader(&mut self) -> &mut File {
+        match &mut self.source {
+            Source::Kept(pipe) => pipe.reader(),
+            Source::ReadEnd(file) => file,
+        }
+    }
+
     /// The pipe's descriptor, for poll(2).
     pub(crate) fn raw_fd(&self) -> RawFd {
-        self.pipe.raw_fd()
+        match &self.source {
+            Source::Kept(pipe) => pipe.raw_fd(),
+            Source::ReadEnd(file) => file.as_raw_fd(),
+        }
     }
 
     /// Reads what the pipe has, at most `max_reads` chunks of `buf.len()` bytes (so a chatty task
     /// cannot keep the slot from noticing a stop), and relays the complete lines.
     pub(crate) fn pump(&mut self, buf: &mut [u8], max_reads: usize) -> Pipe {
         for _ in 0..max_reads {
-            match self.pipe.reader().read(buf) {
+            match self.reader().read(buf) {
                 Ok(0) => return Pipe::Closed,
                 Ok(n) => self.accept(&buf[..n]),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pipe::Empty,
@@ -160,10 +185,13 @@ impl StreamRelay {
     }
 
     /// Ends the relay: the unfinished last line is written as it is (without adding a newline).
-    /// Returns the pipe, to be kept for a later task or dropped.
-    pub(crate) fn finish(self) -> RelayPipe {
+    /// Returns the whole pipe, to be kept for a later task or dropped, if the engine held it.
+    pub(crate) fn finish(self) -> Option<RelayPipe> {
         self.sink.write_lines(&self.partial);
-        self.pipe
+        match self.source {
+            Source::Kept(pipe) => Some(pipe),
+            Source::ReadEnd(_) => None,
+        }
     }
 
     /// Relays the complete lines of `chunk` (with any carried-over start) and keeps the rest.
@@ -192,7 +220,6 @@ impl StreamRelay {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::fs::File;
 
     /// A writer into a shared Vec that accepts at most 7 bytes per `write` call, so any batch that
     /// is not written under one lock would interleave with another task's. It also records where
@@ -253,17 +280,16 @@ pub(crate) mod tests {
         }
     }
 
-    fn relay_over_pipe(sink: Arc<LineSink>) -> (StreamRelay, File) {
+    fn relay_over_pipe(sink: Arc<LineSink>, keep_open: bool) -> (StreamRelay, File) {
         let pipe = RelayPipe::new().expect("pipe");
-        let end = pipe.child_end().expect("write end");
-        let writer = File::from(end.try_clone_to_owned().expect("dup"));
-        (StreamRelay::new(pipe, sink), writer)
+        let writer = File::from(pipe.child_end().try_clone_to_owned().expect("dup"));
+        (StreamRelay::new(pipe, sink, keep_open), writer)
     }
 
     #[test]
     fn only_complete_lines_pass_until_finish() {
         let out = SharedVec::default();
-        let (mut relay, mut writer) = relay_over_pipe(out.sink());
+        let (mut relay, mut writer) = relay_over_pipe(out.sink(), true);
         let mut buf = [0u8; 4];
         writer.write_all(b"one\ntw").expect("write");
         assert_eq!(relay.pump(&mut buf, 100), Pipe::Empty);
@@ -290,7 +316,7 @@ pub(crate) mod tests {
     #[test]
     fn endless_line_is_bounded() {
         let out = SharedVec::default();
-        let (mut relay, mut writer) = relay_over_pipe(out.sink());
+        let (mut relay, mut writer) = relay_over_pipe(out.sink(), true);
         let chunk = vec![b'x'; 64 * 1024];
         let mut buf = vec![0u8; 64 * 1024];
         for _ in 0..(MAX_PARTIAL_LINE / chunk.len() + 1) {
@@ -327,5 +353,17 @@ pub(crate) mod tests {
             std::fs::read_to_string(&path).expect("read"),
             "before\nafter\n"
         );
+    }
+
+    #[test]
+    fn a_relay_without_the_write_end_hangs_up_and_gives_no_pipe_to_keep() {
+        let out = SharedVec::default();
+        let (mut relay, mut writer) = relay_over_pipe(out.sink(), false);
+        writer.write_all(b"last").expect("write");
+        drop(writer);
+        let mut buf = [0u8; 16];
+        assert_eq!(relay.pump(&mut buf, 100), Pipe::Closed, "hung up");
+        assert!(relay.finish().is_none(), "not kept");
+        assert_eq!(out.text(), "last");
     }
 }

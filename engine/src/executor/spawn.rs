@@ -194,10 +194,13 @@ fn spawn_with_std(
     let child = command
         .spawn()
         .map_err(|e| describe_spawn_error(&e, spec))?;
-    Ok(Started {
-        pid: child.id() as libc::pid_t,
-        pidfd: None,
-    })
+    let pid = child.id() as libc::pid_t;
+    // A pidfd where the kernel can poll one (Linux 5.3 or later): else the slot checks the child
+    // at an interval.
+    let pidfd = sys::pidfds_pollable()
+        .then(|| sys::pidfd_open(pid).ok())
+        .flatten();
+    Ok(Started { pid, pidfd })
 }
 
 fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {
@@ -230,8 +233,7 @@ impl Output {
     /// The descriptor the child gets.
     fn child_fd<'a>(&'a self, null: BorrowedFd<'a>) -> BorrowedFd<'a> {
         match self {
-            // A pipe is released only after the spawn, so it always has its write end here.
-            Output::Pipe(pipe) => pipe.child_end().unwrap_or(null),
+            Output::Pipe(pipe) => pipe.child_end(),
             Output::File(file) => file.as_fd(),
             Output::Null => null,
         }
@@ -370,22 +372,12 @@ impl<'a> Watch<'a> {
         stop: &'a StopSignal,
     ) -> Self {
         let Started { pid, pidfd } = child;
-        let pidfd = pidfd.or_else(|| match sys::pidfd_open(pid) {
-            Ok(fd) => Some(fd),
-            Err(e) => {
-                tracing::debug!(pid, error = %e, "no pidfd; polling the child instead");
-                None
-            }
-        });
         let [out, err] = pipes;
-        let polled = pidfd.is_some();
+        // Without a pidfd the pipes' hang-up is the early sign of the task's end.
+        let keep_open = pidfd.is_some();
         let relay = |target: &OutputTarget, pipe: Option<RelayPipe>| match (target, pipe) {
-            (OutputTarget::Relay(sink), Some(mut pipe)) => {
-                if !polled {
-                    // Without a pidfd the pipes' hang-up is the early sign of the task's end.
-                    pipe.release_write_end();
-                }
-                Some(StreamRelay::new(pipe, sink.clone()))
+            (OutputTarget::Relay(sink), Some(pipe)) => {
+                Some(StreamRelay::new(pipe, sink.clone(), keep_open))
             }
             _ => None,
         };
@@ -437,8 +429,10 @@ impl<'a> Watch<'a> {
         // pipe by now, so a pipe found empty here can be kept.
         for mut relay in self.relays.iter_mut().filter_map(Option::take) {
             let state = relay.pump(buf, READS_PER_WAKE);
-            let pipe = relay.finish();
-            if reusable && state == Pipe::Empty {
+            if let Some(pipe) = relay.finish()
+                && reusable
+                && state == Pipe::Empty
+            {
                 pipes.give_back(pipe);
             }
         }

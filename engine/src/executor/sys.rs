@@ -53,6 +53,14 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
+/// Whether pidfds can be polled here: Linux 5.3, which also brought `pidfd_open`, so one
+/// `pidfd_open` of this process, once, tells.
+pub(crate) fn pidfds_pollable() -> bool {
+    static POLLABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // SAFETY: getpid has no preconditions.
+    *POLLABLE.get_or_init(|| pidfd_open(unsafe { libc::getpid() }).is_ok())
+}
+
 /// poll(2) with a `None` = infinite timeout, rounded *up* to whole milliseconds so a deadline
 /// is never woken for a few microseconds early (which would spin). EINTR is returned as is.
 pub(crate) fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {

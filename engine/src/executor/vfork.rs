@@ -84,33 +84,26 @@ fn glibc_at_least(version: &str, want: (u32, u32)) -> bool {
     (major, minor) >= want
 }
 
-/// Whether pidfds can be polled here (Linux 5.3, which also brought `pidfd_open`): only then is
-/// one asked of the clone. (Linux 5.2 gives one that poll reports ready at once, and older
-/// kernels ignore the flag.)
-fn pollable_pidfds() -> bool {
-    static POLLABLE: OnceLock<bool> = OnceLock::new();
-    // SAFETY: getpid has no preconditions.
-    *POLLABLE.get_or_init(|| sys::pidfd_open(unsafe { libc::getpid() }).is_ok())
+/// What a thread keeps for the children it starts: made at its first spawn.
+struct Spawner {
+    stack: ChildStack,
+    handled: HandledSignals,
 }
 
 thread_local! {
-    static STACK: RefCell<Option<ChildStack>> = const { RefCell::new(None) };
-    static HANDLED: RefCell<HandledSignals> = const {
-        RefCell::new(HandledSignals { taken: None, signals: Vec::new() })
-    };
+    static SPAWNER: RefCell<Option<Spawner>> = const { RefCell::new(None) };
 }
 
 /// Everything the child reads, prepared by the parent; the child writes only `error`.
-#[repr(C)]
-struct Plan {
-    program: *const libc::c_char,
-    argv: *const *const libc::c_char,
+struct Plan<'a> {
+    program: &'a CStr,
+    /// Null-terminated.
+    argv: &'a [*const libc::c_char],
     envp: *const *const libc::c_char,
     fds: [libc::c_int; 3],
-    /// Null for the engine's own directory.
-    cwd: *const libc::c_char,
-    reset: *const libc::c_int,
-    reset_len: usize,
+    cwd: Option<&'a CStr>,
+    /// Signals to put back to their default disposition.
+    reset: &'a [libc::c_int],
     /// The open-file limit to put back, if the engine raised its own.
     nofile: Option<libc::rlimit>,
     /// The errno of the step that failed; 0 if the child exec'd.
@@ -123,11 +116,11 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
     // kernel holds) until this child execs or exits; every pointer in it was made from live
     // NUL-terminated strings and null-terminated arrays; only async-signal-safe calls follow.
     unsafe {
-        let plan = &mut *arg.cast::<Plan>();
+        let plan = &mut *arg.cast::<Plan<'_>>();
         let mut default: libc::sigaction = std::mem::zeroed();
         default.sa_sigaction = libc::SIG_DFL;
-        for i in 0..plan.reset_len {
-            libc::sigaction(*plan.reset.add(i), &default, std::ptr::null_mut());
+        for &signal in plan.reset {
+            libc::sigaction(signal, &default, std::ptr::null_mut());
         }
         if libc::setpgid(0, 0) != 0 {
             return fail(plan);
@@ -144,7 +137,9 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
                 return fail(plan);
             }
         }
-        if !plan.cwd.is_null() && libc::chdir(plan.cwd) != 0 {
+        if let Some(dir) = plan.cwd
+            && libc::chdir(dir.as_ptr()) != 0
+        {
             return fail(plan);
         }
         if let Some(limit) = &plan.nofile
@@ -155,7 +150,7 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        libc::execve(plan.program, plan.argv, plan.envp);
+        libc::execve(plan.program.as_ptr(), plan.argv.as_ptr(), plan.envp);
         fail(plan)
     }
 }
@@ -164,7 +159,7 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
 ///
 /// # Safety
 /// Only for the child, which shares the parent's errno location and memory.
-unsafe fn fail(plan: &mut Plan) -> libc::c_int {
+unsafe fn fail(plan: &mut Plan<'_>) -> libc::c_int {
     // SAFETY: the child's errno is readable; `_exit` ends it without running anything of the
     // parent's (no atexit handlers, no buffered stdio).
     unsafe {
@@ -229,6 +224,7 @@ fn page_size() -> usize {
 
 /// The signals this process has handlers for, plus SIGPIPE: what a child must reset before it
 /// unblocks signals (ignored signals stay ignored across exec, as with posix_spawn).
+#[derive(Default)]
 struct HandledSignals {
     taken: Option<Instant>,
     signals: Vec<libc::c_int>,
@@ -272,34 +268,34 @@ pub(crate) fn spawn(
 ) -> io::Result<Started> {
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
-    HANDLED.with_borrow_mut(|handled| {
-        let reset = handled.current();
+    SPAWNER.with_borrow_mut(|spawner| {
+        let spawner = match spawner {
+            Some(spawner) => spawner,
+            None => spawner.insert(Spawner {
+                stack: ChildStack::new()?,
+                handled: HandledSignals::default(),
+            }),
+        };
         let mut plan = Plan {
-            program: program.as_ptr(),
-            argv: argv_ptrs.as_ptr(),
+            program,
+            argv: &argv_ptrs,
             envp: envp.as_ptr(),
             fds: [fds.stdin, fds.stdout, fds.stderr].map(|fd| fd.as_raw_fd()),
-            cwd: cwd.map_or(std::ptr::null(), CStr::as_ptr),
-            reset: reset.as_ptr(),
-            reset_len: reset.len(),
+            cwd,
+            reset: spawner.handled.current(),
             nofile: limits::task_nofile(),
             error: 0,
         };
-        STACK.with_borrow_mut(|stack| {
-            let stack = match stack {
-                Some(stack) => stack,
-                None => stack.insert(ChildStack::new()?),
-            };
-            clone_child(&mut plan, stack)
-        })
+        clone_child(&mut plan, &spawner.stack)
     })
 }
 
 /// The clone itself, with every signal blocked around it (glibc keeps its two internal signals
 /// unblocked; they are only sent to threads of this process, which the child is not); then the
 /// child's verdict.
-fn clone_child(plan: &mut Plan, stack: &ChildStack) -> io::Result<Started> {
-    let with_pidfd = pollable_pidfds();
+fn clone_child(plan: &mut Plan<'_>, stack: &ChildStack) -> io::Result<Started> {
+    // Linux 5.2 gives a pidfd that poll reports ready at once, and older kernels ignore the flag.
+    let with_pidfd = sys::pidfds_pollable();
     let mut pidfd: libc::c_int = -1;
     let flags = libc::CLONE_VM
         | libc::CLONE_VFORK
@@ -318,7 +314,7 @@ fn clone_child(plan: &mut Plan, stack: &ChildStack) -> io::Result<Started> {
             child_main,
             stack.top(),
             flags,
-            (plan as *mut Plan).cast(),
+            (plan as *mut Plan<'_>).cast(),
             &raw mut pidfd,
         );
         let clone_error = io::Error::last_os_error();
