@@ -520,20 +520,26 @@ fn output_held_open_by_a_grandchild_does_not_block() {
     assert_eq!(out.text(), "mine\n");
 }
 
+/// One executor for several runs in a row, so that its kept pipes are reused.
+fn runner() -> impl Fn(&RunSpec<'_>) -> Exit {
+    let executor = SpawnExecutor::with_env(&[]);
+    let stop = StopSignal::new().expect("eventfd");
+    move |spec| executor.run(spec, &stop).exit
+}
+
 /// Relay pipes are kept from task to task, but not one a finished task's background process
 /// still holds: its late output must not land in the next task's.
 #[test]
 fn a_later_task_never_relays_an_earlier_tasks_background_output() {
-    sys::default_sigint();
-    let executor = SpawnExecutor::with_env(&[]);
-    let stop = StopSignal::new().expect("eventfd");
+    let run = runner();
     let first = SharedVec::default();
-    let s = spec("echo one; (sleep 0.3; echo late) &", &first);
-    assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+    assert_eq!(
+        run(&spec("echo one; (sleep 0.3; echo late) &", &first)),
+        Exit::Code(0)
+    );
     let second = SharedVec::default();
     for _ in 0..3 {
-        let s = spec("sleep 0.15; echo two", &second);
-        assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+        assert_eq!(run(&spec("sleep 0.15; echo two", &second)), Exit::Code(0));
     }
     // "late" may reach the first task's relay only if this machine stalls for 0.3 s before
     // its drain; it must never reach a later task's.
@@ -543,16 +549,11 @@ fn a_later_task_never_relays_an_earlier_tasks_background_output() {
 
 #[test]
 fn kept_pipes_carry_each_tasks_output_whole() {
-    sys::default_sigint();
-    let executor = SpawnExecutor::with_env(&[]);
-    let stop = StopSignal::new().expect("eventfd");
+    let run = runner();
     for i in 0..20 {
         let out = SharedVec::default();
         let command = format!("seq {i}; printf tail; echo err >&2");
-        assert_eq!(
-            executor.run(&spec(&command, &out), &stop).exit,
-            Exit::Code(0)
-        );
+        assert_eq!(run(&spec(&command, &out)), Exit::Code(0));
         let lines: String = (1..=i).map(|n| format!("{n}\n")).collect();
         let text = out.text();
         assert!(
