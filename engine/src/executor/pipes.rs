@@ -106,6 +106,12 @@ impl PipePool {
                 .push(pipe);
         }
     }
+
+    /// How many pipes wait to be reused.
+    #[cfg(test)]
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.lock().expect("lock").len()
+    }
 }
 
 #[cfg(test)]

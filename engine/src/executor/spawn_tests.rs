@@ -563,6 +563,30 @@ fn kept_pipes_carry_each_tasks_output_whole() {
     }
 }
 
+/// On a kernel without pollable pidfds (before 5.3) the slot polls the child at an interval and
+/// learns of its end from the pipes' hang-up: the output is all there, and no pipe is kept.
+#[test]
+fn without_a_pidfd_output_is_whole_and_no_pipe_is_kept() {
+    let executor = SpawnExecutor::with_env(&[]);
+    let stop = StopSignal::new().expect("eventfd");
+    let out = SharedVec::default();
+    let s = spec("echo a; sleep 0.05; echo b >&2", &out);
+    let (stdout, stderr) = output_stdio(&s, &executor.pipes).expect("pipes");
+    let child = executor.spawn(&s, &stdout, &stderr).expect("spawned");
+    let child = Started {
+        pid: child.pid,
+        pidfd: None,
+    };
+    let pipes = [stdout.into_pipe(), stderr.into_pipe()];
+    let exit = Watch::new(child, pipes, &s, &stop).run(&executor.leftovers, &executor.pipes);
+    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(out.text(), "a\nb\n");
+    assert_eq!(executor.pipes.idle_count(), 0, "no pipe kept");
+    // With its pidfd, the same task leaves both pipes to be kept.
+    assert_eq!(executor.run(&s, &stop).exit, Exit::Code(0));
+    assert_eq!(executor.pipes.idle_count(), 2, "both pipes kept");
+}
+
 #[test]
 fn stop_from_another_thread_cancels() {
     let stop = Arc::new(StopSignal::new().expect("eventfd"));
