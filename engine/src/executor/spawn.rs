@@ -108,7 +108,16 @@ impl Executor for SpawnExecutor {
         let spawned = self.spawn(spec, &stdout, &stderr);
         let child = match spawned {
             Ok(child) => child,
-            Err(msg) => return outcome(None, Exit::SpawnFailed(msg)),
+            Err(msg) => {
+                // No task ever wrote to them (a child that failed exited before its exec).
+                for pipe in [stdout.into_pipe(), stderr.into_pipe()]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.pipes.give_back(pipe);
+                }
+                return outcome(None, Exit::SpawnFailed(msg));
+            }
         };
         if let Some(started) = spec.started {
             started();

@@ -325,6 +325,17 @@ fn null_streams_and_stdin() {
     assert_eq!(out.text(), "read=1 line=\n", "stdin is /dev/null");
 }
 
+/// A task that could not start leaves its pipes to the next one, as one that ran does.
+#[test]
+fn a_failed_start_keeps_its_pipes() {
+    let executor = SpawnExecutor::with_env(&[]);
+    let stop = StopSignal::new().expect("eventfd");
+    let mut s = spec("true", &SharedVec::default());
+    s.cwd = Some(Path::new("/no/such/dir"));
+    assert!(matches!(executor.run(&s, &stop).exit, Exit::SpawnFailed(_)));
+    assert_eq!(executor.pipes.idle_count(), 2);
+}
+
 #[test]
 fn missing_cwd_is_a_spawn_failure() {
     let dir = tempfile::tempdir().expect("tempdir");
