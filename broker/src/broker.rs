@@ -22,8 +22,6 @@ const TURN: Duration = Duration::from_millis(50);
 /// Tasks kept ready at the broker beyond the engines' total credit; also the largest batch taken
 /// from the store at once, and (in-memory store) how far input may run ahead of scheduling.
 const LOW_WATER: usize = 1024;
-/// How often an idle `--forever` controller looks in the store for work other processes added.
-const STORE_POLL: Duration = Duration::from_secs(1);
 /// Most host-bound tasks kept at the broker. Waiting for their hosts, they do not hold back
 /// other tasks; beyond this many, input waits for some of them to run or fail, so memory stays
 /// bounded however many tasks name an absent host.
@@ -155,7 +153,7 @@ impl Broker {
         self.input_done = feed.is_none() && !self.cfg.forever;
         self.adopt_interrupted()?;
         let mut next_ping = Instant::now();
-        let mut next_store_poll = Instant::now() + STORE_POLL;
+        let mut next_store_poll = Instant::now() + self.cfg.store_poll;
         let mut abort_deadline: Option<Instant> = None;
         loop {
             let now = Instant::now();
@@ -177,7 +175,7 @@ impl Broker {
             if self.cfg.forever && now >= next_store_poll {
                 // Other processes (`hs submit`) may have added tasks.
                 self.store_dirty = true;
-                next_store_poll = now + STORE_POLL;
+                next_store_poll = now + self.cfg.store_poll;
             }
             self.end_reconciliation(now)?;
             if abort_deadline.is_none() {

@@ -30,6 +30,8 @@ pub struct BrokerConfig {
     pub prefetch: Option<u32>,
     /// Keep serving when the input is exhausted (new work may come from clients).
     pub forever: bool,
+    /// How often an idle controller looks in the store for tasks other processes added (`-Q`).
+    pub store_poll: Duration,
     /// After an abort, how long to wait for engines to report and leave.
     pub abort_grace: Duration,
     /// `-r`: a failed task runs again until it has run `max_retries + 1` times.
@@ -68,6 +70,7 @@ impl BrokerConfig {
             bundlesize: 0,
             prefetch: None,
             forever: false,
+            store_poll: Duration::from_secs(1),
             abort_grace: Duration::from_secs(0),
             announce_engines: true,
             watch_cancels: false,

@@ -29,6 +29,30 @@ use clap::Parser;
 
 pub use exit::Status;
 
+/// The program name a link to hs was started under: `hsx` is `hs cluster`, `hyper-shell` (the
+/// name HyperShell's guides use) is `hs`. One binary serves all three names.
+pub fn main_from_env() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let called = args
+        .first()
+        .map(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .unwrap_or(a.as_os_str())
+                .to_os_string()
+        })
+        .unwrap_or_default();
+    if called == "hsx" {
+        args.insert(1, "cluster".into());
+        args[0] = "hs".into();
+    } else if called == "hyper-shell" {
+        args[0] = "hyper-shell".into();
+    } else {
+        args[0] = "hs".into();
+    }
+    main_with(args)
+}
+
 /// Parse `args` (program name first) and run the command; never panics out to the caller.
 pub fn main_with(args: Vec<OsString>) -> ExitCode {
     let cli = match cli::Cli::try_parse_from(args) {
@@ -63,7 +87,20 @@ pub fn main_with(args: Vec<OsString>) -> ExitCode {
 
 fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
     use cli::Command;
-    let (component, verbose, debug) = match &cli.command {
+    if cli.citation {
+        print!("{}", commands::about::CITATION);
+        return Ok(Status::Ok);
+    }
+    let command = match cli.command {
+        Some(Command::Task(cli::TaskArgs {
+            action: Some(action),
+            ..
+        })) => action.into_command(),
+        Some(command) => command,
+        None => return Err(exit::Failure::usage("a command is needed: see hs --help")),
+    };
+    let cli = command;
+    let (component, verbose, debug) = match &cli {
         Command::Cluster(a) => ("cluster", a.verbose, a.debug),
         Command::Server(a) => ("server", a.log.verbose, a.log.debug),
         Command::Client(a) => ("client", a.verbose, a.debug),
@@ -76,8 +113,8 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
     // Loaded once, before the logger: the configuration decides the log level and style.
     // `hs config` reads the files itself and must work with a broken file or a bad logging
     // key, since it is how they get shown and fixed: it falls back to what works.
-    let is_config = matches!(cli.command, Command::Config(_));
-    let ctx = target::config_context(&cli.command)?;
+    let is_config = matches!(cli, Command::Config(_));
+    let ctx = target::config_context(&cli)?;
     let cfg = match config::Config::load_with(ctx) {
         Ok(cfg) => cfg,
         Err(_) if is_config => config::Config::without_files(config::Context::from_process()),
@@ -95,7 +132,7 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         // `hs config` loads again and reports on its own.
         cfg.log_notes();
     }
-    match cli.command {
+    match cli {
         Command::Cluster(a) => commands::cluster::run(*a, &cfg),
         Command::Server(a) => commands::server::run(a, &cfg),
         Command::Client(a) => commands::client::run(a, &cfg),
@@ -112,5 +149,8 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Start(a) => commands::start::run(a, &cfg),
         Command::Stop(a) => commands::stop::run(a),
         Command::Status(a) => commands::status::run(a),
+        Command::Task(a) => commands::about::task_without_action(&a),
+        Command::Completions(a) => commands::about::completions(&a),
+        Command::Manpages(a) => commands::about::manpages(&a),
     }
 }

@@ -1,5 +1,5 @@
-//! `hs`: see `hs --help`.
+//! `hs` (also started as `hsx` = `hs cluster`, and as `hyper-shell`): see `hs --help`.
 
 fn main() -> std::process::ExitCode {
-    hs_cli::main_with(std::env::args_os().collect())
+    hs_cli::main_from_env()
 }

@@ -668,14 +668,15 @@ fn confirmation_without_a_terminal_names_the_flag() {
     let out = run_with_input(s.hs(&["update", "--cancel"]), "", LIMIT);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("this would change 1 tasks: not on a terminal, so pass --no-confirm"),
+        stderr(&out)
+            .contains("this would change 1 tasks: no answer on stdin, so pass --no-confirm"),
         "{}",
         stderr(&out)
     );
     let out = run_with_input(s.hs(&["initdb", "--truncate"]), "", LIMIT);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("not on a terminal, so pass --yes to confirm"),
+        stderr(&out).contains("no answer on stdin, so pass --yes to confirm"),
         "{}",
         stderr(&out)
     );

@@ -20,8 +20,28 @@ pub fn hs_bin() -> PathBuf {
     bin
 }
 
+/// `hsx`, a link to `hs` as the install script makes it (hs is `hs cluster` under that name).
 pub fn hsx_bin() -> PathBuf {
-    hs_bin().with_file_name("hsx")
+    link_to_hs("hsx")
+}
+
+/// `hyper-shell`, the name HyperShell's guides use: a link to `hs`.
+pub fn hyper_shell_bin() -> PathBuf {
+    link_to_hs("hyper-shell")
+}
+
+/// A symbolic link named `name` to the built `hs`, in a folder of links beside it (made once;
+/// tests running at the same time may race to make it, which is harmless).
+fn link_to_hs(name: &str) -> PathBuf {
+    let hs = hs_bin();
+    let dir = hs.with_file_name("hs-links");
+    let link = dir.join(name);
+    if !link.exists() {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::os::unix::fs::symlink(&hs, &link);
+    }
+    assert!(link.exists(), "cannot make {}", link.display());
+    link
 }
 
 /// A scratch folder that also serves as the site (HYPERSHELL_SITE) of the commands run in it.

@@ -17,6 +17,7 @@ mod launch;
 mod profiles;
 mod reconnect;
 mod security;
+mod seeds;
 mod server_client;
 mod store;
 mod stream;

@@ -106,6 +106,12 @@ impl Link {
             };
             match self.opener.open(frames) {
                 Ok(env) if env.sender == self.controller_id => return Ok(Some(env)),
+                // Dialled by address and key alone (`hs submit -q -H HOST -k KEY`): the first
+                // verified answer names the controller, and only it is believed from then on.
+                Ok(env) if self.controller_id.is_nil() => {
+                    self.controller_id = env.sender;
+                    return Ok(Some(env));
+                }
                 Ok(env) => {
                     return Err(ClientError::Replaced {
                         endpoint: self.endpoint.clone(),

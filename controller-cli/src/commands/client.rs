@@ -70,6 +70,17 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
         (None, None) => {}
     }
     let path = connection::default_path(site, port);
+    // `hs server & hs client`: the server may not have written its file yet.
+    if is_local(&host) && !path.exists() {
+        tracing::debug!(
+            "waiting for a local server on port {port} to write {}",
+            path.display()
+        );
+        let until = std::time::Instant::now() + Duration::from_secs_f64(args.connect_timeout);
+        while !path.exists() && std::time::Instant::now() < until && !signals::interrupted() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     if is_local(&host) && path.exists() {
         let info = connection::read(&path)?;
         tracing::debug!("using the key from {}", path.display());
@@ -120,6 +131,8 @@ fn stop_when_stdin_ends(control: Arc<EngineControl>) {
 }
 
 pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
+    args.tls.note_unused();
+    args.capacity.note_unenforced();
     let site = Site::from_env();
     let (endpoints, key) = locate(&args, &site, cfg)?;
     let mut ecfg = engine_config(

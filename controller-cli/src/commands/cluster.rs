@@ -12,6 +12,7 @@ use super::cluster_launch;
 use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use super::store_args::input_settings;
 use crate::cli::ClusterArgs;
 use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
@@ -45,6 +46,8 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     } else {
         Some(Source::from_arg(args.file.clone()).open()?)
     };
+    args.tls.note_unused();
+    args.capacity.note_unenforced();
     let failures = match &args.failures {
         Some(p) => FailureLog::path(p)?,
         None => FailureLog::none(),
@@ -88,6 +91,8 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);
     bcfg.announce_engines = args.port.is_some();
+    bcfg.forever = args.forever;
+    bcfg.store_poll = controller::store_poll(&args.poll, cfg)?;
     // An engine added by the autoscaler can only help with tasks still queued at the
     // controller: engines hold no more than they run.
     // Launched engines register one after another: a small prefetch keeps the first one from
@@ -131,7 +136,9 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let (feed_rx, reader) = match (input, json_rows) {
         (Some(input), _) => {
             let (tx, rx) = feed::channel(&ctx)?;
-            let submitter = Submitter::new(ecfg.host.clone());
+            let mut submitter = Submitter::new(ecfg.host.clone());
+            submitter.defaults =
+                input_settings(args.cores, args.memory, args.run.task_timeout, cfg)?;
             let reader =
                 input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter)?;
             (Some(rx), Some(reader))

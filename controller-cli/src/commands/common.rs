@@ -147,18 +147,19 @@ pub fn host_wait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// Ask before a change that cannot be undone: `prompt` on stderr, an answer on the terminal,
-/// where Enter answers `enter_means_yes` (each command keeps HyperShell's default). Without a
-/// terminal nobody can answer, so it is a usage error saying which flag skips the question.
-pub fn confirm(prompt: &str, enter_means_yes: bool, no_terminal: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(no_terminal));
-    }
+/// Ask before a change that cannot be undone: `prompt` on stderr, an answer read from stdin
+/// (a terminal, or a pipe such as `echo yes | hs update …`, as HyperShell reads it), where Enter
+/// answers `enter_means_yes` (each command keeps HyperShell's default). When stdin has no
+/// answer at all (closed, `/dev/null`), it is a usage error saying which flag skips the question.
+pub fn confirm(prompt: &str, enter_means_yes: bool, no_answer: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
     eprint!("{prompt}");
     std::io::stderr().flush()?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    if std::io::stdin().lock().read_line(&mut answer)? == 0 {
+        eprintln!();
+        return Err(Failure::usage(no_answer));
+    }
     Ok(match answer.trim().to_ascii_lowercase().as_str() {
         "" => enter_means_yes,
         a => a == "y" || a == "yes",

@@ -66,6 +66,19 @@ pub fn configure(
     Ok(())
 }
 
+/// `-Q`, else `server.poll` when set: how often an idle controller looks for new tasks. hs looks
+/// every second by default (HyperShell backs off up to 30 s), since a look costs one query.
+pub fn store_poll(poll: &crate::cli::PollArgs, cfg: &Config) -> anyhow::Result<Duration> {
+    let seconds = cfg.option(poll.poll, "server.poll", Layers::Set)?;
+    match seconds {
+        Some(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+        Some(_) => {
+            Err(Failure::from(cfg.invalid("server.poll", "a positive number of seconds")).into())
+        }
+        None => Ok(Duration::from_secs(1)),
+    }
+}
+
 /// Log the summary line and pick the exit status.
 pub fn finish(
     summary: &hs_broker::BrokerSummary,

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use hs_broker::store::Field;
 
 use super::task_id;
-use crate::cli::InfoArgs;
+use crate::cli::{InfoArgs, InfoFormatArgs};
 use crate::config::Config;
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
@@ -27,16 +27,26 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     let task = task_id::lookup(store.as_mut(), &id)?;
     let mut out = std::io::stdout().lock();
-    if args.stdout || args.stderr {
-        let path = if args.stdout {
-            &task.outpath
-        } else {
-            &task.errpath
-        };
+    let captured = [
+        (
+            args.stdout,
+            &task.outpath,
+            "captured output: its engine ran without --capture",
+        ),
+        (
+            args.stderr,
+            &task.errpath,
+            "captured output: its engine ran without --capture",
+        ),
+        (
+            args.perf,
+            &task.csvpath,
+            "resource samples: its engine ran without --monitor",
+        ),
+    ];
+    if let Some((_, path, missing)) = captured.into_iter().find(|(asked, _, _)| *asked) {
         let Some(path) = path else {
-            return Err(Failure::runtime(format!(
-                "task {id} has no captured output: its engine ran without --capture"
-            )));
+            return Err(Failure::runtime(format!("task {id} has no {missing}")));
         };
         copy_file(path, &mut out)?;
         return Ok(Status::Ok);
@@ -48,13 +58,22 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
         writeln!(out, "{}", output::extract(&task, field))?;
         return Ok(Status::Ok);
     }
+    print_task(&task, &args.format, &mut out)?;
+    Ok(Status::Ok)
+}
+
+/// One task in the format `-f`/`--json`/`--yaml` chose (`hs info`, `hs wait --info`).
+pub fn print_task(
+    task: &hs_broker::store::TaskRecord,
+    format: &InfoFormatArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let tty = std::io::stdout().is_terminal();
     let color = tty && std::env::var_os("NO_COLOR").is_none();
-    let json = args.json || args.format.as_deref() == Some("json");
-    if json {
-        writeln!(out, "{}", output::info_json(&task, tty, color))?;
-    } else {
-        write!(out, "{}", output::info_normal(&task, color))?;
+    match format.name() {
+        "json" => writeln!(out, "{}", output::info_json(task, tty, color))?,
+        "yaml" => write!(out, "{}", output::info_yaml(task))?,
+        _ => write!(out, "{}", output::info_normal(task, color))?,
     }
-    Ok(Status::Ok)
+    Ok(())
 }

@@ -6,6 +6,12 @@ use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
 
 pub fn run(args: InitdbArgs, cfg: &Config) -> anyhow::Result<Status> {
+    if args.rotate {
+        return Err(crate::exit::Failure::usage(
+            "--rotate: hs keeps every task in one database (no partitions); to archive finished \
+             tasks run `hs initdb --backup FILE` and then `hs update --delete --completed`",
+        ));
+    }
     let location = Location::persistent(cfg)?;
     let mut store = database::open(&location, Prepare::Initialize)?;
     let target = location.describe();
@@ -16,7 +22,7 @@ pub fn run(args: InitdbArgs, cfg: &Config) -> anyhow::Result<Status> {
             && !super::common::confirm(
                 &format!("{question}? [Y]es/no: "),
                 true,
-                &format!("{question}: not on a terminal, so pass --yes to confirm"),
+                &format!("{question}: no answer on stdin, so pass --yes to confirm"),
             )?
         {
             return Ok(Status::Ok);

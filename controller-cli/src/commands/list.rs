@@ -22,7 +22,29 @@ fn fields(names: &[String]) -> anyhow::Result<Vec<Field>> {
         .collect()
 }
 
-pub fn run(args: ListArgs, cfg: &Config) -> anyhow::Result<Status> {
+/// `hs list -w 'exit_status != 0' args exit_status`: `-w` takes every word up to the next
+/// option (as HyperShell's does), so field names written after it arrive as conditions. Bare
+/// field names at the end of the conditions are fields; no condition is a bare field name.
+fn fields_after_conditions(args: &mut ListArgs) {
+    let mut moved = Vec::new();
+    while let Some(last) = args.filter.conditions.last() {
+        if Field::parse(last.trim()).is_none() {
+            break;
+        }
+        moved.push(
+            args.filter
+                .conditions
+                .pop()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        );
+    }
+    args.fields.extend(moved.into_iter().rev());
+}
+
+pub fn run(mut args: ListArgs, cfg: &Config) -> anyhow::Result<Status> {
+    fields_after_conditions(&mut args);
     let mut out = std::io::stdout().lock();
     if args.fields_list {
         for f in Field::ALL {

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod about;
 pub mod client;
 pub mod cluster;
 mod cluster_launch;
@@ -22,6 +23,7 @@ mod store_args;
 pub mod stream;
 mod stream_remote;
 pub mod submit;
+mod submit_queue;
 mod task_id;
 pub mod update;
 pub mod wait;

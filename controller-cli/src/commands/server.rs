@@ -11,6 +11,7 @@ use hs_engine::protocol::{generate_key, validate_key};
 use super::common::{heartbeat, signalwait, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use super::store_args::input_settings;
 use crate::cli::ServerArgs;
 use crate::config::{Config, Layers};
 use crate::connection::{self, ConnectionInfo};
@@ -65,6 +66,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         (None, true) => None,
         (file, _) => Some(Source::from_arg(file.clone()).open()?),
     };
+    args.tls.note_unused();
     let failures = match &args.failures {
         Some(p) => FailureLog::path(p)?,
         None => FailureLog::stdout(),
@@ -83,6 +85,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);
     bcfg.forever = args.forever;
+    bcfg.store_poll = controller::store_poll(&args.poll, cfg)?;
     // After Ctrl-C the engines are told to stop their tasks and hand back what is unfinished;
     // they get as long as a task takes to stop to do so and say goodbye.
     bcfg.abort_grace = stop_grace(signalwait(None, cfg)?);
@@ -112,7 +115,8 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let (feed_rx, reader) = match input {
         Some(input) => {
             let (tx, rx) = feed::channel(&ctx)?;
-            let submitter = Submitter::new(hs_engine::engine::short_hostname());
+            let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
+            submitter.defaults = input_settings(args.cores, args.memory, args.task_timeout, cfg)?;
             let reader =
                 input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter)?;
             (Some(rx), Some(reader))

@@ -24,6 +24,23 @@ pub fn settings(args: &TaskSettingArgs, cfg: &Config) -> anyhow::Result<Directiv
     Ok(configured(cfg)?.merged(&d))
 }
 
+/// `-c`, `-m` and `-W` of `hs cluster` and `hs server`: stored with every task of their input,
+/// over `task.cores`, `task.memory` and `task.timeout` (a timeout is whole seconds, rounded up).
+pub fn input_settings(
+    cores: Option<i64>,
+    memory: Option<i64>,
+    timeout: Option<f64>,
+    cfg: &Config,
+) -> anyhow::Result<Directives> {
+    let given = Directives {
+        cores,
+        memory,
+        timeout: timeout.map(|t| t.ceil() as i64),
+        ..Directives::default()
+    };
+    Ok(configured(cfg)?.merged(&given))
+}
+
 /// The `[task]` resource keys as directives, the layer under the flags. 0 is HyperShell's
 /// "unset", so only a non-zero value reaches a task.
 fn configured(cfg: &Config) -> anyhow::Result<Directives> {

@@ -18,7 +18,7 @@ use crate::report::FailureLog;
 
 /// HyperShell's rule: no args = stdin; one arg that is `-` or an existing non-executable file =
 /// a task file; anything else = one task made of the args.
-fn source(args: &SubmitArgs) -> Result<Source, String> {
+pub(super) fn source(args: &SubmitArgs) -> Result<Source, String> {
     if let Some(f) = &args.task_file {
         return Ok(Source::from_arg(Some(f.clone())));
     }
@@ -30,15 +30,20 @@ fn source(args: &SubmitArgs) -> Result<Source, String> {
     }
 }
 
+/// An existing file that is not a program: a regular file, or a pipe such as `<(seq 100)`.
 fn is_task_file(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 == 0)
+    std::fs::metadata(path).is_ok_and(|m| !m.is_dir() && m.permissions().mode() & 0o111 == 0)
 }
 
 pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
+    args.tls.note_unused();
     let template = parse_template(&args.template)?;
     let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
     submitter.defaults = settings(&args.settings, cfg)?;
+    if args.queue {
+        return super::submit_queue::run(&args, &template, &submitter, cfg);
+    }
     // HyperShell's `submit.bundlesize` default (1) would make one transaction per task.
     let chunk = cfg
         .option(args.bundlesize, "submit.bundlesize", Layers::Set)?

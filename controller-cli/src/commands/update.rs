@@ -64,7 +64,7 @@ pub fn run(args: UpdateArgs, cfg: &Config) -> anyhow::Result<Status> {
             &format!("Update affects {count} tasks, continue? yes/[no]: "),
             false,
             &format!(
-                "this would change {count} tasks: not on a terminal, so pass --no-confirm to go ahead"
+                "this would change {count} tasks: no answer on stdin, so pass --no-confirm (-f) to go ahead"
             ),
         )?
     {

@@ -1,5 +1,6 @@
 //! `hs wait ID`: wait until a task has finished.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use hs_broker::store::TaskRecord;
@@ -60,6 +61,15 @@ pub fn run(args: WaitArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.return_status {
         // The caller asked for the task's own status as ours.
         std::process::exit(exit_code_for(task.exit_status));
+    }
+    let mut out = std::io::stdout().lock();
+    if args.status {
+        let status = task
+            .exit_status
+            .map_or("null".to_string(), |s| s.to_string());
+        writeln!(out, "{status}")?;
+    } else if args.info {
+        super::info::print_task(&task, &args.format, &mut out)?;
     }
     Ok(Status::Ok)
 }

@@ -19,6 +19,27 @@ pub fn info_json(record: &TaskRecord, pretty: bool, color: bool) -> String {
     out
 }
 
+/// `--yaml`: one mapping with every field in column order, tags as a nested mapping. Strings are
+/// written as JSON strings, which YAML reads back unchanged whatever they hold.
+pub fn info_yaml(record: &TaskRecord) -> String {
+    let mut out = String::new();
+    for field in Field::ALL {
+        match field_value(record, field) {
+            Json::Object(tags) if tags.is_empty() => {
+                out.push_str(&format!("{}: {{}}\n", field.name()))
+            }
+            Json::Object(tags) => {
+                out.push_str(&format!("{}:\n", field.name()));
+                for (key, value) in tags {
+                    out.push_str(&format!("    {}: {}\n", Json::from(key), value));
+                }
+            }
+            value => out.push_str(&format!("{}: {}\n", field.name(), value)),
+        }
+    }
+    out
+}
+
 /// `-x FIELD` in the normal format: the raw value, so it can be used in scripts as it is
 /// (text unescaped and unquoted, unlike HyperShell, which printed it JSON-escaped), null as
 /// `null`, numbers and booleans as JSON, tags as `key:value, key`. No newline at the end.
@@ -55,6 +76,18 @@ mod tests {
         assert_eq!(parsed.as_object().unwrap().len(), Field::ALL.len());
         assert_eq!(parsed["memory"], 8589934592i64);
         assert!(info_json(&done(), true, false).starts_with("{\n    \"id\": \"0190a8e0"));
+    }
+
+    #[test]
+    fn yaml_has_every_field_and_nested_tags() {
+        let text = info_yaml(&done());
+        assert_eq!(
+            text.lines().filter(|l| !l.starts_with(' ')).count(),
+            Field::ALL.len()
+        );
+        assert!(text.contains("\nexit_status: 0\n"), "{text}");
+        assert!(text.contains("\ntag:\n    \"part\": 0\n"), "{text}");
+        assert!(info_yaml(&fresh()).contains("\nexit_status: null\n"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use hs_broker::store::{Field, TaskRecord};
 
-pub use info::{extract, info_json, info_normal};
+pub use info::{extract, info_json, info_normal, info_yaml};
 
 /// Longest `-d` accepted (as HyperShell: a delimiter is usually one character).
 const MAX_DELIMITER: usize = 100;

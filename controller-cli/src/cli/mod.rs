@@ -1,8 +1,12 @@
 //! Command-line definitions (clap derive). Each subcommand's behaviour lives in `commands/`.
 
+mod compat;
+
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+pub use compat::{CapacityArgs, ConfirmArgs, TlsArgs, size_bytes};
 
 const EXIT_CODES: &str = "\
 Exit status:
@@ -37,11 +41,17 @@ Environment:
                   messages; hs cluster runs both in one process.",
     after_help = EXIT_CODES,
     arg_required_else_help = true,
-    propagate_version = true
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print the version and exit (also `-V`).
+    #[arg(short = 'v', short_alias = 'V', long, action = ArgAction::Version)]
+    version: Option<bool>,
+    /// Print how to cite hs and the work it builds on, and exit.
+    #[arg(long, exclusive = true)]
+    pub citation: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,6 +104,69 @@ pub enum Command {
     /// Show a profile's engines (host, slots, busy, done, last heartbeat) and task counts.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// HyperShell's older task commands: `hs task submit|info|wait|run|search|update`.
+    #[command(after_help = EXIT_CODES)]
+    Task(TaskArgs),
+    /// Print a shell completion script: `hs completions bash > /etc/bash_completion.d/hs`.
+    Completions(CompletionsArgs),
+    /// Write the manual pages (hs.1, hsx.1, hyper-shell.1 and one per subcommand) into DIR.
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TaskArgs {
+    /// The task table's column names, one per line.
+    #[arg(long)]
+    pub list_columns: bool,
+    #[command(subcommand)]
+    pub action: Option<TaskAction>,
+}
+
+/// `hs task ACTION` is `hs ACTION` (with `search` for `list`).
+#[derive(Subcommand, Debug)]
+pub enum TaskAction {
+    /// Same as `hs submit`.
+    Submit(SubmitArgs),
+    /// Same as `hs info`.
+    Info(InfoArgs),
+    /// Same as `hs wait`.
+    Wait(WaitArgs),
+    /// Same as `hs run`.
+    Run(RunTaskArgs),
+    /// Same as `hs list`.
+    #[command(visible_alias = "list")]
+    Search(ListArgs),
+    /// Same as `hs update`.
+    Update(UpdateArgs),
+}
+
+impl TaskAction {
+    /// The top-level command this legacy form stands for.
+    pub fn into_command(self) -> Command {
+        match self {
+            TaskAction::Submit(a) => Command::Submit(a),
+            TaskAction::Info(a) => Command::Info(a),
+            TaskAction::Wait(a) => Command::Wait(a),
+            TaskAction::Run(a) => Command::Run(a),
+            TaskAction::Search(a) => Command::List(a),
+            TaskAction::Update(a) => Command::Update(a),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
+    pub shell: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ManpagesArgs {
+    /// Folder to write the pages into (created if missing), e.g. ~/.local/share/man/man1.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 impl Command {
@@ -262,11 +335,9 @@ pub struct TaskSettingArgs {
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
     /// A command (its words joined), `-` for stdin, or an existing task file. Nothing = stdin.
-    #[arg(
-        value_name = "ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// Options may come before or after; put a command with options of its own after `--`:
+    /// `hs submit -t x -- ls -l`.
+    #[arg(value_name = "ARGS")]
     pub args: Vec<String>,
     /// Read tasks from this file (`-` = stdin).
     #[arg(
@@ -288,12 +359,29 @@ pub struct SubmitArgs {
     /// Tasks per database transaction [default: 1000, config: submit.bundlesize when set].
     #[arg(short = 'b', long, value_name = "NUM")]
     pub bundlesize: Option<usize>,
-    /// Accepted for compatibility: bundles are committed as soon as the input has no more ready.
-    #[arg(short = 'w', long, value_name = "SECONDS", hide = true)]
+    /// Accepted for HyperShell: hs commits a bundle as soon as the input has no more lines
+    /// ready, so nothing waits for this many seconds.
+    #[arg(short = 'w', long, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub bundlewait: Option<f64>,
     /// Create the database tables first.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "queue")]
     pub initdb: bool,
+    /// Send the tasks to a running controller (`hs server` on -H/-p) instead of the database:
+    /// it stores and schedules them (in memory when it runs with --no-db).
+    #[arg(short = 'q', long, conflicts_with_all = ["profile", "file"])]
+    pub queue: bool,
+    /// With -q: host of the controller [default: localhost, config: server.host].
+    #[arg(short = 'H', long, value_name = "ADDR", requires = "queue")]
+    pub host: Option<String>,
+    /// With -q: the controller's port (its -p) [default: 50001, config: server.port].
+    #[arg(short = 'p', long, value_name = "PORT", requires = "queue")]
+    pub port: Option<u16>,
+    /// With -q: the controller's key; without it a local controller's connection file is used
+    /// [config: client.auth, else server.auth].
+    #[arg(short = 'k', long = "auth", value_name = "KEY", requires = "queue")]
+    pub auth: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -367,6 +455,10 @@ pub struct ListArgs {
     /// List the distinct values of one tag.
     #[arg(long, value_name = "KEY")]
     pub tag_values: Option<String>,
+    /// Accepted for HyperShell: hs keeps every task in one database (no `initdb --rotate`
+    /// partitions to leave out), so this changes nothing.
+    #[arg(short = 'i', long)]
+    pub ignore_partitions: bool,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -391,7 +483,7 @@ pub struct UpdateArgs {
     #[arg(long = "remove-tag", value_name = "KEY", num_args = 1..)]
     pub remove_tags: Vec<String>,
     /// Do not ask for confirmation.
-    #[arg(long = "no-confirm", visible_alias = "yes")]
+    #[arg(short = 'f', long = "no-confirm", visible_alias = "yes")]
     pub no_confirm: bool,
     #[command(flatten)]
     pub target: TargetArgs,
@@ -409,16 +501,45 @@ pub struct InfoArgs {
     #[arg(long, conflicts_with = "stderr")]
     pub stdout: bool,
     /// Print the task's captured stderr.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "perf")]
     pub stderr: bool,
-    /// Output format.
-    #[arg(short = 'f', long, value_name = "FORMAT", value_parser = ["normal", "json"])]
-    pub format: Option<String>,
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
+    /// Print the task's resource samples (CSV, from engines run with --monitor).
+    #[arg(long, conflicts_with_all = ["extract", "stdout"])]
+    pub perf: bool,
+    #[command(flatten)]
+    pub format: InfoFormatArgs,
+    /// Accepted for HyperShell: hs keeps every task in one database; no effect.
+    #[arg(short = 'i', long)]
+    pub ignore_partitions: bool,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+/// How `hs info` and `hs wait --info` print a task.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InfoFormatArgs {
+    /// Output format.
+    #[arg(short = 'f', long, value_name = "FORMAT", value_parser = ["normal", "json", "yaml"])]
+    pub format: Option<String>,
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["format", "yaml"])]
+    pub json: bool,
+    /// Same as --format yaml.
+    #[arg(long, conflicts_with = "format")]
+    pub yaml: bool,
+}
+
+impl InfoFormatArgs {
+    /// The chosen format: `normal`, `json` or `yaml`.
+    pub fn name(&self) -> &str {
+        if self.json {
+            "json"
+        } else if self.yaml {
+            "yaml"
+        } else {
+            self.format.as_deref().unwrap_or("normal")
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -430,8 +551,16 @@ pub struct WaitArgs {
     #[arg(short = 'n', long, default_value_t = 1.0, value_name = "SECONDS", value_parser = positive_secs)]
     pub interval: f64,
     /// Exit with the task's own exit status.
-    #[arg(short = 'r', long = "return")]
+    #[arg(short = 'r', long = "return", conflicts_with_all = ["info", "status"])]
     pub return_status: bool,
+    /// Then print the task, as `hs info` does.
+    #[arg(short = 'i', long, conflicts_with = "status")]
+    pub info: bool,
+    /// Then print the task's exit status.
+    #[arg(short = 's', long)]
+    pub status: bool,
+    #[command(flatten)]
+    pub format: InfoFormatArgs,
     /// Give up after this many seconds (exit 5).
     #[arg(short = 'T', long, value_name = "SECONDS", value_parser = positive_secs)]
     pub timeout: Option<f64>,
@@ -441,13 +570,8 @@ pub struct WaitArgs {
 
 #[derive(Args, Debug)]
 pub struct RunTaskArgs {
-    /// The command.
-    #[arg(
-        value_name = "ARGS",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// The command; put it after `--` when it has options of its own: `hs run -- ls -l`.
+    #[arg(value_name = "ARGS", required = true)]
     pub args: Vec<String>,
     /// Seconds between checks.
     #[arg(short = 'n', long, default_value_t = 0.5, value_name = "SECONDS", value_parser = positive_secs)]
@@ -461,14 +585,18 @@ pub struct RunTaskArgs {
 #[derive(Args, Debug)]
 pub struct InitdbArgs {
     /// Drop and recreate the tables (deletes every task).
-    #[arg(long, conflicts_with_all = ["vacuum", "backup"])]
+    #[arg(short = 't', long, conflicts_with_all = ["vacuum", "backup", "rotate"])]
     pub truncate: bool,
     /// Reclaim space.
-    #[arg(long, conflicts_with = "backup")]
+    #[arg(short = 'v', long, conflicts_with_all = ["backup", "rotate"])]
     pub vacuum: bool,
     /// Copy the database to PATH (SQLite; PATH must not exist).
-    #[arg(long, value_name = "PATH")]
+    #[arg(short = 'b', long, value_name = "PATH", conflicts_with = "rotate")]
     pub backup: Option<PathBuf>,
+    /// HyperShell's SQLite partitions: hs keeps one database and refuses with what to do
+    /// instead (docs/compat.md).
+    #[arg(short = 'r', long)]
+    pub rotate: bool,
     /// Do not ask for confirmation.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -482,6 +610,7 @@ pub struct SlotArgs {
         short = 'N',
         long = "num-threads",
         visible_alias = "num-tasks",
+        alias = "num-cores",
         default_value_t = 1,
         value_name = "NUM"
     )]
@@ -551,6 +680,15 @@ pub struct StoreArgs {
     pub restart_grace: f64,
 }
 
+/// How often a controller looks in the database for tasks other processes added.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct PollArgs {
+    /// Longest wait in seconds between looks into the database for new tasks while idle
+    /// (`--forever`, `hs submit` from elsewhere) [default: 1, config: server.poll when set].
+    #[arg(short = 'Q', long, value_name = "SECONDS", value_parser = positive_secs)]
+    pub poll: Option<f64>,
+}
+
 /// Liveness checks between controller and engines.
 #[derive(Args, Debug, Clone)]
 pub struct HeartbeatArgs {
@@ -580,13 +718,38 @@ pub struct ClusterArgs {
     pub bundle: BundleArgs,
 
     /// Write the line of every failed task to this file (`-` = stdout).
-    #[arg(short = 'f', long, value_name = "PATH")]
+    #[arg(short = 'f', long, alias = "failed", value_name = "PATH")]
     pub failures: Option<PathBuf>,
 
     /// Stop after this many seconds with no task waiting or running
     /// [default: never, config: client.timeout; 0 = never].
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
+
+    /// Keep running after the input ends and run what `hs submit` adds to the database (also
+    /// tasks left from earlier runs); stop with Ctrl-C or SIGUSR1.
+    #[arg(long, conflicts_with_all = ["restart", "no_db", "from_json"])]
+    pub forever: bool,
+
+    /// Cores each task needs, stored with the task [config: task.cores].
+    #[arg(short = 'c', long, value_name = "NUM")]
+    pub cores: Option<i64>,
+
+    /// Memory each task needs, e.g. 8G, stored with the task [config: task.memory].
+    #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
+    pub memory: Option<i64>,
+
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// Tasks from JSON objects (an array, or one per line): keys fill `{key}` in -t and become
     /// tags; `args` is `{}`. A field missing from any object stops everything before it starts.
@@ -739,19 +902,51 @@ pub struct ServerArgs {
     /// Shared key (at least 16 characters). Without it a key is generated and written to a
     /// connection file (mode 0600) that local engines find by themselves
     /// [config: server.auth, env: HYPERSHELL_SERVER_AUTH].
-    #[arg(short = 'k', long = "auth", value_name = "KEY")]
+    #[arg(short = 'k', long = "auth", alias = "authkey", value_name = "KEY")]
     pub auth: Option<String>,
 
     #[command(flatten)]
     pub bundle: BundleArgs,
 
     /// Write failed task lines here (`-` = stdout, the default).
-    #[arg(short = 'f', long, value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long,
+        alias = "output",
+        value_name = "PATH",
+        conflicts_with = "print"
+    )]
     pub failures: Option<PathBuf>,
+
+    /// Write failed task lines to stdout (what hs does without -f).
+    #[arg(long)]
+    pub print: bool,
 
     /// Keep serving after the input ends (clients may submit more).
     #[arg(long, conflicts_with = "restart")]
     pub forever: bool,
+
+    /// Cores each task of FILE needs, stored with the task [config: task.cores].
+    #[arg(short = 'c', long = "task-cores", value_name = "NUM")]
+    pub cores: Option<i64>,
+
+    /// Memory each task of FILE needs, e.g. 8G, stored with the task [config: task.memory].
+    #[arg(short = 'm', long = "task-memory", value_name = "SIZE", value_parser = size_bytes)]
+    pub memory: Option<i64>,
+
+    /// Walltime of each task of FILE in seconds, stored with the task (engines stop it then)
+    /// [config: task.timeout].
+    #[arg(short = 'W', long = "task-timeout", value_name = "SECONDS", value_parser = positive_secs)]
+    pub task_timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     #[command(flatten)]
     pub store: StoreArgs,
@@ -775,7 +970,7 @@ pub struct ClientArgs {
 
     /// The server's key. Without it, the connection file of a local server on PORT is used
     /// [config: client.auth, else server.auth; env: HYPERSHELL_CLIENT_AUTH].
-    #[arg(short = 'k', long = "auth", value_name = "KEY")]
+    #[arg(short = 'k', long = "auth", alias = "authkey", value_name = "KEY")]
     pub auth: Option<String>,
 
     /// Connection file to use (address, ports and key), e.g. one copied from the server's host;
@@ -799,8 +994,18 @@ pub struct ClientArgs {
 
     /// Leave after this many seconds with nothing to do
     /// [default: never, config: client.timeout; 0 = never].
-    #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
+    #[arg(short = 'T', short_alias = 'x', long = "timeout", value_name = "SECONDS",
+          value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
 
     /// Wait this many seconds before connecting; negative = a random wait up to |SECONDS|.
     #[arg(

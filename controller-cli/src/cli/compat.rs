@@ -1,0 +1,128 @@
+//! Options HyperShell 2.8 has whose mechanism hs does not share. Each is accepted so a command
+//! line written for HyperShell runs unchanged, does the nearest honest thing, and says what that
+//! is in its help (docs/compat.md has the table).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `--no-tls` and the TLS files. HyperShell wraps its queue connections in TLS; hs signs every
+/// message with the shared key instead (docs/protocol.md), so there is no certificate to use.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Accepted for HyperShell: hs uses no TLS, every message is signed with the shared key.
+    #[arg(long)]
+    pub no_tls: bool,
+    /// Accepted for HyperShell and not used (hs uses no TLS certificates; see docs/compat.md).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_tls")]
+    pub tls_cert: Option<PathBuf>,
+    /// Accepted for HyperShell and not used (hs uses no TLS certificates; see docs/compat.md).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_tls")]
+    pub tls_key: Option<PathBuf>,
+    /// Accepted for HyperShell and not used (hs uses no TLS certificates; see docs/compat.md).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_tls")]
+    pub tls_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Say once that certificate files were given and are not used, so nobody believes their
+    /// traffic is encrypted with them.
+    pub fn note_unused(&self) {
+        let given: Vec<&str> = [
+            (self.tls_cert.is_some(), "--tls-cert"),
+            (self.tls_key.is_some(), "--tls-key"),
+            (self.tls_ca.is_some(), "--tls-ca"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect();
+        if !given.is_empty() {
+            tracing::warn!(
+                "{} not used: hs has no TLS; every message is signed with the shared key \
+                 (docs/compat.md)",
+                given.join(", ")
+            );
+        }
+    }
+}
+
+/// `--no-confirm`: HyperShell's engines confirm each bundle they receive unless told not to.
+/// hs leases every task to the engine it was sent to, so the controller always knows who holds
+/// what and the option changes nothing.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct ConfirmArgs {
+    /// Accepted for HyperShell: hs tracks who holds each task through leases; no effect.
+    #[arg(long)]
+    pub no_confirm: bool,
+}
+
+/// What an engine may use and how it watches its tasks (HyperShell 2.8's resource gate). The
+/// values are checked and kept; hs does not gate tasks by them yet (docs/compat.md).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CapacityArgs {
+    /// Cores the engine may use (default: all); not enforced yet, see docs/compat.md.
+    #[arg(short = 'C', long, value_name = "NUM")]
+    pub client_cores: Option<u32>,
+    /// Memory the engine may use, e.g. 64G (default: all); not enforced yet, see docs/compat.md.
+    #[arg(short = 'M', long, value_name = "SIZE", value_parser = size_bytes)]
+    pub client_memory: Option<i64>,
+    /// Most tasks started per second by each engine; not enforced yet, see docs/compat.md.
+    #[arg(short = 'R', long, value_name = "NUM", value_parser = positive_rate)]
+    pub ratelimit: Option<f64>,
+    /// Record each task's peak cores and memory; not done yet, see docs/compat.md.
+    #[arg(long)]
+    pub monitor: bool,
+}
+
+impl CapacityArgs {
+    /// Warn once that limits were asked for and are not applied, rather than pretend.
+    pub fn note_unenforced(&self) {
+        let given: Vec<&str> = [
+            (self.client_cores.is_some(), "-C/--client-cores"),
+            (self.client_memory.is_some(), "-M/--client-memory"),
+            (self.ratelimit.is_some(), "-R/--ratelimit"),
+            (self.monitor, "--monitor"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect();
+        if !given.is_empty() {
+            tracing::warn!(
+                "{}: accepted but not applied yet; hs runs -N tasks at once per engine \
+                 (docs/compat.md)",
+                given.join(", ")
+            );
+        }
+    }
+}
+
+/// A size such as `8G`, `512MB` or `1024` (bytes), as HyperShell's `-m`/`-M` take it.
+pub fn size_bytes(text: &str) -> Result<i64, String> {
+    crate::query::parse_bytes(text).map_err(|e| e.to_string())
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "expected a positive number of tasks per second, got {text:?}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_rates_are_checked() {
+        assert_eq!(size_bytes("8G"), Ok(8 << 30));
+        assert!(size_bytes("10x").is_err());
+        assert_eq!(positive_rate("2.5"), Ok(2.5));
+        for bad in ["0", "-1", "inf", "x"] {
+            assert!(positive_rate(bad).is_err(), "{bad}");
+        }
+    }
+}

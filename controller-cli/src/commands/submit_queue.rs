@@ -1,0 +1,144 @@
+//! `hs submit -q`: HyperShell's live queue. The tasks go to a running controller (`hs server`,
+//! `hs cluster -p`) through its client socket instead of into the database; the controller
+//! stores them (in memory when it runs with `--no-db`) and schedules them like its own.
+
+use std::io::Read;
+use std::time::Duration;
+
+use hs_broker::client::{Client, JobSpec};
+use hs_broker::store::TaskRecord;
+use hs_engine::template::Template;
+
+use super::submit::source;
+use crate::cli::SubmitArgs;
+use crate::config::{Config, Layers};
+use crate::connection::{self, ConnectionInfo};
+use crate::exit::{Failure, Status};
+use crate::input::{Submitter, read_lines};
+use crate::report::FailureLog;
+use crate::site::Site;
+
+/// How long each request to the controller may take before the controller counts as gone.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The controller on `-H`/`-p` (else `server.host`/`server.port`) with `-k` (else `client.auth`,
+/// else `server.auth`), or the connection file a local controller on that port wrote.
+fn controller(args: &SubmitArgs, cfg: &Config) -> anyhow::Result<ConnectionInfo> {
+    let host = cfg
+        .option(args.host.clone(), "server.host", Layers::All)?
+        .unwrap_or_else(|| "localhost".into());
+    let port = cfg
+        .option(args.port, "server.port", Layers::All)?
+        .unwrap_or(50001);
+    if port > u16::MAX - 2 {
+        return Err(Failure::usage(
+            "-p must leave room for PORT+2 (the client socket)",
+        ));
+    }
+    let local_file = connection::default_path(&Site::from_env(), port);
+    let configured = match cfg.option(None::<String>, "client.auth", Layers::All)? {
+        Some(key) => Some(key),
+        None => cfg.option(None::<String>, "server.auth", Layers::All)?,
+    };
+    match args.auth.clone().or(configured.filter(|k| !k.is_empty())) {
+        Some(key) if key.is_empty() => Err(Failure::usage("-k needs the controller's key")),
+        // Which controller answers is learnt from its first signed reply.
+        Some(key) => Ok(ConnectionInfo::for_this_process(
+            uuid::Uuid::nil(),
+            host,
+            port,
+            key,
+        )),
+        None if local_file.exists() => connection::read(&local_file),
+        None => Err(Failure::usage(format!(
+            "-q: no key for the controller at {host}:{port}: pass it with -k KEY (a local \
+             controller on that port writes {})",
+            local_file.display()
+        ))),
+    }
+}
+
+/// A stored-task row as a job for the controller: its command, tags and walltime.
+fn job(row: TaskRecord) -> JobSpec {
+    let mut job = JobSpec::new(row.args).unwatched().tags(row.tag);
+    if let Some(seconds) = row.timeout.and_then(|t| u64::try_from(t).ok()) {
+        job = job.timeout_secs(seconds);
+    }
+    job
+}
+
+pub fn run(
+    args: &SubmitArgs,
+    template: &Template,
+    submitter: &Submitter,
+    cfg: &Config,
+) -> anyhow::Result<Status> {
+    let d = &submitter.defaults;
+    if d.cores.is_some() || d.memory.is_some() || d.group.is_some() {
+        tracing::warn!(
+            "-q: cores, memory and group are not carried to a live controller; tags and -W are"
+        );
+    }
+    if args.from_json.is_some() {
+        return Err(Failure::usage("--from-json cannot be used with -q"));
+    }
+    let info = controller(args, cfg)?;
+    let mut client = connection::connect(&info, REQUEST_TIMEOUT)?;
+    let expand = |row: TaskRecord| -> anyhow::Result<JobSpec> {
+        let mut row = row;
+        row.args = template
+            .expand(&row.args)
+            .map_err(|e| Failure::usage(format!("{}: {e}", row.args)))?;
+        Ok(job(row))
+    };
+    match source(args) {
+        Err(command) => {
+            let job = expand(submitter.task(command, d.clone()))?;
+            let ids = send(&mut client, vec![job])?;
+            for id in ids {
+                println!("{id}");
+            }
+            Ok(Status::Ok)
+        }
+        Ok(source) => {
+            let input: Box<dyn Read + Send> = source.open()?;
+            let mut submitted = 0usize;
+            let mut failure = None;
+            let report = read_lines(input, &FailureLog::none(), submitter, &mut |bundle| {
+                let jobs: anyhow::Result<Vec<JobSpec>> = bundle.into_iter().map(expand).collect();
+                match jobs.and_then(|jobs| send(&mut client, jobs)) {
+                    Ok(ids) => {
+                        submitted += ids.len();
+                        true
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        false
+                    }
+                }
+            });
+            if let Some(e) = failure {
+                tracing::error!("{submitted} tasks were sent before the error");
+                return Err(e);
+            }
+            tracing::info!(
+                "submitted {submitted} tasks to the controller at {}",
+                info.host
+            );
+            if let Some(e) = report.read_error {
+                return Err(Failure::runtime(format!(
+                    "reading the tasks stopped: {e} (the {submitted} tasks before it are submitted)"
+                )));
+            }
+            Ok(if report.rejected > 0 {
+                Status::TasksFailed
+            } else {
+                Status::Ok
+            })
+        }
+    }
+}
+
+fn send(client: &mut Client, jobs: Vec<JobSpec>) -> anyhow::Result<Vec<uuid::Uuid>> {
+    client.submit(jobs).map_err(connection::client_error)
+}
