@@ -6,16 +6,25 @@ use uuid::Uuid;
 
 use crate::store::{Completion, TaskRecord};
 
-/// The part of a row an engine needs to run the task.
+/// The part of a row an engine needs to run the task, and to describe it to the task in
+/// HyperShell's `TASK_<COLUMN>` variables. (The controller's id and host, its `server_id` and
+/// `server_host`, travel once per engine in the welcome instead.)
 pub fn to_task(r: &TaskRecord) -> Task {
     Task {
         id: r.id,
         args: r.args.clone(),
         attempt: r.attempt.max(1) as u32,
         group: r.group,
+        submit_id: Some(r.submit_id),
         submit_time: r.submit_time,
         submit_host: r.submit_host.clone(),
+        schedule_time: r.schedule_time,
+        cores: r.cores,
+        memory: r.memory,
         timeout: r.timeout.filter(|t| *t > 0).map(|t| t as f64),
+        retried: r.retried,
+        previous_id: r.previous_id,
+        next_id: r.next_id,
         tag: r.tag.clone(),
         job: r.job.clone(),
     }

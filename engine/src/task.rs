@@ -33,12 +33,32 @@ pub struct Task {
     pub attempt: u32,
     #[serde(default)]
     pub group: i64,
+    /// The process that submitted it (HyperShell's `submit_id`); `None` from an older controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit_id: Option<Uuid>,
     pub submit_time: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submit_host: Option<String>,
+    /// When the controller took it from the store to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_time: Option<DateTime<Utc>>,
+    /// Cores and bytes of memory the task says it needs (`cores:`/`memory:` directives, `-c`,
+    /// `-m`); `None` when it says nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
     /// Walltime limit in seconds; the engine's `-W` applies too and the smaller one wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<f64>,
+    /// A retry of it exists (only a task reverted after it failed and was retried runs so).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retried: bool,
+    /// The attempt this one retries, and the one retrying it: the retry chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_id: Option<Uuid>,
     /// User tags (`key` or `key:value`); each becomes `TASK_TAG_<KEY>` in the task's environment.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub tag: serde_json::Map<String, serde_json::Value>,
@@ -78,9 +98,16 @@ impl Task {
             args: args.into(),
             attempt: 1,
             group: 0,
+            submit_id: None,
             submit_time: Utc::now(),
             submit_host: None,
+            schedule_time: None,
+            cores: None,
+            memory: None,
             timeout: None,
+            retried: false,
+            previous_id: None,
+            next_id: None,
             tag: Default::default(),
             job: None,
         }

@@ -22,4 +22,5 @@ mod server_client;
 mod store;
 mod stream;
 mod stream_remote;
+mod task_env;
 mod tty;

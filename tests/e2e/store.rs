@@ -93,7 +93,7 @@ fn one_line(e: &StoreError) {
 /// Every case, against fresh stores from `make`. `history`: completed rows stay readable
 /// (false for the memory store, which keeps only unfinished work).
 pub fn suite(make: Make, history: bool) {
-    let cases: [(&str, Case); 20] = [
+    let cases: [(&str, Case); 21] = [
         ("round trip", round_trip),
         ("submit order", submit_order),
         ("schedule marks and limits", schedule_marks_and_limits),
@@ -102,6 +102,7 @@ pub fn suite(make: Make, history: bool) {
         ("retry chain", retry_chain),
         ("eager and not eager", eager_order),
         ("cancelled is terminal", cancelled_is_terminal),
+        ("a SIGHUP death is a failure", sighup_death_is_a_failure),
         ("groups", groups),
         ("unschedule", unschedule),
         ("interrupted", interrupted),
@@ -452,6 +453,38 @@ fn cancelled_is_terminal(make: Make, history: bool) {
     s.complete(&[done(b.id, -1), done(c.id, 0)]).unwrap();
     assert!(s.schedule(10, &by).unwrap().is_empty());
     assert_eq!(remaining(&mut *s), 0);
+}
+
+/// A task killed by SIGHUP has `exit_status = -1` like a cancel, but also `signal = 1`: it is
+/// retried and reverted as any failure is (the cancel sentinel is `-1` without a signal).
+fn sighup_death_is_a_failure(make: Make, history: bool) {
+    let mut s = make();
+    let a = task("a", 0);
+    s.submit(std::slice::from_ref(&a)).unwrap();
+    let by = sched(1, true);
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["a"]);
+    let mut hup = done(a.id, -1);
+    hup.signal = Some(1);
+    s.complete(&[hup]).unwrap();
+    let retry = s.schedule(10, &by).unwrap();
+    assert_eq!(args_of(&retry), ["a"], "a SIGHUP death is retried");
+    assert_eq!(retry[0].attempt, 2);
+    assert_eq!(retry[0].previous_id, Some(a.id));
+    if history {
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!(
+            (r.exit_status, r.signal, r.retried),
+            (Some(-1), Some(1), true)
+        );
+        // The retry dies the same way: no attempts left, and `revert` runs it once more.
+        let mut again = done(retry[0].id, -1);
+        again.signal = Some(1);
+        s.complete(&[again]).unwrap();
+        assert!(s.schedule(10, &by).unwrap().is_empty());
+        assert_eq!(s.update(&by_id(retry[0].id), &[Change::Revert]).unwrap(), 1);
+        let r = s.get(&retry[0].id).unwrap().unwrap();
+        assert_eq!((r.exit_status, r.signal), (None, None), "reverted");
+    }
 }
 
 fn groups(make: Make, _history: bool) {
@@ -1104,6 +1137,42 @@ fn store_sqlite_suite() {
 
 /// A database made before the `job` column existed keeps working, and gets the column when a
 /// task first needs it.
+/// A database made when failures were indexed as `task_retries` (whose predicate took SIGHUP
+/// deaths for cancels) gets `task_failed` instead from `initialize`, what every SQLite command
+/// runs, and its failure queries use it.
+#[test]
+fn store_sqlite_older_failure_index_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.initialize().unwrap();
+    drop(s);
+    let indexes = || -> Vec<String> {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'task'")
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "DROP INDEX task_failed; CREATE INDEX task_retries ON task (\"group\", \"attempt\", \
+             \"completion_time\") WHERE \"exit_status\" NOT IN (0, -1) AND \"retried\" = FALSE",
+        )
+        .unwrap();
+    }
+    assert!(indexes().contains(&"task_retries".to_string()));
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.initialize().unwrap();
+    drop(s);
+    let now = indexes();
+    assert!(now.contains(&"task_failed".to_string()), "{now:?}");
+    assert!(!now.contains(&"task_retries".to_string()), "{now:?}");
+}
+
 #[test]
 fn store_sqlite_job_column_comes_to_older_databases() {
     let dir = tempfile::tempdir().unwrap();
@@ -1182,15 +1251,16 @@ fn store_sqlite_files() {
     );
     let plan: Vec<String> = raw
         .prepare(
-            "EXPLAIN QUERY PLAN SELECT id FROM task WHERE \"group\" = 0 AND \"exit_status\" NOT IN (0, -1) \
-             AND \"retried\" = FALSE AND \"attempt\" < 3 ORDER BY \"completion_time\", \"id\" LIMIT 10",
+            "EXPLAIN QUERY PLAN SELECT id FROM task WHERE \"group\" = 0 AND \"exit_status\" <> 0 \
+             AND (\"exit_status\" <> -1 OR \"signal\" IS NOT NULL) AND \"retried\" = FALSE \
+             AND \"attempt\" < 3 ORDER BY \"completion_time\", \"id\" LIMIT 10",
         )
         .unwrap()
         .query_map([], |r| r.get::<_, String>(3))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert!(plan.iter().any(|p| p.contains("task_retries")), "{plan:?}");
+    assert!(plan.iter().any(|p| p.contains("task_failed")), "{plan:?}");
 
     // A newer schema is refused.
     raw.execute(

@@ -42,6 +42,7 @@ impl Broker {
         });
         let welcome = Welcome {
             controller_id: self.cfg.controller_id,
+            controller_host: Some(self.scheduler.server_host.clone()),
             nonce: r.nonce,
             heartrate_ms: self.cfg.heartrate.as_millis() as u64,
             evict_ms: self.cfg.evict.as_millis() as u64,

@@ -45,8 +45,15 @@ pub struct MemoryStore {
     clients: HashMap<Uuid, ClientRecord>,
 }
 
+/// [`schema::FAILED`](super::schema::FAILED) for a row in memory.
 fn is_failed(r: &TaskRecord) -> bool {
-    matches!(r.exit_status, Some(e) if e != 0 && e != -1) && !r.retried
+    matches!(r.exit_status, Some(e) if e != 0) && !is_cancelled(r) && !r.retried
+}
+
+/// `-1` without a signal: cancelled (never retried or reverted). A SIGHUP death is `-1` too,
+/// with `signal = 1`, and is an ordinary failure.
+fn is_cancelled(r: &TaskRecord) -> bool {
+    r.exit_status == Some(-1) && r.signal.is_none()
 }
 
 fn is_new(r: &TaskRecord) -> bool {
@@ -355,7 +362,7 @@ impl MemoryStore {
             }
             Change::Cancel => cancel_row(&mut r),
             Change::Revert => {
-                if r.exit_status != Some(-1) {
+                if !is_cancelled(&r) {
                     for f in REVERTED {
                         let null = match f.kind() {
                             FieldKind::Uuid => Param::Uuid(None),

@@ -10,9 +10,10 @@
 //! Indexes (all but the last partial, so they hold only the rows the scheduler looks for):
 //! - `task_unscheduled ("group", submit_time, id) WHERE schedule_time IS NULL AND completion_time
 //!   IS NULL`: new tasks of the active group in submit order, the next group with work;
-//! - `task_retries ("group", attempt, completion_time) WHERE exit_status NOT IN (0, -1) AND
-//!   retried = FALSE`: failed tasks due a retry (`attempt < attempts`) and exhausted failures
-//!   (`attempt >= attempts`) of a group, without visiting the millions that succeeded;
+//! - `task_failed ("group", attempt, completion_time) WHERE` [`FAILED`]: failed tasks due a retry
+//!   (`attempt < attempts`) and exhausted failures (`attempt >= attempts`) of a group, without
+//!   visiting the millions that succeeded. It replaces `task_retries`, whose predicate took every
+//!   `exit_status = -1` for a cancel, SIGHUP deaths included; `create` drops that one;
 //! - `task_remaining ("group", schedule_time, completion_time) WHERE completion_time IS NULL`
 //!   (covering): "is this group finished?", and the interrupted tasks after a crash;
 //! - `client_disconnected (disconnected_at)` as in HyperShell.
@@ -26,8 +27,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub(crate) const TABLES: [&str; 3] = ["hs_meta", "task", "client"];
 
 /// The predicate of a failed task not yet retried (shared by the index and the queries, so the
-/// planners match them textually).
-pub(crate) const FAILED: &str = "\"exit_status\" NOT IN (0, -1) AND \"retried\" = FALSE";
+/// planners match them textually). `-1` with no `signal` is a cancel, never retried; `-1` with
+/// `signal = 1` is a death by SIGHUP, a failure like any other signal death.
+pub(crate) const FAILED: &str = "\"exit_status\" <> 0 AND (\"exit_status\" <> -1 OR \"signal\" IS NOT NULL) \
+                                 AND \"retried\" = FALSE";
 
 /// `CREATE ... IF NOT EXISTS` statements, in order.
 pub(crate) fn create(d: Dialect) -> Vec<String> {
@@ -89,8 +92,10 @@ pub(crate) fn create(d: Dialect) -> Vec<String> {
         "CREATE INDEX IF NOT EXISTS task_unscheduled ON task (\"group\", \"submit_time\", \"id\") \
          WHERE \"schedule_time\" IS NULL AND \"completion_time\" IS NULL"
             .to_string(),
+        // Its predicate counted SIGHUP deaths as cancels; queries no longer match it.
+        "DROP INDEX IF EXISTS task_retries".to_string(),
         format!(
-            "CREATE INDEX IF NOT EXISTS task_retries ON task (\"group\", \"attempt\", \"completion_time\") \
+            "CREATE INDEX IF NOT EXISTS task_failed ON task (\"group\", \"attempt\", \"completion_time\") \
              WHERE {FAILED}"
         ),
         "CREATE INDEX IF NOT EXISTS task_remaining ON task (\"group\", \"schedule_time\", \"completion_time\") \

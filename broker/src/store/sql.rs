@@ -774,7 +774,9 @@ impl<C: Conn> SqlCore<C> {
                     .map(|f| format!("{} = NULL", col(*f)))
                     .collect::<Vec<_>>()
                     .join(", "),
-                " AND (\"exit_status\" IS NULL OR \"exit_status\" <> -1)".to_string(),
+                // A cancel (-1 without a signal) is never reverted; a SIGHUP death (-1, 1) is.
+                " AND (\"exit_status\" IS NULL OR \"exit_status\" <> -1 OR \"signal\" IS NOT NULL)"
+                    .to_string(),
             ),
         };
         let p = b.bind(Param::Ids(ids.to_vec()));

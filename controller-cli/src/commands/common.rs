@@ -75,6 +75,7 @@ pub fn engine_config(
         ecfg.result_wait = Duration::from_secs_f64(wait);
     }
     ecfg.export_env = exports(cfg, std::mem::take(&mut ecfg.export_env))?;
+    ecfg.task_dir = Some(site.lib.join("task"));
     Ok(ecfg)
 }
 

@@ -57,6 +57,10 @@ pub struct EngineConfig {
     pub host: String,
     /// Variables every task gets (from `HYPERSHELL_EXPORT_X=v`, exported as `X=v`).
     pub export_env: Vec<(String, String)>,
+    /// The site's `lib/task` folder, where `TASK_OUTPATH`, `TASK_ERRPATH` and `TASK_CSVPATH`
+    /// point as in HyperShell (whether or not output is captured there); `None` (an engine
+    /// embedded without a site) makes them `null` unless the task has its own files.
+    pub task_dir: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -78,6 +82,7 @@ impl EngineConfig {
             result_wait: super::run_loop::RESULT_LINGER,
             host: crate::engine::env::short_hostname(),
             export_env: crate::engine::env::exported_from_environment(),
+            task_dir: None,
         }
     }
 }

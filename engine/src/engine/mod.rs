@@ -10,6 +10,7 @@
 mod config;
 mod control;
 mod env;
+mod env_value;
 mod link;
 mod run_loop;
 mod slot;

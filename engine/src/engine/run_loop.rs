@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::config::EngineConfig;
 use super::control::{EngineControl, StopMode};
+use super::env::Server;
 use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
@@ -382,6 +383,11 @@ impl Engine {
                     } else {
                         tracing::info!("{line}");
                     }
+                    let server = Server {
+                        id: w.controller_id,
+                        host: w.controller_host.map(Arc::from),
+                    };
+                    self.board.with(|b| b.server = Some(server));
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
                         last_heard: now,

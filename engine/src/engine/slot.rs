@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::config::EngineConfig;
-use super::env::{EngineFacts, task_env};
-use crate::executor::{Executor, Exit, OutputTarget, RunSpec, StopReason, StopSignal};
+use super::env::{EngineFacts, RunFacts, Server, task_env};
+use crate::executor::{Executor, Exit, OutputTarget, RunSpec, StopReason, StopSignal, TaskVars};
 use crate::protocol::Leased;
 use crate::task::{Outcome, TaskResult, sentinel};
 
@@ -50,6 +50,9 @@ pub struct BoardState {
     /// `-b`: results go to the controller in bundles of this many; `None`: see
     /// [`bundle_full`](Self::bundle_full).
     pub bundle: Option<usize>,
+    /// The controller the engine is registered with, as its welcome named it: the "server" of
+    /// every task a slot starts (`TASK_SERVER_ID`, `TASK_SERVER_HOST`).
+    pub server: Option<Server>,
     /// Results finished since the engine loop last sent a bundle. While there are any, the loop
     /// knows results are waiting and sends them by its linger deadline: a finished task rings
     /// the doorbell only for the first result of a bundle, a full bundle, or a queue run dry.
@@ -121,7 +124,12 @@ impl Board {
     ///
     /// A closed board starts nothing more: the engine only closes it with tasks still queued
     /// when it is giving up (the controller has requeued them elsewhere by then).
-    fn take(&self, slot: usize, stop: &StopSignal, idle: &mut dyn FnMut()) -> Option<Leased> {
+    fn take(
+        &self,
+        slot: usize,
+        stop: &StopSignal,
+        idle: &mut dyn FnMut(),
+    ) -> Option<(Leased, Option<Server>)> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut idled = false;
         loop {
@@ -131,7 +139,7 @@ impl Board {
             if let Some(job) = state.queue.pop_front() {
                 stop.reset();
                 state.running.insert(job.task.id, (job.lease, slot));
-                return Some(job);
+                return Some((job, state.server.clone()));
             }
             if !idled {
                 idled = true;
@@ -177,6 +185,10 @@ impl Slots {
             stops: vec![],
             threads: vec![],
         };
+        // Tasks without a directory of their own run in the engine's, which never changes. One
+        // that was removed under it still runs tasks (bash starts there all the same); they are
+        // told `.`.
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         for index in 0..cfg.slots as usize {
             let stop = Arc::new(StopSignal::new()?);
             let push = ctx.socket(zmq::PUSH).map_err(std::io::Error::other)?;
@@ -187,7 +199,8 @@ impl Slots {
                 cfg: cfg.clone(),
                 stop: stop.clone(),
                 executor: executor.clone(),
-                engine_id: cfg.engine_id.to_string(),
+                cwd: cwd.clone(),
+                vars: TaskVars::new(),
             };
             let board = board.clone();
             let thread = std::thread::Builder::new()
@@ -230,7 +243,10 @@ struct SlotWorker {
     cfg: EngineConfig,
     stop: Arc<StopSignal>,
     executor: Arc<dyn Executor>,
-    engine_id: String,
+    /// The engine's working directory (`TASK_CWD` of tasks without their own).
+    cwd: PathBuf,
+    /// Each task's own variables, written into the same buffers task after task.
+    vars: TaskVars,
 }
 
 impl SlotWorker {
@@ -239,7 +255,7 @@ impl SlotWorker {
     /// the slot goes idle. Rung earlier, the loop (and the controller it writes to) would wake
     /// while this slot starts its next bash and, on a machine whose cores all run tasks, take
     /// the core that bash was about to get; rung after, their work overlaps running tasks.
-    fn serve(self, board: &Board, doorbell: zmq::Socket) {
+    fn serve(mut self, board: &Board, doorbell: zmq::Socket) {
         let owed = std::cell::Cell::new(false);
         let broken = std::cell::Cell::new(false);
         let ring = || {
@@ -247,8 +263,8 @@ impl SlotWorker {
                 broken.set(true);
             }
         };
-        while let Some(job) = board.take(self.index, &self.stop, &mut || ring()) {
-            let report = self.execute(job, &ring);
+        while let Some((job, server)) = board.take(self.index, &self.stop, &mut || ring()) {
+            let report = self.execute(job, server.as_ref(), &ring);
             ring();
             if broken.get() {
                 return;
@@ -258,7 +274,7 @@ impl SlotWorker {
         ring();
     }
 
-    fn execute(&self, job: Leased, started: &dyn Fn()) -> SlotDone {
+    fn execute(&mut self, job: Leased, server: Option<&Server>, started: &dyn Fn()) -> SlotDone {
         let Leased { lease, mut task } = job;
         let command = match self.cfg.template.expand(&task.args) {
             Ok(c) => c,
@@ -290,21 +306,30 @@ impl SlotWorker {
             errpath = Some(path.display().to_string());
             stderr = OutputTarget::File(path);
         }
-        let facts = EngineFacts {
-            engine_id: &self.engine_id,
+        let engine = EngineFacts {
+            engine_id: self.cfg.engine_id,
             host: &self.cfg.host,
             slot_count: self.cfg.slots,
+            cwd: &self.cwd,
+            task_dir: self.cfg.task_dir.as_deref(),
         };
+        // The start time the task sees is the one recorded: taken here, just before its bash.
+        let start = Utc::now();
+        let run = RunFacts {
+            command: &command,
+            slot: self.index as u32 + 1,
+            start,
+            server,
+            cwd,
+            outpath: outpath.as_deref(),
+            errpath: errpath.as_deref(),
+        };
+        self.vars.clear();
+        task_env(&mut self.vars, &task, &run, &engine);
         // Exports are in the executor's prepared environment; a job's own env wins over TASK_*.
-        let mut env = task_env(
-            &task,
-            &command,
-            self.index as u32 + 1,
-            &facts,
-            outpath.as_deref(),
-            errpath.as_deref(),
-        );
-        env.extend(job.env);
+        for (name, value) in &job.env {
+            self.vars.set(name, value);
+        }
         let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
             (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
             (a, b) => a.or(b.map(Duration::from_secs_f64)),
@@ -312,7 +337,7 @@ impl SlotWorker {
         let spec = RunSpec {
             command: &command,
             cwd,
-            env: &env,
+            env: &self.vars,
             stdout,
             stderr,
             timeout,
@@ -327,7 +352,7 @@ impl SlotWorker {
             exit_status: 0,
             signal: None,
             command: Some(command),
-            start_time: outcome.started.map(to_utc),
+            start_time: outcome.started.map(|_| start),
             completion_time: to_utc(outcome.finished),
             outpath,
             errpath,
@@ -450,7 +475,7 @@ mod tests {
 
     /// Takes the next job as slot 0 and finishes it; returns whether the loop was rung.
     fn run_one(board: &Board, stop: &StopSignal) -> bool {
-        let job = board.take(0, stop, &mut || {}).expect("a job");
+        let (job, _) = board.take(0, stop, &mut || {}).expect("a job");
         board.finish(done(&job))
     }
 
@@ -523,7 +548,7 @@ mod tests {
                 let stop = StopSignal::new().expect("eventfd");
                 board
                     .take(0, &stop, &mut || rang.send(()).expect("the test listens"))
-                    .map(|job| job.lease)
+                    .map(|(job, _)| job.lease)
             })
         };
         // Rung while the queue is still empty: a ring the slot owes is not held up by the wait.
@@ -533,6 +558,22 @@ mod tests {
         board.add(leased(1));
         assert_eq!(waiter.join().expect("slot thread"), Some(0));
         assert!(heard.try_recv().is_err(), "once per wait");
+    }
+
+    #[test]
+    fn a_task_is_taken_with_the_controller_of_the_moment() {
+        let board = Board::new(Some(3));
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(2));
+        let (_, none) = board.take(0, &stop, &mut || {}).expect("a job");
+        assert_eq!(none, None, "not registered yet");
+        let server = Server {
+            id: Uuid::now_v7(),
+            host: Some("ctl".into()),
+        };
+        board.with(|b| b.server = Some(server.clone()));
+        let (_, named) = board.take(0, &stop, &mut || {}).expect("a job");
+        assert_eq!(named, Some(server));
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod subreaper;
 mod sys;
 mod vfork;
 
+pub use environ::TaskVars;
 pub use inherit::seal_internal_descriptors;
 pub use limits::prepare_engine_process;
 pub use relay::LineSink;
@@ -53,7 +54,7 @@ pub struct RunSpec<'a> {
     /// Working directory of the task; `None` = the engine's own.
     pub cwd: Option<&'a std::path::Path>,
     /// Variables added to (or overriding) the engine's environment for this task only.
-    pub env: &'a [(String, String)],
+    pub env: &'a TaskVars,
     pub stdout: OutputTarget,
     pub stderr: OutputTarget,
     /// Walltime; when it runs out the group is stopped with [`StopReason::Timeout`].

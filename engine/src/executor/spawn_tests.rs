@@ -1,6 +1,7 @@
 //! Behaviour tests for [`SpawnExecutor`]: real bash processes, real signals, kept fast.
 
 use super::*;
+use crate::executor::TaskVars;
 use crate::executor::relay::tests::SharedVec;
 use crate::executor::subreaper::tests::dies_within;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ fn spec<'a>(command: &'a str, out: &SharedVec) -> RunSpec<'a> {
     RunSpec {
         command,
         cwd: None,
-        env: &[],
+        env: TaskVars::none(),
         stdout: OutputTarget::Relay(out.sink()),
         stderr: OutputTarget::Relay(out.sink()),
         timeout: None,
@@ -67,7 +68,7 @@ fn cwd_applies_to_the_task_only() {
 #[test]
 fn env_is_added_for_the_task() {
     let out = SharedVec::default();
-    let env = [("HS_TEST_VAR".to_string(), "hello world".to_string())];
+    let env: TaskVars = [("HS_TEST_VAR", "hello world")].into_iter().collect();
     let mut s = spec("echo \"$HS_TEST_VAR\"; echo \"${HOME:+home}\"", &out);
     s.env = &env;
     assert_eq!(run(&s).exit, Exit::Code(0));
@@ -81,7 +82,7 @@ fn env_is_added_for_the_task() {
 #[test]
 fn task_variables_override_inherited_ones() {
     let out = SharedVec::default();
-    let env = [("HOME".to_string(), "/task-home".to_string())];
+    let env: TaskVars = [("HOME", "/task-home")].into_iter().collect();
     let mut s = spec("echo \"$HOME\"", &out);
     s.env = &env;
     assert_eq!(run(&s).exit, Exit::Code(0));
@@ -90,7 +91,7 @@ fn task_variables_override_inherited_ones() {
 
 #[test]
 fn invalid_variable_names_fail_the_task_with_a_reason() {
-    let env = [("A=B".to_string(), "x".to_string())];
+    let env: TaskVars = [("A=B", "x")].into_iter().collect();
     let mut s = spec("true", &SharedVec::default());
     s.env = &env;
     let out = run(&s);
@@ -133,7 +134,7 @@ fn stdout_both_ways(s: &RunSpec<'_>) -> [String; 2] {
 #[test]
 fn directory_environment_and_group_apply_either_way() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [("HS_TEST_VAR".to_string(), "set".to_string())];
+    let env: TaskVars = [("HS_TEST_VAR", "set")].into_iter().collect();
     let mut s = spec(
         "pwd -P; echo \"$HS_TEST_VAR\"; [ \"$(cut -d\" \" -f5 /proc/$$/stat)\" -eq $$ ] && echo leader",
         &SharedVec::default(),
@@ -216,7 +217,7 @@ fn concurrent_tasks_never_cut_lines() {
                 let s = RunSpec {
                     command: &command,
                     cwd: None,
-                    env: &[],
+                    env: TaskVars::none(),
                     stdout: OutputTarget::Relay(Arc::clone(&sink)),
                     stderr: OutputTarget::Null,
                     timeout: None,
@@ -666,7 +667,7 @@ fn started_is_called_once_for_a_started_task_only() {
     no_dir.cwd = Some(std::path::Path::new("/no/such/dir"));
     no_dir.started = Some(&count);
     assert!(matches!(run(&no_dir).exit, Exit::SpawnFailed(_)));
-    let bad_name = [("A=B".to_string(), "x".to_string())];
+    let bad_name: TaskVars = [("A=B", "x")].into_iter().collect();
     let mut bad_env = spec("true", &out);
     bad_env.env = &bad_name;
     bad_env.started = Some(&count);

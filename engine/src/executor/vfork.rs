@@ -366,7 +366,9 @@ mod tests {
     /// Starts `argv` with this process's environment and every descriptor on /dev/null.
     fn spawn_quiet(argv: &[&CStr], cwd: Option<&CStr>) -> io::Result<Started> {
         let inherited = super::super::environ::Inherited::capture(&[]);
-        let envp = inherited.with(&[]).expect("env");
+        let envp = inherited
+            .with(crate::executor::TaskVars::none())
+            .expect("env");
         let null = std::fs::File::open("/dev/null").expect("null");
         let fds = ChildFds {
             stdin: null.as_fd(),

@@ -60,6 +60,11 @@ kind!(Register, "register");
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Welcome {
     pub controller_id: Uuid,
+    /// The controller's host: with its id, the `server_host` and `server_id` of every task it
+    /// hands this engine (`TASK_SERVER_HOST`, `TASK_SERVER_ID`), said once here rather than per
+    /// task. Absent from older controllers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_host: Option<String>,
     pub nonce: u64,
     /// Ping interval; the engine declares the controller lost after `evict_ms` of silence.
     pub heartrate_ms: u64,
