@@ -15,6 +15,7 @@ use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
 use crate::input::{Source, Submitter, read_lines};
 use crate::report::FailureLog;
+use crate::submit_shell::SubmitShell;
 
 /// HyperShell's rule: no args = stdin; one arg that is `-` or an existing non-executable file =
 /// a task file; anything else = one task made of the args.
@@ -52,11 +53,12 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
     };
     let mut store = database::open(&location, prepare)?;
 
+    let shell = SubmitShell::new(&template)?;
     let expand =
         |mut rows: Vec<TaskRecord>, template: &Template| -> Result<Vec<TaskRecord>, String> {
             for row in &mut rows {
                 row.args = template
-                    .expand(&row.args)
+                    .expand(&row.args, &shell)
                     .map_err(|e| format!("{}: {e}", row.args))?;
             }
             Ok(rows)
