@@ -21,4 +21,5 @@ mod server_client;
 mod store;
 mod stream;
 mod stream_remote;
+mod templates;
 mod tty;
