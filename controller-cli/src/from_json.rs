@@ -7,7 +7,8 @@
 //! submitted, so a field that any object lacks is an error before anything runs.
 //!
 //! A field is `{name}` with `name` a word (letters, digits, `_`, not starting with a digit) that
-//! is not right after a `$`, so `${HOME}` stays the shell's.
+//! is not right after a `$`, so `${HOME}` stays the shell's (see `Template::field_names`). Each
+//! value is inserted once, as data: a value holding `{other}` or `{}` is not expanded again.
 
 use std::path::Path;
 
@@ -16,33 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::exit::Failure;
 use crate::input::Submitter;
-
-/// The `{name}` fields a template uses, in order of first appearance.
-pub fn fields(template: &str) -> Vec<String> {
-    let bytes = template.as_bytes();
-    let mut found: Vec<String> = Vec::new();
-    let mut i = 0;
-    while let Some(rel) = template[i..].find('{') {
-        let open = i + rel;
-        i = open + 1;
-        if open > 0 && bytes[open - 1] == b'$' {
-            continue;
-        }
-        let Some(len) = template[open + 1..].find('}') else {
-            break;
-        };
-        let name = &template[open + 1..open + 1 + len];
-        let word = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if word && !found.iter().any(|f| f == name) {
-            found.push(name.to_string());
-        }
-    }
-    found
-}
+use crate::submit_shell::SubmitShell;
 
 /// The objects in `text`: a JSON array, or one object per line. Each comes with a label for
 /// messages ("line 3", "item 3").
@@ -87,7 +62,7 @@ pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Resul
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::runtime(format!("cannot read {}: {e}", path.display())))?;
     let parsed = crate::commands::common::parse_template(template)?;
-    let wanted = fields(template);
+    let wanted = parsed.field_names();
     let objects = objects(&text, path)?;
     if wanted.is_empty()
         && template.trim() == "{}"
@@ -106,15 +81,14 @@ pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Resul
             )));
         }
     }
+    let shell = SubmitShell::new(&parsed)?;
     let mut rows = Vec::with_capacity(objects.len());
     for (label, object) in objects {
         let args = object.get("args").map(text_of).unwrap_or_default();
-        let mut command = parsed
-            .expand(&args)
+        let value = |name: &str| object.get(name).map(text_of);
+        let command = parsed
+            .expand_with_fields(&args, &shell, &value)
             .map_err(|e| Failure::usage(format!("{} {label}: {e}", path.display())))?;
-        for name in &wanted {
-            command = command.replace(&format!("{{{name}}}"), &text_of(&object[name.as_str()]));
-        }
         // The columns take the values a `# HYPERSHELL:` directive takes; other keys are tags.
         let mut settings = submitter.defaults.clone();
         for (key, value) in object.into_iter().filter(|(key, _)| key != "args") {
@@ -130,15 +104,6 @@ pub fn load(path: &Path, template: &str, submitter: &Submitter) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fields_are_words_in_braces_but_not_shell_expansions() {
-        assert_eq!(
-            fields("run {input} > {out}.txt; echo ${HOME} {} {/} {input}"),
-            ["input", "out"]
-        );
-        assert!(fields("awk '{ print $1 }' {}").is_empty());
-    }
 
     fn load_text(text: &str, template: &str) -> anyhow::Result<Vec<TaskRecord>> {
         let dir = tempfile_dir();
@@ -164,6 +129,14 @@ mod tests {
         assert_eq!(rows[1].args, "echo b/c 2 x");
         assert_eq!(rows[0].group, 2);
         assert_eq!(rows[1].tag["name"], "b/c");
+    }
+
+    #[test]
+    fn values_are_data_inserted_once() {
+        let rows = load_text(r#"{"a":"{b}","b":"X","c":"{}"}"#, "echo {a} {b} {c}").unwrap();
+        assert_eq!(rows[0].args, "echo {b} X {}");
+        let rows = load_text(r#"{"args":"{b}","b":"X"}"#, "echo {} {b}").unwrap();
+        assert_eq!(rows[0].args, "echo {b} X");
     }
 
     #[test]

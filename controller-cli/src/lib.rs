@@ -20,6 +20,7 @@ mod report;
 mod signals;
 mod site;
 mod stream;
+mod submit_shell;
 mod target;
 
 use std::ffi::OsString;

@@ -23,4 +23,5 @@ mod store;
 mod stream;
 mod stream_remote;
 mod task_env;
+mod templates;
 mod tty;

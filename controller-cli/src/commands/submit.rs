@@ -15,6 +15,7 @@ use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
 use crate::input::{Source, Submitter, read_lines};
 use crate::report::FailureLog;
+use crate::submit_shell::SubmitShell;
 
 /// HyperShell's rule: no args = stdin; one arg that is `-` or an existing non-executable file =
 /// a task file; anything else = one task made of the args.
@@ -41,8 +42,9 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
     let template = parse_template(&args.template)?;
     let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
     submitter.defaults = settings(&args.settings, cfg)?;
+    let shell = SubmitShell::new(&template)?;
     if args.queue {
-        return super::submit_queue::run(&args, &template, &submitter, cfg);
+        return super::submit_queue::run(&args, &template, &shell, &submitter, cfg);
     }
     // HyperShell's `submit.bundlesize` default (1) would make one transaction per task.
     let chunk = cfg
@@ -61,7 +63,7 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
         |mut rows: Vec<TaskRecord>, template: &Template| -> Result<Vec<TaskRecord>, String> {
             for row in &mut rows {
                 row.args = template
-                    .expand(&row.args)
+                    .expand(&row.args, &shell)
                     .map_err(|e| format!("{}: {e}", row.args))?;
             }
             Ok(rows)

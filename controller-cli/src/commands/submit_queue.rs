@@ -17,6 +17,7 @@ use crate::exit::{Failure, Status};
 use crate::input::{Submitter, read_lines};
 use crate::report::FailureLog;
 use crate::site::Site;
+use crate::submit_shell::SubmitShell;
 
 /// How long each request to the controller may take before the controller counts as gone.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -70,6 +71,7 @@ fn job(row: TaskRecord) -> JobSpec {
 pub fn run(
     args: &SubmitArgs,
     template: &Template,
+    shell: &SubmitShell,
     submitter: &Submitter,
     cfg: &Config,
 ) -> anyhow::Result<Status> {
@@ -87,7 +89,7 @@ pub fn run(
     let expand = |row: TaskRecord| -> anyhow::Result<JobSpec> {
         let mut row = row;
         row.args = template
-            .expand(&row.args)
+            .expand(&row.args, shell)
             .map_err(|e| Failure::usage(format!("{}: {e}", row.args)))?;
         Ok(job(row))
     };

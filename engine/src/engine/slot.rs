@@ -8,16 +8,20 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::config::EngineConfig;
 use super::env::{EngineFacts, RunFacts, Server, task_env};
-use crate::executor::{Executor, Exit, OutputTarget, RunSpec, StopReason, StopSignal, TaskVars};
+use crate::executor::{
+    Executor, Exit, Leftover, OUTPUT_LIMIT, OutputTarget, RunSpec, StopReason, StopSignal,
+    Substitution, TaskVars,
+};
 use crate::protocol::Leased;
 use crate::task::{Outcome, TaskResult, sentinel};
+use crate::template::TemplateError;
 
 /// What a slot leaves on the board when a task ends.
 pub struct SlotDone {
@@ -276,21 +280,23 @@ impl SlotWorker {
 
     fn execute(&mut self, job: Leased, server: Option<&Server>, started: &dyn Fn()) -> SlotDone {
         let Leased { lease, mut task } = job;
-        let command = match self.cfg.template.expand(&task.args) {
+        let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
+            (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
+            (a, b) => a.or(b.map(Duration::from_secs_f64)),
+        };
+        // The walltime counts from here: `{% %}` substitutions spend the task's time.
+        let deadline = Substitution::deadline_after(timeout);
+        let shell = Substitution {
+            executor: self.executor.as_ref(),
+            stop: &self.stop,
+            deadline,
+            walltime: timeout,
+            signalwait: self.cfg.signalwait,
+            output_limit: OUTPUT_LIMIT,
+        };
+        let command = match self.cfg.template.expand(&task.args, &shell) {
             Ok(c) => c,
-            Err(e) => {
-                let result = TaskResult::not_run(
-                    task.id,
-                    lease,
-                    Outcome::TemplateError,
-                    sentinel::TEMPLATE_ERROR,
-                    Some(e.to_string()),
-                );
-                return SlotDone {
-                    result,
-                    interrupted: false,
-                };
-            }
+            Err(e) => return self.not_expanded(task.id, lease, &e),
         };
         // Moved out of the task: `task_env` does not read it, and its env moves into the task's.
         let job = task.job.take().unwrap_or_default();
@@ -330,19 +336,16 @@ impl SlotWorker {
         for (name, value) in &job.env {
             self.vars.set(name, value);
         }
-        let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
-            (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
-            (a, b) => a.or(b.map(Duration::from_secs_f64)),
-        };
         let spec = RunSpec {
             command: &command,
             cwd,
             env: &self.vars,
             stdout,
             stderr,
-            timeout,
+            timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
             signalwait: self.cfg.signalwait,
             started: Some(started),
+            leftovers: Leftover::Linger,
         };
         let outcome = self.executor.run(&spec, &self.stop);
         let mut result = TaskResult {
@@ -390,6 +393,10 @@ impl SlotWorker {
                         result.exit_status = sentinel::CANCELLED;
                         interrupted = true;
                     }
+                    // Tasks' output is never captured; this is here for completeness.
+                    StopReason::OutputLimit => {
+                        result.error = Some("stopped: its output went over the limit".into());
+                    }
                 }
             }
             Exit::SpawnFailed(msg) => {
@@ -400,6 +407,24 @@ impl SlotWorker {
         }
         SlotDone {
             result,
+            interrupted,
+        }
+    }
+
+    /// The result of a task whose template did not expand. A substitution stopped by a cancel
+    /// or a shutdown ends the task the way stopping its command would have; any other failure
+    /// is a template error (`exit_status -2`, as HyperShell), logged here with its reason.
+    fn not_expanded(&self, id: Uuid, lease: u64, error: &TemplateError) -> SlotDone {
+        let (outcome, status, interrupted) = match self.stop.reason() {
+            Some(StopReason::Cancel) => (Outcome::Cancelled, sentinel::CANCELLED, false),
+            Some(StopReason::Shutdown) => (Outcome::Cancelled, sentinel::CANCELLED, true),
+            _ => {
+                tracing::error!(task = %id, "template error: {error}");
+                (Outcome::TemplateError, sentinel::TEMPLATE_ERROR, false)
+            }
+        };
+        SlotDone {
+            result: TaskResult::not_run(id, lease, outcome, status, Some(error.to_string())),
             interrupted,
         }
     }

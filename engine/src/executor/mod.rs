@@ -12,6 +12,7 @@
 //!   cut into another's) or written to files;
 //! - stopping escalates SIGINT → SIGTERM → SIGKILL on the group, `signalwait` apart.
 
+mod capture;
 mod environ;
 mod inherit;
 mod limits;
@@ -20,9 +21,11 @@ mod relay;
 mod spawn;
 mod stop;
 mod subreaper;
+mod substitute;
 mod sys;
 mod vfork;
 
+pub use capture::{Capture, Captured};
 pub use environ::TaskVars;
 pub use inherit::seal_internal_descriptors;
 pub use limits::prepare_engine_process;
@@ -30,6 +33,7 @@ pub use relay::LineSink;
 pub use spawn::SpawnExecutor;
 pub use stop::{StopReason, StopSignal};
 pub use subreaper::become_child_subreaper;
+pub use substitute::{OUTPUT_LIMIT, Substitution};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +49,9 @@ pub enum OutputTarget {
     File(PathBuf),
     /// Discarded (`/dev/null`).
     Null,
+    /// Kept in memory, up to the capture's limit; past it the group is stopped with
+    /// [`StopReason::OutputLimit`]. For `{% %}` substitutions.
+    Capture(Arc<Capture>),
 }
 
 /// Everything needed to run one command.
@@ -64,6 +71,19 @@ pub struct RunSpec<'a> {
     /// Called once bash has been started (not if it could not be), before the run waits for it:
     /// the engine's slots use it to wake the engine loop only after their next task started.
     pub started: Option<&'a dyn Fn()>,
+    /// What happens to the group's other processes when bash exits by itself: a task's
+    /// background processes may outlive it (`Linger`); a `{% %}` substitution leaves nothing
+    /// behind (`Kill`).
+    pub leftovers: Leftover,
+}
+
+/// What becomes of a group's remaining processes once its leader (bash) has exited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leftover {
+    /// They go on; the executor reaps them as they end.
+    Linger,
+    /// They are killed (SIGKILL to the group) and reaped.
+    Kill,
 }
 
 /// How a run ended.

@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use super::capture::Capture;
 use super::pipes::RelayPipe;
 use std::fs::File;
 
@@ -121,11 +122,19 @@ pub(crate) enum Pipe {
 }
 
 /// One task stream being relayed: its pipe (read without blocking, so reading never waits for a
-/// writer that is still alive), the sink, and the bytes of the line not yet finished.
+/// writer that is still alive), where it goes, and the bytes of the line not yet finished.
 pub(crate) struct StreamRelay {
     source: Source,
-    sink: Arc<LineSink>,
+    sink: Destination,
     partial: Vec<u8>,
+}
+
+/// Where a relayed stream goes.
+pub(crate) enum Destination {
+    /// Whole lines to a shared sink.
+    Lines(Arc<LineSink>),
+    /// Everything, as it comes, into a bounded capture (no lines to keep whole: one reader).
+    Capture(Arc<Capture>),
 }
 
 /// What a relay reads.
@@ -139,7 +148,7 @@ enum Source {
 impl StreamRelay {
     /// Relays `pipe`; with `keep_open`, the engine holds its write end so the pipe never hangs
     /// up and may be kept (see pipes.rs), else only the read end stays.
-    pub(crate) fn new(pipe: RelayPipe, sink: Arc<LineSink>, keep_open: bool) -> Self {
+    pub(crate) fn new(pipe: RelayPipe, sink: Destination, keep_open: bool) -> Self {
         let source = match keep_open {
             true => Source::Kept(pipe),
             false => Source::ReadEnd(pipe.into_read_end()),
@@ -184,10 +193,20 @@ impl StreamRelay {
         Pipe::More
     }
 
+    /// Whether this relay captures and its capture went over its limit.
+    pub(crate) fn overflowed(&self) -> bool {
+        match &self.sink {
+            Destination::Capture(capture) => capture.overflowed(),
+            Destination::Lines(_) => false,
+        }
+    }
+
     /// Ends the relay: the unfinished last line is written as it is (without adding a newline).
     /// Returns the whole pipe, to be kept for a later task or dropped, if the engine held it.
     pub(crate) fn finish(self) -> Option<RelayPipe> {
-        self.sink.write_lines(&self.partial);
+        if let Destination::Lines(sink) = &self.sink {
+            sink.write_lines(&self.partial);
+        }
         match self.source {
             Source::Kept(pipe) => Some(pipe),
             Source::ReadEnd(_) => None,
@@ -196,14 +215,22 @@ impl StreamRelay {
 
     /// Relays the complete lines of `chunk` (with any carried-over start) and keeps the rest.
     fn accept(&mut self, chunk: &[u8]) {
+        let sink = match &self.sink {
+            Destination::Lines(sink) => sink,
+            Destination::Capture(capture) => {
+                // Past the limit the rest is dropped; the executor stops the command.
+                capture.push(chunk);
+                return;
+            }
+        };
         match chunk.iter().rposition(|&b| b == b'\n') {
             Some(last) => {
                 let (lines, rest) = chunk.split_at(last + 1);
                 if self.partial.is_empty() {
-                    self.sink.write_lines(lines);
+                    sink.write_lines(lines);
                 } else {
                     self.partial.extend_from_slice(lines);
-                    self.sink.write_lines(&self.partial);
+                    sink.write_lines(&self.partial);
                     self.partial.clear();
                 }
                 self.partial.extend_from_slice(rest);
@@ -211,7 +238,7 @@ impl StreamRelay {
             None => self.partial.extend_from_slice(chunk),
         }
         if self.partial.len() >= MAX_PARTIAL_LINE {
-            self.sink.write_lines(&self.partial);
+            sink.write_lines(&self.partial);
             self.partial.clear();
         }
     }
@@ -283,7 +310,10 @@ pub(crate) mod tests {
     fn relay_over_pipe(sink: Arc<LineSink>, keep_open: bool) -> (StreamRelay, File) {
         let pipe = RelayPipe::new().expect("pipe");
         let writer = File::from(pipe.child_end().try_clone_to_owned().expect("dup"));
-        (StreamRelay::new(pipe, sink, keep_open), writer)
+        (
+            StreamRelay::new(pipe, Destination::Lines(sink), keep_open),
+            writer,
+        )
     }
 
     #[test]

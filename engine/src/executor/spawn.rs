@@ -25,10 +25,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::environ::Inherited;
 use super::pipes::{PipePool, RelayPipe};
-use super::relay::{Pipe, StreamRelay};
+use super::relay::{Destination, Pipe, StreamRelay};
 use super::subreaper::{self, GroupState, Leftovers};
 use super::vfork::{self, ChildFds, Started};
-use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopReason, StopSignal};
+use super::{Executor, Exit, Leftover, OutputTarget, RunOutcome, RunSpec, StopReason, StopSignal};
 use super::{limits, sys};
 
 /// The shell every task runs in.
@@ -278,7 +278,7 @@ fn output_stdio(spec: &RunSpec<'_>, pipes: &PipePool) -> Result<(Output, Output)
 
 fn output_for(target: &OutputTarget, stream: &str, pipes: &PipePool) -> Result<Output, String> {
     Ok(match target {
-        OutputTarget::Relay(_) => Output::Pipe(
+        OutputTarget::Relay(_) | OutputTarget::Capture(_) => Output::Pipe(
             pipes
                 .take()
                 .map_err(|e| format!("cannot make a pipe for {stream}: {e}"))?,
@@ -365,6 +365,7 @@ struct Watch<'a> {
     walltime: Option<Instant>,
     signalwait: Duration,
     stopping: Option<Stopping>,
+    leftovers: Leftover,
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -385,9 +386,16 @@ impl<'a> Watch<'a> {
         // Without a pidfd the pipes' hang-up is the early sign of the task's end.
         let keep_open = pidfd.is_some();
         let relay = |target: &OutputTarget, pipe: Option<RelayPipe>| match (target, pipe) {
-            (OutputTarget::Relay(sink), Some(pipe)) => {
-                Some(StreamRelay::new(pipe, sink.clone(), keep_open))
-            }
+            (OutputTarget::Relay(sink), Some(pipe)) => Some(StreamRelay::new(
+                pipe,
+                Destination::Lines(sink.clone()),
+                keep_open,
+            )),
+            (OutputTarget::Capture(capture), Some(pipe)) => Some(StreamRelay::new(
+                pipe,
+                Destination::Capture(capture.clone()),
+                keep_open,
+            )),
             _ => None,
         };
         Self {
@@ -398,6 +406,7 @@ impl<'a> Watch<'a> {
             walltime: spec.timeout.map(|t| Instant::now() + t),
             signalwait: spec.signalwait,
             stopping: None,
+            leftovers: spec.leftovers,
         }
     }
 
@@ -411,8 +420,9 @@ impl<'a> Watch<'a> {
     fn run_with(mut self, buf: &mut [u8], leftovers: &Leftovers, pipes: &PipePool) -> Exit {
         let ended = self.wait_leader(buf);
         let stopping = self.stopping.take();
-        if stopping.is_some() {
-            // Kill the rest of a stopped group while the unreaped leader still pins its pgid.
+        let killed = stopping.is_some() || self.leftovers == Leftover::Kill;
+        if killed {
+            // Kill the rest of the group while the unreaped leader still pins its pgid.
             subreaper::signal_group(self.pgid, libc::SIGKILL);
         }
         let status = match ended {
@@ -420,10 +430,10 @@ impl<'a> Watch<'a> {
             Ended::Exited(None) => sys::wait_exit(self.pgid).map(Some),
             Ended::Unresponsive => Ok(None),
         };
-        let left = match (&stopping, &ended, &status) {
+        let left = match (killed, &ended, &status) {
             (_, Ended::Unresponsive, _) | (_, _, Err(_)) => GroupState::Alive,
-            (Some(_), _, _) => subreaper::reap_group_within(self.pgid, KILL_WAIT),
-            (None, _, _) => subreaper::reap_group(self.pgid),
+            (true, _, _) => subreaper::reap_group_within(self.pgid, KILL_WAIT),
+            (false, _, _) => subreaper::reap_group(self.pgid),
         };
         if left == GroupState::Alive {
             leftovers.add(self.pgid);
@@ -522,6 +532,9 @@ impl<'a> Watch<'a> {
                     // Its writers are gone, or reading failed: such a pipe is not kept.
                     drop(relay.finish());
                 }
+            }
+            if self.stopping.is_none() && self.relays.iter().flatten().any(|r| r.overflowed()) {
+                self.begin_stop(StopReason::OutputLimit, Instant::now());
             }
             if fds[STOPFD].revents != 0 && self.stopping.is_none() {
                 // Readable means triggered; the reason is set before the eventfd is written.

@@ -18,6 +18,7 @@ fn spec<'a>(command: &'a str, out: &SharedVec) -> RunSpec<'a> {
         stderr: OutputTarget::Relay(out.sink()),
         timeout: None,
         started: None,
+        leftovers: Leftover::Linger,
         signalwait: Duration::from_millis(200),
     }
 }
@@ -116,6 +117,7 @@ fn stdout_both_ways(s: &RunSpec<'_>) -> [String; 2] {
         timeout: None,
         signalwait: s.signalwait,
         started: None,
+        leftovers: Leftover::Linger,
     };
     assert_eq!(run(&to_file).exit, Exit::Code(0));
     let fallback = dir.path().join("std.txt");
@@ -222,6 +224,7 @@ fn concurrent_tasks_never_cut_lines() {
                     stderr: OutputTarget::Null,
                     timeout: None,
                     started: None,
+                    leftovers: Leftover::Linger,
                     signalwait: Duration::from_millis(200),
                 };
                 run(&s).exit

@@ -19,6 +19,9 @@ pub enum StopReason {
     Cancel,
     /// The engine is shutting down.
     Shutdown,
+    /// A captured output stream went over its limit ([`Capture`](super::Capture)); only the
+    /// executor itself stops a run for this, and only runs that capture (`{% %}` commands).
+    OutputLimit,
 }
 
 /// One per executor slot; `Send + Sync`, share it by reference or in an `Arc`.

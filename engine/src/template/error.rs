@@ -96,6 +96,15 @@ pub enum TemplateError {
         /// The first non-empty line of the command's stderr (may be empty).
         stderr: String,
     },
+
+    /// A `{% %}` command that hs stopped: it outran the walltime or its output limit, or the
+    /// task was cancelled while it ran.
+    #[error("command `{command}` from {{% %}} at column {column} {reason}")]
+    CommandStopped {
+        command: String,
+        column: usize,
+        reason: String,
+    },
 }
 
 fn describe_status(code: i32) -> String {

@@ -12,7 +12,7 @@
 //! | `{-}` | path without last extension: `/x/y/file.tar` |
 //! | `{+}` / `{++}` | last extension with / without dot: `.gz` / `gz` |
 //! | `{[i]}`, `{[a:b:c]}` | Python indexing/slicing of the whitespace-separated fields |
-//! | `{% cmd @ %}` | stdout of `bash -o pipefail -c cmd` with `@` replaced by the args |
+//! | `{% cmd @ %}` | stdout of `bash -o pipefail -c cmd`, `@` standing for the args (see [`shell`]) |
 //! | `{= expr =}` | an expression over `x` (see [`expr`]) |
 //!
 //! Unlike HyperShell, a brace that is not a pattern stays literal (see [`scan`]), so shell code
@@ -23,6 +23,7 @@
 
 mod error;
 mod expr;
+mod fields;
 mod path;
 mod scan;
 mod shell;
@@ -31,12 +32,16 @@ mod slice;
 mod tests;
 
 pub use error::TemplateError;
+pub use shell::{ARGS_VAR, CommandFailure, CommandRunner};
 
 use error::abbreviate;
 use expr::{Expression, Value};
 use scan::{Kind, Piece, Simple};
 use shell::ShellCommand;
 use slice::{Selector, SliceSpec};
+
+/// Where named fields get their values: the value of `{name}`, if there is one.
+pub type FieldValues<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// A parsed template, expanded once per task. Cheap to clone and share between threads.
 #[derive(Clone, Debug)]
@@ -106,13 +111,65 @@ impl Template {
         })
     }
 
-    /// Expands the template for one task's args.
+    /// Expands the template for one task's args; `shell` runs its `{% %}` commands.
     ///
     /// Fails only for `{[i]}` out of range, a failing `{% %}` command, or an `{= =}` expression
     /// that fails for these args (division by zero, wrong types, …).
-    pub fn expand(&self, args: &str) -> Result<String, TemplateError> {
+    pub fn expand(&self, args: &str, shell: &dyn CommandRunner) -> Result<String, TemplateError> {
+        self.expand_inner(args, shell, None)
+    }
+
+    /// Expands like [`expand`](Self::expand), and fills the named fields `{name}` of the
+    /// template's literal text from `value` (`--from-json`). Each value is inserted once, as
+    /// text: nothing in a value (or in the args, or in a command's output) is scanned again.
+    pub fn expand_with_fields(
+        &self,
+        args: &str,
+        shell: &dyn CommandRunner,
+        value: FieldValues<'_>,
+    ) -> Result<String, TemplateError> {
+        self.expand_inner(args, shell, Some(value))
+    }
+
+    /// The named fields `{name}` of the template's literal text, each once, in order of first
+    /// appearance.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |_, name: &str| {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        };
+        match &self.body {
+            Body::Verbatim => fields::for_each(&self.source, &mut add),
+            Body::Identity => {}
+            Body::Segments(segments) => {
+                for segment in segments {
+                    if let Segment::Literal(text) = segment {
+                        fields::for_each(text, &mut add);
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    fn expand_inner(
+        &self,
+        args: &str,
+        shell: &dyn CommandRunner,
+        value: Option<FieldValues<'_>>,
+    ) -> Result<String, TemplateError> {
+        let literal = |text: &str, out: &mut String| match value {
+            Some(value) => fields::fill(text, value, out),
+            None => out.push_str(text),
+        };
         let segments = match &self.body {
-            Body::Verbatim => return Ok(self.source.clone()),
+            Body::Verbatim => {
+                let mut out = String::with_capacity(self.source.len());
+                literal(&self.source, &mut out);
+                return Ok(out);
+            }
             Body::Identity => return Ok(args.to_string()),
             Body::Segments(segments) => segments,
         };
@@ -123,7 +180,7 @@ impl Template {
         for segment in segments {
             let at = match segment {
                 Segment::Literal(l) => {
-                    out.push_str(l);
+                    literal(l, &mut out);
                     continue;
                 }
                 Segment::Pattern(at) => at,
@@ -152,7 +209,9 @@ impl Template {
                         out.push_str(fields.get(pos).copied().unwrap_or_default());
                     }
                 }
-                Pattern::Command(command) => out.push_str(&command.run(args, at.column)?),
+                Pattern::Command(command) => {
+                    out.push_str(&command.run(args, at.column, shell)?);
+                }
                 Pattern::Expression(expression) => {
                     let x = coerced.get_or_insert_with(|| Value::coerce(args));
                     let value = expression.eval(x, args).map_err(|message| {
@@ -168,6 +227,23 @@ impl Template {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the template has `{% %}` commands, which need a [`CommandRunner`] that can run
+    /// them.
+    pub fn has_commands(&self) -> bool {
+        match &self.body {
+            Body::Segments(segments) => segments.iter().any(|s| {
+                matches!(
+                    s,
+                    Segment::Pattern(PatternAt {
+                        pattern: Pattern::Command(_),
+                        ..
+                    })
+                )
+            }),
+            Body::Verbatim | Body::Identity => false,
+        }
     }
 
     /// The template text as given to [`Template::parse`].

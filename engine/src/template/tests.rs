@@ -4,11 +4,26 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::executor::{SpawnExecutor, StopSignal, Substitution};
+
+/// Expands with `{% %}` commands run by a real executor, as an engine runs them.
+fn expand_result(template: &Template, args: &str) -> Result<String, TemplateError> {
+    let executor = SpawnExecutor::with_env(&[]);
+    let stop = StopSignal::new().expect("eventfd");
+    let shell = Substitution {
+        executor: &executor,
+        stop: &stop,
+        deadline: None,
+        walltime: None,
+        signalwait: std::time::Duration::from_millis(100),
+        output_limit: crate::executor::OUTPUT_LIMIT,
+    };
+    template.expand(args, &shell)
+}
 
 fn expand(template: &str, args: &str) -> String {
-    Template::parse(template)
-        .unwrap_or_else(|e| panic!("parse {template:?}: {e}"))
-        .expand(args)
+    let parsed = Template::parse(template).unwrap_or_else(|e| panic!("parse {template:?}: {e}"));
+    expand_result(&parsed, args)
         .unwrap_or_else(|e| panic!("expand {template:?} with {args:?}: {e}"))
 }
 
@@ -17,10 +32,8 @@ fn parse_err(template: &str) -> TemplateError {
 }
 
 fn expand_err(template: &str, args: &str) -> TemplateError {
-    Template::parse(template)
-        .unwrap_or_else(|e| panic!("parse {template:?}: {e}"))
-        .expand(args)
-        .expect_err(template)
+    let parsed = Template::parse(template).unwrap_or_else(|e| panic!("parse {template:?}: {e}"));
+    expand_result(&parsed, args).expect_err(template)
 }
 
 #[test]
@@ -140,9 +153,8 @@ fn command_patterns() {
     );
     let err = expand_err("{% test -e @ %}", "/no/such/file");
     assert!(
-        err.to_string().starts_with(
-            "command `test -e /no/such/file` from {% %} at column 1 exited with status 1"
-        ),
+        err.to_string()
+            .starts_with("command `test -e @` from {% %} at column 1 exited with status 1"),
         "{err}"
     );
 }
@@ -377,7 +389,7 @@ proptest! {
         let template = Template::parse(&format!("{{[{index}]}}")).expect("parses");
         let len = words.len() as i64;
         let resolved = if index < 0 { index + len } else { index };
-        match template.expand(&args) {
+        match expand_result(&template, &args) {
             Ok(word) => prop_assert_eq!(&word, &words[resolved as usize]),
             Err(e) => {
                 prop_assert!(!(0..len).contains(&resolved));
@@ -410,7 +422,36 @@ proptest! {
         args in "[a-z0-9./ -]{0,12}",
     ) {
         if let Ok(template) = Template::parse(&text) {
-            let _ = template.expand(&args);
+            let _ = expand_result(&template, &args);
         }
     }
+}
+
+#[test]
+fn named_fields_come_from_literal_text_and_are_filled_once() {
+    let template = Template::parse("echo {a} {} {b} ${HOME} {% echo {c} %}").expect("parses");
+    assert_eq!(template.field_names(), ["a", "b"]);
+    let value = |name: &str| match name {
+        "a" => Some("{b}".to_string()),
+        "b" => Some("{}".to_string()),
+        _ => None,
+    };
+    let shell = Substitution {
+        executor: &SpawnExecutor::with_env(&[]),
+        stop: &StopSignal::new().expect("eventfd"),
+        deadline: None,
+        walltime: None,
+        signalwait: std::time::Duration::from_millis(100),
+        output_limit: 1024,
+    };
+    assert_eq!(
+        template.expand_with_fields("{a}", &shell, &value),
+        Ok("echo {b} {a} {} ${HOME} {c}".to_string())
+    );
+    let verbatim = Template::parse("echo {a}").expect("parses");
+    assert_eq!(verbatim.field_names(), ["a"]);
+    assert_eq!(
+        verbatim.expand_with_fields("", &shell, &value),
+        Ok("echo {b}".to_string())
+    );
 }

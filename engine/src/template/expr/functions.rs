@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use super::modules::ModFunc;
 use super::ops::{self, MAX_STRING_BYTES, check_string_len};
 use super::value::{Num, Value};
 use crate::template::path;
@@ -36,6 +37,8 @@ pub enum Func {
     Floor,
     Ceil,
     Pow,
+    /// A member of HyperShell's `math`, `path` or `os` globals (see [`super::modules`]).
+    Module(ModFunc),
 }
 
 impl Func {
@@ -91,6 +94,7 @@ impl Func {
             Func::Floor => "floor",
             Func::Ceil => "ceil",
             Func::Pow => "pow",
+            Func::Module(f) => f.name(),
         }
     }
 
@@ -105,6 +109,7 @@ impl Func {
             Func::Min | Func::Max => (1, None),
             Func::Replace => (3, Some(3)),
             Func::Join | Func::Zfill | Func::Pow => (2, Some(2)),
+            Func::Module(f) => f.arity(),
             _ => (1, Some(1)),
         }
     }
@@ -181,6 +186,7 @@ impl Func {
             Func::Floor => rounded(arg(0)?, f64::floor),
             Func::Ceil => rounded(arg(0)?, f64::ceil),
             Func::Pow => ops::binary(super::lexer::Op::DoubleStar, arg(0)?, arg(1)?),
+            Func::Module(f) => f.call(args),
         }
     }
 }
@@ -327,7 +333,7 @@ fn abs(v: &Value) -> Result<Value, String> {
 }
 
 /// `floor`/`ceil`: integers for numbers, like Python's `math.floor`.
-fn rounded(v: &Value, f: fn(f64) -> f64) -> Result<Value, String> {
+pub(super) fn rounded(v: &Value, f: fn(f64) -> f64) -> Result<Value, String> {
     match number(v)? {
         Num::Int(i) => Ok(Value::Int(i)),
         Num::Float(x) => float_to_int(f(x)).map(Value::Int),

@@ -14,6 +14,7 @@ mod ast;
 mod eval;
 mod functions;
 mod lexer;
+mod modules;
 mod ops;
 mod parser;
 mod value;
@@ -230,5 +231,90 @@ mod tests {
                 .contains("integer overflow")
         );
         assert!(try_ev("-x", "abc").expect_err("neg").contains("unary `-`"));
+    }
+
+    /// `{= =}` with HyperShell's `math`, `path` and `os` globals: each expected value is what
+    /// HyperShell 2.8.2 printed for `echo ARGS | hs cluster --no-db -t 'echo {= EXPR =}'`.
+    #[test]
+    fn module_globals_print_what_hypershell_prints() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("3", "x*2", "6"),
+            ("3", "x/2", "1.5"),
+            ("16", "math.sqrt(x)", "4.0"),
+            ("2.5", "math.floor(x)", "2"),
+            ("2.5", "math.ceil(x)", "3"),
+            ("8", "math.log2(x)", "3.0"),
+            ("1000", "math.log10(x)", "3.0"),
+            ("8", "math.log(x, 2)", "3.0"),
+            ("1", "math.exp(x)", "2.718281828459045"),
+            ("2", "math.pow(x, 3)", "8.0"),
+            ("0", "math.sin(x)", "0.0"),
+            ("0", "math.cos(x)", "1.0"),
+            ("2", "math.pi * x", "6.283185307179586"),
+            ("1", "math.e * x", "2.718281828459045"),
+            ("-3.5", "math.fabs(x)", "3.5"),
+            ("-3.7", "math.trunc(x)", "-3"),
+            ("5", "math.factorial(x)", "120"),
+            ("12", "math.gcd(x, 18)", "6"),
+            ("3", "math.hypot(x, 4)", "5.0"),
+            ("0.1", "math.isclose(x + 0.2, 0.3)", "True"),
+            ("180", "math.radians(x)", "3.141592653589793"),
+            ("1", "math.atan2(x, 1)", "0.7853981633974483"),
+            ("2", "math.isnan(x)", "False"),
+            ("10", "math.tau / x", "0.6283185307179586"),
+            ("/x/y/file.tar.gz", "path.basename(x)", "file.tar.gz"),
+            ("/x/y/file.tar.gz", "path.dirname(x)", "/x/y"),
+            ("/x/y/file.tar.gz", "path.splitext(x)[0]", "/x/y/file.tar"),
+            ("/x/y/file.tar.gz", "os.path.splitext(x)[1]", ".gz"),
+            ("a", "path.join(x, 'b', 'c.txt')", "a/b/c.txt"),
+            ("a", "os.path.join('/r', x)", "/r/a"),
+            ("/tmp", "path.isdir(x)", "True"),
+            ("/tmp", "path.isfile(x)", "False"),
+            ("/nonexistent", "path.exists(x)", "False"),
+            ("/a/b/../c", "path.normpath(x)", "/a/c"),
+            ("/a/./b", "os.path.abspath(x)", "/a/b"),
+            ("NO_SUCH_VAR_X", "os.getenv(x, 'dflt')", "dflt"),
+            ("2", "x ** 62", "4611686018427387904"),
+            ("7", "math.sqrt(x) > 2", "True"),
+        ];
+        for (args, expr, hypershell) in cases {
+            assert_eq!(ev(expr, args), *hypershell, "{expr} on {args:?}");
+        }
+    }
+
+    #[test]
+    fn module_errors_are_pythons() {
+        assert_eq!(
+            try_ev("math.sqrt(x)", "-1"),
+            Err("sqrt(): math domain error".into())
+        );
+        assert_eq!(
+            try_ev("math.log(x)", "0"),
+            Err("log(): math domain error".into())
+        );
+        assert_eq!(
+            try_ev("math.exp(x)", "1000"),
+            Err("exp(): math range error".into())
+        );
+        assert!(
+            try_ev("math.factorial(x)", "21")
+                .expect_err("too big")
+                .contains("integer overflow: factorial(21) exceeds 64 bits")
+        );
+        assert!(
+            Expression::parse("math.sqr(x)", 1)
+                .expect_err("unknown")
+                .starts_with("`math.sqr` is not available; math has: pi, e, tau")
+        );
+        assert!(
+            Expression::parse("math.sqrt", 1)
+                .expect_err("not called")
+                .contains("must be called")
+        );
+        assert!(
+            Expression::parse("math.pow(x)", 1)
+                .expect_err("arity")
+                .contains("`pow` takes 2 arguments but 1 was given")
+        );
     }
 }

@@ -104,7 +104,8 @@ fn repeat(seq: &Value, count: &Value) -> Result<Value, String> {
 
 fn overflow(a: i64, op: Op, b: i64) -> String {
     format!(
-        "integer overflow in {a} {} {b}: integers are 64-bit; use floats, e.g. float(x)",
+        "integer overflow: {a} {} {b} exceeds 64 bits (hs integers are 64-bit where Python's \
+         are unbounded); use floats, e.g. float(x)",
         op.symbol()
     )
 }
@@ -398,7 +399,7 @@ mod tests {
         assert!(
             binary(Op::Plus, &int(i64::MAX), &int(1))
                 .expect_err("overflow")
-                .starts_with("integer overflow in 9223372036854775807 + 1")
+                .starts_with("integer overflow: 9223372036854775807 + 1 exceeds 64 bits")
         );
         assert!(binary(Op::Star, &int(i64::MAX), &int(2)).is_err());
         assert!(binary(Op::DoubleSlash, &int(i64::MIN), &int(-1)).is_err());

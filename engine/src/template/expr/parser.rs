@@ -25,6 +25,7 @@
 use super::ast::{Cmp, Expr, MAX_DEPTH, Node, Var};
 use super::functions::Func;
 use super::lexer::{Op, Tok, Token, tokenize};
+use super::modules;
 use super::value::Value;
 
 /// Parses a `{= … =}` body whose first character is at template column `first_column`.
@@ -386,6 +387,9 @@ impl Parser {
             "args" => return self.node(Node::Var(Var::Args), column),
             _ => {}
         }
+        if modules::ROOTS.contains(&name) && self.at(&Tok::Dot) {
+            return self.module_member(name, column);
+        }
         if KEYWORDS.contains(&name) {
             return Err(format!(
                 "expected a value at column {column}, found `{name}`"
@@ -409,6 +413,44 @@ impl Parser {
         func.check_arity(args.len())
             .map_err(|e| format!("{e} (call at column {column})"))?;
         self.node(Node::Call(func, args), column)
+    }
+}
+
+impl Parser {
+    /// `math.sqrt(…)`, `math.pi`, `os.path.join(…)`: a dotted name read whole, as long as the
+    /// prefix read so far is a module, then resolved to a constant or a function call.
+    fn module_member(&mut self, root: &str, column: usize) -> Result<Expr, String> {
+        let mut dotted = root.to_string();
+        while modules::is_module(&dotted) && self.at(&Tok::Dot) {
+            self.advance();
+            let token = self.advance();
+            let Tok::Name(member) = &token.tok else {
+                return Err(format!(
+                    "expected a name after `{dotted}.` at column {}, found {}",
+                    token.column,
+                    token.tok.describe()
+                ));
+            };
+            dotted.push('.');
+            dotted.push_str(member);
+        }
+        let member = modules::resolve(&dotted).map_err(|e| format!("{e} (column {column})"))?;
+        match member {
+            modules::Member::Const(value) => self.node(Node::Literal(value), column),
+            modules::Member::Func(f) => {
+                if !self.at(&Tok::LParen) {
+                    return Err(format!(
+                        "`{dotted}` at column {column} must be called: write {dotted}(…)"
+                    ));
+                }
+                let func = Func::Module(f);
+                let mut args = Vec::new();
+                self.call_args(&mut args)?;
+                func.check_arity(args.len())
+                    .map_err(|e| format!("{e} (call of `{dotted}` at column {column})"))?;
+                self.node(Node::Call(func, args), column)
+            }
+        }
     }
 }
 
