@@ -14,6 +14,7 @@ mod eviction;
 mod executor;
 mod lan;
 mod launch;
+mod ownership;
 mod profiles;
 mod reconnect;
 mod security;

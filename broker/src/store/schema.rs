@@ -13,6 +13,9 @@
 //! - `task_retries ("group", attempt, completion_time) WHERE exit_status NOT IN (0, -1) AND
 //!   retried = FALSE`: failed tasks due a retry (`attempt < attempts`) and exhausted failures
 //!   (`attempt >= attempts`) of a group, without visiting the millions that succeeded;
+//! - `task_retries_by_submitter (submit_id, "group", attempt, completion_time) WHERE <the same>`:
+//!   the same for a run that takes only the tasks it submitted (see `Scope`), without visiting
+//!   every failure earlier runs left in the database;
 //! - `task_remaining ("group", schedule_time, completion_time) WHERE completion_time IS NULL`
 //!   (covering): "is this group finished?", and the interrupted tasks after a crash;
 //! - `client_disconnected (disconnected_at)` as in HyperShell.
@@ -92,6 +95,10 @@ pub(crate) fn create(d: Dialect) -> Vec<String> {
         format!(
             "CREATE INDEX IF NOT EXISTS task_retries ON task (\"group\", \"attempt\", \"completion_time\") \
              WHERE {FAILED}"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS task_retries_by_submitter ON task \
+             (\"submit_id\", \"group\", \"attempt\", \"completion_time\") WHERE {FAILED}"
         ),
         "CREATE INDEX IF NOT EXISTS task_remaining ON task (\"group\", \"schedule_time\", \"completion_time\") \
          WHERE \"completion_time\" IS NULL"

@@ -260,7 +260,13 @@ impl SlotWorker {
 
     fn execute(&self, job: Leased, started: &dyn Fn()) -> SlotDone {
         let Leased { lease, mut task } = job;
-        let command = match self.cfg.template.expand(&task.args) {
+        // A retry repeats the command its first attempt ran (see `JobOptions::command`).
+        let fixed = task.job.as_mut().and_then(|j| j.command.take());
+        let expanded = match fixed {
+            Some(command) => Ok(command),
+            None => self.cfg.template.expand(&task.args),
+        };
+        let command = match expanded {
             Ok(c) => c,
             Err(e) => {
                 let result = TaskResult::not_run(
