@@ -17,6 +17,7 @@ mod launch;
 mod ownership;
 mod profiles;
 mod reconnect;
+mod regressions;
 mod security;
 mod server_client;
 mod store;

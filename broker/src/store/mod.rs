@@ -25,6 +25,7 @@ pub use query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter
 pub use record::{ClientRecord, Completion, TaskRecord};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
+pub use value::regex_problem;
 
 use uuid::Uuid;
 
