@@ -14,7 +14,7 @@ use crate::queue::TaskQueue;
 use crate::registry::Registry;
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
-use crate::store::{Scheduler, StoreError, TaskStore};
+use crate::store::{Scheduler, Scope, StoreError, TaskStore};
 use crate::watch::Watchers;
 
 /// The longest the loop sleeps, so control requests are seen promptly.
@@ -101,6 +101,12 @@ impl Broker {
             server_host: hs_engine::engine::short_hostname(),
             max_retries: cfg.max_retries,
             eager: cfg.eager,
+            scope: if cfg.restart || cfg.forever {
+                Scope::All
+            } else {
+                // Filled as tasks are submitted (`own`).
+                Scope::Submitters(Vec::new())
+            },
         };
         Ok(Broker {
             sealer: Sealer::new(key, cfg.controller_id),
@@ -151,6 +157,9 @@ impl Broker {
         control: &BrokerControl,
     ) -> Result<BrokerSummary, BrokerError> {
         self.input_done = feed.is_none() && !self.cfg.forever;
+        if self.scheduler.scope != Scope::All {
+            self.tell_left_over()?;
+        }
         self.adopt_interrupted()?;
         let mut next_ping = Instant::now();
         let mut next_store_poll = Instant::now() + self.cfg.store_poll;
@@ -291,6 +300,7 @@ impl Broker {
         for _ in 0..4 {
             match feed.try_recv() {
                 Some(FeedMessage::Tasks(rows)) => {
+                    self.own(&rows);
                     // Committed before anything else happens to them.
                     self.store.submit(&rows)?;
                     let n = rows.len() as u64;
@@ -312,20 +322,62 @@ impl Broker {
         Ok(())
     }
 
+    /// This run's scheduler takes these tasks (rows it is about to commit: its input, or a
+    /// client's submission), and the later tasks of their submitters.
+    pub(crate) fn own(&mut self, rows: &[crate::store::TaskRecord]) {
+        let mut last = None;
+        for r in rows {
+            if last != Some(r.submit_id) {
+                self.scheduler.adopt(r.submit_id);
+                last = Some(r.submit_id);
+            }
+        }
+    }
+
+    /// A run that takes only its own tasks says, in one line, what earlier runs left in the
+    /// store that it will not run (asked before it has submitted anything, so all of it is
+    /// theirs), and how to run it.
+    fn tell_left_over(&mut self) -> Result<(), BrokerError> {
+        let left = self.store.pending(self.cfg.max_retries)?;
+        let total = left.unfinished + left.retryable;
+        if total == 0 {
+            return Ok(());
+        }
+        let tasks = |n: u64| if n == 1 { "task" } else { "tasks" };
+        let what = match (left.unfinished, left.retryable) {
+            (n, 0) => format!("{n} unfinished {}", tasks(n)),
+            (0, n) => format!("{n} failed {} with retries left", tasks(n)),
+            (u, r) => format!("{total} tasks ({u} unfinished, {r} failed with retries left)"),
+        };
+        let verb = if total == 1 { "is" } else { "are" };
+        tracing::warn!(
+            "{what} from earlier runs {verb} left in the database: run them with --restart"
+        );
+        Ok(())
+    }
+
     /// Tasks the store says were running when the previous controller stopped: hold them back
     /// for a grace period so engines that kept running them can report, instead of running them
-    /// twice.
+    /// twice (or, in a run that takes only its own tasks, instead of stopping them as tasks
+    /// nobody holds).
     fn adopt_interrupted(&mut self) -> Result<(), BrokerError> {
         let rows = self.store.interrupted(usize::MAX)?;
         if rows.is_empty() {
             return Ok(());
         }
-        tracing::info!(
-            "{} tasks were running when the previous controller stopped: waiting up to {:.0}s for \
-             their engines to report before running them again",
-            rows.len(),
-            self.cfg.restart_grace.as_secs_f64()
-        );
+        let (n, grace) = (rows.len(), self.cfg.restart_grace.as_secs_f64());
+        if self.scheduler.scope == Scope::All {
+            tracing::info!(
+                "{n} tasks were running when the previous controller stopped: waiting up to \
+                 {grace:.0}s for their engines to report before running them again"
+            );
+        } else {
+            // Counted among the unfinished tasks of earlier runs already (`tell_left_over`).
+            tracing::debug!(
+                "{n} tasks were running when the previous controller stopped: waiting up to \
+                 {grace:.0}s for their engines to report before leaving them for --restart"
+            );
+        }
         self.orphans = rows
             .iter()
             .map(|r| (r.id, crate::wire::to_task(r)))
@@ -358,6 +410,15 @@ impl Broker {
             return Ok(());
         }
         let mut tasks: Vec<Task> = self.orphans.drain().map(|(_, t)| t).collect();
+        if self.scheduler.scope != Scope::All {
+            // Still marked as handed out in the store, where a `--restart` finds them.
+            tracing::debug!(
+                "{} tasks from the previous controller were not claimed by any engine: left for \
+                 --restart",
+                tasks.len()
+            );
+            return Ok(());
+        }
         tasks.sort_by_key(|t| t.submit_time);
         tracing::info!(
             "{} tasks from the previous controller were not claimed by any engine: running them again",

@@ -28,10 +28,16 @@ pub struct BrokerConfig {
     /// and credit can be granted in batches. `None` = follow how long its tasks take (see
     /// [`prefetch`](crate::prefetch)).
     pub prefetch: Option<u32>,
-    /// Keep serving when the input is exhausted (new work may come from clients).
+    /// Keep serving when the input is exhausted (new work may come from clients, or from other
+    /// processes through the store). Implies `restart`: such a controller serves the store.
     pub forever: bool,
     /// How often an idle controller looks in the store for tasks other processes added (`-Q`).
     pub store_poll: Duration,
+    /// Schedule every task in the store, those earlier runs left too (`--restart`): unfinished
+    /// ones (tasks that were running when a controller stopped wait `restart_grace` for their
+    /// engines first) and failures with retries left. Otherwise a run schedules only the tasks
+    /// it was given (its input, its clients' submissions) and says what it leaves alone.
+    pub restart: bool,
     /// After an abort, how long to wait for engines to report and leave.
     pub abort_grace: Duration,
     /// `-r`: a failed task runs again until it has run `max_retries + 1` times.
@@ -71,6 +77,7 @@ impl BrokerConfig {
             prefetch: None,
             forever: false,
             store_poll: Duration::from_secs(1),
+            restart: false,
             abort_grace: Duration::from_secs(0),
             announce_engines: true,
             watch_cancels: false,

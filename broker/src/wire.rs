@@ -50,7 +50,12 @@ pub fn to_completion(result: &TaskResult, engine: Option<(Uuid, &str)>) -> Compl
 pub fn from_spec(spec: TaskSpec, submit_id: Uuid, submit_host: Option<String>) -> TaskRecord {
     let mut row = TaskRecord::new(spec.args, submit_id, submit_host);
     row.tag = spec.tags;
-    row.job = spec.job.filter(|j| *j != JobOptions::default());
+    // Only the controller fixes a task's command (for its retries): a client's task is expanded
+    // by the engine's template like any other.
+    row.job = spec
+        .job
+        .map(|j| JobOptions { command: None, ..j })
+        .filter(|j| *j != JobOptions::default());
     row.timeout = spec
         .timeout
         .filter(|t| *t > 0)

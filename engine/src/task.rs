@@ -87,6 +87,11 @@ pub struct JobOptions {
     /// task until an engine on one of them has credit, and fails it if none joins in time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
+    /// The command an earlier attempt of this task ran, for a retry: the engine runs exactly
+    /// this, without expanding `args` under its template again, so a retry repeats what failed
+    /// whichever engine (and `-t`) takes it. Set only by the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 impl Task {

@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hs_broker::store::{
-    Change, ClientRecord, Completion, Condition, Field, MemoryStore, Op, Order, PostgresStore,
-    Query, SCHEMA_VERSION, Scheduler, SqliteStore, StoreError, TagFilter, TaskRecord, TaskStore,
-    Value,
+    Change, ClientRecord, Completion, Condition, Field, MemoryStore, Op, Order, Pending,
+    PostgresStore, Query, SCHEMA_VERSION, Scheduler, Scope, SqliteStore, StoreError, TagFilter,
+    TaskRecord, TaskStore, Value,
 };
 use hs_engine::task::JobOptions;
 use serde_json::json;
@@ -46,7 +46,24 @@ fn sched(max_retries: u32, eager: bool) -> Scheduler {
         server_host: "controller".into(),
         max_retries,
         eager,
+        scope: Scope::All,
     }
+}
+
+/// A scheduler of one run, taking only what `submitters` submitted (and its own retries).
+fn run_of(max_retries: u32, submitters: &[Uuid]) -> Scheduler {
+    Scheduler {
+        scope: Scope::Submitters(submitters.to_vec()),
+        ..sched(max_retries, false)
+    }
+}
+
+/// The job options a retry of a task with `job` carries: the same, and the command that ran.
+fn retry_job(job: &Option<JobOptions>, command: &str) -> Option<JobOptions> {
+    Some(JobOptions {
+        command: Some(command.into()),
+        ..job.clone().unwrap_or_default()
+    })
 }
 
 fn done(id: Uuid, exit: i32) -> Completion {
@@ -93,7 +110,7 @@ fn one_line(e: &StoreError) {
 /// Every case, against fresh stores from `make`. `history`: completed rows stay readable
 /// (false for the memory store, which keeps only unfinished work).
 pub fn suite(make: Make, history: bool) {
-    let cases: [(&str, Case); 21] = [
+    let cases: [(&str, Case); 22] = [
         ("round trip", round_trip),
         ("submit order", submit_order),
         ("schedule marks and limits", schedule_marks_and_limits),
@@ -104,6 +121,7 @@ pub fn suite(make: Make, history: bool) {
         ("cancelled is terminal", cancelled_is_terminal),
         ("a SIGHUP death is a failure", sighup_death_is_a_failure),
         ("groups", groups),
+        ("a run takes only its own tasks", runs_own_their_tasks),
         ("unschedule", unschedule),
         ("interrupted", interrupted),
         ("finished among", finished_among),
@@ -347,7 +365,15 @@ fn retry_chain(make: Make, history: bool) {
     );
     assert!(r2.schedule_time.is_some() && r2.completion_time.is_none());
     assert_eq!(r2.server_id, Some(by.server_id));
-    assert_eq!(s.get(&r2.id).unwrap().as_ref(), Some(r2));
+    assert_eq!(
+        r2.job,
+        retry_job(&None, "cmd"),
+        "a retry runs what the first attempt ran"
+    );
+    // (Only the scheduler reads the job column back: `get` leaves it out on the SQL stores.)
+    let mut stored = s.get(&r2.id).unwrap().expect("the retry row is stored");
+    stored.job = r2.job.clone();
+    assert_eq!(&stored, r2);
     if history {
         let old = s.get(&a.id).unwrap().unwrap();
         assert!(old.retried);
@@ -555,6 +581,97 @@ fn groups(make: Make, _history: bool) {
     assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["g1"]);
 }
 
+/// Issue 12 item 6: a run schedules the tasks it submitted and their retries; what earlier runs
+/// left (unfinished tasks, failures with retries left, the groups they reached) neither runs
+/// nor holds it back, until a scheduler of every task (`--restart`) takes it. A retry carries
+/// the command its first attempt ran.
+fn runs_own_their_tasks(make: Make, _history: bool) {
+    let mut s = make();
+    let (earlier, now) = (Uuid::now_v7(), Uuid::now_v7());
+    let mine = |mut t: TaskRecord, who: Uuid| {
+        t.submit_id = who;
+        t
+    };
+    // An earlier run: "old" fails (it could be retried with -r), "late" in group 5 never ran.
+    let old = mine(task("old", 0), earlier);
+    let late = mine(in_group("late", 1, 5), earlier);
+    s.submit(&[old.clone(), late.clone()]).unwrap();
+    let first = Scheduler {
+        scope: Scope::Submitters(vec![earlier]),
+        ..sched(2, false)
+    };
+    assert_eq!(args_of(&s.schedule(10, &first).unwrap()), ["old"]);
+    let mut failed = done(old.id, 9);
+    failed.command = Some("echo old; exit 9".into());
+    s.complete(&[failed]).unwrap();
+    assert_eq!(
+        s.pending(2).unwrap(),
+        Pending {
+            unfinished: 1,
+            retryable: 1
+        }
+    );
+    assert_eq!(
+        s.pending(0).unwrap().retryable,
+        0,
+        "no retries left with -r 0"
+    );
+
+    // A later, unrelated run with -r 2 runs its own tasks only, group by group.
+    let by = run_of(2, &[now]);
+    let a = mine(task("a", 10), now);
+    let b = mine(in_group("b", 11, 3), now);
+    s.submit(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["a"]);
+    let mut a_failed = done(a.id, 1);
+    a_failed.command = Some("echo new a".into());
+    s.complete(&[a_failed]).unwrap();
+    let retry = s.schedule(10, &by).unwrap();
+    assert_eq!(
+        args_of(&retry),
+        ["a"],
+        "its own failure is retried, not \"old\""
+    );
+    assert_eq!(retry[0].attempt, 2);
+    assert_eq!(retry[0].submit_id, by.server_id);
+    assert_eq!(retry[0].job, retry_job(&None, "echo new a"));
+    s.complete(&[done(retry[0].id, 0)]).unwrap();
+    // Group 0 holds an earlier run's failure, group 5 its unscheduled task: neither is this
+    // run's, so it goes on to its group 3 and then has nothing left.
+    let next = s.schedule(10, &by).unwrap();
+    assert_eq!(args_of(&next), ["b"]);
+    s.complete(&[done(next[0].id, 0)]).unwrap();
+    assert!(s.schedule(10, &by).unwrap().is_empty());
+    // A submitter it adopts later (a client of the run) is its own too.
+    let mut by = by;
+    let client = Uuid::now_v7();
+    let c = mine(in_group("c", 12, 3), client);
+    s.submit(std::slice::from_ref(&c)).unwrap();
+    assert!(s.schedule(10, &by).unwrap().is_empty());
+    by.adopt(client);
+    assert_eq!(args_of(&s.schedule(10, &by).unwrap()), ["c"]);
+    s.complete(&[done(c.id, 0)]).unwrap();
+
+    // --restart: everything left, the failure retried with the command it first ran.
+    let restart = sched(2, false);
+    let got = s.schedule(10, &restart).unwrap();
+    assert_eq!(args_of(&got), ["old"]);
+    assert_eq!(got[0].attempt, 2);
+    assert_eq!(got[0].job, retry_job(&None, "echo old; exit 9"));
+    s.complete(&[done(got[0].id, 0)]).unwrap();
+    assert_eq!(args_of(&s.schedule(10, &restart).unwrap()), ["late"]);
+    assert_eq!(s.pending(2).unwrap().retryable, 0);
+
+    // A store of only failures: a restart starts from the lowest group due a retry.
+    let mut s = make();
+    let x = in_group("x", 0, 4);
+    s.submit(std::slice::from_ref(&x)).unwrap();
+    s.schedule(10, &run_of(1, &[x.submit_id])).unwrap();
+    s.complete(&[done(x.id, 1)]).unwrap();
+    let got = s.schedule(10, &sched(1, false)).unwrap();
+    assert_eq!((args_of(&got), got[0].attempt), (vec!["x".to_string()], 2));
+}
+
 fn unschedule(make: Make, history: bool) {
     let mut s = make();
     let by = sched(0, false);
@@ -661,7 +778,11 @@ fn cancel_and_job_settings(make: Make, _history: bool) {
     s.complete(&[done(a.id, 1)]).unwrap();
     let next = s.schedule(10, &by).unwrap();
     let retry = next.iter().find(|r| r.attempt == 2).expect("a retried");
-    assert_eq!(retry.job, a.job, "a retry keeps them");
+    assert_eq!(
+        retry.job,
+        retry_job(&a.job, "cmd"),
+        "a retry keeps them, and runs the command the first attempt ran"
+    );
     assert_eq!(args_of(&next).len(), 2, "c and the retry; b never runs");
 }
 
@@ -1352,7 +1473,7 @@ fn store_memory_suite() {
     m.complete(&[done(a.id, 1)]).unwrap();
     let retry = m.schedule(10, &by).unwrap();
     assert_eq!(retry.len(), 1);
-    assert_eq!(retry[0].job, a.job);
+    assert_eq!(retry[0].job, retry_job(&a.job, "cmd"));
     let mut m = MemoryStore::new();
     m.claim_controller("a").unwrap();
     m.claim_controller("b").unwrap();

@@ -516,7 +516,7 @@ fn a_task_cancelled_in_the_store_is_stopped_once_and_not_run_after_its_engine_is
 
 #[test]
 fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not_run_again() {
-    use crate::store::{Scheduler, TaskRecord};
+    use crate::store::{Scheduler, Scope, TaskRecord};
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
     // The previous controller took the task and stopped without a result for it.
@@ -530,6 +530,7 @@ fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not
             server_host: "gone".into(),
             max_retries: 0,
             eager: false,
+            scope: Scope::All,
         };
         assert_eq!(before.schedule(1, &by).unwrap().len(), 1);
         row.id

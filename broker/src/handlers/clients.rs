@@ -116,6 +116,7 @@ impl Broker {
                 .into_iter()
                 .map(|spec| crate::wire::from_spec(spec, sender, host.clone())),
         );
+        self.own(&rows);
         // Committed before it is acknowledged.
         self.store.submit(&rows)?;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();

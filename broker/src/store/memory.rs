@@ -10,8 +10,10 @@
 //!
 //! Scheduling is O(log n) per task: new tasks are kept in a `BTreeSet` keyed by
 //! `(group, submit_time, id)` (submit order, as the SQL stores order them) and failed tasks by
-//! `(group, completion_time, id)` (oldest failure first); per-group counts of unfinished tasks
-//! answer "is this group done?" without a scan.
+//! `(group, completion_time, id)` (oldest failure first); counts of unfinished tasks per group
+//! and submitter answer "is this group done?" without a scan. A scheduler that takes only its
+//! own run's tasks ([`Scope::Submitters`]) skips the others as it walks these sets; with
+//! `--no-db` every task is the run's own, so nothing is skipped in practice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
@@ -26,10 +28,12 @@ use super::value::{
     Param, check_settable, check_tag_key, coerce, compare_op, compile_regex, field_param, micros,
     now, order_cmp, regex_text,
 };
-use super::{Result, Scheduler, StoreError, TaskStore};
+use super::{Result, Scheduler, Scope, StoreError, TaskStore};
 
 type NewKey = (i64, DateTime<Utc>, Uuid);
 type FailedKey = (i64, Option<DateTime<Utc>>, Uuid);
+/// A group and a submitter, for the per-group counts.
+type GroupOf = (i64, Uuid);
 
 /// Tasks in memory (no history: see the module documentation).
 #[derive(Default)]
@@ -37,11 +41,14 @@ pub struct MemoryStore {
     rows: HashMap<Uuid, TaskRecord>,
     new: BTreeSet<NewKey>,
     failed: BTreeSet<FailedKey>,
-    incomplete: BTreeMap<i64, u64>,
-    exhausted: BTreeMap<i64, u64>,
+    incomplete: BTreeMap<GroupOf, u64>,
+    exhausted: BTreeMap<GroupOf, u64>,
     /// `max_retries + 1` of the last scheduler (unknown before the first `schedule`).
     attempts: Option<i64>,
+    /// The active group of a scheduler of every task (the SQL stores keep it in `hs_meta`)...
     active: Option<i64>,
+    /// ...and of one that takes only its own run's tasks, by its `server_id`.
+    run_active: Option<(Uuid, i64)>,
     clients: HashMap<Uuid, ClientRecord>,
 }
 
@@ -66,6 +73,27 @@ fn new_key(r: &TaskRecord) -> NewKey {
 
 fn failed_key(r: &TaskRecord) -> FailedKey {
     (r.group, r.completion_time, r.id)
+}
+
+fn group_of(r: &TaskRecord) -> GroupOf {
+    (r.group, r.submit_id)
+}
+
+/// Add one to a count.
+fn bump(counts: &mut BTreeMap<GroupOf, u64>, key: GroupOf) {
+    *counts.entry(key).or_default() += 1;
+}
+
+/// Whether `counts` has any of `group` that `by` may take.
+fn any_in_group(counts: &BTreeMap<GroupOf, u64>, group: i64, by: &Scheduler) -> bool {
+    match by.owners() {
+        None => counts
+            .range((group, Uuid::nil())..=(group, Uuid::max()))
+            .any(|(_, n)| *n > 0),
+        Some(owners) => owners
+            .iter()
+            .any(|o| counts.get(&(group, *o)).is_some_and(|n| *n > 0)),
+    }
 }
 
 fn truncate_times(r: &mut TaskRecord) {
@@ -155,7 +183,7 @@ impl MemoryStore {
             self.failed.insert(failed_key(r));
         }
         if r.completion_time.is_none() {
-            *self.incomplete.entry(r.group).or_default() += 1;
+            bump(&mut self.incomplete, group_of(r));
         }
     }
 
@@ -167,11 +195,11 @@ impl MemoryStore {
             self.failed.remove(&failed_key(r));
         }
         if r.completion_time.is_none()
-            && let Some(n) = self.incomplete.get_mut(&r.group)
+            && let Some(n) = self.incomplete.get_mut(&group_of(r))
         {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.incomplete.remove(&r.group);
+                self.incomplete.remove(&group_of(r));
             }
         }
     }
@@ -179,7 +207,7 @@ impl MemoryStore {
     /// Keep a row if it can still change the run; otherwise let it go.
     fn put(&mut self, r: TaskRecord) {
         if is_failed(&r) && self.attempts.is_some_and(|a| i64::from(r.attempt) >= a) {
-            *self.exhausted.entry(r.group).or_default() += 1;
+            bump(&mut self.exhausted, group_of(&r));
             return;
         }
         if r.completion_time.is_none() || is_failed(&r) {
@@ -206,13 +234,53 @@ impl MemoryStore {
         self.take(id)
     }
 
-    fn next_group(&self, above: Option<i64>) -> Option<i64> {
-        match above {
-            None => self.new.first().map(|k| k.0),
-            Some(g) => {
-                let from = (g.checked_add(1)?, DateTime::<Utc>::MIN_UTC, Uuid::nil());
-                self.new.range(from..).next().map(|k| k.0)
-            }
+    /// Whether the row with this id is `by`'s to take.
+    fn owned(&self, id: &Uuid, by: &Scheduler) -> bool {
+        by.scope == Scope::All || self.rows.get(id).is_some_and(|r| by.owns(&r.submit_id))
+    }
+
+    /// The lowest group with work (above `above`, if given): unscheduled tasks, or failed ones
+    /// due a retry.
+    fn next_group(&self, above: Option<i64>, attempts: i64, by: &Scheduler) -> Option<i64> {
+        let first = match above {
+            None => i64::MIN,
+            Some(g) => g.checked_add(1)?,
+        };
+        let new = self
+            .new
+            .range((first, DateTime::<Utc>::MIN_UTC, Uuid::nil())..)
+            .find(|k| self.owned(&k.2, by))
+            .map(|k| k.0);
+        let retry = self
+            .failed
+            .range((first, None, Uuid::nil())..)
+            .find(|k| {
+                self.rows
+                    .get(&k.2)
+                    .is_some_and(|r| i64::from(r.attempt) < attempts && by.owns(&r.submit_id))
+            })
+            .map(|k| k.0);
+        match (new, retry) {
+            (Some(n), Some(r)) => Some(n.min(r)),
+            (n, r) => n.or(r),
+        }
+    }
+
+    /// See `SqlCore::active_group`.
+    fn active_group(&self, by: &Scheduler) -> Option<i64> {
+        match by.scope {
+            Scope::All => self.active,
+            Scope::Submitters(_) => self
+                .run_active
+                .filter(|(server, _)| *server == by.server_id)
+                .map(|(_, g)| g),
+        }
+    }
+
+    fn set_active_group(&mut self, by: &Scheduler, group: i64) {
+        match by.scope {
+            Scope::All => self.active = Some(group),
+            Scope::Submitters(_) => self.run_active = Some((by.server_id, group)),
         }
     }
 
@@ -228,6 +296,7 @@ impl MemoryStore {
             .new
             .range(from..)
             .take_while(|k| k.0 == group)
+            .filter(|k| self.owned(&k.2, by))
             .take(n)
             .copied()
             .collect();
@@ -262,7 +331,7 @@ impl MemoryStore {
     /// Drop a failed row that can no longer be retried, remembering it as exhausted.
     fn exhaust(&mut self, id: &Uuid) {
         if let Some(r) = self.take(id) {
-            *self.exhausted.entry(r.group).or_default() += 1;
+            bump(&mut self.exhausted, group_of(&r));
         }
     }
 
@@ -292,6 +361,9 @@ impl MemoryStore {
                 self.exhaust(&k.2);
                 continue;
             }
+            if !by.owns(&old.submit_id) {
+                continue;
+            }
             let retry = retry_of(old, by, at);
             if let Some(mut old) = self.take(&k.2) {
                 old.retried = true;
@@ -304,8 +376,8 @@ impl MemoryStore {
         out
     }
 
-    fn group_holds(&mut self, group: i64, attempts: i64) -> bool {
-        if self.incomplete.get(&group).is_some_and(|n| *n > 0) {
+    fn group_holds(&mut self, group: i64, attempts: i64, by: &Scheduler) -> bool {
+        if any_in_group(&self.incomplete, group, by) {
             return true;
         }
         let mut cursor = None;
@@ -319,7 +391,7 @@ impl MemoryStore {
                 self.exhaust(&k.2);
             }
         }
-        self.exhausted.get(&group).is_some_and(|n| *n > 0)
+        any_in_group(&self.exhausted, group, by)
     }
 
     fn matching(&self, q: &Query) -> Result<Vec<&TaskRecord>> {
@@ -444,7 +516,10 @@ impl TaskStore for MemoryStore {
         }
         let at = now();
         loop {
-            let Some(group) = self.active.or_else(|| self.next_group(None)) else {
+            let Some(group) = self
+                .active_group(by)
+                .or_else(|| self.next_group(None, attempts, by))
+            else {
                 return Ok(Vec::new());
             };
             let mut out;
@@ -458,14 +533,14 @@ impl TaskStore for MemoryStore {
                 out.extend(more);
             }
             if !out.is_empty() {
-                self.active = Some(group);
+                self.set_active_group(by, group);
                 return Ok(out);
             }
-            if self.group_holds(group, attempts) {
+            if self.group_holds(group, attempts, by) {
                 return Ok(Vec::new());
             }
-            match self.next_group(Some(group)) {
-                Some(next) => self.active = Some(next),
+            match self.next_group(Some(group), attempts, by) {
+                Some(next) => self.set_active_group(by, next),
                 None => return Ok(Vec::new()),
             }
         }
@@ -593,6 +668,7 @@ impl TaskStore for MemoryStore {
         }
         if !ids.is_empty() && self.rows.is_empty() {
             self.active = None;
+            self.run_active = None;
         }
         Ok(ids.len() as u64)
     }

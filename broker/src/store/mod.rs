@@ -25,6 +25,7 @@ pub use query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter
 pub use record::{ClientRecord, Completion, TaskRecord};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStore;
+pub use value::regex_problem;
 
 use uuid::Uuid;
 
@@ -69,7 +70,7 @@ pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Who is scheduling (recorded on the rows it schedules).
+/// Who is scheduling (recorded on the rows it schedules), and what it may take.
 #[derive(Clone, Debug)]
 pub struct Scheduler {
     pub server_id: Uuid,
@@ -78,6 +79,61 @@ pub struct Scheduler {
     pub max_retries: u32,
     /// `--eager`: failed tasks due a retry are scheduled before new ones.
     pub eager: bool,
+    pub scope: Scope,
+}
+
+/// Which tasks of the store a scheduler takes.
+///
+/// A run given its tasks (a FILE, stdin, clients submitting to it) runs those and nothing else,
+/// so a failure an earlier run left behind is not retried by an unrelated later run. Only a
+/// run that is asked to serve the store (`--restart`, `--forever`) takes everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every task in the store, whoever submitted it.
+    All,
+    /// Tasks whose `submit_id` is one of these, and the retries the scheduler makes of them
+    /// (a retry row's `submit_id` is the scheduler's `server_id`, as in HyperShell).
+    Submitters(Vec<Uuid>),
+}
+
+impl Scheduler {
+    /// The submit ids whose tasks it takes (its own retries' included); `None`: every task.
+    pub fn owners(&self) -> Option<Vec<Uuid>> {
+        match &self.scope {
+            Scope::All => None,
+            Scope::Submitters(ids) => {
+                let mut all = ids.clone();
+                all.push(self.server_id);
+                Some(all)
+            }
+        }
+    }
+
+    /// Whether a task submitted by `submit_id` is this scheduler's to take.
+    pub fn owns(&self, submit_id: &Uuid) -> bool {
+        match &self.scope {
+            Scope::All => true,
+            Scope::Submitters(ids) => *submit_id == self.server_id || ids.contains(submit_id),
+        }
+    }
+
+    /// Take the tasks of `submit_id` from now on (nothing changes when it takes every task).
+    pub fn adopt(&mut self, submit_id: Uuid) {
+        if let Scope::Submitters(ids) = &mut self.scope
+            && !ids.contains(&submit_id)
+        {
+            ids.push(submit_id);
+        }
+    }
+}
+
+/// What a store holds that a scheduler taking every task would run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Tasks without a final result (never scheduled, or scheduled and never finished).
+    pub unfinished: u64,
+    /// Failed tasks not yet retried that have attempts left under the scheduler's `-r`.
+    pub retryable: u64,
 }
 
 /// A durable (or in-memory) home for tasks.
@@ -137,6 +193,18 @@ pub trait TaskStore: Send {
     /// Which of `ids` already have a final result in the store (e.g. cancelled with
     /// `hs update --cancel` after the controller took them): they must not run.
     fn finished_among(&mut self, ids: &[Uuid]) -> Result<Vec<Uuid>>;
+
+    /// What a scheduler taking every task would run (with `max_retries`): asked by a run that
+    /// takes only its own, before it submits any, to say what it leaves alone.
+    fn pending(&mut self, max_retries: u32) -> Result<Pending> {
+        let unfinished = self.count(&Query::remaining())?;
+        let attempts = i64::from(max_retries) + 1;
+        let retryable = self.count(&Query::retryable(attempts))?;
+        Ok(Pending {
+            unfinished,
+            retryable,
+        })
+    }
 
     /// Tasks matching `query`.
     fn search(&mut self, query: &Query) -> Result<Vec<TaskRecord>>;

@@ -227,6 +227,33 @@ impl Query {
             ..Query::default()
         }
     }
+
+    /// Tasks without a final result: never scheduled, waiting, or scheduled and never finished.
+    pub fn remaining() -> Self {
+        Query::all_of(vec![(Field::CompletionTime, Op::Eq, Value::Null)])
+    }
+
+    /// Failed tasks not yet retried that have run fewer than `attempts` times: what a scheduler
+    /// allowing `attempts` runs would retry. (Cancelled tasks, -1, are never retried.)
+    pub fn retryable(attempts: i64) -> Self {
+        Query::all_of(vec![
+            (Field::ExitStatus, Op::Ne, Value::Null),
+            (Field::ExitStatus, Op::Ne, Value::Int(0)),
+            (Field::ExitStatus, Op::Ne, Value::Int(-1)),
+            (Field::Retried, Op::Eq, Value::Bool(false)),
+            (Field::Attempt, Op::Lt, Value::Int(attempts)),
+        ])
+    }
+
+    fn all_of(conditions: Vec<(Field, Op, Value)>) -> Self {
+        Query {
+            conditions: conditions
+                .into_iter()
+                .map(|(field, op, value)| Condition { field, op, value })
+                .collect(),
+            ..Query::default()
+        }
+    }
 }
 
 /// What `hs update` does to each matching task.

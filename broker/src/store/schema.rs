@@ -14,6 +14,9 @@
 //!   (`attempt < attempts`) and exhausted failures (`attempt >= attempts`) of a group, without
 //!   visiting the millions that succeeded. It replaces `task_retries`, whose predicate took every
 //!   `exit_status = -1` for a cancel, SIGHUP deaths included; `create` drops that one;
+//! - `task_retries_by_submitter (submit_id, "group", attempt, completion_time) WHERE` [`FAILED`]:
+//!   the same for a run that takes only the tasks it submitted (see `Scope`), without visiting
+//!   every failure earlier runs left in the database;
 //! - `task_remaining ("group", schedule_time, completion_time) WHERE completion_time IS NULL`
 //!   (covering): "is this group finished?", and the interrupted tasks after a crash;
 //! - `client_disconnected (disconnected_at)` as in HyperShell.
@@ -97,6 +100,10 @@ pub(crate) fn create(d: Dialect) -> Vec<String> {
         format!(
             "CREATE INDEX IF NOT EXISTS task_failed ON task (\"group\", \"attempt\", \"completion_time\") \
              WHERE {FAILED}"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS task_retries_by_submitter ON task \
+             (\"submit_id\", \"group\", \"attempt\", \"completion_time\") WHERE {FAILED}"
         ),
         "CREATE INDEX IF NOT EXISTS task_remaining ON task (\"group\", \"schedule_time\", \"completion_time\") \
          WHERE \"completion_time\" IS NULL"

@@ -20,7 +20,7 @@ use super::value::{
     Param, check_settable, check_tag_key, coerce, compile_regex, micros, now, record_from,
     regex_text, task_kinds, task_params,
 };
-use super::{Result, Scheduler, StoreError, TaskStore};
+use super::{Result, Scheduler, Scope, StoreError, TaskStore};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -333,6 +333,10 @@ pub(crate) struct SqlCore<C: Conn> {
     insert_sql: HashMap<(usize, bool), String>,
     /// Whether the task table has the `job` column (see `job_column`), once asked.
     pub(crate) job_column: Option<bool>,
+    /// The active group of a scheduler that takes only its own tasks ([`Scope::Submitters`]),
+    /// by its `server_id`: its run's, kept here rather than in `hs_meta`, which is the store's
+    /// (see [`SqlCore::active_group`]).
+    run_group: Option<(Uuid, i64)>,
 }
 
 impl<C: Conn> SqlCore<C> {
@@ -341,6 +345,7 @@ impl<C: Conn> SqlCore<C> {
             conn,
             insert_sql: HashMap::new(),
             job_column: None,
+            run_group: None,
         }
     }
 
@@ -564,16 +569,81 @@ impl<C: Conn> SqlCore<C> {
 
     // ---- scheduling ----
 
-    /// The lowest group with unscheduled tasks (above `above`, if given).
-    fn next_group(&mut self, above: Option<i64>) -> Result<Option<i64>> {
-        let mut b = Bind::new(self.d());
-        let mut sql = "SELECT min(\"group\") FROM task WHERE \"schedule_time\" IS NULL \
-                       AND \"completion_time\" IS NULL"
-            .to_string();
+    /// The group a scheduler is working through. A scheduler of every task keeps it in
+    /// `hs_meta`, so a restarted controller carries on where the last one was; one that takes
+    /// only its own run's tasks keeps it for its run, so the groups earlier runs reached neither
+    /// hold back nor skip the groups of its tasks.
+    fn active_group(&mut self, by: &Scheduler) -> Result<Option<i64>> {
+        Ok(match by.scope {
+            Scope::All => self
+                .meta_get("active_group")?
+                .and_then(|v| v.trim().parse::<i64>().ok()),
+            Scope::Submitters(_) => self
+                .run_group
+                .filter(|(server, _)| *server == by.server_id)
+                .map(|(_, g)| g),
+        })
+    }
+
+    fn set_active_group(&mut self, by: &Scheduler, group: i64) -> Result<()> {
+        match by.scope {
+            Scope::All => self.meta_set("active_group", &group.to_string()),
+            Scope::Submitters(_) => {
+                self.run_group = Some((by.server_id, group));
+                Ok(())
+            }
+        }
+    }
+
+    /// ` AND <submit_id is the scheduler's>`, or nothing when it takes every task.
+    fn owned(&self, b: &mut Bind, by: &Scheduler) -> String {
+        match by.owners() {
+            None => String::new(),
+            Some(ids) => {
+                let p = b.bind(Param::Ids(ids));
+                format!(" AND {}", self.d().in_ids("\"submit_id\"", &p))
+            }
+        }
+    }
+
+    /// The lowest group with work (above `above`, if given): unscheduled tasks, or failed ones
+    /// due a retry (all a `--restart` finds when the last run ended on failures).
+    fn next_group(
+        &mut self,
+        above: Option<i64>,
+        attempts: i64,
+        by: &Scheduler,
+    ) -> Result<Option<i64>> {
+        let d = self.d();
+        let unscheduled = "\"schedule_time\" IS NULL AND \"completion_time\" IS NULL".to_string();
+        let new = self.lowest_group(Bind::new(d), unscheduled, above, by)?;
+        let retry = if attempts > 1 {
+            let mut b = Bind::new(d);
+            let a = b.bind(Param::Int(Some(attempts)));
+            self.lowest_group(b, format!("{FAILED} AND \"attempt\" < {a}"), above, by)?
+        } else {
+            None
+        };
+        Ok(match (new, retry) {
+            (Some(n), Some(r)) => Some(n.min(r)),
+            (n, r) => n.or(r),
+        })
+    }
+
+    /// The lowest group of `by`'s tasks matching `work` (above `above`, if given).
+    fn lowest_group(
+        &mut self,
+        mut b: Bind,
+        work: String,
+        above: Option<i64>,
+        by: &Scheduler,
+    ) -> Result<Option<i64>> {
+        let mut sql = format!("SELECT min(\"group\") FROM task WHERE {work}");
         if let Some(g) = above {
             let p = b.bind(Param::Int(Some(g)));
             sql.push_str(&format!(" AND \"group\" > {p}"));
         }
+        sql.push_str(&self.owned(&mut b, by));
         self.scalar_int(&sql, &b.params)
     }
 
@@ -581,12 +651,13 @@ impl<C: Conn> SqlCore<C> {
     /// failed with its attempts exhausted. (The `ORDER BY` follows the partial indexes so that
     /// even PostgreSQL's generic plan for these prepared probes is an index scan, never a scan
     /// of every finished row when nothing matches.)
-    fn group_holds(&mut self, group: i64, attempts: i64) -> Result<bool> {
+    fn group_holds(&mut self, group: i64, attempts: i64, by: &Scheduler) -> Result<bool> {
         let d = self.d();
         let mut b = Bind::new(d);
         let g = b.bind(Param::Int(Some(group)));
+        let owned = self.owned(&mut b, by);
         let sql = format!(
-            "SELECT 1 FROM task WHERE \"group\" = {g} AND \"completion_time\" IS NULL \
+            "SELECT 1 FROM task WHERE \"group\" = {g} AND \"completion_time\" IS NULL{owned} \
              ORDER BY \"group\", \"schedule_time\" LIMIT 1"
         );
         if !self
@@ -599,8 +670,9 @@ impl<C: Conn> SqlCore<C> {
         let mut b = Bind::new(d);
         let g = b.bind(Param::Int(Some(group)));
         let a = b.bind(Param::Int(Some(attempts)));
+        let owned = self.owned(&mut b, by);
         let sql = format!(
-            "SELECT 1 FROM task WHERE \"group\" = {g} AND {FAILED} AND \"attempt\" >= {a} \
+            "SELECT 1 FROM task WHERE \"group\" = {g} AND {FAILED} AND \"attempt\" >= {a}{owned} \
              ORDER BY \"group\", \"attempt\" LIMIT 1"
         );
         Ok(!self
@@ -625,11 +697,12 @@ impl<C: Conn> SqlCore<C> {
         let sid = b.bind(Param::Uuid(Some(by.server_id)));
         let sh = b.bind(Param::Text(Some(by.server_host.clone())));
         let g = b.bind(Param::Int(Some(group)));
+        let owned = self.owned(&mut b, by);
         let l = b.bind(limit_param(n as u64));
         let sql = format!(
             "UPDATE task SET \"schedule_time\" = {t}, \"server_id\" = {sid}, \"server_host\" = {sh} \
              WHERE \"id\" IN (SELECT \"id\" FROM task WHERE \"schedule_time\" IS NULL \
-             AND \"completion_time\" IS NULL AND \"group\" = {g} \
+             AND \"completion_time\" IS NULL AND \"group\" = {g}{owned} \
              ORDER BY \"submit_time\", \"id\" LIMIT {l}) RETURNING {}, {}",
             *COLUMNS,
             self.job_select()?
@@ -655,9 +728,10 @@ impl<C: Conn> SqlCore<C> {
         let mut b = Bind::new(self.d());
         let g = b.bind(Param::Int(Some(group)));
         let a = b.bind(Param::Int(Some(attempts)));
+        let owned = self.owned(&mut b, by);
         let l = b.bind(limit_param(n as u64));
         let sql = format!(
-            "SELECT {}, {} FROM task WHERE \"group\" = {g} AND {FAILED} AND \"attempt\" < {a} \
+            "SELECT {}, {} FROM task WHERE \"group\" = {g} AND {FAILED} AND \"attempt\" < {a}{owned} \
              ORDER BY \"completion_time\", \"id\" LIMIT {l}",
             *COLUMNS,
             self.job_select()?
@@ -685,14 +759,12 @@ impl<C: Conn> SqlCore<C> {
     fn schedule_in_tx(&mut self, limit: usize, by: &Scheduler) -> Result<Vec<TaskRecord>> {
         let at = now();
         let attempts = i64::from(by.max_retries) + 1;
-        let mut stored = self
-            .meta_get("active_group")?
-            .and_then(|v| v.trim().parse::<i64>().ok());
+        let mut stored = self.active_group(by)?;
         // Each pass either returns or moves to a strictly higher group.
         loop {
             let group = match stored {
                 Some(g) => g,
-                None => match self.next_group(None)? {
+                None => match self.next_group(None, attempts, by)? {
                     Some(g) => g,
                     None => return Ok(Vec::new()),
                 },
@@ -709,16 +781,16 @@ impl<C: Conn> SqlCore<C> {
             }
             if !out.is_empty() {
                 if stored != Some(group) {
-                    self.meta_set("active_group", &group.to_string())?;
+                    self.set_active_group(by, group)?;
                 }
                 return Ok(out);
             }
-            if self.group_holds(group, attempts)? {
+            if self.group_holds(group, attempts, by)? {
                 return Ok(Vec::new());
             }
-            match self.next_group(Some(group))? {
+            match self.next_group(Some(group), attempts, by)? {
                 Some(next) => {
-                    self.meta_set("active_group", &next.to_string())?;
+                    self.set_active_group(by, next)?;
                     stored = Some(next);
                 }
                 None => return Ok(Vec::new()),
@@ -808,6 +880,11 @@ pub(crate) const REVERTED: [Field; 15] = [
 ];
 
 /// The row a failed task is retried as (D2: resources are copied too), already scheduled.
+///
+/// A retry runs exactly the command the failed attempt ran (recorded in its `command`), not its
+/// `args` expanded again under whatever template the engine that takes the retry has: a later
+/// run with another `-t`, or another `hs client -t`, would otherwise run something else under
+/// the same task. A task that never ran a command (a template error) is expanded again.
 pub(crate) fn retry_of(
     f: &TaskRecord,
     by: &Scheduler,
@@ -821,6 +898,9 @@ pub(crate) fn retry_of(
     r.timeout = f.timeout;
     r.tag = f.tag.clone();
     r.job = f.job.clone();
+    if let Some(command) = &f.command {
+        r.job.get_or_insert_with(Default::default).command = Some(command.clone());
+    }
     if let Some(part) = r.tag.get_mut("part") {
         *part = serde_json::Value::from(0);
     }
@@ -890,6 +970,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         self.conn.forget_statements();
         self.insert_sql.clear();
         self.job_column = None;
+        self.run_group = None;
         let r = self.tx(|s| {
             s.refuse_newer()?;
             s.conn.batch("DROP TABLE IF EXISTS task")?;
@@ -925,6 +1006,10 @@ impl<C: Conn> TaskStore for SqlCore<C> {
     fn schedule(&mut self, limit: usize, by: &Scheduler) -> Result<Vec<TaskRecord>> {
         if limit == 0 {
             return Ok(Vec::new());
+        }
+        // A retry row carries the command its first attempt ran (see `retry_of`).
+        if by.max_retries > 0 {
+            self.ensure_job_column()?;
         }
         self.tx(|s| s.schedule_in_tx(limit, by))
     }
@@ -1112,6 +1197,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
             if n > 0 && s.scalar_int("SELECT 1 FROM task LIMIT 1", &[])?.is_none() {
                 s.conn
                     .batch("DELETE FROM hs_meta WHERE \"key\" = 'active_group'")?;
+                s.run_group = None;
             }
             Ok(n)
         })

@@ -258,14 +258,30 @@ pub(crate) fn regex_text(v: &Value) -> String {
 /// Compile a `~` pattern, or say why it is not one.
 pub(crate) fn compile_regex(field: Field, pattern: &str) -> Result<regex::Regex> {
     regex::Regex::new(pattern).map_err(|e| {
-        let msg = e.to_string();
-        let last = msg
-            .lines()
-            .last()
-            .unwrap_or("invalid regular expression")
-            .trim();
-        bad(field, format!("not a regular expression ({last})"))
+        bad(
+            field,
+            format!("not a regular expression ({})", regex_reason(&e)),
+        )
     })
+}
+
+/// Why a `~` pattern is refused by every store (each checks it with the same engine before it
+/// runs a query), in one line; `None` when it is accepted. Lets a command reject a bad pattern
+/// as a usage error before it opens a store.
+pub fn regex_problem(pattern: &str) -> Option<String> {
+    regex::Regex::new(pattern).err().map(|e| regex_reason(&e))
+}
+
+/// The last line of the regex crate's message (the others draw the pattern and a caret).
+fn regex_reason(e: &regex::Error) -> String {
+    let msg = e.to_string();
+    let last = msg.lines().last().unwrap_or_default().trim();
+    let last = last.strip_prefix("error: ").unwrap_or(last);
+    if last.is_empty() {
+        "invalid regular expression".into()
+    } else {
+        last.into()
+    }
 }
 
 /// Turn a user's value into a cell of `field`'s type. `for_set` is stricter (a stored value

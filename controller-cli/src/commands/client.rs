@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 
-use super::common::{engine_config, seconds_or_none, slots};
+use super::common::{engine_config, seconds_or_none, slots, start_delay, wait_to_start};
 use crate::cli::ClientArgs;
 use crate::config::{Config, Layers};
 use crate::connection;
@@ -157,18 +157,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.connection_file.as_deref() == Some(std::path::Path::new("-")) {
         stop_when_stdin_ends(control.clone());
     }
-    let delay = if args.delay_start < 0.0 {
-        rand::random::<f64>() * -args.delay_start
-    } else {
-        args.delay_start
-    };
-    if delay > 0.0 {
-        tracing::debug!("waiting {delay:.2}s before connecting");
-        let until = std::time::Instant::now() + Duration::from_secs_f64(delay);
-        while std::time::Instant::now() < until && !signals::interrupted() {
-            std::thread::sleep(Duration::from_millis(20).min(until - std::time::Instant::now()));
-        }
-    }
+    wait_to_start(start_delay(args.delay_start), &signals::interrupted);
     let ctx = zmq::Context::new();
     let summary = engine::run(ecfg, &ctx, &control)?;
     tracing::info!(

@@ -9,7 +9,9 @@ use hs_broker::{Broker, BrokerConfig, feed};
 use hs_engine::protocol::generate_key;
 
 use super::cluster_launch;
-use super::common::{engine_config, heartbeat, seconds_or_none, signalwait, slots, stop_grace};
+use super::common::{
+    engine_config, heartbeat, seconds_or_none, signalwait, slots, start_delay, stop_grace,
+};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use super::store_args::input_settings;
@@ -151,7 +153,10 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         (None, None) => (None, None),
     };
     let (engine_thread, supervisor) = match remote {
-        None => (Some(controls.spawn_engine(ecfg, &ctx)?), None),
+        None => {
+            let delay = start_delay(args.launch.delay_start.unwrap_or(0.0));
+            (Some(controls.spawn_engine(ecfg, &ctx, delay)?), None)
+        }
         Some(mut plan) => {
             plan.spec.info.controller_id = broker.controller_id();
             let config = SupervisorConfig {

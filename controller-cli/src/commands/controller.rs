@@ -57,6 +57,8 @@ pub fn configure(
     bcfg.eager = cfg
         .option(args.eager.then_some(true), "server.eager", Layers::All)?
         .unwrap_or(false);
+    // Without it a run schedules only the tasks it is given (`--forever` serves the store too).
+    bcfg.restart = args.restart;
     bcfg.buffer_input = location.is_durable();
     // Only a durable store can be changed by other processes (`hs update --cancel`).
     bcfg.watch_cancels = location.is_durable();

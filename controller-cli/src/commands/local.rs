@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use hs_broker::{BindSet, BrokerControl};
 use hs_engine::engine::{
@@ -45,17 +46,19 @@ impl Controls {
         Ok(controls)
     }
 
-    /// Run the engine on its own thread. An engine that leaves early (idle timeout, error) ends
-    /// the cluster's intake.
+    /// Run the engine on its own thread, once `delay` has passed (`-d`; a stop request cuts
+    /// it short). An engine that leaves early (idle timeout, error) ends the cluster's intake.
     pub fn spawn_engine(
         &self,
         ecfg: EngineConfig,
         ctx: &zmq::Context,
+        delay: Duration,
     ) -> std::io::Result<JoinHandle<Result<EngineSummary, EngineError>>> {
         let (ctx, ec, bc) = (ctx.clone(), self.engine.clone(), self.broker.clone());
         std::thread::Builder::new()
             .name("hs-engine".into())
             .spawn(move || {
+                super::common::wait_to_start(delay, &|| ec.mode() != StopMode::Run);
                 let result = engine::run(ecfg, &ctx, &ec);
                 bc.drain();
                 result

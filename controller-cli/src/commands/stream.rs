@@ -147,7 +147,7 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
             read_jobs(Box::new(std::io::stdin()), state, submitter, send)
         })?
     };
-    let engine = controls.spawn_engine(ecfg, &ctx)?;
+    let engine = controls.spawn_engine(ecfg, &ctx, Duration::ZERO)?;
     let mut sink = StreamSink(state.clone());
     let outcome = broker.run(Some(rx), &mut sink, &controls.broker);
     alive.store(false, Ordering::SeqCst);

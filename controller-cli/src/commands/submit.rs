@@ -1,5 +1,5 @@
-//! `hs submit`: add tasks to the database; a controller running `--forever` (or started later)
-//! schedules them.
+//! `hs submit`: add tasks to the database; a controller running `--forever` (or one started
+//! later with `--restart`) schedules them.
 
 use std::io::Read;
 use std::path::Path;

@@ -79,8 +79,11 @@ pub fn run(args: UpdateArgs, cfg: &Config) -> anyhow::Result<Status> {
     let verb = if args.delete { "deleted" } else { "updated" };
     tracing::info!("{verb} {done} tasks");
     if args.cancel {
+        // A controller on this database looks for cancels once a heartbeat and stops those of
+        // its tasks an engine is running (`watch_cancels`): they do not keep running.
         tracing::info!(
-            "tasks already handed to an engine keep running; cancelled tasks are never retried"
+            "a running controller stops those of them its engines are running within a \
+             heartbeat; cancelled tasks are never run again or retried"
         );
     }
     Ok(Status::Ok)

@@ -99,10 +99,17 @@ pub fn parse_where_at(text: &str, now: DateTime<Utc>) -> Result<Condition, Query
     }
     let value = if parts.op == Op::Regex {
         let (pattern, _) = unquote(raw);
-        check_pattern(pattern).map_err(|reason| QueryError::BadPattern {
-            clause: clause(),
-            reason,
-        })?;
+        // The structural check words the commonest mistakes best; the stores' own check
+        // catches the rest (a reversed range, a bad repetition count) before a store is opened.
+        let problem = check_pattern(pattern)
+            .err()
+            .or_else(|| hs_broker::store::regex_problem(pattern));
+        if let Some(reason) = problem {
+            return Err(QueryError::BadPattern {
+                clause: clause(),
+                reason,
+            });
+        }
         Value::Text(pattern.to_string())
     } else {
         coerce(field, raw, now).map_err(|e| QueryError::BadValue {
@@ -283,6 +290,24 @@ mod tests {
             err("args ~ (a"),
             r#"where clause "args ~ (a": invalid regular expression (a "(" is never closed)"#
         );
+        // Well formed, yet refused by the stores' regex engine: a usage error here too, on one
+        // line, rather than a database error once the query runs.
+        for (pattern, reason) in [
+            (
+                "[z-a]",
+                "invalid character class range, the start must be <= the end",
+            ),
+            (
+                "a{3,1}",
+                "invalid repetition count range, the start must be <= the end",
+            ),
+        ] {
+            let clause = format!("args ~ {pattern}");
+            assert_eq!(
+                err(&clause),
+                format!("where clause {clause:?}: invalid regular expression ({reason})")
+            );
+        }
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn parse(line: &str) -> Result<Job, Rejected> {
         stderr: string_field(&object, "err").map_err(fail)?,
         env: Vec::new(),
         hosts: hosts(&object).map_err(fail)?,
+        command: None,
     };
     match object.get("env") {
         None | Some(Value::Null) => {}

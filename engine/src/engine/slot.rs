@@ -294,7 +294,13 @@ impl SlotWorker {
             signalwait: self.cfg.signalwait,
             output_limit: OUTPUT_LIMIT,
         };
-        let command = match self.cfg.template.expand(&task.args, &shell) {
+        // A retry repeats the command its first attempt ran (see `JobOptions::command`).
+        let fixed = task.job.as_mut().and_then(|j| j.command.take());
+        let expanded = match fixed {
+            Some(command) => Ok(command),
+            None => self.cfg.template.expand(&task.args, &shell),
+        };
+        let command = match expanded {
             Ok(c) => c,
             Err(e) => return self.not_expanded(task.id, lease, &e),
         };
