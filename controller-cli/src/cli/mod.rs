@@ -1,6 +1,8 @@
 //! Command-line definitions (clap derive). Each subcommand's behaviour lives in `commands/`.
 
 mod compat;
+#[cfg(test)]
+mod parity_tests;
 
 use std::path::PathBuf;
 
@@ -107,7 +109,8 @@ pub enum Command {
     /// HyperShell's older task commands: `hs task submit|info|wait|run|search|update`.
     #[command(after_help = EXIT_CODES)]
     Task(TaskArgs),
-    /// Print a shell completion script: `hs completions bash > /etc/bash_completion.d/hs`.
+    /// Print a shell completion script: `hs completions bash > ~/.local/share/bash-completion/completions/hs`
+    /// (scripts/install writes them for hs, hsx and hyper-shell).
     Completions(CompletionsArgs),
     /// Write the manual pages (hs.1, hsx.1, hyper-shell.1 and one per subcommand) into DIR.
     Manpages(ManpagesArgs),
@@ -160,6 +163,9 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
     pub shell: String,
+    /// The name to complete: hs, or one of its links (hsx completes like `hs cluster`).
+    #[arg(long, default_value = "hs", value_parser = ["hs", "hsx", "hyper-shell"])]
+    pub name: String,
 }
 
 #[derive(Args, Debug)]

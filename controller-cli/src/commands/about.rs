@@ -56,13 +56,11 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Status> {
         _ => Shell::PowerShell,
     };
     let mut out = std::io::stdout().lock();
-    let mut cmd = Cli::command();
-    // The same script completes every name hs is installed under.
-    for name in ["hs", "hyper-shell"] {
-        clap_complete::generate(shell, &mut cmd, name, &mut out);
-    }
-    let mut hsx = hsx_command();
-    clap_complete::generate(shell, &mut hsx, "hsx", &mut out);
+    let mut cmd = match args.name.as_str() {
+        "hsx" => hsx_command(),
+        _ => Cli::command(),
+    };
+    clap_complete::generate(shell, &mut cmd, args.name.as_str(), &mut out);
     Ok(Status::Ok)
 }
 
