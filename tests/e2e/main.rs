@@ -12,6 +12,7 @@ mod config;
 mod durable;
 mod eviction;
 mod executor;
+mod hypershell_cli;
 mod lan;
 mod launch;
 mod ownership;
