@@ -18,6 +18,7 @@ mod profiles;
 mod reconnect;
 mod security;
 mod server_client;
+mod signals;
 mod store;
 mod stream;
 mod stream_remote;

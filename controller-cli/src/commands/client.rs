@@ -10,7 +10,7 @@ use crate::cli::ClientArgs;
 use crate::config::{Config, Layers};
 use crate::connection;
 use crate::exit::{Failure, Status};
-use crate::signals;
+use crate::signals::{self, StopRequest};
 use crate::site::Site;
 
 fn is_local(host: &str) -> bool {
@@ -119,7 +119,35 @@ fn stop_when_stdin_ends(control: Arc<EngineControl>) {
     }
 }
 
+/// SIGUSR1 drains the engine, SIGUSR2 stops its running tasks too; either way what it did not
+/// finish goes back to the controller and the engine exits 0.
+fn stop_on_signals(control: Arc<EngineControl>) -> anyhow::Result<()> {
+    signals::on_stop_signal(move |request| {
+        let mode = match request {
+            StopRequest::Drain => {
+                tracing::info!(
+                    "{}: draining: no new tasks, tasks not started go back to the controller, \
+                     running tasks finish",
+                    request.signal_name()
+                );
+                StopMode::Drain
+            }
+            StopRequest::Stop => {
+                tracing::info!(
+                    "{}: stopping running tasks and handing every task back to the controller",
+                    request.signal_name()
+                );
+                StopMode::Abort
+            }
+        };
+        control.request_by_signal(mode, request.signal());
+    })
+}
+
 pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
+    // First, so a drain asked for while the engine starts is not lost (nor kills it).
+    let control = Arc::new(EngineControl::new());
+    stop_on_signals(control.clone())?;
     let site = Site::from_env();
     let (endpoints, key) = locate(&args, &site, cfg)?;
     let mut ecfg = engine_config(
@@ -136,7 +164,6 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     ecfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
 
-    let control = Arc::new(EngineControl::new());
     {
         let c = control.clone();
         signals::on_interrupt(move || c.request(StopMode::Abort))?;
@@ -152,7 +179,10 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     if delay > 0.0 {
         tracing::debug!("waiting {delay:.2}s before connecting");
         let until = std::time::Instant::now() + Duration::from_secs_f64(delay);
-        while std::time::Instant::now() < until && !signals::interrupted() {
+        while std::time::Instant::now() < until
+            && !signals::interrupted()
+            && signals::stop_requested().is_none()
+        {
             std::thread::sleep(Duration::from_millis(20).min(until - std::time::Instant::now()));
         }
     }
