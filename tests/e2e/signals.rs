@@ -328,3 +328,25 @@ fn srun_signal_usr1_drains_the_engine_of_a_slurm_step() {
     assert_eq!(attempts(&s), "1\n".repeat(100));
     let _ = wait_output(other, Duration::from_secs(10));
 }
+
+/// A server whose stderr reader has gone (a closed terminal, a log pipe that quit) still stops
+/// on a signal: a log line it cannot write is dropped, not allowed to kill the signal thread.
+#[test]
+fn signals_stop_a_server_whose_stderr_is_gone() {
+    let s = Scratch::new();
+    for sig in [libc::SIGTERM, libc::SIGUSR1] {
+        let port = free_ports().to_string();
+        let mut server = server(&s, &port, 3, &[]);
+        drop(server.stderr.take());
+        drop(server.stdout.take());
+        signal(server.id(), sig);
+        let pid = server.id();
+        let stopped = wait_until(Duration::from_secs(20), || {
+            server.try_wait().ok().flatten().is_some()
+        });
+        if !stopped {
+            signal(pid, libc::SIGKILL);
+        }
+        assert!(stopped, "signal {sig} did not stop the server");
+    }
+}
