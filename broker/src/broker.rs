@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use hs_engine::protocol::{Opener, Ping, Sealer};
+use hs_engine::protocol::{Drain, Opener, Ping, Sealer};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
@@ -47,9 +47,11 @@ pub struct BrokerSummary {
     pub submitted: u64,
     pub succeeded: u64,
     pub failed: u64,
-    /// Tasks never finished because the run was aborted.
+    /// Tasks never finished because the run was aborted or stopped.
     pub unfinished: u64,
     pub aborted: bool,
+    /// Scheduling was stopped ([`BrokerControl::stop_scheduling`]) before all work was done.
+    pub stopped: bool,
 }
 
 pub struct Broker {
@@ -65,6 +67,8 @@ pub struct Broker {
     pub(crate) registry: Registry,
     pub(crate) summary: BrokerSummary,
     pub(crate) input_done: bool,
+    /// Scheduling has stopped: engines are releasing their tasks and leaving.
+    pub(crate) stopping: bool,
     /// The store may hold schedulable tasks. Cleared when it hands out a short batch; set again
     /// by whatever can change that: new input, a final result (the last of a group opens the
     /// next, a failure may be due a retry) and cancels.
@@ -118,6 +122,7 @@ impl Broker {
             registry: Registry::default(),
             summary: BrokerSummary::default(),
             input_done: false,
+            stopping: false,
             store_dirty: true,
             unscheduled: 0,
             orphans: HashMap::new(),
@@ -169,11 +174,19 @@ impl Broker {
             if control.aborted() && abort_deadline.is_none() {
                 self.summary.aborted = true;
                 abort_deadline = Some(now + self.cfg.abort_grace);
-                self.drain_engines(true);
+                self.drain_engines(Drain {
+                    stop: true,
+                    release: true,
+                });
+            }
+            if control.scheduling_stopped() && !self.stopping && abort_deadline.is_none() {
+                self.stop_scheduling(feed.as_ref(), sink)?;
             }
             if control.draining() {
                 self.input_done = true;
             }
+            // Nothing more is handed out.
+            let halted = abort_deadline.is_some() || self.stopping;
             if now >= next_ping {
                 self.flush_acks(true);
                 self.apply_cancels()?;
@@ -187,7 +200,7 @@ impl Broker {
                 next_store_poll = now + self.cfg.store_poll;
             }
             self.end_reconciliation(now)?;
-            if abort_deadline.is_none() {
+            if !halted {
                 self.expire_unplaced(now, sink)?;
                 self.refill()?;
             }
@@ -200,16 +213,24 @@ impl Broker {
                         (self.queue.len() + self.registry.lease_count()) as u64;
                     return Ok(self.summary.clone());
                 }
+            } else if self.stopping {
+                if self.registry.engine_count() == 0 {
+                    self.flush_acks(true);
+                    self.unschedule_waiting();
+                    self.summary.unfinished =
+                        (self.queue.len() + self.registry.lease_count()) as u64 + self.unscheduled;
+                    return Ok(self.summary.clone());
+                }
             } else if self.work_done() {
                 if self.registry.engine_count() == 0 {
                     return Ok(self.summary.clone());
                 }
-                self.drain_engines(false);
+                self.drain_engines(Drain::default());
             }
 
             let want_feed = feed.is_some()
                 && !self.input_done
-                && abort_deadline.is_none()
+                && !halted
                 && (self.cfg.buffer_input || (self.unscheduled as usize) < LOW_WATER);
             let wait = TURN.min(next_ping.saturating_duration_since(now));
             let (engines_ready, clients_ready, feed_ready) = {
@@ -241,7 +262,7 @@ impl Broker {
             if clients_ready {
                 self.receive_clients(sink, control)?;
             }
-            if abort_deadline.is_none() {
+            if !halted {
                 self.refill()?;
                 self.dispatch()?;
             } else {
@@ -299,16 +320,7 @@ impl Broker {
         // Take a few bundles per turn, then let engines and clients have their say.
         for _ in 0..4 {
             match feed.try_recv() {
-                Some(FeedMessage::Tasks(rows)) => {
-                    self.own(&rows);
-                    // Committed before anything else happens to them.
-                    self.store.submit(&rows)?;
-                    let n = rows.len() as u64;
-                    self.summary.submitted += n;
-                    self.unscheduled += n;
-                    self.store_dirty = true;
-                    sink.tasks_submitted(n);
-                }
+                Some(FeedMessage::Tasks(rows)) => self.submit_input(&rows, sink)?,
                 Some(FeedMessage::End) => {
                     self.input_done = !self.cfg.forever;
                     return Ok(());
@@ -353,6 +365,49 @@ impl Broker {
         tracing::warn!(
             "{what} from earlier runs {verb} left in the database: run them with --restart"
         );
+        Ok(())
+    }
+
+    /// Commit input rows to the store, before anything else happens to them.
+    fn submit_input(
+        &mut self,
+        rows: &[crate::store::TaskRecord],
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), BrokerError> {
+        self.own(rows);
+        self.store.submit(rows)?;
+        let n = rows.len() as u64;
+        self.summary.submitted += n;
+        self.unscheduled += n;
+        self.store_dirty = true;
+        sink.tasks_submitted(n);
+        Ok(())
+    }
+
+    /// Stop scheduling: commit the input already read (it was taken from its source, so it would
+    /// be lost otherwise) and read no more, hand nothing more out, and tell every engine to hand
+    /// back what it has not started and leave once its running tasks are reported.
+    fn stop_scheduling(
+        &mut self,
+        feed: Option<&FeedReceiver>,
+        sink: &mut dyn ResultSink,
+    ) -> Result<(), BrokerError> {
+        self.stopping = true;
+        self.summary.stopped = true;
+        self.input_done = true;
+        while let Some(FeedMessage::Tasks(rows)) = feed.and_then(FeedReceiver::try_recv) {
+            self.submit_input(&rows, sink)?;
+        }
+        tracing::info!(
+            "scheduling stopped: waiting for {} engines (holding {} tasks) to finish their running \
+             tasks and hand back the rest",
+            self.registry.engine_count(),
+            self.registry.lease_count()
+        );
+        self.drain_engines(Drain {
+            stop: false,
+            release: true,
+        });
         Ok(())
     }
 

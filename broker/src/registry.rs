@@ -29,8 +29,11 @@ pub struct EngineInfo {
     pub done: u64,
     pub last_heard: Instant,
     pub registered_at: Instant,
-    /// A drain was sent; it will say bye when its work is acknowledged.
+    /// A drain was sent, or it is leaving on its own; it gets no more tasks, and says bye when
+    /// its work is acknowledged.
     pub drained: bool,
+    /// Tasks it handed back while draining ([`Leaving`](hs_engine::protocol::Leaving)).
+    pub handed_back: u64,
 }
 
 pub struct Lease {

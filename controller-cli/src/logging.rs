@@ -93,6 +93,11 @@ pub fn init(
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(crate::progress::LogWriter)
+        // A log line that cannot be written (stderr closed: a terminal gone, a reader that
+        // quit) is dropped. Reporting it would eprintln! to the same stderr, which panics, and
+        // kill the thread that logged: the Ctrl-C/SIGTERM/SIGHUP or SIGUSR thread among them,
+        // which then never stops the process.
+        .log_internal_errors(false)
         .event_format(format)
         .try_init()
         .map_err(|e| Failure {

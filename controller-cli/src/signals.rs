@@ -1,5 +1,10 @@
 //! Ctrl-C, SIGTERM and SIGHUP: the first asks the running command to stop cleanly (running tasks
-//! get SIGINT → SIGTERM → SIGKILL), later ones say it is still stopping.
+//! get SIGINT → SIGTERM → SIGKILL), later ones say it is still stopping. SIGUSR1 and SIGUSR2
+//! wind engines and controllers down in order ([`stop`]).
+
+mod stop;
+
+pub use stop::{StopRequest, on_stop_signal, stop_requested};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -18,7 +18,7 @@ fn ssh_config() -> Option<String> {
 
 /// A variable scripts/test sets for a part it started (`what` says which, when it did not):
 /// `None`, with a visible skip (a failure in CI), without it.
-fn infra_var(name: &str, what: &str) -> Option<String> {
+pub(crate) fn infra_var(name: &str, what: &str) -> Option<String> {
     let value = std::env::var(name).ok().filter(|v| !v.is_empty());
     if value.is_none() {
         skip_or_fail(&format!("{name} is not set: {what} by scripts/test"));

@@ -22,6 +22,7 @@ mod regressions;
 mod security;
 mod seeds;
 mod server_client;
+mod signals;
 mod store;
 mod stream;
 mod stream_remote;

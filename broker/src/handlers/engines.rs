@@ -1,6 +1,6 @@
 //! Receiving and routing messages from engines.
 
-use hs_engine::protocol::{Body, Bye, Pong, Register, Reregister, Results};
+use hs_engine::protocol::{Body, Bye, Leaving, Pong, Register, Reregister, Results};
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError};
@@ -59,6 +59,10 @@ impl Broker {
                 }
                 Results::KIND => match envelope.parse::<Results>() {
                     Ok(r) => self.results(engine, r.results, sink)?,
+                    Err(e) => tracing::warn!("engine {engine}: {e}"),
+                },
+                Leaving::KIND => match envelope.parse::<Leaving>() {
+                    Ok(l) => self.leaving(engine, &l.returned)?,
                     Err(e) => tracing::warn!("engine {engine}: {e}"),
                 },
                 Bye::KIND => match envelope.parse::<Bye>() {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use hs_engine::protocol::Drain;
+use hs_engine::protocol::{Drain, Held};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
@@ -14,8 +14,9 @@ impl Broker {
     /// An engine says it is leaving. What it hands back (the `returned` of its [`Bye`](hs_engine::protocol::Bye)) is not
     /// looked at: those tasks are all among its leases, which go back whole.
     pub(crate) fn bye(&mut self, engine: Uuid) -> Result<(), BrokerError> {
-        let (info, count) = self.remove_engine(engine, false)?;
+        let (info, held) = self.remove_engine(engine, false)?;
         if let Some(info) = info {
+            let count = held as u64 + info.handed_back;
             if count > 0 {
                 tracing::info!(
                     "engine {engine} on {} left and handed back {count} tasks (requeued)",
@@ -30,6 +31,45 @@ impl Broker {
             }
         }
         Ok(())
+    }
+
+    /// An engine is draining: it gets nothing more, and the tasks it hands back (those it holds
+    /// under the same lease, so a stale or repeated message changes nothing) go back to the
+    /// front of the queue for other engines, without counting an attempt.
+    pub(crate) fn leaving(&mut self, engine: Uuid, returned: &[Held]) -> Result<(), BrokerError> {
+        let Some(info) = self.registry.get_mut(&engine) else {
+            return Ok(());
+        };
+        let first = !info.drained;
+        info.drained = true;
+        let mine: Vec<Uuid> = returned
+            .iter()
+            .filter(|h| {
+                self.registry
+                    .lease_of(&h.id)
+                    .is_some_and(|l| l.engine == engine && l.number == h.lease)
+            })
+            .map(|h| h.id)
+            .collect();
+        let tasks: Vec<Task> = mine
+            .iter()
+            .filter_map(|id| self.registry.release(id))
+            .map(|l| l.task)
+            .collect();
+        let held = self.registry.held_by(&engine);
+        if let Some(info) = self.registry.get_mut(&engine) {
+            info.handed_back += tasks.len() as u64;
+            // Once per engine; its bye says how many it handed back in all.
+            if first {
+                tracing::info!(
+                    "engine {engine} on {} is draining: {} tasks handed back (requeued), {held} \
+                     still held there",
+                    info.host,
+                    tasks.len()
+                );
+            }
+        }
+        self.requeue(tasks)
     }
 
     /// Evict engines that have been silent longer than the eviction time.
@@ -93,26 +133,27 @@ impl Broker {
         }
     }
 
-    /// Tell every engine not told yet that no more work will come or, with `stop` (this
-    /// controller was interrupted), every engine to stop its running tasks and hand back what it
-    /// has not finished.
-    pub(crate) fn drain_engines(&mut self, stop: bool) {
+    /// Tell every engine not told yet that no more work will come or, with `release` (this
+    /// controller stops scheduling), every engine to hand back what it has not started and
+    /// finish what it runs, or with `stop` (this controller was interrupted), every engine to
+    /// stop its running tasks too and hand back what it has not finished.
+    pub(crate) fn drain_engines(&mut self, drain: Drain) {
         let engines: Vec<Uuid> = self
             .registry
             .engines()
-            .filter(|e| stop || !e.drained)
+            .filter(|e| drain.stop || drain.release || !e.drained)
             .map(|e| e.id)
             .collect();
         for engine in engines {
-            self.drain_engine(engine, stop);
+            self.drain_engine(engine, drain.clone());
         }
     }
 
     /// Send `engine` a drain (see [`drain_engines`](Self::drain_engines)) and remember it.
-    pub(crate) fn drain_engine(&mut self, engine: Uuid, stop: bool) {
+    pub(crate) fn drain_engine(&mut self, engine: Uuid, drain: Drain) {
         if let Some(info) = self.registry.get_mut(&engine) {
             info.drained = true;
         }
-        self.send_to_engine(engine, &Drain { stop });
+        self.send_to_engine(engine, &drain);
     }
 }

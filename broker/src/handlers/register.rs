@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use hs_engine::protocol::{Cancel, Register, Welcome};
+use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
 
 use crate::broker::{Broker, BrokerError};
 use crate::prefetch::{self, RunTime};
@@ -39,6 +39,7 @@ impl Broker {
             last_heard: now,
             registered_at: now,
             drained: false,
+            handed_back: self.registry.get(&engine).map_or(0, |e| e.handed_back),
         });
         let welcome = Welcome {
             controller_id: self.cfg.controller_id,
@@ -127,9 +128,16 @@ impl Broker {
             );
             self.requeue(tasks)?;
         }
-        // Joined (or came back) after the others were drained: nothing will come, so it is told now.
-        if self.work_done() {
-            self.drain_engine(engine, false);
+        // Joined (or came back) after the others were drained, or while this controller stops:
+        // nothing will come, so it is told now.
+        if self.summary.aborted || self.stopping {
+            let drain = Drain {
+                stop: self.summary.aborted,
+                release: true,
+            };
+            self.drain_engine(engine, drain);
+        } else if self.work_done() {
+            self.drain_engine(engine, Drain::default());
         }
         Ok(())
     }

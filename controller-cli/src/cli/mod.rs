@@ -21,6 +21,10 @@ Exit status:
   6  internal error (a bug: please report it)
   7  authentication failed (the key does not match the controller's)
 
+Signals (hs client, server, cluster, start; docs/signals.md): SIGUSR1 drains: no new tasks, the
+ones not started go back to the controller at once, running ones finish. SIGUSR2 also stops the
+running tasks (-S escalation) and hands them back without counting an attempt. Both exit 0.
+
 Configuration (hs config, docs/config.md), highest first: flags, HYPERSHELL_* variables,
 ./.hypershell/config.toml (or $HYPERSHELL_SITE/config.toml), ~/.hypershell/config.toml,
 /etc/hypershell.toml, built-in defaults.

@@ -10,7 +10,7 @@ use crate::cli::ClientArgs;
 use crate::config::{Config, Layers};
 use crate::connection;
 use crate::exit::{Failure, Status};
-use crate::signals;
+use crate::signals::{self, StopRequest};
 use crate::site::Site;
 
 fn is_local(host: &str) -> bool {
@@ -130,7 +130,35 @@ fn stop_when_stdin_ends(control: Arc<EngineControl>) {
     }
 }
 
+/// SIGUSR1 drains the engine, SIGUSR2 stops its running tasks too; either way what it did not
+/// finish goes back to the controller and the engine exits 0.
+fn stop_on_signals(control: Arc<EngineControl>) -> anyhow::Result<()> {
+    signals::on_stop_signal(move |request| {
+        let mode = match request {
+            StopRequest::Drain => {
+                tracing::info!(
+                    "{}: draining: no new tasks, tasks not started go back to the controller, \
+                     running tasks finish",
+                    request.signal_name()
+                );
+                StopMode::Drain
+            }
+            StopRequest::Stop => {
+                tracing::info!(
+                    "{}: stopping running tasks and handing every task back to the controller",
+                    request.signal_name()
+                );
+                StopMode::Abort
+            }
+        };
+        control.request_by_signal(mode, request.signal());
+    })
+}
+
 pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
+    // First, so a drain asked for while the engine starts is not lost (nor kills it).
+    let control = Arc::new(EngineControl::new());
+    stop_on_signals(control.clone())?;
     args.tls.note_unused();
     args.capacity.note_unenforced();
     let site = Site::from_env();
@@ -149,7 +177,6 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     ecfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
 
-    let control = Arc::new(EngineControl::new());
     {
         let c = control.clone();
         signals::on_interrupt(move || c.request(StopMode::Abort))?;
@@ -157,7 +184,9 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.connection_file.as_deref() == Some(std::path::Path::new("-")) {
         stop_when_stdin_ends(control.clone());
     }
-    wait_to_start(start_delay(args.delay_start), &signals::interrupted);
+    wait_to_start(start_delay(args.delay_start), &|| {
+        signals::interrupted() || signals::stop_requested().is_some()
+    });
     let ctx = zmq::Context::new();
     let summary = engine::run(ecfg, &ctx, &control)?;
     tracing::info!(

@@ -133,6 +133,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
     let controls = super::local::Controls::install()?;
+    controls.stop_on_signals()?;
 
     let alive = Arc::new(AtomicBool::new(true));
     let (feed_rx, reader) = match (input, json_rows) {
@@ -175,7 +176,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut report = Report::new(failures, progress::start());
     let outcome = broker.run(feed_rx, &mut report, &controls.broker);
     alive.store(false, Ordering::SeqCst);
-    let aborted = outcome.as_ref().map_or(true, |s| s.aborted);
+    let aborted = outcome.as_ref().map_or(true, |s| s.aborted || s.stopped);
     let launched = supervisor.map(|s| s.finish(aborted));
     let engine_outcome = match engine_thread {
         Some(t) => controls.join_engine(t).map(|_| ()),
@@ -190,7 +191,8 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     if let Some(error) = launched.and_then(|l| l.error) {
         return Err(crate::exit::Failure::runtime(error));
     }
-    let input_report = reader.and_then(|r| r.report(summary.aborted));
+    let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
+    controller::note_unfinished(&summary, &location);
     let status = controller::finish(&summary, input_report, started, !args.store.restart);
     // Sockets owned by a reader still blocked on its input would make context teardown wait.
     std::mem::forget(ctx);

@@ -206,25 +206,29 @@ pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elap
         elapsed.as_secs_f64()
     );
     if summary.unfinished > 0 {
-        line.push_str(&format!(
-            "; {} not finished (interrupted)",
-            summary.unfinished
-        ));
+        let why = if summary.aborted {
+            "interrupted"
+        } else {
+            "stopped"
+        };
+        line.push_str(&format!("; {} not finished ({why})", summary.unfinished));
     }
     if rejected_lines > 0 {
         line.push_str(&format!("; {rejected_lines} input lines rejected"));
     }
-    if summary.failed > 0 || rejected_lines > 0 || summary.aborted {
+    if summary.failed > 0 || rejected_lines > 0 || summary.aborted || summary.unfinished > 0 {
         tracing::warn!("{line}");
     } else {
         tracing::info!("{line}");
     }
 }
 
-/// Exit status for a finished run.
+/// Exit status for a finished run. A run stopped by SIGUSR1/SIGUSR2 was asked to end that way,
+/// so it is not "interrupted" (HyperShell exits 0 too).
 pub fn run_status(summary: &hs_broker::BrokerSummary, rejected_lines: u64) -> crate::exit::Status {
+    let by_request = crate::signals::stop_requested().is_some();
     crate::exit::Status::of_run(
-        summary.aborted || crate::signals::interrupted(),
+        (summary.aborted && !by_request) || crate::signals::interrupted(),
         summary.failed > 0 || rejected_lines > 0,
     )
 }

@@ -1,16 +1,63 @@
 //! What `hs cluster` and `hs server` share: opening and claiming the store, applying the store
 //! flags to the broker, and turning the end of a run into a summary and an exit status.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hs_broker::BrokerConfig;
 use hs_broker::store::TaskStore;
+use hs_broker::{BrokerConfig, BrokerControl, BrokerSummary};
 
 use crate::cli::StoreArgs;
 use crate::config::{Config, Layers};
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
 use crate::input::InputReport;
+use crate::signals::StopRequest;
+
+/// SIGUSR1 stops scheduling: engines hand back what they have not started and finish what they
+/// run, and the controller exits once they have left. SIGUSR2 also stops the running tasks
+/// (as Ctrl-C does). Either way the tasks not finished stay in the store and the exit status is 0.
+pub fn stop_on_signals(control: Arc<BrokerControl>) -> anyhow::Result<()> {
+    crate::signals::on_stop_signal(move |request| stop_broker(&control, request))
+}
+
+/// The controller's reaction to `request` (see [`stop_on_signals`]).
+pub fn stop_broker(control: &BrokerControl, request: StopRequest) {
+    match request {
+        StopRequest::Drain => {
+            tracing::info!(
+                "{}: stopping: no more tasks are handed out, running tasks finish",
+                request.signal_name()
+            );
+            control.stop_scheduling();
+        }
+        StopRequest::Stop => {
+            tracing::info!(
+                "{}: stopping: running tasks are stopped and handed back",
+                request.signal_name()
+            );
+            control.abort();
+        }
+    }
+}
+
+/// After a run stopped by a signal: where the tasks it did not finish are now.
+pub fn note_unfinished(summary: &BrokerSummary, location: &Location) {
+    if !(summary.stopped || summary.aborted) || summary.unfinished == 0 {
+        return;
+    }
+    if location.is_durable() {
+        tracing::info!(
+            "{} tasks not finished stay in the database: `--restart` runs them",
+            summary.unfinished
+        );
+    } else {
+        tracing::warn!(
+            "{} tasks not finished are lost: --no-db keeps nothing after the run",
+            summary.unfinished
+        );
+    }
+}
 
 /// The store a controller runs from, opened and claimed (a second live controller on the same
 /// database is refused).
@@ -96,6 +143,7 @@ pub fn finish(
         && summary.submitted == 0
         && rejected == 0
         && !summary.aborted
+        && !summary.stopped
         && read_error.is_none()
     {
         tracing::warn!(

@@ -11,6 +11,8 @@ use hs_engine::engine::{
 };
 use uuid::Uuid;
 
+use crate::signals::StopRequest;
+
 /// Endpoints for an engine inside this process, and the matching binds for its broker.
 pub fn inproc() -> (Endpoints, BindSet) {
     let tag = Uuid::new_v4();
@@ -44,6 +46,22 @@ impl Controls {
             ec.request(StopMode::Abort);
         })?;
         Ok(controls)
+    }
+
+    /// SIGUSR1 and SIGUSR2 for `hs cluster`: the controller stops scheduling (SIGUSR2: aborts)
+    /// and tells the engines that joined it; the in-process engine gets the request directly.
+    /// HyperShell's in-process client ignores SIGUSR1 and runs what it prefetched; here it hands
+    /// that back at once, so it stays in the store for `--restart` instead of delaying the end.
+    pub fn stop_on_signals(&self) -> anyhow::Result<()> {
+        let (bc, ec) = (self.broker.clone(), self.engine.clone());
+        crate::signals::on_stop_signal(move |request| {
+            super::controller::stop_broker(&bc, request);
+            let mode = match request {
+                StopRequest::Drain => StopMode::Drain,
+                StopRequest::Stop => StopMode::Abort,
+            };
+            ec.request_by_signal(mode, request.signal());
+        })
     }
 
     /// Run the engine on its own thread, once `delay` has passed (`-d`; a stop request cuts

@@ -56,6 +56,9 @@ fn server_key(
 
 pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
+    // First, so a stop asked for while the server starts is not lost (nor kills it).
+    let control = Arc::new(BrokerControl::new());
+    controller::stop_on_signals(control.clone())?;
     let site = Site::from_env();
     let bind = cfg
         .option(args.bind.clone(), "server.bind", Layers::All)?
@@ -106,7 +109,6 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         path.display()
     );
 
-    let control = Arc::new(BrokerControl::new());
     {
         let c = control.clone();
         signals::on_interrupt(move || c.abort())?;
@@ -129,7 +131,8 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     progress::finish();
     let _ = std::fs::remove_file(&path);
     let summary = outcome?;
-    let input_report = reader.and_then(|r| r.report(summary.aborted));
+    let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
+    controller::note_unfinished(&summary, &location);
     let expected_input = args.file.is_some() || !(args.forever || args.store.restart);
     let status = controller::finish(&summary, input_report, started, expected_input);
     std::mem::forget(ctx);

@@ -136,6 +136,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         let c = control.clone();
         signals::on_interrupt(move || c.abort())?;
     }
+    super::controller::stop_on_signals(control.clone())?;
     let supervisor = Supervisor::start(
         SupervisorConfig {
             spec: LaunchSpec {

@@ -123,7 +123,14 @@ fn supervise(
             let all_gone = fleet.running() == 0 && status.engines.is_empty();
             // A launch of no engines (`-n 0`) is a controller waiting for engines by hand.
             let expects_some = cfg.spec.launcher.expected_engines() != Some(0);
-            if scaler.is_none() && expects_some && all_gone && !stop.load(Ordering::SeqCst) {
+            // A controller that stops scheduling sees its engines leave: that is its end.
+            let winding_down = broker.scheduling_stopped();
+            if scaler.is_none()
+                && expects_some
+                && all_gone
+                && !stop.load(Ordering::SeqCst)
+                && !winding_down
+            {
                 if !registered_ever {
                     report.error = Some(early_exit_message(&cfg.spec, &report.exited));
                     broker.abort();
@@ -137,6 +144,7 @@ fn supervise(
             }
         }
         if let (Some(s), Some(status)) = (scaler.as_mut(), status.as_ref())
+            && !broker.scheduling_stopped()
             && Instant::now() >= next_scale
         {
             next_scale = Instant::now() + s.settings().period;

@@ -13,10 +13,10 @@ use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
 use crate::protocol::{
-    Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, Held, MAX_FRAME_BYTES, Opener, Ping, Pong,
-    Register, Reregister, Results, Sealer, Tasks, Welcome,
+    Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, Held, Leaving, MAX_FRAME_BYTES, Opener,
+    Ping, Pong, Register, Reregister, Results, Sealer, Tasks, Welcome,
 };
-use crate::task::TaskResult;
+use crate::task::{Outcome, TaskResult};
 
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
@@ -30,6 +30,13 @@ const TURN: Duration = Duration::from_millis(50);
 /// later, and an engine killed in that window takes with it up to this much finished work,
 /// which then runs again.
 pub const RESULT_LINGER: Duration = Duration::from_millis(50);
+
+/// How long a task killed by SIGUSR1 or SIGUSR2 waits for its engine to get the same signal.
+/// A batch system may signal every process of a job step at once (Slurm's `srun --signal`,
+/// `scancel --signal`), so the task can die of the drain signal a moment before the engine
+/// hears it; it was not the task's failure, and it is handed back instead of reported. A task
+/// killed by one of these signals on its own is reported this much later.
+const SIBLING_WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -118,7 +125,17 @@ struct Engine {
     unsent_since: Option<Instant>,
     unacked: HashMap<Uuid, TaskResult>,
     returned: Vec<Held>,
+    /// Results of tasks killed by SIGUSR1/SIGUSR2, waiting to see whether the engine gets the
+    /// same signal (see [`SIBLING_WINDOW`]).
+    suspects: Vec<(SlotDone, Instant)>,
+    /// The signal that stopped this engine, if one did.
+    signalled: Option<i32>,
+    /// Take no new work; leave once what is held is done.
     draining: bool,
+    /// Hand back tasks not started yet (as they arrive, too) instead of running them.
+    releasing: bool,
+    /// The controller has been sent [`Leaving`] since the engine last registered.
+    told_leaving: bool,
     aborting: bool,
     last_busy: Instant,
     summary: EngineSummary,
@@ -189,7 +206,11 @@ impl Engine {
             unsent_since: None,
             unacked: HashMap::new(),
             returned: Vec::new(),
+            suspects: Vec::new(),
+            signalled: None,
             draining: false,
+            releasing: false,
+            told_leaving: false,
             aborting: false,
             last_busy: now,
             summary: EngineSummary::default(),
@@ -202,13 +223,15 @@ impl Engine {
 
     fn serve(&mut self, control: &EngineControl) -> Result<(), EngineError> {
         loop {
+            self.signalled = control.signal();
             match control.mode() {
                 StopMode::Run => {}
-                StopMode::Drain => self.draining = true,
+                StopMode::Drain => self.release(),
                 StopMode::Abort => self.abort(),
             }
             let now = Instant::now();
             self.keep_link(now)?;
+            self.settle_suspects(now);
             if self.finished() {
                 self.leave();
                 return Ok(());
@@ -237,6 +260,7 @@ impl Engine {
             if sub_ready {
                 self.receive_pings()?;
             }
+            self.give_back();
             self.flush_results();
         }
     }
@@ -393,12 +417,15 @@ impl Engine {
                         last_heard: now,
                         evict_after: Duration::from_millis(w.evict_ms.max(w.heartrate_ms * 2)),
                     };
+                    // A new registration is a fresh start on the controller's side.
+                    self.told_leaving = false;
                 }
             }
             Tasks::KIND => {
                 let Ok(t) = env.parse::<Tasks>() else { return };
                 self.link.heard(now);
-                if self.aborting {
+                if self.releasing {
+                    self.summary.returned += t.tasks.len() as u64;
                     self.returned.extend(t.tasks.iter().map(Held::from));
                 } else {
                     self.board.add(t.tasks);
@@ -417,11 +444,17 @@ impl Engine {
             }
             Drain::KIND => {
                 self.link.heard(now);
-                if env.parse::<Drain>().is_ok_and(|d| d.stop) {
+                let Ok(d) = env.parse::<Drain>() else { return };
+                if d.stop {
                     if !self.aborting {
-                        tracing::info!("the controller was interrupted: stopping");
+                        tracing::info!("the controller is stopping: stopping running tasks");
                     }
                     self.abort();
+                } else if d.release {
+                    if !self.releasing {
+                        tracing::info!("the controller stopped scheduling: draining");
+                    }
+                    self.release();
                 } else if !self.draining {
                     tracing::debug!("controller asked to drain");
                 }
@@ -547,22 +580,67 @@ impl Engine {
     }
 
     /// Count finished results, and queue them to send (or, if the run was cut short by a
-    /// shutdown, to hand back).
+    /// shutdown or by the signal that drains this engine, to hand back).
     fn absorb(&mut self, finished: Vec<SlotDone>) {
         for done in finished {
             if done.interrupted {
-                self.summary.returned += 1;
-                self.returned.push(Held {
-                    id: done.result.id,
-                    lease: done.result.lease,
-                });
-            } else {
-                self.summary.done += 1;
-                if !done.result.succeeded() {
-                    self.summary.failed += 1;
+                self.hand_back(&done.result);
+            } else if killed_by_stop_signal(&done.result) {
+                if self.signalled.is_some() {
+                    self.hand_back_victim(&done.result);
+                } else {
+                    self.suspects.push((done, Instant::now()));
                 }
-                self.unsent_since.get_or_insert_with(Instant::now);
-                self.unsent.push(done.result);
+            } else {
+                self.report(done.result);
+            }
+        }
+    }
+
+    fn report(&mut self, result: TaskResult) {
+        self.summary.done += 1;
+        if !result.succeeded() {
+            self.summary.failed += 1;
+        }
+        self.unsent_since.get_or_insert_with(Instant::now);
+        self.unsent.push(result);
+    }
+
+    fn hand_back(&mut self, result: &TaskResult) {
+        self.summary.returned += 1;
+        self.returned.push(Held {
+            id: result.id,
+            lease: result.lease,
+        });
+    }
+
+    fn hand_back_victim(&mut self, result: &TaskResult) {
+        let name = match result.signal {
+            Some(libc::SIGUSR1) => "SIGUSR1",
+            _ => "SIGUSR2",
+        };
+        tracing::info!(
+            "task {} was killed by the {name} sent to this engine's whole job: handed back to \
+             run again",
+            result.id
+        );
+        self.hand_back(result);
+    }
+
+    /// Decide on the tasks killed by SIGUSR1/SIGUSR2: handed back once this engine got such a
+    /// signal too, reported as they ended once [`SIBLING_WINDOW`] passed without one.
+    fn settle_suspects(&mut self, now: Instant) {
+        if self.suspects.is_empty() {
+            return;
+        }
+        let suspects = std::mem::take(&mut self.suspects);
+        for (done, since) in suspects {
+            if self.signalled.is_some() {
+                self.hand_back_victim(&done.result);
+            } else if now.duration_since(since) >= SIBLING_WINDOW {
+                self.report(done.result);
+            } else {
+                self.suspects.push((done, since));
             }
         }
     }
@@ -614,22 +692,67 @@ impl Engine {
         wait.as_micros().div_ceil(1000) as i64
     }
 
-    /// First abort request: stop running tasks, hand back the queue.
+    /// First abort request: hand back the queue, stop running tasks (they are handed back too).
     fn abort(&mut self) {
         if self.aborting {
             return;
         }
         self.aborting = true;
+        let (_, running) = self.release_queue();
+        if running > 0 {
+            tracing::info!("stopping {running} running tasks");
+        }
+        self.stop_all(StopReason::Shutdown);
+    }
+
+    /// First drain request (SIGUSR1, or the controller stopped scheduling): hand back the queue,
+    /// let the running tasks finish.
+    fn release(&mut self) {
+        if self.releasing {
+            return;
+        }
+        match self.release_queue() {
+            (0, 0) => tracing::info!("draining: this engine holds no tasks"),
+            (queued, running) => tracing::info!(
+                "draining: {queued} tasks not started handed back; waiting for {running} running \
+                 tasks"
+            ),
+        }
+    }
+
+    /// Take no new work and hand back every task not started yet; returns how many were handed
+    /// back and how many run. Slots take tasks from the queue under the same lock, so a task is
+    /// either started here or handed back, never both.
+    fn release_queue(&mut self) -> (usize, usize) {
+        self.releasing = true;
         self.draining = true;
         let (queued, running) = self
             .board
             .with(|b| (b.queue.drain(..).collect::<Vec<_>>(), b.running.len()));
         self.summary.returned += queued.len() as u64;
         self.returned.extend(queued.iter().map(Held::from));
-        if running > 0 {
-            tracing::info!("stopping {running} running tasks");
+        (queued.len(), running)
+    }
+
+    /// While releasing: tell the controller (once per registration) to send nothing more, with
+    /// the tasks handed back so far, and again whenever more come back. Without a registration
+    /// nothing is sent: registering again leaves them out of what the engine holds, which gives
+    /// them back as well.
+    fn give_back(&mut self) {
+        if !self.releasing
+            || !self.link.is_registered()
+            || (self.told_leaving && self.returned.is_empty())
+        {
+            return;
         }
-        self.stop_all(StopReason::Shutdown);
+        let leaving = Leaving {
+            returned: std::mem::take(&mut self.returned),
+        };
+        if self.send(&leaving) {
+            self.told_leaving = true;
+        } else {
+            self.returned = leaving.returned;
+        }
     }
 
     fn stop_all(&self, reason: StopReason) {
@@ -642,6 +765,7 @@ impl Engine {
     /// (an abort does not wait for acknowledgements: the controller is going away too).
     fn finished(&self) -> bool {
         self.draining
+            && self.suspects.is_empty()
             && self
                 .board
                 .with(|b| b.queue.is_empty() && b.running.is_empty() && b.done.is_empty())
@@ -649,13 +773,14 @@ impl Engine {
             && (self.aborting || self.unacked.is_empty())
     }
 
+    /// Say bye, registered or not: an engine stopped while its registration was on the way
+    /// may already hold leases there, which the bye hands back (a controller that does not know
+    /// it just ignores it).
     fn leave(&mut self) {
-        if self.link.is_registered() {
-            let bye = Bye {
-                returned: std::mem::take(&mut self.returned),
-            };
-            self.send(&bye);
-        }
+        let bye = Bye {
+            returned: std::mem::take(&mut self.returned),
+        };
+        self.send(&bye);
         tracing::debug!(
             "engine leaving: {} done, {} failed, {} handed back",
             self.summary.done,
@@ -663,4 +788,10 @@ impl Engine {
             self.summary.returned
         );
     }
+}
+
+/// Whether a task died of SIGUSR1 or SIGUSR2, the signals that drain an engine.
+fn killed_by_stop_signal(result: &TaskResult) -> bool {
+    result.outcome == Outcome::Signaled
+        && matches!(result.signal, Some(libc::SIGUSR1 | libc::SIGUSR2))
 }

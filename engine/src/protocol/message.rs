@@ -1,6 +1,6 @@
 //! The messages of protocol hs/1, one struct per kind.
 //!
-//! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Bye`].
+//! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Leaving`], [`Bye`].
 //! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`].
 //! Controller → all engines (heartbeat PUB): [`Ping`].
 //! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`Status`],
@@ -127,15 +127,33 @@ kind!(Ping, "ping");
 pub struct Pong {}
 kind!(Pong, "pong");
 
-/// No more work will come: finish what you hold, report it, then say [`Bye`]. With `stop` (the
-/// controller was interrupted), stop the running tasks and hand back what is not finished
-/// instead, as an engine interrupted by its own operator does.
+/// No more work will come: finish what you hold, report it, then say [`Bye`].
+///
+/// With `release` (the controller stops scheduling: SIGUSR1), hand back the tasks not started
+/// yet at once ([`Leaving`]) and finish only the running ones. With `stop` (the controller was
+/// interrupted, or got SIGUSR2), stop the running tasks too and hand back everything not
+/// finished, as an engine stopped by its own operator does. An engine that does not know
+/// `release` finishes its queue instead, which the controller also waits for.
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
 pub struct Drain {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stop: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub release: bool,
 }
 kind!(Drain, "drain");
+
+/// The engine is draining (its operator sent SIGUSR1 or SIGUSR2, or the controller asked it to
+/// release its tasks): send it nothing more, and requeue `returned`, tasks it holds but will not
+/// start, so other engines run them now rather than when it leaves. It still reports what it
+/// runs, then says [`Bye`]. Sent again, with what arrived meanwhile, as long as tasks keep
+/// arriving, and after every new registration. Giving a task back never counts as an attempt.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct Leaving {
+    #[serde(default)]
+    pub returned: Vec<Held>,
+}
+kind!(Leaving, "leaving");
 
 /// Stop these tasks: drop them if still queued at the engine, stop their process groups
 /// (SIGINT, SIGTERM, SIGKILL) if running, and report them as cancelled.
