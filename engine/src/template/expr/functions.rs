@@ -6,8 +6,13 @@
 
 use std::borrow::Cow;
 
+use super::dtmodule::DtFunc;
 use super::modules::ModFunc;
 use super::ops::{self, MAX_STRING_BYTES, check_string_len};
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{FromPrimitive, Signed};
+
 use super::value::{Num, Value};
 use crate::template::path;
 
@@ -39,6 +44,9 @@ pub enum Func {
     Pow,
     /// A member of HyperShell's `math`, `path` or `os` globals (see [`super::modules`]).
     Module(ModFunc),
+    /// A member of HyperShell's `dt` global, or a method or attribute of a datetime value
+    /// (see [`super::dtmodule`]).
+    Dt(DtFunc),
 }
 
 impl Func {
@@ -95,6 +103,7 @@ impl Func {
             Func::Ceil => "ceil",
             Func::Pow => "pow",
             Func::Module(f) => f.name(),
+            Func::Dt(f) => f.name(),
         }
     }
 
@@ -103,14 +112,24 @@ impl Func {
     }
 
     /// Minimum and maximum argument counts (`None`: any number).
-    fn arity(self) -> (usize, Option<usize>) {
+    pub(super) fn arity(self) -> (usize, Option<usize>) {
         match self {
             Func::Round | Func::Strip | Func::Split => (1, Some(2)),
             Func::Min | Func::Max => (1, None),
             Func::Replace => (3, Some(3)),
             Func::Join | Func::Zfill | Func::Pow => (2, Some(2)),
             Func::Module(f) => f.arity(),
+            Func::Dt(f) => f.arity(),
             _ => (1, Some(1)),
+        }
+    }
+
+    /// Python's parameter names, for the functions that take keyword arguments
+    /// (`dt.timedelta(days=1)`); each defaults to 0 when left out.
+    pub fn keywords(self) -> &'static [&'static str] {
+        match self {
+            Func::Dt(f) => f.keywords(),
+            _ => &[],
         }
     }
 
@@ -173,7 +192,7 @@ impl Func {
             Func::Ext => Ok(text_value(path::ext_without_dot(&text(arg(0)?)))),
             Func::Zfill => zfill(&text(arg(0)?), arg(1)?),
             Func::Sqrt => {
-                let x = number(arg(0)?)?.as_f64();
+                let x = number(arg(0)?)?.to_f64()?;
                 if x < 0.0 {
                     Err(format!(
                         "math domain error: the square root of a negative number ({})",
@@ -187,6 +206,7 @@ impl Func {
             Func::Ceil => rounded(arg(0)?, f64::ceil),
             Func::Pow => ops::binary(super::lexer::Op::DoubleStar, arg(0)?, arg(1)?),
             Func::Module(f) => f.call(args),
+            Func::Dt(f) => f.call(args),
         }
     }
 }
@@ -199,7 +219,7 @@ fn text(v: &Value) -> Cow<'_, str> {
     }
 }
 
-fn number(v: &Value) -> Result<Num, String> {
+fn number(v: &Value) -> Result<Num<'_>, String> {
     v.as_num().ok_or_else(|| {
         format!(
             "needs a number, not {}; convert with float(…)",
@@ -224,33 +244,38 @@ fn length(v: &Value) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Converts a float to an integer, failing for NaN, infinities and values beyond `i64`.
-fn float_to_int(f: f64) -> Result<i64, String> {
+/// Converts an integral float to an integer (of any size), failing for NaN and infinities.
+fn float_to_int(f: f64) -> Result<Value, String> {
     /// 2^63: the first float above the `i64` range.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     if f.is_nan() {
         return Err(String::from("cannot convert float nan to an integer"));
     }
-    if !(-LIMIT..LIMIT).contains(&f) {
-        return Err(format!(
-            "{} is too large for a 64-bit integer",
-            super::value::format_float(f)
-        ));
+    if f.is_infinite() {
+        return Err(String::from("cannot convert float infinity to an integer"));
     }
-    Ok(f as i64)
+    if (-LIMIT..LIMIT).contains(&f) {
+        return Ok(Value::Int(f as i64));
+    }
+    // A float this large is an integer, and converts exactly.
+    ops::big_value(BigInt::from_f64(f).unwrap_or_default())
 }
 
 fn to_int(v: &Value) -> Result<Value, String> {
     match v {
-        Value::Int(i) => Ok(Value::Int(*i)),
+        Value::Int(_) | Value::Big(_) => Ok(v.clone()),
         Value::Bool(b) => Ok(Value::Int(i64::from(*b))),
-        Value::Float(f) => float_to_int(f.trunc()).map(Value::Int),
-        Value::Str(s) => s.trim().parse::<i64>().map(Value::Int).map_err(|_| {
-            format!(
-                "cannot convert {} to an integer; for a decimal use int(float(…))",
-                v.describe()
-            )
-        }),
+        Value::Float(f) => float_to_int(f.trunc()),
+        Value::Str(s) => match s.trim().parse::<i64>() {
+            Ok(i) => Ok(Value::Int(i)),
+            Err(_) => match s.trim().parse::<BigInt>() {
+                Ok(b) => ops::big_value(b),
+                Err(_) => Err(format!(
+                    "cannot convert {} to an integer; for a decimal use int(float(…))",
+                    v.describe()
+                )),
+            },
+        },
         other => Err(format!("cannot convert {} to an integer", other.describe())),
     }
 }
@@ -263,8 +288,9 @@ fn to_float(v: &Value) -> Result<Value, String> {
             .map(Value::Float)
             .map_err(|_| format!("cannot convert {} to a float", v.describe())),
         other => number(other)
-            .map(|n| Value::Float(n.as_f64()))
-            .map_err(|_| format!("cannot convert {} to a float", other.describe())),
+            .map_err(|_| format!("cannot convert {} to a float", other.describe()))?
+            .to_f64()
+            .map(Value::Float),
     }
 }
 
@@ -276,31 +302,30 @@ fn round(v: &Value, ndigits: Option<&Value>) -> Result<Value, String> {
         Some(d) => Some(integer(d, "ndigits")?),
     };
     match (number(v)?, n) {
-        (Num::Int(i), None) => Ok(Value::Int(i)),
-        (Num::Float(f), None) => float_to_int(f.round_ties_even()).map(Value::Int),
-        (Num::Int(i), Some(n)) => round_int(i, n).map(Value::Int),
+        (Num::Int(_) | Num::Big(_), None) => Ok(v.clone()),
+        (Num::Float(f), None) => float_to_int(f.round_ties_even()),
+        (Num::Int(i), Some(n)) => round_int(&BigInt::from(i), n),
+        (Num::Big(b), Some(n)) => round_int(b, n),
         (Num::Float(f), Some(n)) => Ok(Value::Float(round_float(f, n))),
     }
 }
 
 /// Rounds an integer to `10^-n` (only negative `n` changes anything), half to even.
-fn round_int(i: i64, n: i64) -> Result<i64, String> {
+fn round_int(i: &BigInt, n: i64) -> Result<Value, String> {
     if n >= 0 {
-        return Ok(i);
+        return Ok(Value::from_big(i.clone()));
     }
-    // |i| < 9.3e18 < 10^19 / 2 once -n >= 20, so everything rounds to zero (and 10^20 and up
-    // would only risk overflowing the arithmetic below).
-    if n < -19 {
-        return Ok(0);
+    // Integers have at most `MAX_INT_DIGITS` digits, so a coarser rounding gives zero.
+    if n.unsigned_abs() > u64::from(ops::MAX_INT_DIGITS) + 1 {
+        return Ok(Value::Int(0));
     }
-    let p = 10_i128.pow(n.unsigned_abs() as u32);
-    let x = i128::from(i);
-    let mut q = x.div_euclid(p);
-    let twice_r = 2 * x.rem_euclid(p);
-    if twice_r > p || (twice_r == p && q % 2 != 0) {
+    let p = BigInt::from(10).pow(n.unsigned_abs() as u32);
+    let (mut q, r) = i.div_mod_floor(&p);
+    let twice_r: BigInt = r * 2;
+    if twice_r > p || (twice_r == p && q.is_odd()) {
         q += 1;
     }
-    i64::try_from(q * p).map_err(|_| String::from("the result is too large for a 64-bit integer"))
+    ops::big_value(q * p)
 }
 
 /// Rounds a float to `n` decimals. For `n >= 0` this formats the exact binary value with `n`
@@ -324,10 +349,10 @@ fn round_float(f: f64, n: i64) -> f64 {
 
 fn abs(v: &Value) -> Result<Value, String> {
     match number(v)? {
-        Num::Int(i) => i
+        Num::Int(i) => Ok(i
             .checked_abs()
-            .map(Value::Int)
-            .ok_or_else(|| format!("integer overflow in abs({i})")),
+            .map_or_else(|| Value::from_big(BigInt::from(i).abs()), Value::Int)),
+        Num::Big(b) => Ok(Value::from_big(b.abs())),
         Num::Float(f) => Ok(Value::Float(f.abs())),
     }
 }
@@ -335,8 +360,8 @@ fn abs(v: &Value) -> Result<Value, String> {
 /// `floor`/`ceil`: integers for numbers, like Python's `math.floor`.
 pub(super) fn rounded(v: &Value, f: fn(f64) -> f64) -> Result<Value, String> {
     match number(v)? {
-        Num::Int(i) => Ok(Value::Int(i)),
-        Num::Float(x) => float_to_int(f(x)).map(Value::Int),
+        Num::Int(_) | Num::Big(_) => Ok(v.clone()),
+        Num::Float(x) => float_to_int(f(x)),
     }
 }
 
@@ -511,7 +536,15 @@ mod tests {
             )
         );
         assert!(call("int", &[Value::Float(f64::NAN)]).is_err());
-        assert!(call("int", &[Value::Float(1e30)]).is_err());
+        assert_eq!(
+            call("int", &[Value::Float(1e30)]).map(|v| v.to_str()),
+            Ok("1000000000000000019884624838656".into())
+        );
+        assert_eq!(
+            call("int", &[s(" -123456789012345678901234567890 ")]).map(|v| v.to_str()),
+            Ok("-123456789012345678901234567890".into())
+        );
+        assert!(call("int", &[Value::Float(f64::INFINITY)]).is_err());
         assert!(call("int", &[Value::Null]).is_err());
         assert_eq!(call("float", &[s("2.5")]), Ok(Value::Float(2.5)));
         assert_eq!(call("float", &[Value::Int(3)]), Ok(Value::Float(3.0)));
@@ -544,9 +577,20 @@ mod tests {
             call("round", &[i(4_000_000_000_000_000_000), i(-19)]),
             Ok(i(0))
         );
-        assert!(call("round", &[i(i64::MIN), i(-19)]).is_err());
-        assert!(call("round", &[i(i64::MIN), i(-1)]).is_err());
-        assert!(call("round", &[i(i64::MAX), i(-1)]).is_err());
+        // Past 64 bits, as Python's big integers.
+        let text = |v: Result<Value, String>| v.map(|v| v.to_str());
+        assert_eq!(
+            text(call("round", &[i(i64::MIN), i(-19)])),
+            Ok("-10000000000000000000".into())
+        );
+        assert_eq!(
+            text(call("round", &[i(i64::MIN), i(-1)])),
+            Ok("-9223372036854775810".into())
+        );
+        assert_eq!(
+            text(call("round", &[i(i64::MAX), i(-1)])),
+            Ok("9223372036854775810".into())
+        );
         assert!(call("round", &[f(f64::INFINITY)]).is_err());
         assert!(call("round", &[f(1.5), f(1.0)]).is_err());
         assert!(call("round", &[s("1.5")]).is_err());
@@ -558,7 +602,10 @@ mod tests {
         let i = Value::Int;
         assert_eq!(call("abs", &[i(-3)]), Ok(i(3)));
         assert_eq!(call("abs", &[f(-1.5)]), Ok(f(1.5)));
-        assert!(call("abs", &[i(i64::MIN)]).is_err());
+        assert_eq!(
+            call("abs", &[i(i64::MIN)]).map(|v| v.to_str()),
+            Ok("9223372036854775808".into())
+        );
         assert_eq!(call("sqrt", &[i(16)]), Ok(f(4.0)));
         assert!(
             call("sqrt", &[i(-1)])

@@ -11,12 +11,15 @@
 //! `str()` formatting from [`value`].
 
 mod ast;
+mod datetime;
+mod dtmodule;
 mod eval;
 mod functions;
 mod lexer;
 mod modules;
 mod ops;
 mod parser;
+mod strtime;
 mod value;
 
 pub use value::Value;
@@ -226,9 +229,9 @@ mod tests {
             )
         );
         assert!(
-            try_ev("x ** 100", "10")
-                .expect_err("overflow")
-                .contains("integer overflow")
+            try_ev("x ** 5000", "10")
+                .expect_err("too many digits")
+                .contains("more than 4300 digits")
         );
         assert!(try_ev("-x", "abc").expect_err("neg").contains("unary `-`"));
     }
@@ -282,6 +285,250 @@ mod tests {
         }
     }
 
+    /// `dt` (datetime) and integers past 64 bits: each expected value is what HyperShell 2.8.2
+    /// printed for `echo ARGS | hs cluster --no-db -t 'echo {= EXPR =}'` (machine time zone
+    /// UTC for the two `fromtimestamp`/`timestamp` rows). HyperShell turns args that read as an
+    /// ISO datetime into a datetime before coercion and then fails, hence the `d` prefix and
+    /// `x[1:]`; and it cuts `{= =}` at the first `=`, hence positional timedelta arguments.
+    #[test]
+    fn datetime_and_big_integers_print_what_hypershell_prints() {
+        let iso = "d2024-05-01 12:00:00";
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                iso,
+                "dt.datetime.fromisoformat(x[1:])",
+                "2024-05-01 12:00:00",
+            ),
+            (
+                iso,
+                "dt.datetime.fromisoformat(x[1:]) + dt.timedelta(1, 7200)",
+                "2024-05-02 14:00:00",
+            ),
+            (
+                "d2024-05-01T12:00:00.5",
+                "dt.datetime.fromisoformat(x[1:])",
+                "2024-05-01 12:00:00.500000",
+            ),
+            (
+                iso,
+                "dt.datetime.fromisoformat(x[1:]).strftime('%d/%m/%Y %H:%M')",
+                "01/05/2024 12:00",
+            ),
+            (
+                "d2024-05-01 12:34:56.789",
+                "dt.datetime.fromisoformat(x[1:]).strftime('%A %a %B %b %j %I%p %y %f %e %%')",
+                "Wednesday Wed May May 122 12PM 24 789000  1 %",
+            ),
+            (iso, "dt.datetime.fromisoformat(x[1:]).weekday()", "2"),
+            (
+                "d2024-05-01 12:00:00.25",
+                "dt.datetime.fromisoformat(x[1:]).isoformat()",
+                "2024-05-01T12:00:00.250000",
+            ),
+            (
+                "d2024-05-01 12:34:56.000250",
+                "dt.datetime.fromisoformat(x[1:]).microsecond",
+                "250",
+            ),
+            (
+                "d2024-05-01 12:34:56",
+                "dt.datetime.fromisoformat(x[1:]).year * 100 + dt.datetime.fromisoformat(x[1:]).month",
+                "202405",
+            ),
+            ("1", "dt.timedelta(x, 3661)", "1 day, 1:01:01"),
+            ("-1", "dt.timedelta(0, x)", "-1 day, 23:59:59"),
+            ("1.5", "dt.timedelta(0, 0, 0, 0, 0, x)", "1:30:00"),
+            ("90", "dt.timedelta(0, x).total_seconds()", "90.0"),
+            ("3", "dt.timedelta(0, -x, 5)", "-1 day, 23:59:57.000005"),
+            ("12", "dt.datetime(2024, 5, 1, x)", "2024-05-01 12:00:00"),
+            (
+                "123456",
+                "dt.datetime(2024, 5, 1, 12, 0, 0, x)",
+                "2024-05-01 12:00:00.123456",
+            ),
+            ("1", "dt.date(2024, 2, 28) + dt.timedelta(x)", "2024-02-29"),
+            (
+                "1",
+                "(dt.date(2024, 3, 1) - dt.date(2024, 1, x)).days",
+                "60",
+            ),
+            (
+                iso,
+                "dt.datetime.fromisoformat(x[1:]) < dt.datetime(2025, 1, 1)",
+                "True",
+            ),
+            (
+                iso,
+                "dt.datetime.fromisoformat(x[1:]) - dt.datetime(2024, 1, 1)",
+                "121 days, 12:00:00",
+            ),
+            (
+                "1 May 2024",
+                "dt.datetime.strptime(x, '%d %b %Y')",
+                "2024-05-01 00:00:00",
+            ),
+            (iso, "dt.datetime.fromisoformat(x[1:]).date()", "2024-05-01"),
+            (
+                "d2024-05-01",
+                "dt.date.fromisoformat(x[1:]).isoformat()",
+                "2024-05-01",
+            ),
+            (
+                "d2024-05-01",
+                "dt.date.fromisoformat(x[1:]).strftime('%Y/%m/%d %H')",
+                "2024/05/01 00",
+            ),
+            ("7", "dt.timedelta(7) // dt.timedelta(x)", "1"),
+            ("7", "dt.timedelta(x) / 2", "3 days, 12:00:00"),
+            (
+                "3",
+                "x ** 100",
+                "515377520732011331036461129765621272702107522001",
+            ),
+            ("3", "2 ** 64 // x", "6148914691236517205"),
+            ("7", "-(2 ** 70) % x", "5"),
+            ("1", "2 ** 64 - 2 ** 64 + x", "1"),
+            (
+                "2",
+                "(2 ** 64) * (2 ** 64) * x",
+                "680564733841876926926749214863536422912",
+            ),
+            ("1", "2 ** 64 > 2 ** 63 + x", "True"),
+            ("1", "float(2 ** 64 * x)", "1.8446744073709552e+19"),
+            ("1", "math.factorial(25) * x", "15511210043330985984000000"),
+            ("2", "2 ** 64 / x", "9.223372036854776e+18"),
+            ("1", "-2 ** 63 - x", "-9223372036854775809"),
+            ("3", "-(2 ** 64) // x", "-6148914691236517206"),
+            ("3", "str(2 ** 100)[:x]", "126"),
+            ("3", "math.sqrt(10 ** 30) * x", "3000000000000000.0"),
+            (
+                "3",
+                "int('123456789012345678901234567890') + x",
+                "123456789012345678901234567893",
+            ),
+        ];
+        let big = "123456789012345678901234567890";
+        let big_cases: &[(&str, &str)] = &[
+            ("x + 1", "123456789012345678901234567891"),
+            ("x // 7", "17636684144620811271604938270"),
+            ("x % 1000", "890"),
+            (
+                "x * x",
+                "15241578753238836750495351562536198787501905199875019052100",
+            ),
+            ("x > 1e29", "True"),
+        ];
+        for (args, expr, hypershell) in cases
+            .iter()
+            .copied()
+            .chain(big_cases.iter().map(|(e, h)| (big, *e, *h)))
+        {
+            assert_eq!(ev(expr, args), hypershell, "{expr} on {args:?}");
+        }
+        assert_eq!(ev("abs(x)", "-123456789012345678901234567890"), big);
+        assert_eq!(
+            try_ev("dt.datetime.strptime(x, '%Y')", "abc"),
+            Err("strptime(): time data 'abc' does not match format '%Y'".into())
+        );
+        assert_eq!(
+            try_ev("dt.datetime(2024, x, 30)", "2"),
+            Err("datetime(): day is out of range for month".into())
+        );
+    }
+
+    /// HyperShell cannot parse `=` inside `{= =}`; hs takes Python's keyword arguments for the
+    /// `dt` constructors (values from Python 3.11).
+    #[test]
+    fn datetime_keywords_and_errors() {
+        assert_eq!(
+            ev("dt.timedelta(days=1, hours=2, minutes=3, seconds=4)", ""),
+            "1 day, 2:03:04"
+        );
+        assert_eq!(
+            ev("dt.timedelta(weeks=x, milliseconds=1)", "1"),
+            "7 days, 0:00:00.001000"
+        );
+        assert_eq!(
+            ev("dt.datetime(2024, 5, 1, minute=x)", "7"),
+            "2024-05-01 00:07:00"
+        );
+        assert_eq!(
+            ev(
+                "dt.datetime(year=2024, month=5, day=1) == dt.datetime(2024, 5, 1)",
+                ""
+            ),
+            "True"
+        );
+        assert_eq!(
+            ev("dt.date(2024, 5, 1) == dt.datetime(2024, 5, 1)", ""),
+            "False"
+        );
+        assert_eq!(
+            ev(
+                "dt.datetime.strptime(str(x), '%Y%m%d').isoformat(' ')",
+                "20240501"
+            ),
+            "2024-05-01 00:00:00"
+        );
+        assert_eq!(ev("-dt.timedelta(hours=x)", "1"), "-1 day, 23:00:00");
+        assert_eq!(ev("dt.timedelta(0) or 'none'", ""), "none");
+        assert_eq!(
+            ev("dt.datetime.fromtimestamp(x).timestamp()", "1714567890.5"),
+            "1714567890.5"
+        );
+        let parse_err = |e: &str| Expression::parse(e, 1).expect_err(e);
+        assert!(parse_err("dt.timedelta(dayz=1)").contains("its parameters are: days, seconds"));
+        assert!(parse_err("dt.timedelta(days=1, days=2)").contains("two values for `days`"));
+        assert!(parse_err("dt.timedelta(days=1, 2)").contains("positional argument follows"));
+        assert!(parse_err("round(x, ndigits=1)").contains("takes no keyword arguments"));
+        assert!(parse_err("dt.datetime(2024, 5)").contains("missing its argument `day`"));
+        assert!(parse_err("x = 1").contains("a single `=` only names an argument"));
+        assert!(parse_err("x.year()").contains("is an attribute, not a method"));
+        assert!(
+            parse_err("dt.datetime.nw()")
+                .starts_with("`dt.datetime.nw` is not available; dt.datetime has: now")
+        );
+        assert!(
+            try_ev("x.year", "2024")
+                .expect_err("int")
+                .contains("parse the args first")
+        );
+        assert!(
+            try_ev("dt.date(2024, 1, 1) < dt.datetime(2024, 1, 1)", "")
+                .expect_err("mixed")
+                .contains("cannot compare")
+        );
+        assert!(
+            try_ev("dt.date(2024, 1, 1) + 1", "")
+                .expect_err("type")
+                .contains("unsupported operand")
+        );
+        assert!(
+            try_ev("dt.date(9999, 12, 31) + dt.timedelta(1)", "")
+                .expect_err("range")
+                .contains("out of range")
+        );
+    }
+
+    /// `now()`-based values can only be checked for their shape; HyperShell printed e.g.
+    /// `2026-12-06 13:40:12.345678`, `2026-12-06` and `2026`.
+    #[test]
+    fn now_has_pythons_shape() {
+        let now = ev("dt.datetime.now()", "");
+        assert_eq!(now.len(), if now.len() == 19 { 19 } else { 26 }, "{now}");
+        assert_eq!(&now[4..5], "-");
+        assert_eq!(&now[10..11], " ");
+        assert_eq!(ev("dt.date.today()", "").len(), 10);
+        assert_eq!(ev("len(str(dt.datetime.utcnow().year))", ""), "4");
+        assert_eq!(
+            ev(
+                "dt.datetime.now() - dt.datetime.now() < dt.timedelta(seconds=1)",
+                ""
+            ),
+            "True"
+        );
+    }
+
     #[test]
     fn module_errors_are_pythons() {
         assert_eq!(
@@ -296,10 +543,11 @@ mod tests {
             try_ev("math.exp(x)", "1000"),
             Err("exp(): math range error".into())
         );
+        assert_eq!(ev("math.factorial(x)", "21"), "51090942171709440000");
         assert!(
-            try_ev("math.factorial(x)", "21")
+            try_ev("math.factorial(x)", "2000")
                 .expect_err("too big")
-                .contains("integer overflow: factorial(21) exceeds 64 bits")
+                .contains("more than 4300 digits")
         );
         assert!(
             Expression::parse("math.sqr(x)", 1)

@@ -1,28 +1,31 @@
-//! HyperShell's expression globals: `math`, `path` (= `os.path`) and `os`.
+//! HyperShell's expression globals: `math`, `path` (= `os.path`), `os` and `dt` (datetime).
 //!
 //! HyperShell evaluates `{= =}` with these modules in scope, so templates copied from its docs
 //! say `math.sqrt(x)` or `path.basename(x)`. hs has no modules or attribute access; instead the
 //! parser reads a dotted name that starts with one of [`ROOTS`] as a whole (`os.path.join`) and
 //! resolves it here to a constant or a function, with Python's results and error messages.
-//! `dt` (datetime) is not offered: the language has no date objects.
+//! `dt.…` names are resolved by [`super::dtmodule`].
 
 use std::f64::consts;
 
+use super::dtmodule;
+use super::functions::Func;
 use super::value::{Num, Value};
 use crate::template::path;
 
 /// The names a dotted module member can start with.
-pub const ROOTS: [&str; 3] = ["math", "path", "os"];
+pub const ROOTS: [&str; 4] = ["math", "path", "os", "dt"];
 
 /// Dotted prefixes that are modules themselves, so the parser reads one more `.name`.
 pub fn is_module(dotted: &str) -> bool {
     matches!(dotted, "math" | "path" | "os" | "os.path" | "os.environ")
+        || dtmodule::is_module(dotted)
 }
 
 /// What a dotted name stands for.
 pub enum Member {
     Const(Value),
-    Func(ModFunc),
+    Func(Func),
 }
 
 /// A module function, resolved at parse time.
@@ -123,12 +126,15 @@ const PATH: [(&str, ModFunc); 9] = [
 
 /// Resolves a dotted name; the error lists what the module has.
 pub fn resolve(dotted: &str) -> Result<Member, String> {
+    if dotted == "dt" || dotted.starts_with("dt.") {
+        return dtmodule::resolve(dotted);
+    }
     let (module, member) = dotted.rsplit_once('.').unwrap_or((dotted, ""));
     let find = |table: &[(&str, ModFunc)]| {
         table
             .iter()
             .find(|(n, _)| *n == member)
-            .map(|(_, f)| Member::Func(*f))
+            .map(|(_, f)| Member::Func(Func::Module(*f)))
     };
     let found = match module {
         "math" => match member {
@@ -144,12 +150,12 @@ pub fn resolve(dotted: &str) -> Result<Member, String> {
             _ => find(&PATH),
         },
         "os" => match member {
-            "getenv" => Some(Member::Func(F::Getenv)),
-            "getcwd" => Some(Member::Func(F::Getcwd)),
+            "getenv" => Some(Member::Func(Func::Module(F::Getenv))),
+            "getcwd" => Some(Member::Func(Func::Module(F::Getcwd))),
             "sep" => Some(Member::Const(Value::Str("/".into()))),
             _ => None,
         },
-        "os.environ" if member == "get" => Some(Member::Func(F::Getenv)),
+        "os.environ" if member == "get" => Some(Member::Func(Func::Module(F::Getenv))),
         _ => None,
     };
     found.ok_or_else(|| {
@@ -210,7 +216,9 @@ impl ModFunc {
             F::Exp => float(num(0)?.exp()),
             F::Log => {
                 let x = num(0)?;
-                let ln = domain(x, |x| x > 0.0, f64::ln)?.as_num().map(Num::as_f64);
+                let ln = domain(x, |x| x > 0.0, f64::ln)?
+                    .as_num()
+                    .and_then(|n| n.to_f64().ok());
                 match args.get(1) {
                     None => Ok(Value::Float(ln.unwrap_or(f64::NAN))),
                     Some(base) => {
@@ -314,12 +322,14 @@ fn domain_error() -> String {
 
 /// A float argument (ints and bools convert, as in Python's `math`).
 fn real(v: &Value) -> Result<f64, String> {
-    v.as_num().map(Num::as_f64).ok_or_else(|| {
-        format!(
-            "must be a real number, not {}; convert with float(…)",
-            v.describe()
-        )
-    })
+    v.as_num()
+        .ok_or_else(|| {
+            format!(
+                "must be a real number, not {}; convert with float(…)",
+                v.describe()
+            )
+        })?
+        .to_f64()
 }
 
 fn integer(v: &Value) -> Result<i64, String> {
@@ -364,12 +374,15 @@ fn factorial(v: &Value) -> Result<Value, String> {
     if n < 0 {
         return Err(String::from("not defined for negative values"));
     }
-    (1..=n)
-        .try_fold(1_i64, |acc, k| acc.checked_mul(k))
-        .map(Value::Int)
-        .ok_or_else(|| {
-            format!("integer overflow: factorial({n}) exceeds 64 bits; hs integers are 64-bit")
-        })
+    let mut product = num_bigint::BigInt::from(1);
+    for k in 2..=n {
+        product *= k;
+        // Stop early: the digit limit is checked exactly by `big_value`, this only bounds work.
+        if product.bits() > u64::from(super::ops::MAX_INT_DIGITS) * 4 {
+            break;
+        }
+    }
+    super::ops::big_value(product)
 }
 
 fn gcd(a: i64, b: i64) -> Result<i64, String> {

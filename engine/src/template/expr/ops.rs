@@ -2,6 +2,11 @@
 //! is an `Err` with a message, never a panic or a silent wrap-around.
 
 use std::cmp::Ordering;
+use std::sync::OnceLock;
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{Signed, Zero};
 
 use super::ast::Cmp;
 use super::lexer::Op;
@@ -39,6 +44,9 @@ pub fn binary(op: Op, a: &Value, b: &Value) -> Result<Value, String> {
     if let (Some(x), Some(y)) = (a.as_num(), b.as_num()) {
         return arithmetic(op, x, y);
     }
+    if let Some(result) = super::datetime::binary(op, a, b) {
+        return result;
+    }
     match (op, a, b) {
         (Op::Plus, Value::Str(x), Value::Str(y)) => {
             check_string_len(x.len() + y.len())?;
@@ -75,6 +83,8 @@ fn repeat(seq: &Value, count: &Value) -> Result<Value, String> {
     let times = match count {
         Value::Int(n) => *n,
         Value::Bool(b) => i64::from(*b),
+        Value::Big(b) if b.is_negative() => 0,
+        Value::Big(_) => i64::MAX,
         other => {
             return Err(format!(
                 "can only repeat {} by an integer, not {}",
@@ -102,19 +112,36 @@ fn repeat(seq: &Value, count: &Value) -> Result<Value, String> {
     }
 }
 
-fn overflow(a: i64, op: Op, b: i64) -> String {
+/// Python 3.11 refuses to print an integer of more than this many digits
+/// (`sys.int_info.default_max_str_digits`); hs refuses to build one, which also bounds the
+/// time and memory big-integer arithmetic can take.
+pub const MAX_INT_DIGITS: u32 = 4300;
+
+/// Checks a big-integer result against [`MAX_INT_DIGITS`] and returns it as a value.
+pub fn big_value(b: BigInt) -> Result<Value, String> {
+    static LIMIT: OnceLock<BigInt> = OnceLock::new();
+    let limit = LIMIT.get_or_init(|| BigInt::from(10).pow(MAX_INT_DIGITS));
+    if b.magnitude() >= limit.magnitude() {
+        return Err(too_many_digits());
+    }
+    Ok(Value::from_big(b))
+}
+
+fn too_many_digits() -> String {
     format!(
-        "integer overflow: {a} {} {b} exceeds 64 bits (hs integers are 64-bit where Python's \
-         are unbounded); use floats, e.g. float(x)",
-        op.symbol()
+        "the integer would have more than {MAX_INT_DIGITS} digits, the most Python prints \
+         (sys.int_info.default_max_str_digits); use floats, e.g. float(x)"
     )
 }
 
 fn arithmetic(op: Op, a: Num, b: Num) -> Result<Value, String> {
-    if let (Num::Int(x), Num::Int(y)) = (a, b) {
-        return int_arithmetic(op, x, y);
+    match (a, b) {
+        (Num::Int(x), Num::Int(y)) => return int_arithmetic(op, x, y),
+        (Num::Float(_), _) | (_, Num::Float(_)) => {}
+        (x, y) if op != Op::Slash => return big_arithmetic(op, &to_big(x), &to_big(y)),
+        _ => {}
     }
-    let (x, y) = (a.as_f64(), b.as_f64());
+    let (x, y) = (a.to_f64()?, b.to_f64()?);
     let result = match op {
         Op::Plus => x + y,
         Op::Minus => x - y,
@@ -133,8 +160,21 @@ fn arithmetic(op: Op, a: Num, b: Num) -> Result<Value, String> {
     Ok(Value::Float(result))
 }
 
+/// An integer operand as a big integer (floats never get here).
+fn to_big(n: Num) -> BigInt {
+    match n {
+        Num::Int(i) => BigInt::from(i),
+        Num::Big(b) => b.clone(),
+        Num::Float(_) => BigInt::zero(),
+    }
+}
+
+/// Integer arithmetic on 64 bits, moving to big integers when a result does not fit.
 fn int_arithmetic(op: Op, x: i64, y: i64) -> Result<Value, String> {
-    let checked = |r: Option<i64>| r.map(Value::Int).ok_or_else(|| overflow(x, op, y));
+    let checked = |r: Option<i64>| match r {
+        Some(i) => Ok(Value::Int(i)),
+        None => big_arithmetic(op, &BigInt::from(x), &BigInt::from(y)),
+    };
     match op {
         Op::Plus => checked(x.checked_add(y)),
         Op::Minus => checked(x.checked_sub(y)),
@@ -151,7 +191,9 @@ fn int_arithmetic(op: Op, x: i64, y: i64) -> Result<Value, String> {
                 return Err(String::from("integer division by zero"));
             }
             // Floor division: round the truncated quotient down when the signs differ.
-            let q = x.checked_div(y).ok_or_else(|| overflow(x, op, y))?;
+            let Some(q) = x.checked_div(y) else {
+                return big_arithmetic(op, &BigInt::from(x), &BigInt::from(y));
+            };
             let r = x.wrapping_rem(y);
             Ok(Value::Int(if r != 0 && ((r < 0) != (y < 0)) {
                 q - 1
@@ -192,9 +234,58 @@ fn int_pow(x: i64, y: i64) -> Result<Value, String> {
         (-1, Err(_)) => Some(if y % 2 == 0 { 1 } else { -1 }),
         _ => None,
     };
-    result
-        .map(Value::Int)
-        .ok_or_else(|| overflow(x, Op::DoubleStar, y))
+    match result {
+        Some(i) => Ok(Value::Int(i)),
+        None => big_pow(&BigInt::from(x), &BigInt::from(y)),
+    }
+}
+
+/// `+ - * // % **` on integers of any size (`/` goes through floats).
+fn big_arithmetic(op: Op, x: &BigInt, y: &BigInt) -> Result<Value, String> {
+    match op {
+        Op::Plus => big_value(x + y),
+        Op::Minus => big_value(x - y),
+        Op::Star => {
+            if x.bits() + y.bits() > u64::from(MAX_INT_DIGITS) * 4 {
+                return Err(too_many_digits());
+            }
+            big_value(x * y)
+        }
+        Op::DoubleSlash if y.is_zero() => Err(String::from("integer division by zero")),
+        Op::Percent if y.is_zero() => Err(String::from("integer modulo by zero")),
+        Op::DoubleSlash => big_value(x.div_floor(y)),
+        Op::Percent => big_value(x.mod_floor(y)),
+        Op::DoubleStar => big_pow(x, y),
+        _ => Err(format!("`{}` is not an arithmetic operator", op.symbol())),
+    }
+}
+
+/// `x ** y` for big integers; the size is estimated before anything is computed.
+fn big_pow(x: &BigInt, y: &BigInt) -> Result<Value, String> {
+    if y.is_negative() {
+        let (xf, yf) = (Num::Big(x).to_f64()?, Num::Big(y).to_f64()?);
+        if xf == 0.0 {
+            return Err(String::from(
+                "0 cannot be raised to a negative power (division by zero)",
+            ));
+        }
+        return float_pow(xf, yf).map(Value::Float);
+    }
+    if x.magnitude() <= &num_bigint::BigUint::from(1_u8) {
+        let odd = y.is_odd();
+        return Ok(Value::Int(match (x.is_negative(), x.is_zero()) {
+            (_, true) if y.is_zero() => 1,
+            (_, true) => 0,
+            (true, _) if odd => -1,
+            _ => 1,
+        }));
+    }
+    // |x| >= 2, so the result has at least (bits(x) - 1) * y + 1 bits.
+    let exponent = u32::try_from(y).map_err(|_| too_many_digits())?;
+    if (x.bits() - 1).saturating_mul(u64::from(exponent)) > u64::from(MAX_INT_DIGITS) * 4 {
+        return Err(too_many_digits());
+    }
+    big_value(x.pow(exponent))
 }
 
 /// `x ** y` for floats, with Python's errors instead of NaN or a silent infinity.
@@ -248,12 +339,17 @@ fn float_divmod(x: f64, y: f64) -> Result<(f64, f64), String> {
 /// Unary minus.
 pub fn negate(v: &Value) -> Result<Value, String> {
     match v.as_num() {
-        Some(Num::Int(i)) => i
+        Some(Num::Int(i)) => Ok(i
             .checked_neg()
-            .map(Value::Int)
-            .ok_or_else(|| format!("integer overflow in -({i})")),
+            .map_or_else(|| Value::from_big(-BigInt::from(i)), Value::Int)),
+        Some(Num::Big(b)) => Ok(Value::from_big(-b)),
         Some(Num::Float(f)) => Ok(Value::Float(-f)),
-        None => Err(format!("bad operand for unary `-`: {}", v.describe())),
+        None => match v {
+            Value::Delta(d) => {
+                super::datetime::delta(-i128::from(super::datetime::micros(d))).map(Value::Delta)
+            }
+            _ => Err(format!("bad operand for unary `-`: {}", v.describe())),
+        },
     }
 }
 
@@ -261,8 +357,12 @@ pub fn negate(v: &Value) -> Result<Value, String> {
 pub fn plus(v: &Value) -> Result<Value, String> {
     match v.as_num() {
         Some(Num::Int(i)) => Ok(Value::Int(i)),
+        Some(Num::Big(b)) => Ok(Value::Big(b.clone())),
         Some(Num::Float(f)) => Ok(Value::Float(f)),
-        None => Err(format!("bad operand for unary `+`: {}", v.describe())),
+        None => match v {
+            Value::Delta(_) => Ok(v.clone()),
+            _ => Err(format!("bad operand for unary `+`: {}", v.describe())),
+        },
     }
 }
 
@@ -357,6 +457,78 @@ mod tests {
         }
     }
 
+    /// Past 64 bits integers are big, as in Python; expected values are Python 3.11's.
+    #[test]
+    fn big_integer_arithmetic_matches_python() {
+        let text = |op, a: i64, b: i64| binary(op, &int(a), &int(b)).map(|v| v.to_str());
+        assert_eq!(
+            text(Op::Plus, i64::MAX, 1),
+            Ok("9223372036854775808".into())
+        );
+        assert_eq!(
+            text(Op::Star, i64::MAX, 2),
+            Ok("18446744073709551614".into())
+        );
+        assert_eq!(
+            text(Op::DoubleSlash, i64::MIN, -1),
+            Ok("9223372036854775808".into())
+        );
+        assert_eq!(
+            text(Op::DoubleStar, 10, 19),
+            Ok("10000000000000000000".into())
+        );
+        assert_eq!(
+            negate(&int(i64::MIN)).map(|v| v.to_str()),
+            Ok("9223372036854775808".into())
+        );
+        let big = |s: &str| Value::Big(s.parse().expect("big"));
+        let x = big("123456789012345678901234567890");
+        let run = |op, a: &Value, b: &Value| binary(op, a, b).map(|v| v.to_str());
+        assert_eq!(
+            run(Op::DoubleSlash, &x, &int(-7)),
+            Ok("-17636684144620811271604938270".into())
+        );
+        assert_eq!(run(Op::Percent, &x, &int(-1000)), Ok("-110".into()));
+        assert_eq!(run(Op::Minus, &x, &x), Ok("0".into()));
+        assert_eq!(
+            binary(Op::Minus, &x, &x),
+            Ok(int(0)),
+            "normalised back to 64 bits"
+        );
+        assert_eq!(
+            run(Op::Slash, &x, &int(10)),
+            Ok("1.2345678901234568e+28".into())
+        );
+        assert_eq!(
+            run(Op::Plus, &x, &float(0.5)),
+            Ok("1.2345678901234568e+29".into())
+        );
+        assert_eq!(
+            run(Op::DoubleStar, &x, &int(-1)),
+            Ok("8.1000000729e-30".into())
+        );
+        assert!(compare(Cmp::Op(Op::Gt), &x, &float(1e29)).expect("ordered"));
+        assert!(compare(Cmp::Op(Op::Lt), &x, &float(f64::INFINITY)).expect("ordered"));
+        assert!(compare(Cmp::Op(Op::Gt), &x, &int(i64::MAX)).expect("ordered"));
+        assert!(
+            compare(
+                Cmp::Op(Op::Eq),
+                &big("18446744073709551616"),
+                &float(18446744073709551616.0)
+            )
+            .expect("eq")
+        );
+        assert_eq!(
+            binary(Op::DoubleSlash, &x, &int(0)),
+            Err("integer division by zero".into())
+        );
+        let huge = binary(Op::DoubleStar, &int(10), &int(400)).expect("big");
+        assert_eq!(
+            binary(Op::Plus, &huge, &float(1.0)),
+            Err("int too large to convert to float".into())
+        );
+    }
+
     #[test]
     fn float_arithmetic_matches_python() {
         let cases = [
@@ -397,18 +569,16 @@ mod tests {
         assert!(binary(Op::Slash, &float(1.0), &float(0.0)).is_err());
         assert!(binary(Op::Percent, &float(1.0), &int(0)).is_err());
         assert!(
-            binary(Op::Plus, &int(i64::MAX), &int(1))
-                .expect_err("overflow")
-                .starts_with("integer overflow: 9223372036854775807 + 1 exceeds 64 bits")
+            binary(Op::DoubleStar, &int(2), &int(1 << 40))
+                .expect_err("huge")
+                .starts_with("the integer would have more than 4300 digits")
         );
-        assert!(binary(Op::Star, &int(i64::MAX), &int(2)).is_err());
-        assert!(binary(Op::DoubleSlash, &int(i64::MIN), &int(-1)).is_err());
-        assert!(binary(Op::DoubleStar, &int(10), &int(19)).is_err());
-        assert!(binary(Op::DoubleStar, &int(2), &int(1 << 40)).is_err());
+        assert!(binary(Op::DoubleStar, &int(10), &int(4300)).is_err());
+        assert!(binary(Op::DoubleStar, &int(10), &int(4299)).is_ok());
         assert!(binary(Op::DoubleStar, &int(0), &int(-1)).is_err());
         assert!(binary(Op::DoubleStar, &float(-8.0), &float(0.5)).is_err());
         assert!(binary(Op::DoubleStar, &float(10.0), &float(400.0)).is_err());
-        assert!(negate(&int(i64::MIN)).is_err());
+
         assert_eq!(
             binary(Op::Plus, &s("a"), &int(1)),
             Err(

@@ -12,17 +12,19 @@
 //! term       := unary { ( "*" | "/" | "//" | "%" ) unary }
 //! unary      := ( "-" | "+" ) unary | power
 //! power      := postfix [ "**" unary ]
-//! postfix    := atom { "[" subscript "]" | "." NAME "(" [ args ] ")" }
+//! postfix    := atom { "[" subscript "]" | "." NAME [ "(" [ args ] ")" ] }
 //! subscript  := expression | [ expression ] ":" [ expression ] [ ":" [ expression ] ]
 //! atom       := NUMBER | STRING | "true" | "false" | "null" | "x" | "args"
 //!             | NAME "(" [ args ] ")" | "(" expression ")"
-//! args       := expression { "," expression }
+//! args       := arg { "," arg }
+//! arg        := expression | NAME "=" expression      (keywords: dt constructors only)
 //! ```
 //!
 //! Function names and argument counts are checked here, so a typo fails at `Template::parse`
 //! instead of on every task.
 
 use super::ast::{Cmp, Expr, MAX_DEPTH, Node, Var};
+use super::dtmodule;
 use super::functions::Func;
 use super::lexer::{Op, Tok, Token, tokenize};
 use super::modules;
@@ -323,6 +325,25 @@ impl Parser {
                 name_token.tok.describe()
             ));
         };
+        if let Some((member, is_method)) = dtmodule::member(name) {
+            let func = Func::Dt(member);
+            let mut args = vec![receiver];
+            if is_method {
+                if !self.at(&Tok::LParen) {
+                    return Err(format!(
+                        "`.{name}` at column {column} must be called: write .{name}()"
+                    ));
+                }
+                self.call_args(func, &mut args, column)?;
+                func.check_arity(args.len())
+                    .map_err(|e| format!("{e} (method call at column {column} counts the value before `.` as the first argument)"))?;
+            } else if self.at(&Tok::LParen) {
+                return Err(format!(
+                    "`.{name}` at column {column} is an attribute, not a method: write .{name}"
+                ));
+            }
+            return self.node(Node::Call(func, args), column);
+        }
         let func = lookup(name, name_token.column)?;
         if !self.at(&Tok::LParen) {
             return Err(format!(
@@ -330,28 +351,89 @@ impl Parser {
             ));
         }
         let mut args = vec![receiver];
-        self.call_args(&mut args)?;
+        self.call_args(func, &mut args, column)?;
         func.check_arity(args.len())
             .map_err(|e| format!("{e} (method call at column {column} counts the value before `.` as the first argument)"))?;
         self.node(Node::Call(func, args), column)
     }
 
-    /// After a function name: `( [expr {, expr}] )`, appended to `args`.
-    fn call_args(&mut self, args: &mut Vec<Expr>) -> Result<(), String> {
+    /// After a function name: `( [arg {, arg}] )`, appended to `args`, where an arg is an
+    /// expression or, for functions with [`Func::keywords`], `name=expression`. Keyword
+    /// arguments are bound to their positions here, and every keyword parameter left out is
+    /// filled with its default of 0, so evaluation only sees positional arguments.
+    fn call_args(&mut self, func: Func, args: &mut Vec<Expr>, column: usize) -> Result<(), String> {
         self.expect(&Tok::LParen, "to start the arguments")?;
-        if self.at(&Tok::RParen) {
-            self.advance();
-            return Ok(());
-        }
-        loop {
-            args.push(self.expression()?);
+        let mut named: Vec<(usize, Expr)> = Vec::new();
+        while !self.at(&Tok::RParen) {
+            let keyword = match (&self.peek().tok, self.peek_at(1)) {
+                (Tok::Name(n), Tok::Assign) => Some((n.clone(), self.peek().column)),
+                _ => None,
+            };
+            if let Some((name, at)) = keyword {
+                self.advance();
+                self.advance();
+                let params = func.keywords();
+                let slot = params.iter().position(|p| *p == name).ok_or_else(|| {
+                    if params.is_empty() {
+                        format!(
+                            "`{}` at column {at} takes no keyword arguments",
+                            func.name()
+                        )
+                    } else {
+                        format!(
+                            "`{}` has no parameter `{name}` (column {at}); its parameters are: {}",
+                            func.name(),
+                            params.join(", ")
+                        )
+                    }
+                })?;
+                if slot < args.len() || named.iter().any(|(s, _)| *s == slot) {
+                    return Err(format!(
+                        "`{}` got two values for `{name}` (column {at})",
+                        func.name()
+                    ));
+                }
+                named.push((slot, self.expression()?));
+            } else {
+                if !named.is_empty() {
+                    return Err(format!(
+                        "a positional argument follows a keyword argument at column {}",
+                        self.peek().column
+                    ));
+                }
+                args.push(self.expression()?);
+            }
             if self.at(&Tok::Comma) {
                 self.advance();
-                continue;
+            } else {
+                break;
             }
-            self.expect(&Tok::RParen, "to close the argument list")?;
+        }
+        self.expect(&Tok::RParen, "to close the argument list")?;
+        let params = func.keywords().len();
+        if params == 0 {
             return Ok(());
         }
+        let (min, _) = func.arity();
+        let mut named = named.into_iter().map(Some).collect::<Vec<_>>();
+        for slot in args.len()..params {
+            let given = named
+                .iter_mut()
+                .find(|n| n.as_ref().is_some_and(|(s, _)| *s == slot))
+                .and_then(Option::take);
+            match given {
+                Some((_, e)) => args.push(e),
+                None if slot < min => {
+                    return Err(format!(
+                        "`{}` is missing its argument `{}` (call at column {column})",
+                        func.name(),
+                        func.keywords()[slot]
+                    ));
+                }
+                None => args.push(self.node(Node::Literal(Value::Int(0)), column)?),
+            }
+        }
+        Ok(())
     }
 
     fn atom(&mut self) -> Result<Expr, String> {
@@ -409,7 +491,7 @@ impl Parser {
         }
         let func = lookup(name, column)?;
         let mut args = Vec::new();
-        self.call_args(&mut args)?;
+        self.call_args(func, &mut args, column)?;
         func.check_arity(args.len())
             .map_err(|e| format!("{e} (call at column {column})"))?;
         self.node(Node::Call(func, args), column)
@@ -443,9 +525,9 @@ impl Parser {
                         "`{dotted}` at column {column} must be called: write {dotted}(…)"
                     ));
                 }
-                let func = Func::Module(f);
+                let func = f;
                 let mut args = Vec::new();
-                self.call_args(&mut args)?;
+                self.call_args(func, &mut args, column)?;
                 func.check_arity(args.len())
                     .map_err(|e| format!("{e} (call of `{dotted}` at column {column})"))?;
                 self.node(Node::Call(func, args), column)

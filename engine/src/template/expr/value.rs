@@ -1,11 +1,17 @@
 //! Values of the expression language, how args become a value, and how values print.
 //!
 //! The output of `{= =}` must read like HyperShell's `str(eval(...))`, so printing follows
-//! Python's `str()`: `6`, `1.5`, `6.0`, `1e+20`, `True`, `None`, `['a', 'b']`.
+//! Python's `str()`: `6`, `1.5`, `6.0`, `1e+20`, `True`, `None`, `['a', 'b']`,
+//! `2024-05-01 12:00:00`.
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use num_bigint::BigInt;
+use num_traits::{FromPrimitive, ToPrimitive};
+
+use super::datetime;
 use crate::template::error::abbreviate;
 
 /// One value. Lists only come from `split()` (and slicing or concatenating lists).
@@ -14,32 +20,47 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// An integer outside the `i64` range (Python's integers are unbounded). Always built with
+    /// [`Value::from_big`], so a value that fits is an `Int` and `i64` stays the fast path.
+    Big(BigInt),
     Float(f64),
     Str(String),
     List(Vec<Value>),
+    /// `datetime.date` (from the `dt` global).
+    Date(NaiveDate),
+    /// A naive `datetime.datetime`, to the microsecond.
+    DateTime(NaiveDateTime),
+    /// `datetime.timedelta`, a whole number of microseconds.
+    Delta(TimeDelta),
 }
 
 /// A number view of a value: booleans count as 0 and 1, as in Python.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Num {
+pub enum Num<'a> {
     Int(i64),
+    Big(&'a BigInt),
     Float(f64),
 }
 
-impl Num {
-    pub fn as_f64(self) -> f64 {
+impl Num<'_> {
+    /// The value as a float; Python's `OverflowError` for an integer beyond the float range.
+    pub fn to_f64(self) -> Result<f64, String> {
         match self {
-            Num::Int(i) => i as f64,
-            Num::Float(f) => f,
+            Num::Int(i) => Ok(i as f64),
+            Num::Float(f) => Ok(f),
+            Num::Big(b) => b
+                .to_f64()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| String::from("int too large to convert to float")),
         }
     }
 }
 
 impl Value {
     /// HyperShell's `smart_coerce` of the args: `null`/`none` (any case) → null, `true`/`false`
-    /// (any case) → bool, then a decimal `i64`, then a float (including `inf`/`nan`, like
-    /// Python's `float()`), else the args unchanged as a string. Integers too large for `i64`
-    /// become floats. Surrounding whitespace is ignored for the non-string cases.
+    /// (any case) → bool, then a decimal integer (of any size), then a float (including
+    /// `inf`/`nan`, like Python's `float()`), else the args unchanged as a string. Surrounding
+    /// whitespace is ignored for the non-string cases.
     pub fn coerce(args: &str) -> Value {
         let trimmed = args.trim();
         if trimmed.eq_ignore_ascii_case("null") || trimmed.eq_ignore_ascii_case("none") {
@@ -54,10 +75,21 @@ impl Value {
         if let Ok(i) = trimmed.parse::<i64>() {
             return Value::Int(i);
         }
+        if let Ok(big) = trimmed.parse::<BigInt>() {
+            return Value::Big(big);
+        }
         if let Ok(f) = trimmed.parse::<f64>() {
             return Value::Float(f);
         }
         Value::Str(args.to_string())
+    }
+
+    /// An integer of any size: `Int` when it fits in 64 bits, else `Big`.
+    pub fn from_big(big: BigInt) -> Value {
+        match big.to_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Big(big),
+        }
     }
 
     /// The type name used in error messages.
@@ -65,7 +97,10 @@ impl Value {
         match self {
             Value::Null => "None",
             Value::Bool(_) => "bool",
-            Value::Int(_) => "int",
+            Value::Int(_) | Value::Big(_) => "int",
+            Value::Date(_) => "datetime.date",
+            Value::DateTime(_) => "datetime.datetime",
+            Value::Delta(_) => "datetime.timedelta",
             Value::Float(_) => "float",
             Value::Str(_) => "str",
             Value::List(_) => "list",
@@ -80,21 +115,25 @@ impl Value {
         }
     }
 
-    pub fn as_num(&self) -> Option<Num> {
+    pub fn as_num(&self) -> Option<Num<'_>> {
         match self {
             Value::Bool(b) => Some(Num::Int(i64::from(*b))),
             Value::Int(i) => Some(Num::Int(*i)),
+            Value::Big(b) => Some(Num::Big(b)),
             Value::Float(f) => Some(Num::Float(*f)),
             _ => None,
         }
     }
 
-    /// Python truthiness: null, false, zero, empty string and empty list are false.
+    /// Python truthiness: null, false, zero, a zero timedelta, empty string and empty list are
+    /// false.
     pub fn truthy(&self) -> bool {
         match self {
             Value::Null => false,
             Value::Bool(b) => *b,
             Value::Int(i) => *i != 0,
+            Value::Big(_) | Value::Date(_) | Value::DateTime(_) => true,
+            Value::Delta(d) => !d.is_zero(),
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -105,6 +144,9 @@ impl Value {
     pub fn to_str(&self) -> String {
         match self {
             Value::Str(s) => s.clone(),
+            Value::Date(d) => datetime::date_str(d),
+            Value::DateTime(d) => datetime::datetime_str(d, ' '),
+            Value::Delta(d) => datetime::delta_str(d),
             other => other.repr(),
         }
     }
@@ -116,7 +158,11 @@ impl Value {
             Value::Bool(true) => String::from("True"),
             Value::Bool(false) => String::from("False"),
             Value::Int(i) => i.to_string(),
+            Value::Big(b) => b.to_string(),
             Value::Float(f) => format_float(*f),
+            Value::Date(d) => datetime::date_repr(d),
+            Value::DateTime(d) => datetime::datetime_repr(d),
+            Value::Delta(d) => datetime::delta_repr(d),
             Value::Str(s) => repr_str(s),
             Value::List(items) => {
                 let mut out = String::from("[");
@@ -138,6 +184,9 @@ impl Value {
         match (self, other) {
             (Value::Null, Value::Null) => true,
             (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Date(a), Value::Date(b)) => a == b,
+            (Value::DateTime(a), Value::DateTime(b)) => a == b,
+            (Value::Delta(a), Value::Delta(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.equals(y))
             }
@@ -149,11 +198,15 @@ impl Value {
     }
 
     /// Python ordering (`<` and friends, `min`, `max`): numbers with numbers, strings with
-    /// strings (by code point), lists element by element. `Ok(None)` means unordered (NaN);
-    /// other combinations are a type error, as in Python 3.
+    /// strings (by code point), lists element by element, dates, datetimes and timedeltas each
+    /// with their own kind. `Ok(None)` means unordered (NaN); other combinations are a type
+    /// error, as in Python 3.
     pub fn compare(&self, other: &Value, op: &str) -> Result<Option<Ordering>, String> {
         match (self, other) {
             (Value::Str(a), Value::Str(b)) => Ok(Some(a.cmp(b))),
+            (Value::Date(a), Value::Date(b)) => Ok(Some(a.cmp(b))),
+            (Value::DateTime(a), Value::DateTime(b)) => Ok(Some(a.cmp(b))),
+            (Value::Delta(a), Value::Delta(b)) => Ok(Some(a.cmp(b))),
             (Value::List(a), Value::List(b)) => {
                 for (x, y) in a.iter().zip(b) {
                     if !x.equals(y) {
@@ -175,7 +228,7 @@ impl Value {
     }
 }
 
-/// Exact numeric comparison. Converting a large `i64` to `f64` would round, so mixed
+/// Exact numeric comparison. Converting a large integer to `f64` would round, so mixed
 /// comparisons split the float into its integer and fractional parts instead.
 pub fn compare_nums(a: Num, b: Num) -> Option<Ordering> {
     match (a, b) {
@@ -183,7 +236,44 @@ pub fn compare_nums(a: Num, b: Num) -> Option<Ordering> {
         (Num::Float(x), Num::Float(y)) => x.partial_cmp(&y),
         (Num::Int(x), Num::Float(y)) => compare_int_float(x, y),
         (Num::Float(x), Num::Int(y)) => compare_int_float(y, x).map(Ordering::reverse),
+        (Num::Big(x), Num::Big(y)) => Some(x.cmp(y)),
+        // A `Big` is outside the `i64` range, so its sign decides.
+        (Num::Big(x), Num::Int(_)) => Some(big_sign(x)),
+        (Num::Int(_), Num::Big(y)) => Some(big_sign(y).reverse()),
+        (Num::Big(x), Num::Float(y)) => compare_big_float(x, y),
+        (Num::Float(x), Num::Big(y)) => compare_big_float(y, x).map(Ordering::reverse),
     }
+}
+
+fn big_sign(b: &BigInt) -> Ordering {
+    b.sign().cmp(&num_bigint::Sign::NoSign)
+}
+
+/// Compares exactly: a finite float is an integer plus a fraction in (-1, 1), and every float
+/// beyond 2^53 is an integer, so comparing with its integer part settles all but ties.
+fn compare_big_float(b: &BigInt, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f.is_infinite() {
+        return Some(if f > 0.0 {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        });
+    }
+    // An integral float converts exactly.
+    let whole = BigInt::from_f64(f.trunc()).unwrap_or_default();
+    Some(b.cmp(&whole).then_with(|| {
+        let frac = f - f.trunc();
+        if frac > 0.0 {
+            Ordering::Less
+        } else if frac < 0.0 {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    }))
 }
 
 fn compare_int_float(i: i64, f: f64) -> Option<Ordering> {
@@ -314,8 +404,8 @@ mod tests {
         assert_eq!(Value::coerce("1.5"), Value::Float(1.5));
         assert_eq!(Value::coerce("1e3"), Value::Float(1000.0));
         assert_eq!(
-            Value::coerce("99999999999999999999"),
-            Value::Float(99_999_999_999_999_999_999.0)
+            Value::coerce(" -99999999999999999999 "),
+            Value::Big("-99999999999999999999".parse().expect("big"))
         );
         assert!(matches!(Value::coerce("nan"), Value::Float(f) if f.is_nan()));
         assert_eq!(Value::coerce("True"), Value::Bool(true));
