@@ -15,6 +15,7 @@ mod executor;
 mod lan;
 mod launch;
 mod ownership;
+mod partitions;
 mod profiles;
 mod reconnect;
 mod regressions;
