@@ -173,6 +173,24 @@ pub fn open(location: &Location, prepare: Prepare) -> anyhow::Result<Box<dyn Tas
     Ok(store)
 }
 
+/// Open the store of a reading command (`hs list`, `hs info`, `hs wait`): on SQLite it reads the
+/// database and every `initdb --rotate` partition beside it as one, unless `ignore_partitions`
+/// (`-i`). The store must only be read.
+pub fn open_reading(
+    location: &Location,
+    ignore_partitions: bool,
+) -> anyhow::Result<Box<dyn TaskStore>> {
+    match location {
+        Location::Sqlite(path) if !ignore_partitions => {
+            let mut store = SqliteStore::open(path).map_err(runtime)?;
+            store.initialize().map_err(runtime)?;
+            store.attach_partitions().map_err(runtime)?;
+            Ok(Box::new(store))
+        }
+        _ => open(location, Prepare::Existing),
+    }
+}
+
 /// Store errors are runtime errors (exit 5), with the store's own one-line message.
 pub fn runtime(e: StoreError) -> anyhow::Error {
     Failure::runtime(e.to_string())

@@ -16,6 +16,7 @@ mod hypershell_cli;
 mod lan;
 mod launch;
 mod ownership;
+mod partitions;
 mod profiles;
 mod reconnect;
 mod regressions;

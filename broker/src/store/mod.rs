@@ -5,6 +5,8 @@
 //! The schema keeps HyperShell's `task` table columns and meanings, so its users' queries carry
 //! over; hs adds a `signal` column so a task killed by a signal is never confused with the
 //! sentinel exit statuses (-1 cancelled, -2 template error, -3 resource error, -4 spawn error).
+//! A SQLite store can move its finished tasks into partition files beside it (`main.N`, see
+//! `SqliteStore::rotate`), which reading commands see through `SqliteStore::attach_partitions`.
 //!
 //! Only the controller (and the `hs submit/list/update/...` commands) touch the store; engines
 //! never do. All writes go through one writer in batched transactions.
@@ -24,7 +26,9 @@ pub use postgres::PostgresStore;
 pub use query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter, Value};
 pub use record::{ClientRecord, Completion, TaskRecord};
 pub use schema::SCHEMA_VERSION;
-pub use sqlite::SqliteStore;
+pub use sqlite::{
+    MAX_ATTACHED, Partition, Rotation, SqliteStore, next_partition, partition_path, partitions,
+};
 pub use value::regex_problem;
 
 use uuid::Uuid;
@@ -58,6 +62,14 @@ pub enum StoreError {
     UnknownField(String),
     #[error("bad value for {field}: {reason}")]
     BadValue { field: String, reason: String },
+    #[error(
+        "{found} partitions lie beside {db} but SQLite attaches at most {max}: pass -i/--ignore-partitions to read it alone, or move the oldest partitions to another directory"
+    )]
+    TooManyPartitions {
+        db: String,
+        found: usize,
+        max: usize,
+    },
     #[error("database error: {0}")]
     Backend(String),
 }

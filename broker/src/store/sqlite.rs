@@ -20,6 +20,12 @@ use super::sql::{Claimed, Conn, Dialect, SqlCore, forward_task_store};
 use super::value::{Param, ids_json, parse_time, time_text};
 use super::{Result, StoreError, one_line};
 
+mod partition;
+
+pub use partition::{
+    MAX_ATTACHED, Partition, Rotation, next_partition, partition_path, partitions,
+};
+
 /// A task store in one SQLite file.
 pub struct SqliteStore {
     core: SqlCore<SqliteConn>,

@@ -465,8 +465,8 @@ pub struct ListArgs {
     /// List the distinct values of one tag.
     #[arg(long, value_name = "KEY")]
     pub tag_values: Option<String>,
-    /// Accepted for HyperShell: hs keeps every task in one database (no `initdb --rotate`
-    /// partitions to leave out), so this changes nothing.
+    /// Read the SQLite database alone, not the `main.N` partitions `hs initdb --rotate` made
+    /// beside it.
     #[arg(short = 'i', long)]
     pub ignore_partitions: bool,
     #[command(flatten)]
@@ -518,7 +518,8 @@ pub struct InfoArgs {
     pub perf: bool,
     #[command(flatten)]
     pub format: InfoFormatArgs,
-    /// Accepted for HyperShell: hs keeps every task in one database; no effect.
+    /// Read the SQLite database alone, not the `main.N` partitions `hs initdb --rotate` made
+    /// beside it.
     #[arg(short = 'i', long)]
     pub ignore_partitions: bool,
     #[command(flatten)]
@@ -603,8 +604,8 @@ pub struct InitdbArgs {
     /// Copy the database to PATH (SQLite; PATH must not exist).
     #[arg(short = 'b', long, value_name = "PATH", conflicts_with = "rotate")]
     pub backup: Option<PathBuf>,
-    /// HyperShell's SQLite partitions: hs keeps one database and refuses with what to do
-    /// instead (docs/compat.md).
+    /// Move the finished tasks into the next partition file `main.N` beside the database,
+    /// tagged `part:N` (SQLite only; safe while a controller serves).
     #[arg(short = 'r', long)]
     pub rotate: bool,
     /// Do not ask for confirmation.

@@ -7,7 +7,7 @@ use hs_broker::store::Field;
 use super::task_id;
 use crate::cli::{InfoArgs, InfoFormatArgs};
 use crate::config::Config;
-use crate::database::{self, Location, Prepare};
+use crate::database::{self, Location};
 use crate::exit::{Failure, Status};
 use crate::output;
 
@@ -24,7 +24,7 @@ pub fn copy_file(path: &str, to: &mut dyn Write) -> anyhow::Result<()> {
 
 pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
     let id = task_id::parse(&args.id)?;
-    let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
+    let mut store = database::open_reading(&Location::persistent(cfg)?, args.ignore_partitions)?;
     let task = task_id::lookup(store.as_mut(), &id)?;
     let mut out = std::io::stdout().lock();
     let captured = [

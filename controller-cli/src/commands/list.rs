@@ -7,7 +7,7 @@ use hs_broker::store::Field;
 use super::store_args;
 use crate::cli::ListArgs;
 use crate::config::Config;
-use crate::database::{self, Location, Prepare};
+use crate::database::{self, Location};
 use crate::exit::{Failure, Status};
 use crate::output::{Format, Renderer};
 
@@ -75,7 +75,7 @@ pub fn run(mut args: ListArgs, cfg: &Config) -> anyhow::Result<Status> {
         renderer = renderer.width(width);
     }
 
-    let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
+    let mut store = database::open_reading(&Location::persistent(cfg)?, args.ignore_partitions)?;
     if args.tag_keys {
         for k in store.tag_keys().map_err(database::runtime)? {
             writeln!(out, "{k}")?;

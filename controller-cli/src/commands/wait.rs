@@ -8,7 +8,7 @@ use hs_broker::store::TaskRecord;
 use super::task_id;
 use crate::cli::WaitArgs;
 use crate::config::Config;
-use crate::database::{self, Location, Prepare};
+use crate::database::{self, Location};
 use crate::exit::{Failure, Status};
 
 /// The exit status `hs wait --return` and `hs run` give for a task's own status: the code itself
@@ -17,7 +17,7 @@ pub fn exit_code_for(status: Option<i32>) -> i32 {
     status.filter(|code| (0..=255).contains(code)).unwrap_or(1)
 }
 
-/// Poll the store until the task has a completion time; returns the finished task, so a caller
+/// Poll the store (and its partitions) until the task has a completion time; returns the finished task, so a caller
 /// that wants its output paths need not look it up again.
 pub fn until_done(
     location: &Location,
@@ -25,10 +25,20 @@ pub fn until_done(
     interval: Duration,
     limit: Option<Duration>,
 ) -> anyhow::Result<TaskRecord> {
-    let mut store = database::open(location, Prepare::Existing)?;
+    // Partitions are read too: a finished task may have been rotated out of the database
+    // (HyperShell's `hs wait` reads the database alone and says such a task does not exist).
+    let mut store = database::open_reading(location, false)?;
     let started = Instant::now();
     loop {
-        let task = task_id::lookup(store.as_mut(), id)?;
+        let task = match store.get(id).map_err(database::runtime)? {
+            Some(task) => task,
+            None => {
+                // A rotation made a partition after this store was opened: look once more
+                // with a fresh view of the partitions.
+                store = database::open_reading(location, false)?;
+                task_id::lookup(store.as_mut(), id)?
+            }
+        };
         if task.completion_time.is_some() {
             return Ok(task);
         }
