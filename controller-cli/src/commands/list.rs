@@ -9,7 +9,7 @@ use crate::cli::ListArgs;
 use crate::config::Config;
 use crate::database::{self, Location};
 use crate::exit::{Failure, Status};
-use crate::output::{Format, Renderer};
+use crate::output::{Format, Renderer, hypershell_fields};
 
 fn fields(names: &[String]) -> anyhow::Result<Vec<Field>> {
     names
@@ -47,9 +47,9 @@ pub fn run(mut args: ListArgs, cfg: &Config) -> anyhow::Result<Status> {
     fields_after_conditions(&mut args);
     let mut out = std::io::stdout().lock();
     if args.fields_list {
-        for f in Field::ALL {
-            writeln!(out, "{}", f.name())?;
-        }
+        // One line, as HyperShell prints it (for shell completion and `for f in $(…)`).
+        let names: Vec<&str> = hypershell_fields().iter().map(|f| f.name()).collect();
+        writeln!(out, "{}", names.join(" "))?;
         return Ok(Status::Ok);
     }
     let chosen = fields(&args.fields)?;

@@ -18,6 +18,7 @@ pub(crate) fn header(fields: &[Field], delimiter: char) -> String {
 pub(crate) fn row(record: &TaskRecord, fields: &[Field], delimiter: char) -> String {
     let cells = fields.iter().map(|f| match field_value(record, *f) {
         Json::String(s) => s,
+        other @ (Json::Object(_) | Json::Array(_)) => super::value::python_json(&other),
         other => other.to_string(),
     });
     line(cells, delimiter)
@@ -70,8 +71,8 @@ mod tests {
         assert_eq!(
             text,
             "id,args,exit_status,cores_max,submit_time,tag
-0190a8e0-0000-7000-8000-000000000001,echo hello,0,1.5,2024-05-01T12:00:00+00:00,\"{\"\"part\"\":0,\"\"site\"\":\"\"a\"\"}\"
-0190a8e0-0000-7000-8000-000000000005,\"printf 'a,b\t\"\"c\"\"\n'\",null,null,2024-05-01T13:00:00+00:00,\"{\"\"flag\"\":\"\"\"\"}\"
+0190a8e0-0000-7000-8000-000000000001,echo hello,0,1.5,2024-05-01 12:00:00,\"{\"\"part\"\": 0, \"\"site\"\": \"\"a\"\"}\"
+0190a8e0-0000-7000-8000-000000000005,\"printf 'a,b\t\"\"c\"\"\n'\",null,null,2024-05-01 13:00:00,\"{\"\"flag\"\": \"\"\"\"}\"
 "
         );
     }

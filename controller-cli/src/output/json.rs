@@ -158,7 +158,7 @@ mod tests {
         let text = stream(COMPACT, &[done(), fresh()]);
         assert_eq!(
             text,
-            r#"[{"id":"0190a8e0-0000-7000-8000-000000000001","args":"echo hello","exit_status":0,"start_time":"2024-05-01T12:00:02.500+00:00","tag":{"part":0,"site":"a"}},
+            r#"[{"id":"0190a8e0-0000-7000-8000-000000000001","args":"echo hello","exit_status":0,"start_time":"2024-05-01 12:00:02.500000","tag":{"part":0,"site":"a"}},
 {"id":"0190a8e0-0000-7000-8000-000000000005","args":"printf 'a,b\t\"c\"\n'","exit_status":null,"start_time":null,"tag":{"flag":""}}]
 "#
         );
@@ -176,7 +176,7 @@ mod tests {
         "id": "0190a8e0-0000-7000-8000-000000000001",
         "args": "echo hello",
         "exit_status": 0,
-        "start_time": "2024-05-01T12:00:02.500+00:00",
+        "start_time": "2024-05-01 12:00:02.500000",
         "tag": {
             "part": 0,
             "site": "a"

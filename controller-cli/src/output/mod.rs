@@ -71,6 +71,16 @@ impl Format {
     }
 }
 
+/// The columns HyperShell 2.8.2 has, in its order: what `hs list` shows and `--fields` names
+/// when no fields are chosen. hs's own `signal` column (the signal that ended a task) is shown
+/// where it is named, so scripts that read HyperShell's columns by position keep working.
+pub fn hypershell_fields() -> Vec<Field> {
+    Field::ALL
+        .into_iter()
+        .filter(|f| *f != Field::Signal)
+        .collect()
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -135,7 +145,7 @@ impl Renderer {
             return Err(OutputError::NormalWithFields);
         }
         let delimiter = check_delimiter(format, delimiter)?;
-        let fields = chosen.map_or_else(|| Field::ALL.to_vec(), <[Field]>::to_vec);
+        let fields = chosen.map_or_else(hypershell_fields, <[Field]>::to_vec);
         Ok(Renderer {
             table: (format == Format::Table).then(|| table::Table::new(&fields)),
             format,
@@ -295,8 +305,8 @@ mod tests {
     fn plain_golden() {
         assert_eq!(
             both(Some(&FIELDS), Format::Plain, None),
-            "0190a8e0-0000-7000-8000-000000000001\t0\t{\"part\":0,\"site\":\"a\"}\n\
-             0190a8e0-0000-7000-8000-000000000005\tnull\t{\"flag\":\"\"}\n"
+            "0190a8e0-0000-7000-8000-000000000001\t0\t{\"part\": 0, \"site\": \"a\"}\n\
+             0190a8e0-0000-7000-8000-000000000005\tnull\t{\"flag\": \"\"}\n"
         );
         assert_eq!(
             both(Some(&FIELDS[..2]), Format::Plain, Some(",")),
@@ -306,7 +316,7 @@ mod tests {
         assert_eq!(all.lines().count(), 2);
         assert_eq!(
             all.lines().next().unwrap().split('\t').count(),
-            Field::ALL.len()
+            hypershell_fields().len()
         );
     }
 
@@ -315,8 +325,8 @@ mod tests {
         assert_eq!(
             both(Some(&FIELDS), Format::Csv, Some(";")),
             "id;exit_status;tag\n\
-             0190a8e0-0000-7000-8000-000000000001;0;\"{\"\"part\"\":0,\"\"site\"\":\"\"a\"\"}\"\n\
-             0190a8e0-0000-7000-8000-000000000005;null;\"{\"\"flag\"\":\"\"\"\"}\"\n"
+             0190a8e0-0000-7000-8000-000000000001;0;\"{\"\"part\"\": 0, \"\"site\"\": \"\"a\"\"}\"\n\
+             0190a8e0-0000-7000-8000-000000000005;null;\"{\"\"flag\"\": \"\"\"\"}\"\n"
         );
         assert_eq!(
             render(&[], Some(&FIELDS), Format::Csv, None, false).unwrap(),

@@ -138,10 +138,10 @@ mod tests {
       memory: 8.00GB (used: 512MB)
      timeout: 1:00:00
  exit_status: 0
-   submitted: 2024-05-01T12:00:00+00:00
-   scheduled: 2024-05-01T12:00:01+00:00
-     started: 2024-05-01T12:00:02.500+00:00 (waited: 0:00:02)
-   completed: 2024-05-01T12:00:05+00:00 (duration: 0:00:02)
+   submitted: 2024-05-01 12:00:00
+   scheduled: 2024-05-01 12:00:01
+     started: 2024-05-01 12:00:02.500000 (waited: 0:00:02)
+   completed: 2024-05-01 12:00:05 (duration: 0:00:02)
  submit_host: login1 (0190a8e0-0000-7000-8000-000000000002)
  server_host: login1 (0190a8e0-0000-7000-8000-000000000003)
  client_host: node1 (0190a8e0-0000-7000-8000-000000000004)
@@ -169,7 +169,7 @@ mod tests {
       memory: null (used: null)
      timeout: null
  exit_status: null
-   submitted: 2024-05-01T13:00:00+00:00
+   submitted: 2024-05-01 13:00:00
    scheduled: null
      started: null (waited: null)
    completed: null (duration: null)

@@ -34,11 +34,11 @@ mod tests {
         ];
         assert_eq!(
             row(&done(), &fields, "\t"),
-            "0190a8e0-0000-7000-8000-000000000001\techo hello\t0\t2024-05-01T12:00:02.500+00:00\t{\"part\":0,\"site\":\"a\"}\n"
+            "0190a8e0-0000-7000-8000-000000000001\techo hello\t0\t2024-05-01 12:00:02.500000\t{\"part\": 0, \"site\": \"a\"}\n"
         );
         assert_eq!(
             row(&fresh(), &fields, "\t"),
-            "0190a8e0-0000-7000-8000-000000000005\tprintf 'a,b\\t\"c\"\\n'\tnull\tnull\t{\"flag\":\"\"}\n"
+            "0190a8e0-0000-7000-8000-000000000005\tprintf 'a,b\\t\"c\"\\n'\tnull\tnull\t{\"flag\": \"\"}\n"
         );
     }
 

@@ -145,9 +145,9 @@ mod tests {
         assert_eq!(
             table().render(None, false),
             r#"id                                    args                 exit_status  tag
-------------------------------------  -------------------  -----------  ---------------------
-0190a8e0-0000-7000-8000-000000000001  echo hello                     0  {"part":0,"site":"a"}
-0190a8e0-0000-7000-8000-000000000005  printf 'a,b\t"c"\n'         null  {"flag":""}
+------------------------------------  -------------------  -----------  ------------------------
+0190a8e0-0000-7000-8000-000000000001  echo hello                     0  {"part": 0, "site": "a"}
+0190a8e0-0000-7000-8000-000000000005  printf 'a,b\t"c"\n'         null  {"flag": ""}
 "#
         );
     }
@@ -159,8 +159,8 @@ mod tests {
             table().render(Some(60), false),
             r#"id              args            exit_status  tag
 --------------  --------------  -----------  --------------
-0190a8e0-0000…  echo hello                0  {"part":0,"si…
-0190a8e0-0000…  printf 'a,b\t…         null  {"flag":""}
+0190a8e0-0000…  echo hello                0  {"part": 0, "…
+0190a8e0-0000…  printf 'a,b\t…         null  {"flag": ""}
 "#
         );
     }

@@ -3,11 +3,11 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use hs_broker::store::{Field, TaskRecord};
 use serde_json::{Map, Value as Json};
 
-/// `field` of `record` as JSON: ids as hyphenated strings, times as RFC 3339 strings (see
+/// `field` of `record` as JSON: ids as hyphenated strings, times as HyperShell prints them (see
 /// [`format_time`]), missing values as null, non-finite floats as null, `tag` as an object.
 pub fn field_value(record: &TaskRecord, field: Field) -> Json {
     fn opt<T: Into<Json>>(v: Option<T>) -> Json {
@@ -52,10 +52,15 @@ pub fn field_value(record: &TaskRecord, field: Field) -> Json {
     }
 }
 
-/// RFC 3339 / ISO 8601 with a `T`, `+00:00` (as Python's `isoformat` writes it) and only the
-/// sub-second digits that are there. `-w` reads this form back.
+/// A time as HyperShell prints what it reads back from its database: `2024-05-01 12:00:02.500000`
+/// (Python's `str(datetime)`: a space, microseconds unless there are none, no offset). hs keeps
+/// times in UTC, so these are UTC. `-w` reads this form back.
 pub(crate) fn format_time(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+    if t.timestamp_subsec_micros() == 0 {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
 }
 
 /// A value as one line of text: strings as they are (control characters escaped, so a row
@@ -64,6 +69,26 @@ pub(crate) fn format_time(t: &DateTime<Utc>) -> String {
 pub(crate) fn cell(value: &Json) -> String {
     match value {
         Json::String(s) => escape_controls(s).into_owned(),
+        Json::Object(_) | Json::Array(_) => python_json(value),
+        other => other.to_string(),
+    }
+}
+
+/// JSON on one line with the spacing Python's `json.dumps` uses (`{"a": 1, "b": [1, 2]}`), as
+/// HyperShell prints tags in plain and CSV rows.
+pub(crate) fn python_json(value: &Json) -> String {
+    match value {
+        Json::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Json::from(k.as_str()), python_json(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Json::Array(items) => {
+            let items: Vec<String> = items.iter().map(python_json).collect();
+            format!("[{}]", items.join(", "))
+        }
         other => other.to_string(),
     }
 }
@@ -112,11 +137,11 @@ mod tests {
             Json::Array(all),
             json!([
                 "0190a8e0-0000-7000-8000-000000000001", 0, "echo hello",
-                "0190a8e0-0000-7000-8000-000000000002", "2024-05-01T12:00:00+00:00", "login1",
+                "0190a8e0-0000-7000-8000-000000000002", "2024-05-01 12:00:00", "login1",
                 2, 8589934592i64, 1.5, 536870912.0, 3600,
-                "0190a8e0-0000-7000-8000-000000000003", "login1", "2024-05-01T12:00:01+00:00",
+                "0190a8e0-0000-7000-8000-000000000003", "login1", "2024-05-01 12:00:01",
                 "0190a8e0-0000-7000-8000-000000000004", "node1", "echo hello",
-                "2024-05-01T12:00:02.500+00:00", "2024-05-01T12:00:05+00:00", 0, null,
+                "2024-05-01 12:00:02.500000", "2024-05-01 12:00:05", 0, null,
                 "/tmp/o", null, null, 1, false, 2, 2, null, null, {"part": 0, "site": "a"}
             ])
         );
@@ -141,7 +166,10 @@ mod tests {
         assert_eq!(cell(&json!(null)), "null");
         assert_eq!(cell(&json!(1.5)), "1.5");
         assert_eq!(cell(&json!(true)), "true");
-        assert_eq!(cell(&json!({"a": "x y", "b": 1})), r#"{"a":"x y","b":1}"#);
+        assert_eq!(
+            cell(&json!({"a": "x y", "b": 1})),
+            r#"{"a": "x y", "b": 1}"#
+        );
     }
 
     #[test]
