@@ -64,6 +64,10 @@ pub fn main_with(args: Vec<OsString>) -> ExitCode {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     Status::Ok.into()
                 }
+                // `hs`, `hs info` with nothing after them: the usage, exit 1, as HyperShell.
+                clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Status::TasksFailed.into()
+                }
                 _ => Status::Usage.into(),
             };
         }

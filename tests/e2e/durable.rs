@@ -432,7 +432,7 @@ fn bad_store_input_gets_one_line_errors_and_changes_nothing() {
                 "--cancel",
                 "--no-confirm",
             ],
-            5,
+            0,
             "no task matches",
         ),
         (&["update", "id=0", "--no-confirm"], 2, "id"),

@@ -13,7 +13,8 @@ pub use compat::{CapacityArgs, ConfirmArgs, TlsArgs, size_bytes};
 const EXIT_CODES: &str = "\
 Exit status:
   0  every task succeeded
-  1  at least one task failed or an input line was rejected (all others ran)
+  1  at least one task failed or an input line was rejected (all others ran); or no arguments
+     were given and the usage was printed
   2  bad arguments (unknown option, bad template, weak key, ...)
   3  bad configuration (a file that is not valid TOML, a value that cannot be used)
   4  interrupted (Ctrl-C, SIGTERM): running tasks were stopped
@@ -84,13 +85,13 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Update(UpdateArgs),
     /// Show one task: `hs info ID`, `hs info ID -x exit_status`, `hs info ID --stdout`.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
     Info(InfoArgs),
     /// Wait until a task has finished.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
     Wait(WaitArgs),
     /// Submit one task, wait for it, print its output (needs a server with engines using --capture).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
     Run(RunTaskArgs),
     /// Create (or truncate, vacuum, back up) the database.
     #[command(after_help = EXIT_CODES)]
@@ -152,7 +153,10 @@ impl TaskAction {
     /// The top-level command this legacy form stands for.
     pub fn into_command(self) -> Command {
         match self {
-            TaskAction::Submit(a) => Command::Submit(a),
+            TaskAction::Submit(a) => Command::Submit(SubmitArgs {
+                print_id: true,
+                ..a
+            }),
             TaskAction::Info(a) => Command::Info(a),
             TaskAction::Wait(a) => Command::Wait(a),
             TaskAction::Run(a) => Command::Run(a),
@@ -394,6 +398,9 @@ pub struct SubmitArgs {
     pub tls: TlsArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Print the id of a single submitted task on stdout (`hs task submit`).
+    #[arg(skip)]
+    pub print_id: bool,
 }
 
 /// Which tasks a command applies to.

@@ -27,7 +27,10 @@ fn fields(names: &[String]) -> anyhow::Result<Vec<Field>> {
 /// field names at the end of the conditions are fields; no condition is a bare field name.
 fn fields_after_conditions(args: &mut ListArgs) {
     let mut moved = Vec::new();
-    while let Some(last) = args.filter.conditions.last() {
+    // `-w exit_status` alone is a condition with no operator (an error), not a field list.
+    while args.filter.conditions.len() > 1
+        && let Some(last) = args.filter.conditions.last()
+    {
         if Field::parse(last.trim()).is_none() {
             break;
         }

@@ -27,8 +27,27 @@ pub(super) fn source(args: &SubmitArgs) -> Result<Source, String> {
         [] => Ok(Source::Stdin),
         [one] if one == "-" => Ok(Source::Stdin),
         [one] if is_task_file(Path::new(one)) => Ok(Source::File(one.into())),
-        words => Err(shell_words::join(words)),
+        words => Err(join_words(words)),
     }
+}
+
+/// The words of `hs submit WORDS…` as one command line. A word with spaces and nothing the shell
+/// expands between double quotes is written as HyperShell writes it (`echo "hello world"`); any
+/// other word that needs quoting is single-quoted, so it reaches the command as the one word it
+/// was (HyperShell leaves `it's` or `a;b` bare, and the shell then splits or runs them).
+fn join_words(words: &[String]) -> String {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+            if !w.is_empty() && w.chars().all(|c| plain(c) || c == ' ') && w.contains(' ') {
+                format!("\"{w}\"")
+            } else {
+                shell_words::quote(w).into_owned()
+            }
+        })
+        .collect();
+    quoted.join(" ")
 }
 
 /// An existing file that is not a program: a regular file, or a pipe such as `<(seq 100)`.
@@ -84,7 +103,12 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
             )
             .map_err(crate::exit::Failure::usage)?;
             store.submit(&row).map_err(database::runtime)?;
-            println!("{}", row[0].id);
+            // `hs task submit` prints the id (HyperShell's does); `hs submit` logs it.
+            if args.print_id {
+                println!("{}", row[0].id);
+            } else {
+                tracing::info!("submitted task {}", row[0].id);
+            }
             Ok(Status::Ok)
         }
         Ok(source) => {
@@ -123,5 +147,25 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
             }
             Ok(Status::Ok)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_words;
+
+    fn join(words: &[&str]) -> String {
+        join_words(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn words_are_quoted_as_hypershell_where_that_is_safe() {
+        assert_eq!(join(&["echo", "hello world"]), "echo \"hello world\"");
+        assert_eq!(join(&["echo", "a  b"]), "echo \"a  b\"");
+        assert_eq!(join(&["ls", "-l", "/tmp"]), "ls -l /tmp");
+        assert_eq!(join(&["echo", "it's"]), "echo 'it'\\''s'");
+        assert_eq!(join(&["echo", "$HOME x"]), "echo '$HOME x'");
+        assert_eq!(join(&["echo", "a;b"]), "echo 'a;b'");
+        assert_eq!(join(&["echo", ""]), "echo ''");
     }
 }

@@ -96,9 +96,12 @@ pub fn run(
     match source(args) {
         Err(command) => {
             let job = expand(submitter.task(command, d.clone()))?;
-            let ids = send(&mut client, vec![job])?;
-            for id in ids {
-                println!("{id}");
+            for id in send(&mut client, vec![job])? {
+                if args.print_id {
+                    println!("{id}");
+                } else {
+                    tracing::info!("submitted task {id}");
+                }
             }
             Ok(Status::Ok)
         }

@@ -49,17 +49,25 @@ fn plan(args: &UpdateArgs) -> anyhow::Result<(Query, Vec<Change>)> {
     Ok((query, changes))
 }
 
+/// HyperShell's `hs update ID FIELD VALUE`: one named task, changed without a question.
+fn is_legacy(args: &UpdateArgs) -> bool {
+    matches!(args.changes.as_slice(), [id, _, _] if Uuid::parse_str(id).is_ok())
+}
+
 pub fn run(args: UpdateArgs, cfg: &Config) -> anyhow::Result<Status> {
     let (query, changes) = plan(&args)?;
     let mut store = database::open(&Location::persistent(cfg)?, Prepare::Existing)?;
     let count = store.count(&query).map_err(database::runtime)?;
     if count == 0 {
-        return Err(Failure::runtime(
-            "no task matches: check the filter with `hs list` and the same options",
-        ));
+        // As HyperShell: nothing to do is not a failure, but say so.
+        tracing::warn!(
+            "no task matches, nothing changed: check the filter with `hs list` and the same options"
+        );
+        return Ok(Status::Ok);
     }
     // HyperShell's prompt, where Enter means no.
     if !args.no_confirm
+        && !is_legacy(&args)
         && !super::common::confirm(
             &format!("Update affects {count} tasks, continue? yes/[no]: "),
             false,
