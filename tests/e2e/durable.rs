@@ -208,7 +208,7 @@ fn submit_to_a_running_server(db: Db) {
     s.wait_for_server(&port);
     let engine = spawn_piped(hs(&s, &db, &["client", "-p", &port, "--capture"]));
     let out = run_with_input(
-        hs(&s, &db, &["submit", "echo", "submitted later"]),
+        hs(&s, &db, &["task", "submit", "echo", "submitted later"]),
         "",
         LIMIT,
     );
