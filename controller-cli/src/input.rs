@@ -91,9 +91,14 @@ impl Submitter {
         }
     }
 
+    /// A task row for `args`. Like HyperShell's, every task carries the tag `part:0` (the
+    /// database partition it lives in, until `hs initdb --rotate` moves it to `part:N`).
     pub fn task(&self, args: String, settings: Directives) -> TaskRecord {
         let mut row = TaskRecord::new(args, self.id, Some(self.host.clone()));
         settings.apply(&mut row);
+        if !row.tag.contains_key("part") {
+            row.tag.insert("part".into(), 0.into());
+        }
         row
     }
 }

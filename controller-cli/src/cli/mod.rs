@@ -433,8 +433,8 @@ pub struct FilterArgs {
     /// Order by this field.
     #[arg(short = 's', long = "order-by", value_name = "FIELD")]
     pub order_by: Option<String>,
-    /// Descending order (with --order-by).
-    #[arg(long, requires = "order_by")]
+    /// Descending order (with --order-by; alone it changes nothing, as in HyperShell).
+    #[arg(long)]
     pub desc: bool,
     /// At most this many tasks.
     #[arg(short = 'l', long, value_name = "N")]

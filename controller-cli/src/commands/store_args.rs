@@ -94,6 +94,9 @@ pub fn query(f: &FilterArgs) -> anyhow::Result<Query> {
             descending: f.desc,
         });
     }
+    if f.desc && f.order_by.is_none() {
+        tracing::warn!("--desc without --order-by changes nothing");
+    }
     q.limit = f.limit;
     Ok(q)
 }

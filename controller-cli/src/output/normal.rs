@@ -2,7 +2,7 @@
 //! each, `hs info` prints one without it), in its order and wording so the output reads the
 //! same: sizes as `8.00GB`, durations as `H:MM:SS`, hosts followed by their instance ids,
 //! tags as `key:value, key`. hs additions: ` (signal: N)` after the exit status of a task
-//! killed by a signal; untracked cores/memory show `null` rather than HyperShell's `0`.
+//! killed by a signal. Untracked cores and memory show as `0` and `0.00B`, as in HyperShell.
 
 use hs_broker::store::{Field, TaskRecord};
 
@@ -27,7 +27,7 @@ pub(crate) fn block(record: &TaskRecord, color: bool) -> String {
             "cores",
             format!(
                 "{} (used: {})",
-                v(Field::Cores),
+                r.cores.unwrap_or(0),
                 or_null(r.cores_max.map(|c| format!("{c:.2}")))
             ),
         ),
@@ -35,7 +35,7 @@ pub(crate) fn block(record: &TaskRecord, color: bool) -> String {
             "memory",
             format!(
                 "{} (used: {})",
-                or_null(r.memory.map(|m| format_bytes(m as f64))),
+                format_bytes(r.memory.unwrap_or(0) as f64),
                 or_null(r.memory_max.map(format_bytes))
             ),
         ),
@@ -165,8 +165,8 @@ mod tests {
        group: 0
         args: printf 'a,b\\t\"c\"\\n'
      command: null
-       cores: null (used: null)
-      memory: null (used: null)
+       cores: 0 (used: null)
+      memory: 0.00B (used: null)
      timeout: null
  exit_status: null
    submitted: 2024-05-01 13:00:00

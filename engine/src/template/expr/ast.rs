@@ -26,6 +26,9 @@ pub enum Cmp {
     Op(Op),
     In,
     NotIn,
+    /// Python's identity test, for what templates use it on: `x is None`, `x is True`.
+    Is,
+    IsNot,
 }
 
 impl Cmp {
@@ -34,6 +37,8 @@ impl Cmp {
             Cmp::Op(op) => op.symbol(),
             Cmp::In => "in",
             Cmp::NotIn => "not in",
+            Cmp::Is => "is",
+            Cmp::IsNot => "is not",
         }
     }
 }

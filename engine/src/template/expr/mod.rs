@@ -19,6 +19,7 @@ mod lexer;
 mod modules;
 mod ops;
 mod parser;
+mod printf;
 mod strtime;
 mod value;
 
@@ -73,6 +74,17 @@ mod tests {
         assert_eq!(ev("x", "true"), "True");
         assert_eq!(ev("x", "none"), "None");
         assert_eq!(ev("x", "hello"), "hello");
+    }
+
+    /// `is` and `is not`, as HyperShell 2.8.2 prints them for these inputs.
+    #[test]
+    fn identity_tests_on_singletons() {
+        assert_eq!(ev("x is None", "null"), "True");
+        assert_eq!(ev("x is None", "3"), "False");
+        assert_eq!(ev("x is not None", "3"), "True");
+        assert_eq!(ev("x is True", "true"), "True");
+        assert_eq!(ev("x is True", "1"), "False");
+        assert_eq!(ev("'a' if x is None else 'b'", "none"), "a");
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub fn binary(op: Op, a: &Value, b: &Value) -> Result<Value, String> {
             check_list_len(x.len() + y.len())?;
             Ok(Value::List(x.iter().chain(y).cloned().collect()))
         }
+        (Op::Percent, Value::Str(format), values) => {
+            let text = super::printf::format(format, values)?;
+            check_string_len(text.len())?;
+            Ok(Value::Str(text))
+        }
         (Op::Star, Value::Str(_) | Value::List(_), _) => repeat(a, b),
         (Op::Star, _, Value::Str(_) | Value::List(_)) => repeat(b, a),
         _ => Err(type_error(op, a, b)),
@@ -366,11 +371,19 @@ pub fn plus(v: &Value) -> Result<Value, String> {
     }
 }
 
+/// `is`: values of one kind that are equal. For the singletons templates test (`None`, `True`,
+/// `False`) this is Python's identity; `1 is True` is false, as in Python.
+fn same(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b) && a.equals(b)
+}
+
 /// One comparison of a chain.
 pub fn compare(cmp: Cmp, a: &Value, b: &Value) -> Result<bool, String> {
     let op = match cmp {
         Cmp::In => return contains(b, a),
         Cmp::NotIn => return contains(b, a).map(|found| !found),
+        Cmp::Is => return Ok(same(a, b)),
+        Cmp::IsNot => return Ok(!same(a, b)),
         Cmp::Op(op) => op,
     };
     match op {

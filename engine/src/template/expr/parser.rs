@@ -7,7 +7,7 @@
 //! or_expr    := and_expr { "or" and_expr }
 //! and_expr   := not_expr { "and" not_expr }
 //! not_expr   := "not" not_expr | comparison
-//! comparison := sum { ( "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in" ) sum }
+//! comparison := sum { ( "==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not" "in" | "is" | "is" "not" ) sum }
 //! sum        := term { ( "+" | "-" ) term }
 //! term       := unary { ( "*" | "/" | "//" | "%" ) unary }
 //! unary      := ( "-" | "+" ) unary | power
@@ -195,10 +195,12 @@ impl Parser {
                     Cmp::NotIn
                 }
                 Tok::Name(n) if n == "is" => {
-                    return Err(format!(
-                        "`is` at column {} is not supported: use `==` or `!=`",
-                        self.peek().column
-                    ));
+                    if matches!(self.peek_at(1), Tok::Name(m) if m == "not") {
+                        self.advance();
+                        Cmp::IsNot
+                    } else {
+                        Cmp::Is
+                    }
                 }
                 _ => break,
             };
@@ -693,7 +695,6 @@ mod tests {
             "`round` takes 1 or 2 arguments but 3 were given (call at column 1)"
         );
         assert!(err("x.zfill()").contains("counts the value before `.`"));
-        assert!(err("x is None").contains("`is` at column 3 is not supported"));
         assert!(err("x[]").contains("expected a value"));
         assert!(err("and").contains("found `and`"));
     }
