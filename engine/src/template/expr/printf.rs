@@ -229,8 +229,8 @@ mod tests {
         );
         assert_eq!(f("%05d", Value::Int(-42)), "-0042");
         assert_eq!(f("%+d", Value::Int(5)), "+5");
-        assert_eq!(f("%.2f", Value::Float(2.71828)), "2.72");
-        assert_eq!(f("%08.3f", Value::Float(-2.71828)), "-002.718");
+        assert_eq!(f("%.2f", Value::Float(1.23456)), "1.23");
+        assert_eq!(f("%08.3f", Value::Float(-1.23456)), "-001.235");
         assert_eq!(f("%e", Value::Float(12345.678)), "1.234568e+04");
         assert_eq!(f("%g", Value::Float(0.0001)), "0.0001");
         assert_eq!(f("%g", Value::Float(1234567.0)), "1.23457e+06");
