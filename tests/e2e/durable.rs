@@ -607,7 +607,7 @@ fn initdb_list_and_info_options_through_the_binary() {
     let input = "true # HYPERSHELL: site:north\nexit 2 # HYPERSHELL: site:south\n";
     let out = run_with_input(s.hs(&["cluster"]), input, LIMIT);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!(list(&s, &Db::Sqlite, &["--tag-keys"]), "site\n");
+    assert_eq!(list(&s, &Db::Sqlite, &["--tag-keys"]), "part\nsite\n");
     assert_eq!(
         list(&s, &Db::Sqlite, &["--tag-values", "site"]),
         "north\nsouth\n"

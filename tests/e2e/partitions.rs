@@ -45,7 +45,7 @@ fn rotate_moves_finished_tasks_and_the_reading_commands_see_every_partition() {
         "the unfinished task stays in main"
     );
     assert_eq!(ok(&s, &["list", "-c", "-t", "part:1"]).trim(), "3");
-    assert_eq!(ok(&s, &["list", "--tag-values", "part"]).trim(), "1");
+    assert_eq!(ok(&s, &["list", "--tag-values", "part"]).trim(), "0\n1");
     assert_eq!(ok(&s, &["list", "-c", "-F"]).trim(), "1");
 
     let failed = ok(&s, &["list", "-F", "id"]);
