@@ -17,7 +17,11 @@ fn unknown_option_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     one_line_error(&stderr(&out), "unexpected argument '--no-such-option'");
     let out = run_with_input(s.hs(&[]), "", LIMIT);
-    assert_eq!(out.status.code(), Some(1), "no command prints usage, exit 1 as HyperShell");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no command prints usage, exit 1 as HyperShell"
+    );
 }
 
 #[test]
