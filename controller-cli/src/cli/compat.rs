@@ -28,15 +28,11 @@ impl TlsArgs {
     /// Say once that certificate files were given and are not used, so nobody believes their
     /// traffic is encrypted with them.
     pub fn note_unused(&self) {
-        let given: Vec<&str> = [
+        let given = named(&[
             (self.tls_cert.is_some(), "--tls-cert"),
             (self.tls_key.is_some(), "--tls-key"),
             (self.tls_ca.is_some(), "--tls-ca"),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, name)| *name)
-        .collect();
+        ]);
         if !given.is_empty() {
             tracing::warn!(
                 "{} not used: hs has no TLS; every message is signed with the shared key \
@@ -78,16 +74,12 @@ pub struct CapacityArgs {
 impl CapacityArgs {
     /// Warn once that limits were asked for and are not applied, rather than pretend.
     pub fn note_unenforced(&self) {
-        let given: Vec<&str> = [
+        let given = named(&[
             (self.client_cores.is_some(), "-C/--client-cores"),
             (self.client_memory.is_some(), "-M/--client-memory"),
             (self.ratelimit.is_some(), "-R/--ratelimit"),
             (self.monitor, "--monitor"),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, name)| *name)
-        .collect();
+        ]);
         if !given.is_empty() {
             tracing::warn!(
                 "{}: accepted but not applied yet; hs runs -N tasks at once per engine \
@@ -96,6 +88,15 @@ impl CapacityArgs {
             );
         }
     }
+}
+
+/// The names of the options that were given, for one warning line.
+fn named<'a>(options: &[(bool, &'a str)]) -> Vec<&'a str> {
+    options
+        .iter()
+        .filter(|(given, _)| *given)
+        .map(|(_, name)| *name)
+        .collect()
 }
 
 /// A size such as `8G`, `512MB` or `1024` (bytes), as HyperShell's `-m`/`-M` take it.

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 
-use super::common::{engine_config, seconds_or_none, slots, start_delay, wait_to_start};
+use super::common::{
+    controller_address, engine_config, seconds_or_none, slots, start_delay, wait_to_start,
+};
 use crate::cli::ClientArgs;
 use crate::config::{Config, Layers};
 use crate::connection;
@@ -43,13 +45,8 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
         };
         return Ok(dial(info));
     }
-    // HyperShell 2.8.2 dials `server.bind` here; the documented key is `server.host` (D12).
-    let host = cfg
-        .option(args.host.clone(), "server.host", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
-    let port = cfg
-        .option(args.port, "server.port", Layers::All)?
-        .unwrap_or(50001);
+    let (host, port, key) =
+        controller_address(args.host.clone(), args.port, args.auth.clone(), cfg)?;
     let beat = port
         .checked_add(1)
         .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 (heartbeats)"))?;
@@ -57,17 +54,8 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
         engines: format!("tcp://{host}:{port}"),
         heartbeat: format!("tcp://{host}:{beat}"),
     };
-    let configured = match cfg.option(None::<String>, "client.auth", Layers::All)? {
-        Some(key) => Some(key),
-        None => cfg.option(None::<String>, "server.auth", Layers::All)?,
-    };
-    // An empty configured key is no key, as an empty HYPERSHELL_CLIENT_AUTH always was.
-    match (args.auth.clone(), configured.filter(|k| !k.is_empty())) {
-        (Some(key), _) if key.is_empty() => {
-            return Err(Failure::usage("-k needs the server's key"));
-        }
-        (Some(key), _) | (None, Some(key)) => return Ok((endpoints, key)),
-        (None, None) => {}
+    if let Some(key) = key {
+        return Ok((endpoints, key));
     }
     let path = connection::default_path(site, port);
     // `hs server & hs client`: the server may not have written its file yet.

@@ -233,6 +233,32 @@ pub fn run_status(summary: &hs_broker::BrokerSummary, rejected_lines: u64) -> cr
     )
 }
 
+/// Where a command that dials a controller finds it: `-H`/`-p`, else `server.host` and
+/// `server.port` (HyperShell 2.8.2 dials `server.bind`; the documented key is `server.host`,
+/// D12), and the key of `-k`, else `client.auth`, else `server.auth` (an empty configured key
+/// is no key, as an empty `HYPERSHELL_CLIENT_AUTH` always was). A `-k` given empty is refused.
+pub fn controller_address(
+    host: Option<String>,
+    port: Option<u16>,
+    key: Option<String>,
+    cfg: &Config,
+) -> anyhow::Result<(String, u16, Option<String>)> {
+    let host = cfg
+        .option(host, "server.host", Layers::All)?
+        .unwrap_or_else(|| "localhost".into());
+    let port = cfg
+        .option(port, "server.port", Layers::All)?
+        .unwrap_or(50001);
+    if key.as_deref() == Some("") {
+        return Err(Failure::usage("-k needs the controller's key"));
+    }
+    let configured = match cfg.option(None::<String>, "client.auth", Layers::All)? {
+        Some(key) => Some(key),
+        None => cfg.option(None::<String>, "server.auth", Layers::All)?,
+    };
+    Ok((host, port, key.or(configured.filter(|k| !k.is_empty()))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

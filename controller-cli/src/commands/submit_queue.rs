@@ -9,9 +9,10 @@ use hs_broker::client::{Client, JobSpec};
 use hs_broker::store::TaskRecord;
 use hs_engine::template::Template;
 
+use super::common::controller_address;
 use super::submit::source;
 use crate::cli::SubmitArgs;
-use crate::config::{Config, Layers};
+use crate::config::Config;
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::input::{Submitter, read_lines};
@@ -25,24 +26,15 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The controller on `-H`/`-p` (else `server.host`/`server.port`) with `-k` (else `client.auth`,
 /// else `server.auth`), or the connection file a local controller on that port wrote.
 fn controller(args: &SubmitArgs, cfg: &Config) -> anyhow::Result<ConnectionInfo> {
-    let host = cfg
-        .option(args.host.clone(), "server.host", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
-    let port = cfg
-        .option(args.port, "server.port", Layers::All)?
-        .unwrap_or(50001);
+    let (host, port, key) =
+        controller_address(args.host.clone(), args.port, args.auth.clone(), cfg)?;
     if port > u16::MAX - 2 {
         return Err(Failure::usage(
             "-p must leave room for PORT+2 (the client socket)",
         ));
     }
     let local_file = connection::default_path(&Site::from_env(), port);
-    let configured = match cfg.option(None::<String>, "client.auth", Layers::All)? {
-        Some(key) => Some(key),
-        None => cfg.option(None::<String>, "server.auth", Layers::All)?,
-    };
-    match args.auth.clone().or(configured.filter(|k| !k.is_empty())) {
-        Some(key) if key.is_empty() => Err(Failure::usage("-k needs the controller's key")),
+    match key {
         // Which controller answers is learnt from its first signed reply.
         Some(key) => Ok(ConnectionInfo::for_this_process(
             uuid::Uuid::nil(),
