@@ -93,7 +93,7 @@ pub enum Command {
     /// Submit one task, wait for it, print its output (needs a server with engines using --capture).
     #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
     Run(RunTaskArgs),
-    /// Create (or truncate, vacuum, back up) the database.
+    /// Create (or truncate, vacuum, back up, rotate) the database.
     #[command(after_help = EXIT_CODES)]
     Initdb(InitdbArgs),
     /// Show and change configuration files (see docs/config.md).
@@ -114,8 +114,7 @@ pub enum Command {
     /// HyperShell's older task commands: `hs task submit|info|wait|run|search|update`.
     #[command(after_help = EXIT_CODES)]
     Task(TaskArgs),
-    /// Print a shell completion script: `hs completions bash > ~/.local/share/bash-completion/completions/hs`
-    /// (scripts/install writes them for hs, hsx and hyper-shell).
+    /// Print a shell completion script (scripts/install writes them for hs, hsx and hyper-shell).
     Completions(CompletionsArgs),
     /// Write the manual pages (hs.1, hsx.1, hyper-shell.1 and one per subcommand) into DIR.
     Manpages(ManpagesArgs),
