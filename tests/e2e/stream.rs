@@ -249,10 +249,16 @@ fn delivery_delay(r: &serde_json::Value) -> f64 {
 #[test]
 fn results_linger_up_to_bundlewait_only_while_other_tasks_run() {
     let s = Scratch::new();
-    // After `quick`, one slow job runs and two wait in the engine's queue: nothing forces a
-    // send but the bundle filling or the linger running out.
-    let jobs: String = std::iter::once("{\"cmd\":\"true\",\"id\":\"quick\"}\n".to_string())
-        .chain((0..3).map(|i| format!("{{\"cmd\":\"sleep 0.8\",\"id\":\"slow{i}\"}}\n")))
+    // A slow job first, so that every job has reached the engine before `quick` runs (on a
+    // loaded machine the first job can finish before the others arrive); after `quick`, one
+    // slow job runs and one waits: nothing forces a send but the bundle filling or the linger
+    // running out.
+    let jobs: String = ["{\"cmd\":\"sleep 0.8\",\"id\":\"first\"}\n".to_string()]
+        .into_iter()
+        .chain(std::iter::once(
+            "{\"cmd\":\"true\",\"id\":\"quick\"}\n".to_string(),
+        ))
+        .chain((0..2).map(|i| format!("{{\"cmd\":\"sleep 0.8\",\"id\":\"slow{i}\"}}\n")))
         .collect();
     let jobs = jobs.as_str();
     let quick_delay = |flags: &[&str], input: &str| {
