@@ -338,8 +338,8 @@ pub struct TaskSettingArgs {
     #[arg(short = 'c', long, value_name = "N")]
     pub cores: Option<i64>,
     /// Memory each task needs (e.g. 8G, 512MB) [config: task.memory; 0 = unset].
-    #[arg(short = 'm', long, value_name = "SIZE")]
-    pub memory: Option<String>,
+    #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
+    pub memory: Option<i64>,
     /// Walltime of each task in seconds [config: task.timeout; 0 = unset].
     #[arg(short = 'W', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<i64>,

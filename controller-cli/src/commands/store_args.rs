@@ -9,36 +9,36 @@ use crate::exit::Failure;
 use crate::query::{self, alias};
 
 /// `-t`, `-g`, `-c`, `-m`, `-W` as directives (the same rules as `# HYPERSHELL:` items), over
-/// `task.cores`, `task.memory` and `task.timeout`.
+/// `task.cores`, `task.memory` and `task.timeout`; a flag wins over a tag of the same key.
 pub fn settings(args: &TaskSettingArgs, cfg: &Config) -> anyhow::Result<Directives> {
-    let mut d = Directives::default();
+    let mut tags = Directives::default();
     for tag in &args.tags {
-        d.add(tag).map_err(|e| Failure::usage(e.to_string()))?;
+        tags.add(tag).map_err(|e| Failure::usage(e.to_string()))?;
     }
-    d.group = args.group.or(d.group);
-    d.cores = args.cores.or(d.cores);
-    d.timeout = args.timeout.or(d.timeout);
-    if let Some(m) = &args.memory {
-        d.memory = Some(query::parse_bytes(m).map_err(|e| Failure::usage(e.to_string()))?);
-    }
-    Ok(configured(cfg)?.merged(&d))
+    let mut flags = resources(args.cores, args.memory, args.timeout.map(|t| t as f64));
+    flags.group = args.group;
+    Ok(configured(cfg)?.merged(&tags).merged(&flags))
 }
 
 /// `-c`, `-m` and `-W` of `hs cluster` and `hs server`: stored with every task of their input,
-/// over `task.cores`, `task.memory` and `task.timeout` (a timeout is whole seconds, rounded up).
+/// over `task.cores`, `task.memory` and `task.timeout`.
 pub fn input_settings(
     cores: Option<i64>,
     memory: Option<i64>,
     timeout: Option<f64>,
     cfg: &Config,
 ) -> anyhow::Result<Directives> {
-    let given = Directives {
+    Ok(configured(cfg)?.merged(&resources(cores, memory, timeout)))
+}
+
+/// Resource flags as directives; a timeout is whole seconds, rounded up.
+fn resources(cores: Option<i64>, memory: Option<i64>, timeout: Option<f64>) -> Directives {
+    Directives {
         cores,
         memory,
         timeout: timeout.map(|t| t.ceil() as i64),
         ..Directives::default()
-    };
-    Ok(configured(cfg)?.merged(&given))
+    }
 }
 
 /// The `[task]` resource keys as directives, the layer under the flags. 0 is HyperShell's
