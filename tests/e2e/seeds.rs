@@ -67,6 +67,14 @@ impl Outcome<'_> {
     }
 }
 
+/// The slides' failures file holds the one failing line of task.in.
+fn false_line_in_task_failed(o: &Outcome) -> Result<(), String> {
+    o.expect(
+        o.file("task.failed") == "false\n",
+        "the false line in task.failed",
+    )
+}
+
 /// Lines of stdout.
 fn lines(o: &Outcome) -> usize {
     o.stdout().lines().count()
@@ -85,6 +93,10 @@ printf '#!/usr/bin/env bash\necho "processed $1"\n' > some_program.py
 printf '#!/usr/bin/env bash\necho "my_code $1"\n' > my_code
 chmod +x some_program.py my_code
 export PATH="$PWD:$PATH"
+# A server started in the background has written its connection file (at most 10 s).
+wait_for_server() {
+    for _ in $(seq 100); do [ -e site/lib/security/server-$PORT.json ] && break; sleep 0.1; done
+}
 set +e
 "#;
 
@@ -243,7 +255,7 @@ fn rows() -> Vec<Row> {
             original: "hyper-shell client -x600",
             run: concat!(
                 "hs server --forever -p $PORT -k $KEY >server.out 2>server.log & SERVER=$!\n",
-                "for _ in $(seq 100); do [ -e site/lib/security/server-$PORT.json ] && break; sleep 0.1; done\n",
+                "wait_for_server\n",
                 "hyper-shell client -x1 -p $PORT -k $KEY; echo client=$?; kill -INT $SERVER; wait $SERVER"
             ),
             needs: Needs::Nothing,
@@ -379,7 +391,7 @@ fn rows() -> Vec<Row> {
             original: "hyper-shell server --forever --bind '0.0.0.0' --auth '<AUTHKEY>'; hs client --host '<HOSTNAME>' --auth '<AUTHKEY>' --capture",
             run: concat!(
                 "hyper-shell server --forever --bind '0.0.0.0' -p $PORT --auth \"$KEY\" >server.out 2>server.log & SERVER=$!\n",
-                "for _ in $(seq 100); do [ -e site/lib/security/server-$PORT.json ] && break; sleep 0.1; done\n",
+                "wait_for_server\n",
                 "hs submit TASKFILE\n",
                 "hs client --host localhost -p $PORT --auth \"$KEY\" --capture -T 2\n",
                 "kill -INT $SERVER; wait $SERVER; ls site/lib/task/*.out | wc -l; hs list --count --completed"
@@ -445,24 +457,14 @@ fn rows() -> Vec<Row> {
             original: "hsx task.in -N4 --no-db --no-confirm -f task.failed",
             run: "hsx task.in -N4 --no-db --no-confirm -f task.failed",
             needs: Needs::Nothing,
-            check: |o| {
-                o.expect(
-                    o.file("task.failed") == "false\n",
-                    "the false line in task.failed",
-                )
-            },
+            check: false_line_in_task_failed,
         },
         Row {
             seed: "002",
             original: "hsx task.in -N42 -f task.failed --no-db --no-confirm",
             run: "hsx task.in -N42 -f task.failed --no-db --no-confirm",
             needs: Needs::Nothing,
-            check: |o| {
-                o.expect(
-                    o.file("task.failed") == "false\n",
-                    "the false line in task.failed",
-                )
-            },
+            check: false_line_in_task_failed,
         },
         Row {
             seed: "002",
@@ -478,12 +480,7 @@ fn rows() -> Vec<Row> {
             run: "hsx task.in -N8 -b8 --launcher='srun --nodes=3 --ntasks=3' -H 10.77.0.1 -p $PORT -f task.failed \
                   --no-db --no-confirm 1>task.out 2>task.log",
             needs: Needs::Slurm,
-            check: |o| {
-                o.expect(
-                    o.file("task.failed") == "false\n",
-                    "the false line in task.failed",
-                )
-            },
+            check: false_line_in_task_failed,
         },
         Row {
             seed: "002",
@@ -491,12 +488,7 @@ fn rows() -> Vec<Row> {
             run: "hsx task.in -N8 -b8 -w60 --launcher='srun --nodes=3 --ntasks=3' -H 10.77.0.1 -p $PORT -f task.failed \
                   --no-db --no-confirm --delay-start=-2 1>task.out 2>task.log",
             needs: Needs::Slurm,
-            check: |o| {
-                o.expect(
-                    o.file("task.failed") == "false\n",
-                    "the false line in task.failed",
-                )
-            },
+            check: false_line_in_task_failed,
         },
         Row {
             seed: "002",
@@ -560,12 +552,7 @@ fn rows() -> Vec<Row> {
             run: "hsx task.in -N4 --launcher='srun --nodes=2 --ntasks=2' -H 10.77.0.1 -p $PORT -f task.failed \
                   --no-db --no-confirm 1>task.out 2>task.log",
             needs: Needs::Slurm,
-            check: |o| {
-                o.expect(
-                    o.file("task.failed") == "false\n",
-                    "the false line in task.failed",
-                )
-            },
+            check: false_line_in_task_failed,
         },
         Row {
             seed: "002",
@@ -585,7 +572,7 @@ fn rows() -> Vec<Row> {
             run: concat!(
                 "printf 'test -e marker || (touch marker; exit 1)\\n' > retry.in\n",
                 "hs server --forever -k $KEY --bind 0.0.0.0 -p $PORT --max-retries 2 >server.out 2>server.log & SERVER=$!\n",
-                "for _ in $(seq 100); do [ -e site/lib/security/server-$PORT.json ] && break; sleep 0.1; done\n",
+                "wait_for_server\n",
                 "hs submit retry.in\n",
                 "hs client -N16 --host localhost -p $PORT -k $KEY --timeout 2 --capture\n",
                 "kill -INT $SERVER; wait $SERVER; hs list attempt exit_status -s attempt"
@@ -683,7 +670,7 @@ fn rows() -> Vec<Row> {
             run: concat!(
                 "echo $KEY > key; chmod 600 key\n",
                 "hs server --forever -k `cat key` -p $PORT >server.out 2>server.log & SERVER=$!\n",
-                "for _ in $(seq 100); do [ -e site/lib/security/server-$PORT.json ] && break; sleep 0.1; done\n",
+                "wait_for_server\n",
                 "hs submit TASKFILE\n",
                 "(exec hs client -N48 -T1 --capture --host localhost -p $PORT -k `cat key` 2>>pilot.log)\n",
                 "kill -INT $SERVER; wait $SERVER; hs list --count --remaining"
