@@ -492,6 +492,11 @@ fn sighup_death_is_a_failure(make: Make, history: bool) {
     let mut hup = done(a.id, -1);
     hup.signal = Some(1);
     s.complete(&[hup]).unwrap();
+    assert_eq!(
+        s.pending(1).unwrap().retryable,
+        1,
+        "counted among the failures earlier runs left"
+    );
     let retry = s.schedule(10, &by).unwrap();
     assert_eq!(args_of(&retry), ["a"], "a SIGHUP death is retried");
     assert_eq!(retry[0].attempt, 2);

@@ -211,7 +211,8 @@ pub trait TaskStore: Send {
     fn pending(&mut self, max_retries: u32) -> Result<Pending> {
         let unfinished = self.count(&Query::remaining())?;
         let attempts = i64::from(max_retries) + 1;
-        let retryable = self.count(&Query::retryable(attempts))?;
+        let [others, hangups] = Query::retryable(attempts);
+        let retryable = self.count(&others)? + self.count(&hangups)?;
         Ok(Pending {
             unfinished,
             retryable,

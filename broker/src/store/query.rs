@@ -234,15 +234,27 @@ impl Query {
     }
 
     /// Failed tasks not yet retried that have run fewer than `attempts` times: what a scheduler
-    /// allowing `attempts` runs would retry. (Cancelled tasks, -1, are never retried.)
-    pub fn retryable(attempts: i64) -> Self {
-        Query::all_of(vec![
-            (Field::ExitStatus, Op::Ne, Value::Null),
-            (Field::ExitStatus, Op::Ne, Value::Int(0)),
-            (Field::ExitStatus, Op::Ne, Value::Int(-1)),
-            (Field::Retried, Op::Eq, Value::Bool(false)),
-            (Field::Attempt, Op::Lt, Value::Int(attempts)),
-        ])
+    /// allowing `attempts` runs would retry ([`schema::FAILED`](super::schema::FAILED)), in two
+    /// queries since conditions are ANDed: every failure but `-1`, and the `-1`s that are SIGHUP
+    /// deaths (a `-1` without a signal is a cancel, never retried).
+    pub fn retryable(attempts: i64) -> [Self; 2] {
+        let due = |status: (Field, Op, Value), signal: Option<(Field, Op, Value)>| {
+            let mut conditions = vec![
+                status,
+                (Field::Retried, Op::Eq, Value::Bool(false)),
+                (Field::Attempt, Op::Lt, Value::Int(attempts)),
+            ];
+            conditions.extend(signal);
+            conditions
+        };
+        let mut others = due((Field::ExitStatus, Op::Ne, Value::Null), None);
+        others.push((Field::ExitStatus, Op::Ne, Value::Int(0)));
+        others.push((Field::ExitStatus, Op::Ne, Value::Int(-1)));
+        let hangups = due(
+            (Field::ExitStatus, Op::Eq, Value::Int(-1)),
+            Some((Field::Signal, Op::Ne, Value::Null)),
+        );
+        [Query::all_of(others), Query::all_of(hangups)]
     }
 
     fn all_of(conditions: Vec<(Field, Op, Value)>) -> Self {
