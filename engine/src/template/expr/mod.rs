@@ -76,6 +76,13 @@ mod tests {
         assert_eq!(ev("x", "hello"), "hello");
     }
 
+    /// Args of more digits than Python's int() takes become a float, as smart_coerce's do.
+    #[test]
+    fn args_past_the_integer_digit_limit_are_a_float() {
+        assert_eq!(ev("x", &"9".repeat(5000)), "inf");
+        assert_eq!(ev("x + 1", &"9".repeat(30)), format!("1{}", "0".repeat(30)));
+    }
+
     /// `is` and `is not`, as HyperShell 2.8.2 prints them for these inputs.
     #[test]
     fn identity_tests_on_singletons() {

@@ -36,7 +36,7 @@ pub fn format(format: &str, values: &Value) -> Result<String, String> {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse::<usize>().unwrap_or(0));
+            precision = Some(bounded(&p, "precision")?);
         }
         let conversion = chars
             .next()
@@ -49,7 +49,7 @@ pub fn format(format: &str, values: &Value) -> Result<String, String> {
             .next()
             .ok_or("not enough arguments for format string")?;
         let body = convert(conversion, value, precision, &flags)?;
-        let width: usize = width.parse().unwrap_or(0);
+        let width = bounded(&width, "width")?;
         out.push_str(&pad(body, width, &flags, conversion));
     }
     if args.next().is_some() {
@@ -57,6 +57,21 @@ pub fn format(format: &str, values: &Value) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// A width or precision: digits up to [`MAX_FIELD`] (empty = 0). Larger ones would only build
+/// a huge string, and Rust's formatter refuses precisions past 65535.
+fn bounded(digits: &str, what: &str) -> Result<usize, String> {
+    match digits.parse::<usize>() {
+        Ok(n) if n <= MAX_FIELD => Ok(n),
+        Err(_) if digits.is_empty() => Ok(0),
+        _ => Err(format!(
+            "format {what} {digits} is too large (at most {MAX_FIELD})"
+        )),
+    }
+}
+
+/// The largest width or precision a `%` conversion takes.
+const MAX_FIELD: usize = 10_000;
 
 fn convert(conv: char, v: &Value, precision: Option<usize>, flags: &str) -> Result<String, String> {
     let sign = |negative: bool| {
@@ -121,6 +136,19 @@ fn convert(conv: char, v: &Value, precision: Option<usize>, flags: &str) -> Resu
                 Num::Float(f) => f,
                 n => integer_text(n).parse::<f64>().unwrap_or(f64::INFINITY),
             };
+            if !f.is_finite() {
+                // Python prints inf and nan whatever the conversion.
+                let text = if f.is_nan() { "nan" } else { "inf" };
+                let text = if conv.is_ascii_uppercase() {
+                    text.to_uppercase()
+                } else {
+                    text.into()
+                };
+                return Ok(format!(
+                    "{}{text}",
+                    sign(f.is_sign_negative() && !f.is_nan())
+                ));
+            }
             let p = precision.unwrap_or(6);
             let body = match conv {
                 'f' | 'F' => format!("{:.p$}", f.abs()),
@@ -254,6 +282,17 @@ mod tests {
         assert_eq!(f("%d%%", Value::Int(50)), "50%");
         assert_eq!(f("%d", Value::Float(3.9)), "3");
         assert_eq!(f("%s", Value::Null), "None");
+    }
+
+    #[test]
+    fn huge_fields_are_errors_and_infinities_print_as_python() {
+        for fmt in ["%.70000f", "%999999999999999999d", "%20000s"] {
+            let e = format(fmt, &Value::Float(1.0)).unwrap_err();
+            assert!(e.contains("too large"), "{fmt}: {e}");
+        }
+        assert_eq!(f("%e", Value::Float(f64::INFINITY)), "inf");
+        assert_eq!(f("%5.2f", Value::Float(f64::NEG_INFINITY)), " -inf");
+        assert_eq!(f("%G", Value::Float(f64::NAN)), "NAN");
     }
 
     #[test]

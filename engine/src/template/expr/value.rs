@@ -75,7 +75,11 @@ impl Value {
         if let Ok(i) = trimmed.parse::<i64>() {
             return Value::Int(i);
         }
-        if let Ok(big) = trimmed.parse::<BigInt>() {
+        // Python's int() refuses more than 4300 digits, and the parse is quadratic; such args
+        // fall through to a float, as smart_coerce's do.
+        if trimmed.len() <= super::ops::MAX_INT_DIGITS as usize + 1
+            && let Ok(big) = trimmed.parse::<BigInt>()
+        {
             return Value::Big(big);
         }
         if let Ok(f) = trimmed.parse::<f64>() {
