@@ -36,6 +36,31 @@ fn submit_q_reaches_a_live_controller() {
     assert_eq!(ok(&listed).trim(), "2");
 }
 
+/// `-q -H` names another host: a local controller's connection file on the same port is not
+/// its key, so without `-k` it is a usage error, never a submission to the local controller.
+#[test]
+fn submit_q_to_another_host_needs_its_key() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let server = spawn_piped(s.hs(&["server", "--forever", "-p", &port]));
+    s.wait_for_server(&port);
+    let out = run_with_input(
+        s.hs(&["submit", "-q", "-H", "elsewhere", "-p", &port, "echo", "x"]),
+        "",
+        LIMIT,
+    );
+    signal(server.id(), libc::SIGINT);
+    let _ = wait_output(server, LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no key for the controller at elsewhere"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = run_with_input(s.hs(&["list", "--count"]), "", LIMIT);
+    assert_eq!(ok(&listed).trim(), "0");
+}
+
 /// A wrong key on `-q` is an authentication failure (7), and nothing is stored.
 #[test]
 fn submit_q_with_a_wrong_key_exits_7() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 
 use super::common::{
-    controller_address, engine_config, seconds_or_none, slots, start_delay, wait_to_start,
+    controller_address, engine_config, is_local, seconds_or_none, slots, start_delay, wait_to_start,
 };
 use crate::cli::ClientArgs;
 use crate::config::{Config, Layers};
@@ -14,10 +14,6 @@ use crate::connection;
 use crate::exit::{Failure, Status};
 use crate::signals::{self, StopRequest};
 use crate::site::Site;
-
-fn is_local(host: &str) -> bool {
-    host == "localhost" || host == "127.0.0.1" || host == hs_engine::engine::short_hostname()
-}
 
 /// The endpoints and key of a connection file.
 fn dial(info: hs_broker::connection::ConnectionInfo) -> (Endpoints, String) {

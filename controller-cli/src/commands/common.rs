@@ -233,6 +233,11 @@ pub fn run_status(summary: &hs_broker::BrokerSummary, rejected_lines: u64) -> cr
     )
 }
 
+/// A host name that is this host: only there is a controller's connection file found by port.
+pub fn is_local(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1" || host == hs_engine::engine::short_hostname()
+}
+
 /// Where a command that dials a controller finds it: `-H`/`-p`, else `server.host` and
 /// `server.port` (HyperShell 2.8.2 dials `server.bind`; the documented key is `server.host`,
 /// D12), and the key of `-k`, else `client.auth`, else `server.auth` (an empty configured key

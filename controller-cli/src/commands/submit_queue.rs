@@ -9,7 +9,7 @@ use hs_broker::client::{Client, JobSpec};
 use hs_broker::store::TaskRecord;
 use hs_engine::template::Template;
 
-use super::common::controller_address;
+use super::common::{controller_address, is_local};
 use super::submit::source;
 use crate::cli::SubmitArgs;
 use crate::config::Config;
@@ -42,7 +42,8 @@ fn controller(args: &SubmitArgs, cfg: &Config) -> anyhow::Result<ConnectionInfo>
             port,
             key,
         )),
-        None if local_file.exists() => connection::read(&local_file),
+        // The file of a controller on this host's port; another host's needs its key.
+        None if is_local(&host) && local_file.exists() => connection::read(&local_file),
         None => Err(Failure::usage(format!(
             "-q: no key for the controller at {host}:{port}: pass it with -k KEY (a local \
              controller on that port writes {})",
