@@ -96,15 +96,19 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         print!("{}", commands::about::CITATION);
         return Ok(Status::Ok);
     }
-    let command = match cli.command {
+    // Commands about hs itself need no configuration: a broken file must not stop them.
+    let cli = match cli.command {
         Some(Command::Task(cli::TaskArgs {
             action: Some(action),
             ..
         })) => action.into_command(),
+        Some(Command::Task(a)) => return commands::about::task_without_action(&a),
+        Some(Command::Completions(a)) => return commands::about::completions(&a),
+        Some(Command::Manpages(a)) => return commands::about::manpages(&a),
         Some(command) => command,
+        // `arg_required_else_help` prints the usage before this.
         None => return Err(exit::Failure::usage("a command is needed: see hs --help")),
     };
-    let cli = command;
     let (component, verbose, debug) = match &cli {
         Command::Cluster(a) => ("cluster", a.verbose, a.debug),
         Command::Server(a) => ("server", a.log.verbose, a.log.debug),
@@ -154,8 +158,10 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Start(a) => commands::start::run(a, &cfg),
         Command::Stop(a) => commands::stop::run(a),
         Command::Status(a) => commands::status::run(a),
-        Command::Task(a) => commands::about::task_without_action(&a),
-        Command::Completions(a) => commands::about::completions(&a),
-        Command::Manpages(a) => commands::about::manpages(&a),
+        Command::Task(_) | Command::Completions(_) | Command::Manpages(_) => Err(exit::Failure {
+            status: Status::Internal,
+            message: "answered before the configuration is loaded".into(),
+        }
+        .into()),
     }
 }

@@ -256,3 +256,41 @@ fn unknown_options_store_nothing() {
     let listed = run_with_input(s.hs(&["list", "args", "-t", "prod", "site:b"]), "", LIMIT);
     assert_eq!(ok(&listed), "echo 1 x\necho 2 x\n");
 }
+
+/// Mistakes around the commands about hs itself and the polling option: each a one-line error
+/// with its exit status; completions and pages need no configuration, so a broken file does not
+/// stop them.
+#[test]
+fn about_commands_and_poll_mistakes() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["task"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("needs an action"), "{}", stderr(&out));
+    let out = run_with_input(s.hs(&["completions", "tcsh"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    s.write("plain-file", "x");
+    let out = run_with_input(s.hs(&["manpages", "plain-file/man1"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot create"), "{}", stderr(&out));
+    let out = run_with_input(s.hs(&["cluster", "--forever", "-Q", "0"]), "", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    std::fs::create_dir_all(s.path("site")).unwrap();
+    s.write("site/config.toml", "this is [not toml\n");
+    ok(&run_with_input(s.hs(&["completions", "bash"]), "", LIMIT));
+    let out = run_with_input(s.hs(&["list"]), "", LIMIT);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a broken file still stops the rest"
+    );
+
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "-Q", "5"]), "true\n", LIMIT);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("-Q/--poll changes nothing without --forever"),
+        "{}",
+        stderr(&out)
+    );
+}

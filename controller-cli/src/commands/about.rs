@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::CommandFactory;
-use hs_broker::store::Field;
 
 use crate::cli::{Cli, CompletionsArgs, ManpagesArgs, TaskArgs};
 use crate::exit::{Failure, Status};
@@ -29,7 +28,7 @@ pub const CITATION: &str = "\
 /// `hs task --list-columns`: the task table's columns, one per line.
 pub fn list_columns() -> anyhow::Result<Status> {
     let mut out = std::io::stdout().lock();
-    for f in Field::ALL {
+    for f in crate::output::hypershell_fields() {
         writeln!(out, "{}", f.name())?;
     }
     Ok(Status::Ok)

@@ -94,7 +94,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         .unwrap_or(0);
     bcfg.announce_engines = args.port.is_some();
     bcfg.forever = args.forever;
-    bcfg.store_poll = controller::store_poll(&args.poll, cfg)?;
+    bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
     // An engine added by the autoscaler can only help with tasks still queued at the
     // controller: engines hold no more than they run.
     // Launched engines register one after another: a small prefetch keeps the first one from

@@ -117,7 +117,17 @@ pub fn configure(
 
 /// `-Q`, else `server.poll` when set: how often an idle controller looks for new tasks. hs looks
 /// every second by default (HyperShell backs off up to 30 s), since a look costs one query.
-pub fn store_poll(poll: &crate::cli::PollArgs, cfg: &Config) -> anyhow::Result<Duration> {
+///
+/// Only a controller that keeps serving (`--forever`) looks again: a run of its own input knows
+/// its tasks, so `-Q` there changes nothing and says so.
+pub fn store_poll(
+    poll: &crate::cli::PollArgs,
+    forever: bool,
+    cfg: &Config,
+) -> anyhow::Result<Duration> {
+    if poll.poll.is_some() && !forever {
+        tracing::warn!("-Q/--poll changes nothing without --forever (hs looks for new tasks then)");
+    }
     let seconds = cfg.option(poll.poll, "server.poll", Layers::Set)?;
     match seconds {
         Some(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),

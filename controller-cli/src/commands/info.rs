@@ -41,7 +41,7 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
         (
             args.perf,
             &task.csvpath,
-            "resource samples: its engine ran without --monitor",
+            "resource samples: hs records none yet (--monitor is accepted and not applied)",
         ),
     ];
     if let Some((_, path, missing)) = captured.into_iter().find(|(asked, _, _)| *asked) {

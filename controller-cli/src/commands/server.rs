@@ -88,7 +88,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
         .unwrap_or(0);
     bcfg.forever = args.forever;
-    bcfg.store_poll = controller::store_poll(&args.poll, cfg)?;
+    bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
     // After Ctrl-C the engines are told to stop their tasks and hand back what is unfinished;
     // they get as long as a task takes to stop to do so and say goodbye.
     bcfg.abort_grace = stop_grace(signalwait(None, cfg)?);
