@@ -105,12 +105,7 @@ pub fn size_bytes(text: &str) -> Result<i64, String> {
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!(
-            "expected a positive number of tasks per second, got {text:?}"
-        )),
-    }
+    super::seconds(text, |v| v > 0.0, "a positive number of tasks per second")
 }
 
 #[cfg(test)]

@@ -168,8 +168,8 @@ impl TaskAction {
 #[derive(Args, Debug)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
-    #[arg(value_name = "SHELL", value_parser = ["bash", "zsh", "fish", "elvish", "powershell"])]
-    pub shell: String,
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
     /// The name to complete: hs, or one of its links (hsx completes like `hs cluster`).
     #[arg(long, default_value = "hs", value_parser = ["hs", "hsx", "hyper-shell"])]
     pub name: String,
@@ -1052,7 +1052,7 @@ pub struct ClientArgs {
 
 /// A number of seconds that `accept` allows and a `Duration` can hold: a larger one (`inf`,
 /// `1e300`) would end the command with a panic where it becomes a `Duration`, not a usage error.
-fn seconds(s: &str, accept: fn(f64) -> bool, expected: &str) -> Result<f64, String> {
+pub(crate) fn seconds(s: &str, accept: fn(f64) -> bool, expected: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if accept(v) && std::time::Duration::try_from_secs_f64(v.abs()).is_ok() => Ok(v),
         _ => Err(format!("expected {expected}, got {s:?}")),

@@ -46,14 +46,7 @@ pub fn task_without_action(args: &TaskArgs) -> anyhow::Result<Status> {
 
 /// `hs completions SHELL`: the completion script on stdout.
 pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Status> {
-    use clap_complete::Shell;
-    let shell = match args.shell.as_str() {
-        "bash" => Shell::Bash,
-        "zsh" => Shell::Zsh,
-        "fish" => Shell::Fish,
-        "elvish" => Shell::Elvish,
-        _ => Shell::PowerShell,
-    };
+    let shell = args.shell;
     let mut out = std::io::stdout().lock();
     let mut cmd = match args.name.as_str() {
         "hsx" => hsx_command(),

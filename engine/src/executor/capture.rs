@@ -33,11 +33,6 @@ impl Capture {
         }
     }
 
-    /// The limit it was made with.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
     /// Appends what fits of `chunk`; returns false once more than the limit was offered.
     pub(crate) fn push(&self, chunk: &[u8]) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,6 +6,7 @@
 //! in [`super::dtmodule`].
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
+use num_integer::Integer;
 
 use super::lexer::Op;
 use super::value::{Num, Value};
@@ -181,16 +182,15 @@ pub fn binary(op: Op, a: &Value, b: &Value) -> Option<Result<Value, String>> {
                 .and_then(|k| delta(round_half_even(i128::from(micros(t)), i128::from(k))))
                 .map(Delta),
         },
-        (Op::DoubleSlash, Delta(x), Delta(y)) => {
-            nonzero(y).map(|y| Value::Int(floor_div(micros(x).into(), y.into()) as i64))
-        }
+        (Op::DoubleSlash, Delta(x), Delta(y)) => nonzero(y)
+            .map(|y| Value::Int(Integer::div_floor(&i128::from(micros(x)), &i128::from(y)) as i64)),
         (Op::DoubleSlash, Delta(t), n) => int_divisor(n.as_num()?)
-            .and_then(|k| delta(floor_div(micros(t).into(), k.into())))
+            .and_then(|k| delta(Integer::div_floor(&i128::from(micros(t)), &i128::from(k))))
             .map(Delta),
         (Op::Percent, Delta(x), Delta(y)) => nonzero(y)
             .and_then(|y| {
                 let (x, y) = (i128::from(micros(x)), i128::from(y));
-                delta(x - y * floor_div(x, y))
+                delta(Integer::mod_floor(&x, &y))
             })
             .map(Delta),
         _ => return None,
@@ -218,16 +218,6 @@ fn scale(t: &TimeDelta, n: Num) -> Result<Value, String> {
         Num::Int(k) => delta(i128::from(micros(t)) * i128::from(k)).map(Value::Delta),
         Num::Float(f) => scale_float(t, f),
         Num::Big(_) => Err(String::from("timedelta overflow: the factor is too large")),
-    }
-}
-
-/// Floor division (Python's `//`) for `b != 0`.
-fn floor_div(a: i128, b: i128) -> i128 {
-    let q = a / b;
-    if a % b != 0 && ((a < 0) != (b < 0)) {
-        q - 1
-    } else {
-        q
     }
 }
 
