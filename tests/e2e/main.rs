@@ -27,6 +27,7 @@ mod signals;
 mod store;
 mod stream;
 mod stream_remote;
+mod swarm;
 mod task_env;
 mod templates;
 mod tty;
