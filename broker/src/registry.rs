@@ -34,6 +34,9 @@ pub struct EngineInfo {
     pub drained: bool,
     /// Tasks it handed back while draining ([`Leaving`](hs_engine::protocol::Leaving)).
     pub handed_back: u64,
+    /// It was asked to give back unstarted tasks ([`GiveBack`](hs_engine::protocol::GiveBack))
+    /// and has not answered yet; it is not asked again meanwhile.
+    pub asked: bool,
 }
 
 pub struct Lease {
