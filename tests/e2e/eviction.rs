@@ -247,13 +247,6 @@ fn an_evicted_engine_that_wakes_up_starts_nothing_it_had_queued() {
     let log = server_log.text();
     assert!(end.is_some(), "the run ends\n{log}");
     assert!(log.contains("tasks: 12 done, 12 succeeded"), "{log}");
-    assert!(
-        wait_until(Duration::from_secs(5), || first_log
-            .text()
-            .contains("10 not started go back")),
-        "{}",
-        first_log.text()
-    );
 
     let runs = runs_per_task(&s, 12);
     for (i, engines) in runs.iter().enumerate() {
@@ -270,6 +263,14 @@ fn an_evicted_engine_that_wakes_up_starts_nothing_it_had_queued() {
             n => panic!("task {task} ran {n} times: {runs:?}"),
         }
     }
+    // It gave back its whole queue when it noticed the silence.
+    assert!(
+        wait_until(Duration::from_secs(5), || first_log
+            .text()
+            .contains("10 not started go back")),
+        "{}",
+        first_log.text()
+    );
     // Exactly one result recorded per task: for a task that ran twice, the second run's (its
     // first engine's result came under a revoked lease).
     let out = s

@@ -71,11 +71,7 @@ impl Broker {
     pub(crate) fn take_back(&mut self, engine: Uuid, returned: &[Held]) -> Vec<Task> {
         let mine: Vec<Uuid> = returned
             .iter()
-            .filter(|h| {
-                self.registry
-                    .lease_of(&h.id)
-                    .is_some_and(|l| l.engine == engine && l.number == h.lease)
-            })
+            .filter(|h| self.registry.holds_under(&h.id, &engine, h.lease))
             .map(|h| h.id)
             .collect();
         mine.iter()

@@ -136,7 +136,7 @@ impl Broker {
     fn settle(&mut self, engine: Uuid, result: &TaskResult) -> Option<Task> {
         let id = &result.id;
         if let Some(lease) = self.registry.lease_of(id) {
-            if lease.engine != engine || lease.number != result.lease {
+            if !self.registry.holds_under(id, &engine, result.lease) {
                 tracing::debug!(
                     "result for task {id} from engine {engine} under lease {}, now leased to {} \
                      under lease {}: ignored",
