@@ -16,9 +16,9 @@ use crate::protocol::{
     Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, GiveBack, Held, Leaving, MAX_FRAME_BYTES,
     Opener, Ping, Pong, Register, Reregister, Results, Sealer, Tasks, Welcome,
 };
+use crate::task::{Outcome, TaskResult};
 
 mod leases;
-use crate::task::{Outcome, TaskResult};
 
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);

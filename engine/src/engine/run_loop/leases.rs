@@ -52,6 +52,9 @@ impl Engine {
             self.summary.returned += tasks.len() as u64;
             self.given_up.extend(tasks.iter().map(Held::from));
         } else {
+            // The loop renews the lease clock after each turn; the first bundle after a
+            // welcome must not wait for that.
+            self.board.lease.set(self.link.lease_until());
             self.board.add(tasks);
         }
     }
