@@ -16,7 +16,7 @@ use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use super::store_args::input_settings;
 use crate::cli::ClusterArgs;
-use crate::config::{Config, Layers};
+use crate::config::{Config, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::Status;
 use crate::input::{self, Source, Submitter};
@@ -89,9 +89,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut bcfg = BrokerConfig::new(key.clone(), bind);
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
-    bcfg.bundlesize = cfg
-        .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
-        .unwrap_or(0);
+    bcfg.bundlesize = cfg.value(args.bundle.bundlesize, key::SERVER_BUNDLESIZE)?;
     bcfg.announce_engines = args.port.is_some();
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
@@ -131,7 +129,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         cfg,
     )?;
     ecfg.idle_timeout =
-        seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
+        seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);
     let controls = super::local::Controls::install()?;
     controls.stop_on_signals()?;
 
@@ -239,9 +237,7 @@ fn remote_binds(
     templated: bool,
     slots: u32,
 ) -> anyhow::Result<RemotePlan> {
-    let host = cfg
-        .option(args.launch.bind.clone(), "server.bind", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
+    let host = cfg.value(args.launch.bind.clone(), key::SERVER_BIND)?;
     let (address, loopback) = bind_address(&host)?;
     if loopback && launcher.reaches_other_hosts() {
         tracing::warn!(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::cli::{ClusterArgs, LaunchArgs};
-use crate::config::{Config, Layers};
+use crate::config::{Config, Layers, key};
 use crate::exit::Failure;
 use crate::launch::autoscale::{Policy, Settings};
 use crate::launch::{EngineArgs, Launcher, hostlist, own_exe};
@@ -52,12 +52,16 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
     let command = match (&args.launcher, args.autoscaling.is_some()) {
         (Some(command), _) => Some((command.clone(), "--launcher".to_string())),
         (None, true) => cfg
-            .option(None::<String>, "autoscale.launcher", Layers::Set)?
+            .option(None::<String>, key::AUTOSCALE_LAUNCHER, Layers::Set)?
             .filter(|c| !c.trim().is_empty())
             .map(|c| {
                 (
                     c,
-                    format!("autoscale.launcher ({})", cfg.source("autoscale.launcher")),
+                    format!(
+                        "{} ({})",
+                        key::AUTOSCALE_LAUNCHER,
+                        cfg.source(key::AUTOSCALE_LAUNCHER.name)
+                    ),
                 )
             }),
         (None, false) => None,
@@ -84,15 +88,12 @@ pub fn autoscale(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Setti
         return Ok(None);
     };
     let policy = if policy.is_empty() {
-        cfg.option(None::<String>, "autoscale.policy", Layers::All)?
-            .unwrap_or_else(|| "fixed".into())
+        cfg.value(None::<String>, key::AUTOSCALE_POLICY)?
     } else {
         policy.clone()
     };
     let policy: Policy = policy.parse().map_err(Failure::usage)?;
-    let period = cfg
-        .option(args.period, "autoscale.period", Layers::All)?
-        .unwrap_or(60.0);
+    let period = cfg.value(args.period, key::AUTOSCALE_PERIOD)?;
     if !(period > 0.0 && period.is_finite()) {
         return Err(Failure::usage(
             "--period must be a positive number of seconds",
@@ -100,19 +101,11 @@ pub fn autoscale(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Setti
     }
     let settings = Settings {
         policy,
-        factor: cfg
-            .option(args.factor, "autoscale.factor", Layers::All)?
-            .unwrap_or(1.0),
+        factor: cfg.value(args.factor, key::AUTOSCALE_FACTOR)?,
         period: Duration::from_secs_f64(period),
-        init: cfg
-            .option(args.init_size, "autoscale.size.init", Layers::All)?
-            .unwrap_or(1),
-        min: cfg
-            .option(args.min_size, "autoscale.size.min", Layers::All)?
-            .unwrap_or(0),
-        max: cfg
-            .option(args.max_size, "autoscale.size.max", Layers::All)?
-            .unwrap_or(1),
+        init: cfg.value(args.init_size, key::AUTOSCALE_SIZE_INIT)?,
+        min: cfg.value(args.min_size, key::AUTOSCALE_SIZE_MIN)?,
+        max: cfg.value(args.max_size, key::AUTOSCALE_SIZE_MAX)?,
     };
     if settings.factor <= 0.0 {
         return Err(Failure::usage("--factor must be above 0"));
@@ -140,11 +133,15 @@ pub fn engine_args(
         exe: args.launch.remote_exe.clone().unwrap_or_else(own_exe),
         slots,
         template: (!templated && args.run.template != "{}").then(|| args.run.template.clone()),
-        task_timeout: positive(cfg.option(args.run.task_timeout, "task.timeout", Layers::All)?),
+        task_timeout: positive(cfg.option(
+            args.run.task_timeout,
+            key::TASK_TIMEOUT,
+            Layers::All,
+        )?),
         // Engines on other hosts do not see this host's configuration: a set key goes along.
-        signalwait: cfg.option(args.run.signalwait, "task.signalwait", Layers::Set)?,
+        signalwait: cfg.option(args.run.signalwait, key::TASK_SIGNALWAIT, Layers::Set)?,
         capture: args.run.capture,
-        idle_timeout: positive(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?),
+        idle_timeout: positive(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
     })
 }
@@ -154,8 +151,8 @@ pub fn engine_args(
 fn nodelist(cfg: &Config, group: Option<&str>) -> anyhow::Result<Vec<String>> {
     use serde_json::Value;
     let key = match group {
-        Some(g) => format!("ssh.nodelist.{g}"),
-        None => "ssh.nodelist".to_string(),
+        Some(g) => format!("{}.{g}", key::SSH_NODELIST),
+        None => key::SSH_NODELIST.name.to_string(),
     };
     let missing = || {
         Failure::usage(match group {

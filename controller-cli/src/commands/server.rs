@@ -13,7 +13,7 @@ use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use super::store_args::input_settings;
 use crate::cli::ServerArgs;
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::input::{self, Source, Submitter};
@@ -29,7 +29,7 @@ fn server_key(
     bind: &str,
     loopback: bool,
 ) -> anyhow::Result<String> {
-    const KEY: &str = "server.auth";
+    const KEY: &KeyDef = key::SERVER_AUTH;
     // An empty configured key is no key, as an empty HYPERSHELL_SERVER_AUTH always was.
     let configured = cfg
         .option(None::<String>, KEY, Layers::All)?
@@ -42,7 +42,7 @@ fn server_key(
         }
         (None, Some(k)) => {
             validate_key(&k).map_err(|e| {
-                Failure::usage(format!("refusing {KEY} ({}): {e}", cfg.source(KEY)))
+                Failure::usage(format!("refusing {KEY} ({}): {e}", cfg.source(KEY.name)))
             })?;
             Ok(k)
         }
@@ -60,9 +60,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let control = Arc::new(BrokerControl::new());
     controller::stop_on_signals(control.clone())?;
     let site = Site::from_env();
-    let bind = cfg
-        .option(args.bind.clone(), "server.bind", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
+    let bind = cfg.value(args.bind.clone(), key::SERVER_BIND)?;
     let (address, loopback) = bind_address(&bind)?;
     let key = server_key(&args, cfg, &bind, loopback)?;
     let input = match (&args.file, args.forever || args.store.restart) {
@@ -75,18 +73,14 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         None => FailureLog::stdout(),
     };
 
-    let port = cfg
-        .option(args.port, "server.port", Layers::All)?
-        .unwrap_or(50001);
+    let port = cfg.value(args.port, key::SERVER_PORT)?;
     let port = choose_port(&address, Some(port))?;
     let sockets = tcp_binds(&address, port);
     let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
     let mut bcfg = BrokerConfig::new(key.clone(), sockets);
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
-    bcfg.bundlesize = cfg
-        .option(args.bundle.bundlesize, "server.bundlesize", Layers::Set)?
-        .unwrap_or(0);
+    bcfg.bundlesize = cfg.value(args.bundle.bundlesize, key::SERVER_BUNDLESIZE)?;
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
     // After Ctrl-C the engines are told to stop their tasks and hand back what is unfinished;

@@ -13,7 +13,7 @@ use super::common::{heartbeat, signalwait, stop_grace};
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::{StartArgs, StoreArgs};
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::launch::{EngineArgs, LaunchSpec, Supervisor, SupervisorConfig};
@@ -52,13 +52,11 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let launcher = launcher::from_config(cfg, profile, args.engines)?;
     // Checked before anything is bound or written, so a bad key leaves nothing behind.
     let engine = engine_args(cfg, launcher.name())?;
-    let bind = cfg
-        .option(None::<String>, "server.bind", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
+    let bind = cfg.value(None::<String>, key::SERVER_BIND)?;
     let (address, loopback) = bind_address(&bind)?;
     let port = choose_port(
         &address,
-        cfg.option(None::<u16>, "server.port", Layers::Set)?,
+        cfg.option(None::<u16>, key::SERVER_PORT, Layers::Set)?,
     )?;
     let key = generate_key();
     let store_args = StoreArgs {
@@ -88,9 +86,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     // engines that have not left by then are stopped by the supervisor.
     let grace = stop_grace(signalwait(None, cfg)?);
     bcfg.abort_grace = grace;
-    bcfg.bundlesize = cfg
-        .option(None, "server.bundlesize", Layers::Set)?
-        .unwrap_or(0);
+    bcfg.bundlesize = cfg.value(None, key::SERVER_BUNDLESIZE)?;
     controller::configure(&mut bcfg, &store_args, &location, cfg)?;
     let ctx = zmq::Context::new();
     let mut broker = Broker::bind(bcfg, &ctx, store)?;
@@ -175,34 +171,36 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
 /// not see in their own configuration.
 fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
     use super::common::positive;
-    let seconds = |key: &str| -> anyhow::Result<Option<f64>> {
+    let seconds = |key: &KeyDef| -> anyhow::Result<Option<f64>> {
         Ok(positive(cfg.option(None::<f64>, key, Layers::All)?))
     };
     // The local launcher runs this very program; remote_exe names hs on other hosts.
     let remote = cfg
-        .option(None::<String>, "engines.remote_exe", Layers::All)?
+        .option(None::<String>, key::ENGINES_REMOTE_EXE, Layers::All)?
         .filter(|_| launcher != "local");
     Ok(EngineArgs {
         exe: remote.unwrap_or_else(crate::launch::own_exe),
-        slots: cfg
-            .option(None::<u32>, "engines.slots", Layers::All)?
-            .unwrap_or(1),
+        slots: cfg.value(None::<u32>, key::ENGINES_SLOTS)?,
         template: None,
-        task_timeout: seconds("task.timeout")?,
-        signalwait: cfg.option(None::<f64>, "task.signalwait", Layers::Set)?,
+        task_timeout: seconds(key::TASK_TIMEOUT)?,
+        signalwait: cfg.option(None::<f64>, key::TASK_SIGNALWAIT, Layers::Set)?,
         capture: false,
-        idle_timeout: seconds("engines.timeout")?,
+        idle_timeout: seconds(key::ENGINES_TIMEOUT)?,
         // Negative means a random wait up to |n|, so it is not read as a plain duration; one
         // no `Duration` holds is refused here rather than by every engine's `--delay-start`.
-        delay_start: match cfg.get_f64("engines.delay_start").map_err(Failure::from)? {
+        delay_start: match cfg
+            .get_f64(key::ENGINES_DELAY_START.name)
+            .map_err(Failure::from)?
+        {
             Some(v) if Duration::try_from_secs_f64(v.abs()).is_err() => {
                 return Err(Failure::from(cfg.invalid(
-                    "engines.delay_start",
+                    key::ENGINES_DELAY_START.name,
                     "a number of seconds (negative = a random wait up to |SECONDS|)",
                 ))
                 .into());
             }
-            v => v.unwrap_or(0.0),
+            Some(v) => v,
+            None => cfg.fallback(key::ENGINES_DELAY_START)?,
         },
     })
 }
