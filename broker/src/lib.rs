@@ -8,6 +8,8 @@
 //! [`Broker::bind`] binds the sockets (so a port in use is reported before anything starts) and
 //! [`Broker::run`] serves until the work is done or its [`BrokerControl`] says stop, which lets
 //! tests and the in-process `hs cluster` run it on a thread as well as through the binary.
+//! [`ControllerBuilder`] sets a whole controller up around it (context, store, input feed,
+//! in-process engines) and ends it cleanly; every controller in hs is built with it.
 //!
 //! [`client`] is the other side of the controller's client socket: a library for programs
 //! that submit jobs to a running controller and follow their results.
@@ -17,6 +19,7 @@ pub mod client;
 mod config;
 pub mod connection;
 mod control;
+pub mod controller;
 pub mod feed;
 mod handlers;
 pub mod hosts;
@@ -33,5 +36,6 @@ mod wire;
 pub use broker::{Broker, BrokerError, BrokerSummary};
 pub use config::{BindSet, BrokerConfig};
 pub use control::BrokerControl;
+pub use controller::{Controller, ControllerBuilder, ControllerError, RunSummary, Running};
 pub use registry::EngineInfo;
 pub use sink::ResultSink;
