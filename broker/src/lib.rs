@@ -5,11 +5,11 @@
 //! hands out, pings engines over a PUB socket, evicts the ones that go silent (requeueing their
 //! tasks without counting an attempt), and records results exactly once.
 //!
-//! [`Broker::bind`] binds the sockets (so a port in use is reported before anything starts) and
-//! [`Broker::run`] serves until the work is done or its [`BrokerControl`] says stop, which lets
-//! tests and the in-process `hs cluster` run it on a thread as well as through the binary.
-//! [`ControllerBuilder`] sets a whole controller up around it (context, store, input feed,
-//! in-process engines) and ends it cleanly; every controller in hs is built with it.
+//! Every controller in hs is set up with [`ControllerBuilder`]: it owns the ZeroMQ context, the
+//! store, the broker, the input feed and any engines in the same process; it binds the sockets
+//! (so a port in use is reported before anything starts), serves until the work is done or its
+//! [`BrokerControl`] says stop, and ends cleanly, which lets tests and the in-process
+//! `hs cluster` run it on a thread as well as through the binary.
 //!
 //! [`client`] is the other side of the controller's client socket: a library for programs
 //! that submit jobs to a running controller and follow their results.

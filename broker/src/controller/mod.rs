@@ -11,10 +11,12 @@
 //! [`Controller::spawn`] for a thread) serves until the work is done or it is told to stop.
 //!
 //! # Ending the ZeroMQ context
-//! Dropping the last handle on a context runs `zmq_ctx_term`, which returns only once every
-//! socket of the context is closed and each has sent what it still queued or its linger has
-//! passed. The commands used to leak their context (`mem::forget`) rather than risk this: an
-//! input reader blocked in a read of stdin held a socket that nothing would close.
+//! `zmq_ctx_term` runs when the last handle on a context goes (every socket holds one). It
+//! returns once every socket of the context is closed and each has sent what it still queued or
+//! its linger has passed. The commands used to leak a handle (`mem::forget`) so that it never
+//! ran: an input reader blocked in a read of stdin held the feed's socket, and a termination
+//! waiting for it would not return. With the leak, the broker's last messages (the acks it
+//! sends as it stops) went out only if the I/O thread got to them before the process exited.
 //!
 //! Here nothing the controller made outlives its run: the reader's socket belongs to the feed,
 //! whose broker end closes it when the broker returns (a reader still blocked in a read finds
@@ -23,7 +25,8 @@
 //! Termination then waits only for messages still queued, each socket's linger bounding it: the
 //! broker's last acknowledgements and replies to engines and clients (ROUTER: 1 s at most, and
 //! only for a peer that is connected but not reading), an engine's farewell (DEALER: 2 s).
-//! Usually nothing is queued and it is immediate. Sockets a caller makes on
+//! Usually nothing is queued and it is immediate: a one-task `hs cluster` starts and ends as
+//! fast as with the leak. Sockets a caller makes on
 //! [`Controller::context`] keep the context alive until they close; that is the caller's to end.
 
 mod local;

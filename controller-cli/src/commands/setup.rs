@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hs_broker::store::TaskStore;
 use hs_broker::{BindSet, BrokerConfig, BrokerControl, ControllerBuilder, ControllerError};
 use hs_engine::engine::{EngineControl, StopMode};
 
@@ -49,7 +48,7 @@ pub fn with_store(
     args: &StoreArgs,
     cfg: &Config,
 ) -> anyhow::Result<(Location, ControllerBuilder)> {
-    let (location, store): (Location, Box<dyn TaskStore>) = controller::open_store(args, cfg)?;
+    let (location, store) = controller::open_store(args, cfg)?;
     controller::configure(&mut bcfg, args, &location, cfg)?;
     Ok((location, ControllerBuilder::new(bcfg).store(store)))
 }
