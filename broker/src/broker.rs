@@ -89,6 +89,10 @@ pub struct Broker {
     pub(crate) cancelling: HashSet<Uuid>,
     /// When to look next for watched tasks cancelled in the store before being scheduled.
     pub(crate) next_watched_check: Instant,
+    /// When engines' loads may be looked at next for unstarted tasks to move to idle engines.
+    pub(crate) next_rebalance: Instant,
+    /// `--eager`: failed tasks recorded since the store was last asked for their retries.
+    pub(crate) retries_due: usize,
 }
 
 impl Broker {
@@ -132,6 +136,8 @@ impl Broker {
             watchers: Watchers::with_limit(cfg.max_watched_per_client),
             cancelling: HashSet::new(),
             next_watched_check: Instant::now(),
+            next_rebalance: Instant::now(),
+            retries_due: 0,
             scheduler,
             store,
             sockets,
@@ -293,6 +299,7 @@ impl Broker {
     /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
     /// in batches (so a durable store is queried once per batch, not once per task).
     fn refill(&mut self) -> Result<(), BrokerError> {
+        self.take_due_retries()?;
         if !self.store_dirty || self.queue.pinned.len() >= PINNED_MAX {
             return Ok(());
         }

@@ -3,8 +3,10 @@
 //!
 //! Credit is granted in batches: an engine is sent a bundle once half its capacity is free (or
 //! when it is idle, or the queue is short), so a busy engine gets one message per batch instead
-//! of one per task. No engine takes more than its fair share of a short queue, so a few long
-//! tasks spread over every engine instead of queueing behind one.
+//! of one per task. No engine takes more than its fair share of a short queue, nor holds more
+//! than its [fair hold](crate::balance) of all the work still to run, so a few long tasks spread
+//! over every engine instead of queueing behind one. When the queue is empty and an engine sits
+//! idle, engines holding a surplus of unstarted tasks are asked to give some back.
 //!
 //! Tasks that name hosts are shared the same way among the engines on those hosts, and go first
 //! in their bundles, since no other engine may take them. When no task names a host, none of
@@ -57,9 +59,39 @@ impl HostShares {
     }
 }
 
+/// The work still to run, shared by slots among the engines that take work: how many more tasks
+/// each may be given before it holds more than its fair hold.
+struct FairHolds {
+    pool: usize,
+    total_slots: u64,
+}
+
+impl FairHolds {
+    fn new(broker: &Broker) -> Self {
+        let (mut held, mut total_slots) = (0, 0);
+        for e in broker.registry.engines().filter(|e| !e.drained) {
+            held += broker.registry.held_by(&e.id);
+            total_slots += u64::from(e.slots);
+        }
+        FairHolds {
+            pool: held + broker.queue.open_len(),
+            total_slots,
+        }
+    }
+
+    fn room(&self, broker: &Broker, engine: &Uuid) -> usize {
+        let Some(info) = broker.registry.get(engine) else {
+            return 0;
+        };
+        crate::balance::fair_hold(info.slots, self.pool, self.total_slots)
+            .saturating_sub(broker.registry.held_by(engine))
+    }
+}
+
 impl Broker {
     pub(crate) fn dispatch(&mut self) -> Result<(), BrokerError> {
         if !self.queue.is_empty() {
+            let fair = FairHolds::new(self);
             let eligible: Vec<_> = self
                 .registry
                 .dispatch_order()
@@ -75,7 +107,11 @@ impl Broker {
                 if self.queue.is_empty() {
                     break;
                 }
-                let open = self.queue.open_len().div_ceil(remaining);
+                let open = self
+                    .queue
+                    .open_len()
+                    .div_ceil(remaining)
+                    .min(fair.room(self, &engine));
                 remaining -= 1;
                 let pinned = hosts
                     .as_mut()
@@ -83,6 +119,7 @@ impl Broker {
                 self.serve(engine, Share { open, pinned })?;
             }
         }
+        self.rebalance(std::time::Instant::now());
         self.flush_acks(false);
         Ok(())
     }
@@ -101,7 +138,10 @@ impl Broker {
             None => (None, 0),
         };
         let available = self.queue.open_len() + key.map_or(0, |k| self.queue.pinned.available(k));
-        if available == 0 || !(idle || credit >= batch || available < batch) {
+        if available == 0
+            || share.open + pinned_share == 0
+            || !(idle || credit >= batch || available < batch)
+        {
             return Ok(());
         }
         let mut n = credit.min(share.open + pinned_share).max(1);

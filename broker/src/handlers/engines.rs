@@ -1,6 +1,6 @@
 //! Receiving and routing messages from engines.
 
-use hs_engine::protocol::{Body, Bye, Leaving, Pong, Register, Reregister, Results};
+use hs_engine::protocol::{Body, Bye, GivenBack, Leaving, Pong, Register, Reregister, Results};
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError};
@@ -63,6 +63,10 @@ impl Broker {
                 },
                 Leaving::KIND => match envelope.parse::<Leaving>() {
                     Ok(l) => self.leaving(engine, &l.returned)?,
+                    Err(e) => tracing::warn!("engine {engine}: {e}"),
+                },
+                GivenBack::KIND => match envelope.parse::<GivenBack>() {
+                    Ok(g) => self.given_back(engine, &g.returned)?,
                     Err(e) => tracing::warn!("engine {engine}: {e}"),
                 },
                 Bye::KIND => match envelope.parse::<Bye>() {

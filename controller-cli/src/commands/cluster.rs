@@ -141,6 +141,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         input_report,
         started,
         !args.store.restart,
+        args.fail_exit.fail_exit,
     ))
 }
 

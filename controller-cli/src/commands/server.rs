@@ -135,5 +135,6 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         input_report,
         started,
         expected_input,
+        args.fail_exit.fail_exit,
     ))
 }

@@ -13,10 +13,12 @@ use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
 use crate::protocol::{
-    Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, Held, Leaving, MAX_FRAME_BYTES, Opener,
-    Ping, Pong, Register, Reregister, Results, Sealer, Tasks, Welcome,
+    Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, GiveBack, Held, Leaving, MAX_FRAME_BYTES,
+    Opener, Ping, Pong, Register, Reregister, Results, Sealer, Tasks, Welcome,
 };
 use crate::task::{Outcome, TaskResult};
+
+mod leases;
 
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
@@ -125,6 +127,11 @@ struct Engine {
     unsent_since: Option<Instant>,
     unacked: HashMap<Uuid, TaskResult>,
     returned: Vec<Held>,
+    /// Tasks given up unstarted because the controller was silent longer than the eviction
+    /// window (or forgot this engine): listed in the next registrations until one is welcomed.
+    given_up: Vec<Held>,
+    /// How many of `given_up` the last registration sent listed.
+    given_up_sent: usize,
     /// Results of tasks killed by SIGUSR1/SIGUSR2, waiting to see whether the engine gets the
     /// same signal (see [`SIBLING_WINDOW`]).
     suspects: Vec<(SlotDone, Instant)>,
@@ -206,6 +213,8 @@ impl Engine {
             unsent_since: None,
             unacked: HashMap::new(),
             returned: Vec::new(),
+            given_up: Vec::new(),
+            given_up_sent: 0,
             suspects: Vec::new(),
             signalled: None,
             draining: false,
@@ -250,6 +259,9 @@ impl Engine {
                     items[2].is_readable(),
                 )
             };
+            // Whatever arrived during a silence longer than the eviction window (this process was
+            // frozen, say) does not make the leases good again: the silence is noticed first.
+            self.notice_loss(Instant::now());
             if done_ready {
                 self.ring_off()?;
             }
@@ -262,20 +274,13 @@ impl Engine {
             }
             self.give_back();
             self.flush_results();
+            self.board.lease.set(self.link.lease_until());
         }
     }
 
     /// Registration, loss detection and give-up rules.
     fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
-        if self.link.is_lost(now) {
-            tracing::warn!(
-                "lost the controller (silent for over {:.1}s); {} running tasks continue and their \
-                 results are kept; reconnecting",
-                self.evict_after().as_secs_f64(),
-                self.board.with(|b| b.running.len())
-            );
-            self.link = Link::start(now, true);
-        }
+        self.notice_loss(now);
         if let Link::Registering {
             next_attempt,
             since,
@@ -342,7 +347,7 @@ impl Engine {
             slots: self.cfg.slots,
             nonce,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            // Everything it holds and will run: in its slots, and waiting in its own queue.
+            // What it runs. Its queue is empty: given up when the link was lost (see `leases`).
             running: self.board.with(|b| {
                 b.running
                     .iter()
@@ -350,11 +355,12 @@ impl Engine {
                         id: *id,
                         lease: *lease,
                     })
-                    .chain(b.queue.iter().map(Held::from))
                     .collect()
             }),
             finished: self.unacked.values().cloned().collect(),
+            returned: self.given_up.clone(),
         };
+        self.given_up_sent = self.given_up.len();
         self.send(&register);
     }
 
@@ -419,17 +425,13 @@ impl Engine {
                     };
                     // A new registration is a fresh start on the controller's side.
                     self.told_leaving = false;
+                    self.welcomed();
                 }
             }
             Tasks::KIND => {
                 let Ok(t) = env.parse::<Tasks>() else { return };
                 self.link.heard(now);
-                if self.releasing {
-                    self.summary.returned += t.tasks.len() as u64;
-                    self.returned.extend(t.tasks.iter().map(Held::from));
-                } else {
-                    self.board.add(t.tasks);
-                }
+                self.accept(t.tasks);
                 self.acknowledged(t.ack);
             }
             Ack::KIND => {
@@ -441,6 +443,13 @@ impl Engine {
                 let Ok(c) = env.parse::<Cancel>() else { return };
                 self.link.heard(now);
                 self.cancel(&c.ids);
+            }
+            GiveBack::KIND => {
+                let Ok(g) = env.parse::<GiveBack>() else {
+                    return;
+                };
+                self.link.heard(now);
+                self.answer_give_back(g.most as usize);
             }
             Drain::KIND => {
                 self.link.heard(now);
@@ -465,7 +474,7 @@ impl Engine {
                     tracing::info!(
                         "controller does not know this engine any more: registering again"
                     );
-                    self.link = Link::start(now, true);
+                    self.lose_link(now);
                 }
             }
             other => tracing::debug!("ignoring unexpected {other} message from the controller"),
@@ -500,7 +509,7 @@ impl Engine {
                         "a new controller ({}) answers at this address: registering with it",
                         ping.controller_id
                     );
-                    self.link = Link::start(now, true);
+                    self.lose_link(now);
                 }
                 Link::Registering { .. } => {}
             }
