@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use hs_engine::protocol::{Drain, Opener, Ping, Sealer};
+use hs_engine::protocol::{Drain, Opener, Ping, Refusals, Sealer};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
@@ -81,7 +81,9 @@ pub struct Broker {
     pub(crate) reconcile_until: Option<Instant>,
     /// Results received this turn, acknowledged with the next bundle or at the end of the turn.
     pub(crate) pending_acks: HashMap<Uuid, Vec<Uuid>>,
-    pub(crate) rejected: u64,
+    /// Messages refused on the engine socket and on the client socket.
+    pub(crate) engine_refusals: Refusals,
+    pub(crate) client_refusals: Refusals,
     /// Clients waiting for the final results of tasks they submitted with `watch`.
     pub(crate) watchers: Watchers,
     /// Leased tasks being stopped because they were cancelled (by a client, or in the store),
@@ -128,7 +130,8 @@ impl Broker {
             orphans: HashMap::new(),
             reconcile_until: None,
             pending_acks: HashMap::new(),
-            rejected: 0,
+            engine_refusals: Refusals::new("the engine socket"),
+            client_refusals: Refusals::new("the client socket"),
             watchers: Watchers::with_limit(cfg.max_watched_per_client),
             cancelling: HashSet::new(),
             next_watched_check: Instant::now(),
@@ -148,9 +151,10 @@ impl Broker {
         self.cfg.controller_id
     }
 
-    /// Messages dropped because they failed verification (bad key, forged, replayed, oversized).
+    /// Messages refused: failed verification (bad key, forged, replayed, oversized), or of an
+    /// unknown kind or a body of the wrong shape.
     pub fn rejected(&self) -> u64 {
-        self.rejected
+        self.engine_refusals.count() + self.client_refusals.count()
     }
 
     /// Serve until every task from `feed`, clients and the store is done and engines have left,
@@ -494,10 +498,10 @@ impl Broker {
     }
 
     /// Send a signed message to one engine. An engine that cannot be reached is treated as lost.
-    pub(crate) fn send_to_engine<B: hs_engine::protocol::Body>(
+    pub(crate) fn send_to_engine<M: hs_engine::protocol::Message>(
         &mut self,
         engine: Uuid,
-        body: &B,
+        body: &M,
     ) -> bool {
         let frames = self.sealer.seal(body);
         let mut parts: Vec<Vec<u8>> = Vec::with_capacity(6);

@@ -4,8 +4,7 @@ use std::time::Instant;
 
 use crate::store::TaskRecord;
 use hs_engine::protocol::{
-    Body, Cancel, DrainRequest, Drained, EngineStatus, Refused, Status, StatusRequest, Submit,
-    Submitted,
+    Drained, EngineStatus, FromClient, Message, Refused, Status, Submit, Submitted,
 };
 use uuid::Uuid;
 
@@ -15,6 +14,8 @@ use crate::sink::ResultSink;
 
 /// Most tasks accepted (or cancelled) in one message.
 const MAX_SUBMIT: usize = 100_000;
+/// Most messages taken from the client socket in one turn.
+const CLIENT_BATCH: usize = 256;
 
 impl Broker {
     pub(crate) fn receive_clients(
@@ -22,62 +23,69 @@ impl Broker {
         sink: &mut dyn ResultSink,
         control: &BrokerControl,
     ) -> Result<(), BrokerError> {
-        for _ in 0..256 {
-            let mut frames = match self.sockets.clients.recv_multipart(zmq::DONTWAIT) {
-                Ok(f) => f,
-                Err(zmq::Error::EAGAIN) => return Ok(()),
-                Err(source) => {
-                    return Err(BrokerError::Zmq {
-                        context: "receiving from clients".into(),
-                        source,
-                    });
-                }
-            };
+        let messages = hs_engine::transport::recv_waiting(&self.sockets.clients, CLIENT_BATCH)
+            .map_err(|source| BrokerError::Zmq {
+                context: "receiving from clients".into(),
+                source,
+            })?;
+        for mut frames in messages {
             if frames.is_empty() {
                 continue;
             }
             let identity = frames.remove(0);
+            let now = Instant::now();
             let envelope = match self.client_opener.open(frames) {
                 Ok(e) => e,
                 Err(err) => {
-                    self.rejected += 1;
-                    tracing::warn!("dropped a message on the client socket: {err}");
+                    // Never answered: a client with the wrong key hears nothing.
+                    self.client_refusals.refuse(&identity, &err, now);
                     continue;
                 }
             };
-            match envelope.kind.as_str() {
-                Submit::KIND => match envelope.parse::<Submit>() {
-                    Ok(s) => self.submit(identity, envelope.sender, s, sink)?,
-                    Err(e) => self.refuse(identity, e.to_string()),
-                },
-                StatusRequest::KIND => {
-                    let status = self.status();
-                    self.reply(identity, &status);
+            match envelope.decode::<FromClient>() {
+                Ok(request) => self.on_client(identity, envelope.sender, request, sink, control)?,
+                Err(err) => {
+                    // Authenticated, so it is answered: its sender waits for a reply in order.
+                    self.client_refusals.refuse(&identity, &err, now);
+                    self.refuse(identity, err.to_string());
                 }
-                Cancel::KIND => match envelope.parse::<Cancel>() {
-                    Ok(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
-                        identity,
-                        format!(
-                            "too many ids in one cancel (limit {MAX_SUBMIT}): send smaller ones"
-                        ),
-                    ),
-                    Ok(c) => {
-                        let reply = self.cancel_for_client(c.ids)?;
-                        self.reply(identity, &reply);
-                    }
-                    Err(e) => self.refuse(identity, e.to_string()),
-                },
-                DrainRequest::KIND => {
-                    tracing::info!("a client asked to drain: finishing queued work, then stopping");
-                    control.drain();
-                    // Refuse new work from this moment, not from the next turn of the loop.
-                    self.input_done = true;
-                    // "Queued" includes tasks other processes (`hs submit`) put in the store
-                    // since it was last polled: look once more before calling the work done.
-                    self.store_dirty = true;
-                    self.reply(identity, &Drained {});
-                }
-                other => self.refuse(identity, format!("unknown request {other:?}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// One decoded request from the client at `identity`, answered in order.
+    fn on_client(
+        &mut self,
+        identity: Vec<u8>,
+        sender: Uuid,
+        request: FromClient,
+        sink: &mut dyn ResultSink,
+        control: &BrokerControl,
+    ) -> Result<(), BrokerError> {
+        match request {
+            FromClient::Submit(s) => self.submit(identity, sender, s, sink)?,
+            FromClient::Status(_) => {
+                let status = self.status();
+                self.reply(identity, &status);
+            }
+            FromClient::Cancel(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
+                identity,
+                format!("too many ids in one cancel (limit {MAX_SUBMIT}): send smaller ones"),
+            ),
+            FromClient::Cancel(c) => {
+                let reply = self.cancel_for_client(c.ids)?;
+                self.reply(identity, &reply);
+            }
+            FromClient::Drain(_) => {
+                tracing::info!("a client asked to drain: finishing queued work, then stopping");
+                control.drain();
+                // Refuse new work from this moment, not from the next turn of the loop.
+                self.input_done = true;
+                // "Queued" includes tasks other processes (`hs submit`) put in the store
+                // since it was last polled: look once more before calling the work done.
+                self.store_dirty = true;
+                self.reply(identity, &Drained {});
             }
         }
         Ok(())
@@ -191,14 +199,14 @@ impl Broker {
         self.reply(client, &Refused { reason });
     }
 
-    fn reply<B: Body>(&mut self, client: Vec<u8>, body: &B) {
+    fn reply<M: Message>(&mut self, client: Vec<u8>, body: &M) {
         // A client that went away does not matter to anyone else.
         self.send_to_client(client, body);
     }
 
     /// Send a signed message to one client without waiting; false if it could not be queued
     /// (the client is gone, or its queue is full).
-    pub(crate) fn send_to_client<B: Body>(&mut self, client: Vec<u8>, body: &B) -> bool {
+    pub(crate) fn send_to_client<M: Message>(&mut self, client: Vec<u8>, body: &M) -> bool {
         let frames = self.sealer.seal(body);
         let mut parts = Vec::with_capacity(6);
         parts.push(client);
