@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use hs_engine::protocol::{Ack, Leased, Tasks};
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::pinned::Pinned;
 
 /// What one engine may take this turn.
@@ -34,11 +35,11 @@ struct HostShares {
 }
 
 impl HostShares {
-    fn new(broker: &Broker, engines: &[Uuid]) -> Self {
+    fn new(core: &Core, engines: &[Uuid]) -> Self {
         let mut key_of = HashMap::with_capacity(engines.len());
         let mut left_on: HashMap<String, usize> = HashMap::new();
         for engine in engines {
-            if let Some(info) = broker.registry.get(engine) {
+            if let Some(info) = core.registry.get(engine) {
                 let key = info.host_key.clone();
                 *left_on.entry(key.clone()).or_default() += 1;
                 key_of.insert(*engine, key);
@@ -57,8 +58,8 @@ impl HostShares {
     }
 }
 
-impl Broker {
-    pub(crate) fn dispatch(&mut self) -> Result<(), BrokerError> {
+impl Core {
+    pub(super) fn dispatch(&mut self) -> Result<(), BrokerError> {
         if !self.queue.is_empty() {
             let eligible: Vec<_> = self
                 .registry
@@ -121,18 +122,16 @@ impl Broker {
             tasks.push(Leased { lease, task });
         }
         let ack = self.pending_acks.remove(&engine).unwrap_or_default();
-        if self.send_to_engine(engine, &Tasks { tasks, ack }) {
-            self.registry.served(&engine);
-            Ok(())
-        } else {
-            self.engine_lost(engine, "it cannot be reached")
-        }
+        // Should it not reach the engine, the loop reports it lost, which requeues the bundle.
+        self.tell_engine(engine, Tasks { tasks, ack });
+        self.registry.served(&engine);
+        Ok(())
     }
 
     /// Acknowledge results that no bundle carried. Acks only let an engine forget results (and
     /// finish a drain), so they wait for the next bundle unless the engine is idle or drained,
     /// holds a full credit's worth of them, or `all` is set (the heartbeat tick, an abort).
-    pub(crate) fn flush_acks(&mut self, all: bool) {
+    pub(super) fn flush_acks(&mut self, all: bool) {
         if self.pending_acks.is_empty() {
             return;
         }
@@ -150,7 +149,7 @@ impl Broker {
             .collect();
         for engine in due {
             if let Some(ids) = self.pending_acks.remove(&engine) {
-                self.send_to_engine(engine, &Ack { ids });
+                self.tell_engine(engine, Ack { ids });
             }
         }
     }

@@ -4,58 +4,21 @@ use std::time::Instant;
 
 use crate::store::TaskRecord;
 use hs_engine::protocol::{
-    Drained, EngineStatus, FromClient, Message, Refused, Status, Submit, Submitted,
+    Drained, EngineStatus, FromClient, Refused, Status, Submit, Submitted, ToClient,
 };
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::control::BrokerControl;
 use crate::sink::ResultSink;
 
 /// Most tasks accepted (or cancelled) in one message.
 const MAX_SUBMIT: usize = 100_000;
-/// Most messages taken from the client socket in one turn.
-const CLIENT_BATCH: usize = 256;
 
-impl Broker {
-    pub(crate) fn receive_clients(
-        &mut self,
-        sink: &mut dyn ResultSink,
-        control: &BrokerControl,
-    ) -> Result<(), BrokerError> {
-        let messages = hs_engine::transport::recv_waiting(&self.sockets.clients, CLIENT_BATCH)
-            .map_err(|source| BrokerError::Zmq {
-                context: "receiving from clients".into(),
-                source,
-            })?;
-        for mut frames in messages {
-            if frames.is_empty() {
-                continue;
-            }
-            let identity = frames.remove(0);
-            let now = Instant::now();
-            let envelope = match self.client_opener.open(frames) {
-                Ok(e) => e,
-                Err(err) => {
-                    // Never answered: a client with the wrong key hears nothing.
-                    self.client_refusals.refuse(&identity, &err, now);
-                    continue;
-                }
-            };
-            match envelope.decode::<FromClient>() {
-                Ok(request) => self.on_client(identity, envelope.sender, request, sink, control)?,
-                Err(err) => {
-                    // Authenticated, so it is answered: its sender waits for a reply in order.
-                    self.client_refusals.refuse(&identity, &err, now);
-                    self.refuse(identity, err.to_string());
-                }
-            }
-        }
-        Ok(())
-    }
-
+impl Core {
     /// One decoded request from the client at `identity`, answered in order.
-    fn on_client(
+    pub fn on_client(
         &mut self,
         identity: Vec<u8>,
         sender: Uuid,
@@ -67,7 +30,7 @@ impl Broker {
             FromClient::Submit(s) => self.submit(identity, sender, s, sink)?,
             FromClient::Status(_) => {
                 let status = self.status();
-                self.reply(identity, &status);
+                self.reply(identity, status);
             }
             FromClient::Cancel(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
                 identity,
@@ -75,7 +38,7 @@ impl Broker {
             ),
             FromClient::Cancel(c) => {
                 let reply = self.cancel_for_client(c.ids)?;
-                self.reply(identity, &reply);
+                self.reply(identity, reply);
             }
             FromClient::Drain(_) => {
                 tracing::info!("a client asked to drain: finishing queued work, then stopping");
@@ -85,7 +48,7 @@ impl Broker {
                 // "Queued" includes tasks other processes (`hs submit`) put in the store
                 // since it was last polled: look once more before calling the work done.
                 self.store_dirty = true;
-                self.reply(identity, &Drained {});
+                self.reply(identity, Drained {});
             }
         }
         Ok(())
@@ -138,7 +101,7 @@ impl Broker {
         self.unscheduled += ids.len() as u64;
         self.store_dirty = true;
         sink.tasks_submitted(ids.len() as u64);
-        self.reply(client, &Submitted { ids });
+        self.reply(client, Submitted { ids });
         Ok(())
     }
 
@@ -196,24 +159,11 @@ impl Broker {
     }
 
     fn refuse(&mut self, client: Vec<u8>, reason: String) {
-        self.reply(client, &Refused { reason });
+        self.reply(client, Refused { reason });
     }
 
-    fn reply<M: Message>(&mut self, client: Vec<u8>, body: &M) {
+    fn reply(&mut self, client: Vec<u8>, msg: impl Into<ToClient>) {
         // A client that went away does not matter to anyone else.
-        self.send_to_client(client, body);
-    }
-
-    /// Send a signed message to one client without waiting; false if it could not be queued
-    /// (the client is gone, or its queue is full).
-    pub(crate) fn send_to_client<M: Message>(&mut self, client: Vec<u8>, body: &M) -> bool {
-        let frames = self.sealer.seal(body);
-        let mut parts = Vec::with_capacity(6);
-        parts.push(client);
-        parts.extend(frames);
-        self.sockets
-            .clients
-            .send_multipart(parts, zmq::DONTWAIT)
-            .is_ok()
+        self.tell_client(client, msg);
     }
 }
