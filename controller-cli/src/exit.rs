@@ -5,10 +5,12 @@ use std::process::ExitCode;
 /// What an `hs` process reports to its caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
-    /// Everything ran and every task succeeded.
+    /// The run completed. `hs cluster`/`hs server` exit 0 even when tasks failed, as HyperShell
+    /// does (the summary line and `hs list --failed` count them), unless `--fail-exit` is given.
     Ok = 0,
-    /// At least one task failed (non-zero exit, signal, timeout, template error) or an input line
-    /// was rejected. Every other task still ran.
+    /// An input line was rejected (every other task still ran), a task failed under
+    /// `--fail-exit`, a job of `hs stream` was not `ok`, or no arguments were given and the
+    /// usage was printed (HyperShell's 1).
     TasksFailed = 1,
     /// Bad command-line arguments or input that cannot be used (unknown option, weak key, …).
     Usage = 2,
@@ -43,7 +45,7 @@ impl Status {
     ];
 
     /// How a run that ended by itself or by an interrupt exits: 4 when interrupted, else 1
-    /// when anything failed, else 0.
+    /// when anything that counts as a failure for its command happened, else 0.
     pub fn of_run(interrupted: bool, failed: bool) -> Status {
         if interrupted {
             Status::Interrupted

@@ -36,9 +36,18 @@ fn link_to_hs(name: &str) -> PathBuf {
     let hs = hs_bin();
     let dir = hs.with_file_name("hs-links");
     let link = dir.join(name);
-    if !link.exists() {
+    // A target directory copied from another checkout keeps links to that checkout's hs: point
+    // them here, through a rename so that tests running at the same time never see no link.
+    if std::fs::read_link(&link).ok().as_deref() != Some(hs.as_path()) {
         let _ = std::fs::create_dir_all(&dir);
-        let _ = std::os::unix::fs::symlink(&hs, &link);
+        let tmp = dir.join(format!(
+            ".{name}.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::os::unix::fs::symlink(&hs, &tmp);
+        let _ = std::fs::rename(&tmp, &link);
     }
     assert!(link.exists(), "cannot make {}", link.display());
     link

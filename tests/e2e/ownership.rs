@@ -66,7 +66,7 @@ fn a_later_run_leaves_an_earlier_failure_alone_and_restart_retries_it_as_it_ran(
     let out = run(hsx(&s, &[]), "echo old; exit 9\n");
     assert_eq!(
         (out.status.code(), stdout(&out).as_str()),
-        (Some(1), "old\n"),
+        (Some(0), "old\n"),
         "{}",
         stderr(&out)
     );
@@ -96,7 +96,7 @@ fn a_later_run_leaves_an_earlier_failure_alone_and_restart_retries_it_as_it_ran(
     let out = run(hsx(&s, &["--restart", "-r", "2", "-t", "echo new {}"]), "");
     assert_eq!(
         (out.status.code(), stdout(&out).as_str()),
-        (Some(1), "old\nold\n"),
+        (Some(0), "old\nold\n"),
         "the two retries left ran the old command, not the new template: {}",
         stderr(&out)
     );
@@ -162,7 +162,7 @@ fn a_server_with_a_file_serves_its_file_only() {
     let out = run(s.hs(&["submit", "echo", "left"]), "");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = run(s.hs(&["cluster"]), "exit 3\n");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let port = crate::helpers::free_ports().to_string();
     let file = s.write("tasks.txt", "echo served\n");

@@ -94,12 +94,14 @@ fn server_writes_a_private_connection_file_that_clients_use() {
     assert!(!conn.exists(), "connection file removed on exit");
 }
 
+/// `--fail-exit` makes the failures an exit status of 1 too.
 #[test]
 fn server_prints_failed_lines_on_stdout() {
     let s = Scratch::new();
     let port = free_ports().to_string();
     let server = spawn_piped(s.hs(&[
         "server",
+        "--fail-exit",
         "-p",
         &port,
         s.write("t", "true\nfalse\nexit 2\n").to_str().unwrap(),

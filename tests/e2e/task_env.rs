@@ -183,7 +183,7 @@ fn a_retry_names_its_previous_attempt() {
         "x\n",
         LIMIT,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let (first, second) = text
         .split_once("TASK_ATTEMPT=2")
@@ -203,7 +203,7 @@ fn a_retry_names_its_previous_attempt() {
 fn a_sighup_death_is_a_failure_not_a_cancel() {
     let s = Scratch::new();
     let out = run_with_input(s.hs(&["cluster", "-r", "1"]), "kill -HUP $$\n", LIMIT);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("killed by signal 1"),
         "{}",
@@ -239,7 +239,7 @@ fn a_sighup_death_is_a_failure_not_a_cancel() {
     // Without a database (where `-r` is refused, as in HyperShell): a failure all the same.
     let s = Scratch::new();
     let out = run_with_input(s.hs(&["cluster", "--no-db"]), "kill -HUP $$\n", LIMIT);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("killed by signal 1"),
         "{}",

@@ -20,7 +20,7 @@ fn a_hanging_substitution_fails_its_task_at_the_walltime_and_the_next_task_runs(
         "hang\nnext\n",
         LIMIT,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim_end(), "ok-next");
     let err = stderr(&out);
     assert!(err.contains("template error"), "{err}");

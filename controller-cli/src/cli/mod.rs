@@ -12,9 +12,10 @@ pub use compat::{CapacityArgs, ConfirmArgs, TlsArgs, size_bytes};
 
 const EXIT_CODES: &str = "\
 Exit status:
-  0  every task succeeded
-  1  at least one task failed or an input line was rejected (all others ran); or no arguments
-     were given and the usage was printed
+  0  the run completed; tasks that failed are counted on stderr and listed by hs list --failed
+     (as HyperShell; give hs cluster/server --fail-exit to exit 1 when any task failed)
+  1  an input line was rejected (all others ran); a task failed under --fail-exit, or a job of
+     hs stream was not ok; or no arguments were given and the usage was printed
   2  bad arguments (unknown option, bad template, weak key, ...)
   3  bad configuration (a file that is not valid TOML, a value that cannot be used)
   4  interrupted (Ctrl-C, SIGTERM): running tasks were stopped
@@ -706,6 +707,14 @@ pub struct PollArgs {
     pub poll: Option<f64>,
 }
 
+/// What a controller's exit status says about the tasks it ran.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct FailExitArgs {
+    /// Exit 1 when any task failed (without it 0, as HyperShell).
+    #[arg(long)]
+    pub fail_exit: bool,
+}
+
 /// Liveness checks between controller and engines.
 #[derive(Args, Debug, Clone)]
 pub struct HeartbeatArgs {
@@ -737,6 +746,9 @@ pub struct ClusterArgs {
     /// Write the line of every failed task to this file (`-` = stdout).
     #[arg(short = 'f', long, alias = "failed", value_name = "PATH")]
     pub failures: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub fail_exit: FailExitArgs,
 
     /// Stop after this many seconds with no task waiting or running
     /// [default: never, config: client.timeout; 0 = never].
@@ -938,6 +950,9 @@ pub struct ServerArgs {
     /// Write failed task lines to stdout (what hs does without -f).
     #[arg(long)]
     pub print: bool,
+
+    #[command(flatten)]
+    pub fail_exit: FailExitArgs,
 
     /// Keep serving after the input ends (clients may submit more).
     #[arg(long, conflicts_with = "restart")]
@@ -1145,5 +1160,25 @@ mod tests {
         assert!(positive_secs("0").is_err());
         assert_eq!(non_negative_secs("0"), Ok(0.0));
         assert!(non_negative_secs("-1").is_err());
+    }
+
+    /// `--fail-exit` is hs's own: off unless given (HyperShell's exit 0), on `cluster` and
+    /// `server` only.
+    #[test]
+    fn fail_exit_is_off_unless_given_and_only_on_controllers() {
+        let fail_exit = |line: &str| match Cli::try_parse_from(line.split(' ')).map(|c| c.command) {
+            Ok(Some(Command::Cluster(a))) => Some(a.fail_exit.fail_exit),
+            Ok(Some(Command::Server(a))) => Some(a.fail_exit.fail_exit),
+            _ => None,
+        };
+        assert_eq!(fail_exit("hs cluster tasks.in -N16"), Some(false));
+        assert_eq!(
+            fail_exit("hs cluster tasks.in -N16 --fail-exit"),
+            Some(true)
+        );
+        assert_eq!(fail_exit("hs server tasks.in"), Some(false));
+        assert_eq!(fail_exit("hs server --fail-exit tasks.in"), Some(true));
+        assert!(Cli::try_parse_from(["hs", "client", "--fail-exit"]).is_err());
+        assert!(Cli::try_parse_from(["hs", "stream", "--fail-exit"]).is_err());
     }
 }

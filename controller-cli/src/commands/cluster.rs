@@ -193,7 +193,13 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     }
     let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
     controller::note_unfinished(&summary, &location);
-    let status = controller::finish(&summary, input_report, started, !args.store.restart);
+    let status = controller::finish(
+        &summary,
+        input_report,
+        started,
+        !args.store.restart,
+        args.fail_exit.fail_exit,
+    );
     // Sockets owned by a reader still blocked on its input would make context teardown wait.
     std::mem::forget(ctx);
     Ok(status)

@@ -225,11 +225,32 @@ pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elap
 
 /// Exit status for a finished run. A run stopped by SIGUSR1/SIGUSR2 was asked to end that way,
 /// so it is not "interrupted" (HyperShell exits 0 too).
-pub fn run_status(summary: &hs_broker::BrokerSummary, rejected_lines: u64) -> crate::exit::Status {
+pub fn run_status(
+    summary: &hs_broker::BrokerSummary,
+    rejected_lines: u64,
+    fail_exit: bool,
+) -> crate::exit::Status {
     let by_request = crate::signals::stop_requested().is_some();
-    crate::exit::Status::of_run(
+    controller_status(
         (summary.aborted && !by_request) || crate::signals::interrupted(),
-        summary.failed > 0 || rejected_lines > 0,
+        summary.failed,
+        rejected_lines,
+        fail_exit,
+    )
+}
+
+/// A controller's exit status. Failed tasks leave it 0 as in HyperShell (the summary line,
+/// the failures file and `hs list --failed` say which failed) unless `--fail-exit` asks for 1;
+/// a rejected input line is always 1, since that task never existed.
+fn controller_status(
+    interrupted: bool,
+    failed_tasks: u64,
+    rejected_lines: u64,
+    fail_exit: bool,
+) -> crate::exit::Status {
+    crate::exit::Status::of_run(
+        interrupted,
+        rejected_lines > 0 || (fail_exit && failed_tasks > 0),
     )
 }
 
@@ -274,5 +295,17 @@ mod tests {
         assert_eq!(stop_grace(Duration::ZERO), Duration::from_secs(2));
         // -S 1e19 is a valid Duration; three of it is not, and panicked before.
         assert_eq!(stop_grace(Duration::from_secs_f64(1e19)), Duration::MAX);
+    }
+
+    #[test]
+    fn failed_tasks_exit_0_unless_fail_exit_and_rejected_lines_exit_1() {
+        use crate::exit::Status;
+        assert_eq!(controller_status(false, 0, 0, false), Status::Ok);
+        assert_eq!(controller_status(false, 3, 0, false), Status::Ok);
+        assert_eq!(controller_status(false, 3, 0, true), Status::TasksFailed);
+        assert_eq!(controller_status(false, 0, 0, true), Status::Ok);
+        assert_eq!(controller_status(false, 0, 2, false), Status::TasksFailed);
+        assert_eq!(controller_status(true, 3, 2, true), Status::Interrupted);
+        assert_eq!(controller_status(true, 0, 0, false), Status::Interrupted);
     }
 }

@@ -138,12 +138,14 @@ pub fn store_poll(
     }
 }
 
-/// Log the summary line and pick the exit status.
+/// Log the summary line and pick the exit status (`fail_exit`: `--fail-exit`, failed tasks
+/// make it 1).
 pub fn finish(
     summary: &hs_broker::BrokerSummary,
     input: Option<InputReport>,
     started: Instant,
     expected_input: bool,
+    fail_exit: bool,
 ) -> Status {
     let rejected = input.as_ref().map_or(0, |r| r.rejected);
     let read_error = input.as_ref().and_then(|r| r.read_error.as_ref());
@@ -165,5 +167,5 @@ pub fn finish(
         tracing::error!("reading the tasks stopped ({error}); the tasks read before it ran");
         return Status::Runtime;
     }
-    super::common::run_status(summary, rejected)
+    super::common::run_status(summary, rejected, fail_exit)
 }
