@@ -53,6 +53,7 @@ fn main() {
             version: "bench".into(),
             running: Vec::new(),
             finished: Vec::new(),
+            returned: Vec::new(),
         };
         core.on_engine(engine_id, FromEngine::Register(register), start, &mut sink)
             .expect("memory store");
@@ -79,7 +80,7 @@ fn main() {
         }
         let now = Instant::now();
         core.prepare(now, &mut sink).expect("memory store");
-        core.schedule().expect("memory store");
+        core.schedule(now).expect("memory store");
         let effects = core.take_effects();
         in_core += now.elapsed();
         turns += 1;

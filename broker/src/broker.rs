@@ -198,7 +198,7 @@ impl Broker {
                         .on_client(identity, sender, request, sink, control)?;
                 }
             }
-            self.core.schedule()?;
+            self.core.schedule(Instant::now())?;
             self.send_effects()?;
         }
     }

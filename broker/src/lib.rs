@@ -12,6 +12,7 @@
 //! [`client`] is the other side of the controller's client socket: a library for programs
 //! that submit jobs to a running controller and follow their results.
 
+mod balance;
 mod broker;
 pub mod client;
 mod config;

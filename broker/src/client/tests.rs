@@ -363,6 +363,7 @@ impl FakeEngine {
             version: env!("CARGO_PKG_VERSION").into(),
             running,
             finished: Vec::new(),
+            returned: Vec::new(),
         });
     }
 

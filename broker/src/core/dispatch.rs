@@ -3,14 +3,17 @@
 //!
 //! Credit is granted in batches: an engine is sent a bundle once half its capacity is free (or
 //! when it is idle, or the queue is short), so a busy engine gets one message per batch instead
-//! of one per task. No engine takes more than its fair share of a short queue, so a few long
-//! tasks spread over every engine instead of queueing behind one.
+//! of one per task. No engine takes more than its fair share of a short queue, nor holds more
+//! than its [fair hold](crate::balance) of all the work still to run, so a few long tasks spread
+//! over every engine instead of queueing behind one. When the queue is empty and an engine sits
+//! idle, engines holding a surplus of unstarted tasks are asked to give some back.
 //!
 //! Tasks that name hosts are shared the same way among the engines on those hosts, and go first
 //! in their bundles, since no other engine may take them. When no task names a host, none of
 //! this costs anything: engines' host names are not even looked at.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use hs_engine::protocol::{Ack, Leased, Tasks};
 use uuid::Uuid;
@@ -58,9 +61,39 @@ impl HostShares {
     }
 }
 
+/// The work still to run, shared by slots among the engines that take work: how many more tasks
+/// each may be given before it holds more than its fair hold.
+struct FairHolds {
+    pool: usize,
+    total_slots: u64,
+}
+
+impl FairHolds {
+    fn new(core: &Core) -> Self {
+        let (mut held, mut total_slots) = (0, 0);
+        for e in core.registry.engines().filter(|e| !e.drained) {
+            held += core.registry.held_by(&e.id);
+            total_slots += u64::from(e.slots);
+        }
+        FairHolds {
+            pool: held + core.queue.open_len(),
+            total_slots,
+        }
+    }
+
+    fn room(&self, core: &Core, engine: &Uuid) -> usize {
+        let Some(info) = core.registry.get(engine) else {
+            return 0;
+        };
+        crate::balance::fair_hold(info.slots, self.pool, self.total_slots)
+            .saturating_sub(core.registry.held_by(engine))
+    }
+}
+
 impl Core {
-    pub(super) fn dispatch(&mut self) -> Result<(), BrokerError> {
+    pub(super) fn dispatch(&mut self, now: Instant) -> Result<(), BrokerError> {
         if !self.queue.is_empty() {
+            let fair = FairHolds::new(self);
             let eligible: Vec<_> = self
                 .registry
                 .dispatch_order()
@@ -76,7 +109,11 @@ impl Core {
                 if self.queue.is_empty() {
                     break;
                 }
-                let open = self.queue.open_len().div_ceil(remaining);
+                let open = self
+                    .queue
+                    .open_len()
+                    .div_ceil(remaining)
+                    .min(fair.room(self, &engine));
                 remaining -= 1;
                 let pinned = hosts
                     .as_mut()
@@ -84,6 +121,7 @@ impl Core {
                 self.serve(engine, Share { open, pinned })?;
             }
         }
+        self.rebalance(now);
         self.flush_acks(false);
         Ok(())
     }
@@ -102,7 +140,10 @@ impl Core {
             None => (None, 0),
         };
         let available = self.queue.open_len() + key.map_or(0, |k| self.queue.pinned.available(k));
-        if available == 0 || !(idle || credit >= batch || available < batch) {
+        if available == 0
+            || share.open + pinned_share == 0
+            || !(idle || credit >= batch || available < batch)
+        {
             return Ok(());
         }
         let mut n = credit.min(share.open + pinned_share).max(1);

@@ -34,6 +34,7 @@ impl Core {
             }
             FromEngine::Results(r) => self.results(engine, r.results, sink)?,
             FromEngine::Leaving(l) => self.leaving(engine, &l.returned)?,
+            FromEngine::GivenBack(g) => self.given_back(engine, &g.returned)?,
             FromEngine::Bye(_) => self.bye(engine)?,
             FromEngine::Pong(_) => {}
         }

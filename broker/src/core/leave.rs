@@ -43,20 +43,7 @@ impl Core {
         };
         let first = !info.drained;
         info.drained = true;
-        let mine: Vec<Uuid> = returned
-            .iter()
-            .filter(|h| {
-                self.registry
-                    .lease_of(&h.id)
-                    .is_some_and(|l| l.engine == engine && l.number == h.lease)
-            })
-            .map(|h| h.id)
-            .collect();
-        let tasks: Vec<Task> = mine
-            .iter()
-            .filter_map(|id| self.registry.release(id))
-            .map(|l| l.task)
-            .collect();
+        let tasks = self.take_back(engine, returned);
         let held = self.registry.held_by(&engine);
         if let Some(info) = self.registry.get_mut(&engine) {
             info.handed_back += tasks.len() as u64;

@@ -60,13 +60,13 @@ impl Core {
 
     /// After the messages of a turn: hand out bundles within the engines' credit, or, once
     /// nothing more is handed out, acknowledge every result received.
-    pub fn schedule(&mut self) -> Result<(), BrokerError> {
+    pub fn schedule(&mut self, now: Instant) -> Result<(), BrokerError> {
         if self.halted() {
             self.flush_acks(true);
             return Ok(());
         }
         self.refill()?;
-        self.dispatch()
+        self.dispatch(now)
     }
 
     /// Nothing more is handed out: the run was interrupted or stopped scheduling.
@@ -91,6 +91,7 @@ impl Core {
     /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
     /// in batches (so a durable store is queried once per batch, not once per task).
     pub(super) fn refill(&mut self) -> Result<(), BrokerError> {
+        self.take_due_retries()?;
         if !self.store_dirty || self.queue.pinned.len() >= PINNED_MAX {
             return Ok(());
         }

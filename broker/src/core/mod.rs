@@ -14,17 +14,20 @@
 //! [`ResultSink`](crate::ResultSink) passed to handlers is told of every final result.
 //!
 //! One file per kind of work: engines' messages, registration, results, engines leaving or
-//! lost, dispatch, host affinity, the client API, cancelling, pushing results to watching
-//! clients, and the run's life (input, refill, stop, restart).
+//! lost, dispatch, moving unstarted tasks to idle engines (give-back), `--eager` retries, host
+//! affinity, the client API, cancelling, pushing results to watching clients, and the run's
+//! life (input, refill, stop, restart).
 
 mod affinity;
 mod cancel;
 mod clients;
 mod dispatch;
+mod eager;
 mod engines;
 mod leave;
 mod lifecycle;
 mod push;
+mod rebalance;
 mod register;
 mod results;
 #[cfg(test)]
@@ -86,6 +89,11 @@ pub struct Core {
     cancelling: HashSet<Uuid>,
     /// When to look next for watched tasks cancelled in the store before being scheduled.
     next_watched_check: Instant,
+    /// When engines' loads may be looked at next for unstarted tasks to move to idle engines
+    /// (`None`: at once).
+    next_rebalance: Option<Instant>,
+    /// `--eager`: failed tasks recorded since the store was last asked for their retries.
+    retries_due: usize,
     /// What to send, in order, since the loop last took it.
     outbox: Vec<Effect>,
 }
@@ -120,6 +128,8 @@ impl Core {
             watchers: Watchers::with_limit(cfg.max_watched_per_client),
             cancelling: HashSet::new(),
             next_watched_check: Instant::now(),
+            next_rebalance: None,
+            retries_due: 0,
             outbox: Vec::new(),
             scheduler,
             store,

@@ -18,6 +18,8 @@ use crate::protocol::{
 };
 use crate::task::{Outcome, TaskResult};
 
+mod leases;
+
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
 
@@ -130,6 +132,11 @@ struct Engine {
     unsent_since: Option<Instant>,
     unacked: HashMap<Uuid, TaskResult>,
     returned: Vec<Held>,
+    /// Tasks given up unstarted because the controller was silent longer than the eviction
+    /// window (or forgot this engine): listed in the next registrations until one is welcomed.
+    given_up: Vec<Held>,
+    /// How many of `given_up` the last registration sent listed.
+    given_up_sent: usize,
     /// Results of tasks killed by SIGUSR1/SIGUSR2, waiting to see whether the engine gets the
     /// same signal (see [`SIBLING_WINDOW`]).
     suspects: Vec<(SlotDone, Instant)>,
@@ -212,6 +219,8 @@ impl Engine {
             unsent_since: None,
             unacked: HashMap::new(),
             returned: Vec::new(),
+            given_up: Vec::new(),
+            given_up_sent: 0,
             suspects: Vec::new(),
             signalled: None,
             draining: false,
@@ -256,6 +265,9 @@ impl Engine {
                     items[2].is_readable(),
                 )
             };
+            // Whatever arrived during a silence longer than the eviction window (this process was
+            // frozen, say) does not make the leases good again: the silence is noticed first.
+            self.notice_loss(Instant::now());
             if done_ready {
                 self.ring_off()?;
             }
@@ -268,20 +280,13 @@ impl Engine {
             }
             self.give_back();
             self.flush_results();
+            self.board.lease.set(self.link.lease_until());
         }
     }
 
     /// Registration, loss detection and give-up rules.
     fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
-        if self.link.is_lost(now) {
-            tracing::warn!(
-                "lost the controller (silent for over {:.1}s); {} running tasks continue and their \
-                 results are kept; reconnecting",
-                self.evict_after().as_secs_f64(),
-                self.board.with(|b| b.running.len())
-            );
-            self.link = Link::start(now, true);
-        }
+        self.notice_loss(now);
         if let Link::Registering {
             next_attempt,
             since,
@@ -348,7 +353,7 @@ impl Engine {
             slots: self.cfg.slots,
             nonce,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            // Everything it holds and will run: in its slots, and waiting in its own queue.
+            // What it runs. Its queue is empty: given up when the link was lost (see `leases`).
             running: self.board.with(|b| {
                 b.running
                     .iter()
@@ -356,11 +361,12 @@ impl Engine {
                         id: *id,
                         lease: *lease,
                     })
-                    .chain(b.queue.iter().map(Held::from))
                     .collect()
             }),
             finished: self.unacked.values().cloned().collect(),
+            returned: self.given_up.clone(),
         };
+        self.given_up_sent = self.given_up.len();
         self.send(&register);
     }
 
@@ -417,16 +423,12 @@ impl Engine {
                     };
                     // A new registration is a fresh start on the controller's side.
                     self.told_leaving = false;
+                    self.welcomed();
                 }
             }
             ToEngine::Tasks(t) => {
                 self.link.heard(now);
-                if self.releasing {
-                    self.summary.returned += t.tasks.len() as u64;
-                    self.returned.extend(t.tasks.iter().map(Held::from));
-                } else {
-                    self.board.add(t.tasks);
-                }
+                self.accept(t.tasks);
                 self.acknowledged(t.ack);
             }
             ToEngine::Ack(a) => {
@@ -436,6 +438,10 @@ impl Engine {
             ToEngine::Cancel(c) => {
                 self.link.heard(now);
                 self.cancel(&c.ids);
+            }
+            ToEngine::GiveBack(g) => {
+                self.link.heard(now);
+                self.answer_give_back(g.most as usize);
             }
             ToEngine::Drain(d) => {
                 self.link.heard(now);
@@ -459,7 +465,7 @@ impl Engine {
                     tracing::info!(
                         "controller does not know this engine any more: registering again"
                     );
-                    self.link = Link::start(now, true);
+                    self.lose_link(now);
                 }
             }
         }
@@ -490,7 +496,7 @@ impl Engine {
                     "a new controller ({}) answers at this address: registering with it",
                     ping.controller_id
                 );
-                self.link = Link::start(now, true);
+                self.lose_link(now);
             }
             Link::Registering { .. } => {}
         }

@@ -114,6 +114,7 @@ direction! {
         Pong(Pong),
         Leaving(Leaving),
         Bye(Bye),
+        GivenBack(GivenBack),
     }
 }
 
@@ -126,6 +127,7 @@ direction! {
         Cancel(Cancel),
         Drain(Drain),
         Reregister(Reregister),
+        GiveBack(GiveBack),
     }
 }
 

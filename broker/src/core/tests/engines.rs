@@ -121,17 +121,20 @@ fn a_returning_engine_keeps_what_it_runs_reports_what_it_finished_and_loses_the_
 }
 
 #[test]
-fn duplicate_results_are_acknowledged_but_the_first_wins() {
+fn a_result_under_a_lease_revoked_by_an_eviction_is_acknowledged_but_not_recorded() {
     let mut rig = Rig::with(|c| c.prefetch = Some(0));
     let first = rig.join(1, "a");
     rig.submit(1);
     let task = leased(&rig.turn(), first);
-    // Presumed lost, its task goes to another engine, then it reports after all.
+    // Presumed lost, its task goes to another engine under a new lease, then it reports after
+    // all: the run under the new lease is the one that counts.
     let second = rig.join(1, "b");
     rig.later(rig.core.config().evict + Duration::from_millis(1));
     rig.engine_says(second, Pong {});
     rig.heartbeat();
-    assert_eq!(leased(&rig.turn(), second).len(), 1);
+    let again = leased(&rig.turn(), second);
+    assert_eq!(ids(&again), ids(&task));
+    assert_ne!(again[0].lease, task[0].lease);
     rig.register(
         first,
         1,
@@ -139,19 +142,39 @@ fn duplicate_results_are_acknowledged_but_the_first_wins() {
         vec![],
         vec![result(task[0].task.id, task[0].lease, 0)],
     );
-    rig.report(second, &task, 1);
-    assert_eq!(rig.sink.finished, [(task[0].task.id, first)]);
+    assert!(rig.sink.finished.is_empty(), "the old lease's result");
+    assert_eq!(rig.core.lease_count(), 1, "still the second engine's");
+    rig.report(second, &again, 1);
+    assert_eq!(rig.sink.finished, [(task[0].task.id, second)]);
+    assert_eq!(
+        (rig.core.summary().succeeded, rig.core.summary().failed),
+        (0, 1)
+    );
+    let effects = rig.heartbeat();
+    assert_eq!(
+        acked(&effects, first),
+        ids(&task),
+        "the stale result is acknowledged, so the engine forgets it"
+    );
+    assert_eq!(acked(&effects, second), ids(&task));
+    assert_eq!(rig.core.lease_count(), 0);
+}
+
+#[test]
+fn a_repeated_result_is_acknowledged_but_the_first_wins() {
+    let mut rig = Rig::new();
+    let engine = rig.join(1, "a");
+    rig.submit(1);
+    let task = leased(&rig.turn(), engine);
+    rig.report(engine, &task, 0);
+    rig.report(engine, &task, 1);
+    assert_eq!(rig.sink.finished, [(task[0].task.id, engine)]);
     assert_eq!(
         (rig.core.summary().succeeded, rig.core.summary().failed),
         (1, 0)
     );
     let effects = rig.heartbeat();
-    assert_eq!(
-        acked(&effects, second),
-        ids(&task),
-        "the duplicate is acknowledged too"
-    );
-    assert_eq!(rig.core.lease_count(), 0);
+    assert_eq!(acked(&effects, engine), [ids(&task), ids(&task)].concat());
 }
 
 #[test]

@@ -130,6 +130,7 @@ impl Rig {
             version: "test".into(),
             running,
             finished,
+            returned: Vec::new(),
         };
         self.engine_says(engine, r);
     }
@@ -157,7 +158,7 @@ impl Rig {
     pub fn turn(&mut self) -> Vec<Effect> {
         let now = self.now;
         self.core.prepare(now, &mut self.sink).unwrap();
-        self.core.schedule().unwrap();
+        self.core.schedule(now).unwrap();
         self.core.take_effects()
     }
 
