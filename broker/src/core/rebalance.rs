@@ -14,7 +14,7 @@ use crate::broker::BrokerError;
 /// How often, at most, engines' loads are looked at while nothing waits here. An engine that
 /// joins or runs dry waits this long at worst; a run with an empty queue and thousands of
 /// engines does not look at all of them every turn.
-const REBALANCE_EVERY: Duration = Duration::from_millis(50);
+pub(super) const REBALANCE_EVERY: Duration = Duration::from_millis(50);
 
 impl Core {
     /// With nothing waiting and an engine with a free slot, ask engines holding more than their

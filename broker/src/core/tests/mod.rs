@@ -2,5 +2,6 @@
 //! Each test reads as a conversation with the controller.
 
 mod engines;
+mod fairness;
 mod rig;
 mod tasks;

@@ -122,15 +122,9 @@ impl Rig {
         finished: Vec<TaskResult>,
     ) {
         let r = Register {
-            engine_id: engine,
-            host: host.into(),
-            pid: 1,
-            slots,
-            nonce: 7,
-            version: "test".into(),
             running,
             finished,
-            returned: Vec::new(),
+            ..registration(engine, slots, host)
         };
         self.engine_says(engine, r);
     }
@@ -176,6 +170,21 @@ impl Rig {
             .map(|l| result(l.task.id, l.lease, exit_status))
             .collect();
         self.engine_says(engine, Results { results });
+    }
+}
+
+/// `engine`'s registration of `slots` slots on `host`, holding nothing.
+pub fn registration(engine: Uuid, slots: u32, host: &str) -> Register {
+    Register {
+        engine_id: engine,
+        host: host.into(),
+        pid: 1,
+        slots,
+        nonce: 7,
+        version: "test".into(),
+        running: Vec::new(),
+        finished: Vec::new(),
+        returned: Vec::new(),
     }
 }
 
@@ -244,6 +253,26 @@ pub fn to_client<'a>(effects: &'a [Effect], client: &[u8]) -> Vec<&'a ToClient> 
             _ => None,
         })
         .collect()
+}
+
+/// Tasks handed to any engine among `effects`, in the order they left the queue.
+pub fn leased_to_any(effects: &[Effect]) -> Vec<Uuid> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ToEngine(_, ToEngine::Tasks(t)) => Some(ids(&t.tasks)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// How many unstarted tasks `engine` is asked to give back among `effects`, if it is asked.
+pub fn asked_back(effects: &[Effect], engine: Uuid) -> Option<u32> {
+    to(effects, engine).into_iter().find_map(|m| match m {
+        ToEngine::GiveBack(g) => Some(g.most),
+        _ => None,
+    })
 }
 
 pub fn ids(leased: &[Leased]) -> Vec<Uuid> {
