@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use hs_broker::core::{Core, Effect};
+use hs_broker::reactor::{Core, Effect};
 use hs_broker::store::{MemoryStore, TaskRecord};
 use hs_broker::{BindSet, BrokerConfig, EngineInfo, ResultSink};
 use hs_engine::protocol::{FromEngine, Register, Results, ToEngine};

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::config::{BindSet, BrokerConfig};
 use crate::control::BrokerControl;
-use crate::core::{Core, Effect};
 use crate::feed::{FeedMessage, FeedReceiver};
+use crate::reactor::{Core, Effect};
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
 use crate::store::{StoreError, TaskStore};

@@ -8,7 +8,7 @@ use hs_engine::protocol::{GivenBack, Held, Pong, Register, Results};
 use uuid::Uuid;
 
 use super::rig::{Rig, asked_back, cancelled, ids, leased, leased_to_any, registration, result};
-use crate::core::rebalance::REBALANCE_EVERY;
+use crate::reactor::rebalance::REBALANCE_EVERY;
 
 /// Submit `n` tasks and take them from the store into the core's queue without handing any
 /// out, so that what comes back to the queue next can be seen to go before them.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::config::{BindSet, BrokerConfig};
 use crate::control::BrokerControl;
-use crate::core::{Core, Effect};
+use crate::reactor::{Core, Effect};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
 use crate::store::{MemoryStore, TaskRecord, TaskStore};

@@ -1,5 +1,6 @@
 //! The broker's decisions, with no sockets: a state machine over engines, leases, the queue and
-//! the store, driven by decoded messages and the clock.
+//! the store, driven by decoded messages and the clock. (The module is `reactor`, not `core`,
+//! so that inside this crate `core::` still means the standard library's.)
 //!
 //! Every handler is a method of [`Core`] that changes its state and pushes what must be sent
 //! into an outbox of [`Effect`]s instead of writing to a socket. The run loop
