@@ -13,8 +13,8 @@ use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, SpawnExecutor, StopReason};
 use crate::protocol::{
-    Ack, Body, Bye, Cancel, Drain, Envelope, FrameError, GiveBack, Held, Leaving, MAX_FRAME_BYTES,
-    Opener, Ping, Pong, Register, Reregister, Results, Sealer, Tasks, Welcome,
+    Bye, FrameError, Held, Leaving, MAX_FRAME_BYTES, Message, Opener, Ping, Pong, Refusals,
+    Register, Results, Sealer, ToEngine,
 };
 use crate::task::{Outcome, TaskResult};
 
@@ -22,6 +22,9 @@ mod leases;
 
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
+
+/// Most messages read from one socket in one turn of the loop.
+const RECV_BATCH: usize = 1024;
 
 /// How long finished results wait for company before they go to the controller, unless `-w`
 /// says otherwise. Every message costs the controller and this loop a wake-up, and on a machine
@@ -119,6 +122,8 @@ struct Engine {
     /// ids, and each stream's sequence numbers only increase within that stream.
     opener_direct: Opener,
     opener_pings: Opener,
+    /// Messages from the controller's side that were refused (after registration).
+    refusals: Refusals,
     link: Link,
     /// The engine's queue, what its slots run, and their finished results.
     board: Arc<Board>,
@@ -208,6 +213,7 @@ impl Engine {
             sealer: Sealer::new(cfg.key.as_bytes(), cfg.engine_id),
             opener_direct: Opener::new(cfg.key.as_bytes()),
             opener_pings: Opener::new(cfg.key.as_bytes()),
+            refusals: Refusals::new("the engine's sockets"),
             link: Link::start(now, false),
             unsent: Vec::new(),
             unsent_since: None,
@@ -365,36 +371,28 @@ impl Engine {
     }
 
     /// Send a signed message; false if it could not be queued (no live connection).
-    fn send<B: Body>(&mut self, body: &B) -> bool {
+    fn send<M: Message>(&mut self, body: &M) -> bool {
         let frames = self.sealer.seal(body);
         self.dealer.send_multipart(frames, zmq::DONTWAIT).is_ok()
     }
 
     fn receive_direct(&mut self) -> Result<(), EngineError> {
-        loop {
-            let frames = match self.dealer.recv_multipart(zmq::DONTWAIT) {
-                Ok(f) => f,
-                Err(zmq::Error::EAGAIN) => return Ok(()),
-                Err(e) => return Err(zmq_err("receiving from the controller")(e)),
-            };
-            let envelope = match self.opener_direct.open(frames) {
-                Ok(e) => e,
-                Err(e) => {
-                    self.refuse(e)?;
-                    continue;
-                }
-            };
-            self.handle_direct(envelope);
+        let messages = crate::transport::recv_waiting(&self.dealer, RECV_BATCH)
+            .map_err(zmq_err("receiving from the controller"))?;
+        for frames in messages {
+            let opened = self.opener_direct.open(frames);
+            match opened.and_then(|env| Ok((env.sender, env.decode::<ToEngine>()?))) {
+                Ok((_, msg)) => self.handle_direct(msg),
+                Err(e) => self.refuse(e)?,
+            }
         }
+        Ok(())
     }
 
-    fn handle_direct(&mut self, env: Envelope) {
+    fn handle_direct(&mut self, msg: ToEngine) {
         let now = Instant::now();
-        match env.kind.as_str() {
-            Welcome::KIND => {
-                let Ok(w) = env.parse::<Welcome>() else {
-                    return;
-                };
+        match msg {
+            ToEngine::Welcome(w) => {
                 if let Link::Registering {
                     nonce,
                     ever_registered,
@@ -428,32 +426,25 @@ impl Engine {
                     self.welcomed();
                 }
             }
-            Tasks::KIND => {
-                let Ok(t) = env.parse::<Tasks>() else { return };
+            ToEngine::Tasks(t) => {
                 self.link.heard(now);
                 self.accept(t.tasks);
                 self.acknowledged(t.ack);
             }
-            Ack::KIND => {
-                let Ok(a) = env.parse::<Ack>() else { return };
+            ToEngine::Ack(a) => {
                 self.link.heard(now);
                 self.acknowledged(a.ids);
             }
-            Cancel::KIND => {
-                let Ok(c) = env.parse::<Cancel>() else { return };
+            ToEngine::Cancel(c) => {
                 self.link.heard(now);
                 self.cancel(&c.ids);
             }
-            GiveBack::KIND => {
-                let Ok(g) = env.parse::<GiveBack>() else {
-                    return;
-                };
+            ToEngine::GiveBack(g) => {
                 self.link.heard(now);
                 self.answer_give_back(g.most as usize);
             }
-            Drain::KIND => {
+            ToEngine::Drain(d) => {
                 self.link.heard(now);
-                let Ok(d) = env.parse::<Drain>() else { return };
                 if d.stop {
                     if !self.aborting {
                         tracing::info!("the controller is stopping: stopping running tasks");
@@ -469,7 +460,7 @@ impl Engine {
                 }
                 self.draining = true;
             }
-            Reregister::KIND => {
+            ToEngine::Reregister(_) => {
                 if self.link.is_registered() {
                     tracing::info!(
                         "controller does not know this engine any more: registering again"
@@ -477,47 +468,43 @@ impl Engine {
                     self.lose_link(now);
                 }
             }
-            other => tracing::debug!("ignoring unexpected {other} message from the controller"),
         }
     }
 
     fn receive_pings(&mut self) -> Result<(), EngineError> {
-        loop {
-            let frames = match self.sub.recv_multipart(zmq::DONTWAIT) {
-                Ok(f) => f,
-                Err(zmq::Error::EAGAIN) => return Ok(()),
-                Err(e) => return Err(zmq_err("receiving heartbeats")(e)),
-            };
-            let envelope = match self.opener_pings.open(frames) {
-                Ok(e) => e,
-                Err(e) => {
-                    self.refuse(e)?;
-                    continue;
-                }
-            };
-            let Ok(ping) = envelope.parse::<Ping>() else {
-                continue;
-            };
-            let now = Instant::now();
-            match &self.link {
-                Link::Registered { controller_id, .. } if *controller_id == ping.controller_id => {
-                    self.link.heard(now);
-                    self.send(&Pong {});
-                }
-                Link::Registered { .. } => {
-                    tracing::warn!(
-                        "a new controller ({}) answers at this address: registering with it",
-                        ping.controller_id
-                    );
-                    self.lose_link(now);
-                }
-                Link::Registering { .. } => {}
+        let messages = crate::transport::recv_waiting(&self.sub, RECV_BATCH)
+            .map_err(zmq_err("receiving heartbeats"))?;
+        for frames in messages {
+            let opened = self.opener_pings.open(frames);
+            match opened.and_then(|env| env.parse::<Ping>()) {
+                Ok(ping) => self.pinged(ping),
+                Err(e) => self.refuse(e)?,
             }
+        }
+        Ok(())
+    }
+
+    fn pinged(&mut self, ping: Ping) {
+        let now = Instant::now();
+        match &self.link {
+            Link::Registered { controller_id, .. } if *controller_id == ping.controller_id => {
+                self.link.heard(now);
+                self.send(&Pong {});
+            }
+            Link::Registered { .. } => {
+                tracing::warn!(
+                    "a new controller ({}) answers at this address: registering with it",
+                    ping.controller_id
+                );
+                self.lose_link(now);
+            }
+            Link::Registering { .. } => {}
         }
     }
 
-    /// A message failed verification. Before the first registration a bad signature can only
-    /// mean a key mismatch, which retrying cannot fix; later it is dropped and counted.
+    /// A message was refused. Before the first registration a bad signature can only mean a
+    /// key mismatch, which retrying cannot fix; anything else is counted and logged (at most
+    /// once a minute) and dropped.
     fn refuse(&mut self, err: FrameError) -> Result<(), EngineError> {
         match (&err, &self.link) {
             (
@@ -530,7 +517,7 @@ impl Engine {
                 endpoint: self.cfg.endpoints.engines.clone(),
             }),
             _ => {
-                tracing::warn!("dropped a message from the controller side: {err}");
+                self.refusals.refuse(b"", &err, Instant::now());
                 Ok(())
             }
         }
@@ -573,13 +560,9 @@ impl Engine {
 
     /// Empty the doorbell: the slots only ring it to wake this loop.
     fn ring_off(&mut self) -> Result<(), EngineError> {
-        loop {
-            match self.done.recv_bytes(zmq::DONTWAIT) {
-                Ok(_) => {}
-                Err(zmq::Error::EAGAIN) => return Ok(()),
-                Err(e) => return Err(zmq_err("receiving from executor slots")(e)),
-            }
-        }
+        crate::transport::recv_waiting(&self.done, usize::MAX)
+            .map(drop)
+            .map_err(zmq_err("receiving from executor slots"))
     }
 
     /// Take the slots' finished results off the board (the bundle they make stays armed).
