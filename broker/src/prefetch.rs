@@ -37,6 +37,11 @@ impl RunTime {
             Some(mean) => mean + NEWEST_WEIGHT * (secs - mean),
         });
     }
+
+    /// The mean, once a task has finished.
+    pub fn mean(&self) -> Option<Duration> {
+        self.mean_secs.map(Duration::from_secs_f64)
+    }
 }
 
 /// Slots plus prefetch for an engine of `slots` slots: `fixed` if the caller set one, else

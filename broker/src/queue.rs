@@ -58,13 +58,18 @@ impl TaskQueue {
 
     /// Put tasks back at the front, keeping their order.
     pub fn requeue(&mut self, tasks: Vec<Task>) {
+        self.requeued.extend(tasks.iter().map(|t| t.id));
+        self.push_first(tasks);
+    }
+
+    /// Put tasks at the front, keeping their order: requeued ones, or `--eager`'s retries.
+    pub fn push_first(&mut self, tasks: Vec<Task>) {
         let now = Instant::now();
         for task in tasks.into_iter().rev() {
-            self.requeued.insert(task.id);
             if task.hosts().is_empty() {
                 self.waiting.push_front(task);
             } else {
-                // Ready to schedule again from now: its wait for an engine starts over.
+                // Ready to schedule from now (a requeued task's wait for an engine starts over).
                 self.pinned.push(task, now, true);
             }
         }
@@ -138,6 +143,18 @@ mod tests {
         q.requeue(vec![task("a"), task("b")]);
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|t| t.args).collect();
         assert_eq!(order, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn tasks_put_first_go_before_the_waiting_ones_but_are_not_requeued() {
+        let mut q = queue();
+        q.push(task("new"));
+        let retry = task("retry");
+        let id = retry.id;
+        q.push_first(vec![retry]);
+        assert_eq!(q.take_requeued(&id), None, "never handed out");
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|t| t.args).collect();
+        assert_eq!(order, ["retry", "new"]);
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct EngineInfo {
     pub drained: bool,
     /// Tasks it handed back while draining ([`Leaving`](hs_engine::protocol::Leaving)).
     pub handed_back: u64,
+    /// It was asked to give back unstarted tasks ([`GiveBack`](hs_engine::protocol::GiveBack))
+    /// and has not answered yet; it is not asked again meanwhile.
+    pub asked: bool,
 }
 
 pub struct Lease {
@@ -140,6 +143,15 @@ impl Registry {
         self.leases.get(task)
     }
 
+    /// Whether `engine` holds `task` under lease `number` now. A lease revoked when its engine
+    /// was lost, and given anew (to another engine, or to the same one again), is not: what
+    /// that engine says about the task under the old number (a result, a give-back) is stale.
+    pub fn holds_under(&self, task: &Uuid, engine: &Uuid, number: u64) -> bool {
+        self.leases
+            .get(task)
+            .is_some_and(|l| l.engine == *engine && l.number == number)
+    }
+
     /// End the lease on `task` (whoever holds it) and return it.
     pub fn release(&mut self, task: &Uuid) -> Option<Lease> {
         let lease = self.leases.remove(task)?;
@@ -186,5 +198,59 @@ impl Registry {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(registry: &mut Registry) -> Uuid {
+        let id = Uuid::new_v4();
+        register(registry, id);
+        id
+    }
+
+    fn register(registry: &mut Registry, id: Uuid) {
+        let now = Instant::now();
+        registry.add(EngineInfo {
+            id,
+            host: "h".into(),
+            host_key: "h".into(),
+            slots: 1,
+            pid: 1,
+            capacity: 2,
+            runs: RunTime::default(),
+            done: 0,
+            last_heard: now,
+            registered_at: now,
+            drained: false,
+            handed_back: 0,
+            asked: false,
+        });
+    }
+
+    #[test]
+    fn after_an_eviction_only_the_new_lease_counts() {
+        let mut r = Registry::default();
+        let (first, second) = (engine(&mut r), engine(&mut r));
+        let task = Task::new("true");
+        let id = task.id;
+        let old = r.lease(task, first);
+        assert!(r.holds_under(&id, &first, old));
+        // The first engine is evicted; its task goes to the second under a new lease.
+        let (_, requeued) = r.remove(&first);
+        let new = r.lease(requeued.into_iter().next().expect("its task"), second);
+        assert!(!r.holds_under(&id, &first, old), "revoked");
+        assert!(r.holds_under(&id, &second, new));
+        assert!(
+            !r.holds_under(&id, &second, old),
+            "another number is another lease"
+        );
+        // Leased to the first engine again after it registers anew: the old number is stale.
+        let again = r.release(&id).expect("leased").task;
+        register(&mut r, first);
+        let newest = r.lease(again, first);
+        assert!(r.holds_under(&id, &first, newest) && !r.holds_under(&id, &first, old));
     }
 }

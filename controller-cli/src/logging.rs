@@ -16,7 +16,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, key};
 use crate::exit::Failure;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,40 +28,39 @@ pub enum Style {
 /// The configured level; a name HyperShell does not know is a configuration error (exit 3)
 /// naming where it was set.
 fn level(cfg: &Config) -> Result<Level, Failure> {
-    const KEY: &str = "logging.level";
-    let name = cfg.option(None::<String>, KEY, Layers::All)?;
-    Ok(
-        match name.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") => Level::INFO,
-            Some("trace") | Some("devel") => Level::TRACE,
-            Some("debug") => Level::DEBUG,
-            Some("info") => Level::INFO,
-            Some("warn") | Some("warning") => Level::WARN,
-            Some("error") | Some("critical") => Level::ERROR,
-            Some(_) => {
-                return Err(cfg
-                    .invalid(KEY, "trace, debug, info, warning, error or critical")
-                    .into());
-            }
-        },
-    )
+    const KEY: &KeyDef = key::LOGGING_LEVEL;
+    // Unset or null: the key's default; empty: the default level too.
+    let name: String = cfg.value(None, KEY)?;
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "" | "info" => Level::INFO,
+        "trace" | "devel" => Level::TRACE,
+        "debug" => Level::DEBUG,
+        "warn" | "warning" => Level::WARN,
+        "error" | "critical" => Level::ERROR,
+        _ => {
+            return Err(cfg
+                .invalid(KEY.name, "trace, debug, info, warning, error or critical")
+                .into());
+        }
+    })
 }
 
 /// The configured style; `short` is HyperShell's name for the default one.
 fn style(cfg: &Config) -> Result<Style, Failure> {
-    const KEY: &str = "logging.style";
-    let name = cfg.option(None::<String>, KEY, Layers::All)?;
-    Ok(
-        match name.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("") | Some("default") | Some("short") => Style::Default,
-            Some("detailed") | Some("detailed-compact") | Some("system") => Style::Detailed,
-            Some(_) => {
-                return Err(cfg
-                    .invalid(KEY, "default, short, detailed, detailed-compact or system")
-                    .into());
-            }
-        },
-    )
+    const KEY: &KeyDef = key::LOGGING_STYLE;
+    let name: String = cfg.value(None, KEY)?;
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "" | "default" | "short" => Style::Default,
+        "detailed" | "detailed-compact" | "system" => Style::Detailed,
+        _ => {
+            return Err(cfg
+                .invalid(
+                    KEY.name,
+                    "default, short, detailed, detailed-compact or system",
+                )
+                .into());
+        }
+    })
 }
 
 /// Install the global logger for a command named `component` (server, client, cluster…).
@@ -79,9 +78,7 @@ pub fn init(
         level = Level::TRACE;
     }
     let style = style(cfg)?;
-    let color = cfg
-        .option(None::<bool>, "logging.color", Layers::All)?
-        .unwrap_or(true)
+    let color = cfg.value(None::<bool>, key::LOGGING_COLOR)?
         && std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
     let format = LineFormat {

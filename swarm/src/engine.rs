@@ -235,7 +235,11 @@ impl SimEngine {
             Direct::Welcome { nonce } if nonce == self.nonce && self.registered_at.is_none() => {
                 self.registered_at = Some(now);
             }
-            Direct::Welcome { .. } | Direct::Other => {}
+            Direct::Welcome { .. } => {}
+            Direct::GiveBack => {
+                let frames = self.peer.given_back_nothing();
+                self.send(frames);
+            }
             Direct::Tasks { jobs, ack } => {
                 self.acked(&ack);
                 if jobs.is_empty() {

@@ -29,6 +29,8 @@ pub struct Row {
     pub max_ping_gap_s: f64,
     /// Engines that heard fewer than two pings (the run was shorter than two heartbeats).
     pub unpinged: usize,
+    /// Engines evicted for silence, buggy peers apart (one of a pair sharing an id may be
+    /// left registered when its worker exits, and is then evicted).
     pub evictions: usize,
     pub reregisters: u64,
     pub engines_left: usize,
@@ -38,6 +40,8 @@ pub struct Row {
     pub ctl_cpu_registration_s: f64,
     /// CPU over the `--idle` wait (heartbeats and pongs only), and that wait's length.
     pub ctl_cpu_idle_s: f64,
+    /// Of which the broker thread's (the rest: ZeroMQ's I/O thread fanning out pings).
+    pub ctl_main_cpu_idle_s: f64,
     pub idle_s: f64,
     pub ctl_cpu_total_s: f64,
     /// The broker loop's thread, from the end of the idle wait to its last sample: CPU per task.
@@ -61,12 +65,17 @@ pub struct Hostility {
     pub missing: usize,
     /// Task numbers answered by more than one engine (recorded once: first result wins).
     pub answered_twice: usize,
-    /// Controller log lines in all, naming a buggy peer, and naming no engine at all.
+    /// Controller log lines in all; refusal lines naming a buggy peer, the most for one peer;
+    /// refusal lines naming no buggy peer; other lines naming one (its join line aside).
     pub log_lines: usize,
     pub log_lines_per_peer_max: usize,
     pub log_lines_unattributed: usize,
-    /// The largest per-peer count above, per minute of the run.
-    pub log_lines_per_peer_per_min: f64,
+    pub log_lines_other: usize,
+    pub evicted: usize,
+    /// How long the buggy peers ran (from the first task fed), and whether every peer stayed
+    /// within one warning per started minute.
+    pub minutes: f64,
+    pub once_a_minute: bool,
 }
 
 impl Hostility {
@@ -90,11 +99,14 @@ impl Hostility {
         let mut per_peer: HashMap<String, usize> = HashMap::new();
         let ids: Vec<String> = totals.hostile_ids.iter().map(|i| i.to_string()).collect();
         let mut unattributed = 0;
-        for line in log.lines() {
-            if let Some(id) = ids.iter().find(|id| line.contains(id.as_str())) {
-                *per_peer.entry(id.clone()).or_default() += 1;
-            } else if line.contains("dropped a message") {
-                unattributed += 1;
+        let mut other = 0;
+        for line in log.lines().filter(|l| !l.contains("joined from")) {
+            let peer = ids.iter().find(|id| line.contains(id.as_str()));
+            match (line.contains("dropped a message"), peer) {
+                (true, Some(id)) => *per_peer.entry(id.clone()).or_default() += 1,
+                (true, None) => unattributed += 1,
+                (false, Some(_)) => other += 1,
+                (false, None) => {}
             }
         }
         let max = per_peer.values().copied().max().unwrap_or(0);
@@ -106,13 +118,21 @@ impl Hostility {
             log_lines: log.lines().count(),
             log_lines_per_peer_max: max,
             log_lines_unattributed: unattributed,
-            log_lines_per_peer_per_min: if minutes > 0.0 {
-                max as f64 / minutes
-            } else {
-                0.0
-            },
+            log_lines_other: other,
+            evicted: evictions(log, totals, true),
+            minutes,
+            once_a_minute: max as f64 <= minutes.ceil().max(1.0),
         }
     }
+}
+
+/// Evictions for silence in the controller's log, of buggy peers (`hostile`) or of the others.
+fn evictions(log: &str, totals: &WorkerTotals, hostile: bool) -> usize {
+    let ids: Vec<String> = totals.hostile_ids.iter().map(|i| i.to_string()).collect();
+    log.lines()
+        .filter(|l| l.contains("lost (no heartbeat"))
+        .filter(|l| ids.iter().any(|id| l.contains(id.as_str())) == hostile)
+        .count()
 }
 
 /// `tasks: N done` from the controller's summary line.
@@ -156,16 +176,14 @@ impl Row {
             heartrate_s: args.heartrate,
             max_ping_gap_s: totals.stats.max_ping_gap_ms as f64 / 1e3,
             unpinged: totals.unpinged,
-            evictions: log
-                .lines()
-                .filter(|l| l.contains("lost (no heartbeat"))
-                .count(),
+            evictions: evictions(log, totals, false),
             reregisters: totals.stats.reregisters,
             engines_left: totals.left,
             ctl_peak_rss_mib: exit.usage.hwm_kib as f64 / 1024.0,
             ctl_rss_registered_mib: at_registration.hwm_kib as f64 / 1024.0,
             ctl_cpu_registration_s: at_registration.cpu_s - before.cpu_s,
             ctl_cpu_idle_s: after_idle.cpu_s - at_registration.cpu_s,
+            ctl_main_cpu_idle_s: after_idle.main_cpu_s - at_registration.main_cpu_s,
             idle_s: args.idle,
             ctl_cpu_total_s: exit.usage.cpu_s,
             ctl_main_thread_us_per_task: done
@@ -257,11 +275,13 @@ pub fn table(rows: &[Row], args: &DriveArgs) -> String {
     for r in rows.iter().filter(|r| r.idle_s > 0.0) {
         out.push_str(&format!(
             "\nidle at {} engines: controller CPU {:.2}s over {:.0}s ({:.1}% of a core for \
-             heartbeats and pongs)\n",
+             heartbeats and pongs; broker thread {:.2}s, {:.1} µs per engine per second)\n",
             r.engines,
             r.ctl_cpu_idle_s,
             r.idle_s,
-            100.0 * r.ctl_cpu_idle_s / r.idle_s
+            100.0 * r.ctl_cpu_idle_s / r.idle_s,
+            r.ctl_main_cpu_idle_s,
+            1e6 * r.ctl_cpu_idle_s / r.idle_s / r.engines.max(1) as f64
         ));
     }
     for r in rows {
@@ -269,8 +289,8 @@ pub fn table(rows: &[Row], args: &DriveArgs) -> String {
             out.push_str(&format!(
                 "\nbuggy peers at {} engines: {} peers (pairs sharing an id) sent {} bad messages; \
                  tasks never answered: {}, answered twice: {}, recorded: {} of {}; controller log: \
-                 {} lines, at most {} naming one peer ({:.1} per peer per minute), {} naming no \
-                 engine\n",
+                 {} lines, at most {} refusals logged for one peer in {:.1} minutes ({}), {} \
+                 refusals naming no buggy peer, {} other lines naming one; {} evicted\n",
                 r.engines,
                 h.peers,
                 h.bad_messages_sent,
@@ -280,8 +300,15 @@ pub fn table(rows: &[Row], args: &DriveArgs) -> String {
                 r.tasks,
                 h.log_lines,
                 h.log_lines_per_peer_max,
-                h.log_lines_per_peer_per_min,
-                h.log_lines_unattributed
+                h.minutes,
+                if h.once_a_minute {
+                    "within one a minute"
+                } else {
+                    "more than one a minute"
+                },
+                h.log_lines_unattributed,
+                h.log_lines_other,
+                h.evicted
             ));
         }
     }

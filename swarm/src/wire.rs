@@ -4,8 +4,7 @@
 
 use chrono::Utc;
 use hs_engine::protocol::{
-    Ack, Body, Bye, Cancel, Drain, Envelope, Opener, Ping, Pong, Register, Reregister, Results,
-    Sealer, Tasks, Welcome,
+    Ack, Body, Bye, GivenBack, Held, Opener, Ping, Pong, Register, Results, Sealer, ToEngine,
 };
 use hs_engine::task::{Outcome, TaskResult};
 use uuid::Uuid;
@@ -34,8 +33,8 @@ pub enum Direct {
     Cancel(usize),
     Drain,
     Reregister,
-    /// A verified message of a kind an engine does not expect.
-    Other,
+    /// Give back tasks not started: the swarm never holds any, so it answers with none.
+    GiveBack,
 }
 
 /// One simulated engine's protocol state: its signer and its two verifiers (direct messages and
@@ -65,6 +64,7 @@ impl Peer {
             version: "hs-swarm".into(),
             running: Vec::new(),
             finished: Vec::new(),
+            returned: Vec::new(),
         })
     }
 
@@ -98,17 +98,22 @@ impl Peer {
         self.sealer.seal(&Bye::default())
     }
 
+    pub fn given_back_nothing(&mut self) -> Frames {
+        self.sealer.seal(&GivenBack::default())
+    }
+
     /// Verify and decode a message from the DEALER; `Err` says why it was refused.
     pub fn open_direct(&mut self, frames: Vec<Vec<u8>>) -> Result<Direct, String> {
         let env = self.direct.open(frames).map_err(|e| e.to_string())?;
-        decode(&env).map_err(|e| e.to_string())
+        let msg = env.decode::<ToEngine>().map_err(|e| e.to_string())?;
+        Ok(decode(msg))
     }
 
     /// Whether a message from the SUB socket is a genuine ping.
     pub fn open_ping(&mut self, frames: Vec<Vec<u8>>) -> bool {
         self.pings
             .open(frames)
-            .is_ok_and(|env| env.kind == Ping::KIND && env.parse::<Ping>().is_ok())
+            .is_ok_and(|env| env.decode::<Ping>().is_ok())
     }
 
     /// What a buggy but authenticated peer may send, signed with this peer's key.
@@ -127,6 +132,12 @@ impl Peer {
             Junk::AckForNothing => self.sealer.seal(&Ack {
                 ids: vec![Uuid::new_v4()],
             }),
+            Junk::GivenBackUnleased => self.sealer.seal(&GivenBack {
+                returned: vec![Held {
+                    id: Uuid::new_v4(),
+                    lease: 1,
+                }],
+            }),
         }
     }
 }
@@ -139,45 +150,40 @@ pub enum Junk {
     NotJson,
     NeverLeased,
     AckForNothing,
+    /// Tasks "given back" that were never leased to it.
+    GivenBackUnleased,
 }
 
 impl Junk {
-    pub const ALL: [Junk; 5] = [
+    pub const ALL: [Junk; 6] = [
         Junk::UnknownKind,
         Junk::WrongShape,
         Junk::NotJson,
         Junk::NeverLeased,
         Junk::AckForNothing,
+        Junk::GivenBackUnleased,
     ];
 }
 
-fn decode(env: &Envelope) -> Result<Direct, hs_engine::protocol::FrameError> {
-    Ok(match env.kind.as_str() {
-        Welcome::KIND => Direct::Welcome {
-            nonce: env.parse::<Welcome>()?.nonce,
+fn decode(msg: ToEngine) -> Direct {
+    match msg {
+        ToEngine::Welcome(w) => Direct::Welcome { nonce: w.nonce },
+        ToEngine::Tasks(t) => Direct::Tasks {
+            jobs: t
+                .tasks
+                .into_iter()
+                .map(|l| Job {
+                    id: l.task.id,
+                    lease: l.lease,
+                    args: l.task.args,
+                })
+                .collect(),
+            ack: t.ack,
         },
-        Tasks::KIND => {
-            let t = env.parse::<Tasks>()?;
-            Direct::Tasks {
-                jobs: t
-                    .tasks
-                    .into_iter()
-                    .map(|l| Job {
-                        id: l.task.id,
-                        lease: l.lease,
-                        args: l.task.args,
-                    })
-                    .collect(),
-                ack: t.ack,
-            }
-        }
-        Ack::KIND => Direct::Ack(env.parse::<Ack>()?.ids),
-        Cancel::KIND => Direct::Cancel(env.parse::<Cancel>()?.ids.len()),
-        Drain::KIND => {
-            env.parse::<Drain>()?;
-            Direct::Drain
-        }
-        Reregister::KIND => Direct::Reregister,
-        _ => Direct::Other,
-    })
+        ToEngine::Ack(a) => Direct::Ack(a.ids),
+        ToEngine::Cancel(c) => Direct::Cancel(c.ids.len()),
+        ToEngine::Drain(_) => Direct::Drain,
+        ToEngine::Reregister(_) => Direct::Reregister,
+        ToEngine::GiveBack(_) => Direct::GiveBack,
+    }
 }

@@ -186,3 +186,108 @@ fn an_engine_notices_a_frozen_controller_after_the_eviction_time_it_was_given() 
         "{log}"
     );
 }
+
+/// Each task's `runs/N` file: one line per time it started, naming the engine that ran it.
+fn runs_per_task(s: &Scratch, tasks: usize) -> Vec<Vec<String>> {
+    (1..=tasks)
+        .map(|i| {
+            s.read(&format!("runs/{i}"))
+                .lines()
+                .map(String::from)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_evicted_engine_that_wakes_up_starts_nothing_it_had_queued() {
+    let s = Scratch::new();
+    let mut started = Started {
+        children: Vec::new(),
+        marker: format!("sleep 1.50{}", std::process::id()),
+    };
+    let port = free_ports().to_string();
+    std::fs::create_dir(s.path("runs")).expect("runs folder");
+    let tasks: String = (1..=12)
+        .map(|i| format!("echo $TASK_CLIENT_ID >> runs/{i}; {}\n", started.marker))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let (_, server_log) = started.spawn(s.hs(&[
+        "server",
+        file.to_str().unwrap(),
+        "-p",
+        &port,
+        "--heartrate",
+        HEARTRATE,
+        "--evict",
+        EVICT,
+    ]));
+    s.wait_for_server(&port);
+    // The first engine takes all 12 tasks: 2 run, 10 wait in its queue.
+    let (first, first_log) = started.spawn(s.hs(&["client", "-p", &port, "-N2"]));
+    let running = || std::fs::read_dir(s.path("runs")).map_or(0, |d| d.count());
+    assert!(
+        wait_until(Duration::from_secs(10), || running() >= 2),
+        "two tasks running\n{}",
+        server_log.text()
+    );
+    signal(first, libc::SIGSTOP);
+    let frozen = Instant::now();
+    // What ran before the freeze: only these may run twice.
+    let at_freeze: Vec<usize> = (1..=12)
+        .filter(|i| s.path(&format!("runs/{i}")).exists())
+        .collect();
+    assert_eq!(at_freeze.len(), 2, "{at_freeze:?}");
+    // Evicted after 1 s; the second engine runs everything meanwhile. The first wakes up with
+    // its queue and its two tasks finished, its leases long revoked.
+    let (_, second_log) = started.spawn(s.hs(&["client", "-p", &port, "-N2"]));
+    std::thread::sleep(Duration::from_millis(2500));
+    signal(first, libc::SIGCONT);
+    let end = server_log.wait_for("tasks: 12 done", frozen, Duration::from_secs(40));
+    let log = server_log.text();
+    assert!(end.is_some(), "the run ends\n{log}");
+    assert!(log.contains("tasks: 12 done, 12 succeeded"), "{log}");
+
+    let runs = runs_per_task(&s, 12);
+    for (i, engines) in runs.iter().enumerate() {
+        let task = i + 1;
+        match engines.len() {
+            1 => {}
+            2 => assert!(
+                at_freeze.contains(&task),
+                "task {task} ran twice but was not running at the freeze: {runs:?}\nfirst \
+                 engine:\n{}\nsecond engine:\n{}",
+                first_log.text(),
+                second_log.text()
+            ),
+            n => panic!("task {task} ran {n} times: {runs:?}"),
+        }
+    }
+    // It gave back its whole queue when it noticed the silence.
+    assert!(
+        wait_until(Duration::from_secs(5), || first_log
+            .text()
+            .contains("10 not started go back")),
+        "{}",
+        first_log.text()
+    );
+    // Exactly one result recorded per task: for a task that ran twice, the second run's (its
+    // first engine's result came under a revoked lease).
+    let out = s
+        .hs(&["list", "args", "client_id", "--format", "csv"])
+        .output()
+        .expect("hs list");
+    let listed = stdout(&out);
+    let recorded: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(recorded.len(), 12, "{listed}");
+    for task in at_freeze.iter().filter(|&&t| runs[t - 1].len() == 2) {
+        let row = recorded
+            .iter()
+            .find(|l| l.contains(&format!("runs/{task};")))
+            .unwrap_or_else(|| panic!("task {task} recorded: {listed}"));
+        assert!(
+            row.ends_with(&runs[task - 1][1]),
+            "task {task}: the re-run's result counts, not {row}"
+        );
+    }
+}

@@ -12,6 +12,7 @@ mod config;
 mod durable;
 mod eviction;
 mod executor;
+mod fairness;
 mod hypershell_cli;
 mod lan;
 mod launch;

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::config::key;
+
 pub use compat::{CapacityArgs, ConfirmArgs, TlsArgs, size_bytes};
 
 const EXIT_CODES: &str = "\
@@ -257,13 +259,22 @@ pub struct ProfileCreateArgs {
     /// How engines start.
     #[arg(long, value_name = "LAUNCHER", value_parser = ["local", "ssh", "mpi", "slurm", "command"])]
     pub launcher: Option<String>,
-    /// Engines to start (local, mpi, slurm) [default: 2].
+    #[arg(help = format!(
+        "Engines to start (local, mpi, slurm) [default: {}]",
+        crate::profile::CREATE_ENGINES
+    ))]
     #[arg(short = 'n', long = "engines", value_name = "N")]
     pub engines: Option<u32>,
-    /// Tasks each engine runs at once (0 = one per core) [default: 1].
+    #[arg(help = format!(
+        "Tasks each engine runs at once (0 = one per core) [default: {}]",
+        key::ENGINES_SLOTS.default.shown()
+    ))]
     #[arg(short = 'N', long = "num-threads", value_name = "NUM")]
     pub slots: Option<u32>,
-    /// Address the controller listens on [default: localhost].
+    #[arg(help = format!(
+        "Address the controller listens on [default: {}]",
+        key::SERVER_BIND.default.shown()
+    ))]
     #[arg(short = 'H', long, value_name = "ADDRESS")]
     pub bind: Option<String>,
     /// Hosts for the nodefile, as a host list: `h[1-3]`, `a01,a02`.
@@ -335,13 +346,13 @@ pub struct TaskSettingArgs {
     /// Task group (only the active group is scheduled; see docs).
     #[arg(short = 'g', long, value_name = "N")]
     pub group: Option<i64>,
-    /// Cores each task needs [config: task.cores; 0 = unset].
+    #[arg(help = key::TASK_CORES.help("Cores each task needs (0 = unset)"))]
     #[arg(short = 'c', long, value_name = "N")]
     pub cores: Option<i64>,
-    /// Memory each task needs (e.g. 8G, 512MB) [config: task.memory; 0 = unset].
+    #[arg(help = key::TASK_MEMORY.help("Memory each task needs, e.g. 8G, 512MB (0 = unset)"))]
     #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
-    /// Walltime of each task in seconds [config: task.timeout; 0 = unset].
+    #[arg(help = key::TASK_TIMEOUT.help("Walltime of each task in seconds (0 = unset)"))]
     #[arg(short = 'W', long = "timeout", value_name = "SECONDS")]
     pub timeout: Option<i64>,
 }
@@ -370,7 +381,7 @@ pub struct SubmitArgs {
     pub template: String,
     #[command(flatten)]
     pub settings: TaskSettingArgs,
-    /// Tasks per database transaction [default: 1000, config: submit.bundlesize when set].
+    #[arg(help = key::SUBMIT_BUNDLESIZE.help("Tasks per database transaction"))]
     #[arg(short = 'b', long, value_name = "NUM")]
     pub bundlesize: Option<usize>,
     /// Accepted for HyperShell: hs commits a bundle as soon as the input has no more lines
@@ -384,10 +395,10 @@ pub struct SubmitArgs {
     /// it stores and schedules them (in memory when it runs with --no-db).
     #[arg(short = 'q', long, conflicts_with_all = ["profile", "file"])]
     pub queue: bool,
-    /// With -q: host of the controller [default: localhost, config: server.host].
+    #[arg(help = key::SERVER_HOST.help("With -q: host of the controller"))]
     #[arg(short = 'H', long, value_name = "ADDR", requires = "queue")]
     pub host: Option<String>,
-    /// With -q: the controller's port (its -p) [default: 50001, config: server.port].
+    #[arg(help = key::SERVER_PORT.help("With -q: the controller's port (its -p)"))]
     #[arg(short = 'p', long, value_name = "PORT", requires = "queue")]
     pub port: Option<u16>,
     /// With -q: the controller's key; without it a local controller's connection file is used
@@ -643,13 +654,15 @@ pub struct RunArgs {
     #[arg(short = 't', long, default_value = "{}", value_name = "TEMPLATE")]
     pub template: String,
 
-    /// Walltime per task in seconds; then SIGINT, SIGTERM, SIGKILL to its process group
-    /// [default: none, config: task.timeout; 0 = none].
+    #[arg(help = key::TASK_TIMEOUT.help(
+        "Walltime per task in seconds; then SIGINT, SIGTERM, SIGKILL to its process group (0 = none)"
+    ))]
     #[arg(short = 'W', long = "task-timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub task_timeout: Option<f64>,
 
-    /// Seconds between SIGINT, SIGTERM and SIGKILL when stopping a task
-    /// [default: 10, config: task.signalwait].
+    #[arg(help = key::TASK_SIGNALWAIT.help(
+        "Seconds between SIGINT, SIGTERM and SIGKILL when stopping a task"
+    ))]
     #[arg(short = 'S', long, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub signalwait: Option<f64>,
 
@@ -679,12 +692,16 @@ pub struct StoreArgs {
     #[arg(long)]
     pub initdb: bool,
 
-    /// Run a failed task again up to N more times (each retry is a new task row linked to the
-    /// last) [default: 0, config: server.attempts - 1].
+    #[arg(help = format!(
+        "Run a failed task again up to N more times (each retry is a new task row linked to the \
+         last) [default: {}, config: {} - 1]",
+        key::SERVER_ATTEMPTS.default.int().map_or(0, |n| n - 1),
+        key::SERVER_ATTEMPTS
+    ))]
     #[arg(short = 'r', long = "max-retries", value_name = "N")]
     pub max_retries: Option<u32>,
 
-    /// Run failed tasks that are due a retry before new ones [config: server.eager].
+    #[arg(help = key::SERVER_EAGER.help("Run failed tasks that are due a retry before new ones"))]
     #[arg(long)]
     pub eager: bool,
 
@@ -701,8 +718,10 @@ pub struct StoreArgs {
 /// How often a controller looks in the database for tasks other processes added.
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct PollArgs {
-    /// Longest wait in seconds between looks into the database for new tasks while idle
-    /// (`--forever`, `hs submit` from elsewhere) [default: 1, config: server.poll when set].
+    #[arg(help = key::SERVER_POLL.help(
+        "Longest wait in seconds between looks into the database for new tasks while idle \
+         (`--forever`, `hs submit` from elsewhere)"
+    ))]
     #[arg(short = 'Q', long, value_name = "SECONDS", value_parser = positive_secs)]
     pub poll: Option<f64>,
 }
@@ -718,12 +737,14 @@ pub struct FailExitArgs {
 /// Liveness checks between controller and engines.
 #[derive(Args, Debug, Clone)]
 pub struct HeartbeatArgs {
-    /// Seconds between heartbeats [default: 1, config: server.heartrate].
+    #[arg(help = key::SERVER_HEARTRATE.help("Seconds between heartbeats"))]
     #[arg(long, value_name = "SECONDS", value_parser = positive_secs)]
     pub heartrate: Option<f64>,
 
-    /// Seconds of silence after which an engine is evicted (its tasks run elsewhere) and after
-    /// which an engine considers its controller lost [default: 5, config: server.evict].
+    #[arg(help = key::SERVER_EVICT.help(
+        "Seconds of silence after which an engine is evicted (its tasks run elsewhere) and after \
+         which an engine considers its controller lost"
+    ))]
     #[arg(long, value_name = "SECONDS", value_parser = positive_secs)]
     pub evict: Option<f64>,
 }
@@ -750,8 +771,9 @@ pub struct ClusterArgs {
     #[command(flatten)]
     pub fail_exit: FailExitArgs,
 
-    /// Stop after this many seconds with no task waiting or running
-    /// [default: never, config: client.timeout; 0 = never].
+    #[arg(help = key::CLIENT_TIMEOUT.help(
+        "Stop after this many seconds with no task waiting or running (0 = never)"
+    ))]
     #[arg(short = 'T', long = "timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
 
@@ -760,11 +782,13 @@ pub struct ClusterArgs {
     #[arg(long, conflicts_with_all = ["restart", "no_db", "from_json"])]
     pub forever: bool,
 
-    /// Cores each task needs, stored with the task [config: task.cores].
+    #[arg(help = key::TASK_CORES.help("Cores each task needs, stored with the task (0 = unset)"))]
     #[arg(short = 'c', long, value_name = "NUM")]
     pub cores: Option<i64>,
 
-    /// Memory each task needs, e.g. 8G, stored with the task [config: task.memory].
+    #[arg(help = key::TASK_MEMORY.help(
+        "Memory each task needs, e.g. 8G, stored with the task (0 = unset)"
+    ))]
     #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
 
@@ -822,8 +846,9 @@ pub struct LaunchArgs {
     #[arg(long, value_name = "NAME", conflicts_with_all = ["mpi", "launcher", "autoscaling"])]
     pub ssh_group: Option<String>,
 
-    /// Options for every ssh connection, e.g. "-F ~/.ssh/cluster -o ConnectTimeout=5"
-    /// [config: ssh.args].
+    #[arg(help = key::SSH_ARGS.help(
+        "Options for every ssh connection, e.g. \"-F ~/.ssh/cluster -o ConnectTimeout=5\""
+    ))]
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     pub ssh_args: Option<String>,
 
@@ -859,37 +884,42 @@ pub struct LaunchArgs {
     )]
     pub delay_start: Option<f64>,
 
-    /// Address the controller listens on for launched engines; they must be able to reach it
-    /// [default: localhost, config: server.bind].
+    #[arg(help = key::SERVER_BIND.help(
+        "Address the controller listens on for launched engines; they must be able to reach it"
+    ))]
     #[arg(short = 'H', long, value_name = "ADDRESS")]
     pub bind: Option<String>,
 
-    /// Start and add engines as the work needs them (local processes, or one run of
-    /// --launcher, else of the autoscale.launcher command prefix, each): fixed or dynamic
-    /// [config: autoscale.policy]. Engines leave by -T.
+    #[arg(help = key::AUTOSCALE_POLICY.help(&format!(
+        "Start and add engines as the work needs them (local processes, or one run of \
+         --launcher, else of the {} command prefix, each): fixed or dynamic; engines leave by -T",
+        key::AUTOSCALE_LAUNCHER
+    )))]
     #[arg(short = 'A', long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "",
           value_parser = ["", "fixed", "dynamic"])]
     pub autoscaling: Option<String>,
 
-    /// Autoscaling: add an engine while the work left would take more than FACTOR average
-    /// task durations [config: autoscale.factor].
+    #[arg(help = key::AUTOSCALE_FACTOR.help(
+        "Autoscaling: add an engine while the work left would take more than FACTOR average \
+         task durations"
+    ))]
     #[arg(short = 'F', long, value_name = "FACTOR", requires = "autoscaling")]
     pub factor: Option<f64>,
 
-    /// Autoscaling: seconds between decisions [config: autoscale.period].
+    #[arg(help = key::AUTOSCALE_PERIOD.help("Autoscaling: seconds between decisions"))]
     #[arg(short = 'P', long, value_name = "SECONDS", requires = "autoscaling",
           value_parser = positive_secs)]
     pub period: Option<f64>,
 
-    /// Autoscaling: engines at the start [config: autoscale.size.init].
+    #[arg(help = key::AUTOSCALE_SIZE_INIT.help("Autoscaling: engines at the start"))]
     #[arg(short = 'I', long, value_name = "N", requires = "autoscaling")]
     pub init_size: Option<u32>,
 
-    /// Autoscaling: fewest engines kept [config: autoscale.size.min].
+    #[arg(help = key::AUTOSCALE_SIZE_MIN.help("Autoscaling: fewest engines kept"))]
     #[arg(short = 'X', long, value_name = "N", requires = "autoscaling")]
     pub min_size: Option<u32>,
 
-    /// Autoscaling: most engines (dynamic) [config: autoscale.size.max].
+    #[arg(help = key::AUTOSCALE_SIZE_MAX.help("Autoscaling: most engines (dynamic)"))]
     #[arg(short = 'Y', long, value_name = "N", requires = "autoscaling")]
     pub max_size: Option<u32>,
 }
@@ -897,17 +927,24 @@ pub struct LaunchArgs {
 /// Bundling of tasks and results.
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
-    /// Most tasks per bundle sent to an engine; 0 = as many as it has room for (1 per slot
-    /// for long tasks, up to 64 per slot for tasks of a few ms); an engine also sends its
-    /// results in bundles of this size (0 = half of what it holds) [default: 0, config:
-    /// server.bundlesize for the controller, client.bundlesize for the engine; used only when
-    /// set].
+    #[arg(help = format!(
+        "Most tasks per bundle sent to an engine; 0 = as many as it has room for (1 per slot \
+         for long tasks, up to 64 per slot for tasks of a few ms); an engine also sends its \
+         results in bundles of this size (0 = half of what it holds) [default: {}, config: {} \
+         for the controller, {} for the engine; used only when set]",
+        key::SERVER_BUNDLESIZE.fallback().shown(),
+        key::SERVER_BUNDLESIZE,
+        key::CLIENT_BUNDLESIZE
+    ))]
     #[arg(short = 'b', long, value_name = "NUM")]
     pub bundlesize: Option<usize>,
 
-    /// Seconds an engine may hold finished results to send them together (0 = send at once;
-    /// results go at once anyway when its queue runs dry or nothing else runs) [default: 0.05,
-    /// config: client.bundlewait; used only when set].
+    #[arg(help = format!(
+        "Seconds an engine may hold finished results to send them together (0 = send at once; \
+         results go at once anyway when its queue runs dry or nothing else runs) [default: \
+         0.05, config: {}; used only when set]",
+        key::CLIENT_BUNDLEWAIT
+    ))]
     #[arg(short = 'w', long, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub bundlewait: Option<f64>,
 }
@@ -919,12 +956,11 @@ pub struct ServerArgs {
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
 
-    /// Address to listen on. Anything but localhost needs a key (-k)
-    /// [default: localhost, config: server.bind].
+    #[arg(help = key::SERVER_BIND.help("Address to listen on. Anything but localhost needs a key (-k)"))]
     #[arg(short = 'H', long = "bind", value_name = "ADDRESS")]
     pub bind: Option<String>,
 
-    /// Engine port; heartbeats use PORT+1 and clients PORT+2 [default: 50001, config: server.port].
+    #[arg(help = key::SERVER_PORT.help("Engine port; heartbeats use PORT+1 and clients PORT+2"))]
     #[arg(short = 'p', long, value_name = "PORT")]
     pub port: Option<u16>,
 
@@ -958,16 +994,20 @@ pub struct ServerArgs {
     #[arg(long, conflicts_with = "restart")]
     pub forever: bool,
 
-    /// Cores each task of FILE needs, stored with the task [config: task.cores].
+    #[arg(help = key::TASK_CORES.help("Cores each task of FILE needs, stored with the task (0 = unset)"))]
     #[arg(short = 'c', long = "task-cores", value_name = "NUM")]
     pub cores: Option<i64>,
 
-    /// Memory each task of FILE needs, e.g. 8G, stored with the task [config: task.memory].
+    #[arg(help = key::TASK_MEMORY.help(
+        "Memory each task of FILE needs, e.g. 8G, stored with the task (0 = unset)"
+    ))]
     #[arg(short = 'm', long = "task-memory", value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
 
-    /// Walltime of each task of FILE in seconds, stored with the task (engines stop it then)
-    /// [config: task.timeout].
+    #[arg(help = key::TASK_TIMEOUT.help(
+        "Walltime of each task of FILE in seconds, stored with the task (engines stop it then; \
+         0 = unset)"
+    ))]
     #[arg(short = 'W', long = "task-timeout", value_name = "SECONDS", value_parser = positive_secs)]
     pub task_timeout: Option<f64>,
 
@@ -992,11 +1032,11 @@ pub struct ServerArgs {
 
 #[derive(Args, Debug)]
 pub struct ClientArgs {
-    /// Host of the server [default: localhost, config: server.host].
+    #[arg(help = key::SERVER_HOST.help("Host of the server"))]
     #[arg(short = 'H', long, value_name = "HOST")]
     pub host: Option<String>,
 
-    /// The server's port (its -p) [default: 50001, config: server.port].
+    #[arg(help = key::SERVER_PORT.help("The server's port (its -p)"))]
     #[arg(short = 'p', long, value_name = "PORT")]
     pub port: Option<u16>,
 
@@ -1024,8 +1064,7 @@ pub struct ClientArgs {
     #[command(flatten)]
     pub bundle: BundleArgs,
 
-    /// Leave after this many seconds with nothing to do
-    /// [default: never, config: client.timeout; 0 = never].
+    #[arg(help = key::CLIENT_TIMEOUT.help("Leave after this many seconds with nothing to do (0 = never)"))]
     #[arg(short = 'T', short_alias = 'x', long = "timeout", value_name = "SECONDS",
           value_parser = positive_secs)]
     pub idle_timeout: Option<f64>,
@@ -1125,8 +1164,10 @@ pub struct StreamArgs {
     #[arg(long)]
     pub keep_order: bool,
 
-    /// Seconds a job with a "host" waits for an engine on one of its hosts before it fails
-    /// without running (0: at once) [default: 30, config: server.hostwait].
+    #[arg(help = key::SERVER_HOSTWAIT.help(
+        "Seconds a job with a \"host\" waits for an engine on one of its hosts before it fails \
+         without running (0: at once)"
+    ))]
     #[arg(long = "host-wait", value_name = "SECONDS", value_parser = non_negative_secs)]
     pub host_wait: Option<f64>,
 

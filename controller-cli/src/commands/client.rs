@@ -6,10 +6,10 @@ use std::time::Duration;
 use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 
 use super::common::{
-    controller_address, engine_config, is_local, seconds_or_none, slots, start_delay, wait_to_start,
+    controller_address, engine_config, is_local, seconds_or_none, slots, start_delay,
 };
 use crate::cli::ClientArgs;
-use crate::config::{Config, Layers};
+use crate::config::{Config, Layers, key};
 use crate::connection;
 use crate::exit::{Failure, Status};
 use crate::signals::{self, StopRequest};
@@ -157,7 +157,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
         cfg,
     )?;
     ecfg.idle_timeout =
-        seconds_or_none(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?);
+        seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);
     ecfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
 
@@ -168,7 +168,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.connection_file.as_deref() == Some(std::path::Path::new("-")) {
         stop_when_stdin_ends(control.clone());
     }
-    wait_to_start(start_delay(args.delay_start), &|| {
+    engine::wait_to_start(start_delay(args.delay_start), &|| {
         signals::interrupted() || signals::stop_requested().is_some()
     });
     let ctx = zmq::Context::new();

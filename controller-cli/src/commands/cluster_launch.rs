@@ -1,14 +1,99 @@
 //! What `hs cluster --ssh/--ssh-group/--mpi/--launcher/--autoscaling` launch: the launcher,
-//! the autoscaling settings and the engine command line, from flags over configuration.
+//! the autoscaling settings and the engine command line, from flags over configuration, and
+//! where the controller listens for the engines it launches.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use hs_broker::{BindSet, BrokerControl};
+use uuid::Uuid;
+
+use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::{ClusterArgs, LaunchArgs};
-use crate::config::{Config, Layers};
+use crate::config::{Config, Layers, key};
+use crate::connection::ConnectionInfo;
 use crate::exit::Failure;
 use crate::launch::autoscale::{Policy, Settings};
-use crate::launch::{EngineArgs, Launcher, hostlist, own_exe};
+use crate::launch::{
+    EngineArgs, LaunchSpec, Launcher, Supervisor, SupervisorConfig, hostlist, own_exe,
+};
 use crate::profile::nodefile;
+
+/// Engines launched outside this process: what to start, and where the controller listens for
+/// them and for clients, the launch supervisor among them.
+pub struct RemotePlan {
+    spec: LaunchSpec,
+    autoscale: Option<Settings>,
+    pub bind: BindSet,
+}
+
+/// Listen on TCP (`-H`, `-p`, else the first free ports from 50001) for the engines `launcher`
+/// starts with `slots` slots each (`templated`: tasks come expanded, from `--from-json`).
+pub fn plan(
+    args: &ClusterArgs,
+    cfg: &Config,
+    launcher: Launcher,
+    key: &str,
+    templated: bool,
+    slots: u32,
+) -> anyhow::Result<RemotePlan> {
+    let host = cfg.value(args.launch.bind.clone(), key::SERVER_BIND)?;
+    let (address, loopback) = bind_address(&host)?;
+    if loopback && launcher.reaches_other_hosts() {
+        tracing::warn!(
+            "the controller listens on localhost only: engines on other hosts cannot reach it; \
+             pass -H with an address they can reach"
+        );
+    }
+    let port = choose_port(&address, args.port)?;
+    // The broker's id is filled in once it is bound.
+    let info =
+        ConnectionInfo::for_this_process(Uuid::nil(), dial_address(&address, loopback), port, key);
+    tracing::info!(
+        "controller on {host}:{port}; starting engines with the {} launcher",
+        launcher.name()
+    );
+    Ok(RemotePlan {
+        spec: LaunchSpec {
+            launcher,
+            engine: engine_args(args, slots, cfg, templated)?,
+            info,
+        },
+        autoscale: autoscale(&args.launch, cfg)?,
+        bind: tcp_binds(&address, port),
+    })
+}
+
+impl RemotePlan {
+    /// Tasks an engine may hold beyond its `slots`. An engine added by the autoscaler can only
+    /// help with tasks still queued at the controller: engines hold no more than they run.
+    /// Launched engines register one after another: a small prefetch keeps the first one from
+    /// taking a short queue all to itself.
+    pub fn prefetch(&self, slots: u32) -> u32 {
+        match self.autoscale {
+            Some(_) => 0,
+            None => slots.max(1),
+        }
+    }
+
+    /// Launch the engines of the controller `controller_id`; once it ends they get
+    /// `stop_grace` to leave before they are killed.
+    pub fn start(
+        mut self,
+        controller_id: Uuid,
+        stop_grace: Duration,
+        control: Arc<BrokerControl>,
+    ) -> anyhow::Result<Supervisor> {
+        self.spec.info.controller_id = controller_id;
+        let config = SupervisorConfig {
+            spec: self.spec,
+            autoscale: self.autoscale,
+            end_with_engines: true,
+            stop_grace,
+        };
+        Ok(Supervisor::start(config, control)?)
+    }
+}
 
 /// The launcher the flags ask for (`None`: the engine runs inside this process).
 pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launcher>> {
@@ -52,12 +137,16 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
     let command = match (&args.launcher, args.autoscaling.is_some()) {
         (Some(command), _) => Some((command.clone(), "--launcher".to_string())),
         (None, true) => cfg
-            .option(None::<String>, "autoscale.launcher", Layers::Set)?
+            .option(None::<String>, key::AUTOSCALE_LAUNCHER, Layers::Set)?
             .filter(|c| !c.trim().is_empty())
             .map(|c| {
                 (
                     c,
-                    format!("autoscale.launcher ({})", cfg.source("autoscale.launcher")),
+                    format!(
+                        "{} ({})",
+                        key::AUTOSCALE_LAUNCHER,
+                        cfg.source(key::AUTOSCALE_LAUNCHER.name)
+                    ),
                 )
             }),
         (None, false) => None,
@@ -84,15 +173,12 @@ pub fn autoscale(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Setti
         return Ok(None);
     };
     let policy = if policy.is_empty() {
-        cfg.option(None::<String>, "autoscale.policy", Layers::All)?
-            .unwrap_or_else(|| "fixed".into())
+        cfg.value(None::<String>, key::AUTOSCALE_POLICY)?
     } else {
         policy.clone()
     };
     let policy: Policy = policy.parse().map_err(Failure::usage)?;
-    let period = cfg
-        .option(args.period, "autoscale.period", Layers::All)?
-        .unwrap_or(60.0);
+    let period = cfg.value(args.period, key::AUTOSCALE_PERIOD)?;
     if !(period > 0.0 && period.is_finite()) {
         return Err(Failure::usage(
             "--period must be a positive number of seconds",
@@ -100,19 +186,11 @@ pub fn autoscale(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Setti
     }
     let settings = Settings {
         policy,
-        factor: cfg
-            .option(args.factor, "autoscale.factor", Layers::All)?
-            .unwrap_or(1.0),
+        factor: cfg.value(args.factor, key::AUTOSCALE_FACTOR)?,
         period: Duration::from_secs_f64(period),
-        init: cfg
-            .option(args.init_size, "autoscale.size.init", Layers::All)?
-            .unwrap_or(1),
-        min: cfg
-            .option(args.min_size, "autoscale.size.min", Layers::All)?
-            .unwrap_or(0),
-        max: cfg
-            .option(args.max_size, "autoscale.size.max", Layers::All)?
-            .unwrap_or(1),
+        init: cfg.value(args.init_size, key::AUTOSCALE_SIZE_INIT)?,
+        min: cfg.value(args.min_size, key::AUTOSCALE_SIZE_MIN)?,
+        max: cfg.value(args.max_size, key::AUTOSCALE_SIZE_MAX)?,
     };
     if settings.factor <= 0.0 {
         return Err(Failure::usage("--factor must be above 0"));
@@ -140,11 +218,15 @@ pub fn engine_args(
         exe: args.launch.remote_exe.clone().unwrap_or_else(own_exe),
         slots,
         template: (!templated && args.run.template != "{}").then(|| args.run.template.clone()),
-        task_timeout: positive(cfg.option(args.run.task_timeout, "task.timeout", Layers::All)?),
+        task_timeout: positive(cfg.option(
+            args.run.task_timeout,
+            key::TASK_TIMEOUT,
+            Layers::All,
+        )?),
         // Engines on other hosts do not see this host's configuration: a set key goes along.
-        signalwait: cfg.option(args.run.signalwait, "task.signalwait", Layers::Set)?,
+        signalwait: cfg.option(args.run.signalwait, key::TASK_SIGNALWAIT, Layers::Set)?,
         capture: args.run.capture,
-        idle_timeout: positive(cfg.option(args.idle_timeout, "client.timeout", Layers::All)?),
+        idle_timeout: positive(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
     })
 }
@@ -154,8 +236,8 @@ pub fn engine_args(
 fn nodelist(cfg: &Config, group: Option<&str>) -> anyhow::Result<Vec<String>> {
     use serde_json::Value;
     let key = match group {
-        Some(g) => format!("ssh.nodelist.{g}"),
-        None => "ssh.nodelist".to_string(),
+        Some(g) => format!("{}.{g}", key::SSH_NODELIST),
+        None => key::SSH_NODELIST.name.to_string(),
     };
     let missing = || {
         Failure::usage(match group {

@@ -9,7 +9,7 @@ use hs_engine::executor::LineSink;
 use hs_engine::template::Template;
 
 use crate::cli::{BundleArgs, HeartbeatArgs, RunArgs};
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, Layers, key};
 use crate::exit::Failure;
 use crate::site::Site;
 
@@ -63,15 +63,13 @@ pub fn engine_config(
     let mut ecfg = EngineConfig::new(endpoints, key, slots, output);
     ecfg.template = parse_template(&run.template)?;
     ecfg.task_timeout =
-        seconds_or_none(cfg.option(run.task_timeout, "task.timeout", Layers::All)?);
+        seconds_or_none(cfg.option(run.task_timeout, key::TASK_TIMEOUT, Layers::All)?);
     ecfg.signalwait = signalwait(run.signalwait, cfg)?;
     // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends a bundle
     // once half of what the engine holds has finished or the oldest result has lingered 50 ms,
     // unless the flags or the configuration ask for something else.
-    ecfg.result_bundle = cfg
-        .option(bundle.bundlesize, "client.bundlesize", Layers::Set)?
-        .unwrap_or(0);
-    if let Some(wait) = cfg.option(bundle.bundlewait, "client.bundlewait", Layers::Set)? {
+    ecfg.result_bundle = cfg.value(bundle.bundlesize, key::CLIENT_BUNDLESIZE)?;
+    if let Some(wait) = cfg.option(bundle.bundlewait, key::CLIENT_BUNDLEWAIT, Layers::Set)? {
         ecfg.result_wait = Duration::from_secs_f64(wait);
     }
     ecfg.export_env = exports(cfg, std::mem::take(&mut ecfg.export_env))?;
@@ -91,9 +89,7 @@ fn exports(cfg: &Config, from_env: Vec<(String, String)>) -> anyhow::Result<Vec<
 /// `-S`, else `task.signalwait` (10 s): the engine's pause between signals, which also tells
 /// a controller how long an interrupted engine needs to stop its tasks ([`stop_grace`]).
 pub fn signalwait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
-    let seconds = cfg
-        .option(flag, "task.signalwait", Layers::All)?
-        .unwrap_or(10.0);
+    let seconds = cfg.value(flag, key::TASK_SIGNALWAIT)?;
     // The flag's parser and the configuration's reader both refuse what no Duration holds.
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -119,24 +115,6 @@ pub fn start_delay(seconds: f64) -> Duration {
     Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
 }
 
-/// Sleep `delay` before an engine starts, in short steps so that `stop` (an interrupt, a
-/// cluster that ended meanwhile) cuts the wait short.
-pub fn wait_to_start(delay: Duration, stop: &dyn Fn() -> bool) {
-    if delay.is_zero() {
-        return;
-    }
-    tracing::debug!("waiting {:.2}s before connecting", delay.as_secs_f64());
-    let until = std::time::Instant::now().checked_add(delay);
-    loop {
-        let now = std::time::Instant::now();
-        let left = until.map_or(Duration::MAX, |u| u.saturating_duration_since(now));
-        if left.is_zero() || stop() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(20)));
-    }
-}
-
 /// A configured number of seconds where 0 means "none" (`task.timeout`, `client.timeout`).
 pub fn seconds_or_none(seconds: Option<f64>) -> Option<Duration> {
     positive(seconds).map(Duration::from_secs_f64)
@@ -151,14 +129,14 @@ pub fn positive(seconds: Option<f64>) -> Option<f64> {
 /// `server.evict` (in every mode, unlike HyperShell: D12). Both must be positive; eviction is
 /// at least two heartbeats so one late beat never evicts.
 pub fn heartbeat(h: &HeartbeatArgs, cfg: &Config) -> anyhow::Result<(Duration, Duration)> {
-    let positive = |flag: Option<f64>, key: &str, builtin: f64| -> anyhow::Result<Duration> {
-        match cfg.option(flag, key, Layers::All)?.unwrap_or(builtin) {
+    let positive = |flag: Option<f64>, key: &KeyDef| -> anyhow::Result<Duration> {
+        match cfg.value(flag, key)? {
             s if s > 0.0 => Ok(Duration::from_secs_f64(s)),
-            _ => Err(Failure::from(cfg.invalid(key, "a positive number of seconds")).into()),
+            _ => Err(Failure::from(cfg.invalid(key.name, "a positive number of seconds")).into()),
         }
     };
-    let heartrate = positive(h.heartrate, "server.heartrate", 1.0)?;
-    let evict = positive(h.evict, "server.evict", 5.0)?.max(heartrate * 2);
+    let heartrate = positive(h.heartrate, key::SERVER_HEARTRATE)?;
+    let evict = positive(h.evict, key::SERVER_EVICT)?.max(heartrate * 2);
     tracing::debug!(
         "heartbeats every {}s; engines silent for {}s are evicted",
         heartrate.as_secs_f64(),
@@ -170,9 +148,7 @@ pub fn heartbeat(h: &HeartbeatArgs, cfg: &Config) -> anyhow::Result<(Duration, D
 /// How long a task that names hosts waits for an engine on one of them: `--host-wait`, else
 /// `server.hostwait` (30 s). Zero fails such a task as soon as none of its hosts has an engine.
 pub fn host_wait(flag: Option<f64>, cfg: &Config) -> anyhow::Result<Duration> {
-    let seconds = cfg
-        .option(flag, "server.hostwait", Layers::All)?
-        .unwrap_or(30.0);
+    let seconds = cfg.value(flag, key::SERVER_HOSTWAIT)?;
     // The flag's parser and the configuration's reader both refuse what no Duration holds.
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -269,18 +245,14 @@ pub fn controller_address(
     key: Option<String>,
     cfg: &Config,
 ) -> anyhow::Result<(String, u16, Option<String>)> {
-    let host = cfg
-        .option(host, "server.host", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
-    let port = cfg
-        .option(port, "server.port", Layers::All)?
-        .unwrap_or(50001);
+    let host = cfg.value(host, key::SERVER_HOST)?;
+    let port = cfg.value(port, key::SERVER_PORT)?;
     if key.as_deref() == Some("") {
         return Err(Failure::usage("-k needs the controller's key"));
     }
-    let configured = match cfg.option(None::<String>, "client.auth", Layers::All)? {
+    let configured = match cfg.option(None::<String>, key::CLIENT_AUTH, Layers::All)? {
         Some(key) => Some(key),
-        None => cfg.option(None::<String>, "server.auth", Layers::All)?,
+        None => cfg.option(None::<String>, key::SERVER_AUTH, Layers::All)?,
     };
     Ok((host, port, key.or(configured.filter(|k| !k.is_empty()))))
 }

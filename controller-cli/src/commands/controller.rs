@@ -1,27 +1,19 @@
 //! What `hs cluster` and `hs server` share: opening and claiming the store, applying the store
 //! flags to the broker, and turning the end of a run into a summary and an exit status.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hs_broker::store::TaskStore;
 use hs_broker::{BrokerConfig, BrokerControl, BrokerSummary};
 
 use crate::cli::StoreArgs;
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, key};
 use crate::database::{self, Location, Prepare};
 use crate::exit::{Failure, Status};
 use crate::input::InputReport;
 use crate::signals::StopRequest;
 
-/// SIGUSR1 stops scheduling: engines hand back what they have not started and finish what they
-/// run, and the controller exits once they have left. SIGUSR2 also stops the running tasks
-/// (as Ctrl-C does). Either way the tasks not finished stay in the store and the exit status is 0.
-pub fn stop_on_signals(control: Arc<BrokerControl>) -> anyhow::Result<()> {
-    crate::signals::on_stop_signal(move |request| stop_broker(&control, request))
-}
-
-/// The controller's reaction to `request` (see [`stop_on_signals`]).
+/// The controller's reaction to `request` (see [`super::setup::Controls::stop_on_signals`]).
 pub fn stop_broker(control: &BrokerControl, request: StopRequest) {
     match request {
         StopRequest::Drain => {
@@ -90,20 +82,12 @@ pub fn configure(
     location: &Location,
     cfg: &Config,
 ) -> anyhow::Result<()> {
-    const ATTEMPTS: &str = "server.attempts";
-    let attempts = cfg
-        .option(
-            args.max_retries.map(|r| r.saturating_add(1)),
-            ATTEMPTS,
-            Layers::All,
-        )?
-        .unwrap_or(1);
+    const ATTEMPTS: &KeyDef = key::SERVER_ATTEMPTS;
+    let attempts = cfg.value(args.max_retries.map(|r| r.saturating_add(1)), ATTEMPTS)?;
     bcfg.max_retries = attempts
         .checked_sub(1)
-        .ok_or_else(|| Failure::from(cfg.invalid(ATTEMPTS, "1 or more")))?;
-    bcfg.eager = cfg
-        .option(args.eager.then_some(true), "server.eager", Layers::All)?
-        .unwrap_or(false);
+        .ok_or_else(|| Failure::from(cfg.invalid(ATTEMPTS.name, "1 or more")))?;
+    bcfg.eager = cfg.value(args.eager.then_some(true), key::SERVER_EAGER)?;
     // Without it a run schedules only the tasks it is given (`--forever` serves the store too).
     bcfg.restart = args.restart;
     bcfg.buffer_input = location.is_durable();
@@ -128,13 +112,12 @@ pub fn store_poll(
     if poll.poll.is_some() && !forever {
         tracing::warn!("-Q/--poll changes nothing without --forever (hs looks for new tasks then)");
     }
-    let seconds = cfg.option(poll.poll, "server.poll", Layers::Set)?;
-    match seconds {
-        Some(s) if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
-        Some(_) => {
-            Err(Failure::from(cfg.invalid("server.poll", "a positive number of seconds")).into())
-        }
-        None => Ok(Duration::from_secs(1)),
+    match cfg.value(poll.poll, key::SERVER_POLL)? {
+        s if s > 0.0 && s.is_finite() => Ok(Duration::from_secs_f64(s)),
+        _ => Err(
+            Failure::from(cfg.invalid(key::SERVER_POLL.name, "a positive number of seconds"))
+                .into(),
+        ),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::{ProfileAction, ProfileArgs};
-use crate::config::{Config, Context, Layers};
+use crate::config::{Config, Context, Layers, key};
 use crate::exit::{Failure, Status};
 use crate::launch::hostlist;
 use crate::profile::state::{self, ClusterState};
@@ -59,11 +59,9 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<Status> {
                 Config::load_with(Context::from_process().with_profile(profile.config_file()))
                     .map_err(Failure::from)?;
             let launcher = launcher::from_config(&cfg, &profile, None)?;
-            let slots = cfg
-                .option(None::<u32>, "engines.slots", Layers::All)?
-                .unwrap_or(1);
+            let slots = cfg.value(None::<u32>, key::ENGINES_SLOTS)?;
             let bind = cfg
-                .option(None::<String>, "server.bind", Layers::All)?
+                .option(None::<String>, key::SERVER_BIND, Layers::All)?
                 .unwrap_or_default();
             writeln!(out, "profile   {}", profile.name)?;
             writeln!(out, "folder    {}", profile.dir.display())?;

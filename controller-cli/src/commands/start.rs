@@ -6,21 +6,21 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hs_broker::{Broker, BrokerConfig, BrokerControl};
+use hs_broker::{BrokerControl, ControllerBuilder};
 use hs_engine::protocol::generate_key;
 
-use super::common::{heartbeat, signalwait, stop_grace};
+use super::common::signalwait;
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use super::setup::{self, Controls};
 use crate::cli::{StartArgs, StoreArgs};
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::launch::{EngineArgs, LaunchSpec, Supervisor, SupervisorConfig};
 use crate::profile::state::{self, ClusterState};
 use crate::profile::{Profile, launcher};
 use crate::report::{FailureLog, Report};
-use crate::signals;
 use crate::site::Site;
 
 pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
@@ -52,13 +52,11 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let launcher = launcher::from_config(cfg, profile, args.engines)?;
     // Checked before anything is bound or written, so a bad key leaves nothing behind.
     let engine = engine_args(cfg, launcher.name())?;
-    let bind = cfg
-        .option(None::<String>, "server.bind", Layers::All)?
-        .unwrap_or_else(|| "localhost".into());
+    let bind = cfg.value(None::<String>, key::SERVER_BIND)?;
     let (address, loopback) = bind_address(&bind)?;
     let port = choose_port(
         &address,
-        cfg.option(None::<u16>, "server.port", Layers::Set)?,
+        cfg.option(None::<u16>, key::SERVER_PORT, Layers::Set)?,
     )?;
     let key = generate_key();
     let store_args = StoreArgs {
@@ -79,26 +77,27 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         )));
     }
     let binds = tcp_binds(&address, port);
-    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
-    let mut bcfg = BrokerConfig::new(key.clone(), binds);
-    bcfg.heartrate = heartrate;
-    bcfg.evict = evict;
-    bcfg.forever = true;
     // When interrupted (Ctrl-C, SIGTERM), the engines stop their tasks and report back first;
     // engines that have not left by then are stopped by the supervisor.
-    let grace = stop_grace(signalwait(None, cfg)?);
-    bcfg.abort_grace = grace;
-    bcfg.bundlesize = cfg
-        .option(None, "server.bundlesize", Layers::Set)?
-        .unwrap_or(0);
+    let signalwait = signalwait(None, cfg)?;
+    let mut bcfg = setup::broker_config(key.clone(), binds, &args.heartbeat, signalwait, cfg)?;
+    bcfg.forever = true;
+    bcfg.bundlesize = setup::bundlesize(None, cfg)?;
     controller::configure(&mut bcfg, &store_args, &location, cfg)?;
-    let ctx = zmq::Context::new();
-    let mut broker = Broker::bind(bcfg, &ctx, store)?;
+    let grace = bcfg.abort_grace;
+    let controls = Controls {
+        broker: Arc::new(BrokerControl::new()),
+        engine: None,
+    };
+    let controller = ControllerBuilder::new(bcfg)
+        .store(store)
+        .control(controls.broker.clone())
+        .bind()?;
 
     let info = ConnectionInfo {
         profile: Some(profile.name.clone()),
         ..ConnectionInfo::for_this_process(
-            broker.controller_id(),
+            controller.controller_id(),
             dial_address(&address, loopback),
             port,
             key.clone(),
@@ -131,12 +130,8 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         );
     }
 
-    let control = Arc::new(BrokerControl::new());
-    {
-        let c = control.clone();
-        signals::on_interrupt(move || c.abort())?;
-    }
-    super::controller::stop_on_signals(control.clone())?;
+    controls.stop_on_interrupt()?;
+    controls.stop_on_signals()?;
     let supervisor = Supervisor::start(
         SupervisorConfig {
             spec: LaunchSpec {
@@ -148,21 +143,20 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
             end_with_engines: false,
             stop_grace: grace,
         },
-        control.clone(),
+        controls.broker.clone(),
     )?;
     let mut report = Report::new(FailureLog::none(), None);
-    let outcome = broker.run(None, &mut report, &control);
+    let outcome = controller.run(&mut report);
     // A profile's cluster ends by being stopped: its engines get the full grace.
     let launched = supervisor.finish(true);
     profile.remove_runtime_files();
-    let summary = outcome?;
+    let summary = outcome.map_err(setup::run_error)?.broker;
     super::common::log_summary(&summary, 0, started.elapsed());
     tracing::info!(
         "profile {} stopped ({} engine processes ended)",
         profile.name,
         launched.exited.len()
     );
-    std::mem::forget(ctx);
     // Stopping a profile (hs stop, Ctrl-C) is its normal end; only a failed launch is an error.
     match launched.error {
         Some(error) => Err(Failure::runtime(error)),
@@ -175,34 +169,36 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
 /// not see in their own configuration.
 fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
     use super::common::positive;
-    let seconds = |key: &str| -> anyhow::Result<Option<f64>> {
+    let seconds = |key: &KeyDef| -> anyhow::Result<Option<f64>> {
         Ok(positive(cfg.option(None::<f64>, key, Layers::All)?))
     };
     // The local launcher runs this very program; remote_exe names hs on other hosts.
     let remote = cfg
-        .option(None::<String>, "engines.remote_exe", Layers::All)?
+        .option(None::<String>, key::ENGINES_REMOTE_EXE, Layers::All)?
         .filter(|_| launcher != "local");
     Ok(EngineArgs {
         exe: remote.unwrap_or_else(crate::launch::own_exe),
-        slots: cfg
-            .option(None::<u32>, "engines.slots", Layers::All)?
-            .unwrap_or(1),
+        slots: cfg.value(None::<u32>, key::ENGINES_SLOTS)?,
         template: None,
-        task_timeout: seconds("task.timeout")?,
-        signalwait: cfg.option(None::<f64>, "task.signalwait", Layers::Set)?,
+        task_timeout: seconds(key::TASK_TIMEOUT)?,
+        signalwait: cfg.option(None::<f64>, key::TASK_SIGNALWAIT, Layers::Set)?,
         capture: false,
-        idle_timeout: seconds("engines.timeout")?,
+        idle_timeout: seconds(key::ENGINES_TIMEOUT)?,
         // Negative means a random wait up to |n|, so it is not read as a plain duration; one
         // no `Duration` holds is refused here rather than by every engine's `--delay-start`.
-        delay_start: match cfg.get_f64("engines.delay_start").map_err(Failure::from)? {
+        delay_start: match cfg
+            .get_f64(key::ENGINES_DELAY_START.name)
+            .map_err(Failure::from)?
+        {
             Some(v) if Duration::try_from_secs_f64(v.abs()).is_err() => {
                 return Err(Failure::from(cfg.invalid(
-                    "engines.delay_start",
+                    key::ENGINES_DELAY_START.name,
                     "a number of seconds (negative = a random wait up to |SECONDS|)",
                 ))
                 .into());
             }
-            v => v.unwrap_or(0.0),
+            Some(v) => v,
+            None => cfg.fallback(key::ENGINES_DELAY_START)?,
         },
     })
 }

@@ -3,7 +3,7 @@
 use hs_broker::store::{Field, Order, Query};
 
 use crate::cli::{FilterArgs, TaskSettingArgs};
-use crate::config::{Config, Layers};
+use crate::config::{Config, Layers, key};
 use crate::directives::Directives;
 use crate::exit::Failure;
 use crate::query::{self, alias};
@@ -44,12 +44,12 @@ fn resources(cores: Option<i64>, memory: Option<i64>, timeout: Option<f64>) -> D
 /// The `[task]` resource keys as directives, the layer under the flags. 0 is HyperShell's
 /// "unset", so only a non-zero value reaches a task.
 fn configured(cfg: &Config) -> anyhow::Result<Directives> {
-    let cores = cfg.option(None::<i64>, "task.cores", Layers::All)?;
+    let cores = cfg.option(None::<i64>, key::TASK_CORES, Layers::All)?;
     // Seconds may be written as 1.5; a task's timeout is whole seconds, rounded up.
-    let timeout = cfg.option(None::<f64>, "task.timeout", Layers::All)?;
-    let memory = match cfg.option(None::<String>, "task.memory", Layers::All)? {
+    let timeout = cfg.option(None::<f64>, key::TASK_TIMEOUT, Layers::All)?;
+    let memory = match cfg.option(None::<String>, key::TASK_MEMORY, Layers::All)? {
         Some(text) => Some(query::parse_bytes(&text).map_err(|_| {
-            Failure::from(cfg.invalid("task.memory", "a size such as 8G or 512MB"))
+            Failure::from(cfg.invalid(key::TASK_MEMORY.name, "a size such as 8G or 512MB"))
         })?),
         None => None,
     };

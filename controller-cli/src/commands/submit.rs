@@ -10,7 +10,7 @@ use hs_engine::template::Template;
 use super::common::parse_template;
 use super::store_args::settings;
 use crate::cli::SubmitArgs;
-use crate::config::{Config, Layers};
+use crate::config::{Config, key};
 use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
 use crate::input::{Source, Submitter, read_lines};
@@ -66,10 +66,7 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
         return super::submit_queue::run(&args, &template, &shell, &submitter, cfg);
     }
     // HyperShell's `submit.bundlesize` default (1) would make one transaction per task.
-    let chunk = cfg
-        .option(args.bundlesize, "submit.bundlesize", Layers::Set)?
-        .unwrap_or(1000)
-        .max(1);
+    let chunk = cfg.value(args.bundlesize, key::SUBMIT_BUNDLESIZE)?.max(1);
     let location = Location::persistent(cfg)?;
     let prepare = if args.initdb {
         Prepare::Initialize

@@ -89,39 +89,19 @@ impl Config {
         {
             return Ok(Some(raw.clone()));
         }
-        self.typed(key, "text", |v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
-            _ => None,
-        })
+        self.typed(key, "text", as_text)
     }
 
     pub fn get_i64(&self, key: &str) -> Result<Option<i64>, ConfigError> {
-        self.typed(key, "an integer", |v| match v {
-            Value::Number(n) => n.as_i64().or_else(|| {
-                let f = n.as_f64()?;
-                (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
-            }),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        })
+        self.typed(key, "an integer", as_i64)
     }
 
     pub fn get_f64(&self, key: &str) -> Result<Option<f64>, ConfigError> {
-        self.typed(key, "a number", |v| match v {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
-            _ => None,
-        })
+        self.typed(key, "a number", as_f64)
     }
 
     pub fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        self.typed(key, "true or false", |v| match v {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        })
+        self.typed(key, "true or false", as_bool)
     }
 
     fn typed<T>(
@@ -139,6 +119,46 @@ impl Config {
             origin: self.source(key),
             expected,
         })
+    }
+}
+
+/// Text; numbers and booleans as written.
+pub(super) fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// An integer, also from a whole float or from text.
+pub(super) fn as_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            let f = n.as_f64()?;
+            (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A finite number, also from text.
+pub(super) fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
+/// A boolean, also from `"true"`/`"false"` in any case.
+pub(super) fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
     }
 }
 

@@ -72,6 +72,16 @@ pub enum Action {
     Edit(EditArgs),
     /// Print a value and where it comes from: `8080 (user: /path)`, `1 (env: HYPERSHELL_…)`.
     Which(WhichArgs),
+    /// Rewrite the generated key tables of these markdown files from the key table.
+    #[command(hide = true)]
+    Docs(DocsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DocsArgs {
+    /// Markdown files with `<!-- keys: SECTION… -->` blocks (docs/config.md, docs/profiles.md).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -147,11 +157,30 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<Status> {
             edit(&ctx, a.file)?;
             String::new()
         }
+        Some(Action::Docs(a)) => {
+            for path in &a.files {
+                refresh_docs(path)?;
+            }
+            String::new()
+        }
     };
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
     Ok(Status::Ok)
+}
+
+/// Rewrite one file's generated key tables, when they changed.
+fn refresh_docs(path: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (fresh, _) = super::docs::refresh(&text)
+        .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+    if fresh != text {
+        std::fs::write(path, fresh).with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::info!("rewrote the key tables of {}", path.display());
+    }
+    Ok(())
 }
 
 fn path_of(ctx: &Context, file: FileFlags) -> anyhow::Result<PathBuf> {

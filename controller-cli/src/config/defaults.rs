@@ -1,6 +1,7 @@
-//! Every key hs knows, with its built-in default (HyperShell's §5.2 table, except where hs
-//! behaves differently: see docs/config.md). Knowing the keys lets hs warn about typos in files,
-//! map `HYPERSHELL_*` variables whose key names contain underscores, and check `hs config set`.
+//! What a key definition holds, and the built-in default layer computed from the key table
+//! ([`super::key::KEYS`]). Knowing the keys lets hs warn about typos in files, map
+//! `HYPERSHELL_*` variables whose key names contain underscores, check `hs config set`, give
+//! each command option its default, and write docs/config.md's key tables.
 
 use super::paths::Context;
 use super::value::Value;
@@ -25,145 +26,137 @@ pub enum DefaultValue {
     Str(&'static str),
     Int(i64),
     Bool(bool),
-    /// Depends on the machine (site, home, working directory).
-    Computed(fn(&Context) -> Value),
+    /// Depends on the machine (site, home, working directory); the text says how, for the docs.
+    Computed(fn(&Context) -> Value, &'static str),
 }
 
+impl DefaultValue {
+    /// The value on this machine; `None` when absent.
+    pub fn value(self, ctx: &Context) -> Option<Value> {
+        Some(match self {
+            DefaultValue::Absent => return None,
+            DefaultValue::Str(s) => Value::String(s.into()),
+            DefaultValue::Int(i) => Value::from(i),
+            DefaultValue::Bool(b) => Value::Bool(b),
+            DefaultValue::Computed(f, _) => f(ctx),
+        })
+    }
+
+    /// The integer, for help text that derives a number from it.
+    pub const fn int(self) -> Option<i64> {
+        match self {
+            DefaultValue::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// As the command-line help shows it: `50001`, `localhost`, `true`.
+    pub fn shown(self) -> String {
+        match self {
+            DefaultValue::Absent => "none".into(),
+            DefaultValue::Str(s) => s.into(),
+            DefaultValue::Int(i) => i.to_string(),
+            DefaultValue::Bool(b) => b.to_string(),
+            DefaultValue::Computed(_, how) => how.into(),
+        }
+    }
+}
+
+/// One configuration key: everything about it is written here once.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyDef {
-    pub key: &'static str,
+    /// The dotted name, as in files and `hs config`.
+    pub name: &'static str,
     pub kind: Kind,
+    /// The built-in default layer's value (HyperShell's, except where docs/config.md says):
+    /// what `hs config get --default` shows.
     pub default: DefaultValue,
+    /// hs's own default for the option behind the key, where it differs from the built-in one
+    /// (bundle sizes hs chooses itself): the key then counts only when a file or the
+    /// environment sets it.
+    pub own: Option<DefaultValue>,
+    /// One line for docs/config.md: what the key does and the options it is the default for.
+    pub doc: &'static str,
 }
 
-const fn k(key: &'static str, kind: Kind, default: DefaultValue) -> KeyDef {
-    KeyDef { key, kind, default }
+impl KeyDef {
+    pub const fn new(
+        name: &'static str,
+        kind: Kind,
+        default: DefaultValue,
+        doc: &'static str,
+    ) -> KeyDef {
+        KeyDef {
+            name,
+            kind,
+            default,
+            own: None,
+            doc,
+        }
+    }
+
+    /// With hs's own default for the option (see [`KeyDef::own`]).
+    pub const fn own(self, own: DefaultValue) -> KeyDef {
+        KeyDef {
+            own: Some(own),
+            ..self
+        }
+    }
+
+    /// What a command uses when neither its flag nor the configuration gives a value.
+    pub fn fallback(&self) -> DefaultValue {
+        self.own.unwrap_or(self.default)
+    }
+
+    /// `TEXT [default: 50001, config: server.port]`: an option's help with its default and
+    /// its key, so the help cannot tell another default than the one the option gets.
+    pub fn help(&self, text: &str) -> String {
+        match (self.fallback(), self.own) {
+            (DefaultValue::Absent, _) => format!("{text} [config: {}]", self.name),
+            (d, None) => format!("{text} [default: {}, config: {}]", d.shown(), self.name),
+            (d, Some(_)) => format!(
+                "{text} [default: {}, config: {} when set]",
+                d.shown(),
+                self.name
+            ),
+        }
+    }
 }
 
-use DefaultValue::{Absent, Bool as B, Computed, Int as I, Str as S};
-use Kind::{Any, Bool, Int, Number, Str};
+impl std::fmt::Display for KeyDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
 
-pub const KEYS: &[KeyDef] = &[
-    k("logging.level", Str, S("info")),
-    k("logging.style", Str, S("default")),
-    k("logging.format", Str, Absent),
-    k("logging.datefmt", Str, S("%Y-%m-%d %H:%M:%S")),
-    k("logging.color", Bool, B(true)),
-    k("logging.file.enabled", Bool, B(false)),
-    k("logging.file.path", Str, Absent),
-    k("logging.file.level", Str, S("trace")),
-    k("logging.file.style", Str, S("system")),
-    k("logging.file.rotate", Any, S("never")),
-    k("logging.file.compress", Str, Absent),
-    k("logging.file.keep", Int, I(0)),
-    k("database.provider", Str, S("sqlite")),
-    k("database.file", Str, Computed(database_file)),
-    k("database.url", Str, Absent),
-    k("database.database", Str, Absent),
-    k("database.schema", Str, Absent),
-    k("database.host", Str, Absent),
-    k("database.port", Int, Absent),
-    k("database.user", Str, Absent),
-    k("database.password", Str, Absent),
-    k("database.echo", Bool, Absent),
-    k("server.bind", Str, S("localhost")),
-    k("server.host", Str, S("localhost")),
-    k("server.port", Int, I(50001)),
-    k("server.auth", Str, Absent),
-    k("server.queuesize", Int, I(1)),
-    k("server.bundlesize", Int, I(1)),
-    k("server.attempts", Int, I(1)),
-    k("server.eager", Bool, B(false)),
-    k("server.poll", Number, I(30)),
-    // hs evicts after 5 s of silence (HyperShell: 600), so engines beat every second.
-    k("server.evict", Number, I(5)),
-    k("server.heartrate", Number, I(1)),
-    // hs only: how long a task that names hosts waits for an engine on one of them.
-    k("server.hostwait", Number, I(30)),
-    k("server.tls.enabled", Bool, Absent),
-    k("server.tls.cert", Str, Absent),
-    k("server.tls.key", Str, Absent),
-    k("server.tls.cafile", Str, Absent),
-    k("server.tls.fingerprint", Str, Absent),
-    k("server.tls.insecure", Bool, Absent),
-    k("server.tls.min_version", Str, Absent),
-    k("server.tls.ciphers", Str, Absent),
-    k("server.tls.servername", Str, Absent),
-    k("client.auth", Str, Absent),
-    k("client.bundlesize", Int, I(1)),
-    k("client.bundlewait", Number, I(5)),
-    // HyperShell: 10; with hs's 5 s eviction a heartbeat must come more often.
-    k("client.heartrate", Number, I(1)),
-    k("client.timeout", Number, I(0)),
-    k("client.cores", Int, I(0)),
-    k("client.memory", Any, I(0)),
-    k("client.ratelimit", Any, I(0)),
-    k("task.cwd", Str, Computed(task_cwd)),
-    k("task.cores", Int, I(0)),
-    k("task.memory", Any, I(0)),
-    k("task.timeout", Number, I(0)),
-    k("task.signalwait", Number, I(10)),
-    k("submit.bundlesize", Int, I(1)),
-    k("submit.bundlewait", Number, I(5)),
-    k("ssh.config", Str, Computed(ssh_config)),
-    k("ssh.args", Str, Absent),
-    k("ssh.nodelist", Any, Absent),
-    k("console.theme", Str, Absent),
-    // How `hs start --profile` starts engines (docs/profiles.md).
-    k("engines.launcher", Str, S("local")),
-    k("engines.count", Int, I(1)),
-    k("engines.per_host", Int, I(1)),
-    k("engines.slots", Int, I(1)),
-    k("engines.command", Str, Absent),
-    k("engines.mpi_args", Str, Absent),
-    k("engines.remote_exe", Str, Absent),
-    k("engines.delay_start", Number, I(0)),
-    k("engines.timeout", Number, I(0)),
-    k("engines.env", Bool, B(false)),
-    k("autoscale.policy", Str, S("fixed")),
-    k("autoscale.factor", Number, I(1)),
-    k("autoscale.period", Number, I(60)),
-    k("autoscale.launcher", Str, S("")),
-    k("autoscale.size.init", Int, I(1)),
-    k("autoscale.size.min", Int, I(0)),
-    k("autoscale.size.max", Int, I(1)),
-];
+/// A section whose sub-keys are free (environment variables for tasks, database URL query
+/// parameters, driver settings, named node lists), or a shorthand that stands for a section.
+#[derive(Clone, Copy, Debug)]
+pub struct Form {
+    pub name: &'static str,
+    /// As docs/config.md's key column shows it (`database.pragmas.*`).
+    pub shown: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
 
-/// Sections whose sub-keys are free: environment variables for tasks, database URL query
-/// parameters and driver settings, named node lists.
-pub const OPEN_SECTIONS: &[&str] = &[
-    "export",
-    "database",
-    "database.connect_args",
-    "database.pragmas",
-    "ssh.nodelist",
-];
-
-fn database_file(ctx: &Context) -> Value {
+pub fn database_file(ctx: &Context) -> Value {
     Value::String(ctx.default_lib().join("main.db").display().to_string())
 }
 
-fn task_cwd(ctx: &Context) -> Value {
+pub fn task_cwd(ctx: &Context) -> Value {
     Value::String(ctx.cwd().display().to_string())
 }
 
-fn ssh_config(ctx: &Context) -> Value {
+pub fn ssh_config(ctx: &Context) -> Value {
     let home = ctx.home().unwrap_or_else(|| std::path::PathBuf::from("~"));
     Value::String(home.join(".ssh").join("config").display().to_string())
 }
 
 /// The built-in defaults for this machine, as flat `(key, value)` pairs.
 pub fn defaults(ctx: &Context) -> Vec<(String, Value)> {
-    KEYS.iter()
-        .filter_map(|def| {
-            let value = match def.default {
-                Absent => return None,
-                S(s) => Value::String(s.into()),
-                I(i) => Value::from(i),
-                B(b) => Value::Bool(b),
-                Computed(f) => f(ctx),
-            };
-            Some((def.key.to_string(), value))
-        })
+    super::key::KEYS
+        .iter()
+        .filter_map(|def| Some((def.name.to_string(), def.default.value(ctx)?)))
         .collect()
 }

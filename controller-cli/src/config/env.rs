@@ -5,7 +5,7 @@
 //! instead matches the name against the known keys (and their `_env`/`_eval` variants); names
 //! inside a free-form section (`HYPERSHELL_DATABASE_SSLMODE`) go to the longest such section.
 
-use super::defaults::{KEYS, OPEN_SECTIONS};
+use super::key::{KEYS, OPEN_SECTIONS};
 use super::merge::{Layer, Setting};
 use super::paths::Context;
 use super::source::Source;
@@ -46,7 +46,7 @@ pub fn key_for(name: &str) -> Mapping {
     }
     for def in KEYS {
         for suffix in ["", "_env", "_eval"] {
-            let key = format!("{}{suffix}", def.key);
+            let key = format!("{}{suffix}", def.name);
             if var_for(&key) == name {
                 return Mapping::Key(key);
             }
@@ -54,6 +54,7 @@ pub fn key_for(name: &str) -> Mapping {
     }
     let section = OPEN_SECTIONS
         .iter()
+        .map(|s| s.name)
         .filter(|s| {
             name.strip_prefix(&var_for(s))
                 .is_some_and(|r| r.len() > 1 && r.starts_with('_'))

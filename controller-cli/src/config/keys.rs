@@ -1,7 +1,8 @@
 //! Questions about key names: is it known, is it a section, is it an `_env`/`_eval` variant,
 //! what did the user probably mean.
 
-use super::defaults::{KEYS, KeyDef, Kind, OPEN_SECTIONS};
+use super::defaults::{KeyDef, Kind};
+use super::key::{KEYS, OPEN_SECTIONS, SHORTHANDS};
 
 /// How a `_env`/`_eval` key supplies the value of its base key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub fn split_suffix(key: &str) -> Option<(&str, Suffix)> {
 
 /// The definition of a key, exactly as spelled.
 pub fn def(key: &str) -> Option<&'static KeyDef> {
-    KEYS.iter().find(|d| d.key == key)
+    KEYS.iter().find(|d| d.name == key)
 }
 
 /// The longest free-form section that `key` lies strictly inside (`database.sslmode` →
@@ -44,7 +45,7 @@ pub fn def(key: &str) -> Option<&'static KeyDef> {
 pub fn open_section_of(key: &str) -> Option<&'static str> {
     OPEN_SECTIONS
         .iter()
-        .copied()
+        .map(|s| s.name)
         .filter(|s| key.strip_prefix(s).is_some_and(|r| r.starts_with('.')))
         .max_by_key(|s| s.len())
 }
@@ -56,14 +57,14 @@ pub fn is_known_leaf(key: &str) -> bool {
     def(key).is_some()
         || def(base).is_some()
         || open_section_of(key).is_some()
-        || matches!(key, "database" | "logging.file")
+        || SHORTHANDS.iter().any(|s| s.name == key)
 }
 
 /// A known section: `server`, `server.tls`, `export`, …
 pub fn is_section(key: &str) -> bool {
-    OPEN_SECTIONS.contains(&key)
+    OPEN_SECTIONS.iter().any(|s| s.name == key)
         || KEYS.iter().any(|d| {
-            d.key
+            d.name
                 .strip_prefix(key)
                 .is_some_and(|rest| rest.starts_with('.'))
         })
@@ -84,7 +85,7 @@ pub fn kind_of(key: &str) -> Kind {
 pub fn suggest(key: &str) -> Option<&'static str> {
     let (best, distance) = KEYS
         .iter()
-        .map(|d| (d.key, edit_distance(key, d.key)))
+        .map(|d| (d.name, edit_distance(key, d.name)))
         .min_by_key(|(_, d)| *d)?;
     (distance <= 2.max(key.len() / 5)).then_some(best)
 }

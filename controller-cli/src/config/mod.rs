@@ -14,16 +14,18 @@
 //! let cfg = Config::load_with(Context::from_process()).map_err(Failure::from)?;
 //! logging::init(…, &cfg)?;
 //! cfg.log_notes();
-//! let port = cfg.option(args.port, "server.port", Layers::All)?.unwrap_or(50001);
+//! let port: u16 = cfg.value(args.port, key::SERVER_PORT)?;
 //! ```
 
 mod access;
 pub mod command;
 mod database;
 mod defaults;
+mod docs;
 mod env;
 mod error;
 mod expand;
+pub mod key;
 mod keys;
 mod layers;
 mod merge;
@@ -36,6 +38,7 @@ mod value;
 mod write;
 
 pub use database::Provider;
+pub use defaults::KeyDef;
 pub use error::ConfigError;
 pub use option::Layers;
 pub use paths::{Context, SYSTEM_LIB};

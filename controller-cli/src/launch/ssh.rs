@@ -1,7 +1,7 @@
 //! The ssh command line for one remote engine. ssh hands the remote side one string that the
 //! remote login shell splits again, so every word is quoted for that shell.
 
-use crate::config::{Config, Layers};
+use crate::config::{Config, Layers, key};
 use crate::exit::Failure;
 
 /// `ssh [user args] -o BatchMode=yes HOST -- 'VAR=v' 'hs' 'client' …`. The user's options come
@@ -37,15 +37,15 @@ pub fn options(flag: Option<&str>, cfg: &Config) -> anyhow::Result<Vec<String>> 
     let (text, what) = match flag {
         Some(text) => (text.to_string(), "--ssh-args".to_string()),
         None => (
-            cfg.option(None::<String>, "ssh.args", Layers::All)?
+            cfg.option(None::<String>, key::SSH_ARGS, Layers::All)?
                 .unwrap_or_default(),
-            format!("ssh.args ({})", cfg.source("ssh.args")),
+            format!("{} ({})", key::SSH_ARGS, cfg.source(key::SSH_ARGS.name)),
         ),
     };
     let given = shell_words::split(&text).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
     let mut argv = Vec::new();
     if !given.iter().any(|w| w.starts_with("-F"))
-        && let Some(file) = cfg.option(None::<String>, "ssh.config", Layers::Set)?
+        && let Some(file) = cfg.option(None::<String>, key::SSH_CONFIG, Layers::Set)?
     {
         argv.extend(["-F".to_string(), file]);
     }

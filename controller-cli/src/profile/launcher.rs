@@ -1,6 +1,6 @@
 //! The launcher a profile's configuration describes (`[engines]`, `[ssh]`, the nodefile).
 
-use crate::config::{Config, Layers};
+use crate::config::{Config, KeyDef, Layers, key};
 use crate::exit::Failure;
 use crate::launch::Launcher;
 
@@ -12,35 +12,26 @@ pub fn from_config(
     profile: &Profile,
     count: Option<u32>,
 ) -> anyhow::Result<Launcher> {
-    let kind = cfg
-        .option(None::<String>, "engines.launcher", Layers::All)?
-        .unwrap_or_else(|| "local".into());
+    let kind = cfg.value(None::<String>, key::ENGINES_LAUNCHER)?;
     let count = match count {
         Some(n) => n,
-        None => cfg
-            .option(None::<u32>, "engines.count", Layers::All)?
-            .unwrap_or(1),
+        None => cfg.value(None::<u32>, key::ENGINES_COUNT)?,
     };
-    let words = |key: &str| -> anyhow::Result<Vec<String>> {
+    let words = |key: &KeyDef| -> anyhow::Result<Vec<String>> {
         let text = cfg
             .option(None::<String>, key, Layers::All)?
             .unwrap_or_default();
         shell_words::split(&text)
-            .map_err(|e| Failure::usage(format!("{key} ({}): {e}", cfg.source(key))))
+            .map_err(|e| Failure::usage(format!("{key} ({}): {e}", cfg.source(key.name))))
     };
     let nodefile = profile.nodefile();
     Ok(match kind.as_str() {
         "local" => Launcher::Local { count },
         "ssh" => Launcher::Ssh {
             hosts: nodefile::hosts(&nodefile).map_err(Failure::from)?,
-            per_host: cfg
-                .option(None::<u32>, "engines.per_host", Layers::All)?
-                .unwrap_or(1)
-                .max(1),
+            per_host: cfg.value(None::<u32>, key::ENGINES_PER_HOST)?.max(1),
             args: crate::launch::ssh_options(None, cfg)?,
-            forward_env: cfg
-                .option(None::<bool>, "engines.env", Layers::All)?
-                .unwrap_or(false),
+            forward_env: cfg.value(None::<bool>, key::ENGINES_ENV)?,
         },
         "mpi" => {
             let hostfile = nodefile.exists().then_some(nodefile);
@@ -51,11 +42,11 @@ pub fn from_config(
             Launcher::Mpi {
                 count,
                 hostfile,
-                args: words("engines.mpi_args")?,
+                args: words(key::ENGINES_MPI_ARGS)?,
             }
         }
         "slurm" => {
-            let mut argv = words("engines.command")?;
+            let mut argv = words(key::ENGINES_COMMAND)?;
             if argv.is_empty() {
                 argv.push("srun".into());
             }
@@ -65,11 +56,13 @@ pub fn from_config(
             Launcher::Command { argv }
         }
         "command" => {
-            let argv = words("engines.command")?;
+            let argv = words(key::ENGINES_COMMAND)?;
             if argv.is_empty() {
                 return Err(Failure::usage(format!(
-                    "engines.launcher = \"command\" needs engines.command (the program that starts \
-                     engines, e.g. \"srun -n4\") in {}",
+                    "{} = \"command\" needs {} (the program that starts engines, e.g. \
+                     \"srun -n4\") in {}",
+                    key::ENGINES_LAUNCHER,
+                    key::ENGINES_COMMAND,
                     profile.config_file().display()
                 )));
             }
@@ -77,8 +70,9 @@ pub fn from_config(
         }
         other => {
             return Err(Failure::usage(format!(
-                "engines.launcher = {other:?} ({}): use local, ssh, mpi, slurm or command",
-                cfg.source("engines.launcher")
+                "{} = {other:?} ({}): use local, ssh, mpi, slurm or command",
+                key::ENGINES_LAUNCHER,
+                cfg.source(key::ENGINES_LAUNCHER.name)
             )));
         }
     })

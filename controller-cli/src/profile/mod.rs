@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use crate::exit::Failure;
 use crate::site::{Site, create_private_dir};
 
-pub use template::CreateOptions;
+pub use template::{CREATE_ENGINES, CreateOptions};
 
 #[derive(Clone, Debug)]
 pub struct Profile {

@@ -2,6 +2,11 @@
 //! nodefile.
 
 use super::Profile;
+use crate::config::key;
+
+/// Engines a new profile starts when `hs profile create` is not told (`engines.count`'s own
+/// default is 1).
+pub const CREATE_ENGINES: u32 = 2;
 
 /// Choices given to `hs profile create`; everything else gets a commented default.
 #[derive(Clone, Debug, Default)]
@@ -18,8 +23,12 @@ pub struct CreateOptions {
 }
 
 pub fn config(profile: &Profile, o: &CreateOptions) -> String {
-    let launcher = o.launcher.as_deref().unwrap_or("local");
-    let bind = o.bind.as_deref().unwrap_or("localhost");
+    let shown = |k: &crate::config::KeyDef| k.default.shown();
+    let launcher = o
+        .launcher
+        .clone()
+        .unwrap_or_else(|| shown(key::ENGINES_LAUNCHER));
+    let bind = o.bind.clone().unwrap_or_else(|| shown(key::SERVER_BIND));
     format!(
         r#"# hs profile {name:?}: `hs start --profile={name}` starts a controller and its engines as
 # set here; `hs stop --profile={name}` stops them. Any hs configuration key may be set here
@@ -38,7 +47,7 @@ port = 0
 launcher = "{launcher}"
 # Engines to start with local, mpi, slurm and command (ssh: per_host on each nodefile host).
 count = {count}
-per_host = 1
+per_host = {per_host}
 # Tasks each engine runs at once (0 = one per core of its host).
 slots = {slots}
 # launcher = "command": the program that starts engines; hs appends the engine command line.
@@ -48,8 +57,8 @@ slots = {slots}
 # remote_exe = "/opt/hs/bin/hs"
 # Seconds engines wait before connecting (negative = a random wait up to |n|), and seconds an
 # idle engine waits before leaving (0 = never).
-delay_start = 0
-timeout = 0
+delay_start = {delay_start}
+timeout = {timeout}
 
 [ssh]
 # Options for every ssh connection, e.g. "-o ConnectTimeout=5".
@@ -62,8 +71,13 @@ timeout = 0
 file = "{db}"
 "#,
         name = profile.name,
-        count = o.engines.unwrap_or(2),
-        slots = o.slots.unwrap_or(1),
+        count = o.engines.unwrap_or(CREATE_ENGINES),
+        slots = o
+            .slots
+            .map_or_else(|| shown(key::ENGINES_SLOTS), |n| n.to_string()),
+        per_host = shown(key::ENGINES_PER_HOST),
+        delay_start = shown(key::ENGINES_DELAY_START),
+        timeout = shown(key::ENGINES_TIMEOUT),
         db = profile.dir.join("main.db").display(),
     )
 }

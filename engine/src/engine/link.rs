@@ -63,6 +63,19 @@ impl Link {
         }
     }
 
+    /// Until when the tasks this engine holds are surely still leased to it: the eviction time
+    /// after it last heard from its controller. `None` while it is not registered.
+    pub fn lease_until(&self) -> Option<Instant> {
+        match self {
+            Link::Registered {
+                last_heard,
+                evict_after,
+                ..
+            } => Some(*last_heard + *evict_after),
+            Link::Registering { .. } => None,
+        }
+    }
+
     /// The registered controller has been silent too long.
     pub fn is_lost(&self, now: Instant) -> bool {
         match self {

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::config::EngineConfig;
 use super::env::{EngineFacts, RunFacts, Server, task_env};
+use super::lease_clock::LeaseClock;
 use crate::executor::{
     Executor, Exit, Leftover, OUTPUT_LIMIT, OutputTarget, RunSpec, StopReason, StopSignal,
     Substitution, TaskVars,
@@ -22,6 +23,10 @@ use crate::executor::{
 use crate::protocol::Leased;
 use crate::task::{Outcome, TaskResult, sentinel};
 use crate::template::TemplateError;
+
+/// How often a slot with queued tasks it may not start (its engine's lease clock ran out) looks
+/// again, in case the engine hears from its controller without new work arriving.
+const LEASE_RECHECK: Duration = Duration::from_millis(50);
 
 /// What a slot leaves on the board when a task ends.
 pub struct SlotDone {
@@ -40,6 +45,8 @@ pub struct SlotDone {
 pub struct Board {
     state: Mutex<BoardState>,
     work: Condvar,
+    /// Until when queued tasks may start (see [`LeaseClock`]).
+    pub lease: LeaseClock,
 }
 
 #[derive(Default)]
@@ -95,6 +102,7 @@ impl Board {
                 ..BoardState::default()
             }),
             work: Condvar::new(),
+            lease: LeaseClock::default(),
         }
     }
 
@@ -128,6 +136,10 @@ impl Board {
     ///
     /// A closed board starts nothing more: the engine only closes it with tasks still queued
     /// when it is giving up (the controller has requeued them elsewhere by then).
+    ///
+    /// Nor does a slot start a queued task once the [lease clock](LeaseClock) ran out: it waits,
+    /// looking again every [`LEASE_RECHECK`], while the engine loop gives the queue back or
+    /// hears from its controller again.
     fn take(
         &self,
         slot: usize,
@@ -140,7 +152,8 @@ impl Board {
             if state.closed {
                 return None;
             }
-            if let Some(job) = state.queue.pop_front() {
+            let startable = !state.queue.is_empty() && self.lease.allows(Instant::now());
+            if startable && let Some(job) = state.queue.pop_front() {
                 stop.reset();
                 state.running.insert(job.task.id, (job.lease, slot));
                 return Some((job, state.server.clone()));
@@ -152,7 +165,15 @@ impl Board {
                 state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 continue;
             }
-            state = self.work.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = if state.queue.is_empty() {
+                self.work.wait(state).unwrap_or_else(|p| p.into_inner())
+            } else {
+                let (state, _) = self
+                    .work
+                    .wait_timeout(state, LEASE_RECHECK)
+                    .unwrap_or_else(|p| p.into_inner());
+                state
+            };
         }
     }
 

@@ -1,7 +1,9 @@
 //! The messages of protocol hs/1, one struct per kind.
 //!
-//! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Leaving`], [`Bye`].
-//! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`].
+//! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Leaving`], [`Bye`],
+//! [`GivenBack`].
+//! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`],
+//! [`GiveBack`].
 //! Controller → all engines (heartbeat PUB): [`Ping`].
 //! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`Status`],
 //! [`DrainRequest`]/[`Drained`], [`Cancel`]/[`CancelReply`], and [`Refused`] for requests the
@@ -54,6 +56,11 @@ pub struct Register {
     /// Finished tasks whose results were never acknowledged.
     #[serde(default)]
     pub finished: Vec<TaskResult>,
+    /// Tasks it was sent but did not start and now gives back, because its controller was
+    /// silent longer than the eviction window (their leases may have been revoked meanwhile).
+    /// The controller requeues those still leased to it (or, after a restart, still unclaimed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returned: Vec<Held>,
 }
 kind!(Register, "register");
 
@@ -176,6 +183,24 @@ pub struct Bye {
     pub returned: Vec<Held>,
 }
 kind!(Bye, "bye");
+
+/// Give back up to `most` tasks not started yet: another engine has free slots and nothing is
+/// waiting at the controller. The engine answers with [`GivenBack`], from the back of its queue
+/// (the tasks it would have started last), never a task it has started.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GiveBack {
+    pub most: u32,
+}
+kind!(GiveBack, "give_back");
+
+/// The answer to [`GiveBack`]: the tasks the engine took out of its queue (maybe none). The
+/// controller requeues those still leased to it under these leases; it never counts an attempt.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub struct GivenBack {
+    #[serde(default)]
+    pub returned: Vec<Held>,
+}
+kind!(GivenBack, "given_back");
 
 /// The controller does not know this engine (it was evicted or the controller restarted).
 #[derive(Clone, Debug, Serialize, Deserialize, Default)]
@@ -345,17 +370,8 @@ pub struct Refused {
 kind!(Refused, "refused");
 
 impl super::Sealer {
-    /// Sign `body` as a message of its kind.
-    pub fn seal<B: Body>(&mut self, body: &B) -> [Vec<u8>; 5] {
-        let json = serde_json::to_vec(body).expect("message bodies serialise");
-        self.seal_raw(B::KIND, json)
-    }
-}
-
-impl super::Envelope {
-    /// Parse the body as `B`. The envelope is already authenticated, so the error may name the kind.
-    pub fn parse<B: Body>(&self) -> Result<B, super::FrameError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| super::FrameError::Malformed(B::KIND.to_string(), e.to_string()))
+    /// Sign `msg` under its kind.
+    pub fn seal<M: super::Message>(&mut self, msg: &M) -> [Vec<u8>; 5] {
+        self.seal_raw(msg.kind(), msg.to_json())
     }
 }

@@ -3,19 +3,23 @@
 //!
 //! Credit is granted in batches: an engine is sent a bundle once half its capacity is free (or
 //! when it is idle, or the queue is short), so a busy engine gets one message per batch instead
-//! of one per task. No engine takes more than its fair share of a short queue, so a few long
-//! tasks spread over every engine instead of queueing behind one.
+//! of one per task. No engine takes more than its fair share of a short queue, nor holds more
+//! than its [fair hold](crate::balance) of all the work still to run, so a few long tasks spread
+//! over every engine instead of queueing behind one. When the queue is empty and an engine sits
+//! idle, engines holding a surplus of unstarted tasks are asked to give some back.
 //!
 //! Tasks that name hosts are shared the same way among the engines on those hosts, and go first
 //! in their bundles, since no other engine may take them. When no task names a host, none of
 //! this costs anything: engines' host names are not even looked at.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use hs_engine::protocol::{Ack, Leased, Tasks};
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::pinned::Pinned;
 
 /// What one engine may take this turn.
@@ -34,11 +38,11 @@ struct HostShares {
 }
 
 impl HostShares {
-    fn new(broker: &Broker, engines: &[Uuid]) -> Self {
+    fn new(core: &Core, engines: &[Uuid]) -> Self {
         let mut key_of = HashMap::with_capacity(engines.len());
         let mut left_on: HashMap<String, usize> = HashMap::new();
         for engine in engines {
-            if let Some(info) = broker.registry.get(engine) {
+            if let Some(info) = core.registry.get(engine) {
                 let key = info.host_key.clone();
                 *left_on.entry(key.clone()).or_default() += 1;
                 key_of.insert(*engine, key);
@@ -57,9 +61,39 @@ impl HostShares {
     }
 }
 
-impl Broker {
-    pub(crate) fn dispatch(&mut self) -> Result<(), BrokerError> {
+/// The work still to run, shared by slots among the engines that take work: how many more tasks
+/// each may be given before it holds more than its fair hold.
+struct FairHolds {
+    pool: usize,
+    total_slots: u64,
+}
+
+impl FairHolds {
+    fn new(core: &Core) -> Self {
+        let (mut held, mut total_slots) = (0, 0);
+        for e in core.registry.engines().filter(|e| !e.drained) {
+            held += core.registry.held_by(&e.id);
+            total_slots += u64::from(e.slots);
+        }
+        FairHolds {
+            pool: held + core.queue.open_len(),
+            total_slots,
+        }
+    }
+
+    fn room(&self, core: &Core, engine: &Uuid) -> usize {
+        let Some(info) = core.registry.get(engine) else {
+            return 0;
+        };
+        crate::balance::fair_hold(info.slots, self.pool, self.total_slots)
+            .saturating_sub(core.registry.held_by(engine))
+    }
+}
+
+impl Core {
+    pub(super) fn dispatch(&mut self, now: Instant) -> Result<(), BrokerError> {
         if !self.queue.is_empty() {
+            let fair = FairHolds::new(self);
             let eligible: Vec<_> = self
                 .registry
                 .dispatch_order()
@@ -75,7 +109,11 @@ impl Broker {
                 if self.queue.is_empty() {
                     break;
                 }
-                let open = self.queue.open_len().div_ceil(remaining);
+                let open = self
+                    .queue
+                    .open_len()
+                    .div_ceil(remaining)
+                    .min(fair.room(self, &engine));
                 remaining -= 1;
                 let pinned = hosts
                     .as_mut()
@@ -83,6 +121,7 @@ impl Broker {
                 self.serve(engine, Share { open, pinned })?;
             }
         }
+        self.rebalance(now);
         self.flush_acks(false);
         Ok(())
     }
@@ -101,7 +140,10 @@ impl Broker {
             None => (None, 0),
         };
         let available = self.queue.open_len() + key.map_or(0, |k| self.queue.pinned.available(k));
-        if available == 0 || !(idle || credit >= batch || available < batch) {
+        if available == 0
+            || share.open + pinned_share == 0
+            || !(idle || credit >= batch || available < batch)
+        {
             return Ok(());
         }
         let mut n = credit.min(share.open + pinned_share).max(1);
@@ -121,18 +163,16 @@ impl Broker {
             tasks.push(Leased { lease, task });
         }
         let ack = self.pending_acks.remove(&engine).unwrap_or_default();
-        if self.send_to_engine(engine, &Tasks { tasks, ack }) {
-            self.registry.served(&engine);
-            Ok(())
-        } else {
-            self.engine_lost(engine, "it cannot be reached")
-        }
+        // Should it not reach the engine, the loop reports it lost, which requeues the bundle.
+        self.tell_engine(engine, Tasks { tasks, ack });
+        self.registry.served(&engine);
+        Ok(())
     }
 
     /// Acknowledge results that no bundle carried. Acks only let an engine forget results (and
     /// finish a drain), so they wait for the next bundle unless the engine is idle or drained,
     /// holds a full credit's worth of them, or `all` is set (the heartbeat tick, an abort).
-    pub(crate) fn flush_acks(&mut self, all: bool) {
+    pub(super) fn flush_acks(&mut self, all: bool) {
         if self.pending_acks.is_empty() {
             return;
         }
@@ -150,7 +190,7 @@ impl Broker {
             .collect();
         for engine in due {
             if let Some(ids) = self.pending_acks.remove(&engine) {
-                self.send_to_engine(engine, &Ack { ids });
+                self.tell_engine(engine, Ack { ids });
             }
         }
     }

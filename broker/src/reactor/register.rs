@@ -7,20 +7,21 @@ use std::time::Instant;
 
 use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
 use crate::store::ClientRecord;
 
-impl Broker {
-    pub(crate) fn register(
+impl Core {
+    pub(super) fn register(
         &mut self,
         r: Register,
+        now: Instant,
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
         let engine = r.engine_id;
-        let now = Instant::now();
         let returning = self.registry.get(&engine).is_some();
         let runs = self
             .registry
@@ -40,6 +41,8 @@ impl Broker {
             registered_at: now,
             drained: false,
             handed_back: self.registry.get(&engine).map_or(0, |e| e.handed_back),
+            // A request it had not answered is void: its queue was given up or reported anew.
+            asked: false,
         });
         let welcome = Welcome {
             controller_id: self.cfg.controller_id,
@@ -49,7 +52,7 @@ impl Broker {
             evict_ms: self.cfg.evict.as_millis() as u64,
             credit: capacity,
         };
-        self.send_to_engine(engine, &welcome);
+        self.tell_engine(engine, welcome);
         if !returning {
             self.store.client_connected(&ClientRecord {
                 id: engine,
@@ -81,7 +84,9 @@ impl Broker {
             still_held.insert(held.id);
             match self.registry.lease_of(&held.id) {
                 Some(lease) if lease.engine == engine => {}
-                Some(_) => {} // Leased elsewhere meanwhile: the first result wins.
+                // Leased anew to another engine meanwhile: that run is the one that counts (a
+                // result under the old lease is not recorded), so this one stops.
+                Some(_) => settled_meanwhile.push(held.id),
                 None => {
                     // Requeued after its engine was presumed lost, or running since before a
                     // controller restart: it is still running there, so it is not run again.
@@ -98,15 +103,27 @@ impl Broker {
         }
         if !settled_meanwhile.is_empty() {
             tracing::info!(
-                "engine {engine} still runs {} tasks settled while it was away: stopping them",
+                "engine {engine} still runs {} tasks settled or handed to other engines while it \
+                 was away: stopping them",
                 settled_meanwhile.len()
             );
-            self.send_to_engine(
+            self.tell_engine(
                 engine,
-                &Cancel {
+                Cancel {
                     ids: settled_meanwhile,
                 },
             );
+        }
+        // Tasks it gave up unstarted while it could not reach us: those still its own (not
+        // requeued at its eviction), and those a previous controller handed out, go back.
+        let mut returned = self.take_back(engine, &r.returned);
+        returned.extend(r.returned.iter().filter_map(|h| self.orphans.remove(&h.id)));
+        if !returned.is_empty() {
+            tracing::info!(
+                "engine {engine} gave back {} tasks it did not start: requeued",
+                returned.len()
+            );
+            self.requeue(returned)?;
         }
         // Results it kept while it could not reach us.
         let finished_ids: Vec<_> = r.finished.iter().map(|f| f.id).collect();

@@ -6,15 +6,16 @@ use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::prefetch;
 use crate::sink::ResultSink;
 use crate::wire::to_completion;
 
-impl Broker {
+impl Core {
     /// Record `results` from `engine` in one store transaction and acknowledge all of them
     /// (duplicates included, so the engine can forget them).
-    pub(crate) fn results(
+    pub(super) fn results(
         &mut self,
         engine: Uuid,
         results: Vec<TaskResult>,
@@ -24,13 +25,8 @@ impl Broker {
         let mut settled: Vec<(Task, TaskResult)> = Vec::with_capacity(results.len());
         for result in results {
             ids.push(result.id);
-            if let Some(task) = self.settle(engine, &result.id) {
+            if let Some(task) = self.settle(engine, &result) {
                 settled.push((task, result));
-            } else {
-                tracing::debug!(
-                    "duplicate result for task {} from engine {engine}: ignored",
-                    result.id
-                );
             }
         }
         for (task, _) in &settled {
@@ -47,7 +43,7 @@ impl Broker {
     /// watching client — only those the store took: a task that already had a final result
     /// (cancelled by another process meanwhile) keeps it. `engine` ran them; `None` for tasks
     /// the controller settled itself without running them. Returns how many were recorded.
-    pub(crate) fn record_final(
+    pub(super) fn record_final(
         &mut self,
         settled: Vec<(Task, TaskResult)>,
         engine: Option<Uuid>,
@@ -76,6 +72,7 @@ impl Broker {
                 continue;
             }
             self.count_final(&result);
+            self.note_retry(&task, &result);
             match engine {
                 Some(e) => {
                     if let Some(info) = self.registry.get_mut(&e) {
@@ -95,7 +92,7 @@ impl Broker {
     }
 
     /// Count a recorded final result in the run's summary.
-    pub(crate) fn count_final(&mut self, result: &TaskResult) {
+    pub(super) fn count_final(&mut self, result: &TaskResult) {
         if result.succeeded() {
             self.summary.succeeded += 1;
         } else {
@@ -132,21 +129,33 @@ impl Broker {
         info.capacity = prefetch::capacity(info.slots, None, &info.runs);
     }
 
-    /// Find the task a result answers and end whatever held it: its lease (on this engine or,
-    /// if it was requeued and handed out again, another one), its place in the queue, or its
-    /// place among a previous controller's orphans.
-    fn settle(&mut self, engine: Uuid, id: &Uuid) -> Option<Task> {
+    /// Find the task a result answers and end whatever held it: its lease (this very lease of
+    /// this engine), its place in the queue (requeued, not handed out again yet), or its place
+    /// among a previous controller's orphans. A result under a lease that was revoked, for a
+    /// task leased anew (to another engine, or to this one again), is not recorded: the run
+    /// under the current lease is the one that counts.
+    fn settle(&mut self, engine: Uuid, result: &TaskResult) -> Option<Task> {
+        let id = &result.id;
         if let Some(lease) = self.registry.lease_of(id) {
-            if lease.engine != engine {
+            if !self.registry.holds_under(id, &engine, result.lease) {
                 tracing::debug!(
-                    "task {id} finished on engine {engine} while leased to {}: first result wins",
-                    lease.engine
+                    "result for task {id} from engine {engine} under lease {}, now leased to {} \
+                     under lease {}: ignored",
+                    result.lease,
+                    lease.engine,
+                    lease.number
                 );
+                return None;
             }
             return self.registry.release(id).map(|l| l.task);
         }
-        self.queue
+        let task = self
+            .queue
             .take_requeued(id)
-            .or_else(|| self.orphans.remove(id))
+            .or_else(|| self.orphans.remove(id));
+        if task.is_none() {
+            tracing::debug!("duplicate result for task {id} from engine {engine}: ignored");
+        }
+        task
     }
 }

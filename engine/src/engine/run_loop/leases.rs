@@ -1,0 +1,105 @@
+//! Keeping to the leases: an engine starts a queued task only while the task is surely still
+//! leased to it, and gives queued tasks back when they are not, or when its controller asks.
+//!
+//! - A controller silent for longer than the eviction window may have evicted this engine and
+//!   handed its tasks to another. The engine then gives up its whole queue (the slots already
+//!   stopped starting from it, see `LeaseClock`), lists those tasks as `returned` in its
+//!   registrations, and once welcomed sends [`GivenBack`] with any that arrived meanwhile. The
+//!   controller requeues only those still leased to it, so nothing it already gave to another
+//!   engine runs twice. Running tasks go on; their results are kept and reported.
+//! - A controller that has an idle engine and nothing left to give it asks ([`GiveBack`]) for
+//!   some unstarted tasks; the engine answers with those it took out of its queue.
+//!
+//! [`GiveBack`]: crate::protocol::GiveBack
+
+use std::time::Instant;
+
+use super::{Engine, Link};
+use crate::protocol::{GivenBack, Held, Leased};
+
+impl Engine {
+    /// The controller has been silent for longer than the eviction window: it is lost.
+    pub(super) fn notice_loss(&mut self, now: Instant) {
+        if !self.link.is_lost(now) {
+            return;
+        }
+        let (running, queued) = self.board.with(|b| (b.running.len(), b.queue.len()));
+        tracing::warn!(
+            "lost the controller (silent for over {:.1}s); {running} running tasks continue and \
+             their results are kept, {queued} not started go back to it; reconnecting",
+            self.evict_after().as_secs_f64(),
+        );
+        self.lose_link(now);
+    }
+
+    /// Register again (the controller was lost, forgot this engine, or was replaced), giving up
+    /// every task not started yet: their leases may be another engine's by now.
+    pub(super) fn lose_link(&mut self, now: Instant) {
+        self.link = Link::start(now, true);
+        self.board.lease.set(None);
+        let queued: Vec<Leased> = self.board.with(|b| b.queue.drain(..).collect());
+        self.summary.returned += queued.len() as u64;
+        self.given_up.extend(queued.iter().map(Held::from));
+    }
+
+    /// A bundle of tasks: queued to run, or handed back at once while draining (with
+    /// [`Leaving`](crate::protocol::Leaving)) or while not registered (with the registration).
+    pub(super) fn accept(&mut self, tasks: Vec<Leased>) {
+        if self.releasing {
+            self.summary.returned += tasks.len() as u64;
+            self.returned.extend(tasks.iter().map(Held::from));
+        } else if !self.link.is_registered() {
+            self.summary.returned += tasks.len() as u64;
+            self.given_up.extend(tasks.iter().map(Held::from));
+        } else {
+            // The loop renews the lease clock after each turn; the first bundle after a
+            // welcome must not wait for that.
+            self.board.lease.set(self.link.lease_until());
+            self.board.add(tasks);
+        }
+    }
+
+    /// Welcomed: the registration the controller answered listed the tasks given up until it
+    /// was sent; any given up since go back in a message of their own.
+    pub(super) fn welcomed(&mut self) {
+        let sent = self.given_up_sent.min(self.given_up.len());
+        self.given_up.drain(..sent);
+        self.given_up_sent = 0;
+        if self.given_up.is_empty() {
+            return;
+        }
+        let message = GivenBack {
+            returned: std::mem::take(&mut self.given_up),
+        };
+        if !self.send(&message) {
+            // Listed again by the next registration, which a dead connection soon brings.
+            self.given_up = message.returned;
+        }
+    }
+
+    /// The controller asks for up to `most` tasks not started yet. The answer may be empty (all
+    /// started meanwhile, or draining, when the queue was handed back already) but is always
+    /// sent, so the controller knows the request is settled.
+    pub(super) fn answer_give_back(&mut self, most: usize) {
+        let given = if self.link.is_registered() && !self.releasing {
+            self.board.with(|b| b.give_back(most))
+        } else {
+            Vec::new()
+        };
+        let reply = GivenBack {
+            returned: given.iter().map(Held::from).collect(),
+        };
+        if self.send(&reply) {
+            if !given.is_empty() {
+                tracing::debug!(
+                    "gave {} queued tasks back to the controller for idle engines",
+                    given.len()
+                );
+            }
+            self.summary.returned += given.len() as u64;
+        } else {
+            // Never left this engine: run them after all.
+            self.board.add(given);
+        }
+    }
+}
