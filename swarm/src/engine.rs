@@ -137,11 +137,9 @@ impl SimEngine {
         self.hostile.is_some()
     }
 
-    pub fn poll_items(&self) -> [zmq::PollItem<'_>; 2] {
-        [
-            self.dealer.as_poll_item(zmq::POLLIN),
-            self.sub.as_poll_item(zmq::POLLIN),
-        ]
+    /// The descriptors that signal activity on its two sockets (`ZMQ_FD`).
+    pub fn fds(&self) -> anyhow::Result<[std::os::fd::RawFd; 2]> {
+        Ok([self.dealer.get_fd()?, self.sub.get_fd()?])
     }
 
     fn send(&mut self, frames: Frames) {
@@ -163,11 +161,11 @@ impl SimEngine {
         }
     }
 
-    /// Timers: registration retries, unsent messages, bad input, leaving. Returns the next time
-    /// it wants to be called.
-    pub fn tick(&mut self, now: Instant) -> Instant {
+    /// Timers: registration retries, unsent messages, bad input, leaving. Called every few
+    /// tens of milliseconds.
+    pub fn tick(&mut self, now: Instant) {
         if self.gone {
-            return now + LAST_RETRY;
+            return;
         }
         self.flush();
         if self.registered_at.is_none() && now >= self.next_register {
@@ -179,21 +177,16 @@ impl SimEngine {
             self.next_register = now + self.retry;
             self.retry = (self.retry * 2).min(LAST_RETRY);
         }
-        let mut next = if self.registered_at.is_none() {
-            self.next_register
-        } else {
-            now + Duration::from_millis(100)
-        };
-        if let Some(h) = &mut self.hostile {
-            if self.registered_at.is_some() && now >= h.next_junk {
-                let what = Junk::ALL[h.turn % Junk::ALL.len()];
-                h.turn += 1;
-                h.next_junk = now + JUNK_EVERY;
-                let frames = self.peer.junk(what);
-                let _ = send(&self.dealer, &frames);
-                self.stats.junk_sent += 1;
-            }
-            next = next.min(h.next_junk);
+        if let Some(h) = &mut self.hostile
+            && self.registered_at.is_some()
+            && now >= h.next_junk
+        {
+            let what = Junk::ALL[h.turn % Junk::ALL.len()];
+            h.turn += 1;
+            h.next_junk = now + JUNK_EVERY;
+            let frames = self.peer.junk(what);
+            let _ = send(&self.dealer, &frames);
+            self.stats.junk_sent += 1;
         }
         if self.drained && self.unacked.is_empty() && self.unsent.is_empty() {
             let frames = self.peer.bye();
@@ -201,7 +194,6 @@ impl SimEngine {
                 self.gone = true;
             }
         }
-        next
     }
 
     /// Read everything waiting on both sockets.

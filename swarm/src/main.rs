@@ -12,6 +12,7 @@ mod controller;
 mod ctx;
 mod drive;
 mod engine;
+mod epoll;
 mod report;
 mod wire;
 mod worker;

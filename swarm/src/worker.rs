@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use crate::ctx::Context;
 use crate::engine::{Endpoints, EngineStats, SimEngine};
+use crate::epoll::Epoll;
 
-/// Longest a thread waits in `poll` before looking at its timers.
-const TURN: Duration = Duration::from_millis(20);
+/// How often a thread runs every engine's timers and looks at every socket (see `epoll`).
+const SWEEP: Duration = Duration::from_millis(25);
 
 /// What the driver tells a worker to run.
 #[derive(clap::Args, Debug, Clone)]
@@ -214,7 +215,7 @@ fn emit(report: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One thread's engines: connect them, then poll until every one has left or time is up.
+/// One thread's engines: connect them, then serve them until every one has left or time is up.
 fn serve(
     ctx: &Context,
     ends: &Endpoints,
@@ -224,48 +225,44 @@ fn serve(
     deadline: Instant,
 ) -> anyhow::Result<Vec<SimEngine>> {
     let mut engines = Vec::with_capacity(specs.len());
-    for &(id, slots, hostile) in specs {
-        engines.push(SimEngine::connect(ctx, ends, id, slots, hostile, check)?);
+    let mut epoll = Epoll::new()?;
+    for (i, &(id, slots, hostile)) in specs.iter().enumerate() {
+        let engine = SimEngine::connect(ctx, ends, id, slots, hostile, check)?;
+        for fd in engine.fds()? {
+            epoll.add(fd, i as u64)?;
+        }
+        engines.push(engine);
     }
     let mut counted = vec![false; engines.len()];
+    let mut count = |i: usize, e: &SimEngine| {
+        if !counted[i] && !specs[i].2 && e.registered_at.is_some() {
+            counted[i] = true;
+            note_registered(shared, e.registered_at);
+        }
+    };
     let mut ready = Vec::new();
+    let mut next_sweep = Instant::now();
     loop {
         let now = Instant::now();
         // Buggy peers are not waited for: a pair sharing an id may never both be told to leave.
         if now >= deadline || engines.iter().all(|e| e.gone || e.is_hostile()) {
             return Ok(engines);
         }
-        let mut wake = now + TURN;
-        for (i, e) in engines.iter_mut().enumerate() {
-            wake = wake.min(e.tick(now));
-            if !counted[i] && !specs[i].2 && e.registered_at.is_some() {
-                counted[i] = true;
-                note_registered(shared, e.registered_at);
+        if now >= next_sweep {
+            for (i, e) in engines.iter_mut().enumerate() {
+                e.tick(now);
+                e.receive(now);
+                count(i, e);
             }
+            next_sweep = now + SWEEP;
         }
-        ready.clear();
-        {
-            let live: Vec<usize> = (0..engines.len()).filter(|&i| !engines[i].gone).collect();
-            let mut items: Vec<zmq::PollItem<'_>> =
-                live.iter().flat_map(|&i| engines[i].poll_items()).collect();
-            let wait = wake.saturating_duration_since(now).as_millis() as i64;
-            match zmq::poll(&mut items, wait) {
-                Ok(_) | Err(zmq::Error::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-            for (k, pair) in items.chunks(2).enumerate() {
-                if pair.iter().any(|p| p.is_readable()) {
-                    ready.push(live[k]);
-                }
-            }
-        }
+        let wait = next_sweep.saturating_duration_since(now).as_millis() as i32;
+        epoll.wait(wait, &mut ready);
         let now = Instant::now();
-        for &i in &ready {
+        for &token in &ready {
+            let i = token as usize;
             engines[i].receive(now);
-            if !counted[i] && !specs[i].2 && engines[i].registered_at.is_some() {
-                counted[i] = true;
-                note_registered(shared, engines[i].registered_at);
-            }
+            count(i, &engines[i]);
         }
     }
 }
