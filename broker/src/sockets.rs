@@ -22,6 +22,12 @@ fn opt(what: &str) -> impl FnOnce(zmq::Error) -> BrokerError + '_ {
     }
 }
 
+/// Connections the kernel holds for a listening socket until it is accepted. libzmq's default
+/// of 100 overflows when a thousand engines start at once (each has two connections): the
+/// dropped connection attempts are retried by TCP only after 1 s, then 3 s, and registration
+/// of a large cluster took several such rounds. The kernel caps it at `net.core.somaxconn`.
+const BACKLOG: i32 = 4096;
+
 fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
     let s = ctx.socket(zmq::ROUTER).map_err(|source| BrokerError::Zmq {
         context: "creating a ROUTER".into(),
@@ -39,6 +45,7 @@ fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
     s.set_sndhwm(10_000).map_err(opt("SNDHWM"))?;
     s.set_rcvhwm(10_000).map_err(opt("RCVHWM"))?;
     s.set_linger(1000).map_err(opt("LINGER"))?;
+    s.set_backlog(BACKLOG).map_err(opt("BACKLOG"))?;
     Ok(s)
 }
 
@@ -77,6 +84,7 @@ impl Sockets {
         })?;
         heartbeat.set_linger(0).map_err(opt("LINGER"))?;
         heartbeat.set_sndhwm(100).map_err(opt("SNDHWM"))?;
+        heartbeat.set_backlog(BACKLOG).map_err(opt("BACKLOG"))?;
         let bound = crate::config::BindSet {
             engines: bind_all(&engines, &bind.engines)?,
             heartbeat: bind_all(&heartbeat, &bind.heartbeat)?,
