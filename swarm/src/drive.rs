@@ -270,7 +270,7 @@ fn measure(args: &DriveArgs, n: usize, procs: usize) -> anyhow::Result<Row> {
             args.tasks,
             &log,
             &totals,
-            (end_ms - feed_ms) as f64 / 6e4,
+            (end_ms - t0) as f64 / 6e4,
         )
     });
     let row = Row::new(

@@ -72,7 +72,7 @@ pub struct Hostility {
     pub log_lines_unattributed: usize,
     pub log_lines_other: usize,
     pub evicted: usize,
-    /// How long the buggy peers ran (from the first task fed), and whether every peer stayed
+    /// How long the buggy peers ran (from the swarm's start), and whether every peer stayed
     /// within one warning per started minute.
     pub minutes: f64,
     pub once_a_minute: bool,
