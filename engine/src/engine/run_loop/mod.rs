@@ -281,7 +281,7 @@ impl Engine {
             if sub_ready {
                 self.receive_pings()?;
             }
-            self.give_back();
+            self.send_leaving();
             self.flush_results();
             self.board.lease.set(self.link.lease_until());
         }
