@@ -24,6 +24,7 @@ mod subreaper;
 mod substitute;
 mod sys;
 mod vfork;
+mod warm;
 
 pub use capture::{Capture, Captured};
 pub use environ::TaskVars;
@@ -34,6 +35,7 @@ pub use spawn::SpawnExecutor;
 pub use stop::{StopReason, StopSignal};
 pub use subreaper::become_child_subreaper;
 pub use substitute::{OUTPUT_LIMIT, Substitution};
+pub use warm::{WarmExecutor, WarmUnavailable};
 
 use std::path::PathBuf;
 use std::sync::Arc;
