@@ -666,6 +666,13 @@ pub struct RunArgs {
     #[arg(short = 'S', long, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub signalwait: Option<f64>,
 
+    #[arg(help = key::TASK_EXECUTOR.help(
+        "How tasks start: `warm` forks each from a pre-started bash per slot, `spawn` execs a \
+         fresh bash per task"
+    ))]
+    #[arg(long, value_name = "warm|spawn", value_parser = ["warm", "spawn"])]
+    pub executor: Option<String>,
+
     /// Write each task's stdout and stderr to <site>/lib/task/<id>.out and .err.
     #[arg(long, conflicts_with_all = ["output", "errors"])]
     pub capture: bool,
@@ -1142,7 +1149,7 @@ pub struct StreamArgs {
         long = "file",
         value_name = "CONN.json",
         conflicts_with_all = [
-            "num_threads", "template", "task_timeout", "signalwait", "capture", "output",
+            "num_threads", "template", "task_timeout", "signalwait", "executor", "capture", "output",
             "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
         ]
     )]
@@ -1154,7 +1161,7 @@ pub struct StreamArgs {
         long,
         value_name = "NAME",
         conflicts_with_all = [
-            "connection_file", "num_threads", "template", "task_timeout", "signalwait", "capture",
+            "connection_file", "num_threads", "template", "task_timeout", "signalwait", "executor", "capture",
             "output", "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
         ]
     )]
