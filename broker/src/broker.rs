@@ -1,31 +1,29 @@
-//! The broker loop: one thread owns the three sockets, the store and all state.
+//! The broker loop: one thread owns the three sockets and carries out what the [`Core`]
+//! decides. Each turn it reads what arrived (decoded once, at the edge), hands it to the core,
+//! and sends the core's effects; nothing else here decides anything.
 
-use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use hs_engine::protocol::{Drain, Opener, Ping, Sealer};
-use hs_engine::task::Task;
+use hs_engine::protocol::{
+    FrameError, FromClient, FromEngine, Opener, Ping, Refusals, Sealer, ToClient, ToEngine,
+};
 use uuid::Uuid;
 
 use crate::config::{BindSet, BrokerConfig};
 use crate::control::BrokerControl;
 use crate::feed::{FeedMessage, FeedReceiver};
-use crate::queue::TaskQueue;
-use crate::registry::Registry;
+use crate::reactor::{Core, Effect};
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
-use crate::store::{Scheduler, Scope, StoreError, TaskStore};
-use crate::watch::Watchers;
+use crate::store::{StoreError, TaskStore};
 
 /// The longest the loop sleeps, so control requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
-/// Tasks kept ready at the broker beyond the engines' total credit; also the largest batch taken
-/// from the store at once, and (in-memory store) how far input may run ahead of scheduling.
-const LOW_WATER: usize = 1024;
-/// Most host-bound tasks kept at the broker. Waiting for their hosts, they do not hold back
-/// other tasks; beyond this many, input waits for some of them to run or fail, so memory stays
-/// bounded however many tasks name an absent host.
-const PINNED_MAX: usize = 16 * LOW_WATER;
+/// Most messages taken from the engine socket in one turn, so a flood from engines cannot
+/// starve the rest of the loop.
+const ENGINE_BATCH: usize = 1024;
+/// Most messages taken from the client socket in one turn.
+const CLIENT_BATCH: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -55,44 +53,17 @@ pub struct BrokerSummary {
 }
 
 pub struct Broker {
-    pub(crate) cfg: BrokerConfig,
-    pub(crate) sockets: Sockets,
-    pub(crate) store: Box<dyn TaskStore>,
-    pub(crate) scheduler: Scheduler,
-    pub(crate) sealer: Sealer,
-    pub(crate) ping_sealer: Sealer,
-    pub(crate) engine_opener: Opener,
-    pub(crate) client_opener: Opener,
-    pub(crate) queue: TaskQueue,
-    pub(crate) registry: Registry,
-    pub(crate) summary: BrokerSummary,
-    pub(crate) input_done: bool,
-    /// Scheduling has stopped: engines are releasing their tasks and leaving.
-    pub(crate) stopping: bool,
-    /// The store may hold schedulable tasks. Cleared when it hands out a short batch; set again
-    /// by whatever can change that: new input, a final result (the last of a group opens the
-    /// next, a failure may be due a retry) and cancels.
-    pub(crate) store_dirty: bool,
-    /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
-    pub(crate) unscheduled: u64,
-    /// After a restart: tasks that were running under the previous controller, waiting for their
-    /// engines to report them (until `reconcile_until`), after which they run again.
-    pub(crate) orphans: HashMap<Uuid, Task>,
-    pub(crate) reconcile_until: Option<Instant>,
-    /// Results received this turn, acknowledged with the next bundle or at the end of the turn.
-    pub(crate) pending_acks: HashMap<Uuid, Vec<Uuid>>,
-    pub(crate) rejected: u64,
-    /// Clients waiting for the final results of tasks they submitted with `watch`.
-    pub(crate) watchers: Watchers,
-    /// Leased tasks being stopped because they were cancelled (by a client, or in the store),
-    /// until their engine reports them; should they come back instead, `requeue` cancels them.
-    pub(crate) cancelling: HashSet<Uuid>,
-    /// When to look next for watched tasks cancelled in the store before being scheduled.
-    pub(crate) next_watched_check: Instant,
-    /// When engines' loads may be looked at next for unstarted tasks to move to idle engines.
-    pub(crate) next_rebalance: Instant,
-    /// `--eager`: failed tasks recorded since the store was last asked for their retries.
-    pub(crate) retries_due: usize,
+    core: Core,
+    sockets: Sockets,
+    /// Signs what the core sends to engines and clients.
+    sealer: Sealer,
+    /// Pings travel on their own socket, so they carry their own sequence (and sender id).
+    ping_sealer: Sealer,
+    engine_opener: Opener,
+    client_opener: Opener,
+    /// Messages refused on the engine socket and on the client socket.
+    engine_refusals: Refusals,
+    client_refusals: Refusals,
 }
 
 impl Broker {
@@ -104,44 +75,15 @@ impl Broker {
     ) -> Result<Broker, BrokerError> {
         let sockets = Sockets::bind(ctx, &cfg.bind)?;
         let key = cfg.key.as_bytes();
-        let scheduler = Scheduler {
-            server_id: cfg.controller_id,
-            server_host: hs_engine::engine::short_hostname(),
-            max_retries: cfg.max_retries,
-            eager: cfg.eager,
-            scope: if cfg.restart || cfg.forever {
-                Scope::All
-            } else {
-                // Filled as tasks are submitted (`own`).
-                Scope::Submitters(Vec::new())
-            },
-        };
         Ok(Broker {
             sealer: Sealer::new(key, cfg.controller_id),
-            // Pings travel on their own socket, so they carry their own sequence (and sender id).
             ping_sealer: Sealer::new(key, Uuid::new_v4()),
             engine_opener: Opener::new(key),
             client_opener: Opener::new(key),
-            queue: TaskQueue::new(cfg.affinity_wait),
-            registry: Registry::default(),
-            summary: BrokerSummary::default(),
-            input_done: false,
-            stopping: false,
-            store_dirty: true,
-            unscheduled: 0,
-            orphans: HashMap::new(),
-            reconcile_until: None,
-            pending_acks: HashMap::new(),
-            rejected: 0,
-            watchers: Watchers::with_limit(cfg.max_watched_per_client),
-            cancelling: HashSet::new(),
-            next_watched_check: Instant::now(),
-            next_rebalance: Instant::now(),
-            retries_due: 0,
-            scheduler,
-            store,
+            engine_refusals: Refusals::new("the engine socket"),
+            client_refusals: Refusals::new("the client socket"),
             sockets,
-            cfg,
+            core: Core::new(cfg, store),
         })
     }
 
@@ -151,12 +93,13 @@ impl Broker {
     }
 
     pub fn controller_id(&self) -> Uuid {
-        self.cfg.controller_id
+        self.core.config().controller_id
     }
 
-    /// Messages dropped because they failed verification (bad key, forged, replayed, oversized).
+    /// Messages refused: failed verification (bad key, forged, replayed, oversized), or of an
+    /// unknown kind or a body of the wrong shape.
     pub fn rejected(&self) -> u64 {
-        self.rejected
+        self.engine_refusals.count() + self.client_refusals.count()
     }
 
     /// Serve until every task from `feed`, clients and the store is done and engines have left,
@@ -167,80 +110,59 @@ impl Broker {
         sink: &mut dyn ResultSink,
         control: &BrokerControl,
     ) -> Result<BrokerSummary, BrokerError> {
-        self.input_done = feed.is_none() && !self.cfg.forever;
-        if self.scheduler.scope != Scope::All {
-            // Only a notice: a store that cannot answer it fails the run where it matters.
-            if let Err(e) = self.tell_left_over() {
-                tracing::warn!("could not count the tasks earlier runs left: {e}");
-            }
+        let cfg = self.core.config().clone();
+        if feed.is_none() && !cfg.forever {
+            self.core.end_input();
         }
-        self.adopt_interrupted()?;
+        self.core.start(Instant::now())?;
         let mut next_ping = Instant::now();
-        let mut next_store_poll = Instant::now() + self.cfg.store_poll;
+        let mut next_store_poll = Instant::now() + cfg.store_poll;
         let mut abort_deadline: Option<Instant> = None;
         loop {
             let now = Instant::now();
             if control.aborted() && abort_deadline.is_none() {
-                self.summary.aborted = true;
-                abort_deadline = Some(now + self.cfg.abort_grace);
-                self.drain_engines(Drain {
-                    stop: true,
-                    release: true,
-                });
+                abort_deadline = Some(now + cfg.abort_grace);
+                self.core.abort();
             }
-            if control.scheduling_stopped() && !self.stopping && abort_deadline.is_none() {
-                self.stop_scheduling(feed.as_ref(), sink)?;
+            if control.scheduling_stopped() && !self.core.halted() {
+                // The input already read was taken from its source: committed, not lost.
+                while let Some(FeedMessage::Tasks(rows)) = feed.as_ref().and_then(|f| f.try_recv())
+                {
+                    self.core.submit_input(&rows, sink)?;
+                }
+                self.core.stop_scheduling();
             }
             if control.draining() {
-                self.input_done = true;
+                self.core.end_input();
             }
-            // Nothing more is handed out.
-            let halted = abort_deadline.is_some() || self.stopping;
             if now >= next_ping {
-                self.flush_acks(true);
-                self.apply_cancels()?;
+                self.core.heartbeat(now)?;
                 self.ping();
-                self.evict_silent(now)?;
-                next_ping = now + self.cfg.heartrate;
+                next_ping = now + cfg.heartrate;
             }
-            if self.cfg.forever && now >= next_store_poll {
+            if cfg.forever && now >= next_store_poll {
                 // Other processes (`hs submit`) may have added tasks.
-                self.store_dirty = true;
-                next_store_poll = now + self.cfg.store_poll;
+                self.core.poll_store();
+                next_store_poll = now + cfg.store_poll;
             }
-            self.end_reconciliation(now)?;
-            if !halted {
-                self.expire_unplaced(now, sink)?;
-                self.refill()?;
+            self.core.prepare(now, sink)?;
+            let engines = self.core.engine_count();
+            let done = match abort_deadline {
+                Some(deadline) => engines == 0 || now >= deadline,
+                None if self.core.stopping() => engines == 0,
+                None => {
+                    self.core.drain_when_done();
+                    engines == 0 && self.core.work_done()
+                }
+            };
+            if done {
+                let summary = self.core.finish();
+                self.send_effects()?;
+                return Ok(summary);
             }
-            if let Some(deadline) = abort_deadline {
-                if self.registry.engine_count() == 0 || now >= deadline {
-                    // Results already recorded must not be reported again by their engines.
-                    self.flush_acks(true);
-                    self.unschedule_waiting();
-                    self.summary.unfinished =
-                        (self.queue.len() + self.registry.lease_count()) as u64;
-                    return Ok(self.summary.clone());
-                }
-            } else if self.stopping {
-                if self.registry.engine_count() == 0 {
-                    self.flush_acks(true);
-                    self.unschedule_waiting();
-                    self.summary.unfinished =
-                        (self.queue.len() + self.registry.lease_count()) as u64 + self.unscheduled;
-                    return Ok(self.summary.clone());
-                }
-            } else if self.work_done() {
-                if self.registry.engine_count() == 0 {
-                    return Ok(self.summary.clone());
-                }
-                self.drain_engines(Drain::default());
-            }
+            self.send_effects()?;
 
-            let want_feed = feed.is_some()
-                && !self.input_done
-                && !halted
-                && (self.cfg.buffer_input || (self.unscheduled as usize) < LOW_WATER);
+            let want_feed = feed.is_some() && !self.core.halted() && self.core.wants_input();
             let wait = TURN.min(next_ping.saturating_duration_since(now));
             let (engines_ready, clients_ready, feed_ready) = {
                 let mut items = vec![
@@ -266,60 +188,19 @@ impl Broker {
                 self.take_feed(f, sink)?;
             }
             if engines_ready {
-                self.receive_engines(sink)?;
+                for (engine, msg) in self.receive_engines()? {
+                    self.core.on_engine(engine, msg, Instant::now(), sink)?;
+                }
             }
             if clients_ready {
-                self.receive_clients(sink, control)?;
+                for (identity, sender, request) in self.receive_clients()? {
+                    self.core
+                        .on_client(identity, sender, request, sink, control)?;
+                }
             }
-            if !halted {
-                self.refill()?;
-                self.dispatch()?;
-            } else {
-                self.flush_acks(true);
-            }
+            self.core.schedule(Instant::now())?;
+            self.send_effects()?;
         }
-    }
-
-    /// All input is in, nothing waits, nothing is leased, and the store has nothing to schedule.
-    pub(crate) fn work_done(&self) -> bool {
-        self.input_done
-            && !self.store_dirty
-            && self.queue.is_empty()
-            && self.orphans.is_empty()
-            && self.registry.lease_count() == 0
-    }
-
-    fn total_credit(&self) -> usize {
-        self.registry
-            .engines()
-            .map(|e| self.registry.credit(&e.id))
-            .sum()
-    }
-
-    /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
-    /// in batches (so a durable store is queried once per batch, not once per task).
-    fn refill(&mut self) -> Result<(), BrokerError> {
-        self.take_due_retries()?;
-        if !self.store_dirty || self.queue.pinned.len() >= PINNED_MAX {
-            return Ok(());
-        }
-        let credit = self.total_credit();
-        // Host-bound tasks are not counted: they may wait on a host that is not there.
-        let ready = self.queue.open_len();
-        if ready >= credit.max(1) {
-            return Ok(());
-        }
-        // `ready` is at most `credit` here.
-        let limit = LOW_WATER + credit - ready;
-        let rows = self.store.schedule(limit, &self.scheduler)?;
-        if rows.len() < limit {
-            self.store_dirty = false;
-        }
-        self.unscheduled = self.unscheduled.saturating_sub(rows.len() as u64);
-        for row in &rows {
-            self.queue.push(crate::wire::to_task(row));
-        }
-        Ok(())
     }
 
     fn take_feed(
@@ -330,188 +211,148 @@ impl Broker {
         // Take a few bundles per turn, then let engines and clients have their say.
         for _ in 0..4 {
             match feed.try_recv() {
-                Some(FeedMessage::Tasks(rows)) => self.submit_input(&rows, sink)?,
+                Some(FeedMessage::Tasks(rows)) => self.core.submit_input(&rows, sink)?,
                 Some(FeedMessage::End) => {
-                    self.input_done = !self.cfg.forever;
+                    if !self.core.config().forever {
+                        self.core.end_input();
+                    }
                     return Ok(());
                 }
                 None => return Ok(()),
             }
-            if !self.cfg.buffer_input && self.unscheduled as usize >= LOW_WATER {
+            if !self.core.wants_input() {
                 return Ok(());
             }
         }
         Ok(())
     }
 
-    /// This run's scheduler takes these tasks (rows it is about to commit: its input, or a
-    /// client's submission), and the later tasks of their submitters.
-    pub(crate) fn own(&mut self, rows: &[crate::store::TaskRecord]) {
-        let mut last = None;
-        for r in rows {
-            if last != Some(r.submit_id) {
-                self.scheduler.adopt(r.submit_id);
-                last = Some(r.submit_id);
+    /// Verified, decoded messages waiting on the engine socket, with their engines.
+    fn receive_engines(&mut self) -> Result<Vec<(Uuid, FromEngine)>, BrokerError> {
+        let messages = hs_engine::transport::recv_waiting(&self.sockets.engines, ENGINE_BATCH)
+            .map_err(|source| BrokerError::Zmq {
+                context: "receiving from engines".into(),
+                source,
+            })?;
+        let mut decoded = Vec::with_capacity(messages.len());
+        for mut frames in messages {
+            if frames.is_empty() {
+                continue;
+            }
+            let identity = frames.remove(0);
+            let opened = self.engine_opener.open(frames).and_then(|envelope| {
+                // An engine speaks only for itself: its routing identity is its signed sender id.
+                if Uuid::from_slice(&identity).ok() != Some(envelope.sender) {
+                    return Err(FrameError::SenderMismatch);
+                }
+                Ok((envelope.sender, envelope.decode::<FromEngine>()?))
+            });
+            match opened {
+                Ok(message) => decoded.push(message),
+                Err(e) => self.engine_refusals.refuse(&identity, &e, Instant::now()),
+            }
+        }
+        Ok(decoded)
+    }
+
+    /// Verified, decoded requests waiting on the client socket, with each client's routing
+    /// identity and signed sender id. An authenticated request that cannot be decoded is
+    /// answered `refused` here (its client waits for an answer, in order).
+    fn receive_clients(&mut self) -> Result<Vec<(Vec<u8>, Uuid, FromClient)>, BrokerError> {
+        let messages = hs_engine::transport::recv_waiting(&self.sockets.clients, CLIENT_BATCH)
+            .map_err(|source| BrokerError::Zmq {
+                context: "receiving from clients".into(),
+                source,
+            })?;
+        let mut decoded = Vec::with_capacity(messages.len());
+        for mut frames in messages {
+            if frames.is_empty() {
+                continue;
+            }
+            let identity = frames.remove(0);
+            let envelope = match self.client_opener.open(frames) {
+                Ok(e) => e,
+                Err(err) => {
+                    // Never answered: a client with the wrong key hears nothing.
+                    self.client_refusals.refuse(&identity, &err, Instant::now());
+                    continue;
+                }
+            };
+            match envelope.decode::<FromClient>() {
+                Ok(request) => decoded.push((identity, envelope.sender, request)),
+                Err(err) => {
+                    self.client_refusals.refuse(&identity, &err, Instant::now());
+                    let refused = hs_engine::protocol::Refused {
+                        reason: err.to_string(),
+                    };
+                    self.send_to_client(identity, &refused.into());
+                }
+            }
+        }
+        Ok(decoded)
+    }
+
+    /// Send what the core decided, in order. A bundle of tasks that cannot reach its engine
+    /// makes that engine lost (its leases go back to the queue), which may decide more.
+    fn send_effects(&mut self) -> Result<(), BrokerError> {
+        loop {
+            let effects = self.core.take_effects();
+            if effects.is_empty() {
+                return Ok(());
+            }
+            for effect in effects {
+                match effect {
+                    Effect::ToEngine(engine, msg) => {
+                        let bundle = matches!(msg, ToEngine::Tasks(_));
+                        if !self.send_to_engine(engine, &msg) && bundle {
+                            self.core.engine_unreachable(engine)?;
+                        }
+                    }
+                    Effect::ToClient(client, msg) => {
+                        if !self.send_to_client(client, &msg)
+                            && let ToClient::Finished(f) = &msg
+                        {
+                            tracing::debug!(
+                                "a watching client did not take {} results (gone, or not \
+                                 reading): they stay in the store",
+                                f.results.len()
+                            );
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// A run that takes only its own tasks says, in one line, what earlier runs left in the
-    /// store that it will not run (asked before it has submitted anything, so all of it is
-    /// theirs), and how to run it.
-    fn tell_left_over(&mut self) -> Result<(), BrokerError> {
-        let left = self.store.pending(self.cfg.max_retries)?;
-        let total = left.unfinished + left.retryable;
-        if total == 0 {
-            return Ok(());
-        }
-        let tasks = |n: u64| if n == 1 { "task" } else { "tasks" };
-        let what = match (left.unfinished, left.retryable) {
-            (n, 0) => format!("{n} unfinished {}", tasks(n)),
-            (0, n) => format!("{n} failed {} with retries left", tasks(n)),
-            (u, r) => format!("{total} tasks ({u} unfinished, {r} failed with retries left)"),
-        };
-        let verb = if total == 1 { "is" } else { "are" };
-        tracing::warn!(
-            "{what} from earlier runs {verb} left in the database: run them with --restart"
-        );
-        Ok(())
-    }
-
-    /// Commit input rows to the store, before anything else happens to them.
-    fn submit_input(
-        &mut self,
-        rows: &[crate::store::TaskRecord],
-        sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
-        self.own(rows);
-        self.store.submit(rows)?;
-        let n = rows.len() as u64;
-        self.summary.submitted += n;
-        self.unscheduled += n;
-        self.store_dirty = true;
-        sink.tasks_submitted(n);
-        Ok(())
-    }
-
-    /// Stop scheduling: commit the input already read (it was taken from its source, so it would
-    /// be lost otherwise) and read no more, hand nothing more out, and tell every engine to hand
-    /// back what it has not started and leave once its running tasks are reported.
-    fn stop_scheduling(
-        &mut self,
-        feed: Option<&FeedReceiver>,
-        sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
-        self.stopping = true;
-        self.summary.stopped = true;
-        self.input_done = true;
-        while let Some(FeedMessage::Tasks(rows)) = feed.and_then(FeedReceiver::try_recv) {
-            self.submit_input(&rows, sink)?;
-        }
-        tracing::info!(
-            "scheduling stopped: waiting for {} engines (holding {} tasks) to finish their running \
-             tasks and hand back the rest",
-            self.registry.engine_count(),
-            self.registry.lease_count()
-        );
-        self.drain_engines(Drain {
-            stop: false,
-            release: true,
-        });
-        Ok(())
-    }
-
-    /// Tasks the store says were running when the previous controller stopped: hold them back
-    /// for a grace period so engines that kept running them can report, instead of running them
-    /// twice (or, in a run that takes only its own tasks, instead of stopping them as tasks
-    /// nobody holds).
-    fn adopt_interrupted(&mut self) -> Result<(), BrokerError> {
-        let rows = self.store.interrupted(usize::MAX)?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let (n, grace) = (rows.len(), self.cfg.restart_grace.as_secs_f64());
-        if self.scheduler.scope == Scope::All {
-            tracing::info!(
-                "{n} tasks were running when the previous controller stopped: waiting up to \
-                 {grace:.0}s for their engines to report before running them again"
-            );
-        } else {
-            // Counted among the unfinished tasks of earlier runs already (`tell_left_over`).
-            tracing::debug!(
-                "{n} tasks were running when the previous controller stopped: waiting up to \
-                 {grace:.0}s for their engines to report before leaving them for --restart"
-            );
-        }
-        self.orphans = rows
-            .iter()
-            .map(|r| (r.id, crate::wire::to_task(r)))
-            .collect();
-        self.reconcile_until = Some(Instant::now() + self.cfg.restart_grace);
-        Ok(())
-    }
-
-    /// At the end of an interrupted run: what waits in the queue (never handed out, or handed
-    /// back) is marked unscheduled in the store again, so a restart runs it at once instead of
-    /// waiting for engines to claim it. Tasks still leased stay as they are: their engines may
-    /// still be running them. A failure costs only that wait, so it is logged.
-    fn unschedule_waiting(&mut self) {
-        let ids: Vec<Uuid> = self.queue.ids().collect();
-        if let Err(e) = self.store.unschedule(&ids) {
-            tracing::warn!(
-                "could not mark {} waiting tasks unscheduled: {e}",
-                ids.len()
-            );
-        }
-    }
-
-    /// After the grace period, run again what no engine claimed.
-    fn end_reconciliation(&mut self, now: Instant) -> Result<(), BrokerError> {
-        if self.reconcile_until.is_none_or(|t| now < t) {
-            return Ok(());
-        }
-        self.reconcile_until = None;
-        if self.orphans.is_empty() {
-            return Ok(());
-        }
-        let mut tasks: Vec<Task> = self.orphans.drain().map(|(_, t)| t).collect();
-        if self.scheduler.scope != Scope::All {
-            // Still marked as handed out in the store, where a `--restart` finds them.
-            tracing::debug!(
-                "{} tasks from the previous controller were not claimed by any engine: left for \
-                 --restart",
-                tasks.len()
-            );
-            return Ok(());
-        }
-        tasks.sort_by_key(|t| t.submit_time);
-        tracing::info!(
-            "{} tasks from the previous controller were not claimed by any engine: running them again",
-            tasks.len()
-        );
-        self.requeue(tasks)
-    }
-
     fn ping(&mut self) {
         let frames = self.ping_sealer.seal(&Ping {
-            controller_id: self.cfg.controller_id,
+            controller_id: self.core.config().controller_id,
         });
         // PUB never blocks; an engine that misses a ping catches the next.
         let _ = self.sockets.heartbeat.send_multipart(frames, zmq::DONTWAIT);
     }
 
-    /// Send a signed message to one engine. An engine that cannot be reached is treated as lost.
-    pub(crate) fn send_to_engine<B: hs_engine::protocol::Body>(
-        &mut self,
-        engine: Uuid,
-        body: &B,
-    ) -> bool {
-        let frames = self.sealer.seal(body);
+    /// Send a signed message to one engine; false if it cannot be reached.
+    fn send_to_engine(&mut self, engine: Uuid, msg: &ToEngine) -> bool {
+        let frames = self.sealer.seal(msg);
         let mut parts: Vec<Vec<u8>> = Vec::with_capacity(6);
         parts.push(engine.as_bytes().to_vec());
         parts.extend(frames);
         self.sockets
             .engines
+            .send_multipart(parts, zmq::DONTWAIT)
+            .is_ok()
+    }
+
+    /// Send a signed message to one client without waiting; false if it could not be queued
+    /// (the client is gone, or its queue is full).
+    fn send_to_client(&mut self, client: Vec<u8>, msg: &ToClient) -> bool {
+        let frames = self.sealer.seal(msg);
+        let mut parts = Vec::with_capacity(6);
+        parts.push(client);
+        parts.extend(frames);
+        self.sockets
+            .clients
             .send_multipart(parts, zmq::DONTWAIT)
             .is_ok()
     }

@@ -5,9 +5,11 @@
 //! hands out, pings engines over a PUB socket, evicts the ones that go silent (requeueing their
 //! tasks without counting an attempt), and records results exactly once.
 //!
-//! [`Broker::bind`] binds the sockets (so a port in use is reported before anything starts) and
-//! [`Broker::run`] serves until the work is done or its [`BrokerControl`] says stop, which lets
-//! tests and the in-process `hs cluster` run it on a thread as well as through the binary.
+//! Every controller in hs is set up with [`ControllerBuilder`]: it owns the ZeroMQ context, the
+//! store, the broker, the input feed and any engines in the same process; it binds the sockets
+//! (so a port in use is reported before anything starts), serves until the work is done or its
+//! [`BrokerControl`] says stop, and ends cleanly, which lets tests and the in-process
+//! `hs cluster` run it on a thread as well as through the binary.
 //!
 //! [`client`] is the other side of the controller's client socket: a library for programs
 //! that submit jobs to a running controller and follow their results.
@@ -18,12 +20,13 @@ pub mod client;
 mod config;
 pub mod connection;
 mod control;
+pub mod controller;
 pub mod feed;
-mod handlers;
 pub mod hosts;
 mod pinned;
 mod prefetch;
 mod queue;
+pub mod reactor;
 mod registry;
 mod sink;
 mod sockets;
@@ -34,5 +37,6 @@ mod wire;
 pub use broker::{Broker, BrokerError, BrokerSummary};
 pub use config::{BindSet, BrokerConfig};
 pub use control::BrokerControl;
+pub use controller::{Controller, ControllerBuilder, ControllerError, RunSummary, Running};
 pub use registry::EngineInfo;
 pub use sink::ResultSink;

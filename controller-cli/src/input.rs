@@ -11,11 +11,8 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
-use hs_broker::feed::FeedSender;
+use hs_broker::Controller;
 use hs_broker::store::TaskRecord;
 use uuid::Uuid;
 
@@ -103,75 +100,23 @@ impl Submitter {
     }
 }
 
-/// Runs `produce` on a thread of its own, handing the bundles it makes to the broker's feed
-/// (`produce` stops when its `send` returns false: the broker is gone or `alive` cleared). Then,
-/// while still alive, tells the broker the input is over. A read error ends the input too: the
-/// run finishes what was read, and the report carries the error for the exit status.
-pub fn spawn_feeder<F>(
-    feed: FeedSender,
-    alive: Arc<AtomicBool>,
-    produce: F,
-) -> std::io::Result<Feeder>
-where
-    F: FnOnce(&mut dyn FnMut(Vec<TaskRecord>) -> bool) -> InputReport + Send + 'static,
-{
-    let ended = Arc::new(AtomicBool::new(false));
-    let past_input = ended.clone();
-    let thread = std::thread::Builder::new()
-        .name("hs-input".into())
-        .spawn(move || {
-            let is_alive = || alive.load(Ordering::SeqCst);
-            let mut feed = feed;
-            let report = produce(&mut |bundle| feed.send(bundle, &is_alive).is_ok() && is_alive());
-            past_input.store(true, Ordering::SeqCst);
-            if is_alive() {
-                let _ = feed.finish(&is_alive);
-            }
-            report
-        })?;
-    Ok(Feeder { thread, ended })
-}
+/// The input thread of a run; its report is taken once the controller has returned.
+pub type Feeder = hs_broker::feed::Feeder<InputReport>;
 
-/// The input thread of a run.
-pub struct Feeder {
-    thread: JoinHandle<InputReport>,
-    /// It is past its input (end, read error, or told to stop): it has returned or is about to.
-    ended: Arc<AtomicBool>,
-}
-
-impl Feeder {
-    /// Its report, once the broker has returned. If it is past its input it is waited for, so
-    /// a rejected line or a read error is not missed. Otherwise — an interrupt, or a run that
-    /// ended before its input did (its engine left idle, a client asked it to drain) — it may
-    /// be blocked on a terminal or pipe, and its report is taken only if it has finished.
-    pub fn report(self, interrupted: bool) -> Option<InputReport> {
-        let past_input = !interrupted && self.ended.load(Ordering::SeqCst);
-        (past_input || self.thread.is_finished())
-            .then(|| self.thread.join().ok())
-            .flatten()
-    }
-}
-
-/// Read `input` on its own thread and feed the broker until the input ends or `alive` clears.
+/// Read `input` on its own thread and feed `controller` until the input ends or the
+/// controller's run does.
 pub fn spawn_reader(
+    controller: &mut Controller,
     input: Box<dyn Read + Send>,
-    feed: FeedSender,
-    alive: Arc<AtomicBool>,
     failures: FailureLog,
     submitter: Submitter,
-) -> std::io::Result<Feeder> {
-    spawn_feeder(feed, alive, move |send| {
-        read_lines(input, &failures, &submitter, send)
-    })
+) -> anyhow::Result<Feeder> {
+    Ok(controller.spawn_input(move |send| read_lines(input, &failures, &submitter, send))?)
 }
 
-/// Feed rows made in advance (`--from-json`) to the broker on their own thread.
-pub fn spawn_rows(
-    rows: Vec<TaskRecord>,
-    feed: FeedSender,
-    alive: Arc<AtomicBool>,
-) -> std::io::Result<Feeder> {
-    spawn_feeder(feed, alive, move |send| {
+/// Feed rows made in advance (`--from-json`) to `controller` on their own thread.
+pub fn spawn_rows(controller: &mut Controller, rows: Vec<TaskRecord>) -> anyhow::Result<Feeder> {
+    Ok(controller.spawn_input(move |send| {
         let report = InputReport {
             tasks: rows.len() as u64,
             ..InputReport::default()
@@ -184,7 +129,7 @@ pub fn spawn_rows(
             }
         }
         report
-    })
+    })?)
 }
 
 /// Read every line of `input`, handing bundles of task rows to `send` (which returns false to

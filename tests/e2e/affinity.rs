@@ -1,16 +1,15 @@
-//! Host affinity with several engines: a broker and two engines in this process, one of them
+//! Host affinity with several engines: a controller and two engines in this process, one of them
 //! registered under another host name, the way a LAN cluster looks to the broker. (`hs stream`
 //! has only its own engine, so this is where tasks are seen to land on the right host.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hs_broker::store::{MemoryStore, TaskRecord};
-use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, BrokerSummary, EngineInfo};
-use hs_broker::{ResultSink, feed};
-use hs_engine::engine::{self, Endpoints, EngineConfig, EngineControl, OutputConfig, StopMode};
+use hs_broker::store::TaskRecord;
+use hs_broker::{BindSet, BrokerConfig, BrokerSummary, ControllerBuilder, EngineInfo};
+use hs_broker::{ResultSink, Running, feed};
+use hs_engine::engine::{Endpoints, EngineConfig, EngineControl, OutputConfig, StopMode};
 use hs_engine::executor::LineSink;
 use hs_engine::task::{JobOptions, Outcome, Task, TaskResult, sentinel};
 
@@ -61,21 +60,16 @@ impl ResultSink for Collect {
     }
 }
 
-/// A broker fed through a feed channel, with one engine on this host and one on [`OTHER`].
+/// A controller fed through its feed, with one engine on this host and one on [`OTHER`].
 struct Cluster {
     feed: Option<feed::FeedSender>,
-    broker: JoinHandle<BrokerSummary>,
-    engines: Vec<(Arc<EngineControl>, JoinHandle<()>)>,
-    results: Collect,
+    running: Running<Collect>,
+    engines: Vec<Arc<EngineControl>>,
     started: Instant,
 }
 
-fn engine_on(
-    host: Option<&str>,
-    endpoints: Endpoints,
-    key: &str,
-    ctx: &zmq::Context,
-) -> EngineParts {
+/// A quiet engine with two slots, registered under `host` (else this host's name).
+fn engine_on(host: Option<&str>, endpoints: Endpoints, key: &str) -> EngineConfig {
     let output = OutputConfig {
         stdout: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
         stderr: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
@@ -86,58 +80,31 @@ fn engine_on(
     if let Some(h) = host {
         cfg.host = h.to_string();
     }
-    let control = Arc::new(EngineControl::new());
-    let thread = {
-        let (ctx, control) = (ctx.clone(), control.clone());
-        std::thread::spawn(move || {
-            engine::run(cfg, &ctx, &control).expect("engine runs");
-        })
-    };
-    (control, thread)
+    cfg
 }
-
-type EngineParts = (Arc<EngineControl>, JoinHandle<()>);
 
 impl Cluster {
     fn start(affinity_wait: Duration) -> Cluster {
         let key = hs_engine::protocol::generate_key();
-        let ctx = zmq::Context::new();
-        let tag = uuid::Uuid::new_v4();
-        let endpoints = Endpoints {
-            engines: format!("inproc://affinity-{tag}-e"),
-            heartbeat: format!("inproc://affinity-{tag}-h"),
-        };
-        let mut cfg = BrokerConfig::new(
-            key.clone(),
-            BindSet {
-                engines: vec![endpoints.engines.clone()],
-                heartbeat: vec![endpoints.heartbeat.clone()],
-                clients: vec![format!("inproc://affinity-{tag}-c")],
-            },
-        );
+        let mut cfg = BrokerConfig::new(key.clone(), BindSet::default());
         cfg.affinity_wait = affinity_wait;
         cfg.heartrate = Duration::from_millis(200);
         cfg.evict = Duration::from_secs(2);
-        let mut broker = Broker::bind(cfg, &ctx, Box::new(MemoryStore::new())).unwrap();
-        let (tx, rx) = feed::channel(&ctx).unwrap();
-        let results = Collect::default();
-        let broker = {
-            let mut sink = results.clone();
-            std::thread::spawn(move || {
-                broker
-                    .run(Some(rx), &mut sink, &BrokerControl::new())
-                    .expect("broker runs")
+        let mut builder = ControllerBuilder::new(cfg);
+        let endpoints = builder.local_endpoints();
+        let mut controller = builder.bind().unwrap();
+        let feed = controller.feed().unwrap();
+        let engines = [None, Some(OTHER)]
+            .into_iter()
+            .map(|host| {
+                let engine = engine_on(host, endpoints.clone(), &key);
+                controller.add_engine(engine, Duration::ZERO)
             })
-        };
-        let engines = vec![
-            engine_on(None, endpoints.clone(), &key, &ctx),
-            engine_on(Some(OTHER), endpoints, &key, &ctx),
-        ];
+            .collect();
         Cluster {
-            feed: Some(tx),
-            broker,
+            feed: Some(feed),
+            running: controller.spawn(Collect::default()).unwrap(),
             engines,
-            results,
             started: Instant::now(),
         }
     }
@@ -159,13 +126,13 @@ impl Cluster {
             })
             .collect();
         let feed = self.feed.as_mut().expect("input still open");
-        feed.send(rows, &|| true).expect("broker takes tasks");
+        feed.send(rows).expect("broker takes tasks");
     }
 
     /// End the input and wait (bounded) for the broker and engines to finish.
     fn finish(mut self, limit: Duration) -> (BrokerSummary, Vec<Seen>) {
         if let Some(feed) = self.feed.take() {
-            feed.finish(&|| true).expect("broker takes the end");
+            feed.finish().expect("broker takes the end");
         }
         let done = Arc::new(AtomicBool::new(false));
         let watchdog = {
@@ -181,13 +148,11 @@ impl Cluster {
                 }
             })
         };
-        let summary = self.broker.join().expect("broker thread");
-        for (_, engine) in self.engines {
-            engine.join().expect("engine thread");
-        }
+        let (ended, results) = self.running.wait();
+        let summary = ended.expect("the controller and its engines run").broker;
         done.store(true, Ordering::SeqCst);
         watchdog.join().expect("finished in time");
-        (summary, self.results.seen())
+        (summary, results.seen())
     }
 }
 
@@ -265,7 +230,7 @@ fn tasks_handed_back_by_their_engine_keep_their_hosts() {
     );
     // Its operator stops it: the interrupted tasks go back to the queue, but only that host may
     // run them, so they wait for it and then fail; the engine on this host never takes them.
-    c.engines[1].0.request(StopMode::Abort);
+    c.engines[1].request(StopMode::Abort);
     let (summary, seen) = c.finish(Duration::from_secs(30));
     assert_eq!((summary.succeeded, summary.failed), (0, 2), "{seen:?}");
     for s in &seen {

@@ -1,11 +1,11 @@
-//! The client ROUTER (submit, status, drain) against an in-process broker and engine, the way
-//! daemons are meant to be embedded: library functions that take their shutdown from outside.
+//! The client ROUTER (submit, status, drain) against an in-process controller and engine, the
+//! way daemons are meant to be embedded: library functions that take their shutdown from outside.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hs_broker::{BindSet, Broker, BrokerConfig, BrokerControl, EngineInfo, ResultSink};
-use hs_engine::engine::{self, Endpoints, EngineConfig, EngineControl, OutputConfig};
+use hs_broker::{BindSet, BrokerConfig, ControllerBuilder, EngineInfo, ResultSink};
+use hs_engine::engine::{EngineConfig, OutputConfig};
 use hs_engine::executor::LineSink;
 use hs_engine::protocol::{
     Body, DrainRequest, Drained, Opener, Refused, Sealer, Status, StatusRequest, Submit, Submitted,
@@ -42,49 +42,26 @@ impl Client {
 #[test]
 fn submit_status_and_drain_through_the_client_socket() {
     let key = hs_engine::protocol::generate_key();
-    let ctx = zmq::Context::new();
-    let tag = uuid::Uuid::new_v4();
-    let engines = format!("inproc://api-{tag}-e");
-    let beats = format!("inproc://api-{tag}-h");
-    let clients = format!("inproc://api-{tag}-c");
+    let clients = format!("inproc://api-{}-c", uuid::Uuid::new_v4());
     let mut cfg = BrokerConfig::new(
         key.clone(),
         BindSet {
-            engines: vec![engines.clone()],
-            heartbeat: vec![beats.clone()],
             clients: vec![clients.clone()],
+            ..BindSet::default()
         },
     );
     cfg.forever = true;
-    let store = Box::new(hs_broker::store::MemoryStore::new());
-    let mut broker = Broker::bind(cfg, &ctx, store).unwrap();
-    let control = Arc::new(BrokerControl::new());
-    let broker_thread = {
-        let control = control.clone();
-        std::thread::spawn(move || {
-            let mut sink = Collect::default();
-            let summary = broker.run(None, &mut sink, &control).unwrap();
-            (summary, sink.0)
-        })
-    };
+    let mut builder = ControllerBuilder::new(cfg);
     let output = OutputConfig {
         stdout: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
         stderr: Arc::new(LineSink::from_writer(Box::new(std::io::sink()))),
         capture_dir: None,
     };
-    let ecfg = EngineConfig::new(
-        Endpoints {
-            engines,
-            heartbeat: beats,
-        },
-        key.clone(),
-        2,
-        output,
-    );
-    let engine_thread = {
-        let ctx = ctx.clone();
-        std::thread::spawn(move || engine::run(ecfg, &ctx, &EngineControl::new()))
-    };
+    let ecfg = EngineConfig::new(builder.local_endpoints(), key.clone(), 2, output);
+    let mut controller = builder.bind().unwrap();
+    controller.add_engine(ecfg, Duration::ZERO);
+    let ctx = controller.context().clone();
+    let running = controller.spawn(Collect::default()).unwrap();
 
     let socket = ctx.socket(zmq::DEALER).unwrap();
     socket.set_rcvtimeo(10_000).unwrap();
@@ -141,10 +118,11 @@ fn submit_status_and_drain_through_the_client_socket() {
     });
     assert!(refused.unwrap_err().contains("draining"));
 
-    let (summary, results) = broker_thread.join().unwrap();
-    assert_eq!(summary.submitted, 11);
-    assert_eq!(results.len(), 11);
-    assert_eq!(results.iter().filter(|(_, code)| *code == 1).count(), 5);
-    let engine_summary = engine_thread.join().unwrap().unwrap();
-    assert_eq!(engine_summary.done, 11);
+    let (ended, results) = running.wait();
+    let ended = ended.unwrap();
+    assert_eq!(ended.broker.submitted, 11);
+    assert_eq!(results.0.len(), 11);
+    assert_eq!(results.0.iter().filter(|(_, code)| *code == 1).count(), 5);
+    assert_eq!(ended.engines.len(), 1);
+    assert_eq!(ended.engines[0].done, 11);
 }

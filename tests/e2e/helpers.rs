@@ -7,17 +7,9 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-/// `target/<profile>/hs`, next to this test binary's `deps/` folder.
+/// The `hs` binary cargo built for these tests (this package's own, never a stale copy).
 pub fn hs_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("hs");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bins` first (scripts/test does)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_hs"))
 }
 
 /// `hsx`, a link to `hs` as the install script makes it (hs is `hs cluster` under that name).

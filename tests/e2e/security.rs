@@ -69,14 +69,21 @@ fn forged_and_malformed_messages_are_dropped_and_service_continues() {
     let body = serde_json::json!({"engine_id": id, "host": "forger", "pid": 1, "slots": 4, "nonce": 1, "version": "x"});
     let frames = forger.seal_raw("register", serde_json::to_vec(&body).unwrap());
     dealer.send_multipart(frames, 0).unwrap();
-    // Garbage of the wrong shape.
-    dealer
+    // Garbage of the wrong shape, from another peer (each peer's refusals are logged at most
+    // once a minute), and a second forgery from the first, counted but not logged again.
+    let other = ctx.socket(zmq::DEALER).unwrap();
+    other.set_linger(1000).unwrap();
+    other.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    other
         .send_multipart([b"hs/1".to_vec(), b"register".to_vec()], 0)
         .unwrap();
-    // Both dropped before a real engine comes (the server leaves once its task is done).
+    let frames = forger.seal_raw("register", serde_json::to_vec(&body).unwrap());
+    dealer.send_multipart(frames, 0).unwrap();
+    // Dropped before a real engine comes (the server leaves once its task is done).
     let dropped = |text: &str| {
-        text.contains("dropped a message on the engine socket: bad signature")
-            && text.contains("wrong number of frames")
+        text.contains(&format!(
+            "dropped a message on the engine socket from {id}: bad signature"
+        )) && text.contains("wrong number of frames")
     };
     assert!(
         wait_until(Duration::from_secs(10), || dropped(&s.read("server.log"))),
@@ -94,6 +101,11 @@ fn forged_and_malformed_messages_are_dropped_and_service_continues() {
     let out = wait_output(server, Duration::from_secs(30));
     let err = s.read("server.log");
     assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("bad signature").count(),
+        1,
+        "one line per peer a minute: {err}"
+    );
     assert_eq!(stdout(&client), "served\n");
     assert!(
         !err.contains("forger"),

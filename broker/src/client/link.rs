@@ -5,7 +5,7 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use hs_engine::protocol::{Body, Envelope, MAX_FRAME_BYTES, Opener, Sealer};
+use hs_engine::protocol::{FromClient, MAX_FRAME_BYTES, Opener, Refusals, Sealer, ToClient};
 use uuid::Uuid;
 
 use super::error::{ClientError, zmq_err};
@@ -21,8 +21,8 @@ pub(crate) struct Link {
     pub endpoint: String,
     host: String,
     port: u16,
-    /// Messages dropped because they failed verification.
-    pub rejected: u64,
+    /// Messages refused: failed verification, or of a kind or shape a client does not take.
+    refusals: Refusals,
 }
 
 impl Link {
@@ -64,20 +64,21 @@ impl Link {
             endpoint,
             host: info.host.clone(),
             port: info.client_port,
-            rejected: 0,
+            refusals: Refusals::new("the client socket"),
         })
     }
 
     /// Sign and send a message (queued by ZeroMQ until the connection is up).
-    pub fn send<B: Body>(&mut self, body: &B) -> Result<(), ClientError> {
-        let frames = self.sealer.seal(body);
+    pub fn send(&mut self, msg: &FromClient) -> Result<(), ClientError> {
+        let frames = self.sealer.seal(msg);
         self.socket
             .send_multipart(frames, 0)
             .map_err(zmq_err("sending to the controller"))
     }
 
-    /// The next verified message from the controller, or `None` once `until` has passed.
-    pub fn recv(&mut self, until: Instant) -> Result<Option<Envelope>, ClientError> {
+    /// The next verified and decoded message from the controller, or `None` once `until` has
+    /// passed.
+    pub fn recv(&mut self, until: Instant) -> Result<Option<ToClient>, ClientError> {
         loop {
             let wait = until.saturating_duration_since(Instant::now());
             let ready = {
@@ -104,26 +105,30 @@ impl Link {
                 }) => continue,
                 Err(e) => return Err(e),
             };
-            match self.opener.open(frames) {
-                Ok(env) if env.sender == self.controller_id => return Ok(Some(env)),
-                // Dialled by address and key alone (`hs submit -q -H HOST -k KEY`): the first
-                // verified answer names the controller, and only it is believed from then on.
-                Ok(env) if self.controller_id.is_nil() => {
-                    self.controller_id = env.sender;
-                    return Ok(Some(env));
-                }
-                Ok(env) => {
-                    return Err(ClientError::Replaced {
-                        endpoint: self.endpoint.clone(),
-                        expected: self.controller_id,
-                        found: env.sender,
-                    });
-                }
+            let env = match self.opener.open(frames) {
+                Ok(env) => env,
                 Err(e) => {
                     // Never believed, never shown: only the reason is logged.
-                    self.rejected += 1;
-                    tracing::debug!("dropped a message on the client socket: {e}");
+                    self.refusals.refuse(b"", &e, Instant::now());
+                    continue;
                 }
+            };
+            if self.controller_id.is_nil() {
+                // Dialled by address and key alone (`hs submit -q -H HOST -k KEY`): the first
+                // verified answer names the controller, and only it is believed from then on.
+                self.controller_id = env.sender;
+            } else if env.sender != self.controller_id {
+                return Err(ClientError::Replaced {
+                    endpoint: self.endpoint.clone(),
+                    expected: self.controller_id,
+                    found: env.sender,
+                });
+            }
+            match env.decode::<ToClient>() {
+                Ok(msg) => return Ok(Some(msg)),
+                Err(e) => self
+                    .refusals
+                    .refuse(env.sender.as_bytes(), &e, Instant::now()),
             }
         }
     }

@@ -5,8 +5,8 @@ use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use hs_engine::protocol::{
-    Body, Cancel, CancelReply, DrainRequest, Drained, Envelope, Finished, FinishedTask, Refused,
-    Status, StatusRequest, Submit, Submitted,
+    Cancel, CancelReply, DrainRequest, Drained, FinishedTask, FromClient, Message, Status,
+    StatusRequest, Submit, Submitted, ToClient,
 };
 use uuid::Uuid;
 
@@ -108,7 +108,7 @@ impl Client {
             opts,
         };
         let waited = client.opts.connect_timeout;
-        match client.request_within::<_, Status>(&StatusRequest {}, waited) {
+        match client.request_within::<Status>(StatusRequest {}.into(), waited) {
             Ok(_) => Ok(client),
             Err(ClientError::Lost { .. }) => Err(client.link.silence(waited)),
             Err(e) => Err(e),
@@ -142,10 +142,10 @@ impl Client {
                 host: Some(self.host.clone()),
                 ..Submit::default()
             };
-            let answer: Submitted = self.request(&submit)?;
+            let answer: Submitted = self.request(submit.into())?;
             if answer.ids.len() != watched.len() {
                 return Err(ClientError::Malformed {
-                    kind: Submitted::KIND.into(),
+                    kind: answer.kind().into(),
                     reason: format!("{} ids for {} tasks", answer.ids.len(), watched.len()),
                 });
             }
@@ -165,7 +165,7 @@ impl Client {
     pub fn cancel(&mut self, ids: &[Uuid]) -> Result<CancelReply, ClientError> {
         let mut total = CancelReply::default();
         for part in ids.chunks(CANCEL_BUNDLE) {
-            let reply: CancelReply = self.request(&Cancel { ids: part.to_vec() })?;
+            let reply: CancelReply = self.request(Cancel { ids: part.to_vec() }.into())?;
             total.cancelled += reply.cancelled;
             total.stopping += reply.stopping;
             total.unknown += reply.unknown;
@@ -175,12 +175,12 @@ impl Client {
 
     /// The controller's queue and engines right now.
     pub fn status(&mut self) -> Result<Status, ClientError> {
-        self.request(&StatusRequest {})
+        self.request(StatusRequest {}.into())
     }
 
     /// Ask the controller to accept no more work, finish what it has, and stop.
     pub fn drain(&mut self) -> Result<(), ClientError> {
-        let _: Drained = self.request(&DrainRequest {})?;
+        let _: Drained = self.request(DrainRequest {}.into())?;
         Ok(())
     }
 
@@ -204,7 +204,7 @@ impl Client {
             // Looks at the socket at least once, even with no time to wait.
             let until = deadline.min(Instant::now() + self.opts.probe_after);
             match self.recv(until)? {
-                Some(env) => self.take_unasked(env)?,
+                Some(msg) => self.take_unasked(msg),
                 None if Instant::now() >= deadline => return Ok(None),
                 None => {}
             }
@@ -221,56 +221,65 @@ impl Client {
     }
 
     /// Send a request and wait for its answer (or a refusal).
-    fn request<Q: Body, A: Body>(&mut self, q: &Q) -> Result<A, ClientError> {
+    fn request<A: TryFrom<ToClient, Error = ToClient>>(
+        &mut self,
+        q: FromClient,
+    ) -> Result<A, ClientError> {
         let limit = self.opts.request_timeout;
         self.request_within(q, limit)
     }
 
-    fn request_within<Q: Body, A: Body>(
+    /// Answers come in the order of the requests: the first message that is neither pushed
+    /// results nor the answer to an earlier liveness probe answers `q`, as an `A` or a refusal.
+    fn request_within<A: TryFrom<ToClient, Error = ToClient>>(
         &mut self,
-        q: &Q,
+        q: FromClient,
         limit: Duration,
     ) -> Result<A, ClientError> {
         self.fail_if_lost()?;
-        self.link.send(q)?;
+        self.link.send(&q)?;
         let deadline = Instant::now() + limit;
         loop {
-            let Some(env) = self.recv(deadline)? else {
+            let Some(msg) = self.recv(deadline)? else {
                 self.lost = true;
                 return Err(self.lost_error());
             };
             self.last_heard = Instant::now();
-            if env.kind == A::KIND && !(A::KIND == Status::KIND && self.probes > 0) {
-                return env.parse::<A>().map_err(|e| malformed(&env, e));
+            match msg {
+                ToClient::Finished(_) => self.take_unasked(msg),
+                ToClient::Status(_) if self.probes > 0 => self.take_unasked(msg),
+                ToClient::Refused(r) => return Err(ClientError::Refused(r.reason)),
+                answer => {
+                    return A::try_from(answer).map_err(|other| ClientError::Malformed {
+                        kind: other.kind().into(),
+                        reason: format!("not an answer to {}", q.kind()),
+                    });
+                }
             }
-            if env.kind == Refused::KIND {
-                let refused: Refused = env.parse().map_err(|e| malformed(&env, e))?;
-                return Err(ClientError::Refused(refused.reason));
-            }
-            self.take_unasked(env)?;
         }
     }
 
     /// A message nobody is waiting on: pushed results, or the answer to a liveness probe.
-    fn take_unasked(&mut self, env: Envelope) -> Result<(), ClientError> {
+    fn take_unasked(&mut self, msg: ToClient) {
         self.last_heard = Instant::now();
-        match env.kind.as_str() {
-            Finished::KIND => {
-                let finished: Finished = env.parse().map_err(|e| malformed(&env, e))?;
+        match msg {
+            ToClient::Finished(finished) => {
                 for r in finished.results {
                     self.watching.remove(&r.id);
                     self.arrived.push_back(r);
                 }
             }
-            Status::KIND if self.probes > 0 => {
+            ToClient::Status(_) if self.probes > 0 => {
                 self.probes -= 1;
                 if self.probes == 0 {
                     self.probe_sent = None;
                 }
             }
-            other => tracing::debug!("ignoring an unexpected {other} message from the controller"),
+            other => tracing::debug!(
+                "ignoring an unasked {} message from the controller",
+                other.kind()
+            ),
         }
-        Ok(())
     }
 
     /// Ask whether the controller is still there after a silence; fail once it has not said
@@ -280,7 +289,7 @@ impl Client {
         let now = Instant::now();
         let heard_since_probe = self.probe_sent.is_none_or(|sent| self.last_heard > sent);
         if heard_since_probe && now.duration_since(self.last_heard) >= self.opts.probe_after {
-            self.link.send(&StatusRequest {})?;
+            self.link.send(&StatusRequest {}.into())?;
             self.probes += 1;
             self.probe_sent = Some(now);
         } else if let Some(sent) = self.probe_sent
@@ -294,7 +303,7 @@ impl Client {
     }
 
     /// The next verified message; a replaced controller makes this client unusable.
-    fn recv(&mut self, until: Instant) -> Result<Option<Envelope>, ClientError> {
+    fn recv(&mut self, until: Instant) -> Result<Option<ToClient>, ClientError> {
         let received = self.link.recv(until);
         if received.as_ref().is_err_and(ClientError::is_lost) {
             self.lost = true;
@@ -314,13 +323,6 @@ impl Client {
             endpoint: self.link.endpoint.clone(),
             silent: self.last_heard.elapsed(),
         }
-    }
-}
-
-fn malformed(env: &Envelope, e: hs_engine::protocol::FrameError) -> ClientError {
-    ClientError::Malformed {
-        kind: env.kind.clone(),
-        reason: e.to_string(),
     }
 }
 

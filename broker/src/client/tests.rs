@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::store::{SqliteStore, TaskStore};
-use crate::{BindSet, Broker, BrokerConfig, BrokerControl, EngineInfo, ResultSink};
+use crate::{BindSet, BrokerConfig, ControllerBuilder, EngineInfo, ResultSink, Running};
 
 struct Discard;
 
@@ -38,8 +38,7 @@ fn port_of(endpoint: &str) -> u16 {
 /// A controller serving forever on loopback, with its store in `dir`.
 struct Controller {
     info: ConnectionInfo,
-    control: Arc<BrokerControl>,
-    thread: Option<JoinHandle<()>>,
+    running: Option<Running<Discard>>,
     engines: Vec<(Arc<EngineControl>, JoinHandle<()>)>,
     db: std::path::PathBuf,
 }
@@ -63,12 +62,14 @@ impl Controller {
         let db = dir.join("tasks.db");
         let mut store = SqliteStore::open(&db).unwrap();
         store.initialize().unwrap();
-        let ctx = zmq::Context::new();
-        let mut broker = Broker::bind(cfg, &ctx, Box::new(store)).unwrap();
-        let bound = broker.bound().clone();
+        let controller = ControllerBuilder::new(cfg)
+            .store(Box::new(store))
+            .bind()
+            .unwrap();
+        let bound = controller.bound().clone();
         let info = ConnectionInfo {
             version: crate::connection::VERSION,
-            controller_id: broker.controller_id(),
+            controller_id: controller.controller_id(),
             host: "127.0.0.1".into(),
             engine_port: port_of(&bound.engines[0]),
             heartbeat_port: port_of(&bound.heartbeat[0]),
@@ -79,17 +80,9 @@ impl Controller {
             profile: None,
             database: None,
         };
-        let control = Arc::new(BrokerControl::new());
-        let thread = {
-            let control = control.clone();
-            std::thread::spawn(move || {
-                broker.run(None, &mut Discard, &control).unwrap();
-            })
-        };
         Controller {
             info,
-            control,
-            thread: Some(thread),
+            running: Some(controller.spawn(Discard).unwrap()),
             engines: Vec::new(),
             db,
         }
@@ -126,12 +119,12 @@ impl Controller {
         for (control, _) in &self.engines {
             control.request(StopMode::Abort);
         }
-        self.control.abort();
-        for (_, thread) in self.engines.drain(..) {
-            let _ = thread.join();
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(running) = self.running.take() {
+            running.control().abort();
+            for (_, thread) in self.engines.drain(..) {
+                let _ = thread.join();
+            }
+            let _ = running.wait();
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use hs_engine::engine::{self, Endpoints, EngineControl, StopMode};
 
 use super::common::{
-    controller_address, engine_config, is_local, seconds_or_none, slots, start_delay, wait_to_start,
+    controller_address, engine_config, is_local, seconds_or_none, slots, start_delay,
 };
 use crate::cli::ClientArgs;
 use crate::config::{Config, Layers, key};
@@ -168,7 +168,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.connection_file.as_deref() == Some(std::path::Path::new("-")) {
         stop_when_stdin_ends(control.clone());
     }
-    wait_to_start(start_delay(args.delay_start), &|| {
+    engine::wait_to_start(start_delay(args.delay_start), &|| {
         signals::interrupted() || signals::stop_requested().is_some()
     });
     let ctx = zmq::Context::new();

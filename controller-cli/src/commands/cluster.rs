@@ -1,26 +1,26 @@
 //! `hs cluster` / `hsx`: a controller and one engine with N slots in one process, talking over
 //! in-process ZeroMQ sockets with the same signed protocol as remote engines.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use hs_broker::{Broker, BrokerConfig, feed};
+use hs_broker::BindSet;
+use hs_broker::store::TaskRecord;
+use hs_engine::engine::{Endpoints, EngineConfig};
 use hs_engine::protocol::generate_key;
+use uuid::Uuid;
 
 use super::cluster_launch;
-use super::common::{
-    engine_config, heartbeat, seconds_or_none, signalwait, slots, start_delay, stop_grace,
-};
+use super::common::{engine_config, seconds_or_none, signalwait, slots, start_delay};
 use super::controller;
-use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use super::listen::{choose_port, tcp_binds};
+use super::setup::{self, Controls};
 use super::store_args::input_settings;
 use crate::cli::ClusterArgs;
 use crate::config::{Config, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::Status;
 use crate::input::{self, Source, Submitter};
-use crate::launch::{LaunchSpec, Launcher, Supervisor, SupervisorConfig};
 use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
@@ -31,23 +31,8 @@ const LOOPBACK: &str = "127.0.0.1";
 pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     let site = Site::from_env();
-    // With --from-json the template is expanded here, per object, before anything runs.
-    let json_rows = match &args.from_json {
-        Some(path) => {
-            let submitter = Submitter::new(hs_engine::engine::short_hostname());
-            Some(crate::from_json::load(
-                path,
-                &args.run.template,
-                &submitter,
-            )?)
-        }
-        None => None,
-    };
-    let input = if args.store.restart || json_rows.is_some() {
-        None
-    } else {
-        Some(Source::from_arg(args.file.clone()).open()?)
-    };
+    let tasks = Tasks::of(&args)?;
+    let templated = matches!(tasks, Tasks::Rows(_));
     args.tls.note_unused();
     args.capacity.note_unenforced();
     let failures = match &args.failures {
@@ -55,215 +40,173 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
         None => FailureLog::none(),
     };
     let key = generate_key();
-    let ctx = zmq::Context::new();
     let launcher = cluster_launch::launcher(&args.launch, cfg)?;
     // Launched engines resolve 0 (= all cores) on their own hosts.
     let slots = match launcher {
         Some(_) => args.slots.num_threads,
         None => slots(args.slots.num_threads),
     };
-
-    let (local, mut bind) = super::local::inproc();
-    let mut remote = None;
-    // The port of `-p` without a launcher: engines and clients may also join on localhost.
-    let mut local_port = None;
-    if let Some(launcher) = launcher {
-        remote = Some(remote_binds(
-            &args,
-            cfg,
-            &mut bind,
-            launcher,
-            &key,
-            json_rows.is_some(),
-            slots,
-        )?);
-    } else if let Some(port) = args.port {
-        let port = choose_port(LOOPBACK, Some(port))?;
-        let tcp = tcp_binds(LOOPBACK, port);
-        bind.engines.extend(tcp.engines);
-        bind.heartbeat.extend(tcp.heartbeat);
-        bind.clients.extend(tcp.clients);
-        local_port = Some(port);
-    }
-    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
-    let mut bcfg = BrokerConfig::new(key.clone(), bind);
-    bcfg.heartrate = heartrate;
-    bcfg.evict = evict;
-    bcfg.bundlesize = cfg.value(args.bundle.bundlesize, key::SERVER_BUNDLESIZE)?;
+    let (remote, bind, local_port) = match launcher {
+        Some(launcher) => {
+            let plan = cluster_launch::plan(&args, cfg, launcher, &key, templated, slots)?;
+            let bind = plan.bind.clone();
+            (Some(plan), bind, None)
+        }
+        // `-p` without a launcher: engines and clients may also join on localhost.
+        None => match args.port {
+            Some(port) => {
+                let port = choose_port(LOOPBACK, Some(port))?;
+                (None, tcp_binds(LOOPBACK, port), Some(port))
+            }
+            None => (None, BindSet::default(), None),
+        },
+    };
+    // After Ctrl-C, give the engines time to stop their tasks and report; launched ones get
+    // as long before they are killed.
+    let signalwait = signalwait(args.run.signalwait, cfg)?;
+    let mut bcfg = setup::broker_config(key.clone(), bind, &args.heartbeat, signalwait, cfg)?;
+    bcfg.bundlesize = setup::bundlesize(args.bundle.bundlesize, cfg)?;
     bcfg.announce_engines = args.port.is_some();
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
-    // An engine added by the autoscaler can only help with tasks still queued at the
-    // controller: engines hold no more than they run.
-    // Launched engines register one after another: a small prefetch keeps the first one from
-    // taking a short queue all to itself.
-    match &remote {
-        Some(r) if r.autoscale.is_some() => bcfg.prefetch = Some(0),
-        Some(_) => bcfg.prefetch = Some(slots.max(1)),
-        None => {}
-    }
-    // After Ctrl-C, give the engines time to stop their tasks and report; launched ones get
-    // as long before they are killed.
-    let grace = stop_grace(signalwait(args.run.signalwait, cfg)?);
-    bcfg.abort_grace = grace;
-    let (location, store) = controller::open_store(&args.store, cfg)?;
-    controller::configure(&mut bcfg, &args.store, &location, cfg)?;
+    bcfg.prefetch = remote.as_ref().map(|r| r.prefetch(slots));
+    let grace = bcfg.abort_grace;
+    let (location, mut builder) = setup::with_store(bcfg, &args.store, cfg)?;
     // The engines of a crashed local cluster died with it; only engines joining through -p
     // could still report tasks they were running.
     if args.port.is_none() {
-        bcfg.restart_grace = Duration::ZERO;
+        builder.config().restart_grace = Duration::ZERO;
     }
-    let mut broker = Broker::bind(bcfg, &ctx, store)?;
+    let endpoints = remote.is_none().then(|| builder.local_endpoints());
+    let mut cluster = builder.bind()?;
     let connection_file = match local_port {
-        Some(port) => Some(write_connection(&site, port, &broker, &key)?),
+        Some(port) => Some(write_connection(
+            &site,
+            port,
+            cluster.controller_id(),
+            &key,
+        )?),
+        None => None,
+    };
+    let ecfg = local_engine(&args, slots, endpoints.clone(), key, templated, &site, cfg)?;
+    let submitter_host = ecfg.host.clone();
+    let controls = Controls {
+        broker: cluster.control().clone(),
+        engine: endpoints.map(|_| {
+            let delay = start_delay(args.launch.delay_start.unwrap_or(0.0));
+            cluster.add_engine(ecfg, delay)
+        }),
+    };
+    controls.stop_on_interrupt()?;
+    controls.stop_on_signals()?;
+
+    let reader = match tasks {
+        Tasks::Input(input) => {
+            let mut submitter = Submitter::new(submitter_host);
+            submitter.defaults =
+                input_settings(args.cores, args.memory, args.run.task_timeout, cfg)?;
+            Some(input::spawn_reader(
+                &mut cluster,
+                input,
+                failures.clone(),
+                submitter,
+            )?)
+        }
+        Tasks::Rows(rows) => Some(input::spawn_rows(&mut cluster, rows)?),
+        Tasks::Store => None,
+    };
+    let supervisor = match remote {
+        Some(plan) => Some(plan.start(cluster.controller_id(), grace, controls.broker.clone())?),
         None => None,
     };
 
-    let mut ecfg = engine_config(
-        &args.run,
-        &args.bundle,
-        slots,
-        local,
-        key.clone(),
-        &site,
-        cfg,
-    )?;
-    ecfg.idle_timeout =
-        seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);
-    let controls = super::local::Controls::install()?;
-    controls.stop_on_signals()?;
-
-    let alive = Arc::new(AtomicBool::new(true));
-    let (feed_rx, reader) = match (input, json_rows) {
-        (Some(input), _) => {
-            let (tx, rx) = feed::channel(&ctx)?;
-            let mut submitter = Submitter::new(ecfg.host.clone());
-            submitter.defaults =
-                input_settings(args.cores, args.memory, args.run.task_timeout, cfg)?;
-            let reader =
-                input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter)?;
-            (Some(rx), Some(reader))
-        }
-        (None, Some(rows)) => {
-            let (tx, rx) = feed::channel(&ctx)?;
-            ecfg.template = super::common::parse_template("{}")?;
-            (Some(rx), Some(input::spawn_rows(rows, tx, alive.clone())?))
-        }
-        (None, None) => (None, None),
-    };
-    let (engine_thread, supervisor) = match remote {
-        None => {
-            let delay = start_delay(args.launch.delay_start.unwrap_or(0.0));
-            (Some(controls.spawn_engine(ecfg, &ctx, delay)?), None)
-        }
-        Some(mut plan) => {
-            plan.spec.info.controller_id = broker.controller_id();
-            let config = SupervisorConfig {
-                spec: plan.spec,
-                autoscale: plan.autoscale,
-                end_with_engines: true,
-                stop_grace: grace,
-            };
-            (
-                None,
-                Some(Supervisor::start(config, controls.broker.clone())?),
-            )
-        }
-    };
-
     let mut report = Report::new(failures, progress::start());
-    let outcome = broker.run(feed_rx, &mut report, &controls.broker);
-    alive.store(false, Ordering::SeqCst);
-    let aborted = outcome.as_ref().map_or(true, |s| s.aborted || s.stopped);
+    let outcome = cluster.run(&mut report).map_err(setup::run_error);
+    let aborted = outcome
+        .as_ref()
+        .map_or(true, |s| s.broker.aborted || s.broker.stopped);
     let launched = supervisor.map(|s| s.finish(aborted));
-    let engine_outcome = match engine_thread {
-        Some(t) => controls.join_engine(t).map(|_| ()),
-        None => Ok(()),
-    };
     progress::finish();
     if let Some(path) = connection_file {
         let _ = std::fs::remove_file(path);
     }
-    let summary = outcome?;
-    engine_outcome?;
+    let summary = outcome?.broker;
     if let Some(error) = launched.and_then(|l| l.error) {
         return Err(crate::exit::Failure::runtime(error));
     }
     let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
     controller::note_unfinished(&summary, &location);
-    let status = controller::finish(
+    Ok(controller::finish(
         &summary,
         input_report,
         started,
         !args.store.restart,
         args.fail_exit.fail_exit,
-    );
-    // Sockets owned by a reader still blocked on its input would make context teardown wait.
-    std::mem::forget(ctx);
-    Ok(status)
+    ))
+}
+
+/// Where a cluster's tasks come from.
+enum Tasks {
+    /// Lines of a file or stdin.
+    Input(Box<dyn Read + Send>),
+    /// Rows made from `--from-json`, whose template is expanded here, per object, before
+    /// anything runs.
+    Rows(Vec<TaskRecord>),
+    /// Only the store (`--restart` alone).
+    Store,
+}
+
+impl Tasks {
+    fn of(args: &ClusterArgs) -> anyhow::Result<Tasks> {
+        if let Some(path) = &args.from_json {
+            let submitter = Submitter::new(hs_engine::engine::short_hostname());
+            let rows = crate::from_json::load(path, &args.run.template, &submitter)?;
+            return Ok(Tasks::Rows(rows));
+        }
+        if args.store.restart {
+            return Ok(Tasks::Store);
+        }
+        Ok(Tasks::Input(Source::from_arg(args.file.clone()).open()?))
+    }
+}
+
+/// The engine that runs in this process, on `endpoints`. Made (and so checked) with launched
+/// engines too (no `endpoints`), so that a bad setting stops the run here.
+fn local_engine(
+    args: &ClusterArgs,
+    slots: u32,
+    endpoints: Option<Endpoints>,
+    key: String,
+    templated: bool,
+    site: &Site,
+    cfg: &Config,
+) -> anyhow::Result<EngineConfig> {
+    let endpoints = endpoints.unwrap_or(Endpoints {
+        engines: String::new(),
+        heartbeat: String::new(),
+    });
+    let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, site, cfg)?;
+    ecfg.idle_timeout =
+        seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);
+    if templated {
+        ecfg.template = super::common::parse_template("{}")?;
+    }
+    Ok(ecfg)
 }
 
 fn write_connection(
     site: &Site,
     port: u16,
-    broker: &Broker,
+    controller_id: Uuid,
     key: &str,
 ) -> anyhow::Result<std::path::PathBuf> {
     site.security_dir()?;
     let path = connection::default_path(site, port);
-    let info = ConnectionInfo::for_this_process(broker.controller_id(), LOOPBACK, port, key);
+    let info = ConnectionInfo::for_this_process(controller_id, LOOPBACK, port, key);
     connection::write(&path, &info)?;
     tracing::info!(
         "engines may join with: hs client -p {port} (connection file {})",
         path.display()
     );
     Ok(path)
-}
-
-/// Engines launched outside this process: what to start and where they connect.
-struct RemotePlan {
-    spec: LaunchSpec,
-    autoscale: Option<crate::launch::autoscale::Settings>,
-}
-
-/// Listen on TCP for launched engines and clients, the launch supervisor among them (`-H`,
-/// `-p`, else the first free ports from 50001).
-fn remote_binds(
-    args: &ClusterArgs,
-    cfg: &Config,
-    bind: &mut hs_broker::BindSet,
-    launcher: Launcher,
-    key: &str,
-    templated: bool,
-    slots: u32,
-) -> anyhow::Result<RemotePlan> {
-    let host = cfg.value(args.launch.bind.clone(), key::SERVER_BIND)?;
-    let (address, loopback) = bind_address(&host)?;
-    if loopback && launcher.reaches_other_hosts() {
-        tracing::warn!(
-            "the controller listens on localhost only: engines on other hosts cannot reach it; \
-             pass -H with an address they can reach"
-        );
-    }
-    let port = choose_port(&address, args.port)?;
-    *bind = tcp_binds(&address, port);
-    // The broker's id is filled in once it is bound.
-    let info = ConnectionInfo::for_this_process(
-        uuid::Uuid::nil(),
-        dial_address(&address, loopback),
-        port,
-        key,
-    );
-    tracing::info!(
-        "controller on {host}:{port}; starting engines with the {} launcher",
-        launcher.name()
-    );
-    Ok(RemotePlan {
-        spec: LaunchSpec {
-            launcher,
-            engine: cluster_launch::engine_args(args, slots, cfg, templated)?,
-            info,
-        },
-        autoscale: cluster_launch::autoscale(&args.launch, cfg)?,
-    })
 }

@@ -1,14 +1,99 @@
 //! What `hs cluster --ssh/--ssh-group/--mpi/--launcher/--autoscaling` launch: the launcher,
-//! the autoscaling settings and the engine command line, from flags over configuration.
+//! the autoscaling settings and the engine command line, from flags over configuration, and
+//! where the controller listens for the engines it launches.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use hs_broker::{BindSet, BrokerControl};
+use uuid::Uuid;
+
+use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
 use crate::cli::{ClusterArgs, LaunchArgs};
 use crate::config::{Config, Layers, key};
+use crate::connection::ConnectionInfo;
 use crate::exit::Failure;
 use crate::launch::autoscale::{Policy, Settings};
-use crate::launch::{EngineArgs, Launcher, hostlist, own_exe};
+use crate::launch::{
+    EngineArgs, LaunchSpec, Launcher, Supervisor, SupervisorConfig, hostlist, own_exe,
+};
 use crate::profile::nodefile;
+
+/// Engines launched outside this process: what to start, and where the controller listens for
+/// them and for clients, the launch supervisor among them.
+pub struct RemotePlan {
+    spec: LaunchSpec,
+    autoscale: Option<Settings>,
+    pub bind: BindSet,
+}
+
+/// Listen on TCP (`-H`, `-p`, else the first free ports from 50001) for the engines `launcher`
+/// starts with `slots` slots each (`templated`: tasks come expanded, from `--from-json`).
+pub fn plan(
+    args: &ClusterArgs,
+    cfg: &Config,
+    launcher: Launcher,
+    key: &str,
+    templated: bool,
+    slots: u32,
+) -> anyhow::Result<RemotePlan> {
+    let host = cfg.value(args.launch.bind.clone(), key::SERVER_BIND)?;
+    let (address, loopback) = bind_address(&host)?;
+    if loopback && launcher.reaches_other_hosts() {
+        tracing::warn!(
+            "the controller listens on localhost only: engines on other hosts cannot reach it; \
+             pass -H with an address they can reach"
+        );
+    }
+    let port = choose_port(&address, args.port)?;
+    // The broker's id is filled in once it is bound.
+    let info =
+        ConnectionInfo::for_this_process(Uuid::nil(), dial_address(&address, loopback), port, key);
+    tracing::info!(
+        "controller on {host}:{port}; starting engines with the {} launcher",
+        launcher.name()
+    );
+    Ok(RemotePlan {
+        spec: LaunchSpec {
+            launcher,
+            engine: engine_args(args, slots, cfg, templated)?,
+            info,
+        },
+        autoscale: autoscale(&args.launch, cfg)?,
+        bind: tcp_binds(&address, port),
+    })
+}
+
+impl RemotePlan {
+    /// Tasks an engine may hold beyond its `slots`. An engine added by the autoscaler can only
+    /// help with tasks still queued at the controller: engines hold no more than they run.
+    /// Launched engines register one after another: a small prefetch keeps the first one from
+    /// taking a short queue all to itself.
+    pub fn prefetch(&self, slots: u32) -> u32 {
+        match self.autoscale {
+            Some(_) => 0,
+            None => slots.max(1),
+        }
+    }
+
+    /// Launch the engines of the controller `controller_id`; once it ends they get
+    /// `stop_grace` to leave before they are killed.
+    pub fn start(
+        mut self,
+        controller_id: Uuid,
+        stop_grace: Duration,
+        control: Arc<BrokerControl>,
+    ) -> anyhow::Result<Supervisor> {
+        self.spec.info.controller_id = controller_id;
+        let config = SupervisorConfig {
+            spec: self.spec,
+            autoscale: self.autoscale,
+            end_with_engines: true,
+            stop_grace,
+        };
+        Ok(Supervisor::start(config, control)?)
+    }
+}
 
 /// The launcher the flags ask for (`None`: the engine runs inside this process).
 pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launcher>> {

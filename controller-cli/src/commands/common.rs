@@ -119,24 +119,6 @@ pub fn start_delay(seconds: f64) -> Duration {
     Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
 }
 
-/// Sleep `delay` before an engine starts, in short steps so that `stop` (an interrupt, a
-/// cluster that ended meanwhile) cuts the wait short.
-pub fn wait_to_start(delay: Duration, stop: &dyn Fn() -> bool) {
-    if delay.is_zero() {
-        return;
-    }
-    tracing::debug!("waiting {:.2}s before connecting", delay.as_secs_f64());
-    let until = std::time::Instant::now().checked_add(delay);
-    loop {
-        let now = std::time::Instant::now();
-        let left = until.map_or(Duration::MAX, |u| u.saturating_duration_since(now));
-        if left.is_zero() || stop() {
-            return;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(20)));
-    }
-}
-
 /// A configured number of seconds where 0 means "none" (`task.timeout`, `client.timeout`).
 pub fn seconds_or_none(seconds: Option<f64>) -> Option<Duration> {
     positive(seconds).map(Duration::from_secs_f64)

@@ -1,7 +1,6 @@
 //! What `hs cluster` and `hs server` share: opening and claiming the store, applying the store
 //! flags to the broker, and turning the end of a run into a summary and an exit status.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hs_broker::store::TaskStore;
@@ -14,14 +13,7 @@ use crate::exit::{Failure, Status};
 use crate::input::InputReport;
 use crate::signals::StopRequest;
 
-/// SIGUSR1 stops scheduling: engines hand back what they have not started and finish what they
-/// run, and the controller exits once they have left. SIGUSR2 also stops the running tasks
-/// (as Ctrl-C does). Either way the tasks not finished stay in the store and the exit status is 0.
-pub fn stop_on_signals(control: Arc<BrokerControl>) -> anyhow::Result<()> {
-    crate::signals::on_stop_signal(move |request| stop_broker(&control, request))
-}
-
-/// The controller's reaction to `request` (see [`stop_on_signals`]).
+/// The controller's reaction to `request` (see [`super::setup::Controls::stop_on_signals`]).
 pub fn stop_broker(control: &BrokerControl, request: StopRequest) {
     match request {
         StopRequest::Drain => {

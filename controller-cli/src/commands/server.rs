@@ -2,24 +2,24 @@
 //! (or `-f`), so `hs server < tasks > failed` works as a sieve.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use hs_broker::{Broker, BrokerConfig, BrokerControl, feed};
+use hs_broker::BrokerControl;
 use hs_engine::protocol::{generate_key, validate_key};
 
-use super::common::{heartbeat, signalwait, stop_grace};
+use super::common::signalwait;
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use super::setup::{self, Controls};
 use super::store_args::input_settings;
 use crate::cli::ServerArgs;
 use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::input::{self, Source, Submitter};
+use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::site::Site;
-use crate::{progress, signals};
 
 /// `-k`, else `server.auth` (validated the same way, the message naming where it came from),
 /// else a generated key, which only a loopback server may use.
@@ -57,8 +57,11 @@ fn server_key(
 pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     // First, so a stop asked for while the server starts is not lost (nor kills it).
-    let control = Arc::new(BrokerControl::new());
-    controller::stop_on_signals(control.clone())?;
+    let controls = Controls {
+        broker: Arc::new(BrokerControl::new()),
+        engine: None,
+    };
+    controls.stop_on_signals()?;
     let site = Site::from_env();
     let bind = cfg.value(args.bind.clone(), key::SERVER_BIND)?;
     let (address, loopback) = bind_address(&bind)?;
@@ -75,26 +78,24 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
 
     let port = cfg.value(args.port, key::SERVER_PORT)?;
     let port = choose_port(&address, Some(port))?;
-    let sockets = tcp_binds(&address, port);
-    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
-    let mut bcfg = BrokerConfig::new(key.clone(), sockets);
-    bcfg.heartrate = heartrate;
-    bcfg.evict = evict;
-    bcfg.bundlesize = cfg.value(args.bundle.bundlesize, key::SERVER_BUNDLESIZE)?;
+    let binds = tcp_binds(&address, port);
+    let mut bcfg = setup::broker_config(
+        key.clone(),
+        binds,
+        &args.heartbeat,
+        signalwait(None, cfg)?,
+        cfg,
+    )?;
+    bcfg.bundlesize = setup::bundlesize(args.bundle.bundlesize, cfg)?;
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
-    // After Ctrl-C the engines are told to stop their tasks and hand back what is unfinished;
-    // they get as long as a task takes to stop to do so and say goodbye.
-    bcfg.abort_grace = stop_grace(signalwait(None, cfg)?);
-    let (location, store) = controller::open_store(&args.store, cfg)?;
-    controller::configure(&mut bcfg, &args.store, &location, cfg)?;
-    let ctx = zmq::Context::new();
-    let mut broker = Broker::bind(bcfg, &ctx, store)?;
+    let (location, builder) = setup::with_store(bcfg, &args.store, cfg)?;
+    let mut server = builder.control(controls.broker.clone()).bind()?;
 
     site.security_dir()?;
     let path = connection::default_path(&site, port);
     let dial = dial_address(&address, loopback);
-    let info = ConnectionInfo::for_this_process(broker.controller_id(), dial, port, key);
+    let info = ConnectionInfo::for_this_process(server.controller_id(), dial, port, key);
     connection::write(&path, &info)?;
     tracing::info!(
         "serving on {bind}:{port} (heartbeats {}, clients {}); connection file {}",
@@ -103,38 +104,33 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         path.display()
     );
 
-    {
-        let c = control.clone();
-        signals::on_interrupt(move || c.abort())?;
-    }
-    let alive = Arc::new(AtomicBool::new(true));
-    let (feed_rx, reader) = match input {
+    controls.stop_on_interrupt()?;
+    let reader = match input {
         Some(input) => {
-            let (tx, rx) = feed::channel(&ctx)?;
             let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
             submitter.defaults = input_settings(args.cores, args.memory, args.task_timeout, cfg)?;
-            let reader =
-                input::spawn_reader(input, tx, alive.clone(), failures.clone(), submitter)?;
-            (Some(rx), Some(reader))
+            Some(input::spawn_reader(
+                &mut server,
+                input,
+                failures.clone(),
+                submitter,
+            )?)
         }
-        None => (None, None),
+        None => None,
     };
     let mut report = Report::new(failures, progress::start());
-    let outcome = broker.run(feed_rx, &mut report, &control);
-    alive.store(false, Ordering::SeqCst);
+    let outcome = server.run(&mut report);
     progress::finish();
     let _ = std::fs::remove_file(&path);
-    let summary = outcome?;
+    let summary = outcome.map_err(setup::run_error)?.broker;
     let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
     controller::note_unfinished(&summary, &location);
     let expected_input = args.file.is_some() || !(args.forever || args.store.restart);
-    let status = controller::finish(
+    Ok(controller::finish(
         &summary,
         input_report,
         started,
         expected_input,
         args.fail_exit.fail_exit,
-    );
-    std::mem::forget(ctx);
-    Ok(status)
+    ))
 }

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hs_broker::{Broker, BrokerConfig, BrokerControl};
+use hs_broker::{BrokerControl, ControllerBuilder};
 use hs_engine::protocol::generate_key;
 
-use super::common::{heartbeat, signalwait, stop_grace};
+use super::common::signalwait;
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
+use super::setup::{self, Controls};
 use crate::cli::{StartArgs, StoreArgs};
 use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
@@ -20,7 +21,6 @@ use crate::launch::{EngineArgs, LaunchSpec, Supervisor, SupervisorConfig};
 use crate::profile::state::{self, ClusterState};
 use crate::profile::{Profile, launcher};
 use crate::report::{FailureLog, Report};
-use crate::signals;
 use crate::site::Site;
 
 pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
@@ -77,24 +77,27 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         )));
     }
     let binds = tcp_binds(&address, port);
-    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
-    let mut bcfg = BrokerConfig::new(key.clone(), binds);
-    bcfg.heartrate = heartrate;
-    bcfg.evict = evict;
-    bcfg.forever = true;
     // When interrupted (Ctrl-C, SIGTERM), the engines stop their tasks and report back first;
     // engines that have not left by then are stopped by the supervisor.
-    let grace = stop_grace(signalwait(None, cfg)?);
-    bcfg.abort_grace = grace;
-    bcfg.bundlesize = cfg.value(None, key::SERVER_BUNDLESIZE)?;
+    let signalwait = signalwait(None, cfg)?;
+    let mut bcfg = setup::broker_config(key.clone(), binds, &args.heartbeat, signalwait, cfg)?;
+    bcfg.forever = true;
+    bcfg.bundlesize = setup::bundlesize(None, cfg)?;
     controller::configure(&mut bcfg, &store_args, &location, cfg)?;
-    let ctx = zmq::Context::new();
-    let mut broker = Broker::bind(bcfg, &ctx, store)?;
+    let grace = bcfg.abort_grace;
+    let controls = Controls {
+        broker: Arc::new(BrokerControl::new()),
+        engine: None,
+    };
+    let controller = ControllerBuilder::new(bcfg)
+        .store(store)
+        .control(controls.broker.clone())
+        .bind()?;
 
     let info = ConnectionInfo {
         profile: Some(profile.name.clone()),
         ..ConnectionInfo::for_this_process(
-            broker.controller_id(),
+            controller.controller_id(),
             dial_address(&address, loopback),
             port,
             key.clone(),
@@ -127,12 +130,8 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         );
     }
 
-    let control = Arc::new(BrokerControl::new());
-    {
-        let c = control.clone();
-        signals::on_interrupt(move || c.abort())?;
-    }
-    super::controller::stop_on_signals(control.clone())?;
+    controls.stop_on_interrupt()?;
+    controls.stop_on_signals()?;
     let supervisor = Supervisor::start(
         SupervisorConfig {
             spec: LaunchSpec {
@@ -144,21 +143,20 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
             end_with_engines: false,
             stop_grace: grace,
         },
-        control.clone(),
+        controls.broker.clone(),
     )?;
     let mut report = Report::new(FailureLog::none(), None);
-    let outcome = broker.run(None, &mut report, &control);
+    let outcome = controller.run(&mut report);
     // A profile's cluster ends by being stopped: its engines get the full grace.
     let launched = supervisor.finish(true);
     profile.remove_runtime_files();
-    let summary = outcome?;
+    let summary = outcome.map_err(setup::run_error)?.broker;
     super::common::log_summary(&summary, 0, started.elapsed());
     tracing::info!(
         "profile {} stopped ({} engine processes ended)",
         profile.name,
         launched.exited.len()
     );
-    std::mem::forget(ctx);
     // Stopping a profile (hs stop, Ctrl-C) is its normal end; only a failed launch is an error.
     match launched.error {
         Some(error) => Err(Failure::runtime(error)),

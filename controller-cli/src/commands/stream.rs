@@ -10,20 +10,16 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hs_broker::store::MemoryStore;
-use hs_broker::{Broker, BrokerConfig, EngineInfo, ResultSink, feed};
+use hs_broker::{BindSet, ControllerBuilder, EngineInfo, ResultSink};
 use hs_engine::protocol::{FinishedTask, generate_key};
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
-use super::common::{
-    engine_config, heartbeat, host_wait, log_summary, signalwait, slots, stop_grace,
-};
-use super::local;
+use super::common::{engine_config, host_wait, log_summary, signalwait, slots};
+use super::setup::{self, Controls};
 use crate::cli::StreamArgs;
 use crate::config::Config;
 use crate::exit::Status;
@@ -116,44 +112,45 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     let site = Site::from_env();
     let slots = slots(args.slots.num_threads);
     let key = generate_key();
-    let ctx = zmq::Context::new();
-    let (endpoints, bind) = local::inproc();
-    let (heartrate, evict) = heartbeat(&args.heartbeat, cfg)?;
-    let mut bcfg = BrokerConfig::new(key.clone(), bind);
-    bcfg.heartrate = heartrate;
-    bcfg.evict = evict;
+    let signalwait = signalwait(args.run.signalwait, cfg)?;
+    let mut bcfg = setup::broker_config(
+        key.clone(),
+        BindSet::default(),
+        &args.heartbeat,
+        signalwait,
+        cfg,
+    )?;
     bcfg.announce_engines = false;
     bcfg.restart_grace = Duration::ZERO;
     bcfg.affinity_wait = host_wait(args.host_wait, cfg)?;
-    bcfg.abort_grace = stop_grace(signalwait(args.run.signalwait, cfg)?);
-    let mut broker = Broker::bind(bcfg, &ctx, Box::new(MemoryStore::new()))?;
+    // The in-memory store: nothing is kept once answered.
+    let mut builder = ControllerBuilder::new(bcfg);
+    let endpoints = builder.local_endpoints();
+    let mut controller = builder.bind()?;
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, &site, cfg)?;
     // Stdout carries the results: task output goes to stderr unless a job or -o says otherwise.
     if args.run.output.is_none() {
         ecfg.output.stdout = Arc::new(hs_engine::executor::LineSink::stderr());
     }
-    let controls = local::Controls::install()?;
+    let submitter = Submitter::new(ecfg.host.clone());
+    let controls = Controls {
+        broker: controller.control().clone(),
+        engine: Some(controller.add_engine(ecfg, Duration::ZERO)),
+    };
+    controls.stop_on_interrupt()?;
 
     let state: State = Arc::new(Mutex::new(Shared {
         pending: HashMap::new(),
         emitter: Emitter::new(args.keep_order),
     }));
-    let (tx, rx) = feed::channel(&ctx)?;
-    let alive = Arc::new(AtomicBool::new(true));
     let reader = {
-        let (state, alive) = (state.clone(), alive.clone());
-        let submitter = Submitter::new(ecfg.host.clone());
-        crate::input::spawn_feeder(tx, alive, move |send| {
+        let state = state.clone();
+        controller.spawn_input(move |send| {
             read_jobs(Box::new(std::io::stdin()), state, submitter, send)
         })?
     };
-    let engine = controls.spawn_engine(ecfg, &ctx, Duration::ZERO)?;
     let mut sink = StreamSink(state.clone());
-    let outcome = broker.run(Some(rx), &mut sink, &controls.broker);
-    alive.store(false, Ordering::SeqCst);
-    let engine_outcome = controls.join_engine(engine);
-    let summary = outcome?;
-    engine_outcome?;
+    let summary = controller.run(&mut sink).map_err(setup::run_error)?.broker;
 
     // Whatever was not answered was stopped by an interrupt: say so, one line per job.
     let mut shared = lock(&state);
@@ -171,6 +168,5 @@ pub fn run(args: StreamArgs, cfg: &Config) -> anyhow::Result<Status> {
     let interrupted = summary.aborted || crate::signals::interrupted();
     let read_error = reader.report(interrupted).and_then(|r| r.read_error);
     log_summary(&summary, 0, started.elapsed());
-    std::mem::forget(ctx);
     crate::stream::exit_status(interrupted, read_error, not_ok)
 }

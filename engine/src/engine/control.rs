@@ -1,6 +1,7 @@
 //! Stopping an engine from outside (signal handlers, an in-process cluster, tests).
 
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
 
 /// How the engine should stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,6 +54,24 @@ impl EngineControl {
     /// The signal given to [`request_by_signal`](Self::request_by_signal), if any.
     pub fn signal(&self) -> Option<i32> {
         Some(self.signal.load(Ordering::SeqCst)).filter(|s| *s != 0)
+    }
+}
+
+/// Sleep `delay` before an engine starts (`--delay-start`), in short steps so that `stop` (an
+/// interrupt, a cluster that ended meanwhile) cuts the wait short.
+pub fn wait_to_start(delay: Duration, stop: &dyn Fn() -> bool) {
+    if delay.is_zero() {
+        return;
+    }
+    tracing::debug!("waiting {:.2}s before connecting", delay.as_secs_f64());
+    let until = Instant::now().checked_add(delay);
+    loop {
+        let now = Instant::now();
+        let left = until.map_or(Duration::MAX, |u| u.saturating_duration_since(now));
+        if left.is_zero() || stop() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
     }
 }
 

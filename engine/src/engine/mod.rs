@@ -20,6 +20,6 @@ mod run_loop;
 mod slot;
 
 pub use config::{Endpoints, EngineConfig, OutputConfig};
-pub use control::{EngineControl, StopMode};
+pub use control::{EngineControl, StopMode, wait_to_start};
 pub use env::short_hostname;
 pub use run_loop::{EngineError, EngineSummary, run, run_with_executor};

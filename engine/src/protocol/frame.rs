@@ -40,6 +40,13 @@ pub enum FrameError {
     Replay { seq: u64, last: u64 },
     #[error("malformed {0} message: {1}")]
     Malformed(String, String),
+    /// Authenticated, but of a kind this receiver does not take (the kind is signed, so it may
+    /// be shown, escaped).
+    #[error("unexpected message kind {0:?}")]
+    UnknownKind(String),
+    /// Signed by one peer and sent over another's connection.
+    #[error("the signed sender does not match its connection")]
+    SenderMismatch,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -370,17 +370,8 @@ pub struct Refused {
 kind!(Refused, "refused");
 
 impl super::Sealer {
-    /// Sign `body` as a message of its kind.
-    pub fn seal<B: Body>(&mut self, body: &B) -> [Vec<u8>; 5] {
-        let json = serde_json::to_vec(body).expect("message bodies serialise");
-        self.seal_raw(B::KIND, json)
-    }
-}
-
-impl super::Envelope {
-    /// Parse the body as `B`. The envelope is already authenticated, so the error may name the kind.
-    pub fn parse<B: Body>(&self) -> Result<B, super::FrameError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| super::FrameError::Malformed(B::KIND.to_string(), e.to_string()))
+    /// Sign `msg` under its kind.
+    pub fn seal<M: super::Message>(&mut self, msg: &M) -> [Vec<u8>; 5] {
+        self.seal_raw(msg.kind(), msg.to_json())
     }
 }

@@ -6,10 +6,14 @@
 //! strictly increasing sequence number (replays are dropped), and frame sizes are checked before
 //! anything is parsed.
 
+mod direction;
 mod frame;
 mod key;
 mod message;
+mod refusals;
 
+pub use direction::{FromClient, FromEngine, Message, ToClient, ToEngine};
 pub use frame::{Envelope, FrameError, MAX_FRAME_BYTES, Opener, PROTOCOL, Sealer};
 pub use key::{KeyError, generate_key, validate_key};
 pub use message::*;
+pub use refusals::{LOG_EVERY, Refusals};

@@ -23,6 +23,11 @@ const READY_WAIT: Duration = Duration::from_secs(10);
 /// The script a slot shell runs: loading the builtin is all it does.
 const SCRIPT: &str = "enable -f /proc/self/fd/1 hs_warm";
 
+/// Room in the slot shell's arguments (its only positional parameter, blanks) where each task
+/// writes its own `bash -o pipefail -c CMD`, so that ps and `pgrep -f` show a task as they show
+/// a fresh bash (commands longer than this are cut there).
+const TITLE_ROOM: usize = 16 * 1024;
+
 /// What became of one request.
 pub(super) enum Reply {
     /// The task runs in this process, a child of the engine and its own group's leader.
@@ -54,7 +59,16 @@ impl SlotShell {
         let mut command = Command::new(BASH);
         command
             .arg0("bash")
-            .args(["--norc", "--noprofile", "-o", "pipefail", "-c", SCRIPT])
+            .args([
+                "--norc",
+                "--noprofile",
+                "-o",
+                "pipefail",
+                "-c",
+                SCRIPT,
+                "bash",
+            ])
+            .arg(" ".repeat(TITLE_ROOM))
             .process_group(0)
             .env_clear()
             .envs(inherited.pairs_with(TaskVars::none()))

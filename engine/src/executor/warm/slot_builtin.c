@@ -99,6 +99,8 @@ extern sigjmp_buf top_level;
 extern const char *const dist_version;
 
 extern SHELL_VAR *bind_variable(const char *, char *, int);
+extern void remember_args(WORD_LIST *, int);
+extern void set_dollar_vars_unchanged(void);
 extern void seedrand(void);
 extern void set_pwd(void);
 extern int parse_and_execute(char *, const char *, int);
@@ -113,6 +115,12 @@ extern void *xmalloc(size_t);
 #define SOCKET_FLOOR 64
 /* A request larger than this is refused (the engine never sends one). */
 #define MAX_REQUEST (256u * 1024 * 1024)
+
+/* The slot shell's argument strings (what /proc/PID/cmdline shows), found at load time: a task
+ * writes its own `bash -o pipefail -c CMD` there, so ps and pgrep -f see a task as they would
+ * a fresh bash. The engine pads the slot shell's arguments to make room. */
+static char *title_start;
+static size_t title_len;
 
 struct request {
     char *buf;
@@ -217,6 +225,48 @@ bad:
     return -1;
 }
 
+/* Reads arg_start and arg_end of this process (fields 48 and 49 of /proc/self/stat). */
+static void find_title(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return;
+    unsigned long start = 0, end = 0;
+    /* p + 2 is field 3 (the state); field 48 is 45 fields further. */
+    char *save = NULL, *tok = strtok_r(p + 2, " ", &save);
+    for (int field = 3; tok != NULL && field <= 49; field++, tok = strtok_r(NULL, " ", &save)) {
+        if (field == 48)
+            start = strtoul(tok, NULL, 10);
+        else if (field == 49)
+            end = strtoul(tok, NULL, 10);
+    }
+    if (start != 0 && end > start && (char *)start == program_invocation_name) {
+        title_start = (char *)start;
+        title_len = end - start;
+    }
+}
+
+/* Writes `bash -o pipefail -c COMMAND` over the argument strings (cut to fit, the rest NUL). */
+static void set_title(const char *command)
+{
+    static const char prefix[] = "bash\0-o\0pipefail\0-c";
+    if (title_start == NULL || title_len < sizeof prefix + 1)
+        return;
+    memset(title_start, 0, title_len);
+    memcpy(title_start, prefix, sizeof prefix);
+    size_t room = title_len - sizeof prefix - 1, len = strlen(command);
+    memcpy(title_start + sizeof prefix, command, len < room ? len : room);
+}
+
 /* Makes the freshly cloned child look like a bash that has just started with the task's
  * environment, then runs the command as bash's `-c` path does (shell.c: run_one_command and
  * the exit_shell after it). Never returns. */
@@ -240,6 +290,10 @@ static void run_task(int sock, struct request *req)
         for (int fd = 3; fd < 1024; fd++)
             close(fd);
 
+    set_title(req->command);
+    /* No positional parameters (the slot shell's only one is the room for that title). */
+    remember_args(NULL, 1);
+    set_dollar_vars_unchanged();
     dollar_dollar_pid = self;
     shell_pgrp = self;
     subshell_level = 0;
@@ -330,6 +384,7 @@ int hs_warm_builtin_load(char *name)
                 dist_version ? dist_version : "?");
         return 0;
     }
+    find_title();
     int sock = fcntl(0, F_DUPFD_CLOEXEC, SOCKET_FLOOR);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sock < 0 || null < 0 || dup2(null, 0) != 0 || dup2(null, 1) != 1) {

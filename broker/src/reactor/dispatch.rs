@@ -13,11 +13,13 @@
 //! this costs anything: engines' host names are not even looked at.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use hs_engine::protocol::{Ack, Leased, Tasks};
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::pinned::Pinned;
 
 /// What one engine may take this turn.
@@ -36,11 +38,11 @@ struct HostShares {
 }
 
 impl HostShares {
-    fn new(broker: &Broker, engines: &[Uuid]) -> Self {
+    fn new(core: &Core, engines: &[Uuid]) -> Self {
         let mut key_of = HashMap::with_capacity(engines.len());
         let mut left_on: HashMap<String, usize> = HashMap::new();
         for engine in engines {
-            if let Some(info) = broker.registry.get(engine) {
+            if let Some(info) = core.registry.get(engine) {
                 let key = info.host_key.clone();
                 *left_on.entry(key.clone()).or_default() += 1;
                 key_of.insert(*engine, key);
@@ -67,29 +69,29 @@ struct FairHolds {
 }
 
 impl FairHolds {
-    fn new(broker: &Broker) -> Self {
+    fn new(core: &Core) -> Self {
         let (mut held, mut total_slots) = (0, 0);
-        for e in broker.registry.engines().filter(|e| !e.drained) {
-            held += broker.registry.held_by(&e.id);
+        for e in core.registry.engines().filter(|e| !e.drained) {
+            held += core.registry.held_by(&e.id);
             total_slots += u64::from(e.slots);
         }
         FairHolds {
-            pool: held + broker.queue.open_len(),
+            pool: held + core.queue.open_len(),
             total_slots,
         }
     }
 
-    fn room(&self, broker: &Broker, engine: &Uuid) -> usize {
-        let Some(info) = broker.registry.get(engine) else {
+    fn room(&self, core: &Core, engine: &Uuid) -> usize {
+        let Some(info) = core.registry.get(engine) else {
             return 0;
         };
         crate::balance::fair_hold(info.slots, self.pool, self.total_slots)
-            .saturating_sub(broker.registry.held_by(engine))
+            .saturating_sub(core.registry.held_by(engine))
     }
 }
 
-impl Broker {
-    pub(crate) fn dispatch(&mut self) -> Result<(), BrokerError> {
+impl Core {
+    pub(super) fn dispatch(&mut self, now: Instant) -> Result<(), BrokerError> {
         if !self.queue.is_empty() {
             let fair = FairHolds::new(self);
             let eligible: Vec<_> = self
@@ -119,7 +121,7 @@ impl Broker {
                 self.serve(engine, Share { open, pinned })?;
             }
         }
-        self.rebalance(std::time::Instant::now());
+        self.rebalance(now);
         self.flush_acks(false);
         Ok(())
     }
@@ -161,18 +163,16 @@ impl Broker {
             tasks.push(Leased { lease, task });
         }
         let ack = self.pending_acks.remove(&engine).unwrap_or_default();
-        if self.send_to_engine(engine, &Tasks { tasks, ack }) {
-            self.registry.served(&engine);
-            Ok(())
-        } else {
-            self.engine_lost(engine, "it cannot be reached")
-        }
+        // Should it not reach the engine, the loop reports it lost, which requeues the bundle.
+        self.tell_engine(engine, Tasks { tasks, ack });
+        self.registry.served(&engine);
+        Ok(())
     }
 
     /// Acknowledge results that no bundle carried. Acks only let an engine forget results (and
     /// finish a drain), so they wait for the next bundle unless the engine is idle or drained,
     /// holds a full credit's worth of them, or `all` is set (the heartbeat tick, an abort).
-    pub(crate) fn flush_acks(&mut self, all: bool) {
+    pub(super) fn flush_acks(&mut self, all: bool) {
         if self.pending_acks.is_empty() {
             return;
         }
@@ -190,7 +190,7 @@ impl Broker {
             .collect();
         for engine in due {
             if let Some(ids) = self.pending_acks.remove(&engine) {
-                self.send_to_engine(engine, &Ack { ids });
+                self.tell_engine(engine, Ack { ids });
             }
         }
     }

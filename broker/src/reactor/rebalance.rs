@@ -7,22 +7,23 @@ use hs_engine::protocol::{GiveBack, Held};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
+use super::Core;
 use crate::balance::{self, Load};
-use crate::broker::{Broker, BrokerError};
+use crate::broker::BrokerError;
 
 /// How often, at most, engines' loads are looked at while nothing waits here. An engine that
 /// joins or runs dry waits this long at worst; a run with an empty queue and thousands of
 /// engines does not look at all of them every turn.
-const REBALANCE_EVERY: Duration = Duration::from_millis(50);
+pub(super) const REBALANCE_EVERY: Duration = Duration::from_millis(50);
 
-impl Broker {
+impl Core {
     /// With nothing waiting and an engine with a free slot, ask engines holding more than their
     /// share in unstarted tasks to give some back.
-    pub(crate) fn rebalance(&mut self, now: Instant) {
-        if self.queue.open_len() > 0 || now < self.next_rebalance {
+    pub(super) fn rebalance(&mut self, now: Instant) {
+        if self.queue.open_len() > 0 || self.next_rebalance.is_some_and(|next| now < next) {
             return;
         }
-        self.next_rebalance = now + REBALANCE_EVERY;
+        self.next_rebalance = Some(now + REBALANCE_EVERY);
         let loads: Vec<Load> = self
             .registry
             .engines()
@@ -41,13 +42,13 @@ impl Broker {
             }
             tracing::debug!("asking engine {engine} to give back up to {most} unstarted tasks");
             let most = u32::try_from(most).unwrap_or(u32::MAX);
-            self.send_to_engine(engine, &GiveBack { most });
+            self.tell_engine(engine, GiveBack { most });
         }
     }
 
     /// An engine's answer to [`GiveBack`] (or tasks it gave up while it could not reach this
     /// controller): requeue those it still holds under those leases, for other engines.
-    pub(crate) fn given_back(
+    pub(super) fn given_back(
         &mut self,
         engine: Uuid,
         returned: &[Held],
@@ -68,7 +69,7 @@ impl Broker {
     /// End `engine`'s leases on the tasks of `returned` it still holds under those very lease
     /// numbers, and return the tasks. A task requeued meanwhile (its engine was evicted) and
     /// perhaps handed to another engine is not taken: a stale or repeated list changes nothing.
-    pub(crate) fn take_back(&mut self, engine: Uuid, returned: &[Held]) -> Vec<Task> {
+    pub(super) fn take_back(&mut self, engine: Uuid, returned: &[Held]) -> Vec<Task> {
         let mine: Vec<Uuid> = returned
             .iter()
             .filter(|h| self.registry.holds_under(&h.id, &engine, h.lease))

@@ -8,19 +8,20 @@
 
 use hs_engine::task::{Task, TaskResult, sentinel};
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::store::TaskRecord;
 
-impl Broker {
+impl Core {
     /// Count `task`'s final `result` if it makes a retry due (with `--eager` only).
-    pub(crate) fn note_retry(&mut self, task: &Task, result: &TaskResult) {
+    pub(super) fn note_retry(&mut self, task: &Task, result: &TaskResult) {
         if self.cfg.eager && due_retry(task.attempt, self.cfg.max_retries, result) {
             self.retries_due += 1;
         }
     }
 
     /// Take the retries counted since last time from the store, to the front of the queue.
-    pub(crate) fn take_due_retries(&mut self) -> Result<(), BrokerError> {
+    pub(super) fn take_due_retries(&mut self) -> Result<(), BrokerError> {
         if self.retries_due == 0 {
             return Ok(());
         }

@@ -7,20 +7,21 @@ use std::time::Instant;
 
 use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
 use crate::store::ClientRecord;
 
-impl Broker {
-    pub(crate) fn register(
+impl Core {
+    pub(super) fn register(
         &mut self,
         r: Register,
+        now: Instant,
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
         let engine = r.engine_id;
-        let now = Instant::now();
         let returning = self.registry.get(&engine).is_some();
         let runs = self
             .registry
@@ -51,7 +52,7 @@ impl Broker {
             evict_ms: self.cfg.evict.as_millis() as u64,
             credit: capacity,
         };
-        self.send_to_engine(engine, &welcome);
+        self.tell_engine(engine, welcome);
         if !returning {
             self.store.client_connected(&ClientRecord {
                 id: engine,
@@ -106,9 +107,9 @@ impl Broker {
                  was away: stopping them",
                 settled_meanwhile.len()
             );
-            self.send_to_engine(
+            self.tell_engine(
                 engine,
-                &Cancel {
+                Cancel {
                     ids: settled_meanwhile,
                 },
             );

@@ -4,80 +4,51 @@ use std::time::Instant;
 
 use crate::store::TaskRecord;
 use hs_engine::protocol::{
-    Body, Cancel, DrainRequest, Drained, EngineStatus, Refused, Status, StatusRequest, Submit,
-    Submitted,
+    Drained, EngineStatus, FromClient, Refused, Status, Submit, Submitted, ToClient,
 };
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::control::BrokerControl;
 use crate::sink::ResultSink;
 
 /// Most tasks accepted (or cancelled) in one message.
 const MAX_SUBMIT: usize = 100_000;
 
-impl Broker {
-    pub(crate) fn receive_clients(
+impl Core {
+    /// One decoded request from the client at `identity`, answered in order.
+    pub fn on_client(
         &mut self,
+        identity: Vec<u8>,
+        sender: Uuid,
+        request: FromClient,
         sink: &mut dyn ResultSink,
         control: &BrokerControl,
     ) -> Result<(), BrokerError> {
-        for _ in 0..256 {
-            let mut frames = match self.sockets.clients.recv_multipart(zmq::DONTWAIT) {
-                Ok(f) => f,
-                Err(zmq::Error::EAGAIN) => return Ok(()),
-                Err(source) => {
-                    return Err(BrokerError::Zmq {
-                        context: "receiving from clients".into(),
-                        source,
-                    });
-                }
-            };
-            if frames.is_empty() {
-                continue;
+        match request {
+            FromClient::Submit(s) => self.submit(identity, sender, s, sink)?,
+            FromClient::Status(_) => {
+                let status = self.status();
+                self.reply(identity, status);
             }
-            let identity = frames.remove(0);
-            let envelope = match self.client_opener.open(frames) {
-                Ok(e) => e,
-                Err(err) => {
-                    self.rejected += 1;
-                    tracing::warn!("dropped a message on the client socket: {err}");
-                    continue;
-                }
-            };
-            match envelope.kind.as_str() {
-                Submit::KIND => match envelope.parse::<Submit>() {
-                    Ok(s) => self.submit(identity, envelope.sender, s, sink)?,
-                    Err(e) => self.refuse(identity, e.to_string()),
-                },
-                StatusRequest::KIND => {
-                    let status = self.status();
-                    self.reply(identity, &status);
-                }
-                Cancel::KIND => match envelope.parse::<Cancel>() {
-                    Ok(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
-                        identity,
-                        format!(
-                            "too many ids in one cancel (limit {MAX_SUBMIT}): send smaller ones"
-                        ),
-                    ),
-                    Ok(c) => {
-                        let reply = self.cancel_for_client(c.ids)?;
-                        self.reply(identity, &reply);
-                    }
-                    Err(e) => self.refuse(identity, e.to_string()),
-                },
-                DrainRequest::KIND => {
-                    tracing::info!("a client asked to drain: finishing queued work, then stopping");
-                    control.drain();
-                    // Refuse new work from this moment, not from the next turn of the loop.
-                    self.input_done = true;
-                    // "Queued" includes tasks other processes (`hs submit`) put in the store
-                    // since it was last polled: look once more before calling the work done.
-                    self.store_dirty = true;
-                    self.reply(identity, &Drained {});
-                }
-                other => self.refuse(identity, format!("unknown request {other:?}")),
+            FromClient::Cancel(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
+                identity,
+                format!("too many ids in one cancel (limit {MAX_SUBMIT}): send smaller ones"),
+            ),
+            FromClient::Cancel(c) => {
+                let reply = self.cancel_for_client(c.ids)?;
+                self.reply(identity, reply);
+            }
+            FromClient::Drain(_) => {
+                tracing::info!("a client asked to drain: finishing queued work, then stopping");
+                control.drain();
+                // Refuse new work from this moment, not from the next turn of the loop.
+                self.input_done = true;
+                // "Queued" includes tasks other processes (`hs submit`) put in the store
+                // since it was last polled: look once more before calling the work done.
+                self.store_dirty = true;
+                self.reply(identity, Drained {});
             }
         }
         Ok(())
@@ -130,7 +101,7 @@ impl Broker {
         self.unscheduled += ids.len() as u64;
         self.store_dirty = true;
         sink.tasks_submitted(ids.len() as u64);
-        self.reply(client, &Submitted { ids });
+        self.reply(client, Submitted { ids });
         Ok(())
     }
 
@@ -188,24 +159,11 @@ impl Broker {
     }
 
     fn refuse(&mut self, client: Vec<u8>, reason: String) {
-        self.reply(client, &Refused { reason });
+        self.reply(client, Refused { reason });
     }
 
-    fn reply<B: Body>(&mut self, client: Vec<u8>, body: &B) {
+    fn reply(&mut self, client: Vec<u8>, msg: impl Into<ToClient>) {
         // A client that went away does not matter to anyone else.
-        self.send_to_client(client, body);
-    }
-
-    /// Send a signed message to one client without waiting; false if it could not be queued
-    /// (the client is gone, or its queue is full).
-    pub(crate) fn send_to_client<B: Body>(&mut self, client: Vec<u8>, body: &B) -> bool {
-        let frames = self.sealer.seal(body);
-        let mut parts = Vec::with_capacity(6);
-        parts.push(client);
-        parts.extend(frames);
-        self.sockets
-            .clients
-            .send_multipart(parts, zmq::DONTWAIT)
-            .is_ok()
+        self.tell_client(client, msg);
     }
 }

@@ -6,15 +6,16 @@ use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::prefetch;
 use crate::sink::ResultSink;
 use crate::wire::to_completion;
 
-impl Broker {
+impl Core {
     /// Record `results` from `engine` in one store transaction and acknowledge all of them
     /// (duplicates included, so the engine can forget them).
-    pub(crate) fn results(
+    pub(super) fn results(
         &mut self,
         engine: Uuid,
         results: Vec<TaskResult>,
@@ -42,7 +43,7 @@ impl Broker {
     /// watching client — only those the store took: a task that already had a final result
     /// (cancelled by another process meanwhile) keeps it. `engine` ran them; `None` for tasks
     /// the controller settled itself without running them. Returns how many were recorded.
-    pub(crate) fn record_final(
+    pub(super) fn record_final(
         &mut self,
         settled: Vec<(Task, TaskResult)>,
         engine: Option<Uuid>,
@@ -91,7 +92,7 @@ impl Broker {
     }
 
     /// Count a recorded final result in the run's summary.
-    pub(crate) fn count_final(&mut self, result: &TaskResult) {
+    pub(super) fn count_final(&mut self, result: &TaskResult) {
         if result.succeeded() {
             self.summary.succeeded += 1;
         } else {

@@ -7,17 +7,17 @@ use std::collections::HashMap;
 
 use hs_engine::protocol::{Finished, FinishedTask};
 
-use crate::broker::Broker;
+use super::Core;
 use crate::store::TaskRecord;
 use crate::wire::finished_from_record;
 
 /// Most results in one `finished` message (a few hundred kilobytes at most).
 const PUSH_BUNDLE: usize = 1000;
 
-impl Broker {
+impl Core {
     /// Push recorded results to the clients that watch them, one message per client (per
     /// [`PUSH_BUNDLE`]); results nobody watches are skipped.
-    pub(crate) fn push_finished(&mut self, done: impl IntoIterator<Item = FinishedTask>) {
+    pub(super) fn push_finished(&mut self, done: impl IntoIterator<Item = FinishedTask>) {
         let mut by_client: HashMap<Vec<u8>, Vec<FinishedTask>> = HashMap::new();
         for f in done {
             if let Some(client) = self.watchers.finished(&f.id) {
@@ -29,19 +29,13 @@ impl Broker {
                 let body = Finished {
                     results: bundle.to_vec(),
                 };
-                if !self.send_to_client(client.clone(), &body) {
-                    tracing::debug!(
-                        "a watching client did not take {} results (gone, or not reading): \
-                         they stay in the store",
-                        bundle.len()
-                    );
-                }
+                self.tell_client(client.clone(), body);
             }
         }
     }
 
     /// Push rows the store settled by itself (cancellations) to whoever watches them.
-    pub(crate) fn push_records(&mut self, rows: &[TaskRecord]) {
+    pub(super) fn push_records(&mut self, rows: &[TaskRecord]) {
         if self.watchers.is_empty() {
             return;
         }

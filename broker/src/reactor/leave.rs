@@ -7,13 +7,14 @@ use hs_engine::protocol::{Drain, Held};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::registry::EngineInfo;
 
-impl Broker {
+impl Core {
     /// An engine says it is leaving. What it hands back (the `returned` of its [`Bye`](hs_engine::protocol::Bye)) is not
     /// looked at: those tasks are all among its leases, which go back whole.
-    pub(crate) fn bye(&mut self, engine: Uuid) -> Result<(), BrokerError> {
+    pub(super) fn bye(&mut self, engine: Uuid) -> Result<(), BrokerError> {
         let (info, held) = self.remove_engine(engine, false)?;
         if let Some(info) = info {
             let count = held as u64 + info.handed_back;
@@ -36,7 +37,7 @@ impl Broker {
     /// An engine is draining: it gets nothing more, and the tasks it hands back (those it holds
     /// under the same lease, so a stale or repeated message changes nothing) go back to the
     /// front of the queue for other engines, without counting an attempt.
-    pub(crate) fn leaving(&mut self, engine: Uuid, returned: &[Held]) -> Result<(), BrokerError> {
+    pub(super) fn leaving(&mut self, engine: Uuid, returned: &[Held]) -> Result<(), BrokerError> {
         let Some(info) = self.registry.get_mut(&engine) else {
             return Ok(());
         };
@@ -60,7 +61,7 @@ impl Broker {
     }
 
     /// Evict engines that have been silent longer than the eviction time.
-    pub(crate) fn evict_silent(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub(super) fn evict_silent(&mut self, now: Instant) -> Result<(), BrokerError> {
         let Some(deadline) = now.checked_sub(self.cfg.evict) else {
             return Ok(());
         };
@@ -72,7 +73,7 @@ impl Broker {
     }
 
     /// Forget a lost engine and requeue what it held.
-    pub(crate) fn engine_lost(&mut self, engine: Uuid, why: &str) -> Result<(), BrokerError> {
+    pub(super) fn engine_lost(&mut self, engine: Uuid, why: &str) -> Result<(), BrokerError> {
         let (info, count) = self.remove_engine(engine, true)?;
         let host = info.map(|i| i.host).unwrap_or_default();
         tracing::warn!("engine {engine} on {host} lost ({why}): {count} tasks requeued");
@@ -98,7 +99,7 @@ impl Broker {
     /// or no longer holds it; no engine claimed it after a restart) ends here: it waits again at
     /// the front of the queue, unless it was being cancelled while leased, in which case it is
     /// cancelled now instead of being handed to another engine.
-    pub(crate) fn requeue(&mut self, tasks: Vec<Task>) -> Result<(), BrokerError> {
+    pub(super) fn requeue(&mut self, tasks: Vec<Task>) -> Result<(), BrokerError> {
         let cancelled: Vec<Uuid> = tasks
             .iter()
             .map(|t| t.id)
@@ -124,7 +125,7 @@ impl Broker {
     /// controller stops scheduling), every engine to hand back what it has not started and
     /// finish what it runs, or with `stop` (this controller was interrupted), every engine to
     /// stop its running tasks too and hand back what it has not finished.
-    pub(crate) fn drain_engines(&mut self, drain: Drain) {
+    pub fn drain_engines(&mut self, drain: Drain) {
         let engines: Vec<Uuid> = self
             .registry
             .engines()
@@ -137,10 +138,10 @@ impl Broker {
     }
 
     /// Send `engine` a drain (see [`drain_engines`](Self::drain_engines)) and remember it.
-    pub(crate) fn drain_engine(&mut self, engine: Uuid, drain: Drain) {
+    pub(super) fn drain_engine(&mut self, engine: Uuid, drain: Drain) {
         if let Some(info) = self.registry.get_mut(&engine) {
             info.drained = true;
         }
-        self.send_to_engine(engine, &drain);
+        self.tell_engine(engine, drain);
     }
 }

@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
 
-use crate::broker::{Broker, BrokerError};
+use super::Core;
+use crate::broker::BrokerError;
 use crate::sink::ResultSink;
 
-impl Broker {
+impl Core {
     /// Fail the host-bound tasks that waited `affinity_wait` with no engine of theirs connected.
     /// Cheap when there is nothing to do: it looks at the tasks only once a deadline has passed
     /// or an engine has left.
-    pub(crate) fn expire_unplaced(
+    pub(super) fn expire_unplaced(
         &mut self,
         now: Instant,
         sink: &mut dyn ResultSink,

@@ -1,0 +1,213 @@
+//! The broker's decisions, with no sockets: a state machine over engines, leases, the queue and
+//! the store, driven by decoded messages and the clock. (The module is `reactor`, not `core`,
+//! so that inside this crate `core::` still means the standard library's.)
+//!
+//! Every handler is a method of [`Core`] that changes its state and pushes what must be sent
+//! into an outbox of [`Effect`]s instead of writing to a socket. The run loop
+//! ([`crate::Broker`]) owns the sockets: it feeds the core what arrived, then sends what the
+//! core decided, once per turn, and tells the core about an engine it could not reach. So every
+//! decision (registration, credit and dispatch, leases, results, acks, eviction, drains,
+//! cancels, host affinity, retries, restart adoption) can be driven by a unit test with no
+//! ZeroMQ and a memory store (see `tests/`), and measured on its own (`examples/core_bench`).
+//!
+//! The store is reached through the [`TaskStore`] trait: its answers (which results it took,
+//! which tasks it cancelled) shape the decisions, so it is called where they are made. The
+//! [`ResultSink`](crate::ResultSink) passed to handlers is told of every final result.
+//!
+//! One file per kind of work: engines' messages, registration, results, engines leaving or
+//! lost, dispatch, moving unstarted tasks to idle engines (give-back), `--eager` retries, host
+//! affinity, the client API, cancelling, pushing results to watching clients, and the run's
+//! life (input, refill, stop, restart).
+
+mod affinity;
+mod cancel;
+mod clients;
+mod dispatch;
+mod eager;
+mod engines;
+mod leave;
+mod lifecycle;
+mod push;
+mod rebalance;
+mod register;
+mod results;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use hs_engine::protocol::{ToClient, ToEngine};
+use hs_engine::task::Task;
+use uuid::Uuid;
+
+use crate::broker::BrokerSummary;
+use crate::config::BrokerConfig;
+use crate::queue::TaskQueue;
+use crate::registry::Registry;
+use crate::store::{Scheduler, Scope, TaskStore};
+use crate::watch::Watchers;
+
+pub(crate) use lifecycle::LOW_WATER;
+
+/// Something the core decided that the run loop carries out.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send this to one engine. If it cannot be reached, the loop says so
+    /// ([`Core::engine_unreachable`]), and a bundle of tasks comes back to the queue.
+    ToEngine(Uuid, ToEngine),
+    /// Send this to the client with this routing identity; a client that is gone loses it.
+    ToClient(Vec<u8>, ToClient),
+}
+
+/// The broker's state and every decision over it; see the module documentation.
+pub struct Core {
+    cfg: BrokerConfig,
+    store: Box<dyn TaskStore>,
+    scheduler: Scheduler,
+    queue: TaskQueue,
+    registry: Registry,
+    summary: BrokerSummary,
+    input_done: bool,
+    /// Scheduling has stopped: engines are releasing their tasks and leaving.
+    stopping: bool,
+    /// The store may hold schedulable tasks. Cleared when it hands out a short batch; set again
+    /// by whatever can change that: new input, a final result (the last of a group opens the
+    /// next, a failure may be due a retry) and cancels.
+    store_dirty: bool,
+    /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
+    unscheduled: u64,
+    /// After a restart: tasks that were running under the previous controller, waiting for their
+    /// engines to report them (until `reconcile_until`), after which they run again.
+    orphans: HashMap<Uuid, Task>,
+    reconcile_until: Option<Instant>,
+    /// Results received this turn, acknowledged with the next bundle or at the end of the turn.
+    pending_acks: HashMap<Uuid, Vec<Uuid>>,
+    /// Clients waiting for the final results of tasks they submitted with `watch`.
+    watchers: Watchers,
+    /// Leased tasks being stopped because they were cancelled (by a client, or in the store),
+    /// until their engine reports them; should they come back instead, `requeue` cancels them.
+    cancelling: HashSet<Uuid>,
+    /// When to look next for watched tasks cancelled in the store before being scheduled.
+    next_watched_check: Instant,
+    /// When engines' loads may be looked at next for unstarted tasks to move to idle engines
+    /// (`None`: at once).
+    next_rebalance: Option<Instant>,
+    /// `--eager`: failed tasks recorded since the store was last asked for their retries.
+    retries_due: usize,
+    /// What to send, in order, since the loop last took it.
+    outbox: Vec<Effect>,
+}
+
+impl Core {
+    /// A core over `store` that has not started: [`start`](Self::start) reads what earlier runs
+    /// left.
+    pub fn new(cfg: BrokerConfig, store: Box<dyn TaskStore>) -> Core {
+        let scheduler = Scheduler {
+            server_id: cfg.controller_id,
+            server_host: hs_engine::engine::short_hostname(),
+            max_retries: cfg.max_retries,
+            eager: cfg.eager,
+            scope: if cfg.restart || cfg.forever {
+                Scope::All
+            } else {
+                // Filled as tasks are submitted (`own`).
+                Scope::Submitters(Vec::new())
+            },
+        };
+        Core {
+            queue: TaskQueue::new(cfg.affinity_wait),
+            registry: Registry::default(),
+            summary: BrokerSummary::default(),
+            input_done: false,
+            stopping: false,
+            store_dirty: true,
+            unscheduled: 0,
+            orphans: HashMap::new(),
+            reconcile_until: None,
+            pending_acks: HashMap::new(),
+            watchers: Watchers::with_limit(cfg.max_watched_per_client),
+            cancelling: HashSet::new(),
+            next_watched_check: Instant::now(),
+            next_rebalance: None,
+            retries_due: 0,
+            outbox: Vec::new(),
+            scheduler,
+            store,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &BrokerConfig {
+        &self.cfg
+    }
+
+    /// Everything decided since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn tell_engine(&mut self, engine: Uuid, msg: impl Into<ToEngine>) {
+        self.outbox.push(Effect::ToEngine(engine, msg.into()));
+    }
+
+    fn tell_client(&mut self, client: Vec<u8>, msg: impl Into<ToClient>) {
+        self.outbox.push(Effect::ToClient(client, msg.into()));
+    }
+
+    pub fn summary(&self) -> &BrokerSummary {
+        &self.summary
+    }
+
+    pub fn engine_count(&self) -> usize {
+        self.registry.engine_count()
+    }
+
+    /// Tasks handed to engines and not yet reported.
+    pub fn lease_count(&self) -> usize {
+        self.registry.lease_count()
+    }
+
+    /// Tasks waiting here for an engine.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// All input is in, nothing waits, nothing is leased, and the store has nothing to schedule.
+    pub fn work_done(&self) -> bool {
+        self.input_done
+            && !self.store_dirty
+            && self.queue.is_empty()
+            && self.orphans.is_empty()
+            && self.registry.lease_count() == 0
+    }
+
+    pub fn input_done(&self) -> bool {
+        self.input_done
+    }
+
+    /// No more input will come (the feed ended, or a drain was asked for).
+    pub fn end_input(&mut self) {
+        self.input_done = true;
+    }
+
+    /// Whether the loop should read more input now: always with a durable store, else only
+    /// while few submitted tasks wait in the store, so memory stays flat.
+    pub fn wants_input(&self) -> bool {
+        !self.input_done && (self.cfg.buffer_input || (self.unscheduled as usize) < LOW_WATER)
+    }
+
+    /// Other processes may have added tasks to the store: look again.
+    pub fn poll_store(&mut self) {
+        self.store_dirty = true;
+    }
+
+    /// The loop could not send to `engine` (gone, or its queue is full): it is lost, and what
+    /// it held goes back to the queue.
+    pub fn engine_unreachable(&mut self, engine: Uuid) -> Result<(), crate::BrokerError> {
+        if self.registry.get(&engine).is_none() {
+            return Ok(());
+        }
+        self.engine_lost(engine, "it cannot be reached")
+    }
+}

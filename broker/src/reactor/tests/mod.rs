@@ -1,0 +1,7 @@
+//! The core driven directly: decoded messages in, effects out, a memory store, no sockets.
+//! Each test reads as a conversation with the controller.
+
+mod engines;
+mod fairness;
+mod rig;
+mod tasks;
