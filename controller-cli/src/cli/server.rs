@@ -195,7 +195,7 @@ pub struct StreamArgs {
         long = "file",
         value_name = "CONN.json",
         conflicts_with_all = [
-            "num_threads", "template", "task_timeout", "signalwait", "capture", "output",
+            "num_threads", "template", "task_timeout", "signalwait", "executor", "capture", "output",
             "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
         ]
     )]
@@ -207,7 +207,7 @@ pub struct StreamArgs {
         long,
         value_name = "NAME",
         conflicts_with_all = [
-            "connection_file", "num_threads", "template", "task_timeout", "signalwait", "capture",
+            "connection_file", "num_threads", "template", "task_timeout", "signalwait", "executor", "capture",
             "output", "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
         ]
     )]

@@ -38,6 +38,13 @@ pub struct RunArgs {
     #[arg(short = 'S', long, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub signalwait: Option<f64>,
 
+    #[arg(help = key::TASK_EXECUTOR.help(
+        "How tasks start: `warm` forks each from a pre-started bash per slot, `spawn` execs a \
+         fresh bash per task"
+    ))]
+    #[arg(long, value_name = "warm|spawn", value_parser = ["warm", "spawn"])]
+    pub executor: Option<String>,
+
     /// Write each task's stdout and stderr to <site>/lib/task/<id>.out and .err.
     #[arg(long, conflicts_with_all = ["output", "errors"])]
     pub capture: bool,
