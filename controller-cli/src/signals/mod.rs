@@ -2,6 +2,7 @@
 //! get SIGINT → SIGTERM → SIGKILL), later ones say it is still stopping. SIGUSR1 and SIGUSR2
 //! wind engines and controllers down in order ([`stop`]).
 
+pub mod relay;
 mod stop;
 
 pub use stop::{StopRequest, on_stop_signal, stop_requested};
