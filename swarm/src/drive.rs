@@ -142,7 +142,7 @@ fn scratch(n: usize) -> anyhow::Result<PathBuf> {
 
 fn measure(args: &DriveArgs, n: usize, procs: usize) -> anyhow::Result<Row> {
     let dir = scratch(n)?;
-    let key = hs_engine::protocol::generate_key();
+    let key = hs_protocol::protocol::generate_key();
     let port = crate::controller::free_ports()?;
     let mut ctl = Controller::start(&Settings {
         hs: &args.hs,

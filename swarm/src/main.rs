@@ -3,7 +3,7 @@
 //! The driver starts the controller (`hs server - --no-db` on 127.0.0.1) and a few worker
 //! processes of this same binary, each holding a share of the engines (a DEALER and a SUB
 //! each, in one ZeroMQ context per process). Engines speak the real hs/1 protocol through
-//! `hs_engine::protocol` (see `wire.rs`): they register, answer pings, and answer every task at
+//! `hs_protocol::protocol` (see `wire.rs`): they register, answer pings, and answer every task at
 //! once with exit status 0. Once all are registered the driver feeds the task lines; the run
 //! ends when the controller, its work done, has drained the engines and exited. It prints one
 //! table row per swarm size. Everything stays on 127.0.0.1 and every wait is bounded.

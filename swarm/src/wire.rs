@@ -1,12 +1,12 @@
 //! Everything the swarm says and hears on the wire, in one place: the real hs/1 message structs
-//! and the real signing code of `hs_engine::protocol`, nothing re-implemented. When the
+//! and the real signing code of `hs_protocol::protocol`, nothing re-implemented. When the
 //! protocol's types change, this is the file to adapt.
 
 use chrono::Utc;
-use hs_engine::protocol::{
+use hs_protocol::protocol::{
     Ack, Body, Bye, GivenBack, Held, Opener, Ping, Pong, Register, Results, Sealer, ToEngine,
 };
-use hs_engine::task::{Outcome, TaskResult};
+use hs_protocol::task::{Outcome, TaskResult};
 use uuid::Uuid;
 
 /// Signed frames ready for a DEALER (no routing identity).

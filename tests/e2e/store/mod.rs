@@ -4,7 +4,7 @@
 //!
 //! PostgreSQL runs for real when `DATABASE_URL` is set (`scripts/test` as root starts a server):
 //! every store gets its own schema, dropped at the end. Store speed is measured outside the tests:
-//! `cargo run --release -p hs-broker --example store_bench` (and `scripts/bench`'s store section).
+//! `cargo run --release -p hs-store --example store_bench` (and `scripts/bench`'s store section).
 
 use std::cell::{Cell, RefCell};
 

@@ -57,7 +57,7 @@ impl Engine {
     /// the tasks handed back so far, and again whenever more come back. Without a registration
     /// nothing is sent: registering again leaves them out of what the engine holds, which gives
     /// them back as well.
-    pub(super) fn give_back(&mut self) {
+    pub(super) fn send_leaving(&mut self) {
         if !self.releasing
             || !self.link.is_registered()
             || (self.told_leaving && self.returned.is_empty())

@@ -8,7 +8,11 @@ impl Engine {
     /// Send a signed message; false if it could not be queued (no live connection).
     pub(super) fn send<M: Message>(&mut self, body: &M) -> bool {
         let frames = self.sealer.seal(body);
-        self.dealer.send_multipart(frames, zmq::DONTWAIT).is_ok()
+        let sent = self.dealer.send_multipart(frames, zmq::DONTWAIT).is_ok();
+        if sent {
+            self.link.sent(Instant::now());
+        }
+        sent
     }
 
     pub(super) fn receive_direct(&mut self) -> Result<(), EngineError> {
@@ -54,6 +58,7 @@ impl Engine {
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
                         last_heard: now,
+                        last_sent: now,
                         evict_after: Duration::from_millis(w.evict_ms.max(w.heartrate_ms * 2)),
                     };
                     // A new registration is a fresh start on the controller's side.

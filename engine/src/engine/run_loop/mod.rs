@@ -11,7 +11,7 @@ use super::control::{EngineControl, StopMode};
 use super::env::Server;
 use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
-use crate::executor::{Executor, SpawnExecutor, StopReason};
+use crate::executor::{Executor, StopReason, executor_for};
 use crate::protocol::{
     Bye, FrameError, Held, Leaving, MAX_FRAME_BYTES, Message, Opener, Ping, Pong, Refusals,
     Register, Results, Sealer, ToEngine,
@@ -86,8 +86,8 @@ pub fn run(
     ctx: &zmq::Context,
     control: &EngineControl,
 ) -> Result<EngineSummary, EngineError> {
-    let executor = SpawnExecutor::with_env(&cfg.export_env);
-    run_with_executor(cfg, ctx, control, Arc::new(executor))
+    let executor = executor_for(cfg.executor, &cfg.export_env);
+    run_with_executor(cfg, ctx, control, executor)
 }
 
 /// [`run`] with a chosen executor strategy.
@@ -281,7 +281,7 @@ impl Engine {
             if sub_ready {
                 self.receive_pings()?;
             }
-            self.give_back();
+            self.send_leaving();
             self.flush_results();
             self.board.lease.set(self.link.lease_until());
         }
