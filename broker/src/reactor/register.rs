@@ -2,13 +2,13 @@
 //! being evicted by it). A returning engine reports what it is running and what it finished;
 //! the broker reconciles instead of running that work again.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
 
 use super::Core;
 use crate::broker::BrokerError;
+use crate::ids::IdSet;
 use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
@@ -76,7 +76,7 @@ impl Core {
         }
 
         // Tasks it runs: keep (or take back) their leases so they are not run twice.
-        let mut still_held: HashSet<_> = HashSet::new();
+        let mut still_held = IdSet::default();
         // Tasks it runs that are no longer anyone's to run: cancelled (or finished elsewhere)
         // while it was away. Their results would be ignored, so they are stopped.
         let mut settled_meanwhile = Vec::new();
