@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use hs_broker::client::{Client, ClientError, JobSpec, locate};
+use hs_client::{Client, ClientError, JobSpec, locate};
 
 fn main() -> ExitCode {
     let Some(path) = std::env::args_os().nth(1) else {

@@ -245,7 +245,14 @@ impl Broker {
                 if Uuid::from_slice(&identity).ok() != Some(envelope.sender) {
                     return Err(FrameError::SenderMismatch);
                 }
-                Ok((envelope.sender, envelope.decode::<FromEngine>()?))
+                let message = envelope.decode::<FromEngine>()?;
+                // A registration speaks for the engine that signed it, never for another.
+                if let FromEngine::Register(r) = &message
+                    && r.engine_id != envelope.sender
+                {
+                    return Err(FrameError::SenderMismatch);
+                }
+                Ok((envelope.sender, message))
             });
             match opened {
                 Ok(message) => decoded.push(message),
@@ -292,8 +299,8 @@ impl Broker {
         Ok(decoded)
     }
 
-    /// Send what the core decided, in order. A bundle of tasks that cannot reach its engine
-    /// makes that engine lost (its leases go back to the queue), which may decide more.
+    /// Send what the core decided, in order. A bundle of tasks that cannot reach its engine goes
+    /// back to the queue ([`Core::bundle_undelivered`]), which may decide more.
     fn send_effects(&mut self) -> Result<(), BrokerError> {
         loop {
             let effects = self.core.take_effects();
@@ -303,9 +310,10 @@ impl Broker {
             for effect in effects {
                 match effect {
                     Effect::ToEngine(engine, msg) => {
-                        let bundle = matches!(msg, ToEngine::Tasks(_));
-                        if !self.send_to_engine(engine, &msg) && bundle {
-                            self.core.engine_unreachable(engine)?;
+                        if !self.send_to_engine(engine, &msg)
+                            && let ToEngine::Tasks(bundle) = &msg
+                        {
+                            self.core.bundle_undelivered(engine, bundle)?;
                         }
                     }
                     Effect::ToClient(client, msg) => {

@@ -16,9 +16,9 @@
 
 mod balance;
 mod broker;
-pub mod client;
+#[cfg(test)]
+mod client_tests;
 mod config;
-pub mod connection;
 mod control;
 pub mod controller;
 pub mod feed;
@@ -31,9 +31,12 @@ pub mod reactor;
 mod registry;
 mod sink;
 mod sockets;
-pub mod store;
 mod watch;
 mod wire;
+
+pub use hs_client as client;
+pub use hs_protocol::connection;
+pub use hs_store as store;
 
 pub use broker::{Broker, BrokerError, BrokerSummary};
 pub use config::{BindSet, BrokerConfig};

@@ -49,7 +49,7 @@ impl RunTime {
 pub fn capacity(slots: u32, fixed: Option<u32>, runs: &RunTime) -> u32 {
     let prefetch = match (fixed, runs.mean_secs) {
         (Some(fixed), _) => fixed,
-        (None, None) => (2 * slots).max(16),
+        (None, None) => slots.saturating_mul(2).max(16),
         (None, Some(mean)) => {
             let per_slot = LOOKAHEAD.as_secs_f64() / mean.max(f64::MIN_POSITIVE);
             let per_slot = per_slot.clamp(1.0, f64::from(MOST_PER_SLOT)) as u32;

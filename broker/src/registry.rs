@@ -35,9 +35,17 @@ pub struct EngineInfo {
     pub drained: bool,
     /// Tasks it handed back while draining ([`Leaving`](hs_engine::protocol::Leaving)).
     pub handed_back: u64,
-    /// It was asked to give back unstarted tasks ([`GiveBack`](hs_engine::protocol::GiveBack))
-    /// and has not answered yet; it is not asked again meanwhile.
-    pub asked: bool,
+    /// When it was asked to give back unstarted tasks ([`GiveBack`](hs_engine::protocol::GiveBack))
+    /// if it has not answered yet; it is not asked again meanwhile, unless the answer is
+    /// overdue (lost with a dropped connection).
+    pub asked: Option<Instant>,
+    /// It answered a give-back with nothing while holding this many tasks (all started, or
+    /// bound to its host): it is not asked again until what it holds changes.
+    pub declined_at: Option<usize>,
+    /// A bundle could not be sent to it (its connection dropped, or its queue at the socket is
+    /// full): it gets no more tasks until it is heard from again. Being silent for the eviction
+    /// window, not one failed send, is what makes an engine lost.
+    pub unreachable: bool,
 }
 
 pub struct Lease {
@@ -46,6 +54,9 @@ pub struct Lease {
     pub engine: Uuid,
     pub number: u64,
 }
+
+/// More leases than any controller hands out (one per task start, 2^62).
+const MAX_LEASE: u64 = 1 << 62;
 
 #[derive(Default)]
 pub struct Registry {
@@ -145,9 +156,14 @@ impl Registry {
         number
     }
 
-    /// Adopt a task an engine reports running that the broker had put back in the queue.
+    /// Adopt a task an engine reports running that the broker had put back in the queue. Its
+    /// lease number may come from a previous controller, so new leases count on from it; a
+    /// number no controller could have reached (a buggy peer's) is kept on the lease but does
+    /// not move the counter, which could then overflow.
     pub fn adopt(&mut self, task: Arc<Task>, engine: Uuid, number: u64) {
-        self.next_lease = self.next_lease.max(number);
+        if number < MAX_LEASE {
+            self.next_lease = self.next_lease.max(number);
+        }
         self.held.entry(engine).or_default().insert(task.id);
         self.leases.insert(
             task.id,
@@ -245,8 +261,10 @@ mod tests {
             last_heard: now,
             registered_at: now,
             drained: false,
+            unreachable: false,
+            declined_at: None,
             handed_back: 0,
-            asked: false,
+            asked: None,
         });
     }
 

@@ -4,19 +4,16 @@
 //! They run through the engine's executor, as on an engine: own process group, bounded output,
 //! nothing of the group left when one ends. There is no task walltime on this side, so each
 //! command gets [`SUBMIT_WALLTIME`]. A Ctrl-C, SIGTERM or SIGHUP while one runs stops its group
-//! (SIGINT → SIGTERM → SIGKILL) before this process ends the way the signal would have ended it:
-//! the command's own process group does not get the terminal's Ctrl-C, so without this it
-//! would outlive `hs`.
+//! (SIGINT → SIGTERM → SIGKILL) before `hs` ends as interrupted (exit status 4): the command's
+//! own process group does not get the terminal's Ctrl-C, so without this it would outlive `hs`.
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hs_engine::executor::{OUTPUT_LIMIT, SpawnExecutor, StopReason, StopSignal, Substitution};
 use hs_engine::template::{CommandFailure, CommandRunner, Template};
+
+use crate::signals::relay::{self, Watched};
 
 /// Longest a submit-side `{% %}` command may run.
 pub const SUBMIT_WALLTIME: Duration = Duration::from_secs(60);
@@ -68,146 +65,75 @@ impl CommandRunner for SubmitShell {
 /// The signals that end `hs` and must first stop a running command.
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-/// The write end of the pipe the signal handler writes to (`-1`: none).
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-
-/// Async-signal-safe: writes the signal's number to the guard's pipe.
-extern "C" fn on_signal(signal: libc::c_int) {
-    let fd = WAKE_FD.load(Ordering::SeqCst);
-    if fd >= 0 {
-        let byte = signal as u8;
-        // SAFETY: write(2) on a pipe is async-signal-safe; the buffer is a live local.
-        unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
-    }
-}
-
-/// Catches [`SIGNALS`] while installed. A signal caught while a command runs stops it, and
-/// then ends the process as the signal would have; one caught between commands ends the
-/// process at once.
+/// Catches [`SIGNALS`] while installed (through [`crate::signals::relay`]; one inherited as
+/// ignored, as under `nohup`, stays ignored). A signal caught while a command runs stops it and
+/// then ends `hs` with the interrupted status (4); one caught between commands ends it at once.
 struct InterruptGuard {
-    /// The dispositions to put back, per signal that was not ignored.
-    previous: Vec<(libc::c_int, libc::sigaction)>,
+    watched: Vec<Watched>,
     state: Arc<Mutex<GuardState>>,
-    wake: OwnedFd,
-    watcher: Option<JoinHandle<()>>,
 }
 
 #[derive(Default)]
 struct GuardState {
     /// A command is running.
     running: bool,
-    /// The signal caught while it ran.
-    caught: Option<libc::c_int>,
-    /// The dispositions to put back before re-raising (a copy of the guard's).
-    previous: Vec<(libc::c_int, libc::sigaction)>,
+    /// A signal arrived while it ran.
+    caught: bool,
 }
 
 impl InterruptGuard {
     fn install(stop: Arc<StopSignal>) -> anyhow::Result<Self> {
-        let (read, write) = std::io::pipe()?;
-        let wake = OwnedFd::from(write);
-        WAKE_FD.store(wake.as_raw_fd(), Ordering::SeqCst);
-        let mut previous = Vec::new();
+        let state = Arc::new(Mutex::new(GuardState::default()));
+        let mut watched = Vec::new();
         for signal in SIGNALS {
-            // SAFETY: plain sigaction(2) calls with zeroed, then filled, structs.
-            unsafe {
-                let mut old: libc::sigaction = std::mem::zeroed();
-                libc::sigaction(signal, std::ptr::null(), &mut old);
-                if old.sa_sigaction == libc::SIG_IGN {
-                    continue; // an ignored signal (nohup) stays ignored
+            let (state, stop) = (state.clone(), stop.clone());
+            let react = move |_| {
+                let mut state = lock(&state);
+                if state.running {
+                    tracing::warn!("interrupted: stopping the {{% %}} command that is running");
+                    state.caught = true;
+                    stop.trigger(StopReason::Shutdown);
+                } else {
+                    end_interrupted();
                 }
-                let mut new: libc::sigaction = std::mem::zeroed();
-                new.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-                new.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut new.sa_mask);
-                if libc::sigaction(signal, &new, std::ptr::null_mut()) == 0 {
-                    previous.push((signal, old));
-                }
+            };
+            if let Some(w) = relay::watch(signal, true, react)? {
+                watched.push(w);
             }
         }
-        let state = Arc::new(Mutex::new(GuardState {
-            previous: previous.clone(),
-            ..GuardState::default()
-        }));
-        let watched = state.clone();
-        let watcher = std::thread::Builder::new()
-            .name("hs-submit-signals".into())
-            .spawn(move || watch(std::fs::File::from(OwnedFd::from(read)), &watched, &stop))?;
-        Ok(InterruptGuard {
-            previous,
-            state,
-            wake,
-            watcher: Some(watcher),
-        })
+        Ok(InterruptGuard { watched, state })
     }
 
     /// Runs one command with the guard watching it.
     fn around<T>(&self, run: impl FnOnce() -> T) -> T {
-        self.lock().running = true;
+        lock(&self.state).running = true;
         let result = run();
-        let mut state = self.lock();
+        let mut state = lock(&self.state);
         state.running = false;
-        if let Some(signal) = state.caught {
-            // The command is stopped and its group gone: end as the signal asks.
-            reraise(signal, &state.previous);
+        if state.caught {
+            // The command is stopped and its group gone.
+            end_interrupted();
         }
         result
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, GuardState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl Drop for InterruptGuard {
     fn drop(&mut self) {
-        for (signal, old) in &self.previous {
-            // SAFETY: puts back the disposition read at install time.
-            unsafe { libc::sigaction(*signal, old, std::ptr::null_mut()) };
-        }
-        WAKE_FD.store(-1, Ordering::SeqCst);
-        // A zero byte tells the watcher to leave.
-        let zero = 0u8;
-        // SAFETY: write(2) of one byte from a live local to our own pipe.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&raw const zero).cast(), 1) };
-        if let Some(watcher) = self.watcher.take() {
-            let _ = watcher.join();
+        for w in &self.watched {
+            w.restore();
         }
     }
 }
 
-/// The watcher thread: turns a caught signal into a stop of the running command, or ends the
-/// process when none runs.
-fn watch(mut pipe: std::fs::File, state: &Mutex<GuardState>, stop: &StopSignal) {
-    let mut byte = [0u8; 1];
-    loop {
-        match pipe.read(&mut byte) {
-            Ok(1) if byte[0] != 0 => {
-                let signal = libc::c_int::from(byte[0]);
-                let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-                if state.running {
-                    tracing::warn!("interrupted: stopping the {{% %}} command that is running");
-                    state.caught.get_or_insert(signal);
-                    stop.trigger(StopReason::Shutdown);
-                } else {
-                    reraise(signal, &state.previous);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return,
-        }
-    }
+fn lock(state: &Mutex<GuardState>) -> std::sync::MutexGuard<'_, GuardState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Puts the old dispositions back and sends `signal` to this process again, so it ends (or is
-/// handled) as if hs had never caught it.
-fn reraise(signal: libc::c_int, previous: &[(libc::c_int, libc::sigaction)]) {
-    for (s, old) in previous {
-        // SAFETY: puts back dispositions read at install time.
-        unsafe { libc::sigaction(*s, old, std::ptr::null_mut()) };
-    }
-    // SAFETY: kill(2) on our own pid.
-    unsafe { libc::kill(libc::getpid(), signal) };
+/// Ends `hs` with the status of an interrupted command (README: exit status 4).
+fn end_interrupted() -> ! {
+    tracing::warn!("interrupted: nothing was stored");
+    std::process::exit(crate::exit::Status::Interrupted as i32)
 }
 
 #[cfg(test)]
@@ -224,6 +150,5 @@ mod tests {
         assert!(shell.guard.is_some());
         assert_eq!(with.expand("a'b", &shell).expect("expands"), "echo a'b");
         drop(shell);
-        assert_eq!(WAKE_FD.load(Ordering::SeqCst), -1, "the guard is gone");
     }
 }

@@ -1,17 +1,20 @@
-//! # hs-engine: what a task is and how it runs
+//! # hs-engine: how a task runs
 //!
-//! This crate owns everything an engine needs and nothing about where tasks wait:
-//! - [`task`]: the task and result records that travel between controller and engines;
-//! - [`template`]: expansion of `-t` templates (`{}`, `{/-}`, `{[1:3]}`, `{= x*2 =}` …) just before a task runs;
-//! - [`protocol`]: the signed multipart wire format shared with the broker;
+//! This crate owns running tasks and nothing about where tasks wait:
 //! - [`executor`]: running one command with `bash -o pipefail` in its own process group;
 //! - [`engine`]: the engine loop (register, take bundles, run them in slots, report, heartbeat, reconnect).
 //!
-//! The broker crate depends on this one; nothing here knows about task stores or the CLI.
+//! What a task is and how it travels (the task model, hs/1, ZeroMQ helpers) is `hs-protocol`,
+//! and the `-t` language is `hs-template`; both are re-exported here under their old paths
+//! ([`task`], [`protocol`], [`transport`], [`template`]) so that code written against
+//! `hs_engine::…` keeps compiling. The executor implements the template's `CommandRunner`
+//! (`executor::Substitution`) so that `{% %}` commands run under the task's rules.
+//!
+//! The broker crate depends on this one to host engines in-process; nothing here knows about
+//! task stores or the CLI.
 
 pub mod engine;
 pub mod executor;
-pub mod protocol;
-pub mod task;
-pub mod template;
-pub mod transport;
+
+pub use hs_protocol::{protocol, task, transport};
+pub use hs_template as template;

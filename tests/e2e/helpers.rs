@@ -7,17 +7,9 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-/// `target/<profile>/hs`, next to this test binary's `deps/` folder.
+/// The `hs` binary cargo built for these tests (this package's own, never a stale copy).
 pub fn hs_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("hs");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bins` first (scripts/test does)",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_hs"))
 }
 
 /// `hsx`, a link to `hs` as the install script makes it (hs is `hs cluster` under that name).
@@ -288,6 +280,16 @@ pub fn cmdline(pid: u32) -> String {
 }
 
 /// Processes whose command line contains `marker` (to prove nothing was left behind).
+/// A number of seconds no other test's processes show in their command lines: `sleep` it (or
+/// put it in a command) and find that test's processes with [`processes_with`]. Unique per call
+/// (a counter) and per test process (its pid, at fixed width so that one is never part of
+/// another); large enough that nothing ends by itself while a test looks.
+pub fn unique_seconds() -> String {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = 100 + NEXT.fetch_add(1, Ordering::SeqCst) % 900;
+    format!("9{n:03}.{:07}", std::process::id())
+}
+
 pub fn processes_with(marker: &str) -> Vec<u32> {
     live_pids()
         .into_iter()

@@ -230,8 +230,10 @@ fn tasks_killed_by_the_signal_that_drains_their_engine_run_again_elsewhere() {
     let server = server(&s, &port, 8, &[]);
     let victim = engine(&s, &port, "2", &[]);
     started(&s, 2);
+    // The two task shells and, with the warm executor, the slot shells they were forked from:
+    // the batch system signals those too.
     let tasks = children(victim.id());
-    assert_eq!(tasks.len(), 2, "two task shells run");
+    assert!(tasks.len() >= 2, "two task shells run: {tasks:?}");
     for pid in tasks {
         signal(pid, libc::SIGUSR1);
     }

@@ -86,12 +86,14 @@ impl LocalEngines {
     }
 
     /// After the broker returns: let each engine finish (it has been told to leave, or is
-    /// told now) and say how they ended; the first failure wins.
-    pub(super) fn join(&mut self) -> Result<Vec<EngineSummary>, ControllerError> {
+    /// told now with `mode`) and say how they ended; the first failure wins. After a broker
+    /// error `mode` is an abort: no controller is left to take results, so waiting for one
+    /// would only wait out the engines' reconnect limit.
+    pub(super) fn join(&mut self, mode: StopMode) -> Result<Vec<EngineSummary>, ControllerError> {
         let mut summaries = Vec::new();
         let mut failure = None;
         for (control, thread) in self.running.drain(..) {
-            control.request(StopMode::Drain);
+            control.request(mode);
             match thread.join() {
                 Ok(Ok(summary)) => summaries.push(summary),
                 Ok(Err(e)) => {

@@ -37,7 +37,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hs_engine::engine::{Endpoints, EngineConfig, EngineControl, EngineError, EngineSummary};
+use hs_engine::engine::{
+    Endpoints, EngineConfig, EngineControl, EngineError, EngineSummary, StopMode,
+};
 use uuid::Uuid;
 
 use crate::broker::{Broker, BrokerError, BrokerSummary};
@@ -212,7 +214,10 @@ impl Controller {
             self.control.abort();
         }
         let outcome = self.broker.run(self.feed.take(), sink, &self.control);
-        let engines = self.engines.join();
+        let engines = self.engines.join(match outcome {
+            Ok(_) => StopMode::Drain,
+            Err(_) => StopMode::Abort,
+        });
         // Every socket is closed here, the context last (see the module docs).
         drop(self);
         started?;

@@ -99,7 +99,10 @@ impl Core {
                 .dispatch_order()
                 .into_iter()
                 .filter(|e| {
-                    self.registry.get(e).is_some_and(|i| !i.drained) && self.registry.credit(e) > 0
+                    self.registry
+                        .get(e)
+                        .is_some_and(|i| !i.drained && !i.unreachable)
+                        && self.registry.credit(e) > 0
                 })
                 .collect();
             let mut hosts =

@@ -22,6 +22,7 @@ impl Core {
         let known = match self.registry.get_mut(&engine) {
             Some(info) => {
                 info.last_heard = now;
+                info.unreachable = false;
                 true
             }
             None => false,

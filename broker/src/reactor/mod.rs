@@ -55,8 +55,9 @@ pub(crate) use lifecycle::LOW_WATER;
 /// Something the core decided that the run loop carries out.
 #[derive(Debug)]
 pub enum Effect {
-    /// Send this to one engine. If it cannot be reached, the loop says so
-    /// ([`Core::engine_unreachable`]), and a bundle of tasks comes back to the queue.
+    /// Send this to one engine. A bundle of tasks that cannot reach it comes back to the queue
+    /// ([`Core::bundle_undelivered`]); other messages are not needed twice (the engine asks
+    /// again, or resends what was not acknowledged).
     ToEngine(Uuid, ToEngine),
     /// Send this to the client with this routing identity; a client that is gone loses it.
     ToClient(Vec<u8>, ToClient),
@@ -204,12 +205,33 @@ impl Core {
         self.store_dirty = true;
     }
 
-    /// The loop could not send to `engine` (gone, or its queue is full): it is lost, and what
-    /// it held goes back to the queue.
-    pub fn engine_unreachable(&mut self, engine: Uuid) -> Result<(), crate::BrokerError> {
-        if self.registry.get(&engine).is_none() {
+    /// The loop could not send `bundle` to `engine` (its connection dropped, or its queue at
+    /// the socket is full). Those tasks never left: they go back to the queue, still under the
+    /// leases of that bundle only, and the engine gets no more until it is heard from again. It
+    /// is not lost for that: it keeps what it holds, and eviction after the eviction window of
+    /// silence is what takes a dead engine's running tasks away (a moment's disconnection must
+    /// not stop long tasks, nor let requeued ones start twice).
+    pub fn bundle_undelivered(
+        &mut self,
+        engine: Uuid,
+        bundle: &hs_engine::protocol::Tasks,
+    ) -> Result<(), crate::BrokerError> {
+        let Some(info) = self.registry.get_mut(&engine) else {
             return Ok(());
+        };
+        if !info.unreachable {
+            tracing::debug!("engine {engine} cannot be reached: no tasks for it until it is heard");
         }
-        self.engine_lost(engine, "it cannot be reached")
+        info.unreachable = true;
+        let sent: Vec<hs_engine::protocol::Held> = bundle
+            .tasks
+            .iter()
+            .map(|l| hs_engine::protocol::Held {
+                id: l.task.id,
+                lease: l.lease,
+            })
+            .collect();
+        let tasks = self.take_back(engine, &sent);
+        self.requeue(tasks)
     }
 }

@@ -25,21 +25,28 @@ impl Core {
             return;
         }
         self.next_rebalance = Some(now + REBALANCE_EVERY);
+        // An engine answers at once; one that has not within two heartbeats lost the request.
+        let answer_due = self.cfg.heartrate * 2;
         let loads: Vec<Load> = self
             .registry
             .engines()
             .filter(|e| !e.drained)
-            .map(|e| Load {
-                id: e.id,
-                slots: e.slots,
-                held: self.registry.held_by(&e.id),
-                mean_run: e.runs.mean(),
-                asked: e.asked,
+            .map(|e| {
+                let held = self.registry.held_by(&e.id);
+                Load {
+                    id: e.id,
+                    slots: e.slots,
+                    held,
+                    mean_run: e.runs.mean(),
+                    // Nothing to give the last time, and nothing changed since: not asked.
+                    asked: e.asked.is_some_and(|at| now < at + answer_due)
+                        || e.declined_at == Some(held),
+                }
             })
             .collect();
         for (engine, most) in balance::give_backs(&loads) {
             if let Some(info) = self.registry.get_mut(&engine) {
-                info.asked = true;
+                info.asked = Some(now);
             }
             tracing::debug!("asking engine {engine} to give back up to {most} unstarted tasks");
             let most = u32::try_from(most).unwrap_or(u32::MAX);
@@ -54,10 +61,12 @@ impl Core {
         engine: Uuid,
         returned: &[Held],
     ) -> Result<(), BrokerError> {
-        if let Some(info) = self.registry.get_mut(&engine) {
-            info.asked = false;
-        }
         let tasks = self.take_back(engine, returned);
+        let held = self.registry.held_by(&engine);
+        if let Some(info) = self.registry.get_mut(&engine) {
+            info.asked = None;
+            info.declined_at = tasks.is_empty().then_some(held);
+        }
         if !tasks.is_empty() {
             tracing::debug!(
                 "engine {engine} gave back {} unstarted tasks (requeued)",

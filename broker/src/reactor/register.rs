@@ -2,9 +2,11 @@
 //! being evicted by it). A returning engine reports what it is running and what it finished;
 //! the broker reconciles instead of running that work again.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
+use hs_engine::task::Task;
 
 use super::Core;
 use crate::broker::BrokerError;
@@ -13,6 +15,7 @@ use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
 use crate::store::ClientRecord;
+use crate::store::Scope;
 
 impl Core {
     pub(super) fn register(
@@ -40,9 +43,11 @@ impl Core {
             last_heard: now,
             registered_at: now,
             drained: false,
+            unreachable: false,
             handed_back: self.registry.get(&engine).map_or(0, |e| e.handed_back),
             // A request it had not answered is void: its queue was given up or reported anew.
-            asked: false,
+            asked: None,
+            declined_at: None,
         });
         let welcome = Welcome {
             controller_id: self.cfg.controller_id,
@@ -117,7 +122,17 @@ impl Core {
         // Tasks it gave up unstarted while it could not reach us: those still its own (not
         // requeued at its eviction), and those a previous controller handed out, go back.
         let mut returned = self.take_back(engine, &r.returned);
-        returned.extend(r.returned.iter().filter_map(|h| self.orphans.remove(&h.id)));
+        let orphans: Vec<Arc<Task>> = r
+            .returned
+            .iter()
+            .filter_map(|h| self.orphans.remove(&h.id))
+            .collect();
+        // A previous controller's tasks run again only in a run that takes every task
+        // (`--restart`, `--forever`); otherwise they stay marked as handed out in the store,
+        // where a `--restart` finds them (as at the end of reconciliation).
+        if self.scheduler.scope == Scope::All {
+            returned.extend(orphans);
+        }
         if !returned.is_empty() {
             tracing::info!(
                 "engine {engine} gave back {} tasks it did not start: requeued",

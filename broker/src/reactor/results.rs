@@ -121,12 +121,9 @@ impl Core {
         }
     }
 
-    /// Fold the run times of `settled` results into `engine`'s mean, and let its capacity follow
-    /// (unless the prefetch is fixed).
+    /// Fold the run times of `settled` results into `engine`'s mean (give-backs use it too), and
+    /// let its capacity follow unless the prefetch is fixed.
     fn follow_run_times(&mut self, engine: Uuid, settled: &[(Arc<Task>, TaskResult)]) {
-        if self.cfg.prefetch.is_some() {
-            return;
-        }
         let Some(info) = self.registry.get_mut(&engine) else {
             return;
         };
@@ -138,7 +135,7 @@ impl Core {
                 info.runs.observe(took);
             }
         }
-        info.capacity = prefetch::capacity(info.slots, None, &info.runs);
+        info.capacity = prefetch::capacity(info.slots, self.cfg.prefetch, &info.runs);
     }
 
     /// Find the task a result answers and end whatever held it: its lease (this very lease of

@@ -225,6 +225,7 @@ pub fn engine_args(
         )?),
         // Engines on other hosts do not see this host's configuration: a set key goes along.
         signalwait: cfg.option(args.run.signalwait, key::TASK_SIGNALWAIT, Layers::Set)?,
+        executor: cfg.option(args.run.executor.clone(), key::TASK_EXECUTOR, Layers::Set)?,
         capture: args.run.capture,
         idle_timeout: positive(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),

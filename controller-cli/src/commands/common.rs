@@ -65,6 +65,10 @@ pub fn engine_config(
     ecfg.task_timeout =
         seconds_or_none(cfg.option(run.task_timeout, key::TASK_TIMEOUT, Layers::All)?);
     ecfg.signalwait = signalwait(run.signalwait, cfg)?;
+    let executor: String = cfg.value(run.executor.clone(), key::TASK_EXECUTOR)?;
+    ecfg.executor = executor
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key::TASK_EXECUTOR))?;
     // HyperShell's defaults (1 result, 5 s) would hold every result back; hs sends a bundle
     // once half of what the engine holds has finished or the oldest result has lingered 50 ms,
     // unless the flags or the configuration ask for something else.

@@ -24,6 +24,7 @@ pub mod stream;
 mod stream_remote;
 pub mod submit;
 mod submit_queue;
+mod submit_tasks;
 mod task_id;
 pub mod update;
 pub mod wait;

@@ -182,6 +182,7 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         template: None,
         task_timeout: seconds(key::TASK_TIMEOUT)?,
         signalwait: cfg.option(None::<f64>, key::TASK_SIGNALWAIT, Layers::Set)?,
+        executor: cfg.option(None::<String>, key::TASK_EXECUTOR, Layers::Set)?,
         capture: false,
         idle_timeout: seconds(key::ENGINES_TIMEOUT)?,
         // Negative means a random wait up to |n|, so it is not read as a plain duration; one

@@ -1,20 +1,18 @@
 //! `hs submit`: add tasks to the database; a controller running `--forever` (or one started
 //! later with `--restart`) schedules them.
 
-use std::io::Read;
 use std::path::Path;
 
 use hs_broker::store::TaskRecord;
-use hs_engine::template::Template;
 
 use super::common::parse_template;
 use super::store_args::settings;
+use super::submit_tasks::submit_tasks;
 use crate::cli::SubmitArgs;
 use crate::config::{Config, key};
 use crate::database::{self, Location, Prepare};
 use crate::exit::Status;
-use crate::input::{Source, Submitter, read_lines};
-use crate::report::FailureLog;
+use crate::input::{Source, Submitter};
 use crate::submit_shell::SubmitShell;
 
 /// HyperShell's rule: no args = stdin; one arg that is `-` or an existing non-executable file =
@@ -75,15 +73,6 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
     };
     let mut store = database::open(&location, prepare)?;
 
-    let expand =
-        |mut rows: Vec<TaskRecord>, template: &Template| -> Result<Vec<TaskRecord>, String> {
-            for row in &mut rows {
-                row.args = template
-                    .expand(&row.args, &shell)
-                    .map_err(|e| format!("{}: {e}", row.args))?;
-            }
-            Ok(rows)
-        };
     if let Some(path) = &args.from_json {
         let rows = crate::from_json::load(path, &args.template, &submitter)?;
         for part in rows.chunks(chunk) {
@@ -92,59 +81,20 @@ pub fn run(args: SubmitArgs, cfg: &Config) -> anyhow::Result<Status> {
         tracing::info!("submitted {} tasks", rows.len());
         return Ok(Status::Ok);
     }
-    match source(&args) {
-        Err(command) => {
-            let row = expand(
-                vec![submitter.task(command, submitter.defaults.clone())],
-                &template,
-            )
-            .map_err(crate::exit::Failure::usage)?;
-            store.submit(&row).map_err(database::runtime)?;
-            // `hs task submit` prints the id (HyperShell's does); `hs submit` logs it.
-            if args.print_id {
-                println!("{}", row[0].id);
-            } else {
-                tracing::info!("submitted task {}", row[0].id);
-            }
-            Ok(Status::Ok)
+    let mut deliver = |rows: Vec<TaskRecord>| -> anyhow::Result<Vec<uuid::Uuid>> {
+        for part in rows.chunks(chunk) {
+            store.submit(part).map_err(database::runtime)?;
         }
-        Ok(source) => {
-            let input: Box<dyn Read + Send> = source.open()?;
-            let mut submitted = 0u64;
-            let mut failure: Option<anyhow::Error> = None;
-            let report = read_lines(input, &FailureLog::none(), &submitter, &mut |bundle| {
-                let rows = match expand(bundle, &template) {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        failure = Some(crate::exit::Failure::usage(e));
-                        return false;
-                    }
-                };
-                for part in rows.chunks(chunk) {
-                    if let Err(e) = store.submit(part) {
-                        failure = Some(database::runtime(e));
-                        return false;
-                    }
-                    submitted += part.len() as u64;
-                }
-                true
-            });
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            tracing::info!("submitted {submitted} tasks");
-            if let Some(e) = report.read_error {
-                return Err(crate::exit::Failure::runtime(format!(
-                    "reading the tasks stopped: {e} (the {submitted} tasks before it are submitted)"
-                )));
-            }
-            if report.rejected > 0 {
-                tracing::warn!("{} input lines were rejected (see above)", report.rejected);
-                return Ok(Status::TasksFailed);
-            }
-            Ok(Status::Ok)
-        }
-    }
+        Ok(rows.iter().map(|r| r.id).collect())
+    };
+    submit_tasks(
+        &args,
+        &template,
+        &shell,
+        &submitter,
+        &mut deliver,
+        "to the database",
+    )
 }
 
 #[cfg(test)]

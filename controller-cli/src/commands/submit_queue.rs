@@ -2,7 +2,6 @@
 //! `hs cluster -p`) through its client socket instead of into the database; the controller
 //! stores them (in memory when it runs with `--no-db`) and schedules them like its own.
 
-use std::io::Read;
 use std::time::Duration;
 
 use hs_broker::client::{Client, JobSpec};
@@ -10,13 +9,12 @@ use hs_broker::store::TaskRecord;
 use hs_engine::template::Template;
 
 use super::common::{controller_address, is_local};
-use super::submit::source;
+use super::submit_tasks::submit_tasks;
 use crate::cli::SubmitArgs;
 use crate::config::Config;
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
-use crate::input::{Submitter, read_lines};
-use crate::report::FailureLog;
+use crate::input::Submitter;
 use crate::site::Site;
 use crate::submit_shell::SubmitShell;
 
@@ -79,62 +77,11 @@ pub fn run(
     }
     let info = controller(args, cfg)?;
     let mut client = connection::connect(&info, REQUEST_TIMEOUT)?;
-    let expand = |row: TaskRecord| -> anyhow::Result<JobSpec> {
-        let mut row = row;
-        row.args = template
-            .expand(&row.args, shell)
-            .map_err(|e| Failure::usage(format!("{}: {e}", row.args)))?;
-        Ok(job(row))
+    let mut deliver = |rows: Vec<TaskRecord>| -> anyhow::Result<Vec<uuid::Uuid>> {
+        send(&mut client, rows.into_iter().map(job).collect())
     };
-    match source(args) {
-        Err(command) => {
-            let job = expand(submitter.task(command, d.clone()))?;
-            for id in send(&mut client, vec![job])? {
-                if args.print_id {
-                    println!("{id}");
-                } else {
-                    tracing::info!("submitted task {id}");
-                }
-            }
-            Ok(Status::Ok)
-        }
-        Ok(source) => {
-            let input: Box<dyn Read + Send> = source.open()?;
-            let mut submitted = 0usize;
-            let mut failure = None;
-            let report = read_lines(input, &FailureLog::none(), submitter, &mut |bundle| {
-                let jobs: anyhow::Result<Vec<JobSpec>> = bundle.into_iter().map(expand).collect();
-                match jobs.and_then(|jobs| send(&mut client, jobs)) {
-                    Ok(ids) => {
-                        submitted += ids.len();
-                        true
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        false
-                    }
-                }
-            });
-            if let Some(e) = failure {
-                tracing::error!("{submitted} tasks were sent before the error");
-                return Err(e);
-            }
-            tracing::info!(
-                "submitted {submitted} tasks to the controller at {}",
-                info.host
-            );
-            if let Some(e) = report.read_error {
-                return Err(Failure::runtime(format!(
-                    "reading the tasks stopped: {e} (the {submitted} tasks before it are submitted)"
-                )));
-            }
-            Ok(if report.rejected > 0 {
-                Status::TasksFailed
-            } else {
-                Status::Ok
-            })
-        }
-    }
+    let to = format!("to the controller at {}", info.host);
+    submit_tasks(args, template, shell, submitter, &mut deliver, &to)
 }
 
 fn send(client: &mut Client, jobs: Vec<JobSpec>) -> anyhow::Result<Vec<uuid::Uuid>> {

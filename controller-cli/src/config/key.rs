@@ -149,6 +149,10 @@ keys! {
         "walltime per task in seconds, 0 = none (`-W/--task-timeout`)");
     TASK_SIGNALWAIT = K::new("task.signalwait", Number, I(10),
         "seconds between SIGINT, SIGTERM and SIGKILL (`-S/--signalwait`)");
+    TASK_EXECUTOR = K::new("task.executor", Str, S("warm"),
+        "how an engine starts tasks (`--executor`): `warm`, a pre-started bash per slot forks \
+         each one (falls back to `spawn` where that bash cannot, with one log line); `spawn`, \
+         a fresh bash per task. Not in HyperShell");
 
     SUBMIT_BUNDLESIZE = K::new("submit.bundlesize", Int, I(1),
         "tasks per database write (`submit -b`)").own(I(1000));

@@ -24,6 +24,8 @@ pub struct EngineArgs {
     pub template: Option<String>,
     pub task_timeout: Option<f64>,
     pub signalwait: Option<f64>,
+    /// `--executor`, when the flag or a key set it (another host's configuration would not).
+    pub executor: Option<String>,
     pub capture: bool,
     /// Idle seconds before an engine leaves (`-T`).
     pub idle_timeout: Option<f64>,
@@ -64,6 +66,9 @@ impl EngineArgs {
             secs("--delay-start", self.delay_start);
         }
         secs("--reconnect-limit", RECONNECT_LIMIT_SECS);
+        if let Some(executor) = &self.executor {
+            argv.extend(["--executor".into(), executor.clone()]);
+        }
         if self.capture {
             argv.push("--capture".into());
         }
@@ -102,6 +107,7 @@ mod tests {
             template: Some("echo {}".into()),
             task_timeout: Some(2.5),
             signalwait: None,
+            executor: None,
             capture: true,
             idle_timeout: Some(10.0),
             delay_start: -3.0,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::executor::LineSink;
+use crate::executor::{ExecutorChoice, LineSink};
 use crate::template::Template;
 
 /// Where the controller listens. The engine connects a DEALER to `engines` and a SUB to
@@ -61,6 +61,8 @@ pub struct EngineConfig {
     /// point as in HyperShell (whether or not output is captured there); `None` (an engine
     /// embedded without a site) makes them `null` unless the task has its own files.
     pub task_dir: Option<PathBuf>,
+    /// How tasks are started (`--executor`, `task.executor`).
+    pub executor: ExecutorChoice,
 }
 
 impl EngineConfig {
@@ -83,6 +85,7 @@ impl EngineConfig {
             host: crate::engine::env::short_hostname(),
             export_env: crate::engine::env::exported_from_environment(),
             task_dir: None,
+            executor: ExecutorChoice::default(),
         }
     }
 }

@@ -12,14 +12,7 @@ use super::env_value::{NULL, put_bool, put_display, put_opt, put_tag_value, put_
 use crate::executor::TaskVars;
 use crate::task::Task;
 
-/// The machine's short host name (up to the first dot).
-pub fn short_hostname() -> String {
-    let full = hostname::get()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".to_string());
-    full.split('.').next().unwrap_or(&full).to_string()
-}
+pub use hs_protocol::host::short_hostname;
 
 /// `HYPERSHELL_EXPORT_X=v` in the engine's environment becomes `X=v` for every task.
 pub fn exported_from_environment() -> Vec<(String, String)> {

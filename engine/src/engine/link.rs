@@ -23,6 +23,10 @@ pub enum Link {
     Registered {
         controller_id: Uuid,
         last_heard: Instant,
+        /// When a message last left for the controller (its socket took it). The controller
+        /// evicts an engine it has not heard from, so hearing it is not enough: a one-way link
+        /// (sends failing, pings still arriving) ends the lease as surely as silence.
+        last_sent: Instant,
         evict_after: Duration,
     },
 }
@@ -63,15 +67,24 @@ impl Link {
         }
     }
 
+    /// A message left for the controller.
+    pub fn sent(&mut self, now: Instant) {
+        if let Link::Registered { last_sent, .. } = self {
+            *last_sent = now;
+        }
+    }
+
     /// Until when the tasks this engine holds are surely still leased to it: the eviction time
-    /// after it last heard from its controller. `None` while it is not registered.
+    /// after it last heard from its controller or last sent to it, whichever is older. `None`
+    /// while it is not registered.
     pub fn lease_until(&self) -> Option<Instant> {
         match self {
             Link::Registered {
                 last_heard,
+                last_sent,
                 evict_after,
                 ..
-            } => Some(*last_heard + *evict_after),
+            } => Some((*last_heard).min(*last_sent) + *evict_after),
             Link::Registering { .. } => None,
         }
     }

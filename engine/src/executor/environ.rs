@@ -104,6 +104,11 @@ impl TaskVars {
         });
     }
 
+    /// Whether a variable was refused (the run then fails with the reason, see [`Inherited::with`]).
+    pub(super) fn has_invalid(&self) -> bool {
+        self.invalid.is_some()
+    }
+
     fn refuse(&mut self, why: impl FnOnce() -> String) {
         if self.invalid.is_none() {
             self.invalid = Some(why());
@@ -135,7 +140,7 @@ impl TaskVars {
     }
 
     /// (name, value) of each effective entry.
-    fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(super) fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.effective()
             .map(|e| (self.name(e), &self.buf[e.start + e.name_len + 1..e.end - 1]))
     }
@@ -191,6 +196,11 @@ impl Inherited {
             })
             .collect();
         Inherited { vars }
+    }
+
+    /// The names of the inherited variables.
+    pub(super) fn names(&self) -> impl Iterator<Item = &[u8]> {
+        self.vars.iter().map(|(name, _)| &name[..])
     }
 
     /// The inherited variables not in `set`, as (name, value), then `set` itself: for std's

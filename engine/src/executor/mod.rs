@@ -1,9 +1,10 @@
 //! Running one shell command: `/bin/bash -o pipefail -c CMD` in its own process group.
 //!
-//! The executor is a trait so that another strategy (for example a pre-started bash per slot that
-//! forks a subshell per task) can be added later without touching the engine loop. The strategy
-//! shipped today, [`SpawnExecutor`], spawns a fresh bash per task with a lean `clone(CLONE_VFORK)`
-//! and an environment prepared once.
+//! The executor is a trait with two strategies, chosen per engine ([`executor_for`]):
+//! [`WarmExecutor`] (the default) keeps an initialised bash per slot and forks a child per task
+//! that behaves as a fresh `bash -o pipefail -c CMD`; [`SpawnExecutor`] spawns a fresh bash per
+//! task with a lean `clone(CLONE_VFORK)` and an environment prepared once, and is what the warm
+//! one falls back to where this bash cannot be a slot shell.
 //!
 //! Rules every executor follows:
 //! - each task is its own process group, so timeouts, cancels and shutdown signal the whole tree;
@@ -13,6 +14,7 @@
 //! - stopping escalates SIGINT → SIGTERM → SIGKILL on the group, `signalwait` apart.
 
 mod capture;
+mod choice;
 mod environ;
 mod inherit;
 mod limits;
@@ -24,8 +26,10 @@ mod subreaper;
 mod substitute;
 mod sys;
 mod vfork;
+mod warm;
 
 pub use capture::{Capture, Captured};
+pub use choice::{ExecutorChoice, UnknownExecutor, executor_for};
 pub use environ::TaskVars;
 pub use inherit::seal_internal_descriptors;
 pub use limits::prepare_engine_process;
@@ -34,6 +38,7 @@ pub use spawn::SpawnExecutor;
 pub use stop::{StopReason, StopSignal};
 pub use subreaper::become_child_subreaper;
 pub use substitute::{OUTPUT_LIMIT, Substitution};
+pub use warm::{WarmExecutor, WarmUnavailable};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -32,7 +32,7 @@ use super::{Executor, Exit, Leftover, OutputTarget, RunOutcome, RunSpec, StopRea
 use super::{limits, sys};
 
 /// The shell every task runs in.
-const BASH: &str = "/bin/bash";
+pub(super) const BASH: &str = "/bin/bash";
 const BASH_PATH: &std::ffi::CStr = c"/bin/bash";
 
 /// How long to wait for the group leader after SIGKILL, and for the rest of a killed group to
@@ -93,6 +93,22 @@ impl SpawnExecutor {
 
 impl Executor for SpawnExecutor {
     fn run(&self, spec: &RunSpec<'_>, stop: &StopSignal) -> RunOutcome {
+        self.run_started_by(spec, stop, |stdout, stderr| {
+            self.spawn(spec, stdout, stderr)
+        })
+    }
+}
+
+impl SpawnExecutor {
+    /// Runs `spec` with bash started by `start`, given the descriptors the child's stdout and
+    /// stderr must be: output set-up, the wait, relay, stop escalation and leftovers are the same
+    /// whichever way bash was started (here, or forked from a warm slot shell).
+    pub(super) fn run_started_by(
+        &self,
+        spec: &RunSpec<'_>,
+        stop: &StopSignal,
+        start: impl FnOnce(BorrowedFd<'_>, BorrowedFd<'_>) -> Result<Started, String>,
+    ) -> RunOutcome {
         self.leftovers.reap();
         // A stop triggered while the slot was idle applies to this run: do not even start it.
         if let Some(reason) = stop.reason() {
@@ -105,7 +121,10 @@ impl Executor for SpawnExecutor {
         let started = SystemTime::now();
         // The parent's copies of per-task files close when `stdout` and `stderr` are turned into
         // relays, right after the spawn; relay pipes keep their write ends.
-        let spawned = self.spawn(spec, &stdout, &stderr);
+        let spawned = match dev_null() {
+            Ok(null) => start(stdout.child_fd(null), stderr.child_fd(null)),
+            Err(e) => Err(format!("cannot open /dev/null: {e}")),
+        };
         let child = match spawned {
             Ok(child) => child,
             Err(msg) => {
@@ -126,15 +145,18 @@ impl Executor for SpawnExecutor {
         let exit = Watch::new(child, pipes, spec, stop).run(&self.leftovers, &self.pipes);
         outcome(Some(started), exit)
     }
-}
 
-impl SpawnExecutor {
+    /// The environment every task starts from (this process's, with the engine's exports).
+    pub(super) fn inherited(&self) -> &Inherited {
+        &self.inherited
+    }
+
     /// Starts `bash -o pipefail -c CMD`; the error is the one line a result carries.
-    fn spawn(
+    pub(super) fn spawn(
         &self,
         spec: &RunSpec<'_>,
-        stdout: &Output,
-        stderr: &Output,
+        stdout: BorrowedFd<'_>,
+        stderr: BorrowedFd<'_>,
     ) -> Result<Started, String> {
         let command =
             CString::new(spec.command).map_err(|_| "the command holds a NUL byte".to_string())?;
@@ -152,8 +174,8 @@ impl SpawnExecutor {
         }
         let fds = ChildFds {
             stdin: null,
-            stdout: stdout.child_fd(null),
-            stderr: stderr.child_fd(null),
+            stdout,
+            stderr,
         };
         let argv = [c"bash", c"-o", c"pipefail", c"-c", &command];
         vfork::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
@@ -167,8 +189,8 @@ fn spawn_with_std(
     spec: &RunSpec<'_>,
     inherited: &Inherited,
     null: BorrowedFd<'_>,
-    stdout: &Output,
-    stderr: &Output,
+    stdout: BorrowedFd<'_>,
+    stderr: BorrowedFd<'_>,
 ) -> Result<Started, String> {
     let stdio = |fd: BorrowedFd<'_>| {
         fd.try_clone_to_owned()
@@ -182,8 +204,8 @@ fn spawn_with_std(
         .env_clear()
         .envs(inherited.pairs_with(spec.env))
         .stdin(stdio(null)?)
-        .stdout(stdio(stdout.child_fd(null))?)
-        .stderr(stdio(stderr.child_fd(null))?);
+        .stdout(stdio(stdout)?)
+        .stderr(stdio(stderr)?);
     if let Some(dir) = spec.cwd {
         command.current_dir(dir);
     }
@@ -309,7 +331,7 @@ fn create_output(path: &Path, stream: &str) -> Result<File, String> {
 
 /// One line naming why bash could not be started. A failed `chdir` in the child comes back as a
 /// bare errno, so the working directory is examined here, on the (rare) failure path only.
-fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
+pub(super) fn describe_spawn_error(err: &io::Error, spec: &RunSpec<'_>) -> String {
     if let Some(dir) = spec.cwd {
         match std::fs::metadata(dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -124,7 +124,7 @@ fn stdout_both_ways(s: &RunSpec<'_>) -> [String; 2] {
     let stdout = Output::File(create_output(&fallback, "stdout").expect("create"));
     let inherited = Inherited::capture(&[]);
     let null = dev_null().expect("/dev/null");
-    let pid = spawn_with_std(s, &inherited, null, &stdout, &Output::Null)
+    let pid = spawn_with_std(s, &inherited, null, stdout.child_fd(null), null)
         .expect("spawned")
         .pid;
     drop(stdout);
@@ -587,7 +587,10 @@ fn without_a_pidfd_output_is_whole_and_no_pipe_is_kept() {
     let out = SharedVec::default();
     let s = spec("echo a; sleep 0.05; echo b >&2", &out);
     let (stdout, stderr) = output_stdio(&s, &executor.pipes).expect("pipes");
-    let child = executor.spawn(&s, &stdout, &stderr).expect("spawned");
+    let null = dev_null().expect("/dev/null");
+    let child = executor
+        .spawn(&s, stdout.child_fd(null), stderr.child_fd(null))
+        .expect("spawned");
     let child = Started {
         pid: child.pid,
         pidfd: None,

@@ -140,6 +140,28 @@ mod tests {
     }
 
     #[test]
+    fn command_patterns_run_in_bash() {
+        assert_eq!(run("x{% echo @@ %}y", "ab"), Ok("xababy".into()));
+        assert_eq!(
+            run("{% awk '{print $2}' <<< '@' %}", "one two"),
+            Ok("two".into())
+        );
+        assert_eq!(run("{% printf 'a\\n\\n' %}!", ""), Ok("a!".into()));
+        assert_eq!(
+            run("run {% echo nope >&2; exit 4 %}", ""),
+            Err(
+                "command `echo nope >&2; exit 4` from {% %} at column 5 exited with status 4: nope"
+                    .into()
+            )
+        );
+        let err = run("{% test -e @ %}", "/no/such/file").expect_err("no such file");
+        assert!(
+            err.starts_with("command `test -e @` from {% %} at column 1 exited with status 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn no_input_line_breaks_out_of_the_quoting() {
         let dir = tempfile::tempdir().expect("tempdir");
         let marker = dir.path().join("pwned");

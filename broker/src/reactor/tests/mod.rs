@@ -3,5 +3,6 @@
 
 mod engines;
 mod fairness;
+mod links;
 mod rig;
 mod tasks;

@@ -1,0 +1,152 @@
+//! The client's one socket to the controller: a DEALER whose every incoming message is verified
+//! (signature, sequence, and sender: only the controller named in the connection file is
+//! believed).
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use hs_protocol::protocol::{FromClient, MAX_FRAME_BYTES, Opener, Refusals, Sealer, ToClient};
+use uuid::Uuid;
+
+use super::error::{ClientError, zmq_err};
+use hs_protocol::connection::ConnectionInfo;
+
+pub(crate) struct Link {
+    // Sockets before the context: fields drop in order, and a context waits for its sockets.
+    socket: zmq::Socket,
+    _ctx: zmq::Context,
+    sealer: Sealer,
+    opener: Opener,
+    pub controller_id: Uuid,
+    pub endpoint: String,
+    host: String,
+    port: u16,
+    /// Messages refused: failed verification, or of a kind or shape a client does not take.
+    refusals: Refusals,
+}
+
+impl Link {
+    pub fn open(info: &ConnectionInfo) -> Result<Link, ClientError> {
+        if !info
+            .signature_scheme
+            .eq_ignore_ascii_case(hs_protocol::connection::SIGNATURE_SCHEME)
+        {
+            return Err(ClientError::Scheme(info.signature_scheme.clone()));
+        }
+        let ctx = zmq::Context::new();
+        let socket = ctx
+            .socket(zmq::DEALER)
+            .map_err(zmq_err("creating the client socket"))?;
+        let id = Uuid::new_v4();
+        let set = zmq_err("setting socket options");
+        // A stable identity: after a reconnect the controller still knows where results go.
+        socket.set_identity(id.as_bytes()).map_err(set)?;
+        let set = zmq_err("setting socket options");
+        socket
+            .set_linger(1000)
+            .and_then(|_| socket.set_maxmsgsize(MAX_FRAME_BYTES as i64))
+            // Results are pushed unasked; never let a full queue drop one on the way in.
+            .and_then(|_| socket.set_rcvhwm(0))
+            .and_then(|_| socket.set_reconnect_ivl(100))
+            .and_then(|_| socket.set_reconnect_ivl_max(2000))
+            .map_err(set)?;
+        let endpoint = info.client_endpoint();
+        socket
+            .connect(&endpoint)
+            .map_err(zmq_err("connecting to the controller"))?;
+        let key = info.key.as_bytes();
+        Ok(Link {
+            socket,
+            _ctx: ctx,
+            sealer: Sealer::new(key, id),
+            opener: Opener::new(key),
+            controller_id: info.controller_id,
+            endpoint,
+            host: info.host.clone(),
+            port: info.client_port,
+            refusals: Refusals::new("the client socket"),
+        })
+    }
+
+    /// Sign and send a message (queued by ZeroMQ until the connection is up).
+    pub fn send(&mut self, msg: &FromClient) -> Result<(), ClientError> {
+        let frames = self.sealer.seal(msg);
+        self.socket
+            .send_multipart(frames, 0)
+            .map_err(zmq_err("sending to the controller"))
+    }
+
+    /// The next verified and decoded message from the controller, or `None` once `until` has
+    /// passed.
+    pub fn recv(&mut self, until: Instant) -> Result<Option<ToClient>, ClientError> {
+        loop {
+            let wait = until.saturating_duration_since(Instant::now());
+            let ready = {
+                let mut items = [self.socket.as_poll_item(zmq::POLLIN)];
+                hs_protocol::transport::poll(&mut items, wait.as_millis() as i64)
+                    .map_err(zmq_err("waiting for the controller"))?;
+                items[0].is_readable()
+            };
+            if !ready {
+                if Instant::now() >= until {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let frames = self
+                .socket
+                .recv_multipart(zmq::DONTWAIT)
+                .map_err(zmq_err("receiving from the controller"));
+            let frames = match frames {
+                Ok(f) => f,
+                Err(ClientError::Zmq {
+                    source: zmq::Error::EAGAIN,
+                    ..
+                }) => continue,
+                Err(e) => return Err(e),
+            };
+            let env = match self.opener.open(frames) {
+                Ok(env) => env,
+                Err(e) => {
+                    // Never believed, never shown: only the reason is logged.
+                    self.refusals.refuse(b"", &e, Instant::now());
+                    continue;
+                }
+            };
+            if self.controller_id.is_nil() {
+                // Dialled by address and key alone (`hs submit -q -H HOST -k KEY`): the first
+                // verified answer names the controller, and only it is believed from then on.
+                self.controller_id = env.sender;
+            } else if env.sender != self.controller_id {
+                return Err(ClientError::Replaced {
+                    endpoint: self.endpoint.clone(),
+                    expected: self.controller_id,
+                    found: env.sender,
+                });
+            }
+            match env.decode::<ToClient>() {
+                Ok(msg) => return Ok(Some(msg)),
+                Err(e) => self
+                    .refusals
+                    .refuse(env.sender.as_bytes(), &e, Instant::now()),
+            }
+        }
+    }
+
+    /// Why nothing came back within `waited` of connecting. The controller never answers a
+    /// message it cannot verify, so the one thing left to find out is whether anything listens
+    /// at its address at all: a plain TCP connection tells.
+    pub fn silence(&mut self, waited: Duration) -> ClientError {
+        let endpoint = self.endpoint.clone();
+        let listening = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .into_iter()
+            .flatten()
+            .any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok());
+        if listening {
+            ClientError::Unanswered { endpoint, waited }
+        } else {
+            ClientError::Unreachable { endpoint, waited }
+        }
+    }
+}

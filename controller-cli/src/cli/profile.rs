@@ -1,0 +1,122 @@
+//! The IPython-dialect commands' arguments (`hs profile`, `hs start`, `hs stop`, `hs status`,
+//! `hs log`) and the cluster a task command works on.
+
+use super::*;
+
+/// Which cluster a task command works on: the configured database by default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// The cluster of this profile (its database; see `hs profile list`).
+    #[arg(long, value_name = "NAME", conflicts_with = "file")]
+    pub profile: Option<String>,
+    /// The cluster of this client connection file (`security/hs-client.json` of a running
+    /// profile, copied here): its database.
+    #[arg(long = "file", value_name = "CLIENT_JSON")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub action: ProfileAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileAction {
+    /// Make `<site>/profile_NAME/` with config.toml, nodefile, security/ (0700) and log/.
+    Create(ProfileCreateArgs),
+    /// List the profiles of this site, and whether each is running.
+    List,
+    /// Show a profile: its folder, launcher, engines, hosts and state.
+    Show {
+        /// The profile's name (or folder).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileCreateArgs {
+    /// The profile's name: letters, digits, `.`, `_`, `-`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// How engines start.
+    #[arg(long, value_name = "LAUNCHER", value_parser = ["local", "ssh", "mpi", "slurm", "command"])]
+    pub launcher: Option<String>,
+    #[arg(help = format!(
+        "Engines to start (local, mpi, slurm) [default: {}]",
+        crate::profile::CREATE_ENGINES
+    ))]
+    #[arg(short = 'n', long = "engines", value_name = "N")]
+    pub engines: Option<u32>,
+    #[arg(help = format!(
+        "Tasks each engine runs at once (0 = one per core) [default: {}]",
+        key::ENGINES_SLOTS.default.shown()
+    ))]
+    #[arg(short = 'N', long = "num-threads", value_name = "NUM")]
+    pub slots: Option<u32>,
+    #[arg(help = format!(
+        "Address the controller listens on [default: {}]",
+        key::SERVER_BIND.default.shown()
+    ))]
+    #[arg(short = 'H', long, value_name = "ADDRESS")]
+    pub bind: Option<String>,
+    /// Hosts for the nodefile, as a host list: `h[1-3]`, `a01,a02`.
+    #[arg(long, value_name = "HOSTLIST")]
+    pub hosts: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// The profile to start (see `hs profile list`; a path with a `/` names a folder).
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// Engines to start, instead of the profile's engines.count.
+    #[arg(short = 'n', long = "engines", value_name = "N")]
+    pub engines: Option<u32>,
+    /// Start in the background and return once the engines have registered (or failed).
+    #[arg(long)]
+    pub daemonize: bool,
+    /// With --daemonize: seconds to wait for the engines to register.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub startup_timeout: f64,
+    #[command(flatten)]
+    pub heartbeat: HeartbeatArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// The profile whose cluster to stop.
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// Let queued tasks finish first (default: stop now; unfinished tasks stay in the database
+    /// and run at the next start).
+    #[arg(long)]
+    pub drain: bool,
+    /// Seconds to wait for the cluster to stop before killing it.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The profile whose cluster to show.
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How much a controller logs (stderr): `-v` debug, `-d` trace.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct LogArgs {
+    /// More log detail (debug level).
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Most log detail (trace level).
+    #[arg(short = 'd', long)]
+    pub debug: bool,
+}

@@ -1,0 +1,238 @@
+//! Arguments of the controller and engine processes of their own: `hs server`, `hs client`,
+//! `hs stream`, and the bundling options they share.
+
+use super::*;
+
+/// Bundling of tasks and results.
+#[derive(Args, Debug, Clone)]
+pub struct BundleArgs {
+    #[arg(help = format!(
+        "Most tasks per bundle sent to an engine; 0 = as many as it has room for (1 per slot \
+         for long tasks, up to 64 per slot for tasks of a few ms); an engine also sends its \
+         results in bundles of this size (0 = half of what it holds) [default: {}, config: {} \
+         for the controller, {} for the engine; used only when set]",
+        key::SERVER_BUNDLESIZE.fallback().shown(),
+        key::SERVER_BUNDLESIZE,
+        key::CLIENT_BUNDLESIZE
+    ))]
+    #[arg(short = 'b', long, value_name = "NUM")]
+    pub bundlesize: Option<usize>,
+
+    #[arg(help = format!(
+        "Seconds an engine may hold finished results to send them together (0 = send at once; \
+         results go at once anyway when its queue runs dry or nothing else runs) [default: \
+         0.05, config: {}; used only when set]",
+        key::CLIENT_BUNDLEWAIT
+    ))]
+    #[arg(short = 'w', long, value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub bundlewait: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// File with one task per line; stdin when absent or `-` (not read with --forever or
+    /// --restart and no FILE).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    #[arg(help = key::SERVER_BIND.help("Address to listen on. Anything but localhost needs a key (-k)"))]
+    #[arg(short = 'H', long = "bind", value_name = "ADDRESS")]
+    pub bind: Option<String>,
+
+    #[arg(help = key::SERVER_PORT.help("Engine port; heartbeats use PORT+1 and clients PORT+2"))]
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Shared key (at least 16 characters). Without it a key is generated and written to a
+    /// connection file (mode 0600) that local engines find by themselves
+    /// [config: server.auth, env: HYPERSHELL_SERVER_AUTH].
+    #[arg(short = 'k', long = "auth", alias = "authkey", value_name = "KEY")]
+    pub auth: Option<String>,
+
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    /// Write failed task lines here (`-` = stdout, the default).
+    #[arg(
+        short = 'f',
+        long,
+        alias = "output",
+        value_name = "PATH",
+        conflicts_with = "print"
+    )]
+    pub failures: Option<PathBuf>,
+
+    /// Write failed task lines to stdout (what hs does without -f).
+    #[arg(long)]
+    pub print: bool,
+
+    #[command(flatten)]
+    pub fail_exit: FailExitArgs,
+
+    /// Keep serving after the input ends (clients may submit more).
+    #[arg(long, conflicts_with = "restart")]
+    pub forever: bool,
+
+    #[arg(help = key::TASK_CORES.help("Cores each task of FILE needs, stored with the task (0 = unset)"))]
+    #[arg(short = 'c', long = "task-cores", value_name = "NUM")]
+    pub cores: Option<i64>,
+
+    #[arg(help = key::TASK_MEMORY.help(
+        "Memory each task of FILE needs, e.g. 8G, stored with the task (0 = unset)"
+    ))]
+    #[arg(short = 'm', long = "task-memory", value_name = "SIZE", value_parser = size_bytes)]
+    pub memory: Option<i64>,
+
+    #[arg(help = key::TASK_TIMEOUT.help(
+        "Walltime of each task of FILE in seconds, stored with the task (engines stop it then; \
+         0 = unset)"
+    ))]
+    #[arg(short = 'W', long = "task-timeout", value_name = "SECONDS", value_parser = positive_secs)]
+    pub task_timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub heartbeat: HeartbeatArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ClientArgs {
+    #[arg(help = key::SERVER_HOST.help("Host of the server"))]
+    #[arg(short = 'H', long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    #[arg(help = key::SERVER_PORT.help("The server's port (its -p)"))]
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// The server's key. Without it, the connection file of a local server on PORT is used
+    /// [config: client.auth, else server.auth; env: HYPERSHELL_CLIENT_AUTH].
+    #[arg(short = 'k', long = "auth", alias = "authkey", value_name = "KEY")]
+    pub auth: Option<String>,
+
+    /// Connection file to use (address, ports and key), e.g. one copied from the server's host;
+    /// `-` reads it as one line from stdin, and the engine then stops when stdin ends (how
+    /// launchers start engines without putting the key on a command line).
+    #[arg(long = "file", value_name = "PATH", conflicts_with = "auth")]
+    pub connection_file: Option<PathBuf>,
+
+    /// Join the running cluster of this profile (its security/hs-engine.json).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["auth", "connection_file", "host", "port"])]
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub slots: SlotArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    #[arg(help = key::CLIENT_TIMEOUT.help("Leave after this many seconds with nothing to do (0 = never)"))]
+    #[arg(short = 'T', short_alias = 'x', long = "timeout", value_name = "SECONDS",
+          value_parser = positive_secs)]
+    pub idle_timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// Wait this many seconds before connecting; negative = a random wait up to |SECONDS|.
+    #[arg(
+        short = 'd',
+        long = "delay-start",
+        default_value_t = 0.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        value_parser = delay_secs
+    )]
+    pub delay_start: f64,
+
+    /// Give up if no server answers within this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub connect_timeout: f64,
+
+    /// Give up after the server has been unreachable this long (running tasks finish first).
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = positive_secs)]
+    pub reconnect_limit: f64,
+
+    #[arg(short = 'v', long, help = "More log detail (debug level).")]
+    pub verbose: bool,
+
+    #[arg(long, help = "Most log detail (trace level).")]
+    pub debug: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub slots: SlotArgs,
+
+    /// Run the jobs on a running controller (`hs server`, `hs start`) through its connection
+    /// file (or a directory holding it) instead of a cluster inside this process; its engines'
+    /// settings then apply, not -N, -t, -W, -S, -o, -e or --capture.
+    #[arg(
+        long = "file",
+        value_name = "CONN.json",
+        conflicts_with_all = [
+            "num_threads", "template", "task_timeout", "signalwait", "executor", "capture", "output",
+            "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
+        ]
+    )]
+    pub connection_file: Option<PathBuf>,
+
+    /// Run the jobs on the running cluster of this profile (its security/hs-client.json); as
+    /// with --file, its engines' settings apply.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with_all = [
+            "connection_file", "num_threads", "template", "task_timeout", "signalwait", "executor", "capture",
+            "output", "errors", "bundlesize", "bundlewait", "heartrate", "evict", "host_wait",
+        ]
+    )]
+    pub profile: Option<String>,
+
+    /// Write results in input order (default: as jobs finish).
+    #[arg(long)]
+    pub keep_order: bool,
+
+    #[arg(help = key::SERVER_HOSTWAIT.help(
+        "Seconds a job with a \"host\" waits for an engine on one of its hosts before it fails \
+         without running (0: at once)"
+    ))]
+    #[arg(long = "host-wait", value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub host_wait: Option<f64>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+
+    #[command(flatten)]
+    pub heartbeat: HeartbeatArgs,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}

@@ -1,0 +1,389 @@
+//! The engine's event loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::config::EngineConfig;
+use super::control::{EngineControl, StopMode};
+use super::env::Server;
+use super::link::Link;
+use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
+use crate::executor::{Executor, StopReason, executor_for};
+use crate::protocol::{
+    Bye, FrameError, Held, Leaving, MAX_FRAME_BYTES, Message, Opener, Ping, Pong, Refusals,
+    Register, Results, Sealer, ToEngine,
+};
+use crate::task::{Outcome, TaskResult};
+
+mod leases;
+mod leaving;
+mod messages;
+mod results;
+
+/// The longest the loop sleeps, so stop requests are seen promptly.
+const TURN: Duration = Duration::from_millis(50);
+
+/// Most messages read from one socket in one turn of the loop.
+const RECV_BATCH: usize = 1024;
+
+/// How long finished results wait for company before they go to the controller, unless `-w`
+/// says otherwise. Every message costs the controller and this loop a wake-up, and on a machine
+/// whose cores all run tasks every wake-up preempts a task. Bundles of half what the engine
+/// holds cut messages by that much, but only if the first result may wait until the bundle is
+/// full: with short tasks the controller lets an engine hold up to 64 per slot, and 32 per slot
+/// finish in about 40 ms on a laptop. The cost of waiting longer: results are seen that much
+/// later, and an engine killed in that window takes with it up to this much finished work,
+/// which then runs again.
+pub const RESULT_LINGER: Duration = Duration::from_millis(50);
+
+/// How long a task killed by SIGUSR1 or SIGUSR2 waits for its engine to get the same signal.
+/// A batch system may signal every process of a job step at once (Slurm's `srun --signal`,
+/// `scancel --signal`), so the task can die of the drain signal a moment before the engine
+/// hears it; it was not the task's failure, and it is handed back instead of reported. A task
+/// killed by one of these signals on its own is reported this much later.
+const SIBLING_WINDOW: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Deterministic: retrying with the same key fails the same way.
+    #[error(
+        "authentication failed: the controller at {endpoint} signs its messages with a different key; \
+         pass the server's key with -k (or use its connection file)"
+    )]
+    AuthFailed { endpoint: String },
+    #[error(
+        "no controller answered at {endpoint} within {secs:.0}s: check that `hs server` runs there, \
+         that host and port are right, and that this host can reach it (or raise --connect-timeout)"
+    )]
+    Unreachable { endpoint: String, secs: f64 },
+    #[error("lost the controller at {endpoint} and could not reach it again within {secs:.0}s")]
+    ControllerLost { endpoint: String, secs: f64 },
+    #[error("{context}: {source}")]
+    Zmq { context: String, source: zmq::Error },
+    #[error("could not start executor slots: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn zmq_err(context: impl Into<String>) -> impl FnOnce(zmq::Error) -> EngineError {
+    let context = context.into();
+    move |source| EngineError::Zmq { context, source }
+}
+
+/// What an engine did, for its final log line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EngineSummary {
+    pub done: u64,
+    pub failed: u64,
+    pub returned: u64,
+}
+
+/// Run an engine until the controller drains it, it idles out, or `control` stops it.
+pub fn run(
+    cfg: EngineConfig,
+    ctx: &zmq::Context,
+    control: &EngineControl,
+) -> Result<EngineSummary, EngineError> {
+    let executor = executor_for(cfg.executor, &cfg.export_env);
+    run_with_executor(cfg, ctx, control, executor)
+}
+
+/// [`run`] with a chosen executor strategy.
+pub fn run_with_executor(
+    cfg: EngineConfig,
+    ctx: &zmq::Context,
+    control: &EngineControl,
+    executor: Arc<dyn Executor>,
+) -> Result<EngineSummary, EngineError> {
+    // Background processes a task leaves behind become our children rather than init's, so
+    // stopping a task's group reaps them too and nothing lingers after the engine.
+    if let Err(e) = crate::executor::become_child_subreaper() {
+        tracing::debug!("cannot become a child subreaper: {e}");
+    }
+    crate::executor::prepare_engine_process();
+    let mut engine = Engine::connect(cfg, ctx, executor)?;
+    let outcome = engine.serve(control);
+    if outcome.is_err() {
+        engine.stop_all(StopReason::Shutdown);
+    }
+    if let Some(slots) = engine.slots.take() {
+        slots.join();
+    }
+    outcome.map(|_| engine.summary)
+}
+
+struct Engine {
+    cfg: EngineConfig,
+    dealer: zmq::Socket,
+    sub: zmq::Socket,
+    done: zmq::Socket,
+    slots: Option<Slots>,
+    sealer: Sealer,
+    /// Separate openers: the controller signs its ROUTER and PUB traffic under different sender
+    /// ids, and each stream's sequence numbers only increase within that stream.
+    opener_direct: Opener,
+    opener_pings: Opener,
+    /// Messages from the controller's side that were refused (after registration).
+    refusals: Refusals,
+    link: Link,
+    /// The engine's queue, what its slots run, and their finished results.
+    board: Arc<Board>,
+    unsent: Vec<TaskResult>,
+    /// When the oldest unsent result finished (for `-w`).
+    unsent_since: Option<Instant>,
+    unacked: HashMap<Uuid, TaskResult>,
+    returned: Vec<Held>,
+    /// Tasks given up unstarted because the controller was silent longer than the eviction
+    /// window (or forgot this engine): listed in the next registrations until one is welcomed.
+    given_up: Vec<Held>,
+    /// How many of `given_up` the last registration sent listed.
+    given_up_sent: usize,
+    /// Results of tasks killed by SIGUSR1/SIGUSR2, waiting to see whether the engine gets the
+    /// same signal (see [`SIBLING_WINDOW`]).
+    suspects: Vec<(SlotDone, Instant)>,
+    /// The signal that stopped this engine, if one did.
+    signalled: Option<i32>,
+    /// Take no new work; leave once what is held is done.
+    draining: bool,
+    /// Hand back tasks not started yet (as they arrive, too) instead of running them.
+    releasing: bool,
+    /// The controller has been sent [`Leaving`] since the engine last registered.
+    told_leaving: bool,
+    aborting: bool,
+    last_busy: Instant,
+    summary: EngineSummary,
+}
+
+impl Engine {
+    fn connect(
+        cfg: EngineConfig,
+        ctx: &zmq::Context,
+        executor: Arc<dyn Executor>,
+    ) -> Result<Self, EngineError> {
+        let dealer = ctx
+            .socket(zmq::DEALER)
+            .map_err(zmq_err("creating the engine socket"))?;
+        dealer
+            .set_identity(cfg.engine_id.as_bytes())
+            .map_err(zmq_err("setting identity"))?;
+        // Only queue messages on live connections; anything unsent is kept and re-reported.
+        dealer
+            .set_immediate(true)
+            .map_err(zmq_err("setting IMMEDIATE"))?;
+        dealer.set_linger(2000).map_err(zmq_err("setting LINGER"))?;
+        dealer
+            .set_maxmsgsize(MAX_FRAME_BYTES as i64)
+            .map_err(zmq_err("setting MAXMSGSIZE"))?;
+        dealer
+            .set_reconnect_ivl(100)
+            .map_err(zmq_err("setting RECONNECT_IVL"))?;
+        dealer
+            .set_reconnect_ivl_max(5000)
+            .map_err(zmq_err("setting RECONNECT_IVL_MAX"))?;
+        let engines = &cfg.endpoints.engines;
+        dealer
+            .connect(engines)
+            .map_err(zmq_err(format!("connecting to {engines}")))?;
+
+        let sub = ctx
+            .socket(zmq::SUB)
+            .map_err(zmq_err("creating the heartbeat socket"))?;
+        sub.set_maxmsgsize(64 * 1024)
+            .map_err(zmq_err("setting MAXMSGSIZE"))?;
+        sub.set_subscribe(b"").map_err(zmq_err("subscribing"))?;
+        let heartbeat = &cfg.endpoints.heartbeat;
+        sub.connect(heartbeat)
+            .map_err(zmq_err(format!("connecting to {heartbeat}")))?;
+
+        let done = ctx
+            .socket(zmq::PULL)
+            .map_err(zmq_err("creating the slot socket"))?;
+        let done_endpoint = format!("inproc://hs-engine-{}-done", cfg.engine_id);
+        done.bind(&done_endpoint)
+            .map_err(zmq_err("binding the slot socket"))?;
+        // Every socket of this engine (and, in `hs cluster`, of its controller) exists now.
+        crate::executor::seal_internal_descriptors();
+        let bundle = (cfg.result_bundle > 0).then_some(cfg.result_bundle);
+        let board = Arc::new(Board::new(bundle));
+        let slots = Slots::start(&cfg, ctx, &done_endpoint, executor, board.clone())?;
+
+        let now = Instant::now();
+        Ok(Engine {
+            board,
+            slots: Some(slots),
+            sealer: Sealer::new(cfg.key.as_bytes(), cfg.engine_id),
+            opener_direct: Opener::new(cfg.key.as_bytes()),
+            opener_pings: Opener::new(cfg.key.as_bytes()),
+            refusals: Refusals::new("the engine's sockets"),
+            link: Link::start(now, false),
+            unsent: Vec::new(),
+            unsent_since: None,
+            unacked: HashMap::new(),
+            returned: Vec::new(),
+            given_up: Vec::new(),
+            given_up_sent: 0,
+            suspects: Vec::new(),
+            signalled: None,
+            draining: false,
+            releasing: false,
+            told_leaving: false,
+            aborting: false,
+            last_busy: now,
+            summary: EngineSummary::default(),
+            cfg,
+            dealer,
+            sub,
+            done,
+        })
+    }
+
+    fn serve(&mut self, control: &EngineControl) -> Result<(), EngineError> {
+        loop {
+            self.signalled = control.signal();
+            match control.mode() {
+                StopMode::Run => {}
+                StopMode::Drain => self.release(),
+                StopMode::Abort => self.abort(),
+            }
+            let now = Instant::now();
+            self.keep_link(now)?;
+            self.settle_suspects(now);
+            if self.finished() {
+                self.leave();
+                return Ok(());
+            }
+            let (dealer_ready, sub_ready, done_ready) = {
+                let mut items = [
+                    self.dealer.as_poll_item(zmq::POLLIN),
+                    self.sub.as_poll_item(zmq::POLLIN),
+                    self.done.as_poll_item(zmq::POLLIN),
+                ];
+                crate::transport::poll(&mut items, self.poll_timeout(now))
+                    .map_err(zmq_err("polling"))?;
+                (
+                    items[0].is_readable(),
+                    items[1].is_readable(),
+                    items[2].is_readable(),
+                )
+            };
+            // Whatever arrived during a silence longer than the eviction window (this process was
+            // frozen, say) does not make the leases good again: the silence is noticed first.
+            self.notice_loss(Instant::now());
+            if done_ready {
+                self.ring_off()?;
+            }
+            self.collect_done();
+            if dealer_ready {
+                self.receive_direct()?;
+            }
+            if sub_ready {
+                self.receive_pings()?;
+            }
+            self.send_leaving();
+            self.flush_results();
+            self.board.lease.set(self.link.lease_until());
+        }
+    }
+
+    /// Registration, loss detection and give-up rules.
+    fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
+        self.notice_loss(now);
+        if let Link::Registering {
+            next_attempt,
+            since,
+            ever_registered,
+            ..
+        } = &self.link
+        {
+            let limit = if *ever_registered {
+                self.cfg.reconnect_limit
+            } else {
+                self.cfg.connect_timeout
+            };
+            if now.duration_since(*since) > limit {
+                let endpoint = self.cfg.endpoints.engines.clone();
+                let secs = limit.as_secs_f64();
+                return Err(if *ever_registered {
+                    EngineError::ControllerLost { endpoint, secs }
+                } else {
+                    EngineError::Unreachable { endpoint, secs }
+                });
+            }
+            if now >= *next_attempt {
+                self.link.attempted(now);
+                self.send_register();
+            }
+        }
+        if let Some(idle) = self.cfg.idle_timeout {
+            let busy = self
+                .board
+                .with(|b| !b.queue.is_empty() || !b.running.is_empty());
+            if busy {
+                self.last_busy = now;
+            } else if !self.draining && now.duration_since(self.last_busy) > idle {
+                tracing::info!("idle for {:.0}s: leaving", idle.as_secs_f64());
+                self.draining = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn evict_after(&self) -> Duration {
+        match &self.link {
+            Link::Registered { evict_after, .. } => *evict_after,
+            Link::Registering { .. } => Duration::ZERO,
+        }
+    }
+
+    fn send_register(&mut self) {
+        let Link::Registering { nonce, .. } = self.link else {
+            return;
+        };
+        // Everything finished but unacknowledged is reported again in the registration,
+        // including what the slots finished since the loop last looked.
+        let finished = self.board.with(BoardState::take_bundle);
+        self.absorb(finished);
+        self.unsent_since = None;
+        for r in self.unsent.drain(..) {
+            self.unacked.insert(r.id, r);
+        }
+        let register = Register {
+            engine_id: self.cfg.engine_id,
+            host: self.cfg.host.clone(),
+            pid: std::process::id(),
+            slots: self.cfg.slots,
+            nonce,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            // What it runs. Its queue is empty: given up when the link was lost (see `leases`).
+            running: self.board.with(|b| {
+                b.running
+                    .iter()
+                    .map(|(id, (lease, _))| Held {
+                        id: *id,
+                        lease: *lease,
+                    })
+                    .collect()
+            }),
+            finished: self.unacked.values().cloned().collect(),
+            returned: self.given_up.clone(),
+        };
+        self.given_up_sent = self.given_up.len();
+        self.send(&register);
+    }
+
+    /// How long the loop may sleep: a [`TURN`], or less when results are lingering.
+    fn poll_timeout(&self, now: Instant) -> i64 {
+        let mut wait = TURN;
+        if let Some(since) = self.unsent_since
+            && !self.unsent.is_empty()
+            && self.link.is_registered()
+        {
+            let due = since + self.cfg.result_wait;
+            wait = wait.min(due.saturating_duration_since(now));
+        }
+        // Round up, so a deadline a few microseconds away is not polled for in a busy loop.
+        wait.as_micros().div_ceil(1000) as i64
+    }
+}
