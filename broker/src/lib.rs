@@ -23,6 +23,7 @@ mod control;
 pub mod controller;
 pub mod feed;
 pub mod hosts;
+mod ids;
 mod pinned;
 mod prefetch;
 mod queue;

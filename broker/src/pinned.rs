@@ -10,6 +10,7 @@
 //! joining lets it run; engines coming and going reset nothing.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hs_engine::task::Task;
@@ -21,7 +22,7 @@ use crate::hosts;
 const SLACK: usize = 64;
 
 struct Waiting {
-    task: Task,
+    task: Arc<Task>,
     keys: Vec<String>,
     since: Instant,
 }
@@ -69,7 +70,7 @@ impl Pinned {
     }
 
     /// Add a task that became ready at `since`, behind (or, `front`, before) the others.
-    pub fn push(&mut self, task: Task, since: Instant, front: bool) {
+    pub fn push(&mut self, task: Arc<Task>, since: Instant, front: bool) {
         let keys = hosts::keys(task.hosts());
         for key in &keys {
             let list = self.by_host.entry(key.clone()).or_default();
@@ -86,7 +87,7 @@ impl Pinned {
     }
 
     /// The first waiting task an engine whose host has this key may run.
-    pub fn pop(&mut self, key: &str) -> Option<Task> {
+    pub fn pop(&mut self, key: &str) -> Option<Arc<Task>> {
         let list = self.by_host.get_mut(key)?;
         while let Some(id) = list.ids.pop_front() {
             if self.tasks.contains_key(&id) {
@@ -97,7 +98,7 @@ impl Pinned {
     }
 
     /// Take one task out, wherever it is filed.
-    pub fn take(&mut self, id: &Uuid) -> Option<Task> {
+    pub fn take(&mut self, id: &Uuid) -> Option<Arc<Task>> {
         let waiting = self.tasks.remove(id)?;
         for key in &waiting.keys {
             let Some(list) = self.by_host.get_mut(key) else {
@@ -131,7 +132,7 @@ impl Pinned {
 
     /// Take out the tasks that waited their whole time while no engine in `connected` (host
     /// keys of the engines registered now) could run them, oldest first.
-    pub fn expire(&mut self, now: Instant, connected: &HashSet<String>) -> Vec<Task> {
+    pub fn expire(&mut self, now: Instant, connected: &HashSet<String>) -> Vec<Arc<Task>> {
         self.engine_left = false;
         let mut next: Option<Instant> = None;
         let mut due: Vec<(Instant, Uuid)> = Vec::new();
@@ -157,8 +158,8 @@ impl Pinned {
 mod tests {
     use super::*;
 
-    fn task(args: &str, hosts: &[&str]) -> Task {
-        Task::new(args).on_hosts(hosts)
+    fn task(args: &str, hosts: &[&str]) -> Arc<Task> {
+        Arc::new(Task::new(args).on_hosts(hosts))
     }
 
     fn connected(keys: &[&str]) -> HashSet<String> {
@@ -172,10 +173,10 @@ mod tests {
         p.push(task("a", &["h1.lan", "H2"]), now, false);
         p.push(task("b", &["h2"]), now, false);
         assert_eq!((p.available("h1"), p.available("h2")), (1, 2));
-        assert_eq!(p.pop("h2").map(|t| t.args), Some("a".into()));
+        assert_eq!(p.pop("h2").map(|t| t.args.clone()), Some("a".into()));
         assert_eq!((p.available("h1"), p.available("h2")), (0, 1));
         assert!(p.pop("h1").is_none(), "a was taken through h2");
-        assert_eq!(p.pop("h2").map(|t| t.args), Some("b".into()));
+        assert_eq!(p.pop("h2").map(|t| t.args.clone()), Some("b".into()));
         assert!(p.is_empty());
         assert!(p.pop("h9").is_none());
     }
@@ -186,7 +187,7 @@ mod tests {
         let now = Instant::now();
         p.push(task("new", &["h1"]), now, false);
         p.push(task("back", &["h1"]), now, true);
-        assert_eq!(p.pop("h1").map(|t| t.args), Some("back".into()));
+        assert_eq!(p.pop("h1").map(|t| t.args.clone()), Some("back".into()));
     }
 
     #[test]

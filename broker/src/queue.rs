@@ -8,20 +8,22 @@
 //! run stays as cheap as it is when nobody uses host affinity.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hs_engine::task::Task;
 use uuid::Uuid;
 
+use crate::ids::IdSet;
 use crate::pinned::Pinned;
 
 pub struct TaskQueue {
-    /// Tasks any engine may run.
-    waiting: VecDeque<Task>,
+    /// Tasks any engine may run (shared, so that moving one moves a pointer).
+    waiting: VecDeque<Arc<Task>>,
     /// Tasks only engines on certain hosts may run.
     pub pinned: Pinned,
     /// Ids of waiting tasks that had been handed out before (bounded by what was requeued).
-    requeued: HashSet<Uuid>,
+    requeued: IdSet,
 }
 
 impl TaskQueue {
@@ -30,7 +32,7 @@ impl TaskQueue {
         TaskQueue {
             waiting: VecDeque::new(),
             pinned: Pinned::new(affinity_wait),
-            requeued: HashSet::new(),
+            requeued: IdSet::default(),
         }
     }
 
@@ -48,7 +50,7 @@ impl TaskQueue {
         self.waiting.len()
     }
 
-    pub fn push(&mut self, task: Task) {
+    pub fn push(&mut self, task: Arc<Task>) {
         if task.hosts().is_empty() {
             self.waiting.push_back(task);
         } else {
@@ -57,13 +59,13 @@ impl TaskQueue {
     }
 
     /// Put tasks back at the front, keeping their order.
-    pub fn requeue(&mut self, tasks: Vec<Task>) {
+    pub fn requeue(&mut self, tasks: Vec<Arc<Task>>) {
         self.requeued.extend(tasks.iter().map(|t| t.id));
         self.push_first(tasks);
     }
 
     /// Put tasks at the front, keeping their order: requeued ones, or `--eager`'s retries.
-    pub fn push_first(&mut self, tasks: Vec<Task>) {
+    pub fn push_first(&mut self, tasks: Vec<Arc<Task>>) {
         let now = Instant::now();
         for task in tasks.into_iter().rev() {
             if task.hosts().is_empty() {
@@ -76,14 +78,14 @@ impl TaskQueue {
     }
 
     /// The next task any engine may run.
-    pub fn pop(&mut self) -> Option<Task> {
+    pub fn pop(&mut self) -> Option<Arc<Task>> {
         let task = self.waiting.pop_front()?;
         self.forget_requeued(&task.id);
         Some(task)
     }
 
     /// The next host-bound task for an engine whose host has this key ([`crate::hosts::host_key`]).
-    pub fn pop_pinned(&mut self, key: &str) -> Option<Task> {
+    pub fn pop_pinned(&mut self, key: &str) -> Option<Arc<Task>> {
         let task = self.pinned.pop(key)?;
         self.forget_requeued(&task.id);
         Some(task)
@@ -112,7 +114,7 @@ impl TaskQueue {
     }
 
     /// Take a requeued task out of the queue because a result for it arrived after all.
-    pub fn take_requeued(&mut self, id: &Uuid) -> Option<Task> {
+    pub fn take_requeued(&mut self, id: &Uuid) -> Option<Arc<Task>> {
         if !self.requeued.remove(id) {
             return None;
         }
@@ -132,8 +134,12 @@ mod tests {
         TaskQueue::new(Duration::from_secs(30))
     }
 
-    fn task(args: &str) -> Task {
-        Task::new(args)
+    fn task(args: &str) -> Arc<Task> {
+        Arc::new(Task::new(args))
+    }
+
+    fn args(t: Arc<Task>) -> String {
+        t.args.clone()
     }
 
     #[test]
@@ -141,7 +147,7 @@ mod tests {
         let mut q = queue();
         q.push(task("c"));
         q.requeue(vec![task("a"), task("b")]);
-        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|t| t.args).collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(args).collect();
         assert_eq!(order, ["a", "b", "c"]);
     }
 
@@ -153,7 +159,7 @@ mod tests {
         let id = retry.id;
         q.push_first(vec![retry]);
         assert_eq!(q.take_requeued(&id), None, "never handed out");
-        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|t| t.args).collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(args).collect();
         assert_eq!(order, ["retry", "new"]);
     }
 
@@ -164,13 +170,13 @@ mod tests {
         let id = a.id;
         q.push(task("x"));
         q.requeue(vec![a]);
-        assert_eq!(q.take_requeued(&id).map(|t| t.args), Some("a".to_string()));
+        assert_eq!(q.take_requeued(&id).map(args), Some("a".to_string()));
         assert_eq!(q.take_requeued(&id), None);
         assert_eq!(q.len(), 1);
     }
 
-    fn pinned(args: &str, host: &str) -> Task {
-        task(args).on_hosts(&[host])
+    fn pinned(args: &str, host: &str) -> Arc<Task> {
+        Arc::new(Task::new(args).on_hosts(&[host]))
     }
 
     #[test]
@@ -179,13 +185,10 @@ mod tests {
         q.push(pinned("stuck", "h9"));
         q.push(task("free"));
         assert_eq!((q.len(), q.open_len()), (2, 1));
-        assert_eq!(q.pop().map(|t| t.args), Some("free".to_string()));
+        assert_eq!(q.pop().map(args), Some("free".to_string()));
         assert!(q.pop().is_none());
         assert!(q.pop_pinned("h1").is_none());
-        assert_eq!(
-            q.pop_pinned("h9").map(|t| t.args),
-            Some("stuck".to_string())
-        );
+        assert_eq!(q.pop_pinned("h9").map(args), Some("stuck".to_string()));
         assert!(q.is_empty());
     }
 
@@ -198,7 +201,7 @@ mod tests {
         assert_eq!(q.open_len(), 0);
         assert_eq!(q.pinned.available("h1"), 1);
         assert_eq!(q.ids().collect::<Vec<_>>(), [id]);
-        assert_eq!(q.take_requeued(&id).map(|t| t.args), Some("a".to_string()));
+        assert_eq!(q.take_requeued(&id).map(args), Some("a".to_string()));
         assert!(q.is_empty());
         q.requeue(vec![pinned("b", "h1")]);
         let cancelled: HashSet<Uuid> = q.ids().collect();

@@ -4,12 +4,13 @@
 //! the engine reports a result (recorded), or when the engine is lost or leaves (the task goes
 //! back to the queue, which is not an attempt).
 
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hs_engine::task::Task;
 use uuid::Uuid;
 
+use crate::ids::{IdMap, IdSet};
 use crate::prefetch::RunTime;
 
 /// What the broker knows about one engine.
@@ -48,7 +49,8 @@ pub struct EngineInfo {
 }
 
 pub struct Lease {
-    pub task: Task,
+    /// Shared with the bundle that carried it to the engine.
+    pub task: Arc<Task>,
     pub engine: Uuid,
     pub number: u64,
 }
@@ -58,11 +60,11 @@ const MAX_LEASE: u64 = 1 << 62;
 
 #[derive(Default)]
 pub struct Registry {
-    engines: HashMap<Uuid, EngineInfo>,
+    engines: IdMap<EngineInfo>,
     /// Engines in least-recently-served order, for fair dispatch.
     order: Vec<Uuid>,
-    held: HashMap<Uuid, HashSet<Uuid>>,
-    leases: HashMap<Uuid, Lease>,
+    held: IdMap<IdSet>,
+    leases: IdMap<Lease>,
     next_lease: u64,
 }
 
@@ -97,7 +99,7 @@ impl Registry {
 
     /// Tasks `engine` holds right now.
     pub fn held_by(&self, engine: &Uuid) -> usize {
-        self.held.get(engine).map_or(0, HashSet::len)
+        self.held.get(engine).map_or(0, IdSet::len)
     }
 
     /// Free credit of `engine`.
@@ -112,16 +114,34 @@ impl Registry {
         self.order.clone()
     }
 
-    /// Move `engine` to the back of the dispatch order after serving it.
-    pub fn served(&mut self, engine: &Uuid) {
-        if let Some(pos) = self.order.iter().position(|e| e == engine) {
-            let id = self.order.remove(pos);
-            self.order.push(id);
+    /// Move the engines served in one dispatch pass to the back of the dispatch order, in the
+    /// order they were served. One pass over the order for the whole batch: moving each engine
+    /// on its own cost a search of the order per bundle, which with thousands of engines took
+    /// more time than the bundles.
+    pub fn served(&mut self, served: &[Uuid]) {
+        match served {
+            [] => {}
+            [one] => {
+                if let Some(pos) = self.order.iter().position(|e| e == one) {
+                    self.order.remove(pos);
+                    self.order.push(*one);
+                }
+            }
+            _ => {
+                let moved: IdSet = served.iter().copied().collect();
+                self.order.retain(|e| !moved.contains(e));
+                self.order.extend(
+                    served
+                        .iter()
+                        .filter(|e| self.engines.contains_key(*e))
+                        .copied(),
+                );
+            }
         }
     }
 
     /// Lease `task` to `engine`; returns the lease number.
-    pub fn lease(&mut self, task: Task, engine: Uuid) -> u64 {
+    pub fn lease(&mut self, task: Arc<Task>, engine: Uuid) -> u64 {
         self.next_lease += 1;
         let number = self.next_lease;
         self.held.entry(engine).or_default().insert(task.id);
@@ -140,7 +160,7 @@ impl Registry {
     /// lease number may come from a previous controller, so new leases count on from it; a
     /// number no controller could have reached (a buggy peer's) is kept on the lease but does
     /// not move the counter, which could then overflow.
-    pub fn adopt(&mut self, task: Task, engine: Uuid, number: u64) {
+    pub fn adopt(&mut self, task: Arc<Task>, engine: Uuid, number: u64) {
         if number < MAX_LEASE {
             self.next_lease = self.next_lease.max(number);
         }
@@ -178,7 +198,7 @@ impl Registry {
     }
 
     /// Forget `engine` and return the tasks it held, in lease order.
-    pub fn remove(&mut self, engine: &Uuid) -> (Option<EngineInfo>, Vec<Task>) {
+    pub fn remove(&mut self, engine: &Uuid) -> (Option<EngineInfo>, Vec<Arc<Task>>) {
         let info = self.engines.remove(engine);
         self.order.retain(|e| e != engine);
         let ids = self.held.remove(engine).unwrap_or_default();
@@ -204,7 +224,7 @@ impl Registry {
     }
 
     /// Leases held by `engine` that are not in `still_held`: tasks it lost track of.
-    pub fn unaccounted(&self, engine: &Uuid, still_held: &HashSet<Uuid>) -> Vec<Uuid> {
+    pub fn unaccounted(&self, engine: &Uuid, still_held: &IdSet) -> Vec<Uuid> {
         self.held
             .get(engine)
             .map(|set| {
@@ -249,10 +269,32 @@ mod tests {
     }
 
     #[test]
+    fn engines_served_in_a_pass_go_to_the_back_in_the_order_served() {
+        let mut r = Registry::default();
+        let (a, b, c, d) = (
+            engine(&mut r),
+            engine(&mut r),
+            engine(&mut r),
+            engine(&mut r),
+        );
+        assert_eq!(r.dispatch_order(), [a, b, c, d]);
+        r.served(&[c, a]);
+        assert_eq!(r.dispatch_order(), [b, d, c, a]);
+        r.served(&[b]);
+        assert_eq!(r.dispatch_order(), [d, c, a, b]);
+        r.served(&[]);
+        assert_eq!(r.dispatch_order(), [d, c, a, b]);
+        // An engine that left meanwhile is not brought back.
+        r.remove(&a);
+        r.served(&[a, d]);
+        assert_eq!(r.dispatch_order(), [c, b, d]);
+    }
+
+    #[test]
     fn after_an_eviction_only_the_new_lease_counts() {
         let mut r = Registry::default();
         let (first, second) = (engine(&mut r), engine(&mut r));
-        let task = Task::new("true");
+        let task = Arc::new(Task::new("true"));
         let id = task.id;
         let old = r.lease(task, first);
         assert!(r.holds_under(&id, &first, old));

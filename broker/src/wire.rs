@@ -1,5 +1,7 @@
 //! Between store rows and what travels to engines.
 
+use std::sync::Arc;
+
 use hs_engine::protocol::{FinishedTask, TaskSpec};
 use hs_engine::task::{JobOptions, Outcome, Task, TaskResult, sentinel};
 use uuid::Uuid;
@@ -8,16 +10,17 @@ use crate::store::{Completion, TaskRecord};
 
 /// The part of a row an engine needs to run the task, and to describe it to the task in
 /// HyperShell's `TASK_<COLUMN>` variables. (The controller's id and host, its `server_id` and
-/// `server_host`, travel once per engine in the welcome instead.)
-pub fn to_task(r: &TaskRecord) -> Task {
-    Task {
+/// `server_host`, travel once per engine in the welcome instead.) The row is taken apart, not
+/// copied: the store gave it away.
+pub fn to_task(r: TaskRecord) -> Arc<Task> {
+    Arc::new(Task {
         id: r.id,
-        args: r.args.clone(),
+        args: r.args,
         attempt: r.attempt.max(1) as u32,
         group: r.group,
         submit_id: Some(r.submit_id),
         submit_time: r.submit_time,
-        submit_host: r.submit_host.clone(),
+        submit_host: r.submit_host,
         schedule_time: r.schedule_time,
         cores: r.cores,
         memory: r.memory,
@@ -25,9 +28,9 @@ pub fn to_task(r: &TaskRecord) -> Task {
         retried: r.retried,
         previous_id: r.previous_id,
         next_id: r.next_id,
-        tag: r.tag.clone(),
-        job: r.job.clone(),
-    }
+        tag: r.tag,
+        job: r.job,
+    })
 }
 
 /// What the store records for a finished task; `engine` is `None` when it never reached one.

@@ -217,7 +217,7 @@ fn host_bound_tasks_land_only_on_their_host_and_an_absent_host_fails_in_time() {
 fn tasks_handed_back_by_their_engine_keep_their_hosts() {
     let wait = Duration::from_millis(800);
     let mut c = Cluster::start(wait);
-    let marker = format!("sleep 95.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     c.submit(&[
         (format!("{marker}; true # held 1"), &["affinity-b"]),
         (format!("{marker}; true # held 2"), &["affinity-b"]),

@@ -214,7 +214,7 @@ fn zero_threads_means_one_per_core_and_empty_input_is_fine() {
 #[test]
 fn interrupt_stops_running_tasks_and_leaves_nothing_behind() {
     let s = Scratch::new();
-    let marker = format!("sleep 97.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     let input = format!("{marker} & {marker}; wait\n{marker}\n{marker}\n");
     let mut cmd = s.hs(&["cluster", "-N2", "-S", "0.5"]);
     cmd.stdin(std::process::Stdio::piped())

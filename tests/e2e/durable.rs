@@ -495,7 +495,7 @@ fn bad_store_input_gets_one_line_errors_and_changes_nothing() {
 fn cancel_stops_running_and_waiting_tasks_of_a_live_server() {
     let s = Scratch::new();
     let port = free_ports().to_string();
-    let marker = format!("sleep 91.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     let server = spawn_piped(s.hs(&[
         "server",
         "--forever",

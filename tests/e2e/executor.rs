@@ -7,7 +7,7 @@ use crate::helpers::*;
 #[test]
 fn timeout_stops_the_whole_process_group() {
     let s = Scratch::new();
-    let marker = format!("sleep 95.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     let start = Instant::now();
     let out = run_with_input(
         s.hs(&["cluster", "-W", "0.5", "-S", "0.3"]),

@@ -280,6 +280,16 @@ pub fn cmdline(pid: u32) -> String {
 }
 
 /// Processes whose command line contains `marker` (to prove nothing was left behind).
+/// A number of seconds no other test's processes show in their command lines: `sleep` it (or
+/// put it in a command) and find that test's processes with [`processes_with`]. Unique per call
+/// (a counter) and per test process (its pid, at fixed width so that one is never part of
+/// another); large enough that nothing ends by itself while a test looks.
+pub fn unique_seconds() -> String {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = 100 + NEXT.fetch_add(1, Ordering::SeqCst) % 900;
+    format!("9{n:03}.{:07}", std::process::id())
+}
+
 pub fn processes_with(marker: &str) -> Vec<u32> {
     live_pids()
         .into_iter()

@@ -207,7 +207,7 @@ fn ten_thousand_jobs_are_each_answered_exactly_once() {
 #[test]
 fn interrupting_a_stream_cancels_everything_and_leaves_nothing_behind() {
     let s = Scratch::new();
-    let marker = format!("sleep 93.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     let (child, mut stdin) = spawn_fed(s.hs(&["stream", "-N2", "-S", "0.3"]));
     {
         for i in 0..5 {

@@ -162,7 +162,7 @@ fn stream_file_two_thousand_jobs_are_each_answered_exactly_once() {
 #[test]
 fn stream_file_interrupted_cancels_through_the_controller_and_leaves_nothing_running() {
     let c = Cluster::start("-N2");
-    let marker = format!("sleep 95.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     let (child, mut stdin) = spawn_fed(c.stream(&[]));
     for i in 0..6 {
         writeln!(stdin, "{{\"cmd\":\"{marker}\",\"id\":{i}}}").unwrap();
@@ -211,7 +211,7 @@ fn stream_file_with_a_wrong_key_is_refused_with_exit_7() {
 #[test]
 fn stream_file_reports_a_controller_that_dies_and_its_unanswered_jobs() {
     let mut c = Cluster::start("-N1");
-    let marker = format!("sleep 96.{}", std::process::id());
+    let marker = format!("sleep {}", unique_seconds());
     let (mut child, mut stdin) = spawn_fed(c.stream(&[]));
     // Read the results as they come, so the controller dies only once job 0 is answered.
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();

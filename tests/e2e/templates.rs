@@ -13,7 +13,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 #[test]
 fn a_hanging_substitution_fails_its_task_at_the_walltime_and_the_next_task_runs() {
     let s = Scratch::new();
-    let marker = format!("98.{}", std::process::id());
+    let marker = unique_seconds();
     let template = format!("echo {{% if [ '@' = hang ]; then sleep {marker}; fi; echo 'ok-@' %}}");
     let out = run_with_input(
         s.hs(&["cluster", "-N1", "-W", "1", "-S", "0.2", "-t", &template]),
@@ -67,7 +67,7 @@ fn no_input_line_breaks_out_of_the_quoting() {
 #[test]
 fn interrupt_during_a_substitution_leaves_nothing_behind() {
     let s = Scratch::new();
-    let marker = format!("97.{}", std::process::id());
+    let marker = unique_seconds();
     let template = format!("echo {{% sleep {marker} & sleep {marker}; wait %}}");
     let mut cmd = s.hs(&["cluster", "-N2", "-S", "0.5", "-t", &template]);
     cmd.stdin(Stdio::piped())
@@ -100,7 +100,7 @@ fn interrupt_during_a_substitution_leaves_nothing_behind() {
 #[test]
 fn a_stopped_submit_leaves_no_substitution_behind() {
     let s = Scratch::new();
-    let marker = format!("96.{}", std::process::id());
+    let marker = unique_seconds();
     let template = format!("echo {{% sleep {marker} %}}");
     let mut cmd = s.hs(&["submit", "--initdb", "--template", &template]);
     cmd.stdin(Stdio::piped())

@@ -5,6 +5,7 @@
 //! engine.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -36,7 +37,7 @@ impl Core {
             return Ok(());
         }
         let completed = Utc::now();
-        let failed: Vec<(Task, TaskResult)> = expired
+        let failed: Vec<(Arc<Task>, TaskResult)> = expired
             .into_iter()
             .map(|task| {
                 let result = not_placed(&task, self.cfg.affinity_wait, completed);

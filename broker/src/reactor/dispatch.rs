@@ -108,6 +108,7 @@ impl Core {
             let mut hosts =
                 (!self.queue.pinned.is_empty()).then(|| HostShares::new(self, &eligible));
             let mut remaining = eligible.len();
+            let mut served = Vec::new();
             for engine in eligible {
                 if self.queue.is_empty() {
                     break;
@@ -121,18 +122,22 @@ impl Core {
                 let pinned = hosts
                     .as_mut()
                     .and_then(|h| h.take(&engine, &self.queue.pinned));
-                self.serve(engine, Share { open, pinned })?;
+                if self.serve(engine, Share { open, pinned }) {
+                    served.push(engine);
+                }
             }
+            self.registry.served(&served);
         }
         self.rebalance(now);
         self.flush_acks(false);
         Ok(())
     }
 
-    /// Send `engine` a bundle within its share, if its free credit is worth a message.
-    fn serve(&mut self, engine: Uuid, share: Share) -> Result<(), BrokerError> {
+    /// Send `engine` a bundle within its share, if its free credit is worth a message; returns
+    /// whether it was sent one.
+    fn serve(&mut self, engine: Uuid, share: Share) -> bool {
         let Some(info) = self.registry.get(&engine) else {
-            return Ok(());
+            return false;
         };
         let capacity = info.capacity as usize;
         let credit = self.registry.credit(&engine);
@@ -147,7 +152,7 @@ impl Core {
             || share.open + pinned_share == 0
             || !(idle || credit >= batch || available < batch)
         {
-            return Ok(());
+            return false;
         }
         let mut n = credit.min(share.open + pinned_share).max(1);
         if self.cfg.bundlesize > 0 {
@@ -162,14 +167,14 @@ impl Core {
             let Some(task) = next.or_else(|| self.queue.pop()) else {
                 break;
             };
+            // The lease table and the bundle share the task.
             let lease = self.registry.lease(task.clone(), engine);
             tasks.push(Leased { lease, task });
         }
         let ack = self.pending_acks.remove(&engine).unwrap_or_default();
         // Should it not reach the engine, the loop reports it lost, which requeues the bundle.
         self.tell_engine(engine, Tasks { tasks, ack });
-        self.registry.served(&engine);
-        Ok(())
+        true
     }
 
     /// Acknowledge results that no bundle carried. Acks only let an engine forget results (and

@@ -30,8 +30,8 @@ impl Core {
         let (retries, new) = split_retries(rows);
         self.unscheduled = self.unscheduled.saturating_sub(new.len() as u64);
         self.queue
-            .push_first(retries.iter().map(crate::wire::to_task).collect());
-        for row in &new {
+            .push_first(retries.into_iter().map(crate::wire::to_task).collect());
+        for row in new {
             self.queue.push(crate::wire::to_task(row));
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Engines leaving: by saying bye, by going silent (eviction), or by becoming unreachable.
 //! Whatever they held goes back to the queue; losing an engine never costs a task an attempt.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use hs_engine::protocol::{Drain, Held};
@@ -99,7 +100,7 @@ impl Core {
     /// or no longer holds it; no engine claimed it after a restart) ends here: it waits again at
     /// the front of the queue, unless it was being cancelled while leased, in which case it is
     /// cancelled now instead of being handed to another engine.
-    pub(super) fn requeue(&mut self, tasks: Vec<Task>) -> Result<(), BrokerError> {
+    pub(super) fn requeue(&mut self, tasks: Vec<Arc<Task>>) -> Result<(), BrokerError> {
         let cancelled: Vec<Uuid> = tasks
             .iter()
             .map(|t| t.id)

@@ -2,6 +2,7 @@
 //! filled from the store, the heartbeat's chores, stopping, and tasks a previous controller
 //! left running.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use hs_engine::protocol::Drain;
@@ -108,7 +109,7 @@ impl Core {
             self.store_dirty = false;
         }
         self.unscheduled = self.unscheduled.saturating_sub(rows.len() as u64);
-        for row in &rows {
+        for row in rows {
             self.queue.push(crate::wire::to_task(row));
         }
         Ok(())
@@ -236,7 +237,7 @@ impl Core {
             );
         }
         self.orphans = rows
-            .iter()
+            .into_iter()
             .map(|r| (r.id, crate::wire::to_task(r)))
             .collect();
         self.reconcile_until = Some(now + self.cfg.restart_grace);
@@ -266,7 +267,7 @@ impl Core {
         if self.orphans.is_empty() {
             return Ok(());
         }
-        let mut tasks: Vec<Task> = self.orphans.drain().map(|(_, t)| t).collect();
+        let mut tasks: Vec<Arc<Task>> = self.orphans.drain().map(|(_, t)| t).collect();
         if self.scheduler.scope != Scope::All {
             // Still marked as handed out in the store, where a `--restart` finds them.
             tracing::debug!(

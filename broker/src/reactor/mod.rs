@@ -35,6 +35,7 @@ mod results;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use hs_engine::protocol::{ToClient, ToEngine};
@@ -43,6 +44,7 @@ use uuid::Uuid;
 
 use crate::broker::BrokerSummary;
 use crate::config::BrokerConfig;
+use crate::ids::IdMap;
 use crate::queue::TaskQueue;
 use crate::registry::Registry;
 use crate::store::{Scheduler, Scope, TaskStore};
@@ -80,10 +82,10 @@ pub struct Core {
     unscheduled: u64,
     /// After a restart: tasks that were running under the previous controller, waiting for their
     /// engines to report them (until `reconcile_until`), after which they run again.
-    orphans: HashMap<Uuid, Task>,
+    orphans: HashMap<Uuid, Arc<Task>>,
     reconcile_until: Option<Instant>,
     /// Results received this turn, acknowledged with the next bundle or at the end of the turn.
-    pending_acks: HashMap<Uuid, Vec<Uuid>>,
+    pending_acks: IdMap<Vec<Uuid>>,
     /// Clients waiting for the final results of tasks they submitted with `watch`.
     watchers: Watchers,
     /// Leased tasks being stopped because they were cancelled (by a client, or in the store),
@@ -126,7 +128,7 @@ impl Core {
             unscheduled: 0,
             orphans: HashMap::new(),
             reconcile_until: None,
-            pending_acks: HashMap::new(),
+            pending_acks: IdMap::default(),
             watchers: Watchers::with_limit(cfg.max_watched_per_client),
             cancelling: HashSet::new(),
             next_watched_check: Instant::now(),

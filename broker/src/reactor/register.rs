@@ -2,7 +2,7 @@
 //! being evicted by it). A returning engine reports what it is running and what it finished;
 //! the broker reconciles instead of running that work again.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
@@ -10,6 +10,7 @@ use hs_engine::task::Task;
 
 use super::Core;
 use crate::broker::BrokerError;
+use crate::ids::IdSet;
 use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
@@ -80,7 +81,7 @@ impl Core {
         }
 
         // Tasks it runs: keep (or take back) their leases so they are not run twice.
-        let mut still_held: HashSet<_> = HashSet::new();
+        let mut still_held = IdSet::default();
         // Tasks it runs that are no longer anyone's to run: cancelled (or finished elsewhere)
         // while it was away. Their results would be ignored, so they are stopped.
         let mut settled_meanwhile = Vec::new();
@@ -121,7 +122,7 @@ impl Core {
         // Tasks it gave up unstarted while it could not reach us: those still its own (not
         // requeued at its eviction), and those a previous controller handed out, go back.
         let mut returned = self.take_back(engine, &r.returned);
-        let orphans: Vec<Task> = r
+        let orphans: Vec<Arc<Task>> = r
             .returned
             .iter()
             .filter_map(|h| self.orphans.remove(&h.id))

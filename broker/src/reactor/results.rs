@@ -1,6 +1,8 @@
 //! Recording results: exactly once per task, the first final result wins.
 
 use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Task, TaskResult};
@@ -22,7 +24,7 @@ impl Core {
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
         let mut ids = Vec::with_capacity(results.len());
-        let mut settled: Vec<(Task, TaskResult)> = Vec::with_capacity(results.len());
+        let mut settled: Vec<(Arc<Task>, TaskResult)> = Vec::with_capacity(results.len());
         for result in results {
             ids.push(result.id);
             if let Some(task) = self.settle(engine, &result) {
@@ -35,7 +37,12 @@ impl Core {
         self.follow_run_times(engine, &settled);
         self.record_final(settled, Some(engine), sink)?;
         // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
-        self.pending_acks.entry(engine).or_default().extend(ids);
+        match self.pending_acks.entry(engine) {
+            Entry::Vacant(v) => {
+                v.insert(ids);
+            }
+            Entry::Occupied(mut o) => o.get_mut().extend(ids),
+        }
         Ok(())
     }
 
@@ -45,7 +52,7 @@ impl Core {
     /// the controller settled itself without running them. Returns how many were recorded.
     pub(super) fn record_final(
         &mut self,
-        settled: Vec<(Task, TaskResult)>,
+        settled: Vec<(Arc<Task>, TaskResult)>,
         engine: Option<Uuid>,
         sink: &mut dyn ResultSink,
     ) -> Result<usize, BrokerError> {
@@ -61,10 +68,15 @@ impl Core {
             .iter()
             .map(|(_, r)| to_completion(r, ran_on))
             .collect();
-        let recorded: HashSet<Uuid> = self.store.complete(&completions)?.into_iter().collect();
+        let recorded = self.store.complete(&completions)?;
+        let taken = recorded.len();
+        // The store records each id once, and `settled` holds each task once: when it took as
+        // many as it was given, it took them all, and nothing need be looked up.
+        let missed: Option<HashSet<Uuid>> =
+            (taken < settled.len()).then(|| recorded.into_iter().collect());
         let mut pushes = Vec::new();
         for (task, result) in settled {
-            if !recorded.contains(&task.id) {
+            if missed.as_ref().is_some_and(|took| !took.contains(&task.id)) {
                 tracing::debug!(
                     "task {} already had a final result: this one is ignored",
                     task.id
@@ -88,7 +100,7 @@ impl Core {
         }
         // Only now: a watcher must be able to find what it is told about in the store.
         self.push_finished(pushes);
-        Ok(recorded.len())
+        Ok(taken)
     }
 
     /// Count a recorded final result in the run's summary.
@@ -111,7 +123,7 @@ impl Core {
 
     /// Fold the run times of `settled` results into `engine`'s mean (give-backs use it too), and
     /// let its capacity follow unless the prefetch is fixed.
-    fn follow_run_times(&mut self, engine: Uuid, settled: &[(Task, TaskResult)]) {
+    fn follow_run_times(&mut self, engine: Uuid, settled: &[(Arc<Task>, TaskResult)]) {
         let Some(info) = self.registry.get_mut(&engine) else {
             return;
         };
@@ -131,7 +143,7 @@ impl Core {
     /// among a previous controller's orphans. A result under a lease that was revoked, for a
     /// task leased anew (to another engine, or to this one again), is not recorded: the run
     /// under the current lease is the one that counts.
-    fn settle(&mut self, engine: Uuid, result: &TaskResult) -> Option<Task> {
+    fn settle(&mut self, engine: Uuid, result: &TaskResult) -> Option<Arc<Task>> {
         let id = &result.id;
         if let Some(lease) = self.registry.lease_of(id) {
             if !self.registry.holds_under(id, &engine, result.lease) {

@@ -15,7 +15,7 @@
 //! own run's tasks ([`Scope::Submitters`]) skips the others as it walks these sets; with
 //! `--no-db` every task is the run's own, so nothing is skipped in practice.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::query::{Change, Field, FieldKind, Op, Query, TagFilter, Value};
 use super::record::{ClientRecord, Completion, TaskRecord};
-use super::sql::{REVERTED, completion_fields, first_of_each, retry_of, sort_json};
+use super::sql::{REVERTED, completion_fields, retry_of, sort_json};
 use super::value::{
     Param, check_settable, check_tag_key, coerce, compare_op, compile_regex, field_param, micros,
     now, order_cmp, regex_text,
@@ -38,7 +38,9 @@ type GroupOf = (i64, Uuid);
 /// Tasks in memory (no history: see the module documentation).
 #[derive(Default)]
 pub struct MemoryStore {
-    rows: HashMap<Uuid, TaskRecord>,
+    /// Hashed with foldhash, not SipHash: rows are looked up a few times per task, and the
+    /// hashing showed in the broker core's profile.
+    rows: foldhash::HashMap<Uuid, TaskRecord>,
     new: BTreeSet<NewKey>,
     failed: BTreeSet<FailedKey>,
     incomplete: BTreeMap<GroupOf, u64>,
@@ -222,16 +224,16 @@ impl MemoryStore {
         Some(r)
     }
 
-    /// Take a row out to change it, if it has no final result yet.
+    /// Take a row out to change it, if it has no final result yet. (One lookup in the common
+    /// case: a final row, kept only while it may be retried, is put back as it was.)
     fn take_open(&mut self, id: &Uuid) -> Option<TaskRecord> {
-        if self
-            .rows
-            .get(id)
-            .is_none_or(|r| r.completion_time.is_some())
-        {
+        let r = self.rows.remove(id)?;
+        if r.completion_time.is_some() {
+            self.rows.insert(*id, r);
             return None;
         }
-        self.take(id)
+        self.unindex(&r);
+        Some(r)
     }
 
     /// Whether the row with this id is `by`'s to take.
@@ -302,15 +304,15 @@ impl MemoryStore {
             .collect();
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            let Some(mut r) = self.take(&k.2) else {
-                self.new.remove(&k);
+            // Changed where it is: a scheduled row is no longer new, and is still incomplete.
+            self.new.remove(&k);
+            let Some(r) = self.rows.get_mut(&k.2) else {
                 continue;
             };
             r.schedule_time = Some(at);
             r.server_id = Some(by.server_id);
             r.server_host = Some(by.server_host.clone());
             out.push(r.clone());
-            self.put(r);
         }
         out
     }
@@ -494,7 +496,7 @@ impl TaskStore for MemoryStore {
     }
 
     fn submit(&mut self, tasks: &[TaskRecord]) -> Result<()> {
-        let mut seen = HashSet::with_capacity(tasks.len());
+        let mut seen = foldhash::HashSet::with_capacity_and_hasher(tasks.len(), Default::default());
         for t in tasks {
             if self.rows.contains_key(&t.id) || !seen.insert(t.id) {
                 return Err(StoreError::Backend(format!("task {} already exists", t.id)));
@@ -547,11 +549,18 @@ impl TaskStore for MemoryStore {
     }
 
     fn complete(&mut self, done: &[Completion]) -> Result<Vec<Uuid>> {
-        let mut recorded = Vec::new();
-        for c in first_of_each(done) {
+        let mut recorded = Vec::with_capacity(done.len());
+        // Only the first completion of an id counts, as in the SQL stores: it leaves the row
+        // final (or gone), so `take_open` skips any later one.
+        for c in done {
             let Some(mut r) = self.take_open(&c.id) else {
                 continue;
             };
+            if c.exit_status == 0 {
+                // A success is final and `put` would let the row go: no need to fill it in.
+                recorded.push(c.id);
+                continue;
+            }
             let (start, end, waited, duration) = completion_fields(c, r.submit_time);
             r.client_id = c.client_id;
             r.client_host = c.client_host.clone();
@@ -698,3 +707,7 @@ impl TaskStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "memory_tests.rs"]
+mod tests;

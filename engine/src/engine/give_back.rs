@@ -41,7 +41,7 @@ mod tests {
         for (i, task) in tasks.iter().enumerate() {
             b.queue.push_back(Leased {
                 lease: i as u64 + 1,
-                task: task.clone(),
+                task: std::sync::Arc::new(task.clone()),
             });
         }
         b

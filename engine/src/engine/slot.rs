@@ -300,7 +300,9 @@ impl SlotWorker {
     }
 
     fn execute(&mut self, job: Leased, server: Option<&Server>, started: &dyn Fn()) -> SlotDone {
-        let Leased { lease, mut task } = job;
+        let Leased { lease, task } = job;
+        // Received from the controller, so held nowhere else: this takes it without a copy.
+        let mut task = Arc::unwrap_or_clone(task);
         let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
             (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
             (a, b) => a.or(b.map(Duration::from_secs_f64)),
@@ -513,7 +515,7 @@ mod tests {
         (0..n)
             .map(|i| Leased {
                 lease: i as u64,
-                task: Task::new(format!("task {i}")),
+                task: Arc::new(Task::new(format!("task {i}"))),
             })
             .collect()
     }

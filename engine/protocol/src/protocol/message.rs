@@ -10,6 +10,8 @@
 //! controller will not serve. Controller → client, unasked: [`Finished`] (results of the tasks a
 //! client asked to watch).
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -93,11 +95,13 @@ impl From<&Leased> for Held {
     }
 }
 
-/// A task handed to an engine under a lease number.
+/// A task handed to an engine under a lease number. The task is shared (`Arc`) because the
+/// controller keeps it in its lease table while the bundle is encoded: handing it out costs a
+/// reference count, not a copy. On the wire it is the task itself.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Leased {
     pub lease: u64,
-    pub task: Task,
+    pub task: Arc<Task>,
 }
 
 /// A bundle of tasks; never more than the engine's free credit. It also carries the
