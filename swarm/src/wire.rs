@@ -175,7 +175,7 @@ fn decode(msg: ToEngine) -> Direct {
                 .map(|l| Job {
                     id: l.task.id,
                     lease: l.lease,
-                    args: l.task.args,
+                    args: l.task.args.clone(),
                 })
                 .collect(),
             ack: t.ack,
