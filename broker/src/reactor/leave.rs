@@ -90,7 +90,7 @@ impl Core {
     ) -> Result<(Option<EngineInfo>, usize), BrokerError> {
         let (info, held) = self.registry.remove(&engine);
         self.queue.pinned.engine_left();
-        self.forget_client(engine, evicted);
+        self.forget_engine(engine, evicted);
         let count = held.len();
         self.requeue(held)?;
         Ok((info, count))
@@ -116,8 +116,8 @@ impl Core {
 
     /// Record an engine's departure. A store failure here only costs history, not work, so it is
     /// logged rather than allowed to stop the controller.
-    fn forget_client(&mut self, engine: Uuid, evicted: bool) {
-        if let Err(e) = self.store.client_disconnected(&engine, evicted) {
+    fn forget_engine(&mut self, engine: Uuid, evicted: bool) {
+        if let Err(e) = self.store.engine_disconnected(&engine, evicted) {
             tracing::warn!("could not record that engine {engine} left: {e}");
         }
     }

@@ -14,7 +14,7 @@ use crate::ids::IdSet;
 use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
-use crate::store::ClientRecord;
+use crate::store::EngineRecord;
 use crate::store::Scope;
 
 impl Core {
@@ -59,7 +59,7 @@ impl Core {
         };
         self.tell_engine(engine, welcome);
         if !returning {
-            self.store.client_connected(&ClientRecord {
+            self.store.engine_connected(&EngineRecord {
                 id: engine,
                 host: r.host.clone(),
                 server_id: self.cfg.controller_id,

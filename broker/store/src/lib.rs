@@ -25,7 +25,7 @@ mod value;
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter, Value};
-pub use record::{ClientRecord, Completion, TaskRecord};
+pub use record::{Completion, EngineRecord, TaskRecord};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{
     MAX_ATTACHED, Partition, Rotation, SqliteStore, next_partition, partition_path, partitions,
@@ -237,6 +237,6 @@ pub trait TaskStore: Send {
     fn tag_values(&mut self, key: &str) -> Result<Vec<serde_json::Value>>;
 
     /// Engines: record a registration, and a departure (`evicted` when it went silent).
-    fn client_connected(&mut self, client: &ClientRecord) -> Result<()>;
-    fn client_disconnected(&mut self, id: &Uuid, evicted: bool) -> Result<()>;
+    fn engine_connected(&mut self, client: &EngineRecord) -> Result<()>;
+    fn engine_disconnected(&mut self, id: &Uuid, evicted: bool) -> Result<()>;
 }

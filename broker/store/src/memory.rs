@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::query::{Change, Field, FieldKind, Op, Query, TagFilter, Value};
-use super::record::{ClientRecord, Completion, TaskRecord};
+use super::record::{Completion, EngineRecord, TaskRecord};
 use super::sql::{REVERTED, completion_fields, retry_of, sort_json};
 use super::value::{
     Param, check_settable, check_tag_key, coerce, compare_op, compile_regex, field_param, micros,
@@ -56,7 +56,7 @@ pub struct MemoryStore {
     active: Option<i64>,
     /// ...and of one that takes only its own run's tasks, by its `server_id`.
     run_active: Option<(Uuid, i64)>,
-    clients: HashMap<Uuid, ClientRecord>,
+    clients: HashMap<Uuid, EngineRecord>,
 }
 
 /// [`schema::FAILED`](super::schema::FAILED) for a row in memory.

@@ -111,9 +111,10 @@ pub struct Completion {
     pub errpath: Option<String>,
 }
 
-/// One row of the `client` table (an engine, in HyperShell's words).
+/// One row of the `client` table: an engine (HyperShell calls engines clients; the table keeps
+/// its name, the code uses the inside word).
 #[derive(Clone, Debug, PartialEq)]
-pub struct ClientRecord {
+pub struct EngineRecord {
     pub id: Uuid,
     pub host: String,
     pub server_id: Uuid,

@@ -19,7 +19,7 @@
 //!   every failure earlier runs left in the database;
 //! - `task_remaining ("group", schedule_time, completion_time) WHERE completion_time IS NULL`
 //!   (covering): "is this group finished?", and the interrupted tasks after a crash;
-//! - `client_disconnected (disconnected_at)` as in HyperShell.
+//! - `engine_disconnected (disconnected_at)` as in HyperShell.
 
 use super::sql::Dialect;
 
@@ -119,6 +119,6 @@ pub(crate) fn create(d: Dialect) -> Vec<String> {
                 \"evicted\" {boolean} NOT NULL DEFAULT FALSE
             )"
         ),
-        "CREATE INDEX IF NOT EXISTS client_disconnected ON client (\"disconnected_at\")".to_string(),
+        "CREATE INDEX IF NOT EXISTS engine_disconnected ON client (\"disconnected_at\")".to_string(),
     ]
 }

@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hs_broker::store::{
-    Change, ClientRecord, Completion, Condition, Field, MemoryStore, Op, Order, Pending,
+    Change, Completion, Condition, EngineRecord, Field, MemoryStore, Op, Order, Pending,
     PostgresStore, Query, SCHEMA_VERSION, Scheduler, Scope, SqliteStore, StoreError, TagFilter,
     TaskRecord, TaskStore, Value,
 };
@@ -1187,17 +1187,17 @@ fn delete_and_count(make: Make, _history: bool) {
 
 fn clients(make: Make, _history: bool) {
     let mut s = make();
-    let c = ClientRecord {
+    let c = EngineRecord {
         id: Uuid::now_v7(),
         host: "node1".into(),
         server_id: Uuid::now_v7(),
         server_host: "ctl".into(),
         connected_at: Utc::now(),
     };
-    s.client_connected(&c).unwrap();
-    s.client_connected(&c).unwrap(); // re-registration after a false eviction
-    s.client_disconnected(&c.id, true).unwrap();
-    s.client_disconnected(&Uuid::now_v7(), false).unwrap();
+    s.engine_connected(&c).unwrap();
+    s.engine_connected(&c).unwrap(); // re-registration after a false eviction
+    s.engine_disconnected(&c.id, true).unwrap();
+    s.engine_disconnected(&Uuid::now_v7(), false).unwrap();
 }
 
 fn truncate(make: Make, _history: bool) {

@@ -234,12 +234,12 @@ impl TaskStore for MemoryStore {
         ))
     }
 
-    fn client_connected(&mut self, client: &ClientRecord) -> Result<()> {
+    fn engine_connected(&mut self, client: &EngineRecord) -> Result<()> {
         self.clients.insert(client.id, client.clone());
         Ok(())
     }
 
-    fn client_disconnected(&mut self, id: &Uuid, _evicted: bool) -> Result<()> {
+    fn engine_disconnected(&mut self, id: &Uuid, _evicted: bool) -> Result<()> {
         self.clients.remove(id);
         Ok(())
     }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::job_column::job_param;
 use super::query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter};
-use super::record::{ClientRecord, Completion, TaskRecord};
+use super::record::{Completion, EngineRecord, TaskRecord};
 use super::schema::{self, FAILED, SCHEMA_VERSION};
 use super::value::{
     Param, check_settable, check_tag_key, coerce, compile_regex, micros, now, record_from,
@@ -112,15 +112,15 @@ macro_rules! forward_task_store {
             fn tag_values(&mut self, key: &str) -> $crate::Result<Vec<serde_json::Value>> {
                 self.core.tag_values(key)
             }
-            fn client_connected(&mut self, client: &$crate::ClientRecord) -> $crate::Result<()> {
-                self.core.client_connected(client)
+            fn engine_connected(&mut self, client: &$crate::EngineRecord) -> $crate::Result<()> {
+                self.core.engine_connected(client)
             }
-            fn client_disconnected(
+            fn engine_disconnected(
                 &mut self,
                 id: &uuid::Uuid,
                 evicted: bool,
             ) -> $crate::Result<()> {
-                self.core.client_disconnected(id, evicted)
+                self.core.engine_disconnected(id, evicted)
             }
         }
     };

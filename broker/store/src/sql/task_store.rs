@@ -301,7 +301,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         Ok(sort_json(values))
     }
 
-    fn client_connected(&mut self, c: &ClientRecord) -> Result<()> {
+    fn engine_connected(&mut self, c: &EngineRecord) -> Result<()> {
         let mut b = Bind::new(self.d());
         let id = b.bind(Param::Uuid(Some(c.id)));
         let host = b.bind(Param::Text(Some(c.host.clone())));
@@ -318,7 +318,7 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         self.conn.exec(&sql, &b.params).map(|_| ())
     }
 
-    fn client_disconnected(&mut self, id: &Uuid, evicted: bool) -> Result<()> {
+    fn engine_disconnected(&mut self, id: &Uuid, evicted: bool) -> Result<()> {
         let mut b = Bind::new(self.d());
         let t = b.bind(Param::Time(Some(now())));
         let e = b.bind(Param::Bool(evicted));
