@@ -8,7 +8,8 @@ use hs_broker::{BindSet, BrokerConfig, ControllerBuilder, EngineInfo, ResultSink
 use hs_engine::engine::{EngineConfig, OutputConfig};
 use hs_engine::executor::LineSink;
 use hs_engine::protocol::{
-    Body, DrainRequest, Drained, Opener, Refused, Sealer, Status, StatusRequest, Submit, Submitted,
+    Body, DrainRequest, Drained, Opener, Refused, Sealer, StatusReply, StatusRequest, Submit,
+    Submitted,
 };
 use hs_engine::task::{Task, TaskResult};
 
@@ -81,7 +82,7 @@ fn submit_status_and_drain_through_the_client_socket() {
         .unwrap();
     assert_eq!(submitted.ids.len(), 10);
 
-    let mut status = Status::default();
+    let mut status = StatusReply::default();
     for _ in 0..250 {
         status = client.request(&StatusRequest {}).unwrap();
         if status.succeeded + status.failed == 10 {

@@ -5,7 +5,7 @@ use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use hs_protocol::protocol::{
-    Cancel, CancelReply, DrainRequest, Drained, FinishedTask, FromClient, Message, Status,
+    Cancel, CancelReply, DrainRequest, Drained, FinishedTask, FromClient, Message, StatusReply,
     StatusRequest, Submit, Submitted, ToClient,
 };
 use uuid::Uuid;
@@ -108,7 +108,7 @@ impl Client {
             opts,
         };
         let waited = client.opts.connect_timeout;
-        match client.request_within::<Status>(StatusRequest {}.into(), waited) {
+        match client.request_within::<StatusReply>(StatusRequest {}.into(), waited) {
             Ok(_) => Ok(client),
             Err(ClientError::Lost { .. }) => Err(client.link.silence(waited)),
             Err(e) => Err(e),
@@ -174,7 +174,7 @@ impl Client {
     }
 
     /// The controller's queue and engines right now.
-    pub fn status(&mut self) -> Result<Status, ClientError> {
+    pub fn status(&mut self) -> Result<StatusReply, ClientError> {
         self.request(StatusRequest {}.into())
     }
 
@@ -247,7 +247,7 @@ impl Client {
             self.last_heard = Instant::now();
             match msg {
                 ToClient::Finished(_) => self.take_unasked(msg),
-                ToClient::Status(_) if self.probes > 0 => self.take_unasked(msg),
+                ToClient::StatusReply(_) if self.probes > 0 => self.take_unasked(msg),
                 ToClient::Refused(r) => return Err(ClientError::Refused(r.reason)),
                 answer => {
                     return A::try_from(answer).map_err(|other| ClientError::Malformed {
@@ -269,7 +269,7 @@ impl Client {
                     self.arrived.push_back(r);
                 }
             }
-            ToClient::Status(_) if self.probes > 0 => {
+            ToClient::StatusReply(_) if self.probes > 0 => {
                 self.probes -= 1;
                 if self.probes == 0 {
                     self.probe_sent = None;

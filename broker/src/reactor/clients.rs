@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use crate::store::TaskRecord;
 use hs_engine::protocol::{
-    Drained, EngineStatus, FromClient, Refused, Status, Submit, Submitted, ToClient,
+    Drained, EngineStatus, FromClient, Refused, StatusReply, Submit, Submitted, ToClient,
 };
 use uuid::Uuid;
 
@@ -133,7 +133,7 @@ impl Core {
         Ok(())
     }
 
-    fn status(&self) -> Status {
+    fn status(&self) -> StatusReply {
         let now = Instant::now();
         let mut engines: Vec<EngineStatus> = self
             .registry
@@ -148,7 +148,7 @@ impl Core {
             })
             .collect();
         engines.sort_by(|a, b| a.host.cmp(&b.host).then(a.engine_id.cmp(&b.engine_id)));
-        Status {
+        StatusReply {
             controller_id: self.cfg.controller_id,
             queued: self.queue.len() as u64,
             running: self.registry.lease_count() as u64,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hs_engine::protocol::{Cancel, Held, Results, Status, StatusRequest, ToClient};
+use hs_engine::protocol::{Cancel, Held, Results, StatusReply, StatusRequest, ToClient};
 
 use super::rig::{Rig, cancelled, config, ids, leased, result, to_client};
 use crate::store::{MemoryStore, Scheduler, Scope, TaskRecord, TaskStore};
@@ -156,8 +156,8 @@ fn status_reports_the_queue_and_the_engines() {
     rig.submit(5);
     rig.client_says(CLIENT, StatusRequest {});
     let effects = rig.core.take_effects();
-    let status: Status = match to_client(&effects, CLIENT).as_slice() {
-        [ToClient::Status(s)] => s.clone(),
+    let status: StatusReply = match to_client(&effects, CLIENT).as_slice() {
+        [ToClient::StatusReply(s)] => s.clone(),
         other => panic!("expected a status, got {other:?}"),
     };
     assert_eq!(status.engines.len(), 1);
@@ -171,7 +171,7 @@ fn status_reports_the_queue_and_the_engines() {
     rig.client_says(CLIENT, StatusRequest {});
     let effects = rig.core.take_effects();
     match to_client(&effects, CLIENT).as_slice() {
-        [ToClient::Status(s)] => assert_eq!((s.queued, s.running), (3, 2)),
+        [ToClient::StatusReply(s)] => assert_eq!((s.queued, s.running), (3, 2)),
         other => panic!("expected a status, got {other:?}"),
     }
 }

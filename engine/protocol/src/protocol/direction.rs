@@ -145,7 +145,7 @@ direction! {
     /// Controller → client: answers, refusals, and results pushed unasked.
     ToClient {
         Submitted(Submitted),
-        Status(Status),
+        StatusReply(StatusReply),
         CancelReply(CancelReply),
         Drained(Drained),
         Refused(Refused),

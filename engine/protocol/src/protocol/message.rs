@@ -5,7 +5,7 @@
 //! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`],
 //! [`GiveBack`].
 //! Controller → all engines (heartbeat PUB): [`Ping`].
-//! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`Status`],
+//! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`StatusReply`],
 //! [`DrainRequest`]/[`Drained`], [`Cancel`]/[`CancelReply`], and [`Refused`] for requests the
 //! controller will not serve. Controller → client, unasked: [`Finished`] (results of the tasks a
 //! client asked to watch).
@@ -257,7 +257,7 @@ kind!(StatusRequest, "status");
 
 /// A snapshot of the controller's queue and engines.
 #[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
-pub struct Status {
+pub struct StatusReply {
     pub controller_id: Uuid,
     pub queued: u64,
     pub running: u64,
@@ -265,7 +265,7 @@ pub struct Status {
     pub failed: u64,
     pub engines: Vec<EngineStatus>,
 }
-kind!(Status, "status_reply");
+kind!(StatusReply, "status_reply");
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EngineStatus {
