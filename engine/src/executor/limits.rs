@@ -35,3 +35,22 @@ pub fn prepare_engine_process() {
 pub(crate) fn task_nofile() -> Option<libc::rlimit> {
     TASK_NOFILE.get().copied().flatten()
 }
+
+/// Make `command`'s child (a task's bash, or a slot shell) start with the open-file limit the
+/// engine was given, not the one it raised for itself.
+pub(crate) fn restore_task_nofile(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    if let Some(limit) = task_nofile() {
+        // SAFETY: runs in the forked child before exec and only calls setrlimit, which is
+        // async-signal-safe, on a copied value.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    }
+}

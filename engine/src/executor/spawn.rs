@@ -209,19 +209,7 @@ fn spawn_with_std(
     if let Some(dir) = spec.cwd {
         command.current_dir(dir);
     }
-    if let Some(limit) = limits::task_nofile() {
-        // SAFETY: runs in the forked child before exec and only calls setrlimit, which is
-        // async-signal-safe, on a copied value.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
-                }
-            });
-        }
-    }
+    limits::restore_task_nofile(&mut command);
     let child = command
         .spawn()
         .map_err(|e| describe_spawn_error(&e, spec))?;
