@@ -194,8 +194,13 @@ impl Broker {
             }
             if clients_ready {
                 for (identity, sender, request) in self.receive_clients()? {
-                    self.core
-                        .on_client(identity, sender, request, sink, control)?;
+                    match request {
+                        Ok(request) => {
+                            self.core
+                                .on_client(identity, sender, request, sink, control)?;
+                        }
+                        Err(reason) => self.core.refuse_client(identity, reason),
+                    }
                 }
             }
             self.core.schedule(Instant::now())?;
@@ -229,17 +234,8 @@ impl Broker {
 
     /// Verified, decoded messages waiting on the engine socket, with their engines.
     fn receive_engines(&mut self) -> Result<Vec<(Uuid, FromEngine)>, BrokerError> {
-        let messages = hs_engine::transport::recv_waiting(&self.sockets.engines, ENGINE_BATCH)
-            .map_err(|source| BrokerError::Zmq {
-                context: "receiving from engines".into(),
-                source,
-            })?;
-        let mut decoded = Vec::with_capacity(messages.len());
-        for mut frames in messages {
-            if frames.is_empty() {
-                continue;
-            }
-            let identity = frames.remove(0);
+        let mut decoded = Vec::new();
+        for (identity, frames) in routed(&self.sockets.engines, ENGINE_BATCH, "engines")? {
             let opened = self.engine_opener.open(frames).and_then(|envelope| {
                 // An engine speaks only for itself: its routing identity is its signed sender id.
                 if Uuid::from_slice(&identity).ok() != Some(envelope.sender) {
@@ -262,21 +258,13 @@ impl Broker {
         Ok(decoded)
     }
 
-    /// Verified, decoded requests waiting on the client socket, with each client's routing
-    /// identity and signed sender id. An authenticated request that cannot be decoded is
-    /// answered `refused` here (its client waits for an answer, in order).
-    fn receive_clients(&mut self) -> Result<Vec<(Vec<u8>, Uuid, FromClient)>, BrokerError> {
-        let messages = hs_engine::transport::recv_waiting(&self.sockets.clients, CLIENT_BATCH)
-            .map_err(|source| BrokerError::Zmq {
-                context: "receiving from clients".into(),
-                source,
-            })?;
-        let mut decoded = Vec::with_capacity(messages.len());
-        for mut frames in messages {
-            if frames.is_empty() {
-                continue;
-            }
-            let identity = frames.remove(0);
+    /// Verified requests waiting on the client socket, with each client's routing identity and
+    /// signed sender id. A request that is signed but cannot be decoded comes as the reason to
+    /// refuse it: the core answers it in its place among the others (a client that pipelines
+    /// requests takes the answers in order).
+    fn receive_clients(&mut self) -> Result<Vec<ClientRequest>, BrokerError> {
+        let mut requests = Vec::new();
+        for (identity, frames) in routed(&self.sockets.clients, CLIENT_BATCH, "clients")? {
             let envelope = match self.client_opener.open(frames) {
                 Ok(e) => e,
                 Err(err) => {
@@ -285,18 +273,13 @@ impl Broker {
                     continue;
                 }
             };
-            match envelope.decode::<FromClient>() {
-                Ok(request) => decoded.push((identity, envelope.sender, request)),
-                Err(err) => {
-                    self.client_refusals.refuse(&identity, &err, Instant::now());
-                    let refused = hs_engine::protocol::Refused {
-                        reason: err.to_string(),
-                    };
-                    self.send_to_client(identity, &refused.into());
-                }
-            }
+            let request = envelope.decode::<FromClient>().map_err(|err| {
+                self.client_refusals.refuse(&identity, &err, Instant::now());
+                err.to_string()
+            });
+            requests.push((identity, envelope.sender, request));
         }
-        Ok(decoded)
+        Ok(requests)
     }
 
     /// Send what the core decided, in order. A bundle of tasks that cannot reach its engine goes
@@ -364,4 +347,28 @@ impl Broker {
             .send_multipart(parts, zmq::DONTWAIT)
             .is_ok()
     }
+}
+
+/// A client request as read: its routing identity, its signed sender, and the request or the
+/// reason it cannot be served.
+type ClientRequest = (Vec<u8>, Uuid, Result<FromClient, String>);
+
+/// A message from a ROUTER socket: the peer's routing identity and the frames after it.
+type Routed = (Vec<u8>, Vec<Vec<u8>>);
+
+/// The messages waiting on a ROUTER socket (at most `batch`).
+fn routed(socket: &zmq::Socket, batch: usize, peers: &str) -> Result<Vec<Routed>, BrokerError> {
+    let messages =
+        hs_engine::transport::recv_waiting(socket, batch).map_err(|source| BrokerError::Zmq {
+            context: format!("receiving from {peers}"),
+            source,
+        })?;
+    Ok(messages
+        .into_iter()
+        .filter(|frames| !frames.is_empty())
+        .map(|mut frames| {
+            let identity = frames.remove(0);
+            (identity, frames)
+        })
+        .collect())
 }

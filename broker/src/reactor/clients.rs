@@ -32,7 +32,7 @@ impl Core {
                 let status = self.status();
                 self.reply(identity, status);
             }
-            FromClient::Cancel(c) if c.ids.len() > MAX_SUBMIT => self.refuse(
+            FromClient::Cancel(c) if c.ids.len() > MAX_SUBMIT => self.refuse_client(
                 identity,
                 format!("too many ids in one cancel (limit {MAX_SUBMIT}): send smaller ones"),
             ),
@@ -62,14 +62,14 @@ impl Core {
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
         if self.input_done {
-            self.refuse(
+            self.refuse_client(
                 client,
                 "the controller is draining and accepts no new tasks".into(),
             );
             return Ok(());
         }
         if let Err(reason) = self.admissible(&client, &submit) {
-            self.refuse(client, reason);
+            self.refuse_client(client, reason);
             return Ok(());
         }
         let watched: Vec<bool> = std::iter::repeat_n(false, submit.args.len())
@@ -158,7 +158,9 @@ impl Core {
         }
     }
 
-    fn refuse(&mut self, client: Vec<u8>, reason: String) {
+    /// A request the controller will not serve (also one signed but not decodable, from the run
+    /// loop): answered `refused` in its place among the replies.
+    pub fn refuse_client(&mut self, client: Vec<u8>, reason: String) {
         self.reply(client, Refused { reason });
     }
 

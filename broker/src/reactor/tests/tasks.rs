@@ -175,3 +175,21 @@ fn status_reports_the_queue_and_the_engines() {
         other => panic!("expected a status, got {other:?}"),
     }
 }
+
+#[test]
+fn a_request_that_cannot_be_decoded_is_refused_in_its_place_among_the_replies() {
+    let mut rig = Rig::new();
+    rig.client_says(CLIENT, StatusRequest {});
+    rig.core.refuse_client(CLIENT.to_vec(), "a bad body".into());
+    rig.client_says(CLIENT, StatusRequest {});
+    let effects = rig.core.take_effects();
+    let replies: Vec<&str> = to_client(&effects, CLIENT)
+        .iter()
+        .map(|m| match m {
+            ToClient::StatusReply(_) => "status",
+            ToClient::Refused(_) => "refused",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(replies, ["status", "refused", "status"]);
+}
