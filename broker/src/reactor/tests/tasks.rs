@@ -193,3 +193,34 @@ fn a_request_that_cannot_be_decoded_is_refused_in_its_place_among_the_replies() 
         .collect();
     assert_eq!(replies, ["status", "refused", "status"]);
 }
+
+#[test]
+fn a_previous_controllers_task_given_back_runs_again_only_in_a_run_that_takes_every_task() {
+    for restart in [false, true] {
+        let mut store = MemoryStore::new();
+        let row = TaskRecord::new("old".into(), uuid::Uuid::new_v4(), None);
+        store.submit(std::slice::from_ref(&row)).unwrap();
+        let previous = Scheduler {
+            server_id: uuid::Uuid::new_v4(),
+            server_host: "old".into(),
+            max_retries: 0,
+            eager: false,
+            scope: Scope::All,
+        };
+        assert_eq!(store.schedule(10, &previous).unwrap().len(), 1);
+        let mut rig = Rig::over(Box::new(store), |c| c.restart = restart);
+        let engine = uuid::Uuid::new_v4();
+        let mut again = super::rig::registration(engine, 1, "a");
+        again.returned = vec![Held {
+            id: row.id,
+            lease: 7,
+        }];
+        rig.engine_says(engine, again);
+        let handed = ids(&leased(&rig.turn(), engine));
+        if restart {
+            assert_eq!(handed, [row.id], "--restart runs it");
+        } else {
+            assert!(handed.is_empty(), "a plain run leaves it for --restart");
+        }
+    }
+}
