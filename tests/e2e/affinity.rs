@@ -237,9 +237,5 @@ fn tasks_handed_back_by_their_engine_keep_their_hosts() {
         assert_eq!(s.host, None, "{s:?}");
         assert_eq!(s.outcome, Outcome::NoHost, "{s:?}");
     }
-    assert!(
-        wait_until(Duration::from_secs(3), || processes_with(&marker)
-            .is_empty()),
-        "left behind"
-    );
+    assert_none_left(&marker, Duration::from_secs(3));
 }

@@ -234,12 +234,7 @@ fn interrupt_stops_running_tasks_and_leaves_nothing_behind() {
     signal(child.id(), libc::SIGINT);
     let out = wait_output(child, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        wait_until(Duration::from_secs(3), || processes_with(&marker)
-            .is_empty()),
-        "left behind: {:?}",
-        processes_with(&marker)
-    );
+    assert_none_left(&marker, Duration::from_secs(3));
 }
 
 /// Input that fails to read (a directory) ends the run with exit 5 and says why, rather than

@@ -290,6 +290,16 @@ pub fn unique_seconds() -> String {
     format!("9{n:03}.{:07}", std::process::id())
 }
 
+/// Fails unless every process showing `marker` is gone within `limit` (the kernel may take a
+/// moment to end a process it has already sent SIGKILL to).
+pub fn assert_none_left(marker: &str, limit: Duration) {
+    assert!(
+        wait_until(limit, || processes_with(marker).is_empty()),
+        "left behind: {:?}",
+        processes_with(marker)
+    );
+}
+
 pub fn processes_with(marker: &str) -> Vec<u32> {
     live_pids()
         .into_iter()

@@ -228,11 +228,7 @@ fn interrupting_a_stream_cancels_everything_and_leaves_nothing_behind() {
         drop(stdin);
         assert_stream_cancelled(&out, 5);
     }
-    assert!(
-        wait_until(Duration::from_secs(3), || processes_with(&marker)
-            .is_empty()),
-        "left behind"
-    );
+    assert_none_left(&marker, Duration::from_secs(3));
 }
 
 /// Seconds from a result's `completed` to its `received` (when the stream had it).

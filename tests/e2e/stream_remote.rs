@@ -177,11 +177,7 @@ fn stream_file_interrupted_cancels_through_the_controller_and_leaves_nothing_run
     let out = wait_output(child, Duration::from_secs(60));
     drop(stdin);
     assert_stream_cancelled(&out, 6);
-    assert!(
-        wait_until(Duration::from_secs(5), || processes_with(&marker)
-            .is_empty()),
-        "left behind"
-    );
+    assert_none_left(&marker, Duration::from_secs(5));
 }
 
 #[test]
@@ -262,9 +258,5 @@ fn stream_file_reports_a_controller_that_dies_and_its_unanswered_jobs() {
     }
     // The engine keeps running its task for a controller that may come back; stop it.
     drop(c);
-    assert!(
-        wait_until(Duration::from_secs(10), || processes_with(&marker)
-            .is_empty()),
-        "left behind"
-    );
+    assert_none_left(&marker, Duration::from_secs(10));
 }

@@ -28,12 +28,7 @@ fn a_hanging_substitution_fails_its_task_at_the_walltime_and_the_next_task_runs(
         err.contains("did not finish within the walltime of 1.0s and was stopped"),
         "{err}"
     );
-    assert!(
-        wait_until(Duration::from_secs(3), || processes_with(&marker)
-            .is_empty()),
-        "left behind: {:?}",
-        processes_with(&marker)
-    );
+    assert_none_left(&marker, Duration::from_secs(3));
 }
 
 /// The quoting the docs recommend holds whatever the input line holds: the args reach the
@@ -87,12 +82,7 @@ fn interrupt_during_a_substitution_leaves_nothing_behind() {
     signal(child.id(), libc::SIGINT);
     let out = wait_output(child, Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(
-        wait_until(Duration::from_secs(3), || processes_with(&marker)
-            .is_empty()),
-        "left behind: {:?}",
-        processes_with(&marker)
-    );
+    assert_none_left(&marker, Duration::from_secs(3));
 }
 
 /// A submit-side template's substitution is stopped too when `hs submit` is told to stop, and
@@ -125,10 +115,5 @@ fn a_stopped_submit_leaves_no_substitution_behind() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     // Killed before hs submit ended; on a loaded machine the kernel may take a moment to end a
     // process it has already sent SIGKILL to.
-    assert!(
-        wait_until(Duration::from_secs(5), || processes_with(&marker)
-            .is_empty()),
-        "left behind: {:?}",
-        processes_with(&marker)
-    );
+    assert_none_left(&marker, Duration::from_secs(5));
 }
