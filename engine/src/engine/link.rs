@@ -101,3 +101,35 @@ impl Link {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(now: Instant) -> Link {
+        Link::Registered {
+            controller_id: Uuid::nil(),
+            last_heard: now,
+            last_sent: now,
+            evict_after: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn the_lease_ends_an_eviction_time_after_the_older_of_hearing_and_sending() {
+        let start = Instant::now();
+        let mut link = registered(start);
+        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(5)));
+        // Pings keep arriving but nothing leaves (a one-way link): the controller hears nothing,
+        // so the lease runs out as if the link were silent.
+        link.heard(start + Duration::from_secs(4));
+        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(5)));
+        link.sent(start + Duration::from_secs(3));
+        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(8)));
+        assert_eq!(
+            Link::start(start, true).lease_until(),
+            None,
+            "not registered"
+        );
+    }
+}
