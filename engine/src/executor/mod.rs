@@ -27,6 +27,7 @@ mod substitute;
 mod sys;
 mod vfork;
 mod warm;
+mod watch;
 
 pub use capture::{Capture, Captured};
 pub use choice::{ExecutorChoice, UnknownExecutor, executor_for};

@@ -3,8 +3,12 @@
 use super::*;
 use crate::executor::TaskVars;
 use crate::executor::relay::tests::SharedVec;
+use crate::executor::subreaper;
 use crate::executor::subreaper::tests::dies_within;
+use crate::executor::watch::Watch;
+use crate::executor::{Leftover, StopReason};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A spec relaying both streams to `out`. Also makes sure tasks do not inherit an ignored
 /// SIGINT from how the test binary was started (see [`sys::default_sigint`]).
