@@ -24,6 +24,9 @@ const TURN: Duration = Duration::from_millis(50);
 const ENGINE_BATCH: usize = 1024;
 /// Most messages taken from the client socket in one turn.
 const CLIENT_BATCH: usize = 256;
+/// Input bundles (of up to 512 lines each) taken per turn while the core wants input: enough to
+/// refill thousands of engines' credit within a few turns, few enough that a turn stays short.
+const FEED_BUNDLES_PER_TURN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -213,8 +216,9 @@ impl Broker {
         feed: &FeedReceiver,
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
-        // Take a few bundles per turn, then let engines and clients have their say.
-        for _ in 0..4 {
+        // Take up to FEED_BUNDLES_PER_TURN bundles while the core wants them, then let engines
+        // and clients have their say.
+        for _ in 0..FEED_BUNDLES_PER_TURN {
             match feed.try_recv() {
                 Some(FeedMessage::Tasks(rows)) => self.core.submit_input(&rows, sink)?,
                 Some(FeedMessage::End) => {

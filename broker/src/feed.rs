@@ -1,7 +1,11 @@
 //! The in-process path from an input reader (a file, stdin) to the broker's queue.
 //!
-//! The reader thread sends bundles of new task rows over an inproc PUSH socket with a small
-//! high-water mark; the broker commits them to the store (it is the store's only writer). With
+//! The reader thread hands over bundles of new task rows: each bundle goes into a shared
+//! queue, and a one-byte token over an inproc PUSH socket with a small high-water mark says it is
+//! there (so the broker's poll wakes for it, and a reader ahead of the broker blocks). The rows
+//! themselves are moved, never encoded: serialising them for the socket cost more than the
+//! broker's whole handling of a task. The broker commits them to the store (it is the store's
+//! only writer). With
 //! the in-memory store the broker reads only while few tasks wait, so however long the input,
 //! only a bounded number of tasks is in memory at once.
 //!
@@ -10,6 +14,7 @@
 //! in a read of its input (a terminal, a pipe that stays open) then holds no socket, so the
 //! ZeroMQ context can be terminated without waiting for it (see [`crate::controller`]).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -21,6 +26,8 @@ const FEED_HWM: i32 = 8;
 /// How long one attempt to send waits while the broker is busy: the longest the broker's side
 /// waits to close a reader's socket.
 const SEND_WAIT_MS: i32 = 50;
+/// What goes over the socket for each message handed over.
+const TOKEN: &[u8] = b"+";
 
 /// The reader's socket, shared with the broker's end so that it can close it.
 struct Shared {
@@ -29,11 +36,17 @@ struct Shared {
     open: AtomicBool,
     /// `None` once closed.
     socket: Mutex<Option<zmq::Socket>>,
+    /// Messages handed over, oldest first: one per token sent on the socket.
+    queue: Mutex<VecDeque<FeedMessage>>,
 }
 
 impl Shared {
     fn socket(&self) -> MutexGuard<'_, Option<zmq::Socket>> {
         self.socket.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn queue(&self) -> MutexGuard<'_, VecDeque<FeedMessage>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -69,6 +82,7 @@ pub fn channel(ctx: &zmq::Context) -> Result<(FeedSender, FeedReceiver), zmq::Er
     let shared = Arc::new(Shared {
         open: AtomicBool::new(true),
         socket: Mutex::new(Some(push)),
+        queue: Mutex::new(VecDeque::new()),
     });
     Ok((
         FeedSender {
@@ -82,7 +96,6 @@ pub fn channel(ctx: &zmq::Context) -> Result<(FeedSender, FeedReceiver), zmq::Er
 }
 
 /// One message on the feed.
-#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) enum FeedMessage {
     Tasks(Vec<TaskRecord>),
     /// The input is exhausted.
@@ -92,12 +105,12 @@ pub(crate) enum FeedMessage {
 impl FeedSender {
     /// Send a bundle, waiting while the broker is busy; fails once the broker's end is gone.
     pub fn send(&mut self, tasks: Vec<TaskRecord>) -> Result<(), FeedClosed> {
-        self.send_message(&FeedMessage::Tasks(tasks))
+        self.send_message(FeedMessage::Tasks(tasks))
     }
 
     /// Say the input is exhausted.
     pub fn finish(mut self) -> Result<(), FeedClosed> {
-        self.send_message(&FeedMessage::End)
+        self.send_message(FeedMessage::End)
     }
 
     /// The broker still takes tasks.
@@ -105,15 +118,21 @@ impl FeedSender {
         self.shared.open.load(Ordering::SeqCst)
     }
 
-    fn send_message(&mut self, msg: &FeedMessage) -> Result<(), FeedClosed> {
-        let bytes = serde_json::to_vec(msg).expect("tasks serialise");
+    /// Queue `msg`, then send its token, waiting while the broker is busy. The token is what
+    /// the broker counts: a message whose token was never sent is never taken (and is dropped
+    /// with the feed).
+    fn send_message(&mut self, msg: FeedMessage) -> Result<(), FeedClosed> {
+        if !self.is_open() {
+            return Err(FeedClosed);
+        }
+        self.shared.queue().push_back(msg);
         loop {
             if !self.is_open() {
                 return Err(FeedClosed);
             }
             // Held for one attempt only, so the broker's side can close the socket in between.
             let socket = self.shared.socket();
-            match socket.as_ref().ok_or(FeedClosed)?.send(&bytes, 0) {
+            match socket.as_ref().ok_or(FeedClosed)?.send(TOKEN, 0) {
                 Ok(()) => return Ok(()),
                 Err(zmq::Error::EAGAIN) => continue,
                 Err(_) => return Err(FeedClosed),
@@ -123,9 +142,11 @@ impl FeedSender {
 }
 
 impl FeedReceiver {
+    /// The next message, if its token has arrived. Tokens and messages are in the same order,
+    /// one each, and the message is queued before its token is sent.
     pub(crate) fn try_recv(&self) -> Option<FeedMessage> {
-        let bytes = self.socket.recv_bytes(zmq::DONTWAIT).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        self.socket.recv_bytes(zmq::DONTWAIT).ok()?;
+        self.sender.queue().pop_front()
     }
 }
 

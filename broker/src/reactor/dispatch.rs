@@ -113,11 +113,19 @@ impl Core {
                 if self.queue.is_empty() {
                     break;
                 }
-                let open = self
-                    .queue
-                    .open_len()
-                    .div_ceil(remaining)
-                    .min(fair.room(self, &engine));
+                // A short queue is shared out among all the engines, within their fair holds,
+                // so that a few long tasks spread out; while input streams in, each engine in
+                // turn gets its whole free credit instead, since slivers of a queue refilled
+                // every turn would cost one message per task or two (and what is queued now is
+                // not all the work, which the fair hold assumes).
+                let open = if self.input_streaming {
+                    self.registry.credit(&engine)
+                } else {
+                    self.queue
+                        .open_len()
+                        .div_ceil(remaining)
+                        .min(fair.room(self, &engine))
+                };
                 remaining -= 1;
                 let pinned = hosts
                     .as_mut()
@@ -128,6 +136,7 @@ impl Core {
             }
             self.registry.served(&served);
         }
+        self.input_streaming = false;
         self.rebalance(now);
         self.flush_acks(false);
         Ok(())

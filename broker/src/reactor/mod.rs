@@ -80,6 +80,13 @@ pub struct Core {
     store_dirty: bool,
     /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
     unscheduled: u64,
+    /// How many of those may wait before input pauses (memory store): see
+    /// [`refill`](Self::refill).
+    input_window: usize,
+    /// A large bundle of input arrived this turn: more is probably on its way, so dispatch
+    /// fills engines' credit in turn instead of sharing out what is queued in slivers (see
+    /// [`dispatch`](Self::dispatch)).
+    input_streaming: bool,
     /// After a restart: tasks that were running under the previous controller, waiting for their
     /// engines to report them (until `reconcile_until`), after which they run again.
     orphans: HashMap<Uuid, Arc<Task>>,
@@ -126,6 +133,8 @@ impl Core {
             stopping: false,
             store_dirty: true,
             unscheduled: 0,
+            input_window: LOW_WATER,
+            input_streaming: false,
             orphans: HashMap::new(),
             reconcile_until: None,
             pending_acks: IdMap::default(),
@@ -195,9 +204,11 @@ impl Core {
     }
 
     /// Whether the loop should read more input now: always with a durable store, else only
-    /// while few submitted tasks wait in the store, so memory stays flat.
+    /// while fewer submitted tasks wait in the store than the engines can take (at least
+    /// [`LOW_WATER`], at most [`INPUT_WINDOW_MAX`](lifecycle::INPUT_WINDOW_MAX)), so memory stays flat.
     pub fn wants_input(&self) -> bool {
-        !self.input_done && (self.cfg.buffer_input || (self.unscheduled as usize) < LOW_WATER)
+        !self.input_done
+            && (self.cfg.buffer_input || (self.unscheduled as usize) < self.input_window)
     }
 
     /// Other processes may have added tasks to the store: look again.

@@ -3,6 +3,7 @@
 
 mod engines;
 mod fairness;
+mod input;
 mod links;
 mod rig;
 mod tasks;
