@@ -14,16 +14,18 @@ use std::time::{Duration, Instant};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
-use crate::ids::IdSet;
+use crate::ids::IdMap;
 use crate::pinned::Pinned;
+use crate::registry::Lease;
 
 pub struct TaskQueue {
     /// Tasks any engine may run (shared, so that moving one moves a pointer).
     waiting: VecDeque<Arc<Task>>,
     /// Tasks only engines on certain hosts may run.
     pub pinned: Pinned,
-    /// Ids of waiting tasks that had been handed out before (bounded by what was requeued).
-    requeued: IdSet,
+    /// Waiting tasks that had been handed out before, with the engine and lease number they
+    /// were last handed out under (bounded by what was requeued).
+    requeued: IdMap<(Uuid, u64)>,
 }
 
 impl TaskQueue {
@@ -32,7 +34,7 @@ impl TaskQueue {
         TaskQueue {
             waiting: VecDeque::new(),
             pinned: Pinned::new(affinity_wait),
-            requeued: IdSet::default(),
+            requeued: IdMap::default(),
         }
     }
 
@@ -58,9 +60,15 @@ impl TaskQueue {
         }
     }
 
-    /// Put tasks back at the front, keeping their order.
-    pub fn requeue(&mut self, tasks: Vec<Arc<Task>>) {
-        self.requeued.extend(tasks.iter().map(|t| t.id));
+    /// Put the tasks of ended leases back at the front, keeping their order, remembering each
+    /// one's last lease for [`take_requeued`](Self::take_requeued).
+    pub fn requeue(&mut self, leases: Vec<Lease>) {
+        let mut tasks = Vec::with_capacity(leases.len());
+        for lease in leases {
+            self.requeued
+                .insert(lease.task.id, (lease.engine, lease.number));
+            tasks.push(lease.task);
+        }
         self.push_first(tasks);
     }
 
@@ -109,15 +117,17 @@ impl TaskQueue {
         for id in ids {
             self.pinned.take(id);
         }
-        self.requeued.retain(|id| !ids.contains(id));
+        self.requeued.retain(|id, _| !ids.contains(id));
         before - self.len()
     }
 
-    /// Take a requeued task out of the queue because a result for it arrived after all.
-    pub fn take_requeued(&mut self, id: &Uuid) -> Option<Arc<Task>> {
-        if !self.requeued.remove(id) {
+    /// Take a requeued task out of the queue because a result for it arrived after all from
+    /// `engine` under `lease`: only from the engine it was last handed to, under that lease.
+    pub fn take_requeued(&mut self, id: &Uuid, engine: &Uuid, lease: u64) -> Option<Arc<Task>> {
+        if self.requeued.get(id) != Some(&(*engine, lease)) {
             return None;
         }
+        self.requeued.remove(id);
         if let Some(task) = self.pinned.take(id) {
             return Some(task);
         }
@@ -142,11 +152,27 @@ mod tests {
         t.args.clone()
     }
 
+    /// The engine every lease in these tests was under.
+    const ENGINE: Uuid = Uuid::from_u128(7);
+
+    /// Ended leases (numbered from 1, all under [`ENGINE`]) of `tasks`.
+    fn ended(tasks: Vec<Arc<Task>>) -> Vec<Lease> {
+        tasks
+            .into_iter()
+            .zip(1..)
+            .map(|(task, number)| Lease {
+                task,
+                engine: ENGINE,
+                number,
+            })
+            .collect()
+    }
+
     #[test]
     fn requeued_tasks_go_first_in_order() {
         let mut q = queue();
         q.push(task("c"));
-        q.requeue(vec![task("a"), task("b")]);
+        q.requeue(ended(vec![task("a"), task("b")]));
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(args).collect();
         assert_eq!(order, ["a", "b", "c"]);
     }
@@ -158,20 +184,29 @@ mod tests {
         let retry = task("retry");
         let id = retry.id;
         q.push_first(vec![retry]);
-        assert_eq!(q.take_requeued(&id), None, "never handed out");
+        assert_eq!(q.take_requeued(&id, &ENGINE, 1), None, "never handed out");
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(args).collect();
         assert_eq!(order, ["retry", "new"]);
     }
 
     #[test]
-    fn a_late_result_takes_a_requeued_task_out() {
+    fn a_late_result_takes_a_requeued_task_out_only_from_its_last_engine_and_lease() {
         let mut q = queue();
         let a = task("a");
         let id = a.id;
         q.push(task("x"));
-        q.requeue(vec![a]);
-        assert_eq!(q.take_requeued(&id).map(args), Some("a".to_string()));
-        assert_eq!(q.take_requeued(&id), None);
+        q.requeue(ended(vec![a]));
+        assert_eq!(
+            q.take_requeued(&id, &Uuid::from_u128(8), 1),
+            None,
+            "another engine"
+        );
+        assert_eq!(q.take_requeued(&id, &ENGINE, 2), None, "another lease");
+        assert_eq!(
+            q.take_requeued(&id, &ENGINE, 1).map(args),
+            Some("a".to_string())
+        );
+        assert_eq!(q.take_requeued(&id, &ENGINE, 1), None);
         assert_eq!(q.len(), 1);
     }
 
@@ -197,13 +232,16 @@ mod tests {
         let mut q = queue();
         let a = pinned("a", "h1.lan");
         let id = a.id;
-        q.requeue(vec![a]);
+        q.requeue(ended(vec![a]));
         assert_eq!(q.open_len(), 0);
         assert_eq!(q.pinned.available("h1"), 1);
         assert_eq!(q.ids().collect::<Vec<_>>(), [id]);
-        assert_eq!(q.take_requeued(&id).map(args), Some("a".to_string()));
+        assert_eq!(
+            q.take_requeued(&id, &ENGINE, 1).map(args),
+            Some("a".to_string())
+        );
         assert!(q.is_empty());
-        q.requeue(vec![pinned("b", "h1")]);
+        q.requeue(ended(vec![pinned("b", "h1")]));
         let cancelled: HashSet<Uuid> = q.ids().collect();
         assert_eq!(q.remove(&cancelled), 1);
         assert!(q.is_empty());

@@ -197,14 +197,14 @@ impl Registry {
         Some(lease)
     }
 
-    /// Forget `engine` and return the tasks it held, in lease order.
-    pub fn remove(&mut self, engine: &Uuid) -> (Option<EngineInfo>, Vec<Arc<Task>>) {
+    /// Forget `engine` and return the leases it held, in lease order.
+    pub fn remove(&mut self, engine: &Uuid) -> (Option<EngineInfo>, Vec<Lease>) {
         let info = self.engines.remove(engine);
         self.order.retain(|e| e != engine);
         let ids = self.held.remove(engine).unwrap_or_default();
         let mut leases: Vec<Lease> = ids.iter().filter_map(|id| self.leases.remove(id)).collect();
         leases.sort_by_key(|l| l.number);
-        (info, leases.into_iter().map(|l| l.task).collect())
+        (info, leases)
     }
 
     /// Engines silent since before `deadline`.
@@ -300,7 +300,7 @@ mod tests {
         assert!(r.holds_under(&id, &first, old));
         // The first engine is evicted; its task goes to the second under a new lease.
         let (_, requeued) = r.remove(&first);
-        let new = r.lease(requeued.into_iter().next().expect("its task"), second);
+        let new = r.lease(requeued.into_iter().next().expect("its task").task, second);
         assert!(!r.holds_under(&id, &first, old), "revoked");
         assert!(r.holds_under(&id, &second, new));
         assert!(

@@ -1,11 +1,10 @@
 //! Engines leaving: by saying bye, by going silent (eviction), or by becoming unreachable.
 //! Whatever they held goes back to the queue; losing an engine never costs a task an attempt.
 
-use std::sync::Arc;
 use std::time::Instant;
 
+use crate::registry::Lease;
 use hs_engine::protocol::{Drain, Held};
-use hs_engine::task::Task;
 use uuid::Uuid;
 
 use super::Core;
@@ -100,13 +99,17 @@ impl Core {
     /// or no longer holds it; no engine claimed it after a restart) ends here: it waits again at
     /// the front of the queue, unless it was being cancelled while leased, in which case it is
     /// cancelled now instead of being handed to another engine.
-    pub(super) fn requeue(&mut self, tasks: Vec<Arc<Task>>) -> Result<(), BrokerError> {
-        let cancelled: Vec<Uuid> = tasks
+    ///
+    /// A requeued task remembers the lease it was taken from: until it is handed out again, a
+    /// late result counts only from that engine under that lease (it may have been running there
+    /// when its engine went silent), never from any other peer.
+    pub(super) fn requeue(&mut self, leases: Vec<Lease>) -> Result<(), BrokerError> {
+        let cancelled: Vec<Uuid> = leases
             .iter()
-            .map(|t| t.id)
+            .map(|l| l.task.id)
             .filter(|id| self.cancelling.contains(id))
             .collect();
-        self.queue.requeue(tasks);
+        self.queue.requeue(leases);
         if !cancelled.is_empty() {
             // Out of the queue again before anything can take them.
             self.cancel_waiting(&cancelled)?;

@@ -291,6 +291,9 @@ impl Core {
             "{} tasks from the previous controller were not claimed by any engine: running them again",
             tasks.len()
         );
-        self.requeue(tasks)
+        // Unleased by this controller: no engine's late result for them counts but through the
+        // orphans' own reconciliation, which is over.
+        self.queue.push_first(tasks);
+        Ok(())
     }
 }

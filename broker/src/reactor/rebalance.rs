@@ -1,11 +1,10 @@
 //! Moving unstarted tasks to idle engines ([`crate::balance`] decides who gives how many), and
 //! taking back tasks an engine gives up: asked, or on its own after losing this controller.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::registry::Lease;
 use hs_engine::protocol::{GiveBack, Held};
-use hs_engine::task::Task;
 use uuid::Uuid;
 
 use super::Core;
@@ -79,7 +78,7 @@ impl Core {
     /// End `engine`'s leases on the tasks of `returned` it still holds under those very lease
     /// numbers, and return the tasks. A task requeued meanwhile (its engine was evicted) and
     /// perhaps handed to another engine is not taken: a stale or repeated list changes nothing.
-    pub(super) fn take_back(&mut self, engine: Uuid, returned: &[Held]) -> Vec<Arc<Task>> {
+    pub(super) fn take_back(&mut self, engine: Uuid, returned: &[Held]) -> Vec<Lease> {
         let mine: Vec<Uuid> = returned
             .iter()
             .filter(|h| self.registry.holds_under(&h.id, &engine, h.lease))
@@ -87,7 +86,6 @@ impl Core {
             .collect();
         mine.iter()
             .filter_map(|id| self.registry.release(id))
-            .map(|l| l.task)
             .collect()
     }
 }

@@ -97,7 +97,7 @@ impl Core {
                     // controller restart: it is still running there, so it is not run again.
                     let task = self
                         .queue
-                        .take_requeued(&held.id)
+                        .take_requeued(&held.id, &engine, held.lease)
                         .or_else(|| self.orphans.remove(&held.id));
                     match task {
                         Some(task) => self.registry.adopt(task, engine, held.lease),
@@ -121,7 +121,7 @@ impl Core {
         }
         // Tasks it gave up unstarted while it could not reach us: those still its own (not
         // requeued at its eviction), and those a previous controller handed out, go back.
-        let mut returned = self.take_back(engine, &r.returned);
+        let returned = self.take_back(engine, &r.returned);
         let orphans: Vec<Arc<Task>> = r
             .returned
             .iter()
@@ -130,15 +130,18 @@ impl Core {
         // A previous controller's tasks run again only in a run that takes every task
         // (`--restart`, `--forever`); otherwise they stay marked as handed out in the store,
         // where a `--restart` finds them (as at the end of reconciliation).
-        if self.scheduler.scope == Scope::All {
-            returned.extend(orphans);
-        }
-        if !returned.is_empty() {
+        let orphans = if self.scheduler.scope == Scope::All {
+            orphans
+        } else {
+            Vec::new()
+        };
+        if !returned.is_empty() || !orphans.is_empty() {
             tracing::info!(
                 "engine {engine} gave back {} tasks it did not start: requeued",
-                returned.len()
+                returned.len() + orphans.len()
             );
             self.requeue(returned)?;
+            self.queue.push_first(orphans);
         }
         // Results it kept while it could not reach us.
         let finished_ids: Vec<_> = r.finished.iter().map(|f| f.id).collect();
@@ -152,7 +155,6 @@ impl Core {
             let tasks: Vec<_> = lost
                 .iter()
                 .filter_map(|id| self.registry.release(id))
-                .map(|l| l.task)
                 .collect();
             tracing::info!(
                 "engine {engine} does not hold {} tasks leased to it: requeued",

@@ -160,7 +160,7 @@ impl Core {
         }
         let task = self
             .queue
-            .take_requeued(id)
+            .take_requeued(id, &engine, result.lease)
             .or_else(|| self.orphans.remove(id));
         if task.is_none() {
             tracing::debug!("duplicate result for task {id} from engine {engine}: ignored");
