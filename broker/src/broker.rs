@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use hs_engine::protocol::{
-    FrameError, FromClient, FromEngine, Opener, Ping, Refusals, Sealer, ToClient, ToEngine,
+    FrameError, FromClient, FromEngine, Mode, Ping, PingSealer, Refusals, Responder, Role,
+    ToClient, ToEngine,
 };
 use uuid::Uuid;
 
@@ -13,6 +14,7 @@ use crate::config::{BindSet, BrokerConfig};
 use crate::control::BrokerControl;
 use crate::feed::{FeedMessage, FeedReceiver};
 use crate::reactor::{Core, Effect};
+use crate::sessions::{Arrival, Sessions};
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
 use crate::store::{StoreError, TaskStore};
@@ -58,12 +60,12 @@ pub struct BrokerSummary {
 pub struct Broker {
     core: Core,
     sockets: Sockets,
-    /// Signs what the core sends to engines and clients.
-    sealer: Sealer,
-    /// Pings travel on their own socket, so they carry their own sequence (and sender id).
-    ping_sealer: Sealer,
-    engine_opener: Opener,
-    client_opener: Opener,
+    /// Handshakes and sessions of the engine socket and of the client socket: what the core
+    /// says is sealed, and what arrives opened, with the keys of each peer's session.
+    engines: Sessions,
+    clients: Sessions,
+    /// Pings travel on their own socket under the run's heartbeat key.
+    pings: PingSealer,
     /// Messages refused on the engine socket and on the client socket.
     engine_refusals: Refusals,
     client_refusals: Refusals,
@@ -78,11 +80,17 @@ impl Broker {
     ) -> Result<Broker, BrokerError> {
         let sockets = Sockets::bind(ctx, &cfg.bind)?;
         let key = cfg.key.as_bytes();
+        if cfg.mode == Mode::Clear {
+            tracing::warn!(
+                "--no-tls: messages are authenticated with the shared key but travel unencrypted; \
+                 anyone on the network can read task command lines and results"
+            );
+        }
+        let responder = Responder::new(key, cfg.mode, cfg.controller_id);
         Ok(Broker {
-            sealer: Sealer::new(key, cfg.controller_id),
-            ping_sealer: Sealer::new(key, Uuid::new_v4()),
-            engine_opener: Opener::new(key),
-            client_opener: Opener::new(key),
+            pings: PingSealer::new(key, cfg.mode, responder.epoch()),
+            engines: Sessions::new(responder.clone(), Role::Engine),
+            clients: Sessions::new(responder, Role::Client),
             engine_refusals: Refusals::new("the engine socket"),
             client_refusals: Refusals::new("the client socket"),
             sockets,
@@ -236,52 +244,68 @@ impl Broker {
         Ok(())
     }
 
-    /// Verified, decoded messages waiting on the engine socket, with their engines.
+    /// Opened, decoded messages waiting on the engine socket, with the engines whose
+    /// handshakes opened their sessions. Handshake messages are answered here.
     fn receive_engines(&mut self) -> Result<Vec<(Uuid, FromEngine)>, BrokerError> {
         let mut decoded = Vec::new();
-        for (identity, frames) in routed(&self.sockets.engines, ENGINE_BATCH, "engines")? {
-            let opened = self.engine_opener.open(frames).and_then(|envelope| {
-                // An engine speaks only for itself: its routing identity is its signed sender id.
-                if Uuid::from_slice(&identity).ok() != Some(envelope.sender) {
-                    return Err(FrameError::SenderMismatch);
+        for (route, frames) in routed(&self.sockets.engines, ENGINE_BATCH, "engines")? {
+            let now = Instant::now();
+            let opened = match self.engines.take(&route, frames, now) {
+                Ok(Arrival::Challenge(challenge)) => {
+                    reply(&self.sockets.engines, route, challenge);
+                    continue;
                 }
-                let message = envelope.decode::<FromEngine>()?;
-                // A registration speaks for the engine that signed it, never for another.
-                if let FromEngine::Register(r) = &message
-                    && r.engine_id != envelope.sender
-                {
-                    return Err(FrameError::SenderMismatch);
+                Ok(Arrival::Opened(engine)) => {
+                    tracing::debug!("engine {engine} completed its handshake");
+                    continue;
                 }
-                Ok((envelope.sender, message))
-            });
+                Ok(Arrival::Message(engine, envelope)) => envelope
+                    .decode::<FromEngine>()
+                    .and_then(|message| match &message {
+                        // A registration speaks for the engine whose handshake opened the
+                        // session, never for another.
+                        FromEngine::Register(r) if r.engine_id != engine => {
+                            Err(FrameError::SenderMismatch)
+                        }
+                        _ => Ok((engine, message)),
+                    })
+                    .map_err(|e| (engine.as_bytes().to_vec(), e)),
+                Err(e) => Err((route, e)),
+            };
             match opened {
                 Ok(message) => decoded.push(message),
-                Err(e) => self.engine_refusals.refuse(&identity, &e, Instant::now()),
+                Err((peer, e)) => self.engine_refusals.refuse(&peer, &e, now),
             }
         }
         Ok(decoded)
     }
 
-    /// Verified requests waiting on the client socket, with each client's routing identity and
-    /// signed sender id. A request that is signed but cannot be decoded comes as the reason to
-    /// refuse it: the core answers it in its place among the others (a client that pipelines
-    /// requests takes the answers in order).
+    /// Opened requests waiting on the client socket, with each client's routing identity and
+    /// the id its handshake named. A request that opens but cannot be decoded comes as the
+    /// reason to refuse it: the core answers it in its place among the others (a client that
+    /// pipelines requests takes the answers in order).
     fn receive_clients(&mut self) -> Result<Vec<ClientRequest>, BrokerError> {
         let mut requests = Vec::new();
-        for (identity, frames) in routed(&self.sockets.clients, CLIENT_BATCH, "clients")? {
-            let envelope = match self.client_opener.open(frames) {
-                Ok(e) => e,
+        for (route, frames) in routed(&self.sockets.clients, CLIENT_BATCH, "clients")? {
+            let now = Instant::now();
+            let (client, envelope) = match self.clients.take(&route, frames, now) {
+                Ok(Arrival::Challenge(challenge)) => {
+                    reply(&self.sockets.clients, route, challenge);
+                    continue;
+                }
+                Ok(Arrival::Opened(_)) => continue,
+                Ok(Arrival::Message(client, envelope)) => (client, envelope),
                 Err(err) => {
-                    // Never answered: a client with the wrong key hears nothing.
-                    self.client_refusals.refuse(&identity, &err, Instant::now());
+                    // Never answered: a client with the wrong key hears nothing more.
+                    self.client_refusals.refuse(&route, &err, now);
                     continue;
                 }
             };
             let request = envelope.decode::<FromClient>().map_err(|err| {
-                self.client_refusals.refuse(&identity, &err, Instant::now());
+                self.client_refusals.refuse(&route, &err, now);
                 err.to_string()
             });
-            requests.push((identity, envelope.sender, request));
+            requests.push((route, client, request));
         }
         Ok(requests)
     }
@@ -320,41 +344,54 @@ impl Broker {
     }
 
     fn ping(&mut self) {
-        let frames = self.ping_sealer.seal(&Ping {
+        let frames = self.pings.seal(&Ping {
             controller_id: self.core.config().controller_id,
         });
         // PUB never blocks; an engine that misses a ping catches the next.
         let _ = self.sockets.heartbeat.send_multipart(frames, zmq::DONTWAIT);
     }
 
-    /// Send a signed message to one engine; false if it cannot be reached.
+    /// Send a sealed message to one engine; false if it cannot be reached (no session, or
+    /// its connection is gone, whose session is then forgotten).
     fn send_to_engine(&mut self, engine: Uuid, msg: &ToEngine) -> bool {
-        let frames = self.sealer.seal(msg);
-        let mut parts: Vec<Vec<u8>> = Vec::with_capacity(6);
-        parts.push(engine.as_bytes().to_vec());
-        parts.extend(frames);
-        self.sockets
-            .engines
-            .send_multipart(parts, zmq::DONTWAIT)
-            .is_ok()
+        let Some(route) = self.engines.route_of(&engine).cloned() else {
+            return false;
+        };
+        let Some(parts) = self.engines.seal_for(&route, msg) else {
+            return false;
+        };
+        let sent = self.sockets.engines.send_multipart(parts, zmq::DONTWAIT);
+        if sent == Err(zmq::Error::EHOSTUNREACH) {
+            self.engines.drop_route(&route);
+        }
+        sent.is_ok()
     }
 
-    /// Send a signed message to one client without waiting; false if it could not be queued
+    /// Send a sealed message to one client without waiting; false if it could not be queued
     /// (the client is gone, or its queue is full).
     fn send_to_client(&mut self, client: Vec<u8>, msg: &ToClient) -> bool {
-        let frames = self.sealer.seal(msg);
-        let mut parts = Vec::with_capacity(6);
-        parts.push(client);
-        parts.extend(frames);
-        self.sockets
-            .clients
-            .send_multipart(parts, zmq::DONTWAIT)
-            .is_ok()
+        let Some(parts) = self.clients.seal_for(&client, msg) else {
+            return false;
+        };
+        let sent = self.sockets.clients.send_multipart(parts, zmq::DONTWAIT);
+        if sent == Err(zmq::Error::EHOSTUNREACH) {
+            self.clients.drop_route(&client);
+        }
+        sent.is_ok()
     }
 }
 
-/// A client request as read: its routing identity, its signed sender, and the request or the
-/// reason it cannot be served.
+/// Answer a handshake message on the socket it came from. Never blocks; a peer that is gone
+/// or not reading simply gets no answer and tries again.
+fn reply(socket: &zmq::Socket, route: Vec<u8>, frames: Vec<Vec<u8>>) {
+    let mut parts = Vec::with_capacity(4);
+    parts.push(route);
+    parts.extend(frames);
+    let _ = socket.send_multipart(parts, zmq::DONTWAIT);
+}
+
+/// A client request as read: its routing identity, the client id its handshake named, and the
+/// request or the reason it cannot be served.
 type ClientRequest = (Vec<u8>, Uuid, Result<FromClient, String>);
 
 /// A message from a ROUTER socket: the peer's routing identity and the frames after it.

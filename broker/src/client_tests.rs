@@ -76,6 +76,7 @@ impl Controller {
             client_port: port_of(&bound.clients[0]),
             key,
             signature_scheme: crate::connection::SIGNATURE_SCHEME.into(),
+            no_tls: false,
             pid: std::process::id(),
             profile: None,
             database: None,
@@ -320,25 +321,29 @@ fn a_cancel_made_in_the_store_by_another_process_reaches_the_watcher() {
 struct FakeEngine {
     id: Uuid,
     socket: zmq::Socket,
-    sealer: hs_engine::protocol::Sealer,
-    opener: hs_engine::protocol::Opener,
+    link: hs_engine::protocol::PeerLink,
     _ctx: zmq::Context,
 }
 
 impl FakeEngine {
     fn join(info: &ConnectionInfo) -> FakeEngine {
-        use hs_engine::protocol::{Opener, Sealer};
+        use hs_engine::protocol::{Incoming, PeerLink, Role};
         let id = Uuid::new_v4();
         let ctx = zmq::Context::new();
         let socket = ctx.socket(zmq::DEALER).unwrap();
-        socket.set_identity(id.as_bytes()).unwrap();
         socket.set_linger(0).unwrap();
         socket.connect(&info.engine_endpoint()).unwrap();
+        let mut link = PeerLink::new(info.key.as_bytes(), Role::Engine, info.mode(), id);
+        socket.send_multipart(link.hello(), 0).unwrap();
+        let challenge = socket.recv_multipart(0).unwrap();
+        let Ok(Incoming::Opened(proof)) = link.receive(challenge) else {
+            panic!("the handshake failed");
+        };
+        socket.send_multipart(proof, 0).unwrap();
         let mut engine = FakeEngine {
             id,
             socket,
-            sealer: Sealer::new(info.key.as_bytes(), id),
-            opener: Opener::new(info.key.as_bytes()),
+            link,
             _ctx: ctx,
         };
         engine.register(1, Vec::new());
@@ -361,7 +366,7 @@ impl FakeEngine {
     }
 
     fn send<B: hs_engine::protocol::Body>(&mut self, body: &B) {
-        let frames = self.sealer.seal(body);
+        let frames = self.link.seal(body).expect("handshake done");
         self.socket.send_multipart(frames, 0).unwrap();
     }
 
@@ -380,10 +385,17 @@ impl FakeEngine {
                 continue;
             }
             let frames = self.socket.recv_multipart(0).unwrap();
-            let envelope = self.opener.open(frames).unwrap();
+            let envelope = self.open(frames);
             if envelope.kind == B::KIND {
                 return envelope.parse::<B>().unwrap();
             }
+        }
+    }
+
+    fn open(&mut self, frames: Vec<Vec<u8>>) -> hs_engine::protocol::Envelope {
+        match self.link.receive(frames) {
+            Ok(hs_engine::protocol::Incoming::Message(envelope)) => envelope,
+            _ => panic!("the controller sent something that does not open"),
         }
     }
 
@@ -404,7 +416,7 @@ impl FakeEngine {
                 > 0
             {
                 let frames = self.socket.recv_multipart(0).unwrap();
-                kinds.push(self.opener.open(frames).unwrap().kind);
+                kinds.push(self.open(frames).kind);
             }
         }
     }

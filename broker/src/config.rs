@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hs_engine::protocol::Mode;
 use uuid::Uuid;
 
 /// Endpoints to bind, one list per socket (`tcp://127.0.0.1:50001`, `inproc://…`, `tcp://*:*`).
@@ -15,8 +16,10 @@ pub struct BindSet {
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
     pub controller_id: Uuid,
-    /// Shared key: every message in and out is signed with it.
+    /// Shared key: every connection proves it in a handshake, and session keys come from it.
     pub key: String,
+    /// Sealed (the default) or, with `--no-tls`, authenticated but not encrypted.
+    pub mode: Mode,
     pub bind: BindSet,
     /// How often engines are pinged.
     pub heartrate: Duration,
@@ -70,6 +73,7 @@ impl BrokerConfig {
         BrokerConfig {
             controller_id: Uuid::new_v4(),
             key,
+            mode: Mode::Sealed,
             bind,
             heartrate: Duration::from_secs(1),
             evict: Duration::from_secs(5),

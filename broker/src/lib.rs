@@ -29,6 +29,7 @@ mod prefetch;
 mod queue;
 pub mod reactor;
 mod registry;
+mod sessions;
 mod sink;
 mod sockets;
 mod watch;

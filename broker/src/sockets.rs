@@ -36,8 +36,9 @@ fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
     // Sending to a peer that is gone must fail (EHOSTUNREACH), not vanish silently.
     s.set_router_mandatory(true)
         .map_err(opt("ROUTER_MANDATORY"))?;
-    // A reconnecting engine takes its identity back from its stale connection.
-    s.set_router_handover(true)
+    // A second connection claiming a routing id in use is refused, never handed the route:
+    // routing ids are random per connection and a session is bound to one (sessions.rs).
+    s.set_router_handover(false)
         .map_err(opt("ROUTER_HANDOVER"))?;
     // libzmq drops peers that send larger frames before buffering them.
     s.set_maxmsgsize(MAX_FRAME_BYTES as i64)

@@ -103,7 +103,8 @@ pub fn status_of(err: &anyhow::Error) -> Status {
         }
         if let Some(e) = cause.downcast_ref::<hs_engine::engine::EngineError>() {
             return match e {
-                hs_engine::engine::EngineError::AuthFailed { .. } => Status::AuthFailed,
+                hs_engine::engine::EngineError::AuthFailed { .. }
+                | hs_engine::engine::EngineError::ModeMismatch { .. } => Status::AuthFailed,
                 _ => Status::Runtime,
             };
         }

@@ -15,6 +15,8 @@ use crate::ctx::Context;
 use crate::wire::{Direct, Frames, Junk, Peer};
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
+/// How long a hello waits for its challenge before another is sent.
+const GREETING: Duration = Duration::from_secs(5);
 const LAST_RETRY: Duration = Duration::from_secs(8);
 /// A hostile engine sends one piece of bad input this often.
 const JUNK_EVERY: Duration = Duration::from_millis(200);
@@ -52,6 +54,8 @@ pub struct SimEngine {
     next_register: Instant,
     retry: Duration,
     pub registered_at: Option<Instant>,
+    /// When the hello of the handshake in progress left.
+    greeting: Option<Instant>,
     last_ping: Option<Instant>,
     unacked: HashSet<Uuid>,
     /// Signed messages the DEALER could not take yet (not connected, or high-water mark).
@@ -72,14 +76,19 @@ struct Hostile {
     turn: usize,
 }
 
-/// Send without blocking (libzmq copies the frames either way).
+/// Send without blocking (libzmq copies the frames either way). Nothing is sealed before the
+/// handshake is done: such a message is empty and not sent.
 fn send(socket: &zmq::Socket, frames: &Frames) -> Result<(), zmq::Error> {
+    if frames.is_empty() {
+        return Ok(());
+    }
     socket.send_multipart(frames.iter().map(Vec::as_slice), zmq::DONTWAIT)
 }
 
-fn dealer(ctx: &Context, id: Uuid, endpoint: &str) -> anyhow::Result<zmq::Socket> {
+fn dealer(ctx: &Context, endpoint: &str) -> anyhow::Result<zmq::Socket> {
     let s = ctx.socket(zmq::DEALER)?;
-    s.set_identity(id.as_bytes())?;
+    // As the real engine: a random routing id, not the engine's id.
+    s.set_identity(&Uuid::new_v4().as_bytes()[..12])?;
     // As the real engine: queue nothing on a connection that is not up.
     s.set_immediate(true)?;
     s.set_linger(0)?;
@@ -99,7 +108,7 @@ impl SimEngine {
         hostile: bool,
         check: bool,
     ) -> anyhow::Result<SimEngine> {
-        let dealer = dealer(ctx, id, &ends.engines)?;
+        let dealer = dealer(ctx, &ends.engines)?;
         let sub = ctx.socket(zmq::SUB)?;
         sub.set_linger(0)?;
         sub.set_subscribe(b"")?;
@@ -120,6 +129,7 @@ impl SimEngine {
             next_register: now,
             retry: FIRST_RETRY,
             registered_at: None,
+            greeting: None,
             last_ping: None,
             unacked: HashSet::new(),
             unsent: Vec::new(),
@@ -168,7 +178,18 @@ impl SimEngine {
             return;
         }
         self.flush();
-        if self.registered_at.is_none() && now >= self.next_register {
+        if !self.peer.is_open() {
+            // As the real engine: one hello at a time, the registration once it is answered.
+            if now >= self.next_register && self.greeting.is_none_or(|at| now >= at + GREETING) {
+                let hello = self.peer.hello();
+                if send(&self.dealer, &hello).is_ok() {
+                    self.greeting = Some(now);
+                } else {
+                    self.peer.reset();
+                }
+                self.next_register = now + FIRST_RETRY;
+            }
+        } else if self.registered_at.is_none() && now >= self.next_register {
             // As the real engine: a fresh nonce per attempt (a late welcome to an earlier one is
             // ignored), and an attempt that cannot be queued (not connected yet) is just retried.
             self.nonce = rand::thread_rng().r#gen();
@@ -224,6 +245,12 @@ impl SimEngine {
 
     fn handle(&mut self, msg: Direct, now: Instant) {
         match msg {
+            Direct::Opened(proof) => {
+                self.greeting = None;
+                let _ = send(&self.dealer, &proof);
+                self.next_register = now;
+                self.tick(now);
+            }
             Direct::Welcome { nonce } if nonce == self.nonce && self.registered_at.is_none() => {
                 self.registered_at = Some(now);
             }

@@ -1,16 +1,17 @@
-//! Everything the swarm says and hears on the wire, in one place: the real hs/1 message structs
-//! and the real signing code of `hs_protocol::protocol`, nothing re-implemented. When the
+//! Everything the swarm says and hears on the wire, in one place: the real hs/2 message structs,
+//! handshake and sealing code of `hs_protocol::protocol`, nothing re-implemented. When the
 //! protocol's types change, this is the file to adapt.
 
 use chrono::Utc;
 use hs_protocol::protocol::{
-    Ack, Body, Bye, GivenBack, Held, Opener, Ping, Pong, Register, Results, Sealer, ToEngine,
+    Ack, Body, Bye, GivenBack, Held, Incoming, Message, Mode, PeerLink, Ping, PingOpener, Pong,
+    Register, Results, Role, ToEngine,
 };
 use hs_protocol::task::{Outcome, TaskResult};
 use uuid::Uuid;
 
-/// Signed frames ready for a DEALER (no routing identity).
-pub type Frames = [Vec<u8>; 5];
+/// Sealed frames ready for a DEALER (no routing identity).
+pub type Frames = Vec<Vec<u8>>;
 
 /// A task as the swarm keeps it: enough to answer it.
 pub struct Job {
@@ -22,6 +23,8 @@ pub struct Job {
 
 /// What the controller said on the engine's DEALER, decoded.
 pub enum Direct {
+    /// The handshake is done: send this proof, then register.
+    Opened(Frames),
     Welcome {
         nonce: u64,
     },
@@ -37,26 +40,48 @@ pub enum Direct {
     GiveBack,
 }
 
-/// One simulated engine's protocol state: its signer and its two verifiers (direct messages and
-/// pings come from different senders, each with its own sequence).
+/// One simulated engine's protocol state: its connection's handshake and session, and the
+/// opener of the controller run's heartbeats.
 pub struct Peer {
-    sealer: Sealer,
-    direct: Opener,
-    pings: Opener,
+    link: PeerLink,
+    key: String,
+    id: Uuid,
+    pings: Option<PingOpener>,
 }
 
 impl Peer {
     pub fn new(key: &str, id: Uuid) -> Peer {
         Peer {
-            sealer: Sealer::new(key.as_bytes(), id),
-            direct: Opener::new(key.as_bytes()),
-            pings: Opener::new(key.as_bytes()),
+            link: PeerLink::new(key.as_bytes(), Role::Engine, Mode::Sealed, id),
+            key: key.to_string(),
+            id,
+            pings: None,
         }
     }
 
+    pub fn is_open(&self) -> bool {
+        self.link.is_open()
+    }
+
+    /// Start a handshake (again).
+    pub fn hello(&mut self) -> Frames {
+        self.link.hello()
+    }
+
+    /// Forget the session (the hello could not be sent).
+    pub fn reset(&mut self) {
+        self.link.reset();
+    }
+
+    /// Seal a message; nothing leaves before the handshake is done.
+    fn seal<M: Message>(&mut self, msg: &M) -> Frames {
+        self.link.seal(msg).unwrap_or_default()
+    }
+
     pub fn register(&mut self, slots: u32, nonce: u64, host: &str) -> Frames {
-        self.sealer.seal(&Register {
-            engine_id: self.sealer.sender(),
+        let id = self.id;
+        self.seal(&Register {
+            engine_id: id,
             host: host.to_string(),
             pid: std::process::id(),
             slots,
@@ -87,58 +112,76 @@ impl Peer {
                 error: None,
             })
             .collect();
-        self.sealer.seal(&Results { results })
+        self.seal(&Results { results })
     }
 
     pub fn pong(&mut self) -> Frames {
-        self.sealer.seal(&Pong {})
+        self.seal(&Pong {})
     }
 
     pub fn bye(&mut self) -> Frames {
-        self.sealer.seal(&Bye::default())
+        self.seal(&Bye::default())
     }
 
     pub fn given_back_nothing(&mut self) -> Frames {
-        self.sealer.seal(&GivenBack::default())
+        self.seal(&GivenBack::default())
     }
 
-    /// Verify and decode a message from the DEALER; `Err` says why it was refused.
-    pub fn open_direct(&mut self, frames: Vec<Vec<u8>>) -> Result<Direct, String> {
-        let env = self.direct.open(frames).map_err(|e| e.to_string())?;
-        let msg = env.decode::<ToEngine>().map_err(|e| e.to_string())?;
-        Ok(decode(msg))
+    /// Open and decode a message from the DEALER (or take the handshake's challenge); `Err`
+    /// says why it was refused.
+    pub fn open_direct(&mut self, frames: Frames) -> Result<Direct, String> {
+        match self.link.receive(frames).map_err(|e| e.to_string())? {
+            Incoming::Opened(proof) => {
+                let epoch = self.link.session().map(|s| s.epoch).unwrap_or_default();
+                self.pings = Some(PingOpener::new(self.key.as_bytes(), Mode::Sealed, epoch));
+                Ok(Direct::Opened(proof))
+            }
+            Incoming::Message(env) => {
+                let msg = env.decode::<ToEngine>().map_err(|e| e.to_string())?;
+                Ok(decode(msg))
+            }
+            Incoming::Failed { why, .. } => Err(why.to_string()),
+        }
     }
 
     /// Whether a message from the SUB socket is a genuine ping.
-    pub fn open_ping(&mut self, frames: Vec<Vec<u8>>) -> bool {
-        self.pings
+    pub fn open_ping(&mut self, frames: Frames) -> bool {
+        let Some(pings) = &mut self.pings else {
+            return false;
+        };
+        pings
             .open(frames)
-            .is_ok_and(|env| env.decode::<Ping>().is_ok())
+            .and_then(|env| env.decode::<Ping>())
+            .is_ok()
     }
 
     /// What a buggy but authenticated peer may send, signed with this peer's key.
     pub fn junk(&mut self, what: Junk) -> Frames {
         match what {
-            Junk::UnknownKind => self.sealer.seal_raw("frobnicate", b"{}".to_vec()),
-            Junk::WrongShape => self
-                .sealer
-                .seal_raw(Results::KIND, br#"{"results":5}"#.to_vec()),
-            Junk::NotJson => self.sealer.seal_raw(Register::KIND, b"[1,2".to_vec()),
+            Junk::UnknownKind => self.raw("frobnicate", b"{}"),
+            Junk::WrongShape => self.raw(Results::KIND, br#"{"results":5}"#),
+            Junk::NotJson => self.raw(Register::KIND, b"[1,2"),
             Junk::NeverLeased => self.results(&[Job {
                 id: Uuid::new_v4(),
                 lease: 1,
                 args: String::new(),
             }]),
-            Junk::AckForNothing => self.sealer.seal(&Ack {
+            Junk::AckForNothing => self.seal(&Ack {
                 ids: vec![Uuid::new_v4()],
             }),
-            Junk::GivenBackUnleased => self.sealer.seal(&GivenBack {
+            Junk::GivenBackUnleased => self.seal(&GivenBack {
                 returned: vec![Held {
                     id: Uuid::new_v4(),
                     lease: 1,
                 }],
             }),
         }
+    }
+}
+
+impl Peer {
+    fn raw(&mut self, kind: &str, body: &[u8]) -> Frames {
+        self.link.seal_raw(kind, body).unwrap_or_default()
     }
 }
 

@@ -8,8 +8,8 @@ use hs_broker::{BindSet, BrokerConfig, ControllerBuilder, EngineInfo, ResultSink
 use hs_engine::engine::{EngineConfig, OutputConfig};
 use hs_engine::executor::LineSink;
 use hs_engine::protocol::{
-    Body, DrainRequest, Drained, Opener, Refused, Sealer, StatusReply, StatusRequest, Submit,
-    Submitted,
+    Body, DrainRequest, Drained, Incoming, PeerLink, Refused, Role, StatusReply, StatusRequest,
+    Submit, Submitted,
 };
 use hs_engine::task::{Task, TaskResult};
 
@@ -24,15 +24,18 @@ impl ResultSink for Collect {
 
 struct Client {
     socket: zmq::Socket,
-    sealer: Sealer,
-    opener: Opener,
+    link: PeerLink,
 }
 
 impl Client {
     fn request<Q: Body, A: Body>(&mut self, q: &Q) -> Result<A, String> {
-        self.socket.send_multipart(self.sealer.seal(q), 0).unwrap();
+        let frames = self.link.seal(q).unwrap();
+        self.socket.send_multipart(frames, 0).unwrap();
         let frames = self.socket.recv_multipart(0).unwrap();
-        let env = self.opener.open(frames).map_err(|e| e.to_string())?;
+        let env = match self.link.receive(frames).map_err(|e| e.to_string())? {
+            Incoming::Message(env) => env,
+            _ => return Err("not a message of the session".into()),
+        };
         if env.kind == Refused::KIND {
             return Err(env.parse::<Refused>().unwrap().reason);
         }
@@ -67,11 +70,8 @@ fn submit_status_and_drain_through_the_client_socket() {
     let socket = ctx.socket(zmq::DEALER).unwrap();
     socket.set_rcvtimeo(10_000).unwrap();
     socket.connect(&clients).unwrap();
-    let mut client = Client {
-        socket,
-        sealer: Sealer::new(key.as_bytes(), uuid::Uuid::new_v4()),
-        opener: Opener::new(key.as_bytes()),
-    };
+    let link = crate::helpers::handshake(&socket, &key, Role::Client);
+    let mut client = Client { socket, link };
 
     let args: Vec<String> = (0..10).map(|i| format!("exit {}", i % 2)).collect();
     let submitted: Submitted = client
@@ -98,12 +98,15 @@ fn submit_status_and_drain_through_the_client_socket() {
     assert_eq!(status.engines.len(), 1);
     assert_eq!(status.engines[0].slots, 2);
 
-    // A forged client request gets no answer at all, and the broker carries on.
-    let mut forger = Sealer::new(b"wrong-key-0123456789", uuid::Uuid::new_v4());
-    client
-        .socket
-        .send_multipart(forger.seal(&StatusRequest {}), 0)
-        .unwrap();
+    // A replayed request, and one from a connection without a session, get no answer at all,
+    // and the broker carries on.
+    let request = client.link.seal(&StatusRequest {}).unwrap();
+    client.socket.send_multipart(&request, 0).unwrap();
+    let _ = client.socket.recv_multipart(0).unwrap();
+    client.socket.send_multipart(&request, 0).unwrap();
+    let outsider = ctx.socket(zmq::DEALER).unwrap();
+    outsider.connect(&clients).unwrap();
+    outsider.send_multipart(&request, 0).unwrap();
 
     // Keep a task running so the broker is still there to refuse new work after the drain.
     let _: Submitted = client

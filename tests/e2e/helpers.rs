@@ -345,3 +345,21 @@ pub fn hold_netns_hosts(exclusive: bool) -> NetnsHold {
     assert_eq!(rc, 0, "flock {}", path.display());
     NetnsHold { _file: file }
 }
+
+/// Complete the hs/2 handshake on `socket` (a DEALER connected to a controller) as a peer of
+/// `role` holding `key`; the link then seals and opens that connection's messages.
+pub fn handshake(
+    socket: &zmq::Socket,
+    key: &str,
+    role: hs_engine::protocol::Role,
+) -> hs_engine::protocol::PeerLink {
+    use hs_engine::protocol::{Incoming, Mode, PeerLink};
+    let mut link = PeerLink::new(key.as_bytes(), role, Mode::Sealed, uuid::Uuid::new_v4());
+    socket.send_multipart(link.hello(), 0).unwrap();
+    let challenge = socket.recv_multipart(0).unwrap();
+    let Ok(Incoming::Opened(proof)) = link.receive(challenge) else {
+        panic!("the handshake failed");
+    };
+    socket.send_multipart(proof, 0).unwrap();
+    link
+}

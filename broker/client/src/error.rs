@@ -37,6 +37,17 @@ pub enum ClientError {
     )]
     Unanswered { endpoint: String, waited: Duration },
 
+    /// The controller's handshake proved it holds another key.
+    #[error(
+        "authentication failed: the controller at {endpoint} uses a different key; use the key \
+         (or the connection file) it was started with"
+    )]
+    AuthFailed { endpoint: String },
+
+    /// One side runs with `--no-tls`, the other without.
+    #[error("cannot talk to the controller at {endpoint}: {reason}")]
+    ModeMismatch { endpoint: String, reason: String },
+
     /// The controller stopped answering after the connection was made.
     #[error("lost the controller at {endpoint}: no answer for {silent:.1?}")]
     Lost { endpoint: String, silent: Duration },
@@ -70,7 +81,12 @@ pub enum ClientError {
 impl ClientError {
     /// Whether this is (almost surely) a key mismatch: retrying with the same file cannot help.
     pub fn is_auth_failure(&self) -> bool {
-        matches!(self, ClientError::Unanswered { .. })
+        matches!(
+            self,
+            ClientError::Unanswered { .. }
+                | ClientError::AuthFailed { .. }
+                | ClientError::ModeMismatch { .. }
+        )
     }
 
     /// Whether the controller went away (or was replaced) after answering at first.

@@ -1,11 +1,13 @@
-//! The client's one socket to the controller: a DEALER whose every incoming message is verified
-//! (signature, sequence, and sender: only the controller named in the connection file is
-//! believed).
+//! The client's one socket to the controller: a DEALER that starts with a handshake (which also
+//! names the controller: only the one in the connection file is believed) and then seals and
+//! opens every message with its session's keys.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use hs_protocol::protocol::{FromClient, MAX_FRAME_BYTES, Opener, Refusals, Sealer, ToClient};
+use hs_protocol::protocol::{
+    FrameError, FromClient, Incoming, MAX_FRAME_BYTES, PeerLink, Refusals, Role, ToClient,
+};
 use uuid::Uuid;
 
 use super::error::{ClientError, zmq_err};
@@ -15,8 +17,9 @@ pub(crate) struct Link {
     // Sockets before the context: fields drop in order, and a context waits for its sockets.
     socket: zmq::Socket,
     _ctx: zmq::Context,
-    sealer: Sealer,
-    opener: Opener,
+    peer: PeerLink,
+    /// Requests made before the handshake was done, sent as soon as it is.
+    waiting: Vec<FromClient>,
     pub controller_id: Uuid,
     pub endpoint: String,
     host: String,
@@ -39,8 +42,11 @@ impl Link {
             .map_err(zmq_err("creating the client socket"))?;
         let id = Uuid::new_v4();
         let set = zmq_err("setting socket options");
-        // A stable identity: after a reconnect the controller still knows where results go.
-        socket.set_identity(id.as_bytes()).map_err(set)?;
+        // A stable routing id (random, not the client's id): after a reconnect to the same
+        // controller the session, and with it where results go, carries on.
+        socket
+            .set_identity(&Uuid::new_v4().as_bytes()[..12])
+            .map_err(set)?;
         let set = zmq_err("setting socket options");
         socket
             .set_linger(1000)
@@ -58,8 +64,8 @@ impl Link {
         Ok(Link {
             socket,
             _ctx: ctx,
-            sealer: Sealer::new(key, id),
-            opener: Opener::new(key),
+            peer: PeerLink::new(key, Role::Client, info.mode(), id),
+            waiting: Vec::new(),
             controller_id: info.controller_id,
             endpoint,
             host: info.host.clone(),
@@ -68,12 +74,67 @@ impl Link {
         })
     }
 
-    /// Sign and send a message (queued by ZeroMQ until the connection is up).
+    /// Seal and send a message (queued by ZeroMQ until the connection is up). The first one
+    /// starts the handshake and waits for it.
     pub fn send(&mut self, msg: &FromClient) -> Result<(), ClientError> {
-        let frames = self.sealer.seal(msg);
+        match self.peer.seal(msg) {
+            Some(frames) => self.put(frames),
+            None => {
+                if self.waiting.is_empty() {
+                    let hello = self.peer.hello();
+                    self.put(hello)?;
+                }
+                self.waiting.push(msg.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn put(&self, frames: Vec<Vec<u8>>) -> Result<(), ClientError> {
         self.socket
             .send_multipart(frames, 0)
             .map_err(zmq_err("sending to the controller"))
+    }
+
+    /// The handshake's answer came: send the proof, then what waited for it; or say why the
+    /// controller cannot be talked to.
+    fn handshaken(&mut self, incoming: Incoming) -> Result<(), ClientError> {
+        let endpoint = self.endpoint.clone();
+        match incoming {
+            Incoming::Opened(proof) => {
+                self.put(proof)?;
+                let named = self.peer.session().map(|s| s.controller_id);
+                if let Some(found) = named {
+                    if self.controller_id.is_nil() {
+                        // Dialled by address and key alone (`hs submit -q -H HOST -k KEY`): the
+                        // handshake names the controller.
+                        self.controller_id = found;
+                    } else if found != self.controller_id {
+                        return Err(ClientError::Replaced {
+                            endpoint,
+                            expected: self.controller_id,
+                            found,
+                        });
+                    }
+                }
+                for msg in std::mem::take(&mut self.waiting) {
+                    self.send(&msg)?;
+                }
+                Ok(())
+            }
+            Incoming::Failed { proof, why } => {
+                // Sent so the controller logs why.
+                let _ = self.put(proof);
+                Err(match why {
+                    FrameError::WrongKey => ClientError::AuthFailed { endpoint },
+                    why => ClientError::ModeMismatch {
+                        endpoint,
+                        reason: why.to_string(),
+                    },
+                })
+            }
+            Incoming::Message(_) => Ok(()),
+        }
     }
 
     /// The next verified and decoded message from the controller, or `None` once `until` has
@@ -105,36 +166,29 @@ impl Link {
                 }) => continue,
                 Err(e) => return Err(e),
             };
-            let env = match self.opener.open(frames) {
-                Ok(env) => env,
+            let env = match self.peer.receive(frames) {
+                Ok(Incoming::Message(env)) => env,
+                Ok(other) => {
+                    self.handshaken(other)?;
+                    continue;
+                }
                 Err(e) => {
                     // Never believed, never shown: only the reason is logged.
                     self.refusals.refuse(b"", &e, Instant::now());
                     continue;
                 }
             };
-            if self.controller_id.is_nil() {
-                // Dialled by address and key alone (`hs submit -q -H HOST -k KEY`): the first
-                // verified answer names the controller, and only it is believed from then on.
-                self.controller_id = env.sender;
-            } else if env.sender != self.controller_id {
-                return Err(ClientError::Replaced {
-                    endpoint: self.endpoint.clone(),
-                    expected: self.controller_id,
-                    found: env.sender,
-                });
-            }
             match env.decode::<ToClient>() {
                 Ok(msg) => return Ok(Some(msg)),
                 Err(e) => self
                     .refusals
-                    .refuse(env.sender.as_bytes(), &e, Instant::now()),
+                    .refuse(self.controller_id.as_bytes(), &e, Instant::now()),
             }
         }
     }
 
     /// Why nothing came back within `waited` of connecting. The controller never answers a
-    /// message it cannot verify, so the one thing left to find out is whether anything listens
+    /// message it cannot open (nor a handshake on the wrong port), so the one thing left to find out is whether anything listens
     /// at its address at all: a plain TCP connection tells.
     pub fn silence(&mut self, waited: Duration) -> ClientError {
         let endpoint = self.endpoint.clone();

@@ -82,6 +82,7 @@ mod tests {
             client_port: 3,
             key: "k".repeat(64),
             signature_scheme: hs_protocol::connection::SIGNATURE_SCHEME.into(),
+            no_tls: false,
             pid: 1,
             profile: None,
             database: None,

@@ -6,20 +6,26 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// `--no-tls` and the TLS files. HyperShell wraps its queue connections in TLS; hs signs every
-/// message with the shared key instead (docs/protocol.md), so there is no certificate to use.
+/// `--no-tls` and the TLS files. HyperShell wraps its queue connections in TLS; hs encrypts
+/// every message with session keys that a handshake on the shared key sets up (docs/protocol.md),
+/// so there is no certificate to use. `--no-tls` keeps the handshake and the message
+/// authentication but sends bodies in clear; both sides must agree.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TlsArgs {
-    /// Accepted for HyperShell: hs uses no TLS, every message is signed with the shared key.
+    /// Send messages unencrypted (still authenticated with the shared key), for a trusted
+    /// network; controller and engines must all use it or none.
     #[arg(long)]
     pub no_tls: bool,
-    /// Accepted for HyperShell and not used (hs uses no TLS certificates; see docs/compat.md).
+    /// Accepted for HyperShell and not used: hs encrypts with keys from the shared key, not
+    /// X.509 certificates (docs/protocol.md).
     #[arg(long, value_name = "PATH", conflicts_with = "no_tls")]
     pub tls_cert: Option<PathBuf>,
-    /// Accepted for HyperShell and not used (hs uses no TLS certificates; see docs/compat.md).
+    /// Accepted for HyperShell and not used: hs encrypts with keys from the shared key, not
+    /// X.509 certificates (docs/protocol.md).
     #[arg(long, value_name = "PATH", conflicts_with = "no_tls")]
     pub tls_key: Option<PathBuf>,
-    /// Accepted for HyperShell and not used (hs uses no TLS certificates; see docs/compat.md).
+    /// Accepted for HyperShell and not used: hs encrypts with keys from the shared key, not
+    /// X.509 certificates (docs/protocol.md).
     #[arg(long, value_name = "PATH", conflicts_with = "no_tls")]
     pub tls_ca: Option<PathBuf>,
 }
@@ -35,11 +41,16 @@ impl TlsArgs {
         ]);
         if !given.is_empty() {
             tracing::warn!(
-                "{} not used: hs has no TLS; every message is signed with the shared key \
-                 (docs/compat.md)",
+                "{} not used: hs encrypts every message with session keys from the shared \
+                 key, not certificates (docs/protocol.md)",
                 given.join(", ")
             );
         }
+    }
+
+    /// The wire mode these flags ask for.
+    pub fn mode(&self) -> hs_engine::protocol::Mode {
+        hs_engine::protocol::Mode::from_no_tls(self.no_tls)
     }
 }
 

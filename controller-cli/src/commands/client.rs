@@ -15,18 +15,22 @@ use crate::exit::{Failure, Status};
 use crate::signals::{self, StopRequest};
 use crate::site::Site;
 
-/// The endpoints and key of a connection file.
-fn dial(info: hs_broker::connection::ConnectionInfo) -> (Endpoints, String) {
+/// The endpoints, key and `--no-tls` of a connection file.
+fn dial(info: hs_broker::connection::ConnectionInfo) -> (Endpoints, String, bool) {
     let endpoints = Endpoints {
         engines: info.engine_endpoint(),
         heartbeat: info.heartbeat_endpoint(),
     };
-    (endpoints, info.key)
+    (endpoints, info.key, info.no_tls)
 }
 
 /// Endpoints and key: from `--file`, from `-k` (else `client.auth`, else `server.auth`) with
 /// `-H`/`-p` (else `server.host`, `server.port`), or from a local server's connection file.
-fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpoints, String)> {
+fn locate(
+    args: &ClientArgs,
+    site: &Site,
+    cfg: &Config,
+) -> anyhow::Result<(Endpoints, String, bool)> {
     if let Some(name) = &args.profile {
         let profile = crate::profile::Profile::find(site, name)?;
         // Its controller must be alive: a file left by one that died would be dialled in vain.
@@ -51,7 +55,7 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
         heartbeat: format!("tcp://{host}:{beat}"),
     };
     if let Some(key) = key {
-        return Ok((endpoints, key));
+        return Ok((endpoints, key, false));
     }
     let path = connection::default_path(site, port);
     // `hs server & hs client`: the server may not have written its file yet.
@@ -68,7 +72,7 @@ fn locate(args: &ClientArgs, site: &Site, cfg: &Config) -> anyhow::Result<(Endpo
     if is_local(&host) && path.exists() {
         let info = connection::read(&path)?;
         tracing::debug!("using the key from {}", path.display());
-        return Ok((endpoints, info.key));
+        return Ok((endpoints, info.key, info.no_tls));
     }
     Err(Failure::usage(format!(
         "no key for the server at {}:{}: pass its key with -k KEY or its connection file with --file PATH \
@@ -146,7 +150,8 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     args.tls.note_unused();
     args.capacity.note_unenforced();
     let site = Site::from_env();
-    let (endpoints, key) = locate(&args, &site, cfg)?;
+    // `--no-tls` here, or in the connection file of a controller that runs with it.
+    let (endpoints, key, file_no_tls) = locate(&args, &site, cfg)?;
     let mut ecfg = engine_config(
         &args.run,
         &args.bundle,
@@ -159,6 +164,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);
     ecfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
+    ecfg.mode = hs_engine::protocol::Mode::from_no_tls(args.tls.no_tls || file_no_tls);
     ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
 
     {

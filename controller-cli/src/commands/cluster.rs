@@ -67,6 +67,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut bcfg = setup::broker_config(key.clone(), bind, &args.heartbeat, signalwait, cfg)?;
     bcfg.bundlesize = setup::bundlesize(args.bundle.bundlesize, cfg)?;
     bcfg.announce_engines = args.port.is_some();
+    bcfg.mode = args.tls.mode();
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
     bcfg.prefetch = remote.as_ref().map(|r| r.prefetch(slots));
@@ -85,6 +86,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
             port,
             cluster.controller_id(),
             &key,
+            args.tls.no_tls,
         )?),
         None => None,
     };
@@ -186,6 +188,7 @@ fn local_engine(
         heartbeat: String::new(),
     });
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, site, cfg)?;
+    ecfg.mode = args.tls.mode();
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);
     if templated {
@@ -199,10 +202,14 @@ fn write_connection(
     port: u16,
     controller_id: Uuid,
     key: &str,
+    no_tls: bool,
 ) -> anyhow::Result<std::path::PathBuf> {
     site.security_dir()?;
     let path = connection::default_path(site, port);
-    let info = ConnectionInfo::for_this_process(controller_id, LOOPBACK, port, key);
+    let info = ConnectionInfo {
+        no_tls,
+        ..ConnectionInfo::for_this_process(controller_id, LOOPBACK, port, key)
+    };
     connection::write(&path, &info)?;
     tracing::info!(
         "engines may join with: hs client -p {port} (connection file {})",

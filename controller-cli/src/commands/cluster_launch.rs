@@ -47,8 +47,10 @@ pub fn plan(
     }
     let port = choose_port(&address, args.port)?;
     // The broker's id is filled in once it is bound.
-    let info =
-        ConnectionInfo::for_this_process(Uuid::nil(), dial_address(&address, loopback), port, key);
+    let info = ConnectionInfo {
+        no_tls: args.tls.no_tls,
+        ..ConnectionInfo::for_this_process(Uuid::nil(), dial_address(&address, loopback), port, key)
+    };
     tracing::info!(
         "controller on {host}:{port}; starting engines with the {} launcher",
         launcher.name()

@@ -87,6 +87,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
         cfg,
     )?;
     bcfg.bundlesize = setup::bundlesize(args.bundle.bundlesize, cfg)?;
+    bcfg.mode = args.tls.mode();
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
     let (location, builder) = setup::with_store(bcfg, &args.store, cfg)?;
@@ -95,7 +96,10 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     site.security_dir()?;
     let path = connection::default_path(&site, port);
     let dial = dial_address(&address, loopback);
-    let info = ConnectionInfo::for_this_process(server.controller_id(), dial, port, key);
+    let info = ConnectionInfo {
+        no_tls: args.tls.no_tls,
+        ..ConnectionInfo::for_this_process(server.controller_id(), dial, port, key)
+    };
     connection::write(&path, &info)?;
     tracing::info!(
         "serving on {bind}:{port} (heartbeats {}, clients {}); connection file {}",

@@ -75,7 +75,8 @@ pub fn run(
     if args.from_json.is_some() {
         return Err(Failure::usage("--from-json cannot be used with -q"));
     }
-    let info = controller(args, cfg)?;
+    let mut info = controller(args, cfg)?;
+    info.no_tls |= args.tls.no_tls;
     let mut client = connection::connect(&info, REQUEST_TIMEOUT)?;
     let mut deliver = |rows: Vec<TaskRecord>| -> anyhow::Result<Vec<uuid::Uuid>> {
         send(&mut client, rows.into_iter().map(job).collect())

@@ -29,6 +29,9 @@ pub struct ConnectionInfo {
     pub client_port: u16,
     pub key: String,
     pub signature_scheme: String,
+    /// The controller runs with `--no-tls`: peers must too (the handshake refuses a mismatch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_tls: bool,
     /// The controller's process id on `host`.
     pub pid: u32,
     /// The profile the controller serves, when it was started with `hs start --profile`.
@@ -64,10 +67,16 @@ impl ConnectionInfo {
             client_port,
             key: key.into(),
             signature_scheme: SIGNATURE_SCHEME.into(),
+            no_tls: false,
             pid: std::process::id(),
             profile: None,
             database: None,
         }
+    }
+
+    /// The mode peers of this controller must use.
+    pub fn mode(&self) -> crate::protocol::Mode {
+        crate::protocol::Mode::from_no_tls(self.no_tls)
     }
 
     pub fn engine_endpoint(&self) -> String {
@@ -177,6 +186,7 @@ mod tests {
             client_port: 50003,
             key: "k".repeat(64),
             signature_scheme: SIGNATURE_SCHEME.into(),
+            no_tls: false,
             pid: 1,
             profile: Some("mezcal".into()),
             database: None,

@@ -3,7 +3,7 @@
 //! The shared language of controllers, engines and clients, and nothing that runs a task or
 //! keeps one:
 //! - [`task`]: the task and result records that travel between controller and engines;
-//! - [`protocol`]: hs/1, the signed multipart wire format, one enum of messages per direction,
+//! - [`protocol`]: hs/2, the handshake and the sealed multipart wire format, one enum of messages per direction,
 //!   keys and counted refusals;
 //! - [`connection`]: connection files, the address and key a peer needs to reach a controller;
 //! - [`transport`]: the ZeroMQ polling and draining every loop shares;

@@ -31,8 +31,11 @@ pub struct OutputConfig {
 pub struct EngineConfig {
     pub engine_id: Uuid,
     pub endpoints: Endpoints,
-    /// Shared key; every message is signed and verified with it.
+    /// Shared key: proved in each connection's handshake, and the source of its session keys.
     pub key: String,
+    /// Sealed (the default) or, with `--no-tls`, authenticated but not encrypted; must be the
+    /// controller's.
+    pub mode: crate::protocol::Mode,
     /// Executor slots (tasks run at once).
     pub slots: u32,
     pub template: Template,
@@ -72,6 +75,7 @@ impl EngineConfig {
             engine_id: Uuid::new_v4(),
             endpoints,
             key,
+            mode: crate::protocol::Mode::Sealed,
             slots: slots.max(1),
             template: Template::parse("{}").expect("the identity template parses"),
             output,

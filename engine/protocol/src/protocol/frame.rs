@@ -1,187 +1,380 @@
-//! Framing, signing and verification of multipart messages.
+//! Session frames: what travels once a connection's handshake is done.
 //!
-//! Frames after the routing identity: `[PROTOCOL, kind, mac, header, body]`. The MAC is
-//! HMAC-SHA256 over every other frame, each prefixed by its length so that moving bytes between
-//! frames changes the MAC. Verification is constant-time (`Mac::verify_slice`). A sender's
-//! sequence numbers must strictly increase; anything else is a replay and is dropped.
-//! Sizes are checked before the MAC is computed and before any JSON is parsed, and nothing
-//! from an unauthenticated message is ever put in an error text or a log line.
+//! Frames after the routing identity: `[PROTOCOL, mode tag, counter, payload]`. The payload
+//! carries `len(kind) | kind | body`, either encrypted with ChaCha20-Poly1305 (mode
+//! [`Mode::Sealed`]) or in clear followed by an HMAC-SHA256 tag (mode [`Mode::Clear`],
+//! `--no-tls`); either way the key is this session's key for this direction, and the counter,
+//! which starts at 1 and only grows, is both the AEAD nonce and the replay check. Sizes and the
+//! counter are checked before any cryptography, and nothing from a message that fails
+//! verification is ever put in an error text or a log line.
+//!
+//! The heartbeat travels on its own socket under a per-run key ([`PingSealer`],
+//! [`PingOpener`]): the same frames plus the run's epoch, so an engine can tell pings of another
+//! controller run from forgeries without opening them.
 
-use std::collections::HashMap;
-
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use uuid::Uuid;
 
-type HmacSha256 = Hmac<Sha256>;
+use super::direction::Message;
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// First frame of every message: protocol name and version.
-pub const PROTOCOL: &[u8] = b"hs/1";
-/// Largest frame accepted (also set as the sockets' `MAXMSGSIZE`, so libzmq drops bigger ones
-/// before they are even buffered).
+pub const PROTOCOL: &[u8] = b"hs/2";
+/// Largest frame accepted once a peer has completed its handshake (also set as the sockets'
+/// `MAXMSGSIZE`, so libzmq drops bigger ones before they are even buffered).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
-const MAC_LEN: usize = 32;
+/// Largest frame a peer that has not completed its handshake may send: handshake messages are
+/// under a hundred bytes. Anything bigger is refused before any cryptography.
+pub const MAX_HANDSHAKE_BYTES: usize = 256;
 const MAX_KIND_LEN: usize = 32;
-const MAX_HEADER_LEN: usize = 256;
+const TAG_LEN: usize = 16;
+const MAC_LEN: usize = 32;
+/// Length of a session id (and of a run's epoch, which is the heartbeat's session id).
+pub const SESSION_ID_LEN: usize = 16;
 
-/// Why a message was refused. None of the variants carries message content.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum FrameError {
-    #[error("wrong number of frames ({0}, expected 5)")]
-    FrameCount(usize),
-    #[error("not an hs/1 message (protocol frame mismatch)")]
-    Protocol,
-    #[error("frame too large")]
-    Oversized,
-    #[error("bad signature (the sender uses a different key, or the message was altered)")]
-    BadSignature,
-    #[error("replayed or out-of-order message (sequence {seq} after {last})")]
-    Replay { seq: u64, last: u64 },
-    #[error("malformed {0} message: {1}")]
-    Malformed(String, String),
-    /// Authenticated, but of a kind this receiver does not take (the kind is signed, so it may
-    /// be shown, escaped).
-    #[error("unexpected message kind {0:?}")]
-    UnknownKind(String),
-    /// Signed by one peer and sent over another's connection.
-    #[error("the signed sender does not match its connection")]
-    SenderMismatch,
+/// Messages as ZeroMQ frames (without the routing identity).
+pub type Frames = Vec<Vec<u8>>;
+
+/// Whether bodies are encrypted (the default) or only authenticated (`--no-tls`). Both sides
+/// must agree; the mode is part of the handshake transcript, so neither can be talked into the
+/// other's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Sealed,
+    Clear,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    sender: Uuid,
-    seq: u64,
-}
+impl Mode {
+    /// `--no-tls` given or not.
+    pub fn from_no_tls(no_tls: bool) -> Mode {
+        if no_tls { Mode::Clear } else { Mode::Sealed }
+    }
 
-fn keyed(key: &[u8]) -> HmacSha256 {
-    // HMAC accepts keys of any length; this cannot fail.
-    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length")
-}
-
-fn feed(mac: &mut HmacSha256, frame: &[u8]) {
-    mac.update(&(frame.len() as u64).to_be_bytes());
-    mac.update(frame);
-}
-
-/// Signs outgoing messages for one sender, numbering them.
-pub struct Sealer {
-    mac: HmacSha256,
-    sender: Uuid,
-    seq: u64,
-}
-
-impl Sealer {
-    pub fn new(key: &[u8], sender: Uuid) -> Self {
-        Sealer {
-            mac: keyed(key),
-            sender,
-            seq: 0,
+    pub(crate) fn byte(self) -> u8 {
+        match self {
+            Mode::Sealed => 1,
+            Mode::Clear => 2,
         }
     }
 
-    pub fn sender(&self) -> Uuid {
-        self.sender
+    pub(crate) fn from_byte(b: u8) -> Option<Mode> {
+        match b {
+            1 => Some(Mode::Sealed),
+            2 => Some(Mode::Clear),
+            _ => None,
+        }
     }
 
-    /// The five frames of a message of `kind` carrying `body` (already JSON).
-    pub fn seal_raw(&mut self, kind: &str, body: Vec<u8>) -> [Vec<u8>; 5] {
-        self.seq += 1;
-        let header = serde_json::to_vec(&Header {
-            sender: self.sender,
-            seq: self.seq,
+    fn tag(self) -> &'static [u8] {
+        match self {
+            Mode::Sealed => b"sealed",
+            Mode::Clear => b"clear",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Sealed => "sealed (the default)",
+            Mode::Clear => "--no-tls",
         })
-        .expect("header serialises");
-        let mut mac = self.mac.clone();
-        feed(&mut mac, PROTOCOL);
-        feed(&mut mac, kind.as_bytes());
-        feed(&mut mac, &header);
-        feed(&mut mac, &body);
-        let tag = mac.finalize().into_bytes().to_vec();
-        [
+    }
+}
+
+/// Why a message was refused. None of the variants carries unauthenticated content.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FrameError {
+    #[error("wrong number of frames ({0})")]
+    FrameCount(usize),
+    #[error("not an hs/2 message (an older hs, or not hs at all)")]
+    Protocol,
+    #[error("frame too large")]
+    Oversized,
+    #[error("bad seal (the sender uses a different key, or the message was altered)")]
+    BadSignature,
+    #[error("replayed or out-of-order message (counter {seq} after {last})")]
+    Replay { seq: u64, last: u64 },
+    #[error("malformed {0} message: {1}")]
+    Malformed(String, String),
+    /// Authenticated, but of a kind this receiver does not take (the kind is authenticated, so
+    /// it may be shown, escaped).
+    #[error("unexpected message kind {0:?}")]
+    UnknownKind(String),
+    /// Authenticated by one peer's session and claiming to speak for another.
+    #[error("the message speaks for another peer than its session's")]
+    SenderMismatch,
+    /// From a connection that has not completed a handshake (or whose session was dropped).
+    #[error("no session: the connection has not completed its handshake")]
+    NoSession,
+    /// The handshake's proof does not match: the two sides hold different keys.
+    #[error("handshake refused: the peer's proof does not match (it uses a different key)")]
+    WrongKey,
+    /// The two sides disagree on `--no-tls`.
+    #[error("handshake refused: this side runs {ours}, the peer {theirs}; use the same on both")]
+    ModeMismatch { ours: Mode, theirs: Mode },
+    /// A malformed or unexpected handshake message.
+    #[error("handshake refused: {0}")]
+    Handshake(&'static str),
+    /// A heartbeat from another run of a controller (unauthenticated: only a cue).
+    #[error("a heartbeat from another controller run")]
+    OtherRun,
+}
+
+/// The key of one direction of one session, ready for use.
+enum Cipher {
+    Aead(Box<ChaCha20Poly1305>),
+    Mac(Box<HmacSha256>),
+}
+
+impl Cipher {
+    fn new(key: &[u8; 32], mode: Mode) -> Cipher {
+        match mode {
+            Mode::Sealed => Cipher::Aead(Box::new(ChaCha20Poly1305::new(key.into()))),
+            Mode::Clear => Cipher::Mac(Box::new(
+                <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length"),
+            )),
+        }
+    }
+}
+
+/// The 96-bit nonce for `counter`: never repeats within one key, as the counter only grows.
+fn nonce(counter: u64) -> Nonce {
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&counter.to_be_bytes());
+    n.into()
+}
+
+/// The associated data: protocol, session and mode, so a payload cannot move to another
+/// session, version or mode unnoticed.
+fn associated(session: &[u8; SESSION_ID_LEN], mode: Mode) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(PROTOCOL.len() + SESSION_ID_LEN + 8);
+    ad.extend_from_slice(PROTOCOL);
+    ad.extend_from_slice(session);
+    ad.extend_from_slice(mode.tag());
+    ad
+}
+
+/// Seals outgoing messages of one direction of one session, numbering them.
+pub struct Sealer {
+    cipher: Cipher,
+    ad: Vec<u8>,
+    mode: Mode,
+    counter: u64,
+}
+
+impl Sealer {
+    pub(crate) fn new(key: &[u8; 32], session: &[u8; SESSION_ID_LEN], mode: Mode) -> Self {
+        Sealer {
+            cipher: Cipher::new(key, mode),
+            ad: associated(session, mode),
+            mode,
+            counter: 0,
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Seal `msg` under its kind.
+    pub fn seal<M: Message>(&mut self, msg: &M) -> Frames {
+        self.seal_raw(msg.kind(), &msg.to_json())
+    }
+
+    /// The four frames of a message of `kind` carrying `body` (already JSON).
+    pub fn seal_raw(&mut self, kind: &str, body: &[u8]) -> Frames {
+        self.counter += 1;
+        let counter = self.counter.to_be_bytes();
+        let kind = &kind.as_bytes()[..kind.len().min(MAX_KIND_LEN)];
+        let mut payload = Vec::with_capacity(1 + kind.len() + body.len() + MAC_LEN);
+        payload.push(kind.len() as u8);
+        payload.extend_from_slice(kind);
+        payload.extend_from_slice(body);
+        match &self.cipher {
+            Cipher::Aead(aead) => {
+                let tag = aead
+                    .encrypt_in_place_detached(&nonce(self.counter), &self.ad, &mut payload)
+                    .expect("a message under 256 GiB seals");
+                payload.extend_from_slice(&tag);
+            }
+            Cipher::Mac(mac) => {
+                let mut mac = (**mac).clone();
+                mac.update(&self.ad);
+                mac.update(&counter);
+                mac.update(&payload);
+                payload.extend_from_slice(&mac.finalize().into_bytes());
+            }
+        }
+        vec![
             PROTOCOL.to_vec(),
-            kind.as_bytes().to_vec(),
-            tag,
-            header,
-            body,
+            self.mode.tag().to_vec(),
+            counter.to_vec(),
+            payload,
         ]
     }
 }
 
-/// A verified message: who sent it, what kind, and its (unparsed) body.
+/// An opened message: its kind, its (unparsed) body and its counter.
 #[derive(Debug)]
 pub struct Envelope {
-    pub sender: Uuid,
     pub seq: u64,
     pub kind: String,
     pub body: Vec<u8>,
 }
 
-/// Verifies incoming messages and remembers each sender's last sequence number.
+/// Opens incoming messages of one direction of one session; counters must strictly increase.
 pub struct Opener {
-    mac: HmacSha256,
-    last_seq: HashMap<Uuid, u64>,
+    cipher: Cipher,
+    ad: Vec<u8>,
+    mode: Mode,
+    last: u64,
 }
 
 impl Opener {
-    pub fn new(key: &[u8]) -> Self {
+    pub(crate) fn new(key: &[u8; 32], session: &[u8; SESSION_ID_LEN], mode: Mode) -> Self {
         Opener {
-            mac: keyed(key),
-            last_seq: HashMap::new(),
+            cipher: Cipher::new(key, mode),
+            ad: associated(session, mode),
+            mode,
+            last: 0,
         }
     }
 
-    /// Check sizes, protocol, signature and sequence, in that order, and return the envelope.
+    /// Check shape, sizes, mode and counter, then authenticate (and decrypt), in that order.
     /// `frames` excludes any routing identity.
-    pub fn open(&mut self, mut frames: Vec<Vec<u8>>) -> Result<Envelope, FrameError> {
-        if frames.len() != 5 {
+    pub fn open(&mut self, mut frames: Frames) -> Result<Envelope, FrameError> {
+        if frames.len() != 4 {
             return Err(FrameError::FrameCount(frames.len()));
         }
-        if frames.iter().any(|f| f.len() > MAX_FRAME_BYTES)
-            || frames[1].len() > MAX_KIND_LEN
-            || frames[3].len() > MAX_HEADER_LEN
-        {
+        if frames.iter().any(|f| f.len() > MAX_FRAME_BYTES) {
             return Err(FrameError::Oversized);
         }
         if frames[0] != PROTOCOL {
             return Err(FrameError::Protocol);
         }
-        if frames[2].len() != MAC_LEN {
-            return Err(FrameError::BadSignature);
-        }
-        let mut mac = self.mac.clone();
-        feed(&mut mac, &frames[0]);
-        feed(&mut mac, &frames[1]);
-        feed(&mut mac, &frames[3]);
-        feed(&mut mac, &frames[4]);
-        mac.verify_slice(&frames[2])
-            .map_err(|_| FrameError::BadSignature)?;
-
-        let body = frames.pop().unwrap_or_default();
-        let header: Header = serde_json::from_slice(&frames[3])
-            .map_err(|e| FrameError::Malformed("header".into(), e.to_string()))?;
-        let kind = String::from_utf8(std::mem::take(&mut frames[1]))
-            .map_err(|_| FrameError::Malformed("kind".into(), "not UTF-8".into()))?;
-        let last = self.last_seq.entry(header.sender).or_insert(0);
-        if header.seq <= *last {
-            return Err(FrameError::Replay {
-                seq: header.seq,
-                last: *last,
+        if frames[1] != self.mode.tag() {
+            let theirs = if self.mode == Mode::Sealed {
+                Mode::Clear
+            } else {
+                Mode::Sealed
+            };
+            return Err(FrameError::ModeMismatch {
+                ours: self.mode,
+                theirs,
             });
         }
-        *last = header.seq;
+        let seq = <[u8; 8]>::try_from(frames[2].as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| FrameError::BadSignature)?;
+        if seq <= self.last {
+            return Err(FrameError::Replay {
+                seq,
+                last: self.last,
+            });
+        }
+        let mut payload = frames.pop().unwrap_or_default();
+        match &self.cipher {
+            Cipher::Aead(aead) => {
+                let Some(split) = payload.len().checked_sub(TAG_LEN) else {
+                    return Err(FrameError::BadSignature);
+                };
+                let tag = Tag::clone_from_slice(&payload[split..]);
+                payload.truncate(split);
+                aead.decrypt_in_place_detached(&nonce(seq), &self.ad, &mut payload, &tag)
+                    .map_err(|_| FrameError::BadSignature)?;
+            }
+            Cipher::Mac(mac) => {
+                let Some(split) = payload.len().checked_sub(MAC_LEN) else {
+                    return Err(FrameError::BadSignature);
+                };
+                let mut mac = (**mac).clone();
+                mac.update(&self.ad);
+                mac.update(&frames[2]);
+                mac.update(&payload[..split]);
+                mac.verify_slice(&payload[split..])
+                    .map_err(|_| FrameError::BadSignature)?;
+                payload.truncate(split);
+            }
+        }
+        self.last = seq;
+        let kind_len = *payload.first().ok_or(FrameError::Malformed(
+            "sealed".into(),
+            "empty payload".into(),
+        ))? as usize;
+        if payload.len() < 1 + kind_len {
+            return Err(FrameError::Malformed(
+                "sealed".into(),
+                "kind longer than the payload".into(),
+            ));
+        }
+        let kind = String::from_utf8(payload[1..1 + kind_len].to_vec())
+            .map_err(|_| FrameError::Malformed("kind".into(), "not UTF-8".into()))?;
+        payload.drain(..1 + kind_len);
         Ok(Envelope {
-            sender: header.sender,
-            seq: header.seq,
+            seq,
             kind,
-            body,
+            body: payload,
         })
     }
+}
 
-    /// Forget a sender (e.g. a controller that was replaced), so its successor starts afresh.
-    pub fn forget(&mut self, sender: &Uuid) {
-        self.last_seq.remove(sender);
+/// Publishes heartbeats under the run's ping key: session frames plus the run's epoch.
+pub struct PingSealer {
+    sealer: Sealer,
+    epoch: [u8; SESSION_ID_LEN],
+}
+
+impl PingSealer {
+    pub fn new(key: &[u8], mode: Mode, epoch: [u8; SESSION_ID_LEN]) -> Self {
+        PingSealer {
+            sealer: Sealer::new(&super::handshake::ping_key(key, mode, &epoch), &epoch, mode),
+            epoch,
+        }
+    }
+
+    pub fn seal<M: Message>(&mut self, msg: &M) -> Frames {
+        let mut frames = self.sealer.seal(msg);
+        frames.push(self.epoch.to_vec());
+        frames
+    }
+}
+
+/// Opens heartbeats of one controller run (the epoch its handshake named).
+pub struct PingOpener {
+    opener: Opener,
+    epoch: [u8; SESSION_ID_LEN],
+}
+
+impl PingOpener {
+    pub fn new(key: &[u8], mode: Mode, epoch: [u8; SESSION_ID_LEN]) -> Self {
+        PingOpener {
+            opener: Opener::new(&super::handshake::ping_key(key, mode, &epoch), &epoch, mode),
+            epoch,
+        }
+    }
+
+    pub fn epoch(&self) -> [u8; SESSION_ID_LEN] {
+        self.epoch
+    }
+
+    /// Open a heartbeat. [`FrameError::OtherRun`] means a well-formed heartbeat names another
+    /// run: unauthenticated, so only a cue to find out with a new handshake.
+    pub fn open(&mut self, mut frames: Frames) -> Result<Envelope, FrameError> {
+        if frames.len() != 5 {
+            return Err(FrameError::FrameCount(frames.len()));
+        }
+        let epoch = frames.pop().unwrap_or_default();
+        if epoch.len() != SESSION_ID_LEN || frames[0] != PROTOCOL {
+            return Err(FrameError::Protocol);
+        }
+        if epoch != self.epoch {
+            return Err(FrameError::OtherRun);
+        }
+        self.opener.open(frames)
     }
 }
 
@@ -190,89 +383,135 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn pair() -> (Sealer, Opener) {
+    const SESSION: [u8; 16] = [7; 16];
+
+    fn pair(mode: Mode) -> (Sealer, Opener) {
+        let key = [3u8; 32];
         (
-            Sealer::new(b"0123456789abcdef-key", Uuid::new_v4()),
-            Opener::new(b"0123456789abcdef-key"),
+            Sealer::new(&key, &SESSION, mode),
+            Opener::new(&key, &SESSION, mode),
         )
     }
 
     #[test]
-    fn round_trip() {
-        let (mut s, mut o) = pair();
-        let frames = s.seal_raw("ping", b"{\"a\":1}".to_vec());
-        let env = o.open(frames.to_vec()).unwrap();
-        assert_eq!(env.kind, "ping");
-        assert_eq!(env.body, b"{\"a\":1}");
-        assert_eq!(env.sender, s.sender());
+    fn round_trip_in_both_modes() {
+        for mode in [Mode::Sealed, Mode::Clear] {
+            let (mut s, mut o) = pair(mode);
+            let frames = s.seal_raw("ping", b"{\"a\":1}");
+            let env = o.open(frames).unwrap();
+            assert_eq!(
+                (env.kind.as_str(), env.body.as_slice()),
+                ("ping", &b"{\"a\":1}"[..])
+            );
+            assert_eq!(env.seq, 1);
+        }
     }
 
     #[test]
-    fn wrong_key_is_refused() {
-        let mut s = Sealer::new(b"one-key-0123456789", Uuid::new_v4());
-        let mut o = Opener::new(b"another-key-0123456");
+    fn sealed_bodies_are_not_readable_and_clear_ones_are() {
+        let (mut s, _) = pair(Mode::Sealed);
+        let frames = s.seal_raw("tasks", b"echo secret-command");
+        assert!(!frames.concat().windows(6).any(|w| w == b"secret"));
+        assert!(!frames.concat().windows(5).any(|w| w == b"tasks"));
+        let (mut s, _) = pair(Mode::Clear);
+        let frames = s.seal_raw("tasks", b"echo secret-command");
+        assert!(frames.concat().windows(6).any(|w| w == b"secret"));
+    }
+
+    #[test]
+    fn another_session_or_key_cannot_open() {
+        let (mut s, _) = pair(Mode::Sealed);
+        let frames = s.seal_raw("ping", b"{}");
+        let mut other_session = Opener::new(&[3u8; 32], &[8; 16], Mode::Sealed);
         assert_eq!(
-            o.open(s.seal_raw("ping", b"{}".to_vec()).to_vec())
-                .unwrap_err(),
+            other_session.open(frames.clone()).unwrap_err(),
+            FrameError::BadSignature
+        );
+        let mut other_key = Opener::new(&[4u8; 32], &SESSION, Mode::Sealed);
+        assert_eq!(
+            other_key.open(frames).unwrap_err(),
             FrameError::BadSignature
         );
     }
 
     #[test]
-    fn replay_is_refused() {
-        let (mut s, mut o) = pair();
-        let first = s.seal_raw("ping", b"{}".to_vec());
-        o.open(first.to_vec()).unwrap();
+    fn counter_replay_is_refused() {
+        let (mut s, mut o) = pair(Mode::Sealed);
+        let first = s.seal_raw("ping", b"{}");
+        o.open(first.clone()).unwrap();
+        assert_eq!(
+            o.open(first).unwrap_err(),
+            FrameError::Replay { seq: 1, last: 1 }
+        );
+        let second = s.seal_raw("ping", b"{}");
+        let third = s.seal_raw("ping", b"{}");
+        o.open(third).unwrap();
+        assert!(matches!(o.open(second), Err(FrameError::Replay { .. })));
+    }
+
+    #[test]
+    fn a_raised_counter_does_not_open() {
+        let (mut s, mut o) = pair(Mode::Sealed);
+        let mut frames = s.seal_raw("ping", b"{}");
+        frames[2] = 9u64.to_be_bytes().to_vec();
+        assert_eq!(o.open(frames).unwrap_err(), FrameError::BadSignature);
+        // The failed attempt did not move the counter: the next genuine message opens.
+        assert_eq!(o.open(s.seal_raw("ping", b"{}")).unwrap().seq, 2);
+    }
+
+    #[test]
+    fn a_clear_message_is_refused_by_a_sealed_receiver() {
+        let (mut clear, _) = pair(Mode::Clear);
+        let (_, mut sealed) = pair(Mode::Sealed);
         assert!(matches!(
-            o.open(first.to_vec()),
-            Err(FrameError::Replay { seq: 1, last: 1 })
-        ));
-        let second = s.seal_raw("ping", b"{}".to_vec());
-        let third = s.seal_raw("ping", b"{}".to_vec());
-        o.open(third.to_vec()).unwrap();
-        assert!(matches!(
-            o.open(second.to_vec()),
-            Err(FrameError::Replay { .. })
+            sealed.open(clear.seal_raw("ping", b"{}")),
+            Err(FrameError::ModeMismatch { .. })
         ));
     }
 
     #[test]
-    fn oversized_and_misshapen_are_refused_before_verifying() {
-        let (mut s, mut o) = pair();
-        let mut frames = s.seal_raw("ping", b"{}".to_vec()).to_vec();
-        frames[1] = vec![b'k'; 1000];
-        assert_eq!(o.open(frames).unwrap_err(), FrameError::Oversized);
+    fn misshapen_messages_are_refused_before_opening() {
+        let (mut s, mut o) = pair(Mode::Sealed);
         assert_eq!(
             o.open(vec![vec![]; 3]).unwrap_err(),
             FrameError::FrameCount(3)
         );
-        let mut frames = s.seal_raw("ping", b"{}".to_vec()).to_vec();
-        frames[0] = b"hs/9".to_vec();
+        let mut frames = s.seal_raw("ping", b"{}");
+        frames[0] = b"hs/1".to_vec();
         assert_eq!(o.open(frames).unwrap_err(), FrameError::Protocol);
+    }
+
+    #[test]
+    fn pings_of_another_run_are_told_apart() {
+        let key = b"0123456789abcdef-key";
+        let mut ours = PingOpener::new(key, Mode::Sealed, [1; 16]);
+        let mut theirs = PingSealer::new(key, Mode::Sealed, [2; 16]);
+        let mut same = PingSealer::new(key, Mode::Sealed, [1; 16]);
+        let ping = super::super::Ping {
+            controller_id: uuid::Uuid::nil(),
+        };
+        assert_eq!(
+            ours.open(theirs.seal(&ping)).unwrap_err(),
+            FrameError::OtherRun
+        );
+        let env = ours.open(same.seal(&ping)).unwrap();
+        assert_eq!(env.kind, "ping");
+        let mut forged = same.seal(&ping);
+        forged[3][0] ^= 1;
+        assert_eq!(ours.open(forged).unwrap_err(), FrameError::BadSignature);
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
-        /// Flipping any bit in any signed frame, or in the MAC, makes verification fail.
+        /// Flipping any bit of any frame makes opening fail, in both modes.
         #[test]
         fn any_tamper_is_detected(body in proptest::collection::vec(any::<u8>(), 0..64),
-                                  frame in 1usize..5, pos in any::<usize>(), bit in 0u8..8) {
-            let (mut s, mut o) = pair();
-            let mut frames = s.seal_raw("results", body).to_vec();
-            if frames[frame].is_empty() { frames[frame].push(0); } else {
-                let i = pos % frames[frame].len();
-                frames[frame][i] ^= 1 << bit;
-            }
-            prop_assert!(o.open(frames).is_err());
-        }
-
-        /// Moving a byte from one frame to the next changes the MAC (length prefixes).
-        #[test]
-        fn frame_boundaries_are_signed(body in proptest::collection::vec(any::<u8>(), 1..32)) {
-            let (mut s, mut o) = pair();
-            let mut frames = s.seal_raw("results", body).to_vec();
-            let b = frames[4].remove(0);
-            frames[3].push(b);
+                                  frame in 0usize..4, pos in any::<usize>(), bit in 0u8..8,
+                                  clear in any::<bool>()) {
+            let (mut s, mut o) = pair(Mode::from_no_tls(clear));
+            let mut frames = s.seal_raw("results", &body);
+            let i = pos % frames[frame].len();
+            frames[frame][i] ^= 1 << bit;
             prop_assert!(o.open(frames).is_err());
         }
     }

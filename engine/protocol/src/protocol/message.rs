@@ -1,4 +1,4 @@
-//! The messages of protocol hs/1, one struct per kind.
+//! The messages of protocol hs/2, one struct per kind.
 //!
 //! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Leaving`], [`Bye`],
 //! [`GivenBack`].
@@ -372,10 +372,3 @@ pub struct Refused {
     pub reason: String,
 }
 kind!(Refused, "refused");
-
-impl super::Sealer {
-    /// Sign `msg` under its kind.
-    pub fn seal<M: super::Message>(&mut self, msg: &M) -> [Vec<u8>; 5] {
-        self.seal_raw(msg.kind(), msg.to_json())
-    }
-}

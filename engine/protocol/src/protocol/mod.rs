@@ -1,19 +1,30 @@
-//! The hs wire protocol (version 1): signed multipart ZeroMQ messages.
+//! The hs wire protocol (version 2): a handshake per connection, then sealed multipart ZeroMQ
+//! messages.
 //!
-//! See `docs/protocol.md` for the one-page description. In short, every message is
-//! `[identity] | "hs/1" | kind | HMAC-SHA256 | header JSON | body JSON`, where the MAC covers
-//! every frame except the identity and the MAC itself, the header carries the sender's id and a
-//! strictly increasing sequence number (replays are dropped), and frame sizes are checked before
-//! anything is parsed.
+//! See `docs/protocol.md` for the one-page description. In short, a peer's first messages are
+//! a challenge–response handshake on the shared key with fresh nonces on both sides
+//! ([`handshake`]); it yields per-session, per-direction keys, and every later message is
+//! `[identity] | "hs/2" | mode | counter | payload`, the payload being kind and body encrypted
+//! with ChaCha20-Poly1305 (or, with `--no-tls`, in clear with an HMAC), the counter strictly
+//! increasing (replays are dropped). Sizes are checked before any cryptography.
 
 mod direction;
 mod frame;
+mod handshake;
 mod key;
 mod message;
+mod peer;
 mod refusals;
 
 pub use direction::{FromClient, FromEngine, Message, ToClient, ToEngine};
-pub use frame::{Envelope, FrameError, MAX_FRAME_BYTES, Opener, PROTOCOL, Sealer};
+pub use frame::{
+    Envelope, FrameError, Frames, MAX_FRAME_BYTES, MAX_HANDSHAKE_BYTES, Mode, Opener, PROTOCOL,
+    PingOpener, PingSealer, SESSION_ID_LEN, Sealer,
+};
+pub use handshake::{
+    Answered, Initiator, Pending, Responder, Role, Session, is_challenge, is_hello,
+};
 pub use key::{KeyError, generate_key, validate_key};
 pub use message::*;
+pub use peer::{Incoming, PeerLink};
 pub use refusals::{LOG_EVERY, Refusals};

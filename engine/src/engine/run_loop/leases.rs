@@ -36,6 +36,14 @@ impl Engine {
     /// every task not started yet: their leases may be another engine's by now.
     pub(super) fn lose_link(&mut self, now: Instant) {
         self.link = Link::start(now, true);
+        // A new connection and a new handshake: whatever the old connection still carries
+        // belongs to a session that is over.
+        self.peer.reset();
+        self.hello_sent = None;
+        match super::dealer(&self.ctx, &self.cfg.endpoints.engines) {
+            Ok(dealer) => self.dealer = dealer,
+            Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
+        }
         self.board.lease.set(None);
         let queued: Vec<Leased> = self.board.with(|b| b.queue.drain(..).collect());
         self.summary.returned += queued.len() as u64;

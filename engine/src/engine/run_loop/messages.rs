@@ -1,13 +1,16 @@
-//! What the engine says and hears: signed sends, the controller's direct messages (tasks, acks,
+//! What the engine says and hears: sealed sends, its connection's handshake, the controller's direct messages (tasks, acks,
 //! cancels, drains, give-back requests) and its heartbeat pings, and refusals of what cannot be
 //! read.
 
 use super::*;
 
 impl Engine {
-    /// Send a signed message; false if it could not be queued (no live connection).
+    /// Send a sealed message; false if it could not be queued (no session yet, or no live
+    /// connection).
     pub(super) fn send<M: Message>(&mut self, body: &M) -> bool {
-        let frames = self.sealer.seal(body);
+        let Some(frames) = self.peer.seal(body) else {
+            return false;
+        };
         let sent = self.dealer.send_multipart(frames, zmq::DONTWAIT).is_ok();
         if sent {
             self.link.sent(Instant::now());
@@ -15,17 +18,76 @@ impl Engine {
         sent
     }
 
+    /// What the controller said on this engine's connection: its handshake's challenge, or a
+    /// message of the session. Anything that does not open is dropped and counted; only a
+    /// handshake that proves the keys or the modes differ ends the engine.
     pub(super) fn receive_direct(&mut self) -> Result<(), EngineError> {
         let messages = crate::transport::recv_waiting(&self.dealer, RECV_BATCH)
             .map_err(zmq_err("receiving from the controller"))?;
         for frames in messages {
-            let opened = self.opener_direct.open(frames);
-            match opened.and_then(|env| Ok((env.sender, env.decode::<ToEngine>()?))) {
-                Ok((_, msg)) => self.handle_direct(msg),
-                Err(e) => self.refuse(e)?,
+            match self.peer.receive(frames) {
+                Ok(Incoming::Opened(proof)) => {
+                    self.hello_sent = None;
+                    let _ = self.dealer.send_multipart(proof, zmq::DONTWAIT);
+                    self.opened();
+                }
+                Ok(Incoming::Message(env)) => match env.decode::<ToEngine>() {
+                    Ok(msg) => self.handle_direct(msg),
+                    Err(e) => self.refuse(e),
+                },
+                Ok(Incoming::Failed { proof, why }) => {
+                    // Sent so the controller logs why; then this handshake is over.
+                    self.hello_sent = None;
+                    let _ = self.dealer.send_multipart(proof, zmq::DONTWAIT);
+                    self.handshake_failed(why)?;
+                }
+                Err(e) => self.refuse(e),
             }
         }
         Ok(())
+    }
+
+    /// The handshake is done: take the run's heartbeats from now on, and register at once.
+    fn opened(&mut self) {
+        let Some(session) = self.peer.session() else {
+            return;
+        };
+        let epoch = session.epoch;
+        if self.pings.as_ref().map(PingOpener::epoch) != Some(epoch) {
+            self.pings = Some(PingOpener::new(
+                self.cfg.key.as_bytes(),
+                self.cfg.mode,
+                epoch,
+            ));
+        }
+        if let Link::Registering { .. } = self.link {
+            self.send_register();
+        }
+    }
+
+    /// A handshake failed on proof: a different key or a different `--no-tls`. Before the first
+    /// registration that cannot change by retrying; after one, the controller may have been
+    /// replaced by a wrongly configured one, and the engine keeps trying until its reconnect
+    /// limit, as for any lost controller.
+    fn handshake_failed(&mut self, why: FrameError) -> Result<(), EngineError> {
+        let endpoint = self.cfg.endpoints.engines.clone();
+        let first = matches!(
+            self.link,
+            Link::Registering {
+                ever_registered: false,
+                ..
+            }
+        );
+        match why {
+            FrameError::WrongKey if first => Err(EngineError::AuthFailed { endpoint }),
+            FrameError::ModeMismatch { .. } if first => {
+                Err(EngineError::ModeMismatch { endpoint, why })
+            }
+            why => {
+                self.refuse(why);
+                Ok(())
+            }
+        }
     }
 
     pub(super) fn handle_direct(&mut self, msg: ToEngine) {
@@ -115,10 +177,23 @@ impl Engine {
         let messages = crate::transport::recv_waiting(&self.sub, RECV_BATCH)
             .map_err(zmq_err("receiving heartbeats"))?;
         for frames in messages {
-            let opened = self.opener_pings.open(frames);
-            match opened.and_then(|env| env.parse::<Ping>()) {
+            // Before a handshake names the run, no heartbeat can be checked: they are ignored.
+            let Some(pings) = &mut self.pings else {
+                continue;
+            };
+            match pings.open(frames).and_then(|env| env.parse::<Ping>()) {
                 Ok(ping) => self.pinged(ping),
-                Err(e) => self.refuse(e)?,
+                Err(FrameError::OtherRun) if self.link.is_registered() => {
+                    // Unauthenticated, so only a cue: a new handshake finds out who is there,
+                    // and succeeds only with a controller that holds the key.
+                    tracing::warn!(
+                        "another controller run publishes heartbeats at this address: \
+                         registering again"
+                    );
+                    self.pings = None;
+                    self.lose_link(Instant::now());
+                }
+                Err(e) => self.refuse(e),
             }
         }
         Ok(())
@@ -142,25 +217,10 @@ impl Engine {
         }
     }
 
-    /// A message was refused. Before the first registration a bad signature can only mean a
-    /// key mismatch, which retrying cannot fix; anything else is counted and logged (at most
-    /// once a minute) and dropped.
-    pub(super) fn refuse(&mut self, err: FrameError) -> Result<(), EngineError> {
-        match (&err, &self.link) {
-            (
-                FrameError::BadSignature,
-                Link::Registering {
-                    ever_registered: false,
-                    ..
-                },
-            ) => Err(EngineError::AuthFailed {
-                endpoint: self.cfg.endpoints.engines.clone(),
-            }),
-            _ => {
-                self.refusals.refuse(b"", &err, Instant::now());
-                Ok(())
-            }
-        }
+    /// A message was refused: counted, logged at most once a minute, and dropped. Never fatal:
+    /// whoever can reach this engine's sockets cannot stop it with bad input.
+    pub(super) fn refuse(&mut self, err: FrameError) {
+        self.refusals.refuse(b"", &err, Instant::now());
     }
 
     /// Cancel tasks this engine holds: queued ones are answered at once, running ones are

@@ -13,8 +13,8 @@ use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, StopReason, executor_for};
 use crate::protocol::{
-    Bye, FrameError, Held, Leaving, MAX_FRAME_BYTES, Message, Opener, Ping, Pong, Refusals,
-    Register, Results, Sealer, ToEngine,
+    Bye, FrameError, Held, Incoming, Leaving, MAX_FRAME_BYTES, Message, PeerLink, Ping, PingOpener,
+    Pong, Refusals, Register, Results, Role, ToEngine,
 };
 use crate::task::{Outcome, TaskResult};
 
@@ -25,6 +25,9 @@ mod results;
 
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
+
+/// How long a hello waits for its challenge before the engine starts over on a new connection.
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(5);
 
 /// Most messages read from one socket in one turn of the loop.
 const RECV_BATCH: usize = 1024;
@@ -50,10 +53,13 @@ const SIBLING_WINDOW: Duration = Duration::from_secs(1);
 pub enum EngineError {
     /// Deterministic: retrying with the same key fails the same way.
     #[error(
-        "authentication failed: the controller at {endpoint} signs its messages with a different key; \
+        "authentication failed: the controller at {endpoint} uses a different key; \
          pass the server's key with -k (or use its connection file)"
     )]
     AuthFailed { endpoint: String },
+    /// Deterministic too: one side runs with `--no-tls`, the other without.
+    #[error("cannot connect to the controller at {endpoint}: {why}")]
+    ModeMismatch { endpoint: String, why: FrameError },
     #[error(
         "no controller answered at {endpoint} within {secs:.0}s: check that `hs server` runs there, \
          that host and port are right, and that this host can reach it (or raise --connect-timeout)"
@@ -116,15 +122,18 @@ pub fn run_with_executor(
 
 struct Engine {
     cfg: EngineConfig,
+    /// For a new DEALER (a new connection, a new routing id) at each new handshake.
+    ctx: zmq::Context,
     dealer: zmq::Socket,
     sub: zmq::Socket,
     done: zmq::Socket,
     slots: Option<Slots>,
-    sealer: Sealer,
-    /// Separate openers: the controller signs its ROUTER and PUB traffic under different sender
-    /// ids, and each stream's sequence numbers only increase within that stream.
-    opener_direct: Opener,
-    opener_pings: Opener,
+    /// The connection's handshake and session with the controller.
+    peer: PeerLink,
+    /// Opens the heartbeats of the controller run the last handshake named.
+    pings: Option<PingOpener>,
+    /// When the hello of the handshake in progress left.
+    hello_sent: Option<Instant>,
     /// Messages from the controller's side that were refused (after registration).
     refusals: Refusals,
     link: Link,
@@ -162,30 +171,7 @@ impl Engine {
         ctx: &zmq::Context,
         executor: Arc<dyn Executor>,
     ) -> Result<Self, EngineError> {
-        let dealer = ctx
-            .socket(zmq::DEALER)
-            .map_err(zmq_err("creating the engine socket"))?;
-        dealer
-            .set_identity(cfg.engine_id.as_bytes())
-            .map_err(zmq_err("setting identity"))?;
-        // Only queue messages on live connections; anything unsent is kept and re-reported.
-        dealer
-            .set_immediate(true)
-            .map_err(zmq_err("setting IMMEDIATE"))?;
-        dealer.set_linger(2000).map_err(zmq_err("setting LINGER"))?;
-        dealer
-            .set_maxmsgsize(MAX_FRAME_BYTES as i64)
-            .map_err(zmq_err("setting MAXMSGSIZE"))?;
-        dealer
-            .set_reconnect_ivl(100)
-            .map_err(zmq_err("setting RECONNECT_IVL"))?;
-        dealer
-            .set_reconnect_ivl_max(5000)
-            .map_err(zmq_err("setting RECONNECT_IVL_MAX"))?;
-        let engines = &cfg.endpoints.engines;
-        dealer
-            .connect(engines)
-            .map_err(zmq_err(format!("connecting to {engines}")))?;
+        let dealer = dealer(ctx, &cfg.endpoints.engines)?;
 
         let sub = ctx
             .socket(zmq::SUB)
@@ -213,9 +199,10 @@ impl Engine {
         Ok(Engine {
             board,
             slots: Some(slots),
-            sealer: Sealer::new(cfg.key.as_bytes(), cfg.engine_id),
-            opener_direct: Opener::new(cfg.key.as_bytes()),
-            opener_pings: Opener::new(cfg.key.as_bytes()),
+            peer: PeerLink::new(cfg.key.as_bytes(), Role::Engine, cfg.mode, cfg.engine_id),
+            pings: None,
+            hello_sent: None,
+            ctx: ctx.clone(),
             refusals: Refusals::new("the engine's sockets"),
             link: Link::start(now, false),
             unsent: Vec::new(),
@@ -313,7 +300,11 @@ impl Engine {
             }
             if now >= *next_attempt {
                 self.link.attempted(now);
-                self.send_register();
+                if self.peer.is_open() {
+                    self.send_register();
+                } else {
+                    self.greet(now);
+                }
             }
         }
         if let Some(idle) = self.cfg.idle_timeout {
@@ -373,6 +364,29 @@ impl Engine {
         self.send(&register);
     }
 
+    /// Start a handshake; the registration follows as soon as it is done. One hello at a time
+    /// per connection, so a late challenge is never taken for the answer to a later hello: a
+    /// hello unanswered for [`HANDSHAKE_WAIT`] is abandoned with its connection.
+    fn greet(&mut self, now: Instant) {
+        if let Some(sent) = self.hello_sent {
+            if now.duration_since(sent) < HANDSHAKE_WAIT {
+                return;
+            }
+            match dealer(&self.ctx, &self.cfg.endpoints.engines) {
+                Ok(dealer) => self.dealer = dealer,
+                Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
+            }
+        }
+        let hello = self.peer.hello();
+        if self.dealer.send_multipart(hello, zmq::DONTWAIT).is_ok() {
+            self.hello_sent = Some(now);
+        } else {
+            // Not connected yet (nothing is queued on a dead connection): try again later.
+            self.peer.reset();
+            self.hello_sent = None;
+        }
+    }
+
     /// How long the loop may sleep: a [`TURN`], or less when results are lingering.
     fn poll_timeout(&self, now: Instant) -> i64 {
         let mut wait = TURN;
@@ -386,4 +400,36 @@ impl Engine {
         // Round up, so a deadline a few microseconds away is not polled for in a busy loop.
         wait.as_micros().div_ceil(1000) as i64
     }
+}
+
+/// The engine's DEALER to its controller: a new one, with a new random routing id, for each
+/// new handshake, so a connection is never confused with an earlier one. The routing id is not
+/// the engine's id: knowing an engine's id gives nobody its route.
+fn dealer(ctx: &zmq::Context, endpoint: &str) -> Result<zmq::Socket, EngineError> {
+    let dealer = ctx
+        .socket(zmq::DEALER)
+        .map_err(zmq_err("creating the engine socket"))?;
+    // 12 bytes: not a UUID, so it is never mistaken for an engine's id in a log line.
+    let route: [u8; 12] = rand::random();
+    dealer
+        .set_identity(&route)
+        .map_err(zmq_err("setting identity"))?;
+    // Only queue messages on live connections; anything unsent is kept and re-reported.
+    dealer
+        .set_immediate(true)
+        .map_err(zmq_err("setting IMMEDIATE"))?;
+    dealer.set_linger(2000).map_err(zmq_err("setting LINGER"))?;
+    dealer
+        .set_maxmsgsize(MAX_FRAME_BYTES as i64)
+        .map_err(zmq_err("setting MAXMSGSIZE"))?;
+    dealer
+        .set_reconnect_ivl(100)
+        .map_err(zmq_err("setting RECONNECT_IVL"))?;
+    dealer
+        .set_reconnect_ivl_max(5000)
+        .map_err(zmq_err("setting RECONNECT_IVL_MAX"))?;
+    dealer
+        .connect(endpoint)
+        .map_err(zmq_err(format!("connecting to {endpoint}")))?;
+    Ok(dealer)
 }
