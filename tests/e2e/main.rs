@@ -16,6 +16,7 @@ mod fairness;
 mod hypershell_cli;
 mod lan;
 mod launch;
+mod leftovers;
 mod ownership;
 mod partitions;
 mod profiles;

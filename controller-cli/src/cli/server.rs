@@ -172,8 +172,9 @@ pub struct ClientArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = positive_secs)]
     pub connect_timeout: f64,
 
-    /// Give up after the server has been unreachable this long (running tasks finish first).
-    #[arg(long, default_value_t = 600.0, value_name = "SECONDS", value_parser = positive_secs)]
+    /// Give up after the server has been unreachable this long, counted from the last message
+    /// heard: nothing more starts, running tasks finish, then the engine exits with status 5.
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS", value_parser = positive_secs)]
     pub reconnect_limit: f64,
 
     #[arg(short = 'v', long, help = "More log detail (debug level).")]

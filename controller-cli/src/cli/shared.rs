@@ -45,6 +45,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "warm|spawn", value_parser = ["warm", "spawn"])]
     pub executor: Option<String>,
 
+    /// Keep what a task leaves running when it ends by itself (`cmd &`, daemons): by default it is
+    /// killed with the task. Kept processes outlive the engine (docs/reliability.md).
+    #[arg(long)]
+    pub keep_daemons: bool,
+
     /// Write each task's stdout and stderr to <site>/lib/task/<id>.out and .err.
     #[arg(long, conflicts_with_all = ["output", "errors"])]
     pub capture: bool,

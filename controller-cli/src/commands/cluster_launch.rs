@@ -229,6 +229,7 @@ pub fn engine_args(
         signalwait: cfg.option(args.run.signalwait, key::TASK_SIGNALWAIT, Layers::Set)?,
         executor: cfg.option(args.run.executor.clone(), key::TASK_EXECUTOR, Layers::Set)?,
         capture: args.run.capture,
+        keep_daemons: args.run.keep_daemons,
         idle_timeout: positive(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
     })

@@ -65,6 +65,7 @@ pub fn engine_config(
     ecfg.task_timeout =
         seconds_or_none(cfg.option(run.task_timeout, key::TASK_TIMEOUT, Layers::All)?);
     ecfg.signalwait = signalwait(run.signalwait, cfg)?;
+    ecfg.keep_daemons = run.keep_daemons;
     let executor: String = cfg.value(run.executor.clone(), key::TASK_EXECUTOR)?;
     ecfg.executor = executor
         .parse()

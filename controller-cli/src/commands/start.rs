@@ -184,6 +184,7 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         signalwait: cfg.option(None::<f64>, key::TASK_SIGNALWAIT, Layers::Set)?,
         executor: cfg.option(None::<String>, key::TASK_EXECUTOR, Layers::Set)?,
         capture: false,
+        keep_daemons: false,
         idle_timeout: seconds(key::ENGINES_TIMEOUT)?,
         // Negative means a random wait up to |n|, so it is not read as a plain duration; one
         // no `Duration` holds is refused here rather than by every engine's `--delay-start`.

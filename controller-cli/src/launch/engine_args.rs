@@ -27,6 +27,8 @@ pub struct EngineArgs {
     /// `--executor`, when the flag or a key set it (another host's configuration would not).
     pub executor: Option<String>,
     pub capture: bool,
+    /// `--keep-daemons`.
+    pub keep_daemons: bool,
     /// Idle seconds before an engine leaves (`-T`).
     pub idle_timeout: Option<f64>,
     /// `-d`: negative = a random wait up to |d|.
@@ -72,6 +74,9 @@ impl EngineArgs {
         if self.capture {
             argv.push("--capture".into());
         }
+        if self.keep_daemons {
+            argv.push("--keep-daemons".into());
+        }
         argv
     }
 }
@@ -109,6 +114,7 @@ mod tests {
             signalwait: None,
             executor: None,
             capture: true,
+            keep_daemons: false,
             idle_timeout: Some(10.0),
             delay_start: -3.0,
         };

@@ -66,6 +66,9 @@ pub struct EngineConfig {
     pub task_dir: Option<PathBuf>,
     /// How tasks are started (`--executor`, `task.executor`).
     pub executor: ExecutorChoice,
+    /// `--keep-daemons`: what a task leaves running when it ends by itself stays (and outlives
+    /// the engine) instead of being killed with the task.
+    pub keep_daemons: bool,
 }
 
 impl EngineConfig {
@@ -83,13 +86,14 @@ impl EngineConfig {
             signalwait: Duration::from_secs(10),
             idle_timeout: None,
             connect_timeout: Duration::from_secs(10),
-            reconnect_limit: Duration::from_secs(600),
+            reconnect_limit: Duration::from_secs(120),
             result_bundle: 0,
             result_wait: super::run_loop::RESULT_LINGER,
             host: crate::engine::env::short_hostname(),
             export_env: crate::engine::env::exported_from_environment(),
             task_dir: None,
             executor: ExecutorChoice::default(),
+            keep_daemons: false,
         }
     }
 }

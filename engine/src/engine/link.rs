@@ -57,6 +57,22 @@ impl Link {
         }
     }
 
+    /// When the registered controller was last heard from.
+    pub fn last_heard(&self) -> Option<Instant> {
+        match self {
+            Link::Registered { last_heard, .. } => Some(*last_heard),
+            Link::Registering { .. } => None,
+        }
+    }
+
+    /// Count the search for a controller from `start` (the last time it was heard), not from
+    /// when its loss was noticed.
+    pub fn searching_since(&mut self, start: Instant) {
+        if let Link::Registering { since, .. } = self {
+            *since = start;
+        }
+    }
+
     pub fn is_registered(&self) -> bool {
         matches!(self, Link::Registered { .. })
     }

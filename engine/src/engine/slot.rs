@@ -374,7 +374,12 @@ impl SlotWorker {
             timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
             signalwait: self.cfg.signalwait,
             started: Some(started),
-            leftovers: Leftover::Linger,
+            // Nothing a task started outlives it, unless the user keeps daemons.
+            leftovers: if self.cfg.keep_daemons {
+                Leftover::Linger
+            } else {
+                Leftover::Kill
+            },
         };
         let outcome = self.executor.run(&spec, &self.stop);
         let mut result = TaskResult {

@@ -11,13 +11,17 @@
 //! - the engine never `chdir`s: a task's working directory is set on the child only;
 //! - stdout/stderr are either relayed line by line to a shared [`LineSink`] (no task's line is ever
 //!   cut into another's) or written to files;
-//! - stopping escalates SIGINT → SIGTERM → SIGKILL on the group, `signalwait` apart.
+//! - stopping escalates SIGINT → SIGTERM → SIGKILL on the group, `signalwait` apart;
+//! - a task's shell dies with its engine ([`pdeathsig`]), and where a cgroup can be made each
+//!   slot's tasks run in one, so that what left the process group is killed too ([`cgroup`]).
 
 mod capture;
+mod cgroup;
 mod choice;
 mod environ;
 mod inherit;
 mod limits;
+mod pdeathsig;
 mod pipes;
 mod relay;
 mod spawn;

@@ -15,7 +15,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -23,13 +23,14 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use super::cgroup::{self, SlotGroup};
 use super::environ::Inherited;
 use super::pipes::{PipePool, RelayPipe};
 use super::subreaper::Leftovers;
 use super::vfork::{self, ChildFds, Started};
 use super::watch::{Watch, stopped};
 use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopSignal};
-use super::{limits, sys};
+use super::{limits, pdeathsig, sys};
 
 /// The shell every task runs in.
 pub(super) const BASH: &str = "/bin/bash";
@@ -143,17 +144,21 @@ impl SpawnExecutor {
         };
         let envp = self.inherited.with(spec.env)?;
         let null = dev_null().map_err(|e| format!("cannot open /dev/null: {e}"))?;
-        if !vfork::usable() {
-            return spawn_with_std(spec, &self.inherited, null, stdout, stderr);
-        }
-        let fds = ChildFds {
-            stdin: null,
-            stdout,
-            stderr,
-        };
-        let argv = [c"bash", c"-o", c"pipefail", c"-c", &command];
-        vfork::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
-            .map_err(|e| describe_spawn_error(&e, spec))
+        cgroup::with_slot(|slot| {
+            let cgroup_procs = slot.map(SlotGroup::procs_fd);
+            if !vfork::usable() {
+                return spawn_with_std(spec, &self.inherited, null, [stdout, stderr], cgroup_procs);
+            }
+            let fds = ChildFds {
+                stdin: null,
+                stdout,
+                stderr,
+                cgroup_procs,
+            };
+            let argv = [c"bash", c"-o", c"pipefail", c"-c", &command];
+            vfork::spawn(BASH_PATH, &argv, &envp, &fds, cwd.as_deref())
+                .map_err(|e| describe_spawn_error(&e, spec))
+        })
     }
 }
 
@@ -163,8 +168,8 @@ fn spawn_with_std(
     spec: &RunSpec<'_>,
     inherited: &Inherited,
     null: BorrowedFd<'_>,
-    stdout: BorrowedFd<'_>,
-    stderr: BorrowedFd<'_>,
+    [stdout, stderr]: [BorrowedFd<'_>; 2],
+    cgroup_procs: Option<BorrowedFd<'_>>,
 ) -> Result<Started, String> {
     let stdio = |fd: BorrowedFd<'_>| {
         fd.try_clone_to_owned()
@@ -184,6 +189,18 @@ fn spawn_with_std(
         command.current_dir(dir);
     }
     limits::restore_task_nofile(&mut command);
+    pdeathsig::arm_command(&mut command);
+    if let Some(procs) = cgroup_procs {
+        let procs = procs.as_raw_fd();
+        // SAFETY: runs in the forked child before exec; write(2) is async-signal-safe and the
+        // descriptor stays open in the parent until the spawn returns.
+        unsafe {
+            command.pre_exec(move || {
+                libc::write(procs, b"0".as_ptr().cast(), 1);
+                Ok(())
+            });
+        }
+    }
     let child = command
         .spawn()
         .map_err(|e| describe_spawn_error(&e, spec))?;

@@ -128,7 +128,7 @@ fn stdout_both_ways(s: &RunSpec<'_>) -> [String; 2] {
     let stdout = Output::File(create_output(&fallback, "stdout").expect("create"));
     let inherited = Inherited::capture(&[]);
     let null = dev_null().expect("/dev/null");
-    let pid = spawn_with_std(s, &inherited, null, stdout.child_fd(null), null)
+    let pid = spawn_with_std(s, &inherited, null, [stdout.child_fd(null), null], None)
         .expect("spawned")
         .pid;
     drop(stdout);

@@ -13,7 +13,9 @@
 //! The rules are glibc's: the parent blocks every signal around the clone, so that no handler of
 //! the engine can run in the child (which shares its memory until it execs); the child puts
 //! handlers back to their defaults, makes its own process group, duplicates the three
-//! descriptors, enters the working directory, unblocks every signal and execs. A step that
+//! descriptors, enters the working directory, unblocks every signal and execs. Besides, it asks
+//! to die with the engine and joins its slot's cgroup (see [`pdeathsig`](super::pdeathsig) and
+//! [`cgroup`](super::cgroup)). A step that
 //! fails leaves its errno in the plan the two share, and the child exits with 127; the parent,
 //! which the kernel holds until the child has exec'd or exited, reaps it and reports the errno.
 //!
@@ -35,11 +37,14 @@ use std::time::{Duration, Instant};
 use super::environ::Envp;
 use super::{limits, sys};
 
-/// What the child's descriptors 0, 1 and 2 become.
+/// What the child's descriptors 0, 1 and 2 become, and the cgroup it joins.
 pub(crate) struct ChildFds<'a> {
     pub stdin: BorrowedFd<'a>,
     pub stdout: BorrowedFd<'a>,
     pub stderr: BorrowedFd<'a>,
+    /// A `cgroup.procs` the child writes itself into before it execs (see
+    /// [`cgroup`](super::cgroup)).
+    pub cgroup_procs: Option<BorrowedFd<'a>>,
 }
 
 /// A child that was started: its pid, and its pidfd when the kernel could give one.
@@ -106,6 +111,10 @@ struct Plan<'a> {
     reset: &'a [libc::c_int],
     /// The open-file limit to put back, if the engine raised its own.
     nofile: Option<libc::rlimit>,
+    /// The engine's pid: the child dies with it (see [`pdeathsig`](super::pdeathsig)).
+    parent: libc::pid_t,
+    /// `cgroup.procs` to join, or -1.
+    cgroup_procs: libc::c_int,
     /// The errno of the step that failed; 0 if the child exec'd.
     error: libc::c_int,
 }
@@ -124,6 +133,12 @@ extern "C" fn child_main(arg: *mut c_void) -> libc::c_int {
         }
         if libc::setpgid(0, 0) != 0 {
             return fail(plan);
+        }
+        // The slot thread that cloned this child waits for it, so the signal comes only when
+        // the engine dies; a failed join leaves the task to its process group.
+        super::pdeathsig::arm_in_child(plan.parent);
+        if plan.cgroup_procs >= 0 {
+            libc::write(plan.cgroup_procs, b"0".as_ptr().cast(), 1);
         }
         for (target, &fd) in plan.fds.iter().enumerate() {
             let target = target as libc::c_int;
@@ -284,6 +299,8 @@ pub(crate) fn spawn(
             cwd,
             reset: spawner.handled.current(),
             nofile: limits::task_nofile(),
+            parent: std::process::id() as libc::pid_t,
+            cgroup_procs: fds.cgroup_procs.map_or(-1, |fd| fd.as_raw_fd()),
             error: 0,
         };
         clone_child(&mut plan, &spawner.stack)
@@ -374,6 +391,7 @@ mod tests {
             stdin: null.as_fd(),
             stdout: null.as_fd(),
             stderr: null.as_fd(),
+            cgroup_procs: None,
         };
         spawn(argv[0], argv, &envp, &fds, cwd)
     }

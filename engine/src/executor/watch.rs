@@ -135,6 +135,8 @@ impl<'a> Watch<'a> {
             // Kill the rest of the group while the unreaped leader still pins its pgid.
             subreaper::signal_group(self.pgid, libc::SIGKILL);
         }
+        // What left the group (setsid, daemons) is killed too, or moved out to outlive it.
+        super::cgroup::settle_slot(killed, leftovers);
         let status = match ended {
             Ended::Exited(Some(status)) => Ok(Some(status)),
             Ended::Exited(None) => sys::wait_exit(self.pgid).map(Some),

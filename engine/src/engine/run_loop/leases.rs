@@ -24,12 +24,17 @@ impl Engine {
             return;
         }
         let (running, queued) = self.board.with(|b| (b.running.len(), b.queue.len()));
+        // `--reconnect-limit` counts from the last message heard, not from now.
+        let last_heard = self.link.last_heard();
         tracing::warn!(
             "lost the controller (silent for over {:.1}s); {running} running tasks continue and \
              their results are kept, {queued} not started go back to it; reconnecting",
             self.evict_after().as_secs_f64(),
         );
         self.lose_link(now);
+        if let Some(heard) = last_heard {
+            self.link.searching_since(heard);
+        }
     }
 
     /// Register again (the controller was lost, forgot this engine, or was replaced), giving up
@@ -70,6 +75,7 @@ impl Engine {
     /// Welcomed: the registration the controller answered listed the tasks given up until it
     /// was sent; any given up since go back in a message of their own.
     pub(super) fn welcomed(&mut self) {
+        self.controller_back();
         let sent = self.given_up_sent.min(self.given_up.len());
         self.given_up.drain(..sent);
         self.given_up_sent = 0;

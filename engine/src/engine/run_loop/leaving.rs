@@ -81,15 +81,18 @@ impl Engine {
     }
 
     /// Done when draining and nothing is queued, running or waiting for an acknowledgement
-    /// (an abort does not wait for acknowledgements: the controller is going away too).
+    /// (an abort does not wait for acknowledgements: the controller is going away too, nor does
+    /// an engine that gave up on an unreachable controller).
     pub(super) fn finished(&self) -> bool {
         self.draining
             && self.suspects.is_empty()
             && self
                 .board
                 .with(|b| b.queue.is_empty() && b.running.is_empty() && b.done.is_empty())
-            && (self.unsent.is_empty() || (self.aborting && !self.link.is_registered()))
-            && (self.aborting || self.unacked.is_empty())
+            && (self.unsent.is_empty()
+                || (self.aborting && !self.link.is_registered())
+                || self.abandoned())
+            && (self.aborting || self.unacked.is_empty() || self.abandoned())
     }
 
     /// Say bye, registered or not: an engine stopped while its registration was on the way

@@ -18,6 +18,7 @@ use crate::protocol::{
 };
 use crate::task::{Outcome, TaskResult};
 
+mod give_up;
 mod leases;
 mod leaving;
 mod messages;
@@ -161,6 +162,8 @@ struct Engine {
     /// The controller has been sent [`Leaving`] since the engine last registered.
     told_leaving: bool,
     aborting: bool,
+    /// Gave up on an unreachable controller after this `--reconnect-limit` (see `give_up`).
+    gave_up: Option<Duration>,
     last_busy: Instant,
     summary: EngineSummary,
 }
@@ -217,6 +220,7 @@ impl Engine {
             releasing: false,
             told_leaving: false,
             aborting: false,
+            gave_up: None,
             last_busy: now,
             summary: EngineSummary::default(),
             cfg,
@@ -239,7 +243,7 @@ impl Engine {
             self.settle_suspects(now);
             if self.finished() {
                 self.leave();
-                return Ok(());
+                return self.ending();
             }
             let (dealer_ready, sub_ready, done_ready) = {
                 let mut items = [
@@ -278,33 +282,35 @@ impl Engine {
     fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
         self.notice_loss(now);
         if let Link::Registering {
-            next_attempt,
             since,
             ever_registered,
             ..
-        } = &self.link
+        } = self.link
         {
-            let limit = if *ever_registered {
+            let limit = if ever_registered {
                 self.cfg.reconnect_limit
             } else {
                 self.cfg.connect_timeout
             };
-            if now.duration_since(*since) > limit {
-                let endpoint = self.cfg.endpoints.engines.clone();
-                let secs = limit.as_secs_f64();
-                return Err(if *ever_registered {
-                    EngineError::ControllerLost { endpoint, secs }
+            if now.duration_since(since) > limit {
+                if ever_registered {
+                    // Running tasks finish first; registration attempts go on meanwhile.
+                    self.give_up(limit);
                 } else {
-                    EngineError::Unreachable { endpoint, secs }
-                });
-            }
-            if now >= *next_attempt {
-                self.link.attempted(now);
-                if self.peer.is_open() {
-                    self.send_register();
-                } else {
-                    self.greet(now);
+                    let endpoint = self.cfg.endpoints.engines.clone();
+                    let secs = limit.as_secs_f64();
+                    return Err(EngineError::Unreachable { endpoint, secs });
                 }
+            }
+        }
+        if let Link::Registering { next_attempt, .. } = self.link
+            && now >= next_attempt
+        {
+            self.link.attempted(now);
+            if self.peer.is_open() {
+                self.send_register();
+            } else {
+                self.greet(now);
             }
         }
         if let Some(idle) = self.cfg.idle_timeout {

@@ -26,6 +26,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::cgroup::{self, SlotGroup};
 use super::spawn::describe_spawn_error;
 use super::vfork::Started;
 use super::{Executor, RunOutcome, RunSpec, SpawnExecutor, StopSignal, sys};
@@ -95,7 +96,11 @@ impl WarmExecutor {
             let Some(mut shell) = self.idle_shell() else {
                 break;
             };
-            match shell.request(request, stdout, stderr) {
+            // The child is cloned straight into the slot's cgroup, where there is one.
+            let reply = cgroup::with_slot(|slot| {
+                shell.request(request, stdout, stderr, slot.map(SlotGroup::dir_fd))
+            });
+            match reply {
                 Ok(reply) => {
                     self.put_back(shell);
                     return started(reply, spec);

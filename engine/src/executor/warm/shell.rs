@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::super::environ::Inherited;
-use super::super::{TaskVars, limits, spawn::BASH};
+use super::super::{TaskVars, limits, pdeathsig, spawn::BASH};
 use super::library::Library;
 
 /// The first word a slot shell sends once its builtin runs ("HSW1").
@@ -80,11 +80,12 @@ impl SlotShell {
             ))
             .stderr(Stdio::from(diag_end));
         limits::restore_task_nofile(&mut command);
-        let child = command
-            .spawn()
+        // Started by a thread that lives as long as the engine, which is also the parent thread
+        // of every task this shell forks (CLONE_PARENT): they all get their parent-death signal
+        // only when the engine dies (see pdeathsig.rs; the builtin asks for it).
+        // The command, with its copies of the other ends, is dropped once it has spawned.
+        let child = pdeathsig::on_lasting_thread(move || command.spawn())
             .map_err(|e| format!("cannot start {BASH}: {e}"))?;
-        // The command's copies of the other ends are closed now that it has spawned.
-        drop(command);
         let mut shell = SlotShell {
             child,
             socket: ours,
@@ -124,14 +125,20 @@ impl SlotShell {
         self.child.id()
     }
 
-    /// Sends one request with the task's stdout and stderr, and reads who answered.
+    /// Sends one request with the task's stdout and stderr (and the cgroup directory its child
+    /// is cloned into, if any), and reads who answered.
     pub(super) fn request(
         &mut self,
         request: &[u8],
         stdout: BorrowedFd<'_>,
         stderr: BorrowedFd<'_>,
+        cgroup: Option<BorrowedFd<'_>>,
     ) -> Result<Reply, Gone> {
-        send_with_fds(&self.socket, request, [stdout, stderr]).map_err(Gone)?;
+        match cgroup {
+            Some(cgroup) => send_with_fds(&self.socket, request, &[stdout, stderr, cgroup]),
+            None => send_with_fds(&self.socket, request, &[stdout, stderr]),
+        }
+        .map_err(Gone)?;
         let mut reply = [0u8; 8];
         self.socket.read_exact(&mut reply).map_err(Gone)?;
         let pid = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
@@ -156,10 +163,14 @@ impl Drop for SlotShell {
 
 /// Writes all of `data`, the descriptors travelling with its first byte. `MSG_NOSIGNAL`: a
 /// shell that has gone is an error here, not a SIGPIPE.
-fn send_with_fds(socket: &UnixStream, data: &[u8], fds: [BorrowedFd<'_>; 2]) -> io::Result<()> {
-    let raw = fds.map(|fd| fd.as_raw_fd());
+fn send_with_fds(socket: &UnixStream, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    let mut all: [libc::c_int; 3] = [-1; 3];
+    for (raw, fd) in all.iter_mut().zip(fds) {
+        *raw = fd.as_raw_fd();
+    }
+    let raw = &all[..fds.len().min(all.len())];
     // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of_val(&raw) as u32) } as usize;
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of_val(raw) as u32) } as usize;
     let mut control = vec![0u8; space];
     let mut iov = libc::iovec {
         iov_base: data.as_ptr().cast_mut().cast(),
@@ -171,13 +182,13 @@ fn send_with_fds(socket: &UnixStream, data: &[u8], fds: [BorrowedFd<'_>; 2]) -> 
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = space as _;
-    // SAFETY: the control buffer is CMSG_SPACE bytes for two ints, as the header says.
+    // SAFETY: the control buffer is CMSG_SPACE bytes for `raw.len()` ints, as the header says.
     unsafe {
         let header = libc::CMSG_FIRSTHDR(&msg);
         (*header).cmsg_level = libc::SOL_SOCKET;
         (*header).cmsg_type = libc::SCM_RIGHTS;
-        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(&raw) as u32) as _;
-        std::ptr::copy_nonoverlapping(raw.as_ptr(), libc::CMSG_DATA(header).cast(), 2);
+        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of_val(raw) as u32) as _;
+        std::ptr::copy_nonoverlapping(raw.as_ptr(), libc::CMSG_DATA(header).cast(), raw.len());
     }
     let sent = loop {
         // SAFETY: msg is fully initialised above.

@@ -23,7 +23,14 @@
  *   u32 length of what follows; u32 flags (bit 0: a working directory is given);
  *   u32 command length; u32 directory length; u32 variable count;
  *   the command, NUL; the directory, NUL; each variable as NAME=VALUE, NUL.
- * The task's stdout and stderr descriptors travel with the first byte (SCM_RIGHTS).
+ * The task's stdout and stderr descriptors travel with the first byte (SCM_RIGHTS), and, where the
+ * engine has a cgroup for the slot, that cgroup's directory as a third: the child is cloned
+ * straight into it (CLONE_INTO_CGROUP, or it writes itself into cgroup.procs on a kernel before
+ * 5.7), so nothing the task starts can leave it.
+ *
+ * Every task, and the slot shell itself, asks for SIGKILL when the engine dies
+ * (PR_SET_PDEATHSIG): the engine starts slot shells from a thread that lives as long as it does,
+ * and that thread is the parent of the tasks too (CLONE_PARENT).
  * Reply (slot shell or task -> engine): i32 pid (-1: nothing started), i32 errno (0: running).
  * Ready message, once, after loading: u32 HS_WARM_MAGIC, i32 pid of the slot shell.
  */
@@ -38,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -122,6 +130,19 @@ extern void *xmalloc(size_t);
 static char *title_start;
 static size_t title_len;
 
+/* The engine's pid: a task whose parent is not this any more was cloned as the engine died. */
+static pid_t engine_pid;
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#define HS_CLONE_INTO_CGROUP 0x200000000ULL
+/* struct clone_args of Linux 5.7 (linux/sched.h), spelled out for older headers. */
+struct hs_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
 struct request {
     char *buf;
     const char *command;
@@ -129,6 +150,7 @@ struct request {
     uint32_t nvars;
     const char *vars; /* nvars NUL-terminated NAME=VALUE strings */
     int out, err;
+    int cgroup; /* the slot's cgroup directory, or -1 */
 };
 
 static int write_all(int fd, const void *data, size_t len)
@@ -173,7 +195,7 @@ static void reply(int sock, pid_t pid, int error)
 static int read_request(int sock, struct request *req)
 {
     uint32_t len;
-    char control[CMSG_SPACE(2 * sizeof(int))];
+    char control[CMSG_SPACE(3 * sizeof(int))];
     struct iovec iov = {&len, sizeof len};
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
@@ -187,13 +209,18 @@ static int read_request(int sock, struct request *req)
     if (n != (ssize_t)sizeof len)
         return -1;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+    if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
         return -1;
-    int fds[2];
-    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    int fds[3] = {-1, -1, -1};
+    if (c->cmsg_len == CMSG_LEN(3 * sizeof(int)))
+        memcpy(fds, CMSG_DATA(c), 3 * sizeof(int));
+    else if (c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+        memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
+    else
+        return -1;
     req->out = fds[0];
     req->err = fds[1];
+    req->cgroup = fds[2];
     if (len < 16 || len > MAX_REQUEST)
         goto bad;
     req->buf = malloc(len);
@@ -222,6 +249,8 @@ bad:
     free(req->buf);
     close(req->out);
     close(req->err);
+    if (req->cgroup >= 0)
+        close(req->cgroup);
     return -1;
 }
 
@@ -270,12 +299,22 @@ static void set_title(const char *command)
 /* Makes the freshly cloned child look like a bash that has just started with the task's
  * environment, then runs the command as bash's `-c` path does (shell.c: run_one_command and
  * the exit_shell after it). Never returns. */
-static void run_task(int sock, struct request *req) __attribute__((noreturn));
-static void run_task(int sock, struct request *req)
+static void run_task(int sock, struct request *req, int in_cgroup) __attribute__((noreturn));
+static void run_task(int sock, struct request *req, int in_cgroup)
 {
     pid_t self = getpid();
     /* Own group first: once the engine has the pid it may signal the group. */
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != engine_pid)
+        _exit(127);
+    if (!in_cgroup && req->cgroup >= 0) {
+        int procs = openat(req->cgroup, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (procs >= 0) {
+            (void)write_all(procs, "0", 1);
+            close(procs);
+        }
+    }
     if (dup2(req->out, 1) != 1 || dup2(req->err, 2) != 2) {
         reply(sock, self, errno ? errno : EBADF);
         _exit(127);
@@ -358,13 +397,28 @@ static void serve(int sock)
         struct request req;
         if (read_request(sock, &req) != 0)
             _exit(0);
-        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        pid_t pid = -1;
+        int in_cgroup = 0;
+        if (req.cgroup >= 0) {
+            struct hs_clone_args args = {0};
+            /* With CLONE_PARENT clone3 wants no exit signal of its own: the child gets the
+             * slot shell's, SIGCHLD, as with clone. */
+            args.flags = CLONE_PARENT | HS_CLONE_INTO_CGROUP;
+            args.exit_signal = 0;
+            args.cgroup = (uint64_t)req.cgroup;
+            pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+            in_cgroup = pid >= 0;
+        }
+        if (!in_cgroup)
+            pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (pid == 0)
-            run_task(sock, &req);
+            run_task(sock, &req, in_cgroup);
         if (pid < 0)
             reply(sock, -1, errno);
         close(req.out);
         close(req.err);
+        if (req.cgroup >= 0)
+            close(req.cgroup);
         free(req.buf);
     }
 }
@@ -385,6 +439,10 @@ int hs_warm_builtin_load(char *name)
         return 0;
     }
     find_title();
+    engine_pid = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != engine_pid)
+        return 0;
     int sock = fcntl(0, F_DUPFD_CLOEXEC, SOCKET_FLOOR);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (sock < 0 || null < 0 || dup2(null, 0) != 0 || dup2(null, 1) != 1) {

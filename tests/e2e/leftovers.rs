@@ -1,0 +1,189 @@
+//! Nothing a task starts outlives it or its engine (docs/reliability.md): an engine killed with
+//! SIGKILL takes its running tasks' whole trees with it, `setsid` children too; what a task
+//! leaves running when it ends is killed with it unless `--keep-daemons`; a walltime stop
+//! reaches what left the task's process group. And an engine that gives up on an unreachable
+//! controller (`--reconnect-limit`) lets its running task finish, then exits 5.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+const KEY: &str = "leftovers-test-key-0123456789abcdef";
+
+/// Whether `pid` runs in a cgroup the engine made for its tasks (`…/hs-PID/slot-N`). Without
+/// one, what leaves the process group cannot be caught (the documented fallback).
+fn in_task_cgroup(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| {
+        c.lines()
+            .any(|l| l.starts_with("0::") && l.contains("/slot-"))
+    })
+}
+
+/// The pid of the one process whose command line is exactly `sleep SECONDS`.
+fn sleeper(marker: &str) -> Option<u32> {
+    processes_with(marker)
+        .into_iter()
+        .find(|&pid| cmdline(pid).trim() == marker)
+}
+
+/// Skips (loudly) where no cgroup could be made for the task that `marker` names.
+fn cgroups_here(marker: &str) -> bool {
+    let here = sleeper(marker).is_some_and(in_task_cgroup);
+    if !here {
+        skip_or_fail("no cgroup v2 for tasks here: setsid children are not followed");
+    }
+    here
+}
+
+#[test]
+fn a_killed_engine_takes_its_running_tasks_and_their_setsid_children_along() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let (daemon, task) = (
+        format!("sleep {}", unique_seconds()),
+        format!("sleep {}", unique_seconds()),
+    );
+    let file = s.write("tasks.txt", &format!("setsid {daemon} & {task}\n"));
+    let server = spawn_piped(s.hs(&[
+        "server",
+        file.to_str().unwrap(),
+        "-p",
+        &port,
+        "-k",
+        KEY,
+        "--no-db",
+    ]));
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-k", KEY]));
+    assert!(
+        wait_until(Duration::from_secs(15), || sleeper(&daemon).is_some()
+            && sleeper(&task).is_some()),
+        "the task did not start"
+    );
+    let with_cgroup = cgroups_here(&daemon);
+    signal(client.id(), libc::SIGKILL);
+    // The task's shell dies by its parent-death signal, its own group and the setsid child
+    // with the engine's cgroup.
+    assert_none_left(&task, Duration::from_secs(2));
+    if with_cgroup {
+        assert_none_left(&daemon, Duration::from_secs(2));
+    } else if let Some(pid) = sleeper(&daemon) {
+        signal(pid, libc::SIGKILL);
+    }
+    let _ = wait_output(client, Duration::from_secs(5));
+    signal(server.id(), libc::SIGKILL);
+    let _ = wait_output(server, Duration::from_secs(5));
+}
+
+#[test]
+fn what_a_task_leaves_running_is_killed_at_its_end_unless_kept() {
+    for keep in [false, true] {
+        let s = Scratch::new();
+        let daemon = format!("sleep {}", unique_seconds());
+        let mut args = vec!["cluster", "--no-db"];
+        if keep {
+            args.push("--keep-daemons");
+        }
+        let out = run_with_input(
+            s.hs(&args),
+            // Reports where the daemon runs before the task ends.
+            &format!("setsid {daemon} & sleep 0.5; cat /proc/$!/cgroup\n"),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let with_cgroup = stdout(&out).contains("/slot-");
+        if keep {
+            assert!(
+                sleeper(&daemon).is_some(),
+                "--keep-daemons keeps what a task leaves running"
+            );
+            let pid = sleeper(&daemon).expect("kept");
+            // Kept processes leave the engine's cgroup, which goes with the engine.
+            assert!(!in_task_cgroup(pid), "moved out of the task's cgroup");
+            signal(pid, libc::SIGKILL);
+        } else if with_cgroup {
+            assert_none_left(&daemon, Duration::from_secs(2));
+        } else {
+            skip_or_fail("no cgroup v2 for tasks here: setsid children are not followed");
+            if let Some(pid) = sleeper(&daemon) {
+                signal(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_walltime_stop_kills_setsid_descendants_too() {
+    let s = Scratch::new();
+    let (daemon, task) = (
+        format!("sleep {}", unique_seconds()),
+        format!("sleep {}", unique_seconds()),
+    );
+    let mut cmd = s.hs(&["cluster", "--no-db", "-W", "1.5", "-S", "0.2"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "setsid {daemon} & {task}").expect("write");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || sleeper(&daemon).is_some()),
+        "the task did not start"
+    );
+    let with_cgroup = cgroups_here(&daemon);
+    let out = wait_output(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_none_left(&task, Duration::from_secs(2));
+    if with_cgroup {
+        assert_none_left(&daemon, Duration::from_secs(2));
+    } else if let Some(pid) = sleeper(&daemon) {
+        signal(pid, libc::SIGKILL);
+    }
+}
+
+#[test]
+fn an_engine_that_gives_up_on_its_controller_lets_the_running_task_finish() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let tag = unique_seconds();
+    let file = s.write(
+        "tasks.txt",
+        &format!("sleep 3; echo finished {tag} > done.txt\n"),
+    );
+    let server = spawn_piped(s.hs(&[
+        "server",
+        file.to_str().unwrap(),
+        "-p",
+        &port,
+        "-k",
+        KEY,
+        "--no-db",
+        "--heartrate",
+        "0.2",
+        "--evict",
+        "1",
+    ]));
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-k", KEY, "--reconnect-limit", "1"]));
+    assert!(
+        wait_until(Duration::from_secs(15), || !processes_with(&tag).is_empty()),
+        "the task did not start"
+    );
+    // A partition, as the engine sees it: its controller says nothing any more.
+    signal(server.id(), libc::SIGSTOP);
+    let engine = wait_output(client, Duration::from_secs(20));
+    let err = stderr(&engine);
+    signal(server.id(), libc::SIGKILL);
+    signal(server.id(), libc::SIGCONT);
+    let _ = wait_output(server, Duration::from_secs(5));
+    assert_eq!(engine.status.code(), Some(5), "{err}");
+    assert!(err.contains("giving up on the controller"), "{err}");
+    assert_eq!(
+        s.read("done.txt").trim(),
+        format!("finished {tag}"),
+        "the running task was let finish: {err}"
+    );
+}
