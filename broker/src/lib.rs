@@ -31,6 +31,7 @@ pub mod reactor;
 mod registry;
 mod sink;
 mod sockets;
+mod store_link;
 mod watch;
 mod wire;
 

@@ -4,5 +4,6 @@
 mod engines;
 mod fairness;
 mod links;
+mod outage;
 mod rig;
 mod tasks;
