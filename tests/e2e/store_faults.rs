@@ -19,7 +19,9 @@ impl Tiny {
             .arg(at)
             .status()
             .is_ok_and(|s| s.success());
-        ok.then(|| Tiny { at: at.to_path_buf() })
+        ok.then(|| Tiny {
+            at: at.to_path_buf(),
+        })
     }
 
     fn resize(&self, size: &str) {
@@ -39,8 +41,7 @@ impl Drop for Tiny {
 }
 
 #[test]
-fn a_run_whose_database_fills_its_disk_is_finished_by_the_same_command_without_running_any_twice()
-{
+fn a_run_whose_database_fills_its_disk_is_finished_by_the_same_command_without_running_any_twice() {
     let s = Scratch::new();
     // The site (and its database) on a disk too small for the whole input.
     let Some(disk) = Tiny::mount(&s.path("site"), "700k") else {
