@@ -17,7 +17,7 @@ use crate::reactor::{Core, Effect};
 use crate::sessions::{Arrival, Sessions};
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
-use crate::store::{StoreError, TaskStore};
+use crate::store::{InputProgress, StoreError, TaskStore};
 
 /// The longest the loop sleeps, so control requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
@@ -42,6 +42,27 @@ pub enum BrokerError {
     Zmq { context: String, source: zmq::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the database did not answer for {waited:.0}s (the last error: {reason}): giving up \
+         (--db-wait sets how long to wait); {held} results engines reported are not recorded, \
+         and engines keep every result until a controller records it: once the database is \
+         back, `--restart` records them and runs what is left"
+    )]
+    StoreOutage {
+        waited: f64,
+        reason: String,
+        held: usize,
+    },
+    /// The run failed while its input was being read: how far it was stored, and how to finish.
+    #[error(
+        "{cause}; the first {} lines of {} were stored (as submission {}): once the database \
+         works, run the same command again to finish: the stored lines are skipped, so no task \
+         runs twice", stored.lines, stored.source, stored.submission
+    )]
+    InputStopped {
+        cause: Box<BrokerError>,
+        stored: InputProgress,
+    },
 }
 
 /// How a run ended.
@@ -121,6 +142,28 @@ impl Broker {
         sink: &mut dyn ResultSink,
         control: &BrokerControl,
     ) -> Result<BrokerSummary, BrokerError> {
+        self.serve(feed, sink, control).map_err(|cause| {
+            // Say how far the input got, and how to finish it.
+            match self.core.input_stopped() {
+                Some(stored) if !matches!(cause, BrokerError::InputStopped { .. }) => {
+                    BrokerError::InputStopped {
+                        cause: Box::new(cause),
+                        stored: stored.clone(),
+                    }
+                }
+                _ => cause,
+            }
+        })
+    }
+
+    /// [`run`](Self::run)'s loop. A store error that may pass (an outage: see `store_link.rs`)
+    /// does not end it; an outage that lasts `db_wait` does.
+    fn serve(
+        &mut self,
+        feed: Option<FeedReceiver>,
+        sink: &mut dyn ResultSink,
+        control: &BrokerControl,
+    ) -> Result<BrokerSummary, BrokerError> {
         let cfg = self.core.config().clone();
         if feed.is_none() && !cfg.forever {
             self.core.end_input();
@@ -137,17 +180,19 @@ impl Broker {
             }
             if control.scheduling_stopped() && !self.core.halted() {
                 // The input already read was taken from its source: committed, not lost.
-                while let Some(FeedMessage::Tasks(rows)) = feed.as_ref().and_then(|f| f.try_recv())
+                while let Some(FeedMessage::Tasks(rows, progress)) =
+                    feed.as_ref().and_then(|f| f.try_recv())
                 {
-                    self.core.submit_input(&rows, sink)?;
+                    self.core.submit_read(&rows, progress.as_ref(), sink)?;
                 }
                 self.core.stop_scheduling();
             }
             if control.draining() {
                 self.core.end_input();
             }
+            self.core.check_outage(now)?;
             if now >= next_ping {
-                self.core.heartbeat(now)?;
+                ride_out(self.core.heartbeat(now))?;
                 self.ping();
                 next_ping = now + cfg.heartrate;
             }
@@ -156,7 +201,7 @@ impl Broker {
                 self.core.poll_store();
                 next_store_poll = now + cfg.store_poll;
             }
-            self.core.prepare(now, sink)?;
+            ride_out(self.core.prepare(now, sink))?;
             let engines = self.core.engine_count();
             let done = match abort_deadline {
                 Some(deadline) => engines == 0 || now >= deadline,
@@ -196,25 +241,27 @@ impl Broker {
                 )
             };
             if feed_ready && let Some(f) = &feed {
-                self.take_feed(f, sink)?;
+                ride_out(self.take_feed(f, sink))?;
             }
             if engines_ready {
                 for (engine, msg) in self.receive_engines()? {
-                    self.core.on_engine(engine, msg, Instant::now(), sink)?;
+                    ride_out(self.core.on_engine(engine, msg, Instant::now(), sink))?;
                 }
             }
             if clients_ready {
                 for (identity, sender, request) in self.receive_clients()? {
                     match request {
                         Ok(request) => {
-                            self.core
-                                .on_client(identity, sender, request, sink, control)?;
+                            ride_out(
+                                self.core
+                                    .on_client(identity, sender, request, sink, control),
+                            )?;
                         }
                         Err(reason) => self.core.refuse_client(identity, reason),
                     }
                 }
             }
-            self.core.schedule(Instant::now())?;
+            ride_out(self.core.schedule(Instant::now()))?;
             self.send_effects()?;
         }
     }
@@ -228,12 +275,14 @@ impl Broker {
         // and clients have their say.
         for _ in 0..FEED_BUNDLES_PER_TURN {
             match feed.try_recv() {
-                Some(FeedMessage::Tasks(rows)) => self.core.submit_input(&rows, sink)?,
+                Some(FeedMessage::Tasks(rows, progress)) => {
+                    self.core.submit_read(&rows, progress.as_ref(), sink)?
+                }
                 Some(FeedMessage::End) => {
                     if !self.core.config().forever {
                         self.core.end_input();
                     }
-                    return Ok(());
+                    return self.core.input_read_to_end();
                 }
                 None => return Ok(()),
             }
@@ -388,6 +437,18 @@ fn reply(socket: &zmq::Socket, route: Vec<u8>, frames: Vec<Vec<u8>>) {
     parts.push(route);
     parts.extend(frames);
     let _ = socket.send_multipart(parts, zmq::DONTWAIT);
+}
+
+/// A handler's outcome, with a store outage let through: what it could not do waits (see
+/// `reactor/outage.rs`), and the loop goes on until the outage lasts too long.
+fn ride_out(r: Result<(), BrokerError>) -> Result<(), BrokerError> {
+    match r {
+        Err(BrokerError::Store(e)) if e.is_transient() => {
+            tracing::debug!("carrying on through a database outage: {e}");
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// A client request as read: its routing identity, the client id its handshake named, and the

@@ -539,6 +539,13 @@ fn a_task_left_running_by_the_previous_controller_and_cancelled_meanwhile_is_not
             scope: Scope::All,
         };
         assert_eq!(before.schedule(1, &by).unwrap().len(), 1);
+        // ...and handed it to an engine (held for the grace period, not scheduled at once).
+        let to = crate::store::Handout {
+            task: row.id,
+            engine: Uuid::new_v4(),
+            host: "gone".into(),
+        };
+        before.mark_handed_out(&[to]).unwrap();
         row.id
     };
     let mut c = Controller::start(dir.path(), |cfg| {

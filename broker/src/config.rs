@@ -66,6 +66,13 @@ pub struct BrokerConfig {
     /// connected engine is on one of them. Then it fails without running, so a misspelt or
     /// absent host never leaves a run waiting forever.
     pub affinity_wait: Duration,
+    /// How long the store may stay unreachable (a PostgreSQL restart, a busy or failing SQLite
+    /// file) before the run ends with an error. Meanwhile engines keep running what they hold,
+    /// results are held unacknowledged, and nothing new is handed out or read.
+    pub db_wait: Duration,
+    /// Submissions this run takes from the start: an input read again after a run that stopped
+    /// part-way through it (its stored tasks are this run's, see `InputProgress`).
+    pub resumed: Vec<Uuid>,
 }
 
 impl BrokerConfig {
@@ -91,6 +98,8 @@ impl BrokerConfig {
             restart_grace: Duration::from_secs(10),
             affinity_wait: Duration::from_secs(30),
             max_watched_per_client: crate::watch::MAX_WATCHED_PER_CLIENT,
+            db_wait: Duration::from_secs(60),
+            resumed: Vec::new(),
         }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::store::TaskRecord;
+use crate::store::{InputProgress, TaskRecord};
 
 /// Bundles in flight between reader and broker before the reader blocks.
 const FEED_HWM: i32 = 8;
@@ -97,7 +97,9 @@ pub fn channel(ctx: &zmq::Context) -> Result<(FeedSender, FeedReceiver), zmq::Er
 
 /// One message on the feed.
 pub(crate) enum FeedMessage {
-    Tasks(Vec<TaskRecord>),
+    /// New tasks, and how far the input was read once they are stored (an input that can be
+    /// finished after a failure: see `InputProgress`).
+    Tasks(Vec<TaskRecord>, Option<InputProgress>),
     /// The input is exhausted.
     End,
 }
@@ -105,7 +107,16 @@ pub(crate) enum FeedMessage {
 impl FeedSender {
     /// Send a bundle, waiting while the broker is busy; fails once the broker's end is gone.
     pub fn send(&mut self, tasks: Vec<TaskRecord>) -> Result<(), FeedClosed> {
-        self.send_message(FeedMessage::Tasks(tasks))
+        self.send_message(FeedMessage::Tasks(tasks, None))
+    }
+
+    /// Send a bundle read from an input, with how far the input is read once it is stored.
+    pub fn send_read(
+        &mut self,
+        tasks: Vec<TaskRecord>,
+        progress: InputProgress,
+    ) -> Result<(), FeedClosed> {
+        self.send_message(FeedMessage::Tasks(tasks, Some(progress)))
     }
 
     /// Say the input is exhausted.
@@ -169,13 +180,29 @@ where
     R: Send + 'static,
     F: FnOnce(&mut dyn FnMut(Vec<TaskRecord>) -> bool) -> R + Send + 'static,
 {
+    spawn_read(feed, move |send| produce(&mut |bundle| send(bundle, None)))
+}
+
+/// [`spawn`] for a producer that says, with each bundle, how far its input is read once the
+/// bundle is stored (see [`FeedSender::send_read`]).
+pub fn spawn_read<R, F>(feed: FeedSender, produce: F) -> std::io::Result<Feeder<R>>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut dyn FnMut(Vec<TaskRecord>, Option<InputProgress>) -> bool) -> R + Send + 'static,
+{
     let ended = Arc::new(AtomicBool::new(false));
     let past_input = ended.clone();
     let thread = std::thread::Builder::new()
         .name("hs-input".into())
         .spawn(move || {
             let mut feed = feed;
-            let report = produce(&mut |bundle| feed.send(bundle).is_ok());
+            let report = produce(&mut |bundle, progress| {
+                match progress {
+                    Some(p) => feed.send_read(bundle, p),
+                    None => feed.send(bundle),
+                }
+                .is_ok()
+            });
             past_input.store(true, Ordering::SeqCst);
             if feed.is_open() {
                 let _ = feed.finish();

@@ -32,6 +32,7 @@ mod registry;
 mod sessions;
 mod sink;
 mod sockets;
+mod store_link;
 mod watch;
 mod wire;
 

@@ -9,15 +9,17 @@
 //! the reader would otherwise block, so a trickling source (`tail -f`) never waits on a timer
 //! and a large file travels in large bundles.
 
+use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use hs_broker::Controller;
-use hs_broker::store::TaskRecord;
+use hs_broker::store::{InputProgress, TaskRecord};
 use uuid::Uuid;
 
 use crate::directives::{self, Directives};
 use crate::report::FailureLog;
+use crate::resume::{LineDigest, Tracking};
 
 /// Largest bundle sent to the broker at once. The feed holds a few bundles in flight, so this
 /// sets how far input is read ahead of scheduling: with 4,096, `hs stream` held about 65,000
@@ -104,14 +106,18 @@ impl Submitter {
 pub type Feeder = hs_broker::feed::Feeder<InputReport>;
 
 /// Read `input` on its own thread and feed `controller` until the input ends or the
-/// controller's run does.
+/// controller's run does; a `tracking` input is stored with how far it was read (see
+/// `resume`).
 pub fn spawn_reader(
     controller: &mut Controller,
     input: Box<dyn Read + Send>,
     failures: FailureLog,
     submitter: Submitter,
+    tracking: Option<Tracking>,
 ) -> anyhow::Result<Feeder> {
-    Ok(controller.spawn_input(move |send| read_lines(input, &failures, &submitter, send))?)
+    Ok(controller.spawn_input_read(move |send| {
+        read_input(input, &failures, &submitter, tracking.as_ref(), send)
+    })?)
 }
 
 /// Feed rows made in advance (`--from-json`) to `controller` on their own thread.
@@ -140,30 +146,58 @@ pub fn read_lines(
     submitter: &Submitter,
     send: &mut dyn FnMut(Vec<TaskRecord>) -> bool,
 ) -> InputReport {
+    read_input(input, failures, submitter, None, &mut |rows, _| send(rows))
+}
+
+/// [`read_lines`], for an input that may be `tracking`ed: each bundle then comes with how far
+/// the input is read, and the lines an earlier run stored (`tracking.skip`) are read for their
+/// directives but make no tasks.
+pub fn read_input(
+    input: Box<dyn Read + Send>,
+    failures: &FailureLog,
+    submitter: &Submitter,
+    tracking: Option<&Tracking>,
+    send: &mut dyn FnMut(Vec<TaskRecord>, Option<InputProgress>) -> bool,
+) -> InputReport {
     // Settings from directive lines of their own, for every line that follows.
     let mut global = submitter.defaults.clone();
     let mut report = InputReport::default();
-    let mut on_line = |number: u64, line: &[u8]| match parse_line(line) {
-        Line::Skip => None,
-        Line::Directive(d) => {
-            global = global.merged(&d);
-            None
+    let skip = tracking.map_or(0, |t| t.skip);
+    let digest = RefCell::new(LineDigest::default());
+    let lines = Cell::new(0u64);
+    let mut on_line = |number: u64, line: &[u8]| {
+        if tracking.is_some() {
+            digest.borrow_mut().add(line);
+            lines.set(number);
         }
-        Line::Task(args, inline) => {
-            let settings = match &inline {
-                Some(d) => global.merged(d),
-                None => global.clone(),
-            };
-            Some(submitter.task(args, settings))
-        }
-        Line::Bad(raw, why) => {
-            tracing::error!("line {number}: {why}; skipped (written to the failures output)");
-            failures.write_line(raw);
-            report.rejected += 1;
-            None
+        match parse_line(line) {
+            Line::Skip => None,
+            Line::Directive(d) => {
+                global = global.merged(&d);
+                None
+            }
+            // Stored by the run whose submission this one finishes (reported then, if bad).
+            Line::Task(..) | Line::Bad(..) if number <= skip => None,
+            Line::Task(args, inline) => {
+                let settings = match &inline {
+                    Some(d) => global.merged(d),
+                    None => global.clone(),
+                };
+                Some(submitter.task(args, settings))
+            }
+            Line::Bad(raw, why) => {
+                tracing::error!("line {number}: {why}; skipped (written to the failures output)");
+                failures.write_line(raw);
+                report.rejected += 1;
+                None
+            }
         }
     };
-    let (tasks, error) = feed_lines(input, &mut on_line, send);
+    let mut send_bundle = |rows: Vec<TaskRecord>| {
+        let progress = tracking.map(|t| t.progress(lines.get(), &digest.borrow()));
+        send(rows, progress)
+    };
+    let (tasks, error) = feed_lines(input, &mut on_line, &mut send_bundle);
     report.tasks = tasks;
     report.read_error = error;
     report

@@ -17,6 +17,7 @@ mod profile;
 mod progress;
 mod query;
 mod report;
+mod resume;
 mod signals;
 mod site;
 mod stream;

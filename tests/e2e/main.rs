@@ -27,6 +27,7 @@ mod seeds;
 mod server_client;
 mod signals;
 mod store;
+mod store_faults;
 mod stream;
 mod stream_remote;
 mod swarm;

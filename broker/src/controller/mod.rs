@@ -47,7 +47,7 @@ use crate::config::{BindSet, BrokerConfig};
 use crate::control::BrokerControl;
 use crate::feed::{self, FeedReceiver, FeedSender, Feeder};
 use crate::sink::ResultSink;
-use crate::store::{MemoryStore, TaskRecord, TaskStore};
+use crate::store::{InputProgress, MemoryStore, TaskRecord, TaskStore};
 
 use local::LocalEngines;
 
@@ -110,6 +110,12 @@ impl ControllerBuilder {
     pub fn control(mut self, control: Arc<BrokerControl>) -> Self {
         self.control = control;
         self
+    }
+
+    /// The store given with [`store`](Self::store), to read before the run (an input to
+    /// resume, see `InputProgress`).
+    pub fn store_mut(&mut self) -> Option<&mut (dyn TaskStore + 'static)> {
+        self.store.as_deref_mut()
     }
 
     /// The endpoints for engines in this process ([`Controller::add_engine`]); the broker binds
@@ -195,6 +201,20 @@ impl Controller {
     {
         let tx = self.feed()?;
         feed::spawn(tx, produce).map_err(ControllerError::Thread)
+    }
+
+    /// [`spawn_input`](Self::spawn_input) for an input that can be finished after a failure:
+    /// each bundle comes with how far the input is read once it is stored (`InputProgress`),
+    /// which the store records in the same transaction.
+    pub fn spawn_input_read<R, F>(&mut self, produce: F) -> Result<Feeder<R>, ControllerError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn FnMut(Vec<TaskRecord>, Option<InputProgress>) -> bool) -> R
+            + Send
+            + 'static,
+    {
+        let tx = self.feed()?;
+        feed::spawn_read(tx, produce).map_err(ControllerError::Thread)
     }
 
     /// An engine to run in this process, on the endpoints of

@@ -48,7 +48,9 @@ impl Core {
     /// store, and evict engines silent for longer than the eviction time.
     pub fn heartbeat(&mut self, now: Instant) -> Result<(), BrokerError> {
         self.flush_acks(true);
-        self.apply_cancels(now)?;
+        if !self.store_down() {
+            self.apply_cancels(now)?;
+        }
         self.evict_silent(now)
     }
 
@@ -58,10 +60,13 @@ impl Core {
     ///
     /// [`work_done`]: Self::work_done
     pub fn prepare(&mut self, now: Instant, sink: &mut dyn ResultSink) -> Result<(), BrokerError> {
+        self.store_held(sink)?;
         self.end_reconciliation(now)?;
         if !self.halted() {
             self.expire_unplaced(now, sink)?;
-            self.refill()?;
+            if !self.store_down() {
+                self.refill()?;
+            }
         }
         Ok(())
     }
@@ -69,12 +74,14 @@ impl Core {
     /// After the messages of a turn: hand out bundles within the engines' credit, or, once
     /// nothing more is handed out, acknowledge every result received.
     pub fn schedule(&mut self, now: Instant) -> Result<(), BrokerError> {
-        if self.halted() {
+        if self.halted() || self.store_down() {
             self.flush_acks(true);
             return Ok(());
         }
         self.refill()?;
-        self.dispatch(now)
+        let from = self.outbox.len();
+        self.dispatch(now)?;
+        self.record_handouts(from)
     }
 
     /// Nothing more is handed out: the run was interrupted or stopped scheduling.
@@ -139,7 +146,17 @@ impl Core {
     /// store that it will not run (asked before it has submitted anything, so all of it is
     /// theirs), and how to run it.
     fn tell_left_over(&mut self) -> Result<(), BrokerError> {
-        let left = self.store.pending(self.cfg.max_retries)?;
+        let mut left = self.store.pending(self.cfg.max_retries)?;
+        // A resumed input's stored tasks are this run's.
+        for submission in self.cfg.resumed.clone() {
+            let mut ours = crate::store::Query::remaining();
+            ours.conditions.push(crate::store::Condition {
+                field: crate::store::Field::SubmitId,
+                op: crate::store::Op::Eq,
+                value: crate::store::Value::Uuid(submission),
+            });
+            left.unfinished = left.unfinished.saturating_sub(self.store.count(&ours)?);
+        }
         let total = left.unfinished + left.retryable;
         if total == 0 {
             return Ok(());
@@ -157,21 +174,23 @@ impl Core {
         Ok(())
     }
 
-    /// Commit input rows to the store, before anything else happens to them.
+    /// Commit input rows to the store, before anything else happens to them (held while the
+    /// store is out: see [`submit_read`](Self::submit_read)).
     pub fn submit_input(
         &mut self,
         rows: &[TaskRecord],
         sink: &mut dyn ResultSink,
     ) -> Result<(), BrokerError> {
-        self.own(rows);
-        self.store.submit(rows)?;
-        self.input_streaming |= rows.len() >= STREAMING_BUNDLE;
-        let n = rows.len() as u64;
+        self.submit_read(rows, None, sink)
+    }
+
+    /// Count `n` input rows the store has taken.
+    pub(super) fn count_submitted(&mut self, n: u64, sink: &mut dyn ResultSink) {
+        self.input_streaming |= n as usize >= STREAMING_BUNDLE;
         self.summary.submitted += n;
         self.unscheduled += n;
         self.store_dirty = true;
         sink.tasks_submitted(n);
-        Ok(())
     }
 
     /// Stop scheduling: hand nothing more out, read no more input (the loop commits what it
@@ -211,6 +230,7 @@ impl Core {
     /// the store; what is still leased, and (stopped) what was never taken from the store, is
     /// unfinished.
     pub fn finish(&mut self) -> crate::BrokerSummary {
+        self.forget_input();
         if self.summary.aborted || self.stopping {
             self.flush_acks(true);
             self.unschedule_waiting();
@@ -223,26 +243,42 @@ impl Core {
         self.summary.clone()
     }
 
-    /// Tasks the store says were running when the previous controller stopped: hold them back
-    /// for a grace period so engines that kept running them can report, instead of running them
-    /// twice (or, in a run that takes only its own tasks, instead of stopping them as tasks
-    /// nobody holds).
+    /// Tasks the store says the previous controller took and did not see finish. Those it
+    /// handed to an engine are held back for a grace period, so engines that kept running them
+    /// can report, instead of running them twice (or, in a run that takes only its own tasks,
+    /// instead of stopping them as tasks nobody holds). Those it only took from the store (no
+    /// engine recorded: see `outage.rs`, handouts) no engine can have: they are marked
+    /// unscheduled again and scheduled like any other.
     fn adopt_interrupted(&mut self, now: Instant) -> Result<(), BrokerError> {
-        let rows = self.store.interrupted(usize::MAX)?;
+        let (rows, fetched): (Vec<TaskRecord>, Vec<TaskRecord>) = self
+            .store
+            .interrupted(usize::MAX)?
+            .into_iter()
+            .partition(|r| r.client_id.is_some());
+        if !fetched.is_empty() {
+            let ids: Vec<Uuid> = fetched.iter().map(|r| r.id).collect();
+            self.store.unschedule(&ids)?;
+            tracing::info!(
+                "{} tasks the previous controller had taken from the database but not handed to \
+                 any engine are scheduled again now",
+                ids.len()
+            );
+        }
         if rows.is_empty() {
             return Ok(());
         }
         let (n, grace) = (rows.len(), self.cfg.restart_grace.as_secs_f64());
         if self.scheduler.scope == Scope::All {
             tracing::info!(
-                "{n} tasks were running when the previous controller stopped: waiting up to \
-                 {grace:.0}s for their engines to report before running them again"
+                "{n} tasks were handed to engines (running or queued there) when the previous \
+                 controller stopped: waiting up to {grace:.0}s for their engines to report before \
+                 running them again"
             );
         } else {
             // Counted among the unfinished tasks of earlier runs already (`tell_left_over`).
             tracing::debug!(
-                "{n} tasks were running when the previous controller stopped: waiting up to \
-                 {grace:.0}s for their engines to report before leaving them for --restart"
+                "{n} tasks were handed to engines when the previous controller stopped: waiting \
+                 up to {grace:.0}s for their engines to report before leaving them for --restart"
             );
         }
         self.orphans = rows
@@ -267,6 +303,13 @@ impl Core {
         }
     }
 
+    /// Whether a previous controller's task no engine claimed runs again in this run: in one
+    /// that takes every task, and in one that resumed the input the task came from.
+    pub(super) fn runs_orphan(&self, task: &Task) -> bool {
+        self.scheduler.scope == Scope::All
+            || task.submit_id.is_some_and(|s| self.scheduler.owns(&s))
+    }
+
     /// After the grace period, run again what no engine claimed.
     fn end_reconciliation(&mut self, now: Instant) -> Result<(), BrokerError> {
         if self.reconcile_until.is_none_or(|t| now < t) {
@@ -276,14 +319,18 @@ impl Core {
         if self.orphans.is_empty() {
             return Ok(());
         }
-        let mut tasks: Vec<Arc<Task>> = self.orphans.drain().map(|(_, t)| t).collect();
-        if self.scheduler.scope != Scope::All {
+        let unclaimed: Vec<Arc<Task>> = self.orphans.drain().map(|(_, t)| t).collect();
+        let (mut tasks, others): (Vec<Arc<Task>>, Vec<Arc<Task>>) =
+            unclaimed.into_iter().partition(|t| self.runs_orphan(t));
+        if !others.is_empty() {
             // Still marked as handed out in the store, where a `--restart` finds them.
             tracing::debug!(
                 "{} tasks from the previous controller were not claimed by any engine: left for \
                  --restart",
-                tasks.len()
+                others.len()
             );
+        }
+        if tasks.is_empty() {
             return Ok(());
         }
         tasks.sort_by_key(|t| t.submit_time);

@@ -27,6 +27,7 @@ mod eager;
 mod engines;
 mod leave;
 mod lifecycle;
+mod outage;
 mod push;
 mod rebalance;
 mod register;
@@ -47,7 +48,8 @@ use crate::config::BrokerConfig;
 use crate::ids::IdMap;
 use crate::queue::TaskQueue;
 use crate::registry::Registry;
-use crate::store::{Scheduler, Scope, TaskStore};
+use crate::store::{InputProgress, Scheduler, Scope, TaskStore};
+use crate::store_link::StoreLink;
 use crate::watch::Watchers;
 
 pub(crate) use lifecycle::LOW_WATER;
@@ -66,7 +68,8 @@ pub enum Effect {
 /// The broker's state and every decision over it; see the module documentation.
 pub struct Core {
     cfg: BrokerConfig,
-    store: Box<dyn TaskStore>,
+    /// The store, through the link that rides out its outages (`store_link.rs`).
+    store: StoreLink,
     scheduler: Scheduler,
     queue: TaskQueue,
     registry: Registry,
@@ -107,6 +110,10 @@ pub struct Core {
     retries_due: usize,
     /// What to send, in order, since the loop last took it.
     outbox: Vec<Effect>,
+    /// Results and input waiting for the store to be back (`outage.rs`).
+    held: outage::Held,
+    /// How far the input was read into the store, as of the last bundle committed.
+    input_stored: Option<InputProgress>,
 }
 
 impl Core {
@@ -121,8 +128,8 @@ impl Core {
             scope: if cfg.restart || cfg.forever {
                 Scope::All
             } else {
-                // Filled as tasks are submitted (`own`).
-                Scope::Submitters(Vec::new())
+                // Filled as tasks are submitted (`own`); a resumed input's from the start.
+                Scope::Submitters(cfg.resumed.clone())
             },
         };
         Core {
@@ -144,8 +151,10 @@ impl Core {
             next_rebalance: None,
             retries_due: 0,
             outbox: Vec::new(),
+            held: outage::Held::default(),
+            input_stored: None,
             scheduler,
-            store,
+            store: StoreLink::new(store),
             cfg,
         }
     }
@@ -188,6 +197,7 @@ impl Core {
     /// All input is in, nothing waits, nothing is leased, and the store has nothing to schedule.
     pub fn work_done(&self) -> bool {
         self.input_done
+            && self.held.is_empty()
             && !self.store_dirty
             && self.queue.is_empty()
             && self.orphans.is_empty()
@@ -208,6 +218,7 @@ impl Core {
     /// [`LOW_WATER`], at most [`INPUT_WINDOW_MAX`](lifecycle::INPUT_WINDOW_MAX)), so memory stays flat.
     pub fn wants_input(&self) -> bool {
         !self.input_done
+            && self.held.input_is_empty()
             && (self.cfg.buffer_input || (self.unscheduled as usize) < self.input_window)
     }
 

@@ -15,7 +15,6 @@ use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
 use crate::store::EngineRecord;
-use crate::store::Scope;
 
 impl Core {
     pub(super) fn register(
@@ -59,13 +58,20 @@ impl Core {
         };
         self.tell_engine(engine, welcome);
         if !returning {
-            self.store.engine_connected(&EngineRecord {
+            let record = EngineRecord {
                 id: engine,
                 host: r.host.clone(),
                 server_id: self.cfg.controller_id,
                 server_host: self.scheduler.server_host.clone(),
                 connected_at: chrono::Utc::now(),
-            })?;
+            };
+            match self.store.engine_connected(&record) {
+                // Only a record for `hs list`-like readers: an outage does not hold the engine up.
+                Err(e) if e.is_transient() => {
+                    tracing::debug!("engine {engine} not recorded as connected: {e}")
+                }
+                other => other?,
+            }
         }
         if returning || !r.running.is_empty() || !r.finished.is_empty() {
             tracing::info!(
@@ -128,13 +134,13 @@ impl Core {
             .filter_map(|h| self.orphans.remove(&h.id))
             .collect();
         // A previous controller's tasks run again only in a run that takes every task
-        // (`--restart`, `--forever`); otherwise they stay marked as handed out in the store,
-        // where a `--restart` finds them (as at the end of reconciliation).
-        let orphans = if self.scheduler.scope == Scope::All {
-            orphans
-        } else {
-            Vec::new()
-        };
+        // (`--restart`, `--forever`) or resumed their input; otherwise they stay marked as
+        // handed out in the store, where a `--restart` finds them (as at the end of
+        // reconciliation).
+        let orphans: Vec<Arc<Task>> = orphans
+            .into_iter()
+            .filter(|t| self.runs_orphan(t))
+            .collect();
         if !returned.is_empty() || !orphans.is_empty() {
             tracing::info!(
                 "engine {engine} gave back {} tasks it did not start: requeued",

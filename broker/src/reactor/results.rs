@@ -36,7 +36,9 @@ impl Core {
         }
         self.follow_run_times(engine, &settled);
         self.record_final(settled, Some(engine), sink)?;
-        // Acknowledged with the next bundle to this engine, or on its own at the end of the turn.
+        // Acknowledged with the next bundle to this engine, or on its own at the end of the turn
+        // (a result held through a store outage only once recorded: `outage.rs`).
+        let ids = self.unheld(ids);
         match self.pending_acks.entry(engine) {
             Entry::Vacant(v) => {
                 v.insert(ids);
@@ -68,7 +70,14 @@ impl Core {
             .iter()
             .map(|(_, r)| to_completion(r, ran_on))
             .collect();
-        let recorded = self.store.complete(&completions)?;
+        let recorded = match self.store.complete(&completions) {
+            Ok(recorded) => recorded,
+            Err(e) if e.is_transient() => {
+                self.hold_results(engine, settled);
+                return Ok(0);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let taken = recorded.len();
         // The store records each id once, and `settled` holds each task once: when it took as
         // many as it was given, it took them all, and nothing need be looked up.

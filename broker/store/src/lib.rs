@@ -25,7 +25,7 @@ mod value;
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter, Value};
-pub use record::{Completion, EngineRecord, TaskRecord};
+pub use record::{Completion, EngineRecord, Handout, InputProgress, TaskRecord};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::{
     MAX_ATTACHED, Partition, Rotation, SqliteStore, next_partition, partition_path, partitions,
@@ -71,8 +71,25 @@ pub enum StoreError {
         found: usize,
         max: usize,
     },
+    /// The database cannot be reached or answered that it cannot serve now (a PostgreSQL
+    /// connection lost or a server restarting, SQLite busy or an I/O error). Unlike every other
+    /// error it may go away: see [`StoreError::is_transient`] and [`TaskStore::reconnect`].
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Backend(String),
+}
+
+impl StoreError {
+    /// Whether trying again later (after [`TaskStore::reconnect`]) may succeed: the database
+    /// was unreachable or unavailable, not wrong. A controller rides such errors out for a
+    /// while instead of ending its run.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Unreachable { .. }
+        )
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -175,6 +192,44 @@ pub trait TaskStore: Send {
 
     /// Insert new tasks in one transaction. Nothing is acknowledged before this returns.
     fn submit(&mut self, tasks: &[TaskRecord]) -> Result<()>;
+
+    /// Insert new tasks read from an input and, in the same transaction, record how far that
+    /// input has been read (`progress`), so that a run whose store failed part-way can be
+    /// finished by reading the same input again and skipping what is stored (see
+    /// [`InputProgress`]). A store that does not outlive its process just inserts them.
+    fn submit_lines(&mut self, tasks: &[TaskRecord], progress: &InputProgress) -> Result<()> {
+        let _ = progress;
+        self.submit(tasks)
+    }
+
+    /// The input of `submission` was stored to its end (or given up on purpose): forget its
+    /// progress.
+    fn input_done(&mut self, submission: &Uuid) -> Result<()> {
+        let _ = submission;
+        Ok(())
+    }
+
+    /// Inputs whose reading stopped before their end with some of their lines stored (the
+    /// store failed, or the process died), oldest first.
+    fn unfinished_inputs(&mut self) -> Result<Vec<InputProgress>> {
+        Ok(Vec::new())
+    }
+
+    /// Record that these tasks were handed to an engine (`client_id`, `client_host`), before
+    /// they leave, so a controller restarted after a crash knows which of the tasks its
+    /// predecessor took from the store an engine may be running ([`interrupted`] rows with a
+    /// `client_id`), and which it only held (none).
+    ///
+    /// [`interrupted`]: TaskStore::interrupted
+    fn mark_handed_out(&mut self, handouts: &[Handout]) -> Result<()>;
+
+    /// After a [transient](StoreError::is_transient) error: get a working connection again
+    /// (PostgreSQL: a new session, with the controller claim taken again; a claim another
+    /// controller took meanwhile is [`StoreError::Locked`]). Stores with nothing to reconnect
+    /// return at once.
+    fn reconnect(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// Take up to `limit` tasks to run, in one transaction: unscheduled tasks of the active group
     /// in submit order (failed tasks due a retry first when eager, else only to fill the

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::query::{Change, Field, FieldKind, Op, Query, TagFilter, Value};
-use super::record::{Completion, EngineRecord, TaskRecord};
+use super::record::{Completion, EngineRecord, Handout, TaskRecord};
 use super::sql::{REVERTED, completion_fields, retry_of, sort_json};
 use super::value::{
     Param, check_settable, check_tag_key, coerce, compare_op, compile_regex, field_param, micros,

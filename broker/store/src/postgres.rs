@@ -3,6 +3,14 @@
 //! Every statement is prepared once per connection and cached. The controller claim is a
 //! session advisory lock (`pg_try_advisory_lock`) keyed on a fixed number and the schema, so it
 //! is released when the controller's connection ends, however the process ends.
+//!
+//! A lost connection (the server restarted, a network cut) is a [transient] error; the store
+//! keeps what it needs to open a new session ([`TaskStore::reconnect`]): the URL's settings,
+//! the schema, and whether it held the controller claim, which it takes again (refused with
+//! [`StoreError::Locked`] if another controller took it meanwhile).
+//!
+//! [transient]: StoreError::is_transient
+//! [`TaskStore::reconnect`]: crate::TaskStore::reconnect
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -50,23 +58,16 @@ impl PostgresStore {
         }
         config.notice_callback(|_| {});
         let target = describe(&config);
-        let user = config.get_user().unwrap_or("").to_string();
-        let client = config
-            .connect(NoTls)
-            .map_err(|e| connect_error(&e, &target, &user))?;
-        let mut conn = PgConn {
-            client,
-            stmts: HashMap::new(),
-            target,
-        };
-        conn.batch("SET TIME ZONE 'UTC'")?;
-        if let Some(schema) = schema {
-            let quoted = quote_ident(schema);
-            conn.batch(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))?;
-            conn.batch(&format!("SET search_path TO {quoted}"))?;
-        }
+        let client = session(&config, &target, schema)?;
         Ok(PostgresStore {
-            core: SqlCore::new(conn),
+            core: SqlCore::new(PgConn {
+                client,
+                stmts: HashMap::new(),
+                target,
+                config,
+                schema: schema.map(str::to_string),
+                claimed: false,
+            }),
         })
     }
 
@@ -74,6 +75,27 @@ impl PostgresStore {
     pub fn target(&self) -> &str {
         &self.core.conn.target
     }
+}
+
+/// A new session on the server: UTC, and `schema` (created if missing) as the search path.
+fn session(config: &Config, target: &str, schema: Option<&str>) -> Result<Client> {
+    let user = config.get_user().unwrap_or("").to_string();
+    let mut client = config
+        .connect(NoTls)
+        .map_err(|e| connect_error(&e, target, &user))?;
+    client
+        .batch_execute("SET TIME ZONE 'UTC'")
+        .map_err(pg_err)?;
+    if let Some(schema) = schema {
+        let quoted = quote_ident(schema);
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+            .map_err(pg_err)?;
+        client
+            .batch_execute(&format!("SET search_path TO {quoted}"))
+            .map_err(pg_err)?;
+    }
+    Ok(client)
 }
 
 fn quote_ident(s: &str) -> String {
@@ -147,20 +169,51 @@ fn connect_error(e: &postgres::Error, target: &str, user: &str) -> StoreError {
 
 fn pg_err(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
-        Some(db) => StoreError::Backend(one_line(&format!(
-            "{} ({})",
-            db.message(),
-            db.code().code()
-        ))),
-        None if e.is_closed() => StoreError::Backend("the PostgreSQL connection was closed".into()),
+        Some(db) => {
+            let text = one_line(&format!("{} ({})", db.message(), db.code().code()));
+            if server_unavailable(db.code().code()) {
+                StoreError::Unavailable(text)
+            } else {
+                StoreError::Backend(text)
+            }
+        }
+        None if e.is_closed() => {
+            StoreError::Unavailable("the PostgreSQL connection was closed".into())
+        }
+        // The socket failed under the session (reset, timed out).
+        None if io_failure(&e) => StoreError::Unavailable(cause(&e)),
         None => StoreError::Backend(cause(&e)),
     }
+}
+
+/// SQLSTATEs of a server that cannot serve now but may soon: connection exceptions (class 08),
+/// the server shutting down or restarting (57P01 admin, 57P02 crash, 57P03 cannot connect now),
+/// and a transaction the server aborted to recover (40001 serialization, 40P01 deadlock).
+fn server_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+}
+
+/// Whether an error came from the connection's socket.
+fn io_failure(e: &postgres::Error) -> bool {
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 pub(crate) struct PgConn {
     client: Client,
     stmts: HashMap<String, Statement>,
     target: String,
+    /// What a new session needs (see [`Conn::reconnect`]).
+    config: Config,
+    schema: Option<String>,
+    /// This session holds the controller claim, so a new one must take it again.
+    claimed: bool,
 }
 
 impl Drop for PgConn {
@@ -300,9 +353,30 @@ impl Conn for PgConn {
         );
         let rows = self.query(&sql, &[], &[FieldKind::Bool])?;
         Ok(match rows.first().and_then(|r| r.first()) {
-            Some(Param::Bool(true)) => Claimed::RecordOwner,
+            Some(Param::Bool(true)) => {
+                self.claimed = true;
+                Claimed::RecordOwner
+            }
             _ => Claimed::TakenSeeRecord,
         })
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        let client = session(&self.config, &self.target, self.schema.as_deref())?;
+        // The old session is gone or useless; its statements went with it.
+        self.client = client;
+        self.stmts.clear();
+        if self.claimed {
+            self.claimed = false;
+            if !matches!(self.claim("")?, Claimed::RecordOwner) {
+                return Err(StoreError::Locked {
+                    owner: "another hs controller, which took the database while this one could \
+                            not reach it"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn backup(&mut self, _path: &Path) -> Result<()> {

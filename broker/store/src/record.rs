@@ -121,3 +121,24 @@ pub struct EngineRecord {
     pub server_host: String,
     pub connected_at: DateTime<Utc>,
 }
+
+/// A task handed to an engine (see [`crate::TaskStore::mark_handed_out`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Handout {
+    pub task: Uuid,
+    pub engine: Uuid,
+    pub host: String,
+}
+
+/// How far an input (a task file, stdin) was read into the store as one submission: every
+/// task of it carries `submission` as its `submit_id`, and its first `lines` lines (blank and
+/// comment lines included) are stored. `digest` fingerprints those lines, so that reading the
+/// same input again can tell it is the same and skip them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputProgress {
+    pub submission: Uuid,
+    /// What was read: a file's absolute path, or `-` for standard input.
+    pub source: String,
+    pub lines: u64,
+    pub digest: String,
+}

@@ -80,9 +80,20 @@ fn map_err(path: &str, e: rusqlite::Error) -> StoreError {
                 };
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                return StoreError::Backend(format!(
+                return StoreError::Unavailable(format!(
                     "{path} is busy (another process holds a write lock): try again"
                 ));
+            }
+            // An I/O error may pass (a network file system back, a device remounted); a full
+            // disk does not pass by itself and is reported at once.
+            ErrorCode::SystemIoFailure => {
+                return StoreError::Unavailable(format!(
+                    "{path}: {}",
+                    one_line(msg.as_deref().unwrap_or("disk I/O error"))
+                ));
+            }
+            ErrorCode::DiskFull => {
+                return StoreError::Backend(format!("the disk holding {path} is full"));
             }
             ErrorCode::CannotOpen => {
                 return StoreError::Backend(format!(

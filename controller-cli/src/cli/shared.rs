@@ -97,6 +97,13 @@ pub struct StoreArgs {
     /// engines to report them before they run again.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS", value_parser = non_negative_secs)]
     pub restart_grace: f64,
+
+    #[arg(help = key::SERVER_DBWAIT.help(
+        "Seconds to wait for the database to answer again after it stops answering (engines \
+         keep running, results are held) before giving up with exit status 5"
+    ))]
+    #[arg(long, value_name = "SECONDS", value_parser = non_negative_secs)]
+    pub db_wait: Option<f64>,
 }
 
 /// How often a controller looks in the database for tasks other processes added.

@@ -23,6 +23,7 @@ use crate::exit::Status;
 use crate::input::{self, Source, Submitter};
 use crate::progress;
 use crate::report::{FailureLog, Report};
+use crate::resume;
 use crate::site::Site;
 
 /// Where `-p` listens when no launcher is given: engines on this host only.
@@ -73,6 +74,15 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.prefetch = remote.as_ref().map(|r| r.prefetch(slots));
     let grace = bcfg.abort_grace;
     let (location, mut builder) = setup::with_store(bcfg, &args.store, cfg)?;
+    let (tasks, tracking) = match tasks {
+        Tasks::Input(input) => {
+            let source = Source::from_arg(args.file.clone());
+            let (input, tracking) =
+                resume::track(&mut builder, location.is_durable(), &source, input)?;
+            (Tasks::Input(input), tracking)
+        }
+        other => (other, None),
+    };
     // The engines of a crashed local cluster died with it; only engines joining through -p
     // could still report tasks they were running.
     if args.port.is_none() {
@@ -107,11 +117,15 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
             let mut submitter = Submitter::new(submitter_host);
             submitter.defaults =
                 input_settings(args.cores, args.memory, args.run.task_timeout, cfg)?;
+            if let Some(t) = &tracking {
+                submitter.id = t.submission;
+            }
             Some(input::spawn_reader(
                 &mut cluster,
                 input,
                 failures.clone(),
                 submitter,
+                tracking,
             )?)
         }
         Tasks::Rows(rows) => Some(input::spawn_rows(&mut cluster, rows)?),

@@ -96,6 +96,8 @@ pub fn configure(
     bcfg.restart_grace = Duration::from_secs_f64(args.restart_grace);
     // Tasks that name hosts (submitted by a stream or a library client) wait this long.
     bcfg.affinity_wait = super::common::host_wait(None, cfg)?;
+    // The flag's parser and the configuration's reader both refuse what no Duration holds.
+    bcfg.db_wait = Duration::from_secs_f64(cfg.value(args.db_wait, key::SERVER_DBWAIT)?);
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use crate::exit::{Failure, Status};
 use crate::input::{self, Source, Submitter};
 use crate::progress;
 use crate::report::{FailureLog, Report};
+use crate::resume;
 use crate::site::Site;
 
 /// `-k`, else `server.auth` (validated the same way, the message naming where it came from),
@@ -68,7 +69,11 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let key = server_key(&args, cfg, &bind, loopback)?;
     let input = match (&args.file, args.forever || args.store.restart) {
         (None, true) => None,
-        (file, _) => Some(Source::from_arg(file.clone()).open()?),
+        (file, _) => {
+            let source = Source::from_arg(file.clone());
+            let input = source.open()?;
+            Some((source, input))
+        }
     };
     args.tls.note_unused();
     let failures = match &args.failures {
@@ -90,7 +95,16 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.mode = args.tls.mode();
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
-    let (location, builder) = setup::with_store(bcfg, &args.store, cfg)?;
+    let (location, mut builder) = setup::with_store(bcfg, &args.store, cfg)?;
+    let input = match input {
+        Some((source, input)) => Some(resume::track(
+            &mut builder,
+            location.is_durable(),
+            &source,
+            input,
+        )?),
+        None => None,
+    };
     let mut server = builder.control(controls.broker.clone()).bind()?;
 
     site.security_dir()?;
@@ -110,14 +124,18 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
 
     controls.stop_on_interrupt()?;
     let reader = match input {
-        Some(input) => {
+        Some((input, tracking)) => {
             let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
             submitter.defaults = input_settings(args.cores, args.memory, args.task_timeout, cfg)?;
+            if let Some(t) = &tracking {
+                submitter.id = t.submission;
+            }
             Some(input::spawn_reader(
                 &mut server,
                 input,
                 failures.clone(),
                 submitter,
+                tracking,
             )?)
         }
         None => None,

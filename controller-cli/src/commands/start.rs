@@ -66,6 +66,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         eager: false,
         restart: false,
         restart_grace: 10.0,
+        db_wait: None,
     };
     let (location, store) = controller::open_store(&store_args, cfg)?;
     if !location.is_durable() {

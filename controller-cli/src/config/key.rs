@@ -104,6 +104,10 @@ keys! {
     SERVER_HOSTWAIT = K::new("server.hostwait", Number, I(30),
         "seconds a task that names hosts (`hs stream`'s `host`) waits for an engine on one of \
          them before it fails without running; 0 = at once (`--host-wait`; hs only)");
+    SERVER_DBWAIT = K::new("server.dbwait", Number, I(60),
+        "seconds a controller waits for its database to answer again (a PostgreSQL restart, a \
+         busy or failing SQLite file) before it gives up and exits 5; meanwhile engines keep \
+         running and their results are held (`--db-wait`; hs only)");
     SERVER_TLS_ENABLED = K::new("server.tls.enabled", Bool, Absent,
         "HyperShell's TLS: accepted, not used (hs signs every message with the shared key)");
     SERVER_TLS_CERT = K::new("server.tls.cert", Str, Absent, "HyperShell's TLS: not used");

@@ -5,5 +5,6 @@ mod engines;
 mod fairness;
 mod input;
 mod links;
+mod outage;
 mod rig;
 mod tasks;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use hs_engine::protocol::{Cancel, Held, Results, StatusReply, StatusRequest, ToClient};
 
 use super::rig::{Rig, cancelled, config, ids, leased, result, to_client};
-use crate::store::{MemoryStore, Scheduler, Scope, TaskRecord, TaskStore};
+use crate::store::{Handout, MemoryStore, Scheduler, Scope, TaskRecord, TaskStore};
 
 const CLIENT: &[u8] = b"client-1";
 
@@ -125,6 +125,8 @@ fn after_a_restart_an_engine_that_still_runs_a_task_keeps_it_and_the_rest_run_ag
         scope: Scope::All,
     };
     assert_eq!(store.schedule(10, &previous).unwrap().len(), 2);
+    let gone = uuid::Uuid::new_v4();
+    store.mark_handed_out(&handouts(&rows, gone)).unwrap();
     let grace = config().restart_grace;
     let mut rig = Rig::over(Box::new(store), |c| c.restart = true);
     let engine = uuid::Uuid::new_v4();
@@ -222,5 +224,59 @@ fn a_previous_controllers_task_given_back_runs_again_only_in_a_run_that_takes_ev
         } else {
             assert!(handed.is_empty(), "a plain run leaves it for --restart");
         }
+    }
+}
+
+/// `rows` handed to `engine` (as a controller records before a bundle leaves).
+fn handouts(rows: &[TaskRecord], engine: uuid::Uuid) -> Vec<Handout> {
+    rows.iter()
+        .map(|r| Handout {
+            task: r.id,
+            engine,
+            host: "old".into(),
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_restart_tasks_only_taken_from_the_store_run_at_once_and_handed_out_ones_wait() {
+    let mut store = MemoryStore::new();
+    let rows: Vec<TaskRecord> = (0..3)
+        .map(|i| TaskRecord::new(format!("t{i}"), uuid::Uuid::new_v4(), None))
+        .collect();
+    store.submit(&rows).unwrap();
+    let previous = Scheduler {
+        server_id: uuid::Uuid::new_v4(),
+        server_host: "old".into(),
+        max_retries: 0,
+        eager: false,
+        scope: Scope::All,
+    };
+    assert_eq!(store.schedule(10, &previous).unwrap().len(), 3);
+    // Only the first went to an engine; the others waited at the controller.
+    store
+        .mark_handed_out(&handouts(&rows[..1], uuid::Uuid::new_v4()))
+        .unwrap();
+    let mut rig = Rig::over(Box::new(store), |c| c.restart = true);
+    let engine = rig.join(4, "a");
+    assert_eq!(
+        ids(&leased(&rig.turn(), engine)),
+        [rows[1].id, rows[2].id],
+        "not held for the grace period"
+    );
+    rig.later(config().restart_grace + Duration::from_millis(1));
+    assert_eq!(ids(&leased(&rig.turn(), engine)), [rows[0].id]);
+}
+
+#[test]
+fn tasks_are_recorded_as_handed_out_before_their_bundle_leaves() {
+    let mut rig = Rig::new();
+    let engine = rig.join(2, "a");
+    let submitted = rig.submit(2);
+    let handed = ids(&leased(&rig.turn(), engine));
+    assert_eq!(handed, submitted);
+    for id in &submitted {
+        let row = rig.core.store.get(id).unwrap().unwrap();
+        assert_eq!(row.client_id, Some(engine));
     }
 }

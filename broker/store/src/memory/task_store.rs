@@ -145,6 +145,18 @@ impl TaskStore for MemoryStore {
         Ok(())
     }
 
+    fn mark_handed_out(&mut self, handouts: &[Handout]) -> Result<()> {
+        for h in handouts {
+            if let Some(r) = self.rows.get_mut(&h.task)
+                && r.completion_time.is_none()
+            {
+                r.client_id = Some(h.engine);
+                r.client_host = Some(h.host.clone());
+            }
+        }
+        Ok(())
+    }
+
     fn interrupted(&mut self, limit: usize) -> Result<Vec<TaskRecord>> {
         let mut found: Vec<&TaskRecord> = self
             .rows

@@ -35,6 +35,10 @@ pub(crate) trait Conn: Send {
     fn claim(&mut self, owner: &str) -> Result<Claimed>;
     fn backup(&mut self, path: &Path) -> Result<()>;
     fn vacuum(&mut self) -> Result<()>;
+    /// A working connection again after a transient error (see [`TaskStore::reconnect`]).
+    fn reconnect(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The [`TaskStore`] logic over any [`Conn`].

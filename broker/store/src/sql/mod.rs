@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::job_column::job_param;
 use super::query::{Change, Condition, Field, FieldKind, Op, Order, Query, TagFilter};
-use super::record::{Completion, EngineRecord, TaskRecord};
+use super::record::{Completion, EngineRecord, Handout, InputProgress, TaskRecord};
 use super::schema::{self, FAILED, SCHEMA_VERSION};
 use super::value::{
     Param, check_settable, check_tag_key, coerce, compile_regex, micros, now, record_from,
@@ -30,6 +30,13 @@ mod task_store;
 pub(crate) use build::*;
 pub(crate) use conn::*;
 pub(crate) use rows::*;
+
+/// The `hs_meta` keys of inputs being read ([`InputProgress`]): this prefix and the submission.
+const INPUT_KEY: &str = "input:";
+
+fn input_key(submission: &Uuid) -> String {
+    format!("{INPUT_KEY}{submission}")
+}
 
 /// Distinct JSON values in a stable order (by their text).
 pub(crate) fn sort_json(values: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
@@ -64,6 +71,25 @@ macro_rules! forward_task_store {
             }
             fn submit(&mut self, tasks: &[$crate::TaskRecord]) -> $crate::Result<()> {
                 self.core.submit(tasks)
+            }
+            fn submit_lines(
+                &mut self,
+                tasks: &[$crate::TaskRecord],
+                progress: &$crate::InputProgress,
+            ) -> $crate::Result<()> {
+                self.core.submit_lines(tasks, progress)
+            }
+            fn input_done(&mut self, submission: &uuid::Uuid) -> $crate::Result<()> {
+                self.core.input_done(submission)
+            }
+            fn unfinished_inputs(&mut self) -> $crate::Result<Vec<$crate::InputProgress>> {
+                self.core.unfinished_inputs()
+            }
+            fn mark_handed_out(&mut self, handouts: &[$crate::Handout]) -> $crate::Result<()> {
+                self.core.mark_handed_out(handouts)
+            }
+            fn reconnect(&mut self) -> $crate::Result<()> {
+                self.core.reconnect()
             }
             fn schedule(
                 &mut self,

@@ -70,6 +70,75 @@ impl<C: Conn> TaskStore for SqlCore<C> {
         self.tx(|s| s.insert_rows(tasks))
     }
 
+    fn submit_lines(&mut self, tasks: &[TaskRecord], progress: &InputProgress) -> Result<()> {
+        if tasks.iter().any(|r| r.job.is_some()) {
+            self.ensure_job_column()?;
+        }
+        let key = input_key(&progress.submission);
+        let value = serde_json::to_string(progress)
+            .map_err(|e| StoreError::Backend(format!("input progress: {e}")))?;
+        self.tx(|s| {
+            s.insert_rows(tasks)?;
+            s.meta_set(&key, &value)
+        })
+    }
+
+    fn input_done(&mut self, submission: &Uuid) -> Result<()> {
+        let mut b = Bind::new(self.d());
+        let k = b.bind(Param::Text(Some(input_key(submission))));
+        let sql = format!("DELETE FROM hs_meta WHERE \"key\" = {k}");
+        self.conn.exec(&sql, &b.params).map(|_| ())
+    }
+
+    fn unfinished_inputs(&mut self) -> Result<Vec<InputProgress>> {
+        let rows = self.conn.query(
+            &format!(
+                "SELECT \"value\" FROM hs_meta WHERE \"key\" LIKE '{INPUT_KEY}%' ORDER BY \"key\""
+            ),
+            &[],
+            &[FieldKind::Text],
+        )?;
+        let mut found = Vec::new();
+        for row in rows {
+            if let Some(Param::Text(Some(text))) = row.into_iter().next() {
+                match serde_json::from_str::<InputProgress>(&text) {
+                    Ok(p) => found.push(p),
+                    Err(e) => tracing::warn!("hs_meta holds an unreadable input record: {e}"),
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn mark_handed_out(&mut self, handouts: &[Handout]) -> Result<()> {
+        if handouts.is_empty() {
+            return Ok(());
+        }
+        let rows = handouts
+            .iter()
+            .map(|h| {
+                vec![
+                    Param::Uuid(Some(h.task)),
+                    Param::Uuid(Some(h.engine)),
+                    Param::Text(Some(h.host.clone())),
+                ]
+            })
+            .collect();
+        self.tx(|s| {
+            s.update_from_values(
+                "\"client_id\" = v.column2, \"client_host\" = v.column3",
+                " AND task.\"completion_time\" IS NULL",
+                rows,
+                false,
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        self.conn.reconnect()
+    }
+
     fn schedule(&mut self, limit: usize, by: &Scheduler) -> Result<Vec<TaskRecord>> {
         if limit == 0 {
             return Ok(Vec::new());

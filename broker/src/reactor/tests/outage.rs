@@ -1,0 +1,75 @@
+//! A store outage: results held unacknowledged, nothing handed out, all recorded once it ends.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hs_engine::protocol::Results;
+
+use super::rig::{Rig, acked, ids, leased, result};
+use crate::store::MemoryStore;
+use crate::store_link::flaky::Flaky;
+
+/// Longer than the link's first wait before it tries the store again.
+const PAST_FIRST_RETRY: Duration = Duration::from_millis(300);
+
+#[test]
+fn results_of_an_outage_are_acknowledged_only_once_the_store_has_them() {
+    let flaky = Flaky::new(MemoryStore::new());
+    let down = flaky.down.clone();
+    let mut rig = Rig::over(Box::new(flaky), |_| {});
+    let engine = rig.join(2, "a");
+    let submitted = rig.submit(4);
+    let first = leased(&rig.turn(), engine);
+    assert_eq!(ids(&first), submitted);
+
+    down.store(true, Ordering::SeqCst);
+    let results = first
+        .iter()
+        .map(|l| result(l.task.id, l.lease, 0))
+        .collect();
+    rig.engine_says(engine, Results { results });
+    let during = rig.turn();
+    assert!(acked(&during, engine).is_empty(), "nothing acknowledged");
+    assert!(leased(&during, engine).is_empty(), "nothing handed out");
+    assert!(rig.sink.finished.is_empty(), "nothing counted");
+    assert!(!rig.core.work_done());
+    // A result reported again meanwhile (a re-registration) is not acknowledged either.
+    rig.register(
+        engine,
+        2,
+        "a",
+        Vec::new(),
+        vec![result(first[0].task.id, first[0].lease, 0)],
+    );
+    assert!(acked(&rig.turn(), engine).is_empty());
+
+    down.store(false, Ordering::SeqCst);
+    std::thread::sleep(PAST_FIRST_RETRY);
+    let after = rig.turn();
+    let mut ack = acked(&after, engine);
+    ack.sort();
+    let mut expected = ids(&first);
+    expected.sort();
+    assert_eq!(ack, expected, "acknowledged once recorded");
+    assert_eq!(rig.sink.finished.len(), first.len(), "each recorded once");
+    let more = rig.submit(1);
+    assert_eq!(ids(&leased(&rig.turn(), engine)), more, "handing out again");
+}
+
+#[test]
+fn input_read_during_an_outage_is_stored_in_order_once_it_ends() {
+    let flaky = Flaky::new(MemoryStore::new());
+    let down = flaky.down.clone();
+    let mut rig = Rig::over(Box::new(flaky), |_| {});
+    let engine = rig.join(8, "a");
+    down.store(true, Ordering::SeqCst);
+    let submitted = [rig.submit(2), rig.submit(2)].concat();
+    assert!(!rig.core.wants_input(), "no more is read meanwhile");
+    assert!(leased(&rig.turn(), engine).is_empty());
+    assert_eq!(rig.sink.submitted, 0);
+
+    down.store(false, Ordering::SeqCst);
+    std::thread::sleep(PAST_FIRST_RETRY);
+    assert_eq!(ids(&leased(&rig.turn(), engine)), submitted);
+    assert_eq!(rig.sink.submitted, 4);
+}
