@@ -96,19 +96,39 @@ pub(crate) fn with_slot<T>(f: impl FnOnce(Option<&SlotGroup>) -> T) -> T {
 /// After a task's shell has ended: what is left in the calling thread's slot cgroup is killed
 /// (`killed`, the task was stopped or leaves nothing behind) or moved out to outlive it. The
 /// killed processes' groups go to `leftovers`, so the subreaper reaps them.
+///
+/// A slot cgroup that was killed is not used again: the next task gets a fresh one. Linux (6.14
+/// and later at least) compares a cgroup's kill count with the forking parent's cgroup's when a
+/// child is cloned straight into it (`CLONE_INTO_CGROUP`), so every task a warm slot shell clones
+/// into a cgroup that has ever been killed would be SIGKILLed at birth.
 pub(crate) fn settle_slot(killed: bool, leftovers: &Leftovers) {
-    SLOT.with_borrow(|slot| {
-        if let Some(Some(slot)) = slot {
-            let leftover = if killed {
-                Leftover::Kill
-            } else {
-                Leftover::Linger
-            };
-            if let Err(e) = slot.settle(leftover, leftovers) {
-                tracing::debug!(cgroup = %slot.dir.display(), "cannot settle a slot cgroup: {e}");
+    SLOT.with_borrow_mut(|slot| {
+        let Some(Some(group)) = slot else {
+            return;
+        };
+        let leftover = if killed {
+            Leftover::Kill
+        } else {
+            Leftover::Linger
+        };
+        match group.settle(leftover, leftovers) {
+            Ok(Settled::Killed) => *slot = None,
+            Ok(Settled::Empty | Settled::Moved) => {}
+            Err(e) => {
+                tracing::debug!(cgroup = %group.dir.display(), "cannot settle a slot cgroup: {e}");
             }
         }
     });
+}
+
+/// What [`SlotGroup::settle`] did.
+enum Settled {
+    /// Nothing was left.
+    Empty,
+    /// What was left was killed through `cgroup.kill`.
+    Killed,
+    /// What was left was moved out to outlive the task.
+    Moved,
 }
 
 fn engine_group() -> Option<&'static EngineGroup> {
@@ -215,10 +235,10 @@ impl SlotGroup {
         Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
-    fn settle(&self, leftover: Leftover, leftovers: &Leftovers) -> io::Result<()> {
+    fn settle(&self, leftover: Leftover, leftovers: &Leftovers) -> io::Result<Settled> {
         let members = self.members()?;
         if members.is_empty() {
-            return Ok(());
+            return Ok(Settled::Empty);
         }
         match leftover {
             Leftover::Kill => {
@@ -231,11 +251,12 @@ impl SlotGroup {
                         leftovers.add(pgid);
                     }
                 }
-                std::fs::write(self.dir.join("cgroup.kill"), b"1")
+                std::fs::write(self.dir.join("cgroup.kill"), b"1")?;
+                Ok(Settled::Killed)
             }
             Leftover::Linger => {
                 let Some(engine) = engine_group() else {
-                    return Ok(());
+                    return Ok(Settled::Empty);
                 };
                 let mut procs = std::fs::OpenOptions::new()
                     .write(true)
@@ -248,7 +269,7 @@ impl SlotGroup {
                         return Err(e);
                     }
                 }
-                Ok(())
+                Ok(Settled::Moved)
             }
         }
     }

@@ -11,8 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::super::environ::Inherited;
-use super::super::{TaskVars, limits, pdeathsig, spawn::BASH};
+use super::super::{TaskVars, limits, pdeathsig, spawn::BASH, sys};
 use super::library::Library;
+
+/// The slot shell's reply for a task it has cloned (the task sends its own: see slot_builtin.c).
+const CLONED: i32 = -1;
 
 /// The first word a slot shell sends once its builtin runs ("HSW1").
 const MAGIC: u32 = 0x3157_5348;
@@ -139,15 +142,71 @@ impl SlotShell {
             None => send_with_fds(&self.socket, request, &[stdout, stderr]),
         }
         .map_err(Gone)?;
+        let (pid, errno) = self.read_reply()?;
+        if pid <= 0 {
+            return Ok(Reply::NotStarted(errno));
+        }
+        // Two replies for a started task, in either order: the shell's and the task's own.
+        let task_says = if errno == CLONED {
+            self.task_reply(pid)?
+        } else {
+            let (shells, cloned) = self.read_reply()?;
+            if (shells, cloned) != (pid, CLONED) {
+                return Err(Gone(io::Error::other(
+                    "the slot shell's replies are out of step",
+                )));
+            }
+            Some(errno)
+        };
+        Ok(match task_says {
+            Some(0) | None => Reply::Running(pid),
+            Some(errno) => Reply::ChildFailed(pid, errno),
+        })
+    }
+
+    /// The reply of task `pid`, which the slot shell has cloned: `None` if it died before
+    /// sending one (killed by a signal sent to the engine's whole job, say), which its exit
+    /// status will tell. Without pollable pidfds (Linux < 5.3) the reply is simply awaited.
+    fn task_reply(&mut self, pid: libc::pid_t) -> Result<Option<i32>, Gone> {
+        // The task is the engine's child and not reaped, so its pid names it.
+        if let Some(pidfd) = sys::pidfds_pollable()
+            .then(|| sys::pidfd_open(pid).ok())
+            .flatten()
+        {
+            let mut fds = [
+                libc::pollfd {
+                    fd: self.socket.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            sys::poll(&mut fds, None).map_err(Gone)?;
+            // A task writes its reply before it can exit, so a reply it sent is readable by
+            // the time its exit is.
+            if fds[0].revents == 0 {
+                return Ok(None);
+            }
+        }
+        let (from, errno) = self.read_reply()?;
+        if from != pid {
+            return Err(Gone(io::Error::other(
+                "the slot shell's replies are out of step",
+            )));
+        }
+        Ok(Some(errno))
+    }
+
+    fn read_reply(&mut self) -> Result<(i32, i32), Gone> {
         let mut reply = [0u8; 8];
         self.socket.read_exact(&mut reply).map_err(Gone)?;
         let pid = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
         let errno = i32::from_ne_bytes(reply[4..].try_into().expect("4 bytes"));
-        Ok(match (pid, errno) {
-            (pid, 0) if pid > 0 => Reply::Running(pid),
-            (pid, errno) if pid > 0 => Reply::ChildFailed(pid, errno),
-            (_, errno) => Reply::NotStarted(errno),
-        })
+        Ok((pid, errno))
     }
 }
 

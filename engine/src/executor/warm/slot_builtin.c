@@ -31,7 +31,10 @@
  * Every task, and the slot shell itself, asks for SIGKILL when the engine dies
  * (PR_SET_PDEATHSIG): the engine starts slot shells from a thread that lives as long as it does,
  * and that thread is the parent of the tasks too (CLONE_PARENT).
- * Reply (slot shell or task -> engine): i32 pid (-1: nothing started), i32 errno (0: running).
+ * Replies (-> engine), two per started task, in either order: the slot shell's (i32 pid, i32 -1:
+ * cloned) and the task's own (i32 pid, i32 errno, 0: set up and running), which never comes if
+ * the task is killed first (the engine then sees it exit). One reply if nothing started: the slot
+ * shell's (i32 -1, i32 errno).
  * Ready message, once, after loading: u32 HS_WARM_MAGIC, i32 pid of the slot shell.
  */
 
@@ -182,6 +185,9 @@ static int read_all(int fd, void *data, size_t len)
     }
     return 0;
 }
+
+/* The slot shell's reply for a task it cloned (the task sends its own). */
+#define HS_CLONED (-1)
 
 static void reply(int sock, pid_t pid, int error)
 {
@@ -415,6 +421,8 @@ static void serve(int sock)
             run_task(sock, &req, in_cgroup);
         if (pid < 0)
             reply(sock, -1, errno);
+        else
+            reply(sock, pid, HS_CLONED);
         close(req.out);
         close(req.err);
         if (req.cgroup >= 0)
