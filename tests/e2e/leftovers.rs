@@ -112,6 +112,24 @@ fn what_a_task_leaves_running_is_killed_at_its_end_unless_kept() {
     }
 }
 
+/// A slot whose leftovers were killed runs its next tasks as before: Linux kills every child
+/// cloned into a cgroup that was ever killed, so the slot moves to a fresh cgroup.
+#[test]
+fn tasks_after_one_whose_leftovers_were_killed_run_normally_on_the_same_slot() {
+    let s = Scratch::new();
+    let daemon = format!("sleep {}", unique_seconds());
+    let out = run_with_input(
+        s.hs(&["cluster", "--no-db", "-N", "1"]),
+        &format!("setsid {daemon} & sleep 0.2\necho second\necho third\n"),
+        Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("3 done, 3 succeeded, 0 failed"), "{err}");
+    assert_eq!(stdout(&out), "second\nthird\n");
+    assert_none_left(&daemon, Duration::from_secs(2));
+}
+
 #[test]
 fn a_walltime_stop_kills_setsid_descendants_too() {
     let s = Scratch::new();
