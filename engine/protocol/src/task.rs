@@ -7,6 +7,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The longest duration hs takes anywhere (walltimes, `signalwait`, heartbeats, delays, polls):
+/// 10⁹ seconds, about 31 years. Every duration and count is checked against its limit where it
+/// enters (a usage error naming the limit); inside, larger spans would overflow the clock.
+pub const MAX_SECONDS: u64 = 1_000_000_000;
+
+/// Whether `seconds` is a number of seconds hs can wait: finite and at most [`MAX_SECONDS`] in
+/// size (the sign is the caller's to check).
+pub fn seconds_in_range(seconds: f64) -> bool {
+    seconds.is_finite() && seconds.abs() <= MAX_SECONDS as f64
+}
+
 /// Sentinel `exit_status` values, as HyperShell documents them. A task killed by signal N has
 /// `exit_status = -N` **and** `signal = Some(N)`, so a SIGHUP death (-1) is never mistaken for a
 /// cancel: only the `signal` field tells them apart, and it is always set for signal deaths.

@@ -102,8 +102,9 @@ pub enum Exit {
     Code(i32),
     /// The group leader died from this signal, which hs did not send.
     Signal(i32),
-    /// hs stopped the group (timeout, cancel or shutdown); `signal` is the one that ended it, or
-    /// `None` if the leader exited with a code after being asked to stop (`code` then holds it).
+    /// hs stopped the group (timeout, cancel or shutdown); `signal` is the one that ended it, or,
+    /// if the leader exited with a code after being asked to stop (`code` then holds it), the
+    /// last signal hs sent: a stopped run is a stopped run whatever its shell returns.
     Stopped {
         reason: StopReason,
         signal: Option<i32>,

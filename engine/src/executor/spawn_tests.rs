@@ -437,10 +437,35 @@ fn stopped_task_may_exit_with_a_code() {
         run(&s).exit,
         Exit::Stopped {
             reason: StopReason::Timeout,
-            signal: None,
+            signal: Some(libc::SIGINT),
             code: Some(7)
         }
     );
+}
+
+#[test]
+fn stopped_task_exiting_zero_is_still_stopped_by_the_signal_it_answered() {
+    let mut s = spec(
+        "trap 'exit 0' INT TERM; sleep 30 & wait",
+        &SharedVec::default(),
+    );
+    s.timeout = Some(Duration::from_millis(100));
+    assert_eq!(
+        run(&s).exit,
+        Exit::Stopped {
+            reason: StopReason::Timeout,
+            signal: Some(libc::SIGINT),
+            code: Some(0)
+        }
+    );
+}
+
+#[test]
+fn walltime_and_signalwait_beyond_the_clock_saturate() {
+    let mut s = spec("echo ok", &SharedVec::default());
+    s.timeout = Some(Duration::MAX);
+    s.signalwait = Duration::MAX;
+    assert_eq!(run(&s).exit, Exit::Code(0));
 }
 
 #[test]

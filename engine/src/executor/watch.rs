@@ -46,8 +46,22 @@ struct Stopping {
     reason: StopReason,
     /// How many signals of [`ESCALATION`] have been sent.
     sent: usize,
-    /// When to send the next one (or, after SIGKILL, to stop waiting).
-    next_at: Instant,
+    /// When to send the next one (or, after SIGKILL, to stop waiting); `None` when that is
+    /// further away than an [`Instant`] can say (a `signalwait` of centuries): never.
+    next_at: Option<Instant>,
+}
+
+impl Stopping {
+    /// The last signal sent: what a leader that exits by itself afterwards answered.
+    fn last_sent(&self) -> libc::c_int {
+        ESCALATION[self.sent.clamp(1, ESCALATION.len()) - 1]
+    }
+}
+
+/// `now + wait`, or `None` (never) when that instant cannot be represented: a walltime or a
+/// `signalwait` too large for the clock saturates instead of panicking the slot.
+fn after(now: Instant, wait: Duration) -> Option<Instant> {
+    now.checked_add(wait)
 }
 
 /// Whether a stop can still make progress.
@@ -113,7 +127,7 @@ impl<'a> Watch<'a> {
             pidfd,
             relays: [relay(&spec.stdout, out), relay(&spec.stderr, err)],
             stop,
-            walltime: spec.timeout.map(|t| Instant::now() + t),
+            walltime: spec.timeout.and_then(|t| after(Instant::now(), t)),
             signalwait: spec.signalwait,
             stopping: None,
             leftovers: spec.leftovers,
@@ -170,7 +184,15 @@ impl<'a> Watch<'a> {
             Err(e) => return Exit::SpawnFailed(format!("lost track of {BASH} ({e})")),
         };
         match (stopping, status) {
-            (Some(s), Some(status)) => stopped(s.reason, Some(status)),
+            (Some(s), Some(status)) => {
+                let mut exit = stopped(s.reason, Some(status));
+                if let Exit::Stopped { signal, .. } = &mut exit {
+                    // A leader that exited with a code after the stop answered hs's signal:
+                    // the run is recorded as stopped by it, whatever the code.
+                    signal.get_or_insert(s.last_sent());
+                }
+                exit
+            }
             (Some(s), None) => Exit::Stopped {
                 reason: s.reason,
                 signal: Some(libc::SIGKILL),
@@ -263,7 +285,7 @@ impl<'a> Watch<'a> {
         self.stopping = Some(Stopping {
             reason,
             sent: 1,
-            next_at: now + self.signalwait,
+            next_at: after(now, self.signalwait),
         });
     }
 
@@ -272,7 +294,7 @@ impl<'a> Watch<'a> {
         let Some(s) = &mut self.stopping else {
             return Escalation::Waiting;
         };
-        if now < s.next_at {
+        if s.next_at.is_none_or(|t| now < t) {
             return Escalation::Waiting;
         }
         if s.sent == ESCALATION.len() {
@@ -285,14 +307,14 @@ impl<'a> Watch<'a> {
         } else {
             self.signalwait
         };
-        s.next_at = now + pause;
+        s.next_at = after(now, pause);
         Escalation::Waiting
     }
 
     /// Until the next timer: the walltime, or the next escalation step while stopping.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         let wake = match &self.stopping {
-            Some(s) => Some(s.next_at),
+            Some(s) => s.next_at,
             None => self.walltime,
         };
         let timeout = wake.map(|t| t.saturating_duration_since(now));
