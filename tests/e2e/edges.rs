@@ -74,3 +74,59 @@ fn durations_over_the_limit_are_refused_with_the_limit() {
             .is_some_and(|e| e.contains("1000000000"))
     );
 }
+
+/// `nohup hs …` outlives its terminal: the inherited ignore of SIGHUP is kept (SIGTERM still
+/// stops it).
+#[test]
+fn nohup_keeps_sighup_ignored() {
+    let s = Scratch::new();
+    let mut cmd = std::process::Command::new("nohup");
+    cmd.arg(hs_bin())
+        .args(["cluster", "--no-db"])
+        .current_dir(s.dir.path())
+        .env("HYPERSHELL_SITE", s.path("site"));
+    let (child, mut stdin) = spawn_fed(cmd);
+    use std::io::Write;
+    stdin.write_all(b"echo before\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(child.id(), libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(child.id()), "SIGHUP stopped a nohup'd hs");
+    stdin.write_all(b"echo after\n").unwrap();
+    drop(stdin);
+    let out = wait_output(child, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "before\nafter\n");
+}
+
+/// Logs written to a file or a pipe carry no colour codes, the fields of an event included.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let s = Scratch::new();
+    let out = run_with_input(
+        s.hs(&["cluster", "--no-db", "-t", "{= 1/0 =}"]),
+        "x\n",
+        LIMIT,
+    );
+    let err = stderr(&out);
+    assert!(err.contains("division by zero task="), "{err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
+/// An engine whose running tasks were stopped because its controller was interrupted exits 4
+/// (interrupted), not 0: its tasks went back unfinished.
+#[test]
+fn engine_exits_interrupted_when_its_controller_stops_its_running_tasks() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let file = s.write("tasks.txt", "touch started; sleep 30\n");
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port]));
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-S", "1"]));
+    assert!(wait_until(LIMIT, || s.path("started").exists()));
+    signal(server.id(), libc::SIGINT);
+    let server = wait_output(server, LIMIT);
+    assert_eq!(server.status.code(), Some(4), "{}", stderr(&server));
+    let client = wait_output(client, LIMIT);
+    assert_eq!(client.status.code(), Some(4), "{}", stderr(&client));
+}

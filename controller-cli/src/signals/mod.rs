@@ -15,9 +15,15 @@ type Handler = Box<dyn Fn() + Send>;
 static COUNT: AtomicU32 = AtomicU32::new(0);
 
 /// Run `on_first` on the first interrupt. Installs the process-wide handler once.
+///
+/// A SIGHUP this process inherited as ignored (`nohup hs client …`) stays ignored: the user
+/// asked for the command to outlive its terminal. (An inherited ignore of SIGINT, which every
+/// `&` job of a script gets, is not kept: tasks would inherit it and could not be stopped by
+/// their walltime's first signal.)
 pub fn on_interrupt(on_first: impl Fn() + Send + 'static) -> anyhow::Result<()> {
+    let hangup_ignored = ignored(libc::SIGHUP);
     let handler: Arc<Mutex<Option<Handler>>> = Arc::new(Mutex::new(Some(Box::new(on_first))));
-    ctrlc::set_handler(move || {
+    let installed = ctrlc::set_handler(move || {
         let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
         if n == 1 {
             tracing::warn!("interrupted: stopping running tasks (interrupt again to hurry)");
@@ -30,7 +36,20 @@ pub fn on_interrupt(on_first: impl Fn() + Send + 'static) -> anyhow::Result<()> 
             std::process::exit(crate::exit::Status::Interrupted as i32);
         }
     })
-    .map_err(|e| anyhow::anyhow!("cannot install the interrupt handler: {e}"))
+    .map_err(|e| anyhow::anyhow!("cannot install the interrupt handler: {e}"));
+    if installed.is_ok() && hangup_ignored {
+        // SAFETY: SIG_IGN installs no handler code; this only puts back the inherited ignore.
+        unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+    }
+    installed
+}
+
+/// Whether `signal`'s disposition is "ignore".
+fn ignored(signal: libc::c_int) -> bool {
+    // SAFETY: a zeroed sigaction is valid; sigaction(2) with a null new action only reads.
+    let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+    let read = unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) };
+    read == 0 && current.sa_sigaction == libc::SIG_IGN
 }
 
 /// Whether an interrupt arrived.

@@ -78,6 +78,9 @@ pub struct EngineSummary {
     pub done: u64,
     pub failed: u64,
     pub returned: u64,
+    /// Running tasks stopped because the engine or its controller was stopping (counted in
+    /// `returned` too): what makes `hs client` exit 4.
+    pub interrupted: u64,
 }
 
 /// Run an engine until the controller drains it, it idles out, or `control` stops it.

@@ -16,6 +16,7 @@ impl Engine {
     pub(super) fn absorb(&mut self, finished: Vec<SlotDone>) {
         for done in finished {
             if done.interrupted {
+                self.summary.interrupted += 1;
                 self.hand_back(&done.result);
             } else if killed_by_stop_signal(&done.result) {
                 if self.signalled.is_some() {
