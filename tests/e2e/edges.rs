@@ -130,3 +130,79 @@ fn engine_exits_interrupted_when_its_controller_stops_its_running_tasks() {
     let client = wait_output(client, LIMIT);
     assert_eq!(client.status.code(), Some(4), "{}", stderr(&client));
 }
+
+/// A task's last line without a newline gets one: it never runs into the next task's output.
+#[test]
+fn a_missing_final_newline_is_added_per_task() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "--no-db"]), "printf a\nprintf b\n", LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "a\nb\n");
+}
+
+/// Lines of several MiB from tasks running at once come out whole.
+#[test]
+fn long_lines_of_different_tasks_stay_whole() {
+    let s = Scratch::new();
+    let tasks: String = ["a", "b", "c", "d"]
+        .iter()
+        .map(|c| format!("head -c 3000000 /dev/zero | tr '\\0' {c}; echo\n"))
+        .collect();
+    let out = run_with_input(s.hs(&["cluster", "--no-db", "-N4"]), &tasks, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort();
+    assert_eq!(lines.len(), 4);
+    for (line, c) in lines.iter().zip(['a', 'b', 'c', 'd']) {
+        assert!(line.len() == 3_000_000 && line.chars().all(|x| x == c));
+    }
+}
+
+/// Output that cannot be written fails its task (exit_status -5 in the store) and the run
+/// exits 5.
+#[test]
+fn output_that_cannot_be_written_fails_the_task_and_the_run() {
+    let s = Scratch::new();
+    let out = run_with_input(s.hs(&["cluster", "-o", "/dev/full"]), "echo lost\n", LIMIT);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("No space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    let list = s
+        .hs(&["list", "--failed", "exit_status", "--json"])
+        .output()
+        .expect("hs list");
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(rows, serde_json::json!([{"exit_status": -5}]));
+}
+
+/// `hs cluster … | head -1`: once stdout's reader is gone the run stops as on Ctrl-C (exit 4)
+/// instead of running the rest with its output thrown away.
+#[test]
+fn a_closed_stdout_stops_the_run() {
+    use std::io::{BufRead, BufReader};
+    let s = Scratch::new();
+    let tasks: String = (1..=300)
+        .map(|i| format!("sleep 0.05; echo {i}\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let mut cmd = s.hs(&["cluster", "--no-db", "-N2", file.to_str().unwrap()]);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn hs");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read");
+    assert!(!first.is_empty());
+    // The reader is dropped here: the next line hs writes meets a broken pipe.
+    let out = wait_output(child, LIMIT);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("stdout was closed by its reader"), "{err}");
+    assert!(err.contains("not finished"), "{err}");
+}

@@ -192,7 +192,8 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
 
 /// Interrupted (4) when this engine was, or when it stopped running tasks because its controller
 /// was stopping (they went back to it, not lost, but not done either); a SIGUSR1 or SIGUSR2 to
-/// the engine itself is the documented way to end a pilot job, and exits 0.
+/// the engine itself is the documented way to end a pilot job, and exits 0. A runtime error (5)
+/// when output of its tasks could not be written.
 fn client_status(
     interrupted: bool,
     stop: Option<StopRequest>,
@@ -200,6 +201,12 @@ fn client_status(
 ) -> Status {
     if interrupted || (summary.interrupted > 0 && stop.is_none()) {
         Status::Interrupted
+    } else if summary.output_lost > 0 {
+        tracing::error!(
+            "the output of {} tasks could not be written: they are recorded as failed",
+            summary.output_lost
+        );
+        Status::Runtime
     } else {
         Status::Ok
     }
@@ -225,5 +232,10 @@ mod tests {
             Status::Ok,
             "SIGUSR2 ends a pilot job cleanly"
         );
+        let lost = engine::EngineSummary {
+            output_lost: 1,
+            ..Default::default()
+        };
+        assert_eq!(client_status(false, None, &lost), Status::Runtime);
     }
 }

@@ -7,8 +7,8 @@ mod stop;
 
 pub use stop::{StopRequest, on_stop_signal, stop_requested};
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 
 type Handler = Box<dyn Fn() + Send>;
 
@@ -22,14 +22,12 @@ static COUNT: AtomicU32 = AtomicU32::new(0);
 /// their walltime's first signal.)
 pub fn on_interrupt(on_first: impl Fn() + Send + 'static) -> anyhow::Result<()> {
     let hangup_ignored = ignored(libc::SIGHUP);
-    let handler: Arc<Mutex<Option<Handler>>> = Arc::new(Mutex::new(Some(Box::new(on_first))));
+    *FIRST.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(on_first));
     let installed = ctrlc::set_handler(move || {
         let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
         if n == 1 {
             tracing::warn!("interrupted: stopping running tasks (interrupt again to hurry)");
-            if let Some(h) = handler.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                h();
-            }
+            run_first();
         } else if n == 2 {
             tracing::warn!("still stopping tasks; interrupt once more to exit at once");
         } else {
@@ -50,6 +48,27 @@ fn ignored(signal: libc::c_int) -> bool {
     let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
     let read = unsafe { libc::sigaction(signal, std::ptr::null(), &mut current) };
     read == 0 && current.sa_sigaction == libc::SIG_IGN
+}
+
+/// What the first interrupt runs (given to [`on_interrupt`]).
+static FIRST: Mutex<Option<Handler>> = Mutex::new(None);
+
+fn run_first() {
+    if let Some(h) = FIRST.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        h();
+    }
+}
+
+/// Stop the command as the first interrupt would, for a reason other than a signal (stdout's
+/// reader went away); does nothing if an interrupt came first. The exit status is 4.
+pub fn interrupt(why: &str) {
+    if COUNT
+        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        tracing::warn!("{why}: stopping running tasks");
+        run_first();
+    }
 }
 
 /// Whether an interrupt arrived.

@@ -31,6 +31,9 @@ pub mod sentinel {
     pub const RESOURCE_ERROR: i32 = -3;
     /// bash could not be started (missing binary, bad working directory, fd exhaustion).
     pub const SPAWN_ERROR: i32 = -4;
+    /// Output the task wrote could not be written where it goes (a full disk, a reader that
+    /// went away): the task's results are not all there, whatever its exit code.
+    pub const OUTPUT_ERROR: i32 = -5;
 }
 
 /// One unit of work as it travels to an engine.
@@ -162,6 +165,8 @@ pub enum Outcome {
     TemplateError,
     /// bash could not be started.
     SpawnError,
+    /// The task ran, but output it wrote was lost ([`sentinel::OUTPUT_ERROR`]).
+    OutputError,
     /// The task never ran: no engine on a host it may run on joined in time. The broker
     /// records this itself (engines never report it).
     NoHost,

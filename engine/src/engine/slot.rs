@@ -453,6 +453,18 @@ impl SlotWorker {
                 result.error = Some(msg);
             }
         }
+        if let Some(why) = outcome.output_lost
+            && matches!(result.outcome, Outcome::Exited | Outcome::Signaled)
+        {
+            tracing::error!(task = %task.id, "{why}");
+            result.error = Some(format!(
+                "{why}; bash ended with status {}",
+                result.exit_status
+            ));
+            result.outcome = Outcome::OutputError;
+            result.exit_status = sentinel::OUTPUT_ERROR;
+            result.signal = None;
+        }
         SlotDone {
             result,
             interrupted,

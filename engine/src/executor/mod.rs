@@ -121,6 +121,9 @@ pub struct RunOutcome {
     pub started: Option<SystemTime>,
     pub finished: SystemTime,
     pub exit: Exit,
+    /// Why output the task wrote did not reach its destination (a full disk, a reader that went
+    /// away), if it did not: the task then fails whatever its exit.
+    pub output_lost: Option<String>,
 }
 
 /// A strategy for running commands. One call runs one command to completion on the calling

@@ -201,10 +201,10 @@ fn tasks_start_with_default_sigpipe_and_no_blocked_signals() {
 }
 
 #[test]
-fn partial_last_line_is_flushed() {
+fn partial_last_line_is_flushed_with_its_newline() {
     let out = SharedVec::default();
     assert_eq!(run(&spec("printf 'a\\nb'", &out)).exit, Exit::Code(0));
-    assert_eq!(out.text(), "a\nb");
+    assert_eq!(out.text(), "a\nb\n");
 }
 
 #[test]
@@ -601,7 +601,7 @@ fn kept_pipes_carry_each_tasks_output_whole() {
         let lines: String = (1..=i).map(|n| format!("{n}\n")).collect();
         let text = out.text();
         assert!(
-            text == format!("{lines}tailerr\n") || text == format!("{lines}err\ntail"),
+            text == format!("{lines}tail\nerr\n") || text == format!("{lines}err\ntail\n"),
             "task {i}: {text:?}"
         );
     }
@@ -626,7 +626,7 @@ fn without_a_pidfd_output_is_whole_and_no_pipe_is_kept() {
     };
     let pipes = [stdout.into_pipe(), stderr.into_pipe()];
     let exit = Watch::new(child, pipes, &s, &stop).run(&executor.leftovers, &executor.pipes);
-    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(exit, (Exit::Code(0), None));
     assert_eq!(out.text(), "a\nb\n");
     assert_eq!(executor.pipes.idle_count(), 0, "no pipe kept");
     // With its pidfd, the same task leaves both pipes to be kept.

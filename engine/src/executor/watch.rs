@@ -3,7 +3,7 @@
 //! timeout; and the stop escalation (SIGINT, SIGTERM, SIGKILL `signalwait` apart) it drives.
 
 use super::pipes::{PipePool, RelayPipe};
-use super::relay::{Destination, Pipe, StreamRelay};
+use super::relay::{Destination, Lost, Pipe, StreamRelay};
 use super::spawn::BASH;
 use super::subreaper::{self, GroupState, Leftovers};
 use super::sys;
@@ -90,6 +90,8 @@ pub(super) struct Watch<'a> {
     signalwait: Duration,
     stopping: Option<Stopping>,
     leftovers: Leftover,
+    /// Why output of the task was lost, from the first relay that lost some.
+    lost: Option<Lost>,
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -131,17 +133,43 @@ impl<'a> Watch<'a> {
             signalwait: spec.signalwait,
             stopping: None,
             leftovers: spec.leftovers,
+            lost: None,
         }
     }
 
     /// Waits for the leader while relaying output and escalating a stop, then collects the
     /// leader and whatever of its group hs is responsible for. Its relay pipes go back to `pipes`
-    /// when nothing of the group is left to write to them.
-    pub(super) fn run(self, leftovers: &Leftovers, pipes: &PipePool) -> Exit {
+    /// when nothing of the group is left to write to them. Also says why output the task wrote
+    /// was lost, if it was.
+    pub(super) fn run(self, leftovers: &Leftovers, pipes: &PipePool) -> (Exit, Option<Lost>) {
         READ_BUF.with_borrow_mut(|buf| self.run_with(buf, leftovers, pipes))
     }
 
-    fn run_with(mut self, buf: &mut [u8], leftovers: &Leftovers, pipes: &PipePool) -> Exit {
+    /// Ends `relay`, keeping the first loss it reports; returns its pipe if the engine held it.
+    fn end_relay(&mut self, relay: StreamRelay) -> Option<RelayPipe> {
+        let (pipe, lost) = relay.finish();
+        if let Some(why) = lost {
+            self.lost.get_or_insert(why);
+        }
+        pipe
+    }
+
+    fn run_with(
+        mut self,
+        buf: &mut [u8],
+        leftovers: &Leftovers,
+        pipes: &PipePool,
+    ) -> (Exit, Option<Lost>) {
+        let exit = self.wait_and_collect(buf, leftovers, pipes);
+        (exit, self.lost)
+    }
+
+    fn wait_and_collect(
+        &mut self,
+        buf: &mut [u8],
+        leftovers: &Leftovers,
+        pipes: &PipePool,
+    ) -> Exit {
         let ended = self.wait_leader(buf);
         let stopping = self.stopping.take();
         let killed = stopping.is_some() || self.leftovers == Leftover::Kill;
@@ -170,9 +198,10 @@ impl<'a> Watch<'a> {
         // Take what the group wrote, but do not wait for an end of file: background processes
         // may hold the pipes open indefinitely. Whatever a finished member wrote is in the
         // pipe by now, so a pipe found empty here can be kept.
-        for mut relay in self.relays.iter_mut().filter_map(Option::take) {
+        let relays: Vec<StreamRelay> = self.relays.iter_mut().filter_map(Option::take).collect();
+        for mut relay in relays {
             let state = relay.pump(buf, READS_PER_WAKE);
-            if let Some(pipe) = relay.finish()
+            if let Some(pipe) = self.end_relay(relay)
                 && reusable
                 && state == Pipe::Empty
             {
@@ -255,14 +284,14 @@ impl<'a> Watch<'a> {
                 }
             }
 
-            for (i, slot) in self.relays.iter_mut().enumerate() {
+            for i in 0..self.relays.len() {
                 if fds[RELAYS + i].revents != 0
-                    && let Some(relay) = slot
+                    && let Some(relay) = &mut self.relays[i]
                     && relay.pump(buf, READS_PER_WAKE) == Pipe::Closed
-                    && let Some(relay) = slot.take()
+                    && let Some(relay) = self.relays[i].take()
                 {
                     // Its writers are gone, or reading failed: such a pipe is not kept.
-                    drop(relay.finish());
+                    drop(self.end_relay(relay));
                 }
             }
             if self.stopping.is_none() && self.relays.iter().flatten().any(|r| r.overflowed()) {

@@ -35,6 +35,9 @@ impl Engine {
         if !result.succeeded() {
             self.summary.failed += 1;
         }
+        if result.outcome == Outcome::OutputError {
+            self.summary.output_lost += 1;
+        }
         self.unsent_since.get_or_insert_with(Instant::now);
         self.unsent.push(result);
     }
