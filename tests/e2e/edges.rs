@@ -206,3 +206,18 @@ fn a_closed_stdout_stops_the_run() {
     assert!(err.contains("stdout was closed by its reader"), "{err}");
     assert!(err.contains("not finished"), "{err}");
 }
+
+/// A line too large for a message is refused with its line number; the rest runs.
+#[test]
+fn a_task_too_large_for_a_message_is_refused_with_its_line_number() {
+    let s = Scratch::new();
+    let input = format!("echo first\n: {}\necho last\n", "y".repeat(9 << 20));
+    let out = run_with_input(s.hs(&["cluster", "--no-db"]), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 2: longer than"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "first\nlast\n");
+}

@@ -103,14 +103,18 @@ impl Engine {
         };
         self.absorb(finished);
         self.unsent_since = None;
-        let results = Results {
-            results: std::mem::take(&mut self.unsent),
-        };
-        if self.send(&results) {
-            self.unacked
-                .extend(results.results.into_iter().map(|r| (r.id, r)));
-        } else {
-            self.unsent = results.results;
+        // Large commands make large results: each message stays within a frame.
+        let bundles = crate::bundle::split(std::mem::take(&mut self.unsent), |r| {
+            crate::bundle::result_bytes(r)
+        });
+        for results in bundles {
+            let results = Results { results };
+            if self.send(&results) {
+                self.unacked
+                    .extend(results.results.into_iter().map(|r| (r.id, r)));
+            } else {
+                self.unsent.extend(results.results);
+            }
         }
     }
 }
