@@ -74,6 +74,7 @@ pub fn finished_from_record(r: &TaskRecord) -> FinishedTask {
         (sentinel::CANCELLED, None) => Outcome::Cancelled,
         (sentinel::TEMPLATE_ERROR, None) => Outcome::TemplateError,
         (sentinel::SPAWN_ERROR, None) => Outcome::SpawnError,
+        (sentinel::OUTPUT_ERROR, None) => Outcome::OutputError,
         (_, Some(_)) => Outcome::Signaled,
         _ => Outcome::Exited,
     };

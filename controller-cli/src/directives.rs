@@ -8,6 +8,7 @@
 //! key is a tag. `--from-json` objects set the same keys through [`Directives::add_value`].
 
 use hs_broker::store::TaskRecord;
+use hs_engine::task::{MAX_SECONDS, seconds_in_range};
 use serde_json::Value as Json;
 
 use crate::query::{QueryError, parse_bytes, parse_tag};
@@ -93,14 +94,13 @@ impl Directives {
     }
 }
 
-/// A task's timeout: whole seconds, a fraction rounded up as `task.timeout` is.
+/// A task's timeout: whole seconds, a fraction rounded up as `task.timeout` is, at most
+/// [`MAX_SECONDS`].
 fn seconds(value: &Json) -> Result<i64, String> {
-    match (value.as_i64(), value.as_f64()) {
-        (Some(n), _) if n >= 0 => Ok(n),
-        // Below i64::MAX, so rounding up cannot overflow.
-        (None, Some(t)) if (0.0..9.0e18).contains(&t) => Ok(t.ceil() as i64),
+    match value.as_f64() {
+        Some(t) if t >= 0.0 && seconds_in_range(t) => Ok(t.ceil() as i64),
         _ => Err(format!(
-            "timeout must be a number of seconds, 0 or more, not {value}"
+            "timeout must be a number of seconds from 0 to {MAX_SECONDS}, not {value}"
         )),
     }
 }
@@ -181,6 +181,8 @@ mod tests {
             ("cores", Json::from(2.5)),
             ("timeout", Json::from(-0.5)),
             ("timeout", Json::from(1e300)),
+            ("timeout", Json::from(1e19)),
+            ("timeout", Json::from(1_000_000_001)),
             ("memory", Json::from(-1)),
             ("cores", Json::from("2")),
         ] {

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use hs_broker::Controller;
 use hs_broker::store::{InputProgress, TaskRecord};
+use hs_engine::bundle::MAX_TASK_BYTES;
 use uuid::Uuid;
 
 use crate::directives::{self, Directives};
@@ -261,6 +262,12 @@ enum Line<'a> {
 fn parse_line(raw: &[u8]) -> Line<'_> {
     let trimmed = raw.strip_suffix(b"\n").unwrap_or(raw);
     let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+    if trimmed.len() > MAX_TASK_BYTES {
+        return Line::Bad(
+            trimmed,
+            format!("longer than the {MAX_TASK_BYTES} bytes a task may have"),
+        );
+    }
     let Ok(text) = std::str::from_utf8(trimmed) else {
         return Line::Bad(trimmed, "not valid UTF-8".into());
     };

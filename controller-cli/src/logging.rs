@@ -90,6 +90,9 @@ pub fn init(
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(crate::progress::LogWriter)
+        // The fields of an event (`task=…`) follow the same rule as the level's colour: plain
+        // text in files and pipes.
+        .with_ansi(color)
         // A log line that cannot be written (stderr closed: a terminal gone, a reader that
         // quit) is dropped. Reporting it would eprintln! to the same stderr, which panics, and
         // kill the thread that logged: the Ctrl-C/SIGTERM/SIGHUP or SIGUSR thread among them,

@@ -65,6 +65,7 @@ pub fn describe(result: &TaskResult) -> String {
         Outcome::Cancelled => "cancelled".to_string(),
         Outcome::TemplateError => format!("template error: {}", detail(&result.error)),
         Outcome::SpawnError => format!("could not start: {}", detail(&result.error)),
+        Outcome::OutputError => format!("output lost: {}", detail(&result.error)),
         Outcome::NoHost => format!("not run: {}", detail(&result.error)),
     }
 }
@@ -74,6 +75,8 @@ pub struct Report {
     bar: Option<&'static indicatif::ProgressBar>,
     pub succeeded: u64,
     pub failed: u64,
+    /// Failed tasks whose output could not be written: the run's exit status says so.
+    pub output_lost: u64,
 }
 
 impl Report {
@@ -83,6 +86,7 @@ impl Report {
             bar,
             succeeded: 0,
             failed: 0,
+            output_lost: 0,
         }
     }
 }
@@ -98,6 +102,9 @@ impl Report {
             return;
         }
         self.failed += 1;
+        if result.outcome == Outcome::OutputError {
+            self.output_lost += 1;
+        }
         tracing::warn!(
             "task {} failed {} ({}): {}",
             task.id,

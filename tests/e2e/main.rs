@@ -10,6 +10,7 @@ mod client_api;
 mod cluster;
 mod config;
 mod durable;
+mod edges;
 mod eviction;
 mod executor;
 mod fairness;

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use hs_engine::protocol::{Ack, Leased, Tasks};
+use hs_protocol::bundle;
 use uuid::Uuid;
 
 use super::Core;
@@ -168,7 +169,8 @@ impl Core {
             n = n.min(self.cfg.bundlesize);
         }
         let mut tasks = Vec::with_capacity(n);
-        while tasks.len() < n {
+        let mut bytes = 0;
+        while tasks.len() < n && !bundle::bundle_full(bytes) {
             let next = match key {
                 Some(k) if tasks.len() < pinned_share => self.queue.pop_pinned(k),
                 _ => None,
@@ -176,6 +178,7 @@ impl Core {
             let Some(task) = next.or_else(|| self.queue.pop()) else {
                 break;
             };
+            bytes += bundle::task_bytes(&task);
             // The lease table and the bundle share the task.
             let lease = self.registry.lease(task.clone(), engine);
             tasks.push(Leased { lease, task });

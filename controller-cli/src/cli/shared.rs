@@ -2,6 +2,7 @@
 //! store, polling, the exit rule, heartbeats) and the parsers of durations.
 
 use super::*;
+use hs_engine::task::{MAX_SECONDS, seconds_in_range};
 
 /// How many tasks an engine runs at once.
 #[derive(Args, Debug, Clone)]
@@ -140,12 +141,14 @@ pub struct HeartbeatArgs {
     pub evict: Option<f64>,
 }
 
-/// A number of seconds that `accept` allows and a `Duration` can hold: a larger one (`inf`,
-/// `1e300`) would end the command with a panic where it becomes a `Duration`, not a usage error.
+/// A number of seconds that `accept` allows, at most [`MAX_SECONDS`] in size: a larger one
+/// (`inf`, `1e19`) would overflow the clock where it is waited for, not be a usage error.
 pub(crate) fn seconds(s: &str, accept: fn(f64) -> bool, expected: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if accept(v) && std::time::Duration::try_from_secs_f64(v.abs()).is_ok() => Ok(v),
-        _ => Err(format!("expected {expected}, got {s:?}")),
+        Ok(v) if accept(v) && seconds_in_range(v) => Ok(v),
+        _ => Err(format!(
+            "expected {expected}, at most {MAX_SECONDS}, got {s:?}"
+        )),
     }
 }
 
@@ -155,6 +158,17 @@ pub(crate) fn positive_secs(s: &str) -> Result<f64, String> {
 
 pub(crate) fn non_negative_secs(s: &str) -> Result<f64, String> {
     seconds(s, |v| v >= 0.0, "a number of seconds (0 or more)")
+}
+
+/// A task's own walltime (`hs submit -W`, stored as a whole number of seconds): 0 (unset) to
+/// [`MAX_SECONDS`].
+pub(crate) fn whole_secs(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if (0..=MAX_SECONDS as i64).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of seconds from 0 to {MAX_SECONDS}, got {s:?}"
+        )),
+    }
 }
 
 /// `--delay-start`: any sign, since a negative value asks for a random wait up to its size.

@@ -19,7 +19,7 @@ pub struct TaskSettingArgs {
     #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
     #[arg(help = key::TASK_TIMEOUT.help("Walltime of each task in seconds (0 = unset)"))]
-    #[arg(short = 'W', long = "timeout", value_name = "SECONDS")]
+    #[arg(short = 'W', long = "timeout", value_name = "SECONDS", value_parser = whole_secs)]
     pub timeout: Option<i64>,
 }
 

@@ -189,9 +189,59 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
             String::new()
         }
     );
-    Ok(if signals::interrupted() {
+    Ok(client_status(
+        signals::interrupted(),
+        signals::stop_requested(),
+        &summary,
+    ))
+}
+
+/// Interrupted (4) when this engine was, or when it stopped running tasks because its controller
+/// was stopping (they went back to it, not lost, but not done either); a SIGUSR1 or SIGUSR2 to
+/// the engine itself is the documented way to end a pilot job, and exits 0. A runtime error (5)
+/// when output of its tasks could not be written.
+fn client_status(
+    interrupted: bool,
+    stop: Option<StopRequest>,
+    summary: &engine::EngineSummary,
+) -> Status {
+    if interrupted || (summary.interrupted > 0 && stop.is_none()) {
         Status::Interrupted
+    } else if summary.output_lost > 0 {
+        tracing::error!(
+            "the output of {} tasks could not be written: they are recorded as failed",
+            summary.output_lost
+        );
+        Status::Runtime
     } else {
         Status::Ok
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopped_running_tasks_make_an_engine_exit_interrupted_unless_it_was_told_to_stop() {
+        let cut = engine::EngineSummary {
+            interrupted: 1,
+            returned: 1,
+            ..Default::default()
+        };
+        let clean = engine::EngineSummary::default();
+        assert_eq!(client_status(false, None, &clean), Status::Ok);
+        assert_eq!(client_status(true, None, &clean), Status::Interrupted);
+        assert_eq!(client_status(false, None, &cut), Status::Interrupted);
+        assert_eq!(
+            client_status(false, Some(StopRequest::Stop), &cut),
+            Status::Ok,
+            "SIGUSR2 ends a pilot job cleanly"
+        );
+        let lost = engine::EngineSummary {
+            output_lost: 1,
+            ..Default::default()
+        };
+        assert_eq!(client_status(false, None, &lost), Status::Runtime);
+    }
 }

@@ -152,13 +152,14 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     }
     let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
     controller::note_unfinished(&summary, &location);
-    Ok(controller::finish(
+    let status = controller::finish(
         &summary,
         input_report,
         started,
         !args.store.restart,
         args.fail_exit.fail_exit,
-    ))
+    );
+    Ok(controller::with_lost_output(status, report.output_lost))
 }
 
 /// Where a cluster's tasks come from.

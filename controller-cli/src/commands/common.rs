@@ -37,6 +37,15 @@ fn sink(
     }))
 }
 
+/// The engine's stdout. When its reader goes away (`hs cluster … | head -1`) the command stops
+/// as on Ctrl-C, as other Unix tools stop on SIGPIPE: what is left would run with its output
+/// thrown away. The tasks not finished stay in the store; the exit status is 4.
+fn stdout_sink() -> LineSink {
+    let sink = LineSink::stdout();
+    sink.when_closed(|| crate::signals::interrupt("stdout was closed by its reader"));
+    sink
+}
+
 /// An engine configuration from the shared flags, each defaulting to its configuration key.
 pub fn engine_config(
     run: &RunArgs,
@@ -48,7 +57,7 @@ pub fn engine_config(
     cfg: &Config,
 ) -> anyhow::Result<EngineConfig> {
     let output = OutputConfig {
-        stdout: sink(&run.output, LineSink::stdout)?,
+        stdout: sink(&run.output, stdout_sink)?,
         // Through the log writer, so task lines on a terminal clear the progress bar first
         // (as log lines do) instead of leaving a frame of it stuck to them.
         stderr: sink(&run.errors, || {

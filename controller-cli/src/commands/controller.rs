@@ -123,6 +123,19 @@ pub fn store_poll(
     }
 }
 
+/// A run that completed but lost output of some tasks (a full disk under `-o`) did not do what
+/// it was asked: exit 5, whatever `--fail-exit` says. An interrupted run stays 4.
+pub fn with_lost_output(status: Status, output_lost: u64) -> Status {
+    if output_lost == 0 || status == Status::Interrupted {
+        return status;
+    }
+    tracing::error!(
+        "the output of {output_lost} tasks could not be written: they are recorded as failed \
+         (exit_status -5)"
+    );
+    Status::Runtime
+}
+
 /// Log the summary line and pick the exit status (`fail_exit`: `--fail-exit`, failed tasks
 /// make it 1).
 pub fn finish(

@@ -148,11 +148,12 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let input_report = reader.and_then(|r| r.report(summary.aborted || summary.stopped));
     controller::note_unfinished(&summary, &location);
     let expected_input = args.file.is_some() || !(args.forever || args.store.restart);
-    Ok(controller::finish(
+    let status = controller::finish(
         &summary,
         input_report,
         started,
         expected_input,
         args.fail_exit.fail_exit,
-    ))
+    );
+    Ok(controller::with_lost_output(status, report.output_lost))
 }

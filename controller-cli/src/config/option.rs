@@ -13,6 +13,7 @@ use super::error::ConfigError;
 use super::source::Source;
 use super::value::{self, Value};
 use crate::exit::{Failure, Status};
+use hs_engine::task::seconds_in_range;
 
 /// Which layers may give an option its value when the flag is absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,21 +114,27 @@ impl FromConfig for bool {
     }
 }
 
-/// Every `f64` option is a number of seconds: negative ones mean nothing, and one too large for
-/// a `Duration` would end the command with a panic instead of a message.
+/// Every `f64` option is a number of seconds: negative ones mean nothing, and one over
+/// [`MAX_SECONDS`] would overflow the clock where it is waited for.
 impl FromConfig for f64 {
     fn read(cfg: &Config, key: &str) -> Result<Option<Self>, ConfigError> {
         match cfg.get_f64(key)? {
-            Some(s) if std::time::Duration::try_from_secs_f64(s).is_err() => {
-                Err(cfg.invalid(key, "a number of seconds (0 or more)"))
-            }
+            Some(s) if !seconds_option(s) => Err(cfg.invalid(key, SECONDS_EXPECTED)),
             other => Ok(other),
         }
     }
 
     fn from_value(v: &Value) -> Option<Self> {
-        as_f64(v).filter(|s| std::time::Duration::try_from_secs_f64(*s).is_ok())
+        as_f64(v).filter(|s| seconds_option(*s))
     }
+}
+
+/// What a seconds option takes, as its error says; the bound is [`MAX_SECONDS`].
+pub(crate) const SECONDS_EXPECTED: &str = "a number of seconds from 0 to 1000000000";
+
+/// A usable value of a seconds option.
+fn seconds_option(s: f64) -> bool {
+    s >= 0.0 && seconds_in_range(s)
 }
 
 /// Integers: ports, counts and sizes, none of which is negative (`i64` for task columns).
@@ -174,6 +181,19 @@ mod tests {
             .chain([("HYPERSHELL_CONFIG_FILE".to_string(), String::new())])
             .collect();
         Config::load_with(Context::new(vars, PathBuf::from("/"), false)).expect("config")
+    }
+
+    #[test]
+    fn seconds_over_the_limit_are_a_configuration_error_naming_it() {
+        assert!(SECONDS_EXPECTED.ends_with(&hs_engine::task::MAX_SECONDS.to_string()));
+        let c = cfg(&[("HYPERSHELL_TASK_TIMEOUT", "1e19")]);
+        let err = c.option(None::<f64>, key::TASK_TIMEOUT, Layers::All);
+        assert!(err.is_err_and(|e| e.to_string().contains(SECONDS_EXPECTED)));
+        let c = cfg(&[("HYPERSHELL_TASK_TIMEOUT", "1e9")]);
+        assert_eq!(
+            c.option(None::<f64>, key::TASK_TIMEOUT, Layers::All).ok(),
+            Some(Some(1e9))
+        );
     }
 
     #[test]

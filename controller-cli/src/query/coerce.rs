@@ -13,6 +13,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use hs_broker::store::{Field, FieldKind, Value};
+use hs_engine::task::MAX_SECONDS;
 
 use super::size::parse_bytes;
 
@@ -27,6 +28,9 @@ pub(crate) fn expected(field: Field) -> &'static str {
     match field.kind() {
         FieldKind::Int if field == Field::Memory => {
             "an integer number of bytes or a size like 512M (or null)"
+        }
+        FieldKind::Int if field == Field::Timeout => {
+            "a whole number of seconds from 0 to 1000000000 (or null)"
         }
         FieldKind::Int => "an integer (or null)",
         FieldKind::Float => "a number (or null)",
@@ -74,6 +78,8 @@ pub(crate) fn coerce(field: Field, raw: &str, now: DateTime<Utc>) -> Result<Valu
                     .then(|| parse_bytes(text).ok())
                     .flatten()
             })
+            // A walltime no clock can time would fail the task where it runs.
+            .filter(|n| field != Field::Timeout || (0..=MAX_SECONDS as i64).contains(n))
             .map(Value::Int),
         FieldKind::Float => text
             .parse::<f64>()

@@ -7,7 +7,7 @@
 
 use hs_broker::client::JobSpec;
 use hs_broker::store::TaskRecord;
-use hs_engine::task::JobOptions;
+use hs_engine::task::{JobOptions, MAX_SECONDS, seconds_in_range};
 use serde_json::{Map, Value};
 
 /// A parsed job: the original object (echoed back with its result) and what to run (its `host`
@@ -91,12 +91,12 @@ pub fn parse(line: &str) -> Result<Job, Rejected> {
     }
     let timeout = match object.get("timeout") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|t| t > 0.0 && t.is_finite()) => {
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|t| t > 0.0 && seconds_in_range(t)) => {
             n.as_f64().map(|t| t.ceil() as i64)
         }
         Some(other) => {
             return Err(fail(format!(
-                "\"timeout\" must be a positive number of seconds, not {other}"
+                "\"timeout\" must be a positive number of seconds up to {MAX_SECONDS}, not {other}"
             )));
         }
     };

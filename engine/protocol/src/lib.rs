@@ -13,6 +13,7 @@
 //! one, so that a program which only talks to a controller (the client library) compiles none
 //! of them.
 
+pub mod bundle;
 pub mod connection;
 pub mod host;
 pub mod protocol;

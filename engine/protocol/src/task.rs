@@ -7,6 +7,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The longest duration hs takes anywhere (walltimes, `signalwait`, heartbeats, delays, polls):
+/// 10⁹ seconds, about 31 years. Every duration and count is checked against its limit where it
+/// enters (a usage error naming the limit); inside, larger spans would overflow the clock.
+pub const MAX_SECONDS: u64 = 1_000_000_000;
+
+/// Whether `seconds` is a number of seconds hs can wait: finite and at most [`MAX_SECONDS`] in
+/// size (the sign is the caller's to check).
+pub fn seconds_in_range(seconds: f64) -> bool {
+    seconds.is_finite() && seconds.abs() <= MAX_SECONDS as f64
+}
+
 /// Sentinel `exit_status` values, as HyperShell documents them. A task killed by signal N has
 /// `exit_status = -N` **and** `signal = Some(N)`, so a SIGHUP death (-1) is never mistaken for a
 /// cancel: only the `signal` field tells them apart, and it is always set for signal deaths.
@@ -20,6 +31,9 @@ pub mod sentinel {
     pub const RESOURCE_ERROR: i32 = -3;
     /// bash could not be started (missing binary, bad working directory, fd exhaustion).
     pub const SPAWN_ERROR: i32 = -4;
+    /// Output the task wrote could not be written where it goes (a full disk, a reader that
+    /// went away): the task's results are not all there, whatever its exit code.
+    pub const OUTPUT_ERROR: i32 = -5;
 }
 
 /// One unit of work as it travels to an engine.
@@ -151,6 +165,8 @@ pub enum Outcome {
     TemplateError,
     /// bash could not be started.
     SpawnError,
+    /// The task ran, but output it wrote was lost ([`sentinel::OUTPUT_ERROR`]).
+    OutputError,
     /// The task never ran: no engine on a host it may run on joined in time. The broker
     /// records this itself (engines never report it).
     NoHost,

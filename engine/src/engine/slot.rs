@@ -21,7 +21,7 @@ use crate::executor::{
     Substitution, TaskVars,
 };
 use crate::protocol::Leased;
-use crate::task::{Outcome, TaskResult, sentinel};
+use crate::task::{MAX_SECONDS, Outcome, TaskResult, seconds_in_range, sentinel};
 use crate::template::TemplateError;
 
 /// How often a slot with queued tasks it may not start (its engine's lease clock ran out) looks
@@ -303,9 +303,28 @@ impl SlotWorker {
         let Leased { lease, task } = job;
         // Received from the controller, so held nowhere else: this takes it without a copy.
         let mut task = Arc::unwrap_or_clone(task);
-        let timeout = match (self.cfg.task_timeout, task.timeout.filter(|t| *t > 0.0)) {
-            (Some(a), Some(b)) => Some(a.min(Duration::from_secs_f64(b))),
-            (a, b) => a.or(b.map(Duration::from_secs_f64)),
+        let own = match task.timeout.filter(|t| *t > 0.0) {
+            Some(t) if !seconds_in_range(t) => {
+                // Stored by something that did not check it (an older hs, SQL): refused here,
+                // since no clock can time it.
+                let error = format!("its timeout of {t} s is over the limit of {MAX_SECONDS} s");
+                tracing::error!(task = %task.id, "not run: {error}");
+                return SlotDone {
+                    result: TaskResult::not_run(
+                        task.id,
+                        lease,
+                        Outcome::SpawnError,
+                        sentinel::SPAWN_ERROR,
+                        Some(error),
+                    ),
+                    interrupted: false,
+                };
+            }
+            t => t.map(Duration::from_secs_f64),
+        };
+        let timeout = match (self.cfg.task_timeout, own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         // The walltime counts from here: `{% %}` substitutions spend the task's time.
         let deadline = Substitution::deadline_after(timeout);
@@ -438,6 +457,18 @@ impl SlotWorker {
                 result.exit_status = sentinel::SPAWN_ERROR;
                 result.error = Some(msg);
             }
+        }
+        if let Some(why) = outcome.output_lost
+            && matches!(result.outcome, Outcome::Exited | Outcome::Signaled)
+        {
+            tracing::error!(task = %task.id, "{why}");
+            result.error = Some(format!(
+                "{why}; bash ended with status {}",
+                result.exit_status
+            ));
+            result.outcome = Outcome::OutputError;
+            result.exit_status = sentinel::OUTPUT_ERROR;
+            result.signal = None;
         }
         SlotDone {
             result,

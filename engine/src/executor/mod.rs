@@ -106,8 +106,9 @@ pub enum Exit {
     Code(i32),
     /// The group leader died from this signal, which hs did not send.
     Signal(i32),
-    /// hs stopped the group (timeout, cancel or shutdown); `signal` is the one that ended it, or
-    /// `None` if the leader exited with a code after being asked to stop (`code` then holds it).
+    /// hs stopped the group (timeout, cancel or shutdown); `signal` is the one that ended it, or,
+    /// if the leader exited with a code after being asked to stop (`code` then holds it), the
+    /// last signal hs sent: a stopped run is a stopped run whatever its shell returns.
     Stopped {
         reason: StopReason,
         signal: Option<i32>,
@@ -124,6 +125,9 @@ pub struct RunOutcome {
     pub started: Option<SystemTime>,
     pub finished: SystemTime,
     pub exit: Exit,
+    /// Why output the task wrote did not reach its destination (a full disk, a reader that went
+    /// away), if it did not: the task then fails whatever its exit.
+    pub output_lost: Option<String>,
 }
 
 /// A strategy for running commands. One call runs one command to completion on the calling

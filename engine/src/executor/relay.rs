@@ -4,7 +4,9 @@
 //! file). Each task writes into its own pipe; the slot thread reading that pipe keeps the bytes of
 //! an unfinished line in a [`StreamRelay`] and hands only complete lines to the shared
 //! [`LineSink`], which writes each batch with a single `write_all` under a mutex. So no task's line
-//! is ever cut into by another's, and the only copy is the partial line carried between reads.
+//! up to [`MAX_PARTIAL_LINE`] is ever cut into by another's, and the only copy is the partial line
+//! carried between reads. A task's last line gets the newline it lacks, so it never runs into the
+//! next task's output. A write that fails is the task's failure: its relay remembers why.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -17,19 +19,27 @@ use super::capture::Capture;
 use super::pipes::RelayPipe;
 use std::fs::File;
 
-/// A line longer than this is written in pieces: a stream that never prints a newline (progress
-/// bars, binary data) must not grow the engine's memory without bound.
-const MAX_PARTIAL_LINE: usize = 1 << 20;
+/// A line longer than this (8 MiB) is written in pieces of this size: a stream that never prints
+/// a newline (progress bars, binary data) must not grow the engine's memory without bound. Each
+/// piece is written whole, but another task's lines may come between two pieces.
+pub const MAX_PARTIAL_LINE: usize = 8 << 20;
+
+/// Why output a task wrote did not reach its destination.
+pub(crate) type Lost = String;
 
 /// A shared destination for whole lines of task output.
 ///
 /// Writes are serialised by a mutex, one `write_all` (plus `flush`) per batch of complete lines.
 /// If the destination goes away (`EPIPE`, e.g. `hs … | head`), the sink turns silent: further
-/// output is discarded, once noted at debug level, and nothing panics. Other write errors (disk
-/// full, …) are logged once as a warning and writing is retried with the next batch.
+/// output is discarded, the hook given to [`when_closed`](Self::when_closed) runs once (the
+/// command stops, as other Unix tools do), and nothing panics. Other write errors (disk full, …)
+/// are logged once as a warning and writing is retried with the next batch. Either way the write
+/// reports the loss, which fails the task that wrote it.
 pub struct LineSink {
     state: Mutex<SinkState>,
 }
+
+type ClosedHook = Box<dyn FnOnce() + Send>;
 
 struct SinkState {
     writer: Box<dyn Write + Send>,
@@ -37,6 +47,8 @@ struct SinkState {
     silent: bool,
     /// Set after the first other error was logged, so a full disk does not flood the log.
     warned: bool,
+    /// What to do when the destination's reader goes away.
+    on_closed: Option<ClosedHook>,
 }
 
 impl LineSink {
@@ -63,46 +75,64 @@ impl LineSink {
                 writer,
                 silent: false,
                 warned: false,
+                on_closed: None,
             }),
         }
     }
 
-    /// Writes `bytes` (normally whole lines) in one go, atomically with respect to other writers
-    /// of this sink.
-    pub(crate) fn write_lines(&self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
+    /// Run `react` (once) when the destination's reader goes away (`EPIPE`).
+    pub fn when_closed(&self, react: impl FnOnce() + Send + 'static) {
+        self.lock().on_closed = Some(Box::new(react));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SinkState> {
         // A writer that panicked mid-write leaves at worst a cut line; keep relaying.
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `bytes` (normally whole lines) in one go, atomically with respect to other writers
+    /// of this sink; says why when they did not all reach the destination.
+    pub(crate) fn write_lines(&self, bytes: &[u8]) -> Result<(), Lost> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.lock();
         if state.silent {
-            return;
+            return Err(CLOSED.into());
         }
         let result = state
             .writer
             .write_all(bytes)
             .and_then(|()| state.writer.flush());
-        match result {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                state.silent = true;
-                tracing::debug!("output destination closed (broken pipe); discarding task output");
+        let Err(e) = result else {
+            return Ok(());
+        };
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            state.silent = true;
+            let hook = state.on_closed.take();
+            drop(state);
+            tracing::debug!("output destination closed (broken pipe); discarding task output");
+            if let Some(hook) = hook {
+                hook();
             }
-            Err(e) => {
-                if !state.warned {
-                    state.warned = true;
-                    tracing::warn!(error = %e, "cannot write task output; some output is lost");
-                }
-            }
+            return Err(CLOSED.into());
         }
+        if !state.warned {
+            state.warned = true;
+            tracing::warn!(error = %e, "cannot write task output; the tasks that wrote it fail");
+        }
+        Err(format!("its output could not be written ({e})"))
     }
 
     /// True once the destination reported a broken pipe.
     #[cfg(test)]
     pub(crate) fn is_silent(&self) -> bool {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).silent
+        self.lock().silent
     }
 }
+
+/// Why the output of a task written after its reader went away is lost.
+const CLOSED: &str = "its output could not be written (the reader of the output went away)";
 
 impl fmt::Debug for LineSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -127,6 +157,10 @@ pub(crate) struct StreamRelay {
     source: Source,
     sink: Destination,
     partial: Vec<u8>,
+    /// A piece of a line too long to hold was written without its end: the line is open.
+    open_line: bool,
+    /// The first reason output was lost.
+    lost: Option<Lost>,
 }
 
 /// Where a relayed stream goes.
@@ -157,6 +191,8 @@ impl StreamRelay {
             source,
             sink,
             partial: Vec::new(),
+            open_line: false,
+            lost: None,
         }
     }
 
@@ -201,22 +237,35 @@ impl StreamRelay {
         }
     }
 
-    /// Ends the relay: the unfinished last line is written as it is (without adding a newline).
-    /// Returns the whole pipe, to be kept for a later task or dropped, if the engine held it.
-    pub(crate) fn finish(self) -> Option<RelayPipe> {
-        if let Destination::Lines(sink) = &self.sink {
-            sink.write_lines(&self.partial);
+    /// Ends the relay: the unfinished last line is written with the newline it lacks. Returns
+    /// the whole pipe, to be kept for a later task or dropped, if the engine held it, and why
+    /// output was lost, if it was.
+    pub(crate) fn finish(mut self) -> (Option<RelayPipe>, Option<Lost>) {
+        if let Destination::Lines(sink) = &self.sink
+            && (self.open_line || !self.partial.is_empty())
+        {
+            self.partial.push(b'\n');
+            let written = sink.write_lines(&self.partial);
+            self.note(written);
         }
-        match self.source {
+        let pipe = match self.source {
             Source::Kept(pipe) => Some(pipe),
             Source::ReadEnd(_) => None,
+        };
+        (pipe, self.lost)
+    }
+
+    /// Keeps the first reason output was lost.
+    fn note(&mut self, written: Result<(), Lost>) {
+        if let Err(why) = written {
+            self.lost.get_or_insert(why);
         }
     }
 
     /// Relays the complete lines of `chunk` (with any carried-over start) and keeps the rest.
     fn accept(&mut self, chunk: &[u8]) {
         let sink = match &self.sink {
-            Destination::Lines(sink) => sink,
+            Destination::Lines(sink) => Arc::clone(sink),
             Destination::Capture(capture) => {
                 // Past the limit the rest is dropped; the executor stops the command.
                 capture.push(chunk);
@@ -226,20 +275,27 @@ impl StreamRelay {
         match chunk.iter().rposition(|&b| b == b'\n') {
             Some(last) => {
                 let (lines, rest) = chunk.split_at(last + 1);
-                if self.partial.is_empty() {
-                    sink.write_lines(lines);
+                let written = if self.partial.is_empty() {
+                    sink.write_lines(lines)
                 } else {
                     self.partial.extend_from_slice(lines);
-                    sink.write_lines(&self.partial);
+                    let written = sink.write_lines(&self.partial);
                     self.partial.clear();
-                }
+                    written
+                };
+                self.note(written);
+                self.open_line = false;
                 self.partial.extend_from_slice(rest);
             }
             None => self.partial.extend_from_slice(chunk),
         }
         if self.partial.len() >= MAX_PARTIAL_LINE {
-            sink.write_lines(&self.partial);
+            let written = sink.write_lines(&self.partial);
+            self.note(written);
+            self.open_line = true;
             self.partial.clear();
+            // A long line's buffer is not kept for the short lines that usually follow.
+            self.partial.shrink_to(64 * 1024);
         }
     }
 }
@@ -339,8 +395,12 @@ pub(crate) mod tests {
             "the kept write end stays open"
         );
         assert_eq!(out.text(), "one\ntwo\n");
-        relay.finish();
-        assert_eq!(out.text(), "one\ntwo\nthr");
+        assert_eq!(relay.finish().1, None);
+        assert_eq!(
+            out.text(),
+            "one\ntwo\nthr\n",
+            "the missing newline is added"
+        );
     }
 
     #[test]
@@ -355,16 +415,64 @@ pub(crate) mod tests {
         }
         assert!(relay.partial.len() < MAX_PARTIAL_LINE);
         assert!(out.text().len() >= MAX_PARTIAL_LINE);
+        relay.finish();
+        assert!(out.text().ends_with("x\n"), "an open long line is ended");
+    }
+
+    #[test]
+    fn a_long_line_ending_at_a_piece_boundary_gets_its_newline() {
+        let out = SharedVec::default();
+        let (mut relay, mut writer) = relay_over_pipe(out.sink(), true);
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..MAX_PARTIAL_LINE / buf.len() {
+            writer.write_all(&buf.clone()).expect("write");
+            relay.pump(&mut buf, 100);
+        }
+        assert!(relay.partial.is_empty() && relay.open_line);
+        relay.finish();
+        assert_eq!(out.text().len(), MAX_PARTIAL_LINE + 1);
+        assert!(out.text().ends_with('\n'));
+    }
+
+    struct DiskFull;
+
+    impl Write for DiskFull {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(libc::ENOSPC))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_the_relays_loss() {
+        let sink = Arc::new(LineSink::from_writer(Box::new(DiskFull)));
+        let (mut relay, mut writer) = relay_over_pipe(sink, true);
+        writer.write_all(b"one\n").expect("write");
+        relay.pump(&mut [0u8; 16], 100);
+        let (_, lost) = relay.finish();
+        assert!(
+            lost.is_some_and(|why| why.contains("No space left on device")),
+            "the loss is reported with its cause"
+        );
     }
 
     #[test]
     fn broken_pipe_silences_the_sink() {
         let calls = Arc::new(Mutex::new(0));
         let sink = LineSink::from_writer(Box::new(BrokenPipe(Arc::clone(&calls))));
-        sink.write_lines(b"a\n");
+        let closed = Arc::new(Mutex::new(0));
+        let seen = Arc::clone(&closed);
+        sink.when_closed(move || *seen.lock().expect("lock") += 1);
+        assert!(sink.write_lines(b"a\n").is_err());
         assert!(sink.is_silent());
-        sink.write_lines(b"b\n");
-        sink.write_lines(b"c\n");
+        assert!(
+            sink.write_lines(b"b\n").is_err(),
+            "discarded output is lost"
+        );
+        assert!(sink.write_lines(b"c\n").is_err());
+        assert_eq!(*closed.lock().expect("lock"), 1, "the hook runs once");
         assert_eq!(
             *calls.lock().expect("lock"),
             1,
@@ -378,7 +486,7 @@ pub(crate) mod tests {
         let path = dir.path().join("out.txt");
         std::fs::write(&path, "before\n").expect("write");
         let sink = LineSink::file(&path).expect("open");
-        sink.write_lines(b"after\n");
+        sink.write_lines(b"after\n").expect("written");
         assert_eq!(
             std::fs::read_to_string(&path).expect("read"),
             "before\nafter\n"
@@ -393,7 +501,7 @@ pub(crate) mod tests {
         drop(writer);
         let mut buf = [0u8; 16];
         assert_eq!(relay.pump(&mut buf, 100), Pipe::Closed, "hung up");
-        assert!(relay.finish().is_none(), "not kept");
-        assert_eq!(out.text(), "last");
+        assert!(relay.finish().0.is_none(), "not kept");
+        assert_eq!(out.text(), "last\n");
     }
 }

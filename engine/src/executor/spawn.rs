@@ -117,8 +117,11 @@ impl SpawnExecutor {
             started();
         }
         let pipes = [stdout.into_pipe(), stderr.into_pipe()];
-        let exit = Watch::new(child, pipes, spec, stop).run(&self.leftovers, &self.pipes);
-        outcome(Some(started), exit)
+        let (exit, lost) = Watch::new(child, pipes, spec, stop).run(&self.leftovers, &self.pipes);
+        RunOutcome {
+            output_lost: lost,
+            ..outcome(Some(started), exit)
+        }
     }
 
     /// The environment every task starts from (this process's, with the engine's exports).
@@ -218,6 +221,7 @@ fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {
         started,
         finished: SystemTime::now(),
         exit,
+        output_lost: None,
     }
 }
 

@@ -201,10 +201,10 @@ fn tasks_start_with_default_sigpipe_and_no_blocked_signals() {
 }
 
 #[test]
-fn partial_last_line_is_flushed() {
+fn partial_last_line_is_flushed_with_its_newline() {
     let out = SharedVec::default();
     assert_eq!(run(&spec("printf 'a\\nb'", &out)).exit, Exit::Code(0));
-    assert_eq!(out.text(), "a\nb");
+    assert_eq!(out.text(), "a\nb\n");
 }
 
 #[test]
@@ -437,10 +437,35 @@ fn stopped_task_may_exit_with_a_code() {
         run(&s).exit,
         Exit::Stopped {
             reason: StopReason::Timeout,
-            signal: None,
+            signal: Some(libc::SIGINT),
             code: Some(7)
         }
     );
+}
+
+#[test]
+fn stopped_task_exiting_zero_is_still_stopped_by_the_signal_it_answered() {
+    let mut s = spec(
+        "trap 'exit 0' INT TERM; sleep 30 & wait",
+        &SharedVec::default(),
+    );
+    s.timeout = Some(Duration::from_millis(100));
+    assert_eq!(
+        run(&s).exit,
+        Exit::Stopped {
+            reason: StopReason::Timeout,
+            signal: Some(libc::SIGINT),
+            code: Some(0)
+        }
+    );
+}
+
+#[test]
+fn walltime_and_signalwait_beyond_the_clock_saturate() {
+    let mut s = spec("echo ok", &SharedVec::default());
+    s.timeout = Some(Duration::MAX);
+    s.signalwait = Duration::MAX;
+    assert_eq!(run(&s).exit, Exit::Code(0));
 }
 
 #[test]
@@ -576,7 +601,7 @@ fn kept_pipes_carry_each_tasks_output_whole() {
         let lines: String = (1..=i).map(|n| format!("{n}\n")).collect();
         let text = out.text();
         assert!(
-            text == format!("{lines}tailerr\n") || text == format!("{lines}err\ntail"),
+            text == format!("{lines}tail\nerr\n") || text == format!("{lines}err\ntail\n"),
             "task {i}: {text:?}"
         );
     }
@@ -601,7 +626,7 @@ fn without_a_pidfd_output_is_whole_and_no_pipe_is_kept() {
     };
     let pipes = [stdout.into_pipe(), stderr.into_pipe()];
     let exit = Watch::new(child, pipes, &s, &stop).run(&executor.leftovers, &executor.pipes);
-    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(exit, (Exit::Code(0), None));
     assert_eq!(out.text(), "a\nb\n");
     assert_eq!(executor.pipes.idle_count(), 0, "no pipe kept");
     // With its pidfd, the same task leaves both pipes to be kept.

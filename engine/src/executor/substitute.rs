@@ -36,9 +36,10 @@ pub struct Substitution<'a> {
 }
 
 impl Substitution<'_> {
-    /// A substitution's time runs out at `walltime` from now.
+    /// A substitution's time runs out at `walltime` from now; never, when that is beyond what
+    /// the clock can hold.
     pub fn deadline_after(walltime: Option<Duration>) -> Option<Instant> {
-        walltime.map(|w| Instant::now() + w)
+        walltime.and_then(|w| Instant::now().checked_add(w))
     }
 }
 

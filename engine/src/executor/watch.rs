@@ -3,7 +3,7 @@
 //! timeout; and the stop escalation (SIGINT, SIGTERM, SIGKILL `signalwait` apart) it drives.
 
 use super::pipes::{PipePool, RelayPipe};
-use super::relay::{Destination, Pipe, StreamRelay};
+use super::relay::{Destination, Lost, Pipe, StreamRelay};
 use super::spawn::BASH;
 use super::subreaper::{self, GroupState, Leftovers};
 use super::sys;
@@ -46,8 +46,22 @@ struct Stopping {
     reason: StopReason,
     /// How many signals of [`ESCALATION`] have been sent.
     sent: usize,
-    /// When to send the next one (or, after SIGKILL, to stop waiting).
-    next_at: Instant,
+    /// When to send the next one (or, after SIGKILL, to stop waiting); `None` when that is
+    /// further away than an [`Instant`] can say (a `signalwait` of centuries): never.
+    next_at: Option<Instant>,
+}
+
+impl Stopping {
+    /// The last signal sent: what a leader that exits by itself afterwards answered.
+    fn last_sent(&self) -> libc::c_int {
+        ESCALATION[self.sent.clamp(1, ESCALATION.len()) - 1]
+    }
+}
+
+/// `now + wait`, or `None` (never) when that instant cannot be represented: a walltime or a
+/// `signalwait` too large for the clock saturates instead of panicking the slot.
+fn after(now: Instant, wait: Duration) -> Option<Instant> {
+    now.checked_add(wait)
 }
 
 /// Whether a stop can still make progress.
@@ -76,6 +90,8 @@ pub(super) struct Watch<'a> {
     signalwait: Duration,
     stopping: Option<Stopping>,
     leftovers: Leftover,
+    /// Why output of the task was lost, from the first relay that lost some.
+    lost: Option<Lost>,
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -113,21 +129,47 @@ impl<'a> Watch<'a> {
             pidfd,
             relays: [relay(&spec.stdout, out), relay(&spec.stderr, err)],
             stop,
-            walltime: spec.timeout.map(|t| Instant::now() + t),
+            walltime: spec.timeout.and_then(|t| after(Instant::now(), t)),
             signalwait: spec.signalwait,
             stopping: None,
             leftovers: spec.leftovers,
+            lost: None,
         }
     }
 
     /// Waits for the leader while relaying output and escalating a stop, then collects the
     /// leader and whatever of its group hs is responsible for. Its relay pipes go back to `pipes`
-    /// when nothing of the group is left to write to them.
-    pub(super) fn run(self, leftovers: &Leftovers, pipes: &PipePool) -> Exit {
+    /// when nothing of the group is left to write to them. Also says why output the task wrote
+    /// was lost, if it was.
+    pub(super) fn run(self, leftovers: &Leftovers, pipes: &PipePool) -> (Exit, Option<Lost>) {
         READ_BUF.with_borrow_mut(|buf| self.run_with(buf, leftovers, pipes))
     }
 
-    fn run_with(mut self, buf: &mut [u8], leftovers: &Leftovers, pipes: &PipePool) -> Exit {
+    /// Ends `relay`, keeping the first loss it reports; returns its pipe if the engine held it.
+    fn end_relay(&mut self, relay: StreamRelay) -> Option<RelayPipe> {
+        let (pipe, lost) = relay.finish();
+        if let Some(why) = lost {
+            self.lost.get_or_insert(why);
+        }
+        pipe
+    }
+
+    fn run_with(
+        mut self,
+        buf: &mut [u8],
+        leftovers: &Leftovers,
+        pipes: &PipePool,
+    ) -> (Exit, Option<Lost>) {
+        let exit = self.wait_and_collect(buf, leftovers, pipes);
+        (exit, self.lost)
+    }
+
+    fn wait_and_collect(
+        &mut self,
+        buf: &mut [u8],
+        leftovers: &Leftovers,
+        pipes: &PipePool,
+    ) -> Exit {
         let ended = self.wait_leader(buf);
         let stopping = self.stopping.take();
         let killed = stopping.is_some() || self.leftovers == Leftover::Kill;
@@ -158,9 +200,10 @@ impl<'a> Watch<'a> {
         // Take what the group wrote, but do not wait for an end of file: background processes
         // may hold the pipes open indefinitely. Whatever a finished member wrote is in the
         // pipe by now, so a pipe found empty here can be kept.
-        for mut relay in self.relays.iter_mut().filter_map(Option::take) {
+        let relays: Vec<StreamRelay> = self.relays.iter_mut().filter_map(Option::take).collect();
+        for mut relay in relays {
             let state = relay.pump(buf, READS_PER_WAKE);
-            if let Some(pipe) = relay.finish()
+            if let Some(pipe) = self.end_relay(relay)
                 && reusable
                 && state == Pipe::Empty
             {
@@ -172,7 +215,15 @@ impl<'a> Watch<'a> {
             Err(e) => return Exit::SpawnFailed(format!("lost track of {BASH} ({e})")),
         };
         match (stopping, status) {
-            (Some(s), Some(status)) => stopped(s.reason, Some(status)),
+            (Some(s), Some(status)) => {
+                let mut exit = stopped(s.reason, Some(status));
+                if let Exit::Stopped { signal, .. } = &mut exit {
+                    // A leader that exited with a code after the stop answered hs's signal:
+                    // the run is recorded as stopped by it, whatever the code.
+                    signal.get_or_insert(s.last_sent());
+                }
+                exit
+            }
             (Some(s), None) => Exit::Stopped {
                 reason: s.reason,
                 signal: Some(libc::SIGKILL),
@@ -235,14 +286,14 @@ impl<'a> Watch<'a> {
                 }
             }
 
-            for (i, slot) in self.relays.iter_mut().enumerate() {
+            for i in 0..self.relays.len() {
                 if fds[RELAYS + i].revents != 0
-                    && let Some(relay) = slot
+                    && let Some(relay) = &mut self.relays[i]
                     && relay.pump(buf, READS_PER_WAKE) == Pipe::Closed
-                    && let Some(relay) = slot.take()
+                    && let Some(relay) = self.relays[i].take()
                 {
                     // Its writers are gone, or reading failed: such a pipe is not kept.
-                    drop(relay.finish());
+                    drop(self.end_relay(relay));
                 }
             }
             if self.stopping.is_none() && self.relays.iter().flatten().any(|r| r.overflowed()) {
@@ -265,7 +316,7 @@ impl<'a> Watch<'a> {
         self.stopping = Some(Stopping {
             reason,
             sent: 1,
-            next_at: now + self.signalwait,
+            next_at: after(now, self.signalwait),
         });
     }
 
@@ -274,7 +325,7 @@ impl<'a> Watch<'a> {
         let Some(s) = &mut self.stopping else {
             return Escalation::Waiting;
         };
-        if now < s.next_at {
+        if s.next_at.is_none_or(|t| now < t) {
             return Escalation::Waiting;
         }
         if s.sent == ESCALATION.len() {
@@ -287,14 +338,14 @@ impl<'a> Watch<'a> {
         } else {
             self.signalwait
         };
-        s.next_at = now + pause;
+        s.next_at = after(now, pause);
         Escalation::Waiting
     }
 
     /// Until the next timer: the walltime, or the next escalation step while stopping.
     fn poll_timeout(&self, now: Instant) -> Option<Duration> {
         let wake = match &self.stopping {
-            Some(s) => Some(s.next_at),
+            Some(s) => s.next_at,
             None => self.walltime,
         };
         let timeout = wake.map(|t| t.saturating_duration_since(now));

@@ -85,6 +85,11 @@ pub struct EngineSummary {
     pub done: u64,
     pub failed: u64,
     pub returned: u64,
+    /// Running tasks stopped because the engine or its controller was stopping (counted in
+    /// `returned` too): what makes `hs client` exit 4.
+    pub interrupted: u64,
+    /// Tasks whose output could not be written (counted in `failed` too).
+    pub output_lost: u64,
 }
 
 /// Run an engine until the controller drains it, it idles out, or `control` stops it.

@@ -16,6 +16,7 @@ impl Engine {
     pub(super) fn absorb(&mut self, finished: Vec<SlotDone>) {
         for done in finished {
             if done.interrupted {
+                self.summary.interrupted += 1;
                 self.hand_back(&done.result);
             } else if killed_by_stop_signal(&done.result) {
                 if self.signalled.is_some() {
@@ -33,6 +34,9 @@ impl Engine {
         self.summary.done += 1;
         if !result.succeeded() {
             self.summary.failed += 1;
+        }
+        if result.outcome == Outcome::OutputError {
+            self.summary.output_lost += 1;
         }
         self.unsent_since.get_or_insert_with(Instant::now);
         self.unsent.push(result);
@@ -99,14 +103,18 @@ impl Engine {
         };
         self.absorb(finished);
         self.unsent_since = None;
-        let results = Results {
-            results: std::mem::take(&mut self.unsent),
-        };
-        if self.send(&results) {
-            self.unacked
-                .extend(results.results.into_iter().map(|r| (r.id, r)));
-        } else {
-            self.unsent = results.results;
+        // Large commands make large results: each message stays within a frame.
+        let bundles = crate::bundle::split(std::mem::take(&mut self.unsent), |r| {
+            crate::bundle::result_bytes(r)
+        });
+        for results in bundles {
+            let results = Results { results };
+            if self.send(&results) {
+                self.unacked
+                    .extend(results.results.into_iter().map(|r| (r.id, r)));
+            } else {
+                self.unsent.extend(results.results);
+            }
         }
     }
 }
