@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use hs_broker::reactor::{Core, Effect};
 use hs_broker::store::{MemoryStore, TaskRecord};
-use hs_broker::{BindSet, BrokerConfig, EngineInfo, ResultSink};
+use hs_broker::{BindSet, ControllerConfig, EngineInfo, ResultSink};
 use hs_engine::protocol::{FromEngine, Register, Results, ToEngine};
 use hs_engine::task::{Outcome, Task, TaskResult};
 use uuid::Uuid;
@@ -37,7 +37,7 @@ fn arg(n: usize, default: usize) -> usize {
 
 fn main() {
     let (engines, slots, tasks) = (arg(1, 100), arg(2, 8) as u32, arg(3, 500_000));
-    let cfg = BrokerConfig::new("a-bench-key-0123456789".into(), BindSet::default());
+    let cfg = ControllerConfig::new("a-bench-key-0123456789".into(), BindSet::default());
     let mut core = Core::new(cfg, Box::new(MemoryStore::new()));
     let mut sink = Count::default();
     let start = Instant::now();

@@ -10,8 +10,8 @@ use hs_engine::protocol::{
 };
 use uuid::Uuid;
 
-use crate::config::{BindSet, BrokerConfig};
-use crate::control::BrokerControl;
+use crate::config::{BindSet, ControllerConfig};
+use crate::control::RunControl;
 use crate::feed::{FeedMessage, FeedReceiver};
 use crate::reactor::{Core, Effect};
 use crate::sessions::{Arrival, Sessions};
@@ -31,7 +31,7 @@ const CLIENT_BATCH: usize = 256;
 const FEED_BUNDLES_PER_TURN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BrokerError {
+pub enum RunError {
     #[error(
         "{endpoint} is already in use: stop whatever listens there or choose another port with -p"
     )]
@@ -60,21 +60,21 @@ pub enum BrokerError {
          runs twice", stored.lines, stored.source, stored.submission
     )]
     InputStopped {
-        cause: Box<BrokerError>,
+        cause: Box<RunError>,
         stored: InputProgress,
     },
 }
 
 /// How a run ended.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct BrokerSummary {
+pub struct ControllerSummary {
     pub submitted: u64,
     pub succeeded: u64,
     pub failed: u64,
     /// Tasks never finished because the run was aborted or stopped.
     pub unfinished: u64,
     pub aborted: bool,
-    /// Scheduling was stopped ([`BrokerControl::stop_scheduling`]) before all work was done.
+    /// Scheduling was stopped ([`RunControl::stop_scheduling`]) before all work was done.
     pub stopped: bool,
 }
 
@@ -95,10 +95,10 @@ pub struct Broker {
 impl Broker {
     /// Bind the sockets. Errors here (port in use, bad address) happen before any work starts.
     pub fn bind(
-        cfg: BrokerConfig,
+        cfg: ControllerConfig,
         ctx: &zmq::Context,
         store: Box<dyn TaskStore>,
-    ) -> Result<Broker, BrokerError> {
+    ) -> Result<Broker, RunError> {
         let sockets = Sockets::bind(ctx, &cfg.bind)?;
         let key = cfg.key.as_bytes();
         if cfg.mode == Mode::Clear {
@@ -140,13 +140,13 @@ impl Broker {
         &mut self,
         feed: Option<FeedReceiver>,
         sink: &mut dyn ResultSink,
-        control: &BrokerControl,
-    ) -> Result<BrokerSummary, BrokerError> {
+        control: &RunControl,
+    ) -> Result<ControllerSummary, RunError> {
         self.serve(feed, sink, control).map_err(|cause| {
             // Say how far the input got, and how to finish it.
             match self.core.input_stopped() {
-                Some(stored) if !matches!(cause, BrokerError::InputStopped { .. }) => {
-                    BrokerError::InputStopped {
+                Some(stored) if !matches!(cause, RunError::InputStopped { .. }) => {
+                    RunError::InputStopped {
                         cause: Box::new(cause),
                         stored: stored.clone(),
                     }
@@ -162,8 +162,8 @@ impl Broker {
         &mut self,
         feed: Option<FeedReceiver>,
         sink: &mut dyn ResultSink,
-        control: &BrokerControl,
-    ) -> Result<BrokerSummary, BrokerError> {
+        control: &RunControl,
+    ) -> Result<ControllerSummary, RunError> {
         let cfg = self.core.config().clone();
         if feed.is_none() && !cfg.forever {
             self.core.end_input();
@@ -229,7 +229,7 @@ impl Broker {
                     items.push(f.socket.as_poll_item(zmq::POLLIN));
                 }
                 hs_engine::transport::poll(&mut items, wait.as_millis() as i64).map_err(
-                    |source| BrokerError::Zmq {
+                    |source| RunError::Zmq {
                         context: "polling".into(),
                         source,
                     },
@@ -270,7 +270,7 @@ impl Broker {
         &mut self,
         feed: &FeedReceiver,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         // Take up to FEED_BUNDLES_PER_TURN bundles while the core wants them, then let engines
         // and clients have their say.
         for _ in 0..FEED_BUNDLES_PER_TURN {
@@ -295,7 +295,7 @@ impl Broker {
 
     /// Opened, decoded messages waiting on the engine socket, with the engines whose
     /// handshakes opened their sessions. Handshake messages are answered here.
-    fn receive_engines(&mut self) -> Result<Vec<(Uuid, FromEngine)>, BrokerError> {
+    fn receive_engines(&mut self) -> Result<Vec<(Uuid, FromEngine)>, RunError> {
         let mut decoded = Vec::new();
         for (route, frames) in routed(&self.sockets.engines, ENGINE_BATCH, "engines")? {
             let now = Instant::now();
@@ -333,7 +333,7 @@ impl Broker {
     /// the id its handshake named. A request that opens but cannot be decoded comes as the
     /// reason to refuse it: the core answers it in its place among the others (a client that
     /// pipelines requests takes the answers in order).
-    fn receive_clients(&mut self) -> Result<Vec<ClientRequest>, BrokerError> {
+    fn receive_clients(&mut self) -> Result<Vec<ClientRequest>, RunError> {
         let mut requests = Vec::new();
         for (route, frames) in routed(&self.sockets.clients, CLIENT_BATCH, "clients")? {
             let now = Instant::now();
@@ -361,7 +361,7 @@ impl Broker {
 
     /// Send what the core decided, in order. A bundle of tasks that cannot reach its engine goes
     /// back to the queue ([`Core::bundle_undelivered`]), which may decide more.
-    fn send_effects(&mut self) -> Result<(), BrokerError> {
+    fn send_effects(&mut self) -> Result<(), RunError> {
         loop {
             let effects = self.core.take_effects();
             if effects.is_empty() {
@@ -441,9 +441,9 @@ fn reply(socket: &zmq::Socket, route: Vec<u8>, frames: Vec<Vec<u8>>) {
 
 /// A handler's outcome, with a store outage let through: what it could not do waits (see
 /// `reactor/outage.rs`), and the loop goes on until the outage lasts too long.
-fn ride_out(r: Result<(), BrokerError>) -> Result<(), BrokerError> {
+fn ride_out(r: Result<(), RunError>) -> Result<(), RunError> {
     match r {
-        Err(BrokerError::Store(e)) if e.is_transient() => {
+        Err(RunError::Store(e)) if e.is_transient() => {
             tracing::debug!("carrying on through a database outage: {e}");
             Ok(())
         }
@@ -459,9 +459,9 @@ type ClientRequest = (Vec<u8>, Uuid, Result<FromClient, String>);
 type Routed = (Vec<u8>, Vec<Vec<u8>>);
 
 /// The messages waiting on a ROUTER socket (at most `batch`).
-fn routed(socket: &zmq::Socket, batch: usize, peers: &str) -> Result<Vec<Routed>, BrokerError> {
+fn routed(socket: &zmq::Socket, batch: usize, peers: &str) -> Result<Vec<Routed>, RunError> {
     let messages =
-        hs_engine::transport::recv_waiting(socket, batch).map_err(|source| BrokerError::Zmq {
+        hs_engine::transport::recv_waiting(socket, batch).map_err(|source| RunError::Zmq {
             context: format!("receiving from {peers}"),
             source,
         })?;

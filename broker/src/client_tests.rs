@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::client::*;
 use crate::store::{SqliteStore, TaskStore};
-use crate::{BindSet, BrokerConfig, ControllerBuilder, EngineInfo, ResultSink, Running};
+use crate::{BindSet, ControllerBuilder, ControllerConfig, EngineInfo, ResultSink, Running};
 
 struct Discard;
 
@@ -44,10 +44,10 @@ struct Controller {
 }
 
 impl Controller {
-    fn start(dir: &std::path::Path, tune: impl FnOnce(&mut BrokerConfig)) -> Controller {
+    fn start(dir: &std::path::Path, tune: impl FnOnce(&mut ControllerConfig)) -> Controller {
         let key = hs_engine::protocol::generate_key();
         let any = || vec!["tcp://127.0.0.1:*".to_string()];
-        let mut cfg = BrokerConfig::new(
+        let mut cfg = ControllerConfig::new(
             key.clone(),
             BindSet {
                 engines: any(),
@@ -431,7 +431,7 @@ struct WithFake {
     dir: tempfile::TempDir,
 }
 
-fn with_fake_engine(tune: impl FnOnce(&mut BrokerConfig)) -> WithFake {
+fn with_fake_engine(tune: impl FnOnce(&mut ControllerConfig)) -> WithFake {
     let dir = tempfile::tempdir().unwrap();
     let c = Controller::start(dir.path(), tune);
     let mut client = Client::connect_with(&c.info, quick()).unwrap();

@@ -14,7 +14,7 @@ pub struct BindSet {
 }
 
 #[derive(Clone, Debug)]
-pub struct BrokerConfig {
+pub struct ControllerConfig {
     pub controller_id: Uuid,
     /// Shared key: every connection proves it in a handshake, and session keys come from it.
     pub key: String,
@@ -75,9 +75,9 @@ pub struct BrokerConfig {
     pub resumed: Vec<Uuid>,
 }
 
-impl BrokerConfig {
+impl ControllerConfig {
     pub fn new(key: String, bind: BindSet) -> Self {
-        BrokerConfig {
+        ControllerConfig {
             controller_id: Uuid::new_v4(),
             key,
             mode: Mode::Sealed,

@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Shared switch checked on every turn of the broker loop (at least every 50 ms). Requests only
 /// ever get stronger: drain < stop scheduling < abort.
 #[derive(Debug, Default)]
-pub struct BrokerControl(AtomicU8);
+pub struct RunControl(AtomicU8);
 
 const DRAIN: u8 = 1;
 const STOP_SCHEDULING: u8 = 2;
 const ABORT: u8 = 3;
 
-impl BrokerControl {
+impl RunControl {
     pub fn new() -> Self {
         Self::default()
     }
@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn requests_only_get_stronger() {
-        let c = BrokerControl::new();
+        let c = RunControl::new();
         c.stop_scheduling();
         c.drain();
         assert!(c.draining() && c.scheduling_stopped() && !c.aborted());

@@ -8,7 +8,7 @@
 //! Every controller in hs is set up with [`ControllerBuilder`]: it owns the ZeroMQ context, the
 //! store, the broker, the input feed and any engines in the same process; it binds the sockets
 //! (so a port in use is reported before anything starts), serves until the work is done or its
-//! [`BrokerControl`] says stop, and ends cleanly, which lets tests and the in-process
+//! [`RunControl`] says stop, and ends cleanly, which lets tests and the in-process
 //! `hs cluster` run it on a thread as well as through the binary.
 //!
 //! [`client`] is the other side of the controller's client socket: a library for programs
@@ -40,9 +40,9 @@ pub use hs_client as client;
 pub use hs_protocol::connection;
 pub use hs_store as store;
 
-pub use broker::{Broker, BrokerError, BrokerSummary};
-pub use config::{BindSet, BrokerConfig};
-pub use control::BrokerControl;
+pub use broker::{Broker, ControllerSummary, RunError};
+pub use config::{BindSet, ControllerConfig};
+pub use control::RunControl;
 pub use controller::{Controller, ControllerBuilder, ControllerError, RunSummary, Running};
 pub use registry::EngineInfo;
 pub use sink::ResultSink;

@@ -1,7 +1,7 @@
 //! How many tasks an engine may hold at once: its slots, plus a prefetch so that no slot waits
 //! for a round trip to the controller between two tasks.
 //!
-//! A prefetch set by the caller ([`BrokerConfig::prefetch`](crate::BrokerConfig)) is used as it
+//! A prefetch set by the caller ([`ControllerConfig::prefetch`](crate::ControllerConfig)) is used as it
 //! is. Otherwise it follows how long the engine's tasks take: before any has finished it is
 //! twice the slots (at least 16); then it is enough queued work for about [`LOOKAHEAD`] per slot,
 //! between one and [`MOST_PER_SLOT`] tasks per slot. Engines report results once half of what

@@ -2,7 +2,7 @@
 
 use hs_engine::protocol::MAX_FRAME_BYTES;
 
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 
 pub struct Sockets {
     /// Engines connect DEALERs here.
@@ -15,8 +15,8 @@ pub struct Sockets {
     pub bound: crate::config::BindSet,
 }
 
-fn opt(what: &str) -> impl FnOnce(zmq::Error) -> BrokerError + '_ {
-    move |source| BrokerError::Zmq {
+fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
+    move |source| RunError::Zmq {
         context: format!("setting {what}"),
         source,
     }
@@ -28,8 +28,8 @@ fn opt(what: &str) -> impl FnOnce(zmq::Error) -> BrokerError + '_ {
 /// of a large cluster took several such rounds. The kernel caps it at `net.core.somaxconn`.
 const BACKLOG: i32 = 4096;
 
-fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
-    let s = ctx.socket(zmq::ROUTER).map_err(|source| BrokerError::Zmq {
+fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {
+    let s = ctx.socket(zmq::ROUTER).map_err(|source| RunError::Zmq {
         context: "creating a ROUTER".into(),
         source,
     })?;
@@ -50,17 +50,17 @@ fn router(ctx: &zmq::Context) -> Result<zmq::Socket, BrokerError> {
     Ok(s)
 }
 
-fn bind_all(socket: &zmq::Socket, endpoints: &[String]) -> Result<Vec<String>, BrokerError> {
+fn bind_all(socket: &zmq::Socket, endpoints: &[String]) -> Result<Vec<String>, RunError> {
     let mut bound = Vec::new();
     for ep in endpoints {
         socket.bind(ep).map_err(|source| match source {
-            zmq::Error::EADDRINUSE => BrokerError::AddressInUse {
+            zmq::Error::EADDRINUSE => RunError::AddressInUse {
                 endpoint: ep.clone(),
             },
-            zmq::Error::EADDRNOTAVAIL | zmq::Error::ENODEV => BrokerError::AddressUnavailable {
+            zmq::Error::EADDRNOTAVAIL | zmq::Error::ENODEV => RunError::AddressUnavailable {
                 endpoint: ep.clone(),
             },
-            source => BrokerError::Zmq {
+            source => RunError::Zmq {
                 context: format!("binding {ep}"),
                 source,
             },
@@ -76,10 +76,10 @@ fn bind_all(socket: &zmq::Socket, endpoints: &[String]) -> Result<Vec<String>, B
 }
 
 impl Sockets {
-    pub fn bind(ctx: &zmq::Context, bind: &crate::config::BindSet) -> Result<Sockets, BrokerError> {
+    pub fn bind(ctx: &zmq::Context, bind: &crate::config::BindSet) -> Result<Sockets, RunError> {
         let engines = router(ctx)?;
         let clients = router(ctx)?;
-        let heartbeat = ctx.socket(zmq::PUB).map_err(|source| BrokerError::Zmq {
+        let heartbeat = ctx.socket(zmq::PUB).map_err(|source| RunError::Zmq {
             context: "creating the PUB socket".into(),
             source,
         })?;

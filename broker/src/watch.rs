@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-/// Most unfinished watched tasks one client may have by default (`BrokerConfig`); more is
+/// Most unfinished watched tasks one client may have by default (`ControllerConfig`); more is
 /// refused until some finish.
 pub const MAX_WATCHED_PER_CLIENT: usize = 100_000;
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hs_broker::store::TaskRecord;
-use hs_broker::{BindSet, BrokerConfig, BrokerSummary, ControllerBuilder, EngineInfo};
+use hs_broker::{BindSet, ControllerBuilder, ControllerConfig, ControllerSummary, EngineInfo};
 use hs_broker::{ResultSink, Running, feed};
 use hs_engine::engine::{Endpoints, EngineConfig, EngineControl, OutputConfig, StopMode};
 use hs_engine::executor::LineSink;
@@ -86,7 +86,7 @@ fn engine_on(host: Option<&str>, endpoints: Endpoints, key: &str) -> EngineConfi
 impl Cluster {
     fn start(affinity_wait: Duration) -> Cluster {
         let key = hs_engine::protocol::generate_key();
-        let mut cfg = BrokerConfig::new(key.clone(), BindSet::default());
+        let mut cfg = ControllerConfig::new(key.clone(), BindSet::default());
         cfg.affinity_wait = affinity_wait;
         cfg.heartrate = Duration::from_millis(200);
         cfg.evict = Duration::from_secs(2);
@@ -130,7 +130,7 @@ impl Cluster {
     }
 
     /// End the input and wait (bounded) for the broker and engines to finish.
-    fn finish(mut self, limit: Duration) -> (BrokerSummary, Vec<Seen>) {
+    fn finish(mut self, limit: Duration) -> (ControllerSummary, Vec<Seen>) {
         if let Some(feed) = self.feed.take() {
             feed.finish().expect("broker takes the end");
         }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hs_broker::{BindSet, BrokerConfig, ControllerBuilder, EngineInfo, ResultSink};
+use hs_broker::{BindSet, ControllerBuilder, ControllerConfig, EngineInfo, ResultSink};
 use hs_engine::engine::{EngineConfig, OutputConfig};
 use hs_engine::executor::LineSink;
 use hs_engine::protocol::{
@@ -47,7 +47,7 @@ impl Client {
 fn submit_status_and_drain_through_the_client_socket() {
     let key = hs_engine::protocol::generate_key();
     let clients = format!("inproc://api-{}-c", uuid::Uuid::new_v4());
-    let mut cfg = BrokerConfig::new(
+    let mut cfg = ControllerConfig::new(
         key.clone(),
         BindSet {
             clients: vec![clients.clone()],

@@ -152,7 +152,8 @@ fn an_interrupted_server_stops_its_engines_tasks_and_a_restart_runs_them_at_once
         "the running tasks were stopped"
     );
     let client = wait_output(client, Duration::from_secs(20));
-    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    // Its running tasks were interrupted by the controller's stop: exit 4, not success.
+    assert_eq!(client.status.code(), Some(4), "{}", stderr(&client));
     assert_eq!(s.read("done.txt"), "", "nothing finished");
 
     // With the default restart grace (10 s) a task still marked as handed out would wait.

@@ -12,7 +12,7 @@ use hs_engine::engine::{
 
 use super::ControllerError;
 use crate::config::BindSet;
-use crate::control::BrokerControl;
+use crate::control::RunControl;
 
 /// Inproc endpoints for engines in this process, unique to one controller.
 pub(super) fn endpoints() -> Endpoints {
@@ -63,7 +63,7 @@ impl LocalEngines {
     pub(super) fn start(
         &mut self,
         ctx: &zmq::Context,
-        broker: &Arc<BrokerControl>,
+        broker: &Arc<RunControl>,
     ) -> Result<(), ControllerError> {
         let left = Arc::new(AtomicUsize::new(self.planned.len()));
         for plan in std::mem::take(&mut self.planned) {

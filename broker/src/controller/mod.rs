@@ -42,9 +42,9 @@ use hs_engine::engine::{
 };
 use uuid::Uuid;
 
-use crate::broker::{Broker, BrokerError, BrokerSummary};
-use crate::config::{BindSet, BrokerConfig};
-use crate::control::BrokerControl;
+use crate::broker::{Broker, ControllerSummary, RunError};
+use crate::config::{BindSet, ControllerConfig};
+use crate::control::RunControl;
 use crate::feed::{self, FeedReceiver, FeedSender, Feeder};
 use crate::sink::ResultSink;
 use crate::store::{InputProgress, MemoryStore, TaskRecord, TaskStore};
@@ -55,7 +55,7 @@ use local::LocalEngines;
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
     #[error(transparent)]
-    Broker(#[from] BrokerError),
+    Run(#[from] RunError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("the engine thread panicked")]
@@ -71,31 +71,31 @@ pub enum ControllerError {
 /// How a run ended: the broker's summary and, for each in-process engine, its own.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
-    pub broker: BrokerSummary,
+    pub broker: ControllerSummary,
     pub engines: Vec<EngineSummary>,
 }
 
 /// The settings of a controller not bound yet.
 pub struct ControllerBuilder {
-    cfg: BrokerConfig,
+    cfg: ControllerConfig,
     store: Option<Box<dyn TaskStore>>,
-    control: Arc<BrokerControl>,
+    control: Arc<RunControl>,
     local: Option<Endpoints>,
 }
 
 impl ControllerBuilder {
     /// A controller with these broker settings, the in-memory store, and a control of its own.
-    pub fn new(cfg: BrokerConfig) -> Self {
+    pub fn new(cfg: ControllerConfig) -> Self {
         ControllerBuilder {
             cfg,
             store: None,
-            control: Arc::new(BrokerControl::new()),
+            control: Arc::new(RunControl::new()),
             local: None,
         }
     }
 
     /// The broker's settings, to adjust before binding.
-    pub fn config(&mut self) -> &mut BrokerConfig {
+    pub fn config(&mut self) -> &mut ControllerConfig {
         &mut self.cfg
     }
 
@@ -107,7 +107,7 @@ impl ControllerBuilder {
 
     /// Stop it through `control` (one the caller made early, e.g. for signal handlers
     /// installed before anything else).
-    pub fn control(mut self, control: Arc<BrokerControl>) -> Self {
+    pub fn control(mut self, control: Arc<RunControl>) -> Self {
         self.control = control;
         self
     }
@@ -126,7 +126,7 @@ impl ControllerBuilder {
 
     /// Bind the sockets (a port in use, a bad address are reported here, before anything
     /// runs).
-    pub fn bind(self) -> Result<Controller, BrokerError> {
+    pub fn bind(self) -> Result<Controller, RunError> {
         let ControllerBuilder {
             mut cfg,
             store,
@@ -155,7 +155,7 @@ pub struct Controller {
     broker: Broker,
     feed: Option<FeedReceiver>,
     engines: LocalEngines,
-    control: Arc<BrokerControl>,
+    control: Arc<RunControl>,
     /// Last, so that it goes after every socket the controller made (see the module docs).
     ctx: zmq::Context,
 }
@@ -171,7 +171,7 @@ impl Controller {
     }
 
     /// Stops the run from outside (signals, tests, a launch supervisor).
-    pub fn control(&self) -> &Arc<BrokerControl> {
+    pub fn control(&self) -> &Arc<RunControl> {
         &self.control
     }
 
@@ -262,12 +262,12 @@ impl Controller {
 
 /// A controller running on its own thread.
 pub struct Running<S> {
-    control: Arc<BrokerControl>,
+    control: Arc<RunControl>,
     thread: JoinHandle<(Result<RunSummary, ControllerError>, S)>,
 }
 
 impl<S> Running<S> {
-    pub fn control(&self) -> &Arc<BrokerControl> {
+    pub fn control(&self) -> &Arc<RunControl> {
         &self.control
     }
 

@@ -17,7 +17,7 @@ use crate::registry::EngineInfo;
 #[derive(Clone, Default)]
 struct Statuses {
     seen: Arc<Mutex<Vec<i32>>>,
-    drain_after: Option<(usize, Arc<BrokerControl>)>,
+    drain_after: Option<(usize, Arc<RunControl>)>,
 }
 
 impl ResultSink for Statuses {
@@ -34,7 +34,8 @@ impl ResultSink for Statuses {
 
 fn builder() -> (ControllerBuilder, EngineConfig) {
     let key = hs_engine::protocol::generate_key();
-    let mut builder = ControllerBuilder::new(BrokerConfig::new(key.clone(), BindSet::default()));
+    let mut builder =
+        ControllerBuilder::new(ControllerConfig::new(key.clone(), BindSet::default()));
     let quiet = || Arc::new(LineSink::from_writer(Box::new(std::io::sink())));
     let engine = EngineConfig::new(
         builder.local_endpoints(),

@@ -12,7 +12,7 @@ use chrono::Utc;
 use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::sink::ResultSink;
 
 impl Core {
@@ -23,7 +23,7 @@ impl Core {
         &mut self,
         now: Instant,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         if !self.queue.pinned.due(now) {
             return Ok(());
         }

@@ -15,13 +15,13 @@ use hs_engine::protocol::{Cancel, CancelReply};
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 
 /// How often watched tasks still in the store are looked up for cancels made by others.
 const WATCHED_CHECK: Duration = Duration::from_secs(5);
 
 impl Core {
-    pub(super) fn apply_cancels(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub(super) fn apply_cancels(&mut self, now: Instant) -> Result<(), RunError> {
         self.watched_cancels(now)?;
         if !self.cfg.watch_cancels
             || (self.queue.is_empty()
@@ -76,7 +76,7 @@ impl Core {
     /// process cancelled there: nothing else would ever tell their watchers, since the
     /// scheduler simply skips them. Looked for every [`WATCHED_CHECK`], not every heartbeat,
     /// because there may be many.
-    fn watched_cancels(&mut self, now: Instant) -> Result<(), BrokerError> {
+    fn watched_cancels(&mut self, now: Instant) -> Result<(), RunError> {
         if !self.cfg.watch_cancels || self.watchers.is_empty() || now < self.next_watched_check {
             return Ok(());
         }
@@ -98,7 +98,7 @@ impl Core {
     }
 
     /// A client's `cancel {ids}`: stop what engines hold, cancel the rest in the store.
-    pub(super) fn cancel_for_client(&mut self, ids: Vec<Uuid>) -> Result<CancelReply, BrokerError> {
+    pub(super) fn cancel_for_client(&mut self, ids: Vec<Uuid>) -> Result<CancelReply, RunError> {
         let wanted: HashSet<Uuid> = ids.into_iter().collect();
         let leased = self.stop_leased(&wanted);
         // Remember them: an engine lost before it reports gives them back to the queue, where
@@ -116,7 +116,7 @@ impl Core {
     /// Cancel tasks no engine holds (waiting here, among a previous controller's orphans, or
     /// not yet taken from the store): record them as cancelled and tell their watchers.
     /// Returns how many were cancelled (the others had finished already or are unknown).
-    pub(super) fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, BrokerError> {
+    pub(super) fn cancel_waiting(&mut self, ids: &[Uuid]) -> Result<usize, RunError> {
         if ids.is_empty() {
             return Ok(0);
         }

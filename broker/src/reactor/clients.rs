@@ -9,8 +9,8 @@ use hs_engine::protocol::{
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
-use crate::control::BrokerControl;
+use crate::broker::RunError;
+use crate::control::RunControl;
 use crate::sink::ResultSink;
 
 /// Most tasks accepted (or cancelled) in one message.
@@ -24,8 +24,8 @@ impl Core {
         sender: Uuid,
         request: FromClient,
         sink: &mut dyn ResultSink,
-        control: &BrokerControl,
-    ) -> Result<(), BrokerError> {
+        control: &RunControl,
+    ) -> Result<(), RunError> {
         match request {
             FromClient::Submit(s) => self.submit(identity, sender, s, sink)?,
             FromClient::Status(_) => {
@@ -60,7 +60,7 @@ impl Core {
         sender: Uuid,
         submit: Submit,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         if self.input_done {
             self.refuse_client(
                 client,

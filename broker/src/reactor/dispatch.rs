@@ -20,7 +20,7 @@ use hs_protocol::bundle;
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::pinned::Pinned;
 
 /// What one engine may take this turn.
@@ -92,7 +92,7 @@ impl FairHolds {
 }
 
 impl Core {
-    pub(super) fn dispatch(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub(super) fn dispatch(&mut self, now: Instant) -> Result<(), RunError> {
         if !self.queue.is_empty() {
             let fair = FairHolds::new(self);
             let eligible: Vec<_> = self

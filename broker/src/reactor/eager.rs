@@ -9,7 +9,7 @@
 use hs_engine::task::{Task, TaskResult, sentinel};
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::store::TaskRecord;
 
 impl Core {
@@ -21,7 +21,7 @@ impl Core {
     }
 
     /// Take the retries counted since last time from the store, to the front of the queue.
-    pub(super) fn take_due_retries(&mut self) -> Result<(), BrokerError> {
+    pub(super) fn take_due_retries(&mut self) -> Result<(), RunError> {
         if self.retries_due == 0 {
             return Ok(());
         }

@@ -6,7 +6,7 @@ use hs_engine::protocol::{FromEngine, Reregister};
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::sink::ResultSink;
 
 impl Core {
@@ -18,7 +18,7 @@ impl Core {
         msg: FromEngine,
         now: Instant,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         let known = match self.registry.get_mut(&engine) {
             Some(info) => {
                 info.last_heard = now;

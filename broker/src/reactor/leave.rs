@@ -8,13 +8,13 @@ use hs_engine::protocol::{Drain, Held};
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::registry::EngineInfo;
 
 impl Core {
     /// An engine says it is leaving. What it hands back (the `returned` of its [`Bye`](hs_engine::protocol::Bye)) is not
     /// looked at: those tasks are all among its leases, which go back whole.
-    pub(super) fn bye(&mut self, engine: Uuid) -> Result<(), BrokerError> {
+    pub(super) fn bye(&mut self, engine: Uuid) -> Result<(), RunError> {
         let (info, held) = self.remove_engine(engine, false)?;
         if let Some(info) = info {
             let count = held as u64 + info.handed_back;
@@ -37,7 +37,7 @@ impl Core {
     /// An engine is draining: it gets nothing more, and the tasks it hands back (those it holds
     /// under the same lease, so a stale or repeated message changes nothing) go back to the
     /// front of the queue for other engines, without counting an attempt.
-    pub(super) fn leaving(&mut self, engine: Uuid, returned: &[Held]) -> Result<(), BrokerError> {
+    pub(super) fn leaving(&mut self, engine: Uuid, returned: &[Held]) -> Result<(), RunError> {
         let Some(info) = self.registry.get_mut(&engine) else {
             return Ok(());
         };
@@ -61,7 +61,7 @@ impl Core {
     }
 
     /// Evict engines that have been silent longer than the eviction time.
-    pub(super) fn evict_silent(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub(super) fn evict_silent(&mut self, now: Instant) -> Result<(), RunError> {
         let Some(deadline) = now.checked_sub(self.cfg.evict) else {
             return Ok(());
         };
@@ -73,7 +73,7 @@ impl Core {
     }
 
     /// Forget a lost engine and requeue what it held.
-    pub(super) fn engine_lost(&mut self, engine: Uuid, why: &str) -> Result<(), BrokerError> {
+    pub(super) fn engine_lost(&mut self, engine: Uuid, why: &str) -> Result<(), RunError> {
         let (info, count) = self.remove_engine(engine, true)?;
         let host = info.map(|i| i.host).unwrap_or_default();
         tracing::warn!("engine {engine} on {host} lost ({why}): {count} tasks requeued");
@@ -86,7 +86,7 @@ impl Core {
         &mut self,
         engine: Uuid,
         evicted: bool,
-    ) -> Result<(Option<EngineInfo>, usize), BrokerError> {
+    ) -> Result<(Option<EngineInfo>, usize), RunError> {
         let (info, held) = self.registry.remove(&engine);
         self.queue.pinned.engine_left();
         self.forget_engine(engine, evicted);
@@ -103,7 +103,7 @@ impl Core {
     /// A requeued task remembers the lease it was taken from: until it is handed out again, a
     /// late result counts only from that engine under that lease (it may have been running there
     /// when its engine went silent), never from any other peer.
-    pub(super) fn requeue(&mut self, leases: Vec<Lease>) -> Result<(), BrokerError> {
+    pub(super) fn requeue(&mut self, leases: Vec<Lease>) -> Result<(), RunError> {
         let cancelled: Vec<Uuid> = leases
             .iter()
             .map(|l| l.task.id)

@@ -10,7 +10,7 @@ use hs_engine::task::Task;
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::sink::ResultSink;
 use crate::store::{Scope, TaskRecord};
 
@@ -34,7 +34,7 @@ impl Core {
     /// the tasks a previous controller had handed out (see [`adopt_interrupted`]).
     ///
     /// [`adopt_interrupted`]: Self::adopt_interrupted
-    pub fn start(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub fn start(&mut self, now: Instant) -> Result<(), RunError> {
         if self.scheduler.scope != Scope::All {
             // Only a notice: a store that cannot answer it fails the run where it matters.
             if let Err(e) = self.tell_left_over() {
@@ -46,7 +46,7 @@ impl Core {
 
     /// The heartbeat's chores: acknowledge every result received, apply cancels made in the
     /// store, and evict engines silent for longer than the eviction time.
-    pub fn heartbeat(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub fn heartbeat(&mut self, now: Instant) -> Result<(), RunError> {
         self.flush_acks(true);
         if !self.store_down() {
             self.apply_cancels(now)?;
@@ -59,7 +59,7 @@ impl Core {
     /// runs short (which also tells whether the store has any left: see [`work_done`]).
     ///
     /// [`work_done`]: Self::work_done
-    pub fn prepare(&mut self, now: Instant, sink: &mut dyn ResultSink) -> Result<(), BrokerError> {
+    pub fn prepare(&mut self, now: Instant, sink: &mut dyn ResultSink) -> Result<(), RunError> {
         self.store_held(sink)?;
         self.end_reconciliation(now)?;
         if !self.halted() {
@@ -73,7 +73,7 @@ impl Core {
 
     /// After the messages of a turn: hand out bundles within the engines' credit, or, once
     /// nothing more is handed out, acknowledge every result received.
-    pub fn schedule(&mut self, now: Instant) -> Result<(), BrokerError> {
+    pub fn schedule(&mut self, now: Instant) -> Result<(), RunError> {
         if self.halted() || self.store_down() {
             self.flush_acks(true);
             return Ok(());
@@ -105,7 +105,7 @@ impl Core {
 
     /// Keep enough tasks at the broker for every engine's free credit, taking them from the store
     /// in batches (so a durable store is queried once per batch, not once per task).
-    pub(super) fn refill(&mut self) -> Result<(), BrokerError> {
+    pub(super) fn refill(&mut self) -> Result<(), RunError> {
         self.take_due_retries()?;
         if !self.store_dirty || self.queue.pinned.len() >= PINNED_MAX {
             return Ok(());
@@ -145,7 +145,7 @@ impl Core {
     /// A run that takes only its own tasks says, in one line, what earlier runs left in the
     /// store that it will not run (asked before it has submitted anything, so all of it is
     /// theirs), and how to run it.
-    fn tell_left_over(&mut self) -> Result<(), BrokerError> {
+    fn tell_left_over(&mut self) -> Result<(), RunError> {
         let mut left = self.store.pending(self.cfg.max_retries)?;
         // A resumed input's stored tasks are this run's.
         for submission in self.cfg.resumed.clone() {
@@ -180,7 +180,7 @@ impl Core {
         &mut self,
         rows: &[TaskRecord],
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         self.submit_read(rows, None, sink)
     }
 
@@ -229,7 +229,7 @@ impl Core {
     /// recorded (so engines do not report it again) and marks what waits here unscheduled in
     /// the store; what is still leased, and (stopped) what was never taken from the store, is
     /// unfinished.
-    pub fn finish(&mut self) -> crate::BrokerSummary {
+    pub fn finish(&mut self) -> crate::ControllerSummary {
         self.forget_input();
         if self.summary.aborted || self.stopping {
             self.flush_acks(true);
@@ -249,7 +249,7 @@ impl Core {
     /// instead of stopping them as tasks nobody holds). Those it only took from the store (no
     /// engine recorded: see `outage.rs`, handouts) no engine can have: they are marked
     /// unscheduled again and scheduled like any other.
-    fn adopt_interrupted(&mut self, now: Instant) -> Result<(), BrokerError> {
+    fn adopt_interrupted(&mut self, now: Instant) -> Result<(), RunError> {
         let (rows, fetched): (Vec<TaskRecord>, Vec<TaskRecord>) = self
             .store
             .interrupted(usize::MAX)?
@@ -311,7 +311,7 @@ impl Core {
     }
 
     /// After the grace period, run again what no engine claimed.
-    fn end_reconciliation(&mut self, now: Instant) -> Result<(), BrokerError> {
+    fn end_reconciliation(&mut self, now: Instant) -> Result<(), RunError> {
         if self.reconcile_until.is_none_or(|t| now < t) {
             return Ok(());
         }

@@ -43,8 +43,8 @@ use hs_engine::protocol::{ToClient, ToEngine};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
-use crate::broker::BrokerSummary;
-use crate::config::BrokerConfig;
+use crate::broker::ControllerSummary;
+use crate::config::ControllerConfig;
 use crate::ids::IdMap;
 use crate::queue::TaskQueue;
 use crate::registry::Registry;
@@ -67,13 +67,13 @@ pub enum Effect {
 
 /// The broker's state and every decision over it; see the module documentation.
 pub struct Core {
-    cfg: BrokerConfig,
+    cfg: ControllerConfig,
     /// The store, through the link that rides out its outages (`store_link.rs`).
     store: StoreLink,
     scheduler: Scheduler,
     queue: TaskQueue,
     registry: Registry,
-    summary: BrokerSummary,
+    summary: ControllerSummary,
     input_done: bool,
     /// Scheduling has stopped: engines are releasing their tasks and leaving.
     stopping: bool,
@@ -119,7 +119,7 @@ pub struct Core {
 impl Core {
     /// A core over `store` that has not started: [`start`](Self::start) reads what earlier runs
     /// left.
-    pub fn new(cfg: BrokerConfig, store: Box<dyn TaskStore>) -> Core {
+    pub fn new(cfg: ControllerConfig, store: Box<dyn TaskStore>) -> Core {
         let scheduler = Scheduler {
             server_id: cfg.controller_id,
             server_host: hs_engine::engine::short_hostname(),
@@ -135,7 +135,7 @@ impl Core {
         Core {
             queue: TaskQueue::new(cfg.affinity_wait),
             registry: Registry::default(),
-            summary: BrokerSummary::default(),
+            summary: ControllerSummary::default(),
             input_done: false,
             stopping: false,
             store_dirty: true,
@@ -159,7 +159,7 @@ impl Core {
         }
     }
 
-    pub fn config(&self) -> &BrokerConfig {
+    pub fn config(&self) -> &ControllerConfig {
         &self.cfg
     }
 
@@ -176,7 +176,7 @@ impl Core {
         self.outbox.push(Effect::ToClient(client, msg.into()));
     }
 
-    pub fn summary(&self) -> &BrokerSummary {
+    pub fn summary(&self) -> &ControllerSummary {
         &self.summary
     }
 
@@ -237,7 +237,7 @@ impl Core {
         &mut self,
         engine: Uuid,
         bundle: &hs_engine::protocol::Tasks,
-    ) -> Result<(), crate::BrokerError> {
+    ) -> Result<(), crate::RunError> {
         let Some(info) = self.registry.get_mut(&engine) else {
             return Ok(());
         };

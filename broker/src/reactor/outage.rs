@@ -26,7 +26,7 @@ use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
 use super::{Core, Effect};
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::sink::ResultSink;
 use crate::store::{Handout, InputProgress, StoreError, TaskRecord};
 
@@ -57,7 +57,7 @@ impl Held {
 }
 
 /// `Ok(true)` done, `Ok(false)` the store is unavailable for now, `Err` any other failure.
-fn done_unless_out(r: Result<(), StoreError>) -> Result<bool, BrokerError> {
+fn done_unless_out(r: Result<(), StoreError>) -> Result<bool, RunError> {
     match r {
         Ok(()) => Ok(true),
         Err(e) if e.is_transient() => Ok(false),
@@ -72,10 +72,10 @@ impl Core {
     }
 
     /// End the run once an outage has lasted `db_wait`.
-    pub fn check_outage(&self, now: Instant) -> Result<(), BrokerError> {
+    pub fn check_outage(&self, now: Instant) -> Result<(), RunError> {
         match self.store.outage() {
             Some(o) if now.duration_since(o.since) >= self.cfg.db_wait => {
-                Err(BrokerError::StoreOutage {
+                Err(RunError::StoreOutage {
                     waited: self.cfg.db_wait.as_secs_f64(),
                     reason: o.reason.clone(),
                     held: self.held.ids.len(),
@@ -102,7 +102,7 @@ impl Core {
     /// Store what was held, once the store may be tried again: input first, in order, then
     /// results, each acknowledged to its engine once recorded. With nothing held, an outage is
     /// ended by one cheap look-up (an idle `--forever` controller makes no other call).
-    pub(super) fn store_held(&mut self, sink: &mut dyn ResultSink) -> Result<(), BrokerError> {
+    pub(super) fn store_held(&mut self, sink: &mut dyn ResultSink) -> Result<(), RunError> {
         if !self.store.may_try() {
             return Ok(());
         }
@@ -148,7 +148,7 @@ impl Core {
         rows: &[TaskRecord],
         progress: Option<&InputProgress>,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         if self.held.input.is_empty() && self.store_input(rows, progress, sink)? {
             return Ok(());
         }
@@ -164,7 +164,7 @@ impl Core {
         rows: &[TaskRecord],
         progress: Option<&InputProgress>,
         sink: &mut dyn ResultSink,
-    ) -> Result<bool, BrokerError> {
+    ) -> Result<bool, RunError> {
         self.own(rows);
         let stored = match progress {
             Some(p) => self.store.submit_lines(rows, p),
@@ -182,7 +182,7 @@ impl Core {
 
     /// The feed's input was read to its end: once all of it is stored, its progress record
     /// goes (a later run of the same input is a new submission).
-    pub fn input_read_to_end(&mut self) -> Result<(), BrokerError> {
+    pub fn input_read_to_end(&mut self) -> Result<(), RunError> {
         if self.held.input.is_empty() {
             self.close_input()
         } else {
@@ -191,7 +191,7 @@ impl Core {
         }
     }
 
-    fn close_input(&mut self) -> Result<(), BrokerError> {
+    fn close_input(&mut self) -> Result<(), RunError> {
         self.held.input_end = false;
         let Some(progress) = self.input_stored.take() else {
             return Ok(());
@@ -222,7 +222,7 @@ impl Core {
     /// Record which engine each task handed out since `from` (an index into the outbox) goes to,
     /// before the bundles leave. If the store cannot take it now, the bundles do not leave: their
     /// tasks go back to the queue and their acknowledgements wait for the next message.
-    pub(super) fn record_handouts(&mut self, from: usize) -> Result<(), BrokerError> {
+    pub(super) fn record_handouts(&mut self, from: usize) -> Result<(), RunError> {
         let mut handouts = Vec::new();
         for effect in &self.outbox[from..] {
             if let Effect::ToEngine(engine, ToEngine::Tasks(bundle)) = effect {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::Core;
 use crate::balance::{self, Load};
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 
 /// How often, at most, engines' loads are looked at while nothing waits here. An engine that
 /// joins or runs dry waits this long at worst; a run with an empty queue and thousands of
@@ -55,11 +55,7 @@ impl Core {
 
     /// An engine's answer to [`GiveBack`] (or tasks it gave up while it could not reach this
     /// controller): requeue those it still holds under those leases, for other engines.
-    pub(super) fn given_back(
-        &mut self,
-        engine: Uuid,
-        returned: &[Held],
-    ) -> Result<(), BrokerError> {
+    pub(super) fn given_back(&mut self, engine: Uuid, returned: &[Held]) -> Result<(), RunError> {
         let tasks = self.take_back(engine, returned);
         let held = self.registry.held_by(&engine);
         if let Some(info) = self.registry.get_mut(&engine) {

@@ -9,7 +9,7 @@ use hs_engine::protocol::{Cancel, Drain, Register, Welcome};
 use hs_engine::task::Task;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::ids::IdSet;
 use crate::prefetch::{self, RunTime};
 use crate::registry::EngineInfo;
@@ -22,7 +22,7 @@ impl Core {
         r: Register,
         now: Instant,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         let engine = r.engine_id;
         let returning = self.registry.get(&engine).is_some();
         let runs = self
@@ -54,7 +54,7 @@ impl Core {
             nonce: r.nonce,
             heartrate_ms: self.cfg.heartrate.as_millis() as u64,
             evict_ms: self.cfg.evict.as_millis() as u64,
-            credit: capacity,
+            capacity,
         };
         self.tell_engine(engine, welcome);
         if !returning {

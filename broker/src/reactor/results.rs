@@ -9,7 +9,7 @@ use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
 use super::Core;
-use crate::broker::BrokerError;
+use crate::broker::RunError;
 use crate::prefetch;
 use crate::sink::ResultSink;
 use crate::wire::to_completion;
@@ -22,7 +22,7 @@ impl Core {
         engine: Uuid,
         results: Vec<TaskResult>,
         sink: &mut dyn ResultSink,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<(), RunError> {
         let mut ids = Vec::with_capacity(results.len());
         let mut settled: Vec<(Arc<Task>, TaskResult)> = Vec::with_capacity(results.len());
         for result in results {
@@ -57,7 +57,7 @@ impl Core {
         settled: Vec<(Arc<Task>, TaskResult)>,
         engine: Option<Uuid>,
         sink: &mut dyn ResultSink,
-    ) -> Result<usize, BrokerError> {
+    ) -> Result<usize, RunError> {
         if settled.is_empty() {
             return Ok(0);
         }

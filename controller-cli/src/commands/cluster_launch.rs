@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hs_broker::{BindSet, BrokerControl};
+use hs_broker::{BindSet, RunControl};
 use uuid::Uuid;
 
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
@@ -84,7 +84,7 @@ impl RemotePlan {
         mut self,
         controller_id: Uuid,
         stop_grace: Duration,
-        control: Arc<BrokerControl>,
+        control: Arc<RunControl>,
     ) -> anyhow::Result<Supervisor> {
         self.spec.info.controller_id = controller_id;
         let config = SupervisorConfig {

@@ -187,7 +187,7 @@ pub fn confirm(prompt: &str, enter_means_yes: bool, no_answer: &str) -> anyhow::
 }
 
 /// The last line of a run, on stderr: what happened to every task.
-pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elapsed: Duration) {
+pub fn log_summary(summary: &hs_broker::ControllerSummary, rejected_lines: u64, elapsed: Duration) {
     let done = summary.succeeded + summary.failed;
     let mut line = format!(
         "tasks: {done} done, {} succeeded, {} failed in {:.2}s",
@@ -216,7 +216,7 @@ pub fn log_summary(summary: &hs_broker::BrokerSummary, rejected_lines: u64, elap
 /// Exit status for a finished run. A run stopped by SIGUSR1/SIGUSR2 was asked to end that way,
 /// so it is not "interrupted" (HyperShell exits 0 too).
 pub fn run_status(
-    summary: &hs_broker::BrokerSummary,
+    summary: &hs_broker::ControllerSummary,
     rejected_lines: u64,
     fail_exit: bool,
 ) -> crate::exit::Status {

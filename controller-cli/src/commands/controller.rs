@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hs_broker::store::TaskStore;
-use hs_broker::{BrokerConfig, BrokerControl, BrokerSummary};
+use hs_broker::{ControllerConfig, ControllerSummary, RunControl};
 
 use crate::cli::StoreArgs;
 use crate::config::{Config, KeyDef, key};
@@ -14,7 +14,7 @@ use crate::input::InputReport;
 use crate::signals::StopRequest;
 
 /// The controller's reaction to `request` (see [`super::setup::Controls::stop_on_signals`]).
-pub fn stop_broker(control: &BrokerControl, request: StopRequest) {
+pub fn stop_broker(control: &RunControl, request: StopRequest) {
     match request {
         StopRequest::Drain => {
             tracing::info!(
@@ -34,7 +34,7 @@ pub fn stop_broker(control: &BrokerControl, request: StopRequest) {
 }
 
 /// After a run stopped by a signal: where the tasks it did not finish are now.
-pub fn note_unfinished(summary: &BrokerSummary, location: &Location) {
+pub fn note_unfinished(summary: &ControllerSummary, location: &Location) {
     if !(summary.stopped || summary.aborted) || summary.unfinished == 0 {
         return;
     }
@@ -77,7 +77,7 @@ pub fn open_store(
 /// Apply the store flags to the broker's configuration: `-r` (else `server.attempts`, which
 /// counts the first run too), `--eager` (else `server.eager`).
 pub fn configure(
-    bcfg: &mut BrokerConfig,
+    bcfg: &mut ControllerConfig,
     args: &StoreArgs,
     location: &Location,
     cfg: &Config,
@@ -139,7 +139,7 @@ pub fn with_lost_output(status: Status, output_lost: u64) -> Status {
 /// Log the summary line and pick the exit status (`fail_exit`: `--fail-exit`, failed tasks
 /// make it 1).
 pub fn finish(
-    summary: &hs_broker::BrokerSummary,
+    summary: &hs_broker::ControllerSummary,
     input: Option<InputReport>,
     started: Instant,
     expected_input: bool,

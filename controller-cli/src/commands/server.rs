@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use hs_broker::BrokerControl;
+use hs_broker::RunControl;
 use hs_engine::protocol::{generate_key, validate_key};
 
 use super::common::signalwait;
@@ -59,7 +59,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
     // First, so a stop asked for while the server starts is not lost (nor kills it).
     let controls = Controls {
-        broker: Arc::new(BrokerControl::new()),
+        broker: Arc::new(RunControl::new()),
         engine: None,
     };
     controls.stop_on_signals()?;

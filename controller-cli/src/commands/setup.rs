@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hs_broker::{BindSet, BrokerConfig, BrokerControl, ControllerBuilder, ControllerError};
+use hs_broker::{BindSet, ControllerBuilder, ControllerConfig, ControllerError, RunControl};
 use hs_engine::engine::{EngineControl, StopMode};
 
 use super::common::{heartbeat, stop_grace};
@@ -25,9 +25,9 @@ pub fn broker_config(
     beats: &HeartbeatArgs,
     signalwait: Duration,
     cfg: &Config,
-) -> anyhow::Result<BrokerConfig> {
+) -> anyhow::Result<ControllerConfig> {
     let (heartrate, evict) = heartbeat(beats, cfg)?;
-    let mut bcfg = BrokerConfig::new(key, bind);
+    let mut bcfg = ControllerConfig::new(key, bind);
     bcfg.heartrate = heartrate;
     bcfg.evict = evict;
     bcfg.abort_grace = stop_grace(signalwait);
@@ -42,7 +42,7 @@ pub fn bundlesize(flag: Option<usize>, cfg: &Config) -> anyhow::Result<usize> {
 /// A controller on the store the store flags name, opened and claimed, with those flags
 /// applied to `bcfg`.
 pub fn with_store(
-    mut bcfg: BrokerConfig,
+    mut bcfg: ControllerConfig,
     args: &StoreArgs,
     cfg: &Config,
 ) -> anyhow::Result<(Location, ControllerBuilder)> {
@@ -55,7 +55,7 @@ pub fn with_store(
 /// reads it as such.
 pub fn run_error(e: ControllerError) -> anyhow::Error {
     match e {
-        ControllerError::Broker(e) => e.into(),
+        ControllerError::Run(e) => e.into(),
         ControllerError::Engine(e) => e.into(),
         e => e.into(),
     }
@@ -63,7 +63,7 @@ pub fn run_error(e: ControllerError) -> anyhow::Error {
 
 /// What stops a controller, and the engine it runs in this process if any.
 pub struct Controls {
-    pub broker: Arc<BrokerControl>,
+    pub broker: Arc<RunControl>,
     pub engine: Option<Arc<EngineControl>>,
 }
 

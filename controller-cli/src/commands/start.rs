@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hs_broker::{BrokerControl, ControllerBuilder};
+use hs_broker::{ControllerBuilder, RunControl};
 use hs_engine::protocol::generate_key;
 
 use super::common::signalwait;
@@ -87,7 +87,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     controller::configure(&mut bcfg, &store_args, &location, cfg)?;
     let grace = bcfg.abort_grace;
     let controls = Controls {
-        broker: Arc::new(BrokerControl::new()),
+        broker: Arc::new(RunControl::new()),
         engine: None,
     };
     let controller = ControllerBuilder::new(bcfg)

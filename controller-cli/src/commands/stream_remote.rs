@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use hs_broker::BrokerSummary;
+use hs_broker::ControllerSummary;
 use hs_broker::client::{Client, locate};
 
 use super::common::log_summary;
@@ -27,12 +27,12 @@ pub fn run(connection_file: &Path, args: &StreamArgs) -> anyhow::Result<Status> 
     // The stream notices the interrupt itself and cancels what it sent.
     signals::on_interrupt(|| {})?;
     let report = remote::run(&mut client, Box::new(std::io::stdin()), args.keep_order)?;
-    let summary = BrokerSummary {
+    let summary = ControllerSummary {
         submitted: report.written,
         succeeded: report.written - report.not_ok,
         failed: report.not_ok,
         aborted: matches!(report.end, End::Interrupted),
-        ..BrokerSummary::default()
+        ..ControllerSummary::default()
     };
     log_summary(&summary, 0, started.elapsed());
     match report.end {

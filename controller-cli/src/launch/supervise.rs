@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hs_broker::BrokerControl;
+use hs_broker::RunControl;
 
 use super::autoscale::{Observation, Scaler, Settings};
 use super::{Exited, Fleet, LaunchSpec};
@@ -47,7 +47,7 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn start(cfg: SupervisorConfig, broker: Arc<BrokerControl>) -> std::io::Result<Supervisor> {
+    pub fn start(cfg: SupervisorConfig, broker: Arc<RunControl>) -> std::io::Result<Supervisor> {
         let stop = Arc::new(AtomicBool::new(false));
         let quick = Arc::new(AtomicBool::new(false));
         let (flag, hurry) = (stop.clone(), quick.clone());
@@ -79,7 +79,7 @@ impl Supervisor {
 
 fn supervise(
     cfg: SupervisorConfig,
-    broker: &BrokerControl,
+    broker: &RunControl,
     stop: &AtomicBool,
     quick: &AtomicBool,
 ) -> SupervisorReport {

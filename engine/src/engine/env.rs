@@ -31,7 +31,7 @@ fn exported_from(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, S
 /// The controller that hands an engine its tasks: HyperShell's "server" (`TASK_SERVER_ID`,
 /// `TASK_SERVER_HOST`), as its welcome names it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Server {
+pub struct ControllerFacts {
     pub id: Uuid,
     /// `None` from a controller too old to say.
     pub host: Option<Arc<str>>,
@@ -57,7 +57,7 @@ pub struct RunFacts<'a> {
     pub slot: u32,
     /// The task's `start_time`, as it is also recorded.
     pub start: DateTime<Utc>,
-    pub server: Option<&'a Server>,
+    pub server: Option<&'a ControllerFacts>,
     /// The task's own working directory (a JSON job's `cd`), if it has one.
     pub cwd: Option<&'a Path>,
     /// The task's own output files (a JSON job's `out`/`err`, or `--capture`'s), if any.
@@ -244,7 +244,7 @@ mod tests {
         }
     }
 
-    fn run<'a>(server: Option<&'a Server>) -> RunFacts<'a> {
+    fn run<'a>(server: Option<&'a ControllerFacts>) -> RunFacts<'a> {
         RunFacts {
             command: "echo a.txt",
             slot: 3,
@@ -272,7 +272,7 @@ mod tests {
         task.submit_time = at(0, 250);
         task.submit_host = Some("login".into());
         task.schedule_time = Some(at(8, 0));
-        let server = Server {
+        let server = ControllerFacts {
             id: id(4),
             host: Some("ctl".into()),
         };

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::config::EngineConfig;
-use super::env::{EngineFacts, RunFacts, Server, task_env};
+use super::env::{ControllerFacts, EngineFacts, RunFacts, task_env};
 use super::lease_clock::LeaseClock;
 use crate::executor::{
     Executor, Exit, Leftover, OUTPUT_LIMIT, OutputTarget, RunSpec, StopReason, StopSignal,
@@ -63,7 +63,7 @@ pub struct BoardState {
     pub bundle: Option<usize>,
     /// The controller the engine is registered with, as its welcome named it: the "server" of
     /// every task a slot starts (`TASK_SERVER_ID`, `TASK_SERVER_HOST`).
-    pub server: Option<Server>,
+    pub server: Option<ControllerFacts>,
     /// Results finished since the engine loop last sent a bundle. While there are any, the loop
     /// knows results are waiting and sends them by its linger deadline: a finished task rings
     /// the doorbell only for the first result of a bundle, a full bundle, or a queue run dry.
@@ -145,7 +145,7 @@ impl Board {
         slot: usize,
         stop: &StopSignal,
         idle: &mut dyn FnMut(),
-    ) -> Option<(Leased, Option<Server>)> {
+    ) -> Option<(Leased, Option<ControllerFacts>)> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut idled = false;
         loop {
@@ -299,7 +299,12 @@ impl SlotWorker {
         ring();
     }
 
-    fn execute(&mut self, job: Leased, server: Option<&Server>, started: &dyn Fn()) -> SlotDone {
+    fn execute(
+        &mut self,
+        job: Leased,
+        server: Option<&ControllerFacts>,
+        started: &dyn Fn(),
+    ) -> SlotDone {
         let Leased { lease, task } = job;
         // Received from the controller, so held nowhere else: this takes it without a copy.
         let mut task = Arc::unwrap_or_clone(task);
@@ -657,7 +662,7 @@ mod tests {
         board.add(leased(2));
         let (_, none) = board.take(0, &stop, &mut || {}).expect("a job");
         assert_eq!(none, None, "not registered yet");
-        let server = Server {
+        let server = ControllerFacts {
             id: Uuid::now_v7(),
             host: Some("ctl".into()),
         };

@@ -15,7 +15,7 @@ fn a_new_engine_is_welcomed_with_its_nonce_and_credit() {
         [ToEngine::Welcome(w)] => {
             assert_eq!(w.nonce, 7);
             assert_eq!(w.controller_id, rig.core.config().controller_id);
-            assert_eq!(w.credit, 4 + 16, "slots plus a prefetch of at least 16");
+            assert_eq!(w.capacity, 4 + 16, "slots plus a prefetch of at least 16");
         }
         other => panic!("expected one welcome, got {other:?}"),
     }

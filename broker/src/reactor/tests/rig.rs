@@ -9,8 +9,8 @@ use hs_engine::protocol::{
 use hs_engine::task::{JobOptions, Outcome, Task, TaskResult};
 use uuid::Uuid;
 
-use crate::config::{BindSet, BrokerConfig};
-use crate::control::BrokerControl;
+use crate::config::{BindSet, ControllerConfig};
+use crate::control::RunControl;
 use crate::reactor::{Core, Effect};
 use crate::registry::EngineInfo;
 use crate::sink::ResultSink;
@@ -44,12 +44,12 @@ pub struct Rig {
     pub core: Core,
     pub sink: Record,
     pub now: Instant,
-    pub control: BrokerControl,
+    pub control: RunControl,
     submitter: Uuid,
 }
 
-pub fn config() -> BrokerConfig {
-    BrokerConfig::new("a-test-key-0123456789".into(), BindSet::default())
+pub fn config() -> ControllerConfig {
+    ControllerConfig::new("a-test-key-0123456789".into(), BindSet::default())
 }
 
 impl Rig {
@@ -58,12 +58,12 @@ impl Rig {
     }
 
     /// A rig whose configuration `tweak` changes first.
-    pub fn with(tweak: impl FnOnce(&mut BrokerConfig)) -> Rig {
+    pub fn with(tweak: impl FnOnce(&mut ControllerConfig)) -> Rig {
         Rig::over(Box::new(MemoryStore::new()), tweak)
     }
 
     /// A rig over an existing store (a restart), started.
-    pub fn over(store: Box<dyn TaskStore>, tweak: impl FnOnce(&mut BrokerConfig)) -> Rig {
+    pub fn over(store: Box<dyn TaskStore>, tweak: impl FnOnce(&mut ControllerConfig)) -> Rig {
         let mut cfg = config();
         tweak(&mut cfg);
         let now = Instant::now();
@@ -73,7 +73,7 @@ impl Rig {
             core,
             sink: Record::default(),
             now,
-            control: BrokerControl::new(),
+            control: RunControl::new(),
             submitter: Uuid::new_v4(),
         }
     }

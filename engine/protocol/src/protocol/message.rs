@@ -82,7 +82,7 @@ pub struct Welcome {
     /// stands at registration; it then follows the engine's task run times. Informational:
     /// the engine sizes its result bundles by what it holds.
     #[serde(default)]
-    pub credit: u32,
+    pub capacity: u32,
 }
 kind!(Welcome, "welcome");
 

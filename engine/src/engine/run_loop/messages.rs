@@ -112,7 +112,7 @@ impl Engine {
                     } else {
                         tracing::info!("{line}");
                     }
-                    let server = Server {
+                    let server = ControllerFacts {
                         id: w.controller_id,
                         host: w.controller_host.map(Arc::from),
                     };

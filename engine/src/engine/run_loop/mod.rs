@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::config::EngineConfig;
 use super::control::{EngineControl, StopMode};
-use super::env::Server;
+use super::env::ControllerFacts;
 use super::link::Link;
 use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
 use crate::executor::{Executor, StopReason, executor_for};
