@@ -11,9 +11,10 @@ mod frame;
 mod key;
 mod message;
 mod refusals;
+mod strength;
 
 pub use direction::{FromClient, FromEngine, Message, ToClient, ToEngine};
 pub use frame::{Envelope, FrameError, MAX_FRAME_BYTES, Opener, PROTOCOL, Sealer};
-pub use key::{KeyError, generate_key, validate_key};
+pub use key::{KeyError, MIN_KEY_BITS, estimate_bits, generate_key, validate_key};
 pub use message::*;
 pub use refusals::{LOG_EVERY, Refusals};
