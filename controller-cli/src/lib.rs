@@ -10,6 +10,7 @@ mod directives;
 mod exit;
 mod from_json;
 mod input;
+mod key_file;
 mod launch;
 mod logging;
 mod output;
@@ -156,6 +157,7 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Wait(a) => commands::wait::run(a, &cfg),
         Command::Run(a) => commands::run_task::run(a, &cfg),
         Command::Profile(a) => commands::profile::run(a),
+        Command::Key(a) => commands::key::run(&a),
         Command::Start(a) => commands::start::run(a, &cfg),
         Command::Stop(a) => commands::stop::run(a),
         Command::Status(a) => commands::status::run(a),

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use hs_engine::private;
 
 use crate::config::{Context, SYSTEM_LIB};
 
@@ -56,10 +57,10 @@ impl Site {
         Ok(dir)
     }
 
-    /// Folder for captured task output.
+    /// Folder for captured task output (created 0700 with any missing parent).
     pub fn task_dir(&self) -> anyhow::Result<PathBuf> {
         let dir = self.lib.join("task");
-        std::fs::create_dir_all(&dir)
+        private::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(dir)
     }
@@ -67,15 +68,7 @@ impl Site {
 
 /// Create `dir` (and its parents) and make it private to its owner (0700).
 pub fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict {}", dir.display()))?;
-    Ok(())
+    private::restrict_dir(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 #[cfg(test)]

@@ -424,7 +424,7 @@ fn server_key_from_the_configuration_is_checked_and_used_by_clients() {
         &s,
         &format!(
             "[server]\nbind = \"0.0.0.0\"\nhost = \"127.0.0.1\"\nport = {port}\n\
-             auth = \"0123456789abcdef0123\"\n"
+             auth = \"k3J9-xQ2m_Lp8wZr0c7T\"\n"
         ),
     );
     let server = isolated(

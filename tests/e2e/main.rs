@@ -23,6 +23,7 @@ mod partitions;
 mod profiles;
 mod reconnect;
 mod regressions;
+mod secrets;
 mod security;
 mod seeds;
 mod server_client;

@@ -14,16 +14,10 @@ fn a_wrong_key_is_refused_with_a_clear_message() {
     let mut server = s.hs(&["server", "-p", &port, "-k", KEY, "--forever"]);
     server.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut server = server.spawn().unwrap();
+    // The key in the environment: `-k` would add its warning (the key shows in `ps`).
     let client = s
-        .hs(&[
-            "client",
-            "-p",
-            &port,
-            "-k",
-            "another-key-0123456789",
-            "--connect-timeout",
-            "20",
-        ])
+        .hs(&["client", "-p", &port, "--connect-timeout", "20"])
+        .env("HYPERSHELL_CLIENT_AUTH", "another-key-0123456789")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -752,7 +752,7 @@ fn run_row(row: &Row) -> Result<bool, String> {
         .env("PATH", path)
         .env("HYPERSHELL_SITE", s.path("site"))
         .env("PORT", port.to_string())
-        .env("KEY", "0123456789abcdef0123456789abcdef")
+        .env("KEY", "9f86d081884c7d659a2feaa0c55ad015")
         .env("SLURM_CONF", &slurm_conf)
         .env("HS_SSH_CONFIG", &ssh_config)
         .env_remove("HYPERSHELL_LOGGING_LEVEL")

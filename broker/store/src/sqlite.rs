@@ -3,14 +3,19 @@
 //!
 //! The controller claim is an exclusive `flock` on `<database>.lock`, held by an open file in the
 //! store: the kernel drops it when the process dies, however it dies.
+//!
+//! Task databases hold every command line and its output paths: hs creates them (and their
+//! lock, backups and partitions) 0600 and missing folders 0700, whatever the umask. SQLite gives
+//! its `-wal` and `-shm` files the mode of the database file, so they are private too.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hs_protocol::private;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSql, ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -36,12 +41,15 @@ forward_task_store!(SqliteStore);
 impl SqliteStore {
     /// Open (creating it and its parent directories if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
+        create_parent(path)?;
         let shown = path.display().to_string();
+        // Made here, private, before SQLite would make it with the umask's mode.
+        private::open_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {shown}: {e}")))?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -69,6 +77,15 @@ pub(crate) struct SqliteConn {
     path: PathBuf,
     shown: String,
     lock: Option<File>,
+}
+
+/// Create the folders `path` is in that are missing (0700).
+fn create_parent(path: &Path) -> Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => private::create_dir_all(parent)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", parent.display()))),
+        None => Ok(()),
+    }
 }
 
 fn map_err(path: &str, e: rusqlite::Error) -> StoreError {
@@ -305,7 +322,7 @@ impl Conn for SqliteConn {
             f.write_all(owner.as_bytes()).map_err(io)?;
             return Ok(Claimed::Done);
         }
-        let mut f = OpenOptions::new()
+        let mut f = private::open_options()
             .read(true)
             .write(true)
             .create(true)
@@ -343,16 +360,21 @@ impl Conn for SqliteConn {
                 path.display()
             )));
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
-            })?;
-        }
+        create_parent(path)?;
+        // SQLite writes into an empty file: this one, private.
+        private::open_options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", path.display())))?;
         let target = path.to_string_lossy().into_owned();
         self.conn
             .execute("VACUUM INTO ?1", [target])
             .map(|_| ())
-            .map_err(|e| map_err(&self.shown, e))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(path);
+                map_err(&self.shown, e)
+            })
     }
 
     fn vacuum(&mut self) -> Result<()> {
@@ -366,5 +388,44 @@ impl SqliteStore {
     /// [`TaskStore::claim_controller`]: super::TaskStore::claim_controller
     pub fn lock_path(&self) -> PathBuf {
         self.core.conn.lock_path()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::{TaskRecord, TaskStore};
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_database_and_everything_beside_it_are_private() {
+        // SAFETY: umask only changes this process's file creation mask; 022 is the usual one.
+        unsafe { libc::umask(0o022) };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new/lib/main.db");
+        let mut s = SqliteStore::open(&db).unwrap();
+        s.initialize().unwrap();
+        s.claim_controller("test").unwrap();
+        s.submit(&[TaskRecord::new(
+            "echo secret".into(),
+            uuid::Uuid::now_v7(),
+            None,
+        )])
+        .unwrap();
+        let backup = dir.path().join("b/backup.db");
+        s.backup(&backup).unwrap();
+        for folder in ["new", "new/lib", "b"] {
+            assert_eq!(mode(&dir.path().join(folder)), 0o700, "{folder}");
+        }
+        let mut files = vec![db.clone(), s.lock_path(), backup];
+        files.extend(["main.db-wal", "main.db-shm"].map(|f| db.with_file_name(f)));
+        for file in files {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
     }
 }

@@ -112,6 +112,10 @@ pub enum Command {
     /// Show and change configuration files (see docs/config.md).
     #[command(after_help = EXIT_CODES)]
     Config(crate::config::command::ConfigArgs),
+    /// Make a shared key for hs server and its engines (printed, or written to a private file
+    /// or your config), or check one: `hs key -o ~/.hypershell/key`.
+    #[command(after_help = EXIT_CODES)]
+    Key(KeyArgs),
     /// Create, list and show profiles: folders that say how a cluster starts (docs/profiles.md).
     #[command(after_help = EXIT_CODES)]
     Profile(ProfileArgs),

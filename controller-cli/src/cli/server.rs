@@ -43,11 +43,22 @@ pub struct ServerArgs {
     #[arg(short = 'p', long, value_name = "PORT")]
     pub port: Option<u16>,
 
-    /// Shared key (at least 16 characters). Without it a key is generated and written to a
-    /// connection file (mode 0600) that local engines find by themselves
-    /// [config: server.auth, env: HYPERSHELL_SERVER_AUTH].
+    /// Shared key (16+ characters, hard to guess: `hs key` makes one). Without it a key is
+    /// generated and written to a connection file (mode 0600) that local engines find by
+    /// themselves. Every user of this host sees -k in `ps`: prefer --key-file, server.auth in a
+    /// config file, or HYPERSHELL_SERVER_AUTH [config: server.auth].
     #[arg(short = 'k', long = "auth", alias = "authkey", value_name = "KEY")]
     pub auth: Option<String>,
+
+    /// Read the shared key from this file (its first line; mode 0600, as `hs key -o FILE` writes
+    /// it): the key stays off the command line.
+    #[arg(long, value_name = "PATH", conflicts_with = "auth")]
+    pub key_file: Option<PathBuf>,
+
+    /// Accept a key that is long enough but easy to guess (repeats, runs, one kind of
+    /// character), for keys already in use [config: server.weakkey].
+    #[arg(long)]
+    pub weak_key: bool,
 
     #[command(flatten)]
     pub bundle: BundleArgs,
@@ -109,6 +120,29 @@ pub struct ServerArgs {
     pub log: LogArgs,
 }
 
+/// `hs key`.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// Write the key to this new file (mode 0600) instead of stdout, for `--key-file PATH`.
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Store the key as server.auth in your config file, ~/.hypershell/config.toml (made 0600):
+    /// hs server, hs client and hs submit -q on hosts sharing your home then use it.
+    #[arg(long, conflicts_with = "local")]
+    pub user: bool,
+
+    /// Store the key as server.auth in this project's config file (./.hypershell/config.toml, or
+    /// $HYPERSHELL_SITE/config.toml; made 0600).
+    #[arg(long)]
+    pub local: bool,
+
+    /// Check a key read from stdin (its first line) instead of making one: print its estimated
+    /// strength; exit 2 if hs server would refuse it.
+    #[arg(long, conflicts_with_all = ["output", "user", "local"])]
+    pub check: bool,
+}
+
 #[derive(Args, Debug)]
 pub struct ClientArgs {
     #[arg(help = key::SERVER_HOST.help("Host of the server"))]
@@ -119,19 +153,26 @@ pub struct ClientArgs {
     #[arg(short = 'p', long, value_name = "PORT")]
     pub port: Option<u16>,
 
-    /// The server's key. Without it, the connection file of a local server on PORT is used
-    /// [config: client.auth, else server.auth; env: HYPERSHELL_CLIENT_AUTH].
+    /// The server's key. Without it, the connection file of a local server on PORT is used.
+    /// Every user of this host sees -k in `ps`: prefer --key-file, client.auth in a config file,
+    /// or HYPERSHELL_CLIENT_AUTH [config: client.auth, else server.auth].
     #[arg(short = 'k', long = "auth", alias = "authkey", value_name = "KEY")]
     pub auth: Option<String>,
+
+    /// Read the server's key from this file (its first line; mode 0600, as `hs key -o FILE`
+    /// writes it): the key stays off the command line. Launchers start engines this way.
+    #[arg(long, value_name = "PATH", conflicts_with = "auth")]
+    pub key_file: Option<PathBuf>,
 
     /// Connection file to use (address, ports and key), e.g. one copied from the server's host;
     /// `-` reads it as one line from stdin, and the engine then stops when stdin ends (how
     /// launchers start engines without putting the key on a command line).
-    #[arg(long = "file", value_name = "PATH", conflicts_with = "auth")]
+    #[arg(long = "file", value_name = "PATH", conflicts_with_all = ["auth", "key_file"])]
     pub connection_file: Option<PathBuf>,
 
     /// Join the running cluster of this profile (its security/hs-engine.json).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["auth", "connection_file", "host", "port"])]
+    #[arg(long, value_name = "NAME",
+          conflicts_with_all = ["auth", "key_file", "connection_file", "host", "port"])]
     pub profile: Option<String>,
 
     #[command(flatten)]

@@ -67,10 +67,14 @@ pub struct SubmitArgs {
     #[arg(help = key::SERVER_PORT.help("With -q: the controller's port (its -p)"))]
     #[arg(short = 'p', long, value_name = "PORT", requires = "queue")]
     pub port: Option<u16>,
-    /// With -q: the controller's key; without it a local controller's connection file is used
-    /// [config: client.auth, else server.auth].
+    /// With -q: the controller's key; without it a local controller's connection file is used.
+    /// Every user of this host sees -k in `ps`: prefer --key-file or client.auth in a config
+    /// file [config: client.auth, else server.auth].
     #[arg(short = 'k', long = "auth", value_name = "KEY", requires = "queue")]
     pub auth: Option<String>,
+    /// With -q: read the controller's key from this file (mode 0600, as `hs key -o FILE` writes).
+    #[arg(long, value_name = "PATH", requires = "queue", conflicts_with = "auth")]
+    pub key_file: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]

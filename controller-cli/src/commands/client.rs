@@ -45,8 +45,12 @@ fn locate(
         };
         return Ok(dial(info));
     }
-    let (host, port, key) =
-        controller_address(args.host.clone(), args.port, args.auth.clone(), cfg)?;
+    let (host, port, key) = controller_address(
+        args.host.clone(),
+        args.port,
+        (args.auth.as_deref(), args.key_file.as_deref()),
+        cfg,
+    )?;
     let beat = port
         .checked_add(1)
         .ok_or_else(|| Failure::usage("-p must leave room for PORT+1 (heartbeats)"))?;

@@ -60,6 +60,7 @@ pub fn plan(
             launcher,
             engine: engine_args(args, slots, cfg, templated)?,
             info,
+            key_dir: crate::site::Site::from_env().security_dir()?,
         },
         autoscale: autoscale(&args.launch, cfg)?,
         bind: tcp_binds(&address, port),

@@ -11,6 +11,7 @@ use hs_engine::template::Template;
 use crate::cli::{BundleArgs, HeartbeatArgs, RunArgs};
 use crate::config::{Config, KeyDef, Layers, key};
 use crate::exit::Failure;
+use crate::key_file;
 use crate::site::Site;
 
 /// `-N`: 0 means one slot per CPU core.
@@ -251,18 +252,20 @@ pub fn is_local(host: &str) -> bool {
 
 /// Where a command that dials a controller finds it: `-H`/`-p`, else `server.host` and
 /// `server.port` (HyperShell 2.8.2 dials `server.bind`; the documented key is `server.host`,
-/// D12), and the key of `-k`, else `client.auth`, else `server.auth` (an empty configured key
-/// is no key, as an empty `HYPERSHELL_CLIENT_AUTH` always was). A `-k` given empty is refused.
+/// D12), and the key of `--key-file` or `-k` (warned about: it shows in `ps`), else
+/// `client.auth`, else `server.auth` (an empty configured key is no key, as an empty
+/// `HYPERSHELL_CLIENT_AUTH` always was). A `-k` given empty is refused.
 pub fn controller_address(
     host: Option<String>,
     port: Option<u16>,
-    key: Option<String>,
+    (auth, key_file): (Option<&str>, Option<&std::path::Path>),
     cfg: &Config,
 ) -> anyhow::Result<(String, u16, Option<String>)> {
     let host = cfg.value(host, key::SERVER_HOST)?;
     let port = cfg.value(port, key::SERVER_PORT)?;
-    if key.as_deref() == Some("") {
-        return Err(Failure::usage("-k needs the controller's key"));
+    let key = key_file::from_flags(auth, key_file)?;
+    if auth.is_some() {
+        key_file::warn_command_line(key::CLIENT_AUTH);
     }
     let configured = match cfg.option(None::<String>, key::CLIENT_AUTH, Layers::All)? {
         Some(key) => Some(key),

@@ -8,6 +8,7 @@ pub(crate) mod common;
 mod controller;
 pub mod info;
 pub mod initdb;
+pub mod key;
 pub mod list;
 mod listen;
 pub mod profile;

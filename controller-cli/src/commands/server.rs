@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hs_broker::RunControl;
-use hs_engine::protocol::{generate_key, validate_key};
+use hs_engine::protocol::{KeyError, generate_key, validate_key};
 
 use super::common::signalwait;
 use super::controller;
@@ -17,13 +17,15 @@ use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::input::{self, Source, Submitter};
+use crate::key_file;
 use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::resume;
 use crate::site::Site;
 
-/// `-k`, else `server.auth` (validated the same way, the message naming where it came from),
-/// else a generated key, which only a loopback server may use.
+/// `--key-file` or `-k`, else `server.auth` (validated the same way, the message naming where
+/// it came from), else a generated key, which only a loopback server may use. A guessable key
+/// is refused unless `--weak-key` or `server.weakkey` says to keep it.
 fn server_key(
     args: &ServerArgs,
     cfg: &Config,
@@ -31,25 +33,39 @@ fn server_key(
     loopback: bool,
 ) -> anyhow::Result<String> {
     const KEY: &KeyDef = key::SERVER_AUTH;
+    let weak_ok = args.weak_key || cfg.value(None::<bool>, key::SERVER_WEAKKEY)?;
+    let check = |k: &str, what: String| match validate_key(k) {
+        Err(KeyError::Weak { .. }) if weak_ok => {
+            tracing::warn!("{what} is easy to guess: kept as --weak-key/server.weakkey ask");
+            Ok(())
+        }
+        Err(e) => Err(Failure::usage(format!("refusing {what}: {e}"))),
+        Ok(()) => Ok(()),
+    };
+    let given = key_file::from_flags(args.auth.as_deref(), args.key_file.as_deref())?;
     // An empty configured key is no key, as an empty HYPERSHELL_SERVER_AUTH always was.
     let configured = cfg
         .option(None::<String>, KEY, Layers::All)?
         .filter(|k| !k.is_empty());
-    match (&args.auth, configured) {
+    match (given, configured) {
         (Some(k), _) => {
-            validate_key(k)
-                .map_err(|e| Failure::usage(format!("refusing the key given with -k: {e}")))?;
-            Ok(k.clone())
+            let what = match &args.key_file {
+                Some(path) => format!("the key in {}", path.display()),
+                None => "the key given with -k".into(),
+            };
+            check(&k, what)?;
+            if args.auth.is_some() {
+                key_file::warn_command_line(KEY);
+            }
+            Ok(k)
         }
         (None, Some(k)) => {
-            validate_key(&k).map_err(|e| {
-                Failure::usage(format!("refusing {KEY} ({}): {e}", cfg.source(KEY.name)))
-            })?;
+            check(&k, format!("{KEY} ({})", cfg.source(KEY.name)))?;
             Ok(k)
         }
         (None, None) if !loopback => Err(Failure::usage(format!(
-            "binding to {bind} exposes the server to the network: pass a shared key with -k KEY \
-             or set {KEY} (e.g. -k $(openssl rand -hex 32)) and give the same key to each hs client"
+            "binding to {bind} exposes the server to the network: give it a shared key (`hs key \
+             -o FILE`, then --key-file FILE here and for each hs client, or set {KEY})"
         ))),
         (None, None) => Ok(generate_key()),
     }

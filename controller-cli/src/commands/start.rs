@@ -105,7 +105,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         )
     };
     crate::site::create_private_dir(&profile.security_dir())?;
-    std::fs::create_dir_all(profile.log_dir())?;
+    hs_engine::private::create_dir_all(&profile.log_dir())?;
     connection::write(&profile.engine_file(), &info)?;
     let client_info = ConnectionInfo {
         database: location.for_clients(),
@@ -139,6 +139,7 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
                 launcher,
                 engine,
                 info,
+                key_dir: profile.security_dir(),
             },
             autoscale: None,
             end_with_engines: false,

@@ -15,8 +15,9 @@ use crate::profile::state;
 
 pub fn run(args: &StartArgs, profile: &Profile) -> anyhow::Result<Status> {
     let log_path = profile.controller_log();
-    std::fs::create_dir_all(profile.log_dir())?;
-    let log = std::fs::File::create(&log_path)
+    hs_engine::private::create_dir_all(&profile.log_dir())?;
+    // The log names hosts, paths and failed commands: the owner's only (0600).
+    let log = hs_engine::private::create(&log_path)
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let exe = std::env::current_exe().context("cannot find the hs program to run")?;
     let mut cmd = Command::new(exe);

@@ -24,8 +24,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The controller on `-H`/`-p` (else `server.host`/`server.port`) with `-k` (else `client.auth`,
 /// else `server.auth`), or the connection file a local controller on that port wrote.
 fn controller(args: &SubmitArgs, cfg: &Config) -> anyhow::Result<ConnectionInfo> {
-    let (host, port, key) =
-        controller_address(args.host.clone(), args.port, args.auth.clone(), cfg)?;
+    let (host, port, key) = controller_address(
+        args.host.clone(),
+        args.port,
+        (args.auth.as_deref(), args.key_file.as_deref()),
+        cfg,
+    )?;
     if port > u16::MAX - 2 {
         return Err(Failure::usage(
             "-p must leave room for PORT+2 (the client socket)",

@@ -195,7 +195,13 @@ fn path_of(ctx: &Context, file: FileFlags) -> anyhow::Result<PathBuf> {
 
 fn set(ctx: &Context, a: SetArgs) -> anyhow::Result<()> {
     let level = a.file.level().unwrap_or(Level::User);
-    let w = write::set(ctx, level, &a.key, &a.value).map_err(Failure::from)?;
+    set_in_file(ctx, level, &a.key, &a.value).map(|_| ())
+}
+
+/// Set `key` to `value` in the file of `level`, warning when that file will not be read or lost
+/// its comments; the file written.
+pub fn set_in_file(ctx: &Context, level: Level, key: &str, value: &str) -> anyhow::Result<PathBuf> {
+    let w = write::set(ctx, level, key, value).map_err(Failure::from)?;
     if let Some(only) = ctx.config_file_override() {
         let only = only.map_or("no file".to_string(), |p| p.display().to_string());
         tracing::warn!(
@@ -213,7 +219,7 @@ fn set(ctx: &Context, a: SetArgs) -> anyhow::Result<()> {
         );
     }
     tracing::debug!("wrote {} (backup: {:?})", w.path.display(), w.backup);
-    Ok(())
+    Ok(w.path)
 }
 
 /// Run the editor on the file, then parse it so that a mistake is reported now, with its line,

@@ -77,6 +77,9 @@ pub struct KeyDef {
     pub own: Option<DefaultValue>,
     /// One line for docs/config.md: what the key does and the options it is the default for.
     pub doc: &'static str,
+    /// Whether the value is a secret (a key, a password): no task inherits its variable, `-E`
+    /// does not send it, and a file `hs config set` writes it to is made private (0600).
+    pub secret: bool,
 }
 
 impl KeyDef {
@@ -92,6 +95,15 @@ impl KeyDef {
             default,
             own: None,
             doc,
+            secret: false,
+        }
+    }
+
+    /// A secret (see [`KeyDef::secret`]).
+    pub const fn secret(self) -> KeyDef {
+        KeyDef {
+            secret: true,
+            ..self
         }
     }
 

@@ -60,13 +60,15 @@ keys! {
          `\":memory:\"`: no database");
     DATABASE_URL = K::new("database.url", Str, Absent,
         "a full URL, which overrides every other key: `postgresql://…` (also \
-         `postgresql+psycopg://…`), `sqlite:///relative.db`, `sqlite:////absolute.db`");
+         `postgresql+psycopg://…`), `sqlite:///relative.db`, `sqlite:////absolute.db`; may hold \
+         a password, so tasks never inherit `HYPERSHELL_DATABASE_URL`").secret();
     DATABASE_HOST = K::new("database.host", Str, Absent, "PostgreSQL host (absent: `localhost`)");
     DATABASE_PORT = K::new("database.port", Int, Absent,
         "PostgreSQL port (absent: libpq's 5432)");
     DATABASE_USER = K::new("database.user", Str, Absent, "user; `password` needs it");
     DATABASE_PASSWORD = K::new("database.password", Str, Absent,
-        "password; prefer `password_env` or `password_eval`");
+        "password; prefer `password_env` or `password_eval`; tasks never inherit \
+         `HYPERSHELL_DATABASE_PASSWORD`, and `-E` does not send it").secret();
     DATABASE_DATABASE = K::new("database.database", Str, Absent,
         "database name (absent: libpq's default, the user name)");
     DATABASE_SCHEMA = K::new("database.schema", Str, Absent,
@@ -82,8 +84,12 @@ keys! {
     SERVER_PORT = K::new("server.port", Int, I(50001),
         "engine port, heartbeats PORT+1, clients PORT+2 (`server -p`, `client -p`, `submit -q -p`)");
     SERVER_AUTH = K::new("server.auth", Str, Absent,
-        "shared key (16+ characters, checked like `-k`); absent: generated, written to a \
-         connection file");
+        "shared key (16+ characters, about 64 bits or more, checked like `-k`; `hs key` makes \
+         one); absent: generated, written to a connection file. Safer than `-k`, which every \
+         user sees in `ps`; tasks never inherit `HYPERSHELL_SERVER_AUTH`").secret();
+    SERVER_WEAKKEY = K::new("server.weakkey", Bool, B(false),
+        "accept a key of 16+ characters that is easy to guess (`server --weak-key`; hs only, \
+         for keys already in use)");
     SERVER_QUEUESIZE = K::new("server.queuesize", Int, I(1),
         "bundles queued ahead; not used by hs");
     SERVER_BUNDLESIZE = K::new("server.bundlesize", Int, I(1),
@@ -125,7 +131,8 @@ keys! {
 
     CLIENT_AUTH = K::new("client.auth", Str, Absent,
         "the key `hs client` and `hs submit -q` use, else `server.auth` (hs only; also \
-         `HYPERSHELL_CLIENT_AUTH`)");
+         `HYPERSHELL_CLIENT_AUTH`, which tasks never inherit; `--key-file` reads it from a \
+         file)").secret();
     CLIENT_BUNDLESIZE = K::new("client.bundlesize", Int, I(1),
         "results sent together (`client -b`, `cluster -b`); hs's own default sends once half \
          of what the engine holds has finished").own(I(0));
@@ -270,6 +277,20 @@ mod tests {
         assert_eq!(CONST_NAMES.len(), KEYS.len());
         for (name, def) in CONST_NAMES.iter().zip(KEYS) {
             assert_eq!(*name, def.name.replace('.', "_").to_ascii_uppercase());
+        }
+    }
+
+    /// The engine leaves secrets out of every task's environment by a rule of its own (it
+    /// knows no config keys): every key marked secret must fall under it, and no other.
+    #[test]
+    fn secret_keys_are_the_variables_tasks_never_inherit() {
+        for def in KEYS {
+            let var = super::super::env::var_for(def.name);
+            assert_eq!(
+                hs_engine::executor::is_secret_var(var.as_bytes()),
+                def.secret,
+                "{def}: {var}"
+            );
         }
     }
 

@@ -22,7 +22,7 @@ pub mod command;
 mod database;
 mod defaults;
 mod docs;
-mod env;
+pub mod env;
 mod error;
 mod expand;
 pub mod key;

@@ -64,7 +64,8 @@ pub fn set(ctx: &Context, level: Level, key: &str, text: &str) -> Result<Written
         Some(_) => Some(backup(&path).map_err(write_err(&path))?),
         None => None,
     };
-    replace(&path, &new_text).map_err(write_err(&path))?;
+    let secret = keys::def(key).is_some_and(|d| d.secret && d.name == key);
+    replace(&path, &new_text, secret).map_err(write_err(&path))?;
     Ok(Written {
         path,
         backup,
@@ -166,12 +167,25 @@ fn backup(path: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Write through a temporary file and a rename, so a crash never leaves half a file; keep the
-/// old file's permissions (a file holding a key may be private).
-fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+/// old file's permissions (a file holding a key may be private). A file given a `secret` (a
+/// key, a password) is made private: 0600 when new, else without its group and other bits.
+fn replace(path: &Path, text: &str, secret: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension(format!("toml.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
+    if secret {
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = hs_engine::private::open_options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+    } else {
+        std::fs::write(&tmp, text)?;
+    }
     if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(&tmp, meta.permissions())?;
+        let mode = meta.permissions().mode() & 0o7777;
+        let mode = if secret { mode & 0o700 } else { mode };
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
     }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
@@ -244,6 +258,23 @@ mod tests {
             err.to_string(),
             "unknown config key: server.prot (did you mean server.port?)"
         );
+    }
+
+    #[test]
+    fn a_file_given_a_key_becomes_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        let dir = crate::config::tests::TempDir::new();
+        let c = ctx(dir.path());
+        let w = set(&c, Level::User, "server.port", "8080").expect("set");
+        std::fs::set_permissions(&w.path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        set(&c, Level::User, "server.port", "8081").expect("set");
+        assert_eq!(mode(&w.path), 0o644, "a plain value keeps the mode");
+        set(&c, Level::User, "server.auth", "k3J9-xQ2m_Lp8wZr").expect("set");
+        assert_eq!(mode(&w.path), 0o600);
+        let other = crate::config::tests::TempDir::new();
+        let w = set(&ctx(other.path()), Level::User, "client.auth", "x").expect("set");
+        assert_eq!(mode(&w.path), 0o600, "a new file holding a key");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The `hs client` command line every launched engine runs. The key is never on it (command
-//! lines are visible to every user of a host): engines started over ssh or by hand-off read the
-//! connection file from their stdin (`--file -`), and engines started by mpirun, srun or another
-//! command get it in their environment (`HYPERSHELL_CLIENT_AUTH`), which only their owner can read.
+//! lines are visible to every user of a host) nor in its environment (which every task it runs
+//! would inherit): engines started locally or over ssh read the connection file from their
+//! stdin (`--file -`), and engines started by mpirun, srun or another command, whose stdin only
+//! one rank sees, read it from a 0600 file (`--key-file`).
+
+use std::path::PathBuf;
 
 /// How the engine learns where the controller is and its key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -9,8 +12,12 @@ pub enum Connect {
     /// `--file -`: the connection file arrives as one line on stdin, and the end of stdin means
     /// the launcher is gone (the engine stops instead of lingering).
     Stdin,
-    /// `-H HOST -p PORT`, key in `HYPERSHELL_CLIENT_AUTH`.
-    Address { host: String, port: u16 },
+    /// `-H HOST -p PORT --key-file FILE`.
+    Address {
+        host: String,
+        port: u16,
+        key_file: PathBuf,
+    },
 }
 
 /// Options every launched engine gets.
@@ -46,9 +53,18 @@ impl EngineArgs {
         let mut argv = vec!["client".to_string()];
         match connect {
             Connect::Stdin => argv.extend(["--file".into(), "-".into()]),
-            Connect::Address { host, port } => {
-                argv.extend(["-H".into(), host.clone(), "-p".into(), port.to_string()])
-            }
+            Connect::Address {
+                host,
+                port,
+                key_file,
+            } => argv.extend([
+                "-H".into(),
+                host.clone(),
+                "-p".into(),
+                port.to_string(),
+                "--key-file".into(),
+                key_file.display().to_string(),
+            ]),
         }
         argv.extend(["-N".into(), self.slots.to_string()]);
         if let Some(t) = &self.template {
@@ -143,7 +159,19 @@ mod tests {
         let argv = args.argv(&Connect::Address {
             host: "10.0.0.1".into(),
             port: 50001,
+            key_file: "/site/lib/security/engine-x.key".into(),
         });
-        assert_eq!(&argv[..5], ["client", "-H", "10.0.0.1", "-p", "50001"]);
+        assert_eq!(
+            &argv[..7],
+            [
+                "client",
+                "-H",
+                "10.0.0.1",
+                "-p",
+                "50001",
+                "--key-file",
+                "/site/lib/security/engine-x.key"
+            ]
+        );
     }
 }

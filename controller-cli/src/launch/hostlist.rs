@@ -22,13 +22,14 @@ pub fn expand(list: &str) -> Result<Vec<String>, HostListError> {
         reason,
     };
     let mut hosts: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in split_entries(list).map_err(fail)? {
         let entry = entry.trim();
         if entry.is_empty() {
             continue;
         }
         for host in expand_entry(entry).map_err(fail)? {
-            if !hosts.contains(&host) {
+            if seen.insert(host.clone()) {
                 hosts.push(host);
             }
             if hosts.len() > MAX_HOSTS {
@@ -117,9 +118,12 @@ fn expand_group(group: &str) -> Result<Vec<String>, String> {
         } else {
             0
         };
-        let count = from.abs_diff(to) as usize + 1;
-        if out.len() + count > MAX_HOSTS {
-            return Err(format!("more than {MAX_HOSTS} hosts"));
+        // Counted before anything is made: `[0-18446744073709551615]` is one u64 too many.
+        let count = from.abs_diff(to).saturating_add(1);
+        if count.saturating_add(out.len() as u64) > MAX_HOSTS as u64 {
+            return Err(format!(
+                "[{group}] names more than {MAX_HOSTS} hosts, the most one list may name"
+            ));
         }
         let numbers: Box<dyn Iterator<Item = u64>> = if from <= to {
             Box::new(from..=to)
@@ -131,10 +135,14 @@ fn expand_group(group: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Host names: letters, digits, `.`, `-`, `_` (and `user@` in front, as ssh takes it). The one
-/// rule for host lists and nodefiles alike.
+/// Host names: letters, digits, `.`, `-`, `_` (and `user@` in front, as ssh takes it), not
+/// starting with `-` (ssh, mpirun and the like would take it for an option: `-oProxyCommand=…`
+/// runs a command). No whitespace and no shell character can get through, so a name is safe on
+/// any command line. The one rule for host lists and nodefiles alike.
 pub fn is_host_name(name: &str) -> bool {
     !name.is_empty()
+        && !name.starts_with('-')
+        && !name.contains("@-")
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
@@ -145,7 +153,7 @@ fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{name:?} is not a host name (letters, digits, '.', '-', '_')"
+            "{name:?} is not a host name (letters, digits, '.', '-', '_', not starting with '-')"
         ))
     }
 }
@@ -209,6 +217,14 @@ mod tests {
             "h[[1]]",
             "bad host",
             "h[1-999999999]",
+            "h[0-18446744073709551615]",
+            "h[18446744073709551615-0]",
+            "h[0-99999],g[0-99999]",
+            "-oProxyCommand=touch",
+            "h1,-x",
+            "user@-x",
+            "h1;reboot",
+            "h$(id)",
         ] {
             let e = expand(bad).unwrap_err();
             assert!(!e.reason.is_empty(), "{bad}");
@@ -219,5 +235,9 @@ mod tests {
                 .to_string()
                 .contains("never closed")
         );
+        let huge = expand("h[0-18446744073709551615]").unwrap_err().reason;
+        assert!(huge.contains("100000"), "{huge}");
+        let option = expand("h1,-oProxyCommand=x").unwrap_err().reason;
+        assert!(option.contains("\"-oProxyCommand=x\""), "{option}");
     }
 }

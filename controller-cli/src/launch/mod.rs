@@ -9,6 +9,8 @@ pub mod hostlist;
 mod ssh;
 mod supervise;
 
+use std::path::PathBuf;
+
 use hs_broker::connection::ConnectionInfo;
 
 pub use engine_args::{Connect, EngineArgs, own_exe};
@@ -76,6 +78,10 @@ pub struct LaunchSpec {
     pub engine: EngineArgs,
     /// Where engines dial and the key (`host` is the address they can reach).
     pub info: ConnectionInfo,
+    /// A private (0700) folder, on a filesystem the engines' hosts share for mpirun and
+    /// commands like srun (the site's or the profile's `security/`): engines those start get
+    /// the key in a 0600 file there, since only the first rank would see a pipe.
+    pub key_dir: PathBuf,
 }
 
 impl LaunchSpec {
@@ -110,8 +116,6 @@ impl LaunchSpec {
                 if let Some(h) = hostfile {
                     argv.extend(["--hostfile".into(), h.display().to_string()]);
                 }
-                // Ranks on other hosts get the key only if mpirun is told to pass it.
-                argv.extend(["-x".into(), KEY_VAR.into()]);
                 self.launch_with_key(fleet, "mpirun".into(), argv)?;
             }
             Launcher::Command { argv } => {
@@ -164,23 +168,39 @@ impl LaunchSpec {
         Ok(())
     }
 
-    /// `prefix… hs client -H HOST -p PORT …` with the key in the environment.
+    /// `prefix… hs client -H HOST -p PORT --key-file FILE …`: the key in a 0600 file, never
+    /// in the environment (every task an engine runs would inherit it) nor on a command line.
     fn launch_with_key(
         &self,
         fleet: &mut Fleet,
         label: String,
         mut argv: Vec<String>,
     ) -> anyhow::Result<()> {
+        let key_file = self.key_file();
+        // Written again for each launch (the same key): an autoscaled launch long after the
+        // first finds it even if someone removed it.
+        hs_engine::private::write_private(&key_file, format!("{}\n", self.info.key).as_bytes())
+            .map_err(|e| {
+                anyhow::anyhow!("cannot write the key file {}: {e}", key_file.display())
+            })?;
         argv.push(self.engine.exe.clone());
         argv.extend(self.engine.argv(&Connect::Address {
             host: self.info.host.clone(),
             port: self.info.engine_port,
+            key_file,
         }));
-        let env = [(KEY_VAR.to_string(), self.info.key.clone())];
-        fleet.spawn(label, &argv, &env, None)?;
+        fleet.spawn(label, &argv, &[], None)?;
         Ok(())
     }
-}
 
-/// The variable launched engines read their key from (`client.auth`).
-pub const KEY_VAR: &str = "HYPERSHELL_CLIENT_AUTH";
+    /// The key file of [`launch_with_key`](Self::launch_with_key): one per controller.
+    fn key_file(&self) -> PathBuf {
+        self.key_dir
+            .join(format!("engine-{}.key", self.info.controller_id))
+    }
+
+    /// Remove the key file once no more engines will be launched (nothing if none was needed).
+    pub fn remove_key_file(&self) {
+        let _ = std::fs::remove_file(self.key_file());
+    }
+}

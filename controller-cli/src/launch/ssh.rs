@@ -1,11 +1,15 @@
 //! The ssh command line for one remote engine. ssh hands the remote side one string that the
 //! remote login shell splits again, so every word is quoted for that shell.
 
+use hs_engine::executor::is_secret_var;
+
 use crate::config::{Config, Layers, key};
 use crate::exit::Failure;
 
-/// `ssh [user args] -o BatchMode=yes HOST -- 'VAR=v' 'hs' 'client' …`. The user's options come
-/// first: ssh keeps the first value of an option, so theirs win over hs's defaults.
+/// `ssh [user args] -o BatchMode=yes -- HOST 'VAR=v' 'hs' 'client' …`. The user's options come
+/// first: ssh keeps the first value of an option, so theirs win over hs's defaults. `--` ends
+/// the options before the host, so no host can be read as one (host lists refuse names
+/// starting with `-` too).
 pub fn command(
     host: &str,
     ssh_args: &[String],
@@ -16,8 +20,8 @@ pub fn command(
     argv.extend(ssh_args.iter().cloned());
     // Never stop to ask for a password or a host key: a launch of many hosts would hang.
     argv.extend(["-o".into(), "BatchMode=yes".into()]);
-    argv.push(host.to_string());
     argv.push("--".into());
+    argv.push(host.to_string());
     let mut line: Vec<String> = exports
         .iter()
         .map(|(k, v)| format!("{k}={}", shell_words::quote(v)))
@@ -53,11 +57,16 @@ pub fn options(flag: Option<&str>, cfg: &Config) -> anyhow::Result<Vec<String>> 
     Ok(argv)
 }
 
-/// `HYPERSHELL_*` variables of this process, for `-E/--env` (the key variables excepted: the
-/// key travels on stdin, never on a command line).
+/// `HYPERSHELL_*` variables of this process, for `-E/--env`, without the secrets no task may
+/// see ([`is_secret_var`]: keys, database passwords). They would be on the ssh command line, in
+/// `ps` on both hosts; the key travels on stdin instead.
 pub fn exports() -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("HYPERSHELL_") && !k.ends_with("_AUTH"))
+    exports_from(std::env::vars())
+}
+
+fn exports_from(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = vars
+        .filter(|(k, _)| k.starts_with("HYPERSHELL_") && !is_secret_var(k.as_bytes()))
         .collect();
     vars.sort();
     vars
@@ -88,10 +97,29 @@ mod tests {
                 "/x/ssh config",
                 "-o",
                 "BatchMode=yes",
-                "h1",
                 "--",
+                "h1",
                 "env HYPERSHELL_EXPORT_A='a b' /opt/hs client -t 'echo '\\''{}'\\'' $HOME'"
             ]
         );
+    }
+
+    #[test]
+    fn exports_leave_out_keys_and_database_passwords() {
+        let vars = [
+            ("HYPERSHELL_SERVER_PORT", "50001"),
+            ("HYPERSHELL_SERVER_AUTH", "k"),
+            ("HYPERSHELL_CLIENT_AUTH", "k"),
+            ("HYPERSHELL_DATABASE_PASSWORD", "p"),
+            ("HYPERSHELL_DATABASE_URL", "postgresql://u:p@db/x"),
+            ("HYPERSHELL_EXPORT_A", "a"),
+            ("HOME", "/h"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let names: Vec<String> = exports_from(vars.into_iter())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(names, ["HYPERSHELL_EXPORT_A", "HYPERSHELL_SERVER_PORT"]);
     }
 }

@@ -174,6 +174,7 @@ fn supervise(
     for e in fleet.stop(grace) {
         report.exited.push(e);
     }
+    cfg.spec.remove_key_file();
     report
 }
 

@@ -72,14 +72,14 @@ impl Profile {
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(&dir)
+        hs_engine::private::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let profile = Profile {
             name: name.to_string(),
             dir,
         };
         create_private_dir(&profile.security_dir())?;
-        std::fs::create_dir_all(profile.log_dir())?;
+        hs_engine::private::create_dir_all(&profile.log_dir())?;
         write_new(&profile.config_file(), &template::config(&profile, options))?;
         write_new(&profile.nodefile(), &template::nodefile(options))?;
         Ok(profile)

@@ -4,8 +4,7 @@
 //! never sees half a file and the key is never readable by others, even for an instant); a
 //! reader refuses a file that others could read, because its key would already be exposed.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -123,20 +122,7 @@ pub fn write(path: &Path, info: &ConnectionInfo) -> Result<(), ConnectionFileErr
     })
 }
 
-/// Write `bytes` to `path` readable by its owner only (0600), through a temporary file and a
-/// rename: a reader sees the old file or the whole new one, and never a moment of wider mode.
-/// Anything that holds a key or a process's identity is written this way.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes).and_then(|_| file.sync_all())?;
-    std::fs::rename(&tmp, path)
-}
+pub use crate::private::write_private;
 
 /// Read a connection file, refusing one that others can read.
 pub fn read(path: &Path) -> Result<ConnectionInfo, ConnectionFileError> {

@@ -172,7 +172,23 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for TaskVars {
     }
 }
 
-/// The environment every task inherits (the engine's own, as it was when the executor was made).
+/// Whether the variable `name` holds one of hs's own secrets, which no task inherits: a key
+/// (`HYPERSHELL_SERVER_AUTH`, `HYPERSHELL_CLIENT_AUTH`: any `HYPERSHELL_` name holding `AUTH`)
+/// or the database's password (`HYPERSHELL_DATABASE_PASSWORD`, and `HYPERSHELL_DATABASE_URL`,
+/// which may carry one). A task is someone's command line, perhaps another user's
+/// (`hs submit`), and needs neither to run. Names are compared ignoring case.
+pub fn is_secret_var(name: &[u8]) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let Some(rest) = upper.strip_prefix(b"HYPERSHELL_") else {
+        return false;
+    };
+    rest.windows(4).any(|w| w == b"AUTH")
+        || rest.starts_with(b"DATABASE_PASSWORD")
+        || rest.starts_with(b"DATABASE_URL")
+}
+
+/// The environment every task inherits (the engine's own, as it was when the executor was made,
+/// without [secrets](is_secret_var)).
 #[derive(Debug)]
 pub(crate) struct Inherited {
     /// `(NAME, "NAME=value")` for each variable.
@@ -180,10 +196,11 @@ pub(crate) struct Inherited {
 }
 
 impl Inherited {
-    /// This process's environment with `extra` added (or overriding): what every task of an
-    /// engine shares, its `HYPERSHELL_EXPORT_*` exports included.
+    /// This process's environment without its secrets, with `extra` added (or overriding): what
+    /// every task of an engine shares, its `HYPERSHELL_EXPORT_*` exports included.
     pub(crate) fn capture(extra: &[(String, String)]) -> Self {
         let own = std::env::vars_os()
+            .filter(|(name, _)| !is_secret_var(name.as_bytes()))
             .filter(|(name, _)| !extra.iter().any(|(n, _)| n.as_bytes() == name.as_bytes()));
         let extra = extra.iter().map(|(n, v)| (n.into(), v.into()));
         let vars = own
@@ -361,6 +378,30 @@ mod tests {
         let path = std::env::var("PATH").expect("tests run with a PATH");
         assert_eq!(find(&entries, "PATH"), [path.as_str()]);
         assert_eq!(find(&entries, "HS_EXTRA"), ["x"]);
+    }
+
+    #[test]
+    fn keys_and_database_passwords_are_secrets() {
+        for secret in [
+            "HYPERSHELL_CLIENT_AUTH",
+            "HYPERSHELL_SERVER_AUTH",
+            "HYPERSHELL_CLIENT_AUTH_FILE",
+            "hypershell_server_auth",
+            "HYPERSHELL_DATABASE_PASSWORD",
+            "HYPERSHELL_DATABASE_PASSWORD_EVAL",
+            "HYPERSHELL_DATABASE_URL",
+        ] {
+            assert!(is_secret_var(secret.as_bytes()), "{secret}");
+        }
+        for plain in [
+            "HYPERSHELL_SITE",
+            "HYPERSHELL_DATABASE_USER",
+            "HYPERSHELL_EXPORT_PATH",
+            "AUTHOR",
+            "PGPASSWORD",
+        ] {
+            assert!(!is_secret_var(plain.as_bytes()), "{plain}");
+        }
     }
 
     #[test]

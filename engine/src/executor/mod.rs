@@ -35,7 +35,7 @@ mod watch;
 
 pub use capture::{Capture, Captured};
 pub use choice::{ExecutorChoice, UnknownExecutor, executor_for};
-pub use environ::TaskVars;
+pub use environ::{TaskVars, is_secret_var};
 pub use inherit::seal_internal_descriptors;
 pub use limits::prepare_engine_process;
 pub use relay::LineSink;

@@ -300,8 +300,11 @@ fn dev_null() -> io::Result<BorrowedFd<'static>> {
     Ok(DEV_NULL.get_or_init(|| file).as_fd())
 }
 
+/// A task's own output file (`--capture`'s `<site>/lib/task/<id>.out`, a job's `out`): created
+/// 0600, since what a task prints is its owner's business.
 fn create_output(path: &Path, stream: &str) -> Result<File, String> {
-    File::create(path).map_err(|e| format!("cannot open {stream} file {}: {e}", path.display()))
+    hs_protocol::private::create(path)
+        .map_err(|e| format!("cannot open {stream} file {}: {e}", path.display()))
 }
 
 /// One line naming why bash could not be started. A failed `chdir` in the child comes back as a

@@ -111,7 +111,7 @@ pub fn next_partition(db: &Path) -> Partition {
 fn claim_next(db: &Path) -> Result<Partition> {
     loop {
         let p = next_partition(db);
-        match std::fs::OpenOptions::new()
+        match hs_protocol::private::open_options()
             .write(true)
             .create_new(true)
             .open(&p.path)

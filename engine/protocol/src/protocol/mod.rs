@@ -15,6 +15,7 @@ mod key;
 mod message;
 mod peer;
 mod refusals;
+mod strength;
 
 pub use direction::{FromClient, FromEngine, Message, ToClient, ToEngine};
 pub use frame::{
@@ -24,7 +25,7 @@ pub use frame::{
 pub use handshake::{
     Answered, Initiator, Pending, Responder, Role, Session, is_challenge, is_hello,
 };
-pub use key::{KeyError, generate_key, validate_key};
+pub use key::{KeyError, MIN_KEY_BITS, estimate_bits, generate_key, validate_key};
 pub use message::*;
 pub use peer::{Incoming, PeerLink};
 pub use refusals::{LOG_EVERY, Refusals};
