@@ -112,18 +112,8 @@ fn a_failed_task_runs_again_when_retries_are_left() {
 
 #[test]
 fn after_a_restart_an_engine_that_still_runs_a_task_keeps_it_and_the_rest_run_again() {
-    let mut store = MemoryStore::new();
-    let rows: Vec<TaskRecord> = (0..2)
-        .map(|i| TaskRecord::new(format!("t{i}"), uuid::Uuid::new_v4(), None))
-        .collect();
-    store.submit(&rows).unwrap();
-    let previous = Scheduler {
-        server_id: uuid::Uuid::new_v4(),
-        server_host: "old".into(),
-        max_retries: 0,
-        eager: false,
-        scope: Scope::All,
-    };
+    let (mut store, rows) = store_with(2);
+    let previous = previous_controller();
     assert_eq!(store.schedule(10, &previous).unwrap().len(), 2);
     let gone = uuid::Uuid::new_v4();
     store.mark_handed_out(&handouts(&rows, gone)).unwrap();
@@ -202,13 +192,7 @@ fn a_previous_controllers_task_given_back_runs_again_only_in_a_run_that_takes_ev
         let mut store = MemoryStore::new();
         let row = TaskRecord::new("old".into(), uuid::Uuid::new_v4(), None);
         store.submit(std::slice::from_ref(&row)).unwrap();
-        let previous = Scheduler {
-            server_id: uuid::Uuid::new_v4(),
-            server_host: "old".into(),
-            max_retries: 0,
-            eager: false,
-            scope: Scope::All,
-        };
+        let previous = previous_controller();
         assert_eq!(store.schedule(10, &previous).unwrap().len(), 1);
         let mut rig = Rig::over(Box::new(store), |c| c.restart = restart);
         let engine = uuid::Uuid::new_v4();
@@ -227,6 +211,27 @@ fn a_previous_controllers_task_given_back_runs_again_only_in_a_run_that_takes_ev
     }
 }
 
+/// A previous controller's scheduler, taking every task.
+fn previous_controller() -> Scheduler {
+    Scheduler {
+        server_id: uuid::Uuid::new_v4(),
+        server_host: "old".into(),
+        max_retries: 0,
+        eager: false,
+        scope: Scope::All,
+    }
+}
+
+/// A memory store holding `n` new tasks, and their rows.
+fn store_with(n: usize) -> (MemoryStore, Vec<TaskRecord>) {
+    let mut store = MemoryStore::new();
+    let rows: Vec<TaskRecord> = (0..n)
+        .map(|i| TaskRecord::new(format!("t{i}"), uuid::Uuid::new_v4(), None))
+        .collect();
+    store.submit(&rows).unwrap();
+    (store, rows)
+}
+
 /// `rows` handed to `engine` (as a controller records before a bundle leaves).
 fn handouts(rows: &[TaskRecord], engine: uuid::Uuid) -> Vec<Handout> {
     rows.iter()
@@ -240,18 +245,8 @@ fn handouts(rows: &[TaskRecord], engine: uuid::Uuid) -> Vec<Handout> {
 
 #[test]
 fn after_a_restart_tasks_only_taken_from_the_store_run_at_once_and_handed_out_ones_wait() {
-    let mut store = MemoryStore::new();
-    let rows: Vec<TaskRecord> = (0..3)
-        .map(|i| TaskRecord::new(format!("t{i}"), uuid::Uuid::new_v4(), None))
-        .collect();
-    store.submit(&rows).unwrap();
-    let previous = Scheduler {
-        server_id: uuid::Uuid::new_v4(),
-        server_host: "old".into(),
-        max_retries: 0,
-        eager: false,
-        scope: Scope::All,
-    };
+    let (mut store, rows) = store_with(3);
+    let previous = previous_controller();
     assert_eq!(store.schedule(10, &previous).unwrap().len(), 3);
     // Only the first went to an engine; the others waited at the controller.
     store
