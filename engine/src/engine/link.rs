@@ -8,6 +8,16 @@ use uuid::Uuid;
 /// First and largest pause between registration attempts.
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// Heartbeats that may go missing (a busy controller, a slow link) before queued tasks stop
+/// starting.
+const MISSED_PINGS: u32 = 4;
+
+/// How long a silence queued tasks may still start through, for a controller that pings every
+/// `heartrate` and evicts after `evict_after` of silence: [`MISSED_PINGS`] heartbeats, at most the
+/// eviction time.
+pub fn start_within(heartrate: Duration, evict_after: Duration) -> Duration {
+    heartrate.saturating_mul(MISSED_PINGS).min(evict_after)
+}
 
 pub enum Link {
     /// Waiting for a welcome that echoes `nonce`.
@@ -28,6 +38,11 @@ pub enum Link {
         /// (sends failing, pings still arriving) ends the lease as surely as silence.
         last_sent: Instant,
         evict_after: Duration,
+        /// How long a silence queued tasks may still start through: a few heartbeats (at most
+        /// the eviction time). A link cut is noticed only by silence, and every task started
+        /// after the cut would run again elsewhere once the controller evicts this engine, so
+        /// starts stop as soon as pings are overdue rather than when the lease runs out.
+        start_within: Duration,
     },
 }
 
@@ -98,9 +113,9 @@ impl Link {
             Link::Registered {
                 last_heard,
                 last_sent,
-                evict_after,
+                start_within,
                 ..
-            } => Some((*last_heard).min(*last_sent) + *evict_after),
+            } => Some((*last_heard).min(*last_sent) + *start_within),
             Link::Registering { .. } => None,
         }
     }
@@ -128,24 +143,34 @@ mod tests {
             last_heard: now,
             last_sent: now,
             evict_after: Duration::from_secs(5),
+            start_within: start_within(Duration::from_secs(1), Duration::from_secs(5)),
         }
     }
 
     #[test]
-    fn the_lease_ends_an_eviction_time_after_the_older_of_hearing_and_sending() {
+    fn queued_tasks_start_until_a_few_pings_are_missed_after_the_older_of_hearing_and_sending() {
         let start = Instant::now();
         let mut link = registered(start);
-        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(5)));
+        // Pings every second: four may go missing, within the eviction time of 5 s.
+        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(4)));
         // Pings keep arriving but nothing leaves (a one-way link): the controller hears nothing,
-        // so the lease runs out as if the link were silent.
-        link.heard(start + Duration::from_secs(4));
-        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(5)));
-        link.sent(start + Duration::from_secs(3));
-        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(8)));
+        // so starts stop as if the link were silent.
+        link.heard(start + Duration::from_secs(3));
+        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(4)));
+        link.sent(start + Duration::from_secs(2));
+        assert_eq!(link.lease_until(), Some(start + Duration::from_secs(6)));
         assert_eq!(
             Link::start(start, true).lease_until(),
             None,
             "not registered"
         );
+    }
+
+    #[test]
+    fn starts_stop_after_a_few_missed_pings_or_the_eviction_time_whichever_comes_first() {
+        let second = Duration::from_secs(1);
+        assert_eq!(start_within(second / 4, 2 * second), second);
+        assert_eq!(start_within(10 * second, 60 * second), 40 * second);
+        assert_eq!(start_within(10 * second, 20 * second), 20 * second);
     }
 }

@@ -117,11 +117,16 @@ impl Engine {
                         host: w.controller_host.map(Arc::from),
                     };
                     self.board.with(|b| b.server = Some(server));
+                    let evict_after = Duration::from_millis(w.evict_ms.max(w.heartrate_ms * 2));
                     self.link = Link::Registered {
                         controller_id: w.controller_id,
                         last_heard: now,
                         last_sent: now,
-                        evict_after: Duration::from_millis(w.evict_ms.max(w.heartrate_ms * 2)),
+                        evict_after,
+                        start_within: crate::engine::link::start_within(
+                            Duration::from_millis(w.heartrate_ms),
+                            evict_after,
+                        ),
                     };
                     // A new registration is a fresh start on the controller's side.
                     self.told_leaving = false;
