@@ -147,6 +147,15 @@ fn cause(e: &postgres::Error) -> String {
 
 fn connect_error(e: &postgres::Error, target: &str, user: &str) -> StoreError {
     if let Some(db) = e.as_db_error() {
+        // A server shutting down or starting up refuses new sessions for a moment (57P03):
+        // a controller reconnecting through a restart must wait for it, not give up.
+        if server_unavailable(db.code().code()) {
+            return StoreError::Unavailable(one_line(&format!(
+                "{} ({})",
+                db.message(),
+                db.code().code()
+            )));
+        }
         return StoreError::Refused {
             user: user.to_string(),
             target: target.to_string(),
