@@ -77,7 +77,8 @@ impl Core {
             .collect();
         if let (Some(e), 1..) = (engine, refused_paths) {
             tracing::warn!(
-                "engine {e} reported {refused_paths} output paths that are not its tasks'                  captured output files: not recorded"
+                "engine {e} reported {refused_paths} output paths that are not its tasks' \
+                 captured output files: not recorded"
             );
         }
         let recorded = match self.store.complete(&completions) {
