@@ -110,8 +110,8 @@ impl Broker {
         let responder = Responder::new(key, cfg.mode, cfg.controller_id);
         Ok(Broker {
             pings: PingSealer::new(key, cfg.mode, responder.epoch()),
-            engines: Sessions::new(responder.clone(), Role::Engine),
-            clients: Sessions::new(responder, Role::Client),
+            engines: Sessions::new(responder.clone(), Role::Engine).limit_messages(cfg.max_message),
+            clients: Sessions::new(responder, Role::Client).limit_messages(cfg.max_message),
             engine_refusals: Refusals::new("the engine socket"),
             client_refusals: Refusals::new("the client socket"),
             sockets,

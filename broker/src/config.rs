@@ -70,6 +70,9 @@ pub struct ControllerConfig {
     /// file) before the run ends with an error. Meanwhile engines keep running what they hold,
     /// results are held unacknowledged, and nothing new is handed out or read.
     pub db_wait: Duration,
+    /// The largest message an engine or client may send once its handshake is done
+    /// (`server.maxmessage`). Before it, only handshake messages of a few dozen bytes are taken.
+    pub max_message: usize,
     /// Submissions this run takes from the start: an input read again after a run that stopped
     /// part-way through it (its stored tasks are this run's, see `InputProgress`).
     pub resumed: Vec<Uuid>,
@@ -99,6 +102,7 @@ impl ControllerConfig {
             affinity_wait: Duration::from_secs(30),
             max_watched_per_client: crate::watch::MAX_WATCHED_PER_CLIENT,
             db_wait: Duration::from_secs(60),
+            max_message: hs_engine::protocol::MAX_MESSAGE_BYTES,
             resumed: Vec::new(),
         }
     }

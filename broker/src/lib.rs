@@ -24,6 +24,7 @@ pub mod controller;
 pub mod feed;
 pub mod hosts;
 mod ids;
+mod outputs;
 mod pinned;
 mod prefetch;
 mod queue;

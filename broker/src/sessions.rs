@@ -9,19 +9,21 @@
 //! reconnect, on a new connection) takes the binding over, and nobody without the key can make
 //! one.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use hs_engine::protocol::{
-    Envelope, FrameError, Frames, Message, Pending, Responder, Role, Session, is_hello,
+    Envelope, FrameError, Frames, MAX_MESSAGE_BYTES, Message, Pending, Responder, Role, Session,
+    is_hello,
 };
 use uuid::Uuid;
 
-/// Handshakes in progress at once on one socket; beyond that, those older than
-/// [`PENDING_FOR`] are dropped, and if none is, new hellos are refused until some finish.
+/// Handshakes in progress at once on one socket (a routing id has at most one: a new hello
+/// replaces it). Beyond that the oldest is dropped to make room, never the new one: so hellos
+/// that are never completed cannot lock engines out, as they could if new hellos were refused;
+/// to push a genuine engine's handshake out, a flood would have to send a thousand hellos
+/// within the engine's round trip.
 const MOST_PENDING: usize = 1024;
-/// How long a hello waits for its proof.
-const PENDING_FOR: Duration = Duration::from_secs(10);
 /// Sessions kept on one socket; beyond that the one idle longest is forgotten (its peer, if
 /// still there, hears nothing and handshakes again).
 const MOST_SESSIONS: usize = 65_536;
@@ -47,8 +49,13 @@ pub struct Sessions {
     role: Role,
     peers: HashMap<Vec<u8>, Peer>,
     pending: usize,
+    /// Hellos in the order they came, oldest first, to find the one to drop when full. An
+    /// entry whose handshake has finished (or restarted) since is stale and skipped.
+    arrivals: VecDeque<(Vec<u8>, Instant)>,
     /// Engine id → the routing id of its current session.
     routes: HashMap<Uuid, Vec<u8>>,
+    /// The largest message an open session may send (`server.maxmessage`).
+    message_limit: usize,
 }
 
 impl Sessions {
@@ -58,8 +65,16 @@ impl Sessions {
             role,
             peers: HashMap::new(),
             pending: 0,
+            arrivals: VecDeque::new(),
             routes: HashMap::new(),
+            message_limit: MAX_MESSAGE_BYTES,
         }
+    }
+
+    /// Take messages of up to `bytes` from open sessions (see `Opener::set_limit`).
+    pub fn limit_messages(mut self, bytes: usize) -> Self {
+        self.message_limit = bytes;
+        self
     }
 
     /// Take a message from `route`. `Err` is a refusal: count it, drop the message.
@@ -93,16 +108,6 @@ impl Sessions {
     }
 
     fn hello(&mut self, route: &[u8], hello: Frames, now: Instant) -> Result<Arrival, FrameError> {
-        if self.pending >= MOST_PENDING {
-            self.peers.retain(|_, p| match p {
-                Peer::Pending(_, at) => now.saturating_duration_since(*at) < PENDING_FOR,
-                Peer::Open(..) => true,
-            });
-            self.pending = self.count_pending();
-            if self.pending >= MOST_PENDING {
-                return Err(FrameError::Handshake("too many handshakes in progress"));
-            }
-        }
         let (pending, challenge) = self.responder.challenge(hello)?;
         if pending.role() != self.role {
             return Err(FrameError::Handshake(match self.role {
@@ -112,10 +117,32 @@ impl Sessions {
         }
         // A hello on a connection that had a session starts over: only its owner can send it.
         self.drop_route(route);
+        while self.pending >= MOST_PENDING {
+            self.drop_oldest_pending();
+        }
         self.peers
             .insert(route.to_vec(), Peer::Pending(pending, now));
         self.pending += 1;
+        self.arrivals.push_back((route.to_vec(), now));
+        if self.arrivals.len() > 4 * MOST_PENDING {
+            let peers = &self.peers;
+            self.arrivals.retain(
+                |(r, at)| matches!(peers.get(r), Some(Peer::Pending(_, since)) if since == at),
+            );
+        }
         Ok(Arrival::Challenge(challenge))
+    }
+
+    /// Forget the handshake in progress that started first.
+    fn drop_oldest_pending(&mut self) {
+        while let Some((route, at)) = self.arrivals.pop_front() {
+            if matches!(self.peers.get(&route), Some(Peer::Pending(_, since)) if *since == at) {
+                self.drop_route(&route);
+                return;
+            }
+        }
+        // Every pending handshake has an arrival: reaching here means the count drifted.
+        self.pending = self.count_pending();
     }
 
     fn open(&mut self, route: &[u8], session: Session, now: Instant) {
@@ -132,6 +159,8 @@ impl Sessions {
         {
             self.drop_route(&idlest);
         }
+        let mut session = session;
+        session.opener.set_limit(self.message_limit);
         if self.role == Role::Engine
             && let Some(old) = self.routes.insert(session.peer_id, route.to_vec())
             && old != route
@@ -246,6 +275,41 @@ mod tests {
             s.seal_for(b"r1", &Pong {}).is_none(),
             "the old session is gone"
         );
+    }
+
+    #[test]
+    fn unfinished_handshakes_make_room_for_new_ones() {
+        let mut s = sessions();
+        let now = Instant::now();
+        let mut first = PeerLink::new(KEY, Role::Engine, Mode::Sealed, Uuid::new_v4());
+        let Ok(Arrival::Challenge(c)) = s.take(b"first", first.hello(), now) else {
+            panic!("no challenge");
+        };
+        let Ok(Incoming::Opened(late_proof)) = first.receive(c) else {
+            panic!("not opened");
+        };
+        for i in 0..MOST_PENDING as u32 {
+            let mut idle = PeerLink::new(KEY, Role::Engine, Mode::Sealed, Uuid::new_v4());
+            assert!(matches!(
+                s.take(&i.to_be_bytes(), idle.hello(), now),
+                Ok(Arrival::Challenge(_))
+            ));
+        }
+        assert_eq!(s.pending, MOST_PENDING);
+        // The oldest was dropped for the newest: its proof now finds no handshake.
+        assert_eq!(
+            s.take(b"first", late_proof, now).err(),
+            Some(FrameError::NoSession)
+        );
+        let id = Uuid::new_v4();
+        connect(
+            &mut s,
+            b"engine",
+            &mut PeerLink::new(KEY, Role::Engine, Mode::Sealed, id),
+        );
+        assert_eq!(s.route_of(&id), Some(&b"engine".to_vec()));
+        assert!(s.pending <= MOST_PENDING);
+        assert!(s.arrivals.len() <= 4 * MOST_PENDING + 1);
     }
 
     #[test]

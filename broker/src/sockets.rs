@@ -28,6 +28,12 @@ fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
 /// of a large cluster took several such rounds. The kernel caps it at `net.core.somaxconn`.
 const BACKLOG: i32 = 4096;
 
+/// Messages libzmq queues per connection before it stops reading that connection (TCP then
+/// pushes back on the sender). Together with [`MAX_FRAME_BYTES`] this bounds what one peer, with
+/// or without a session, holds in the controller's memory before the broker reads it: 64
+/// messages of 64 KiB frames, 4 MiB. Genuine peers send bundles, a few messages in flight each.
+const RCVHWM: i32 = 64;
+
 fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {
     let s = ctx.socket(zmq::ROUTER).map_err(|source| RunError::Zmq {
         context: "creating a ROUTER".into(),
@@ -44,7 +50,7 @@ fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {
     s.set_maxmsgsize(MAX_FRAME_BYTES as i64)
         .map_err(opt("MAXMSGSIZE"))?;
     s.set_sndhwm(10_000).map_err(opt("SNDHWM"))?;
-    s.set_rcvhwm(10_000).map_err(opt("RCVHWM"))?;
+    s.set_rcvhwm(RCVHWM).map_err(opt("RCVHWM"))?;
     s.set_linger(1000).map_err(opt("LINGER"))?;
     s.set_backlog(BACKLOG).map_err(opt("BACKLOG"))?;
     Ok(s)

@@ -34,8 +34,15 @@ pub fn to_task(r: TaskRecord) -> Arc<Task> {
 }
 
 /// What the store records for a finished task; `engine` is `None` when it never reached one.
-pub fn to_completion(result: &TaskResult, engine: Option<(Uuid, &str)>) -> Completion {
-    Completion {
+/// Output paths are the controller's (see `outputs.rs`); the second value counts the engine's
+/// that were refused.
+pub fn to_completion(
+    task: &Task,
+    result: &TaskResult,
+    engine: Option<(Uuid, &str)>,
+) -> (Completion, usize) {
+    let (outpath, errpath, refused) = crate::outputs::checked(task, result);
+    let completion = Completion {
         id: result.id,
         client_id: engine.map(|(id, _)| id),
         client_host: engine.map(|(_, host)| host.to_string()),
@@ -44,9 +51,10 @@ pub fn to_completion(result: &TaskResult, engine: Option<(Uuid, &str)>) -> Compl
         completion_time: result.completion_time,
         exit_status: result.exit_status,
         signal: result.signal,
-        outpath: result.outpath.clone(),
-        errpath: result.errpath.clone(),
-    }
+        outpath,
+        errpath,
+    };
+    (completion, refused)
 }
 
 /// The row for a task a client described (`submit {tasks}`).

@@ -14,6 +14,7 @@ mod edges;
 mod eviction;
 mod executor;
 mod fairness;
+mod hostile;
 mod hypershell_cli;
 mod lan;
 mod launch;

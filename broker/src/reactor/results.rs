@@ -66,10 +66,21 @@ impl Core {
             .map(|e| e.host.clone())
             .unwrap_or_default();
         let ran_on = engine.map(|e| (e, host.as_str()));
+        let mut refused_paths = 0;
         let completions: Vec<_> = settled
             .iter()
-            .map(|(_, r)| to_completion(r, ran_on))
+            .map(|(task, r)| {
+                let (completion, refused) = to_completion(task, r, ran_on);
+                refused_paths += refused;
+                completion
+            })
             .collect();
+        if let (Some(e), 1..) = (engine, refused_paths) {
+            tracing::warn!(
+                "engine {e} reported {refused_paths} output paths that are not its tasks' \
+                 captured output files: not recorded"
+            );
+        }
         let recorded = match self.store.complete(&completions) {
             Ok(recorded) => recorded,
             Err(e) if e.is_transient() => {

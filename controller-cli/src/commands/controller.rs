@@ -98,7 +98,21 @@ pub fn configure(
     bcfg.affinity_wait = super::common::host_wait(None, cfg)?;
     // The flag's parser and the configuration's reader both refuse what no Duration holds.
     bcfg.db_wait = Duration::from_secs_f64(cfg.value(args.db_wait, key::SERVER_DBWAIT)?);
+    bcfg.max_message = max_message(cfg)?;
     Ok(())
+}
+
+/// `server.maxmessage`: at least 1 MiB, so hs's own bundles of ordinary tasks always pass.
+fn max_message(cfg: &Config) -> anyhow::Result<usize> {
+    const MIN: usize = 1 << 20;
+    let bytes: usize = cfg.value(None, key::SERVER_MAXMESSAGE)?;
+    if bytes < MIN {
+        return Err(Failure::from(
+            cfg.invalid(key::SERVER_MAXMESSAGE.name, "1048576 (1 MiB) or more"),
+        )
+        .into());
+    }
+    Ok(bytes)
 }
 
 /// `-Q`, else `server.poll` when set: how often an idle controller looks for new tasks. hs looks

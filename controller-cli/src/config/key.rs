@@ -114,6 +114,11 @@ keys! {
         "seconds a controller waits for its database to answer again (a PostgreSQL restart, a \
          busy or failing SQLite file) before it gives up and exits 5; meanwhile engines keep \
          running and their results are held (`--db-wait`; hs only)");
+    SERVER_MAXMESSAGE = K::new("server.maxmessage", Int, I(64 * 1024 * 1024),
+        "bytes, the largest message an engine or client may send once it has proved the key \
+         (at least 1 MiB; hs only). Before that only handshake messages of a few dozen bytes \
+         are taken, and no ZeroMQ frame may exceed 64 KiB. hs's engines send results in bundles \
+         of up to 24 MiB: a lower value refuses the largest");
     SERVER_TLS_ENABLED = K::new("server.tls.enabled", Bool, Absent,
         "HyperShell's TLS: accepted, not used (hs signs every message with the shared key)");
     SERVER_TLS_CERT = K::new("server.tls.cert", Str, Absent, "HyperShell's TLS: not used");

@@ -1,10 +1,10 @@
-//! How much a bundle of tasks may hold. A bundle travels in one signed frame of at most
-//! [`MAX_FRAME_BYTES`]; one over it is dropped by libzmq before anyone sees it, and with it every
-//! task inside. So an input line is refused above [`MAX_TASK_BYTES`] (with its line number), and
+//! How much a bundle of tasks may hold. A bundle travels in one sealed message of at most
+//! [`MAX_MESSAGE_BYTES`] (the default bound a receiver takes, `server.maxmessage` at a
+//! controller); one over it is refused, and with it every task inside. So an input line is refused above [`MAX_TASK_BYTES`] (with its line number), and
 //! a bundle stops growing once it holds [`BUNDLE_BYTES`]: even its last task, of the largest size
 //! escaped for JSON, keeps the frame under the limit.
 
-use crate::protocol::MAX_FRAME_BYTES;
+use crate::protocol::MAX_MESSAGE_BYTES;
 use crate::task::{Task, TaskResult};
 
 /// The largest task (its input line, or a retry's command) hs takes: 8 MiB.
@@ -17,8 +17,8 @@ pub const BUNDLE_BYTES: usize = 24 << 20;
 const TASK_OVERHEAD: usize = 1024;
 
 // The largest task, written at up to 4 bytes of JSON per byte (escapes), after a full bundle
-// still fits in a frame.
-const _: () = assert!(BUNDLE_BYTES + 4 * MAX_TASK_BYTES + TASK_OVERHEAD < MAX_FRAME_BYTES);
+// still fits in a message.
+const _: () = assert!(BUNDLE_BYTES + 4 * MAX_TASK_BYTES + TASK_OVERHEAD < MAX_MESSAGE_BYTES);
 
 /// About how many bytes `task` takes in a bundle: its text and a fixed allowance.
 pub fn task_bytes(task: &Task) -> usize {

@@ -108,6 +108,27 @@ pub struct JobOptions {
     pub command: Option<String>,
 }
 
+impl JobOptions {
+    /// The file the task's stdout goes to, if the job names one: relative to `cwd` when given.
+    /// The engine writes there, and the controller records it from the job, never from the
+    /// engine's word.
+    pub fn stdout_path(&self) -> Option<std::path::PathBuf> {
+        self.stdout.as_deref().map(|p| self.within_cwd(p))
+    }
+
+    /// The file the task's stderr goes to, if the job names one (see [`Self::stdout_path`]).
+    pub fn stderr_path(&self) -> Option<std::path::PathBuf> {
+        self.stderr.as_deref().map(|p| self.within_cwd(p))
+    }
+
+    fn within_cwd(&self, path: &str) -> std::path::PathBuf {
+        match &self.cwd {
+            Some(dir) => std::path::Path::new(dir).join(path),
+            None => std::path::PathBuf::from(path),
+        }
+    }
+}
+
 impl Task {
     /// A first attempt at `args`, submitted now, with a time-ordered id (tasks sort by
     /// submission) and nothing else set.

@@ -355,13 +355,11 @@ impl SlotWorker {
         let job = task.job.take().unwrap_or_default();
         let cwd = job.cwd.as_deref().map(std::path::Path::new);
         let (mut stdout, mut stderr, mut outpath, mut errpath) = self.outputs(task.id);
-        if let Some(path) = &job.stdout {
-            let path = within(cwd, path);
+        if let Some(path) = job.stdout_path() {
             outpath = Some(path.display().to_string());
             stdout = OutputTarget::File(path);
         }
-        if let Some(path) = &job.stderr {
-            let path = within(cwd, path);
+        if let Some(path) = job.stderr_path() {
             errpath = Some(path.display().to_string());
             stderr = OutputTarget::File(path);
         }
@@ -536,13 +534,6 @@ pub fn cancelled_before_start(job: &Leased) -> TaskResult {
 
 /// A job's relative output path is relative to its own working directory, as it would be for
 /// a shell started there.
-fn within(cwd: Option<&std::path::Path>, path: &str) -> PathBuf {
-    match cwd {
-        Some(dir) => dir.join(path),
-        None => PathBuf::from(path),
-    }
-}
-
 fn to_utc(t: SystemTime) -> DateTime<Utc> {
     DateTime::<Utc>::from(t)
 }

@@ -23,9 +23,17 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// First frame of every message: protocol name and version.
 pub const PROTOCOL: &[u8] = b"hs/2";
-/// Largest frame accepted once a peer has completed its handshake (also set as the sockets'
-/// `MAXMSGSIZE`, so libzmq drops bigger ones before they are even buffered).
-pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// Largest ZeroMQ frame any hs socket takes (set as every socket's `MAXMSGSIZE`, so libzmq drops
+/// the connection of a peer announcing a bigger one before buffering it). This, not the size of
+/// a message, is what an unauthenticated peer can make the controller hold per connection: a
+/// thousand connections sending frames of this size cost it 64 MiB at most. A larger message
+/// travels as several frames of one multipart message (its payload cut at this size), which
+/// only a peer with a session can make the receiver put back together.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// The default bound on one message after a handshake, all its payload frames together
+/// (`server.maxmessage` at a controller): well above what hs's own peers send (bundles stop
+/// growing at 24 MiB, see `bundle.rs`).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// Largest frame a peer that has not completed its handshake may send: handshake messages are
 /// under a hundred bytes. Anything bigger is refused before any cryptography.
 pub const MAX_HANDSHAKE_BYTES: usize = 256;
@@ -209,12 +217,18 @@ impl Sealer {
                 payload.extend_from_slice(&mac.finalize().into_bytes());
             }
         }
-        vec![
+        let mut frames = Vec::with_capacity(3 + payload.len().div_ceil(MAX_FRAME_BYTES));
+        frames.extend([
             PROTOCOL.to_vec(),
             self.mode.tag().to_vec(),
             counter.to_vec(),
-            payload,
-        ]
+        ]);
+        if payload.len() <= MAX_FRAME_BYTES {
+            frames.push(payload);
+        } else {
+            frames.extend(payload.chunks(MAX_FRAME_BYTES).map(<[u8]>::to_vec));
+        }
+        frames
     }
 }
 
@@ -232,6 +246,8 @@ pub struct Opener {
     ad: Vec<u8>,
     mode: Mode,
     last: u64,
+    /// The largest payload taken, all frames together.
+    limit: usize,
 }
 
 impl Opener {
@@ -241,16 +257,27 @@ impl Opener {
             ad: associated(session, mode),
             mode,
             last: 0,
+            limit: MAX_MESSAGE_BYTES,
         }
     }
 
+    /// Take messages of up to `bytes` (the payload, all its frames together; the default is
+    /// [`MAX_MESSAGE_BYTES`]). Larger ones are refused as [`FrameError::Oversized`].
+    pub fn set_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
+    }
+
     /// Check shape, sizes, mode and counter, then authenticate (and decrypt), in that order.
-    /// `frames` excludes any routing identity.
+    /// `frames` excludes any routing identity; the payload may come cut into several frames
+    /// (see [`Sealer::seal_raw`]).
     pub fn open(&mut self, mut frames: Frames) -> Result<Envelope, FrameError> {
-        if frames.len() != 4 {
+        if frames.len() < 4 {
             return Err(FrameError::FrameCount(frames.len()));
         }
-        if frames.iter().any(|f| f.len() > MAX_FRAME_BYTES) {
+        let payload_len: usize = frames[3..].iter().map(Vec::len).sum();
+        if frames.iter().any(|f| f.len() > MAX_FRAME_BYTES)
+            || payload_len > self.limit.saturating_add(1 + MAX_KIND_LEN + MAC_LEN)
+        {
             return Err(FrameError::Oversized);
         }
         if frames[0] != PROTOCOL {
@@ -276,7 +303,11 @@ impl Opener {
                 last: self.last,
             });
         }
-        let mut payload = frames.pop().unwrap_or_default();
+        let mut payload = if frames.len() == 4 {
+            frames.pop().unwrap_or_default()
+        } else {
+            frames.drain(3..).collect::<Vec<_>>().concat()
+        };
         match &self.cipher {
             Cipher::Aead(aead) => {
                 let Some(split) = payload.len().checked_sub(TAG_LEN) else {
@@ -479,6 +510,37 @@ mod tests {
         let mut frames = s.seal_raw("ping", b"{}");
         frames[0] = b"hs/1".to_vec();
         assert_eq!(o.open(frames).unwrap_err(), FrameError::Protocol);
+    }
+
+    #[test]
+    fn a_large_message_travels_in_frames_no_larger_than_a_socket_takes() {
+        for mode in [Mode::Sealed, Mode::Clear] {
+            let (mut s, mut o) = pair(mode);
+            let body: Vec<u8> = (0..3 * MAX_FRAME_BYTES + 5).map(|i| i as u8).collect();
+            let frames = s.seal_raw("results", &body);
+            assert_eq!(frames.len(), 3 + 4);
+            assert!(frames.iter().all(|f| f.len() <= MAX_FRAME_BYTES));
+            let mut tampered = frames.clone();
+            tampered[5][7] ^= 1;
+            assert_eq!(o.open(tampered).unwrap_err(), FrameError::BadSignature);
+            assert_eq!(o.open(frames).unwrap().body, body);
+        }
+    }
+
+    #[test]
+    fn a_message_over_the_receivers_limit_is_refused_before_opening() {
+        let (mut s, mut o) = pair(Mode::Sealed);
+        o.set_limit(2 * MAX_FRAME_BYTES);
+        let big = s.seal_raw("results", &vec![b'x'; 2 * MAX_FRAME_BYTES + 100]);
+        assert_eq!(o.open(big).unwrap_err(), FrameError::Oversized);
+        let mut wide = s.seal_raw("results", b"{}");
+        wide[3] = vec![0; MAX_FRAME_BYTES + 1];
+        assert_eq!(o.open(wide).unwrap_err(), FrameError::Oversized);
+        // Neither moved the counter: the next message opens.
+        assert!(
+            o.open(s.seal_raw("results", &vec![b'y'; MAX_FRAME_BYTES]))
+                .is_ok()
+        );
     }
 
     #[test]

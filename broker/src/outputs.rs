@@ -1,0 +1,95 @@
+//! Where a task's output files are, as the controller records them. `hs info ID --stdout`
+//! opens the recorded path on the controller's host, so a path is never taken on an engine's
+//! word: a job's own `stdout`/`stderr` files are derived from the job the controller handed
+//! out, and a captured output (`--capture`, in the engine's site) is taken only as an absolute
+//! plain path to a file named after the task (`<id>.out`, `<id>.err`), which no file existed
+//! as before the controller drew that id. Anything else is dropped, and said once per bundle.
+
+use std::path::{Component, Path};
+
+use hs_engine::task::{Task, TaskResult};
+use uuid::Uuid;
+
+/// The stdout and stderr paths to record for `result` of `task`, and how many of the engine's
+/// were refused.
+pub fn checked(task: &Task, result: &TaskResult) -> (Option<String>, Option<String>, usize) {
+    let job = task.job.as_ref();
+    let derived = |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string());
+    let (out, out_refused) = match derived(job.and_then(|j| j.stdout_path())) {
+        Some(path) => (Some(path), false),
+        None => captured(result.outpath.as_deref(), task.id, "out"),
+    };
+    let (err, err_refused) = match derived(job.and_then(|j| j.stderr_path())) {
+        Some(path) => (Some(path), false),
+        None => captured(result.errpath.as_deref(), task.id, "err"),
+    };
+    (
+        out,
+        err,
+        usize::from(out_refused) + usize::from(err_refused),
+    )
+}
+
+/// An engine's captured-output path, if it is one: absolute, without `.` or `..`, and named
+/// `<id>.<ext>`. The flag says a path was given and refused.
+fn captured(reported: Option<&str>, id: Uuid, ext: &str) -> (Option<String>, bool) {
+    let Some(path) = reported else {
+        return (None, false);
+    };
+    let p = Path::new(path);
+    let plain = p.is_absolute()
+        && p.components()
+            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    let named = p.file_name().and_then(|n| n.to_str()) == Some(&format!("{id}.{ext}"));
+    if plain && named {
+        (Some(path.to_string()), false)
+    } else {
+        (None, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hs_engine::task::JobOptions;
+
+    fn result_with(task: &Task, out: &str, err: &str) -> TaskResult {
+        let mut r = TaskResult::not_run(task.id, 1, hs_engine::task::Outcome::Exited, 0, None);
+        r.outpath = Some(out.into());
+        r.errpath = Some(err.into());
+        r
+    }
+
+    #[test]
+    fn an_engine_cannot_point_a_task_at_another_file() {
+        let task = Task::new("true");
+        for bad in [
+            "/etc/passwd",
+            "relative/x.out",
+            &format!("/srv/task/../../etc/{}.out", task.id),
+            &format!("{}.out", task.id),
+        ] {
+            let (out, _, refused) = checked(&task, &result_with(&task, bad, bad));
+            assert_eq!((out, refused), (None, 2), "{bad}");
+        }
+        let good = format!("/home/u/.local/share/hypershell/lib/task/{}.out", task.id);
+        // The .out file is not the task's .err.
+        let (out, err, refused) = checked(&task, &result_with(&task, &good, &good));
+        assert_eq!((out, err, refused), (Some(good), None, 1));
+    }
+
+    #[test]
+    fn a_jobs_own_files_come_from_the_job() {
+        let mut task = Task::new("true");
+        task.job = Some(JobOptions {
+            cwd: Some("/data".into()),
+            stdout: Some("run.log".into()),
+            stderr: Some("/tmp/run.err".into()),
+            ..JobOptions::default()
+        });
+        let (out, err, refused) = checked(&task, &result_with(&task, "/etc/passwd", "/etc/shadow"));
+        assert_eq!(out.as_deref(), Some("/data/run.log"));
+        assert_eq!(err.as_deref(), Some("/tmp/run.err"));
+        assert_eq!(refused, 0);
+    }
+}
