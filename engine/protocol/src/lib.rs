@@ -15,6 +15,8 @@
 
 pub mod bundle;
 pub mod connection;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod protocol;
 pub mod task;
