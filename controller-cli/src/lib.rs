@@ -9,6 +9,8 @@ mod database;
 mod directives;
 mod exit;
 mod from_json;
+#[doc(hidden)]
+pub mod fuzzing;
 mod input;
 mod key_file;
 mod launch;

@@ -25,6 +25,8 @@ mod docs;
 pub mod env;
 mod error;
 mod expand;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod key;
 mod keys;
 mod layers;

@@ -16,6 +16,8 @@
 
 pub mod bundle;
 pub mod connection;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod private;
 pub mod protocol;

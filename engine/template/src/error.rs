@@ -127,12 +127,27 @@ fn describe_stderr(stderr: &str) -> String {
 const MAX_QUOTED_CHARS: usize = 80;
 
 /// Shortens user text for a message: keeps the first [`MAX_QUOTED_CHARS`] characters and marks
-/// the cut with `…`, so a huge expression or args line cannot flood a log line.
+/// the cut with `…`, so a huge expression or args line cannot flood a log line. Control
+/// characters are escaped as by [`one_line`].
 pub(crate) fn abbreviate(text: &str) -> String {
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => one_line(text),
+        Some((cut, _)) => format!("{}…", one_line(&text[..cut])),
     }
+}
+
+/// `text` with control characters written as escapes (`\n`): a template may span lines, and
+/// a message that quotes it must still be one line.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// 1-based character column of byte offset `byte` in `text` (clamped to the text's length and
@@ -152,6 +167,7 @@ mod tests {
         let short = abbreviate(&long);
         assert_eq!(short.chars().count(), MAX_QUOTED_CHARS + 1);
         assert!(short.ends_with('…'));
+        assert_eq!(abbreviate("{=\n1/0 =}"), "{=\\n1/0 =}");
     }
 
     #[test]

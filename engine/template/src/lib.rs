@@ -36,7 +36,7 @@ mod tests;
 pub use error::TemplateError;
 pub use shell::{ARGS_VAR, CommandFailure, CommandRunner};
 
-use error::abbreviate;
+use error::{abbreviate, one_line};
 use expr::{Expression, Value};
 use scan::{Kind, Piece, Simple};
 use shell::ShellCommand;
@@ -221,7 +221,7 @@ impl Template {
                             pattern: at.text.clone(),
                             column: at.column,
                             args: expr::repr_args(args),
-                            message,
+                            message: one_line(&message),
                         }
                     })?;
                     out.push_str(&value);
@@ -267,7 +267,7 @@ fn validate(found: &scan::Found<'_>) -> Result<PatternAt, TemplateError> {
                 return Err(TemplateError::InvalidSlice {
                     pattern: text,
                     column,
-                    reason,
+                    reason: one_line(&reason),
                 });
             }
         },
@@ -279,7 +279,7 @@ fn validate(found: &scan::Found<'_>) -> Result<PatternAt, TemplateError> {
                 return Err(TemplateError::ExpressionSyntax {
                     pattern: text,
                     column,
-                    message,
+                    message: one_line(&message),
                 });
             }
         },

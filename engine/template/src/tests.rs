@@ -465,3 +465,15 @@ fn named_fields_come_from_literal_text_and_are_filled_once() {
         Ok("echo {b}".to_string())
     );
 }
+
+#[test]
+fn errors_quoting_a_template_that_spans_lines_stay_on_one_line() {
+    // Found by fuzzing: the reason and the expression's message quoted the text as written.
+    for template in ["echo {[4\nx]}", "echo {= 1 +\n =}", "echo {=\n1/ =}"] {
+        let message = parse_err(template).to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains("\\n"), "{message}");
+    }
+    let failed = expand_result(&Template::parse("{= x[\n9] =}").unwrap(), "ab").unwrap_err();
+    assert!(!failed.to_string().contains('\n'), "{failed}");
+}

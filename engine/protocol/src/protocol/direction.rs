@@ -31,8 +31,20 @@ fn json<T: Serialize>(body: &T) -> Vec<u8> {
     serde_json::to_vec(body).expect("message bodies serialise")
 }
 
+/// serde's message can quote a character of the body, a line break included; a refusal is
+/// logged on one line, so control characters are written as escapes.
 fn parse<B: Body>(body: &[u8]) -> Result<B, FrameError> {
-    serde_json::from_slice(body).map_err(|e| FrameError::Malformed(B::KIND.into(), e.to_string()))
+    serde_json::from_slice(body).map_err(|e| {
+        let mut why = String::new();
+        for c in e.to_string().chars() {
+            if c.is_control() {
+                why.extend(c.escape_default());
+            } else {
+                why.push(c);
+            }
+        }
+        FrameError::Malformed(B::KIND.into(), why)
+    })
 }
 
 impl<B: Body> Message for B {
@@ -217,6 +229,17 @@ mod tests {
             env.decode::<FromEngine>(),
             Err(FrameError::Malformed(kind, _)) if kind == "results"
         ));
+    }
+
+    #[test]
+    fn a_malformed_body_is_refused_in_one_line() {
+        let (mut s, mut o) = pair();
+        let env = o
+            .open(s.seal_raw("ack", b"{\"ids\": [\"0190a1b2-c3d4-7e5f-8a9b\r\"]}"))
+            .unwrap();
+        let err = env.decode::<ToEngine>().unwrap_err();
+        assert!(matches!(err, FrameError::Malformed(..)), "{err:?}");
+        assert!(!err.to_string().contains(['\r', '\n']), "{err}");
     }
 
     #[test]

@@ -135,6 +135,8 @@ fn proof(key: &[u8], label: &[u8], transcript: &[u8]) -> HmacSha256 {
 
 const SERVER: &[u8] = b"hs/2 server";
 const CLIENT: &[u8] = b"hs/2 client";
+/// The label of the proof a peer sends after refusing the challenge: it never verifies.
+const REFUSED: &[u8] = b"hs/2 client refuses";
 
 /// The heartbeat key of a controller run: both sides derive it from the shared key and the
 /// run's epoch, so pings recorded in one run mean nothing in the next.
@@ -219,7 +221,12 @@ impl Initiator {
         let genuine = proof(&self.key, SERVER, &transcript)
             .verify_slice(&body[CHALLENGE_SIGNED..])
             .is_ok();
-        let proof_c = proof(&self.key, CLIENT, &transcript)
+        // The transcript leaves proof_s out: after a challenge whose proof fails, a proof under
+        // the client label would still verify when only proof_s was altered in transit, and the
+        // controller would hold a session this side has given up. The refusal label makes the
+        // controller refuse too.
+        let label = if genuine { CLIENT } else { REFUSED };
+        let proof_c = proof(&self.key, label, &transcript)
             .finalize()
             .into_bytes()
             .to_vec();
@@ -434,6 +441,22 @@ mod tests {
         challenge[2][0] = Mode::Clear.byte();
         let answered = init.answer(challenge).unwrap();
         assert_eq!(answered.session.err(), Some(FrameError::WrongKey));
+    }
+
+    #[test]
+    fn a_challenge_proof_altered_in_transit_fails_on_both_sides() {
+        // proof_s is not in the transcript: the peer's proof must still not verify, or the
+        // controller would keep a session the peer has refused (found by fuzzing).
+        let ctl = Responder::new(KEY, Mode::Sealed, Uuid::new_v4());
+        let (init, hello) = Initiator::start(KEY, Role::Engine, Mode::Sealed, Uuid::new_v4());
+        let (pending, mut challenge) = ctl.challenge(hello).unwrap();
+        challenge[2][CHALLENGE_LEN - 3] ^= 0x39;
+        let answered = init.answer(challenge).unwrap();
+        assert_eq!(answered.session.err(), Some(FrameError::WrongKey));
+        assert_eq!(
+            pending.confirm(&ctl, answered.proof).err(),
+            Some(FrameError::WrongKey)
+        );
     }
 
     #[test]
