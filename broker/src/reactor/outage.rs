@@ -119,7 +119,7 @@ impl Core {
             }
         }
         if self.held.input_end {
-            self.close_input()?;
+            self.held.input_end = false;
         }
         let mut batches = std::mem::take(&mut self.held.results).into_iter();
         self.held.ids.clear();
@@ -180,24 +180,15 @@ impl Core {
         Ok(true)
     }
 
-    /// The feed's input was read to its end: once all of it is stored, its progress record
-    /// goes (a later run of the same input is a new submission).
+    /// The feed's input was read to its end.
+    ///
+    /// How far it was stored stays on record until the run ends (see
+    /// [`forget_input`](Self::forget_input)), not only until the input is read: a run that fails
+    /// after its whole input was stored (a database gone read-only, a disk full of results) is
+    /// finished by running the same command again, which takes its submission over instead of
+    /// submitting every task a second time.
     pub fn input_read_to_end(&mut self) -> Result<(), RunError> {
-        if self.held.input.is_empty() {
-            self.close_input()
-        } else {
-            self.held.input_end = true;
-            Ok(())
-        }
-    }
-
-    fn close_input(&mut self) -> Result<(), RunError> {
-        self.held.input_end = false;
-        let Some(progress) = self.input_stored.take() else {
-            return Ok(());
-        };
-        if !done_unless_out(self.store.input_done(&progress.submission))? {
-            self.input_stored = Some(progress);
+        if !self.held.input.is_empty() {
             self.held.input_end = true;
         }
         Ok(())
