@@ -1,0 +1,48 @@
+//! Any size, any number: odd input, values passed through as written, many slots, big submits.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+/// `hs stream` gives back the members it does not read byte for byte, skips a byte-order mark
+/// and refuses (with its line number) a line that is not UTF-8 instead of running it altered.
+#[test]
+fn stream_values_pass_through_as_written_and_bad_bytes_are_refused() {
+    let s = Scratch::new();
+    let marker = s.path("ran");
+    let mut input = Vec::new();
+    input.extend_from_slice(
+        b"{\"cmd\":\"true\",\"x\":1.5e-300,\"big\":123456789012345678901234567890,\"e\":1e19,\"s\":\"caf\\u00e9\"}\n",
+    );
+    input.extend_from_slice(b"\xef\xbb\xbf{\"cmd\":\"true\",\"id\":2}\n");
+    input.extend_from_slice(format!("{{\"cmd\":\"touch {} ", marker.display()).as_bytes());
+    input.extend_from_slice(b"\xff\",\"id\":3}\n");
+    let out = run_with_bytes(s.hs(&["stream", "-N1", "--keep-order"]), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with(
+            r#"{"cmd":"true","x":1.5e-300,"big":123456789012345678901234567890,"e":1e19,"s":"caf\u00e9","result":{"#
+        ),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(r#"{"cmd":"true","id":2,"result":{"#),
+        "{text}"
+    );
+    let rs = json_lines(&out);
+    assert_ok_result(&rs[0]["result"]);
+    assert_ok_result(&rs[1]["result"]);
+    assert_eq!(rs[2]["result"]["status"], "error", "{text}");
+    assert!(
+        rs[2]["result"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("line 3: not valid UTF-8")),
+        "{text}"
+    );
+    assert!(!marker.exists(), "the line with a bad byte did not run");
+}
