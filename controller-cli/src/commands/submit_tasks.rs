@@ -5,29 +5,63 @@
 
 use std::io::Read;
 
-use hs_broker::store::TaskRecord;
+use hs_broker::store::{InputProgress, TaskRecord};
 use hs_engine::template::Template;
 use uuid::Uuid;
 
 use super::submit::source;
 use crate::cli::SubmitArgs;
 use crate::exit::{Failure, Status};
-use crate::input::{Submitter, read_lines};
+use crate::input::{MAX_BUNDLE, Source, Submitter, read_input};
 use crate::report::FailureLog;
+use crate::resume::Tracking;
 use crate::submit_shell::SubmitShell;
 
-/// Where the expanded tasks go: takes a bundle, returns the ids it was given.
-pub type Deliver<'a> = dyn FnMut(Vec<TaskRecord>) -> anyhow::Result<Vec<Uuid>> + 'a;
+/// Where the expanded tasks go.
+pub trait Destination {
+    /// How the log names it ("to the database").
+    fn name(&self) -> String;
 
-/// Submits the tasks `args` names through `deliver`; `to` names the destination in the log.
+    /// How many tasks go in one bundle at most.
+    fn bundle(&self) -> usize {
+        MAX_BUNDLE
+    }
+
+    /// Decide how `input`, opened from `source`, is read. A destination that records how far
+    /// an input was stored tracks it (see `resume`); others read it as it is.
+    fn track(
+        &mut self,
+        source: &Source,
+        input: Box<dyn Read + Send>,
+    ) -> anyhow::Result<(Box<dyn Read + Send>, Option<Tracking>)> {
+        let _ = source;
+        Ok((input, None))
+    }
+
+    /// Hand on a bundle (with how far its input is read, when tracked); returns the ids its
+    /// tasks were given.
+    fn deliver(
+        &mut self,
+        rows: Vec<TaskRecord>,
+        progress: Option<&InputProgress>,
+    ) -> anyhow::Result<Vec<Uuid>>;
+
+    /// A tracked input was read and stored to its end.
+    fn input_done(&mut self, tracking: &Tracking) -> anyhow::Result<()> {
+        let _ = tracking;
+        Ok(())
+    }
+}
+
+/// Submits the tasks `args` names to `destination`.
 pub fn submit_tasks(
     args: &SubmitArgs,
     template: &Template,
     shell: &SubmitShell,
     submitter: &Submitter,
-    deliver: &mut Deliver,
-    to: &str,
+    destination: &mut dyn Destination,
 ) -> anyhow::Result<Status> {
+    let to = destination.name();
     let expand = |mut rows: Vec<TaskRecord>| -> anyhow::Result<Vec<TaskRecord>> {
         for row in &mut rows {
             row.args = template
@@ -40,7 +74,7 @@ pub fn submit_tasks(
         Ok(source) => source,
         Err(command) => {
             let row = submitter.task(command, submitter.defaults.clone());
-            for id in deliver(expand(vec![row])?)? {
+            for id in destination.deliver(expand(vec![row])?, None)? {
                 // `hs task submit` prints the id (HyperShell's does); `hs submit` logs it.
                 if args.print_id {
                     println!("{id}");
@@ -51,14 +85,25 @@ pub fn submit_tasks(
             return Ok(Status::Ok);
         }
     };
-    let input: Box<dyn Read + Send> = source.open()?;
+    let (input, tracking) = destination.track(&source, source.open()?)?;
+    // A tracked input's tasks belong to its submission (an earlier run's, when this one
+    // finishes it).
+    let mut submitter = submitter.clone();
+    if let Some(t) = &tracking {
+        submitter.id = t.submission;
+    }
     let mut submitted = 0usize;
     let mut failure: Option<anyhow::Error> = None;
-    let report = read_lines(
+    let bundle = destination.bundle();
+    let report = read_input(
         input,
         &FailureLog::none(),
-        submitter,
-        &mut |bundle| match expand(bundle).and_then(&mut *deliver) {
+        &submitter,
+        tracking.as_ref(),
+        bundle,
+        &mut |rows, progress| match expand(rows)
+            .and_then(|rows| destination.deliver(rows, progress.as_ref()))
+        {
             Ok(ids) => {
                 submitted += ids.len();
                 true
@@ -76,6 +121,9 @@ pub fn submit_tasks(
         return Err(e);
     }
     tracing::info!("submitted {submitted} tasks {to}");
+    if let Some(t) = &tracking {
+        destination.input_done(t)?;
+    }
     if let Some(e) = report.read_error {
         return Err(Failure::runtime(format!(
             "reading the tasks stopped: {e} (the {submitted} tasks before it are submitted)"
