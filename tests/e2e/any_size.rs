@@ -46,3 +46,24 @@ fn stream_values_pass_through_as_written_and_bad_bytes_are_refused() {
     );
     assert!(!marker.exists(), "the line with a bad byte did not run");
 }
+
+/// A task the submit-side template makes longer than a task may be is refused; the rest are
+/// submitted and the exit status says one was not.
+#[test]
+fn a_task_too_long_after_the_template_is_refused_and_the_rest_submitted() {
+    let s = Scratch::new();
+    let input = format!("echo a\n: {}\necho b\n", "y".repeat(3 << 20));
+    let out = run_with_input(
+        s.hs(&["submit", "--initdb", "--template", "{} {} {}"]),
+        &input,
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("once the template is applied"),
+        "{}",
+        stderr(&out)
+    );
+    let count = s.hs(&["list", "--count"]).output().unwrap();
+    assert_eq!(stdout(&count).trim(), "2", "{}", stderr(&count));
+}

@@ -117,7 +117,10 @@ fn a_submit_whose_database_fills_its_disk_is_finished_by_the_same_command() {
         .next()
         .and_then(|n| n.parse().ok())
         .expect(&err);
-    assert!(stored > 0 && stored < 3000 && stored.is_multiple_of(100), "{err}");
+    assert!(
+        stored > 0 && stored < 3000 && stored.is_multiple_of(100),
+        "{err}"
+    );
     assert!(err.contains("run the same command again"), "{err}");
 
     disk.resize("40m");

@@ -6,6 +6,7 @@
 use std::io::Read;
 
 use hs_broker::store::{InputProgress, TaskRecord};
+use hs_engine::bundle::MAX_TASK_BYTES;
 use hs_engine::template::Template;
 use uuid::Uuid;
 
@@ -62,13 +63,28 @@ pub fn submit_tasks(
     destination: &mut dyn Destination,
 ) -> anyhow::Result<Status> {
     let to = destination.name();
-    let expand = |mut rows: Vec<TaskRecord>| -> anyhow::Result<Vec<TaskRecord>> {
-        for row in &mut rows {
-            row.args = template
+    // Tasks the template made longer than a task may be: refused, the rest go on.
+    let oversized = std::cell::Cell::new(0u64);
+    let expand = |rows: Vec<TaskRecord>| -> anyhow::Result<Vec<TaskRecord>> {
+        let mut kept = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let args = template
                 .expand(&row.args, shell)
                 .map_err(|e| Failure::usage(format!("{}: {e}", row.args)))?;
+            if args.len() > MAX_TASK_BYTES {
+                let start: String = row.args.chars().take(60).collect();
+                tracing::error!(
+                    "{start}…: longer than the {MAX_TASK_BYTES} bytes a task may have once the \
+                     template is applied ({} bytes); skipped",
+                    args.len()
+                );
+                oversized.set(oversized.get() + 1);
+                continue;
+            }
+            row.args = args;
+            kept.push(row);
         }
-        Ok(rows)
+        Ok(kept)
     };
     let source = match source(args) {
         Ok(source) => source,
@@ -82,7 +98,11 @@ pub fn submit_tasks(
                     tracing::info!("submitted task {id}");
                 }
             }
-            return Ok(Status::Ok);
+            return Ok(if oversized.get() > 0 {
+                Status::TasksFailed
+            } else {
+                Status::Ok
+            });
         }
     };
     let (input, tracking) = destination.track(&source, source.open()?)?;
@@ -129,8 +149,9 @@ pub fn submit_tasks(
             "reading the tasks stopped: {e} (the {submitted} tasks before it are submitted)"
         )));
     }
-    if report.rejected > 0 {
-        tracing::warn!("{} input lines were rejected (see above)", report.rejected);
+    let rejected = report.rejected + oversized.get();
+    if rejected > 0 {
+        tracing::warn!("{rejected} input lines were rejected (see above)");
         return Ok(Status::TasksFailed);
     }
     Ok(Status::Ok)
