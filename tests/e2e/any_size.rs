@@ -67,3 +67,50 @@ fn a_task_too_long_after_the_template_is_refused_and_the_rest_submitted() {
     let count = s.hs(&["list", "--count"]).output().unwrap();
     assert_eq!(stdout(&count).trim(), "2", "{}", stderr(&count));
 }
+
+/// More slots than libzmq's 1,023 sockets a context: they start and run (each once had a
+/// socket of its own, and the run hung).
+#[test]
+fn an_engine_of_more_than_a_thousand_slots_runs() {
+    let s = Scratch::new();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the live local.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if limit.rlim_max < 1100 * 10 + 24 {
+        skip_or_fail("the hard open-file limit is too low for 1,100 slots");
+        return;
+    }
+    let input: String = (1..=20).map(|i| format!("echo {i}\n")).collect();
+    let out = run_with_input(s.hs(&["cluster", "-N", "1100", "--no-db"]), &input, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 20);
+}
+
+/// More slots than the open-file limit allows are refused at once (exit 2), naming the limit,
+/// by `hs cluster` and `hs client` alike.
+#[test]
+fn more_slots_than_open_files_allow_are_refused_naming_the_limit() {
+    let s = Scratch::new();
+    for command in ["cluster -N 300 --no-db", "client -N 300 -p 1 -k key"] {
+        let mut c = std::process::Command::new("bash");
+        c.arg("-c")
+            .arg(format!(
+                "ulimit -n 1024 && exec {} {command}",
+                hs_bin().display()
+            ))
+            .current_dir(s.path(""))
+            .env("HYPERSHELL_SITE", s.path("site"));
+        let out = run_with_input(c, "true\n", LIMIT);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("-N 300 needs about")
+                && err.contains("ulimit -n")
+                && err.contains("at most 100 slots"),
+            "{command}: {err}"
+        );
+    }
+}
