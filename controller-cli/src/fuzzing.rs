@@ -10,4 +10,5 @@ pub use crate::input::Submitter;
 pub use crate::query::{
     parse_bytes, parse_change, parse_legacy_change, parse_tag, parse_tag_filter, parse_where,
 };
+pub use crate::stream::echo::Echo;
 pub use crate::stream::job::{Entry, Job, read_line as read_job_line};

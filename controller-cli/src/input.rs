@@ -27,7 +27,7 @@ use crate::resume::{LineDigest, Tracking};
 /// jobs (and their JSON objects) in memory and peaked at 148 MB over a million jobs; with 512 it
 /// peaks at 35 MB, as low over a million jobs as over a hundred thousand, and runs no slower
 /// (a SQLite store commits 512-row transactions as fast).
-const MAX_BUNDLE: usize = 512;
+pub const MAX_BUNDLE: usize = 512;
 
 /// Where tasks come from.
 pub enum Source {
@@ -117,7 +117,14 @@ pub fn spawn_reader(
     tracking: Option<Tracking>,
 ) -> anyhow::Result<Feeder> {
     Ok(controller.spawn_input_read(move |send| {
-        read_input(input, &failures, &submitter, tracking.as_ref(), send)
+        read_input(
+            input,
+            &failures,
+            &submitter,
+            tracking.as_ref(),
+            MAX_BUNDLE,
+            send,
+        )
     })?)
 }
 
@@ -139,25 +146,17 @@ pub fn spawn_rows(controller: &mut Controller, rows: Vec<TaskRecord>) -> anyhow:
     })?)
 }
 
-/// Read every line of `input`, handing bundles of task rows to `send` (which returns false to
-/// stop early). Used by the controller's reader thread and by `hs submit`.
-pub fn read_lines(
-    input: Box<dyn Read + Send>,
-    failures: &FailureLog,
-    submitter: &Submitter,
-    send: &mut dyn FnMut(Vec<TaskRecord>) -> bool,
-) -> InputReport {
-    read_input(input, failures, submitter, None, &mut |rows, _| send(rows))
-}
-
-/// [`read_lines`], for an input that may be `tracking`ed: each bundle then comes with how far
-/// the input is read, and the lines an earlier run stored (`tracking.skip`) are read for their
-/// directives but make no tasks.
+/// Read every line of `input`, handing bundles of at most `bundle` task rows to `send` (which
+/// returns false to stop early). For an input that is `tracking`ed, each bundle comes with how
+/// far the input is read, and the lines an earlier run stored (`tracking.skip`) are read for
+/// their directives but make no tasks. Used by the controller's reader thread and by
+/// `hs submit`.
 pub fn read_input(
     input: Box<dyn Read + Send>,
     failures: &FailureLog,
     submitter: &Submitter,
     tracking: Option<&Tracking>,
+    bundle: usize,
     send: &mut dyn FnMut(Vec<TaskRecord>, Option<InputProgress>) -> bool,
 ) -> InputReport {
     // Settings from directive lines of their own, for every line that follows.
@@ -198,7 +197,7 @@ pub fn read_input(
         let progress = tracking.map(|t| t.progress(lines.get(), &digest.borrow()));
         send(rows, progress)
     };
-    let (tasks, error) = feed_lines(input, &mut on_line, &mut send_bundle);
+    let (tasks, error) = feed_bundles(input, bundle, &mut on_line, &mut send_bundle);
     report.tasks = tasks;
     report.read_error = error;
     report
@@ -212,6 +211,17 @@ pub fn feed_lines<T>(
     on_line: &mut dyn FnMut(u64, &[u8]) -> Option<T>,
     send: &mut dyn FnMut(Vec<T>) -> bool,
 ) -> (u64, Option<String>) {
+    feed_bundles(input, MAX_BUNDLE, on_line, send)
+}
+
+/// [`feed_lines`] with bundles of at most `max` items.
+fn feed_bundles<T>(
+    input: Box<dyn Read + Send>,
+    max: usize,
+    on_line: &mut dyn FnMut(u64, &[u8]) -> Option<T>,
+    send: &mut dyn FnMut(Vec<T>) -> bool,
+) -> (u64, Option<String>) {
+    let max = max.max(1);
     let mut reader = BufReader::with_capacity(256 * 1024, input);
     let mut bundle: Vec<T> = Vec::new();
     let mut line = Vec::new();
@@ -236,8 +246,7 @@ pub fn feed_lines<T>(
             made += 1;
         }
         // Send when full, or when the next read would have to wait for more input.
-        let ready =
-            !bundle.is_empty() && (bundle.len() >= MAX_BUNDLE || reader.buffer().is_empty());
+        let ready = !bundle.is_empty() && (bundle.len() >= max || reader.buffer().is_empty());
         if ready && !send(std::mem::take(&mut bundle)) {
             return (made, None);
         }

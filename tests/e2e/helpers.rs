@@ -166,15 +166,20 @@ pub fn assert_ran_in(dir: &Path) {
 }
 
 /// Run with `input` on stdin, bounded by `limit`; kill and fail if it takes longer.
-pub fn run_with_input(mut cmd: Command, input: &str, limit: Duration) -> Output {
+pub fn run_with_input(cmd: Command, input: &str, limit: Duration) -> Output {
+    run_with_bytes(cmd, input.as_bytes(), limit)
+}
+
+/// [`run_with_input`] for input that need not be UTF-8.
+pub fn run_with_bytes(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn hs");
     let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
+    let input = input.to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.write_all(&input);
     });
     let out = wait_output(child, limit);
     let _ = writer.join();

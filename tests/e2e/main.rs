@@ -5,6 +5,7 @@
 mod helpers;
 
 mod affinity;
+mod any_size;
 mod bad_input;
 mod client_api;
 mod cluster;

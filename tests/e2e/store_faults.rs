@@ -89,3 +89,62 @@ fn a_run_whose_database_fills_its_disk_is_finished_by_the_same_command_without_r
     let every: Vec<u64> = (1..=3000).collect();
     assert_eq!(runs, every, "every task once");
 }
+
+/// `hs submit` into a database that fills its disk says how far it stored the input, and the
+/// same command then stores the rest: every line once.
+#[test]
+fn a_submit_whose_database_fills_its_disk_is_finished_by_the_same_command() {
+    let s = Scratch::new();
+    let Some(disk) = Tiny::mount(&s.path("site"), "700k") else {
+        skip_or_fail("cannot mount a tmpfs (not root?): the full-disk case is not tested");
+        return;
+    };
+    let lines: String = (1..=3000).map(|i| format!("echo {i}\n")).collect();
+    s.write("tasks.txt", &lines);
+    let submit = || {
+        let mut c = s.hs(&["submit", "tasks.txt", "-b", "100"]);
+        c.stdin(std::process::Stdio::null());
+        wait_output(spawn_piped(c), Duration::from_secs(120))
+    };
+
+    let first = submit();
+    assert_eq!(first.status.code(), Some(5), "{}", stderr(&first));
+    let err = stderr(&first);
+    assert!(err.contains("is full"), "{err}");
+    let after = err.split("the first ").nth(1).expect(&err);
+    let stored: u64 = after
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect(&err);
+    assert!(
+        stored > 0 && stored < 3000 && stored.is_multiple_of(100),
+        "{err}"
+    );
+    assert!(err.contains("run the same command again"), "{err}");
+
+    disk.resize("40m");
+    let second = submit();
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!("stored its first {stored} lines")),
+        "{}",
+        stderr(&second)
+    );
+    let listed = s
+        .hs(&["list", "args", "--format", "plain"])
+        .output()
+        .unwrap();
+    let mut args: Vec<u64> = stdout(&listed)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("echo ")?.parse().ok())
+        .collect();
+    args.sort();
+    assert_eq!(args, (1..=3000).collect::<Vec<u64>>(), "every line once");
+
+    // Stored to its end: the same command now submits everything again, as HyperShell does.
+    let third = submit();
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    let count = s.hs(&["list", "--count"]).output().unwrap();
+    assert_eq!(stdout(&count).trim(), "6000", "{}", stderr(&count));
+}

@@ -63,6 +63,18 @@ pub enum ClientError {
         found: Uuid,
     },
 
+    /// A job too large for a message; nothing of that submit was sent.
+    #[error(
+        "job {index} of the submit (from 0) is too large for a message: about {bytes} bytes as \
+         JSON, where a task may have {limit} bytes of text (4 times that as JSON): nothing was \
+         submitted"
+    )]
+    TooLarge {
+        index: usize,
+        bytes: usize,
+        limit: usize,
+    },
+
     /// The controller refused the request; the reason says why and what to do.
     #[error("the controller refused: {0}")]
     Refused(String),

@@ -4,9 +4,10 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use hs_protocol::bundle::{self, BUNDLE_BYTES, MAX_TASK_BYTES};
 use hs_protocol::protocol::{
     Cancel, CancelReply, DrainRequest, Drained, FinishedTask, FromClient, Message, StatusReply,
-    StatusRequest, Submit, Submitted, ToClient,
+    StatusRequest, Submit, Submitted, TaskSpec, ToClient,
 };
 use uuid::Uuid;
 
@@ -15,10 +16,31 @@ use super::job::JobSpec;
 use super::link::Link;
 use hs_protocol::connection::ConnectionInfo;
 
-/// Tasks per `submit` message: well under the controller's limit (100,000) and its frame cap.
+/// Most tasks per `submit` message: well under the controller's limit (100,000). A message also
+/// stops growing at [`BUNDLE_BYTES`], so it always fits a frame.
 const SUBMIT_BUNDLE: usize = 20_000;
 /// Ids per `cancel` message.
 const CANCEL_BUNDLE: usize = 20_000;
+
+/// `jobs` as the tasks of `submit` messages: in order, each message within [`SUBMIT_BUNDLE`]
+/// tasks and [`BUNDLE_BYTES`]; a job too large for any message refuses them all.
+fn submit_bundles(jobs: Vec<JobSpec>) -> Result<Vec<Vec<TaskSpec>>, ClientError> {
+    let tasks: Vec<TaskSpec> = jobs.into_iter().map(JobSpec::into_task).collect();
+    if let Some((index, spec)) = tasks
+        .iter()
+        .enumerate()
+        .find(|(_, t)| !bundle::spec_fits(t))
+    {
+        return Err(ClientError::TooLarge {
+            index,
+            bytes: bundle::spec_bytes(spec),
+            limit: MAX_TASK_BYTES,
+        });
+    }
+    // Each job counts at least 1/SUBMIT_BUNDLE of a message, so none holds more jobs.
+    let size = |t: &TaskSpec| bundle::spec_bytes(t).max(BUNDLE_BYTES.div_ceil(SUBMIT_BUNDLE));
+    Ok(bundle::split(tasks, size))
+}
 
 /// How long a client waits, and how it notices a controller that went away.
 #[derive(Clone, Debug)]
@@ -123,19 +145,14 @@ impl Client {
     /// Submit jobs; returns their task ids, in order. Watched jobs' results will come from
     /// [`Client::recv_timeout`] or [`Client::results`].
     ///
-    /// The jobs are committed to the controller's store before this returns. Large lists go
-    /// in several messages; if one is refused (the controller is draining, or this client
-    /// already waits for too many results), the error says why and the earlier messages' jobs
-    /// stand.
+    /// The jobs are committed to the controller's store before this returns. Large lists (by
+    /// count or by size) go in several messages; if one is refused (the controller is draining,
+    /// or this client already waits for too many results), the error says why and the earlier
+    /// messages' jobs stand. A job carrying more than 8 MiB of text (command, settings, tags)
+    /// is [`ClientError::TooLarge`] and nothing is submitted.
     pub fn submit(&mut self, jobs: Vec<JobSpec>) -> Result<Vec<Uuid>, ClientError> {
         let mut ids = Vec::with_capacity(jobs.len());
-        let mut jobs = jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            let tasks: Vec<_> = jobs
-                .by_ref()
-                .take(SUBMIT_BUNDLE)
-                .map(JobSpec::into_task)
-                .collect();
+        for tasks in submit_bundles(jobs)? {
             let watched: Vec<bool> = tasks.iter().map(|t| t.watch).collect();
             let submit = Submit {
                 tasks,
@@ -348,6 +365,41 @@ impl Iterator for Results<'_> {
                     return Some(Err(e));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submits_are_cut_by_size_and_by_count_in_order() {
+        // 14 × 5 MiB: more than one 64 MiB frame, which libzmq would drop whole.
+        let big = format!(": {}", "x".repeat(5 << 20));
+        let bundles = submit_bundles((0..14).map(|_| JobSpec::new(&big)).collect()).unwrap();
+        let sizes: Vec<usize> = bundles.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [5, 5, 4]);
+        // Counted as JSON writes them: 5 MiB of control characters is 30 MiB there.
+        let escaped = "\u{1}".repeat(5 << 20);
+        let bundles = submit_bundles((0..3).map(|_| JobSpec::new(&escaped)).collect()).unwrap();
+        assert_eq!(bundles.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1]);
+        let small =
+            submit_bundles((0..45_000).map(|i| JobSpec::new(i.to_string())).collect()).unwrap();
+        assert_eq!(small.len(), 3);
+        assert!(small.iter().all(|b| b.len() <= SUBMIT_BUNDLE));
+        let args: Vec<String> = small.into_iter().flatten().map(|t| t.args).collect();
+        assert_eq!(args, (0..45_000).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_job_too_large_for_a_message_refuses_the_submit() {
+        let too_big = JobSpec::new("true").env("A", "y".repeat(MAX_TASK_BYTES));
+        match submit_bundles(vec![JobSpec::new("true"), too_big]) {
+            Err(ClientError::TooLarge { index, limit, .. }) => {
+                assert_eq!((index, limit), (1, MAX_TASK_BYTES))
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -57,6 +57,8 @@ pub fn engine_config(
     site: &Site,
     cfg: &Config,
 ) -> anyhow::Result<EngineConfig> {
+    // Refused here, with the real reason, rather than failing (or hanging) once slots start.
+    hs_engine::executor::check_slot_files(slots).map_err(|e| Failure::usage(e.to_string()))?;
     let output = OutputConfig {
         stdout: sink(&run.output, stdout_sink)?,
         // Through the log writer, so task lines on a terminal clear the progress bar first

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use hs_broker::client::{Client, JobSpec};
-use hs_broker::store::TaskRecord;
+use hs_broker::store::{InputProgress, TaskRecord};
 use hs_engine::template::Template;
 
 use super::common::{controller_address, is_local};
-use super::submit_tasks::submit_tasks;
+use super::submit_tasks::{Destination, submit_tasks};
 use crate::cli::SubmitArgs;
 use crate::config::Config;
 use crate::connection::{self, ConnectionInfo};
@@ -82,13 +82,30 @@ pub fn run(
     let mut info = controller(args, cfg)?;
     info.no_tls |= args.tls.no_tls;
     let mut client = connection::connect(&info, REQUEST_TIMEOUT)?;
-    let mut deliver = |rows: Vec<TaskRecord>| -> anyhow::Result<Vec<uuid::Uuid>> {
-        send(&mut client, rows.into_iter().map(job).collect())
+    let mut queue = Queue {
+        client: &mut client,
+        host: info.host.clone(),
     };
-    let to = format!("to the controller at {}", info.host);
-    submit_tasks(args, template, shell, submitter, &mut deliver, &to)
+    submit_tasks(args, template, shell, submitter, &mut queue)
 }
 
-fn send(client: &mut Client, jobs: Vec<JobSpec>) -> anyhow::Result<Vec<uuid::Uuid>> {
-    client.submit(jobs).map_err(connection::client_error)
+/// A running controller as `hs submit -q`'s destination.
+struct Queue<'a> {
+    client: &'a mut Client,
+    host: String,
+}
+
+impl Destination for Queue<'_> {
+    fn name(&self) -> String {
+        format!("to the controller at {}", self.host)
+    }
+
+    fn deliver(
+        &mut self,
+        rows: Vec<TaskRecord>,
+        _progress: Option<&InputProgress>,
+    ) -> anyhow::Result<Vec<uuid::Uuid>> {
+        let jobs = rows.into_iter().map(job).collect();
+        self.client.submit(jobs).map_err(connection::client_error)
+    }
 }

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
+
+use super::echo::Echo;
 
 /// An input entry not answered yet: where it stands in the input and the object to answer with.
 pub struct Pending {
@@ -12,11 +14,11 @@ pub struct Pending {
     pub index: u64,
     /// Its input line number, from 1 (what the result line tells the user).
     pub line: u64,
-    pub object: Map<String, Value>,
+    pub object: Echo,
 }
 
 impl Pending {
-    pub fn new(index: u64, line: u64, object: Map<String, Value>) -> Self {
+    pub fn new(index: u64, line: u64, object: Echo) -> Self {
         Pending {
             index,
             line,
@@ -58,7 +60,7 @@ impl Emitter {
         let Pending {
             index,
             line,
-            mut object,
+            object,
         } = entry;
         if let Some(error) = result.get_mut("error")
             && let Some(text) = error.as_str()
@@ -66,8 +68,7 @@ impl Emitter {
             *error = Value::String(format!("line {line}: {text}"));
         }
         result["line"] = Value::from(line);
-        object.insert("result".into(), result);
-        let line = Value::Object(object).to_string();
+        let line = object.answer(&result);
         if !self.keep_order {
             return self.write(&line);
         }

@@ -1,6 +1,7 @@
 //! JSON-lines job streams (Bakapara's format): one job object per input line, one result line
 //! per job on stdout.
 
+pub mod echo;
 pub mod emit;
 pub mod intake;
 pub mod job;

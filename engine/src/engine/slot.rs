@@ -214,11 +214,15 @@ impl Slots {
         // that was removed under it still runs tasks (bash starts there all the same); they are
         // told `.`.
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        // One doorbell for all slots: a socket each would stop an engine at libzmq's limit of
+        // 1,023 sockets per context, whatever the open-file limit.
+        let push = ctx.socket(zmq::PUSH).map_err(std::io::Error::other)?;
+        push.set_linger(-1).map_err(std::io::Error::other)?;
+        push.connect(doorbell).map_err(std::io::Error::other)?;
+        let push = Arc::new(Mutex::new(push));
         for index in 0..cfg.slots as usize {
             let stop = Arc::new(StopSignal::new()?);
-            let push = ctx.socket(zmq::PUSH).map_err(std::io::Error::other)?;
-            push.set_linger(-1).map_err(std::io::Error::other)?;
-            push.connect(doorbell).map_err(std::io::Error::other)?;
+            let push = push.clone();
             let worker = SlotWorker {
                 index,
                 cfg: cfg.clone(),
@@ -230,7 +234,7 @@ impl Slots {
             let board = board.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("hs-slot-{}", index + 1))
-                .spawn(move || worker.serve(&board, push))?;
+                .spawn(move || worker.serve(&board, &push))?;
             slots.stops.push(stop);
             slots.threads.push(thread);
         }
@@ -280,12 +284,18 @@ impl SlotWorker {
     /// the slot goes idle. Rung earlier, the loop (and the controller it writes to) would wake
     /// while this slot starts its next bash and, on a machine whose cores all run tasks, take
     /// the core that bash was about to get; rung after, their work overlaps running tasks.
-    fn serve(mut self, board: &Board, doorbell: zmq::Socket) {
+    fn serve(mut self, board: &Board, doorbell: &Mutex<zmq::Socket>) {
         let owed = std::cell::Cell::new(false);
         let broken = std::cell::Cell::new(false);
         let ring = || {
-            if owed.replace(false) && doorbell.send(&b""[..], 0).is_err() {
-                broken.set(true);
+            if !owed.replace(false) {
+                return;
+            }
+            let doorbell = doorbell.lock().unwrap_or_else(|p| p.into_inner());
+            match doorbell.send(&b""[..], zmq::DONTWAIT) {
+                // A full doorbell has rings waiting already: the loop wakes all the same.
+                Ok(()) | Err(zmq::Error::EAGAIN) => {}
+                Err(_) => broken.set(true),
             }
         };
         while let Some((job, server)) = board.take(self.index, &self.stop, &mut || ring()) {

@@ -37,7 +37,7 @@ pub use capture::{Capture, Captured};
 pub use choice::{ExecutorChoice, UnknownExecutor, executor_for};
 pub use environ::{TaskVars, is_secret_var};
 pub use inherit::seal_internal_descriptors;
-pub use limits::prepare_engine_process;
+pub use limits::{FILES_PER_SLOT, TooManySlots, check_slot_files, prepare_engine_process};
 pub use relay::LineSink;
 pub use spawn::SpawnExecutor;
 pub use stop::{StopReason, StopSignal};

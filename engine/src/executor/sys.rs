@@ -174,6 +174,17 @@ pub(crate) fn fill_standard_descriptors() -> io::Result<()> {
     Ok(())
 }
 
+/// The RLIMIT_NOFILE limits: (soft, hard).
+pub(crate) fn nofile_limit() -> io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the live local.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }.into())?;
+    Ok((limit.rlim_cur, limit.rlim_max))
+}
+
 /// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the limit as it was if it
 /// changed.
 pub(crate) fn raise_nofile_limit() -> io::Result<Option<libc::rlimit>> {

@@ -11,9 +11,9 @@ use std::cell::RefCell;
 
 use hs_broker::client::JobSpec;
 use hs_broker::store::{Query, SqliteStore, TaskStore};
-use hs_cli::fuzzing::{Entry, Submitter, read_job_line};
+use hs_cli::fuzzing::{Echo, Entry, Submitter, read_job_line};
 use hs_protocol::protocol::{FromClient, Message, Submit};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 thread_local! {
     static STORE: RefCell<Option<SqliteStore>> = const { RefCell::new(None) };
@@ -56,8 +56,9 @@ pub fn run(data: &[u8]) -> String {
     }
 }
 
-/// The answer line, as the emitter writes it.
-fn answer(mut echo: Map<String, Value>, result: Value) -> String {
+/// The answer line, as the emitter writes it: one line of JSON whose `result` reads back as
+/// the result given (the echoed members pass through as written).
+fn answer(echo: Echo, result: Value) -> String {
     // The reason's first words: which check refused the line.
     let why = result["error"].as_str().unwrap_or("?");
     let status: String = why
@@ -67,12 +68,13 @@ fn answer(mut echo: Map<String, Value>, result: Value) -> String {
         .chars()
         .take(24)
         .collect();
-    echo.insert("result".into(), result);
-    let object = Value::Object(echo);
-    let line = object.to_string();
+    let line = echo.answer(&result);
     assert!(!line.contains('\n'), "an answer of more than one line");
     let back: Value = serde_json::from_str(&line).expect("an answer is JSON");
-    assert_eq!(back, object, "the answer does not read back as written");
+    assert_eq!(
+        back["result"], result,
+        "the answer's result does not read back as written"
+    );
     format!("answered:{status}")
 }
 

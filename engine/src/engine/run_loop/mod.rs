@@ -351,6 +351,28 @@ impl Engine {
         for r in self.unsent.drain(..) {
             self.unacked.insert(r.id, r);
         }
+        // A registration is one message, so it carries one bundle's worth of results (see
+        // `bundle`); the rest it holds like running tasks (their leases stay this engine's)
+        // and sends as result bundles once welcomed.
+        let (finished, later) = results::for_registration(self.unacked.values().cloned().collect());
+        let mut reported_later = Vec::with_capacity(later.len());
+        for r in &later {
+            self.unacked.remove(&r.id);
+            reported_later.push(Held {
+                id: r.id,
+                lease: r.lease,
+            });
+        }
+        let running = self.board.with(|b| {
+            b.running
+                .iter()
+                .map(|(id, (lease, _))| Held {
+                    id: *id,
+                    lease: *lease,
+                })
+                .collect::<Vec<_>>()
+        });
+        self.unsent.extend(later);
         let register = Register {
             engine_id: self.cfg.engine_id,
             host: self.cfg.host.clone(),
@@ -359,16 +381,8 @@ impl Engine {
             nonce,
             version: env!("CARGO_PKG_VERSION").to_string(),
             // What it runs. Its queue is empty: given up when the link was lost (see `leases`).
-            running: self.board.with(|b| {
-                b.running
-                    .iter()
-                    .map(|(id, (lease, _))| Held {
-                        id: *id,
-                        lease: *lease,
-                    })
-                    .collect()
-            }),
-            finished: self.unacked.values().cloned().collect(),
+            running: running.into_iter().chain(reported_later).collect(),
+            finished,
             returned: self.given_up.clone(),
         };
         self.given_up_sent = self.given_up.len();

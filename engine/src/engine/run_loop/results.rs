@@ -119,8 +119,42 @@ impl Engine {
     }
 }
 
+/// `results` cut for a registration, which is one message: the first bundle's worth (see
+/// `bundle`) goes in it, the rest follow as result bundles once the engine is welcomed.
+pub(super) fn for_registration(results: Vec<TaskResult>) -> (Vec<TaskResult>, Vec<TaskResult>) {
+    let mut bundles = crate::bundle::split(results, crate::bundle::result_bytes).into_iter();
+    let first = bundles.next().unwrap_or_default();
+    (first, bundles.flatten().collect())
+}
+
 /// Whether a task died of SIGUSR1 or SIGUSR2, the signals that drain an engine.
 fn killed_by_stop_signal(result: &TaskResult) -> bool {
     result.outcome == Outcome::Signaled
         && matches!(result.signal, Some(libc::SIGUSR1 | libc::SIGUSR2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::MAX_TASK_BYTES;
+
+    fn result(command_bytes: usize) -> TaskResult {
+        let mut r = TaskResult::not_run(Uuid::new_v4(), 1, Outcome::Exited, 1, None);
+        r.command = Some("c".repeat(command_bytes));
+        r
+    }
+
+    #[test]
+    fn a_registration_carries_one_bundle_of_results_and_the_rest_follow() {
+        let small: Vec<TaskResult> = (0..3).map(|_| result(10)).collect();
+        let (now, later) = for_registration(small);
+        assert_eq!((now.len(), later.len()), (3, 0));
+        // Six of 8 MiB: three fill a bundle, so the registration stays within a frame.
+        let big: Vec<TaskResult> = (0..6).map(|_| result(MAX_TASK_BYTES)).collect();
+        let ids: Vec<Uuid> = big.iter().map(|r| r.id).collect();
+        let (now, later) = for_registration(big);
+        assert_eq!((now.len(), later.len()), (3, 3));
+        let order: Vec<Uuid> = now.iter().chain(&later).map(|r| r.id).collect();
+        assert_eq!(order, ids);
+    }
 }
