@@ -2,7 +2,7 @@
 //!
 //! A job is a JSON object with `cmd` (required, a string) and optionally `cd`, `out`, `err`
 //! (strings), `env` (an object of strings), `timeout` (seconds), `tags` (an object), `host` (a
-//! list of host names) and `id`. Every other key is passed through untouched: the result line is
+//! list of host names), `gpus` (how many the job needs) and `id`. Every other key is passed through untouched: the result line is
 //! the input object plus `"result"`.
 
 use hs_broker::client::JobSpec;
@@ -71,6 +71,7 @@ pub fn parse(line: &str) -> Result<Job, Rejected> {
         env: Vec::new(),
         hosts: hosts(&object).map_err(fail)?,
         command: None,
+        gpus: gpus(&object).map_err(fail)?,
     };
     match object.get("env") {
         None | Some(Value::Null) => {}
@@ -112,6 +113,17 @@ pub fn parse(line: &str) -> Result<Job, Rejected> {
         timeout,
         tags,
     })
+}
+
+/// `gpus`: how many GPUs the job needs (absent: none).
+fn gpus(object: &Map<String, Value>) -> Result<u32, String> {
+    match object.get("gpus") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("\"gpus\" must be a whole number of 0 or more, not {v}")),
+    }
 }
 
 /// `host`: a name or a list of names; absent means anywhere. An empty name or list is refused

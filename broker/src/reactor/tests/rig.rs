@@ -185,6 +185,7 @@ pub fn registration(engine: Uuid, slots: u32, host: &str) -> Register {
         running: Vec::new(),
         finished: Vec::new(),
         returned: Vec::new(),
+        resources: None,
     }
 }
 
