@@ -84,7 +84,7 @@ pub struct CapacityArgs {
         "GPUs the engine hands out: a count, or devices such as 0,1 (default: those found)"
     ))]
     #[arg(long, value_name = "LIST|N", value_parser = gpu_list)]
-    pub client_gpus: Option<Vec<String>>,
+    pub client_gpus: Option<GpuList>,
     /// Most tasks started per second by each engine; not enforced yet, see docs/compat.md.
     #[arg(short = 'R', long, value_name = "NUM", value_parser = positive_rate)]
     pub ratelimit: Option<f64>,
@@ -123,9 +123,13 @@ pub fn size_bytes(text: &str) -> Result<i64, String> {
     crate::query::parse_bytes(text).map_err(|e| e.to_string())
 }
 
+/// The devices of `--gpus`/`--client-gpus` (one value, not a list of arguments).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GpuList(pub Vec<String>);
+
 /// `--gpus`/`--client-gpus`: a count or a list of devices, each named once.
-pub fn gpu_list(text: &str) -> Result<Vec<String>, String> {
-    hs_engine::engine::host_resources::parse_gpus(text)
+pub fn gpu_list(text: &str) -> Result<GpuList, String> {
+    hs_engine::engine::host_resources::parse_gpus(text).map(GpuList)
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {

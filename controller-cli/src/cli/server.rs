@@ -200,7 +200,7 @@ pub struct ClientArgs {
     /// `hs cluster` name; default: those found).
     #[arg(long, value_name = "LIST|N", value_parser = super::compat::gpu_list,
           conflicts_with = "client_gpus")]
-    pub gpus: Option<Vec<String>>,
+    pub gpus: Option<super::compat::GpuList>,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,

@@ -246,7 +246,7 @@ fn capacity_argv(capacity: &crate::cli::CapacityArgs) -> Vec<String> {
     if let Some(memory) = capacity.client_memory {
         argv.extend(["-M".to_string(), memory.to_string()]);
     }
-    match capacity.client_gpus.as_deref() {
+    match capacity.client_gpus.as_ref().map(|g| g.0.as_slice()) {
         None => {}
         Some([]) => argv.extend(["--gpus".to_string(), "0".to_string()]),
         // A list, even of one: a lone number would be read as a count.

@@ -99,7 +99,7 @@ pub fn engine_config(
 /// CPUs, RAM and the GPUs it finds.
 pub fn engine_resources(
     capacity: &CapacityArgs,
-    gpus: Option<&Vec<String>>,
+    gpus: Option<&crate::cli::GpuList>,
     cfg: &Config,
 ) -> anyhow::Result<Resources> {
     use hs_engine::engine::host_resources as host;
@@ -123,7 +123,7 @@ pub fn engine_resources(
         .map(|m| m as u64)
         .or_else(host::total_memory);
     let gpus = match gpus.or(capacity.client_gpus.as_ref()) {
-        Some(list) => list.clone(),
+        Some(list) => list.0.clone(),
         None => match cfg.option(None::<String>, key::CLIENT_GPUS, Layers::All)? {
             Some(text) if !text.trim().is_empty() => host::parse_gpus(&text)
                 .map_err(|e| Failure::usage(format!("{}: {e}", key::CLIENT_GPUS.name)))?,
