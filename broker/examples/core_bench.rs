@@ -54,6 +54,7 @@ fn main() {
             running: Vec::new(),
             finished: Vec::new(),
             returned: Vec::new(),
+            resources: None,
         };
         core.on_engine(engine_id, FromEngine::Register(register), start, &mut sink)
             .expect("memory store");

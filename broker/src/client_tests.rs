@@ -362,6 +362,7 @@ impl FakeEngine {
             running,
             finished: Vec::new(),
             returned: Vec::new(),
+            resources: None,
         });
     }
 

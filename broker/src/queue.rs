@@ -86,10 +86,43 @@ impl TaskQueue {
     }
 
     /// The next task any engine may run.
+    #[cfg(test)]
     pub fn pop(&mut self) -> Option<Arc<Task>> {
         let task = self.waiting.pop_front()?;
         self.forget_requeued(&task.id);
         Some(task)
+    }
+
+    /// The first of the next `window` tasks any engine may run that `fits` accepts. The front
+    /// is looked at first and alone when it fits, so a queue of tasks that ask for nothing
+    /// costs what [`pop`](Self::pop) does; a task skipped keeps its place.
+    pub fn pop_fitting(
+        &mut self,
+        window: usize,
+        mut fits: impl FnMut(&Task) -> bool,
+    ) -> Option<Arc<Task>> {
+        let at = self.waiting.iter().take(window).position(|t| fits(t))?;
+        let task = self.waiting.remove(at)?;
+        self.forget_requeued(&task.id);
+        Some(task)
+    }
+
+    /// The oldest task any engine may run, left in place.
+    pub fn front(&self) -> Option<&Arc<Task>> {
+        self.waiting.front()
+    }
+
+    /// Take the task `id` out of the tasks any engine may run, wherever it waits.
+    pub fn take_open(&mut self, id: &Uuid) -> Option<Arc<Task>> {
+        let at = self.waiting.iter().position(|t| t.id == *id)?;
+        let task = self.waiting.remove(at)?;
+        self.forget_requeued(&task.id);
+        Some(task)
+    }
+
+    /// The tasks any engine may run, oldest first.
+    pub fn open(&self) -> impl Iterator<Item = &Arc<Task>> + '_ {
+        self.waiting.iter()
     }
 
     /// The next host-bound task for an engine whose host has this key ([`crate::hosts::host_key`]).

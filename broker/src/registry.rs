@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use hs_engine::resources::{Request, Resources};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
@@ -46,6 +47,9 @@ pub struct EngineInfo {
     /// full): it gets no more tasks until it is heard from again. Being silent for the eviction
     /// window, not one failed send, is what makes an engine lost.
     pub unreachable: bool,
+    /// What its tasks may use together, as it declared (an older engine declares nothing:
+    /// cores and memory not limited, no GPUs).
+    pub resources: Resources,
 }
 
 pub struct Lease {
@@ -64,6 +68,9 @@ pub struct Registry {
     /// Engines in least-recently-served order, for fair dispatch.
     order: Vec<Uuid>,
     held: IdMap<IdSet>,
+    /// What the tasks each engine holds ask for, summed: its resources minus this are free.
+    /// Only engines holding tasks that ask for something have an entry.
+    used: IdMap<Request>,
     leases: IdMap<Lease>,
     next_lease: u64,
 }
@@ -109,6 +116,27 @@ impl Registry {
         })
     }
 
+    /// What the tasks `engine` holds ask for, summed.
+    pub fn used(&self, engine: &Uuid) -> Request {
+        self.used.get(engine).copied().unwrap_or_default()
+    }
+
+    /// Whether `request` fits in what `engine` has free.
+    pub fn fits(&self, engine: &Uuid, request: &Request) -> bool {
+        request.is_zero()
+            || self
+                .engines
+                .get(engine)
+                .is_some_and(|e| e.resources.fits(&self.used(engine), request))
+    }
+
+    fn count_in(&mut self, engine: Uuid, task: &Task) {
+        let request = Request::of(task);
+        if !request.is_zero() {
+            self.used.entry(engine).or_default().add(&request);
+        }
+    }
+
     /// Engines in dispatch order: least recently served first.
     pub fn dispatch_order(&self) -> Vec<Uuid> {
         self.order.clone()
@@ -145,6 +173,7 @@ impl Registry {
         self.next_lease += 1;
         let number = self.next_lease;
         self.held.entry(engine).or_default().insert(task.id);
+        self.count_in(engine, &task);
         self.leases.insert(
             task.id,
             Lease {
@@ -165,6 +194,7 @@ impl Registry {
             self.next_lease = self.next_lease.max(number);
         }
         self.held.entry(engine).or_default().insert(task.id);
+        self.count_in(engine, &task);
         self.leases.insert(
             task.id,
             Lease {
@@ -194,6 +224,15 @@ impl Registry {
         if let Some(set) = self.held.get_mut(&lease.engine) {
             set.remove(task);
         }
+        let request = Request::of(&lease.task);
+        if !request.is_zero()
+            && let Some(used) = self.used.get_mut(&lease.engine)
+        {
+            used.remove(&request);
+            if used.is_zero() {
+                self.used.remove(&lease.engine);
+            }
+        }
         Some(lease)
     }
 
@@ -202,6 +241,7 @@ impl Registry {
         let info = self.engines.remove(engine);
         self.order.retain(|e| e != engine);
         let ids = self.held.remove(engine).unwrap_or_default();
+        self.used.remove(engine);
         let mut leases: Vec<Lease> = ids.iter().filter_map(|id| self.leases.remove(id)).collect();
         leases.sort_by_key(|l| l.number);
         (info, leases)
@@ -265,6 +305,7 @@ mod tests {
             declined_at: None,
             handed_back: 0,
             asked: None,
+            resources: Resources::default(),
         });
     }
 

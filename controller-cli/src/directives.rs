@@ -4,8 +4,8 @@
 //! following line (HyperShell 2.7). Only `#`, optional spaces, `HYPERSHELL` and an optional `:`
 //! start a directive: any other `#` belongs to the command and reaches the shell intact (unlike
 //! HyperShell 2.8.2, which cut every line at its first `#`). The keys `group`, `cores`, `memory`
-//! (with units, e.g. `8G`) and `timeout` (seconds, rounded up) set those columns; every other
-//! key is a tag. `--from-json` objects set the same keys through [`Directives::add_value`].
+//! (with units, e.g. `8G`) and `timeout` (seconds, rounded up) set those columns, `gpus` the
+//! GPUs the task needs (kept with its job); every other key is a tag. `--from-json` objects set the same keys through [`Directives::add_value`].
 
 use hs_broker::store::TaskRecord;
 use hs_engine::task::{MAX_SECONDS, seconds_in_range};
@@ -19,6 +19,7 @@ pub struct Directives {
     pub group: Option<i64>,
     pub cores: Option<i64>,
     pub memory: Option<i64>,
+    pub gpus: Option<u32>,
     pub timeout: Option<i64>,
     pub tags: serde_json::Map<String, Json>,
 }
@@ -55,6 +56,13 @@ impl Directives {
         match key.as_str() {
             "group" => self.group = Some(number("group")?),
             "cores" => self.cores = Some(number("cores")?),
+            "gpus" => {
+                self.gpus = Some(
+                    number("gpus")?
+                        .try_into()
+                        .map_err(|_| format!("gpus must be at most {}, not {value}", u32::MAX))?,
+                )
+            }
             "timeout" => self.timeout = Some(seconds(&value)?),
             "memory" => {
                 self.memory = Some(match &value {
@@ -77,6 +85,7 @@ impl Directives {
             group: later.group.or(self.group),
             cores: later.cores.or(self.cores),
             memory: later.memory.or(self.memory),
+            gpus: later.gpus.or(self.gpus),
             timeout: later.timeout.or(self.timeout),
             tags,
         }
@@ -89,6 +98,9 @@ impl Directives {
         }
         row.cores = self.cores.or(row.cores);
         row.memory = self.memory.or(row.memory);
+        if let Some(gpus) = self.gpus.filter(|g| *g > 0) {
+            row.job.get_or_insert_with(Default::default).gpus = gpus;
+        }
         row.timeout = self.timeout.or(row.timeout);
         row.tag.extend(self.tags);
     }

@@ -16,5 +16,5 @@
 pub mod engine;
 pub mod executor;
 
-pub use hs_protocol::{bundle, private, protocol, task, transport};
+pub use hs_protocol::{bundle, private, protocol, resources, task, transport};
 pub use hs_template as template;

@@ -90,6 +90,7 @@ impl Peer {
             running: Vec::new(),
             finished: Vec::new(),
             returned: Vec::new(),
+            resources: None,
         })
     }
 

@@ -68,6 +68,7 @@ fn register(id: Uuid, slots: u32) -> Register {
         running: Vec::new(),
         finished: Vec::new(),
         returned: Vec::new(),
+        resources: None,
     }
 }
 

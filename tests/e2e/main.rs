@@ -25,6 +25,7 @@ mod partitions;
 mod profiles;
 mod reconnect;
 mod regressions;
+mod resources;
 mod secrets;
 mod security;
 mod seeds;

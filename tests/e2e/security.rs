@@ -234,6 +234,7 @@ fn sealed_tasks_do_not_show_their_command_on_the_wire() {
         running: Vec::new(),
         finished: Vec::new(),
         returned: Vec::new(),
+        resources: None,
     };
     socket
         .send_multipart(link.seal(&register).unwrap(), 0)

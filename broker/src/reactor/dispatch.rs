@@ -9,7 +9,10 @@
 //! idle, engines holding a surplus of unstarted tasks are asked to give some back.
 //!
 //! Tasks that name hosts are shared the same way among the engines on those hosts, and go first
-//! in their bundles, since no other engine may take them. When no task names a host, none of
+//! in their bundles, since no other engine may take them.
+//!
+//! A task that asks for cores, memory or GPUs goes only to an engine with that much free
+//! ([`resources`](super::resources)); tasks that ask for nothing are handed out in order. When no task names a host, none of
 //! this costs anything: engines' host names are not even looked at.
 
 use std::collections::HashMap;
@@ -94,6 +97,7 @@ impl FairHolds {
 impl Core {
     pub(super) fn dispatch(&mut self, now: Instant) -> Result<(), RunError> {
         if !self.queue.is_empty() {
+            self.reserve();
             let fair = FairHolds::new(self);
             let eligible: Vec<_> = self
                 .registry
@@ -172,10 +176,13 @@ impl Core {
         let mut bytes = 0;
         while tasks.len() < n && !bundle::bundle_full(bytes) {
             let next = match key {
-                Some(k) if tasks.len() < pinned_share => self.queue.pop_pinned(k),
+                Some(k) if tasks.len() < pinned_share => self
+                    .queue
+                    .pop_pinned(k)
+                    .and_then(|t| self.fits_pinned(&engine, t)),
                 _ => None,
             };
-            let Some(task) = next.or_else(|| self.queue.pop()) else {
+            let Some(task) = next.or_else(|| self.pop_for(&engine)) else {
                 break;
             };
             bytes += bundle::task_bytes(&task);

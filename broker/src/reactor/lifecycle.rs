@@ -67,6 +67,7 @@ impl Core {
             if !self.store_down() {
                 self.refill()?;
             }
+            self.expire_unfit(now, sink)?;
         }
         Ok(())
     }

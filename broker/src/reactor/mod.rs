@@ -15,7 +15,7 @@
 //! [`ResultSink`](crate::ResultSink) passed to handlers is told of every final result.
 //!
 //! One file per kind of work: engines' messages, registration, results, engines leaving or
-//! lost, dispatch, moving unstarted tasks to idle engines (give-back), `--eager` retries, host
+//! lost, dispatch, resources (what fits where, reservations, tasks too large for any engine), moving unstarted tasks to idle engines (give-back), `--eager` retries, host
 //! affinity, the client API, cancelling, pushing results to watching clients, and the run's
 //! life (input, refill, stop, restart).
 
@@ -31,6 +31,7 @@ mod outage;
 mod push;
 mod rebalance;
 mod register;
+mod resources;
 mod results;
 #[cfg(test)]
 mod tests;
@@ -114,6 +115,13 @@ pub struct Core {
     held: outage::Held,
     /// How far the input was read into the store, as of the last bundle committed.
     input_stored: Option<InputProgress>,
+    /// The engine held for the oldest waiting task, which fits no engine now
+    /// (`resources.rs`).
+    reservation: Option<resources::Reservation>,
+    /// Waiting tasks larger than every connected engine, and since when (`resources.rs`).
+    unfit_since: IdMap<Instant>,
+    /// When to look next for such tasks (`None`: at once).
+    next_unfit_check: Option<Instant>,
 }
 
 impl Core {
@@ -153,6 +161,9 @@ impl Core {
             outbox: Vec::new(),
             held: outage::Held::default(),
             input_stored: None,
+            reservation: None,
+            unfit_since: IdMap::default(),
+            next_unfit_check: None,
             scheduler,
             store: StoreLink::new(store),
             cfg,

@@ -47,6 +47,7 @@ impl Core {
             // A request it had not answered is void: its queue was given up or reported anew.
             asked: None,
             declined_at: None,
+            resources: r.resources.clone().unwrap_or_default(),
         });
         let welcome = Welcome {
             controller_id: self.cfg.controller_id,

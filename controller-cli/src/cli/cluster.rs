@@ -45,6 +45,10 @@ pub struct ClusterArgs {
     #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
 
+    #[arg(help = key::TASK_GPUS.help("GPUs each task needs, kept with the task (0 = none)"))]
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
+
     #[command(flatten)]
     pub capacity: CapacityArgs,
 

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::config::key;
+
 /// `--no-tls` and the TLS files. HyperShell wraps its queue connections in TLS; hs encrypts
 /// every message with session keys that a handshake on the shared key sets up (docs/protocol.md),
 /// so there is no certificate to use. `--no-tls` keeps the handshake and the message
@@ -64,16 +66,25 @@ pub struct ConfirmArgs {
     pub no_confirm: bool,
 }
 
-/// What an engine may use and how it watches its tasks (HyperShell 2.8's resource gate). The
-/// values are checked and kept; hs does not gate tasks by them yet (docs/compat.md).
+/// What an engine may use and how it watches its tasks (HyperShell 2.8's resource gate). Cores,
+/// memory and GPUs are declared to the controller, which leases each engine only tasks whose
+/// requests fit what it has free (README, "Resources"); the rate limit and the monitor are
+/// accepted and not applied yet (docs/compat.md).
 #[derive(Args, Debug, Clone, Default)]
 pub struct CapacityArgs {
-    /// Cores the engine may use (default: all); not enforced yet, see docs/compat.md.
+    #[arg(help = key::CLIENT_CORES.help("Cores the engine's tasks may use together (default: the host's CPUs)"))]
     #[arg(short = 'C', long, value_name = "NUM")]
     pub client_cores: Option<u32>,
-    /// Memory the engine may use, e.g. 64G (default: all); not enforced yet, see docs/compat.md.
+    #[arg(help = key::CLIENT_MEMORY.help(
+        "Memory the engine's tasks may use together, e.g. 64G (default: the host's RAM)"
+    ))]
     #[arg(short = 'M', long, value_name = "SIZE", value_parser = size_bytes)]
     pub client_memory: Option<i64>,
+    #[arg(help = key::CLIENT_GPUS.help(
+        "GPUs the engine hands out: a count, or devices such as 0,1 (default: those found)"
+    ))]
+    #[arg(long, value_name = "LIST|N", value_parser = gpu_list)]
+    pub client_gpus: Option<GpuList>,
     /// Most tasks started per second by each engine; not enforced yet, see docs/compat.md.
     #[arg(short = 'R', long, value_name = "NUM", value_parser = positive_rate)]
     pub ratelimit: Option<f64>,
@@ -86,15 +97,12 @@ impl CapacityArgs {
     /// Warn once that limits were asked for and are not applied, rather than pretend.
     pub fn note_unenforced(&self) {
         let given = named(&[
-            (self.client_cores.is_some(), "-C/--client-cores"),
-            (self.client_memory.is_some(), "-M/--client-memory"),
             (self.ratelimit.is_some(), "-R/--ratelimit"),
             (self.monitor, "--monitor"),
         ]);
         if !given.is_empty() {
             tracing::warn!(
-                "{}: accepted but not applied yet; hs runs -N tasks at once per engine \
-                 (docs/compat.md)",
+                "{}: accepted but not applied yet (docs/compat.md)",
                 given.join(", ")
             );
         }
@@ -113,6 +121,15 @@ fn named<'a>(options: &[(bool, &'a str)]) -> Vec<&'a str> {
 /// A size such as `8G`, `512MB` or `1024` (bytes), as HyperShell's `-m`/`-M` take it.
 pub fn size_bytes(text: &str) -> Result<i64, String> {
     crate::query::parse_bytes(text).map_err(|e| e.to_string())
+}
+
+/// The devices of `--gpus`/`--client-gpus` (one value, not a list of arguments).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GpuList(pub Vec<String>);
+
+/// `--gpus`/`--client-gpus`: a count or a list of devices, each named once.
+pub fn gpu_list(text: &str) -> Result<GpuList, String> {
+    hs_engine::engine::host_resources::parse_gpus(text).map(GpuList)
 }
 
 fn positive_rate(text: &str) -> Result<f64, String> {

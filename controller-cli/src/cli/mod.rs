@@ -16,7 +16,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::config::key;
 
 pub use cluster::*;
-pub use compat::{CapacityArgs, ConfirmArgs, TlsArgs, size_bytes};
+pub use compat::{CapacityArgs, ConfirmArgs, GpuList, TlsArgs, size_bytes};
 pub use profile::*;
 pub use server::*;
 pub use shared::*;

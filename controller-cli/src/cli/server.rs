@@ -94,6 +94,10 @@ pub struct ServerArgs {
     #[arg(short = 'm', long = "task-memory", value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
 
+    #[arg(help = key::TASK_GPUS.help("GPUs each task of FILE needs, kept with the task (0 = none)"))]
+    #[arg(long = "task-gpus", value_name = "N")]
+    pub gpus: Option<u32>,
+
     #[arg(help = key::TASK_TIMEOUT.help(
         "Walltime of each task of FILE in seconds, stored with the task (engines stop it then; \
          0 = unset)"
@@ -191,6 +195,12 @@ pub struct ClientArgs {
 
     #[command(flatten)]
     pub capacity: CapacityArgs,
+
+    /// GPUs this engine hands out: a count, or devices such as 0,1 (`--client-gpus` by its
+    /// `hs cluster` name; default: those found).
+    #[arg(long, value_name = "LIST|N", value_parser = super::compat::gpu_list,
+          conflicts_with = "client_gpus")]
+    pub gpus: Option<super::compat::GpuList>,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,

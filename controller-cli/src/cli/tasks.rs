@@ -18,6 +18,9 @@ pub struct TaskSettingArgs {
     #[arg(help = key::TASK_MEMORY.help("Memory each task needs, e.g. 8G, 512MB (0 = unset)"))]
     #[arg(short = 'm', long, value_name = "SIZE", value_parser = size_bytes)]
     pub memory: Option<i64>,
+    #[arg(help = key::TASK_GPUS.help("GPUs each task needs (0 = none)"))]
+    #[arg(long, value_name = "N")]
+    pub gpus: Option<u32>,
     #[arg(help = key::TASK_TIMEOUT.help("Walltime of each task in seconds (0 = unset)"))]
     #[arg(short = 'W', long = "timeout", value_name = "SECONDS", value_parser = whole_secs)]
     pub timeout: Option<i64>,

@@ -170,6 +170,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     ecfg.connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     ecfg.mode = hs_engine::protocol::Mode::from_no_tls(args.tls.no_tls || file_no_tls);
     ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
+    ecfg.resources = super::common::engine_resources(&args.capacity, args.gpus.as_ref(), cfg)?;
 
     {
         let c = control.clone();

@@ -115,8 +115,13 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let reader = match tasks {
         Tasks::Input(input) => {
             let mut submitter = Submitter::new(submitter_host);
-            submitter.defaults =
-                input_settings(args.cores, args.memory, args.run.task_timeout, cfg)?;
+            submitter.defaults = input_settings(
+                args.cores,
+                args.memory,
+                args.gpus,
+                args.run.task_timeout,
+                cfg,
+            )?;
             if let Some(t) = &tracking {
                 submitter.id = t.submission;
             }
@@ -203,6 +208,7 @@ fn local_engine(
         heartbeat: String::new(),
     });
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, site, cfg)?;
+    ecfg.resources = super::common::engine_resources(&args.capacity, None, cfg)?;
     ecfg.mode = args.tls.mode();
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);

@@ -233,7 +233,26 @@ pub fn engine_args(
         keep_daemons: args.run.keep_daemons,
         idle_timeout: positive(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
+        capacity: capacity_argv(&args.capacity),
     })
+}
+
+/// `-C`, `-M` and `--client-gpus` for each launched engine (as `hs client` takes them).
+fn capacity_argv(capacity: &crate::cli::CapacityArgs) -> Vec<String> {
+    let mut argv = Vec::new();
+    if let Some(cores) = capacity.client_cores {
+        argv.extend(["-C".to_string(), cores.to_string()]);
+    }
+    if let Some(memory) = capacity.client_memory {
+        argv.extend(["-M".to_string(), memory.to_string()]);
+    }
+    match capacity.client_gpus.as_ref().map(|g| g.0.as_slice()) {
+        None => {}
+        Some([]) => argv.extend(["--gpus".to_string(), "0".to_string()]),
+        // A list, even of one: a lone number would be read as a count.
+        Some(gpus) => argv.extend(["--gpus".to_string(), format!("{},", gpus.join(","))]),
+    }
+    argv
 }
 
 /// Hosts from `[ssh.nodelist]`: the named group, or (no name) the list itself when it is a

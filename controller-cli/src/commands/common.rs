@@ -8,7 +8,9 @@ use hs_engine::engine::{Endpoints, EngineConfig, OutputConfig};
 use hs_engine::executor::LineSink;
 use hs_engine::template::Template;
 
-use crate::cli::{BundleArgs, HeartbeatArgs, RunArgs};
+use hs_engine::resources::Resources;
+
+use crate::cli::{BundleArgs, CapacityArgs, HeartbeatArgs, RunArgs};
 use crate::config::{Config, KeyDef, Layers, key};
 use crate::exit::Failure;
 use crate::key_file;
@@ -92,6 +94,49 @@ pub fn engine_config(
     ecfg.export_env = exports(cfg, std::mem::take(&mut ecfg.export_env))?;
     ecfg.task_dir = Some(site.lib.join("task"));
     Ok(ecfg)
+}
+
+/// What an engine's tasks may use together: `-C`, `-M` and `--gpus` (`gpus`, else
+/// `--client-gpus`), else `client.cores`, `client.memory` and `client.gpus`, else the host's
+/// CPUs, RAM and the GPUs it finds.
+pub fn engine_resources(
+    capacity: &CapacityArgs,
+    gpus: Option<&crate::cli::GpuList>,
+    cfg: &Config,
+) -> anyhow::Result<Resources> {
+    use hs_engine::engine::host_resources as host;
+    let cores = match capacity.client_cores {
+        Some(n) if n > 0 => u64::from(n),
+        _ => match cfg.option(None::<i64>, key::CLIENT_CORES, Layers::All)? {
+            Some(n) if n > 0 => n as u64,
+            _ => host::cpu_count(),
+        },
+    };
+    let configured_memory = match cfg.option(None::<String>, key::CLIENT_MEMORY, Layers::All)? {
+        Some(text) => Some(crate::query::parse_bytes(&text).map_err(|_| {
+            Failure::from(cfg.invalid(key::CLIENT_MEMORY.name, "a size such as 64G"))
+        })?),
+        None => None,
+    };
+    let memory = capacity
+        .client_memory
+        .or(configured_memory)
+        .filter(|m| *m > 0)
+        .map(|m| m as u64)
+        .or_else(host::total_memory);
+    let gpus = match gpus.or(capacity.client_gpus.as_ref()) {
+        Some(list) => list.0.clone(),
+        None => match cfg.option(None::<String>, key::CLIENT_GPUS, Layers::All)? {
+            Some(text) if !text.trim().is_empty() => host::parse_gpus(&text)
+                .map_err(|e| Failure::usage(format!("{}: {e}", key::CLIENT_GPUS.name)))?,
+            _ => host::probe_gpus(),
+        },
+    };
+    Ok(Resources {
+        cores: Some(cores),
+        memory,
+        gpus,
+    })
 }
 
 /// `[export]` from the configuration, then the `HYPERSHELL_EXPORT_*` variables (`from_env`)

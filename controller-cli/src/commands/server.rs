@@ -142,7 +142,8 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     let reader = match input {
         Some((input, tracking)) => {
             let mut submitter = Submitter::new(hs_engine::engine::short_hostname());
-            submitter.defaults = input_settings(args.cores, args.memory, args.task_timeout, cfg)?;
+            submitter.defaults =
+                input_settings(args.cores, args.memory, args.gpus, args.task_timeout, cfg)?;
             if let Some(t) = &tracking {
                 submitter.id = t.submission;
             }

@@ -188,6 +188,8 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         capture: false,
         keep_daemons: false,
         idle_timeout: seconds(key::ENGINES_TIMEOUT)?,
+        // Each engine offers its own host's (or its `client.*` keys').
+        capacity: Vec::new(),
         // Negative means a random wait up to |n|, so it is not read as a plain duration; one
         // no `Duration` holds is refused here rather than by every engine's `--delay-start`.
         delay_start: match cfg

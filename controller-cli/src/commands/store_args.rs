@@ -15,27 +15,39 @@ pub fn settings(args: &TaskSettingArgs, cfg: &Config) -> anyhow::Result<Directiv
     for tag in &args.tags {
         tags.add(tag).map_err(|e| Failure::usage(e.to_string()))?;
     }
-    let mut flags = resources(args.cores, args.memory, args.timeout.map(|t| t as f64));
+    let mut flags = resources(
+        args.cores,
+        args.memory,
+        args.gpus,
+        args.timeout.map(|t| t as f64),
+    );
     flags.group = args.group;
     Ok(configured(cfg)?.merged(&tags).merged(&flags))
 }
 
-/// `-c`, `-m` and `-W` of `hs cluster` and `hs server`: stored with every task of their input,
-/// over `task.cores`, `task.memory` and `task.timeout`.
+/// `-c`, `-m`, `--gpus` and `-W` of `hs cluster` and `hs server`: stored with every task of
+/// their input, over `task.cores`, `task.memory`, `task.gpus` and `task.timeout`.
 pub fn input_settings(
     cores: Option<i64>,
     memory: Option<i64>,
+    gpus: Option<u32>,
     timeout: Option<f64>,
     cfg: &Config,
 ) -> anyhow::Result<Directives> {
-    Ok(configured(cfg)?.merged(&resources(cores, memory, timeout)))
+    Ok(configured(cfg)?.merged(&resources(cores, memory, gpus, timeout)))
 }
 
 /// Resource flags as directives; a timeout is whole seconds, rounded up.
-fn resources(cores: Option<i64>, memory: Option<i64>, timeout: Option<f64>) -> Directives {
+fn resources(
+    cores: Option<i64>,
+    memory: Option<i64>,
+    gpus: Option<u32>,
+    timeout: Option<f64>,
+) -> Directives {
     Directives {
         cores,
         memory,
+        gpus,
         timeout: timeout.map(|t| t.ceil() as i64),
         ..Directives::default()
     }
@@ -45,6 +57,7 @@ fn resources(cores: Option<i64>, memory: Option<i64>, timeout: Option<f64>) -> D
 /// "unset", so only a non-zero value reaches a task.
 fn configured(cfg: &Config) -> anyhow::Result<Directives> {
     let cores = cfg.option(None::<i64>, key::TASK_CORES, Layers::All)?;
+    let gpus = cfg.option(None::<u32>, key::TASK_GPUS, Layers::All)?;
     // Seconds may be written as 1.5; a task's timeout is whole seconds, rounded up.
     let timeout = cfg.option(None::<f64>, key::TASK_TIMEOUT, Layers::All)?;
     let memory = match cfg.option(None::<String>, key::TASK_MEMORY, Layers::All)? {
@@ -56,6 +69,7 @@ fn configured(cfg: &Config) -> anyhow::Result<Directives> {
     Ok(Directives {
         cores: cores.filter(|c| *c > 0),
         memory: memory.filter(|m| *m > 0),
+        gpus: gpus.filter(|g| *g > 0),
         timeout: timeout.filter(|t| *t > 0.0).map(|t| t.ceil() as i64),
         ..Directives::default()
     })

@@ -149,9 +149,14 @@ keys! {
          more often");
     CLIENT_TIMEOUT = K::new("client.timeout", Number, I(0),
         "seconds idle before the engine leaves, 0 = never (`client -T`, `cluster -T`)");
-    CLIENT_CORES = K::new("client.cores", Int, I(0), "cores offered (0 = not limited); not used");
+    CLIENT_CORES = K::new("client.cores", Int, I(0),
+        "cores an engine's tasks may use together, 0 = the host's CPUs (`-C/--client-cores`)");
     CLIENT_MEMORY = K::new("client.memory", Any, I(0),
-        "memory offered (0 = not limited); not used");
+        "memory an engine's tasks may use together, 0 = the host's RAM (`-M/--client-memory`)");
+    CLIENT_GPUS = K::new("client.gpus", Any, S(""),
+        "GPUs an engine hands out: a count or a list of devices, empty = those found \
+         (`CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, `nvidia-smi -L`) (`client --gpus`, \
+         `cluster --client-gpus`)");
     CLIENT_RATELIMIT = K::new("client.ratelimit", Any, I(0),
         "task start rate limit (0 = none); not used");
 
@@ -161,6 +166,8 @@ keys! {
         "cores per task, 0 = unset (`submit -c`, `run -c`)");
     TASK_MEMORY = K::new("task.memory", Any, I(0),
         "memory per task, 0 = unset (`submit -m`, `run -m`)");
+    TASK_GPUS = K::new("task.gpus", Int, I(0),
+        "GPUs per task, 0 = none (`submit --gpus`, `cluster --gpus`, `server --task-gpus`)");
     TASK_TIMEOUT = K::new("task.timeout", Number, I(0),
         "walltime per task in seconds, 0 = none (`-W/--task-timeout`)");
     TASK_SIGNALWAIT = K::new("task.signalwait", Number, I(10),

@@ -40,6 +40,8 @@ pub struct EngineArgs {
     pub idle_timeout: Option<f64>,
     /// `-d`: negative = a random wait up to |d|.
     pub delay_start: f64,
+    /// `-C`, `-M`, `--gpus` as given; an engine given none offers its own host's.
+    pub capacity: Vec<String>,
 }
 
 /// How long a launched engine that lost its controller keeps trying before it gives up (its
@@ -93,6 +95,7 @@ impl EngineArgs {
         if self.keep_daemons {
             argv.push("--keep-daemons".into());
         }
+        argv.extend(self.capacity.iter().cloned());
         argv
     }
 }
@@ -133,6 +136,7 @@ mod tests {
             keep_daemons: false,
             idle_timeout: Some(10.0),
             delay_start: -3.0,
+            capacity: Vec::new(),
         };
         let argv = args.argv(&Connect::Stdin);
         assert_eq!(

@@ -2,8 +2,9 @@
 //!
 //! A job is a JSON object with `cmd` (required, a string) and optionally `cd`, `out`, `err`
 //! (strings), `env` (an object of strings), `timeout` (seconds), `tags` (an object), `host` (a
-//! list of host names) and `id`. Every other key is passed through untouched: the result line is
-//! the input object, its values byte for byte (see `echo`), plus `"result"`.
+//! list of host names), `gpus` (how many the job needs) and `id`. Every other key is passed
+//! through untouched: the result line is the input object, its values byte for byte (see
+//! `echo`), plus `"result"`.
 
 use hs_broker::client::JobSpec;
 use hs_broker::store::TaskRecord;
@@ -105,6 +106,7 @@ fn read_fields(object: &Map<String, Value>) -> Result<Fields, String> {
         env: Vec::new(),
         hosts: hosts(object)?,
         command: None,
+        gpus: gpus(object)?,
     };
     match object.get("env") {
         None | Some(Value::Null) => {}
@@ -140,6 +142,17 @@ fn read_fields(object: &Map<String, Value>) -> Result<Fields, String> {
         Some(other) => return Err(format!("\"tags\" must be an object, not {other}")),
     };
     Ok((cmd, options, timeout, tags))
+}
+
+/// `gpus`: how many GPUs the job needs (absent: none).
+fn gpus(object: &Map<String, Value>) -> Result<u32, String> {
+    match object.get("gpus") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| format!("\"gpus\" must be a whole number of 0 or more, not {v}")),
+    }
 }
 
 /// `host`: a name or a list of names; absent means anywhere. An empty name or list is refused

@@ -8,7 +8,8 @@
 //! - [`connection`]: connection files, the address and key a peer needs to reach a controller;
 //! - [`transport`]: the ZeroMQ polling and draining every loop shares;
 //! - [`host`]: the host name a peer gives in its messages;
-//! - [`private`]: files and folders only their owner can read (keys, logs, task output).
+//! - [`private`]: files and folders only their owner can read (keys, logs, task output);
+//! - [`resources`]: what a task asks for (cores, memory, GPUs) and what an engine offers.
 //!
 //! Templates, the executor, the engine loop and task stores live in crates that depend on this
 //! one, so that a program which only talks to a controller (the client library) compiles none
@@ -21,5 +22,6 @@ pub mod fuzzing;
 pub mod host;
 pub mod private;
 pub mod protocol;
+pub mod resources;
 pub mod task;
 pub mod transport;

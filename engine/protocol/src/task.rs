@@ -106,6 +106,15 @@ pub struct JobOptions {
     /// whichever engine (and `-t`) takes it. Set only by the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// GPUs this task needs (`gpus:` directive, `--gpus`, a JSON job's `gpus`). Kept with the
+    /// job rather than in a column of its own, so the `task` table and `hs list` keep
+    /// HyperShell's columns; the engine names the devices it gets when it starts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gpus: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl JobOptions {
@@ -160,6 +169,11 @@ impl Task {
         self
     }
 
+    /// The GPUs this task needs (0 when it says nothing).
+    pub fn gpus(&self) -> u32 {
+        self.job.as_ref().map_or(0, |j| j.gpus)
+    }
+
     /// The hosts this task may run on; empty when it may run anywhere.
     pub fn hosts(&self) -> &[String] {
         self.job.as_ref().map_or(&[], |j| &j.hosts)
@@ -188,8 +202,9 @@ pub enum Outcome {
     SpawnError,
     /// The task ran, but output it wrote was lost ([`sentinel::OUTPUT_ERROR`]).
     OutputError,
-    /// The task never ran: no engine on a host it may run on joined in time. The broker
-    /// records this itself (engines never report it).
+    /// The task never ran: no engine could take it (none on a host it may run on joined in
+    /// time, or none is large enough for its request). `exit_status` is
+    /// [`sentinel::RESOURCE_ERROR`].
     NoHost,
 }
 

@@ -69,6 +69,10 @@ pub struct EngineConfig {
     /// `--keep-daemons`: what a task leaves running when it ends by itself stays (and outlives
     /// the engine) instead of being killed with the task.
     pub keep_daemons: bool,
+    /// Cores, memory and GPUs its tasks may use together (`-C`, `-M`, `--gpus`), declared to
+    /// the controller, which leases only what fits, and checked again before each start.
+    /// Not limited, with no GPUs, unless the caller says (the command line fills in the host's).
+    pub resources: crate::resources::Resources,
 }
 
 impl EngineConfig {
@@ -94,6 +98,7 @@ impl EngineConfig {
             task_dir: None,
             executor: ExecutorChoice::default(),
             keep_daemons: false,
+            resources: crate::resources::Resources::default(),
         }
     }
 }

@@ -63,13 +63,16 @@ pub struct RunFacts<'a> {
     /// The task's own output files (a JSON job's `out`/`err`, or `--capture`'s), if any.
     pub outpath: Option<&'a str>,
     pub errpath: Option<&'a str>,
+    /// The GPUs the engine gave this run (none unless the task asked for some).
+    pub gpus: &'a [String],
 }
 
 /// Writes a task's own variables into `vars`: HyperShell's `TASK_<COLUMN>` for every column of
 /// its row, in its field order, as the row stands when the task starts (so `TASK_EXIT_STATUS`,
 /// `TASK_COMPLETION_TIME` and the like are `null`), then `TASK_CWD` and the output paths,
 /// `TASK_TAG_<KEY>` for each tag, and what hs adds: `TASK_ARG` (1.x's name for the args),
-/// `TASK_SLOT` and `TASK_SLOT_COUNT`. Values are written as HyperShell writes them (see
+/// `TASK_SLOT` and `TASK_SLOT_COUNT`, and for a task given GPUs the devices it may use.
+/// Values are written as HyperShell writes them (see
 /// [`env_value`](super::env_value)).
 pub fn task_env(vars: &mut TaskVars, task: &Task, run: &RunFacts<'_>, engine: &EngineFacts<'_>) {
     vars.set_with("TASK_ID", |b| put_uuid(b, task.id));
@@ -156,6 +159,19 @@ pub fn task_env(vars: &mut TaskVars, task: &Task, run: &RunFacts<'_>, engine: &E
     vars.set("TASK_ARG", &task.args);
     vars.set_display("TASK_SLOT", run.slot);
     vars.set_display("TASK_SLOT_COUNT", engine.slot_count);
+    if !run.gpus.is_empty() {
+        // Exactly its devices, under the names CUDA, ROCm and scripts look for; a task that
+        // asked for none keeps what the engine was started with.
+        let devices = run.gpus.join(",");
+        for name in [
+            "CUDA_VISIBLE_DEVICES",
+            "ROCR_VISIBLE_DEVICES",
+            "HYPERSHELL_GPUS",
+            "TASK_GPUS",
+        ] {
+            vars.set(name, &devices);
+        }
+    }
 }
 
 /// `TASK_TAG_` and `key` with each character mapped, into `name`.
@@ -253,6 +269,7 @@ mod tests {
             cwd: None,
             outpath: None,
             errpath: None,
+            gpus: &[],
         }
     }
 

@@ -14,6 +14,7 @@ mod control;
 mod env;
 mod env_value;
 mod give_back;
+pub mod host_resources;
 mod lease_clock;
 mod link;
 mod run_loop;

@@ -21,6 +21,7 @@ use crate::executor::{
     Substitution, TaskVars,
 };
 use crate::protocol::Leased;
+use crate::resources::{Request, Resources};
 use crate::task::{MAX_SECONDS, Outcome, TaskResult, seconds_in_range, sentinel};
 use crate::template::TemplateError;
 
@@ -70,6 +71,25 @@ pub struct BoardState {
     /// Most results then ring no one, which on a machine whose cores all run tasks saves a
     /// preempted task per result.
     pending: usize,
+    /// What the engine's tasks may use together (`-C`, `-M`, `--gpus`).
+    resources: Resources,
+    /// What the running tasks asked for, summed.
+    used: Request,
+    /// Devices no running task holds, in the order declared.
+    free_gpus: Vec<String>,
+    /// Each running task's request and devices, given back when it ends.
+    held: HashMap<Uuid, (Request, Vec<String>)>,
+    /// A task that held resources ended since the last bundle: the controller may now lease
+    /// more, so the bundle goes at once instead of lingering.
+    freed: bool,
+}
+
+/// A task a slot may start, with what it runs under.
+pub struct Taken {
+    pub job: Leased,
+    pub server: Option<ControllerFacts>,
+    /// The devices it was given (`CUDA_VISIBLE_DEVICES`): none unless it asked.
+    pub gpus: Vec<String>,
 }
 
 impl BoardState {
@@ -78,6 +98,7 @@ impl BoardState {
     /// taking and the reset and then wait unseen.
     pub fn take_bundle(&mut self) -> Vec<SlotDone> {
         self.pending = 0;
+        self.freed = false;
         std::mem::take(&mut self.done)
     }
 
@@ -85,7 +106,12 @@ impl BoardState {
     /// many as the engine still holds (queued and running). That is half of what the
     /// controller lets it hold, so the controller refills one half while the other runs; and
     /// as the controller lets an engine of short tasks hold more, its bundles grow with it.
+    /// A result that freed resources makes any bundle full: the controller leases by what is
+    /// free, so holding it back would leave those cores idle.
     pub fn bundle_full(&self, ready: usize) -> bool {
+        if self.freed {
+            return true;
+        }
         match self.bundle {
             Some(n) => ready >= n,
             None => ready >= self.queue.len() + self.running.len(),
@@ -93,12 +119,53 @@ impl BoardState {
     }
 }
 
+impl BoardState {
+    /// Whether the task at the head of the queue may start now: it fits beside the running
+    /// tasks, or it can never fit here (it is then taken to be failed, not left to block the
+    /// queue). The queue is started in order: the controller leases an engine only what fits
+    /// beside everything it holds, so a head that does not fit waits only for what an older
+    /// controller, or a lease adopted after a reconnection, overcommitted.
+    fn head_startable(&self) -> bool {
+        self.queue.front().is_some_and(|job| {
+            let request = Request::of(&job.task);
+            request.is_zero()
+                || self.resources.fits(&self.used, &request)
+                || !self.resources.holds(&request)
+        })
+    }
+
+    /// Reserve `job`'s request and devices, if it fits (a task that can never fit gets none).
+    fn allot(&mut self, job: &Leased) -> Vec<String> {
+        let request = Request::of(&job.task);
+        if request.is_zero() || !self.resources.fits(&self.used, &request) {
+            return Vec::new();
+        }
+        self.used.add(&request);
+        let gpus: Vec<String> = self.free_gpus.drain(..request.gpus as usize).collect();
+        self.held.insert(job.task.id, (request, gpus.clone()));
+        gpus
+    }
+
+    /// Give back what the task `id` held; whether it held anything.
+    fn release(&mut self, id: &Uuid) -> bool {
+        let Some((request, gpus)) = self.held.remove(id) else {
+            return false;
+        };
+        self.used.remove(&request);
+        self.free_gpus.extend(gpus);
+        true
+    }
+}
+
 impl Board {
     /// `bundle`: `-b`, a fixed bundle size; `None` for bundles of half what the engine holds.
-    pub fn new(bundle: Option<usize>) -> Self {
+    /// `resources`: what its tasks may use together.
+    pub fn new(bundle: Option<usize>, resources: Resources) -> Self {
         Board {
             state: Mutex::new(BoardState {
                 bundle: bundle.map(|n| n.max(1)),
+                free_gpus: resources.gpus.clone(),
+                resources,
                 ..BoardState::default()
             }),
             work: Condvar::new(),
@@ -139,24 +206,26 @@ impl Board {
     ///
     /// Nor does a slot start a queued task once the [lease clock](LeaseClock) ran out: it waits,
     /// looking again every [`LEASE_RECHECK`], while the engine loop gives the queue back or
-    /// hears from its controller again.
-    fn take(
-        &self,
-        slot: usize,
-        stop: &StopSignal,
-        idle: &mut dyn FnMut(),
-    ) -> Option<(Leased, Option<ControllerFacts>)> {
+    /// hears from its controller again. Nor does it start one whose request does not fit
+    /// beside the running tasks (see [`BoardState::head_startable`]): a finishing task that
+    /// frees resources wakes it.
+    fn take(&self, slot: usize, stop: &StopSignal, idle: &mut dyn FnMut()) -> Option<Taken> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut idled = false;
         loop {
             if state.closed {
                 return None;
             }
-            let startable = !state.queue.is_empty() && self.lease.allows(Instant::now());
+            let startable = state.head_startable() && self.lease.allows(Instant::now());
             if startable && let Some(job) = state.queue.pop_front() {
                 stop.reset();
                 state.running.insert(job.task.id, (job.lease, slot));
-                return Some((job, state.server.clone()));
+                let gpus = state.allot(&job);
+                return Some(Taken {
+                    job,
+                    server: state.server.clone(),
+                    gpus,
+                });
             }
             if !idled {
                 idled = true;
@@ -180,12 +249,20 @@ impl Board {
     /// Record a finished task; true when the engine loop should be woken: to start the linger
     /// timer of a new bundle, to send a full one, or to ask for more work.
     fn finish(&self, report: SlotDone) -> bool {
-        self.with(|s| {
+        let (ring, freed) = self.with(|s| {
             s.running.remove(&report.result.id);
+            let freed = s.release(&report.result.id);
+            s.freed |= freed;
             s.done.push(report);
             s.pending += 1;
-            s.pending == 1 || s.bundle_full(s.pending) || s.queue.is_empty()
-        })
+            let ring = s.pending == 1 || s.bundle_full(s.pending) || s.queue.is_empty();
+            (ring, freed)
+        });
+        if freed {
+            // Slots waiting for room may start the next task.
+            self.work.notify_all();
+        }
+        ring
     }
 }
 
@@ -298,8 +375,8 @@ impl SlotWorker {
                 Err(_) => broken.set(true),
             }
         };
-        while let Some((job, server)) = board.take(self.index, &self.stop, &mut || ring()) {
-            let report = self.execute(job, server.as_ref(), &ring);
+        while let Some(taken) = board.take(self.index, &self.stop, &mut || ring()) {
+            let report = self.execute(taken, &ring);
             ring();
             if broken.get() {
                 return;
@@ -309,13 +386,25 @@ impl SlotWorker {
         ring();
     }
 
-    fn execute(
-        &mut self,
-        job: Leased,
-        server: Option<&ControllerFacts>,
-        started: &dyn Fn(),
-    ) -> SlotDone {
+    fn execute(&mut self, taken: Taken, started: &dyn Fn()) -> SlotDone {
+        let Taken { job, server, gpus } = taken;
+        let server = server.as_ref();
         let Leased { lease, task } = job;
+        if let Some(short) = self.cfg.resources.shortfall(&Request::of(&task)) {
+            // Sent by a controller that does not schedule by resources (an older hs).
+            let error = format!("needs more than this engine has: {short}");
+            tracing::error!(task = %task.id, "not run: {error}");
+            return SlotDone {
+                result: TaskResult::not_run(
+                    task.id,
+                    lease,
+                    Outcome::NoHost,
+                    sentinel::RESOURCE_ERROR,
+                    Some(error),
+                ),
+                interrupted: false,
+            };
+        }
         // Received from the controller, so held nowhere else: this takes it without a copy.
         let mut task = Arc::unwrap_or_clone(task);
         let own = match task.timeout.filter(|t| *t > 0.0) {
@@ -390,6 +479,7 @@ impl SlotWorker {
             cwd,
             outpath: outpath.as_deref(),
             errpath: errpath.as_deref(),
+            gpus: &gpus,
         };
         self.vars.clear();
         task_env(&mut self.vars, &task, &run, &engine);
@@ -571,13 +661,13 @@ mod tests {
 
     /// Takes the next job as slot 0 and finishes it; returns whether the loop was rung.
     fn run_one(board: &Board, stop: &StopSignal) -> bool {
-        let (job, _) = board.take(0, stop, &mut || {}).expect("a job");
+        let job = board.take(0, stop, &mut || {}).expect("a job").job;
         board.finish(done(&job))
     }
 
     #[test]
     fn a_bundle_rings_on_its_first_result_when_full_and_when_work_runs_out() {
-        let board = Board::new(Some(3));
+        let board = Board::new(Some(3), Resources::default());
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(8));
         assert!(
@@ -601,7 +691,7 @@ mod tests {
 
     #[test]
     fn by_default_a_bundle_is_full_once_as_many_are_done_as_are_still_held() {
-        let board = Board::new(None);
+        let board = Board::new(None, Resources::default());
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(8));
         assert!(
@@ -621,7 +711,7 @@ mod tests {
 
     #[test]
     fn collecting_without_sending_keeps_the_bundle_armed_and_counted() {
-        let board = Board::new(Some(3));
+        let board = Board::new(Some(3), Resources::default());
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(8));
         assert!(run_one(&board, &stop));
@@ -636,7 +726,7 @@ mod tests {
 
     #[test]
     fn a_slot_about_to_wait_runs_its_idle_hook_first_and_once() {
-        let board = Arc::new(Board::new(Some(3)));
+        let board = Arc::new(Board::new(Some(3), Resources::default()));
         let (rang, heard) = std::sync::mpsc::channel();
         let waiter = {
             let board = board.clone();
@@ -644,7 +734,7 @@ mod tests {
                 let stop = StopSignal::new().expect("eventfd");
                 board
                     .take(0, &stop, &mut || rang.send(()).expect("the test listens"))
-                    .map(|(job, _)| job.lease)
+                    .map(|taken| taken.job.lease)
             })
         };
         // Rung while the queue is still empty: a ring the slot owes is not held up by the wait.
@@ -658,26 +748,95 @@ mod tests {
 
     #[test]
     fn a_task_is_taken_with_the_controller_of_the_moment() {
-        let board = Board::new(Some(3));
+        let board = Board::new(Some(3), Resources::default());
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(2));
-        let (_, none) = board.take(0, &stop, &mut || {}).expect("a job");
+        let none = board.take(0, &stop, &mut || {}).expect("a job").server;
         assert_eq!(none, None, "not registered yet");
         let server = ControllerFacts {
             id: Uuid::now_v7(),
             host: Some("ctl".into()),
         };
         board.with(|b| b.server = Some(server.clone()));
-        let (_, named) = board.take(0, &stop, &mut || {}).expect("a job");
+        let named = board.take(0, &stop, &mut || {}).expect("a job").server;
         assert_eq!(named, Some(server));
     }
 
     #[test]
     fn a_closed_board_starts_nothing_more() {
-        let board = Board::new(Some(3));
+        let board = Board::new(Some(3), Resources::default());
         let stop = StopSignal::new().expect("eventfd");
         board.add(leased(2));
         board.close();
         assert!(board.take(0, &stop, &mut || {}).is_none());
+    }
+
+    fn asking(cores: i64, gpus: u32) -> Leased {
+        let mut task = Task::new("t");
+        task.cores = Some(cores);
+        task.job = Some(crate::task::JobOptions {
+            gpus,
+            ..Default::default()
+        });
+        Leased {
+            lease: 1,
+            task: Arc::new(task),
+        }
+    }
+
+    fn engine_of(cores: u64, gpus: &[&str]) -> Resources {
+        Resources {
+            cores: Some(cores),
+            memory: None,
+            gpus: gpus.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_queued_task_starts_only_when_it_fits_beside_the_running_ones() {
+        let board = Board::new(None, engine_of(4, &[]));
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(vec![asking(3, 0), asking(2, 0), asking(1, 0)]);
+        let first = board.take(0, &stop, &mut || {}).expect("3 of 4 cores").job;
+        assert!(board.with(|b| !b.head_startable()), "2 more do not fit");
+        board.finish(done(&first));
+        assert!(
+            board.with(|b| b.head_startable()),
+            "its cores are free again"
+        );
+        assert!(
+            board.with(|b| b.bundle_full(1)),
+            "freed cores send the result at once"
+        );
+    }
+
+    #[test]
+    fn running_tasks_never_share_a_gpu_and_devices_come_back() {
+        let board = Board::new(None, engine_of(64, &["0", "1", "2"]));
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(vec![asking(1, 2), asking(1, 1), asking(1, 1)]);
+        let a = board.take(0, &stop, &mut || {}).expect("two GPUs");
+        let b = board.take(1, &stop, &mut || {}).expect("the third");
+        assert_eq!(
+            (a.gpus, b.gpus),
+            (vec!["0".to_string(), "1".into()], vec!["2".into()])
+        );
+        assert!(board.with(|s| !s.head_startable()), "no GPU left");
+        board.finish(done(&a.job));
+        let c = board.take(2, &stop, &mut || {}).expect("a freed GPU");
+        assert_eq!(c.gpus, ["0"]);
+    }
+
+    #[test]
+    fn a_task_larger_than_the_engine_does_not_block_the_queue() {
+        let board = Board::new(None, engine_of(2, &[]));
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(vec![asking(8, 0), asking(1, 0)]);
+        let huge = board
+            .take(0, &stop, &mut || {})
+            .expect("taken, to be failed");
+        assert!(huge.gpus.is_empty());
+        assert!(board.with(|b| b.used.is_zero()), "it reserved nothing");
+        assert!(board.take(1, &stop, &mut || {}).is_some());
     }
 }

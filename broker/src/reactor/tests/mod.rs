@@ -6,5 +6,6 @@ mod fairness;
 mod input;
 mod links;
 mod outage;
+mod resources;
 mod rig;
 mod tasks;

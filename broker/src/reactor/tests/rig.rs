@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use hs_engine::protocol::{
     FromClient, FromEngine, Held, Leased, Register, Results, ToClient, ToEngine,
 };
+use hs_engine::resources::Resources;
 use hs_engine::task::{JobOptions, Outcome, Task, TaskResult};
 use uuid::Uuid;
 
@@ -88,6 +89,40 @@ impl Rig {
             .map(|i| TaskRecord::new(format!("task {i}"), self.submitter, None))
             .collect();
         self.submit_rows(rows)
+    }
+
+    /// Submit tasks asking for these (cores, GPUs); their ids, in order.
+    pub fn submit_asking(&mut self, asks: &[(i64, u32)]) -> Vec<Uuid> {
+        let rows: Vec<TaskRecord> = asks
+            .iter()
+            .map(|&(cores, gpus)| {
+                let mut row = TaskRecord::new(format!("cores:{cores}"), self.submitter, None);
+                row.cores = Some(cores);
+                if gpus > 0 {
+                    row.job = Some(JobOptions {
+                        gpus,
+                        ..JobOptions::default()
+                    });
+                }
+                row
+            })
+            .collect();
+        self.submit_rows(rows)
+    }
+
+    /// A new engine of `slots` slots offering `cores` cores and the GPUs `gpus`; its id.
+    pub fn join_offering(&mut self, slots: u32, cores: u64, gpus: &[&str]) -> Uuid {
+        let engine = Uuid::new_v4();
+        let r = Register {
+            resources: Some(Resources {
+                cores: Some(cores),
+                memory: None,
+                gpus: gpus.iter().map(|g| g.to_string()).collect(),
+            }),
+            ..registration(engine, slots, "h")
+        };
+        self.engine_says(engine, r);
+        engine
     }
 
     /// Submit one task that may run only on `hosts`.
@@ -185,6 +220,7 @@ pub fn registration(engine: Uuid, slots: u32, host: &str) -> Register {
         running: Vec::new(),
         finished: Vec::new(),
         returned: Vec::new(),
+        resources: None,
     }
 }
 

@@ -63,6 +63,10 @@ pub struct Register {
     /// The controller requeues those still leased to it (or, after a restart, still unclaimed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub returned: Vec<Held>,
+    /// Cores, memory and GPUs its tasks may use (`-C`, `-M`, `--gpus`). Absent from older
+    /// engines: then cores and memory are not limited and it has no GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::resources::Resources>,
 }
 kind!(Register, "register");
 

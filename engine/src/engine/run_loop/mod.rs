@@ -200,7 +200,7 @@ impl Engine {
         // Every socket of this engine (and, in `hs cluster`, of its controller) exists now.
         crate::executor::seal_internal_descriptors();
         let bundle = (cfg.result_bundle > 0).then_some(cfg.result_bundle);
-        let board = Arc::new(Board::new(bundle));
+        let board = Arc::new(Board::new(bundle, cfg.resources.clone()));
         let slots = Slots::start(&cfg, ctx, &done_endpoint, executor, board.clone())?;
 
         let now = Instant::now();
@@ -384,6 +384,7 @@ impl Engine {
             running: running.into_iter().chain(reported_later).collect(),
             finished,
             returned: self.given_up.clone(),
+            resources: Some(self.cfg.resources.clone()),
         };
         self.given_up_sent = self.given_up.len();
         self.send(&register);
