@@ -43,6 +43,7 @@ use hs_engine::protocol::{ToClient, ToEngine};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
+use crate::activity::Activity;
 use crate::broker::ControllerSummary;
 use crate::config::ControllerConfig;
 use crate::ids::IdMap;
@@ -114,6 +115,8 @@ pub struct Core {
     held: outage::Held,
     /// How far the input was read into the store, as of the last bundle committed.
     input_stored: Option<InputProgress>,
+    /// Recent finishes and failures, for status replies (`activity.rs`).
+    activity: Activity,
 }
 
 impl Core {
@@ -153,6 +156,7 @@ impl Core {
             outbox: Vec::new(),
             held: outage::Held::default(),
             input_stored: None,
+            activity: Activity::new(Instant::now()),
             scheduler,
             store: StoreLink::new(store),
             cfg,

@@ -119,8 +119,8 @@ fn supervise(
         // Judged only while the controller answers: once it has finished, engines leaving is
         // the normal end.
         if let Some(status) = &status {
-            registered_ever |= !status.engines.is_empty();
-            let all_gone = fleet.running() == 0 && status.engines.is_empty();
+            registered_ever |= status.engine_total() > 0;
+            let all_gone = fleet.running() == 0 && status.engine_total() == 0;
             // A launch of no engines (`-n 0`) is a controller waiting for engines by hand.
             let expects_some = cfg.spec.launcher.expected_engines() != Some(0);
             // A controller that stops scheduling sees its engines leave: that is its end.
@@ -151,7 +151,7 @@ fn supervise(
             let obs = Observation {
                 remaining: status.queued + status.running,
                 finished: status.succeeded + status.failed,
-                busy: status.engines.iter().map(|e| u64::from(e.busy)).sum(),
+                busy: status.busy_total(),
             };
             let running = fleet.running() as u32;
             if s.should_add(Instant::now(), obs, running) {

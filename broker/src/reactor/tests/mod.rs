@@ -7,4 +7,5 @@ mod input;
 mod links;
 mod outage;
 mod rig;
+mod status;
 mod tasks;
