@@ -48,7 +48,7 @@ fn run(connection_file: &Path) -> Result<bool, ClientError> {
     let commands: Vec<String> = jobs.iter().map(|j| j.command().to_string()).collect();
     let ids = client.submit(jobs)?;
     let command_of: HashMap<_, _> = ids.iter().zip(&commands).collect();
-    let engines = client.status()?.engines.len();
+    let engines = client.status()?.engine_total();
     eprintln!("total {} jobs on {engines} engines", ids.len());
 
     let mut all_ok = true;

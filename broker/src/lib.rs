@@ -14,6 +14,7 @@
 //! [`client`] is the other side of the controller's client socket: a library for programs
 //! that submit jobs to a running controller and follow their results.
 
+mod activity;
 mod balance;
 mod broker;
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod fuzzing;
 mod input;
 mod key_file;
 mod launch;
+mod live;
 mod logging;
 mod output;
 mod profile;
@@ -162,7 +163,8 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         Command::Key(a) => commands::key::run(&a),
         Command::Start(a) => commands::start::run(a, &cfg),
         Command::Stop(a) => commands::stop::run(a),
-        Command::Status(a) => commands::status::run(a),
+        Command::Status(a) => commands::status::run(a, &cfg),
+        Command::Top(a) => commands::top::run(a, &cfg),
         Command::Task(_) | Command::Completions(_) | Command::Manpages(_) => Err(exit::Failure {
             status: Status::Internal,
             message: "answered before the configuration is loaded".into(),

@@ -20,6 +20,7 @@ mod hypershell_cli;
 mod lan;
 mod launch;
 mod leftovers;
+mod live;
 mod ownership;
 mod partitions;
 mod profiles;

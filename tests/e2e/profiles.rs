@@ -430,6 +430,31 @@ fn start_status_submit_list_stop() {
     assert_eq!(p.count(&["--succeeded"]), 50);
 }
 
+/// An idle profile stops in well under a second. It took 2–3.4 s when `hs stop` came while the
+/// launcher was asking the controller for its status: the controller ended without answering,
+/// and the launcher waited out its request and its client's linger before stopping engines.
+/// Stopping about when that status is asked (each second from the start) used to hit it most
+/// times; the bound is loose (a debug build stops 20 engines in 0.05–0.2 s).
+#[test]
+fn an_idle_profile_stops_in_well_under_a_second() {
+    let p = Running::create("quick", &["-n", "20", "-N", "1"]);
+    for round in 0..3 {
+        let out = p.start_daemon(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+        std::thread::sleep(Duration::from_millis(700 + 300 * round));
+        let started = std::time::Instant::now();
+        let out = p.with_profile("stop", &[]);
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            took < Duration::from_millis(1500),
+            "round {round}: hs stop of an idle profile took {took:?}: {}\n{}",
+            stderr(&out),
+            p.log()
+        );
+    }
+}
+
 /// `-n 0`: a controller alone, for engines that join by hand.
 #[test]
 fn a_profile_with_no_engines_stays_up_for_engines_that_join_by_hand() {

@@ -18,9 +18,9 @@ const LIMIT: Duration = Duration::from_secs(15);
 const TASKS: u64 = 30;
 
 /// A pseudo-terminal: the test reads the master; the slave is what `hs` gets as stdout/stderr.
-struct Pty {
-    master: OwnedFd,
-    slave: OwnedFd,
+pub(crate) struct Pty {
+    pub(crate) master: OwnedFd,
+    pub(crate) slave: OwnedFd,
 }
 
 /// Open a pseudo-terminal 200 columns wide (the bar line fits, so it is never cut) with output
@@ -28,7 +28,7 @@ struct Pty {
 /// carriage return seen there was written by `hs`). Both ends are close-on-exec: a process
 /// another test thread starts meanwhile must not keep the terminal open, which would keep the
 /// reader from seeing its end.
-fn open_pty() -> Pty {
+pub(crate) fn open_pty() -> Pty {
     // SAFETY: plain libc calls on descriptors this function owns; every result is checked, and
     // `name` is a NUL-terminated buffer that ptsname_r fills within its length.
     unsafe {

@@ -51,5 +51,7 @@ pub use session::{Client, ClientOptions, Results};
 pub use hs_protocol::connection::ConnectionInfo;
 /// A job's final result (`status()` gives Bakapara's `ok`/`error`, plus `timeout`/`cancelled`).
 pub use hs_protocol::protocol::FinishedTask as JobResult;
-pub use hs_protocol::protocol::{CancelReply, EngineStatus, StatusReply};
+pub use hs_protocol::protocol::{
+    CancelReply, EngineStatus, FailureStatus, StatusReply, StatusTotals,
+};
 pub use hs_protocol::task::{JobOptions, Outcome};

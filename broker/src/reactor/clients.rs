@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use crate::store::TaskRecord;
 use hs_engine::protocol::{
-    Drained, EngineStatus, FromClient, Refused, StatusReply, Submit, Submitted, ToClient,
+    Drained, EngineStatus, FromClient, Refused, StatusReply, StatusTotals, Submit, Submitted,
+    ToClient,
 };
 use uuid::Uuid;
 
@@ -133,21 +134,47 @@ impl Core {
         Ok(())
     }
 
+    /// The status snapshot: totals over every engine, but rows for the busiest
+    /// [`StatusReply::MAX_ENGINES`] only (then by host), so the reply stays small however many
+    /// engines there are.
     fn status(&self) -> StatusReply {
         let now = Instant::now();
+        let mut totals = StatusTotals {
+            unscheduled: self.unscheduled,
+            ..StatusTotals::default()
+        };
         let mut engines: Vec<EngineStatus> = self
             .registry
             .engines()
-            .map(|e| EngineStatus {
-                engine_id: e.id,
-                host: e.host.clone(),
-                slots: e.slots,
-                busy: self.registry.held_by(&e.id).min(e.slots as usize) as u32,
-                done: e.done,
-                last_heard_ms: now.duration_since(e.last_heard).as_millis() as u64,
+            .map(|e| {
+                let busy = self.registry.held_by(&e.id).min(e.slots as usize) as u32;
+                totals.engines += 1;
+                totals.slots += u64::from(e.slots);
+                totals.busy += u64::from(busy);
+                EngineStatus {
+                    engine_id: e.id,
+                    host: e.host.clone(),
+                    slots: e.slots,
+                    busy,
+                    done: e.done,
+                    last_heard_ms: now.duration_since(e.last_heard).as_millis() as u64,
+                }
             })
             .collect();
-        engines.sort_by(|a, b| a.host.cmp(&b.host).then(a.engine_id.cmp(&b.engine_id)));
+        let order = |a: &EngineStatus, b: &EngineStatus| {
+            b.busy
+                .cmp(&a.busy)
+                .then_with(|| a.host.cmp(&b.host))
+                .then(a.engine_id.cmp(&b.engine_id))
+        };
+        if engines.len() > StatusReply::MAX_ENGINES {
+            engines.select_nth_unstable_by(StatusReply::MAX_ENGINES, order);
+            engines.truncate(StatusReply::MAX_ENGINES);
+        }
+        engines.sort_by(order);
+        let (finished, window) = self.activity.recent(now);
+        totals.finished_recently = finished;
+        totals.window_ms = window.as_millis() as u64;
         StatusReply {
             controller_id: self.cfg.controller_id,
             queued: self.queue.len() as u64,
@@ -155,6 +182,8 @@ impl Core {
             succeeded: self.summary.succeeded,
             failed: self.summary.failed,
             engines,
+            totals: Some(totals),
+            failures: self.activity.failures(now),
         }
     }
 

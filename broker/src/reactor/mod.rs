@@ -44,6 +44,7 @@ use hs_engine::protocol::{ToClient, ToEngine};
 use hs_engine::task::Task;
 use uuid::Uuid;
 
+use crate::activity::Activity;
 use crate::broker::ControllerSummary;
 use crate::config::ControllerConfig;
 use crate::ids::IdMap;
@@ -122,6 +123,8 @@ pub struct Core {
     unfit_since: IdMap<Instant>,
     /// When to look next for such tasks (`None`: at once).
     next_unfit_check: Option<Instant>,
+    /// Recent finishes and failures, for status replies (`activity.rs`).
+    activity: Activity,
 }
 
 impl Core {
@@ -164,6 +167,7 @@ impl Core {
             reservation: None,
             unfit_since: IdMap::default(),
             next_unfit_check: None,
+            activity: Activity::new(Instant::now()),
             scheduler,
             store: StoreLink::new(store),
             cfg,

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
+use std::time::Instant;
 
 use hs_engine::protocol::FinishedTask;
 use hs_engine::task::{Task, TaskResult};
@@ -104,6 +105,8 @@ impl Core {
                 continue;
             }
             self.count_final(&result);
+            self.activity
+                .finished(Instant::now(), &task, &result, &host);
             self.note_retry(&task, &result);
             match engine {
                 Some(e) => {

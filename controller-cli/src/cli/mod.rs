@@ -50,6 +50,28 @@ Environment:
   HYPERSHELL_EXPORT_X=V        every task gets X=V in its environment (also [export] X = \"V\")
   HYPERSHELL_<SECTION>_<KEY>=V any configuration key, e.g. HYPERSHELL_SERVER_PORT=50001";
 
+const TOP_HELP: &str = "\
+What it shows, updated every --interval seconds:
+  Tasks     waiting (in the controller, or given to it and still in the store), running, done,
+            failed; how many finished in the last minute (the rate) and the time left at that
+            rate (ETA)
+  Engines   how many, their slots and how many are busy; one row per engine, busiest first
+            (host, slots, busy, done, seconds since it was last heard): the busiest 50
+  Failures  the most recent failed tasks: when, exit status, host, command line
+
+Which controller:
+  hs top --profile mezcal       a profile's running cluster (hs start --profile mezcal)
+  hs top                        the local hs server on the configured port (server.port)
+  hs top -p 50001               the local hs server or hs cluster -p 50001
+  hs top -H node7 -p 50001 --key-file ~/.hs/key    a controller on another host
+  hs top --file lib/security/server-50001.json     the controller a connection file names
+
+Keys: q, Esc or Ctrl-C quit (the terminal is restored). Works in 80x24 and over ssh.
+For scripts: hs top --json (the same snapshot once, as hs status --json).
+
+Exit status: 0 quit, 2 bad arguments or not a terminal (use --json), 5 the controller cannot be
+reached at the start, 7 wrong key, 11 the profile is not running.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hs",
@@ -125,9 +147,13 @@ pub enum Command {
     /// Stop a profile's cluster: its controller and every engine it started.
     #[command(after_help = EXIT_CODES)]
     Stop(StopArgs),
-    /// Show a profile's engines (host, slots, busy, done, last heartbeat) and task counts.
+    /// Show a running controller's engines (host, slots, busy, done, last heartbeat), task
+    /// counts, rate and recent failures, once: `hs status --profile P`, `hs status -p PORT`.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// A live, full-screen view of a running controller (also `hs status --watch`); q quits.
+    #[command(after_help = TOP_HELP)]
+    Top(TopArgs),
     /// HyperShell's older task commands: `hs task submit|info|wait|run|search|update`.
     #[command(after_help = EXIT_CODES)]
     Task(TaskArgs),
@@ -212,7 +238,8 @@ impl Command {
             Command::Client(a) => return a.profile.as_deref(),
             Command::Start(a) => return Some(&a.profile),
             Command::Stop(a) => return Some(&a.profile),
-            Command::Status(a) => return Some(&a.profile),
+            Command::Status(a) => return a.target.profile.as_deref(),
+            Command::Top(a) => return a.target.profile.as_deref(),
             Command::Stream(a) => return a.profile.as_deref(),
             _ => return None,
         };

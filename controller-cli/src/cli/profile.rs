@@ -1,5 +1,5 @@
 //! The IPython-dialect commands' arguments (`hs profile`, `hs start`, `hs stop`, `hs status`,
-//! `hs log`) and the cluster a task command works on.
+//! `hs top`, `hs log`) and the cluster a task command works on.
 
 use super::*;
 
@@ -100,14 +100,65 @@ pub struct StopArgs {
     pub timeout: f64,
 }
 
+/// Which running controller `hs status` and `hs top` ask: a profile's, the one a connection
+/// file names, or the one at `-H`/`-p` (by default the local `hs server` on the configured port,
+/// found through the connection file it wrote).
+#[derive(Args, Debug, Clone, Default)]
+pub struct LiveTarget {
+    /// The running cluster of this profile (`hs start --profile NAME`).
+    #[arg(long, value_name = "NAME",
+          conflicts_with_all = ["file", "host", "port", "auth", "key_file"])]
+    pub profile: Option<String>,
+    /// The controller this connection file names (or the folder holding it): what `hs server`
+    /// and `hs cluster -p` write under the site's lib/security/, or a profile's
+    /// security/hs-client.json copied elsewhere.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port", "auth", "key_file"])]
+    pub file: Option<PathBuf>,
+    #[arg(help = key::SERVER_HOST.help("Host of the controller"))]
+    #[arg(short = 'H', long, value_name = "ADDR")]
+    pub host: Option<String>,
+    #[arg(help = key::SERVER_PORT.help("The controller's port (its -p)"))]
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The controller's key; without it a local controller's connection file is used. Every
+    /// user of this host sees -k in `ps`: prefer --key-file or client.auth in a config file
+    /// [config: client.auth, else server.auth].
+    #[arg(short = 'k', long = "auth", value_name = "KEY")]
+    pub auth: Option<String>,
+    /// Read the controller's key from this file (mode 0600, as `hs key -o FILE` writes).
+    #[arg(long, value_name = "PATH", conflicts_with = "auth")]
+    pub key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The profile whose cluster to show.
-    #[arg(long, value_name = "NAME")]
-    pub profile: String,
+    #[command(flatten)]
+    pub target: LiveTarget,
     /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "watch")]
+    pub json: bool,
+    /// Keep the view on screen and up to date, full-screen: the same as `hs top`.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// With --watch: seconds between updates.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = positive_secs,
+          requires = "watch")]
+    pub interval: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub target: LiveTarget,
+    /// Print the snapshot once as JSON (as `hs status --json`) and exit: for scripts, and for
+    /// outputs that are not a terminal.
     #[arg(long)]
     pub json: bool,
+    /// Seconds between updates.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, value_parser = positive_secs)]
+    pub interval: f64,
 }
 
 /// How much a controller logs (stderr): `-v` debug, `-d` trace.

@@ -321,6 +321,48 @@ pub fn controller_address(
     Ok((host, port, key.or(configured.filter(|k| !k.is_empty()))))
 }
 
+/// The controller a client command dials on `-H`/`-p` (see [`controller_address`]): with a
+/// key, that address (which controller answers is learnt from its first signed reply);
+/// without one, the connection file a controller on this host's port wrote.
+pub fn controller_info(
+    host: Option<String>,
+    port: Option<u16>,
+    keys: (Option<&str>, Option<&std::path::Path>),
+    cfg: &Config,
+) -> anyhow::Result<crate::connection::ConnectionInfo> {
+    use crate::connection::{self, ConnectionInfo};
+    let (host, port, key) = controller_address(host, port, keys, cfg)?;
+    if port > u16::MAX - 2 {
+        return Err(Failure::usage(
+            "-p must leave room for PORT+2 (the client socket)",
+        ));
+    }
+    let local_file = connection::default_path(&Site::from_env(), port);
+    match key {
+        Some(key) => Ok(ConnectionInfo::for_this_process(
+            uuid::Uuid::nil(),
+            host,
+            port,
+            key,
+        )),
+        None if is_local(&host) && local_file.exists() => connection::read(&local_file),
+        None if is_local(&host) => Err(Failure {
+            status: crate::exit::Status::Runtime,
+            message: format!(
+                "no controller on this host's port {port} (a local hs server or hs cluster -p \
+                 writes {}): start one, or name it with -p PORT, --profile NAME or --file PATH",
+                local_file.display()
+            ),
+        }
+        .into()),
+        None => Err(Failure::usage(format!(
+            "no key for the controller at {host}:{port}: pass it with --key-file FILE or -k KEY \
+             (a local controller on that port writes {})",
+            local_file.display()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

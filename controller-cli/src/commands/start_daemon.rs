@@ -98,7 +98,7 @@ fn registered(profile: &Profile, pid: u32) -> Option<(usize, Option<u64>)> {
         .ok()?
         .status()
         .ok()?;
-    Some((status.engines.len(), cluster.expected_engines))
+    Some((status.engine_total() as usize, cluster.expected_engines))
 }
 
 /// The end of the log, as one line, to say why a start failed.

@@ -1,65 +1,81 @@
-//! `hs status --profile=NAME`: the engines of a running profile and its task counts.
+//! `hs status`: a running controller's engines, task counts, recent rate and failures, once (as
+//! text, or JSON with `--json`); `--watch` is `hs top`. The controller is a profile's
+//! (`--profile`), the one a connection file names (`--file`), or the one at `-H`/`-p`.
 
 use std::io::Write;
-use std::time::Duration;
 
-use crate::cli::StatusArgs;
-use crate::connection;
+use crate::cli::{StatusArgs, TopArgs};
+use crate::config::Config;
 use crate::exit::Status;
-use crate::profile::Profile;
-use crate::site::Site;
+use crate::live::{self, Dialed, Snapshot, format_duration};
 
-pub fn run(args: StatusArgs) -> anyhow::Result<Status> {
-    let profile = Profile::find(&Site::from_env(), &args.profile)?;
-    let cluster = super::running::cluster(&profile)?;
-    let info = connection::read(&profile.client_file())?;
-    let status = connection::connect(&info, Duration::from_secs(5))?
-        .status()
-        .map_err(connection::client_error)?;
-    let mut out = std::io::stdout().lock();
+pub fn run(args: StatusArgs, cfg: &Config) -> anyhow::Result<Status> {
+    if args.watch {
+        let top = TopArgs {
+            target: args.target,
+            json: false,
+            interval: args.interval,
+        };
+        return super::top::run(top, cfg);
+    }
+    let dialed = live::resolve(&args.target, cfg)?;
     if args.json {
-        let json = serde_json::json!({
-            "profile": profile.name,
-            "pid": cluster.pid,
-            "started": cluster.started,
-            "launcher": cluster.launcher,
-            "controller_id": status.controller_id,
-            "address": format!("{}:{}", info.host, info.engine_port),
-            "tasks": {
-                "queued": status.queued,
-                "running": status.running,
-                "succeeded": status.succeeded,
-                "failed": status.failed,
-            },
-            "engines": status.engines,
-        });
-        writeln!(out, "{json}")?;
-        return Ok(Status::Ok);
+        return print_json(&dialed);
+    }
+    let snapshot = ask(&dialed)?;
+    print_text(&snapshot)?;
+    Ok(Status::Ok)
+}
+
+/// The snapshot as one line of JSON (`hs status --json`, `hs top --json`).
+pub fn print_json(dialed: &Dialed) -> anyhow::Result<Status> {
+    let snapshot = ask(dialed)?;
+    writeln!(std::io::stdout().lock(), "{}", snapshot.to_json())?;
+    Ok(Status::Ok)
+}
+
+fn ask(dialed: &Dialed) -> anyhow::Result<Snapshot> {
+    let reply = Dialed::ask(&mut dialed.connect()?)?;
+    Ok(Snapshot::new(reply, dialed))
+}
+
+fn print_text(s: &Snapshot) -> anyhow::Result<()> {
+    let r = &s.reply;
+    let mut out = std::io::stdout().lock();
+    match &s.profile {
+        Some(p) => writeln!(
+            out,
+            "profile {}: running since {} (pid {}), {} launcher, controller {} at {}",
+            p.name, p.started, p.pid, p.launcher, r.controller_id, s.address
+        )?,
+        None => writeln!(out, "controller {} at {}", r.controller_id, s.address)?,
     }
     writeln!(
         out,
-        "profile {}: running since {} (pid {}), {} launcher, controller {} at {}:{}",
-        profile.name,
-        cluster.started,
-        cluster.pid,
-        cluster.launcher,
-        status.controller_id,
-        info.host,
-        info.engine_port
+        "tasks: {} queued, {} running, {} succeeded, {} failed (this run)",
+        s.waiting(),
+        r.running,
+        r.succeeded,
+        r.failed
     )?;
+    if let Some(rate) = s.rate_per_minute() {
+        let eta = s.eta().map_or("-".into(), format_duration);
+        writeln!(out, "rate: {rate:.1}/min over the last minute, ETA {eta}")?;
+    }
     writeln!(
         out,
-        "tasks: {} queued, {} running, {} succeeded, {} failed (this run)",
-        status.queued, status.running, status.succeeded, status.failed
+        "engines: {} ({} slots, {} busy)",
+        r.engine_total(),
+        r.slot_total(),
+        r.busy_total()
     )?;
-    writeln!(out, "engines: {}", status.engines.len())?;
-    if !status.engines.is_empty() {
+    if !r.engines.is_empty() {
         writeln!(
             out,
             "{:<36}  {:<20} {:>5} {:>5} {:>8} {:>10}",
             "ENGINE", "HOST", "SLOTS", "BUSY", "DONE", "HEARD"
         )?;
-        for e in &status.engines {
+        for e in &r.engines {
             writeln!(
                 out,
                 "{:<36}  {:<20} {:>5} {:>5} {:>8} {:>9.1}s",
@@ -71,6 +87,24 @@ pub fn run(args: StatusArgs) -> anyhow::Result<Status> {
                 e.last_heard_ms as f64 / 1000.0
             )?;
         }
+        if (r.engines.len() as u64) < r.engine_total() {
+            writeln!(out, "(the busiest {} engines are listed)", r.engines.len())?;
+        }
     }
-    Ok(Status::Ok)
+    if !r.failures.is_empty() {
+        writeln!(out, "recent failures:")?;
+        for f in &r.failures {
+            let how = f.signal.map_or(format!("exit {}", f.exit_status), |sig| {
+                format!("signal {sig}")
+            });
+            let host = if f.host.is_empty() { "-" } else { &f.host };
+            let ago = format_duration(std::time::Duration::from_millis(f.ago_ms));
+            writeln!(
+                out,
+                "  {ago:>6} ago  {how:<9} {host:<20} {} {}",
+                f.id, f.args
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -8,14 +8,13 @@ use hs_broker::client::{Client, JobSpec};
 use hs_broker::store::{InputProgress, TaskRecord};
 use hs_engine::template::Template;
 
-use super::common::{controller_address, is_local};
+use super::common::controller_info;
 use super::submit_tasks::{Destination, submit_tasks};
 use crate::cli::SubmitArgs;
 use crate::config::Config;
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
 use crate::input::Submitter;
-use crate::site::Site;
 use crate::submit_shell::SubmitShell;
 
 /// How long each request to the controller may take before the controller counts as gone.
@@ -24,34 +23,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The controller on `-H`/`-p` (else `server.host`/`server.port`) with `-k` (else `client.auth`,
 /// else `server.auth`), or the connection file a local controller on that port wrote.
 fn controller(args: &SubmitArgs, cfg: &Config) -> anyhow::Result<ConnectionInfo> {
-    let (host, port, key) = controller_address(
+    controller_info(
         args.host.clone(),
         args.port,
         (args.auth.as_deref(), args.key_file.as_deref()),
         cfg,
-    )?;
-    if port > u16::MAX - 2 {
-        return Err(Failure::usage(
-            "-p must leave room for PORT+2 (the client socket)",
-        ));
-    }
-    let local_file = connection::default_path(&Site::from_env(), port);
-    match key {
-        // Which controller answers is learnt from its first signed reply.
-        Some(key) => Ok(ConnectionInfo::for_this_process(
-            uuid::Uuid::nil(),
-            host,
-            port,
-            key,
-        )),
-        // The file of a controller on this host's port; another host's needs its key.
-        None if is_local(&host) && local_file.exists() => connection::read(&local_file),
-        None => Err(Failure::usage(format!(
-            "-q: no key for the controller at {host}:{port}: pass it with -k KEY (a local \
-             controller on that port writes {})",
-            local_file.display()
-        ))),
-    }
+    )
 }
 
 /// A stored-task row as a job for the controller: its command, tags and walltime.

@@ -70,6 +70,7 @@ impl Supervisor {
             self.quick.store(true, Ordering::SeqCst);
         }
         self.stop.store(true, Ordering::SeqCst);
+        self.handle.thread().unpark();
         self.handle.join().unwrap_or_else(|_| SupervisorReport {
             error: Some("the launch supervisor failed (a bug in hs)".into()),
             exited: Vec::new(),
@@ -106,12 +107,16 @@ fn supervise(
     let mut next_scale = Instant::now();
     let mut next_status = Instant::now();
     while !stop.load(Ordering::SeqCst) && report.error.is_none() {
-        std::thread::sleep(TICK);
+        // Woken early by `finish`, so a stop does not wait out the tick.
+        std::thread::park_timeout(TICK);
         for e in fleet.reap() {
             log_exit(&e);
             report.exited.push(e);
         }
-        if Instant::now() < next_status {
+        // Once the controller winds down nothing below is decided, and a request it ends
+        // before answering would hold this thread, and with it the end of `hs stop`, for the
+        // whole request timeout (2 s) and the client's linger (1 s).
+        if Instant::now() < next_status || broker.scheduling_stopped() {
             continue;
         }
         next_status = Instant::now() + STATUS_EVERY;
@@ -119,8 +124,8 @@ fn supervise(
         // Judged only while the controller answers: once it has finished, engines leaving is
         // the normal end.
         if let Some(status) = &status {
-            registered_ever |= !status.engines.is_empty();
-            let all_gone = fleet.running() == 0 && status.engines.is_empty();
+            registered_ever |= status.engine_total() > 0;
+            let all_gone = fleet.running() == 0 && status.engine_total() == 0;
             // A launch of no engines (`-n 0`) is a controller waiting for engines by hand.
             let expects_some = cfg.spec.launcher.expected_engines() != Some(0);
             // A controller that stops scheduling sees its engines leave: that is its end.
@@ -151,7 +156,7 @@ fn supervise(
             let obs = Observation {
                 remaining: status.queued + status.running,
                 finished: status.succeeded + status.failed,
-                busy: status.engines.iter().map(|e| u64::from(e.busy)).sum(),
+                busy: status.busy_total(),
             };
             let running = fleet.running() as u32;
             if s.should_add(Instant::now(), obs, running) {

@@ -8,4 +8,5 @@ mod links;
 mod outage;
 mod resources;
 mod rig;
+mod status;
 mod tasks;

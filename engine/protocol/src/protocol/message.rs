@@ -260,16 +260,94 @@ pub struct StatusRequest {}
 kind!(StatusRequest, "status");
 
 /// A snapshot of the controller's queue and engines.
+///
+/// Bounded whatever the cluster's size: `engines` holds at most [`StatusReply::MAX_ENGINES`]
+/// rows (the busiest first) and `failures` the few most recent, while `totals` counts every
+/// engine. `totals` and `failures` came later: an older controller leaves them out, and an
+/// older client ignores them; the methods below fall back on the rows when `totals` is absent.
 #[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
 pub struct StatusReply {
     pub controller_id: Uuid,
+    /// Tasks waiting in the controller for an engine.
     pub queued: u64,
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
     pub engines: Vec<EngineStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totals: Option<StatusTotals>,
+    /// The most recent final failures, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailureStatus>,
 }
 kind!(StatusReply, "status_reply");
+
+impl StatusReply {
+    /// Most engine rows a reply carries: 10,000 engines must not make a 10 MB message.
+    pub const MAX_ENGINES: usize = 50;
+    /// Most recent failures a reply carries.
+    pub const MAX_FAILURES: usize = 10;
+
+    /// Every registered engine, also those beyond the rows sent.
+    pub fn engine_total(&self) -> u64 {
+        self.totals
+            .as_ref()
+            .map_or(self.engines.len() as u64, |t| t.engines)
+    }
+
+    /// Slots of every registered engine.
+    pub fn slot_total(&self) -> u64 {
+        self.totals.as_ref().map_or_else(
+            || self.engines.iter().map(|e| u64::from(e.slots)).sum(),
+            |t| t.slots,
+        )
+    }
+
+    /// Busy slots of every registered engine.
+    pub fn busy_total(&self) -> u64 {
+        self.totals.as_ref().map_or_else(
+            || self.engines.iter().map(|e| u64::from(e.busy)).sum(),
+            |t| t.busy,
+        )
+    }
+}
+
+/// Counts over the whole controller that the bounded rows of a [`StatusReply`] cannot give.
+#[derive(Clone, Debug, Serialize, Deserialize, Default, PartialEq)]
+pub struct StatusTotals {
+    pub engines: u64,
+    pub slots: u64,
+    pub busy: u64,
+    /// Tasks given to this controller (its input, its clients) still in the store, not yet
+    /// taken to run. Tasks other processes put in the store (`hs submit`) count once taken.
+    pub unscheduled: u64,
+    /// Final results recorded within the last `window_ms` milliseconds: the recent rate.
+    pub finished_recently: u64,
+    /// The window of `finished_recently`: a minute, or the controller's age when younger.
+    pub window_ms: u64,
+}
+
+/// One recent final failure, as the live view lists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FailureStatus {
+    pub id: Uuid,
+    /// The task's input line, cut to [`FailureStatus::MAX_ARGS`] characters.
+    pub args: String,
+    /// The exit status, or a negative sentinel (see `task::sentinel`).
+    pub exit_status: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// The host of the engine that ran it; empty when the controller failed it unrun.
+    #[serde(default)]
+    pub host: String,
+    /// Milliseconds since it was recorded.
+    pub ago_ms: u64,
+}
+
+impl FailureStatus {
+    /// Longest input line a failure carries, in characters.
+    pub const MAX_ARGS: usize = 200;
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EngineStatus {
@@ -376,3 +454,33 @@ pub struct Refused {
     pub reason: String,
 }
 kind!(Refused, "refused");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_reply_of_an_older_controller_still_reads_and_falls_back_on_its_rows() {
+        let engine = |busy| {
+            serde_json::json!({"engine_id": Uuid::nil(), "host": "h", "slots": 4, "busy": busy,
+                               "done": 0, "last_heard_ms": 5})
+        };
+        let old = serde_json::json!({
+            "controller_id": Uuid::nil(), "queued": 1, "running": 2, "succeeded": 3, "failed": 4,
+            "engines": [engine(1), engine(3)],
+        });
+        let reply: StatusReply = serde_json::from_value(old).unwrap();
+        assert_eq!(reply.totals, None);
+        assert!(reply.failures.is_empty());
+        assert_eq!(
+            (reply.engine_total(), reply.slot_total(), reply.busy_total()),
+            (2, 8, 4)
+        );
+        // And what a newer one sends without totals or failures is what an older one sent.
+        let text = serde_json::to_string(&reply).unwrap();
+        assert!(
+            !text.contains("totals") && !text.contains("failures"),
+            "{text}"
+        );
+    }
+}
