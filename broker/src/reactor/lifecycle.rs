@@ -17,10 +17,6 @@ use crate::store::{Scope, TaskRecord};
 /// Tasks kept ready at the broker beyond the engines' total credit; also the largest batch taken
 /// from the store at once, and (in-memory store) how far input may run ahead of scheduling.
 pub(crate) const LOW_WATER: usize = 1024;
-/// Most submitted tasks that wait in the memory store for engines' credit: with thousands of
-/// engines of large credit, input runs this far ahead of scheduling so that every bundle can be
-/// full (a fixed [`LOW_WATER`] shared by 1,000 engines is one task per message).
-pub(crate) const INPUT_WINDOW_MAX: usize = 64 * LOW_WATER;
 /// An input bundle this large means the input is being read faster than it is run (readers
 /// send up to 512 lines at once, fewer when the input pauses).
 const STREAMING_BUNDLE: usize = 256;
@@ -112,7 +108,6 @@ impl Core {
             return Ok(());
         }
         let credit = self.total_credit();
-        self.input_window = credit.clamp(LOW_WATER, INPUT_WINDOW_MAX);
         // Host-bound tasks are not counted: they may wait on a host that is not there.
         let ready = self.queue.open_len();
         if ready >= credit.max(1) {

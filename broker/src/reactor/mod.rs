@@ -85,9 +85,6 @@ pub struct Core {
     store_dirty: bool,
     /// Tasks submitted but not yet taken from the store (bounds input with the memory store).
     unscheduled: u64,
-    /// How many of those may wait before input pauses (memory store): see
-    /// [`refill`](Self::refill).
-    input_window: usize,
     /// A large bundle of input arrived this turn: more is probably on its way, so dispatch
     /// fills engines' credit in turn instead of sharing out what is queued in slivers (see
     /// [`dispatch`](Self::dispatch)).
@@ -151,7 +148,6 @@ impl Core {
             stopping: false,
             store_dirty: true,
             unscheduled: 0,
-            input_window: LOW_WATER,
             input_streaming: false,
             orphans: HashMap::new(),
             reconcile_until: None,
@@ -229,12 +225,14 @@ impl Core {
     }
 
     /// Whether the loop should read more input now: always with a durable store, else only
-    /// while fewer submitted tasks wait in the store than the engines can take (at least
-    /// [`LOW_WATER`], at most [`INPUT_WINDOW_MAX`](lifecycle::INPUT_WINDOW_MAX)), so memory stays flat.
+    /// while few submitted tasks wait in the store, so memory stays flat. (Thousands of engines
+    /// do not need more waiting: while input streams in, each engine in turn takes its whole
+    /// credit, see [`dispatch`](Self::dispatch); a larger window only made the core slower, its
+    /// tasks no longer fitting in the caches.)
     pub fn wants_input(&self) -> bool {
         !self.input_done
             && self.held.input_is_empty()
-            && (self.cfg.buffer_input || (self.unscheduled as usize) < self.input_window)
+            && (self.cfg.buffer_input || (self.unscheduled as usize) < LOW_WATER)
     }
 
     /// Other processes may have added tasks to the store: look again.

@@ -1,5 +1,6 @@
-//! How far input runs ahead of scheduling with the memory store: far enough that thousands of
-//! engines each get a full bundle, and no further.
+//! Input with the memory store: it runs ahead of scheduling only by the low-water mark, and
+//! while it streams in, each engine in turn gets its whole credit (full bundles for thousands
+//! of engines without holding more tasks in memory).
 
 use super::rig::{Rig, leased};
 use crate::reactor::LOW_WATER;
@@ -17,31 +18,7 @@ fn feed_while_wanted(rig: &mut Rig, limit: usize) -> usize {
 }
 
 #[test]
-fn with_a_thousand_engines_input_runs_ahead_until_every_engine_can_get_a_full_bundle() {
-    let mut rig = Rig::new();
-    let engines: Vec<_> = (0..1000).map(|i| rig.join(1, &format!("n{i}"))).collect();
-    rig.turn();
-    // 1,000 engines of 1 slot start with a capacity of 17: 17,000 tasks of credit. The queue
-    // takes that much and LOW_WATER more from the store, and the store may then hold as much
-    // again waiting, but no more.
-    let fed = feed_while_wanted(&mut rig, 100_000);
-    assert!(fed >= 17_000, "input paused at {fed} tasks");
-    assert!(
-        fed <= 2 * 17_000 + LOW_WATER + 512,
-        "input ran ahead to {fed} tasks"
-    );
-    let effects = rig.turn();
-    for engine in engines {
-        let bundle = leased(&effects, engine).len();
-        assert!(
-            bundle >= 9,
-            "a bundle of {bundle} tasks for an engine of capacity 17"
-        );
-    }
-}
-
-#[test]
-fn with_few_engines_input_runs_ahead_only_the_low_water_mark() {
+fn input_runs_ahead_only_the_low_water_mark() {
     let mut rig = Rig::new();
     rig.join(4, "n1");
     rig.turn();
