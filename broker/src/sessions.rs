@@ -21,9 +21,11 @@ use uuid::Uuid;
 /// Handshakes in progress at once on one socket (a routing id has at most one: a new hello
 /// replaces it). Beyond that the oldest is dropped to make room, never the new one: so hellos
 /// that are never completed cannot lock engines out, as they could if new hellos were refused;
-/// to push a genuine engine's handshake out, a flood would have to send a thousand hellos
-/// within the engine's round trip.
-const MOST_PENDING: usize = 1024;
+/// to push a genuine engine's handshake out, a flood would have to send this many hellos
+/// within the engine's round trip. It is sized for ten thousand engines starting at once (with
+/// 1,024, a swarm of 10,000 never finished registering: handshakes were dropped before their
+/// proofs came, and redone); each costs a few hundred bytes.
+const MOST_PENDING: usize = 16_384;
 /// Sessions kept on one socket; beyond that the one idle longest is forgotten (its peer, if
 /// still there, hears nothing and handshakes again).
 const MOST_SESSIONS: usize = 65_536;
