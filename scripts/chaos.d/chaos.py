@@ -512,22 +512,32 @@ def full_disk(suite, tasks):
         subprocess.run(["umount", "-l", str(s.site)])
 
 
-def read_only_db(suite):
+def read_only_db(suite, long):
     """The database turns read-only mid-run (PostgreSQL's default_transaction_read_only, which a
-    reload applies to open sessions too); once writable again `--restart` finishes the run."""
-    s = Scenario(suite, "read-only-db", db="postgres")
+    reload applies to open sessions too). Shorter than --db-wait: the run waits it out and ends
+    well. Longer: the run exits 5, and once the database is writable the same command again
+    finishes it without running any task twice."""
+    s = Scenario(suite, "read-only-db-" + ("long" if long else "short"), db="postgres")
     s.hs(["initdb"], label="initdb")
     f = s.write_tasks(s.sleepers(200, 0.05, 0.15))
-    s.spawn("first", ["cluster", str(f), "-N", "4"])
+    wait = "2" if long else "30"
+    args = ["cluster", str(f), "-N", "4", "--db-wait", wait]
+    s.spawn("first", args)
     s.wait_for(lambda: s.ended() >= 30, 30, "30 tasks done")
-    s.fault("database read-only (PostgreSQL)")
+    s.fault("database read-only (PostgreSQL) " + ("6 s, --db-wait 2" if long else "3 s, --db-wait 30"))
     suite.pg("read-only")
     try:
-        s.wait("first", 60)
+        if long:
+            s.wait("first", 60)
+        else:
+            time.sleep(3)
     finally:
         suite.pg("writable")
-    s.hs(["cluster", "--restart", "-N", "4"], label="restart", timeout=120)
-    return s.verdict("0,5,0")
+    if long:
+        s.hs(args, label="again", timeout=120)
+        return s.verdict("0,5,0")
+    s.wait("first", 120)
+    return s.verdict("0,0")
 
 
 ENGINE_CODES = {"INT": "4", "TERM": "4", "HUP": "4", "USR1": "0", "USR2": "0"}
@@ -686,7 +696,8 @@ def scenarios(suite, small):
         ("full-disk", lambda: full_disk(suite, 3000)),
     ]
     if suite.pg_url:
-        rows.append(("read-only-db", lambda: read_only_db(suite)))
+        rows += [("read-only-db-short", lambda: read_only_db(suite, False)),
+                 ("read-only-db-long", lambda: read_only_db(suite, True))]
     for name in ENGINE_CODES:
         rows.append((f"signal-engine-{name}", lambda n=name: signal_engine(suite, n)))
     for name in ENGINE_CODES:

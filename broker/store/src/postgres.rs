@@ -197,9 +197,15 @@ fn pg_err(e: postgres::Error) -> StoreError {
 
 /// SQLSTATEs of a server that cannot serve now but may soon: connection exceptions (class 08),
 /// the server shutting down or restarting (57P01 admin, 57P02 crash, 57P03 cannot connect now),
-/// and a transaction the server aborted to recover (40001 serialization, 40P01 deadlock).
+/// a transaction the server aborted to recover (40001 serialization, 40P01 deadlock), and a
+/// server that takes no writes for now (25006: a standby not yet promoted in a failover, or a
+/// database set read-only for maintenance). Each is waited through for `--db-wait`.
 fn server_unavailable(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "25006"
+        )
 }
 
 /// Whether an error came from the connection's socket.
@@ -397,5 +403,23 @@ impl Conn for PgConn {
     fn vacuum(&mut self) -> Result<()> {
         self.batch("VACUUM ANALYZE task")?;
         self.batch("VACUUM ANALYZE client")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_unavailable;
+
+    #[test]
+    fn a_server_that_cannot_serve_for_now_is_waited_for_and_a_wrong_request_is_not() {
+        for code in [
+            "08006", "57P01", "57P02", "57P03", "40001", "40P01", "25006",
+        ] {
+            assert!(server_unavailable(code), "{code}");
+        }
+        // Permission denied, undefined table, disk full: waiting does not help.
+        for code in ["42501", "42P01", "53100"] {
+            assert!(!server_unavailable(code), "{code}");
+        }
     }
 }
