@@ -153,6 +153,11 @@ impl BoardState {
         };
         self.used.remove(&request);
         self.free_gpus.extend(gpus);
+        // Free devices stay in the engine's own order, so a task's list reads the same
+        // whichever tasks ended first.
+        let order = &self.resources.gpus;
+        self.free_gpus
+            .sort_by_key(|g| order.iter().position(|o| o == g));
         true
     }
 }
