@@ -63,12 +63,7 @@ fn a_run_whose_database_fills_its_disk_is_finished_by_the_same_command_without_r
     assert_eq!(first.status.code(), Some(5), "{}", stderr(&first));
     let err = stderr(&first);
     assert!(err.contains("is full"), "{err}");
-    let after = err.split("the first ").nth(1).expect(&err);
-    let stored: u64 = after
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect(&err);
+    let stored = lines_stored(&err);
     assert!(stored > 0 && stored < 3000, "{err}");
     assert!(err.contains("run the same command again"), "{err}");
 
@@ -111,12 +106,7 @@ fn a_submit_whose_database_fills_its_disk_is_finished_by_the_same_command() {
     assert_eq!(first.status.code(), Some(5), "{}", stderr(&first));
     let err = stderr(&first);
     assert!(err.contains("is full"), "{err}");
-    let after = err.split("the first ").nth(1).expect(&err);
-    let stored: u64 = after
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect(&err);
+    let stored = lines_stored(&err);
     assert!(
         stored > 0 && stored < 3000 && stored.is_multiple_of(100),
         "{err}"
@@ -147,4 +137,13 @@ fn a_submit_whose_database_fills_its_disk_is_finished_by_the_same_command() {
     assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
     let count = s.hs(&["list", "--count"]).output().unwrap();
     assert_eq!(stdout(&count).trim(), "6000", "{}", stderr(&count));
+}
+
+/// How many lines the error of a run stopped by its store says were stored ("the first N lines").
+fn lines_stored(err: &str) -> u64 {
+    err.split("the first ")
+        .nth(1)
+        .and_then(|after| after.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of stored lines in: {err}"))
 }

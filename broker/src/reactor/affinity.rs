@@ -63,6 +63,16 @@ fn not_placed(task: &Task, wait: Duration, completed: chrono::DateTime<Utc>) -> 
         task.hosts().join(", "),
         seconds(wait)
     );
+    never_placed(task, error, completed)
+}
+
+/// The result of a task no engine could take (HyperShell's TASK_RESOURCE_ERROR, −3), for
+/// `error`: its hosts never joined, or no engine is large enough for it.
+pub(super) fn never_placed(
+    task: &Task,
+    error: String,
+    completed: chrono::DateTime<Utc>,
+) -> TaskResult {
     TaskResult {
         completion_time: completed,
         ..TaskResult::not_run(

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use hs_engine::resources::Request;
-use hs_engine::task::{Outcome, Task, TaskResult, sentinel};
+use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
 use super::Core;
@@ -178,14 +178,5 @@ fn too_large(
         Some(short) => format!("no engine is large enough for it ({short})"),
         None => "no engine is large enough for it".to_string(),
     };
-    TaskResult {
-        completion_time: completed,
-        ..TaskResult::not_run(
-            task.id,
-            0,
-            Outcome::NoHost,
-            sentinel::RESOURCE_ERROR,
-            Some(error),
-        )
-    }
+    super::affinity::never_placed(task, error, completed)
 }
