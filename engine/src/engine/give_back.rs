@@ -10,7 +10,7 @@
 
 use crate::protocol::Leased;
 
-use super::slot::BoardState;
+use super::board::BoardState;
 
 impl BoardState {
     /// Take up to `most` tasks that name no host out of the queue, from its back; returned in

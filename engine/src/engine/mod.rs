@@ -9,6 +9,7 @@
 //! registers again (with backoff) reporting what it runs and giving the queue back, so the
 //! controller can reconcile.
 
+mod board;
 mod config;
 mod control;
 mod env;

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::board::{Board, BoardState, SlotDone};
 use super::config::EngineConfig;
 use super::control::{EngineControl, StopMode};
 use super::env::ControllerFacts;
 use super::link::Link;
-use super::slot::{Board, BoardState, SlotDone, Slots, cancelled_before_start};
+use super::slot::{Slots, cancelled_before_start};
 use crate::executor::{Executor, StopReason, executor_for};
 use crate::protocol::{
     Bye, FrameError, Held, Incoming, Leaving, MAX_FRAME_BYTES, Message, PeerLink, Ping, PingOpener,
