@@ -213,7 +213,11 @@ fn spawn_with_std(
     let pidfd = sys::pidfds_pollable()
         .then(|| sys::pidfd_open(pid).ok())
         .flatten();
-    Ok(Started { pid, pidfd })
+    Ok(Started {
+        pid,
+        pidfd,
+        exited: None,
+    })
 }
 
 fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {

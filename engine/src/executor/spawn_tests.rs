@@ -623,6 +623,7 @@ fn without_a_pidfd_output_is_whole_and_no_pipe_is_kept() {
     let child = Started {
         pid: child.pid,
         pidfd: None,
+        exited: None,
     };
     let pipes = [stdout.into_pipe(), stderr.into_pipe()];
     let exit = Watch::new(child, pipes, &s, &stop).run(&executor.leftovers, &executor.pipes);

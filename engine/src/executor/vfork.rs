@@ -51,6 +51,9 @@ pub(crate) struct ChildFds<'a> {
 pub(crate) struct Started {
     pub pid: libc::pid_t,
     pub pidfd: Option<OwnedFd>,
+    /// Its status, when it was already collected: a warm task killed before it could report
+    /// (see `warm::shell`), reaped at once so that no other reaper takes its status first.
+    pub exited: Option<std::process::ExitStatus>,
 }
 
 /// Size of each thread's child stack, not counting its guard page. The child only runs a few
@@ -348,7 +351,11 @@ fn clone_child(plan: &mut Plan<'_>, stack: &ChildStack) -> io::Result<Started> {
         let _ = sys::wait_exit(pid);
         return Err(io::Error::from_raw_os_error(plan.error));
     }
-    Ok(Started { pid, pidfd })
+    Ok(Started {
+        pid,
+        pidfd,
+        exited: None,
+    })
 }
 
 #[cfg(test)]

@@ -92,6 +92,8 @@ pub(super) struct Watch<'a> {
     leftovers: Leftover,
     /// Why output of the task was lost, from the first relay that lost some.
     lost: Option<Lost>,
+    /// The leader's status, if it was collected before the watch began.
+    exited: Option<ExitStatus>,
 }
 
 /// Positions in the poll set (absent entries have fd -1, which poll(2) skips).
@@ -107,7 +109,7 @@ impl<'a> Watch<'a> {
         spec: &RunSpec<'_>,
         stop: &'a StopSignal,
     ) -> Self {
-        let Started { pid, pidfd } = child;
+        let Started { pid, pidfd, exited } = child;
         let [out, err] = pipes;
         // Without a pidfd the pipes' hang-up is the early sign of the task's end.
         let keep_open = pidfd.is_some();
@@ -134,6 +136,7 @@ impl<'a> Watch<'a> {
             stopping: None,
             leftovers: spec.leftovers,
             lost: None,
+            exited,
         }
     }
 
@@ -241,6 +244,9 @@ impl<'a> Watch<'a> {
 
     /// The poll loop: returns once the leader has exited or ignored SIGKILL for too long.
     fn wait_leader(&mut self, buf: &mut [u8]) -> Ended {
+        if let Some(status) = self.exited.take() {
+            return Ended::Exited(Some(status));
+        }
         loop {
             let now = Instant::now();
             if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {

@@ -172,8 +172,17 @@ fn started(reply: Reply, spec: &RunSpec<'_>) -> Result<Started, String> {
             let pidfd = sys::pidfds_pollable()
                 .then(|| sys::pidfd_open(pid).ok())
                 .flatten();
-            Ok(Started { pid, pidfd })
+            Ok(Started {
+                pid,
+                pidfd,
+                exited: None,
+            })
         }
+        Reply::DiedEarly(pid, status) => Ok(Started {
+            pid,
+            pidfd: None,
+            exited: Some(status),
+        }),
         Reply::ChildFailed(pid, errno) => {
             let _ = sys::wait_exit(pid);
             Err(describe_spawn_error(

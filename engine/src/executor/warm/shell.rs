@@ -39,6 +39,9 @@ pub(super) enum Reply {
     ChildFailed(libc::pid_t, i32),
     /// The slot shell could not fork (errno).
     NotStarted(i32),
+    /// The task was cloned and died before it could report (killed by a signal sent to the
+    /// whole job, say); its status, collected at once.
+    DiedEarly(libc::pid_t, std::process::ExitStatus),
 }
 
 /// The slot shell is gone (or talks nonsense): no task was started by this request.
@@ -158,7 +161,13 @@ impl SlotShell {
             Some(errno)
         };
         Ok(match task_says {
-            Some(0) | None => Reply::Running(pid),
+            Some(0) => Reply::Running(pid),
+            // It died before it could say: take its status now, before any reaper of groups
+            // can (it is still in its slot shell's group, not yet in its own).
+            None => match sys::try_wait(pid) {
+                Ok(Some(status)) => Reply::DiedEarly(pid, status),
+                _ => Reply::Running(pid),
+            },
             Some(errno) => Reply::ChildFailed(pid, errno),
         })
     }
