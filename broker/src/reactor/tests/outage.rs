@@ -73,3 +73,32 @@ fn input_read_during_an_outage_is_stored_in_order_once_it_ends() {
     assert_eq!(ids(&leased(&rig.turn(), engine)), submitted);
     assert_eq!(rig.sink.submitted, 4);
 }
+
+/// A run that fails after its whole input was stored still says how far it got, so the same
+/// command again takes its submission over instead of submitting every task a second time; only
+/// a run that ends (well or on purpose) forgets it.
+#[test]
+fn the_input_stays_resumable_after_it_is_read_to_its_end_until_the_run_ends() {
+    let mut rig = Rig::new();
+    let submitter = uuid::Uuid::new_v4();
+    let rows: Vec<_> = (0..3)
+        .map(|i| crate::store::TaskRecord::new(format!("t{i}"), submitter, None))
+        .collect();
+    let progress = crate::store::InputProgress {
+        submission: submitter,
+        source: "/tasks.txt".into(),
+        lines: 3,
+        digest: "d".into(),
+    };
+    rig.core
+        .submit_read(&rows, Some(&progress), &mut rig.sink)
+        .unwrap();
+    rig.core.input_read_to_end().unwrap();
+    assert_eq!(
+        rig.core.input_stopped().map(|p| p.lines),
+        Some(3),
+        "read to its end, and still on record"
+    );
+    rig.core.finish();
+    assert!(rig.core.input_stopped().is_none(), "forgotten once the run ends");
+}
