@@ -30,7 +30,7 @@ use super::subreaper::Leftovers;
 use super::vfork::{self, ChildFds, Started};
 use super::watch::{Watch, stopped};
 use super::{Executor, Exit, OutputTarget, RunOutcome, RunSpec, StopSignal};
-use super::{limits, pdeathsig, sys};
+use super::{limits, pdeathsig};
 
 /// The shell every task runs in.
 pub(super) const BASH: &str = "/bin/bash";
@@ -207,17 +207,7 @@ fn spawn_with_std(
     let child = command
         .spawn()
         .map_err(|e| describe_spawn_error(&e, spec))?;
-    let pid = child.id() as libc::pid_t;
-    // A pidfd where the kernel can poll one (Linux 5.3 or later): else the slot checks the child
-    // at an interval.
-    let pidfd = sys::pidfds_pollable()
-        .then(|| sys::pidfd_open(pid).ok())
-        .flatten();
-    Ok(Started {
-        pid,
-        pidfd,
-        exited: None,
-    })
+    Ok(Started::running(child.id() as libc::pid_t))
 }
 
 fn outcome(started: Option<SystemTime>, exit: Exit) -> RunOutcome {

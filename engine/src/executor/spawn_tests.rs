@@ -3,10 +3,10 @@
 use super::*;
 use crate::executor::TaskVars;
 use crate::executor::relay::tests::SharedVec;
-use crate::executor::subreaper;
 use crate::executor::subreaper::tests::dies_within;
 use crate::executor::watch::Watch;
 use crate::executor::{Leftover, StopReason};
+use crate::executor::{subreaper, sys};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -56,6 +56,22 @@ pub(crate) struct Started {
     pub exited: Option<std::process::ExitStatus>,
 }
 
+impl Started {
+    /// A running child of this process, not reaped: its pid names it even if it has exited
+    /// already, so a pidfd opened now cannot name another process. With a pidfd where the kernel
+    /// can poll one (Linux 5.3 or later); without, the slot checks the child at an interval.
+    pub(crate) fn running(pid: libc::pid_t) -> Self {
+        let pidfd = sys::pidfds_pollable()
+            .then(|| sys::pidfd_open(pid).ok())
+            .flatten();
+        Started {
+            pid,
+            pidfd,
+            exited: None,
+        }
+    }
+}
+
 /// Size of each thread's child stack, not counting its guard page. The child only runs a few
 /// libc calls before it execs.
 const STACK_SIZE: usize = 64 * 1024;

@@ -100,5 +100,8 @@ fn the_input_stays_resumable_after_it_is_read_to_its_end_until_the_run_ends() {
         "read to its end, and still on record"
     );
     rig.core.finish();
-    assert!(rig.core.input_stopped().is_none(), "forgotten once the run ends");
+    assert!(
+        rig.core.input_stopped().is_none(),
+        "forgotten once the run ends"
+    );
 }

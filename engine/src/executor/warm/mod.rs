@@ -166,18 +166,7 @@ thread_local! {
 /// The engine's view of a child a slot shell started.
 fn started(reply: Reply, spec: &RunSpec<'_>) -> Result<Started, String> {
     match reply {
-        Reply::Running(pid) => {
-            // A pid the engine has not reaped (the child is ours) names this child even if it
-            // has exited already, so the pidfd cannot name another process.
-            let pidfd = sys::pidfds_pollable()
-                .then(|| sys::pidfd_open(pid).ok())
-                .flatten();
-            Ok(Started {
-                pid,
-                pidfd,
-                exited: None,
-            })
-        }
+        Reply::Running(pid) => Ok(Started::running(pid)),
         Reply::DiedEarly(pid, status) => Ok(Started {
             pid,
             pidfd: None,
