@@ -204,9 +204,19 @@ impl Drop for Reaped {
     }
 }
 
-/// `hs top` on an 80×24 pseudo-terminal draws its parts, quits on `key` with exit 0, leaves the
-/// alternate screen, shows the cursor again and puts the terminal's modes back.
-fn top_on_a_terminal_quits_on(key: &[u8]) {
+/// How `hs top` is asked to end.
+#[derive(Debug)]
+enum Ending {
+    /// Keys typed on its terminal: it exits 0.
+    Keys(&'static [u8]),
+    /// A signal from outside: it exits 4 (interrupted).
+    Signal(libc::c_int),
+}
+
+/// `hs top` on an 80×24 pseudo-terminal draws its parts, quits when `ending` asks with its
+/// exit status, leaves the alternate screen, shows the cursor again and puts the terminal's
+/// modes back.
+fn top_on_a_terminal_quits_on(ending: Ending) {
     let c = Cluster::start(1);
     let pty = open_pty();
     let size = libc::winsize {
@@ -249,18 +259,28 @@ fn top_on_a_terminal_quits_on(key: &[u8]) {
         "hs top ended by itself: {:?}",
         String::from_utf8_lossy(&seen)
     );
-    master.write_all(key).unwrap();
+    let expected_exit = match ending {
+        Ending::Keys(keys) => {
+            master.write_all(keys).unwrap();
+            0
+        }
+        Ending::Signal(signal) => {
+            // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+            assert_eq!(unsafe { libc::kill(top.0.id() as libc::pid_t, signal) }, 0);
+            4
+        }
+    };
     let mut status = None;
     while status.is_none() && Instant::now() < until {
         seen.extend(read_some(&mut master, Duration::from_millis(50)));
         status = top.0.try_wait().unwrap();
     }
     let Some(status) = status else {
-        panic!("hs top did not quit on {key:?}");
+        panic!("hs top did not quit on {ending:?}");
     };
     seen.extend(read_some(&mut master, Duration::from_millis(100)));
     let text = String::from_utf8_lossy(&seen).into_owned();
-    assert_eq!(status.code(), Some(0), "{text:?}");
+    assert_eq!(status.code(), Some(expected_exit), "{text:?}");
     let entered = text
         .rfind("\x1b[?1049h")
         .expect("the alternate screen was entered");
@@ -287,10 +307,20 @@ fn top_on_a_terminal_quits_on(key: &[u8]) {
 
 #[test]
 fn top_draws_on_an_80_by_24_terminal_and_q_restores_it() {
-    top_on_a_terminal_quits_on(b"q");
+    top_on_a_terminal_quits_on(Ending::Keys(b"q"));
 }
 
 #[test]
 fn top_quits_on_ctrl_c_and_restores_the_terminal() {
-    top_on_a_terminal_quits_on(b"\x03");
+    top_on_a_terminal_quits_on(Ending::Keys(b"\x03"));
+}
+
+#[test]
+fn top_killed_with_sigterm_restores_the_terminal_and_exits_interrupted() {
+    top_on_a_terminal_quits_on(Ending::Signal(libc::SIGTERM));
+}
+
+#[test]
+fn top_hung_up_restores_the_terminal_and_exits_interrupted() {
+    top_on_a_terminal_quits_on(Ending::Signal(libc::SIGHUP));
 }

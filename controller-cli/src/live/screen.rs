@@ -15,14 +15,17 @@ use super::poll::{self, Update};
 use super::snapshot::Snapshot;
 use super::target::Dialed;
 use super::view::{self, View};
-use crate::exit::Failure;
+use crate::exit::{Failure, Status};
+use crate::signals::relay;
 
 /// How often keys are looked at, and the clock on the title line moves, without updates.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Show `dialed`'s status full-screen, asking again every `interval`, until q, Esc or Ctrl-C.
-/// The first status is asked before the screen changes, so a controller that cannot be
-/// reached is reported as any command reports it (exit 5, or 7 for a wrong key).
+/// Show `dialed`'s status full-screen, asking again every `interval`, until q, Esc or Ctrl-C
+/// (exit 0), or until SIGTERM, SIGHUP or SIGINT from outside (exit 4, interrupted). Either way
+/// the terminal is put back. The first status is asked before the screen changes, so a
+/// controller that cannot be reached is reported as any command reports it (exit 5, or 7 for a
+/// wrong key).
 pub fn watch(dialed: Dialed, interval: Duration) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() {
         return Err(Failure::usage(
@@ -40,8 +43,17 @@ pub fn watch(dialed: Dialed, interval: Duration) -> anyhow::Result<()> {
         interval,
         plain: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
+    watch_signals()?;
     let mut screen = Screen::enter()?;
     loop {
+        if let Some(signal) = caught_signal() {
+            drop(screen);
+            return Err(Failure {
+                status: Status::Interrupted,
+                message: format!("hs top: stopped by {signal}"),
+            }
+            .into());
+        }
         screen
             .terminal
             .draw(|frame| view::draw(frame, &view, Instant::now()))?;
@@ -68,6 +80,32 @@ pub fn watch(dialed: Dialed, interval: Duration) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The signals that end the view from outside: a `kill`, a closed ssh session (SIGHUP, unless
+/// started under `nohup`), or a SIGINT not typed on its terminal. Without a handler they would
+/// end the process before the terminal is put back, leaving it raw. The loop looks for them
+/// every [`TICK`].
+const ENDING_SIGNALS: [(libc::c_int, &str); 3] = [
+    (libc::SIGTERM, "SIGTERM"),
+    (libc::SIGHUP, "SIGHUP"),
+    (libc::SIGINT, "SIGINT"),
+];
+
+fn watch_signals() -> anyhow::Result<()> {
+    for (signal, name) in ENDING_SIGNALS {
+        relay::watch(signal, true, |_| {})
+            .map_err(|e| anyhow::anyhow!("cannot handle {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The name of an ending signal caught so far, if any.
+fn caught_signal() -> Option<&'static str> {
+    ENDING_SIGNALS
+        .into_iter()
+        .find(|(signal, _)| relay::caught(*signal))
+        .map(|(_, name)| name)
 }
 
 /// q, Esc, or Ctrl-C (in raw mode it arrives as a key, not as SIGINT).
