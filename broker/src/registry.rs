@@ -109,6 +109,11 @@ impl Registry {
         self.held.get(engine).map_or(0, IdSet::len)
     }
 
+    /// Whether `engine` holds the task `task`.
+    pub fn holds(&self, engine: &Uuid, task: &Uuid) -> bool {
+        self.held.get(engine).is_some_and(|h| h.contains(task))
+    }
+
     /// Free credit of `engine`.
     pub fn credit(&self, engine: &Uuid) -> usize {
         self.engines.get(engine).map_or(0, |e| {

@@ -80,6 +80,31 @@ fn a_large_task_is_not_starved_by_a_stream_of_small_ones() {
 }
 
 #[test]
+fn a_held_engine_takes_only_work_that_cannot_stand_in_the_way_of_its_task() {
+    let mut rig = Rig::with(|c| c.prefetch = Some(0));
+    let engine = rig.join_offering(16, 16, &[]);
+    rig.submit_asking(&[(3, 0); 4]);
+    let first = leased(&rig.turn(), engine);
+    assert_eq!(first.len(), 4);
+    let big = rig.submit_asking(&[(10, 0)])[0];
+    rig.submit_asking(&[(1, 0); 20]);
+    // 4 of 16 cores free and 10 held for the big task: 6 cores of later work may run beside
+    // it, as many as fit now.
+    assert_eq!(cores_of(&leased(&rig.turn(), engine)), [1; 4]);
+    // 3 more free, but only 2 more may be taken.
+    rig.report(engine, &first[..1], 0);
+    assert_eq!(cores_of(&leased(&rig.turn(), engine)), [1; 2]);
+    rig.report(engine, &first[1..2], 0);
+    assert!(
+        leased(&rig.turn(), engine).is_empty(),
+        "the room is used up"
+    );
+    // What ran when the reservation began has ended: the big task fits beside the later work.
+    rig.report(engine, &first[2..], 0);
+    assert_eq!(ids(&leased(&rig.turn(), engine)), [big]);
+}
+
+#[test]
 fn a_held_engine_is_released_when_its_task_fits_elsewhere_first() {
     let mut rig = Rig::with(|c| c.prefetch = Some(0));
     let a = rig.join_offering(8, 8, &[]);
@@ -177,8 +202,8 @@ impl SimEngine {
     }
 }
 
-/// The packing target: 1,000 tasks of 1 to 8 cores and 0.1 to 1 s on engines of 8 and 16
-/// cores, in virtual time (the core is driven as the run loop drives it; engines start what
+/// The packing target: 1,000 tasks of 1 to 8 cores and 0.1 to 1 s on an engine of 8 cores and
+/// one of 16 (as `scripts/packing` runs them for real), in virtual time (the core is driven as the run loop drives it; engines start what
 /// fits, in order, and report each result as it ends). Core utilisation must be at least 90 %
 /// of the ideal packing, and no task may wait, once every older task has started, longer than
 /// the longest task. `cargo test -p hs-broker packing -- --nocapture` prints the figures.
@@ -196,7 +221,7 @@ fn packing_of_mixed_core_tasks() {
     let lengths: Vec<Duration> = (0..1000)
         .map(|_| Duration::from_millis(100 * (1 + next(10))))
         .collect();
-    let mut engines: Vec<SimEngine> = [8u64, 8, 16, 16]
+    let mut engines: Vec<SimEngine> = [8u64, 16]
         .iter()
         .map(|&cores| SimEngine {
             id: rig.join_offering(cores as u32, cores, &[]),
@@ -264,17 +289,16 @@ fn packing_of_mixed_core_tasks() {
     let ideal = (work / total_cores as f64).max(longest);
     let makespan = now.as_secs_f64();
     let ratio = ideal / makespan;
-    // How long each task waited once every task submitted before it had started.
-    let starts: Vec<f64> = starts
-        .iter()
-        .map(|s| s.expect("started").as_secs_f64())
-        .collect();
-    let mut older_started = 0.0f64;
-    let mut worst_wait = 0.0f64;
-    for start in &starts {
-        worst_wait = worst_wait.max(start - older_started);
-        older_started = older_started.max(*start);
+    // How long each task waited once every task submitted before it had started (in whole
+    // virtual time, so that a wait of exactly the longest task compares equal).
+    let mut older_started = Duration::ZERO;
+    let mut worst = Duration::ZERO;
+    for start in starts.iter().map(|s| s.expect("started")) {
+        worst = worst.max(start.saturating_sub(older_started));
+        older_started = older_started.max(start);
     }
+    let longest_task = *lengths.iter().max().expect("tasks");
+    let worst_wait = worst.as_secs_f64();
     eprintln!(
         "packing: {} tasks, {total_cores} cores, makespan {makespan:.1} s, ideal {ideal:.1} s, \
          {:.1} % of ideal; longest wait after all older tasks started {worst_wait:.1} s \
@@ -283,5 +307,5 @@ fn packing_of_mixed_core_tasks() {
         100.0 * ratio
     );
     assert!(ratio >= 0.9, "{:.1} % of the ideal packing", 100.0 * ratio);
-    assert!(worst_wait <= longest, "a task waited {worst_wait} s");
+    assert!(worst <= longest_task, "a task waited {worst:?}");
 }
