@@ -70,7 +70,10 @@ pub(crate) struct SlotGroup {
     dir: PathBuf,
     /// The directory, for `CLONE_INTO_CGROUP`.
     dirfd: OwnedFd,
-    /// `cgroup.procs`, open for writing: a child writes "0" to it to join.
+    /// `cgroup.procs`, open for writing and reading: a child writes "0" to it to join, and
+    /// the members are read back from it after each task with `pread` (one call, where opening
+    /// the file each time cost an `openat` and a `close` a task; the children's writes move
+    /// the shared offset, which `pread` does not use).
     procs: File,
 }
 
@@ -207,6 +210,7 @@ impl SlotGroup {
         std::fs::create_dir(&dir)?;
         let opened = File::open(&dir).and_then(|d| {
             let procs = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
                 .open(dir.join("cgroup.procs"))?;
             Ok((OwnedFd::from(d), procs))
@@ -231,8 +235,20 @@ impl SlotGroup {
     }
 
     fn members(&self) -> io::Result<Vec<libc::pid_t>> {
-        let text = std::fs::read_to_string(self.dir.join("cgroup.procs"))?;
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        use std::os::unix::fs::FileExt;
+        let mut text = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = self.procs.read_at(&mut chunk, text.len() as u64)?;
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&chunk[..n]);
+        }
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect())
     }
 
     fn settle(&self, leftover: Leftover, leftovers: &Leftovers) -> io::Result<Settled> {
