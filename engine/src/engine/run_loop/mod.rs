@@ -309,7 +309,8 @@ impl Engine {
             };
             if now.duration_since(since) > limit {
                 if ever_registered {
-                    // Running tasks finish first; registration attempts go on meanwhile.
+                    // Anything still running finishes first (the lease stop ended what ran at
+                    // the loss); registration attempts go on meanwhile.
                     self.give_up(limit);
                 } else {
                     let endpoint = self.cfg.endpoints.engines.clone();
