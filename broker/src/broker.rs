@@ -17,7 +17,7 @@ use crate::reactor::{Core, Effect};
 use crate::sessions::{Arrival, Sessions};
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
-use crate::store::{InputProgress, StoreError, TaskStore};
+use crate::store::{Completion, InputProgress, StoreError, TaskStore};
 
 /// The longest the loop sleeps, so control requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
@@ -44,14 +44,19 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(
         "the database did not answer for {waited:.0}s (the last error: {reason}): giving up \
-         (--db-wait sets how long to wait); {held} results engines reported are not recorded, \
-         and engines keep every result until a controller records it: once the database is \
-         back, `--restart` records them and runs what is left"
+         (--db-wait sets how long to wait); {held} results engines reported are not recorded \
+         yet: the controller keeps them in a file for its successor, and engines keep theirs \
+         until a controller records them; once the database is back, the same command again \
+         (or `--restart`) records them and runs what is left"
     )]
     StoreOutage {
         waited: f64,
         reason: String,
         held: usize,
+        /// The results held, as the store would have recorded them: the caller keeps them for
+        /// the next run on this database (results of the controller's own engine would
+        /// otherwise be lost with the process).
+        unrecorded: Vec<Completion>,
     },
     /// The run failed while its input was being read: how far it was stored, and how to finish.
     #[error(
@@ -63,6 +68,17 @@ pub enum RunError {
         cause: Box<RunError>,
         stored: InputProgress,
     },
+}
+
+impl RunError {
+    /// The results a controller that gave up on its database held but could not record.
+    pub fn unrecorded(&self) -> &[Completion] {
+        match self {
+            RunError::StoreOutage { unrecorded, .. } => unrecorded,
+            RunError::InputStopped { cause, .. } => cause.unrecorded(),
+            _ => &[],
+        }
+    }
 }
 
 /// How a run ended.

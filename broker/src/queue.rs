@@ -63,13 +63,34 @@ impl TaskQueue {
     /// Put the tasks of ended leases back at the front, keeping their order, remembering each
     /// one's last lease for [`take_requeued`](Self::take_requeued).
     pub fn requeue(&mut self, leases: Vec<Lease>) {
-        let mut tasks = Vec::with_capacity(leases.len());
-        for lease in leases {
-            self.requeued
-                .insert(lease.task.id, (lease.engine, lease.number));
-            tasks.push(lease.task);
-        }
+        let tasks = self.remember(leases);
         self.push_first(tasks);
+    }
+
+    /// Put the tasks of an evicted engine's leases back behind every waiting task, keeping their
+    /// order and remembering their leases like [`requeue`](Self::requeue). An engine cut off
+    /// from its controller may have finished some of them before it stopped the rest: run
+    /// last, they give it the most time to come back and report those (which takes them out
+    /// of the queue) before they run a second time, while tasks no engine has run yet go first.
+    pub fn requeue_last(&mut self, leases: Vec<Lease>) {
+        for task in self.remember(leases) {
+            if task.hosts().is_empty() {
+                self.waiting.push_back(task);
+            } else {
+                self.pinned.push(task, Instant::now(), true);
+            }
+        }
+    }
+
+    fn remember(&mut self, leases: Vec<Lease>) -> Vec<Arc<Task>> {
+        leases
+            .into_iter()
+            .map(|lease| {
+                self.requeued
+                    .insert(lease.task.id, (lease.engine, lease.number));
+                lease.task
+            })
+            .collect()
     }
 
     /// Put tasks at the front, keeping their order: requeued ones, or `--eager`'s retries.
@@ -208,6 +229,22 @@ mod tests {
         q.requeue(ended(vec![task("a"), task("b")]));
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(args).collect();
         assert_eq!(order, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn an_evicted_engines_tasks_go_last_in_order_and_can_be_taken_back() {
+        let mut q = queue();
+        q.push(task("c"));
+        let leases = ended(vec![task("a"), task("b")]);
+        let a = leases[0].task.id;
+        q.requeue_last(leases);
+        q.push(task("d"));
+        assert!(
+            q.take_requeued(&a, &ENGINE, 1).is_some(),
+            "its late result counts"
+        );
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(args).collect();
+        assert_eq!(order, ["c", "b", "d"]);
     }
 
     #[test]

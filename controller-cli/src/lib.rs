@@ -27,6 +27,7 @@ mod site;
 mod stream;
 mod submit_shell;
 mod target;
+mod unrecorded;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

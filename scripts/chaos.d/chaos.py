@@ -84,7 +84,8 @@ class Scenario:
         self.codes = []  # (label, exit status) in the order they ended
         self.faults = []  # (time, what, engine label or None)
         self.killed = {}  # engine label -> time it was killed with SIGKILL
-        self.stopped = {}  # engine label -> time its tasks were stopped by a signal
+        self.stopped = {}  # engine label -> time it was sent a signal that stops its tasks
+        self.exited = {}  # label -> time its process was seen to have ended
         self.notes = []
         self.db_url = None
         self.n = 0
@@ -166,6 +167,7 @@ class Scenario:
             p.kill()
             rc = p.wait()
             rc = f"timeout({rc})"
+        self.exited[label] = time.time()
         self.codes.append((label, rc))
         return rc
 
@@ -300,7 +302,9 @@ class Scenario:
                 elif killed_at is not None:
                     until = killed_at
                 elif a["engine"] in self.stopped:
-                    until = self.stopped[a["engine"]]
+                    # No marker: it ended (its tasks die with it) no later than its engine
+                    # did, which may be well after the signal was sent.
+                    until = self.exited.get(a["engine"])
                 else:
                     until = None
                 if until is None or until > b["start"] + 0.001:

@@ -1,5 +1,6 @@
 //! Store faults a run must survive without running a task twice: a database that fills its
-//! disk while the input is read (finished by running the same command again).
+//! disk while the input is read, and one that stays read-only past `--db-wait` (each finished
+//! by running the same command again).
 
 use std::process::Command;
 use std::time::Duration;
@@ -137,6 +138,88 @@ fn a_submit_whose_database_fills_its_disk_is_finished_by_the_same_command() {
     assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
     let count = s.hs(&["list", "--count"]).output().unwrap();
     assert_eq!(stdout(&count).trim(), "6000", "{}", stderr(&count));
+}
+
+/// `psql -c SQL` on `url`, which must succeed.
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args(["-X", "-q", url, "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "{sql}: {}", stderr(&out));
+}
+
+/// `hs cluster` on a PostgreSQL database that turns read-only for longer than `--db-wait`
+/// gives up (exit 5) holding the results its own engine reported meanwhile; they are kept in
+/// the site, and the same command again records them: no finished task runs a second time.
+#[test]
+fn results_held_when_a_cluster_gives_up_on_its_database_are_recorded_by_the_next_run() {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        skip_or_fail("PostgreSQL is not running (DATABASE_URL unset): run scripts/test as root");
+        return;
+    };
+    let s = Scratch::new();
+    let name = format!("hs_{}", uuid::Uuid::new_v4().simple());
+    psql(&url, &format!("CREATE DATABASE {name}"));
+    let db = format!(
+        "{}/{name}",
+        url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)
+    );
+    let done = s.path("done.txt");
+    let lines: String = (1..=80)
+        .map(|i| format!("sleep 0.1; echo {i} >> {}\n", done.display()))
+        .collect();
+    s.write("tasks.txt", &lines);
+    let run = || {
+        let mut c = s.hs(&["cluster", "tasks.txt", "-N", "4", "--db-wait", "1"]);
+        c.env("HYPERSHELL_DATABASE_URL", &db);
+        spawn_piped(c)
+    };
+    let mut init = s.hs(&["initdb"]);
+    init.env("HYPERSHELL_DATABASE_URL", &db);
+    assert!(init.status().unwrap().success());
+
+    let first = run();
+    let finished = || numbers_in(&std::fs::read_to_string(&done).unwrap_or_default()).len();
+    assert!(wait_until(Duration::from_secs(30), || finished() >= 8));
+    // Read-only for every new session; the controller's is ended, so it reconnects to one.
+    psql(
+        &url,
+        &format!("ALTER DATABASE {name} SET default_transaction_read_only = on"),
+    );
+    psql(
+        &url,
+        &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    );
+    let first = wait_output(first, Duration::from_secs(60));
+    let err = stderr(&first);
+    psql(
+        &url,
+        &format!("ALTER DATABASE {name} SET default_transaction_read_only = off"),
+    );
+    assert_eq!(first.status.code(), Some(5), "{err}");
+    assert!(err.contains("results not recorded are kept in"), "{err}");
+
+    let second = wait_output(run(), Duration::from_secs(60));
+    let err2 = stderr(&second);
+    assert_eq!(second.status.code(), Some(0), "{err2}");
+    assert!(
+        err2.contains("recorded") && err2.contains("an earlier run held"),
+        "{err2}"
+    );
+    let runs = numbers_in(&std::fs::read_to_string(&done).unwrap());
+    assert_eq!(
+        runs,
+        (1..=80).collect::<Vec<u64>>(),
+        "every task finished once\n{err}"
+    );
+    assert!(
+        !s.path("site/lib/unrecorded")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "the kept results are gone once recorded"
+    );
 }
 
 /// How many lines the error of a run stopped by its store says were stored ("the first N lines").

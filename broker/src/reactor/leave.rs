@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Core;
 use crate::broker::RunError;
+use crate::queue::TaskQueue;
 use crate::registry::EngineInfo;
 
 impl Core {
@@ -91,25 +92,39 @@ impl Core {
         self.queue.pinned.engine_left();
         self.forget_engine(engine, evicted);
         let count = held.len();
-        self.requeue(held)?;
+        if evicted {
+            // It may still be running (cut off): see `TaskQueue::requeue_last`.
+            self.requeue_with(held, TaskQueue::requeue_last)?;
+        } else {
+            self.requeue(held)?;
+        }
         Ok((info, count))
     }
 
     /// Every way a task comes back to the broker without a result (its engine left, was lost,
     /// or no longer holds it; no engine claimed it after a restart) ends here: it waits again at
-    /// the front of the queue, unless it was being cancelled while leased, in which case it is
+    /// the front of the queue (an evicted engine's tasks at the back), unless it was being cancelled while leased, in which case it is
     /// cancelled now instead of being handed to another engine.
     ///
     /// A requeued task remembers the lease it was taken from: until it is handed out again, a
     /// late result counts only from that engine under that lease (it may have been running there
     /// when its engine went silent), never from any other peer.
     pub(super) fn requeue(&mut self, leases: Vec<Lease>) -> Result<(), RunError> {
+        self.requeue_with(leases, TaskQueue::requeue)
+    }
+
+    /// [`requeue`](Self::requeue), with `put` placing the tasks in the queue.
+    fn requeue_with(
+        &mut self,
+        leases: Vec<Lease>,
+        put: fn(&mut TaskQueue, Vec<Lease>),
+    ) -> Result<(), RunError> {
         let cancelled: Vec<Uuid> = leases
             .iter()
             .map(|l| l.task.id)
             .filter(|id| self.cancelling.contains(id))
             .collect();
-        self.queue.requeue(leases);
+        put(&mut self.queue, leases);
         if !cancelled.is_empty() {
             // Out of the queue again before anything can take them.
             self.cancel_waiting(&cancelled)?;

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::{Core, Effect};
 use crate::broker::RunError;
 use crate::sink::ResultSink;
-use crate::store::{Handout, InputProgress, StoreError, TaskRecord};
+use crate::store::{Completion, Handout, InputProgress, StoreError, TaskRecord};
 
 /// Results settled together: the task and its result, for each.
 type Settled = Vec<(Arc<Task>, TaskResult)>;
@@ -79,10 +79,30 @@ impl Core {
                     waited: self.cfg.db_wait.as_secs_f64(),
                     reason: o.reason.clone(),
                     held: self.held.ids.len(),
+                    unrecorded: self.held_completions(),
                 })
             }
             _ => Ok(()),
         }
+    }
+
+    /// The held results as the store would record them (for the run's successor, when this
+    /// run gives up on its store).
+    fn held_completions(&self) -> Vec<Completion> {
+        let mut all = Vec::with_capacity(self.held.ids.len());
+        for (engine, settled) in &self.held.results {
+            let host = engine
+                .and_then(|e| self.registry.get(&e))
+                .map(|e| e.host.clone())
+                .unwrap_or_default();
+            let ran_on = engine.map(|e| (e, host.as_str()));
+            all.extend(
+                settled
+                    .iter()
+                    .map(|(task, r)| crate::wire::to_completion(task, r, ran_on).0),
+            );
+        }
+        all
     }
 
     /// Results the store could not take now: held, unacknowledged, until it can.

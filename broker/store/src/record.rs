@@ -95,8 +95,9 @@ impl TaskRecord {
     }
 }
 
-/// What the controller records when a task finishes.
-#[derive(Clone, Debug, PartialEq)]
+/// What the controller records when a task finishes. Serializable so that results a controller
+/// could not store before it gave up can be kept in a file for the next run to record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Completion {
     pub id: Uuid,
     /// The engine that ran it; `None` for a task that never reached one.

@@ -224,7 +224,8 @@ pub struct ClientArgs {
     pub connect_timeout: f64,
 
     /// Give up after the server has been unreachable this long, counted from the last message
-    /// heard: nothing more starts, running tasks finish, then the engine exits with status 5.
+    /// heard, and exit with status 5. (Running tasks were stopped and handed back already, just
+    /// before the server's eviction time: it may run them elsewhere.)
     #[arg(long, default_value_t = 120.0, value_name = "SECONDS", value_parser = positive_secs)]
     pub reconnect_limit: f64,
 

@@ -25,6 +25,7 @@ use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::resume;
 use crate::site::Site;
+use crate::unrecorded;
 
 /// Where `-p` listens when no launcher is given: engines on this host only.
 const LOOPBACK: &str = "127.0.0.1";
@@ -73,7 +74,7 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
     bcfg.prefetch = remote.as_ref().map(|r| r.prefetch(slots));
     let grace = bcfg.abort_grace;
-    let (location, mut builder) = setup::with_store(bcfg, &args.store, cfg)?;
+    let (location, mut builder, journal) = setup::with_store(bcfg, &args.store, cfg)?;
     let (tasks, tracking) = match tasks {
         Tasks::Input(input) => {
             let source = Source::from_arg(args.file.clone());
@@ -142,7 +143,11 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     };
 
     let mut report = Report::new(failures, progress::start());
-    let outcome = cluster.run(&mut report).map_err(setup::run_error);
+    let outcome = cluster.run(&mut report);
+    if let Err(e) = &outcome {
+        unrecorded::keep_after(journal.as_ref(), e);
+    }
+    let outcome = outcome.map_err(setup::run_error);
     let aborted = outcome
         .as_ref()
         .map_or(true, |s| s.broker.aborted || s.broker.stopped);

@@ -22,6 +22,7 @@ use crate::progress;
 use crate::report::{FailureLog, Report};
 use crate::resume;
 use crate::site::Site;
+use crate::unrecorded;
 
 /// `--key-file` or `-k`, else `server.auth` (validated the same way, the message naming where
 /// it came from), else a generated key, which only a loopback server may use. A guessable key
@@ -111,7 +112,7 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     bcfg.mode = args.tls.mode();
     bcfg.forever = args.forever;
     bcfg.store_poll = controller::store_poll(&args.poll, args.forever, cfg)?;
-    let (location, mut builder) = setup::with_store(bcfg, &args.store, cfg)?;
+    let (location, mut builder, journal) = setup::with_store(bcfg, &args.store, cfg)?;
     let input = match input {
         Some((source, input)) => Some(resume::track(
             &mut builder,
@@ -159,6 +160,9 @@ pub fn run(args: ServerArgs, cfg: &Config) -> anyhow::Result<Status> {
     };
     let mut report = Report::new(failures, progress::start());
     let outcome = server.run(&mut report);
+    if let Err(e) = &outcome {
+        unrecorded::keep_after(journal.as_ref(), e);
+    }
     progress::finish();
     let _ = std::fs::remove_file(&path);
     let summary = outcome.map_err(setup::run_error)?.broker;

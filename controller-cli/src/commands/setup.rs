@@ -15,6 +15,8 @@ use crate::cli::{HeartbeatArgs, StoreArgs};
 use crate::config::{Config, key};
 use crate::database::Location;
 use crate::signals::StopRequest;
+use crate::site::Site;
+use crate::unrecorded::Journal;
 
 /// A broker for `key` on `bind`: heartbeats and eviction from `--heartrate`/`--evict` (else
 /// `server.heartrate`, `server.evict`); after an interrupt, engines get as long as a task takes
@@ -40,15 +42,21 @@ pub fn bundlesize(flag: Option<usize>, cfg: &Config) -> anyhow::Result<usize> {
 }
 
 /// A controller on the store the store flags name, opened and claimed, with those flags
-/// applied to `bcfg`.
+/// applied to `bcfg`; with the file where it keeps the results it could not record if it gives
+/// up on the database, whose results an earlier run left are recorded first (see
+/// `unrecorded.rs`).
 pub fn with_store(
     mut bcfg: ControllerConfig,
     args: &StoreArgs,
     cfg: &Config,
-) -> anyhow::Result<(Location, ControllerBuilder)> {
-    let (location, store) = controller::open_store(args, cfg)?;
+) -> anyhow::Result<(Location, ControllerBuilder, Option<Journal>)> {
+    let (location, mut store) = controller::open_store(args, cfg)?;
+    let journal = Journal::of(&Site::from_env(), &location);
+    if let Some(journal) = &journal {
+        journal.record(&mut *store)?;
+    }
     controller::configure(&mut bcfg, args, &location, cfg)?;
-    Ok((location, ControllerBuilder::new(bcfg).store(store)))
+    Ok((location, ControllerBuilder::new(bcfg).store(store), journal))
 }
 
 /// A controller's error for `main`: an engine's own error stays one, so the exit status

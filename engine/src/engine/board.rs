@@ -4,7 +4,7 @@
 
 use super::env::ControllerFacts;
 use super::lease_clock::LeaseClock;
-use crate::executor::StopSignal;
+use crate::executor::{StopReason, StopSignal};
 use crate::protocol::Leased;
 use crate::resources::{Request, Resources};
 use crate::task::TaskResult;
@@ -20,8 +20,10 @@ const LEASE_RECHECK: Duration = Duration::from_millis(50);
 /// What a slot leaves on the board when a task ends.
 pub struct SlotDone {
     pub result: TaskResult,
-    /// The run was cut short by an engine shutdown: hand the task back rather than report it.
-    pub interrupted: bool,
+    /// The run was cut short by an engine shutdown ([`StopReason::Shutdown`]) or because the
+    /// controller was silent for nearly its eviction time ([`StopReason::LeaseLost`]): hand
+    /// the task back rather than report it.
+    pub interrupted: Option<StopReason>,
 }
 
 /// Work shared by the engine loop and its slots: the engine's own queue of leased tasks, what
@@ -284,7 +286,7 @@ mod tests {
     fn done(job: &Leased) -> SlotDone {
         SlotDone {
             result: TaskResult::not_run(job.task.id, job.lease, Outcome::Exited, 0, None),
-            interrupted: false,
+            interrupted: None,
         }
     }
 

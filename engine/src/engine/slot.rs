@@ -160,7 +160,7 @@ impl SlotWorker {
                     sentinel::RESOURCE_ERROR,
                     Some(error),
                 ),
-                interrupted: false,
+                interrupted: None,
             };
         }
         // Received from the controller, so held nowhere else: this takes it without a copy.
@@ -179,7 +179,7 @@ impl SlotWorker {
                         sentinel::SPAWN_ERROR,
                         Some(error),
                     ),
-                    interrupted: false,
+                    interrupted: None,
                 };
             }
             t => t.map(Duration::from_secs_f64),
@@ -275,7 +275,7 @@ impl SlotWorker {
             errpath,
             error: None,
         };
-        let mut interrupted = false;
+        let mut interrupted = None;
         match outcome.exit {
             Exit::Code(code) => result.exit_status = code,
             Exit::Signal(sig) => {
@@ -302,10 +302,10 @@ impl SlotWorker {
                         result.outcome = Outcome::Cancelled;
                         result.exit_status = sentinel::CANCELLED;
                     }
-                    StopReason::Shutdown => {
+                    StopReason::Shutdown | StopReason::LeaseLost => {
                         result.outcome = Outcome::Cancelled;
                         result.exit_status = sentinel::CANCELLED;
-                        interrupted = true;
+                        interrupted = Some(reason);
                     }
                     // Tasks' output is never captured; this is here for completeness.
                     StopReason::OutputLimit => {
@@ -342,11 +342,13 @@ impl SlotWorker {
     /// is a template error (`exit_status -2`, as HyperShell), logged here with its reason.
     fn not_expanded(&self, id: Uuid, lease: u64, error: &TemplateError) -> SlotDone {
         let (outcome, status, interrupted) = match self.stop.reason() {
-            Some(StopReason::Cancel) => (Outcome::Cancelled, sentinel::CANCELLED, false),
-            Some(StopReason::Shutdown) => (Outcome::Cancelled, sentinel::CANCELLED, true),
+            Some(StopReason::Cancel) => (Outcome::Cancelled, sentinel::CANCELLED, None),
+            Some(reason @ (StopReason::Shutdown | StopReason::LeaseLost)) => {
+                (Outcome::Cancelled, sentinel::CANCELLED, Some(reason))
+            }
             _ => {
                 tracing::error!(task = %id, "template error: {error}");
-                (Outcome::TemplateError, sentinel::TEMPLATE_ERROR, false)
+                (Outcome::TemplateError, sentinel::TEMPLATE_ERROR, None)
             }
         };
         SlotDone {

@@ -40,7 +40,7 @@ pub use inherit::seal_internal_descriptors;
 pub use limits::{FILES_PER_SLOT, TooManySlots, check_slot_files, prepare_engine_process};
 pub use relay::LineSink;
 pub use spawn::SpawnExecutor;
-pub use stop::{StopReason, StopSignal};
+pub use stop::{LEASE_STOP_WAIT, StopReason, StopSignal};
 pub use subreaper::become_child_subreaper;
 pub use substitute::{OUTPUT_LIMIT, Substitution};
 pub use warm::{WarmExecutor, WarmUnavailable};

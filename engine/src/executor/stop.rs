@@ -10,6 +10,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::sys;
 
+/// The pause between the signals of a stop for [`StopReason::LeaseLost`] (or `signalwait`, if
+/// shorter): the whole escalation must end before the controller's eviction time has passed.
+pub const LEASE_STOP_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Why hs stopped a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
@@ -19,6 +23,10 @@ pub enum StopReason {
     Cancel,
     /// The engine is shutting down.
     Shutdown,
+    /// The engine has not heard from its controller for nearly the eviction time: the
+    /// controller may requeue the task any moment, so it is stopped before that can happen
+    /// (with the short [`LEASE_STOP_WAIT`] between signals, not `signalwait`).
+    LeaseLost,
     /// A captured output stream went over its limit ([`Capture`](super::Capture)); only the
     /// executor itself stops a run for this, and only runs that capture (`{% %}` commands).
     OutputLimit,

@@ -99,6 +99,7 @@ impl CommandRunner for Substitution<'_> {
                 },
                 StopReason::Cancel => CommandFailure::Stopped("the task was cancelled"),
                 StopReason::Shutdown => CommandFailure::Stopped("hs is stopping"),
+                StopReason::LeaseLost => CommandFailure::Stopped("the controller is lost"),
             }),
             Exit::SpawnFailed(reason) => Err(CommandFailure::Spawn(reason)),
         }

@@ -5,6 +5,7 @@
 use super::pipes::{PipePool, RelayPipe};
 use super::relay::{Destination, Lost, Pipe, StreamRelay};
 use super::spawn::BASH;
+use super::stop::LEASE_STOP_WAIT;
 use super::subreaper::{self, GroupState, Leftovers};
 use super::sys;
 use super::vfork::Started;
@@ -55,6 +56,15 @@ impl Stopping {
     /// The last signal sent: what a leader that exits by itself afterwards answered.
     fn last_sent(&self) -> libc::c_int {
         ESCALATION[self.sent.clamp(1, ESCALATION.len()) - 1]
+    }
+}
+
+/// Between two signals of a stop: `signalwait`, or less for a lost lease, whose stop must be over
+/// before the controller can requeue the task.
+fn pause(signalwait: Duration, reason: StopReason) -> Duration {
+    match reason {
+        StopReason::LeaseLost => signalwait.min(LEASE_STOP_WAIT),
+        _ => signalwait,
     }
 }
 
@@ -322,7 +332,7 @@ impl<'a> Watch<'a> {
         self.stopping = Some(Stopping {
             reason,
             sent: 1,
-            next_at: after(now, self.signalwait),
+            next_at: after(now, pause(self.signalwait, reason)),
         });
     }
 
@@ -342,7 +352,7 @@ impl<'a> Watch<'a> {
         let pause = if s.sent == ESCALATION.len() {
             KILL_WAIT
         } else {
-            self.signalwait
+            pause(self.signalwait, s.reason)
         };
         s.next_at = after(now, pause);
         Escalation::Waiting

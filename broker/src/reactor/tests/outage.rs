@@ -56,6 +56,47 @@ fn results_of_an_outage_are_acknowledged_only_once_the_store_has_them() {
     assert_eq!(ids(&leased(&rig.turn(), engine)), more, "handing out again");
 }
 
+/// A controller that gives up on its store hands over every result it held, as the store would
+/// have recorded them, so its successor can record them (`hs cluster`'s own engine dies with
+/// the process and cannot report them again).
+#[test]
+fn giving_up_on_the_store_hands_over_the_results_it_held() {
+    let flaky = Flaky::new(MemoryStore::new());
+    let down = flaky.down.clone();
+    let mut rig = Rig::over(Box::new(flaky), |cfg| cfg.db_wait = Duration::ZERO);
+    let engine = rig.join(2, "a");
+    let submitted = rig.submit(3);
+    let first = leased(&rig.turn(), engine);
+    assert_eq!(ids(&first), submitted);
+    assert!(rig.core.check_outage(std::time::Instant::now()).is_ok());
+
+    down.store(true, Ordering::SeqCst);
+    let results = first
+        .iter()
+        .zip([0, 3, 0])
+        .map(|(l, rc)| result(l.task.id, l.lease, rc))
+        .collect();
+    rig.engine_says(engine, Results { results });
+    rig.turn();
+    let error = rig
+        .core
+        .check_outage(std::time::Instant::now())
+        .expect_err("an outage past --db-wait ends the run");
+    let mut kept: Vec<_> = error
+        .unrecorded()
+        .iter()
+        .map(|c| (c.id, c.exit_status, c.client_id))
+        .collect();
+    kept.sort();
+    let mut expected: Vec<_> = first
+        .iter()
+        .zip([0, 3, 0])
+        .map(|(l, rc)| (l.task.id, rc, Some(engine)))
+        .collect();
+    expected.sort();
+    assert_eq!(kept, expected);
+}
+
 #[test]
 fn input_read_during_an_outage_is_stored_in_order_once_it_ends() {
     let flaky = Flaky::new(MemoryStore::new());

@@ -1,12 +1,12 @@
 //! Giving up on a controller that stays unreachable (`--reconnect-limit`).
 //!
 //! The limit counts from the last message heard, not from when the silence was noticed (an
-//! eviction window later). Once it has passed the engine starts nothing more (its queue went
-//! back when the link was lost, and the lease clock lets nothing start while it is not
-//! registered), lets its running tasks finish, and then leaves with
-//! [`EngineError::ControllerLost`] (exit status 5). Killing them would throw away work a task
-//! may be about to finish and leave its files half written; the controller has requeued them
-//! since it evicted this engine, so their results are not waited for.
+//! eviction window later). By then nothing runs: the tasks that ran when the silence began were
+//! stopped just before the controller could evict this engine (`leases.rs`), its queue went back
+//! when the link was lost, and the lease clock lets nothing start while it is not registered.
+//! The engine lets anything still running finish (nothing, unless a stop was ignored until its
+//! SIGKILL) and leaves with [`EngineError::ControllerLost`] (exit status 5); results not
+//! acknowledged are not waited for.
 //!
 //! Registration attempts go on while the tasks finish: if the controller answers after all, the
 //! give-up is withdrawn, the results are reported as after any reconnection, and the engine

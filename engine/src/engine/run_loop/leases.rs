@@ -6,16 +6,26 @@
 //!   stopped starting from it, see `LeaseClock`), lists those tasks as `returned` in its
 //!   registrations, and once welcomed sends [`GivenBack`] with any that arrived meanwhile. The
 //!   controller requeues only those still leased to it, so nothing it already gave to another
-//!   engine runs twice. Running tasks go on; their results are kept and reported.
+//!   engine runs twice.
+//! - Running tasks are leased the same way, so they are stopped before the controller can evict
+//!   this engine: once it has heard nothing for the eviction time less a margin
+//!   ([`stop_within`](crate::engine::link::stop_within)), each running task's group gets
+//!   SIGINT, SIGTERM and SIGKILL a short [`LEASE_STOP_WAIT`] apart, and the stopped tasks are
+//!   given back like queued ones ("stopped by a lost controller"): by the controller's eviction
+//!   nothing of them runs here, so a requeued task never runs beside, or after, its first run.
+//!   A shorter silence (a short cut, a busy controller) stops nothing.
 //! - A controller that has an idle engine and nothing left to give it asks ([`GiveBack`]) for
 //!   some unstarted tasks; the engine answers with those it took out of its queue.
 //!
 //! [`GiveBack`]: crate::protocol::GiveBack
+//! [`LEASE_STOP_WAIT`]: crate::executor::LEASE_STOP_WAIT
 
 use std::time::Instant;
 
 use super::{Engine, Link};
+use crate::executor::StopReason;
 use crate::protocol::{GivenBack, Held, Leased};
+use crate::task::TaskResult;
 
 impl Engine {
     /// The controller has been silent for longer than the eviction window: it is lost.
@@ -23,18 +33,58 @@ impl Engine {
         if !self.link.is_lost(now) {
             return;
         }
-        let (running, queued) = self.board.with(|b| (b.running.len(), b.queue.len()));
+        let queued = self.board.with(|b| b.queue.len());
         // `--reconnect-limit` counts from the last message heard, not from now.
         let last_heard = self.link.last_heard();
         tracing::warn!(
-            "lost the controller (silent for over {:.1}s); {running} running tasks continue and \
-             their results are kept, {queued} not started go back to it; reconnecting",
+            "lost the controller (silent for over {:.1}s); {queued} not started go back to it; \
+             reconnecting",
             self.evict_after().as_secs_f64(),
         );
         self.lose_link(now);
         if let Some(heard) = last_heard {
             self.link.searching_since(heard);
         }
+    }
+
+    /// Stop the running tasks once the leases have run out (see the module docs): at the end
+    /// the link last gave while registered, so a loss noticed late (a process that was frozen)
+    /// still counts from the last time the controller was heard.
+    pub(super) fn expire_leases(&mut self, now: Instant) {
+        if let Some(end) = self.link.leases_end() {
+            self.leases_end = Some(end);
+        }
+        let Some(end) = self.leases_end else {
+            return;
+        };
+        if now < end {
+            self.lease_stopped = false;
+            return;
+        }
+        if self.lease_stopped {
+            return;
+        }
+        self.lease_stopped = true;
+        let stopped = self
+            .slots
+            .as_ref()
+            .map_or(0, |s| s.stop_running(|_| true, StopReason::LeaseLost));
+        if stopped > 0 {
+            tracing::warn!(
+                "the controller has been silent for nearly its eviction time: stopping \
+                 {stopped} running tasks, which go back to it (it may requeue them any moment)"
+            );
+        }
+    }
+
+    /// A task stopped because its lease ran out: given back with the tasks given up unstarted.
+    pub(super) fn lease_lost(&mut self, result: &TaskResult) {
+        tracing::debug!(task = %result.id, "stopped by a lost controller: given back");
+        self.summary.returned += 1;
+        self.given_up.push(Held {
+            id: result.id,
+            lease: result.lease,
+        });
     }
 
     /// Register again (the controller was lost, forgot this engine, or was replaced), giving up
@@ -79,7 +129,13 @@ impl Engine {
         let sent = self.given_up_sent.min(self.given_up.len());
         self.given_up.drain(..sent);
         self.given_up_sent = 0;
-        if self.given_up.is_empty() {
+        self.send_given_up();
+    }
+
+    /// While registered: give back what was given up and not sent yet (tasks stopped by a lease
+    /// that ran out, when the controller is heard again before it evicts this engine).
+    pub(super) fn send_given_up(&mut self) {
+        if self.given_up.is_empty() || !self.link.is_registered() {
             return;
         }
         let message = GivenBack {

@@ -156,6 +156,10 @@ struct Engine {
     given_up: Vec<Held>,
     /// How many of `given_up` the last registration sent listed.
     given_up_sent: usize,
+    /// When the leases run out unless the controller is heard (as the link said while
+    /// registered), and whether the running tasks were stopped for that (see `leases`).
+    leases_end: Option<Instant>,
+    lease_stopped: bool,
     /// Results of tasks killed by SIGUSR1/SIGUSR2, waiting to see whether the engine gets the
     /// same signal (see [`SIBLING_WINDOW`]).
     suspects: Vec<(SlotDone, Instant)>,
@@ -220,6 +224,8 @@ impl Engine {
             returned: Vec::new(),
             given_up: Vec::new(),
             given_up_sent: 0,
+            leases_end: None,
+            lease_stopped: false,
             suspects: Vec::new(),
             signalled: None,
             draining: false,
@@ -245,6 +251,7 @@ impl Engine {
                 StopMode::Abort => self.abort(),
             }
             let now = Instant::now();
+            self.expire_leases(now);
             self.keep_link(now)?;
             self.settle_suspects(now);
             if self.finished() {
@@ -267,6 +274,7 @@ impl Engine {
             };
             // Whatever arrived during a silence longer than the eviction window (this process was
             // frozen, say) does not make the leases good again: the silence is noticed first.
+            self.expire_leases(Instant::now());
             self.notice_loss(Instant::now());
             if done_ready {
                 self.ring_off()?;
@@ -279,6 +287,7 @@ impl Engine {
                 self.receive_pings()?;
             }
             self.send_leaving();
+            self.send_given_up();
             self.flush_results();
             self.board.lease.set(self.link.lease_until());
         }
@@ -300,7 +309,8 @@ impl Engine {
             };
             if now.duration_since(since) > limit {
                 if ever_registered {
-                    // Running tasks finish first; registration attempts go on meanwhile.
+                    // Anything still running finishes first (the lease stop ended what ran at
+                    // the loss); registration attempts go on meanwhile.
                     self.give_up(limit);
                 } else {
                     let endpoint = self.cfg.endpoints.engines.clone();

@@ -15,7 +15,9 @@ impl Engine {
     /// shutdown or by the signal that drains this engine, to hand back).
     pub(super) fn absorb(&mut self, finished: Vec<SlotDone>) {
         for done in finished {
-            if done.interrupted {
+            if done.interrupted == Some(StopReason::LeaseLost) {
+                self.lease_lost(&done.result);
+            } else if done.interrupted.is_some() {
                 self.summary.interrupted += 1;
                 self.hand_back(&done.result);
             } else if killed_by_stop_signal(&done.result) {
