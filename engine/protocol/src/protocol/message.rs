@@ -87,6 +87,11 @@ pub struct Welcome {
     /// the engine sizes its result bundles by what it holds.
     #[serde(default)]
     pub capacity: u32,
+    /// Present when the controller takes engines' captured output (`output_open`,
+    /// `output_data`): see [`OutputOffer`](super::OutputOffer). Absent from older controllers
+    /// and from controllers without a site: engines then keep their files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<super::OutputOffer>,
 }
 kind!(Welcome, "welcome");
 
