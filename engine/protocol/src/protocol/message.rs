@@ -1,9 +1,9 @@
 //! The messages of protocol hs/2, one struct per kind.
 //!
 //! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Leaving`], [`Bye`],
-//! [`GivenBack`].
+//! [`GivenBack`], and uploads of captured output (`output.rs`).
 //! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`],
-//! [`GiveBack`].
+//! [`GiveBack`], and the answers to uploads (`output.rs`).
 //! Controller → all engines (heartbeat PUB): [`Ping`].
 //! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`StatusReply`],
 //! [`DrainRequest`]/[`Drained`], [`Cancel`]/[`CancelReply`], and [`Refused`] for requests the
