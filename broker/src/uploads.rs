@@ -124,6 +124,14 @@ impl Uploads {
         self.expected.insert((task, kind), engine);
     }
 
+    /// `engine` left or was lost: what it was to send is no longer held here. Should it come
+    /// back and open an upload again, the store says whether it is its own (as after a
+    /// restart), and it goes on from the `.part` file.
+    pub fn forget(&mut self, engine: Uuid) {
+        self.expected.retain(|_, e| *e != engine);
+        self.active.retain(|_, a| a.engine != engine);
+    }
+
     /// `engine` opens an upload; `lookup` asks the store about a task nobody announced here
     /// (the controller restarted since). The answer is for that engine.
     pub fn open(

@@ -100,6 +100,30 @@ fn an_upload_opened_again_goes_on_from_what_was_received() {
 }
 
 #[test]
+fn an_engine_that_left_comes_back_through_the_store() {
+    let (_tmp, mut u) = uploads(1 << 20);
+    let (engine, id) = (Uuid::new_v4(), Uuid::new_v4());
+    u.expect(id, FileKind::Out, engine);
+    u.open(engine, open(id, 4), &mut none);
+    u.data(engine, chunk(id, 0, b"ab"));
+    u.forget(engine);
+    assert!(
+        refused(&u.data(engine, chunk(id, 2, b"cd"))),
+        "no longer open"
+    );
+    assert!(refused(&u.open(engine, open(id, 4), &mut none)));
+    let ours = u.dir().join(format!("{id}.out")).display().to_string();
+    let mut store = |_: &Uuid| {
+        Some(Recorded {
+            engine: Some(engine),
+            outpath: Some(ours.clone()),
+            errpath: None,
+        })
+    };
+    assert_eq!(ack(&u.open(engine, open(id, 4), &mut store)), (2, false));
+}
+
+#[test]
 fn after_a_restart_the_store_says_who_may_upload() {
     let (_tmp, mut u) = uploads(1 << 20);
     let (engine, other, id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
