@@ -144,10 +144,10 @@ impl Broker {
         self.core.config().controller_id
     }
 
-    /// Messages refused: failed verification (bad key, forged, replayed, oversized), or of an
-    /// unknown kind or a body of the wrong shape.
+    /// Messages refused: failed verification (bad key, forged, replayed, oversized), of an
+    /// unknown kind or a body of the wrong shape, or uploads the controller does not take.
     pub fn rejected(&self) -> u64 {
-        self.engine_refusals.count() + self.client_refusals.count()
+        self.engine_refusals.count() + self.client_refusals.count() + self.core.uploads_refused()
     }
 
     /// Serve until every task from `feed`, clients and the store is done and engines have left,

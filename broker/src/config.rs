@@ -76,6 +76,10 @@ pub struct ControllerConfig {
     /// Submissions this run takes from the start: an input read again after a run that stopped
     /// part-way through it (its stored tasks are this run's, see `InputProgress`).
     pub resumed: Vec<Uuid>,
+    /// Take engines' captured output into this folder (the site's `lib/task`), up to
+    /// `server.maxoutput` per file. `None`: engines keep their files (a controller without a
+    /// site, as in tests).
+    pub uploads: Option<crate::uploads::UploadConfig>,
 }
 
 impl ControllerConfig {
@@ -104,6 +108,7 @@ impl ControllerConfig {
             db_wait: Duration::from_secs(60),
             max_message: hs_engine::protocol::MAX_MESSAGE_BYTES,
             resumed: Vec::new(),
+            uploads: None,
         }
     }
 }

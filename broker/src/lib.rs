@@ -35,6 +35,7 @@ mod sessions;
 mod sink;
 mod sockets;
 mod store_link;
+mod uploads;
 mod watch;
 mod wire;
 
@@ -48,3 +49,4 @@ pub use control::RunControl;
 pub use controller::{Controller, ControllerBuilder, ControllerError, RunSummary, Running};
 pub use registry::EngineInfo;
 pub use sink::ResultSink;
+pub use uploads::UploadConfig;

@@ -4,30 +4,59 @@
 //! out, and a captured output (`--capture`, in the engine's site) is taken only as an absolute
 //! plain path to a file named after the task (`<id>.out`, `<id>.err`), which no file existed
 //! as before the controller drew that id. Anything else is dropped, and said once per bundle.
+//!
+//! A result whose captured files the engine uploads (`upload`, see `uploads.rs`) records the
+//! controller's own copies instead, `<controller site>/lib/task/<id>.out`, once the engine's
+//! path has passed the same check: the engine's files stay on its host until the controller
+//! holds them, and `hs info ID --stdout` on the controller's host reads the controller's.
 
 use std::path::{Component, Path};
 
+use hs_engine::protocol::FileKind;
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
 /// The stdout and stderr paths to record for `result` of `task`, and how many of the engine's
-/// were refused.
-pub fn checked(task: &Task, result: &TaskResult) -> (Option<String>, Option<String>, usize) {
+/// were refused. `uploads` is the controller's folder for uploaded output, when it takes
+/// uploads.
+pub fn checked(
+    task: &Task,
+    result: &TaskResult,
+    uploads: Option<&Path>,
+) -> (Option<String>, Option<String>, usize) {
     let job = task.job.as_ref();
     let derived = |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string());
+    let ours = |(path, refused): (Option<String>, bool), kind: FileKind| match uploads {
+        Some(dir) if result.upload && path.is_some() => (
+            Some(uploaded_path(dir, task.id, kind).display().to_string()),
+            refused,
+        ),
+        _ => (path, refused),
+    };
     let (out, out_refused) = match derived(job.and_then(|j| j.stdout_path())) {
         Some(path) => (Some(path), false),
-        None => captured(result.outpath.as_deref(), task.id, "out"),
+        None => ours(
+            captured(result.outpath.as_deref(), task.id, "out"),
+            FileKind::Out,
+        ),
     };
     let (err, err_refused) = match derived(job.and_then(|j| j.stderr_path())) {
         Some(path) => (Some(path), false),
-        None => captured(result.errpath.as_deref(), task.id, "err"),
+        None => ours(
+            captured(result.errpath.as_deref(), task.id, "err"),
+            FileKind::Err,
+        ),
     };
     (
         out,
         err,
         usize::from(out_refused) + usize::from(err_refused),
     )
+}
+
+/// Where the controller keeps the uploaded file `kind` of task `id`.
+pub fn uploaded_path(dir: &Path, id: Uuid, kind: FileKind) -> std::path::PathBuf {
+    dir.join(format!("{id}.{}", kind.ext()))
 }
 
 /// An engine's captured-output path, if it is one: absolute, without `.` or `..`, and named
@@ -69,13 +98,28 @@ mod tests {
             &format!("/srv/task/../../etc/{}.out", task.id),
             &format!("{}.out", task.id),
         ] {
-            let (out, _, refused) = checked(&task, &result_with(&task, bad, bad));
+            let (out, _, refused) = checked(&task, &result_with(&task, bad, bad), None);
             assert_eq!((out, refused), (None, 2), "{bad}");
         }
         let good = format!("/home/u/.local/share/hypershell/lib/task/{}.out", task.id);
         // The .out file is not the task's .err.
-        let (out, err, refused) = checked(&task, &result_with(&task, &good, &good));
+        let (out, err, refused) = checked(&task, &result_with(&task, &good, &good), None);
         assert_eq!((out, err, refused), (Some(good), None, 1));
+    }
+
+    #[test]
+    fn an_uploaded_file_is_recorded_at_the_controller_once_the_engines_path_passes() {
+        let task = Task::new("true");
+        let dir = Path::new("/srv/site/lib/task");
+        let good = format!("/remote/site/lib/task/{}.out", task.id);
+        let mut result = result_with(&task, &good, "/etc/shadow");
+        result.upload = true;
+        let (out, err, refused) = checked(&task, &result, Some(dir));
+        assert_eq!(out, Some(format!("/srv/site/lib/task/{}.out", task.id)));
+        assert_eq!((err, refused), (None, 1), "a refused path stays refused");
+        // Without the flag the engine keeps its file, and its path is recorded.
+        result.upload = false;
+        assert_eq!(checked(&task, &result, Some(dir)).0, Some(good));
     }
 
     #[test]
@@ -87,7 +131,11 @@ mod tests {
             stderr: Some("/tmp/run.err".into()),
             ..JobOptions::default()
         });
-        let (out, err, refused) = checked(&task, &result_with(&task, "/etc/passwd", "/etc/shadow"));
+        let (out, err, refused) = checked(
+            &task,
+            &result_with(&task, "/etc/passwd", "/etc/shadow"),
+            None,
+        );
         assert_eq!(out.as_deref(), Some("/data/run.log"));
         assert_eq!(err.as_deref(), Some("/tmp/run.err"));
         assert_eq!(refused, 0);

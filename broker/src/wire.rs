@@ -36,12 +36,14 @@ pub fn to_task(r: TaskRecord) -> Arc<Task> {
 /// What the store records for a finished task; `engine` is `None` when it never reached one.
 /// Output paths are the controller's (see `outputs.rs`); the second value counts the engine's
 /// that were refused.
+/// `uploads` is the controller's folder for uploaded output, when it takes uploads.
 pub fn to_completion(
     task: &Task,
     result: &TaskResult,
     engine: Option<(Uuid, &str)>,
+    uploads: Option<&std::path::Path>,
 ) -> (Completion, usize) {
-    let (outpath, errpath, refused) = crate::outputs::checked(task, result);
+    let (outpath, errpath, refused) = crate::outputs::checked(task, result, uploads);
     let completion = Completion {
         id: result.id,
         client_id: engine.map(|(id, _)| id),

@@ -111,6 +111,7 @@ impl Peer {
                 outpath: None,
                 errpath: None,
                 error: None,
+                upload: false,
             })
             .collect();
         self.seal(&Results { results })
@@ -229,5 +230,7 @@ fn decode(msg: ToEngine) -> Direct {
         ToEngine::Drain(_) => Direct::Drain,
         ToEngine::Reregister(_) => Direct::Reregister,
         ToEngine::GiveBack(_) => Direct::GiveBack,
+        // A swarm engine opens no uploads (it captures nothing): nothing to acknowledge.
+        ToEngine::OutputAck(_) | ToEngine::OutputRefused(_) => Direct::Ack(Vec::new()),
     }
 }

@@ -29,7 +29,7 @@ const FLOOD: usize = 1000;
 /// 64 MiB were buffered per connection and the controller grew by gigabytes.
 const RSS_BOUND_KIB: u64 = 1024 * 1024;
 
-fn dealer(ctx: &zmq::Context, port: u16) -> zmq::Socket {
+pub fn dealer(ctx: &zmq::Context, port: u16) -> zmq::Socket {
     let d = ctx.socket(zmq::DEALER).unwrap();
     d.set_linger(0).unwrap();
     d.set_rcvtimeo(10_000).unwrap();
@@ -39,7 +39,7 @@ fn dealer(ctx: &zmq::Context, port: u16) -> zmq::Socket {
 }
 
 /// The next message on `socket` that opens and decodes as `ToEngine`.
-fn next_to_engine(socket: &zmq::Socket, link: &mut PeerLink) -> ToEngine {
+pub fn next_to_engine(socket: &zmq::Socket, link: &mut PeerLink) -> ToEngine {
     loop {
         let frames = socket.recv_multipart(0).expect("the controller answers");
         if let Ok(Incoming::Message(env)) = link.receive(frames)
@@ -50,14 +50,14 @@ fn next_to_engine(socket: &zmq::Socket, link: &mut PeerLink) -> ToEngine {
     }
 }
 
-fn result(id: Uuid, lease: u64, exit: i32, outpath: Option<&str>) -> TaskResult {
+pub fn result(id: Uuid, lease: u64, exit: i32, outpath: Option<&str>) -> TaskResult {
     let mut r = TaskResult::not_run(id, lease, Outcome::Exited, exit, None);
     r.start_time = Some(r.completion_time);
     r.outpath = outpath.map(str::to_string);
     r
 }
 
-fn register(id: Uuid, slots: u32) -> Register {
+pub fn register(id: Uuid, slots: u32) -> Register {
     Register {
         engine_id: id,
         host: "hostile".into(),

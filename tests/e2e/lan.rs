@@ -7,7 +7,8 @@ use crate::helpers::*;
 
 const KEY: &str = "lan-test-key-0123456789abcdef";
 
-fn netns_ready() -> bool {
+/// Whether hosts h1-h3 are up (else the test skips, or fails under `HS_REQUIRE_ALL=1`).
+pub fn netns_ready() -> bool {
     let Some(hosts) = std::env::var_os("HS_NETNS_HOSTS") else {
         skip_or_fail("network-namespace hosts h1-h3 are not up (run scripts/test as root)");
         return false;
@@ -23,7 +24,8 @@ fn netns_ready() -> bool {
     true
 }
 
-fn in_host(host: &str, s: &Scratch, args: &[&str]) -> Command {
+/// `hs ARGS` in namespace `host`, with `site-<host>` of the scratch folder as its site.
+pub fn in_host(host: &str, s: &Scratch, args: &[&str]) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", host]).arg(hs_bin()).args(args);
     c.current_dir(s.dir.path())

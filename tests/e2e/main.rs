@@ -26,6 +26,7 @@ mod partitions;
 mod profiles;
 mod reconnect;
 mod regressions;
+mod remote_output;
 mod resources;
 mod secrets;
 mod security;

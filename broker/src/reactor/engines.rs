@@ -38,6 +38,8 @@ impl Core {
             FromEngine::GivenBack(g) => self.given_back(engine, &g.returned)?,
             FromEngine::Bye(_) => self.bye(engine)?,
             FromEngine::Pong(_) => {}
+            FromEngine::OutputOpen(o) => self.output_open(engine, o),
+            FromEngine::OutputData(d) => self.output_data(engine, d),
         }
         Ok(())
     }

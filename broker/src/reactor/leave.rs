@@ -91,6 +91,10 @@ impl Core {
         let (info, held) = self.registry.remove(&engine);
         self.queue.pinned.engine_left();
         self.forget_engine(engine, evicted);
+        if let Some(uploads) = &mut self.uploads {
+            // Should it come back, the store says which uploads are its own.
+            uploads.forget(engine);
+        }
         let count = held.len();
         if evicted {
             // It may still be running (cut off): see `TaskQueue::requeue_last`.

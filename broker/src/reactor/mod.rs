@@ -35,6 +35,7 @@ mod resources;
 mod results;
 #[cfg(test)]
 mod tests;
+mod upload;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub struct Core {
     next_unfit_check: Option<Instant>,
     /// Recent finishes and failures, for status replies (`activity.rs`).
     activity: Activity,
+    /// Engines' captured output on its way here (`uploads.rs`); `None` without a folder.
+    uploads: Option<crate::uploads::Uploads>,
 }
 
 impl Core {
@@ -140,7 +143,19 @@ impl Core {
                 Scope::Submitters(cfg.resumed.clone())
             },
         };
+        let uploads = cfg.uploads.as_ref().and_then(|u| {
+            crate::uploads::Uploads::new(u, cfg.controller_id)
+                .map_err(|e| {
+                    tracing::warn!(
+                        "cannot take engines' captured output into {}: {e} (they keep their \
+                         files)",
+                        u.dir.display()
+                    )
+                })
+                .ok()
+        });
         Core {
+            uploads,
             queue: TaskQueue::new(cfg.affinity_wait),
             registry: Registry::default(),
             summary: ControllerSummary::default(),

@@ -56,6 +56,7 @@ impl Core {
             heartrate_ms: self.cfg.heartrate.as_millis() as u64,
             evict_ms: self.cfg.evict.as_millis() as u64,
             capacity,
+            output: self.uploads.as_ref().map(|u| u.offer()),
         };
         self.tell_engine(engine, welcome);
         if !returning {

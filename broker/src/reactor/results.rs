@@ -71,7 +71,8 @@ impl Core {
         let completions: Vec<_> = settled
             .iter()
             .map(|(task, r)| {
-                let (completion, refused) = to_completion(task, r, ran_on);
+                let uploads = self.uploads.as_ref().map(|u| u.dir());
+                let (completion, refused) = to_completion(task, r, ran_on, uploads);
                 refused_paths += refused;
                 completion
             })
@@ -103,6 +104,9 @@ impl Core {
                     task.id
                 );
                 continue;
+            }
+            if let Some(e) = engine {
+                self.expect_uploads(e, &result);
             }
             self.count_final(&result);
             self.activity

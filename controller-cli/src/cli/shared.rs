@@ -51,7 +51,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub keep_daemons: bool,
 
-    /// Write each task's stdout and stderr to <site>/lib/task/<id>.out and .err.
+    /// Write each task's stdout and stderr to <site>/lib/task/<id>.out and .err (an engine whose
+    /// site is not its controller's then sends them to the controller's site).
     #[arg(long, conflicts_with_all = ["output", "errors"])]
     pub capture: bool,
 

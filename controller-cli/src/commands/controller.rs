@@ -99,6 +99,12 @@ pub fn configure(
     // The flag's parser and the configuration's reader both refuse what no Duration holds.
     bcfg.db_wait = Duration::from_secs_f64(cfg.value(args.db_wait, key::SERVER_DBWAIT)?);
     bcfg.max_message = max_message(cfg)?;
+    // Engines elsewhere send their captured output into this controller's site.
+    let max_bytes: usize = cfg.value(None, key::SERVER_MAXOUTPUT)?;
+    bcfg.uploads = (max_bytes > 0).then(|| hs_broker::UploadConfig {
+        dir: crate::site::Site::from_env().lib.join("task"),
+        max_bytes: max_bytes as u64,
+    });
     Ok(())
 }
 

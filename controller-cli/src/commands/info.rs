@@ -11,15 +11,44 @@ use crate::database::{self, Location};
 use crate::exit::{Failure, Status};
 use crate::output;
 
-/// Copy a captured output file to `to`, or say clearly why it cannot be.
+/// Copy a captured output file to `to`, or say clearly why it cannot be. A file an engine on
+/// another host is still sending to this controller is `<path>.part` until it is whole: it is
+/// not printed half-way, and the message says how much has arrived.
 pub fn copy_file(path: &str, to: &mut dyn Write) -> anyhow::Result<()> {
     let mut file = std::fs::File::open(path).map_err(|e| {
-        Failure::runtime(format!(
-            "cannot read {path}: {e} (captured output stays on the host that ran the task)"
-        ))
+        let arriving = std::fs::metadata(format!("{path}.part"));
+        Failure::runtime(match arriving {
+            Ok(part) => format!(
+                "{path} is still arriving from the engine that ran the task ({} bytes so far): \
+                 try again once it is whole",
+                part.len()
+            ),
+            Err(_) => format!(
+                "cannot read {path}: {e} (captured output stays on the host that ran the task \
+                 unless the controller's site takes it)"
+            ),
+        })
     })?;
     std::io::copy(&mut file, to)?;
     Ok(())
+}
+
+/// How long `hs run` waits for a captured file that is still on its way without growing.
+const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Wait until the captured file at `path` is whole, for a task that has just ended: an engine
+/// on another host sends it after its result (see [`copy_file`]). Gives up once nothing has
+/// arrived for [`UPLOAD_STALL`]; the copy then says why.
+pub fn wait_until_whole(path: &str, poll: std::time::Duration) {
+    let part = format!("{path}.part");
+    let (mut held, mut since) = (None, std::time::Instant::now());
+    while !std::path::Path::new(path).exists() && since.elapsed() < UPLOAD_STALL {
+        let now_held = std::fs::metadata(&part).ok().map(|m| m.len());
+        if now_held != held {
+            (held, since) = (now_held, std::time::Instant::now());
+        }
+        std::thread::sleep(poll.min(std::time::Duration::from_millis(200)));
+    }
 }
 
 pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {

@@ -25,6 +25,9 @@ pub fn run(args: RunTaskArgs, cfg: &Config) -> anyhow::Result<Status> {
         super::wait::until_done(&location, &id, Duration::from_secs_f64(args.interval), None)?;
     match (&task.outpath, &task.errpath) {
         (Some(out), Some(err)) => {
+            let poll = Duration::from_secs_f64(args.interval);
+            super::info::wait_until_whole(out, poll);
+            super::info::wait_until_whole(err, poll);
             super::info::copy_file(out, &mut std::io::stdout())?;
             super::info::copy_file(err, &mut std::io::stderr())?;
         }

@@ -119,6 +119,11 @@ keys! {
          (at least 1 MiB; hs only). Before that only handshake messages of a few dozen bytes \
          are taken, and no ZeroMQ frame may exceed 64 KiB. hs's engines send results in bundles \
          of up to 24 MiB: a lower value refuses the largest");
+    SERVER_MAXOUTPUT = K::new("server.maxoutput", Int, I(1 << 30),
+        "bytes of one captured file (`<id>.out`, `<id>.err`) a controller takes from an engine \
+         with `--capture` whose site is not the controller's; a longer file is cut there, said \
+         once in both logs, and the engine keeps it whole. 0 = take none: engines keep their \
+         files (hs only; HyperShell needs SFTP for this)");
     SERVER_TLS_ENABLED = K::new("server.tls.enabled", Bool, Absent,
         "HyperShell's TLS: accepted, not used (hs signs every message with the shared key)");
     SERVER_TLS_CERT = K::new("server.tls.cert", Str, Absent, "HyperShell's TLS: not used");

@@ -241,6 +241,10 @@ pub struct TaskResult {
     /// A human-readable reason for template, spawn and timeout outcomes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The captured files named by `outpath`/`errpath` follow as uploads (`output_open`): the
+    /// controller records its own copies' paths instead of the engine's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub upload: bool,
 }
 
 impl TaskResult {
@@ -264,6 +268,7 @@ impl TaskResult {
             outpath: None,
             errpath: None,
             error,
+            upload: false,
         }
     }
 

@@ -20,8 +20,10 @@ mod lease_clock;
 mod link;
 mod run_loop;
 mod slot;
+mod uploads;
 
 pub use config::{Endpoints, EngineConfig, OutputConfig};
 pub use control::{EngineControl, StopMode, wait_to_start};
 pub use env::short_hostname;
 pub use run_loop::{EngineError, EngineSummary, run, run_with_executor};
+pub use uploads::UPLOAD_WINDOW;

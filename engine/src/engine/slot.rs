@@ -274,6 +274,7 @@ impl SlotWorker {
             outpath,
             errpath,
             error: None,
+            upload: false,
         };
         let mut interrupted = None;
         match outcome.exit {

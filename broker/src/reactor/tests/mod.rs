@@ -10,3 +10,4 @@ mod resources;
 mod rig;
 mod status;
 mod tasks;
+mod uploads;

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::frame::{Envelope, FrameError};
 use super::message::*;
+use super::output::{OutputAck, OutputData, OutputOpen, OutputRefused};
 
 /// What can be sealed and opened: a single [`Body`], or one of the direction enums.
 pub trait Message: Sized {
@@ -127,6 +128,8 @@ direction! {
         Leaving(Leaving),
         Bye(Bye),
         GivenBack(GivenBack),
+        OutputOpen(OutputOpen),
+        OutputData(OutputData),
     }
 }
 
@@ -140,6 +143,8 @@ direction! {
         Drain(Drain),
         Reregister(Reregister),
         GiveBack(GiveBack),
+        OutputAck(OutputAck),
+        OutputRefused(OutputRefused),
     }
 }
 

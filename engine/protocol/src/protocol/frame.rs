@@ -127,6 +127,10 @@ pub enum FrameError {
     /// A malformed or unexpected handshake message.
     #[error("handshake refused: {0}")]
     Handshake(&'static str),
+    /// Authenticated and well formed, but not taken in this conversation (an upload of output
+    /// the controller does not expect from that engine, say): the reason.
+    #[error("{0}")]
+    Refused(String),
     /// A heartbeat from another run of a controller (unauthenticated: only a cue).
     #[error("a heartbeat from another controller run")]
     OtherRun,

@@ -1,9 +1,9 @@
 //! The messages of protocol hs/2, one struct per kind.
 //!
 //! Engine → controller (engine ROUTER): [`Register`], [`Results`], [`Pong`], [`Leaving`], [`Bye`],
-//! [`GivenBack`].
+//! [`GivenBack`], and uploads of captured output (`output.rs`).
 //! Controller → engine: [`Welcome`], [`Tasks`], [`Ack`], [`Cancel`], [`Drain`], [`Reregister`],
-//! [`GiveBack`].
+//! [`GiveBack`], and the answers to uploads (`output.rs`).
 //! Controller → all engines (heartbeat PUB): [`Ping`].
 //! Client ↔ controller (client ROUTER): [`Submit`]/[`Submitted`], [`StatusRequest`]/[`StatusReply`],
 //! [`DrainRequest`]/[`Drained`], [`Cancel`]/[`CancelReply`], and [`Refused`] for requests the
@@ -87,6 +87,11 @@ pub struct Welcome {
     /// the engine sizes its result bundles by what it holds.
     #[serde(default)]
     pub capacity: u32,
+    /// Present when the controller takes engines' captured output (`output_open`,
+    /// `output_data`): see [`OutputOffer`](super::OutputOffer). Absent from older controllers
+    /// and from controllers without a site: engines then keep their files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<super::OutputOffer>,
 }
 kind!(Welcome, "welcome");
 

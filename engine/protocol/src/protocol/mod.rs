@@ -13,6 +13,7 @@ mod frame;
 mod handshake;
 mod key;
 mod message;
+mod output;
 mod peer;
 mod refusals;
 mod strength;
@@ -27,5 +28,9 @@ pub use handshake::{
 };
 pub use key::{KeyError, MIN_KEY_BITS, estimate_bits, generate_key, validate_key};
 pub use message::*;
+pub use output::{
+    CHUNK_BYTES, DEFAULT_MAX_OUTPUT, FileKind, OutputAck, OutputData, OutputOffer, OutputOpen,
+    OutputRefused,
+};
 pub use peer::{Incoming, PeerLink};
 pub use refusals::{LOG_EVERY, Refusals};

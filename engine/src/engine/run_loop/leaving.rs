@@ -80,9 +80,10 @@ impl Engine {
         }
     }
 
-    /// Done when draining and nothing is queued, running or waiting for an acknowledgement
-    /// (an abort does not wait for acknowledgements: the controller is going away too, nor does
-    /// an engine that gave up on an unreachable controller).
+    /// Done when draining and nothing is queued, running, waiting for an acknowledgement or
+    /// being uploaded (an abort does not wait for acknowledgements or uploads: the controller is
+    /// going away too, nor does an engine that gave up on an unreachable controller; files not
+    /// uploaded stay in the capture folder).
     pub(super) fn finished(&self) -> bool {
         self.draining
             && self.suspects.is_empty()
@@ -93,6 +94,7 @@ impl Engine {
                 || (self.aborting && !self.link.is_registered())
                 || self.abandoned())
             && (self.aborting || self.unacked.is_empty() || self.abandoned())
+            && (self.aborting || self.uploads.is_empty() || self.abandoned())
     }
 
     /// Say bye, registered or not: an engine stopped while its registration was on the way

@@ -130,6 +130,7 @@ impl Engine {
                     };
                     // A new registration is a fresh start on the controller's side.
                     self.told_leaving = false;
+                    self.upload_to(w.controller_id, w.output);
                     self.welcomed();
                 }
             }
@@ -166,6 +167,14 @@ impl Engine {
                     tracing::debug!("controller asked to drain");
                 }
                 self.draining = true;
+            }
+            ToEngine::OutputAck(a) => {
+                self.link.heard(now);
+                self.uploads.acked(&a);
+            }
+            ToEngine::OutputRefused(r) => {
+                self.link.heard(now);
+                self.uploads.refused(&r);
             }
             ToEngine::Reregister(_) => {
                 if self.link.is_registered() {
@@ -259,7 +268,9 @@ impl Engine {
     /// The controller has recorded these results: forget them.
     pub(super) fn acknowledged(&mut self, ids: Vec<Uuid>) {
         for id in ids {
-            self.unacked.remove(&id);
+            if let Some(result) = self.unacked.remove(&id) {
+                self.upload_files(&result);
+            }
         }
     }
 }

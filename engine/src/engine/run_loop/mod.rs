@@ -1,6 +1,7 @@
 //! The engine's event loop.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ mod leases;
 mod leaving;
 mod messages;
 mod results;
+mod upload;
 
 /// The longest the loop sleeps, so stop requests are seen promptly.
 const TURN: Duration = Duration::from_millis(50);
@@ -150,6 +152,8 @@ struct Engine {
     /// When the oldest unsent result finished (for `-w`).
     unsent_since: Option<Instant>,
     unacked: HashMap<Uuid, TaskResult>,
+    /// Captured files on their way to the controller, once their results are acknowledged.
+    uploads: super::uploads::Uploads,
     returned: Vec<Held>,
     /// Tasks given up unstarted because the controller was silent longer than the eviction
     /// window (or forgot this engine): listed in the next registrations until one is welcomed.
@@ -221,6 +225,7 @@ impl Engine {
             unsent: Vec::new(),
             unsent_since: None,
             unacked: HashMap::new(),
+            uploads: Default::default(),
             returned: Vec::new(),
             given_up: Vec::new(),
             given_up_sent: 0,
@@ -289,6 +294,8 @@ impl Engine {
             self.send_leaving();
             self.send_given_up();
             self.flush_results();
+            // After the results, so a turn's results never wait behind its chunks.
+            self.send_uploads();
             self.board.lease.set(self.link.lease_until());
         }
     }

@@ -32,7 +32,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn report(&mut self, result: TaskResult) {
+    pub(super) fn report(&mut self, mut result: TaskResult) {
+        result.upload = self.will_upload(&result);
         self.summary.done += 1;
         if !result.succeeded() {
             self.summary.failed += 1;
