@@ -91,16 +91,9 @@ impl Core {
     fn held_completions(&self) -> Vec<Completion> {
         let mut all = Vec::with_capacity(self.held.ids.len());
         for (engine, settled) in &self.held.results {
-            let host = engine
-                .and_then(|e| self.registry.get(&e))
-                .map(|e| e.host.clone())
-                .unwrap_or_default();
+            let host = self.host_of(*engine);
             let ran_on = engine.map(|e| (e, host.as_str()));
-            all.extend(
-                settled
-                    .iter()
-                    .map(|(task, r)| crate::wire::to_completion(task, r, ran_on).0),
-            );
+            all.extend(self.completions(ran_on, settled).0);
         }
         all
     }

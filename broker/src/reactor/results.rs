@@ -14,6 +14,7 @@ use crate::broker::RunError;
 use crate::prefetch;
 use crate::sink::ResultSink;
 use crate::wire::to_completion;
+use hs_store::Completion;
 
 impl Core {
     /// Record `results` from `engine` in one store transaction and acknowledge all of them
@@ -49,6 +50,34 @@ impl Core {
         Ok(())
     }
 
+    /// The host of `engine`, if it is known ("" otherwise).
+    pub(super) fn host_of(&self, engine: Option<Uuid>) -> String {
+        engine
+            .and_then(|e| self.registry.get(&e))
+            .map(|e| e.host.clone())
+            .unwrap_or_default()
+    }
+
+    /// What the store records for `settled`, which ran on `ran_on` (engine and host), and how
+    /// many output paths the engine reported that were refused.
+    pub(super) fn completions(
+        &self,
+        ran_on: Option<(Uuid, &str)>,
+        settled: &[(Arc<Task>, TaskResult)],
+    ) -> (Vec<Completion>, usize) {
+        let uploads = self.uploads.as_ref().map(|u| u.dir());
+        let mut refused_paths = 0;
+        let completions = settled
+            .iter()
+            .map(|(task, r)| {
+                let (completion, refused) = to_completion(task, r, ran_on, uploads);
+                refused_paths += refused;
+                completion
+            })
+            .collect();
+        (completions, refused_paths)
+    }
+
     /// Record final results in one store transaction, then count them and tell the sink and any
     /// watching client — only those the store took: a task that already had a final result
     /// (cancelled by another process meanwhile) keeps it. `engine` ran them; `None` for tasks
@@ -62,21 +91,9 @@ impl Core {
         if settled.is_empty() {
             return Ok(0);
         }
-        let host = engine
-            .and_then(|e| self.registry.get(&e))
-            .map(|e| e.host.clone())
-            .unwrap_or_default();
+        let host = self.host_of(engine);
         let ran_on = engine.map(|e| (e, host.as_str()));
-        let mut refused_paths = 0;
-        let completions: Vec<_> = settled
-            .iter()
-            .map(|(task, r)| {
-                let uploads = self.uploads.as_ref().map(|u| u.dir());
-                let (completion, refused) = to_completion(task, r, ran_on, uploads);
-                refused_paths += refused;
-                completion
-            })
-            .collect();
+        let (completions, refused_paths) = self.completions(ran_on, &settled);
         if let (Some(e), 1..) = (engine, refused_paths) {
             tracing::warn!(
                 "engine {e} reported {refused_paths} output paths that are not its tasks' \
