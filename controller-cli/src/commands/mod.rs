@@ -17,6 +17,7 @@ pub(crate) mod running;
 pub mod server;
 mod setup;
 pub mod start;
+mod start_add;
 mod start_daemon;
 pub mod status;
 pub mod stop;

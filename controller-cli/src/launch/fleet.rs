@@ -108,6 +108,11 @@ impl Fleet {
         self.members.len()
     }
 
+    /// Processes still running that were launched with this label (an ssh host).
+    pub fn running_labelled(&self, label: &str) -> usize {
+        self.members.iter().filter(|m| m.label == label).count()
+    }
+
     /// Processes launched so far, ended or not.
     pub fn launched(&self) -> u64 {
         self.launched

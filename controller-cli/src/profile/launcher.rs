@@ -1,6 +1,6 @@
 //! The launcher a profile's configuration describes (`[engines]`, `[ssh]`, the nodefile).
 
-use crate::config::{Config, KeyDef, Layers, key};
+use crate::config::{Config, KeyDef, Layers, Level, Source, key};
 use crate::exit::Failure;
 use crate::launch::Launcher;
 
@@ -75,6 +75,31 @@ pub fn from_config(
                 cfg.source(key::ENGINES_LAUNCHER.name)
             )));
         }
+    })
+}
+
+/// Whether the profile's own config.toml sets an `autoscale.*` key: a profile autoscales when
+/// its file says so (or `hs start -A`), not because a user's file sets the default policy of
+/// `hs cluster -A`.
+pub fn autoscaled(cfg: &Config) -> bool {
+    [
+        key::AUTOSCALE_POLICY,
+        key::AUTOSCALE_FACTOR,
+        key::AUTOSCALE_PERIOD,
+        key::AUTOSCALE_LAUNCHER,
+        key::AUTOSCALE_SIZE_INIT,
+        key::AUTOSCALE_SIZE_MIN,
+        key::AUTOSCALE_SIZE_MAX,
+    ]
+    .iter()
+    .any(|k| {
+        matches!(
+            cfg.source(k.name),
+            Source::File {
+                level: Level::Profile,
+                ..
+            }
+        )
     })
 }
 
