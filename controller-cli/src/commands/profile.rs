@@ -64,7 +64,7 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<Status> {
             let autoscale = super::cluster_launch::autoscale(
                 &Default::default(),
                 &cfg,
-                launcher::autoscaled(&cfg),
+                launcher::autoscaled(&profile),
             )?;
             let slots = cfg.value(None::<u32>, key::ENGINES_SLOTS)?;
             let bind = cfg

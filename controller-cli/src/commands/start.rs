@@ -210,7 +210,8 @@ struct LaunchPlan {
 }
 
 fn launch_plan(args: &StartArgs, cfg: &Config, profile: &Profile) -> anyhow::Result<LaunchPlan> {
-    let mut autoscale = cluster_launch::autoscale(&args.autoscale, cfg, launcher::autoscaled(cfg))?;
+    let mut autoscale =
+        cluster_launch::autoscale(&args.autoscale, cfg, launcher::autoscaled(profile))?;
     if let Some(a) = autoscale.as_mut()
         && args.autoscale.init_size.is_none()
         && let Some(n) = args.engines
