@@ -1,0 +1,175 @@
+//! Profiles that grow and shrink: an `[autoscale]` section in a profile's config.toml scales its
+//! engines as `hs cluster -A` does, and `hs start --profile P --add K` adds engines to a running
+//! profile through its launcher. Engine counts come from `hs status --json`; deadlines are
+//! generous and nothing is timed.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::profiles::Running;
+
+/// Engines registered with the controller.
+fn registered(status: &Value) -> u64 {
+    status["totals"]["engines"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no engine total in {status}"))
+}
+
+/// The launched processes of the cluster, without the engines' warm slot shells.
+fn cluster_processes(p: &Running) -> Vec<(u32, String)> {
+    p.processes()
+        .into_iter()
+        .filter(|(_, cmd)| !cmd.contains("hs_warm"))
+        .collect()
+}
+
+#[test]
+fn an_autoscaled_profile_grows_under_a_queue_and_shrinks_when_idle() {
+    let p = Running::create("elastic", &["--autoscale", "dynamic", "--max-size", "3"]);
+    // A decision every second; an idle engine leaves after 2 s.
+    p.edit("period = 60", "period = 1");
+    p.edit("timeout = 60", "timeout = 2");
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    assert!(
+        stderr(&out).contains("1 engines registered"),
+        "size.init is 1: {}",
+        stderr(&out)
+    );
+    let status = p.status().expect("status --json");
+    let scale = &status["launch"]["autoscale"];
+    assert_eq!(scale["policy"], "dynamic", "{status}");
+    assert_eq!(scale["max"], 3, "{status}");
+    assert_eq!(scale["period"], 1.0, "{status}");
+    let out = p.with_profile("status", &[]);
+    assert!(
+        stdout(&out).contains("autoscale: dynamic"),
+        "{}",
+        stdout(&out)
+    );
+
+    // 30 one-second tasks: far more than one engine finishes within a period or two.
+    p.submit(&"sleep 1\n".repeat(30));
+    let mut most = 0;
+    let mut last = Value::Null;
+    let finished = wait_until(Duration::from_secs(120), || {
+        let Some(s) = p.status() else { return false };
+        most = most.max(registered(&s));
+        let done = s["tasks"]["succeeded"] == 30;
+        last = s;
+        done
+    });
+    assert!(
+        finished,
+        "the tasks did not finish: {last}\ncontroller log:\n{}",
+        p.log()
+    );
+    assert!(
+        most >= 2,
+        "the engines never grew under a queue (at most {most}): {}",
+        p.log()
+    );
+    assert!(most <= 3, "more engines than size.max: {most}");
+
+    // Idle: the engines leave, and the launcher sees its processes end.
+    let shrank = wait_until(Duration::from_secs(60), || {
+        p.status().is_some_and(|s| {
+            let gone = registered(&s) == 0 && s["launch"]["running"] == 0;
+            last = s;
+            gone
+        })
+    });
+    assert!(
+        shrank,
+        "the idle engines did not leave: {last}\n{}",
+        p.log()
+    );
+    assert_eq!(p.count(&["--succeeded"]), 30);
+
+    let out = p.with_profile("stop", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let left = p.processes();
+    assert!(left.is_empty(), "left after hs stop: {left:?}");
+}
+
+#[test]
+fn engines_added_to_a_running_profile_take_work_and_stop_with_it() {
+    let p = Running::create("grow", &["-n", "1", "-N", "1"]);
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+
+    let out = p.with_profile("start", &["--add", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    assert!(stderr(&out).contains("2 engines added"), "{}", stderr(&out));
+    // Registered when it returns.
+    let status = p.status().expect("status --json");
+    assert_eq!(registered(&status), 3, "{status}");
+    assert_eq!(status["launch"]["running"], 3, "{status}");
+    assert!(status["launch"]["autoscale"].is_null(), "{status}");
+    let cluster = cluster_processes(&p);
+    assert_eq!(
+        cluster.len(),
+        4,
+        "the controller and 3 engines carry the site: {cluster:?}"
+    );
+
+    // Each engine runs one task at a time: the added ones take their share.
+    p.submit(&"sleep 0.5\n".repeat(24));
+    p.wait_completed(24, Duration::from_secs(60));
+    let status = p.status().expect("status --json");
+    let engines = status["engines"].as_array().expect("engines");
+    assert_eq!(engines.len(), 3, "{status}");
+    assert!(
+        engines.iter().all(|e| e["done"].as_u64() > Some(0)),
+        "an engine took no work: {status}"
+    );
+
+    // hs stop ends the added engines with the first one.
+    let out = p.with_profile("stop", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let left = p.processes();
+    assert!(left.is_empty(), "left after hs stop: {left:?}");
+}
+
+#[test]
+fn bad_add_counts_a_stopped_profile_and_an_unknown_policy_are_refused() {
+    let p = Running::create("refuse", &["-n", "1"]);
+    for n in ["0", "-2", "two"] {
+        let out = p.with_profile("start", &["--add", n]);
+        assert_eq!(out.status.code(), Some(2), "--add {n}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--add"), "{}", stderr(&out));
+    }
+    // Not running: exit 11, as hs status and hs stop.
+    let out = p.with_profile("start", &["--add", "1"]);
+    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no running cluster"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The commented section, turned on with a policy hs does not know.
+    p.edit(
+        "# [autoscale]\n# policy = \"dynamic\"",
+        "[autoscale]\npolicy = \"elastic\"",
+    );
+    for out in [p.with_profile("start", &[]), p.start_daemon(&[])] {
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("autoscale.policy") && err.contains("\"elastic\""),
+            "{err}"
+        );
+        assert!(!p.security("cluster.json").exists());
+        assert!(p.processes().is_empty());
+    }
+    let out = p.run(&["profile", "show", "refuse"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("autoscale.policy"),
+        "{}",
+        stderr(&out)
+    );
+}
