@@ -108,19 +108,25 @@ fn engines_added_to_a_running_profile_take_work_and_stop_with_it() {
     assert_eq!(registered(&status), 3, "{status}");
     assert_eq!(status["launch"]["running"], 3, "{status}");
     assert!(status["launch"]["autoscale"].is_null(), "{status}");
+    // The by-hand command asks the launcher the same way.
+    let out = p.with_profile("engine", &["-n", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    let status = p.status().expect("status --json");
+    assert_eq!(registered(&status), 4, "{status}");
+    assert_eq!(status["launch"]["running"], 4, "{status}");
     let cluster = cluster_processes(&p);
     assert_eq!(
         cluster.len(),
-        4,
-        "the controller and 3 engines carry the site: {cluster:?}"
+        5,
+        "the controller and 4 engines carry the site: {cluster:?}"
     );
 
     // Each engine runs one task at a time: the added ones take their share.
-    p.submit(&"sleep 0.5\n".repeat(24));
-    p.wait_completed(24, Duration::from_secs(60));
+    p.submit(&"sleep 0.5\n".repeat(32));
+    p.wait_completed(32, Duration::from_secs(60));
     let status = p.status().expect("status --json");
     let engines = status["engines"].as_array().expect("engines");
-    assert_eq!(engines.len(), 3, "{status}");
+    assert_eq!(engines.len(), 4, "{status}");
     assert!(
         engines.iter().all(|e| e["done"].as_u64() > Some(0)),
         "an engine took no work: {status}"
@@ -141,14 +147,24 @@ fn bad_add_counts_a_stopped_profile_and_an_unknown_policy_are_refused() {
         assert_eq!(out.status.code(), Some(2), "--add {n}: {}", stderr(&out));
         assert!(stderr(&out).contains("--add"), "{}", stderr(&out));
     }
+    let out = p.with_profile("engine", &["-n", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // Engines of a profile's launcher take the profile's settings, not this engine's flags.
+    let out = p.with_profile("engine", &["-n", "1", "-N", "4"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = p.run(&["engine", "-n", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--profile"), "{}", stderr(&out));
     // Not running: exit 11, as hs status and hs stop.
-    let out = p.with_profile("start", &["--add", "1"]);
-    assert_eq!(out.status.code(), Some(11), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("no running cluster"),
-        "{}",
-        stderr(&out)
-    );
+    for cmd in [["start", "--add"], ["engine", "-n"]] {
+        let out = p.with_profile(cmd[0], &[cmd[1], "1"]);
+        assert_eq!(out.status.code(), Some(11), "{cmd:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no running cluster"),
+            "{}",
+            stderr(&out)
+        );
+    }
 
     // The commented section, turned on with a policy hs does not know.
     p.edit(

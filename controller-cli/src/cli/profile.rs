@@ -103,7 +103,7 @@ pub struct StartArgs {
 }
 
 /// `--add N`: a whole number of engines, 1 or more.
-fn engines_to_add(s: &str) -> Result<u32, String> {
+pub(super) fn engines_to_add(s: &str) -> Result<u32, String> {
     match s.trim().parse::<i64>() {
         Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{n} engines are too many")),
         Ok(n) => Err(format!(

@@ -30,7 +30,8 @@ use crate::site::Site;
 pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
     let profile = Profile::find(&Site::from_env(), &args.profile)?;
     if let Some(count) = args.add {
-        return super::start_add::run(&args, &profile, count);
+        let wait = Duration::from_secs_f64(args.startup_timeout);
+        return super::start_add::run(&profile, count, wait);
     }
     if let Some(running) = state::read(&profile.state_file()).filter(ClusterState::running) {
         return Err(Failure {

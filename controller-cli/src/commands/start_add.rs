@@ -1,16 +1,20 @@
-//! `hs start --profile=NAME --add K`: K more engines for a running profile, started by its
-//! launcher (asked through its control socket, so they are its own processes and `hs stop`
+//! `hs start --profile=NAME --add K` (and `hs engine --profile=NAME -n K`): K more engines for
+//! a running profile, started by its launcher (asked through its control socket, so they are its own processes and `hs stop`
 //! ends them with the rest); returns once they have registered with the controller.
 
 use std::time::{Duration, Instant};
 
-use crate::cli::StartArgs;
 use crate::connection;
 use crate::exit::{Failure, Status};
 use crate::launch::control::{self, Reply, Request};
 use crate::profile::Profile;
 
-pub fn run(args: &StartArgs, profile: &Profile, count: u32) -> anyhow::Result<Status> {
+/// How long `hs engine -n` waits for the engines to register (`hs start --add` takes
+/// `--startup-timeout`, with this default).
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Ask for `count` engines and wait up to `wait` for them to register.
+pub fn run(profile: &Profile, count: u32, wait: Duration) -> anyhow::Result<Status> {
     // Exit status 11 when it is not running, as for `hs status` and `hs stop`.
     super::running::cluster(profile)?;
     let before = registered(profile)?;
@@ -35,7 +39,7 @@ pub fn run(args: &StartArgs, profile: &Profile, count: u32) -> anyhow::Result<St
         }
     }
     let want = before + u64::from(count);
-    let deadline = started + Duration::from_secs_f64(args.startup_timeout);
+    let deadline = started + wait;
     let mut now = before;
     loop {
         // A controller that went away is said so by the next look, with exit status 11.
@@ -49,7 +53,7 @@ pub fn run(args: &StartArgs, profile: &Profile, count: u32) -> anyhow::Result<St
                  still come (see `hs status --profile {0}` and {})",
                 profile.name,
                 now.saturating_sub(before),
-                args.startup_timeout,
+                wait.as_secs_f64(),
                 profile.controller_log().display()
             );
             return Ok(Status::Ok);
