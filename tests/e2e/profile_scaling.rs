@@ -1,6 +1,6 @@
 //! Profiles that grow and shrink: an `[autoscale]` section in a profile's config.toml scales its
-//! engines as `hs cluster -A` does, and `hs start --profile P --add K` adds engines to a running
-//! profile through its launcher. Engine counts come from `hs status --json`; deadlines are
+//! engines as `hs cluster -A` does, and `hs start --profile P --add K` / `--remove K` adds
+//! engines to a running profile through its launcher, or has them leave. Engine counts come from `hs status --json`; deadlines are
 //! generous and nothing is timed.
 
 use std::time::Duration;
@@ -17,11 +17,13 @@ fn registered(status: &Value) -> u64 {
         .unwrap_or_else(|| panic!("no engine total in {status}"))
 }
 
-/// The launched processes of the cluster, without the engines' warm slot shells.
+/// The hs processes of the cluster (the controller and the engines), without the helpers the
+/// engines start (warm slot shells, cgroup cleaners).
 fn cluster_processes(p: &Running) -> Vec<(u32, String)> {
+    let hs = hs_bin().display().to_string();
     p.processes()
         .into_iter()
-        .filter(|(_, cmd)| !cmd.contains("hs_warm"))
+        .filter(|(_, cmd)| cmd.starts_with(&hs))
         .collect()
 }
 
@@ -95,7 +97,7 @@ fn an_autoscaled_profile_grows_under_a_queue_and_shrinks_when_idle() {
 }
 
 #[test]
-fn engines_added_to_a_running_profile_take_work_and_stop_with_it() {
+fn engines_added_to_a_running_profile_take_work_leave_when_asked_and_stop_with_it() {
     let p = Running::create("grow", &["-n", "1", "-N", "1"]);
     let out = p.start_daemon(&[]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
@@ -132,6 +134,25 @@ fn engines_added_to_a_running_profile_take_work_and_stop_with_it() {
         "an engine took no work: {status}"
     );
 
+    // The three started last leave: their processes end and they leave the controller.
+    let out = p.with_profile("start", &["--remove", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    assert!(stderr(&out).contains("3 engines left"), "{}", stderr(&out));
+    let mut last = Value::Null;
+    let left = wait_until(Duration::from_secs(30), || {
+        p.status().is_some_and(|s| {
+            let one = registered(&s) == 1 && s["launch"]["running"] == 1;
+            last = s;
+            one
+        })
+    });
+    assert!(left, "the removed engines are still there: {last}");
+    let cluster = cluster_processes(&p);
+    assert_eq!(cluster.len(), 2, "the controller and 1 engine: {cluster:?}");
+    // The one left still runs tasks.
+    p.submit("echo after\n");
+    p.wait_completed(33, Duration::from_secs(30));
+
     // hs stop ends the added engines with the first one.
     let out = p.with_profile("stop", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -147,6 +168,10 @@ fn bad_add_counts_a_stopped_profile_and_an_unknown_policy_are_refused() {
         assert_eq!(out.status.code(), Some(2), "--add {n}: {}", stderr(&out));
         assert!(stderr(&out).contains("--add"), "{}", stderr(&out));
     }
+    for n in ["0", "-1"] {
+        let out = p.with_profile("start", &["--remove", n]);
+        assert_eq!(out.status.code(), Some(2), "--remove {n}: {}", stderr(&out));
+    }
     let out = p.with_profile("engine", &["-n", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // Engines of a profile's launcher take the profile's settings, not this engine's flags.
@@ -156,7 +181,7 @@ fn bad_add_counts_a_stopped_profile_and_an_unknown_policy_are_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--profile"), "{}", stderr(&out));
     // Not running: exit 11, as hs status and hs stop.
-    for cmd in [["start", "--add"], ["engine", "-n"]] {
+    for cmd in [["start", "--add"], ["start", "--remove"], ["engine", "-n"]] {
         let out = p.with_profile(cmd[0], &[cmd[1], "1"]);
         assert_eq!(out.status.code(), Some(11), "{cmd:?}: {}", stderr(&out));
         assert!(

@@ -89,9 +89,16 @@ pub struct StartArgs {
     /// process, ssh session, `mpirun -np 1` or command run each); `hs stop` stops them too.
     /// Returns once they have registered (or after --startup-timeout).
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engines_to_add,
-          conflicts_with_all = ["daemonize", "engines", "autoscaling"])]
+          conflicts_with_all = ["daemonize", "engines", "autoscaling", "remove"])]
     pub add: Option<u32>,
-    /// With --daemonize or --add: seconds to wait for the engines to register.
+    /// Have the N engines the profile's launcher started last leave: each drains (takes no
+    /// new task, hands back those not started, finishes those running). Returns once they
+    /// have ended (or after --startup-timeout).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engines_to_add,
+          conflicts_with_all = ["daemonize", "engines", "autoscaling"])]
+    pub remove: Option<u32>,
+    /// With --daemonize or --add: seconds to wait for the engines to register; with --remove,
+    /// for them to end.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_secs)]
     pub startup_timeout: f64,
     #[command(flatten)]
@@ -102,7 +109,7 @@ pub struct StartArgs {
     pub log: LogArgs,
 }
 
-/// `--add N`: a whole number of engines, 1 or more.
+/// `--add N`, `--remove N`, `hs engine -n N`: a whole number of engines, 1 or more.
 pub(super) fn engines_to_add(s: &str) -> Result<u32, String> {
     match s.trim().parse::<i64>() {
         Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{n} engines are too many")),

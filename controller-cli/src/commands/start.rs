@@ -3,7 +3,8 @@
 //! registered. It writes `security/hs-engine.json` and `security/hs-client.json` (mode 0600)
 //! for engines and clients joining by hand, and `security/cluster.json` for `hs stop`/`hs status`.
 //! A profile whose config.toml has `[autoscale]` starts `size.init` engines and scales them as
-//! `hs cluster -A` does; `--add K` (see `start_add.rs`) adds engines to a running profile.
+//! `hs cluster -A` does; `--add K` and `--remove K` (`start_resize.rs`) change a running profile's
+//! engines.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,9 +30,12 @@ use crate::site::Site;
 
 pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
     let profile = Profile::find(&Site::from_env(), &args.profile)?;
+    let wait = Duration::from_secs_f64(args.startup_timeout);
     if let Some(count) = args.add {
-        let wait = Duration::from_secs_f64(args.startup_timeout);
-        return super::start_add::run(&profile, count, wait);
+        return super::start_resize::add(&profile, count, wait);
+    }
+    if let Some(count) = args.remove {
+        return super::start_resize::remove(&profile, count, wait);
     }
     if let Some(running) = state::read(&profile.state_file()).filter(ClusterState::running) {
         return Err(Failure {

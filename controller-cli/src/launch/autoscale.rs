@@ -96,6 +96,11 @@ impl Scaler {
         self.target = self.target.saturating_add(count);
     }
 
+    /// Engines asked to leave by hand (`hs start --remove`), likewise.
+    pub fn removed_by_hand(&mut self, count: u32) {
+        self.target = self.target.saturating_sub(count);
+    }
+
     /// Task pressure between the last observation and this one; `None` when unknown.
     fn pressure(&self, now: Instant, obs: &Observation) -> Option<f64> {
         let (then, before) = self.last?;
@@ -189,6 +194,9 @@ mod tests {
         assert_eq!(s.target(), 2);
         s.added_by_hand(2);
         assert_eq!(s.target(), 4);
+        s.removed_by_hand(5);
+        assert_eq!(s.target(), 0);
+        s.added_by_hand(4);
         assert!(!s.should_add(t0 + Duration::from_secs(2), obs(0, 30), 3));
         assert_eq!(s.target(), 3);
     }

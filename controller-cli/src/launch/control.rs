@@ -1,6 +1,7 @@
 //! The launcher's control socket: a Unix socket in a profile's private `security/` folder through
-//! which `hs start --profile P --add K` asks the running cluster's launcher for more engines, and
-//! `hs status --profile P` asks how many it runs and what its autoscaler aims for.
+//! which `hs start --profile P --add K` (`--remove K`) asks the running cluster's launcher for
+//! more (fewer) engines, and `hs status --profile P` asks how many it runs and what its
+//! autoscaler aims for.
 //!
 //! The launcher, not the controller, owns the engines it starts (their process groups, their
 //! stdin): engines added this way join its fleet, so `hs stop` ends them like the first ones.
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub enum Request {
     /// Start `count` more engines with the profile's launcher.
     Add { count: u32 },
+    /// Ask the `count` most recently launched processes to leave ([`super::Fleet::retire`]).
+    Remove { count: u32 },
     /// The launcher's processes and its autoscaler's settings and target.
     Status,
 }
@@ -30,6 +33,10 @@ pub enum Request {
 pub enum Reply {
     /// The engines were started (they register with the controller on their own).
     Added {
+        count: u32,
+    },
+    /// This many processes were asked to leave (fewer than asked for when fewer ran).
+    Removed {
         count: u32,
     },
     Status(LaunchStatus),

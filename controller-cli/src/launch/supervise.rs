@@ -228,12 +228,26 @@ fn answer(
                 }
             }),
         }),
-        Request::Add { .. } if stopping => Reply::Error {
+        Request::Add { .. } | Request::Remove { .. } if stopping => Reply::Error {
             message: "the cluster is stopping".into(),
         },
-        Request::Add { count: 0 } => Reply::Error {
-            message: "no engines to add: ask for 1 or more".into(),
+        Request::Add { count: 0 } | Request::Remove { count: 0 } => Reply::Error {
+            message: "no engines to add or remove: ask for 1 or more".into(),
         },
+        Request::Remove { count } => {
+            let asked = fleet.retire(count as usize) as u32;
+            if asked == 0 {
+                return Reply::Error {
+                    message: "none of the engines the launcher started runs (or all are \
+                              leaving already)"
+                        .into(),
+                };
+            }
+            if let Some(s) = scaler {
+                s.removed_by_hand(asked);
+            }
+            Reply::Removed { count: asked }
+        }
         Request::Add { count } => {
             for started in 0..count {
                 if let Err(e) = spec.launch_one(fleet) {
