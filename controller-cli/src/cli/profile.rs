@@ -88,13 +88,13 @@ pub struct StartArgs {
     /// Add N engines to the profile's running cluster, started by its launcher (one local
     /// process, ssh session, `mpirun -np 1` or command run each); `hs stop` stops them too.
     /// Returns once they have registered (or after --startup-timeout).
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engines_to_add,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engine_count,
           conflicts_with_all = ["daemonize", "engines", "autoscaling", "remove"])]
     pub add: Option<u32>,
     /// Have the N engines the profile's launcher started last leave: each drains (takes no
     /// new task, hands back those not started, finishes those running). Returns once they
     /// have ended (or after --startup-timeout).
-    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engines_to_add,
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engine_count,
           conflicts_with_all = ["daemonize", "engines", "autoscaling"])]
     pub remove: Option<u32>,
     /// With --daemonize or --add: seconds to wait for the engines to register; with --remove,
@@ -110,12 +110,10 @@ pub struct StartArgs {
 }
 
 /// `--add N`, `--remove N`, `hs engine -n N`: a whole number of engines, 1 or more.
-pub(super) fn engines_to_add(s: &str) -> Result<u32, String> {
+pub(super) fn engine_count(s: &str) -> Result<u32, String> {
     match s.trim().parse::<i64>() {
         Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{n} engines are too many")),
-        Ok(n) => Err(format!(
-            "{n}: the number of engines to add must be 1 or more"
-        )),
+        Ok(n) => Err(format!("{n}: the number of engines must be 1 or more")),
         Err(_) => Err(format!("{s:?} is not a number of engines")),
     }
 }

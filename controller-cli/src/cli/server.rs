@@ -183,7 +183,7 @@ pub struct ClientArgs {
     /// settings (as `hs start --profile NAME --add N`) instead of running one here; `hs stop`
     /// stops them.
     #[arg(short = 'n', long = "engines", value_name = "N", requires = "profile",
-          allow_negative_numbers = true, value_parser = super::profile::engines_to_add,
+          allow_negative_numbers = true, value_parser = super::profile::engine_count,
           conflicts_with_all = ["SlotArgs", "RunArgs", "BundleArgs", "idle_timeout",
                                 "CapacityArgs", "gpus", "ConfirmArgs", "TlsArgs", "delay_start",
                                 "connect_timeout", "reconnect_limit"])]

@@ -118,6 +118,9 @@ impl Drop for ControlSocket {
 
 /// How long one side waits for the other's line.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client waits for the answer to a change: the launcher answers once it has
+/// started every engine asked for, which for many engines takes a while.
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn handle(stream: UnixStream, answer: &mut impl FnMut(Request) -> Reply) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
@@ -149,7 +152,11 @@ fn write_line(mut stream: &UnixStream, value: &impl Serialize) -> std::io::Resul
 /// Send `request` to the launcher listening at `path` and return its reply.
 pub fn ask(path: &Path, request: &Request) -> std::io::Result<Reply> {
     let stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    let answer_within = match request {
+        Request::Status => IO_TIMEOUT,
+        Request::Add { .. } | Request::Remove { .. } => CHANGE_TIMEOUT,
+    };
+    stream.set_read_timeout(Some(answer_within))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     write_line(&stream, request)?;
     let line = read_line(&stream)?;

@@ -34,7 +34,8 @@ pub struct SupervisorConfig {
     pub end_with_engines: bool,
     /// Time engines get to stop their tasks and hand them back before they are killed.
     pub stop_grace: Duration,
-    /// Where to listen for requests to add engines (a profile's `security/launcher.sock`).
+    /// Where to listen for requests to add or remove engines and for its status (a profile's
+    /// `security/launcher.sock`).
     pub control: Option<PathBuf>,
 }
 
@@ -112,7 +113,8 @@ fn supervise(
         ControlSocket::bind(path)
             .inspect_err(|e| {
                 tracing::warn!(
-                    "engines cannot be added to this cluster while it runs: cannot listen at {}: {e}",
+                    "engines cannot be added or removed while the cluster runs: cannot listen at \
+                     {}: {e}",
                     path.display()
                 )
             })
@@ -202,7 +204,7 @@ fn supervise(
     report
 }
 
-/// A request on the control socket: engines to add, or what the launcher runs.
+/// A request on the control socket: engines to add or to retire, or what the launcher runs.
 fn answer(
     request: Request,
     spec: &LaunchSpec,
