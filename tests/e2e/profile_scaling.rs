@@ -214,3 +214,61 @@ fn bad_add_counts_a_stopped_profile_and_an_unknown_policy_are_refused() {
         stderr(&out)
     );
 }
+
+/// An `ssh` on PATH that notes the host it is asked for and runs the remote command here: the
+/// launcher's choice of host, without hosts to reach.
+const FAKE_SSH: &str = r#"#!/bin/bash
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+echo "$1" >> "$(dirname "$0")/hosts.log"
+exec bash -c "$2"
+"#;
+
+#[test]
+fn engines_added_to_an_ssh_profile_go_to_the_hosts_running_fewest() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Running::create("spread", &["--launcher", "ssh", "--hosts", "a,b,c"]);
+    let bin = p.s.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let ssh = bin.join("ssh");
+    std::fs::write(&ssh, FAKE_SSH).unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut start = p.hs(&[
+        "start",
+        "--profile",
+        "spread",
+        "--daemonize",
+        "--startup-timeout",
+        "20",
+    ]);
+    start.env("PATH", &path);
+    let out = run_with_input(start, "", crate::profiles::LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    // The sessions start side by side: their lines come in any order.
+    let hosts = || {
+        let text = std::fs::read_to_string(bin.join("hosts.log")).unwrap_or_default();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines.join(" ")
+    };
+    assert_eq!(hosts(), "a b c");
+
+    // The newest session (c's) leaves; the next engine goes where none runs, then one more on
+    // each host, in the nodefile's order.
+    let out = p.with_profile("start", &["--remove", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    let out = p.with_profile("start", &["--add", "4"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    assert_eq!(hosts(), "a a b b c c c");
+    assert_eq!(registered(&p.status().expect("status --json")), 6);
+
+    let out = p.with_profile("stop", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let left = p.processes();
+    assert!(left.is_empty(), "left after hs stop: {left:?}");
+}
