@@ -23,6 +23,7 @@ mod leftovers;
 mod live;
 mod ownership;
 mod partitions;
+mod profile_scaling;
 mod profiles;
 mod reconnect;
 mod regressions;

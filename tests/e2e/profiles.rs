@@ -14,13 +14,13 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// Bound on any single hs command here.
-const LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const LIMIT: Duration = Duration::from_secs(30);
 
 /// A profile in a scratch site of its own. On drop: the engines started by hand are stopped,
 /// `hs stop` runs, and any process still carrying this site in its environment is killed.
-struct Running {
-    s: Scratch,
-    name: String,
+pub(crate) struct Running {
+    pub(crate) s: Scratch,
+    pub(crate) name: String,
     port: u16,
     /// Engines started by hand with `hs engine`.
     hand: Vec<Child>,
@@ -28,7 +28,7 @@ struct Running {
 
 impl Running {
     /// `hs profile create NAME ARGS...`, then `[server] port` set to free ports.
-    fn create(name: &str, args: &[&str]) -> Running {
+    pub(crate) fn create(name: &str, args: &[&str]) -> Running {
         let s = Scratch::new();
         let mut argv = vec!["profile", "create", name];
         argv.extend_from_slice(args);
@@ -45,20 +45,20 @@ impl Running {
         p
     }
 
-    fn site(&self) -> PathBuf {
+    pub(crate) fn site(&self) -> PathBuf {
         self.s.path("site")
     }
 
-    fn dir(&self) -> PathBuf {
+    pub(crate) fn dir(&self) -> PathBuf {
         self.site().join(format!("profile_{}", self.name))
     }
 
-    fn security(&self, file: &str) -> PathBuf {
+    pub(crate) fn security(&self, file: &str) -> PathBuf {
         self.dir().join("security").join(file)
     }
 
     /// Replace `from` (which must be there) in the profile's config.toml.
-    fn edit(&self, from: &str, to: &str) {
+    pub(crate) fn edit(&self, from: &str, to: &str) {
         let path = self.dir().join("config.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -69,30 +69,30 @@ impl Running {
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     }
 
-    fn hs(&self, args: &[&str]) -> Command {
+    pub(crate) fn hs(&self, args: &[&str]) -> Command {
         self.s.hs(args)
     }
 
     /// `hs ARGS` with empty stdin, bounded.
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         run_with_input(self.hs(args), "", LIMIT)
     }
 
     /// `hs CMD --profile NAME ARGS`.
-    fn with_profile(&self, cmd: &str, args: &[&str]) -> Output {
+    pub(crate) fn with_profile(&self, cmd: &str, args: &[&str]) -> Output {
         let mut argv = vec![cmd, "--profile", &self.name];
         argv.extend_from_slice(args);
         self.run(&argv)
     }
 
-    fn start_daemon(&self, args: &[&str]) -> Output {
+    pub(crate) fn start_daemon(&self, args: &[&str]) -> Output {
         let mut argv = vec!["--daemonize", "--startup-timeout", "20"];
         argv.extend_from_slice(args);
         self.with_profile("start", &argv)
     }
 
     /// `hs status --profile NAME --json`, or `None` when it fails.
-    fn status(&self) -> Option<Value> {
+    pub(crate) fn status(&self) -> Option<Value> {
         let out = self.with_profile("status", &["--json"]);
         if out.status.code() != Some(0) {
             return None;
@@ -100,13 +100,13 @@ impl Running {
         Some(serde_json::from_str(stdout(&out).trim()).expect("status --json is JSON"))
     }
 
-    fn engines(&self) -> Vec<Value> {
+    pub(crate) fn engines(&self) -> Vec<Value> {
         self.status()
             .and_then(|s| s["engines"].as_array().cloned())
             .unwrap_or_default()
     }
 
-    fn submit(&self, lines: &str) {
+    pub(crate) fn submit(&self, lines: &str) {
         let mut cmd = self.hs(&["submit", "--profile", &self.name]);
         cmd.env("HYPERSHELL_LOGGING_LEVEL", "warning");
         let out = run_with_input(cmd, lines, LIMIT);
@@ -114,7 +114,7 @@ impl Running {
     }
 
     /// `hs list --profile NAME -c FLAGS...`.
-    fn count(&self, flags: &[&str]) -> u64 {
+    pub(crate) fn count(&self, flags: &[&str]) -> u64 {
         let mut argv = vec!["-c"];
         argv.extend_from_slice(flags);
         let out = self.with_profile("list", &argv);
@@ -123,7 +123,7 @@ impl Running {
     }
 
     /// Wait (bounded) until `n` tasks have finished.
-    fn wait_completed(&self, n: u64, limit: Duration) {
+    pub(crate) fn wait_completed(&self, n: u64, limit: Duration) {
         let mut last = 0;
         let done = wait_until(limit, || {
             last = self.count(&["--completed"]);
@@ -137,7 +137,7 @@ impl Running {
     }
 
     /// Every task as JSON objects with these fields.
-    fn tasks(&self, fields: &[&str]) -> Vec<Value> {
+    pub(crate) fn tasks(&self, fields: &[&str]) -> Vec<Value> {
         let mut argv = fields.to_vec();
         argv.extend_from_slice(&["--format", "json"]);
         let out = self.with_profile("list", &argv);
@@ -145,12 +145,12 @@ impl Running {
         serde_json::from_str::<Vec<Value>>(&stdout(&out)).expect("list --format json")
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir().join("log/controller.log")).unwrap_or_default()
     }
 
     /// A copy of the running cluster's engine connection file, with this mode.
-    fn engine_file_copy(&self, name: &str, mode: u32) -> PathBuf {
+    pub(crate) fn engine_file_copy(&self, name: &str, mode: u32) -> PathBuf {
         let copy = self.s.path(name);
         std::fs::copy(self.security("hs-engine.json"), &copy).expect("hs-engine.json");
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -158,7 +158,7 @@ impl Running {
     }
 
     /// Start `hs ARGS` by hand (an engine), its output in `<scratch>/<name>.out`.
-    fn spawn_engine(&mut self, name: &str, args: &[&str]) {
+    pub(crate) fn spawn_engine(&mut self, name: &str, args: &[&str]) {
         let out = std::fs::File::create(self.s.path(&format!("{name}.out"))).unwrap();
         let mut cmd = self.hs(args);
         cmd.stdin(Stdio::null())
@@ -169,7 +169,7 @@ impl Running {
 
     /// Processes started by this test's hs commands, at any depth (their environment names
     /// this scratch folder).
-    fn processes(&self) -> Vec<(u32, String)> {
+    pub(crate) fn processes(&self) -> Vec<(u32, String)> {
         processes_with_env(&format!("HYPERSHELL_SITE={}", self.s.dir.path().display()))
     }
 }

@@ -147,10 +147,19 @@ pub struct LaunchArgs {
     #[arg(short = 'H', long, value_name = "ADDRESS")]
     pub bind: Option<String>,
 
+    #[command(flatten)]
+    pub autoscale: AutoscaleArgs,
+}
+
+/// Autoscaling flags (`hs cluster -A`, `hs start --profile`): flags over `autoscale.*`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AutoscaleArgs {
     #[arg(help = key::AUTOSCALE_POLICY.help(&format!(
-        "Start and add engines as the work needs them (local processes, or one run of \
-         --launcher, else of the {} command prefix, each): fixed or dynamic; engines leave by -T",
-        key::AUTOSCALE_LAUNCHER
+        "Start and add engines as the work needs them, one at a time (a local process, or one \
+         run of --launcher or of the {} command prefix; a profile's own launcher): fixed or \
+         dynamic; engines leave by their idle timeout (-T, a profile's {})",
+        key::AUTOSCALE_LAUNCHER,
+        key::ENGINES_TIMEOUT
     )))]
     #[arg(short = 'A', long, value_name = "POLICY", num_args = 0..=1, default_missing_value = "",
           value_parser = ["", "fixed", "dynamic"])]

@@ -64,6 +64,13 @@ pub struct ProfileCreateArgs {
     /// Hosts for the nodefile, as a host list: `h[1-3]`, `a01,a02`.
     #[arg(long, value_name = "HOSTLIST")]
     pub hosts: Option<String>,
+    /// Start engines as the work needs them, with this policy: writes an `[autoscale]` section
+    /// (without it the section is written commented out).
+    #[arg(long, value_name = "POLICY", value_parser = ["fixed", "dynamic"])]
+    pub autoscale: Option<String>,
+    /// With --autoscale: the most engines (autoscale.size.max).
+    #[arg(long, value_name = "N", requires = "autoscale")]
+    pub max_size: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -71,19 +78,44 @@ pub struct StartArgs {
     /// The profile to start (see `hs profile list`; a path with a `/` names a folder).
     #[arg(long, value_name = "NAME")]
     pub profile: String,
-    /// Engines to start, instead of the profile's engines.count.
+    /// Engines to start, instead of the profile's engines.count (autoscaled: instead of its
+    /// autoscale.size.init).
     #[arg(short = 'n', long = "engines", value_name = "N")]
     pub engines: Option<u32>,
     /// Start in the background and return once the engines have registered (or failed).
     #[arg(long)]
     pub daemonize: bool,
-    /// With --daemonize: seconds to wait for the engines to register.
+    /// Add N engines to the profile's running cluster, started by its launcher (one local
+    /// process, ssh session, `mpirun -np 1` or command run each); `hs stop` stops them too.
+    /// Returns once they have registered (or after --startup-timeout).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engine_count,
+          conflicts_with_all = ["daemonize", "engines", "autoscaling", "remove"])]
+    pub add: Option<u32>,
+    /// Have the N engines the profile's launcher started last leave: each drains (takes no
+    /// new task, hands back those not started, finishes those running). Returns once they
+    /// have ended (or after --startup-timeout).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = engine_count,
+          conflicts_with_all = ["daemonize", "engines", "autoscaling"])]
+    pub remove: Option<u32>,
+    /// With --daemonize or --add: seconds to wait for the engines to register; with --remove,
+    /// for them to end.
     #[arg(long, default_value_t = 60.0, value_name = "SECONDS", value_parser = positive_secs)]
     pub startup_timeout: f64,
+    #[command(flatten)]
+    pub autoscale: AutoscaleArgs,
     #[command(flatten)]
     pub heartbeat: HeartbeatArgs,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// `--add N`, `--remove N`, `hs engine -n N`: a whole number of engines, 1 or more.
+pub(super) fn engine_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{n} engines are too many")),
+        Ok(n) => Err(format!("{n}: the number of engines must be 1 or more")),
+        Err(_) => Err(format!("{s:?} is not a number of engines")),
+    }
 }
 
 #[derive(Args, Debug)]

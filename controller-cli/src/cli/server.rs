@@ -179,6 +179,16 @@ pub struct ClientArgs {
           conflicts_with_all = ["auth", "key_file", "connection_file", "host", "port"])]
     pub profile: Option<String>,
 
+    /// With --profile: have the running profile's launcher start N engines with the profile's
+    /// settings (as `hs start --profile NAME --add N`) instead of running one here; `hs stop`
+    /// stops them.
+    #[arg(short = 'n', long = "engines", value_name = "N", requires = "profile",
+          allow_negative_numbers = true, value_parser = super::profile::engine_count,
+          conflicts_with_all = ["SlotArgs", "RunArgs", "BundleArgs", "idle_timeout",
+                                "CapacityArgs", "gpus", "ConfirmArgs", "TlsArgs", "delay_start",
+                                "connect_timeout", "reconnect_limit"])]
+    pub engines: Option<u32>,
+
     #[command(flatten)]
     pub slots: SlotArgs,
 

@@ -148,6 +148,11 @@ fn stop_on_signals(control: Arc<EngineControl>) -> anyhow::Result<()> {
 }
 
 pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
+    if let (Some(count), Some(name)) = (args.engines, &args.profile) {
+        // Not an engine here: the profile's launcher starts them (`hs start --add`).
+        let profile = crate::profile::Profile::find(&Site::from_env(), name)?;
+        return super::start_resize::add(&profile, count, super::start_resize::WAIT);
+    }
     // First, so a drain asked for while the engine starts is not lost (nor kills it).
     let control = Arc::new(EngineControl::new());
     stop_on_signals(control.clone())?;

@@ -9,7 +9,7 @@ use hs_broker::{BindSet, RunControl};
 use uuid::Uuid;
 
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
-use crate::cli::{ClusterArgs, LaunchArgs};
+use crate::cli::{AutoscaleArgs, ClusterArgs, LaunchArgs};
 use crate::config::{Config, Layers, key};
 use crate::connection::ConnectionInfo;
 use crate::exit::Failure;
@@ -61,20 +61,20 @@ pub fn plan(
             engine: engine_args(args, slots, cfg, templated)?,
             info,
             key_dir: crate::site::Site::from_env().security_dir()?,
+            one: None,
         },
-        autoscale: autoscale(&args.launch, cfg)?,
+        autoscale: autoscale(&args.launch.autoscale, cfg, false)?,
         bind: tcp_binds(&address, port),
     })
 }
 
 impl RemotePlan {
-    /// Tasks an engine may hold beyond its `slots`. An engine added by the autoscaler can only
-    /// help with tasks still queued at the controller: engines hold no more than they run.
-    /// Launched engines register one after another: a small prefetch keeps the first one from
+    /// Tasks an engine may hold beyond its `slots`: none when autoscaled (see
+    /// [`PREFETCH`](crate::launch::autoscale::PREFETCH)). Launched engines register one after another: a small prefetch keeps the first one from
     /// taking a short queue all to itself.
     pub fn prefetch(&self, slots: u32) -> u32 {
         match self.autoscale {
-            Some(_) => 0,
+            Some(_) => crate::launch::autoscale::PREFETCH,
             None => slots.max(1),
         }
     }
@@ -93,6 +93,7 @@ impl RemotePlan {
             autoscale: self.autoscale,
             end_with_engines: true,
             stop_grace,
+            control: None,
         };
         Ok(Supervisor::start(config, control)?)
     }
@@ -135,71 +136,105 @@ pub fn launcher(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Launch
             args: Vec::new(),
         }));
     }
+    if let Some(command) = &args.launcher {
+        return command_launcher(command, "--launcher").map(Some);
+    }
     // Autoscaled engines start through `autoscale.launcher` when it is set (HyperShell's key),
     // else as local processes.
-    let command = match (&args.launcher, args.autoscaling.is_some()) {
-        (Some(command), _) => Some((command.clone(), "--launcher".to_string())),
-        (None, true) => cfg
-            .option(None::<String>, key::AUTOSCALE_LAUNCHER, Layers::Set)?
-            .filter(|c| !c.trim().is_empty())
-            .map(|c| {
-                (
-                    c,
-                    format!(
-                        "{} ({})",
-                        key::AUTOSCALE_LAUNCHER,
-                        cfg.source(key::AUTOSCALE_LAUNCHER.name)
-                    ),
-                )
-            }),
-        (None, false) => None,
-    };
-    if let Some((command, what)) = command {
-        let argv =
-            shell_words::split(&command).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
-        if argv.is_empty() {
-            return Err(Failure::usage(format!(
-                "{what} needs a command, e.g. 'srun -n4'"
-            )));
-        }
-        return Ok(Some(Launcher::Command { argv }));
-    }
-    if args.autoscaling.is_some() {
-        return Ok(Some(Launcher::Local { count: 0 }));
+    if args.autoscale.autoscaling.is_some() {
+        let launcher = autoscale_launcher(cfg)?.unwrap_or(Launcher::Local { count: 0 });
+        return Ok(Some(launcher));
     }
     Ok(None)
 }
 
-/// Autoscaling settings: flags over `autoscale.*`.
-pub fn autoscale(args: &LaunchArgs, cfg: &Config) -> anyhow::Result<Option<Settings>> {
-    let Some(policy) = &args.autoscaling else {
+/// `autoscale.launcher`, when set: the command prefix that starts each autoscaled engine.
+pub fn autoscale_launcher(cfg: &Config) -> anyhow::Result<Option<Launcher>> {
+    let Some(command) = cfg
+        .option(None::<String>, key::AUTOSCALE_LAUNCHER, Layers::Set)?
+        .filter(|c| !c.trim().is_empty())
+    else {
         return Ok(None);
     };
-    let policy = if policy.is_empty() {
-        cfg.value(None::<String>, key::AUTOSCALE_POLICY)?
-    } else {
-        policy.clone()
-    };
-    let policy: Policy = policy.parse().map_err(Failure::usage)?;
-    let period = cfg.value(args.period, key::AUTOSCALE_PERIOD)?;
-    if !(period > 0.0 && period.is_finite()) {
-        return Err(Failure::usage(
-            "--period must be a positive number of seconds",
-        ));
+    let what = format!(
+        "{} ({})",
+        key::AUTOSCALE_LAUNCHER,
+        cfg.source(key::AUTOSCALE_LAUNCHER.name)
+    );
+    command_launcher(&command, &what).map(Some)
+}
+
+/// A launcher command given as one string (`what` names where it came from).
+fn command_launcher(command: &str, what: &str) -> anyhow::Result<Launcher> {
+    let argv = shell_words::split(command).map_err(|e| Failure::usage(format!("{what}: {e}")))?;
+    if argv.is_empty() {
+        return Err(Failure::usage(format!(
+            "{what} needs a command, e.g. 'srun -n4'"
+        )));
     }
+    Ok(Launcher::Command { argv })
+}
+
+/// Autoscaling settings, flags over `autoscale.*`: when `-A` is given, or (`from_config`) when
+/// the configuration alone asks for it (a profile's `[autoscale]`).
+pub fn autoscale(
+    args: &AutoscaleArgs,
+    cfg: &Config,
+    from_config: bool,
+) -> anyhow::Result<Option<Settings>> {
+    let flag = match &args.autoscaling {
+        Some(p) => p.as_str(),
+        None if from_config => "",
+        None => return Ok(None),
+    };
+    // The flag's values are checked by its parser; a configured one is named when wrong.
+    let configured = |k: &crate::config::KeyDef, what: &str| {
+        Failure::usage(format!("{k} ({}): {what}", cfg.source(k.name)))
+    };
+    let policy: Policy = if flag.is_empty() {
+        let name = cfg.value(None::<String>, key::AUTOSCALE_POLICY)?;
+        name.parse().map_err(|_| {
+            configured(
+                key::AUTOSCALE_POLICY,
+                &format!("{name:?} is not a policy: use fixed or dynamic"),
+            )
+        })?
+    } else {
+        flag.parse().map_err(Failure::usage)?
+    };
+    // The flag's parser refuses what no Duration holds; a configured value is checked here.
+    let period = Duration::try_from_secs_f64(cfg.value(args.period, key::AUTOSCALE_PERIOD)?)
+        .ok()
+        .filter(|p| !p.is_zero())
+        .ok_or_else(|| {
+            configured(
+                key::AUTOSCALE_PERIOD,
+                "must be a positive number of seconds",
+            )
+        })?;
     let settings = Settings {
         policy,
         factor: cfg.value(args.factor, key::AUTOSCALE_FACTOR)?,
-        period: Duration::from_secs_f64(period),
+        period,
         init: cfg.value(args.init_size, key::AUTOSCALE_SIZE_INIT)?,
         min: cfg.value(args.min_size, key::AUTOSCALE_SIZE_MIN)?,
         max: cfg.value(args.max_size, key::AUTOSCALE_SIZE_MAX)?,
     };
-    if settings.factor <= 0.0 {
-        return Err(Failure::usage("--factor must be above 0"));
+    if !(settings.factor > 0.0 && settings.factor.is_finite()) {
+        return Err(match args.factor {
+            Some(_) => Failure::usage("--factor must be above 0"),
+            None => configured(key::AUTOSCALE_FACTOR, "must be a number above 0"),
+        });
     }
     if settings.min > settings.max && policy == Policy::Dynamic {
-        return Err(Failure::usage("--min-size is above --max-size"));
+        return Err(Failure::usage(format!(
+            "the autoscaling minimum size {} is above the maximum {} (--min-size/--max-size, \
+             else {}/{})",
+            settings.min,
+            settings.max,
+            key::AUTOSCALE_SIZE_MIN,
+            key::AUTOSCALE_SIZE_MAX
+        )));
     }
     Ok(Some(settings))
 }

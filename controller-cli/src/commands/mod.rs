@@ -18,6 +18,7 @@ pub mod server;
 mod setup;
 pub mod start;
 mod start_daemon;
+mod start_resize;
 pub mod status;
 pub mod stop;
 mod store_args;

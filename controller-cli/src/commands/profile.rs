@@ -25,6 +25,8 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<Status> {
                 slots: c.slots,
                 bind: c.bind,
                 hosts,
+                autoscale: c.autoscale,
+                max_size: c.max_size,
             };
             let profile = Profile::create(&site, &c.name, &options)?;
             writeln!(out, "{}", profile.dir.display())?;
@@ -59,6 +61,11 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<Status> {
                 Config::load_with(Context::from_process().with_profile(profile.config_file()))
                     .map_err(Failure::from)?;
             let launcher = launcher::from_config(&cfg, &profile, None)?;
+            let autoscale = super::cluster_launch::autoscale(
+                &Default::default(),
+                &cfg,
+                launcher::autoscaled(&profile),
+            )?;
             let slots = cfg.value(None::<u32>, key::ENGINES_SLOTS)?;
             let bind = cfg
                 .option(None::<String>, key::SERVER_BIND, Layers::All)?
@@ -67,6 +74,18 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<Status> {
             writeln!(out, "folder    {}", profile.dir.display())?;
             writeln!(out, "state     {}", state_word(&profile))?;
             writeln!(out, "launcher  {}", describe(&launcher))?;
+            if let Some(a) = &autoscale {
+                writeln!(
+                    out,
+                    "autoscale {}, {} engines at the start, {} to {}, a look every {}s (factor {})",
+                    a.policy.name(),
+                    a.init,
+                    a.min,
+                    a.max,
+                    a.period.as_secs_f64(),
+                    a.factor
+                )?;
+            }
             writeln!(out, "slots     {slots} per engine")?;
             writeln!(out, "bind      {bind}")?;
             if let Ok(nodes) = nodefile::read(&profile.nodefile()) {

@@ -2,6 +2,9 @@
 //! launcher starts; `--daemonize` runs it in the background and returns once the engines have
 //! registered. It writes `security/hs-engine.json` and `security/hs-client.json` (mode 0600)
 //! for engines and clients joining by hand, and `security/cluster.json` for `hs stop`/`hs status`.
+//! A profile whose config.toml has `[autoscale]` starts `size.init` engines and scales them as
+//! `hs cluster -A` does; `--add K` and `--remove K` (`start_resize.rs`) change a running profile's
+//! engines.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +12,7 @@ use std::time::{Duration, Instant};
 use hs_broker::{ControllerBuilder, RunControl};
 use hs_engine::protocol::generate_key;
 
+use super::cluster_launch;
 use super::common::signalwait;
 use super::controller;
 use super::listen::{bind_address, choose_port, dial_address, tcp_binds};
@@ -17,7 +21,8 @@ use crate::cli::{StartArgs, StoreArgs};
 use crate::config::{Config, KeyDef, Layers, key};
 use crate::connection::{self, ConnectionInfo};
 use crate::exit::{Failure, Status};
-use crate::launch::{EngineArgs, LaunchSpec, Supervisor, SupervisorConfig};
+use crate::launch::autoscale::{Policy, Settings};
+use crate::launch::{EngineArgs, LaunchSpec, Launcher, Supervisor, SupervisorConfig};
 use crate::profile::state::{self, ClusterState};
 use crate::profile::{Profile, launcher};
 use crate::report::{FailureLog, Report};
@@ -25,6 +30,13 @@ use crate::site::Site;
 
 pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
     let profile = Profile::find(&Site::from_env(), &args.profile)?;
+    let wait = Duration::from_secs_f64(args.startup_timeout);
+    if let Some(count) = args.add {
+        return super::start_resize::add(&profile, count, wait);
+    }
+    if let Some(count) = args.remove {
+        return super::start_resize::remove(&profile, count, wait);
+    }
     if let Some(running) = state::read(&profile.state_file()).filter(ClusterState::running) {
         return Err(Failure {
             status: Status::AlreadyRunning,
@@ -39,8 +51,8 @@ pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.daemonize {
         // Mistakes in the profile are reported here, with their own exit status, rather than
         // from the background process.
-        let launcher = launcher::from_config(cfg, &profile, args.engines)?;
-        engine_args(cfg, launcher.name())?;
+        let plan = launch_plan(&args, cfg, &profile)?;
+        engine_args(cfg, plan.launcher.name())?;
         return super::start_daemon::run(&args, &profile);
     }
     serve(&args, &profile, cfg)
@@ -49,9 +61,26 @@ pub fn run(args: StartArgs, cfg: &Config) -> anyhow::Result<Status> {
 /// Run the controller and the engines' launcher here until `hs stop` or an interrupt.
 fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<Status> {
     let started = Instant::now();
-    let launcher = launcher::from_config(cfg, profile, args.engines)?;
+    let LaunchPlan {
+        launcher,
+        one,
+        autoscale,
+    } = launch_plan(args, cfg, profile)?;
     // Checked before anything is bound or written, so a bad key leaves nothing behind.
     let engine = engine_args(cfg, launcher.name())?;
+    if autoscale
+        .as_ref()
+        .is_some_and(|a| a.policy == Policy::Dynamic)
+        && engine.idle_timeout.is_none()
+    {
+        tracing::warn!(
+            "profile {}: autoscaled engines never leave with {} = 0, so the cluster only grows; \
+             set it in {}",
+            profile.name,
+            key::ENGINES_TIMEOUT,
+            profile.config_file().display()
+        );
+    }
     let bind = cfg.value(None::<String>, key::SERVER_BIND)?;
     let (address, loopback) = bind_address(&bind)?;
     let port = choose_port(
@@ -84,6 +113,9 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     let mut bcfg = setup::broker_config(key.clone(), binds, &args.heartbeat, signalwait, cfg)?;
     bcfg.forever = true;
     bcfg.bundlesize = setup::bundlesize(None, cfg)?;
+    if autoscale.is_some() {
+        bcfg.prefetch = Some(crate::launch::autoscale::PREFETCH);
+    }
     controller::configure(&mut bcfg, &store_args, &location, cfg)?;
     let grace = bcfg.abort_grace;
     let controls = Controls {
@@ -113,7 +145,10 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
     };
     connection::write(&profile.client_file(), &client_info)?;
     let mut cluster = ClusterState::of_this_process(info.controller_id, launcher.name());
-    cluster.expected_engines = launcher.expected_engines();
+    cluster.expected_engines = match &autoscale {
+        Some(a) => Some(u64::from(a.init)),
+        None => launcher.expected_engines(),
+    };
     state::write(&profile.state_file(), &cluster)?;
     if !loopback || !launcher.reaches_other_hosts() {
         tracing::info!(
@@ -140,10 +175,12 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
                 engine,
                 info,
                 key_dir: profile.security_dir(),
+                one: Some(one),
             },
-            autoscale: None,
+            autoscale,
             end_with_engines: false,
             stop_grace: grace,
+            control: Some(profile.control_socket()),
         },
         controls.broker.clone(),
     )?;
@@ -164,6 +201,40 @@ fn serve(args: &StartArgs, profile: &Profile, cfg: &Config) -> anyhow::Result<St
         Some(error) => Err(Failure::runtime(error)),
         None => Ok(Status::Ok),
     }
+}
+
+/// How the profile's engines start.
+struct LaunchPlan {
+    /// The profile's launcher (`engines.*`, the nodefile; `-n` over `engines.count`).
+    launcher: Launcher,
+    /// How one more engine starts: each autoscaled engine, and each of `--add`.
+    one: Launcher,
+    /// `[autoscale]` of the profile's config.toml, or `-A`: then `size.init` engines start (`-n`
+    /// over it), one at a time, instead of the launcher's.
+    autoscale: Option<Settings>,
+}
+
+fn launch_plan(args: &StartArgs, cfg: &Config, profile: &Profile) -> anyhow::Result<LaunchPlan> {
+    let mut autoscale =
+        cluster_launch::autoscale(&args.autoscale, cfg, launcher::autoscaled(profile))?;
+    if let Some(a) = autoscale.as_mut()
+        && args.autoscale.init_size.is_none()
+        && let Some(n) = args.engines
+    {
+        a.init = n;
+    }
+    let launcher = launcher::from_config(cfg, profile, args.engines)?;
+    // Autoscaled engines start through `autoscale.launcher` when set, as `hs cluster -A`'s do;
+    // otherwise as the profile's launcher starts one engine (srun with one task).
+    let one = match cluster_launch::autoscale_launcher(cfg)? {
+        Some(command) if autoscale.is_some() => command,
+        _ => launcher::from_config(cfg, profile, Some(1))?,
+    };
+    Ok(LaunchPlan {
+        launcher,
+        one,
+        autoscale,
+    })
 }
 
 /// The engine command line from the profile's keys: `engines.*`, and the task settings the

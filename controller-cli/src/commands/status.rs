@@ -1,13 +1,17 @@
 //! `hs status`: a running controller's engines, task counts, recent rate and failures, once (as
 //! text, or JSON with `--json`); `--watch` is `hs top`. The controller is a profile's
-//! (`--profile`), the one a connection file names (`--file`), or the one at `-H`/`-p`.
+//! (`--profile`), the one a connection file names (`--file`), or the one at `-H`/`-p`. For a
+//! profile, its launcher adds what it runs and, autoscaled, its policy and target size.
 
 use std::io::Write;
 
 use crate::cli::{StatusArgs, TopArgs};
 use crate::config::Config;
 use crate::exit::Status;
+use crate::launch::control::{self, LaunchStatus, Reply, Request};
 use crate::live::{self, Dialed, Snapshot, format_duration};
+use crate::profile::Profile;
+use crate::site::Site;
 
 pub fn run(args: StatusArgs, cfg: &Config) -> anyhow::Result<Status> {
     if args.watch {
@@ -23,15 +27,37 @@ pub fn run(args: StatusArgs, cfg: &Config) -> anyhow::Result<Status> {
         return print_json(&dialed);
     }
     let snapshot = ask(&dialed)?;
-    print_text(&snapshot)?;
+    print_text(&snapshot, launch_status(&dialed).as_ref())?;
     Ok(Status::Ok)
 }
 
 /// The snapshot as one line of JSON (`hs status --json`, `hs top --json`).
 pub fn print_json(dialed: &Dialed) -> anyhow::Result<Status> {
     let snapshot = ask(dialed)?;
-    writeln!(std::io::stdout().lock(), "{}", snapshot.to_json())?;
+    let mut json = snapshot.to_json();
+    if let (Some(launch), Some(map)) = (launch_status(dialed), json.as_object_mut()) {
+        map.insert("launch".into(), serde_json::to_value(launch)?);
+    }
+    writeln!(std::io::stdout().lock(), "{json}")?;
     Ok(Status::Ok)
+}
+
+/// What a profile's launcher says it runs; `None` for a controller that is no profile's, or a
+/// launcher that does not answer (an older hs).
+fn launch_status(dialed: &Dialed) -> Option<LaunchStatus> {
+    let run = dialed.profile.as_ref()?;
+    let profile = Profile::find(&Site::from_env(), &run.name).ok()?;
+    match control::ask(&profile.control_socket(), &Request::Status) {
+        Ok(Reply::Status(status)) => Some(status),
+        Ok(other) => {
+            tracing::debug!("the launcher's status: unexpected reply {other:?}");
+            None
+        }
+        Err(e) => {
+            tracing::debug!("the launcher does not answer: {e}");
+            None
+        }
+    }
 }
 
 fn ask(dialed: &Dialed) -> anyhow::Result<Snapshot> {
@@ -39,7 +65,7 @@ fn ask(dialed: &Dialed) -> anyhow::Result<Snapshot> {
     Ok(Snapshot::new(reply, dialed))
 }
 
-fn print_text(s: &Snapshot) -> anyhow::Result<()> {
+fn print_text(s: &Snapshot, launch: Option<&LaunchStatus>) -> anyhow::Result<()> {
     let r = &s.reply;
     let mut out = std::io::stdout().lock();
     match &s.profile {
@@ -69,6 +95,28 @@ fn print_text(s: &Snapshot) -> anyhow::Result<()> {
         r.slot_total(),
         r.busy_total()
     )?;
+    if let Some(l) = launch {
+        writeln!(
+            out,
+            "launcher: {} processes running, {} launched",
+            l.running, l.launched
+        )?;
+        if let Some(a) = &l.autoscale {
+            writeln!(
+                out,
+                "autoscale: {}, {} engines now, target {} (init {}, min {}, max {}, factor {}, \
+                 every {}s)",
+                a.policy,
+                r.engine_total(),
+                a.target,
+                a.init,
+                a.min,
+                a.max,
+                a.factor,
+                a.period
+            )?;
+        }
+    }
     if !r.engines.is_empty() {
         writeln!(
             out,

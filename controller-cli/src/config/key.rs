@@ -213,13 +213,14 @@ keys! {
         "ssh: send `HYPERSHELL_*` variables along");
 
     AUTOSCALE_POLICY = K::new("autoscale.policy", Str, S("fixed"),
-        "`fixed` or `dynamic` (`cluster -A` without a policy)");
+        "`fixed` or `dynamic` (`cluster -A` without a policy; a profile with `[autoscale]`)");
     AUTOSCALE_FACTOR = K::new("autoscale.factor", Number, I(1), "scaling factor (`--factor`)");
     AUTOSCALE_PERIOD = K::new("autoscale.period", Number, I(60),
         "seconds between scaling checks (`--period`)");
     AUTOSCALE_LAUNCHER = K::new("autoscale.launcher", Str, S(""),
         "command prefix that starts each autoscaled engine of `hs cluster -A` (when \
-         `--launcher` is not given; empty: a local process)");
+         `--launcher` is not given; empty: a local process) or of an autoscaled profile (empty: \
+         its engines.launcher)");
     AUTOSCALE_SIZE_INIT = K::new("autoscale.size.init", Int, I(1),
         "engines at start (`--init-size`)");
     AUTOSCALE_SIZE_MIN = K::new("autoscale.size.min", Int, I(0),

@@ -18,6 +18,19 @@ pub enum Policy {
     Dynamic,
 }
 
+/// Tasks an autoscaled engine may hold beyond its slots: none. An engine the autoscaler adds can
+/// only help with tasks still queued at the controller, so engines hold no more than they run.
+pub const PREFETCH: u32 = 0;
+
+impl Policy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Fixed => "fixed",
+            Policy::Dynamic => "dynamic",
+        }
+    }
+}
+
 impl std::str::FromStr for Policy {
     type Err = String;
     fn from_str(s: &str) -> Result<Policy, String> {
@@ -55,11 +68,14 @@ pub struct Observation {
 pub struct Scaler {
     settings: Settings,
     last: Option<(Instant, Observation)>,
+    /// The size decided at the last look (the initial size before the first).
+    target: u32,
 }
 
 impl Scaler {
     pub fn new(settings: Settings) -> Scaler {
         Scaler {
+            target: settings.init,
             settings,
             last: None,
         }
@@ -67,6 +83,22 @@ impl Scaler {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The size it aims for: the engines running at its last look, plus the one it then added.
+    pub fn target(&self) -> u32 {
+        self.target
+    }
+
+    /// Engines added by hand (`hs start --add`) count toward the size it aims for until its
+    /// next look.
+    pub fn added_by_hand(&mut self, count: u32) {
+        self.target = self.target.saturating_add(count);
+    }
+
+    /// Engines asked to leave by hand (`hs start --remove`), likewise.
+    pub fn removed_by_hand(&mut self, count: u32) {
+        self.target = self.target.saturating_sub(count);
     }
 
     /// Task pressure between the last observation and this one; `None` when unknown.
@@ -90,14 +122,16 @@ impl Scaler {
         self.last = Some((now, obs));
         let s = &self.settings;
         let idle_with_work = running == 0 && obs.remaining > 0;
-        match s.policy {
+        let add = match s.policy {
             Policy::Fixed => running < s.min || idle_with_work,
             Policy::Dynamic => {
                 running < s.min
                     || (running < s.max && pressure.is_some_and(|p| p > 1.0))
                     || (pressure.is_none() && idle_with_work)
             }
-        }
+        };
+        self.target = running + u32::from(add);
+        add
     }
 }
 
@@ -139,6 +173,32 @@ mod tests {
         // No work: nothing to add.
         let mut s = Scaler::new(settings(Policy::Dynamic));
         assert!(!s.should_add(t0, obs(0, 0, 0), 0));
+    }
+
+    #[test]
+    fn the_target_is_the_initial_size_then_what_each_look_decided() {
+        let mut s = Scaler::new(Settings {
+            init: 2,
+            ..settings(Policy::Dynamic)
+        });
+        assert_eq!(s.target(), 2);
+        let t0 = Instant::now();
+        let obs = |remaining, finished| Observation {
+            remaining,
+            finished,
+            busy: 1,
+        };
+        s.should_add(t0, obs(30, 0), 1);
+        assert_eq!(s.target(), 1, "pressure unknown with an engine running");
+        assert!(s.should_add(t0 + Duration::from_secs(1), obs(29, 1), 1));
+        assert_eq!(s.target(), 2);
+        s.added_by_hand(2);
+        assert_eq!(s.target(), 4);
+        s.removed_by_hand(5);
+        assert_eq!(s.target(), 0);
+        s.added_by_hand(4);
+        assert!(!s.should_add(t0 + Duration::from_secs(2), obs(0, 30), 3));
+        assert_eq!(s.target(), 3);
     }
 
     #[test]

@@ -19,6 +19,8 @@ struct Member {
     stdin: Option<ChildStdin>,
     last_line: Arc<Mutex<Option<String>>>,
     started: Instant,
+    /// Asked to leave ([`Fleet::retire`]) and not ended yet.
+    retiring: bool,
 }
 
 /// A launched process that ended.
@@ -99,6 +101,7 @@ impl Fleet {
             stdin,
             last_line,
             started: Instant::now(),
+            retiring: false,
         });
         Ok(())
     }
@@ -106,6 +109,11 @@ impl Fleet {
     /// Processes still running.
     pub fn running(&self) -> usize {
         self.members.len()
+    }
+
+    /// Processes still running that were launched with this label (an ssh host).
+    pub fn running_labelled(&self, label: &str) -> usize {
+        self.members.iter().filter(|m| m.label == label).count()
     }
 
     /// Processes launched so far, ended or not.
@@ -131,6 +139,31 @@ impl Fleet {
             }
         }
         exited
+    }
+
+    /// Ask the `count` most recently launched processes that run and were not asked yet to
+    /// leave, with SIGUSR1 to the process itself: an engine drains (takes no new task, hands
+    /// back those not started, finishes those running, exits); mpirun and srun pass the signal
+    /// to their engines; an ssh client ends, and its remote engine, seeing its stdin end, stops
+    /// and hands its tasks back. They count as running until they have ended. Returns how many
+    /// were asked.
+    pub fn retire(&mut self, count: usize) -> usize {
+        let mut newest: Vec<&mut Member> =
+            self.members.iter_mut().filter(|m| !m.retiring).collect();
+        newest.sort_by_key(|m| std::cmp::Reverse(m.started));
+        let mut asked = 0;
+        for m in newest.into_iter().take(count) {
+            if let Ok(pid) = libc::pid_t::try_from(m.child.id()) {
+                // SAFETY: kill only sends a signal to our own child, which is not reaped yet.
+                unsafe {
+                    libc::kill(pid, libc::SIGUSR1);
+                }
+            }
+            m.retiring = true;
+            tracing::info!("asked {} (pid {}) to leave", m.label, m.child.id());
+            asked += 1;
+        }
+        asked
     }
 
     /// Stop everything: close stdins (engines started with `--file -` stop by themselves and
@@ -243,6 +276,35 @@ mod tests {
         assert_eq!(exited[0].status.code(), Some(3));
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(exited[0].describe_status(), "exit status 3");
+    }
+
+    #[test]
+    fn retire_asks_the_newest_first_and_each_only_once() {
+        let mut fleet = Fleet::new();
+        // Each says which process it was when asked to leave (SIGUSR1), then ends.
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["first", "second", "third"] {
+            let mark = dir.path().join(name);
+            let script = format!(
+                "trap 'touch {}; exit 0' USR1; while :; do sleep 0.05; done",
+                mark.display()
+            );
+            fleet.spawn(name.into(), &sh(&script), &[], None).unwrap();
+            // Distinct start times, and the trap set before any signal comes.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(fleet.retire(2), 2);
+        let asked = |name: &str| dir.path().join(name).exists();
+        let until = Instant::now() + Duration::from_secs(5);
+        while !(asked("second") && asked("third")) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(asked("second") && asked("third") && !asked("first"));
+        assert_eq!(fleet.retire(5), 1, "only the first was not asked yet");
+        assert_eq!(fleet.retire(1), 0);
+        let exited = fleet.wait_all(Duration::from_secs(5));
+        assert_eq!(exited.len(), 3);
+        assert!(asked("first"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `hs cluster --ssh/--mpi/--launcher/--autoscaling` and by `hs start --profile`.
 
 pub mod autoscale;
+pub mod control;
 mod engine_args;
 mod fleet;
 pub mod hostlist;
@@ -82,6 +83,9 @@ pub struct LaunchSpec {
     /// commands like srun (the site's or the profile's `security/`): engines those start get
     /// the key in a 0600 file there, since only the first rank would see a pipe.
     pub key_dir: PathBuf,
+    /// How one more engine starts (autoscaling, `hs start --add`) when not as `launcher` would:
+    /// a profile's slurm launcher asks srun for one task, `autoscale.launcher` replaces it.
+    pub one: Option<Launcher>,
 }
 
 impl LaunchSpec {
@@ -109,15 +113,7 @@ impl LaunchSpec {
                 count,
                 hostfile,
                 args,
-            } => {
-                let mut argv = vec!["mpirun".to_string()];
-                argv.extend(args.iter().cloned());
-                argv.extend(["-np".into(), count.to_string()]);
-                if let Some(h) = hostfile {
-                    argv.extend(["--hostfile".into(), h.display().to_string()]);
-                }
-                self.launch_with_key(fleet, "mpirun".into(), argv)?;
-            }
+            } => self.launch_mpi(fleet, *count, hostfile.as_deref(), args)?,
             Launcher::Command { argv } => {
                 self.launch_with_key(fleet, argv.join(" "), argv.clone())?;
             }
@@ -125,16 +121,44 @@ impl LaunchSpec {
         Ok(())
     }
 
-    /// Start one more engine (autoscaling): a local process, or one run of the command.
+    /// Start one more engine (autoscaling, `hs start --add`): a local process, an ssh session
+    /// to the host with the fewest running, an `mpirun -np 1`, or one run of the command.
     pub fn launch_one(&self, fleet: &mut Fleet) -> anyhow::Result<()> {
-        match &self.launcher {
+        match self.one.as_ref().unwrap_or(&self.launcher) {
             Launcher::Local { .. } => self.launch_local(fleet),
+            Launcher::Ssh {
+                hosts,
+                args,
+                forward_env,
+                ..
+            } => {
+                // Ssh members are labelled with their host.
+                let host = least_busy(hosts, |h| fleet.running_labelled(h))
+                    .ok_or_else(|| anyhow::anyhow!("the ssh launcher has no hosts"))?;
+                self.launch_ssh(fleet, host, args, *forward_env)
+            }
+            Launcher::Mpi { hostfile, args, .. } => {
+                self.launch_mpi(fleet, 1, hostfile.as_deref(), args)
+            }
             Launcher::Command { argv } => self.launch_with_key(fleet, argv.join(" "), argv.clone()),
-            other => anyhow::bail!(
-                "the {} launcher cannot add engines one at a time",
-                other.name()
-            ),
         }
+    }
+
+    /// `mpirun [args] -np COUNT [--hostfile FILE] hs client …`.
+    fn launch_mpi(
+        &self,
+        fleet: &mut Fleet,
+        count: u32,
+        hostfile: Option<&std::path::Path>,
+        args: &[String],
+    ) -> anyhow::Result<()> {
+        let mut argv = vec!["mpirun".to_string()];
+        argv.extend(args.iter().cloned());
+        argv.extend(["-np".into(), count.to_string()]);
+        if let Some(h) = hostfile {
+            argv.extend(["--hostfile".into(), h.display().to_string()]);
+        }
+        self.launch_with_key(fleet, "mpirun".into(), argv)
     }
 
     fn stdin_line(&self) -> String {
@@ -202,5 +226,33 @@ impl LaunchSpec {
     /// Remove the key file once no more engines will be launched (nothing if none was needed).
     pub fn remove_key_file(&self) {
         let _ = std::fs::remove_file(self.key_file());
+    }
+}
+
+/// The host running the fewest of our processes; ties go to the first in the list (the
+/// nodefile's order), so added engines spread evenly.
+fn least_busy(hosts: &[String], running: impl Fn(&str) -> usize) -> Option<&str> {
+    hosts.iter().map(String::as_str).min_by_key(|h| running(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_more_ssh_engine_goes_to_the_host_running_fewest_first_in_order() {
+        let hosts: Vec<String> = ["h1", "h2", "h3"].map(String::from).to_vec();
+        let counts = |h1, h2, h3| {
+            move |h: &str| {
+                [("h1", h1), ("h2", h2), ("h3", h3)]
+                    .iter()
+                    .find(|(name, _)| *name == h)
+                    .map_or(0, |(_, n)| *n)
+            }
+        };
+        assert_eq!(least_busy(&hosts, counts(1, 1, 1)), Some("h1"));
+        assert_eq!(least_busy(&hosts, counts(2, 1, 1)), Some("h2"));
+        assert_eq!(least_busy(&hosts, counts(2, 2, 0)), Some("h3"));
+        assert_eq!(least_busy(&[], counts(0, 0, 0)), None);
     }
 }

@@ -1,11 +1,13 @@
 //! The launch supervisor: a thread beside the broker that starts the engines, watches the
-//! processes it started, scales them when asked, and stops them all when the controller ends.
+//! processes it started, scales them (by its autoscaler, or when asked through its control
+//! socket), and stops them all when the controller ends.
 //!
 //! It learns about engines the way any client would, by asking the controller for its status
 //! over the client socket (with the library client, `hs_broker::client`). A launch that fails before any engine ever registered (ssh cannot
 //! reach a host, `srun` refuses the job, a wrong program path) ends the controller with the
 //! launcher's own last words instead of leaving it waiting forever.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use hs_broker::RunControl;
 
 use super::autoscale::{Observation, Scaler, Settings};
+use super::control::{ControlSocket, LaunchStatus, Reply, Request, ScaleStatus};
 use super::{Exited, Fleet, LaunchSpec};
 use crate::connection;
 
@@ -31,6 +34,9 @@ pub struct SupervisorConfig {
     pub end_with_engines: bool,
     /// Time engines get to stop their tasks and hand them back before they are killed.
     pub stop_grace: Duration,
+    /// Where to listen for requests to add or remove engines and for its status (a profile's
+    /// `security/launcher.sock`).
+    pub control: Option<PathBuf>,
 }
 
 /// What went wrong, if anything, and the processes that ended.
@@ -103,6 +109,17 @@ fn supervise(
             None
         }
     };
+    let control = cfg.control.as_deref().and_then(|path| {
+        ControlSocket::bind(path)
+            .inspect_err(|e| {
+                tracing::warn!(
+                    "engines cannot be added or removed while the cluster runs: cannot listen at \
+                     {}: {e}",
+                    path.display()
+                )
+            })
+            .ok()
+    });
     let mut registered_ever = false;
     let mut next_scale = Instant::now();
     let mut next_status = Instant::now();
@@ -112,6 +129,10 @@ fn supervise(
         for e in fleet.reap() {
             log_exit(&e);
             report.exited.push(e);
+        }
+        if let Some(socket) = &control {
+            let stopping = broker.scheduling_stopped() || stop.load(Ordering::SeqCst);
+            socket.serve(|r| answer(r, &cfg.spec, &mut fleet, scaler.as_mut(), stopping));
         }
         // Once the controller winds down nothing below is decided, and a request it ends
         // before answering would hold this thread, and with it the end of `hs stop`, for the
@@ -181,6 +202,72 @@ fn supervise(
     }
     cfg.spec.remove_key_file();
     report
+}
+
+/// A request on the control socket: engines to add or to retire, or what the launcher runs.
+fn answer(
+    request: Request,
+    spec: &LaunchSpec,
+    fleet: &mut Fleet,
+    scaler: Option<&mut Scaler>,
+    stopping: bool,
+) -> Reply {
+    match request {
+        Request::Status => Reply::Status(LaunchStatus {
+            launcher: spec.launcher.name().to_string(),
+            running: fleet.running() as u64,
+            launched: fleet.launched(),
+            autoscale: scaler.map(|s| {
+                let set = s.settings();
+                ScaleStatus {
+                    policy: set.policy.name().to_string(),
+                    factor: set.factor,
+                    period: set.period.as_secs_f64(),
+                    init: set.init,
+                    min: set.min,
+                    max: set.max,
+                    target: s.target(),
+                }
+            }),
+        }),
+        Request::Add { .. } | Request::Remove { .. } if stopping => Reply::Error {
+            message: "the cluster is stopping".into(),
+        },
+        Request::Add { count: 0 } | Request::Remove { count: 0 } => Reply::Error {
+            message: "no engines to add or remove: ask for 1 or more".into(),
+        },
+        Request::Remove { count } => {
+            let asked = fleet.retire(count as usize) as u32;
+            if asked == 0 {
+                return Reply::Error {
+                    message: "none of the engines the launcher started runs (or all are \
+                              leaving already)"
+                        .into(),
+                };
+            }
+            if let Some(s) = scaler {
+                s.removed_by_hand(asked);
+            }
+            Reply::Removed { count: asked }
+        }
+        Request::Add { count } => {
+            for started in 0..count {
+                if let Err(e) = spec.launch_one(fleet) {
+                    return Reply::Error {
+                        message: format!("started {started} of {count} engines: {e:#}"),
+                    };
+                }
+            }
+            if let Some(s) = scaler {
+                s.added_by_hand(count);
+            }
+            tracing::info!(
+                "started {count} more engines on request ({} launched processes run)",
+                fleet.running()
+            );
+            Reply::Added { count }
+        }
+    }
 }
 
 fn log_exit(e: &Exited) {

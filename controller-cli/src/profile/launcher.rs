@@ -78,6 +78,17 @@ pub fn from_config(
     })
 }
 
+/// Whether the profile's own config.toml has an `[autoscale]` section: a profile autoscales
+/// when its file says so (or `hs start -A`), not because a user's file or a variable sets the
+/// default policy of `hs cluster -A`. (A file that does not parse was already reported when the
+/// configuration was loaded.)
+pub fn autoscaled(profile: &Profile) -> bool {
+    std::fs::read_to_string(profile.config_file())
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key("autoscale"))
+}
+
 /// Whether srun words already say how many tasks to start: `-n N`, `-nN`, `--ntasks=N`,
 /// `--ntasks N`.
 fn names_task_count(words: &[String]) -> bool {
@@ -92,6 +103,25 @@ fn names_task_count(words: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_autoscale_section_of_the_profiles_own_file_turns_autoscaling_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile {
+            name: "p".into(),
+            dir: dir.path().to_path_buf(),
+        };
+        let with = |text: &str| {
+            std::fs::write(profile.config_file(), text).unwrap();
+            autoscaled(&profile)
+        };
+        assert!(!with(
+            "[engines]\ncount = 2\n# [autoscale]\n# policy = \"dynamic\"\n"
+        ));
+        assert!(with("[engines]\ncount = 2\n[autoscale]\nsize.max = 3\n"));
+        assert!(with("autoscale.policy = \"fixed\"\n"));
+        assert!(!with("[autoscale\n"), "not TOML");
+    }
 
     #[test]
     fn a_task_count_in_any_srun_spelling_is_kept() {

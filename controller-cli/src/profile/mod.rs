@@ -136,10 +136,22 @@ impl Profile {
         self.security_dir().join("cluster.json")
     }
 
-    /// Remove what a running cluster writes (connection files and state): at its end, or when
-    /// it died without doing so itself.
+    /// Where the running cluster's launcher takes requests to add engines
+    /// ([`crate::launch::control`]).
+    pub fn control_socket(&self) -> PathBuf {
+        self.security_dir().join("launcher.sock")
+    }
+
+    /// Remove what a running cluster writes (connection files, state, the launcher's socket):
+    /// at its end, or when it died without doing so itself.
     pub fn remove_runtime_files(&self) {
-        for path in [self.state_file(), self.engine_file(), self.client_file()] {
+        let files = [
+            self.state_file(),
+            self.engine_file(),
+            self.client_file(),
+            self.control_socket(),
+        ];
+        for path in files {
             let _ = std::fs::remove_file(path);
         }
     }

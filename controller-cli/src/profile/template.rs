@@ -20,7 +20,15 @@ pub struct CreateOptions {
     pub bind: Option<String>,
     /// Hosts for the nodefile (an expanded host list).
     pub hosts: Vec<String>,
+    /// An autoscaling policy: writes `[autoscale]` (else it is written commented out).
+    pub autoscale: Option<String>,
+    /// `autoscale.size.max`.
+    pub max_size: Option<u32>,
 }
+
+/// Idle seconds after which a new dynamically autoscaled profile's engines leave: without it
+/// such a cluster only grows.
+const AUTOSCALED_TIMEOUT: u32 = 60;
 
 pub fn config(profile: &Profile, o: &CreateOptions) -> String {
     let shown = |k: &crate::config::KeyDef| k.default.shown();
@@ -69,7 +77,7 @@ timeout = {timeout}
 [database]
 # Tasks of this profile, kept between starts. Or url = "postgres://user@host/db".
 file = "{db}"
-"#,
+{autoscale}"#,
         name = profile.name,
         count = o.engines.unwrap_or(CREATE_ENGINES),
         slots = o
@@ -77,8 +85,47 @@ file = "{db}"
             .map_or_else(|| shown(key::ENGINES_SLOTS), |n| n.to_string()),
         per_host = shown(key::ENGINES_PER_HOST),
         delay_start = shown(key::ENGINES_DELAY_START),
-        timeout = shown(key::ENGINES_TIMEOUT),
+        timeout = match o.autoscale.as_deref() {
+            Some("dynamic") => AUTOSCALED_TIMEOUT.to_string(),
+            _ => shown(key::ENGINES_TIMEOUT),
+        },
         db = profile.dir.join("main.db").display(),
+        autoscale = autoscale(o),
+    )
+}
+
+/// The `[autoscale]` section: active with a policy, else commented out. Either way each key is
+/// explained, with HyperShell's defaults.
+fn autoscale(o: &CreateOptions) -> String {
+    let shown = |k: &crate::config::KeyDef| k.default.shown();
+    // Commented out unless a policy was given.
+    let on = if o.autoscale.is_some() { "" } else { "# " };
+    let policy = o.autoscale.clone().unwrap_or_else(|| "dynamic".to_string());
+    let max = o
+        .max_size
+        .map_or_else(|| shown(key::AUTOSCALE_SIZE_MAX), |n| n.to_string());
+    format!(
+        r#"
+# Autoscaling: with this section `hs start` starts size.init engines (not engines.count), then
+# adds one at a time with the launcher as the work needs them; engines leave after
+# engines.timeout idle seconds (0 = never, so set it). `hs start -n N` sets the initial size.
+# policy "fixed": keep size.min engines, and start one when none runs and work waits;
+# "dynamic": also add one while the work left would take more than factor x the average task
+# duration, up to size.max. One decision every period seconds.
+{on}[autoscale]
+{on}policy = "{policy}"
+{on}factor = {factor}
+{on}period = {period}
+{on}size.init = {init}
+{on}size.min = {min}
+{on}size.max = {max}
+# The command prefix that starts each autoscaled engine (default: the engines.launcher).
+# launcher = "srun --ntasks=1"
+"#,
+        factor = shown(key::AUTOSCALE_FACTOR),
+        period = shown(key::AUTOSCALE_PERIOD),
+        init = shown(key::AUTOSCALE_SIZE_INIT),
+        min = shown(key::AUTOSCALE_SIZE_MIN),
     )
 }
 
