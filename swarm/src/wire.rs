@@ -111,6 +111,7 @@ impl Peer {
                 outpath: None,
                 errpath: None,
                 error: None,
+                usage: None,
             })
             .collect();
         self.seal(&Results { results })
