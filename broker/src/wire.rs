@@ -34,14 +34,15 @@ pub fn to_task(r: TaskRecord) -> Arc<Task> {
 }
 
 /// What the store records for a finished task; `engine` is `None` when it never reached one.
-/// Output paths are the controller's (see `outputs.rs`); the second value counts the engine's
-/// that were refused.
+/// Output and samples paths are the controller's (see `outputs.rs`); the second value counts
+/// the engine's that were refused.
 pub fn to_completion(
     task: &Task,
     result: &TaskResult,
     engine: Option<(Uuid, &str)>,
 ) -> (Completion, usize) {
-    let (outpath, errpath, refused) = crate::outputs::checked(task, result);
+    let paths = crate::outputs::checked(task, result);
+    let usage = result.usage.as_ref();
     let completion = Completion {
         id: result.id,
         client_id: engine.map(|(id, _)| id),
@@ -51,10 +52,13 @@ pub fn to_completion(
         completion_time: result.completion_time,
         exit_status: result.exit_status,
         signal: result.signal,
-        outpath,
-        errpath,
+        outpath: paths.outpath,
+        errpath: paths.errpath,
+        cores_max: usage.map(|u| u.cores_max),
+        memory_max: usage.map(|u| u.memory_max as f64),
+        csvpath: paths.csvpath,
     };
-    (completion, refused)
+    (completion, paths.refused)
 }
 
 /// The row for a task a client described (`submit {tasks}`).
