@@ -420,6 +420,37 @@ mod tests {
         assert!(board.take(0, &stop, &mut || {}).is_none());
     }
 
+    #[test]
+    fn a_paced_board_holds_the_next_start_until_its_time() {
+        // One start per 1,000 s: the second cannot be due while the test runs.
+        let board = Board::new(None, Resources::default()).paced(Some(1e-3));
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(2));
+        assert!(
+            board.take(0, &stop, &mut || {}).is_some(),
+            "the first is free"
+        );
+        let (idle, waiting) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let slot = s.spawn(|| {
+                let idle = idle;
+                board
+                    .take(1, &stop, &mut || {
+                        let _ = idle.send(());
+                    })
+                    .map(|t| t.job.lease)
+            });
+            // Only a slot about to wait runs its idle hook; one that took the task does not.
+            assert!(
+                waiting.recv().is_ok(),
+                "the second start waits for its time"
+            );
+            assert_eq!(board.with(|b| b.queue.len()), 1);
+            board.close();
+            assert_eq!(slot.join().expect("slot"), None);
+        });
+    }
+
     fn asking(cores: i64, gpus: u32) -> Leased {
         let mut task = Task::new("t");
         task.cores = Some(cores);

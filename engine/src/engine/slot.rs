@@ -57,9 +57,10 @@ impl Slots {
         push.connect(doorbell).map_err(std::io::Error::other)?;
         let push = Arc::new(Mutex::new(push));
         // `--monitor`: one sampler for all slots, stopped once the last slot has left.
-        let monitor = match cfg.monitor {
-            true => Some(Arc::new(Monitor::start(cfg.task_dir.clone())?)),
-            false => None,
+        let monitor = if cfg.monitor {
+            Some(Arc::new(Monitor::start(cfg.task_dir.clone())?))
+        } else {
+            None
         };
         for index in 0..cfg.slots as usize {
             let stop = Arc::new(StopSignal::new()?);
