@@ -158,3 +158,31 @@ fn a_rate_must_be_positive() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_engine_joined_by_hand_monitors_and_its_controller_records_the_samples() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let file = s.write("tasks.txt", &format!("{HEAVY}\n"));
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port]));
+    s.wait_for_server(&port);
+    let client = wait_output(
+        spawn_piped(s.hs(&["client", "-p", &port, "--monitor", "-R", "2"])),
+        LIMIT,
+    );
+    assert_eq!(client.status.code(), Some(0), "{}", stderr(&client));
+    let out = wait_output(server, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = rows(&s, &["id", "cores_max", "memory_max", "csvpath"]);
+    let [id, cores, memory, csvpath] = table[0].as_slice() else {
+        panic!("{table:?}");
+    };
+    assert!(cores.parse::<f64>().expect("cores_max") > 0.05, "{cores}");
+    assert!(
+        memory.parse::<f64>().expect("memory_max") >= (60 << 20) as f64,
+        "{memory}"
+    );
+    let text = std::fs::read_to_string(csvpath).expect("the engine's samples file");
+    assert!(text.starts_with("time,cores,memory\n"), "{text}");
+    assert!(csvpath.ends_with(&format!("{id}.csv")));
+}
