@@ -323,6 +323,10 @@ fn monitored_usage(make: Make, history: bool) {
             (r.cores_max, r.memory_max, r.csvpath),
             (Some(1.25), Some(52_428_800.0), Some(csv))
         );
+        // A reverted task runs again: what its last run measured goes with the rest.
+        assert_eq!(s.update(&by_id(a.id), &[Change::Revert]).unwrap(), 1);
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!((r.cores_max, r.memory_max, r.csvpath), (None, None, None));
     }
 }
 
