@@ -88,13 +88,26 @@ fn a_monitored_task_gets_samples_peaks_and_a_warning_and_a_short_one_gets_none()
         stderr(&none)
     );
 
-    // Samples left on another host: one line says where they are.
+    // Gone from this host: the error names the file.
     std::fs::remove_file(csvpath).expect("remove the samples");
     let gone = s.hs(&["info", id, "--perf"]).output().expect("hs info");
     assert_ne!(gone.status.code(), Some(0));
-    let said = stderr(&gone);
     assert!(
-        said.contains("not on this host") && said.contains(csvpath.as_str()),
+        stderr(&gone).contains(csvpath.as_str()),
+        "{}",
+        stderr(&gone)
+    );
+    // Written on another host: one line says where they are.
+    let moved = s
+        .hs(&["update", id, "client_host", "far-away", "--no-confirm"])
+        .output()
+        .expect("hs update");
+    assert_eq!(moved.status.code(), Some(0), "{}", stderr(&moved));
+    let there = s.hs(&["info", id, "--perf"]).output().expect("hs info");
+    assert_ne!(there.status.code(), Some(0));
+    let said = stderr(&there);
+    assert!(
+        said.contains("not on this host") && said.contains(&format!("far-away:{csvpath}")),
         "{said}"
     );
 }
