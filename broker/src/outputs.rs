@@ -1,9 +1,10 @@
 //! Where a task's output files are, as the controller records them. `hs info ID --stdout`
 //! opens the recorded path on the controller's host, so a path is never taken on an engine's
 //! word: a job's own `stdout`/`stderr` files are derived from the job the controller handed
-//! out, and a captured output (`--capture`, in the engine's site) is taken only as an absolute
-//! plain path to a file named after the task (`<id>.out`, `<id>.err`), which no file existed
-//! as before the controller drew that id. Anything else is dropped, and said once per bundle.
+//! out, and a captured output (`--capture`, in the engine's site) or samples file
+//! (`--monitor`) is taken only as an absolute plain path to a file named after the task
+//! (`<id>.out`, `<id>.err`, `<id>.csv`), which no file existed as before the controller drew
+//! that id. Anything else is dropped, and said once per bundle.
 //!
 //! A result whose captured files the engine uploads (`upload`, see `uploads.rs`) records the
 //! controller's own copies instead, `<controller site>/lib/task/<id>.out`, once the engine's
@@ -16,14 +17,19 @@ use hs_engine::protocol::FileKind;
 use hs_engine::task::{Task, TaskResult};
 use uuid::Uuid;
 
-/// The stdout and stderr paths to record for `result` of `task`, and how many of the engine's
-/// were refused. `uploads` is the controller's folder for uploaded output, when it takes
-/// uploads.
-pub fn checked(
-    task: &Task,
-    result: &TaskResult,
-    uploads: Option<&Path>,
-) -> (Option<String>, Option<String>, usize) {
+/// The paths recorded for a task.
+#[derive(Debug, Default, PartialEq)]
+pub struct Recorded {
+    pub outpath: Option<String>,
+    pub errpath: Option<String>,
+    pub csvpath: Option<String>,
+    /// How many of the engine's paths were refused.
+    pub refused: usize,
+}
+
+/// The stdout, stderr and samples paths to record for `result` of `task`. `uploads` is the
+/// controller's folder for uploaded output, when it takes uploads.
+pub fn checked(task: &Task, result: &TaskResult, uploads: Option<&Path>) -> Recorded {
     let job = task.job.as_ref();
     let derived = |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string());
     let ours = |(path, refused): (Option<String>, bool), kind: FileKind| match uploads {
@@ -47,11 +53,17 @@ pub fn checked(
             FileKind::Err,
         ),
     };
-    (
-        out,
-        err,
-        usize::from(out_refused) + usize::from(err_refused),
-    )
+    let reported_csv = result.usage.as_ref().and_then(|u| u.csvpath.as_deref());
+    let (csv, csv_refused) = captured(reported_csv, task.id, "csv");
+    Recorded {
+        outpath: out,
+        errpath: err,
+        csvpath: csv,
+        refused: [out_refused, err_refused, csv_refused]
+            .into_iter()
+            .filter(|r| *r)
+            .count(),
+    }
 }
 
 /// Where the controller keeps the uploaded file `kind` of task `id`.
@@ -98,13 +110,39 @@ mod tests {
             &format!("/srv/task/../../etc/{}.out", task.id),
             &format!("{}.out", task.id),
         ] {
-            let (out, _, refused) = checked(&task, &result_with(&task, bad, bad), None);
-            assert_eq!((out, refused), (None, 2), "{bad}");
+            let r = checked(&task, &result_with(&task, bad, bad), None);
+            assert_eq!((r.outpath, r.refused), (None, 2), "{bad}");
         }
         let good = format!("/home/u/.local/share/hypershell/lib/task/{}.out", task.id);
         // The .out file is not the task's .err.
-        let (out, err, refused) = checked(&task, &result_with(&task, &good, &good), None);
-        assert_eq!((out, err, refused), (Some(good), None, 1));
+        let r = checked(&task, &result_with(&task, &good, &good), None);
+        assert_eq!((r.outpath, r.errpath, r.refused), (Some(good), None, 1));
+    }
+
+    #[test]
+    fn a_samples_file_must_be_the_tasks_own_csv() {
+        let task = Task::new("true");
+        let dir = "/home/u/.local/share/hypershell/lib/task";
+        let with_csv = |path: &str| {
+            let mut r = TaskResult::not_run(task.id, 1, hs_engine::task::Outcome::Exited, 0, None);
+            r.usage = Some(hs_engine::task::Usage {
+                cores_max: 1.0,
+                memory_max: 1,
+                csvpath: Some(path.into()),
+            });
+            r
+        };
+        let good = format!("{dir}/{}.csv", task.id);
+        let r = checked(&task, &with_csv(&good), None);
+        assert_eq!((r.csvpath, r.refused), (Some(good), 0));
+        for bad in [
+            format!("{dir}/{}.out", task.id),
+            format!("{dir}/../{}.csv", task.id),
+            "/etc/passwd".to_string(),
+        ] {
+            let r = checked(&task, &with_csv(&bad), None);
+            assert_eq!((r.csvpath, r.refused), (None, 1), "{bad}");
+        }
     }
 
     #[test]
@@ -114,12 +152,19 @@ mod tests {
         let good = format!("/remote/site/lib/task/{}.out", task.id);
         let mut result = result_with(&task, &good, "/etc/shadow");
         result.upload = true;
-        let (out, err, refused) = checked(&task, &result, Some(dir));
-        assert_eq!(out, Some(format!("/srv/site/lib/task/{}.out", task.id)));
-        assert_eq!((err, refused), (None, 1), "a refused path stays refused");
+        let r = checked(&task, &result, Some(dir));
+        assert_eq!(
+            r.outpath,
+            Some(format!("/srv/site/lib/task/{}.out", task.id))
+        );
+        assert_eq!(
+            (r.errpath, r.refused),
+            (None, 1),
+            "a refused path stays refused"
+        );
         // Without the flag the engine keeps its file, and its path is recorded.
         result.upload = false;
-        assert_eq!(checked(&task, &result, Some(dir)).0, Some(good));
+        assert_eq!(checked(&task, &result, Some(dir)).outpath, Some(good));
     }
 
     #[test]
@@ -131,13 +176,13 @@ mod tests {
             stderr: Some("/tmp/run.err".into()),
             ..JobOptions::default()
         });
-        let (out, err, refused) = checked(
+        let r = checked(
             &task,
             &result_with(&task, "/etc/passwd", "/etc/shadow"),
             None,
         );
-        assert_eq!(out.as_deref(), Some("/data/run.log"));
-        assert_eq!(err.as_deref(), Some("/tmp/run.err"));
-        assert_eq!(refused, 0);
+        assert_eq!(r.outpath.as_deref(), Some("/data/run.log"));
+        assert_eq!(r.errpath.as_deref(), Some("/tmp/run.err"));
+        assert_eq!(r.refused, 0);
     }
 }

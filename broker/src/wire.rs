@@ -34,16 +34,17 @@ pub fn to_task(r: TaskRecord) -> Arc<Task> {
 }
 
 /// What the store records for a finished task; `engine` is `None` when it never reached one.
-/// Output paths are the controller's (see `outputs.rs`); the second value counts the engine's
-/// that were refused.
-/// `uploads` is the controller's folder for uploaded output, when it takes uploads.
+/// Output and samples paths are the controller's (see `outputs.rs`); the second value counts
+/// the engine's that were refused. `uploads` is the controller's folder for uploaded output,
+/// when it takes uploads.
 pub fn to_completion(
     task: &Task,
     result: &TaskResult,
     engine: Option<(Uuid, &str)>,
     uploads: Option<&std::path::Path>,
 ) -> (Completion, usize) {
-    let (outpath, errpath, refused) = crate::outputs::checked(task, result, uploads);
+    let paths = crate::outputs::checked(task, result, uploads);
+    let usage = result.usage.as_ref();
     let completion = Completion {
         id: result.id,
         client_id: engine.map(|(id, _)| id),
@@ -53,10 +54,13 @@ pub fn to_completion(
         completion_time: result.completion_time,
         exit_status: result.exit_status,
         signal: result.signal,
-        outpath,
-        errpath,
+        outpath: paths.outpath,
+        errpath: paths.errpath,
+        cores_max: usage.map(|u| u.cores_max),
+        memory_max: usage.map(|u| u.memory_max as f64),
+        csvpath: paths.csvpath,
     };
-    (completion, refused)
+    (completion, paths.refused)
 }
 
 /// The row for a task a client described (`submit {tasks}`).

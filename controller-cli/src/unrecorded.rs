@@ -182,6 +182,9 @@ mod tests {
             signal: None,
             outpath: None,
             errpath: None,
+            csvpath: None,
+            cores_max: None,
+            memory_max: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! This crate owns running tasks and nothing about where tasks wait:
 //! - [`executor`]: running one command with `bash -o pipefail` in its own process group;
-//! - [`engine`]: the engine loop (register, take bundles, run them in slots, report, heartbeat, reconnect).
+//! - [`engine`]: the engine loop (register, take bundles, run them in slots, report, heartbeat, reconnect);
+//! - `monitor`: `--monitor`'s sampler of running tasks' cores and memory.
 //!
 //! What a task is and how it travels (the task model, hs/1, ZeroMQ helpers) is `hs-protocol`,
 //! and the `-t` language is `hs-template`; both are re-exported here under their old paths
@@ -15,6 +16,7 @@
 
 pub mod engine;
 pub mod executor;
+mod monitor;
 
 pub use hs_protocol::{bundle, private, protocol, resources, task, transport};
 pub use hs_template as template;

@@ -112,6 +112,7 @@ impl Peer {
                 errpath: None,
                 error: None,
                 upload: false,
+                usage: None,
             })
             .collect();
         self.seal(&Results { results })

@@ -139,7 +139,10 @@ fn cluster_task_requirements_are_stored() {
     );
     ok(&out);
     let err = stderr(&out);
-    assert!(err.contains("not applied yet"), "{err}");
+    assert!(
+        !err.contains("not applied"),
+        "-R and --monitor are applied: {err}"
+    );
     assert!(err.contains("--tls-cert not used"), "{err}");
     let listed = run_with_input(s.hs(&["list", "cores", "memory", "timeout"]), "", LIMIT);
     assert_eq!(ok(&listed), "2\t1073741824\t30\n");

@@ -21,6 +21,7 @@ mod lan;
 mod launch;
 mod leftovers;
 mod live;
+mod monitor;
 mod ownership;
 mod partitions;
 mod profile_scaling;

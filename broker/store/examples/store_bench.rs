@@ -30,6 +30,9 @@ fn finished(id: Uuid) -> Completion {
         signal: None,
         outpath: None,
         errpath: None,
+        cores_max: None,
+        memory_max: None,
+        csvpath: None,
     }
 }
 

@@ -29,6 +29,9 @@ fn ended(id: Uuid, exit_status: i32) -> Completion {
         signal: None,
         outpath: None,
         errpath: None,
+        cores_max: None,
+        memory_max: None,
+        csvpath: None,
     }
 }
 

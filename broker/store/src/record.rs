@@ -110,6 +110,10 @@ pub struct Completion {
     pub signal: Option<i32>,
     pub outpath: Option<String>,
     pub errpath: Option<String>,
+    /// `--monitor`'s peaks and samples file (NULL when the task was not sampled).
+    pub cores_max: Option<f64>,
+    pub memory_max: Option<f64>,
+    pub csvpath: Option<String>,
 }
 
 /// One row of the `client` table: an engine (HyperShell calls engines clients; the table keeps

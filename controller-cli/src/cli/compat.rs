@@ -68,8 +68,8 @@ pub struct ConfirmArgs {
 
 /// What an engine may use and how it watches its tasks (HyperShell 2.8's resource gate). Cores,
 /// memory and GPUs are declared to the controller, which leases each engine only tasks whose
-/// requests fit what it has free (README, "Resources"); the rate limit and the monitor are
-/// accepted and not applied yet (docs/compat.md).
+/// requests fit what it has free (README, "Resources"); `-R` paces the engine's task starts and
+/// `--monitor` samples its running tasks' cores and memory (README, "Monitoring").
 #[derive(Args, Debug, Clone, Default)]
 pub struct CapacityArgs {
     #[arg(help = key::CLIENT_CORES.help("Cores the engine's tasks may use together (default: the host's CPUs)"))]
@@ -85,28 +85,17 @@ pub struct CapacityArgs {
     ))]
     #[arg(long, value_name = "LIST|N", value_parser = gpu_list)]
     pub client_gpus: Option<GpuList>,
-    /// Most tasks started per second by each engine; not enforced yet, see docs/compat.md.
+    #[arg(help = key::CLIENT_RATELIMIT.help(
+        "Most tasks each engine starts per second, e.g. 5 or 0.5: starts are spaced 1/NUM s apart \
+         (0 in the configuration: no limit)"
+    ))]
     #[arg(short = 'R', long, value_name = "NUM", value_parser = positive_rate)]
     pub ratelimit: Option<f64>,
-    /// Record each task's peak cores and memory; not done yet, see docs/compat.md.
+    /// Sample each running task's cores and memory about once a second: rows in
+    /// <site>/lib/task/<id>.csv (`hs info ID --perf`), peaks in cores_max and memory_max, a
+    /// warning when a task uses more than its -c/-m.
     #[arg(long)]
     pub monitor: bool,
-}
-
-impl CapacityArgs {
-    /// Warn once that limits were asked for and are not applied, rather than pretend.
-    pub fn note_unenforced(&self) {
-        let given = named(&[
-            (self.ratelimit.is_some(), "-R/--ratelimit"),
-            (self.monitor, "--monitor"),
-        ]);
-        if !given.is_empty() {
-            tracing::warn!(
-                "{}: accepted but not applied yet (docs/compat.md)",
-                given.join(", ")
-            );
-        }
-    }
 }
 
 /// The names of the options that were given, for one warning line.

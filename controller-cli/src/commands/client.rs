@@ -157,7 +157,6 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     let control = Arc::new(EngineControl::new());
     stop_on_signals(control.clone())?;
     args.tls.note_unused();
-    args.capacity.note_unenforced();
     let site = Site::from_env();
     // `--no-tls` here, or in the connection file of a controller that runs with it.
     let (endpoints, key, file_no_tls) = locate(&args, &site, cfg)?;
@@ -176,6 +175,7 @@ pub fn run(args: ClientArgs, cfg: &Config) -> anyhow::Result<Status> {
     ecfg.mode = hs_engine::protocol::Mode::from_no_tls(args.tls.no_tls || file_no_tls);
     ecfg.reconnect_limit = Duration::from_secs_f64(args.reconnect_limit);
     ecfg.resources = super::common::engine_resources(&args.capacity, args.gpus.as_ref(), cfg)?;
+    super::common::watch_tasks(&mut ecfg, &args.capacity, &site, cfg)?;
 
     {
         let c = control.clone();

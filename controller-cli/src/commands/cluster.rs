@@ -36,7 +36,6 @@ pub fn run(args: ClusterArgs, cfg: &Config) -> anyhow::Result<Status> {
     let tasks = Tasks::of(&args)?;
     let templated = matches!(tasks, Tasks::Rows(_));
     args.tls.note_unused();
-    args.capacity.note_unenforced();
     let failures = match &args.failures {
         Some(p) => FailureLog::path(p)?,
         None => FailureLog::none(),
@@ -214,6 +213,7 @@ fn local_engine(
     });
     let mut ecfg = engine_config(&args.run, &args.bundle, slots, endpoints, key, site, cfg)?;
     ecfg.resources = super::common::engine_resources(&args.capacity, None, cfg)?;
+    super::common::watch_tasks(&mut ecfg, &args.capacity, site, cfg)?;
     ecfg.mode = args.tls.mode();
     ecfg.idle_timeout =
         seconds_or_none(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?);

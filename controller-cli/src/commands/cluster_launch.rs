@@ -268,12 +268,16 @@ pub fn engine_args(
         keep_daemons: args.run.keep_daemons,
         idle_timeout: positive(cfg.option(args.idle_timeout, key::CLIENT_TIMEOUT, Layers::All)?),
         delay_start: args.launch.delay_start.unwrap_or(0.0),
-        capacity: capacity_argv(&args.capacity),
+        capacity: capacity_argv(
+            &args.capacity,
+            super::common::ratelimit(&args.capacity, cfg)?,
+        ),
     })
 }
 
-/// `-C`, `-M` and `--client-gpus` for each launched engine (as `hs client` takes them).
-fn capacity_argv(capacity: &crate::cli::CapacityArgs) -> Vec<String> {
+/// `-C`, `-M`, `--client-gpus`, `-R` (`rate`, the flag or this host's `client.ratelimit`)
+/// and `--monitor` for each launched engine (as `hs client` takes them).
+fn capacity_argv(capacity: &crate::cli::CapacityArgs, rate: Option<f64>) -> Vec<String> {
     let mut argv = Vec::new();
     if let Some(cores) = capacity.client_cores {
         argv.extend(["-C".to_string(), cores.to_string()]);
@@ -286,6 +290,12 @@ fn capacity_argv(capacity: &crate::cli::CapacityArgs) -> Vec<String> {
         Some([]) => argv.extend(["--gpus".to_string(), "0".to_string()]),
         // A list, even of one: a lone number would be read as a count.
         Some(gpus) => argv.extend(["--gpus".to_string(), format!("{},", gpus.join(","))]),
+    }
+    if let Some(rate) = rate {
+        argv.extend(["-R".to_string(), rate.to_string()]);
+    }
+    if capacity.monitor {
+        argv.push("--monitor".to_string());
     }
     argv
 }
@@ -322,4 +332,26 @@ fn nodelist(cfg: &Config, group: Option<&str>) -> anyhow::Result<Vec<String>> {
         _ => return Err(missing()),
     };
     hostlist::expand(&list).map_err(|e| Failure::usage(format!("{key}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{CapacityArgs, GpuList};
+
+    #[test]
+    fn launched_engines_get_the_capacity_rate_and_monitor_of_the_cluster() {
+        assert!(capacity_argv(&CapacityArgs::default(), None).is_empty());
+        let capacity = CapacityArgs {
+            client_cores: Some(8),
+            client_gpus: Some(GpuList(vec!["0".into()])),
+            ratelimit: Some(2.5),
+            monitor: true,
+            ..CapacityArgs::default()
+        };
+        assert_eq!(
+            capacity_argv(&capacity, Some(2.5)),
+            ["-C", "8", "--gpus", "0,", "-R", "2.5", "--monitor"]
+        );
+    }
 }

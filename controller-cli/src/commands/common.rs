@@ -139,6 +139,44 @@ pub fn engine_resources(
     })
 }
 
+/// `--monitor` and `-R` on an engine: the monitor's samples go to the site's `lib/task`
+/// (created here, 0700, as `--capture` creates it).
+pub fn watch_tasks(
+    ecfg: &mut EngineConfig,
+    capacity: &CapacityArgs,
+    site: &Site,
+    cfg: &Config,
+) -> anyhow::Result<()> {
+    ecfg.ratelimit = ratelimit(capacity, cfg)?;
+    ecfg.monitor = capacity.monitor;
+    if capacity.monitor {
+        ecfg.task_dir = Some(site.task_dir()?);
+    }
+    Ok(())
+}
+
+/// `-R`, else `client.ratelimit` (whose 0 means none): tasks an engine may start per second.
+/// The flag's parser refuses what is not positive; the key is checked here.
+pub fn ratelimit(capacity: &CapacityArgs, cfg: &Config) -> anyhow::Result<Option<f64>> {
+    if capacity.ratelimit.is_some() {
+        return Ok(capacity.ratelimit);
+    }
+    // Read as a plain number: a rate, not the seconds other number keys hold.
+    match cfg
+        .get_f64(key::CLIENT_RATELIMIT.name)
+        .map_err(Failure::from)?
+    {
+        None => Ok(None),
+        Some(0.0) => Ok(None),
+        Some(rate) if rate.is_finite() && rate > 0.0 => Ok(Some(rate)),
+        Some(_) => Err(Failure::from(cfg.invalid(
+            key::CLIENT_RATELIMIT.name,
+            "a positive number of tasks per second (0 = no limit)",
+        ))
+        .into()),
+    }
+}
+
 /// `[export]` from the configuration, then the `HYPERSHELL_EXPORT_*` variables (`from_env`)
 /// over them: the environment wins, as it does for every other key.
 fn exports(cfg: &Config, from_env: Vec<(String, String)>) -> anyhow::Result<Vec<(String, String)>> {

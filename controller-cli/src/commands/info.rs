@@ -56,6 +56,10 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
     let mut store = database::open_reading(&Location::persistent(cfg)?, args.ignore_partitions)?;
     let task = task_id::lookup(store.as_mut(), &id)?;
     let mut out = std::io::stdout().lock();
+    if args.perf {
+        print_samples(&task, &mut out)?;
+        return Ok(Status::Ok);
+    }
     let captured = [
         (
             args.stdout,
@@ -66,11 +70,6 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
             args.stderr,
             &task.errpath,
             "captured output: its engine ran without --capture",
-        ),
-        (
-            args.perf,
-            &task.csvpath,
-            "resource samples: hs records none yet (--monitor is accepted and not applied)",
         ),
     ];
     if let Some((_, path, missing)) = captured.into_iter().find(|(asked, _, _)| *asked) {
@@ -89,6 +88,27 @@ pub fn run(args: InfoArgs, cfg: &Config) -> anyhow::Result<Status> {
     }
     print_task(&task, &args.format, &mut out)?;
     Ok(Status::Ok)
+}
+
+/// `--perf`: the task's resource samples (`time,cores,memory`, as its engine wrote them with
+/// `--monitor`), or one line saying why there are none or where they are.
+fn print_samples(task: &hs_broker::store::TaskRecord, out: &mut dyn Write) -> anyhow::Result<()> {
+    let id = task.id;
+    let Some(path) = &task.csvpath else {
+        return Err(Failure::runtime(format!(
+            "task {id} has no resource samples: its engine ran without --monitor, or it ended \
+             before the first sample (about a second after it started)"
+        )));
+    };
+    let here = hs_engine::engine::short_hostname();
+    let elsewhere = task.client_host.as_deref().filter(|host| *host != here);
+    match elsewhere {
+        // Read where it is, or say which host has it (hs does not fetch it).
+        Some(host) if !std::path::Path::new(path).exists() => Err(Failure::runtime(format!(
+            "the resource samples of task {id} are not on this host: {host}:{path}"
+        ))),
+        _ => copy_file(path, out),
+    }
 }
 
 /// One task in the format `-f`/`--json`/`--yaml` chose (`hs info`, `hs wait --info`).

@@ -162,8 +162,9 @@ keys! {
         "GPUs an engine hands out: a count or a list of devices, empty = those found \
          (`CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, `nvidia-smi -L`) (`client --gpus`, \
          `cluster --client-gpus`)");
-    CLIENT_RATELIMIT = K::new("client.ratelimit", Any, I(0),
-        "task start rate limit (0 = none); not used");
+    CLIENT_RATELIMIT = K::new("client.ratelimit", Number, I(0),
+        "most tasks an engine starts per second, 0 = no limit (`-R/--ratelimit` of `client` \
+         and `cluster`; HyperShell's `cluster -R` reads `task.ratelimit` instead)");
 
     TASK_CWD = K::new("task.cwd", Str, Computed(task_cwd, "the working directory at start"),
         "where tasks run; not used");

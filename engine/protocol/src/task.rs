@@ -245,6 +245,23 @@ pub struct TaskResult {
     /// controller records its own copies' paths instead of the engine's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub upload: bool,
+    /// What an engine run with `--monitor` measured of the task; `None` when it does not
+    /// monitor, or the task ended before its first sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// A monitored task's peaks (HyperShell's `cores_max` and `memory_max`) and where its samples
+/// are (`csvpath`, on the engine's host).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Usage {
+    /// Most cores its processes used together over one sample interval.
+    pub cores_max: f64,
+    /// Most resident memory its processes held together, in bytes.
+    pub memory_max: u64,
+    /// The engine's `<site>/lib/task/<id>.csv`, when it could write one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csvpath: Option<String>,
 }
 
 impl TaskResult {
@@ -269,6 +286,7 @@ impl TaskResult {
             errpath: None,
             error,
             upload: false,
+            usage: None,
         }
     }
 

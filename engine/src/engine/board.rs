@@ -4,6 +4,7 @@
 
 use super::env::ControllerFacts;
 use super::lease_clock::LeaseClock;
+use super::pace::Pace;
 use crate::executor::{StopReason, StopSignal};
 use crate::protocol::Leased;
 use crate::resources::{Request, Resources};
@@ -72,6 +73,8 @@ pub struct BoardState {
     /// A task that held resources ended since the last bundle: the controller may now lease
     /// more, so the bundle goes at once instead of lingering.
     freed: bool,
+    /// `-R`: when the next task may start.
+    pace: Option<Pace>,
 }
 
 /// A task a slot may start, with what it runs under.
@@ -168,6 +171,13 @@ impl Board {
         }
     }
 
+    /// Start at most `rate` tasks per second (`-R`); `None` or a rate that is not positive: no
+    /// limit.
+    pub fn paced(self, rate: Option<f64>) -> Self {
+        self.with(|s| s.pace = rate.and_then(Pace::per_second));
+        self
+    }
+
     /// Look at or change the shared state. Held only for short, non-blocking sections.
     pub fn with<T>(&self, f: impl FnOnce(&mut BoardState) -> T) -> T {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -203,7 +213,8 @@ impl Board {
     /// looking again every [`LEASE_RECHECK`], while the engine loop gives the queue back or
     /// hears from its controller again. Nor does it start one whose request does not fit
     /// beside the running tasks (see [`BoardState::head_startable`]): a finishing task that
-    /// frees resources wakes it.
+    /// frees resources wakes it. Nor, under `-R`, before the engine's [pace](Pace) allows the
+    /// next start: it waits for the time left.
     pub(super) fn take(
         &self,
         slot: usize,
@@ -216,8 +227,16 @@ impl Board {
             if state.closed {
                 return None;
             }
-            let startable = state.head_startable() && self.lease.allows(Instant::now());
-            if startable && let Some(job) = state.queue.pop_front() {
+            let now = Instant::now();
+            let startable = state.head_startable() && self.lease.allows(now);
+            let early = state.pace.map_or(Duration::ZERO, |p| p.wait(now));
+            if startable
+                && early.is_zero()
+                && let Some(job) = state.queue.pop_front()
+            {
+                if let Some(pace) = &mut state.pace {
+                    pace.started(now);
+                }
                 stop.reset();
                 state.running.insert(job.task.id, (job.lease, slot));
                 let gpus = state.allot(&job);
@@ -237,9 +256,10 @@ impl Board {
             state = if state.queue.is_empty() {
                 self.work.wait(state).unwrap_or_else(|p| p.into_inner())
             } else {
+                let recheck = if startable { early } else { LEASE_RECHECK };
                 let (state, _) = self
                     .work
-                    .wait_timeout(state, LEASE_RECHECK)
+                    .wait_timeout(state, recheck)
                     .unwrap_or_else(|p| p.into_inner());
                 state
             };
@@ -400,6 +420,37 @@ mod tests {
         board.add(leased(2));
         board.close();
         assert!(board.take(0, &stop, &mut || {}).is_none());
+    }
+
+    #[test]
+    fn a_paced_board_holds_the_next_start_until_its_time() {
+        // One start per 1,000 s: the second cannot be due while the test runs.
+        let board = Board::new(None, Resources::default()).paced(Some(1e-3));
+        let stop = StopSignal::new().expect("eventfd");
+        board.add(leased(2));
+        assert!(
+            board.take(0, &stop, &mut || {}).is_some(),
+            "the first is free"
+        );
+        let (idle, waiting) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let slot = s.spawn(|| {
+                let idle = idle;
+                board
+                    .take(1, &stop, &mut || {
+                        let _ = idle.send(());
+                    })
+                    .map(|t| t.job.lease)
+            });
+            // Only a slot about to wait runs its idle hook; one that took the task does not.
+            assert!(
+                waiting.recv().is_ok(),
+                "the second start waits for its time"
+            );
+            assert_eq!(board.with(|b| b.queue.len()), 1);
+            board.close();
+            assert_eq!(slot.join().expect("slot"), None);
+        });
     }
 
     fn asking(cores: i64, gpus: u32) -> Leased {

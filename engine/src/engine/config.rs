@@ -73,6 +73,11 @@ pub struct EngineConfig {
     /// the controller, which leases only what fits, and checked again before each start.
     /// Not limited, with no GPUs, unless the caller says (the command line fills in the host's).
     pub resources: crate::resources::Resources,
+    /// `--monitor`: sample each running task's cores and memory about once a second, into
+    /// `task_dir/<id>.csv` and the peaks of its result (see `crate::monitor`).
+    pub monitor: bool,
+    /// `-R`: start at most this many tasks per second (see `Board::pace`); `None`: no limit.
+    pub ratelimit: Option<f64>,
 }
 
 impl EngineConfig {
@@ -99,6 +104,8 @@ impl EngineConfig {
             executor: ExecutorChoice::default(),
             keep_daemons: false,
             resources: crate::resources::Resources::default(),
+            monitor: false,
+            ratelimit: None,
         }
     }
 }

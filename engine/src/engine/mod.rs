@@ -18,6 +18,7 @@ mod give_back;
 pub mod host_resources;
 mod lease_clock;
 mod link;
+mod pace;
 mod run_loop;
 mod slot;
 mod uploads;

@@ -19,6 +19,7 @@ use crate::executor::{
     Executor, Exit, Leftover, OUTPUT_LIMIT, OutputTarget, RunSpec, StopReason, StopSignal,
     Substitution, TaskVars,
 };
+use crate::monitor::Monitor;
 use crate::protocol::Leased;
 use crate::resources::Request;
 use crate::task::{MAX_SECONDS, Outcome, TaskResult, seconds_in_range, sentinel};
@@ -55,6 +56,12 @@ impl Slots {
         push.set_linger(-1).map_err(std::io::Error::other)?;
         push.connect(doorbell).map_err(std::io::Error::other)?;
         let push = Arc::new(Mutex::new(push));
+        // `--monitor`: one sampler for all slots, stopped once the last slot has left.
+        let monitor = if cfg.monitor {
+            Some(Arc::new(Monitor::start(cfg.task_dir.clone())?))
+        } else {
+            None
+        };
         for index in 0..cfg.slots as usize {
             let stop = Arc::new(StopSignal::new()?);
             let push = push.clone();
@@ -65,6 +72,7 @@ impl Slots {
                 executor: executor.clone(),
                 cwd: cwd.clone(),
                 vars: TaskVars::new(),
+                monitor: monitor.clone(),
             };
             let board = board.clone();
             let thread = std::thread::Builder::new()
@@ -111,6 +119,8 @@ struct SlotWorker {
     cwd: PathBuf,
     /// Each task's own variables, written into the same buffers task after task.
     vars: TaskVars,
+    /// With `--monitor`: watches each task from the start of its shell to its end.
+    monitor: Option<Arc<Monitor>>,
 }
 
 impl SlotWorker {
@@ -144,11 +154,12 @@ impl SlotWorker {
         ring();
     }
 
-    fn execute(&mut self, taken: Taken, started: &dyn Fn()) -> SlotDone {
+    fn execute(&mut self, taken: Taken, ring: &dyn Fn()) -> SlotDone {
         let Taken { job, server, gpus } = taken;
         let server = server.as_ref();
         let Leased { lease, task } = job;
-        if let Some(short) = self.cfg.resources.shortfall(&Request::of(&task)) {
+        let request = Request::of(&task);
+        if let Some(short) = self.cfg.resources.shortfall(&request) {
             // Sent by a controller that does not schedule by resources (an older hs).
             let error = format!("needs more than this engine has: {short}");
             tracing::error!(task = %task.id, "not run: {error}");
@@ -239,6 +250,14 @@ impl SlotWorker {
             errpath: errpath.as_deref(),
             gpus: &gpus,
         };
+        let task_id = task.id;
+        let monitor = self.monitor.as_deref();
+        let started = |pid| {
+            if let Some(monitor) = monitor {
+                monitor.watch(task_id, pid, crate::executor::slot_dir(), request);
+            }
+            ring();
+        };
         self.vars.clear();
         task_env(&mut self.vars, &task, &run, &engine);
         // Exports are in the executor's prepared environment; a job's own env wins over TASK_*.
@@ -253,7 +272,7 @@ impl SlotWorker {
             stderr,
             timeout: deadline.map(|d| d.saturating_duration_since(Instant::now())),
             signalwait: self.cfg.signalwait,
-            started: Some(started),
+            started: Some(&started),
             // Nothing a task started outlives it, unless the user keeps daemons.
             leftovers: if self.cfg.keep_daemons {
                 Leftover::Linger
@@ -262,6 +281,7 @@ impl SlotWorker {
             },
         };
         let outcome = self.executor.run(&spec, &self.stop);
+        let usage = monitor.and_then(|m| m.finish(&task_id));
         let mut result = TaskResult {
             id: task.id,
             lease,
@@ -275,6 +295,7 @@ impl SlotWorker {
             errpath,
             error: None,
             upload: false,
+            usage,
         };
         let mut interrupted = None;
         match outcome.exit {

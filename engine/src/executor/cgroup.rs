@@ -96,6 +96,15 @@ pub(crate) fn with_slot<T>(f: impl FnOnce(Option<&SlotGroup>) -> T) -> T {
     })
 }
 
+/// The calling slot thread's cgroup, if it has one now: after a task's shell started, the
+/// cgroup that task runs in (for `--monitor`, which lists its processes there).
+pub(crate) fn slot_dir() -> Option<PathBuf> {
+    SLOT.with(|slot| {
+        let slot = slot.try_borrow().ok()?;
+        slot.as_ref()?.as_ref().map(|group| group.dir.clone())
+    })
+}
+
 /// After a task's shell has ended: what is left in the calling thread's slot cgroup is killed
 /// (`killed`, the task was stopped or leaves nothing behind) or moved out to outlive it. The
 /// killed processes' groups go to `leftovers`, so the subreaper reaps them.

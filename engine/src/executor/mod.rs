@@ -34,6 +34,7 @@ mod warm;
 mod watch;
 
 pub use capture::{Capture, Captured};
+pub(crate) use cgroup::slot_dir;
 pub use choice::{ExecutorChoice, UnknownExecutor, executor_for};
 pub use environ::{TaskVars, is_secret_var};
 pub use inherit::seal_internal_descriptors;
@@ -78,9 +79,10 @@ pub struct RunSpec<'a> {
     pub timeout: Option<Duration>,
     /// Time between SIGINT, SIGTERM and SIGKILL when stopping the group.
     pub signalwait: Duration,
-    /// Called once bash has been started (not if it could not be), before the run waits for it:
-    /// the engine's slots use it to wake the engine loop only after their next task started.
-    pub started: Option<&'a dyn Fn()>,
+    /// Called once bash has been started (not if it could not be), with its pid, before the
+    /// run waits for it: the engine's slots use it to wake the engine loop only after their
+    /// next task started, and to have `--monitor` watch it.
+    pub started: Option<&'a dyn Fn(libc::pid_t)>,
     /// What happens to the group's other processes when bash exits by itself: a task's
     /// background processes may outlive it (`Linger`); a `{% %}` substitution leaves nothing
     /// behind (`Kill`).

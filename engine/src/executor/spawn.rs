@@ -114,7 +114,7 @@ impl SpawnExecutor {
             }
         };
         if let Some(started) = spec.started {
-            started();
+            started(child.pid);
         }
         let pipes = [stdout.into_pipe(), stderr.into_pipe()];
         let (exit, lost) = Watch::new(child, pipes, spec, stop).run(&self.leftovers, &self.pipes);

@@ -688,11 +688,14 @@ fn stop_triggered_while_idle_applies_to_the_next_run_until_reset() {
     assert!(marker.exists());
 }
 
-/// `started` runs once bash runs, and never for a task that could not start.
+/// `started` runs once bash runs, with its pid, and never for a task that could not start.
 #[test]
 fn started_is_called_once_for_a_started_task_only() {
     let calls = std::cell::Cell::new(0);
-    let count = || calls.set(calls.get() + 1);
+    let count = |pid: libc::pid_t| {
+        assert!(pid > 0 && pid != std::process::id() as libc::pid_t, "{pid}");
+        calls.set(calls.get() + 1)
+    };
     let out = SharedVec::default();
     let mut ran = spec("true", &out);
     ran.started = Some(&count);

@@ -78,6 +78,9 @@ fn done(id: Uuid, exit: i32) -> Completion {
         signal: None,
         outpath: None,
         errpath: None,
+        cores_max: None,
+        memory_max: None,
+        csvpath: None,
     }
 }
 
@@ -297,6 +300,33 @@ fn never_ran(make: Make, history: bool) {
             (Some(-3), None, None, None)
         );
         assert!(r.completion_time.is_some());
+    }
+}
+
+/// What `--monitor` measured of a task is recorded with its completion.
+fn monitored_usage(make: Make, history: bool) {
+    let mut s = make();
+    let a = task("busy", 0);
+    s.submit(std::slice::from_ref(&a)).unwrap();
+    s.schedule(10, &sched(0, false)).unwrap();
+    let csv = format!("/site/lib/task/{}.csv", a.id);
+    let c = Completion {
+        cores_max: Some(1.25),
+        memory_max: Some(52_428_800.0),
+        csvpath: Some(csv.clone()),
+        ..done(a.id, 1)
+    };
+    assert_eq!(s.complete(&[c]).unwrap(), vec![a.id]);
+    if history {
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!(
+            (r.cores_max, r.memory_max, r.csvpath),
+            (Some(1.25), Some(52_428_800.0), Some(csv))
+        );
+        // A reverted task runs again: what its last run measured goes with the rest.
+        assert_eq!(s.update(&by_id(a.id), &[Change::Revert]).unwrap(), 1);
+        let r = s.get(&a.id).unwrap().unwrap();
+        assert_eq!((r.cores_max, r.memory_max, r.csvpath), (None, None, None));
     }
 }
 
@@ -1221,7 +1251,7 @@ fn truncate(make: Make, _history: bool) {
 /// unfinished work).
 macro_rules! each_case {
     ($with:ident, $history:expr) => {
-        each_case!(@cases $with, $history; round_trip submit_order schedule_marks_and_limits complete_first_wins never_ran retry_chain eager_order cancelled_is_terminal sighup_death_is_a_failure groups runs_own_their_tasks unschedule interrupted finished_among cancel_and_job_settings operators history_operators tags update delete_and_count clients truncate);
+        each_case!(@cases $with, $history; round_trip submit_order schedule_marks_and_limits complete_first_wins never_ran monitored_usage retry_chain eager_order cancelled_is_terminal sighup_death_is_a_failure groups runs_own_their_tasks unschedule interrupted finished_among cancel_and_job_settings operators history_operators tags update delete_and_count clients truncate);
     };
     (@cases $with:ident, $history:expr; $($case:ident)*) => {
         $(

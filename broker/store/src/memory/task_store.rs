@@ -108,6 +108,9 @@ impl TaskStore for MemoryStore {
             r.signal = c.signal;
             r.outpath = c.outpath.clone();
             r.errpath = c.errpath.clone();
+            r.cores_max = c.cores_max;
+            r.memory_max = c.memory_max;
+            r.csvpath = c.csvpath.clone();
             r.waited = waited;
             r.duration = duration;
             self.put(r);

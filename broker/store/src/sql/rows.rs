@@ -2,8 +2,9 @@
 
 use super::*;
 
-/// The run fields `Revert` clears (HyperShell's revert, plus `signal` and `csvpath`).
-pub(crate) const REVERTED: [Field; 15] = [
+/// The run fields `Revert` clears (HyperShell's revert, plus `signal` and what `--monitor`
+/// measured: `cores_max`, `memory_max`, `csvpath`).
+pub(crate) const REVERTED: [Field; 17] = [
     Field::ScheduleTime,
     Field::ServerId,
     Field::ServerHost,
@@ -16,6 +17,8 @@ pub(crate) const REVERTED: [Field; 15] = [
     Field::Signal,
     Field::Outpath,
     Field::Errpath,
+    Field::CoresMax,
+    Field::MemoryMax,
     Field::Csvpath,
     Field::Waited,
     Field::Duration,

@@ -189,6 +189,9 @@ impl<C: Conn> TaskStore for SqlCore<C> {
                             Param::Text(c.errpath.clone()),
                             Param::Int(waited),
                             Param::Int(duration),
+                            Param::Float(c.cores_max),
+                            Param::Float(c.memory_max),
+                            Param::Text(c.csvpath.clone()),
                         ])
                     })
                     .collect();
@@ -196,7 +199,9 @@ impl<C: Conn> TaskStore for SqlCore<C> {
                            \"command\" = v.column4, \"start_time\" = v.column5, \
                            \"completion_time\" = v.column6, \"exit_status\" = v.column7, \
                            \"signal\" = v.column8, \"outpath\" = v.column9, \"errpath\" = v.column10, \
-                           \"waited\" = v.column11, \"duration\" = v.column12";
+                           \"waited\" = v.column11, \"duration\" = v.column12, \
+                           \"cores_max\" = v.column13, \"memory_max\" = v.column14, \
+                           \"csvpath\" = v.column15";
                 let ids = s.update_from_values(set, " AND task.\"completion_time\" IS NULL", rows, true)?;
                 recorded.extend(ids);
             }

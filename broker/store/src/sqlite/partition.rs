@@ -414,6 +414,9 @@ mod tests {
                 signal: None,
                 outpath: None,
                 errpath: None,
+                cores_max: None,
+                memory_max: None,
+                csvpath: None,
             })
             .collect();
         s.complete(&done).unwrap();

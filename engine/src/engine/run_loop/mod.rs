@@ -209,7 +209,7 @@ impl Engine {
         // Every socket of this engine (and, in `hs cluster`, of its controller) exists now.
         crate::executor::seal_internal_descriptors();
         let bundle = (cfg.result_bundle > 0).then_some(cfg.result_bundle);
-        let board = Arc::new(Board::new(bundle, cfg.resources.clone()));
+        let board = Arc::new(Board::new(bundle, cfg.resources.clone()).paced(cfg.ratelimit));
         let slots = Slots::start(&cfg, ctx, &done_endpoint, executor, board.clone())?;
 
         let now = Instant::now();
