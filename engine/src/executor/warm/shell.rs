@@ -33,8 +33,9 @@ const TITLE_ROOM: usize = 16 * 1024;
 
 /// What became of one request.
 pub(super) enum Reply {
-    /// The task runs in this process, a child of the engine and its own group's leader.
-    Running(libc::pid_t),
+    /// The task runs in this process, a child of the engine and its own group's leader; with
+    /// the pidfd its reply was awaited on, if one was opened (the watch keeps it).
+    Running(libc::pid_t, Option<OwnedFd>),
     /// The child could not set itself up (errno) and is exiting with 127: reap it.
     ChildFailed(libc::pid_t, i32),
     /// The slot shell could not fork (errno).
@@ -154,19 +155,19 @@ impl SlotShell {
         // after that (a task may kill its own slot shell), this request started it, and must
         // not be made again in another shell. A shell that cannot answer in step is found
         // gone at its next request, which then never started anything.
-        let task_says = if errno == CLONED {
-            self.task_reply(pid).unwrap_or(None)
+        let (task_says, pidfd) = if errno == CLONED {
+            self.task_reply(pid).unwrap_or((None, None))
         } else {
             let _ = self.read_reply();
-            Some(errno)
+            (Some(errno), None)
         };
         Ok(match task_says {
-            Some(0) => Reply::Running(pid),
+            Some(0) => Reply::Running(pid, pidfd),
             // It died before it could say: take its status now, before any reaper of groups
             // can (it is still in its slot shell's group, not yet in its own).
             None => match sys::try_wait(pid) {
                 Ok(Some(status)) => Reply::DiedEarly(pid, status),
-                _ => Reply::Running(pid),
+                _ => Reply::Running(pid, pidfd),
             },
             Some(errno) => Reply::ChildFailed(pid, errno),
         })
@@ -175,7 +176,9 @@ impl SlotShell {
     /// The reply of task `pid`, which the slot shell has cloned: `None` if it died before
     /// sending one (killed by a signal sent to the engine's whole job, say), which its exit
     /// status will tell. Without pollable pidfds (Linux < 5.3) the reply is simply awaited.
-    fn task_reply(&mut self, pid: libc::pid_t) -> Result<Option<i32>, Gone> {
+    /// The pidfd it was awaited on comes back too, for the watch of the task's end (one
+    /// `pidfd_open` a task, not two).
+    fn task_reply(&mut self, pid: libc::pid_t) -> Result<(Option<i32>, Option<OwnedFd>), Gone> {
         // The task is the engine's child and not reaped, so its pid names it.
         if let Some(pidfd) = sys::pidfds_pollable()
             .then(|| sys::pidfd_open(pid).ok())
@@ -197,16 +200,22 @@ impl SlotShell {
             // A task writes its reply before it can exit, so a reply it sent is readable by
             // the time its exit is.
             if fds[0].revents == 0 {
-                return Ok(None);
+                return Ok((None, Some(pidfd)));
             }
+            return Ok((Some(self.reply_of(pid)?), Some(pidfd)));
         }
+        Ok((Some(self.reply_of(pid)?), None))
+    }
+
+    /// The next reply, which must be task `pid`'s.
+    fn reply_of(&mut self, pid: libc::pid_t) -> Result<i32, Gone> {
         let (from, errno) = self.read_reply()?;
         if from != pid {
             return Err(Gone(io::Error::other(
                 "the slot shell's replies are out of step",
             )));
         }
-        Ok(Some(errno))
+        Ok(errno)
     }
 
     fn read_reply(&mut self) -> Result<(i32, i32), Gone> {
