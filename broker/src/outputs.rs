@@ -54,7 +54,7 @@ pub fn checked(task: &Task, result: &TaskResult, uploads: Option<&Path>) -> Reco
         ),
     };
     let reported_csv = result.usage.as_ref().and_then(|u| u.csvpath.as_deref());
-    let (csv, csv_refused) = captured(reported_csv, task.id, "csv");
+    let (csv, csv_refused) = ours(captured(reported_csv, task.id, "csv"), FileKind::Csv);
     Recorded {
         outpath: out,
         errpath: err,
@@ -134,7 +134,15 @@ mod tests {
         };
         let good = format!("{dir}/{}.csv", task.id);
         let r = checked(&task, &with_csv(&good), None);
-        assert_eq!((r.csvpath, r.refused), (Some(good), 0));
+        assert_eq!((r.csvpath, r.refused), (Some(good.clone()), 0));
+        // Uploaded, it is recorded at the controller's copy.
+        let mut uploaded = with_csv(&good);
+        uploaded.upload = true;
+        let r = checked(&task, &uploaded, Some(Path::new("/srv/site/lib/task")));
+        assert_eq!(
+            r.csvpath,
+            Some(format!("/srv/site/lib/task/{}.csv", task.id))
+        );
         for bad in [
             format!("{dir}/{}.out", task.id),
             format!("{dir}/../{}.csv", task.id),

@@ -49,6 +49,7 @@ pub struct Recorded {
     pub engine: Option<Uuid>,
     pub outpath: Option<String>,
     pub errpath: Option<String>,
+    pub csvpath: Option<String>,
 }
 
 #[derive(Debug)]
@@ -149,6 +150,7 @@ impl Uploads {
                 let path = match open.kind {
                     FileKind::Out => r.outpath,
                     FileKind::Err => r.errpath,
+                    FileKind::Csv => r.csvpath,
                 };
                 r.engine == Some(engine)
                     && path.as_deref() == Some(&*final_path.display().to_string())

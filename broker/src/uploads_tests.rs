@@ -69,6 +69,7 @@ fn an_announced_upload_is_written_chunk_by_chunk_and_renamed_when_whole() {
             engine: Some(engine),
             outpath: Some(ours.clone()),
             errpath: None,
+            csvpath: None,
         })
     };
     assert!(refused(&u.open(engine, open(id, 6), &mut none)), "nobody's");
@@ -118,6 +119,7 @@ fn an_engine_that_left_comes_back_through_the_store() {
             engine: Some(engine),
             outpath: Some(ours.clone()),
             errpath: None,
+            csvpath: None,
         })
     };
     assert_eq!(ack(&u.open(engine, open(id, 4), &mut store)), (2, false));
@@ -135,6 +137,7 @@ fn after_a_restart_the_store_says_who_may_upload() {
             engine: Some(engine),
             outpath: Some(ours.clone()),
             errpath: None,
+            csvpath: None,
         })
     };
     assert!(refused(&u.open(other, open(id, 4), &mut store)));

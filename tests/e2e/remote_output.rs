@@ -163,12 +163,14 @@ fn a_100_mb_output_from_an_engine_on_another_host_arrives_whole_in_the_controlle
     assert_eq!(std::fs::read_to_string(err).unwrap(), "err-line\n");
 }
 
-/// A server and an engine with sites of their own on this host.
+/// A server and an engine (`hs client` with `engine_flags`) with sites of their own on this
+/// host.
 fn server_and_engine(
     s: &Scratch,
     tasks: &str,
     engine_site: &str,
     env: &[(&str, &str)],
+    engine_flags: &[&str],
 ) -> (String, String) {
     let port = free_ports().to_string();
     let file = s.write("tasks.txt", tasks);
@@ -177,7 +179,8 @@ fn server_and_engine(
     server.envs(env.iter().copied());
     let server = spawn_piped(server);
     s.wait_for_server(&port);
-    let mut engine = s.hs(&["client", "-p", &port, "-k", KEY, "--capture"]);
+    let mut engine = s.hs(&["client", "-p", &port, "-k", KEY]);
+    engine.args(engine_flags);
     engine.env("HYPERSHELL_SITE", s.path(engine_site));
     let engine = spawn_piped(engine);
     let out = wait_output(server, Duration::from_secs(30));
@@ -190,7 +193,13 @@ fn server_and_engine(
 #[test]
 fn an_engine_sharing_the_controllers_site_writes_there_and_sends_nothing() {
     let s = Scratch::new();
-    server_and_engine(&s, "echo hello; echo oops >&2\n", "site", &[]);
+    server_and_engine(
+        &s,
+        "echo hello; echo oops >&2\n",
+        "site",
+        &[],
+        &["--capture"],
+    );
     let dir = s.path("site/lib/task");
     let ids = files_in(&dir, "out");
     assert_eq!(ids.len(), 1, "{ids:?}");
@@ -204,6 +213,32 @@ fn an_engine_sharing_the_controllers_site_writes_there_and_sends_nothing() {
 }
 
 #[test]
+fn a_monitored_tasks_samples_reach_the_controllers_site() {
+    let s = Scratch::new();
+    // Busy for 2 s: a sample a second.
+    server_and_engine(
+        &s,
+        "timeout 2 sh -c 'while :; do :; done'; true\n",
+        "engine-site",
+        &[],
+        &["--monitor"],
+    );
+    let ids = files_in(&s.path("site/lib/task"), "csv");
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let id = &ids[0];
+    let perf = s.path("perf.copy");
+    info_into(&s.path("site"), id, "--perf", &perf);
+    let samples = std::fs::read_to_string(perf).unwrap();
+    let mut lines = samples.lines();
+    assert_eq!(lines.next(), Some("time,cores,memory"), "{samples}");
+    assert!(lines.next().is_some(), "no sample: {samples}");
+    assert!(
+        !s.path(&format!("engine-site/lib/task/{id}.csv")).exists(),
+        "the engine's copy goes once the controller holds it"
+    );
+}
+
+#[test]
 fn a_file_over_server_maxoutput_is_cut_at_the_controller_and_kept_whole_by_the_engine() {
     let s = Scratch::new();
     let (server_log, engine_log) = server_and_engine(
@@ -211,6 +246,7 @@ fn a_file_over_server_maxoutput_is_cut_at_the_controller_and_kept_whole_by_the_e
         "seq 1 1000\n",
         "engine-site",
         &[("HYPERSHELL_SERVER_MAXOUTPUT", "1000")],
+        &["--capture"],
     );
     let whole: String = (1..=1000).map(|i| format!("{i}\n")).collect();
     let ids = files_in(&s.path("site/lib/task"), "out");

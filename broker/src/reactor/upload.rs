@@ -14,10 +14,7 @@ impl Core {
         let Some(uploads) = self.uploads.as_mut().filter(|_| result.upload) else {
             return;
         };
-        for (kind, path) in [
-            (FileKind::Out, &result.outpath),
-            (FileKind::Err, &result.errpath),
-        ] {
+        for (kind, path) in result.files() {
             if path.is_some() {
                 uploads.expect(result.id, kind, engine);
             }
@@ -35,6 +32,7 @@ impl Core {
                 engine: r.client_id,
                 outpath: r.outpath,
                 errpath: r.errpath,
+                csvpath: r.csvpath,
             })
         };
         let reply = uploads.open(engine, open, &mut lookup);

@@ -265,6 +265,20 @@ pub struct Usage {
 }
 
 impl TaskResult {
+    /// The files the engine wrote for this task in its task folder, by kind: captured stdout
+    /// and stderr, and the monitor's samples. What an upload (`upload`) carries.
+    pub fn files(&self) -> [(crate::protocol::FileKind, Option<&str>); 3] {
+        use crate::protocol::FileKind;
+        [
+            (FileKind::Out, self.outpath.as_deref()),
+            (FileKind::Err, self.errpath.as_deref()),
+            (
+                FileKind::Csv,
+                self.usage.as_ref().and_then(|u| u.csvpath.as_deref()),
+            ),
+        ]
+    }
+
     /// The result of a task that did not run (no command, no start time), completed now.
     pub fn not_run(
         id: Uuid,

@@ -1,5 +1,5 @@
-//! Captured task output on its way from an engine to its controller (`--capture` on an engine
-//! whose capture folder is not the controller's).
+//! Captured task output (`--capture`) and a monitored task's samples (`--monitor`) on their way
+//! from an engine to its controller, when the engine's task folder is not the controller's.
 //!
 //! One upload per task and file kind ([`FileKind`]): the engine opens it with
 //! [`OutputOpen`] (how many bytes it will send), the controller answers [`OutputAck`] with the
@@ -25,23 +25,25 @@ pub const CHUNK_BYTES: usize = 256 * 1024;
 /// (`server.maxoutput`): 1 GiB.
 pub const DEFAULT_MAX_OUTPUT: u64 = 1 << 30;
 
-/// Which of a task's files an upload carries; also the file's extension (`<id>.out`). A third
-/// kind (a monitor's `.csv`) is one more variant here and one more match arm at each end.
+/// Which of a task's files an upload carries; also the file's extension (`<id>.out`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     Out,
     Err,
+    /// `--monitor`'s samples (`time,cores,memory`).
+    Csv,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 2] = [FileKind::Out, FileKind::Err];
+    pub const ALL: [FileKind; 3] = [FileKind::Out, FileKind::Err, FileKind::Csv];
 
     /// The extension of its file, `<task id>.<ext>`.
     pub fn ext(self) -> &'static str {
         match self {
             FileKind::Out => "out",
             FileKind::Err => "err",
+            FileKind::Csv => "csv",
         }
     }
 
@@ -50,6 +52,7 @@ impl FileKind {
         match self {
             FileKind::Out => "stdout",
             FileKind::Err => "stderr",
+            FileKind::Csv => "samples",
         }
     }
 }
