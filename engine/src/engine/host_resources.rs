@@ -57,7 +57,12 @@ pub fn probe_gpus() -> Vec<String> {
             return from_visible_devices(var, &value);
         }
     }
-    match Command::new("nvidia-smi").arg("-L").output() {
+    // Looked for on PATH first: most hosts have none, and a spawn that fails to find it
+    // still costs every engine's start a fork.
+    let Some(nvidia_smi) = std::env::var_os("PATH").and_then(|p| on_path("nvidia-smi", &p)) else {
+        return Vec::new();
+    };
+    match Command::new(nvidia_smi).arg("-L").output() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             tracing::warn!("no GPUs: nvidia-smi -L could not run: {e}");
@@ -74,6 +79,17 @@ pub fn probe_gpus() -> Vec<String> {
         }
         Ok(out) => from_nvidia_smi(&String::from_utf8_lossy(&out.stdout)),
     }
+}
+
+/// The first executable file called `name` in the directories of `path` (a `PATH` value).
+fn on_path(name: &str, path: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Devices named by a `*_VISIBLE_DEVICES` variable: empty (or CUDA's `-1`, "none") gives none;
@@ -110,6 +126,22 @@ fn from_nvidia_smi(listing: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_is_found_on_path_only_as_an_executable_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let empty = tempfile::tempdir().unwrap();
+        let plain = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        std::fs::write(plain.path().join("nvidia-smi"), "").unwrap();
+        let tool = bin.path().join("nvidia-smi");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths([empty.path(), plain.path(), bin.path()]).unwrap();
+        assert_eq!(on_path("nvidia-smi", &path), Some(tool));
+        let without = std::env::join_paths([empty.path(), plain.path()]).unwrap();
+        assert_eq!(on_path("nvidia-smi", &without), None);
+    }
 
     #[test]
     fn a_number_is_a_count_and_a_list_names_devices() {
