@@ -31,7 +31,8 @@ const BACKLOG: i32 = 4096;
 /// Messages libzmq queues per connection before it stops reading that connection (TCP then
 /// pushes back on the sender). Together with [`MAX_FRAME_BYTES`] this bounds what one peer, with
 /// or without a session, holds in the controller's memory before the broker reads it: 64
-/// messages of 64 KiB frames, 4 MiB. Genuine peers send bundles, a few messages in flight each.
+/// messages of 16 KiB frames, 1 MiB (a peer with a session may send messages of several frames,
+/// up to `server.maxmessage`). Genuine peers send bundles, a few messages in flight each.
 const RCVHWM: i32 = 64;
 
 fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {

@@ -117,7 +117,7 @@ keys! {
     SERVER_MAXMESSAGE = K::new("server.maxmessage", Int, I(64 * 1024 * 1024),
         "bytes, the largest message an engine or client may send once it has proved the key \
          (at least 1 MiB; hs only). Before that only handshake messages of a few dozen bytes \
-         are taken, and no ZeroMQ frame may exceed 64 KiB. hs's engines send results in bundles \
+         are taken, and no ZeroMQ frame may exceed 16 KiB. hs's engines send results in bundles \
          of up to 24 MiB: a lower value refuses the largest");
     SERVER_MAXOUTPUT = K::new("server.maxoutput", Int, I(1 << 30),
         "bytes of one captured file (`<id>.out`, `<id>.err`) a controller takes from an engine \

@@ -25,11 +25,15 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 pub const PROTOCOL: &[u8] = b"hs/2";
 /// Largest ZeroMQ frame any hs socket takes (set as every socket's `MAXMSGSIZE`, so libzmq drops
 /// the connection of a peer announcing a bigger one before buffering it). This, not the size of
-/// a message, is what an unauthenticated peer can make the controller hold per connection: a
-/// thousand connections sending frames of this size cost it 64 MiB at most. A larger message
+/// a message, is what an unauthenticated peer can make the controller hold per message it
+/// queues (see the receive high-water mark in the broker's `sockets.rs`). A larger message
 /// travels as several frames of one multipart message (its payload cut at this size), which
 /// only a peer with a session can make the receiver put back together.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+///
+/// 16 KiB: with 64 KiB, a thousand connections sending garbage frames of the largest size held
+/// 216 MB of the controller and took 0.40 of a run's throughput; with 16 KiB 132 MB and 0.54
+/// (`scripts/flood-bench`), while a bundle of results is still a handful of frames.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 /// The default bound on one message after a handshake, all its payload frames together
 /// (`server.maxmessage` at a controller): well above what hs's own peers send (bundles stop
 /// growing at 24 MiB, see `bundle.rs`).

@@ -8,7 +8,7 @@
 //! acknowledged once it is written to the controller's file. [`OutputRefused`] ends an upload
 //! the controller will not take. These are sealed like every message of the session; a chunk's
 //! bytes travel in its JSON body as base64 (a chunk and its encoding stay far below the
-//! controller's `server.maxmessage`, and the payload is cut into 64 KiB frames as any other).
+//! controller's `server.maxmessage`, and the payload is cut into 16 KiB frames as any other).
 
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::message::Body;
 
-/// Most bytes of output in one [`OutputData`]: 256 KiB (about 342 KiB once encoded, six
+/// Most bytes of output in one [`OutputData`]: 256 KiB (about 342 KiB once encoded, 22
 /// frames). Large enough that a 100 MB output is 400 round trips, small enough that the few
 /// chunks an engine keeps in flight cost the controller a megabyte or two.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -171,7 +171,7 @@ mod tests {
             Uuid::nil()
         );
         assert!(FromEngine::decode("output_data", body.as_bytes()).is_err());
-        let body = format!(r#"{{"id":"{}","kind":"csv","size":0}}"#, Uuid::nil());
+        let body = format!(r#"{{"id":"{}","kind":"log","size":0}}"#, Uuid::nil());
         assert!(FromEngine::decode("output_open", body.as_bytes()).is_err());
     }
 }
