@@ -143,20 +143,6 @@ enum Settled {
     Moved,
 }
 
-/// Make this process's cgroup for tasks, and start its watchdog, on a thread of its own: an
-/// engine calls it as it starts, so that its first task does not wait for them (the watchdog is
-/// a process to start, about a millisecond). A slot that needs the cgroup first waits for it.
-pub(crate) fn prepare_in_background() {
-    let started = std::thread::Builder::new()
-        .name("hs-cgroup".into())
-        .spawn(|| {
-            engine_group();
-        });
-    if let Err(e) = started {
-        tracing::debug!("cannot make the task cgroup ahead of the first task: {e}");
-    }
-}
-
 fn engine_group() -> Option<&'static EngineGroup> {
     static ENGINE: OnceLock<Option<EngineGroup>> = OnceLock::new();
     ENGINE

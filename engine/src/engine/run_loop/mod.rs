@@ -118,7 +118,6 @@ pub fn run_with_executor(
         tracing::debug!("cannot become a child subreaper: {e}");
     }
     crate::executor::prepare_engine_process();
-    crate::executor::prepare_containment();
     let mut engine = Engine::connect(cfg, ctx, executor)?;
     let outcome = engine.serve(control);
     if outcome.is_err() {
