@@ -436,6 +436,31 @@ fn start_status_submit_list_stop() {
 /// Stopping about when that status is asked (each second from the start) used to hit it most
 /// times; the bound is loose (a debug build stops 20 engines in 0.05–0.2 s).
 #[test]
+fn a_profiles_engines_capture_and_monitor_when_its_config_says() {
+    let p = Running::create("anejo", &["-n", "1", "-N", "1"]);
+    p.edit("[engines]", "[engines]\ncapture = true\nmonitor = true");
+    let out = p.start_daemon(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stderr(&out), p.log());
+    let engines: Vec<_> = p
+        .processes()
+        .into_iter()
+        .filter(|(_, cmd)| cmd.contains(" client "))
+        .collect();
+    assert_eq!(engines.len(), 1, "{engines:?}");
+    assert!(
+        engines[0].1.contains("--capture") && engines[0].1.contains("--monitor"),
+        "{engines:?}"
+    );
+    p.submit("echo captured\n");
+    p.wait_completed(1, LIMIT);
+    let id = p.tasks(&["id"])[0]["id"].as_str().unwrap().to_string();
+    let out = p.with_profile("info", &[&id, "--stdout"]);
+    assert_eq!(stdout(&out), "captured\n", "{}", stderr(&out));
+    let out = p.with_profile("stop", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
 fn an_idle_profile_stops_in_well_under_a_second() {
     let p = Running::create("quick", &["-n", "20", "-N", "1"]);
     for round in 0..3 {

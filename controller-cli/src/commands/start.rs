@@ -256,11 +256,15 @@ fn engine_args(cfg: &Config, launcher: &str) -> anyhow::Result<EngineArgs> {
         task_timeout: seconds(key::TASK_TIMEOUT)?,
         signalwait: cfg.option(None::<f64>, key::TASK_SIGNALWAIT, Layers::Set)?,
         executor: cfg.option(None::<String>, key::TASK_EXECUTOR, Layers::Set)?,
-        capture: false,
+        capture: cfg.value(None::<bool>, key::ENGINES_CAPTURE)?,
         keep_daemons: false,
         idle_timeout: seconds(key::ENGINES_TIMEOUT)?,
-        // Each engine offers its own host's (or its `client.*` keys').
-        capacity: Vec::new(),
+        // Each engine offers its own host's resources and rate (or its `client.*` keys').
+        capacity: if cfg.value(None::<bool>, key::ENGINES_MONITOR)? {
+            vec!["--monitor".to_string()]
+        } else {
+            Vec::new()
+        },
         // Negative means a random wait up to |n|, so it is not read as a plain duration; one
         // no `Duration` holds is refused here rather than by every engine's `--delay-start`.
         delay_start: match cfg

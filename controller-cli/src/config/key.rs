@@ -212,6 +212,11 @@ keys! {
         "idle seconds before an engine leaves (0 = never)");
     ENGINES_ENV = K::new("engines.env", Bool, B(false),
         "ssh: send `HYPERSHELL_*` variables along");
+    ENGINES_CAPTURE = K::new("engines.capture", Bool, B(false),
+        "engines run with `--capture`: each task's output in its own files, sent to the \
+         controller's site from engines on other hosts");
+    ENGINES_MONITOR = K::new("engines.monitor", Bool, B(false),
+        "engines run with `--monitor`: each task's cores and memory sampled about once a second");
 
     AUTOSCALE_POLICY = K::new("autoscale.policy", Str, S("fixed"),
         "`fixed` or `dynamic` (`cluster -A` without a policy; a profile with `[autoscale]`)");

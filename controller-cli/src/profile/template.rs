@@ -67,6 +67,10 @@ slots = {slots}
 # idle engine waits before leaving (0 = never).
 delay_start = {delay_start}
 timeout = {timeout}
+# Each task's output in files of its own, sent to this site from engines on other hosts
+# (`hs info ID --stdout`), and each task's cores and memory sampled (`hs info ID --perf`).
+# capture = false
+# monitor = false
 
 [ssh]
 # Options for every ssh connection, e.g. "-o ConnectTimeout=5".
