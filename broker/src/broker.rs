@@ -14,6 +14,7 @@ use crate::config::{BindSet, ControllerConfig};
 use crate::control::RunControl;
 use crate::feed::{FeedMessage, FeedReceiver};
 use crate::reactor::{Core, Effect};
+use crate::routed;
 use crate::sessions::{Arrival, Sessions};
 use crate::sink::ResultSink;
 use crate::sockets::Sockets;
@@ -313,7 +314,14 @@ impl Broker {
     /// handshakes opened their sessions. Handshake messages are answered here.
     fn receive_engines(&mut self) -> Result<Vec<(Uuid, FromEngine)>, RunError> {
         let mut decoded = Vec::new();
-        for (route, frames) in routed(&self.sockets.engines, ENGINE_BATCH, "engines")? {
+        let received = routed::receive(
+            &self.sockets.engines,
+            ENGINE_BATCH,
+            "engines",
+            &self.engines,
+            &mut self.engine_refusals,
+        )?;
+        for (route, frames) in received {
             let now = Instant::now();
             let opened = match self.engines.take(&route, frames, now) {
                 Ok(Arrival::Challenge(challenge)) => {
@@ -351,7 +359,14 @@ impl Broker {
     /// pipelines requests takes the answers in order).
     fn receive_clients(&mut self) -> Result<Vec<ClientRequest>, RunError> {
         let mut requests = Vec::new();
-        for (route, frames) in routed(&self.sockets.clients, CLIENT_BATCH, "clients")? {
+        let received = routed::receive(
+            &self.sockets.clients,
+            CLIENT_BATCH,
+            "clients",
+            &self.clients,
+            &mut self.client_refusals,
+        )?;
+        for (route, frames) in received {
             let now = Instant::now();
             let (client, envelope) = match self.clients.take(&route, frames, now) {
                 Ok(Arrival::Challenge(challenge)) => {
@@ -470,23 +485,3 @@ fn ride_out(r: Result<(), RunError>) -> Result<(), RunError> {
 /// A client request as read: its routing identity, the client id its handshake named, and the
 /// request or the reason it cannot be served.
 type ClientRequest = (Vec<u8>, Uuid, Result<FromClient, String>);
-
-/// A message from a ROUTER socket: the peer's routing identity and the frames after it.
-type Routed = (Vec<u8>, Vec<Vec<u8>>);
-
-/// The messages waiting on a ROUTER socket (at most `batch`).
-fn routed(socket: &zmq::Socket, batch: usize, peers: &str) -> Result<Vec<Routed>, RunError> {
-    let messages =
-        hs_engine::transport::recv_waiting(socket, batch).map_err(|source| RunError::Zmq {
-            context: format!("receiving from {peers}"),
-            source,
-        })?;
-    Ok(messages
-        .into_iter()
-        .filter(|frames| !frames.is_empty())
-        .map(|mut frames| {
-            let identity = frames.remove(0);
-            (identity, frames)
-        })
-        .collect())
-}

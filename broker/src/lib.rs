@@ -31,6 +31,7 @@ mod prefetch;
 mod queue;
 pub mod reactor;
 mod registry;
+mod routed;
 mod sessions;
 mod sink;
 mod sockets;

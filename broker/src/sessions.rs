@@ -182,6 +182,12 @@ impl Sessions {
     }
 
     /// Forget whatever `route` had.
+    /// Whether `route` has a session, or a handshake in progress, and so may send frames
+    /// larger than a hello's (see `routed.rs`).
+    pub fn has_session(&self, route: &[u8]) -> bool {
+        self.peers.contains_key(route)
+    }
+
     pub fn drop_route(&mut self, route: &[u8]) {
         match self.peers.remove(route) {
             Some(Peer::Pending(..)) => self.pending -= 1,
