@@ -14,6 +14,9 @@ use hs_engine::protocol::{FrameError, MAX_HANDSHAKE_BYTES, Refusals};
 use crate::broker::RunError;
 use crate::sessions::Sessions;
 
+/// A message from a ROUTER socket: the peer's routing identity and the frames after it.
+pub type Routed = (Vec<u8>, Vec<Vec<u8>>);
+
 /// The messages waiting on `socket` (at most `batch`), each as its peer's routing identity and
 /// the frames after it. A message dropped unread is counted in `refusals` instead. `peers`
 /// names the socket in errors.
@@ -23,7 +26,7 @@ pub fn receive(
     peers: &str,
     sessions: &Sessions,
     refusals: &mut Refusals,
-) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, RunError> {
+) -> Result<Vec<Routed>, RunError> {
     let failed = |source| RunError::Zmq {
         context: format!("receiving from {peers}"),
         source,
