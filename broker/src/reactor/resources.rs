@@ -58,21 +58,16 @@ pub(super) struct Reservation {
 }
 
 impl Reservation {
-    /// Whether `engine` (the reserved one, with `resources`) may take a task asking for `asked`
-    /// beside the reserved task's request and the backfill it still holds.
-    fn leaves_room(
-        &mut self,
-        registry: &crate::registry::Registry,
-        resources: &hs_engine::resources::Resources,
-        asked: &Request,
-    ) -> bool {
+    /// What the reserved engine may not give to other work: the reserved task's request and
+    /// the backfill it still holds (what it no longer holds is dropped from the list here).
+    fn set_aside(&mut self, registry: &crate::registry::Registry) -> Request {
         self.backfill
             .retain(|(id, _)| registry.holds(&self.engine, id));
         let mut taken = self.request;
         for (_, r) in &self.backfill {
             taken.add(r);
         }
-        resources.fits(&taken, asked)
+        taken
     }
 }
 
@@ -86,11 +81,13 @@ impl Core {
             }
             let registry = &self.registry;
             let resources = &registry.get(engine)?.resources;
+            // Worked out once a pick, not for each task looked at.
+            let set_aside = r.set_aside(registry);
             let task = self.queue.pop_fitting(FIT_WINDOW, |task| {
                 let asked = Request::of(task);
                 task.id != r.task
                     && registry.fits(engine, &asked)
-                    && r.leaves_room(registry, resources, &asked)
+                    && resources.fits(&set_aside, &asked)
             })?;
             r.backfill.push((task.id, Request::of(&task)));
             return Some(task);
