@@ -61,9 +61,17 @@ impl Started {
     /// already, so a pidfd opened now cannot name another process. With a pidfd where the kernel
     /// can poll one (Linux 5.3 or later); without, the slot checks the child at an interval.
     pub(crate) fn running(pid: libc::pid_t) -> Self {
-        let pidfd = sys::pidfds_pollable()
-            .then(|| sys::pidfd_open(pid).ok())
-            .flatten();
+        Started::running_with(pid, None)
+    }
+
+    /// The same, with the pidfd the caller already opened for it, if any (one is opened
+    /// otherwise).
+    pub(crate) fn running_with(pid: libc::pid_t, pidfd: Option<OwnedFd>) -> Self {
+        let pidfd = pidfd.or_else(|| {
+            sys::pidfds_pollable()
+                .then(|| sys::pidfd_open(pid).ok())
+                .flatten()
+        });
         Started {
             pid,
             pidfd,

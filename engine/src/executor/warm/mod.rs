@@ -166,12 +166,7 @@ thread_local! {
 /// The engine's view of a child a slot shell started.
 fn started(reply: Reply, spec: &RunSpec<'_>) -> Result<Started, String> {
     match reply {
-        Reply::Running(pid, Some(pidfd)) => Ok(Started {
-            pid,
-            pidfd: Some(pidfd),
-            exited: None,
-        }),
-        Reply::Running(pid, None) => Ok(Started::running(pid)),
+        Reply::Running(pid, pidfd) => Ok(Started::running_with(pid, pidfd)),
         Reply::DiedEarly(pid, status) => Ok(Started {
             pid,
             pidfd: None,
