@@ -41,6 +41,11 @@ pub enum RunError {
     AddressUnavailable { endpoint: String },
     #[error("{context}: {source}")]
     Zmq { context: String, source: zmq::Error },
+    #[error("could not start the {what} thread: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(
@@ -116,7 +121,7 @@ impl Broker {
         ctx: &zmq::Context,
         store: Box<dyn TaskStore>,
     ) -> Result<Broker, RunError> {
-        let sockets = Sockets::bind(ctx, &cfg.bind)?;
+        let sockets = Sockets::bind(ctx, &cfg.bind, cfg.key.as_bytes())?;
         let key = cfg.key.as_bytes();
         if cfg.mode == Mode::Clear {
             tracing::warn!(
@@ -146,9 +151,13 @@ impl Broker {
     }
 
     /// Messages refused: failed verification (bad key, forged, replayed, oversized), of an
-    /// unknown kind or a body of the wrong shape, or uploads the controller does not take.
+    /// unknown kind or a body of the wrong shape, or uploads the controller does not take; and
+    /// connections refused at a door.
     pub fn rejected(&self) -> u64 {
-        self.engine_refusals.count() + self.client_refusals.count() + self.core.uploads_refused()
+        self.engine_refusals.count()
+            + self.client_refusals.count()
+            + self.core.uploads_refused()
+            + self.sockets.door_refusals.get()
     }
 
     /// Serve until every task from `feed`, clients and the store is done and engines have left,

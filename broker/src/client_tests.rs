@@ -331,6 +331,7 @@ impl FakeEngine {
         let id = Uuid::new_v4();
         let ctx = zmq::Context::new();
         let socket = ctx.socket(zmq::DEALER).unwrap();
+        hs_engine::protocol::door::knock(&socket, info.key.as_bytes()).unwrap();
         socket.set_linger(0).unwrap();
         socket.connect(&info.engine_endpoint()).unwrap();
         let mut link = PeerLink::new(info.key.as_bytes(), Role::Engine, info.mode(), id);

@@ -22,6 +22,7 @@ mod client_tests;
 mod config;
 mod control;
 pub mod controller;
+mod door;
 pub mod feed;
 pub mod hosts;
 mod ids;

@@ -1,8 +1,12 @@
 //! Creating and binding the controller's three sockets.
 
+use std::sync::Arc;
+
 use hs_engine::protocol::MAX_FRAME_BYTES;
+use hs_engine::protocol::door::Door;
 
 use crate::broker::RunError;
+use crate::door::{DoorCount, DoorKeeper};
 
 pub struct Sockets {
     /// Engines connect DEALERs here.
@@ -13,6 +17,8 @@ pub struct Sockets {
     pub clients: zmq::Socket,
     /// What each socket is actually bound to (ephemeral ports resolved).
     pub bound: crate::config::BindSet,
+    /// Connections refused at the sockets' doors (see `door.rs`).
+    pub door_refusals: Arc<DoorCount>,
 }
 
 fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
@@ -83,7 +89,13 @@ fn bind_all(socket: &zmq::Socket, endpoints: &[String]) -> Result<Vec<String>, R
 }
 
 impl Sockets {
-    pub fn bind(ctx: &zmq::Context, bind: &crate::config::BindSet) -> Result<Sockets, RunError> {
+    /// Create the sockets, lock each behind its door (opened by proof of `key`), and bind them.
+    pub fn bind(
+        ctx: &zmq::Context,
+        bind: &crate::config::BindSet,
+        key: &[u8],
+    ) -> Result<Sockets, RunError> {
+        let mut keeper = DoorKeeper::open(ctx, key)?;
         let engines = router(ctx)?;
         let clients = router(ctx)?;
         let heartbeat = ctx.socket(zmq::PUB).map_err(|source| RunError::Zmq {
@@ -93,6 +105,10 @@ impl Sockets {
         heartbeat.set_linger(0).map_err(opt("LINGER"))?;
         heartbeat.set_sndhwm(100).map_err(opt("SNDHWM"))?;
         heartbeat.set_backlog(BACKLOG).map_err(opt("BACKLOG"))?;
+        keeper.guard(ctx, &engines, Door::Engines)?;
+        keeper.guard(ctx, &clients, Door::Clients)?;
+        keeper.guard(ctx, &heartbeat, Door::Heartbeat)?;
+        let door_refusals = keeper.start()?;
         let bound = crate::config::BindSet {
             engines: bind_all(&engines, &bind.engines)?,
             heartbeat: bind_all(&heartbeat, &bind.heartbeat)?,
@@ -103,6 +119,7 @@ impl Sockets {
             heartbeat,
             clients,
             bound,
+            door_refusals,
         })
     }
 }

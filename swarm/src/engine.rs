@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use hs_protocol::protocol::door;
 use rand::Rng;
 use uuid::Uuid;
 
@@ -85,8 +86,9 @@ fn send(socket: &zmq::Socket, frames: &Frames) -> Result<(), zmq::Error> {
     socket.send_multipart(frames.iter().map(Vec::as_slice), zmq::DONTWAIT)
 }
 
-fn dealer(ctx: &Context, endpoint: &str) -> anyhow::Result<zmq::Socket> {
+fn dealer(ctx: &Context, endpoint: &str, key: &str) -> anyhow::Result<zmq::Socket> {
     let s = ctx.socket(zmq::DEALER)?;
+    door::knock(&s, key.as_bytes())?;
     // As the real engine: a random routing id, not the engine's id.
     s.set_identity(&Uuid::new_v4().as_bytes()[..12])?;
     // As the real engine: queue nothing on a connection that is not up.
@@ -108,8 +110,9 @@ impl SimEngine {
         hostile: bool,
         check: bool,
     ) -> anyhow::Result<SimEngine> {
-        let dealer = dealer(ctx, &ends.engines)?;
+        let dealer = dealer(ctx, &ends.engines, &ends.key)?;
         let sub = ctx.socket(zmq::SUB)?;
+        door::knock(&sub, ends.key.as_bytes())?;
         sub.set_linger(0)?;
         sub.set_subscribe(b"")?;
         sub.connect(&ends.heartbeat)?;

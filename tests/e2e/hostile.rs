@@ -1,7 +1,8 @@
 //! Hostile peers against a running controller, speaking the real protocol (`hs_engine::protocol`),
-//! while a real `hs client` engine runs a workload alongside: outsiders (garbage, truncated,
-//! oversized, unsigned, wrong-key, replayed, on the wrong port, a flood of connections, a
-//! heartbeat subscriber) and a key holder with bugs (unknown kinds, results for tasks it was
+//! while a real `hs client` engine runs a workload alongside: outsiders at the door (no
+//! credential, a forged one, a wrong key's), outsiders past it with a credential replayed from
+//! the wire (garbage, truncated, oversized, unsigned, wrong-key, replayed, on the wrong port, a
+//! flood of connections, a heartbeat subscriber) and a key holder with bugs (unknown kinds, results for tasks it was
 //! never leased or under a stale lease, a registration for another engine's id, a forged output
 //! path, a give-back of nothing). Each is refused and logged, no task state changes, nothing
 //! crashes or stalls, and every task runs once.
@@ -29,8 +30,13 @@ const FLOOD: usize = 1000;
 /// 64 MiB were buffered per connection and the controller grew by gigabytes.
 const RSS_BOUND_KIB: u64 = 1024 * 1024;
 
-pub fn dealer(ctx: &zmq::Context, port: u16) -> zmq::Socket {
+/// A DEALER to the controller on `port`, knocking at its door with a credential of `key` (as a
+/// key holder, or a wiretapper replaying one it saw), or with none.
+pub fn dealer(ctx: &zmq::Context, port: u16, key: Option<&str>) -> zmq::Socket {
     let d = ctx.socket(zmq::DEALER).unwrap();
+    if let Some(key) = key {
+        hs_engine::protocol::door::knock(&d, key.as_bytes()).unwrap();
+    }
     d.set_linger(0).unwrap();
     d.set_rcvtimeo(10_000).unwrap();
     d.set_sndtimeo(1_000).unwrap();
@@ -100,7 +106,9 @@ fn raise_nofile() -> u64 {
 }
 
 /// `FLOOD` connections to the engine port, each sending frames of the largest size a socket
-/// takes, filled with garbage, until `stop`. Returns how many frames were sent.
+/// takes, filled with garbage, until `stop`. They knock with a credential replayed from the
+/// wire, the one flood the door lets in (a flood without one is closed at the door). Returns
+/// how many frames were sent.
 fn flood(port: u16, connections: usize, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let ctx = zmq::Context::new();
@@ -109,6 +117,7 @@ fn flood(port: u16, connections: usize, stop: Arc<AtomicBool>) -> std::thread::J
         let sockets: Vec<zmq::Socket> = (0..connections)
             .map(|_| {
                 let d = ctx.socket(zmq::DEALER).unwrap();
+                hs_engine::protocol::door::knock(&d, KEY.as_bytes()).unwrap();
                 d.set_linger(0).unwrap();
                 d.set_sndhwm(4).unwrap();
                 d.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
@@ -153,15 +162,35 @@ fn hostile_peers_are_refused_while_a_real_engine_runs_every_task_once() {
     s.wait_for_server(&p);
     let ctx = zmq::Context::new();
 
-    // Outsiders, each on its own connection: garbage, truncated, unsigned, a frame just over
-    // the limit (libzmq drops that connection before buffering it), an oversized handshake.
-    let garbage = dealer(&ctx, port);
+    // Outsiders at the door: no credential (a ZeroMQ peer that is not hs), a forged one, one
+    // made with a wrong key. Each is closed in the ZMTP handshake: nothing it sends is read.
+    let bare = dealer(&ctx, port, None);
+    bare.send_multipart([vec![0xFF; 3000]], 0).unwrap();
+    let forged = ctx.socket(zmq::DEALER).unwrap();
+    forged.set_linger(0).unwrap();
+    forged.set_plain_username(Some(&"0".repeat(32))).unwrap();
+    forged.set_plain_password(Some(&"0".repeat(64))).unwrap();
+    forged.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    forged.send_multipart([vec![0xFF; 3000]], 0).unwrap();
+    let wrong_door = dealer(&ctx, port, Some("not-the-key-0123456789"));
+    let bare_sub = ctx.socket(zmq::SUB).unwrap();
+    bare_sub.set_subscribe(b"").unwrap();
+    bare_sub.set_rcvtimeo(2_000).unwrap();
+    bare_sub
+        .connect(&format!("tcp://127.0.0.1:{}", port + 1))
+        .unwrap();
+
+    // Outsiders past the door with a credential replayed from the wire, each on its own
+    // connection: garbage, truncated, unsigned, a frame just over the limit (libzmq drops that
+    // connection before buffering it), an oversized handshake.
+    let tapped = |port| dealer(&ctx, port, Some(KEY));
+    let garbage = tapped(port);
     garbage.send_multipart([vec![0xFF; 3000]], 0).unwrap();
-    let truncated = dealer(&ctx, port);
+    let truncated = tapped(port);
     truncated
         .send_multipart([b"hs/2".to_vec(), b"sealed".to_vec()], 0)
         .unwrap();
-    let unsigned = dealer(&ctx, port);
+    let unsigned = tapped(port);
     unsigned
         .send_multipart(
             [
@@ -173,16 +202,16 @@ fn hostile_peers_are_refused_while_a_real_engine_runs_every_task_once() {
             0,
         )
         .unwrap();
-    let oversized = dealer(&ctx, port);
+    let oversized = tapped(port);
     oversized
         .send_multipart([vec![0; hs_engine::protocol::MAX_FRAME_BYTES + 1]], 0)
         .unwrap();
-    let big_hello = dealer(&ctx, port);
+    let big_hello = tapped(port);
     big_hello
         .send_multipart([b"hs/2".to_vec(), b"hello".to_vec(), vec![1; 300]], 0)
         .unwrap();
-    // A wrong key.
-    let wrong = dealer(&ctx, port);
+    // A wrong key in the handshake.
+    let wrong = tapped(port);
     let mut wrong_link = PeerLink::new(
         b"not-the-key-0123456789",
         Role::Engine,
@@ -195,14 +224,14 @@ fn hostile_peers_are_refused_while_a_real_engine_runs_every_task_once() {
         wrong.send_multipart(proof, 0).unwrap();
     }
     // A client on the engine port, an engine on the client port.
-    let lost_client = dealer(&ctx, port);
+    let lost_client = tapped(port);
     lost_client
         .send_multipart(
             PeerLink::new(KEY.as_bytes(), Role::Client, Mode::Sealed, Uuid::new_v4()).hello(),
             0,
         )
         .unwrap();
-    let lost_engine = dealer(&ctx, port + 2);
+    let lost_engine = tapped(port + 2);
     lost_engine
         .send_multipart(
             PeerLink::new(KEY.as_bytes(), Role::Engine, Mode::Sealed, Uuid::new_v4()).hello(),
@@ -211,13 +240,14 @@ fn hostile_peers_are_refused_while_a_real_engine_runs_every_task_once() {
         .unwrap();
     // A subscriber on the heartbeat channel sees sealed pings only.
     let sub = ctx.socket(zmq::SUB).unwrap();
+    hs_engine::protocol::door::knock(&sub, KEY.as_bytes()).unwrap();
     sub.set_subscribe(b"").unwrap();
     sub.set_rcvtimeo(5_000).unwrap();
     sub.connect(&format!("tcp://127.0.0.1:{}", port + 1))
         .unwrap();
 
     // A key holder with bugs. It registers (one slot) and takes a task.
-    let buggy = dealer(&ctx, port);
+    let buggy = dealer(&ctx, port, Some(KEY));
     let mut link = handshake(&buggy, KEY, Role::Engine);
     let me = link.session().unwrap().peer_id;
     buggy
@@ -312,7 +342,15 @@ fn hostile_peers_are_refused_while_a_real_engine_runs_every_task_once() {
         TASKS - 1,
         "every other task ran once, on the real engine"
     );
+    assert!(
+        bare_sub.recv_multipart(0).is_err(),
+        "no pings without a credential"
+    );
+    drop((bare, forged, wrong_door));
     for why in [
+        "on the engine port from 127.0.0.1: refused at the door: its credential does not prove the key",
+        "on the engine port from a peer with no id: refused at the door: it offered no credential",
+        "on the heartbeat port from a peer with no id: refused at the door: it offered no credential",
         "no session",
         "frame too large",
         "does not match",

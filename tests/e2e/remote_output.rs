@@ -288,7 +288,7 @@ fn uploads_a_peer_has_no_right_to_send_are_refused_and_its_own_is_taken() {
     let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &p, "-k", KEY]));
     s.wait_for_server(&p);
     let ctx = zmq::Context::new();
-    let peer = dealer(&ctx, port);
+    let peer = dealer(&ctx, port, Some(KEY));
     let mut link = handshake(&peer, KEY, Role::Engine);
     let me = link.session().unwrap().peer_id;
     let say = |link: &mut PeerLink, msg: hs_engine::protocol::FromEngine| {

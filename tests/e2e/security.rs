@@ -52,8 +52,11 @@ fn forged_and_malformed_messages_are_dropped_and_service_continues() {
     let server = server.spawn().unwrap();
 
     // (Sent before the server listens, they wait in the socket until it does.)
+    // Both peers knock with a door credential replayed from the wire: without one they would
+    // be closed at the door before sending anything (tests/e2e/hostile.rs).
     let ctx = zmq::Context::new();
     let dealer = ctx.socket(zmq::DEALER).unwrap();
+    hs_engine::protocol::door::knock(&dealer, KEY.as_bytes()).unwrap();
     dealer.set_linger(1000).unwrap();
     dealer.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
     // A handshake with the wrong key, twice: the proofs do not match.
@@ -79,6 +82,7 @@ fn forged_and_malformed_messages_are_dropped_and_service_continues() {
     // Garbage of the wrong shape from another peer, which never made a handshake (each peer's
     // refusals are logged at most once a minute).
     let other = ctx.socket(zmq::DEALER).unwrap();
+    hs_engine::protocol::door::knock(&other, KEY.as_bytes()).unwrap();
     other.set_linger(1000).unwrap();
     other.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
     other
@@ -128,9 +132,11 @@ fn weak_keys_and_open_binds_without_a_key_are_refused() {
     }
 }
 
-/// A DEALER connected to the controller's engine socket on `port`, with `identity` if given.
+/// A DEALER connected to the controller's engine socket on `port`, with `identity` if given,
+/// past the door with a credential of the key (a key holder's, or one replayed from the wire).
 fn dealer_on(ctx: &zmq::Context, port: u16, identity: Option<&[u8]>) -> zmq::Socket {
     let d = ctx.socket(zmq::DEALER).unwrap();
+    hs_engine::protocol::door::knock(&d, KEY.as_bytes()).unwrap();
     if let Some(id) = identity {
         d.set_identity(id).unwrap();
     }
@@ -266,8 +272,10 @@ fn bytes_recorded_in_one_run_run_nothing_in_the_next() {
     let p = port.to_string();
     let server_args = ["server", "--forever", "--no-db", "-p", &p, "-k", KEY];
     let ctx = zmq::Context::new();
+    // Recorded from the wire, the door credential is replayed too.
     let clients = |ctx: &zmq::Context| {
         let d = ctx.socket(zmq::DEALER).unwrap();
+        hs_engine::protocol::door::knock(&d, KEY.as_bytes()).unwrap();
         d.set_linger(0).unwrap();
         d.set_rcvtimeo(10_000).unwrap();
         d.connect(&format!("tcp://127.0.0.1:{}", port + 2)).unwrap();
@@ -342,5 +350,35 @@ fn bytes_recorded_in_one_run_run_nothing_in_the_next() {
     assert!(
         !s.path("replayed.txt").exists(),
         "a recorded submit ran in a later run: {err}"
+    );
+}
+
+#[test]
+fn a_controller_without_a_door_is_named_at_once_not_waited_for() {
+    // A ZeroMQ ROUTER and PUB without the door, as an older hs (or something else) would bind.
+    let s = Scratch::new();
+    let port = free_ports();
+    let ctx = zmq::Context::new();
+    let router = ctx.socket(zmq::ROUTER).unwrap();
+    router.bind(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let publisher = ctx.socket(zmq::PUB).unwrap();
+    publisher
+        .bind(&format!("tcp://127.0.0.1:{}", port + 1))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let client = s
+        .hs(&["client", "-p", &port.to_string(), "--connect-timeout", "60"])
+        .env("HYPERSHELL_CLIENT_AUTH", KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_output(client, Duration::from_secs(30));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("older hs"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "reported at once, not after the connect timeout: {err}"
     );
 }

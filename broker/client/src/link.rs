@@ -5,6 +5,7 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use hs_protocol::protocol::door::{self, DoorWatch, Shut};
 use hs_protocol::protocol::{
     FrameError, FromClient, Incoming, MAX_FRAME_BYTES, PeerLink, Refusals, Role, ToClient,
 };
@@ -16,6 +17,8 @@ use hs_protocol::connection::ConnectionInfo;
 pub(crate) struct Link {
     // Sockets before the context: fields drop in order, and a context waits for its sockets.
     socket: zmq::Socket,
+    /// Reports a shut door on `socket`: a wrong key, or a controller without a door.
+    door: DoorWatch,
     _ctx: zmq::Context,
     peer: PeerLink,
     /// Requests made before the handshake was done, sent as soon as it is.
@@ -56,13 +59,16 @@ impl Link {
             .and_then(|_| socket.set_reconnect_ivl(100))
             .and_then(|_| socket.set_reconnect_ivl_max(2000))
             .map_err(set)?;
+        let key = info.key.as_bytes();
+        door::knock(&socket, key).map_err(zmq_err("setting socket options"))?;
+        let door = DoorWatch::new(&ctx, &socket).map_err(zmq_err("watching the client socket"))?;
         let endpoint = info.client_endpoint();
         socket
             .connect(&endpoint)
             .map_err(zmq_err("connecting to the controller"))?;
-        let key = info.key.as_bytes();
         Ok(Link {
             socket,
+            door,
             _ctx: ctx,
             peer: PeerLink::new(key, Role::Client, info.mode(), id),
             waiting: Vec::new(),
@@ -143,11 +149,24 @@ impl Link {
         loop {
             let wait = until.saturating_duration_since(Instant::now());
             let ready = {
-                let mut items = [self.socket.as_poll_item(zmq::POLLIN)];
+                let mut items = [
+                    self.socket.as_poll_item(zmq::POLLIN),
+                    self.door.as_poll_item(),
+                ];
                 hs_protocol::transport::poll(&mut items, wait.as_millis() as i64)
                     .map_err(zmq_err("waiting for the controller"))?;
                 items[0].is_readable()
             };
+            if let Some(shut) = self.door.shut() {
+                let endpoint = self.endpoint.clone();
+                return Err(match shut {
+                    Shut::WrongKey => ClientError::AuthFailed { endpoint },
+                    Shut::NoDoor => ClientError::ModeMismatch {
+                        endpoint,
+                        reason: door::NO_DOOR_THERE.to_string(),
+                    },
+                });
+            }
             if !ready {
                 if Instant::now() >= until {
                     return Ok(None);

@@ -2,13 +2,30 @@
 //! measuring what a flood costs a legitimate run (scripts/flood-bench).
 //!
 //! Each connection is a DEALER that never handshakes and sends, over and over, a message whose
-//! last frame is the largest a controller's socket takes, filled with garbage. Runs until the
-//! given number of seconds has passed (or it is killed). Loopback only: the address is always
-//! 127.0.0.1.
+//! last frame is the largest a controller's socket takes, filled with garbage. What it offers
+//! at the controller's door (`--credential`):
+//!
+//! - `none`: no credential, as any ZeroMQ peer that is not hs: refused in the ZMTP handshake.
+//! - `forged`: a made-up PLAIN credential: refused by the controller's ZAP handler.
+//! - `replayed`: a genuine credential, as a wiretapper could replay one it saw (made here from
+//!   `--key-file`, standing in for the capture): let in, and its garbage dropped by the broker.
+//!
+//! A connection that is refused is opened again (`--knock-every-ms` after it was last opened,
+//! at the next round by default), as an attacker that keeps knocking would. Runs until the given number of seconds has passed (or it is killed).
+//! Loopback only: the address is always 127.0.0.1.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use hs_protocol::protocol::door;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Credential {
+    None,
+    Forged,
+    Replayed,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -19,7 +36,7 @@ struct Cli {
     /// The controller's engine port on 127.0.0.1.
     #[arg(long)]
     port: u16,
-    /// Connections to open (at most 1,000: one ZeroMQ context's socket limit).
+    /// Connections to hold open (at most 1,000: one ZeroMQ context's socket limit).
     #[arg(long, default_value_t = 1000)]
     connections: usize,
     /// Pause between two rounds of sends over every connection, in milliseconds.
@@ -28,6 +45,38 @@ struct Cli {
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+    /// What each connection offers at the controller's door.
+    #[arg(long, value_enum, default_value_t = Credential::None)]
+    credential: Credential,
+    /// Open a refused connection again no sooner than this many milliseconds after it was
+    /// last opened (0: at the next round).
+    #[arg(long, default_value_t = 0)]
+    knock_every_ms: u64,
+    /// The controller's key file, for `--credential replayed`.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+/// One flooding connection as `how` makes it.
+fn open(
+    ctx: &zmq::Context,
+    port: u16,
+    how: Credential,
+    key: &[u8],
+) -> Result<zmq::Socket, zmq::Error> {
+    let d = ctx.socket(zmq::DEALER)?;
+    d.set_linger(0)?;
+    d.set_sndhwm(4)?;
+    match how {
+        Credential::None => {}
+        Credential::Forged => {
+            d.set_plain_username(Some(&"0".repeat(32)))?;
+            d.set_plain_password(Some(&"0".repeat(64)))?;
+        }
+        Credential::Replayed => door::knock(&d, key)?,
+    }
+    d.connect(&format!("tcp://127.0.0.1:{port}"))?;
+    Ok(d)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,36 +85,58 @@ fn main() -> anyhow::Result<()> {
         (1..=1000).contains(&cli.connections),
         "--connections must be 1 to 1,000"
     );
+    let key = match (cli.credential, &cli.key_file) {
+        (Credential::Replayed, Some(file)) => std::fs::read_to_string(file)?.trim().to_string(),
+        (Credential::Replayed, None) => anyhow::bail!("--credential replayed needs --key-file"),
+        _ => String::new(),
+    };
     let ctx = zmq::Context::new();
-    let sockets = (0..cli.connections)
+    let knock_every = Duration::from_millis(cli.knock_every_ms);
+    let mut sockets = (0..cli.connections)
         .map(|_| {
-            let d = ctx.socket(zmq::DEALER)?;
-            d.set_linger(0)?;
-            d.set_sndhwm(4)?;
-            d.connect(&format!("tcp://127.0.0.1:{}", cli.port))?;
-            Ok(d)
+            Ok((
+                open(&ctx, cli.port, cli.credential, key.as_bytes())?,
+                Instant::now(),
+            ))
         })
         .collect::<Result<Vec<_>, zmq::Error>>()?;
     let garbage = vec![0xA5u8; hs_protocol::protocol::MAX_FRAME_BYTES];
     let until = Instant::now() + Duration::from_secs(cli.seconds);
-    let (mut sent, mut bytes) = (0u64, 0u64);
+    let (mut sent, mut bytes, mut reopened) = (0u64, 0u64, 0u64);
     while Instant::now() < until {
-        for s in &sockets {
+        for (s, opened) in sockets.iter_mut() {
             let frames = [
                 b"hs/2".to_vec(),
                 b"sealed".to_vec(),
                 vec![0; 8],
                 garbage.clone(),
             ];
-            if s.send_multipart(frames, zmq::DONTWAIT).is_ok() {
-                sent += 1;
-                bytes += garbage.len() as u64;
+            match s.send_multipart(frames, zmq::DONTWAIT) {
+                Ok(()) => {
+                    sent += 1;
+                    bytes += garbage.len() as u64;
+                }
+                // No pipe left: the controller closed this connection, and libzmq does not
+                // open a refused one again. Knock again on a new one (the old socket is
+                // closed first, to stay under the context's socket limit).
+                Err(zmq::Error::EAGAIN)
+                    if cli.credential != Credential::Replayed
+                        && opened.elapsed() >= knock_every =>
+                {
+                    let fresh = open(&ctx, cli.port, cli.credential, key.as_bytes());
+                    if let Ok(fresh) = fresh {
+                        (*s, *opened) = (fresh, Instant::now());
+                        reopened += 1;
+                    }
+                }
+                Err(_) => {}
             }
         }
         std::thread::sleep(Duration::from_millis(cli.pause_ms));
     }
     eprintln!(
-        "hs-flood: {sent} messages ({:.1} GB of garbage) over {} connections",
+        "hs-flood: {sent} messages ({:.1} GB of garbage) over {} connections, {reopened} \
+         connections opened again after a refusal",
         bytes as f64 / 1e9,
         cli.connections
     );

@@ -125,6 +125,14 @@ pub enum FrameError {
     /// The handshake's proof does not match: the two sides hold different keys.
     #[error("handshake refused: the peer's proof does not match (it uses a different key)")]
     WrongKey,
+    /// A connection's door credential does not prove the key (see [`super::door`]).
+    #[error(
+        "refused at the door: its credential does not prove the key (a different key, or forged)"
+    )]
+    DoorRefused,
+    /// A connection offered no door credential (see [`super::door`]).
+    #[error("refused at the door: it offered no credential (an older hs, or not hs)")]
+    NoCredential,
     /// The two sides disagree on `--no-tls`.
     #[error("handshake refused: this side runs {ours}, the peer {theirs}; use the same on both")]
     ModeMismatch { ours: Mode, theirs: Mode },

@@ -9,6 +9,7 @@
 //! increasing (replays are dropped). Sizes are checked before any cryptography.
 
 mod direction;
+pub mod door;
 mod frame;
 mod handshake;
 mod key;

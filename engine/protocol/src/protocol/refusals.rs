@@ -25,6 +25,8 @@ struct Logged {
 /// refusals were last logged.
 pub struct Refusals {
     place: &'static str,
+    /// What is refused: "a message", or "a connection" at a door.
+    what: &'static str,
     count: u64,
     peers: HashMap<Vec<u8>, Logged>,
 }
@@ -34,8 +36,18 @@ impl Refusals {
     pub fn new(place: &'static str) -> Self {
         Refusals {
             place,
+            what: "a message",
             count: 0,
             peers: HashMap::new(),
+        }
+    }
+
+    /// Refused connections rather than messages, at `place` ("the engine port"); a peer is
+    /// then its network address.
+    pub fn connections(place: &'static str) -> Self {
+        Refusals {
+            what: "a connection",
+            ..Refusals::new(place)
         }
     }
 
@@ -68,6 +80,9 @@ impl Refusals {
         );
         let who = match Uuid::from_slice(peer) {
             Ok(id) => format!("from {id}"),
+            Err(_) if !peer.is_empty() && peer.iter().all(u8::is_ascii_graphic) => {
+                format!("from {}", String::from_utf8_lossy(peer))
+            }
             Err(_) => "from a peer with no id".to_string(),
         };
         let more = if unlogged > 0 {
@@ -75,7 +90,7 @@ impl Refusals {
         } else {
             String::new()
         };
-        tracing::warn!("dropped a message on {} {who}: {why}{more}", self.place);
+        tracing::warn!("dropped {} on {} {who}: {why}{more}", self.what, self.place);
     }
 
     /// The key `peer`'s refusals are filed under: its own while there is room for it.

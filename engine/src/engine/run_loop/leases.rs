@@ -95,10 +95,7 @@ impl Engine {
         // belongs to a session that is over.
         self.peer.reset();
         self.hello_sent = None;
-        match super::dealer(&self.ctx, &self.cfg.endpoints.engines) {
-            Ok(dealer) => self.dealer = dealer,
-            Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
-        }
+        self.reconnect();
         self.board.lease.set(None);
         let queued: Vec<Leased> = self.board.with(|b| b.queue.drain(..).collect());
         self.summary.returned += queued.len() as u64;

@@ -14,6 +14,7 @@ use super::env::ControllerFacts;
 use super::link::Link;
 use super::slot::{Slots, cancelled_before_start};
 use crate::executor::{Executor, StopReason, executor_for};
+use crate::protocol::door::{self, DoorWatch};
 use crate::protocol::{
     Bye, FrameError, Held, Incoming, Leaving, MAX_FRAME_BYTES, Message, PeerLink, Ping, PingOpener,
     Pong, Refusals, Register, Results, Role, ToEngine,
@@ -134,6 +135,11 @@ struct Engine {
     /// For a new DEALER (a new connection, a new routing id) at each new handshake.
     ctx: zmq::Context,
     dealer: zmq::Socket,
+    /// Reports a shut door on `dealer`: a wrong key, or a controller without a door.
+    door: DoorWatch,
+    /// The door was shut on `dealer`, which libzmq then never reconnects: the next hello goes
+    /// on a new one.
+    shut_out: bool,
     sub: zmq::Socket,
     done: zmq::Socket,
     slots: Option<Slots>,
@@ -188,17 +194,9 @@ impl Engine {
         ctx: &zmq::Context,
         executor: Arc<dyn Executor>,
     ) -> Result<Self, EngineError> {
-        let dealer = dealer(ctx, &cfg.endpoints.engines)?;
+        let (dealer, door) = dealer(ctx, &cfg)?;
 
-        let sub = ctx
-            .socket(zmq::SUB)
-            .map_err(zmq_err("creating the heartbeat socket"))?;
-        sub.set_maxmsgsize(64 * 1024)
-            .map_err(zmq_err("setting MAXMSGSIZE"))?;
-        sub.set_subscribe(b"").map_err(zmq_err("subscribing"))?;
-        let heartbeat = &cfg.endpoints.heartbeat;
-        sub.connect(heartbeat)
-            .map_err(zmq_err(format!("connecting to {heartbeat}")))?;
+        let sub = subscriber(ctx, &cfg)?;
 
         let done = ctx
             .socket(zmq::PULL)
@@ -242,6 +240,8 @@ impl Engine {
             summary: EngineSummary::default(),
             cfg,
             dealer,
+            door,
+            shut_out: false,
             sub,
             done,
         })
@@ -303,6 +303,13 @@ impl Engine {
     /// Registration, loss detection and give-up rules.
     fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
         self.notice_loss(now);
+        if let Link::Registering {
+            ever_registered, ..
+        } = self.link
+            && let Some(shut) = self.door.shut()
+        {
+            self.door_shut(shut, !ever_registered)?;
+        }
         if let Link::Registering {
             since,
             ever_registered,
@@ -412,14 +419,19 @@ impl Engine {
     /// per connection, so a late challenge is never taken for the answer to a later hello: a
     /// hello unanswered for [`HANDSHAKE_WAIT`] is abandoned with its connection.
     fn greet(&mut self, now: Instant) {
-        if let Some(sent) = self.hello_sent {
+        if std::mem::take(&mut self.shut_out) {
+            self.reconnect();
+            // Its door was most likely shut too, and libzmq does not reconnect a refused
+            // connection either.
+            match subscriber(&self.ctx, &self.cfg) {
+                Ok(sub) => self.sub = sub,
+                Err(e) => tracing::warn!("{e}: keeping the old heartbeat connection"),
+            }
+        } else if let Some(sent) = self.hello_sent {
             if now.duration_since(sent) < HANDSHAKE_WAIT {
                 return;
             }
-            match dealer(&self.ctx, &self.cfg.endpoints.engines) {
-                Ok(dealer) => self.dealer = dealer,
-                Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
-            }
+            self.reconnect();
         }
         let hello = self.peer.hello();
         if self.dealer.send_multipart(hello, zmq::DONTWAIT).is_ok() {
@@ -429,6 +441,40 @@ impl Engine {
             self.peer.reset();
             self.hello_sent = None;
         }
+    }
+
+    /// A new connection to the controller (a new DEALER, routing id and door credential).
+    fn reconnect(&mut self) {
+        match dealer(&self.ctx, &self.cfg) {
+            Ok((dealer, door)) => (self.dealer, self.door) = (dealer, door),
+            Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
+        }
+    }
+
+    /// The controller's door was shut on this engine's connection. Before the first
+    /// registration that is a wrong key or a controller of another hs version, which retrying
+    /// cannot fix. After one, the controller may have been replaced by a wrongly configured
+    /// one: the engine keeps trying (on a new connection: libzmq never reconnects a refused
+    /// one) until its reconnect limit, as for any lost controller.
+    fn door_shut(&mut self, shut: door::Shut, first: bool) -> Result<(), EngineError> {
+        let endpoint = self.cfg.endpoints.engines.clone();
+        if first {
+            return Err(match shut {
+                door::Shut::WrongKey => EngineError::AuthFailed { endpoint },
+                door::Shut::NoDoor => EngineError::ModeMismatch {
+                    endpoint,
+                    why: FrameError::Handshake(door::NO_DOOR_THERE),
+                },
+            });
+        }
+        self.refuse(FrameError::Handshake(match shut {
+            door::Shut::WrongKey => "the controller's door refused this engine's key",
+            door::Shut::NoDoor => door::NO_DOOR_THERE,
+        }));
+        self.shut_out = true;
+        self.peer.reset();
+        self.hello_sent = None;
+        Ok(())
     }
 
     /// How long the loop may sleep: a [`TURN`], or less when results are lingering.
@@ -446,13 +492,32 @@ impl Engine {
     }
 }
 
-/// The engine's DEALER to its controller: a new one, with a new random routing id, for each
-/// new handshake, so a connection is never confused with an earlier one. The routing id is not
-/// the engine's id: knowing an engine's id gives nobody its route.
-fn dealer(ctx: &zmq::Context, endpoint: &str) -> Result<zmq::Socket, EngineError> {
+/// The engine's SUB to its controller's heartbeats.
+fn subscriber(ctx: &zmq::Context, cfg: &EngineConfig) -> Result<zmq::Socket, EngineError> {
+    let sub = ctx
+        .socket(zmq::SUB)
+        .map_err(zmq_err("creating the heartbeat socket"))?;
+    sub.set_maxmsgsize(64 * 1024)
+        .map_err(zmq_err("setting MAXMSGSIZE"))?;
+    door::knock(&sub, cfg.key.as_bytes()).map_err(zmq_err("setting the door credential"))?;
+    sub.set_subscribe(b"").map_err(zmq_err("subscribing"))?;
+    let heartbeat = &cfg.endpoints.heartbeat;
+    sub.connect(heartbeat)
+        .map_err(zmq_err(format!("connecting to {heartbeat}")))?;
+    Ok(sub)
+}
+
+/// The engine's DEALER to its controller: a new one, with a new random routing id and a new
+/// door credential, for each new handshake, so a connection is never confused with an earlier
+/// one. The routing id is not the engine's id: knowing an engine's id gives nobody its route.
+/// Comes with the watch that reports a door shut on it.
+fn dealer(ctx: &zmq::Context, cfg: &EngineConfig) -> Result<(zmq::Socket, DoorWatch), EngineError> {
+    let endpoint = &cfg.endpoints.engines;
     let dealer = ctx
         .socket(zmq::DEALER)
         .map_err(zmq_err("creating the engine socket"))?;
+    door::knock(&dealer, cfg.key.as_bytes()).map_err(zmq_err("setting the door credential"))?;
+    let watch = DoorWatch::new(ctx, &dealer).map_err(zmq_err("watching the engine socket"))?;
     // 12 bytes: not a UUID, so it is never mistaken for an engine's id in a log line.
     let route: [u8; 12] = rand::random();
     dealer
@@ -475,5 +540,5 @@ fn dealer(ctx: &zmq::Context, endpoint: &str) -> Result<zmq::Socket, EngineError
     dealer
         .connect(endpoint)
         .map_err(zmq_err(format!("connecting to {endpoint}")))?;
-    Ok(dealer)
+    Ok((dealer, watch))
 }
