@@ -92,19 +92,28 @@ fn main() -> anyhow::Result<()> {
     };
     let ctx = zmq::Context::new();
     let knock_every = Duration::from_millis(cli.knock_every_ms);
-    let mut sockets = (0..cli.connections)
-        .map(|_| {
-            Ok((
-                open(&ctx, cli.port, cli.credential, key.as_bytes())?,
-                Instant::now(),
-            ))
-        })
-        .collect::<Result<Vec<_>, zmq::Error>>()?;
     let garbage = vec![0xA5u8; hs_protocol::protocol::MAX_FRAME_BYTES];
+    // Each connection, and when it was refused (then it sends nothing until it knocks again:
+    // a flooder spinning on closed connections would only measure its own CPU).
+    let mut sockets = (0..cli.connections)
+        .map(|_| Ok((open(&ctx, cli.port, cli.credential, key.as_bytes())?, Instant::now(), None)))
+        .collect::<Result<Vec<(zmq::Socket, Instant, Option<Instant>)>, zmq::Error>>()?;
     let until = Instant::now() + Duration::from_secs(cli.seconds);
     let (mut sent, mut bytes, mut reopened) = (0u64, 0u64, 0u64);
     while Instant::now() < until {
-        for (s, opened) in sockets.iter_mut() {
+        for (s, opened, refused) in sockets.iter_mut() {
+            if refused.is_some() {
+                if opened.elapsed() < knock_every {
+                    continue;
+                }
+                // Knock again on a new connection (the old socket is closed first, to stay
+                // under the context's socket limit).
+                if let Ok(fresh) = open(&ctx, cli.port, cli.credential, key.as_bytes()) {
+                    (*s, *opened, *refused) = (fresh, Instant::now(), None);
+                    reopened += 1;
+                }
+                continue;
+            }
             let frames = [
                 b"hs/2".to_vec(),
                 b"sealed".to_vec(),
@@ -116,18 +125,11 @@ fn main() -> anyhow::Result<()> {
                     sent += 1;
                     bytes += garbage.len() as u64;
                 }
-                // No pipe left: the controller closed this connection, and libzmq does not
-                // open a refused one again. Knock again on a new one (the old socket is
-                // closed first, to stay under the context's socket limit).
-                Err(zmq::Error::EAGAIN)
-                    if cli.credential != Credential::Replayed
-                        && opened.elapsed() >= knock_every =>
-                {
-                    let fresh = open(&ctx, cli.port, cli.credential, key.as_bytes());
-                    if let Ok(fresh) = fresh {
-                        (*s, *opened) = (fresh, Instant::now());
-                        reopened += 1;
-                    }
+                // No pipe left (the controller closed this connection, and libzmq does not
+                // open a refused one again), or its queue is full while the handshake is
+                // still going: either way the door has not let it in.
+                Err(zmq::Error::EAGAIN) if cli.credential != Credential::Replayed => {
+                    *refused = Some(Instant::now());
                 }
                 Err(_) => {}
             }
