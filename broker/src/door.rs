@@ -6,13 +6,17 @@
 //! nothing of the connections it lets in. It also watches the three sockets for peers that
 //! offer no credential at all (libzmq refuses those itself, without asking), so that every
 //! refusal is counted and logged, at most once a minute per peer, like refused messages.
-//! It ends when the context does: its sockets then fail with `ETERM`.
+//!
+//! It is stopped and joined when its [`DoorHandle`] is dropped, with the sockets: each of its
+//! sockets holds the context, which is terminated (and the broker's last messages flushed) only
+//! once every socket is closed.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
-use hs_engine::protocol::door::{self, Door, Shut};
+use hs_engine::protocol::door::{self, Door, DoorWatch};
 use hs_engine::protocol::{FrameError, Refusals};
 
 use crate::broker::RunError;
@@ -25,6 +29,27 @@ impl DoorCount {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The running door keeper: stops it and waits for it when dropped.
+pub struct DoorHandle {
+    stop: zmq::Socket,
+    thread: Option<JoinHandle<()>>,
+    /// Connections refused so far.
+    pub refused: Arc<DoorCount>,
+}
+
+impl Drop for DoorHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(&b""[..], 0);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The ZAP handler, bound but not yet serving: sockets are watched and locked while it is in
@@ -32,7 +57,7 @@ impl DoorCount {
 pub struct DoorKeeper {
     key: Vec<u8>,
     zap: zmq::Socket,
-    watched: Vec<(Door, zmq::Socket)>,
+    watched: Vec<(Door, DoorWatch)>,
     count: Arc<DoorCount>,
 }
 
@@ -69,52 +94,56 @@ impl DoorKeeper {
         door: Door,
     ) -> Result<(), RunError> {
         door::lock(socket, door).map_err(failed("locking a socket"))?;
-        let endpoint = format!(
-            "inproc://hs-door-{}-{}",
-            door.domain(),
-            uuid::Uuid::new_v4()
-        );
-        socket
-            .monitor(&endpoint, door::SHUT_EVENTS)
+        // Only peers without a credential: the others are refused, and counted, by `answer`.
+        let watch = DoorWatch::watching(ctx, socket, door::FAILED_HANDSHAKE_EVENTS)
             .map_err(failed("watching a socket"))?;
-        let pair = ctx.socket(zmq::PAIR).map_err(failed("creating a watch"))?;
-        pair.set_linger(0).map_err(failed("setting LINGER"))?;
-        pair.connect(&endpoint)
-            .map_err(failed("connecting a watch"))?;
-        self.watched.push((door, pair));
+        self.watched.push((door, watch));
         Ok(())
     }
 
-    /// Serve on a thread of its own until the context ends. Returns the running count of
-    /// refused connections.
-    pub fn start(self) -> Result<Arc<DoorCount>, RunError> {
-        let count = self.count.clone();
-        std::thread::Builder::new()
+    /// Serve on a thread of its own until the returned handle is dropped.
+    pub fn start(self, ctx: &zmq::Context) -> Result<DoorHandle, RunError> {
+        let endpoint = format!("inproc://hs-door-stop-{}", uuid::Uuid::new_v4());
+        let stop = ctx.socket(zmq::PAIR).map_err(failed("creating a socket"))?;
+        stop.set_linger(0).map_err(failed("setting LINGER"))?;
+        stop.bind(&endpoint).map_err(failed("binding a socket"))?;
+        let stopped = ctx.socket(zmq::PAIR).map_err(failed("creating a socket"))?;
+        stopped.set_linger(0).map_err(failed("setting LINGER"))?;
+        stopped
+            .connect(&endpoint)
+            .map_err(failed("connecting a socket"))?;
+        let refused = self.count.clone();
+        let thread = std::thread::Builder::new()
             .name("hs-door".into())
-            .spawn(move || self.serve())
+            .spawn(move || self.serve(stopped))
             .map_err(|source| RunError::Thread {
                 what: "door",
                 source,
             })?;
-        Ok(count)
+        Ok(DoorHandle {
+            stop,
+            thread: Some(thread),
+            refused,
+        })
     }
 
-    fn serve(self) {
+    fn serve(self, stopped: zmq::Socket) {
         let mut refusals: Vec<(Door, Refusals)> = Door::ALL
             .into_iter()
             .map(|d| (d, Refusals::connections(d.socket_name())))
             .collect();
         let mut refuse = |door: Door, peer: &[u8], why: FrameError| {
-            self.count.0.fetch_add(1, Ordering::Relaxed);
+            self.count.add();
             if let Some((_, r)) = refusals.iter_mut().find(|(d, _)| *d == door) {
                 r.refuse(peer, &why, Instant::now());
             }
         };
         loop {
             let ready: Vec<bool> = {
-                let mut items: Vec<zmq::PollItem> = std::iter::once(&self.zap)
-                    .chain(self.watched.iter().map(|(_, s)| s))
+                let mut items: Vec<zmq::PollItem> = [&stopped, &self.zap]
+                    .into_iter()
                     .map(|s| s.as_poll_item(zmq::POLLIN))
+                    .chain(self.watched.iter().map(|(_, w)| w.as_poll_item()))
                     .collect();
                 match hs_engine::transport::poll(&mut items, -1) {
                     Ok(_) => items.iter().map(zmq::PollItem::is_readable).collect(),
@@ -125,17 +154,12 @@ impl DoorKeeper {
                     }
                 }
             };
-            if ready[0] && !self.answer(&mut refuse) {
+            if ready[0] || (ready[1] && !self.answer(&mut refuse)) {
                 break;
             }
-            for (i, (door, pair)) in self.watched.iter().enumerate() {
-                if !ready[i + 1] {
-                    continue;
-                }
-                while let Ok(frames) = pair.recv_multipart(zmq::DONTWAIT) {
-                    let event = frames.first().and_then(|f| door::monitor_event(f));
-                    // Refusals of a wrong credential are counted where they are decided.
-                    if let Some(Shut::NoDoor) = event.and_then(|(e, v)| door::shut_by(e, v)) {
+            for (i, (door, watch)) in self.watched.iter().enumerate() {
+                if ready[i + 2] {
+                    for _ in 0..watch.events() {
                         refuse(*door, b"", FrameError::NoCredential);
                     }
                 }
@@ -147,13 +171,18 @@ impl DoorKeeper {
         }
     }
 
-    /// Answer the ZAP requests waiting. False once the context has ended.
+    /// Answer the ZAP requests waiting. False once the context has ended, or the handler cannot
+    /// go on (a REP socket that failed to answer cannot take the next request).
     fn answer(&self, refuse: &mut impl FnMut(Door, &[u8], FrameError)) -> bool {
         loop {
             let request = match self.zap.recv_multipart(zmq::DONTWAIT) {
                 Ok(r) => r,
                 Err(zmq::Error::EAGAIN) => return true,
-                Err(_) => return false,
+                Err(zmq::Error::ETERM) => return false,
+                Err(e) => {
+                    tracing::error!("the door stopped: {e}; no new connection can be opened");
+                    return false;
+                }
             };
             let admitted = self.admits(&request);
             if !admitted && let Some(door) = request.get(2).and_then(|d| Door::from_domain(d)) {
@@ -174,8 +203,13 @@ impl DoorKeeper {
                 Vec::new(),
                 Vec::new(),
             ];
-            if let Err(zmq::Error::ETERM) = self.zap.send_multipart(reply, 0) {
-                return false;
+            match self.zap.send_multipart(reply, 0) {
+                Ok(()) => {}
+                Err(zmq::Error::ETERM) => return false,
+                Err(e) => {
+                    tracing::error!("the door stopped: {e}; no new connection can be opened");
+                    return false;
+                }
             }
         }
     }

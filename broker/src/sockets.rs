@@ -1,12 +1,10 @@
 //! Creating and binding the controller's three sockets.
 
-use std::sync::Arc;
-
 use hs_engine::protocol::MAX_FRAME_BYTES;
 use hs_engine::protocol::door::Door;
 
 use crate::broker::RunError;
-use crate::door::{DoorCount, DoorKeeper};
+use crate::door::{DoorHandle, DoorKeeper};
 
 pub struct Sockets {
     /// Engines connect DEALERs here.
@@ -17,8 +15,8 @@ pub struct Sockets {
     pub clients: zmq::Socket,
     /// What each socket is actually bound to (ephemeral ports resolved).
     pub bound: crate::config::BindSet,
-    /// Connections refused at the sockets' doors (see `door.rs`).
-    pub door_refusals: Arc<DoorCount>,
+    /// The sockets' door keeper (see `door.rs`), stopped after them: dropped last.
+    pub door: DoorHandle,
 }
 
 fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
@@ -40,6 +38,9 @@ const BACKLOG: i32 = 4096;
 /// messages of 16 KiB frames, 1 MiB (a peer with a session may send messages of several frames,
 /// up to `server.maxmessage`). Genuine peers send bundles, a few messages in flight each.
 const RCVHWM: i32 = 64;
+
+/// The largest frame a heartbeat subscriber may send (see [`Sockets::bind`]).
+const HEARTBEAT_MAXMSGSIZE: i64 = 1024;
 
 fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {
     let s = ctx.socket(zmq::ROUTER).map_err(|source| RunError::Zmq {
@@ -105,10 +106,15 @@ impl Sockets {
         heartbeat.set_linger(0).map_err(opt("LINGER"))?;
         heartbeat.set_sndhwm(100).map_err(opt("SNDHWM"))?;
         heartbeat.set_backlog(BACKLOG).map_err(opt("BACKLOG"))?;
+        // Subscribers send only subscriptions (an engine's is empty), and a connection's PLAIN
+        // hello is under 200 bytes: nothing larger is read from the heartbeat port.
+        heartbeat
+            .set_maxmsgsize(HEARTBEAT_MAXMSGSIZE)
+            .map_err(opt("MAXMSGSIZE"))?;
         keeper.guard(ctx, &engines, Door::Engines)?;
         keeper.guard(ctx, &clients, Door::Clients)?;
         keeper.guard(ctx, &heartbeat, Door::Heartbeat)?;
-        let door_refusals = keeper.start()?;
+        let door = keeper.start(ctx)?;
         let bound = crate::config::BindSet {
             engines: bind_all(&engines, &bind.engines)?,
             heartbeat: bind_all(&heartbeat, &bind.heartbeat)?,
@@ -119,7 +125,7 @@ impl Sockets {
             heartbeat,
             clients,
             bound,
-            door_refusals,
+            door,
         })
     }
 }

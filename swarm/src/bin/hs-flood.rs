@@ -93,23 +93,31 @@ fn main() -> anyhow::Result<()> {
     let ctx = zmq::Context::new();
     let knock_every = Duration::from_millis(cli.knock_every_ms);
     let garbage = vec![0xA5u8; hs_protocol::protocol::MAX_FRAME_BYTES];
-    // Each connection, and when it was refused (then it sends nothing until it knocks again:
-    // a flooder spinning on closed connections would only measure its own CPU).
+    // Each connection, when it was opened, and whether it was refused (then it sends nothing
+    // until it knocks again: a flooder spinning on closed connections would only measure its
+    // own CPU).
     let mut sockets = (0..cli.connections)
-        .map(|_| Ok((open(&ctx, cli.port, cli.credential, key.as_bytes())?, Instant::now(), None)))
-        .collect::<Result<Vec<(zmq::Socket, Instant, Option<Instant>)>, zmq::Error>>()?;
+        .map(|_| {
+            Ok((
+                open(&ctx, cli.port, cli.credential, key.as_bytes())?,
+                Instant::now(),
+                false,
+            ))
+        })
+        .collect::<Result<Vec<(zmq::Socket, Instant, bool)>, zmq::Error>>()?;
     let until = Instant::now() + Duration::from_secs(cli.seconds);
     let (mut sent, mut bytes, mut reopened) = (0u64, 0u64, 0u64);
     while Instant::now() < until {
         for (s, opened, refused) in sockets.iter_mut() {
-            if refused.is_some() {
+            if *refused {
                 if opened.elapsed() < knock_every {
                     continue;
                 }
-                // Knock again on a new connection (the old socket is closed first, to stay
-                // under the context's socket limit).
+                // Knock again on a new connection (the old socket is closed once the new one
+                // replaces it; one more socket than --connections stays under the context's
+                // limit of 1,023).
                 if let Ok(fresh) = open(&ctx, cli.port, cli.credential, key.as_bytes()) {
-                    (*s, *opened, *refused) = (fresh, Instant::now(), None);
+                    (*s, *opened, *refused) = (fresh, Instant::now(), false);
                     reopened += 1;
                 }
                 continue;
@@ -129,7 +137,7 @@ fn main() -> anyhow::Result<()> {
                 // open a refused one again), or its queue is full while the handshake is
                 // still going: either way the door has not let it in.
                 Err(zmq::Error::EAGAIN) if cli.credential != Credential::Replayed => {
-                    *refused = Some(Instant::now());
+                    *refused = true;
                 }
                 Err(_) => {}
             }

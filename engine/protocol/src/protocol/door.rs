@@ -124,18 +124,16 @@ pub enum Shut {
 pub const NO_DOOR_THERE: &str = "the controller asks for no door credential (it runs an older hs, or is not hs): \
      use the same hs version on both sides";
 
-/// `ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH` (zmq.h): the value of a handshake failure
-/// where one side offered PLAIN and the other NULL.
-pub const MECHANISM_MISMATCH: u32 = 0x1100_0002;
-
-/// What a socket monitor event says about the door, if anything: `event` and `value` are the
-/// first frame of a monitor message (a 16-bit event and a 32-bit value, native order).
-pub fn shut_by(event: u16, value: u32) -> Option<Shut> {
+/// What a socket monitor event (see [`monitor_event`]) says about the door, if anything.
+///
+/// Any ZMTP protocol error counts as no door, not only the mechanism mismatch
+/// (`ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH`, the usual one): which one libzmq names depends on how the other
+/// side's bytes arrive, and a peer that breaks the handshake is not a controller of this hs
+/// either way.
+pub fn shut_by(event: u16) -> Option<Shut> {
     if event == zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u16 {
         Some(Shut::WrongKey)
-    } else if event == zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as u16
-        && value == MECHANISM_MISMATCH
-    {
+    } else if event == zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as u16 {
         Some(Shut::NoDoor)
     } else {
         None
@@ -146,6 +144,13 @@ pub fn shut_by(event: u16, value: u32) -> Option<Shut> {
 pub const SHUT_EVENTS: i32 = zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32
     | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32;
 
+/// What a controller watches its sockets for: connections that failed the ZMTP handshake for
+/// any reason but a credential (those its ZAP handler decides and counts itself). A peer
+/// without a credential shows as a mechanism mismatch, but depending on how its bytes arrive
+/// libzmq may name another protocol error, or none.
+pub const FAILED_HANDSHAKE_EVENTS: i32 = zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32
+    | zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL as i32;
+
 /// Split a monitor message's first frame into its event and value.
 pub fn monitor_event(frame: &[u8]) -> Option<(u16, u32)> {
     let event = u16::from_ne_bytes(frame.get(..2)?.try_into().ok()?);
@@ -153,17 +158,28 @@ pub fn monitor_event(frame: &[u8]) -> Option<(u16, u32)> {
     Some((event, value))
 }
 
-/// Watches a connecting socket for a shut door, so that a wrong key is reported at once
-/// instead of looking like a controller that never answers.
+/// Watches a socket for doors shut on its connections: on a connecting socket, so that a wrong
+/// key is reported at once instead of looking like a controller that never answers; on a
+/// controller's, to count the peers that came without a credential.
 pub struct DoorWatch {
     pair: zmq::Socket,
 }
 
 impl DoorWatch {
-    /// Watch `socket` (of `ctx`); call before connecting it.
+    /// Watch `socket` (of `ctx`) for every [`Shut`]; call before connecting it.
     pub fn new(ctx: &zmq::Context, socket: &zmq::Socket) -> zmq::Result<DoorWatch> {
+        DoorWatch::watching(ctx, socket, SHUT_EVENTS)
+    }
+
+    /// Watch `socket` for the monitor `events` given (a subset of [`SHUT_EVENTS`]); call
+    /// before connecting or binding it.
+    pub fn watching(
+        ctx: &zmq::Context,
+        socket: &zmq::Socket,
+        events: i32,
+    ) -> zmq::Result<DoorWatch> {
         let endpoint = format!("inproc://hs-door-watch-{}", uuid::Uuid::new_v4());
-        socket.monitor(&endpoint, SHUT_EVENTS)?;
+        socket.monitor(&endpoint, events)?;
         let pair = ctx.socket(zmq::PAIR)?;
         pair.set_linger(0)?;
         pair.connect(&endpoint)?;
@@ -175,12 +191,17 @@ impl DoorWatch {
         self.pair.as_poll_item(zmq::POLLIN)
     }
 
-    /// The door was shut on the watched socket since the last call.
+    /// How many monitor events came since the last call (of the kinds watched for).
+    pub fn events(&self) -> usize {
+        std::iter::from_fn(|| self.pair.recv_multipart(zmq::DONTWAIT).ok()).count()
+    }
+
+    /// The door was shut on the watched socket since the last call (the first way it was).
     pub fn shut(&self) -> Option<Shut> {
         let mut found = None;
         while let Ok(frames) = self.pair.recv_multipart(zmq::DONTWAIT) {
-            if let Some((event, value)) = frames.first().and_then(|f| monitor_event(f)) {
-                found = found.or(shut_by(event, value));
+            if let Some((event, _)) = frames.first().and_then(|f| monitor_event(f)) {
+                found = found.or(shut_by(event));
             }
         }
         found
@@ -222,9 +243,10 @@ mod tests {
     fn only_auth_and_mechanism_failures_shut_a_door() {
         let auth = zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u16;
         let protocol = zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as u16;
-        assert_eq!(shut_by(auth, 400), Some(Shut::WrongKey));
-        assert_eq!(shut_by(protocol, MECHANISM_MISMATCH), Some(Shut::NoDoor));
-        assert_eq!(shut_by(protocol, 0x1000_0001), None);
+        assert_eq!(shut_by(auth), Some(Shut::WrongKey));
+        assert_eq!(shut_by(protocol), Some(Shut::NoDoor));
+        let no_detail = zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL as u16;
+        assert_eq!(shut_by(no_detail), None);
         let frame = [auth.to_ne_bytes().as_slice(), &400u32.to_ne_bytes()].concat();
         assert_eq!(monitor_event(&frame), Some((auth, 400)));
         assert_eq!(monitor_event(&[1, 2]), None);

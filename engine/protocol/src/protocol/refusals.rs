@@ -51,7 +51,7 @@ impl Refusals {
         }
     }
 
-    /// Every message refused so far.
+    /// Every message (or connection) refused so far.
     pub fn count(&self) -> u64 {
         self.count
     }

@@ -421,12 +421,6 @@ impl Engine {
     fn greet(&mut self, now: Instant) {
         if std::mem::take(&mut self.shut_out) {
             self.reconnect();
-            // Its door was most likely shut too, and libzmq does not reconnect a refused
-            // connection either.
-            match subscriber(&self.ctx, &self.cfg) {
-                Ok(sub) => self.sub = sub,
-                Err(e) => tracing::warn!("{e}: keeping the old heartbeat connection"),
-            }
         } else if let Some(sent) = self.hello_sent {
             if now.duration_since(sent) < HANDSHAKE_WAIT {
                 return;
@@ -443,11 +437,17 @@ impl Engine {
         }
     }
 
-    /// A new connection to the controller (a new DEALER, routing id and door credential).
+    /// New connections to the controller: a new DEALER (routing id and door credential), and a
+    /// new SUB for its heartbeats, whose connection may have been refused at a door meanwhile
+    /// (by a wrongly configured controller in its place, say), which libzmq never retries.
     fn reconnect(&mut self) {
         match dealer(&self.ctx, &self.cfg) {
             Ok((dealer, door)) => (self.dealer, self.door) = (dealer, door),
             Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
+        }
+        match subscriber(&self.ctx, &self.cfg) {
+            Ok(sub) => self.sub = sub,
+            Err(e) => tracing::warn!("{e}: keeping the old heartbeat connection"),
         }
     }
 
