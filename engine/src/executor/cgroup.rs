@@ -107,13 +107,16 @@ pub(crate) fn slot_dir() -> Option<PathBuf> {
 
 /// After a task's shell has ended: what is left in the calling thread's slot cgroup is killed
 /// (`killed`, the task was stopped or leaves nothing behind) or moved out to outlive it. The
-/// killed processes' groups go to `leftovers`, so the subreaper reaps them.
+/// killed processes' groups go to `leftovers`, so the subreaper reaps them, but for the task's
+/// own group `pgid`: its leader is not reaped yet, and another slot reaping `leftovers` would
+/// take the leader's exit status from under the task's watch (which reaps its own group, and
+/// hands it to `leftovers` itself if members outlive the leader).
 ///
 /// A slot cgroup that was killed is not used again: the next task gets a fresh one. Linux (6.14
 /// and later at least) compares a cgroup's kill count with the forking parent's cgroup's when a
 /// child is cloned straight into it (`CLONE_INTO_CGROUP`), so every task a warm slot shell clones
 /// into a cgroup that has ever been killed would be SIGKILLed at birth.
-pub(crate) fn settle_slot(killed: bool, leftovers: &Leftovers) {
+pub(crate) fn settle_slot(killed: bool, pgid: libc::pid_t, leftovers: &Leftovers) {
     SLOT.with_borrow_mut(|slot| {
         let Some(Some(group)) = slot else {
             return;
@@ -123,7 +126,7 @@ pub(crate) fn settle_slot(killed: bool, leftovers: &Leftovers) {
         } else {
             Leftover::Linger
         };
-        match group.settle(leftover, leftovers) {
+        match group.settle(leftover, pgid, leftovers) {
             Ok(Settled::Killed) => *slot = None,
             Ok(Settled::Empty | Settled::Moved) => {}
             Err(e) => {
@@ -260,7 +263,12 @@ impl SlotGroup {
             .collect())
     }
 
-    fn settle(&self, leftover: Leftover, leftovers: &Leftovers) -> io::Result<Settled> {
+    fn settle(
+        &self,
+        leftover: Leftover,
+        own: libc::pid_t,
+        leftovers: &Leftovers,
+    ) -> io::Result<Settled> {
         let members = self.members()?;
         if members.is_empty() {
             return Ok(Settled::Empty);
@@ -272,7 +280,7 @@ impl SlotGroup {
                 for &pid in &members {
                     // SAFETY: getpgid takes a pid and reads no memory of ours.
                     let pgid = unsafe { libc::getpgid(pid) };
-                    if pgid > 0 {
+                    if pgid > 0 && pgid != own {
                         leftovers.add(pgid);
                     }
                 }

@@ -191,7 +191,7 @@ impl<'a> Watch<'a> {
             subreaper::signal_group(self.pgid, libc::SIGKILL);
         }
         // What left the group (setsid, daemons) is killed too, or moved out to outlive it.
-        super::cgroup::settle_slot(killed, leftovers);
+        super::cgroup::settle_slot(killed, self.pgid, leftovers);
         let status = match ended {
             Ended::Exited(Some(status)) => Ok(Some(status)),
             Ended::Exited(None) => sys::wait_exit(self.pgid).map(Some),
