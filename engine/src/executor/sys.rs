@@ -88,6 +88,28 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// Sends `signal` to every member of process group `pgid`.
+/// `setpgid(pid, pgid)`: for a child of ours that has not exec'd, from the parent's side.
+pub(crate) fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> io::Result<()> {
+    // SAFETY: setpgid takes two integers and touches no memory of ours.
+    cvt(unsafe { libc::setpgid(pid, pgid) }.into())?;
+    Ok(())
+}
+
+/// `recv(fd, buf, MSG_DONTWAIT)`: what is waiting on a socket, without blocking (`WouldBlock`
+/// when nothing is).
+pub(crate) fn recv_now(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the buffer is live and writable for its whole length.
+    let n = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    Ok(cvt(n as libc::c_long)? as usize)
+}
+
 pub(crate) fn killpg(pgid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: killpg takes two integers and touches no memory of ours.
     cvt(unsafe { libc::killpg(pgid, signal) }.into())?;

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::cgroup::{self, SlotGroup};
 use super::spawn::describe_spawn_error;
 use super::vfork::Started;
-use super::{Executor, RunOutcome, RunSpec, SpawnExecutor, StopSignal, sys};
+use super::{Executor, Exit, RunOutcome, RunSpec, SpawnExecutor, StopSignal, sys};
 use library::Library;
 use shell::{Reply, SlotShell};
 
@@ -83,13 +83,15 @@ impl WarmExecutor {
         self.spawn.reap_leftovers();
     }
 
-    /// Starts the task in a child of an idle slot shell (a new one if none is idle).
+    /// Starts the task in a child of an idle slot shell (a new one if none is idle). The shell
+    /// goes to `held` while its task runs: the task's own reply comes on its socket.
     fn start_warm(
         &self,
         spec: &RunSpec<'_>,
         request: &[u8],
         stdout: BorrowedFd<'_>,
         stderr: BorrowedFd<'_>,
+        held: &mut Option<SlotShell>,
     ) -> Result<Started, String> {
         // A shell found dead is replaced once; the request never started a task in it.
         for _ in 0..2 {
@@ -102,7 +104,7 @@ impl WarmExecutor {
             });
             match reply {
                 Ok(reply) => {
-                    self.put_back(shell);
+                    *held = Some(shell);
                     return started(reply, spec);
                 }
                 Err(gone) => {
@@ -151,9 +153,26 @@ impl Executor for WarmExecutor {
             if request::encode(spec, buf).is_none() {
                 return self.spawn.run(spec, stop);
             }
-            self.spawn.run_started_by(spec, stop, |stdout, stderr| {
-                self.start_warm(spec, buf, stdout, stderr)
-            })
+            let mut held = None;
+            let mut outcome = self.spawn.run_started_by(spec, stop, |stdout, stderr| {
+                self.start_warm(spec, buf, stdout, stderr, &mut held)
+            });
+            if let Some(mut shell) = held {
+                match shell.after_exit() {
+                    Ok(None) => self.put_back(shell),
+                    Ok(Some(errno)) => {
+                        // It ran nothing: as if bash could not be started there.
+                        let error = io::Error::from_raw_os_error(errno);
+                        outcome.started = None;
+                        outcome.exit = Exit::SpawnFailed(describe_spawn_error(&error, spec));
+                        self.put_back(shell);
+                    }
+                    Err(gone) => {
+                        tracing::warn!("a warm slot shell has gone ({}); starting another", gone.0);
+                    }
+                }
+            }
+            outcome
         })
     }
 }
@@ -167,11 +186,6 @@ thread_local! {
 fn started(reply: Reply, spec: &RunSpec<'_>) -> Result<Started, String> {
     match reply {
         Reply::Running(pid, pidfd) => Ok(Started::running_with(pid, pidfd)),
-        Reply::DiedEarly(pid, status) => Ok(Started {
-            pid,
-            pidfd: None,
-            exited: Some(status),
-        }),
         Reply::ChildFailed(pid, errno) => {
             let _ = sys::wait_exit(pid);
             Err(describe_spawn_error(

@@ -4,7 +4,7 @@
 //! socket for as long as the engine keeps it (see slot_builtin.c).
 
 use std::io::{self, Read as _};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -34,15 +34,13 @@ const TITLE_ROOM: usize = 16 * 1024;
 /// What became of one request.
 pub(super) enum Reply {
     /// The task runs in this process, a child of the engine and its own group's leader; with
-    /// the pidfd its reply was awaited on, if one was opened (the watch keeps it).
+    /// a pidfd for the watch of its end, if one could be opened. Its own reply may still be to
+    /// read, once it has ended ([`SlotShell::after_exit`]).
     Running(libc::pid_t, Option<OwnedFd>),
     /// The child could not set itself up (errno) and is exiting with 127: reap it.
     ChildFailed(libc::pid_t, i32),
     /// The slot shell could not fork (errno).
     NotStarted(i32),
-    /// The task was cloned and died before it could report (killed by a signal sent to the
-    /// whole job, say); its status, collected at once.
-    DiedEarly(libc::pid_t, std::process::ExitStatus),
 }
 
 /// The slot shell is gone (or talks nonsense): no task was started by this request.
@@ -53,6 +51,8 @@ pub(super) struct Gone(pub(super) io::Error);
 pub(super) struct SlotShell {
     child: Child,
     socket: UnixStream,
+    /// A task this shell started whose own reply is still to be read ([`SlotShell::after_exit`]).
+    awaiting: Option<libc::pid_t>,
 }
 
 impl SlotShell {
@@ -96,6 +96,7 @@ impl SlotShell {
         let mut shell = SlotShell {
             child,
             socket: ours,
+            awaiting: None,
         };
         match shell.wait_ready() {
             Ok(()) => Ok(shell),
@@ -155,67 +156,55 @@ impl SlotShell {
         // after that (a task may kill its own slot shell), this request started it, and must
         // not be made again in another shell. A shell that cannot answer in step is found
         // gone at its next request, which then never started anything.
-        let (task_says, pidfd) = if errno == CLONED {
-            self.task_reply(pid).unwrap_or((None, None))
-        } else {
+        if errno != CLONED {
+            // The task's own came first: the shell's follows.
             let _ = self.read_reply();
-            (Some(errno), None)
-        };
-        Ok(match task_says {
-            Some(0) => Reply::Running(pid, pidfd),
-            // It died before it could say: take its status now, before any reaper of groups
-            // can (it is still in its slot shell's group, not yet in its own).
-            None => match sys::try_wait(pid) {
-                Ok(Some(status)) => Reply::DiedEarly(pid, status),
-                _ => Reply::Running(pid, pidfd),
-            },
-            Some(errno) => Reply::ChildFailed(pid, errno),
-        })
-    }
-
-    /// The reply of task `pid`, which the slot shell has cloned: `None` if it died before
-    /// sending one (killed by a signal sent to the engine's whole job, say), which its exit
-    /// status will tell. Without pollable pidfds (Linux < 5.3) the reply is simply awaited.
-    /// The pidfd it was awaited on comes back too, for the watch of the task's end (one
-    /// `pidfd_open` a task, not two).
-    fn task_reply(&mut self, pid: libc::pid_t) -> Result<(Option<i32>, Option<OwnedFd>), Gone> {
-        // The task is the engine's child and not reaped, so its pid names it.
-        if let Some(pidfd) = sys::pidfds_pollable()
-            .then(|| sys::pidfd_open(pid).ok())
-            .flatten()
-        {
-            let mut fds = [
-                libc::pollfd {
-                    fd: self.socket.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: pidfd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            sys::poll(&mut fds, None).map_err(Gone)?;
-            // A task writes its reply before it can exit, so a reply it sent is readable by
-            // the time its exit is.
-            if fds[0].revents == 0 {
-                return Ok((None, Some(pidfd)));
+            if errno != 0 {
+                return Ok(Reply::ChildFailed(pid, errno));
             }
-            return Ok((Some(self.reply_of(pid)?), Some(pidfd)));
+        } else {
+            // The task's own is not waited for (that would cost every task a wake-up of its
+            // slot's thread): it is read once the task has ended ([`after_exit`]), the task
+            // writing it before it can exit. What waiting gave is made sure of here: the
+            // task's group exists once the engine has the pid (the parent may set a child's
+            // group before it execs, and the task never execs).
+            self.awaiting = Some(pid);
         }
-        Ok((Some(self.reply_of(pid)?), None))
+        let _ = sys::setpgid(pid, pid);
+        // The task is the engine's child and not reaped, so its pid names it.
+        let pidfd = sys::pidfds_pollable()
+            .then(|| sys::pidfd_open(pid).ok())
+            .flatten();
+        Ok(Reply::Running(pid, pidfd))
     }
 
-    /// The next reply, which must be task `pid`'s.
-    fn reply_of(&mut self, pid: libc::pid_t) -> Result<i32, Gone> {
-        let (from, errno) = self.read_reply()?;
+    /// Once the task this shell last started has ended: its own reply, if it was not read yet.
+    /// `Some(errno)` where it could not set itself up (it then exited with 127 having run
+    /// nothing), `None` where it did, or died before it could say (its exit status tells).
+    /// `Err` is a shell out of step, not to be used again.
+    pub(super) fn after_exit(&mut self) -> Result<Option<i32>, Gone> {
+        let Some(pid) = self.awaiting.take() else {
+            return Ok(None);
+        };
+        let mut reply = [0u8; 8];
+        match sys::recv_now(self.socket.as_fd(), &mut reply) {
+            Ok(8) => {}
+            Ok(_) => {
+                return Err(Gone(io::Error::other(
+                    "the slot shell's replies are cut short",
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(Gone(e)),
+        }
+        let from = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
+        let errno = i32::from_ne_bytes(reply[4..].try_into().expect("4 bytes"));
         if from != pid {
             return Err(Gone(io::Error::other(
                 "the slot shell's replies are out of step",
             )));
         }
-        Ok(errno)
+        Ok((errno != 0).then_some(errno))
     }
 
     fn read_reply(&mut self) -> Result<(i32, i32), Gone> {
