@@ -157,7 +157,7 @@ impl Broker {
         self.engine_refusals.count()
             + self.client_refusals.count()
             + self.core.uploads_refused()
-            + self.sockets.door.refused.get()
+            + self.sockets.door.as_ref().map_or(0, |d| d.refused.get())
     }
 
     /// Serve until every task from `feed`, clients and the store is done and engines have left,

@@ -15,8 +15,9 @@ pub struct Sockets {
     pub clients: zmq::Socket,
     /// What each socket is actually bound to (ephemeral ports resolved).
     pub bound: crate::config::BindSet,
-    /// The sockets' door keeper (see `door.rs`), stopped after them: dropped last.
-    pub door: DoorHandle,
+    /// The sockets' door keeper (see `door.rs`), stopped after them: dropped last. None where
+    /// every endpoint is `inproc://`, which has no ZMTP handshake and so no door to keep.
+    pub door: Option<DoorHandle>,
 }
 
 fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
@@ -96,7 +97,11 @@ impl Sockets {
         bind: &crate::config::BindSet,
         key: &[u8],
     ) -> Result<Sockets, RunError> {
-        let mut keeper = DoorKeeper::open(ctx, key)?;
+        let networked = [&bind.engines, &bind.heartbeat, &bind.clients]
+            .into_iter()
+            .flatten()
+            .any(|endpoint| !endpoint.starts_with("inproc://"));
+        let keeper = networked.then(|| DoorKeeper::open(ctx, key)).transpose()?;
         let engines = router(ctx)?;
         let clients = router(ctx)?;
         let heartbeat = ctx.socket(zmq::PUB).map_err(|source| RunError::Zmq {
@@ -111,10 +116,15 @@ impl Sockets {
         heartbeat
             .set_maxmsgsize(HEARTBEAT_MAXMSGSIZE)
             .map_err(opt("MAXMSGSIZE"))?;
-        keeper.guard(ctx, &engines, Door::Engines)?;
-        keeper.guard(ctx, &clients, Door::Clients)?;
-        keeper.guard(ctx, &heartbeat, Door::Heartbeat)?;
-        let door = keeper.start(ctx)?;
+        let door = match keeper {
+            Some(mut keeper) => {
+                keeper.guard(ctx, &engines, Door::Engines)?;
+                keeper.guard(ctx, &clients, Door::Clients)?;
+                keeper.guard(ctx, &heartbeat, Door::Heartbeat)?;
+                Some(keeper.start(ctx)?)
+            }
+            None => None,
+        };
         let bound = crate::config::BindSet {
             engines: bind_all(&engines, &bind.engines)?,
             heartbeat: bind_all(&heartbeat, &bind.heartbeat)?,

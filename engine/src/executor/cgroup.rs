@@ -198,21 +198,43 @@ impl EngineGroup {
 
 /// Starts the watchdog on `root`; returns the end of its stdin that only this process holds
 /// (close-on-exec, so no task inherits it).
+///
+/// It is started on a thread of its own, not waited for: this runs on the first task's path,
+/// and starting `/bin/sh` (the parent waits for the exec) would delay that task by about a
+/// millisecond, which is most of what a one-task run takes beyond bash itself. Should it fail,
+/// tasks still run in their cgroups, and only a crash of the engine would leave the (empty)
+/// cgroup behind; that is logged.
 fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     let (reader, writer) = io::pipe()?;
+    let root = root.to_path_buf();
+    std::thread::Builder::new()
+        .name("hs-watchdog".into())
+        .spawn(move || {
+            if let Err(e) = watchdog_command(&root, reader).spawn() {
+                tracing::warn!(
+                    "cannot start the watchdog of {} ({e}): should this engine be killed, \
+                     remove that cgroup by hand",
+                    root.display()
+                );
+            }
+        })?;
+    Ok(OwnedFd::from(writer))
+}
+
+/// The watchdog of `root`, reading `stdin`.
+fn watchdog_command(root: &Path, stdin: io::PipeReader) -> Command {
     let mut command = Command::new("/bin/sh");
     command
         .arg("-c")
         .arg(WATCHDOG)
         .arg(root)
-        .stdin(Stdio::from(reader))
+        .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0);
     // Not waited for: it outlives this process by design; while the engine lives it is the
     // subreaper's child, reaped with the task leftovers' zombies or by init after.
-    command.spawn()?;
-    Ok(OwnedFd::from(writer))
+    command
 }
 
 impl SlotGroup {
