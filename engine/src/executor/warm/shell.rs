@@ -197,8 +197,7 @@ impl SlotShell {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) => return Err(Gone(e)),
         }
-        let from = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
-        let errno = i32::from_ne_bytes(reply[4..].try_into().expect("4 bytes"));
+        let (from, errno) = decode(reply);
         if from != pid {
             return Err(Gone(io::Error::other(
                 "the slot shell's replies are out of step",
@@ -210,10 +209,14 @@ impl SlotShell {
     fn read_reply(&mut self) -> Result<(i32, i32), Gone> {
         let mut reply = [0u8; 8];
         self.socket.read_exact(&mut reply).map_err(Gone)?;
-        let pid = i32::from_ne_bytes(reply[..4].try_into().expect("4 bytes"));
-        let errno = i32::from_ne_bytes(reply[4..].try_into().expect("4 bytes"));
-        Ok((pid, errno))
+        Ok(decode(reply))
     }
+}
+
+/// A reply's pid and errno (see slot_builtin.c: two native-order i32s).
+fn decode(reply: [u8; 8]) -> (i32, i32) {
+    let [a, b, c, d, e, f, g, h] = reply;
+    (i32::from_ne_bytes([a, b, c, d]), i32::from_ne_bytes([e, f, g, h]))
 }
 
 impl Drop for SlotShell {
