@@ -226,3 +226,76 @@ impl DoorKeeper {
             && door::admits(&self.key, user, pass)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    const KEY: &[u8] = b"door-keeper-test-key-0123456789";
+
+    /// A DEALER to `endpoint`, knocking as `knock` says.
+    fn peer(ctx: &zmq::Context, endpoint: &str, knock: impl FnOnce(&zmq::Socket)) -> zmq::Socket {
+        let d = ctx.socket(zmq::DEALER).unwrap();
+        d.set_linger(0).unwrap();
+        knock(&d);
+        d.connect(endpoint).unwrap();
+        d
+    }
+
+    fn until(what: impl Fn() -> bool) -> bool {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if what() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn only_a_key_holder_gets_in_and_every_refusal_counts() {
+        let ctx = zmq::Context::new();
+        let mut keeper = DoorKeeper::open(&ctx, KEY).unwrap();
+        let router = ctx.socket(zmq::ROUTER).unwrap();
+        router.set_linger(0).unwrap();
+        router.set_rcvtimeo(10_000).unwrap();
+        keeper.guard(&ctx, &router, Door::Engines).unwrap();
+        let handle = keeper.start(&ctx).unwrap();
+        router.bind("tcp://127.0.0.1:*").unwrap();
+        let endpoint = router.get_last_endpoint().unwrap().unwrap();
+
+        let bare = peer(&ctx, &endpoint, |_| {});
+        let forged = peer(&ctx, &endpoint, |d| {
+            d.set_plain_username(Some(&"0".repeat(32))).unwrap();
+            d.set_plain_password(Some(&"0".repeat(64))).unwrap();
+        });
+        let wrong = peer(&ctx, &endpoint, |d| {
+            door::knock(d, b"another-key-0123456789").unwrap()
+        });
+        for outsider in [&bare, &forged, &wrong] {
+            outsider.send("let me in", zmq::DONTWAIT).unwrap();
+        }
+        assert!(
+            until(|| handle.refused.get() == 3),
+            "{} refusals",
+            handle.refused.get()
+        );
+        let holder = peer(&ctx, &endpoint, |d| door::knock(d, KEY).unwrap());
+        holder.send("hello", 0).unwrap();
+        let got = router.recv_multipart(0).expect("the key holder is let in");
+        assert_eq!(got.last().unwrap(), b"hello");
+        assert!(
+            router.recv_multipart(zmq::DONTWAIT).is_err(),
+            "nothing an outsider sent was read"
+        );
+        assert_eq!(handle.refused.get(), 3);
+
+        // Dropped, the keeper is stopped and joined: nothing of it holds the context any more.
+        let refused = handle.refused.clone();
+        drop(handle);
+        assert_eq!(Arc::strong_count(&refused), 1);
+    }
+}

@@ -216,7 +216,10 @@ impl SlotShell {
 /// A reply's pid and errno (see slot_builtin.c: two native-order i32s).
 fn decode(reply: [u8; 8]) -> (i32, i32) {
     let [a, b, c, d, e, f, g, h] = reply;
-    (i32::from_ne_bytes([a, b, c, d]), i32::from_ne_bytes([e, f, g, h]))
+    (
+        i32::from_ne_bytes([a, b, c, d]),
+        i32::from_ne_bytes([e, f, g, h]),
+    )
 }
 
 impl Drop for SlotShell {
