@@ -382,3 +382,31 @@ fn a_controller_without_a_door_is_named_at_once_not_waited_for() {
         "reported at once, not after the connect timeout: {err}"
     );
 }
+
+#[test]
+fn a_client_with_a_wrong_key_is_refused_at_the_door_at_once() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let mut server = s.hs(&["server", "--forever", "--no-db", "-p", &port, "-k", KEY]);
+    server.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut server = server.spawn().unwrap();
+    s.wait_for_server(&port);
+    let started = std::time::Instant::now();
+    let submit = s
+        .hs(&["submit", "-q", "-H", "localhost", "-p", &port, "echo never"])
+        .env("HYPERSHELL_CLIENT_AUTH", "another-key-0123456789")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_output(submit, Duration::from_secs(20));
+    signal(server.id(), libc::SIGTERM);
+    let _ = server.wait();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("authentication failed"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "told at once, not after a timeout: {err}"
+    );
+}
