@@ -410,3 +410,65 @@ fn a_client_with_a_wrong_key_is_refused_at_the_door_at_once() {
         "told at once, not after a timeout: {err}"
     );
 }
+
+#[test]
+fn an_engine_outlasts_a_wrongly_keyed_controller_in_its_place() {
+    // The engine's controller dies; for a while another one, with another key, listens on its
+    // ports (its doors refuse the engine's reconnects, which libzmq never retries); then the
+    // right one is back. The engine joins it once and hears its heartbeats: it stays joined.
+    let s = Scratch::new();
+    let port = free_ports();
+    let p = port.to_string();
+    let server = |key: &str, log: &str, file: Option<&str>| {
+        let mut args = vec!["server", "--no-db", "-p", &p, "-k", key];
+        args.extend(["--heartrate", "0.2", "--evict", "2"]);
+        match file {
+            Some(f) => args.push(f),
+            None => args.push("--forever"),
+        }
+        let mut cmd = s.hs(&args);
+        cmd.stdout(Stdio::null())
+            .stderr(std::fs::File::create(s.path(log)).unwrap());
+        cmd.spawn().unwrap()
+    };
+    let first = server(KEY, "first.log", None);
+    s.wait_for_server(&p);
+    let engine = spawn_piped(s.hs(&["client", "-p", &p, "-k", KEY, "--reconnect-limit", "60"]));
+    assert!(
+        wait_until(Duration::from_secs(20), || s
+            .read("first.log")
+            .contains("joined")),
+        "{}",
+        s.read("first.log")
+    );
+    signal(first.id(), libc::SIGKILL);
+    let _ = wait_output(first, Duration::from_secs(10));
+
+    let wrong = server("another-key-0123456789", "wrong.log", None);
+    assert!(
+        wait_until(Duration::from_secs(20), || s
+            .read("wrong.log")
+            .contains("refused at the door")),
+        "the engine knocked with its key: {}",
+        s.read("wrong.log")
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    signal(wrong.id(), libc::SIGTERM);
+    let _ = wait_output(wrong, Duration::from_secs(10));
+
+    // Long enough tasks that the controller has nothing to say but heartbeats meanwhile.
+    let tasks: String = (1..=2).map(|i| format!("sleep 3; echo {i}\n")).collect();
+    let file = s.write("tasks.txt", &tasks);
+    let right = server(KEY, "right.log", Some(file.to_str().unwrap()));
+    let out = wait_output(right, Duration::from_secs(60));
+    let err = s.read("right.log");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("tasks: 2 done, 2 succeeded"), "{err}");
+    assert_eq!(
+        err.matches("joined").count(),
+        1,
+        "joined once, never lost for want of heartbeats: {err}"
+    );
+    signal(engine.id(), libc::SIGTERM);
+    let _ = wait_output(engine, Duration::from_secs(20));
+}
