@@ -5,7 +5,7 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use hs_protocol::protocol::door::{self, DoorWatch, Shut};
+use hs_protocol::protocol::door::{self, DoorWatch};
 use hs_protocol::protocol::{
     FrameError, FromClient, Incoming, MAX_FRAME_BYTES, PeerLink, Refusals, Role, ToClient,
 };
@@ -131,15 +131,21 @@ impl Link {
             Incoming::Failed { proof, why } => {
                 // Sent so the controller logs why.
                 let _ = self.put(proof);
-                Err(match why {
-                    FrameError::WrongKey => ClientError::AuthFailed { endpoint },
-                    why => ClientError::ModeMismatch {
-                        endpoint,
-                        reason: why.to_string(),
-                    },
-                })
+                Err(self.failure(why))
             }
             Incoming::Message(_) => Ok(()),
+        }
+    }
+
+    /// Why this controller cannot be talked to, from a failed handshake or a shut door.
+    fn failure(&self, why: FrameError) -> ClientError {
+        let endpoint = self.endpoint.clone();
+        match why {
+            FrameError::WrongKey => ClientError::AuthFailed { endpoint },
+            why => ClientError::ModeMismatch {
+                endpoint,
+                reason: why.to_string(),
+            },
         }
     }
 
@@ -158,14 +164,7 @@ impl Link {
                 items[0].is_readable()
             };
             if let Some(shut) = self.door.shut() {
-                let endpoint = self.endpoint.clone();
-                return Err(match shut {
-                    Shut::WrongKey => ClientError::AuthFailed { endpoint },
-                    Shut::NoDoor => ClientError::ModeMismatch {
-                        endpoint,
-                        reason: door::NO_DOOR_THERE.to_string(),
-                    },
-                });
+                return Err(self.failure(shut.why()));
             }
             if !ready {
                 if Instant::now() >= until {

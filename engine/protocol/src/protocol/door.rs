@@ -21,7 +21,7 @@
 use hmac::Mac;
 use rand::RngCore;
 
-use super::frame::HmacSha256;
+use super::frame::{FrameError, HmacSha256};
 
 /// The ZAP handler's endpoint in a context (RFC 27): libzmq asks it about every connection to
 /// a socket that has a ZAP domain.
@@ -120,9 +120,16 @@ pub enum Shut {
     NoDoor,
 }
 
-/// Why a connecting side gives up on a controller without a door.
-pub const NO_DOOR_THERE: &str = "the controller asks for no door credential (it runs an older hs, or is not hs): \
-     use the same hs version on both sides";
+impl Shut {
+    /// The handshake failure this amounts to: the same one a connecting side reports, whether
+    /// the door or the handshake found it.
+    pub fn why(self) -> FrameError {
+        match self {
+            Shut::WrongKey => FrameError::WrongKey,
+            Shut::NoDoor => FrameError::NoDoor,
+        }
+    }
+}
 
 /// What a socket monitor event (see [`monitor_event`]) says about the door, if anything.
 ///

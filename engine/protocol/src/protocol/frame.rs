@@ -133,6 +133,12 @@ pub enum FrameError {
     /// A connection offered no door credential (see [`super::door`]).
     #[error("refused at the door: it offered no credential (an older hs, or not hs)")]
     NoCredential,
+    /// The controller asks for no door credential (see [`super::door`]).
+    #[error(
+        "handshake refused: the controller asks for no door credential (it runs an older hs, or \
+         is not hs): use the same hs version on both sides"
+    )]
+    NoDoor,
     /// The two sides disagree on `--no-tls`.
     #[error("handshake refused: this side runs {ours}, the peer {theirs}; use the same on both")]
     ModeMismatch { ours: Mode, theirs: Mode },

@@ -65,11 +65,12 @@ impl Engine {
         }
     }
 
-    /// A handshake failed on proof: a different key or a different `--no-tls`. Before the first
+    /// A handshake failed on proof, or a door was shut: a different key, a different `--no-tls`,
+    /// a controller without a door. Before the first
     /// registration that cannot change by retrying; after one, the controller may have been
     /// replaced by a wrongly configured one, and the engine keeps trying until its reconnect
     /// limit, as for any lost controller.
-    fn handshake_failed(&mut self, why: FrameError) -> Result<(), EngineError> {
+    pub(super) fn handshake_failed(&mut self, why: FrameError) -> Result<(), EngineError> {
         let endpoint = self.cfg.endpoints.engines.clone();
         let first = matches!(
             self.link,
@@ -80,7 +81,7 @@ impl Engine {
         );
         match why {
             FrameError::WrongKey if first => Err(EngineError::AuthFailed { endpoint }),
-            FrameError::ModeMismatch { .. } if first => {
+            FrameError::ModeMismatch { .. } | FrameError::NoDoor if first => {
                 Err(EngineError::ModeMismatch { endpoint, why })
             }
             why => {

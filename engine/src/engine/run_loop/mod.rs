@@ -303,12 +303,10 @@ impl Engine {
     /// Registration, loss detection and give-up rules.
     fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
         self.notice_loss(now);
-        if let Link::Registering {
-            ever_registered, ..
-        } = self.link
+        if let Link::Registering { .. } = self.link
             && let Some(shut) = self.door.shut()
         {
-            self.door_shut(shut, !ever_registered)?;
+            self.door_shut(shut)?;
         }
         if let Link::Registering {
             since,
@@ -451,26 +449,11 @@ impl Engine {
         }
     }
 
-    /// The controller's door was shut on this engine's connection. Before the first
-    /// registration that is a wrong key or a controller of another hs version, which retrying
-    /// cannot fix. After one, the controller may have been replaced by a wrongly configured
-    /// one: the engine keeps trying (on a new connection: libzmq never reconnects a refused
-    /// one) until its reconnect limit, as for any lost controller.
-    fn door_shut(&mut self, shut: door::Shut, first: bool) -> Result<(), EngineError> {
-        let endpoint = self.cfg.endpoints.engines.clone();
-        if first {
-            return Err(match shut {
-                door::Shut::WrongKey => EngineError::AuthFailed { endpoint },
-                door::Shut::NoDoor => EngineError::ModeMismatch {
-                    endpoint,
-                    why: FrameError::Handshake(door::NO_DOOR_THERE),
-                },
-            });
-        }
-        self.refuse(FrameError::Handshake(match shut {
-            door::Shut::WrongKey => "the controller's door refused this engine's key",
-            door::Shut::NoDoor => door::NO_DOOR_THERE,
-        }));
+    /// The controller's door was shut on this engine's connection: a wrong key or a controller
+    /// without a door, judged as the same failure found in a handshake. When the engine goes on
+    /// trying, it is on a new connection: libzmq never reconnects a refused one.
+    fn door_shut(&mut self, shut: door::Shut) -> Result<(), EngineError> {
+        self.handshake_failed(shut.why())?;
         self.shut_out = true;
         self.peer.reset();
         self.hello_sent = None;
