@@ -36,6 +36,22 @@ fn cgroups_here(marker: &str) -> bool {
     here
 }
 
+/// The watchdog that cleans up after the engine `pid` (`/bin/sh -c … …/hs-PID`).
+fn watchdog_of(pid: u32) -> Option<u32> {
+    let root = format!("/hs-{pid} ");
+    processes_with(&root)
+        .into_iter()
+        .find(|&p| cmdline(p).starts_with("/bin/sh -c "))
+}
+
+/// A process's scheduling policy (`/proc/PID/stat` field 41: 0 normal, 5 idle).
+fn scheduling_policy(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split(' ').nth(41 - 3)?.parse().ok()
+}
+
 #[test]
 fn a_killed_engine_takes_its_running_tasks_and_their_setsid_children_along() {
     let s = Scratch::new();
@@ -62,6 +78,14 @@ fn a_killed_engine_takes_its_running_tasks_and_their_setsid_children_along() {
         "the task did not start"
     );
     let with_cgroup = cgroups_here(&daemon);
+    if with_cgroup {
+        let watchdog = watchdog_of(client.id()).expect("the engine has a watchdog");
+        assert_eq!(
+            scheduling_policy(watchdog),
+            Some(libc::SCHED_IDLE as u32),
+            "the watchdog waits at idle priority"
+        );
+    }
     signal(client.id(), libc::SIGKILL);
     // The task's shell dies by its parent-death signal, its own group and the setsid child
     // with the engine's cgroup.

@@ -18,8 +18,9 @@
 //!   with `cgroup.kill`, or, for a task whose leftovers may stay ([`Leftover::Linger`],
 //!   `--keep-daemons`), moved to `base`, where it outlives the engine.
 //! - The engine may die without a chance to clean up (`kill -9`, the OOM killer): a watchdog
-//!   (`/bin/sh`, its own process group, deaf to terminal signals) waits for the end of a pipe
-//!   only the engine holds, and then kills `hs-PID` with `cgroup.kill` and removes it.
+//!   (`/bin/sh`, its own process group, deaf to terminal signals, at idle priority) waits for
+//!   the end of a pipe only the engine holds, and then kills `hs-PID` with `cgroup.kill` and
+//!   removes it.
 //!
 //! Where no cgroup can be made (cgroup v2 not mounted, not delegated to this user, a parent with
 //! controllers enabled, Linux before 5.14 without `cgroup.kill`) the engine falls back, with one
@@ -204,12 +205,16 @@ impl EngineGroup {
 /// millisecond, which is most of what a one-task run takes beyond bash itself. Should it fail,
 /// tasks still run in their cgroups, and only a crash of the engine would leave the (empty)
 /// cgroup behind; that is logged.
+///
+/// The watchdog runs at idle priority ([`idle_priority`]): its start-up (about a millisecond
+/// of CPU) then takes no CPU the first task or the engine wants.
 fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     let (reader, writer) = io::pipe()?;
     let root = root.to_path_buf();
     std::thread::Builder::new()
         .name("hs-watchdog".into())
         .spawn(move || {
+            idle_priority();
             if let Err(e) = watchdog_command(&root, reader).spawn() {
                 tracing::warn!(
                     "cannot start the watchdog of {} ({e}): should this engine be killed, \
@@ -219,6 +224,22 @@ fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
             }
         })?;
     Ok(OwnedFd::from(writer))
+}
+
+/// Puts the calling thread, and so the children it starts, under `SCHED_IDLE`: they run only
+/// on a CPU nothing else wants. That suits the watchdog: it sleeps all its life but for its
+/// start and, should the engine die, one `cgroup.kill` and a few `rmdir`s, which a loaded node
+/// still runs (an idle thread keeps a small share) and an idle one runs at once. Linux lets an
+/// unprivileged process lower its priority so but not raise it back, hence once, for good.
+fn idle_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        tracing::debug!(
+            "the watchdog keeps the engine's priority: {}",
+            io::Error::last_os_error()
+        );
+    }
 }
 
 /// The watchdog of `root`, reading `stdin`.
