@@ -104,11 +104,13 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
     }
     // Commands about hs itself need no configuration: a broken file must not stop them.
     let cli = match cli.command {
-        Some(Command::Task(cli::TaskArgs {
-            action: Some(action),
-            ..
-        })) => action.into_command(),
-        Some(Command::Task(a)) => return commands::about::task_without_action(&a),
+        Some(Command::Task(a)) => match a.into_inner() {
+            cli::TaskArgs {
+                action: Some(action),
+                ..
+            } => action.into_command(),
+            a => return commands::about::task_without_action(&a),
+        },
         Some(Command::Completions(a)) => return commands::about::completions(&a),
         Some(Command::Manpages(a)) => return commands::about::manpages(&a),
         Some(command) => command,
@@ -148,24 +150,24 @@ fn dispatch(cli: cli::Cli) -> anyhow::Result<Status> {
         cfg.log_notes();
     }
     match cli {
-        Command::Cluster(a) => commands::cluster::run(*a, &cfg),
-        Command::Server(a) => commands::server::run(a, &cfg),
-        Command::Client(a) => commands::client::run(a, &cfg),
-        Command::Stream(a) => commands::stream::run(a, &cfg),
-        Command::Submit(a) => commands::submit::run(a, &cfg),
-        Command::Initdb(a) => commands::initdb::run(a, &cfg),
-        Command::Config(a) => config::command::run(a),
-        Command::List(a) => commands::list::run(a, &cfg),
-        Command::Update(a) => commands::update::run(a, &cfg),
-        Command::Info(a) => commands::info::run(a, &cfg),
-        Command::Wait(a) => commands::wait::run(a, &cfg),
-        Command::Run(a) => commands::run_task::run(a, &cfg),
-        Command::Profile(a) => commands::profile::run(a),
+        Command::Cluster(a) => commands::cluster::run(*a.into_inner(), &cfg),
+        Command::Server(a) => commands::server::run(a.into_inner(), &cfg),
+        Command::Client(a) => commands::client::run(a.into_inner(), &cfg),
+        Command::Stream(a) => commands::stream::run(a.into_inner(), &cfg),
+        Command::Submit(a) => commands::submit::run(a.into_inner(), &cfg),
+        Command::Initdb(a) => commands::initdb::run(a.into_inner(), &cfg),
+        Command::Config(a) => config::command::run(a.into_inner()),
+        Command::List(a) => commands::list::run(a.into_inner(), &cfg),
+        Command::Update(a) => commands::update::run(a.into_inner(), &cfg),
+        Command::Info(a) => commands::info::run(a.into_inner(), &cfg),
+        Command::Wait(a) => commands::wait::run(a.into_inner(), &cfg),
+        Command::Run(a) => commands::run_task::run(a.into_inner(), &cfg),
+        Command::Profile(a) => commands::profile::run(a.into_inner()),
         Command::Key(a) => commands::key::run(&a),
-        Command::Start(a) => commands::start::run(a, &cfg),
-        Command::Stop(a) => commands::stop::run(a),
-        Command::Status(a) => commands::status::run(a, &cfg),
-        Command::Top(a) => commands::top::run(a, &cfg),
+        Command::Start(a) => commands::start::run(a.into_inner(), &cfg),
+        Command::Stop(a) => commands::stop::run(a.into_inner()),
+        Command::Status(a) => commands::status::run(a.into_inner(), &cfg),
+        Command::Top(a) => commands::top::run(a.into_inner(), &cfg),
         Command::Task(_) | Command::Completions(_) | Command::Manpages(_) => Err(exit::Failure {
             status: Status::Internal,
             message: "answered before the configuration is loaded".into(),

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod compat;
+mod deferred;
 #[cfg(test)]
 mod parity_tests;
 mod profile;
@@ -17,6 +18,7 @@ use crate::config::key;
 
 pub use cluster::*;
 pub use compat::{CapacityArgs, ConfirmArgs, GpuList, TlsArgs, size_bytes};
+pub use deferred::{Deferred, whole_command};
 pub use profile::*;
 pub use server::*;
 pub use shared::*;
@@ -100,67 +102,67 @@ pub struct Cli {
 pub enum Command {
     /// Run tasks on a local cluster: a controller and its engine in one process (also: hsx).
     #[command(after_help = EXIT_CODES)]
-    Cluster(Box<ClusterArgs>),
+    Cluster(Deferred<Box<ClusterArgs>>),
     /// Serve tasks to engines (hs client) on this and other hosts; failed lines go to stdout.
     #[command(visible_alias = "controller", after_help = EXIT_CODES)]
-    Server(ServerArgs),
+    Server(Deferred<ServerArgs>),
     /// Run an engine: connect to a server, take tasks, run them, report back.
     #[command(visible_alias = "engine", after_help = EXIT_CODES)]
-    Client(ClientArgs),
+    Client(Deferred<ClientArgs>),
     /// JSON jobs in (one per line on stdin), JSON results out (one per line on stdout).
     #[command(after_help = EXIT_CODES)]
-    Stream(StreamArgs),
+    Stream(Deferred<StreamArgs>),
     /// Add tasks to the database (a running `hs server --forever` picks them up).
     #[command(after_help = EXIT_CODES)]
-    Submit(SubmitArgs),
+    Submit(Deferred<SubmitArgs>),
     /// Search tasks: `hs list -w 'exit_status != 0' args exit_status`.
     #[command(after_help = EXIT_CODES)]
-    List(ListArgs),
+    List(Deferred<ListArgs>),
     /// Change tasks: `hs update -w 'exit_status != 0' --revert`, `hs update ID tag:value`.
     #[command(after_help = EXIT_CODES)]
-    Update(UpdateArgs),
+    Update(Deferred<UpdateArgs>),
     /// Show one task: `hs info ID`, `hs info ID -x exit_status`, `hs info ID --stdout`.
     #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
-    Info(InfoArgs),
+    Info(Deferred<InfoArgs>),
     /// Wait until a task has finished.
     #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
-    Wait(WaitArgs),
+    Wait(Deferred<WaitArgs>),
     /// Submit one task, wait for it, print its output (needs a server with engines using --capture).
     #[command(after_help = EXIT_CODES, arg_required_else_help = true)]
-    Run(RunTaskArgs),
+    Run(Deferred<RunTaskArgs>),
     /// Create (or truncate, vacuum, back up, rotate) the database.
     #[command(after_help = EXIT_CODES)]
-    Initdb(InitdbArgs),
+    Initdb(Deferred<InitdbArgs>),
     /// Show and change configuration files (see docs/config.md).
     #[command(after_help = EXIT_CODES)]
-    Config(crate::config::command::ConfigArgs),
+    Config(Deferred<crate::config::command::ConfigArgs>),
     /// Make a shared key for hs server and its engines (printed, or written to a private file
     /// or your config), or check one: `hs key -o ~/.hypershell/key`.
     #[command(after_help = EXIT_CODES)]
-    Key(KeyArgs),
+    Key(Deferred<KeyArgs>),
     /// Create, list and show profiles: folders that say how a cluster starts (docs/profiles.md).
     #[command(after_help = EXIT_CODES)]
-    Profile(ProfileArgs),
+    Profile(Deferred<ProfileArgs>),
     /// Start a profile's controller and engines: `hs start --profile=mezcal --daemonize`.
     #[command(after_help = EXIT_CODES)]
-    Start(StartArgs),
+    Start(Deferred<StartArgs>),
     /// Stop a profile's cluster: its controller and every engine it started.
     #[command(after_help = EXIT_CODES)]
-    Stop(StopArgs),
+    Stop(Deferred<StopArgs>),
     /// Show a running controller's engines (host, slots, busy, done, last heartbeat), task
     /// counts, rate and recent failures, once: `hs status --profile P`, `hs status -p PORT`.
     #[command(after_help = EXIT_CODES)]
-    Status(StatusArgs),
+    Status(Deferred<StatusArgs>),
     /// A live, full-screen view of a running controller (also `hs status --watch`); q quits.
     #[command(after_help = TOP_HELP)]
-    Top(TopArgs),
+    Top(Deferred<TopArgs>),
     /// HyperShell's older task commands: `hs task submit|info|wait|run|search|update`.
     #[command(after_help = EXIT_CODES)]
-    Task(TaskArgs),
+    Task(Deferred<TaskArgs>),
     /// Print a shell completion script (scripts/install writes them for hs, hsx and hyper-shell).
-    Completions(CompletionsArgs),
+    Completions(Deferred<CompletionsArgs>),
     /// Write the manual pages (hs.1, hsx.1, hyper-shell.1 and one per subcommand) into DIR.
-    Manpages(ManpagesArgs),
+    Manpages(Deferred<ManpagesArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -195,15 +197,18 @@ impl TaskAction {
     /// The top-level command this legacy form stands for.
     pub fn into_command(self) -> Command {
         match self {
-            TaskAction::Submit(a) => Command::Submit(SubmitArgs {
-                print_id: true,
-                ..a
-            }),
-            TaskAction::Info(a) => Command::Info(a),
-            TaskAction::Wait(a) => Command::Wait(a),
-            TaskAction::Run(a) => Command::Run(a),
-            TaskAction::Search(a) => Command::List(a),
-            TaskAction::Update(a) => Command::Update(a),
+            TaskAction::Submit(a) => Command::Submit(
+                SubmitArgs {
+                    print_id: true,
+                    ..a
+                }
+                .into(),
+            ),
+            TaskAction::Info(a) => Command::Info(a.into()),
+            TaskAction::Wait(a) => Command::Wait(a.into()),
+            TaskAction::Run(a) => Command::Run(a.into()),
+            TaskAction::Search(a) => Command::List(a.into()),
+            TaskAction::Update(a) => Command::Update(a.into()),
         }
     }
 }

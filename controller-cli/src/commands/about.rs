@@ -5,9 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, CompletionsArgs, ManpagesArgs, TaskArgs};
+use crate::cli::{CompletionsArgs, ManpagesArgs, TaskArgs, whole_command};
 use crate::exit::{Failure, Status};
 
 /// What `hs --citation` prints: the HyperShell paper, since hs follows its design and interface
@@ -50,7 +48,7 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Status> {
     let mut out = std::io::stdout().lock();
     let mut cmd = match args.name.as_str() {
         "hsx" => hsx_command(),
-        _ => Cli::command(),
+        _ => whole_command(),
     };
     clap_complete::generate(shell, &mut cmd, args.name.as_str(), &mut out);
     Ok(Status::Ok)
@@ -61,7 +59,7 @@ pub fn manpages(args: &ManpagesArgs) -> anyhow::Result<Status> {
     let dir = &args.dir;
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
-    let hs = Cli::command().name("hs");
+    let hs = whole_command().name("hs");
     let mut written = 0usize;
     written += write_tree(dir, hs.clone(), "hs")?;
     write_page(dir, "hyper-shell", hs.name("hyper-shell"))?;
@@ -73,7 +71,7 @@ pub fn manpages(args: &ManpagesArgs) -> anyhow::Result<Status> {
 
 /// `hsx` is `hs cluster` under its own name.
 fn hsx_command() -> clap::Command {
-    let cluster = Cli::command()
+    let cluster = whole_command()
         .find_subcommand("cluster")
         .cloned()
         .unwrap_or_else(|| clap::Command::new("cluster"));
