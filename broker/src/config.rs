@@ -13,6 +13,26 @@ pub struct BindSet {
     pub clients: Vec<String>,
 }
 
+impl BindSet {
+    /// Whether a process other than this one can connect to some socket (an endpoint that is
+    /// not `inproc://`).
+    pub fn networked(&self) -> bool {
+        [&self.engines, &self.heartbeat, &self.clients]
+            .into_iter()
+            .flatten()
+            .any(|endpoint| !is_inproc(endpoint))
+    }
+
+    /// Whether an engine in another process can connect.
+    pub fn engines_reachable(&self) -> bool {
+        self.engines.iter().any(|endpoint| !is_inproc(endpoint))
+    }
+}
+
+fn is_inproc(endpoint: &str) -> bool {
+    endpoint.starts_with("inproc://")
+}
+
 #[derive(Clone, Debug)]
 pub struct ControllerConfig {
     pub controller_id: Uuid,

@@ -97,11 +97,10 @@ impl Sockets {
         bind: &crate::config::BindSet,
         key: &[u8],
     ) -> Result<Sockets, RunError> {
-        let networked = [&bind.engines, &bind.heartbeat, &bind.clients]
-            .into_iter()
-            .flatten()
-            .any(|endpoint| !endpoint.starts_with("inproc://"));
-        let keeper = networked.then(|| DoorKeeper::open(ctx, key)).transpose()?;
+        let keeper = bind
+            .networked()
+            .then(|| DoorKeeper::open(ctx, key))
+            .transpose()?;
         let engines = router(ctx)?;
         let clients = router(ctx)?;
         let heartbeat = ctx.socket(zmq::PUB).map_err(|source| RunError::Zmq {

@@ -136,6 +136,12 @@ impl ControllerBuilder {
         if let Some(endpoints) = &local {
             local::bind(&mut cfg.bind, endpoints);
         }
+        if !cfg.bind.engines_reachable() {
+            // Only an engine in another process uploads its captured output, and none can
+            // reach this one: no folder or mark for uploads (made and removed for nothing,
+            // they were most of what a one-task `hs cluster` did with files).
+            cfg.uploads = None;
+        }
         let ctx = zmq::Context::new();
         let store = store.unwrap_or_else(|| Box::new(MemoryStore::new()));
         let broker = Broker::bind(cfg, &ctx, store)?;

@@ -136,3 +136,33 @@ fn the_run_takes_no_more_input_once_its_only_engine_has_left() {
     assert_eq!(summary.broker.submitted, 0);
     assert_eq!(summary.engines.len(), 1);
 }
+
+/// Where captured output from engines of other processes would go, and whether it was made.
+fn upload_folder_made(engines: Vec<String>) -> bool {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lib/task");
+    let key = hs_engine::protocol::generate_key();
+    let mut cfg = ControllerConfig::new(
+        key,
+        BindSet {
+            engines,
+            ..BindSet::default()
+        },
+    );
+    cfg.uploads = Some(crate::UploadConfig {
+        dir: dir.clone(),
+        max_bytes: 1 << 20,
+    });
+    let mut builder = ControllerBuilder::new(cfg);
+    builder.local_endpoints();
+    let controller = builder.bind().unwrap();
+    let made = dir.exists();
+    drop(controller);
+    made
+}
+
+#[test]
+fn only_a_controller_engines_of_other_processes_can_reach_takes_uploads() {
+    assert!(!upload_folder_made(Vec::new()), "in-process engines only");
+    assert!(upload_folder_made(vec!["tcp://127.0.0.1:*".into()]));
+}
