@@ -85,6 +85,12 @@ fn a_killed_engine_takes_its_running_tasks_and_their_setsid_children_along() {
             Some(libc::SCHED_IDLE as u32),
             "the watchdog waits at idle priority"
         );
+        let environ = std::fs::read(format!("/proc/{watchdog}/environ")).unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&environ),
+            "PATH=/usr/bin:/bin\0",
+            "the watchdog carries none of the engine's environment"
+        );
     }
     signal(client.id(), libc::SIGKILL);
     // The task's shell dies by its parent-death signal, its own group and the setsid child

@@ -130,6 +130,7 @@ impl SlotWorker {
     /// while this slot starts its next bash and, on a machine whose cores all run tasks, take
     /// the core that bash was about to get; rung after, their work overlaps running tasks.
     fn serve(mut self, board: &Board, doorbell: &Mutex<zmq::Socket>) {
+        crate::executor::prepare_slot();
         let owed = std::cell::Cell::new(false);
         let broken = std::cell::Cell::new(false);
         let ring = || {

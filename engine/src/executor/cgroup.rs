@@ -97,6 +97,12 @@ pub(crate) fn with_slot<T>(f: impl FnOnce(Option<&SlotGroup>) -> T) -> T {
     })
 }
 
+/// Makes the calling slot thread's cgroup (and, the first time, the engine's and its watchdog)
+/// before its first task, so that no task waits for them: a slot thread calls it as it starts.
+pub(crate) fn prepare_slot() {
+    with_slot(|_| ());
+}
+
 /// The calling slot thread's cgroup, if it has one now: after a task's shell started, the
 /// cgroup that task runs in (for `--monitor`, which lists its processes there).
 pub(crate) fn slot_dir() -> Option<PathBuf> {
@@ -200,14 +206,14 @@ impl EngineGroup {
 /// Starts the watchdog on `root`; returns the end of its stdin that only this process holds
 /// (close-on-exec, so no task inherits it).
 ///
-/// It is started on a thread of its own, not waited for: this runs on the first task's path,
-/// and starting `/bin/sh` (the parent waits for the exec) would delay that task by about a
-/// millisecond, which is most of what a one-task run takes beyond bash itself. Should it fail,
-/// tasks still run in their cgroups, and only a crash of the engine would leave the (empty)
-/// cgroup behind; that is logged.
-///
-/// The watchdog runs at idle priority ([`idle_priority`]): its start-up (about a millisecond
-/// of CPU) then takes no CPU the first task or the engine wants.
+/// It is started as the slots start ([`prepare_slot`]), on a thread of its own and not waited
+/// for: starting `/bin/sh` (the parent waits for the exec) would hold up a slot whose first
+/// task may already be on its way, and its start-up, about a millisecond of CPU, was most of
+/// what a one-task run took beyond bash itself. It runs at idle priority ([`idle_priority`]),
+/// so that start-up takes no CPU the engine or a task wants, and with an empty environment: it
+/// needs none, and carries none of the engine's (settings, paths, secrets) for its life. Should
+/// it fail to start, tasks still run in their cgroups, and only a crash of the engine would
+/// leave the (empty) cgroup behind; that is logged.
 fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     let (reader, writer) = io::pipe()?;
     let root = root.to_path_buf();
@@ -249,6 +255,9 @@ fn watchdog_command(root: &Path, stdin: io::PipeReader) -> Command {
         .arg("-c")
         .arg(WATCHDOG)
         .arg(root)
+        .env_clear()
+        // For its `sleep`.
+        .env("PATH", "/usr/bin:/bin")
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
