@@ -5,7 +5,7 @@ use crate::executor::TaskVars;
 use crate::executor::relay::tests::SharedVec;
 use crate::executor::subreaper::tests::dies_within;
 use crate::executor::watch::Watch;
-use crate::executor::{Leftover, StopReason};
+use crate::executor::{Leftover, LineSink, StopReason};
 use crate::executor::{subreaper, sys};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -712,4 +712,51 @@ fn started_is_called_once_for_a_started_task_only() {
     bad_env.started = Some(&count);
     assert!(matches!(run(&bad_env).exit, Exit::SpawnFailed(_)));
     assert_eq!(calls.get(), 1, "not for tasks that never started");
+}
+
+/// A writer that holds its first write until it is let go, as a full pipe to a reader that has
+/// stopped reading does.
+struct HeldWriter(std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>);
+
+impl std::io::Write for HeldWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(held) = self.0.lock().unwrap().take() {
+            let _ = held.recv();
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A task that ended by itself while its slot was still writing its output (the output's reader
+/// had stopped reading), and was then asked to stop with the other running tasks, is recorded
+/// with its own exit: it was not running any more. Recorded as stopped, it was run again.
+#[test]
+fn a_task_that_ended_before_the_stop_keeps_its_own_exit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ended = dir.path().join("ended");
+    let command = format!("echo out; sleep 0.2; touch {}", ended.display());
+    let (release, held) = std::sync::mpsc::channel();
+    let sink = Arc::new(LineSink::from_writer(Box::new(HeldWriter(
+        std::sync::Mutex::new(Some(held)),
+    ))));
+    let mut s = spec(&command, &SharedVec::default());
+    s.stdout = OutputTarget::Relay(sink);
+    let stop = Arc::new(StopSignal::new().expect("eventfd"));
+    let remote = Arc::clone(&stop);
+    let stopper = std::thread::spawn(move || {
+        let waited = Instant::now();
+        while !ended.exists() && waited.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The task's bash has exited by now; its slot is still held in the write of "out".
+        std::thread::sleep(Duration::from_millis(100));
+        remote.trigger(StopReason::Shutdown);
+        release.send(()).expect("writer waiting");
+    });
+    let exit = SpawnExecutor::with_env(&[]).run(&s, &stop).exit;
+    stopper.join().expect("thread");
+    assert_eq!(exit, Exit::Code(0));
 }

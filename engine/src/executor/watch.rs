@@ -315,13 +315,16 @@ impl<'a> Watch<'a> {
             if self.stopping.is_none() && self.relays.iter().flatten().any(|r| r.overflowed()) {
                 self.begin_stop(StopReason::OutputLimit, Instant::now());
             }
+            // An exit seen with a stop goes first: the leader had ended by itself (a slot held
+            // in a write of its output can see both at once, long after it ended), and a run
+            // that was over is not stopped, nor run again as if it had been.
+            if fds[PIDFD].revents != 0 {
+                return Ended::Exited(None);
+            }
             if fds[STOPFD].revents != 0 && self.stopping.is_none() {
                 // Readable means triggered; the reason is set before the eventfd is written.
                 let reason = self.stop.reason().unwrap_or(StopReason::Cancel);
                 self.begin_stop(reason, Instant::now());
-            }
-            if fds[PIDFD].revents != 0 {
-                return Ended::Exited(None);
             }
         }
     }
