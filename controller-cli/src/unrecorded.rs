@@ -172,19 +172,8 @@ mod tests {
 
     fn completion(id: Uuid, exit_status: i32) -> Completion {
         Completion {
-            id,
-            client_id: None,
-            client_host: None,
             command: Some("true".into()),
-            start_time: Some(Utc::now()),
-            completion_time: Utc::now(),
-            exit_status,
-            signal: None,
-            outpath: None,
-            errpath: None,
-            csvpath: None,
-            cores_max: None,
-            memory_max: None,
+            ..Completion::exited(id, exit_status, Utc::now(), Utc::now())
         }
     }
 

@@ -20,19 +20,9 @@ fn task(args: String) -> TaskRecord {
 fn finished(id: Uuid) -> Completion {
     let now = chrono::Utc::now();
     Completion {
-        id,
         client_id: Some(Uuid::nil()),
         client_host: Some("bench".into()),
-        command: None,
-        start_time: Some(now),
-        completion_time: now,
-        exit_status: 0,
-        signal: None,
-        outpath: None,
-        errpath: None,
-        cores_max: None,
-        memory_max: None,
-        csvpath: None,
+        ..Completion::exited(id, 0, now, now)
     }
 }
 

@@ -19,19 +19,10 @@ fn scheduler(max_retries: u32) -> Scheduler {
 
 fn ended(id: Uuid, exit_status: i32) -> Completion {
     Completion {
-        id,
         client_id: Some(Uuid::now_v7()),
         client_host: Some("engine".into()),
         command: Some("cmd".into()),
-        start_time: Some(Utc::now()),
-        completion_time: Utc::now(),
-        exit_status,
-        signal: None,
-        outpath: None,
-        errpath: None,
-        cores_max: None,
-        memory_max: None,
-        csvpath: None,
+        ..Completion::exited(id, exit_status, Utc::now(), Utc::now())
     }
 }
 

@@ -116,6 +116,33 @@ pub struct Completion {
     pub csvpath: Option<String>,
 }
 
+impl Completion {
+    /// A task that ran from `started` to `ended` and exited with `exit_status`, and nothing
+    /// else known: no engine, command, signal or files (set those with `..` on top of it).
+    pub fn exited(
+        id: Uuid,
+        exit_status: i32,
+        started: DateTime<Utc>,
+        ended: DateTime<Utc>,
+    ) -> Completion {
+        Completion {
+            id,
+            client_id: None,
+            client_host: None,
+            command: None,
+            start_time: Some(started),
+            completion_time: ended,
+            exit_status,
+            signal: None,
+            outpath: None,
+            errpath: None,
+            cores_max: None,
+            memory_max: None,
+            csvpath: None,
+        }
+    }
+}
+
 /// One row of the `client` table: an engine (HyperShell calls engines clients; the table keeps
 /// its name, the code uses the inside word).
 #[derive(Clone, Debug, PartialEq)]

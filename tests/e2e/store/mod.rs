@@ -68,19 +68,10 @@ fn retry_job(job: &Option<JobOptions>, command: &str) -> Option<JobOptions> {
 
 fn done(id: Uuid, exit: i32) -> Completion {
     Completion {
-        id,
         client_id: Some(Uuid::now_v7()),
         client_host: Some("engine".into()),
         command: Some("cmd".into()),
-        start_time: Some(at(10_000)),
-        completion_time: at(12_000),
-        exit_status: exit,
-        signal: None,
-        outpath: None,
-        errpath: None,
-        cores_max: None,
-        memory_max: None,
-        csvpath: None,
+        ..Completion::exited(id, exit, at(10_000), at(12_000))
     }
 }
 

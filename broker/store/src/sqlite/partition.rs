@@ -404,19 +404,10 @@ mod tests {
         let done: Vec<Completion> = ids
             .iter()
             .map(|id| Completion {
-                id: *id,
                 client_id: Some(Uuid::now_v7()),
                 client_host: Some("engine".into()),
                 command: Some("cmd".into()),
-                start_time: Some(chrono::Utc::now()),
-                completion_time: chrono::Utc::now(),
-                exit_status: exit,
-                signal: None,
-                outpath: None,
-                errpath: None,
-                cores_max: None,
-                memory_max: None,
-                csvpath: None,
+                ..Completion::exited(*id, exit, chrono::Utc::now(), chrono::Utc::now())
             })
             .collect();
         s.complete(&done).unwrap();
