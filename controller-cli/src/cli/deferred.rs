@@ -5,10 +5,15 @@
 //! was a good part of the start-up of every `hs` run, whichever command it ran. A subcommand
 //! whose arguments are wrapped in [`Deferred`] gets them from clap's `Command::defer`: built when
 //! that subcommand is the one parsed, or when help, completions or manual pages ask for them.
+//!
+//! (clap's derive has a `defer` attribute of its own; it cannot be switched off at run time,
+//! which [`whole_command`] needs: clap makes the tree of `hs help …` from the subcommands as they
+//! are when the top command is built, so completion scripts need every one built at once.)
 
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 
+use clap::builder::Resettable;
 use clap::{ArgMatches, Args, Command, CommandFactory, FromArgMatches, Id};
 
 use super::Cli;
@@ -22,10 +27,16 @@ thread_local! {
 /// manual pages need it (clap makes the tree of `hs help …` from the subcommands as they are
 /// when the top command is built, so deferred ones would be missing there).
 pub fn whole_command() -> Command {
+    /// Ends eager mode however the tree's making ends.
+    struct Eager;
+    impl Drop for Eager {
+        fn drop(&mut self) {
+            EAGER.set(false);
+        }
+    }
     EAGER.set(true);
-    let cmd = Cli::command();
-    EAGER.set(false);
-    cmd
+    let _eager = Eager;
+    Cli::command()
 }
 
 /// The arguments `T` of a subcommand, built by clap only once that subcommand is used.
@@ -93,19 +104,18 @@ impl<T: Args> Args for Deferred<T> {
 /// `augment(cmd)`, with the texts the subcommand's own attributes gave `cmd` kept. Undeferred,
 /// clap adds the arguments first and the subcommand's texts after, so a doc comment on an
 /// argument struct (or on one it flattens) never stands for the subcommand's; deferred, the
-/// arguments come last, and this keeps that order's outcome.
+/// arguments come last, and this keeps that order's outcome. The derive sets `about` and
+/// `long_about` of every documented subcommand (`long_about` to none for a one-paragraph doc),
+/// so those two are put back as they were, none included; the help texts after the options
+/// only where the subcommand set one.
 fn keeping_texts(cmd: Command, augment: fn(Command) -> Command) -> Command {
     let about = cmd.get_about().cloned();
     let long_about = cmd.get_long_about().cloned();
     let after_help = cmd.get_after_help().cloned();
     let after_long_help = cmd.get_after_long_help().cloned();
-    let mut cmd = augment(cmd);
-    if let Some(text) = about {
-        cmd = cmd.about(text);
-    }
-    if let Some(text) = long_about {
-        cmd = cmd.long_about(text);
-    }
+    let mut cmd = augment(cmd)
+        .about(Resettable::from(about))
+        .long_about(Resettable::from(long_about));
     if let Some(text) = after_help {
         cmd = cmd.after_help(text);
     }
@@ -119,18 +129,20 @@ fn keeping_texts(cmd: Command, augment: fn(Command) -> Command) -> Command {
 mod tests {
     use super::*;
 
-    /// Each subcommand's whole help, as `hs SUBCOMMAND --help` prints it.
+    /// Every subcommand's help, at every depth, short (`-h`) and long (`--help`).
     fn helps(mut cmd: Command) -> Vec<(String, String)> {
+        fn walk(cmd: &mut Command, path: &str, out: &mut Vec<(String, String)>) {
+            for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                out.push((format!("{path} -h"), sub.render_help().to_string()));
+                out.push((format!("{path} --help"), sub.render_long_help().to_string()));
+                walk(sub, &path, out);
+            }
+        }
         cmd.build();
-        cmd.get_subcommands_mut()
-            .filter(|sub| sub.get_name() != "help")
-            .map(|sub| {
-                (
-                    sub.get_name().to_string(),
-                    sub.render_long_help().to_string(),
-                )
-            })
-            .collect()
+        let mut out = Vec::new();
+        walk(&mut cmd, "hs", &mut out);
+        out
     }
 
     #[test]
@@ -151,8 +163,9 @@ mod tests {
     fn a_deferred_subcommand_once_built_is_the_one_built_at_once() {
         let (deferred, eager) = (helps(Cli::command()), helps(whole_command()));
         assert_eq!(deferred.len(), eager.len());
+        assert!(deferred.len() > 50, "nested subcommands are compared too");
         for ((name, deferred), (_, eager)) in deferred.iter().zip(&eager) {
-            assert_eq!(deferred, eager, "hs {name} --help");
+            assert_eq!(deferred, eager, "{name}");
         }
     }
 }

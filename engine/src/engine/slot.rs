@@ -107,6 +107,7 @@ impl Slots {
         for t in self.threads {
             let _ = t.join();
         }
+        crate::executor::release_task_cgroups();
     }
 }
 

@@ -18,9 +18,9 @@
 //!   with `cgroup.kill`, or, for a task whose leftovers may stay ([`Leftover::Linger`],
 //!   `--keep-daemons`), moved to `base`, where it outlives the engine.
 //! - The engine may die without a chance to clean up (`kill -9`, the OOM killer): a watchdog
-//!   (`/bin/sh`, its own process group, deaf to terminal signals, at idle priority) waits for
-//!   the end of a pipe only the engine holds, and then kills `hs-PID` with `cgroup.kill` and
-//!   removes it.
+//!   (`/bin/sh`, its own process group, deaf to terminal signals) waits for the end of a pipe
+//!   only the engine holds, and then kills `hs-PID` with `cgroup.kill` and removes it. An
+//!   engine that ends in order removes its cgroups itself.
 //!
 //! Where no cgroup can be made (cgroup v2 not mounted, not delegated to this user, a parent with
 //! controllers enabled, Linux before 5.14 without `cgroup.kill`) the engine falls back, with one
@@ -43,14 +43,17 @@ use super::subreaper::Leftovers;
 
 /// What the watchdog runs: `$0` is this process's cgroup. It ignores the signals a terminal or
 /// a batch system sends a job (the engine handles those itself), waits for the end of its
-/// stdin, kills everything left and removes the cgroups.
+/// stdin, kills everything left and removes the cgroups (gone already after an orderly end:
+/// see [`release`]).
 const WATCHDOG: &str = r#"trap '' INT TERM HUP QUIT USR1 USR2
 while read -r _; do :; done
+[ -d "$0" ] || exit 0
 echo 1 > "$0/cgroup.kill" 2>/dev/null
 n=0
 while [ $n -lt 100 ]; do
   for d in "$0"/*/; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   rmdir "$0" 2>/dev/null && exit 0
+  [ -d "$0" ] || exit 0
   n=$((n+1)); sleep 0.05
 done"#;
 
@@ -79,7 +82,8 @@ pub(crate) struct SlotGroup {
 }
 
 thread_local! {
-    /// The calling slot thread's cgroup: made at its first task; `Some(None)` where none can be.
+    /// The calling slot thread's cgroup: made as the thread starts ([`prepare_slot`]);
+    /// `Some(None)` where none can be.
     static SLOT: RefCell<Option<Option<SlotGroup>>> = const { RefCell::new(None) };
 }
 
@@ -101,6 +105,17 @@ pub(crate) fn with_slot<T>(f: impl FnOnce(Option<&SlotGroup>) -> T) -> T {
 /// before its first task, so that no task waits for them: a slot thread calls it as it starts.
 pub(crate) fn prepare_slot() {
     with_slot(|_| ());
+}
+
+/// After an engine's slot threads have ended (each removed its slot's cgroup): removes this
+/// process's cgroup, unless the slots of another engine of the process are still in it. So an
+/// orderly end leaves nothing behind even where the watchdog never got to start; a slot that
+/// starts later makes it again ([`SlotGroup::create`]).
+pub(crate) fn release() {
+    let engine = ENGINE.get().and_then(Option::as_ref);
+    if let Some(engine) = engine {
+        let _ = std::fs::remove_dir(&engine.root);
+    }
 }
 
 /// The calling slot thread's cgroup, if it has one now: after a task's shell started, the
@@ -153,8 +168,10 @@ enum Settled {
     Moved,
 }
 
+/// This process's cgroup for tasks, made at the first slot's start; `None` where none can be.
+static ENGINE: OnceLock<Option<EngineGroup>> = OnceLock::new();
+
 fn engine_group() -> Option<&'static EngineGroup> {
-    static ENGINE: OnceLock<Option<EngineGroup>> = OnceLock::new();
     ENGINE
         .get_or_init(|| match EngineGroup::create() {
             Ok(group) => Some(group),
@@ -206,13 +223,12 @@ impl EngineGroup {
 /// Starts the watchdog on `root`; returns the end of its stdin that only this process holds
 /// (close-on-exec, so no task inherits it).
 ///
-/// It is started as the slots start ([`prepare_slot`]), on a thread of its own and not waited
-/// for: starting `/bin/sh` (the parent waits for the exec) would hold up a slot whose first
-/// task may already be on its way, and its start-up, about a millisecond of CPU, was most of
-/// what a one-task run took beyond bash itself. It runs at idle priority ([`idle_priority`]),
-/// so that start-up takes no CPU the engine or a task wants, and with an empty environment: it
-/// needs none, and carries none of the engine's (settings, paths, secrets) for its life. Should
-/// it fail to start, tasks still run in their cgroups, and only a crash of the engine would
+/// It is started as the slots start ([`prepare_slot`]), while the engine registers, on a thread
+/// of its own and not waited for: started on the first task's path, its start-up (about a
+/// millisecond of CPU, the parent waiting for the exec) was most of what a one-task run took
+/// beyond bash itself. Its environment is `PATH` alone: it carries none of the engine's
+/// settings or secrets for its life. Should it fail to start, tasks still run in their
+/// cgroups, and only a crash of the engine would
 /// leave the (empty) cgroup behind; that is logged.
 fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     let (reader, writer) = io::pipe()?;
@@ -220,7 +236,6 @@ fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     std::thread::Builder::new()
         .name("hs-watchdog".into())
         .spawn(move || {
-            idle_priority();
             if let Err(e) = watchdog_command(&root, reader).spawn() {
                 tracing::warn!(
                     "cannot start the watchdog of {} ({e}): should this engine be killed, \
@@ -232,22 +247,6 @@ fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(writer))
 }
 
-/// Puts the calling thread, and so the children it starts, under `SCHED_IDLE`: they run only
-/// on a CPU nothing else wants. That suits the watchdog: it sleeps all its life but for its
-/// start and, should the engine die, one `cgroup.kill` and a few `rmdir`s, which a loaded node
-/// still runs (an idle thread keeps a small share) and an idle one runs at once. Linux lets an
-/// unprivileged process lower its priority so but not raise it back, hence once, for good.
-fn idle_priority() {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-        tracing::debug!(
-            "the watchdog keeps the engine's priority: {}",
-            io::Error::last_os_error()
-        );
-    }
-}
-
 /// The watchdog of `root`, reading `stdin`.
 fn watchdog_command(root: &Path, stdin: io::PipeReader) -> Command {
     let mut command = Command::new("/bin/sh");
@@ -256,8 +255,11 @@ fn watchdog_command(root: &Path, stdin: io::PipeReader) -> Command {
         .arg(WATCHDOG)
         .arg(root)
         .env_clear()
-        // For its `sleep`.
-        .env("PATH", "/usr/bin:/bin")
+        // For its `rmdir` and `sleep`, wherever this system keeps them.
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        )
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -271,7 +273,14 @@ impl SlotGroup {
     fn create(engine: &EngineGroup) -> io::Result<Self> {
         let n = engine.next_slot.fetch_add(1, Ordering::Relaxed);
         let dir = engine.root.join(format!("slot-{n}"));
-        std::fs::create_dir(&dir)?;
+        match std::fs::create_dir(&dir) {
+            // Released by an engine of this process that ended before this one started.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir(&engine.root)?;
+                std::fs::create_dir(&dir)?;
+            }
+            made => made?,
+        }
         let opened = File::open(&dir).and_then(|d| {
             let procs = std::fs::OpenOptions::new()
                 .read(true)

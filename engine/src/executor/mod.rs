@@ -34,7 +34,7 @@ mod warm;
 mod watch;
 
 pub use capture::{Capture, Captured};
-pub(crate) use cgroup::{prepare_slot, slot_dir};
+pub(crate) use cgroup::{prepare_slot, release as release_task_cgroups, slot_dir};
 pub use choice::{ExecutorChoice, UnknownExecutor, executor_for};
 pub use environ::{TaskVars, is_secret_var};
 pub use inherit::seal_internal_descriptors;

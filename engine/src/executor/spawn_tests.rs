@@ -730,11 +730,14 @@ impl std::io::Write for HeldWriter {
     }
 }
 
-/// A task that ended by itself while its slot was still writing its output (the output's reader
-/// had stopped reading), and was then asked to stop with the other running tasks, is recorded
-/// with its own exit: it was not running any more. Recorded as stopped, it was run again.
-#[test]
-fn a_task_that_ended_before_the_stop_keeps_its_own_exit() {
+/// Runs a task that writes "out" and ends 0.2 s later, while its slot is held in the write of
+/// "out" until 0.1 s after that end (as by a reader that stopped reading); `then` runs at that
+/// moment, before the write is let go.
+fn ended_while_held(
+    timeout: Option<Duration>,
+    stop: Arc<StopSignal>,
+    then: impl FnOnce() + Send + 'static,
+) -> Exit {
     let dir = tempfile::tempdir().expect("tempdir");
     let ended = dir.path().join("ended");
     let command = format!("echo out; sleep 0.2; touch {}", ended.display());
@@ -744,19 +747,37 @@ fn a_task_that_ended_before_the_stop_keeps_its_own_exit() {
     ))));
     let mut s = spec(&command, &SharedVec::default());
     s.stdout = OutputTarget::Relay(sink);
-    let stop = Arc::new(StopSignal::new().expect("eventfd"));
-    let remote = Arc::clone(&stop);
-    let stopper = std::thread::spawn(move || {
+    s.timeout = timeout;
+    let watcher = std::thread::spawn(move || {
         let waited = Instant::now();
         while !ended.exists() && waited.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(5));
         }
         // The task's bash has exited by now; its slot is still held in the write of "out".
         std::thread::sleep(Duration::from_millis(100));
-        remote.trigger(StopReason::Shutdown);
+        then();
         release.send(()).expect("writer waiting");
     });
     let exit = SpawnExecutor::with_env(&[]).run(&s, &stop).exit;
-    stopper.join().expect("thread");
+    watcher.join().expect("thread");
+    exit
+}
+
+/// A task that ended by itself while its slot was still writing its output, and was then asked
+/// to stop with the other running tasks, is recorded with its own exit: it was not running any
+/// more. Recorded as stopped, it was run again.
+#[test]
+fn a_task_that_ended_before_the_stop_keeps_its_own_exit() {
+    let stop = Arc::new(StopSignal::new().expect("eventfd"));
+    let remote = Arc::clone(&stop);
+    let exit = ended_while_held(None, stop, move || remote.trigger(StopReason::Shutdown));
+    assert_eq!(exit, Exit::Code(0));
+}
+
+/// The same for its time limit, passed while the slot was held after the task had ended.
+#[test]
+fn a_task_that_ended_within_its_time_limit_is_not_timed_out_by_a_slow_write() {
+    let stop = Arc::new(StopSignal::new().expect("eventfd"));
+    let exit = ended_while_held(Some(Duration::from_millis(250)), stop, || {});
     assert_eq!(exit, Exit::Code(0));
 }

@@ -259,9 +259,6 @@ impl<'a> Watch<'a> {
         }
         loop {
             let now = Instant::now();
-            if self.stopping.is_none() && self.walltime.is_some_and(|t| now >= t) {
-                self.begin_stop(StopReason::Timeout, now);
-            }
             if self.escalate(now) == Escalation::Exhausted {
                 return Ended::Unresponsive;
             }
@@ -321,12 +318,34 @@ impl<'a> Watch<'a> {
             if fds[PIDFD].revents != 0 {
                 return Ended::Exited(None);
             }
+            // The time limit, for the same reason, only for a leader still running now (this
+            // wake's readiness may be from before a long write of its output).
+            if self.stopping.is_none() && self.walltime.is_some_and(|t| Instant::now() >= t) {
+                if self.leader_ended() {
+                    return Ended::Exited(None);
+                }
+                self.begin_stop(StopReason::Timeout, Instant::now());
+            }
             if fds[STOPFD].revents != 0 && self.stopping.is_none() {
                 // Readable means triggered; the reason is set before the eventfd is written.
                 let reason = self.stop.reason().unwrap_or(StopReason::Cancel);
                 self.begin_stop(reason, Instant::now());
             }
         }
+    }
+
+    /// Whether the leader has ended, as its pidfd says now (without one, the loop's `try_wait`
+    /// has just looked).
+    fn leader_ended(&self) -> bool {
+        let Some(pidfd) = &self.pidfd else {
+            return false;
+        };
+        let mut fds = [libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        sys::poll(&mut fds, Some(Duration::ZERO)).is_ok() && fds[0].revents != 0
     }
 
     /// Sends SIGINT at once; the loop sends the rest of [`ESCALATION`] as `next_at` passes.
