@@ -68,6 +68,27 @@ def describe(pid):
         return "?"
 
 
+def orphan_watchdogs():
+    """Containment watchdogs (the /bin/sh an engine starts to remove its task cgroups should it
+    die, engine/src/executor/cgroup.rs) whose engine is gone. Each should end within about 5 s
+    of its engine; it carries no scenario marker (its environment is PATH alone)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(args) < 4 or args[:2] != [b"/bin/sh", b"-c"] or not args[2].startswith(b"trap '' INT"):
+            continue
+        m = re.search(rb"/hs-(\d+)$", args[3])
+        if m and not os.path.exists(f"/proc/{int(m.group(1))}"):
+            found.append(int(entry))
+    return found
+
+
 class Scenario:
     """One row: its folder, its processes, its faults and the evidence they leave."""
 
@@ -80,6 +101,8 @@ class Scenario:
         self.marks = self.dir / "marks"
         self.marks.touch()
         self.token = f"hschaos-{os.getpid()}-{name}"
+        # Watchdogs of engines gone before this row began are not its own.
+        self.watchdogs_before = set(orphan_watchdogs())
         self.procs = {}  # label -> Popen
         self.codes = []  # (label, exit status) in the order they ended
         self.faults = []  # (time, what, engine label or None)
@@ -254,7 +277,16 @@ class Scenario:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        return len(left)
+        # A watchdog still there 6 s after its engine went never did its job (or never ends).
+        deadline = time.time() + 6
+        stuck = [w for w in orphan_watchdogs() if w not in self.watchdogs_before]
+        while stuck and time.time() < deadline:
+            time.sleep(0.2)
+            stuck = [w for w in orphan_watchdogs() if w not in self.watchdogs_before]
+        if stuck:
+            self.notes.append("watchdogs of ended engines left behind: "
+                              + "; ".join(f"{p} {describe(p)}" for p in stuck[:4]))
+        return len(left) + len(stuck)
 
     def verdict(self, want_codes):
         marks = self.read_marks()
