@@ -239,3 +239,54 @@ fn an_engine_cut_off_stops_its_running_task_before_the_eviction_then_gives_up() 
         "nothing of it is left: {err}"
     );
 }
+
+/// Where the cgroup v2 hierarchy is mounted (`None` without one).
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mountinfo.lines().find_map(|line| {
+        let (mount, rest) = line.split_once(" - ")?;
+        rest.starts_with("cgroup2 ")
+            .then(|| mount.split(' ').nth(4).map(std::path::PathBuf::from))?
+    })
+}
+
+#[test]
+fn an_engine_that_ends_leaves_neither_its_cgroups_nor_its_watchdog() {
+    let s = Scratch::new();
+    let (child, mut stdin) = spawn_fed(s.hs(&["cluster", "--no-db"]));
+    let pid = child.id();
+    {
+        use std::io::Write as _;
+        stdin
+            .write_all(b"grep '^0::' /proc/self/cgroup\n")
+            .expect("task");
+    }
+    drop(stdin);
+    let out = wait_output(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let Some(relative) = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        .filter(|path| path.contains("/slot-"))
+    else {
+        skip_or_fail("no cgroup v2 for tasks here");
+        return;
+    };
+    let mount = cgroup2_mount().expect("a cgroup2 mount, as the task ran in one");
+    let slot = mount.join(relative.trim_start_matches('/'));
+    let engine = slot.parent().expect("hs-PID").to_path_buf();
+    assert!(
+        engine.ends_with(format!("hs-{pid}")),
+        "{}",
+        engine.display()
+    );
+    assert!(
+        !engine.exists(),
+        "{} is gone with the engine",
+        engine.display()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || watchdog_of(pid).is_none()),
+        "the watchdog ends with its engine"
+    );
+}
