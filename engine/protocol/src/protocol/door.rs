@@ -21,7 +21,7 @@
 use hmac::Mac;
 use rand::RngCore;
 
-use super::frame::{FrameError, HmacSha256};
+use super::frame::{FrameError, HmacSha256, labelled_mac};
 
 /// The ZAP handler's endpoint in a context (RFC 27): libzmq asks it about every connection to
 /// a socket that has a ZAP domain.
@@ -69,10 +69,7 @@ impl Door {
 const NONCE_LEN: usize = 16;
 
 fn password(key: &[u8], nonce_hex: &[u8]) -> HmacSha256 {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"hs/2 door ");
-    mac.update(nonce_hex);
-    mac
+    labelled_mac(key, b"hs/2 door ", nonce_hex)
 }
 
 /// A PLAIN user name and password that open the doors of a controller holding `key`.

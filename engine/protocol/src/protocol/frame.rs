@@ -21,6 +21,15 @@ use super::direction::Message;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
+/// `HMAC-SHA256(key, label | data)`, not finalised: the door's credentials and the handshake's
+/// proofs are each a labelled MAC of this shape, the label keeping one from standing for another.
+pub(crate) fn labelled_mac(key: &[u8], label: &[u8], data: &[u8]) -> HmacSha256 {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(label);
+    mac.update(data);
+    mac
+}
+
 /// First frame of every message: protocol name and version.
 pub const PROTOCOL: &[u8] = b"hs/2";
 /// Largest ZeroMQ frame any hs socket takes (set as every socket's `MAXMSGSIZE`, so libzmq drops

@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::frame::{
-    FrameError, Frames, HmacSha256, MAX_HANDSHAKE_BYTES, Mode, Opener, PROTOCOL, SESSION_ID_LEN,
-    Sealer,
+    FrameError, Frames, MAX_HANDSHAKE_BYTES, Mode, Opener, PROTOCOL, SESSION_ID_LEN, Sealer,
+    labelled_mac,
 };
 
 /// Who connects: an engine (engine socket) or a client (client socket).
@@ -126,13 +126,6 @@ fn body(mut frames: Frames, kind: &[u8], len: usize) -> Result<Vec<u8>, FrameErr
     Ok(body)
 }
 
-fn proof(key: &[u8], label: &[u8], transcript: &[u8]) -> HmacSha256 {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(label);
-    mac.update(transcript);
-    mac
-}
-
 const SERVER: &[u8] = b"hs/2 server";
 const CLIENT: &[u8] = b"hs/2 client";
 /// The label of the proof a peer sends after refusing the challenge: it never verifies.
@@ -218,7 +211,7 @@ impl Initiator {
         let theirs = Mode::from_byte(body[0]).ok_or(FrameError::Handshake("unknown mode"))?;
         let signed = &body[..CHALLENGE_SIGNED];
         let transcript = [PROTOCOL, &self.hello, signed].concat();
-        let genuine = proof(&self.key, SERVER, &transcript)
+        let genuine = labelled_mac(&self.key, SERVER, &transcript)
             .verify_slice(&body[CHALLENGE_SIGNED..])
             .is_ok();
         // The transcript leaves proof_s out: after a challenge whose proof fails, a proof under
@@ -226,7 +219,7 @@ impl Initiator {
         // controller would hold a session this side has given up. The refusal label makes the
         // controller refuse too.
         let label = if genuine { CLIENT } else { REFUSED };
-        let proof_c = proof(&self.key, label, &transcript)
+        let proof_c = labelled_mac(&self.key, label, &transcript)
             .finalize()
             .into_bytes()
             .to_vec();
@@ -313,7 +306,7 @@ impl Responder {
         signed.extend_from_slice(self.controller_id.as_bytes());
         signed.extend_from_slice(&nonce_s);
         let transcript = [PROTOCOL, &hello, &signed].concat();
-        let proof_s = proof(&self.key, SERVER, &transcript)
+        let proof_s = labelled_mac(&self.key, SERVER, &transcript)
             .finalize()
             .into_bytes();
         signed.extend_from_slice(&proof_s);
@@ -337,7 +330,7 @@ impl Pending {
     /// Check the peer's proof (then the modes) and derive the session.
     pub fn confirm(self, responder: &Responder, proof_c: Frames) -> Result<Session, FrameError> {
         let body = body(proof_c, PROOF, PROOF_LEN)?;
-        proof(&responder.key, CLIENT, &self.transcript)
+        labelled_mac(&responder.key, CLIENT, &self.transcript)
             .verify_slice(&body)
             .map_err(|_| FrameError::WrongKey)?;
         if self.theirs != responder.mode {
