@@ -77,6 +77,14 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// For `map_err`: a ZeroMQ error, saying what was being done.
+    pub(crate) fn zmq(context: impl Into<String>) -> impl FnOnce(zmq::Error) -> RunError {
+        let context = context.into();
+        move |source| RunError::Zmq { context, source }
+    }
+}
+
+impl RunError {
     /// The results a controller that gave up on its database held but could not record.
     pub fn unrecorded(&self) -> &[Completion] {
         match self {
@@ -254,12 +262,8 @@ impl Broker {
                 if let (true, Some(f)) = (want_feed, &feed) {
                     items.push(f.socket.as_poll_item(zmq::POLLIN));
                 }
-                hs_engine::transport::poll(&mut items, wait.as_millis() as i64).map_err(
-                    |source| RunError::Zmq {
-                        context: "polling".into(),
-                        source,
-                    },
-                )?;
+                hs_engine::transport::poll(&mut items, wait.as_millis() as i64)
+                    .map_err(RunError::zmq("polling"))?;
                 (
                     items[0].is_readable(),
                     items[1].is_readable(),

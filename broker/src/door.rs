@@ -61,11 +61,8 @@ pub struct DoorKeeper {
     count: Arc<DoorCount>,
 }
 
-fn failed(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
-    move |source| RunError::Zmq {
-        context: format!("{what} (the door)"),
-        source,
-    }
+fn failed(what: &str) -> impl FnOnce(zmq::Error) -> RunError {
+    RunError::zmq(format!("{what} (the door)"))
 }
 
 impl DoorKeeper {

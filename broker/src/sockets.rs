@@ -20,11 +20,8 @@ pub struct Sockets {
     pub door: Option<DoorHandle>,
 }
 
-fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError + '_ {
-    move |source| RunError::Zmq {
-        context: format!("setting {what}"),
-        source,
-    }
+fn opt(what: &str) -> impl FnOnce(zmq::Error) -> RunError {
+    RunError::zmq(format!("setting {what}"))
 }
 
 /// Connections the kernel holds for a listening socket until it is accepted. libzmq's default
@@ -44,10 +41,9 @@ const RCVHWM: i32 = 64;
 const HEARTBEAT_MAXMSGSIZE: i64 = 1024;
 
 fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {
-    let s = ctx.socket(zmq::ROUTER).map_err(|source| RunError::Zmq {
-        context: "creating a ROUTER".into(),
-        source,
-    })?;
+    let s = ctx
+        .socket(zmq::ROUTER)
+        .map_err(RunError::zmq("creating a ROUTER"))?;
     // Sending to a peer that is gone must fail (EHOSTUNREACH), not vanish silently.
     s.set_router_mandatory(true)
         .map_err(opt("ROUTER_MANDATORY"))?;
@@ -75,10 +71,7 @@ fn bind_all(socket: &zmq::Socket, endpoints: &[String]) -> Result<Vec<String>, R
             zmq::Error::EADDRNOTAVAIL | zmq::Error::ENODEV => RunError::AddressUnavailable {
                 endpoint: ep.clone(),
             },
-            source => RunError::Zmq {
-                context: format!("binding {ep}"),
-                source,
-            },
+            source => RunError::zmq(format!("binding {ep}"))(source),
         })?;
         let last = socket
             .get_last_endpoint()
@@ -103,10 +96,9 @@ impl Sockets {
             .transpose()?;
         let engines = router(ctx)?;
         let clients = router(ctx)?;
-        let heartbeat = ctx.socket(zmq::PUB).map_err(|source| RunError::Zmq {
-            context: "creating the PUB socket".into(),
-            source,
-        })?;
+        let heartbeat = ctx
+            .socket(zmq::PUB)
+            .map_err(RunError::zmq("creating the PUB socket"))?;
         heartbeat.set_linger(0).map_err(opt("LINGER"))?;
         heartbeat.set_sndhwm(100).map_err(opt("SNDHWM"))?;
         heartbeat.set_backlog(BACKLOG).map_err(opt("BACKLOG"))?;
