@@ -154,16 +154,17 @@ impl Link {
     pub fn recv(&mut self, until: Instant) -> Result<Option<ToClient>, ClientError> {
         loop {
             let wait = until.saturating_duration_since(Instant::now());
-            let ready = {
+            let (ready, door) = {
                 let mut items = [
                     self.socket.as_poll_item(zmq::POLLIN),
                     self.door.as_poll_item(),
                 ];
                 hs_protocol::transport::poll(&mut items, wait.as_millis() as i64)
                     .map_err(zmq_err("waiting for the controller"))?;
-                items[0].is_readable()
+                (items[0].is_readable(), items[1].is_readable())
             };
-            if let Some(shut) = self.door.shut() {
+            // Looked at only when it has something to say: not once per message received.
+            if door && let Some(shut) = self.door.shut() {
                 return Err(self.failure(shut.why()));
             }
             if !ready {
