@@ -2,8 +2,8 @@
 //! while a real `hs client` engine runs a workload alongside: outsiders at the door (no
 //! credential, a forged one, a wrong key's), outsiders past it with a credential replayed from
 //! the wire (garbage, truncated, oversized, unsigned, wrong-key, replayed, on the wrong port, a
-//! flood of connections, a heartbeat subscriber) and a key holder with bugs (unknown kinds, results for tasks it was
-//! never leased or under a stale lease, a registration for another engine's id, a forged output
+//! flood of connections, a heartbeat subscriber) and a key holder with bugs (unknown kinds,
+//! results for tasks it was never leased or under a stale lease, a registration for another engine's id, a forged output
 //! path, a give-back of nothing). Each is refused and logged, no task state changes, nothing
 //! crashes or stalls, and every task runs once.
 

@@ -228,8 +228,7 @@ impl EngineGroup {
 /// millisecond of CPU, the parent waiting for the exec) was most of what a one-task run took
 /// beyond bash itself. Its environment is `PATH` alone: it carries none of the engine's
 /// settings or secrets for its life. Should it fail to start, tasks still run in their
-/// cgroups, and only a crash of the engine would
-/// leave the (empty) cgroup behind; that is logged.
+/// cgroups, and only a crash of the engine would leave them behind; that is logged.
 fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     let (reader, writer) = io::pipe()?;
     let root = root.to_path_buf();

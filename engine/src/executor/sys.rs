@@ -87,7 +87,6 @@ pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
-/// Sends `signal` to every member of process group `pgid`.
 /// `setpgid(pid, pgid)`: for a child of ours that has not exec'd, from the parent's side.
 pub(crate) fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> io::Result<()> {
     // SAFETY: setpgid takes two integers and touches no memory of ours.
@@ -110,6 +109,7 @@ pub(crate) fn recv_now(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> 
     Ok(cvt(n as libc::c_long)? as usize)
 }
 
+/// Sends `signal` to every member of process group `pgid`.
 pub(crate) fn killpg(pgid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     // SAFETY: killpg takes two integers and touches no memory of ours.
     cvt(unsafe { libc::killpg(pgid, signal) }.into())?;

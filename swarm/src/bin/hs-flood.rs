@@ -11,8 +11,9 @@
 //!   `--key-file`, standing in for the capture): let in, and its garbage dropped by the broker.
 //!
 //! A connection that is refused is opened again (`--knock-every-ms` after it was last opened,
-//! at the next round by default), as an attacker that keeps knocking would. Runs until the given number of seconds has passed (or it is killed).
-//! Loopback only: the address is always 127.0.0.1.
+//! at the next round by default), as an attacker that keeps knocking would. Runs until the
+//! given number of seconds has passed (or it is killed). Loopback only: the address is always
+//! 127.0.0.1.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -6,11 +6,12 @@
 //! reading bytes it then dropped. So every controller socket is locked with ZeroMQ's PLAIN
 //! mechanism, and every connecting socket knocks with a credential only a key holder can make:
 //! a fresh random nonce as the user name and `HMAC-SHA256(K, "hs/2 door " | nonce)` as the
-//! password. The credential is the same for the three sockets: which peer belongs on which
-//! socket is the handshake's to say, with an error that names the mix-up (a client on the
-//! engine port, say), where a refusal at the door could only say "another key". The controller's ZAP handler (`broker/src/door.rs`) checks it while libzmq is
-//! still in the ZMTP handshake, before any message of the connection is read; a connection
-//! that fails is closed by libzmq and, being a protocol error, never reconnected by it.
+//! password. Each connecting socket makes its own, and any of them opens any of the three
+//! sockets: which peer belongs on which socket is the handshake's to say, with an error that
+//! names the mix-up (a client on the engine port, say), where a refusal at the door could only
+//! say "another key". The controller's ZAP handler (`broker/src/door.rs`) checks it while
+//! libzmq is still in the ZMTP handshake, before any message of the connection is read; a
+//! connection that fails is closed by libzmq and, being a protocol error, never reconnected.
 //!
 //! The door is not the authentication, and does not try to be: PLAIN travels in clear, so a
 //! wiretapper can replay a credential it saw and open a connection, which leaves it where every
@@ -131,9 +132,9 @@ impl Shut {
 /// What a socket monitor event (see [`monitor_event`]) says about the door, if anything.
 ///
 /// Any ZMTP protocol error counts as no door, not only the mechanism mismatch
-/// (`ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH`, the usual one): which one libzmq names depends on how the other
-/// side's bytes arrive, and a peer that breaks the handshake is not a controller of this hs
-/// either way.
+/// (`ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH`, the usual one): which one libzmq names
+/// depends on how the other side's bytes arrive, and a peer that breaks the handshake is not a
+/// controller of this hs either way.
 pub fn shut_by(event: u16) -> Option<Shut> {
     if event == zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u16 {
         Some(Shut::WrongKey)

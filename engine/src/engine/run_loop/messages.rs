@@ -66,10 +66,9 @@ impl Engine {
     }
 
     /// A handshake failed on proof, or a door was shut: a different key, a different `--no-tls`,
-    /// a controller without a door. Before the first
-    /// registration that cannot change by retrying; after one, the controller may have been
-    /// replaced by a wrongly configured one, and the engine keeps trying until its reconnect
-    /// limit, as for any lost controller.
+    /// a controller without a door. Before the first registration that cannot change by
+    /// retrying; after one, the controller may have been replaced by a wrongly configured one,
+    /// and the engine keeps trying until its reconnect limit, as for any lost controller.
     pub(super) fn handshake_failed(&mut self, why: FrameError) -> Result<(), EngineError> {
         let endpoint = self.cfg.endpoints.engines.clone();
         let first = matches!(
