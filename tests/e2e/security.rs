@@ -366,14 +366,9 @@ fn a_controller_without_a_door_is_named_at_once_not_waited_for() {
         .bind(&format!("tcp://127.0.0.1:{}", port + 1))
         .unwrap();
     let started = std::time::Instant::now();
-    let client = s
-        .hs(&["client", "-p", &port.to_string(), "--connect-timeout", "60"])
-        .env("HYPERSHELL_CLIENT_AUTH", KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_output(client, Duration::from_secs(30));
+    let mut client = s.hs(&["client", "-p", &port.to_string(), "--connect-timeout", "60"]);
+    client.env("HYPERSHELL_CLIENT_AUTH", KEY);
+    let out = wait_output(spawn_piped(client), Duration::from_secs(30));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(7), "{err}");
     assert!(err.contains("older hs"), "{err}");
@@ -392,14 +387,9 @@ fn a_client_with_a_wrong_key_is_refused_at_the_door_at_once() {
     let mut server = server.spawn().unwrap();
     s.wait_for_server(&port);
     let started = std::time::Instant::now();
-    let submit = s
-        .hs(&["submit", "-q", "-H", "localhost", "-p", &port, "echo never"])
-        .env("HYPERSHELL_CLIENT_AUTH", "another-key-0123456789")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = wait_output(submit, Duration::from_secs(20));
+    let mut submit = s.hs(&["submit", "-q", "-H", "localhost", "-p", &port, "echo never"]);
+    submit.env("HYPERSHELL_CLIENT_AUTH", "another-key-0123456789");
+    let out = wait_output(spawn_piped(submit), Duration::from_secs(20));
     signal(server.id(), libc::SIGTERM);
     let _ = server.wait();
     let err = stderr(&out);
