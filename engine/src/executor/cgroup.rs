@@ -425,6 +425,35 @@ fn unescape(field: &str) -> String {
 mod tests {
     use super::*;
 
+    /// On a thread of its own, as a slot: its cgroup's directory, and whether it exists then.
+    fn a_slot() -> Option<PathBuf> {
+        std::thread::spawn(|| {
+            prepare_slot();
+            slot_dir().filter(|dir| dir.exists())
+        })
+        .join()
+        .expect("slot thread")
+    }
+
+    #[test]
+    fn slots_after_the_process_cgroup_was_released_make_it_again() {
+        let Some(first) = a_slot() else {
+            let reason = "no cgroup v2 for tasks here";
+            assert!(
+                std::env::var_os("HS_REQUIRE_ALL").is_none_or(|v| v != "1"),
+                "required (HS_REQUIRE_ALL=1): {reason}"
+            );
+            eprintln!("skipped: {reason}");
+            return;
+        };
+        assert!(!first.exists(), "a slot's cgroup goes with its thread");
+        let root = first.parent().expect("hs-PID").to_path_buf();
+        // Removed unless slots of other tests of this process are in it now.
+        release();
+        let second = a_slot().expect("a slot cgroup after the release");
+        assert_eq!(second.parent(), Some(root.as_path()));
+    }
+
     const HYBRID: &str = "\
 24 29 0:22 / /sys rw,nosuid - sysfs sysfs rw
 35 24 0:30 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
