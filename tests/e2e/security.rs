@@ -1,6 +1,6 @@
 //! Keys and message authentication seen from outside.
 
-use std::process::Stdio;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -365,17 +365,26 @@ fn a_controller_without_a_door_is_named_at_once_not_waited_for() {
     publisher
         .bind(&format!("tcp://127.0.0.1:{}", port + 1))
         .unwrap();
+    let client = s.hs(&["client", "-p", &port.to_string(), "--connect-timeout", "60"]);
+    let limit = Duration::from_secs(20);
+    assert_refused_at_once(run_keyed(client, KEY, limit), limit, "older hs");
+}
+
+/// Runs `cmd` with `key` as its key, for at most `limit` and 10 s more: its output, and how
+/// long it took.
+fn run_keyed(mut cmd: Command, key: &str, limit: Duration) -> (Output, Duration) {
+    cmd.env("HYPERSHELL_CLIENT_AUTH", key);
     let started = std::time::Instant::now();
-    let mut client = s.hs(&["client", "-p", &port.to_string(), "--connect-timeout", "60"]);
-    client.env("HYPERSHELL_CLIENT_AUTH", KEY);
-    let out = wait_output(spawn_piped(client), Duration::from_secs(30));
+    let out = wait_output(spawn_piped(cmd), limit + Duration::from_secs(10));
+    (out, started.elapsed())
+}
+
+/// That a run of [`run_keyed`] exited 7 within `limit`, saying `says`.
+fn assert_refused_at_once((out, took): (Output, Duration), limit: Duration, says: &str) {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(7), "{err}");
-    assert!(err.contains("older hs"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "reported at once, not after the connect timeout: {err}"
-    );
+    assert!(err.contains(says), "{err}");
+    assert!(took < limit, "told at once, not after a timeout: {err}");
 }
 
 #[test]
@@ -386,19 +395,12 @@ fn a_client_with_a_wrong_key_is_refused_at_the_door_at_once() {
     server.stdout(Stdio::null()).stderr(Stdio::null());
     let mut server = server.spawn().unwrap();
     s.wait_for_server(&port);
-    let started = std::time::Instant::now();
-    let mut submit = s.hs(&["submit", "-q", "-H", "localhost", "-p", &port, "echo never"]);
-    submit.env("HYPERSHELL_CLIENT_AUTH", "another-key-0123456789");
-    let out = wait_output(spawn_piped(submit), Duration::from_secs(20));
+    let submit = s.hs(&["submit", "-q", "-H", "localhost", "-p", &port, "echo never"]);
+    let limit = Duration::from_secs(10);
+    let run = run_keyed(submit, "another-key-0123456789", limit);
     signal(server.id(), libc::SIGTERM);
     let _ = server.wait();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(7), "{err}");
-    assert!(err.contains("authentication failed"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "told at once, not after a timeout: {err}"
-    );
+    assert_refused_at_once(run, limit, "authentication failed");
 }
 
 #[test]
