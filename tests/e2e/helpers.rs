@@ -71,6 +71,16 @@ impl Scratch {
         std::fs::read_to_string(self.path(name)).unwrap_or_default()
     }
 
+    /// Waits (at most `limit`) until the scratch file `name` holds `text`; panics with the
+    /// file's content, and `what` it would have shown, if it never does.
+    pub fn await_text(&self, name: &str, text: &str, limit: Duration, what: &str) {
+        assert!(
+            wait_until(limit, || self.read(name).contains(text)),
+            "{what}: {}",
+            self.read(name)
+        );
+    }
+
     /// Wait (at most 10 s) until a server on `port` with this site is up, and return its
     /// connection file.
     pub fn wait_for_server(&self, port: &str) -> PathBuf {

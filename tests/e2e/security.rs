@@ -331,12 +331,11 @@ fn bytes_recorded_in_one_run_run_nothing_in_the_next() {
     }
     // The recorded proof fails (logged); the submit after it, from a connection without a
     // session, is dropped (counted; the same peer is logged at most once a minute).
-    assert!(
-        wait_until(Duration::from_secs(10), || s
-            .read("second.log")
-            .contains("does not match")),
-        "{}",
-        s.read("second.log")
+    s.await_text(
+        "second.log",
+        "does not match",
+        Duration::from_secs(10),
+        "the recorded proof is refused, and logged",
     );
     std::thread::sleep(Duration::from_secs(2));
     signal(second.id(), libc::SIGTERM);
@@ -426,23 +425,21 @@ fn an_engine_outlasts_a_wrongly_keyed_controller_in_its_place() {
     let first = server(KEY, "first.log", None);
     s.wait_for_server(&p);
     let engine = spawn_piped(s.hs(&["client", "-p", &p, "-k", KEY, "--reconnect-limit", "60"]));
-    assert!(
-        wait_until(Duration::from_secs(20), || s
-            .read("first.log")
-            .contains("joined")),
-        "{}",
-        s.read("first.log")
+    s.await_text(
+        "first.log",
+        "joined",
+        Duration::from_secs(20),
+        "the engine joined the first controller",
     );
     signal(first.id(), libc::SIGKILL);
     let _ = wait_output(first, Duration::from_secs(10));
 
     let wrong = server("another-key-0123456789", "wrong.log", None);
-    assert!(
-        wait_until(Duration::from_secs(20), || s
-            .read("wrong.log")
-            .contains("refused at the door")),
-        "the engine knocked with its key: {}",
-        s.read("wrong.log")
+    s.await_text(
+        "wrong.log",
+        "refused at the door",
+        Duration::from_secs(20),
+        "the engine knocked with its key",
     );
     std::thread::sleep(Duration::from_secs(1));
     signal(wrong.id(), libc::SIGTERM);
