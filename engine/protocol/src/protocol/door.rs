@@ -20,9 +20,8 @@
 //! traffic from making the controller read anything at all.
 
 use hmac::Mac;
-use rand::RngCore;
 
-use super::frame::{FrameError, HmacSha256, labelled_mac};
+use super::frame::{FrameError, HmacSha256, labelled_mac, random};
 
 /// The ZAP handler's endpoint in a context (RFC 27): libzmq asks it about every connection to
 /// a socket that has a ZAP domain.
@@ -75,9 +74,7 @@ fn password(key: &[u8], nonce_hex: &[u8]) -> HmacSha256 {
 
 /// A PLAIN user name and password that open the doors of a controller holding `key`.
 pub fn credential(key: &[u8]) -> (String, String) {
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let user = hex::encode(nonce);
+    let user = hex::encode(random::<NONCE_LEN>());
     let pass = hex::encode(password(key, user.as_bytes()).finalize().into_bytes());
     (user, pass)
 }

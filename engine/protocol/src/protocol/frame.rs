@@ -15,11 +15,19 @@
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use hmac::{Hmac, Mac};
+use rand::RngCore;
 use sha2::Sha256;
 
 use super::direction::Message;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// `N` bytes from the operating system's RNG: nonces, epochs, keys.
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
 
 /// `HMAC-SHA256(key, label | data)`, not finalised: the door's credentials and the handshake's
 /// proofs are each a labelled MAC of this shape, the label keeping one from standing for another.

@@ -20,13 +20,12 @@
 
 use hkdf::Hkdf;
 use hmac::Mac;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::frame::{
     FrameError, Frames, MAX_HANDSHAKE_BYTES, Mode, Opener, PROTOCOL, SESSION_ID_LEN, Sealer,
-    labelled_mac,
+    labelled_mac, random,
 };
 
 /// Who connects: an engine (engine socket) or a client (client socket).
@@ -75,12 +74,6 @@ pub struct Session {
     /// The controller run's random epoch: the heartbeat's key and session id.
     pub epoch: [u8; SESSION_ID_LEN],
     pub mode: Mode,
-}
-
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    b
 }
 
 fn frames(kind: &[u8], body: Vec<u8>) -> Frames {

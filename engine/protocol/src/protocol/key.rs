@@ -2,8 +2,6 @@
 //!
 //! No message here quotes the key or any part of it: refusals end up in logs and terminals.
 
-use rand::RngCore;
-
 pub use super::strength::{MIN_KEY_BITS, estimate_bits};
 
 /// Shortest key accepted. 16 characters is HyperShell's floor; generated keys are 64.
@@ -34,9 +32,7 @@ pub enum KeyError {
 
 /// A fresh 256-bit key, hex-encoded (64 characters), from the operating system's RNG.
 pub fn generate_key() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    hex::encode(super::frame::random::<32>())
 }
 
 /// Refuse keys that are short, placeholders, carry characters that break shells and config
