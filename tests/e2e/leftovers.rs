@@ -5,6 +5,7 @@
 //! its running task before the controller could requeue it, then gives up (`--reconnect-limit`)
 //! and exits 5.
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -288,5 +289,46 @@ fn an_engine_that_ends_leaves_neither_its_cgroups_nor_its_watchdog() {
     assert!(
         wait_until(Duration::from_secs(5), || watchdog_of(pid).is_none()),
         "the watchdog ends with its engine"
+    );
+}
+
+/// This process's own cgroup directory (`None` without cgroup v2): where an engine started from
+/// here makes its `hs-PID`.
+fn own_cgroup() -> Option<std::path::PathBuf> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = membership.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(cgroup2_mount()?.join(path.trim_start_matches('/')))
+}
+
+#[test]
+fn an_engine_killed_as_it_starts_leaves_no_cgroup() {
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let mut server = s.hs(&["server", "--forever", "--no-db", "-p", &port, "-k", KEY]);
+    server.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut server = server.spawn().unwrap();
+    s.wait_for_server(&port);
+    let client = spawn_piped(s.hs(&["client", "-p", &port, "-k", KEY]));
+    let made = own_cgroup().map(|dir| dir.join(format!("hs-{}", client.id())));
+    // Killed the moment its cgroup appears: its watchdog must already be there.
+    let seen = made.as_ref().is_some_and(|dir| {
+        let started = std::time::Instant::now();
+        while !dir.exists() && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        dir.exists()
+    });
+    signal(client.id(), libc::SIGKILL);
+    let _ = wait_output(client, Duration::from_secs(5));
+    signal(server.id(), libc::SIGTERM);
+    let _ = server.wait();
+    let Some(dir) = made.filter(|_| seen) else {
+        skip_or_fail("no cgroup v2 for tasks here");
+        return;
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || !dir.exists()),
+        "{} outlived its engine",
+        dir.display()
     );
 }

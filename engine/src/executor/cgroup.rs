@@ -192,6 +192,10 @@ impl EngineGroup {
         let base = own_cgroup_dir(&mountinfo, &membership)
             .ok_or_else(|| io::Error::other("cgroup v2 is not mounted"))?;
         let root = base.join(format!("hs-{}", std::process::id()));
+        // The watchdog first: no cgroup of this process exists without one watching it, so an
+        // engine killed at any moment leaves none behind. On an error below, its lifeline
+        // closes with the function, and it ends finding no cgroup.
+        let lifeline = start_watchdog(&root)?;
         match std::fs::create_dir(&root) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -204,13 +208,6 @@ impl EngineGroup {
                 "no cgroup.kill (Linux 5.14 or later has it)",
             ));
         }
-        let lifeline = match start_watchdog(&root) {
-            Ok(fd) => fd,
-            Err(e) => {
-                let _ = std::fs::remove_dir(&root);
-                return Err(e);
-            }
-        };
         Ok(EngineGroup {
             base,
             root,
@@ -223,26 +220,13 @@ impl EngineGroup {
 /// Starts the watchdog on `root`; returns the end of its stdin that only this process holds
 /// (close-on-exec, so no task inherits it).
 ///
-/// It is started as the slots start ([`prepare_slot`]), while the engine registers, on a thread
-/// of its own and not waited for: started on the first task's path, its start-up (about a
-/// millisecond of CPU, the parent waiting for the exec) was most of what a one-task run took
-/// beyond bash itself. Its environment is `PATH` alone: it carries none of the engine's
-/// settings or secrets for its life. Should it fail to start, tasks still run in their
-/// cgroups, and only a crash of the engine would leave them behind; that is logged.
+/// It is started as the slots start ([`prepare_slot`]), while the engine registers: started on
+/// the first task's path, its start-up (about a millisecond of CPU, the parent waiting for the
+/// exec) was most of what a one-task run took beyond bash itself. Its environment is `PATH`
+/// alone: it carries none of the engine's settings or secrets for its life.
 fn start_watchdog(root: &Path) -> io::Result<OwnedFd> {
     let (reader, writer) = io::pipe()?;
-    let root = root.to_path_buf();
-    std::thread::Builder::new()
-        .name("hs-watchdog".into())
-        .spawn(move || {
-            if let Err(e) = watchdog_command(&root, reader).spawn() {
-                tracing::warn!(
-                    "cannot start the watchdog of {} ({e}): should this engine be killed, \
-                     remove that cgroup by hand",
-                    root.display()
-                );
-            }
-        })?;
+    watchdog_command(root, reader).spawn()?;
     Ok(OwnedFd::from(writer))
 }
 
