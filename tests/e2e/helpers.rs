@@ -81,6 +81,15 @@ impl Scratch {
         );
     }
 
+    /// A quiet `hs server --forever --no-db` on `port` with `key`, up when this returns.
+    pub fn serve_forever(&self, port: &str, key: &str) -> Child {
+        let mut server = self.hs(&["server", "--forever", "--no-db", "-p", port, "-k", key]);
+        server.stdout(Stdio::null()).stderr(Stdio::null());
+        let server = server.spawn().expect("spawn hs server");
+        self.wait_for_server(port);
+        server
+    }
+
     /// Wait (at most 10 s) until a server on `port` with this site is up, and return its
     /// connection file.
     pub fn wait_for_server(&self, port: &str) -> PathBuf {

@@ -5,7 +5,6 @@
 //! its running task before the controller could requeue it, then gives up (`--reconnect-limit`)
 //! and exits 5.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -304,10 +303,7 @@ fn own_cgroup() -> Option<std::path::PathBuf> {
 fn an_engine_killed_as_it_starts_leaves_no_cgroup() {
     let s = Scratch::new();
     let port = free_ports().to_string();
-    let mut server = s.hs(&["server", "--forever", "--no-db", "-p", &port, "-k", KEY]);
-    server.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut server = server.spawn().unwrap();
-    s.wait_for_server(&port);
+    let mut server = s.serve_forever(&port, KEY);
     let client = spawn_piped(s.hs(&["client", "-p", &port, "-k", KEY]));
     let made = own_cgroup().map(|dir| dir.join(format!("hs-{}", client.id())));
     // Killed the moment its cgroup appears: its watchdog must already be there.

@@ -390,10 +390,7 @@ fn assert_refused_at_once((out, took): (Output, Duration), limit: Duration, says
 fn a_client_with_a_wrong_key_is_refused_at_the_door_at_once() {
     let s = Scratch::new();
     let port = free_ports().to_string();
-    let mut server = s.hs(&["server", "--forever", "--no-db", "-p", &port, "-k", KEY]);
-    server.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut server = server.spawn().unwrap();
-    s.wait_for_server(&port);
+    let mut server = s.serve_forever(&port, KEY);
     let submit = s.hs(&["submit", "-q", "-H", "localhost", "-p", &port, "echo never"]);
     let limit = Duration::from_secs(10);
     let run = run_keyed(submit, "another-key-0123456789", limit);
