@@ -2,6 +2,7 @@
 //!
 //! One test binary (faster to link); one module per area.
 
+mod cutter;
 mod helpers;
 
 mod affinity;
@@ -29,6 +30,7 @@ mod profiles;
 mod reconnect;
 mod regressions;
 mod remote_output;
+mod renewal;
 mod resources;
 mod secrets;
 mod security;

@@ -1,11 +1,18 @@
 //! The client's one socket to the controller: a DEALER that starts with a handshake (which also
 //! names the controller: only the one in the connection file is believed) and then seals and
 //! opens every message with its session's keys.
+//!
+//! The controller's door admits a credential once, so when libzmq reconnects the socket (a
+//! connection the network dropped) the door turns it away, and the socket is renewed: a new
+//! one with the same routing id and a fresh credential, on which the session carries on. What
+//! the old one may not have delivered, the requests not answered yet, is sent again as sealed
+//! the first time: the controller drops whatever it already opened (its counter is not new).
 
+use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use hs_protocol::protocol::door::{self, DoorWatch};
+use hs_protocol::protocol::door::DoorWatch;
 use hs_protocol::protocol::{
     FrameError, FromClient, Incoming, MAX_FRAME_BYTES, PeerLink, Refusals, Role, ToClient,
 };
@@ -17,12 +24,18 @@ use hs_protocol::connection::ConnectionInfo;
 pub(crate) struct Link {
     // Sockets before the context: fields drop in order, and a context waits for its sockets.
     socket: zmq::Socket,
-    /// Reports a shut door on `socket`: a wrong key, or a controller without a door.
+    /// Reports a shut door on `socket`: a wrong key, a controller without a door, or a
+    /// reconnect turned away (then the socket is renewed).
     door: DoorWatch,
-    _ctx: zmq::Context,
+    ctx: zmq::Context,
+    /// The routing id every socket of this link uses, so the session outlives a renewal.
+    route: [u8; 12],
+    key: Vec<u8>,
     peer: PeerLink,
     /// Requests made before the handshake was done, sent as soon as it is.
     waiting: Vec<FromClient>,
+    /// Sealed requests not answered yet, in order (answers come in the order of requests).
+    unanswered: VecDeque<Vec<Vec<u8>>>,
     pub controller_id: Uuid,
     pub endpoint: String,
     host: String,
@@ -40,38 +53,22 @@ impl Link {
             return Err(ClientError::Scheme(info.signature_scheme.clone()));
         }
         let ctx = zmq::Context::new();
-        let socket = ctx
-            .socket(zmq::DEALER)
-            .map_err(zmq_err("creating the client socket"))?;
-        let id = Uuid::new_v4();
-        let set = zmq_err("setting socket options");
         // A stable routing id (random, not the client's id): after a reconnect to the same
         // controller the session, and with it where results go, carries on.
-        socket
-            .set_identity(&Uuid::new_v4().as_bytes()[..12])
-            .map_err(set)?;
-        let set = zmq_err("setting socket options");
-        socket
-            .set_linger(1000)
-            .and_then(|_| socket.set_maxmsgsize(MAX_FRAME_BYTES as i64))
-            // Results are pushed unasked; never let a full queue drop one on the way in.
-            .and_then(|_| socket.set_rcvhwm(0))
-            .and_then(|_| socket.set_reconnect_ivl(100))
-            .and_then(|_| socket.set_reconnect_ivl_max(2000))
-            .map_err(set)?;
+        let mut route = [0u8; 12];
+        route.copy_from_slice(&Uuid::new_v4().as_bytes()[..12]);
         let key = info.key.as_bytes();
-        door::knock(&socket, key).map_err(zmq_err("setting socket options"))?;
-        let door = DoorWatch::new(&ctx, &socket).map_err(zmq_err("watching the client socket"))?;
         let endpoint = info.client_endpoint();
-        socket
-            .connect(&endpoint)
-            .map_err(zmq_err("connecting to the controller"))?;
+        let (socket, door) = connect(&ctx, &route, key, &endpoint)?;
         Ok(Link {
             socket,
             door,
-            _ctx: ctx,
-            peer: PeerLink::new(key, Role::Client, info.mode(), id),
+            ctx,
+            route,
+            key: key.to_vec(),
+            peer: PeerLink::new(key, Role::Client, info.mode(), Uuid::new_v4()),
             waiting: Vec::new(),
+            unanswered: VecDeque::new(),
             controller_id: info.controller_id,
             endpoint,
             host: info.host.clone(),
@@ -80,11 +77,32 @@ impl Link {
         })
     }
 
+    /// A reconnect of the socket was turned away at the door (its credential was used): go on
+    /// over a new socket with a fresh one, sending again what the old may have lost.
+    fn renew(&mut self) -> Result<(), ClientError> {
+        tracing::debug!("the door turned a reconnect away: renewing the client socket");
+        (self.socket, self.door) = connect(&self.ctx, &self.route, &self.key, &self.endpoint)?;
+        if self.peer.is_open() {
+            for frames in self.unanswered.clone() {
+                self.put(frames)?;
+            }
+        } else if !self.waiting.is_empty() {
+            // The hello may have been lost with the old socket: a new one replaces it.
+            self.peer.reset();
+            let hello = self.peer.hello();
+            self.put(hello)?;
+        }
+        Ok(())
+    }
+
     /// Seal and send a message (queued by ZeroMQ until the connection is up). The first one
     /// starts the handshake and waits for it.
     pub fn send(&mut self, msg: &FromClient) -> Result<(), ClientError> {
         match self.peer.seal(msg) {
-            Some(frames) => self.put(frames),
+            Some(frames) => {
+                self.unanswered.push_back(frames.clone());
+                self.put(frames)
+            }
             None => {
                 if self.waiting.is_empty() {
                     let hello = self.peer.hello();
@@ -165,7 +183,10 @@ impl Link {
             };
             // Looked at only when it has something to say: not once per message received.
             if door && let Some(shut) = self.door.shut() {
-                return Err(self.failure(shut.why()));
+                match shut.why() {
+                    Some(why) => return Err(self.failure(why)),
+                    None => self.renew()?,
+                }
             }
             if !ready {
                 if Instant::now() >= until {
@@ -198,7 +219,12 @@ impl Link {
                 }
             };
             match env.decode::<ToClient>() {
-                Ok(msg) => return Ok(Some(msg)),
+                Ok(msg) => {
+                    if !matches!(msg, ToClient::Finished(_)) {
+                        self.unanswered.pop_front();
+                    }
+                    return Ok(Some(msg));
+                }
                 Err(e) => self
                     .refusals
                     .refuse(self.controller_id.as_bytes(), &e, Instant::now()),
@@ -222,4 +248,32 @@ impl Link {
             ClientError::Unreachable { endpoint, waited }
         }
     }
+}
+
+/// A client DEALER to `endpoint` with routing id `route`, knocking with a fresh credential from
+/// `key`, and the watch on its door.
+fn connect(
+    ctx: &zmq::Context,
+    route: &[u8],
+    key: &[u8],
+    endpoint: &str,
+) -> Result<(zmq::Socket, DoorWatch), ClientError> {
+    let socket = ctx
+        .socket(zmq::DEALER)
+        .map_err(zmq_err("creating the client socket"))?;
+    socket
+        .set_identity(route)
+        .and_then(|_| socket.set_linger(1000))
+        .and_then(|_| socket.set_maxmsgsize(MAX_FRAME_BYTES as i64))
+        // Results are pushed unasked; never let a full queue drop one on the way in.
+        .and_then(|_| socket.set_rcvhwm(0))
+        .and_then(|_| socket.set_reconnect_ivl(100))
+        .and_then(|_| socket.set_reconnect_ivl_max(2000))
+        .map_err(zmq_err("setting socket options"))?;
+    let door =
+        DoorWatch::knock(ctx, &socket, key).map_err(zmq_err("watching the client socket"))?;
+    socket
+        .connect(endpoint)
+        .map_err(zmq_err("connecting to the controller"))?;
+    Ok((socket, door))
 }

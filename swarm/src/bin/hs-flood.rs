@@ -7,8 +7,10 @@
 //!
 //! - `none`: no credential, as any ZeroMQ peer that is not hs: refused in the ZMTP handshake.
 //! - `forged`: a made-up PLAIN credential: refused by the controller's ZAP handler.
-//! - `replayed`: a genuine credential, as a wiretapper could replay one it saw (made here from
-//!   `--key-file`, standing in for the capture): let in, and its garbage dropped by the broker.
+//! - `replayed`: one genuine credential offered by every connection, as a wiretapper could
+//!   replay one it saw (made here from `--key-file`, standing in for the capture): the door
+//!   admits a credential once, so one connection is let in (its garbage dropped by the broker),
+//!   and the rest are refused as used.
 //!
 //! A connection that is refused is opened again (`--knock-every-ms` after it was last opened,
 //! at the next round by default), as an attacker that keeps knocking would. Runs until the
@@ -63,7 +65,7 @@ fn open(
     ctx: &zmq::Context,
     port: u16,
     how: Credential,
-    key: &[u8],
+    replayed: &(String, String),
 ) -> Result<zmq::Socket, zmq::Error> {
     let d = ctx.socket(zmq::DEALER)?;
     d.set_linger(0)?;
@@ -74,7 +76,7 @@ fn open(
             d.set_plain_username(Some(&"0".repeat(32)))?;
             d.set_plain_password(Some(&"0".repeat(64)))?;
         }
-        Credential::Replayed => door::knock(&d, key)?,
+        Credential::Replayed => door::knock_with(&d, replayed)?,
     }
     d.connect(&format!("tcp://127.0.0.1:{port}"))?;
     Ok(d)
@@ -91,6 +93,7 @@ fn main() -> anyhow::Result<()> {
         (Credential::Replayed, None) => anyhow::bail!("--credential replayed needs --key-file"),
         _ => String::new(),
     };
+    let replayed = door::credential(key.as_bytes());
     let ctx = zmq::Context::new();
     let knock_every = Duration::from_millis(cli.knock_every_ms);
     let garbage = vec![0xA5u8; hs_protocol::protocol::MAX_FRAME_BYTES];
@@ -100,7 +103,7 @@ fn main() -> anyhow::Result<()> {
     let mut sockets = (0..cli.connections)
         .map(|_| {
             Ok((
-                open(&ctx, cli.port, cli.credential, key.as_bytes())?,
+                open(&ctx, cli.port, cli.credential, &replayed)?,
                 Instant::now(),
                 false,
             ))
@@ -117,7 +120,7 @@ fn main() -> anyhow::Result<()> {
                 // Knock again on a new connection (the old socket is closed once the new one
                 // replaces it; one more socket than --connections stays under the context's
                 // limit of 1,023).
-                if let Ok(fresh) = open(&ctx, cli.port, cli.credential, key.as_bytes()) {
+                if let Ok(fresh) = open(&ctx, cli.port, cli.credential, &replayed) {
                     (*s, *opened, *refused) = (fresh, Instant::now(), false);
                     reopened += 1;
                 }
@@ -136,7 +139,9 @@ fn main() -> anyhow::Result<()> {
                 }
                 // No pipe left (the controller closed this connection, and libzmq does not
                 // open a refused one again), or its queue is full while the handshake is
-                // still going: either way the door has not let it in.
+                // still going: either way the door has not let it in. (A replayed credential's
+                // one admitted connection also says EAGAIN when the controller pushes back: it
+                // is never given up, as an attacker would keep it.)
                 Err(zmq::Error::EAGAIN) if cli.credential != Credential::Replayed => {
                     *refused = true;
                 }

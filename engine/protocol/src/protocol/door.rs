@@ -5,19 +5,27 @@
 //! broker can look at it: a flood of connections sending garbage cost the controller a core
 //! reading bytes it then dropped. So every controller socket is locked with ZeroMQ's PLAIN
 //! mechanism, and every connecting socket knocks with a credential only a key holder can make:
-//! a fresh random nonce as the user name and `HMAC-SHA256(K, "hs/2 door " | nonce)` as the
-//! password. Each connecting socket makes its own, and any of them opens any of the three
-//! sockets: which peer belongs on which socket is the handshake's to say, with an error that
-//! names the mix-up (a client on the engine port, say), where a refusal at the door could only
-//! say "another key". The controller's ZAP handler (`broker/src/door.rs`) checks it while
-//! libzmq is still in the ZMTP handshake, before any message of the connection is read; a
-//! connection that fails is closed by libzmq and, being a protocol error, never reconnected.
+//! a fresh random nonce and the time it was made as the user name, and
+//! `HMAC-SHA256(K, "hs/2 door " | user name)` as the password. Each connecting socket makes its
+//! own, and any of them opens any of the three sockets: which peer belongs on which socket is
+//! the handshake's to say, with an error that names the mix-up (a client on the engine port,
+//! say), where a refusal at the door could only say "another key". The controller's ZAP handler
+//! (`broker/src/door/`) checks it while libzmq is still in the ZMTP handshake, before any
+//! message of the connection is read; a connection that fails is closed by libzmq and, being a
+//! protocol error, never reconnected.
 //!
-//! The door is not the authentication, and does not try to be: PLAIN travels in clear, so a
-//! wiretapper can replay a credential it saw and open a connection, which leaves it where every
-//! outsider stood before there was a door (a connection that must still pass the handshake,
-//! with frames of at most 16 KiB). What it does is keep whoever has never seen the key nor the
-//! traffic from making the controller read anything at all.
+//! PLAIN travels in clear, so a wiretapper sees every credential. That is why a controller
+//! admits each credential once, and only within [`WINDOW`] of the time it names: a credential
+//! seen on the wire has already been used, and one recorded in an earlier run is out of date,
+//! so replaying either opens nothing. The price is paid by the connecting side: libzmq knocks
+//! again with a socket's one credential whenever it reconnects, and a reconnect is refused like
+//! a replay ("not now", status 500, where a wrong key is 400), so a connecting socket that is
+//! refused so renews itself with a fresh credential ([`Shut::Renew`]). A credential refused
+//! the first time it is used, just after it was made, says the two clocks disagree by more
+//! than the window ([`Shut::ClockSkew`]).
+
+use std::cell::Cell;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::Mac;
 
@@ -65,31 +73,68 @@ impl Door {
     }
 }
 
-/// Nonce bytes in a credential's user name (hex-encoded there).
+/// Nonce bytes in a credential's user name (hex-encoded there, with the time after them).
 const NONCE_LEN: usize = 16;
 
-fn password(key: &[u8], nonce_hex: &[u8]) -> HmacSha256 {
-    labelled_mac(key, b"hs/2 door ", nonce_hex)
+/// How far from the controller's clock the time in a credential may be. Connecting sides renew
+/// an out-of-date credential by themselves, so this only has to cover the clocks' disagreement.
+pub const WINDOW: Duration = Duration::from_secs(300);
+
+fn password(key: &[u8], user: &[u8]) -> HmacSha256 {
+    labelled_mac(key, b"hs/2 door ", user)
 }
 
-/// A PLAIN user name and password that open the doors of a controller holding `key`.
-pub fn credential(key: &[u8]) -> (String, String) {
-    let user = hex::encode(random::<NONCE_LEN>());
+/// Milliseconds since the Unix epoch by this host's clock (0 for a clock set before 1970).
+pub fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A PLAIN user name and password that open the doors of a controller holding `key`, once,
+/// within [`WINDOW`] of the time `made` (Unix milliseconds).
+pub fn credential_at(key: &[u8], made: u64) -> (String, String) {
+    let mut name = [0u8; NONCE_LEN + 8];
+    name[..NONCE_LEN].copy_from_slice(&random::<NONCE_LEN>());
+    name[NONCE_LEN..].copy_from_slice(&made.to_be_bytes());
+    let user = hex::encode(name);
     let pass = hex::encode(password(key, user.as_bytes()).finalize().into_bytes());
     (user, pass)
 }
 
-/// Whether `user` and `pass` were made by [`credential`] with `key` (compared in constant
-/// time).
-pub fn admits(key: &[u8], user: &[u8], pass: &[u8]) -> bool {
-    if user.len() != 2 * NONCE_LEN || !user.iter().all(u8::is_ascii_hexdigit) {
-        return false;
-    }
-    let Ok(tag) = hex::decode(pass) else {
-        return false;
-    };
-    password(key, user).verify_slice(&tag).is_ok()
+/// A credential made now (see [`credential_at`]).
+pub fn credential(key: &[u8]) -> (String, String) {
+    credential_at(key, unix_ms(SystemTime::now()))
 }
+
+/// What a credential that proves the key says: for the controller to admit it once, in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub nonce: [u8; NONCE_LEN],
+    /// When it was made, in Unix milliseconds by its maker's clock.
+    pub made: u64,
+}
+
+/// The stamp of `user` and `pass` if they were made by [`credential`] with `key` (compared in
+/// constant time); `None` for anything else.
+pub fn open(key: &[u8], user: &[u8], pass: &[u8]) -> Option<Stamp> {
+    if user.len() != 2 * (NONCE_LEN + 8) {
+        return None;
+    }
+    let name = hex::decode(user).ok()?;
+    let tag = hex::decode(pass).ok()?;
+    password(key, user).verify_slice(&tag).ok()?;
+    let (nonce, made) = name.split_at(NONCE_LEN);
+    Some(Stamp {
+        nonce: nonce.try_into().ok()?,
+        made: u64::from_be_bytes(made.try_into().ok()?),
+    })
+}
+
+/// The ZAP status a controller answers a credential that proves the key but opens nothing now
+/// (used before, or out of date): RFC 27's 500, so that libzmq tells the connecting side (a
+/// 300 is a silent disconnect, which libzmq would retry with the same credential), and not
+/// 400, which says "another key".
+pub const NOT_NOW: u32 = 500;
 
 /// Lock a controller socket behind `door`: connections must knock with a credential, which
 /// the context's ZAP handler checks (it must be bound before the socket is).
@@ -98,11 +143,15 @@ pub fn lock(socket: &zmq::Socket, door: Door) -> zmq::Result<()> {
     socket.set_zap_domain(door.domain())
 }
 
-/// Make every connection of `socket` knock with a credential from `key`.
+/// Make every connection of `socket` knock with a credential from `key`, made now.
 pub fn knock(socket: &zmq::Socket, key: &[u8]) -> zmq::Result<()> {
-    let (user, pass) = credential(key);
-    socket.set_plain_username(Some(&user))?;
-    socket.set_plain_password(Some(&pass))
+    knock_with(socket, &credential(key))
+}
+
+/// Make every connection of `socket` knock with `credential` (a user name and password).
+pub fn knock_with(socket: &zmq::Socket, credential: &(String, String)) -> zmq::Result<()> {
+    socket.set_plain_username(Some(&credential.0))?;
+    socket.set_plain_password(Some(&credential.1))
 }
 
 /// Why a door was shut on a connecting socket.
@@ -113,28 +162,43 @@ pub enum Shut {
     /// The two sides speak different ZeroMQ security mechanisms: the other side has no door
     /// (an older hs, or not hs at all).
     NoDoor,
+    /// The credential proves the key but was used before (libzmq reconnected with it) or has
+    /// grown out of date (the socket waited long for its controller): knock again on a new
+    /// socket with a fresh one.
+    Renew,
+    /// A credential made just now was refused the first time it was used: the controller's
+    /// clock and this host's disagree by more than [`WINDOW`] (or someone on the network used
+    /// it first).
+    ClockSkew,
 }
 
 impl Shut {
     /// The handshake failure this amounts to: the same one a connecting side reports, whether
-    /// the door or the handshake found it.
-    pub fn why(self) -> FrameError {
+    /// the door or the handshake found it. `None` for [`Shut::Renew`], which is no failure.
+    pub fn why(self) -> Option<FrameError> {
         match self {
-            Shut::WrongKey => FrameError::WrongKey,
-            Shut::NoDoor => FrameError::NoDoor,
+            Shut::WrongKey => Some(FrameError::WrongKey),
+            Shut::NoDoor => Some(FrameError::NoDoor),
+            Shut::ClockSkew => Some(FrameError::ClockSkew),
+            Shut::Renew => None,
         }
     }
 }
 
-/// What a socket monitor event (see [`monitor_event`]) says about the door, if anything.
+/// What a socket monitor event (see [`monitor_event`]) with its value says about the door, if
+/// anything (before [`DoorWatch`] tells a renewal from a clock skew).
 ///
 /// Any ZMTP protocol error counts as no door, not only the mechanism mismatch
 /// (`ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH`, the usual one): which one libzmq names
 /// depends on how the other side's bytes arrive, and a peer that breaks the handshake is not a
 /// controller of this hs either way.
-pub fn shut_by(event: u16) -> Option<Shut> {
+pub fn shut_by(event: u16, value: u32) -> Option<Shut> {
     if event == zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u16 {
-        Some(Shut::WrongKey)
+        Some(if value == NOT_NOW {
+            Shut::Renew
+        } else {
+            Shut::WrongKey
+        })
     } else if event == zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as u16 {
         Some(Shut::NoDoor)
     } else {
@@ -142,9 +206,11 @@ pub fn shut_by(event: u16) -> Option<Shut> {
     }
 }
 
-/// The events [`shut_by`] reads, for `zmq_socket_monitor`.
+/// The events [`shut_by`] reads, and the one that says the door was opened, for
+/// `zmq_socket_monitor`.
 pub const SHUT_EVENTS: i32 = zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as i32
-    | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32;
+    | zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as i32
+    | zmq::SocketEvent::HANDSHAKE_SUCCEEDED as i32;
 
 /// What a controller watches its sockets for: connections that failed the ZMTP handshake for
 /// any reason but a credential (those its ZAP handler decides and counts itself). A peer
@@ -161,20 +227,28 @@ pub fn monitor_event(frame: &[u8]) -> Option<(u16, u32)> {
 }
 
 /// Watches a socket for doors shut on its connections: on a connecting socket, so that a wrong
-/// key is reported at once instead of looking like a controller that never answers; on a
-/// controller's, to count the peers that came without a credential.
+/// key is reported at once instead of looking like a controller that never answers, and a
+/// credential that opens nothing now is renewed; on a controller's, to count the peers that
+/// came without a credential.
 pub struct DoorWatch {
     pair: zmq::Socket,
+    /// When the watched socket's credential was made.
+    made: Instant,
+    /// The door has opened to the watched socket's credential before: a refusal now is of a
+    /// reconnect, not of a credential out of date on arrival.
+    opened: Cell<bool>,
 }
 
 impl DoorWatch {
-    /// Watch `socket` (of `ctx`) for every [`Shut`]; call before connecting it.
-    pub fn new(ctx: &zmq::Context, socket: &zmq::Socket) -> zmq::Result<DoorWatch> {
+    /// Make `socket` (of `ctx`) knock with a fresh credential from `key`, and watch it for
+    /// every [`Shut`]; call before connecting it.
+    pub fn knock(ctx: &zmq::Context, socket: &zmq::Socket, key: &[u8]) -> zmq::Result<DoorWatch> {
+        knock(socket, key)?;
         DoorWatch::watching(ctx, socket, SHUT_EVENTS)
     }
 
-    /// Watch `socket` for the monitor `events` given (a subset of [`SHUT_EVENTS`]); call
-    /// before connecting or binding it.
+    /// Watch `socket` for the monitor `events` given (a subset of [`SHUT_EVENTS`] and
+    /// [`FAILED_HANDSHAKE_EVENTS`]); call before connecting or binding it.
     pub fn watching(
         ctx: &zmq::Context,
         socket: &zmq::Socket,
@@ -185,7 +259,11 @@ impl DoorWatch {
         let pair = ctx.socket(zmq::PAIR)?;
         pair.set_linger(0)?;
         pair.connect(&endpoint)?;
-        Ok(DoorWatch { pair })
+        Ok(DoorWatch {
+            pair,
+            made: Instant::now(),
+            opened: Cell::new(false),
+        })
     }
 
     /// For a poll that should wake when the door is shut.
@@ -202,11 +280,26 @@ impl DoorWatch {
     pub fn shut(&self) -> Option<Shut> {
         let mut found = None;
         while let Ok(frames) = self.pair.recv_multipart(zmq::DONTWAIT) {
-            if let Some((event, _)) = frames.first().and_then(|f| monitor_event(f)) {
-                found = found.or(shut_by(event));
+            let Some((event, value)) = frames.first().and_then(|f| monitor_event(f)) else {
+                continue;
+            };
+            if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED as u16 {
+                self.opened.set(true);
             }
+            found = found.or(shut_by(event, value).map(|s| self.judge(s)));
         }
         found
+    }
+
+    /// A credential refused as "not now" the first time it was used, within half the window
+    /// of being made, was out of date on arrival: the clocks disagree by more than half the
+    /// window. Used before, or made long ago, it only needs renewing.
+    fn judge(&self, shut: Shut) -> Shut {
+        if shut == Shut::Renew && !self.opened.get() && self.made.elapsed() < WINDOW / 2 {
+            Shut::ClockSkew
+        } else {
+            shut
+        }
     }
 }
 
@@ -217,20 +310,27 @@ mod tests {
     #[test]
     fn a_credential_opens_the_doors_of_its_own_key_only() {
         let key = b"door-test-key-0123456789";
-        let (user, pass) = credential(key);
-        assert!(admits(key, user.as_bytes(), pass.as_bytes()));
-        assert!(!admits(
-            b"another-key-0123456789",
-            user.as_bytes(),
-            pass.as_bytes()
-        ));
+        let (user, pass) = credential_at(key, 1_700_000_000_123);
+        let stamp = open(key, user.as_bytes(), pass.as_bytes()).expect("its own key opens it");
+        assert_eq!(stamp.made, 1_700_000_000_123);
+        assert_eq!(hex::encode(stamp.nonce), user[..32]);
+        assert_eq!(
+            open(b"another-key-0123456789", user.as_bytes(), pass.as_bytes()),
+            None
+        );
         let mut forged = pass.clone().into_bytes();
         forged[0] = if forged[0] == b'0' { b'1' } else { b'0' };
-        assert!(!admits(key, user.as_bytes(), &forged));
-        assert!(!admits(key, b"", b""));
-        assert!(!admits(key, user.as_bytes(), b"not hex"));
+        assert_eq!(open(key, user.as_bytes(), &forged), None);
+        // The time is under the MAC: moved, the credential proves nothing.
+        let mut moved = user.clone().into_bytes();
+        let last = moved.len() - 1;
+        moved[last] = if moved[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(open(key, &moved, pass.as_bytes()), None);
+        assert_eq!(open(key, b"", b""), None);
+        assert_eq!(open(key, user.as_bytes(), b"not hex"), None);
+        assert_eq!(open(key, &user.as_bytes()[..32], pass.as_bytes()), None);
         let (again, _) = credential(key);
-        assert_ne!(user, again, "a fresh nonce each time");
+        assert_ne!(user[..32], again[..32], "a fresh nonce each time");
     }
 
     #[test]
@@ -245,10 +345,11 @@ mod tests {
     fn only_auth_and_mechanism_failures_shut_a_door() {
         let auth = zmq::SocketEvent::HANDSHAKE_FAILED_AUTH as u16;
         let protocol = zmq::SocketEvent::HANDSHAKE_FAILED_PROTOCOL as u16;
-        assert_eq!(shut_by(auth), Some(Shut::WrongKey));
-        assert_eq!(shut_by(protocol), Some(Shut::NoDoor));
+        assert_eq!(shut_by(auth, 400), Some(Shut::WrongKey));
+        assert_eq!(shut_by(auth, NOT_NOW), Some(Shut::Renew));
+        assert_eq!(shut_by(protocol, 0), Some(Shut::NoDoor));
         let no_detail = zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL as u16;
-        assert_eq!(shut_by(no_detail), None);
+        assert_eq!(shut_by(no_detail, 0), None);
         let frame = [auth.to_ne_bytes().as_slice(), &400u32.to_ne_bytes()].concat();
         assert_eq!(monitor_event(&frame), Some((auth, 400)));
         assert_eq!(monitor_event(&[1, 2]), None);

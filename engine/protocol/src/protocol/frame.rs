@@ -150,6 +150,24 @@ pub enum FrameError {
     /// A connection offered no door credential (see [`super::door`]).
     #[error("refused at the door: it offered no credential (an older hs, or not hs)")]
     NoCredential,
+    /// A door credential made just now was refused as out of date (see [`super::door`]).
+    #[error(
+        "refused at the door: a credential made just now was out of date on arrival: this \
+         host's clock and the controller's disagree by minutes (set both right, e.g. with NTP)"
+    )]
+    ClockSkew,
+    /// A connection's door credential was admitted before (see [`super::door`]).
+    #[error(
+        "refused at the door: its credential was used before (replayed, or a reconnect, which \
+         knocks again with a fresh one)"
+    )]
+    DoorUsed,
+    /// A connection's door credential names a time too far from the controller's clock.
+    #[error(
+        "refused at the door: its credential is out of date (made long ago, or by a host whose \
+         clock is wrong; hs peers renew it by themselves)"
+    )]
+    DoorOutOfDate,
     /// The controller asks for no door credential (see [`super::door`]).
     #[error(
         "handshake refused: the controller asks for no door credential (it runs an older hs, or \

@@ -80,7 +80,9 @@ impl Engine {
         );
         match why {
             FrameError::WrongKey if first => Err(EngineError::AuthFailed { endpoint }),
-            FrameError::ModeMismatch { .. } | FrameError::NoDoor if first => {
+            FrameError::ModeMismatch { .. } | FrameError::NoDoor | FrameError::ClockSkew
+                if first =>
+            {
                 Err(EngineError::ModeMismatch { endpoint, why })
             }
             why => {

@@ -135,12 +135,15 @@ struct Engine {
     /// For a new DEALER (a new connection, a new routing id) at each new handshake.
     ctx: zmq::Context,
     dealer: zmq::Socket,
-    /// Reports a shut door on `dealer`: a wrong key, or a controller without a door.
+    /// Reports a shut door on `dealer`: a wrong key, a controller without a door, or a
+    /// reconnect turned away (then the socket is renewed).
     door: DoorWatch,
     /// The door was shut on `dealer`, which libzmq then never reconnects: the next hello goes
     /// on a new one.
     shut_out: bool,
     sub: zmq::Socket,
+    /// Reports a reconnect of `sub` turned away at the door (then it is renewed).
+    sub_door: DoorWatch,
     done: zmq::Socket,
     slots: Option<Slots>,
     /// The connection's handshake and session with the controller.
@@ -194,9 +197,9 @@ impl Engine {
         ctx: &zmq::Context,
         executor: Arc<dyn Executor>,
     ) -> Result<Self, EngineError> {
-        let (dealer, door) = dealer(ctx, &cfg)?;
+        let (dealer, door) = dealer(ctx, &cfg, &rand::random())?;
 
-        let sub = subscriber(ctx, &cfg)?;
+        let (sub, sub_door) = subscriber(ctx, &cfg)?;
 
         let done = ctx
             .socket(zmq::PULL)
@@ -243,6 +246,7 @@ impl Engine {
             door,
             shut_out: false,
             sub,
+            sub_door,
             done,
         })
     }
@@ -263,11 +267,13 @@ impl Engine {
                 self.leave();
                 return self.ending();
             }
-            let (dealer_ready, sub_ready, done_ready) = {
+            let (dealer_ready, sub_ready, done_ready, doors_ready) = {
                 let mut items = [
                     self.dealer.as_poll_item(zmq::POLLIN),
                     self.sub.as_poll_item(zmq::POLLIN),
                     self.done.as_poll_item(zmq::POLLIN),
+                    self.door.as_poll_item(),
+                    self.sub_door.as_poll_item(),
                 ];
                 crate::transport::poll(&mut items, self.poll_timeout(now))
                     .map_err(zmq_err("polling"))?;
@@ -275,8 +281,12 @@ impl Engine {
                     items[0].is_readable(),
                     items[1].is_readable(),
                     items[2].is_readable(),
+                    items[3].is_readable() || items[4].is_readable(),
                 )
             };
+            if doors_ready {
+                self.watch_doors()?;
+            }
             // Whatever arrived during a silence longer than the eviction window (this process was
             // frozen, say) does not make the leases good again: the silence is noticed first.
             self.expire_leases(Instant::now());
@@ -303,11 +313,6 @@ impl Engine {
     /// Registration, loss detection and give-up rules.
     fn keep_link(&mut self, now: Instant) -> Result<(), EngineError> {
         self.notice_loss(now);
-        if let Link::Registering { .. } = self.link
-            && let Some(shut) = self.door.shut()
-        {
-            self.door_shut(shut)?;
-        }
         if let Link::Registering {
             since,
             ever_registered,
@@ -439,21 +444,60 @@ impl Engine {
     /// new SUB for its heartbeats, whose connection may have been refused at a door meanwhile
     /// (by a wrongly configured controller in its place, say), which libzmq never retries.
     fn reconnect(&mut self) {
-        match dealer(&self.ctx, &self.cfg) {
+        self.renew_dealer(&rand::random());
+        self.renew_sub();
+    }
+
+    /// A new DEALER with routing id `route` and a fresh door credential in place of the old.
+    fn renew_dealer(&mut self, route: &[u8; 12]) {
+        match dealer(&self.ctx, &self.cfg, route) {
             Ok((dealer, door)) => (self.dealer, self.door) = (dealer, door),
             Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
         }
+    }
+
+    fn renew_sub(&mut self) {
         match subscriber(&self.ctx, &self.cfg) {
-            Ok(sub) => self.sub = sub,
+            Ok((sub, door)) => (self.sub, self.sub_door) = (sub, door),
             Err(e) => tracing::warn!("{e}: keeping the old heartbeat connection"),
         }
     }
 
-    /// The controller's door was shut on this engine's connection: a wrong key or a controller
-    /// without a door, judged as the same failure found in a handshake. When the engine goes on
-    /// trying, it is on a new connection: libzmq never reconnects a refused one.
+    /// What the doors said about the two connections. A reconnect turned away (its credential
+    /// was used) goes on over a new socket with a fresh one: the DEALER keeps its routing id,
+    /// so a registered engine's session carries on; nothing was queued on the dead connection
+    /// (`IMMEDIATE`), and what could not be sent is still held and reported. A door shut for
+    /// any other reason is judged only while registering, as before the engine is welcomed it
+    /// is the one answer it gets.
+    fn watch_doors(&mut self) -> Result<(), EngineError> {
+        if self.sub_door.shut() == Some(door::Shut::Renew) {
+            self.renew_sub();
+        }
+        let Some(shut) = self.door.shut() else {
+            return Ok(());
+        };
+        match (shut, &self.link) {
+            (door::Shut::Renew, Link::Registered { .. }) => {
+                let route = self.dealer.get_identity().unwrap_or_default();
+                match <[u8; 12]>::try_from(route.as_slice()) {
+                    Ok(route) => self.renew_dealer(&route),
+                    Err(_) => self.renew_dealer(&rand::random()),
+                }
+                Ok(())
+            }
+            (_, Link::Registering { .. }) => self.door_shut(shut),
+            (_, Link::Registered { .. }) => Ok(()),
+        }
+    }
+
+    /// The controller's door was shut on this engine's connection while it registers: a wrong
+    /// key, a controller without a door, or clocks set too far apart, judged as the same
+    /// failure found in a handshake; or a credential to renew. When the engine goes on trying,
+    /// it is on a new connection: libzmq never reconnects a refused one.
     fn door_shut(&mut self, shut: door::Shut) -> Result<(), EngineError> {
-        self.handshake_failed(shut.why())?;
+        if let Some(why) = shut.why() {
+            self.handshake_failed(why)?;
+        }
         self.shut_out = true;
         self.peer.reset();
         self.hello_sent = None;
@@ -475,36 +519,44 @@ impl Engine {
     }
 }
 
-/// The engine's SUB to its controller's heartbeats.
-fn subscriber(ctx: &zmq::Context, cfg: &EngineConfig) -> Result<zmq::Socket, EngineError> {
+/// The engine's SUB to its controller's heartbeats, and the watch on its door.
+fn subscriber(
+    ctx: &zmq::Context,
+    cfg: &EngineConfig,
+) -> Result<(zmq::Socket, DoorWatch), EngineError> {
     let sub = ctx
         .socket(zmq::SUB)
         .map_err(zmq_err("creating the heartbeat socket"))?;
     sub.set_maxmsgsize(64 * 1024)
         .map_err(zmq_err("setting MAXMSGSIZE"))?;
-    door::knock(&sub, cfg.key.as_bytes()).map_err(zmq_err("setting the door credential"))?;
+    let watch = DoorWatch::knock(ctx, &sub, cfg.key.as_bytes())
+        .map_err(zmq_err("watching the heartbeat socket"))?;
     sub.set_subscribe(b"").map_err(zmq_err("subscribing"))?;
     let heartbeat = &cfg.endpoints.heartbeat;
     sub.connect(heartbeat)
         .map_err(zmq_err(format!("connecting to {heartbeat}")))?;
-    Ok(sub)
+    Ok((sub, watch))
 }
 
-/// The engine's DEALER to its controller: a new one, with a new random routing id and a new
-/// door credential, for each new handshake, so a connection is never confused with an earlier
-/// one. The routing id is not the engine's id: knowing an engine's id gives nobody its route.
-/// Comes with the watch that reports a door shut on it.
-fn dealer(ctx: &zmq::Context, cfg: &EngineConfig) -> Result<(zmq::Socket, DoorWatch), EngineError> {
+/// The engine's DEALER to its controller: a new one, with a new random routing id `route` and
+/// a new door credential, for each new handshake, so a connection is never confused with an
+/// earlier one (the same routing id only where the door turned a reconnect away, so that the
+/// session goes on). The routing id is not the engine's id: knowing an engine's id gives nobody
+/// its route. Comes with the watch that reports a door shut on it.
+fn dealer(
+    ctx: &zmq::Context,
+    cfg: &EngineConfig,
+    route: &[u8; 12],
+) -> Result<(zmq::Socket, DoorWatch), EngineError> {
     let endpoint = &cfg.endpoints.engines;
     let dealer = ctx
         .socket(zmq::DEALER)
         .map_err(zmq_err("creating the engine socket"))?;
-    door::knock(&dealer, cfg.key.as_bytes()).map_err(zmq_err("setting the door credential"))?;
-    let watch = DoorWatch::new(ctx, &dealer).map_err(zmq_err("watching the engine socket"))?;
+    let watch = DoorWatch::knock(ctx, &dealer, cfg.key.as_bytes())
+        .map_err(zmq_err("watching the engine socket"))?;
     // 12 bytes: not a UUID, so it is never mistaken for an engine's id in a log line.
-    let route: [u8; 12] = rand::random();
     dealer
-        .set_identity(&route)
+        .set_identity(route)
         .map_err(zmq_err("setting identity"))?;
     // Only queue messages on live connections; anything unsent is kept and re-reported.
     dealer

@@ -1,6 +1,7 @@
 //! The controller's door keeper: the ZAP handler of its ZeroMQ context, which decides, while
 //! libzmq is still in a connection's ZMTP handshake, whether the connection may be opened at
-//! all (see `hs_engine::protocol::door` for why, and what the credential is).
+//! all (see `hs_engine::protocol::door` for why, and what the credential is), and remembers
+//! the credentials it admitted so that none opens a door twice ([`ledger`]).
 //!
 //! It runs on a thread of its own, so the broker's loop never waits for it, and it sees
 //! nothing of the connections it lets in. It also watches the three sockets for peers that
@@ -11,15 +12,18 @@
 //! sockets holds the context, which is terminated (and the broker's last messages flushed) only
 //! once every socket is closed.
 
+mod ledger;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use hs_engine::protocol::door::{self, Door, DoorWatch};
 use hs_engine::protocol::{FrameError, Refusals};
 
 use crate::broker::RunError;
+use ledger::{Admission, Ledger};
 
 /// Connections refused at the doors, shared with the broker for its summary.
 #[derive(Default)]
@@ -59,6 +63,7 @@ pub struct DoorKeeper {
     zap: zmq::Socket,
     watched: Vec<(Door, DoorWatch)>,
     count: Arc<DoorCount>,
+    ledger: Ledger,
 }
 
 fn failed(what: &str) -> impl FnOnce(zmq::Error) -> RunError {
@@ -79,6 +84,7 @@ impl DoorKeeper {
             zap,
             watched: Vec::new(),
             count: Arc::default(),
+            ledger: Ledger::default(),
         })
     }
 
@@ -124,13 +130,14 @@ impl DoorKeeper {
         })
     }
 
-    fn serve(self, stopped: zmq::Socket) {
+    fn serve(mut self, stopped: zmq::Socket) {
         let mut refusals: Vec<(Door, Refusals)> = Door::ALL
             .into_iter()
             .map(|d| (d, Refusals::connections(d.socket_name())))
             .collect();
+        let count = self.count.clone();
         let mut refuse = |door: Door, peer: &[u8], why: FrameError| {
-            self.count.add();
+            count.add();
             if let Some((_, r)) = refusals.iter_mut().find(|(d, _)| *d == door) {
                 r.refuse(peer, &why, Instant::now());
             }
@@ -170,7 +177,7 @@ impl DoorKeeper {
 
     /// Answer the ZAP requests waiting. False once the context has ended, or the handler cannot
     /// go on (a REP socket that failed to answer cannot take the next request).
-    fn answer(&self, refuse: &mut impl FnMut(Door, &[u8], FrameError)) -> bool {
+    fn answer(&mut self, refuse: &mut impl FnMut(Door, &[u8], FrameError)) -> bool {
         loop {
             let request = match self.zap.recv_multipart(zmq::DONTWAIT) {
                 Ok(r) => r,
@@ -181,16 +188,20 @@ impl DoorKeeper {
                     return false;
                 }
             };
-            let admitted = self.admits(&request);
-            if !admitted && let Some(door) = request.get(2).and_then(|d| Door::from_domain(d)) {
-                let address = request.get(3).map_or(&[][..], Vec::as_slice);
-                refuse(door, address, FrameError::DoorRefused);
-            }
-            let (status, text): (&[u8], &[u8]) = if admitted {
-                (b"200", b"OK")
-            } else {
-                (b"400", b"no proof of the key")
+            let verdict = self.judge(&request);
+            let (status, text): (&[u8], &[u8]) = match &verdict {
+                Ok(()) => (b"200", b"OK"),
+                Err(FrameError::DoorUsed | FrameError::DoorOutOfDate) => {
+                    (b"500", b"not now: knock again with a fresh credential")
+                }
+                Err(_) => (b"400", b"no proof of the key"),
             };
+            if let Err(why) = verdict
+                && let Some(door) = request.get(2).and_then(|d| Door::from_domain(d))
+            {
+                let address = request.get(3).map_or(&[][..], Vec::as_slice);
+                refuse(door, address, why);
+            }
             let id = request.get(1).cloned().unwrap_or_default();
             let reply = [
                 b"1.0".to_vec(),
@@ -211,16 +222,23 @@ impl DoorKeeper {
         }
     }
 
-    /// A ZAP request (RFC 27): version, request id, domain, address, identity, mechanism,
-    /// then the PLAIN user name and password.
-    fn admits(&self, request: &[Vec<u8>]) -> bool {
+    /// Whether a ZAP request (RFC 27: version, request id, domain, address, identity,
+    /// mechanism, then the PLAIN user name and password) may open its door, now; a credential
+    /// that may is remembered, so it never opens one again.
+    fn judge(&mut self, request: &[Vec<u8>]) -> Result<(), FrameError> {
         let [version, _, domain, _, _, mechanism, user, pass] = request else {
-            return false;
+            return Err(FrameError::DoorRefused);
         };
-        version == b"1.0"
-            && mechanism == b"PLAIN"
-            && Door::from_domain(domain).is_some()
-            && door::admits(&self.key, user, pass)
+        let stamp =
+            (version == b"1.0" && mechanism == b"PLAIN" && Door::from_domain(domain).is_some())
+                .then(|| door::open(&self.key, user, pass))
+                .flatten()
+                .ok_or(FrameError::DoorRefused)?;
+        match self.ledger.admit(stamp, door::unix_ms(SystemTime::now())) {
+            Admission::Open => Ok(()),
+            Admission::Used => Err(FrameError::DoorUsed),
+            Admission::OutOfDate => Err(FrameError::DoorOutOfDate),
+        }
     }
 }
 
@@ -241,7 +259,7 @@ mod tests {
         d
     }
 
-    fn until(what: impl Fn() -> bool) -> bool {
+    fn until(mut what: impl FnMut() -> bool) -> bool {
         let end = Instant::now() + Duration::from_secs(10);
         while Instant::now() < end {
             if what() {
@@ -294,5 +312,66 @@ mod tests {
         let refused = handle.refused.clone();
         drop(handle);
         assert_eq!(Arc::strong_count(&refused), 1);
+    }
+
+    /// Waits for the watch to report a shut door; what it said, if anything.
+    fn shut_within(watch: &DoorWatch) -> Option<door::Shut> {
+        let mut said = None;
+        until(|| {
+            said = watch.shut();
+            said.is_some()
+        });
+        said
+    }
+
+    #[test]
+    fn a_credential_opens_one_connection_and_a_reconnect_with_it_is_told_to_renew() {
+        let ctx = zmq::Context::new();
+        let mut keeper = DoorKeeper::open(&ctx, KEY).unwrap();
+        let router = ctx.socket(zmq::ROUTER).unwrap();
+        router.set_linger(0).unwrap();
+        router.set_rcvtimeo(10_000).unwrap();
+        keeper.guard(&ctx, &router, Door::Engines).unwrap();
+        let handle = keeper.start(&ctx).unwrap();
+        router.bind("tcp://127.0.0.1:*").unwrap();
+        let endpoint = router.get_last_endpoint().unwrap().unwrap();
+
+        let holder = ctx.socket(zmq::DEALER).unwrap();
+        holder.set_linger(0).unwrap();
+        holder.set_reconnect_ivl(20).unwrap();
+        let watch = DoorWatch::knock(&ctx, &holder, KEY).unwrap();
+        holder.connect(&endpoint).unwrap();
+        holder.send("hello", 0).unwrap();
+        assert_eq!(router.recv_multipart(0).unwrap().last().unwrap(), b"hello");
+
+        // Its credential, seen on the wire and replayed by another socket: refused as used.
+        let seen = (
+            holder.get_plain_username().unwrap().unwrap(),
+            holder.get_plain_password().unwrap().unwrap(),
+        );
+        let replay = peer(&ctx, &endpoint, |d| door::knock_with(d, &seen).unwrap());
+        replay.send("replayed", zmq::DONTWAIT).unwrap();
+        assert!(until(|| handle.refused.get() == 1));
+
+        // A socket knocks with the same credential whenever libzmq opens a connection for it
+        // again: turned away, and told to renew.
+        holder.disconnect(&endpoint).unwrap();
+        holder.connect(&endpoint).unwrap();
+        assert_eq!(shut_within(&watch), Some(door::Shut::Renew));
+        assert_eq!(handle.refused.get(), 2);
+        assert!(
+            router.recv_multipart(zmq::DONTWAIT).is_err(),
+            "nothing replayed was read"
+        );
+
+        // A credential out of date on its first use, just after it was made: the clocks differ.
+        let late = door::credential_at(KEY, door::unix_ms(SystemTime::now() - 2 * door::WINDOW));
+        let skewed = ctx.socket(zmq::DEALER).unwrap();
+        skewed.set_linger(0).unwrap();
+        door::knock_with(&skewed, &late).unwrap();
+        let skew_watch = DoorWatch::watching(&ctx, &skewed, door::SHUT_EVENTS).unwrap();
+        skewed.connect(&endpoint).unwrap();
+        assert_eq!(shut_within(&skew_watch), Some(door::Shut::ClockSkew));
+        assert_eq!(handle.refused.get(), 3);
     }
 }

@@ -1,0 +1,115 @@
+//! The door admits a credential once, so a connection the network drops, which libzmq opens
+//! again with the same credential, is turned away: engines and clients then renew their
+//! socket with a fresh credential and carry on, with nothing lost and nothing run twice.
+
+use std::io::Write;
+use std::time::Duration;
+
+use crate::cutter::Cutter;
+use crate::helpers::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A copy of the connection file `conn` whose ports are the relay's.
+fn through(s: &Scratch, conn: &std::path::Path, cutter: &Cutter) -> String {
+    let mut info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(conn).unwrap()).unwrap();
+    for (i, name) in ["engine_port", "heartbeat_port", "client_port"]
+        .into_iter()
+        .enumerate()
+    {
+        info[name] = (cutter.port() + i as u16).into();
+    }
+    let path = s.write("relayed.json", &info.to_string());
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn appended(s: &Scratch) -> Vec<u64> {
+    let mut seen = numbers_in(&s.read("done.txt"));
+    seen.sort_unstable();
+    seen
+}
+
+#[test]
+fn an_engine_whose_connections_are_cut_carries_on_over_fresh_credentials() {
+    let s = Scratch::new();
+    let port = free_ports();
+    let tasks: String = (1..=30)
+        .map(|i| format!("sleep 0.1; echo {i} >> done.txt\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port.to_string()]));
+    let conn = s.wait_for_server(&port.to_string());
+    let cutter = Cutter::start(port);
+    let client = spawn_piped(s.hs(&["client", "--file", &through(&s, &conn, &cutter), "-N2"]));
+    if !wait_until(LIMIT, || appended(&s).len() >= 4) {
+        signal(client.id(), libc::SIGKILL);
+        signal(server.id(), libc::SIGKILL);
+        let (c, srv) = (wait_output(client, LIMIT), wait_output(server, LIMIT));
+        panic!(
+            "the engine never got going: {}\n{}",
+            stderr(&c),
+            stderr(&srv)
+        );
+    }
+    assert!(
+        cutter.cut() >= 2,
+        "the engine and heartbeat connections were cut"
+    );
+    let out = wait_output(server, LIMIT);
+    let engine = wait_output(client, LIMIT);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        appended(&s),
+        (1..=30).collect::<Vec<_>>(),
+        "each task ran once"
+    );
+    assert!(
+        stderr(&out).contains("its credential was used before"),
+        "the reconnect was turned away at the door: {}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&engine).contains("lost the controller"),
+        "the session carried on over the new socket: {}",
+        stderr(&engine)
+    );
+}
+
+#[test]
+fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
+    let s = Scratch::new();
+    let port = free_ports();
+    let server = spawn_piped(s.hs(&["server", "--forever", "--no-db", "-p", &port.to_string()]));
+    let conn = s.wait_for_server(&port.to_string());
+    let engine = spawn_piped(s.hs(&["client", "-p", &port.to_string(), "-N2"]));
+    let cutter = Cutter::start(port);
+    let (stream, mut jobs) = spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
+    let job = |i: u64| format!("{{\"cmd\":\"echo {i} >> done.txt\",\"id\":\"{i}\"}}\n");
+    for i in 1..=5 {
+        jobs.write_all(job(i).as_bytes()).unwrap();
+    }
+    jobs.flush().unwrap();
+    assert!(
+        wait_until(LIMIT, || appended(&s).len() == 5),
+        "the first jobs never ran"
+    );
+    assert_eq!(cutter.cut(), 1, "the stream's one connection was cut");
+    for i in 6..=10 {
+        jobs.write_all(job(i).as_bytes()).unwrap();
+    }
+    drop(jobs);
+    let out = wait_output(stream, LIMIT);
+    for child in [engine, server] {
+        signal(child.id(), libc::SIGTERM);
+        let _ = wait_output(child, LIMIT);
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json_lines(&out).len(), 10, "every job answered");
+    assert_eq!(
+        appended(&s),
+        (1..=10).collect::<Vec<_>>(),
+        "each job ran once"
+    );
+}
