@@ -7,10 +7,10 @@
 //!
 //! - `none`: no credential, as any ZeroMQ peer that is not hs: refused in the ZMTP handshake.
 //! - `forged`: a made-up PLAIN credential: refused by the controller's ZAP handler.
-//! - `replayed`: one genuine credential offered by every connection, as a wiretapper could
-//!   replay one it saw (made here from `--key-file`, standing in for the capture): the door
-//!   admits a credential once, so one connection is let in (its garbage dropped by the broker),
-//!   and the rest are refused as used.
+//! - `replayed`: a genuine credential seen on the wire, offered by every connection. It is made
+//!   here from `--key-file` and first used by one connection of its own that is let in and
+//!   closed, standing in for the key holder the wiretapper watched; the door admits a credential
+//!   once, so every replay is refused as used.
 //!
 //! A connection that is refused is opened again (`--knock-every-ms` after it was last opened,
 //! at the next round by default), as an attacker that keeps knocking would. Runs until the
@@ -82,6 +82,25 @@ fn open(
     Ok(d)
 }
 
+/// Use `credential` as the key holder it stands for did, before anyone could have seen it: one
+/// connection, let in, then closed.
+fn use_first(ctx: &zmq::Context, port: u16, credential: &(String, String)) -> anyhow::Result<()> {
+    let owner = ctx.socket(zmq::DEALER)?;
+    owner.set_linger(0)?;
+    door::knock_with(&owner, credential)?;
+    let watch = door::DoorWatch::watching(ctx, &owner, door::SHUT_EVENTS)?;
+    owner.connect(&format!("tcp://127.0.0.1:{port}"))?;
+    let until = Instant::now() + Duration::from_secs(10);
+    while !watch.opened() {
+        anyhow::ensure!(
+            Instant::now() < until,
+            "the controller at port {port} never let the credential's owner in: is --key-file its key?"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     anyhow::ensure!(
@@ -95,6 +114,9 @@ fn main() -> anyhow::Result<()> {
     };
     let replayed = door::credential(key.as_bytes());
     let ctx = zmq::Context::new();
+    if cli.credential == Credential::Replayed {
+        use_first(&ctx, cli.port, &replayed)?;
+    }
     let knock_every = Duration::from_millis(cli.knock_every_ms);
     let garbage = vec![0xA5u8; hs_protocol::protocol::MAX_FRAME_BYTES];
     // Each connection, when it was opened, and whether it was refused (then it sends nothing
@@ -139,10 +161,8 @@ fn main() -> anyhow::Result<()> {
                 }
                 // No pipe left (the controller closed this connection, and libzmq does not
                 // open a refused one again), or its queue is full while the handshake is
-                // still going: either way the door has not let it in. (A replayed credential's
-                // one admitted connection also says EAGAIN when the controller pushes back: it
-                // is never given up, as an attacker would keep it.)
-                Err(zmq::Error::EAGAIN) if cli.credential != Credential::Replayed => {
+                // still going: either way the door has not let it in.
+                Err(zmq::Error::EAGAIN) => {
                     *refused = true;
                 }
                 Err(_) => {}

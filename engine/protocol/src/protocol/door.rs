@@ -291,6 +291,13 @@ impl DoorWatch {
         found
     }
 
+    /// The door has opened to the watched socket's credential (reading what came since the
+    /// last call; a shut door it reported is dropped).
+    pub fn opened(&self) -> bool {
+        let _ = self.shut();
+        self.opened.get()
+    }
+
     /// A credential refused as "not now" the first time it was used, within half the window
     /// of being made, was out of date on arrival: the clocks disagree by more than half the
     /// window. Used before, or made long ago, it only needs renewing.
