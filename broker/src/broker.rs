@@ -444,8 +444,14 @@ impl Broker {
         let _ = self.sockets.heartbeat.send_multipart(frames, zmq::DONTWAIT);
     }
 
-    /// Send a sealed message to one engine; false if it cannot be reached (no session, or
-    /// its connection is gone, whose session is then forgotten).
+    /// Send a sealed message to one engine; false if it cannot be reached (no session, or no
+    /// connection right now).
+    ///
+    /// A session outlives its connection: a peer whose connection dropped opens a new one with
+    /// the same routing id (libzmq's reconnect, or a socket renewed at the door) and carries on
+    /// in the same session, so a send that finds no connection forgets nothing. Sessions are
+    /// bounded per socket (`sessions.rs`), and a dead engine's is replaced when it handshakes
+    /// again.
     fn send_to_engine(&mut self, engine: Uuid, msg: &ToEngine) -> bool {
         let Some(route) = self.engines.route_of(&engine).cloned() else {
             return false;
@@ -453,24 +459,22 @@ impl Broker {
         let Some(parts) = self.engines.seal_for(&route, msg) else {
             return false;
         };
-        let sent = self.sockets.engines.send_multipart(parts, zmq::DONTWAIT);
-        if sent == Err(zmq::Error::EHOSTUNREACH) {
-            self.engines.drop_route(&route);
-        }
-        sent.is_ok()
+        self.sockets
+            .engines
+            .send_multipart(parts, zmq::DONTWAIT)
+            .is_ok()
     }
 
     /// Send a sealed message to one client without waiting; false if it could not be queued
-    /// (the client is gone, or its queue is full).
+    /// (the client is gone or between connections, or its queue is full).
     fn send_to_client(&mut self, client: Vec<u8>, msg: &ToClient) -> bool {
         let Some(parts) = self.clients.seal_for(&client, msg) else {
             return false;
         };
-        let sent = self.sockets.clients.send_multipart(parts, zmq::DONTWAIT);
-        if sent == Err(zmq::Error::EHOSTUNREACH) {
-            self.clients.drop_route(&client);
-        }
-        sent.is_ok()
+        self.sockets
+            .clients
+            .send_multipart(parts, zmq::DONTWAIT)
+            .is_ok()
     }
 }
 

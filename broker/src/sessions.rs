@@ -188,7 +188,7 @@ impl Sessions {
         self.peers.contains_key(route)
     }
 
-    pub fn drop_route(&mut self, route: &[u8]) {
+    fn drop_route(&mut self, route: &[u8]) {
         match self.peers.remove(route) {
             Some(Peer::Pending(..)) => self.pending -= 1,
             Some(Peer::Open(session, _))

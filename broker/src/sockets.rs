@@ -48,7 +48,8 @@ fn router(ctx: &zmq::Context) -> Result<zmq::Socket, RunError> {
     s.set_router_mandatory(true)
         .map_err(opt("ROUTER_MANDATORY"))?;
     // A second connection claiming a routing id in use is refused, never handed the route:
-    // routing ids are random per connection and a session is bound to one (sessions.rs).
+    // routing ids are random per socket and a session is bound to one (sessions.rs); only the
+    // socket's own next connection, once the last one is gone, takes the route up again.
     s.set_router_handover(false)
         .map_err(opt("ROUTER_HANDOVER"))?;
     // libzmq drops peers that send larger frames before buffering them.

@@ -1,6 +1,8 @@
 //! The door admits a credential once, so a connection the network drops, which libzmq opens
 //! again with the same credential, is turned away: engines and clients then renew their
-//! socket with a fresh credential and carry on, with nothing lost and nothing run twice.
+//! socket with a fresh credential and carry on, with nothing lost and nothing run twice. An
+//! engine registers again on its new connection (what was on its way when the connection
+//! dropped is reconciled); a client's session carries on.
 
 use std::io::Write;
 use std::time::Duration;
@@ -71,8 +73,13 @@ fn an_engine_whose_connections_are_cut_carries_on_over_fresh_credentials() {
         stderr(&out)
     );
     assert!(
+        stderr(&engine).contains("the connection to the controller dropped: registering again"),
+        "the engine renewed its connection at once: {}",
+        stderr(&engine)
+    );
+    assert!(
         !stderr(&engine).contains("lost the controller"),
-        "the session carried on over the new socket: {}",
+        "…not after a silence: {}",
         stderr(&engine)
     );
 }
@@ -101,15 +108,54 @@ fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
     }
     drop(jobs);
     let out = wait_output(stream, LIMIT);
-    for child in [engine, server] {
-        signal(child.id(), libc::SIGTERM);
-        let _ = wait_output(child, LIMIT);
-    }
+    signal(engine.id(), libc::SIGTERM);
+    let _ = wait_output(engine, LIMIT);
+    signal(server.id(), libc::SIGTERM);
+    let controller = wait_output(server, LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&controller).contains(
+            "on the client port from 127.0.0.1: refused at the door: its credential was used before"
+        ),
+        "the reconnect was turned away at the door: {}",
+        stderr(&controller)
+    );
     assert_eq!(json_lines(&out).len(), 10, "every job answered");
     assert_eq!(
         appended(&s),
         (1..=10).collect::<Vec<_>>(),
         "each job ran once"
+    );
+}
+
+#[test]
+fn an_engine_cut_off_twice_in_a_busy_run_runs_every_task_once() {
+    let s = Scratch::new();
+    let port = free_ports();
+    let tasks: String = (1..=3000)
+        .map(|i| format!("echo {i} >> done.txt\n"))
+        .collect();
+    let file = s.write("tasks.txt", &tasks);
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port.to_string()]));
+    let conn = s.wait_for_server(&port.to_string());
+    let cutter = Cutter::start(port);
+    let client = spawn_piped(s.hs(&["client", "--file", &through(&s, &conn, &cutter), "-N2"]));
+    // Cut while results and tasks are on their way both ways.
+    for at in [300, 1000] {
+        assert!(
+            wait_until(LIMIT, || appended(&s).len() >= at),
+            "stalled after a cut: {} ran",
+            appended(&s).len()
+        );
+        cutter.cut();
+    }
+    let out = wait_output(server, LIMIT);
+    let engine = wait_output(client, LIMIT);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(engine.status.success(), "{}", stderr(&engine));
+    assert_eq!(
+        appended(&s),
+        (1..=3000).collect::<Vec<_>>(),
+        "each task ran once"
     );
 }

@@ -52,6 +52,15 @@ pub enum ClientError {
     #[error("lost the controller at {endpoint}: no answer for {silent:.1?}")]
     Lost { endpoint: String, silent: Duration },
 
+    /// Messages from the controller were lost on the way (their counters were skipped: its
+    /// connection dropped, or this client read too slowly): results it pushed may never come.
+    #[error(
+        "{count} messages from the controller at {endpoint} were lost on the way (the connection \
+         dropped, or results were not read fast enough): results of watched tasks may be among \
+         them; the tasks themselves are in the controller's store (`hs list`)"
+    )]
+    MessagesLost { endpoint: String, count: u64 },
+
     /// Another controller (same key, new id) answers at the address: it was restarted.
     #[error(
         "another controller ({found}) answers at {endpoint}, not the one in the connection file \
@@ -105,7 +114,9 @@ impl ClientError {
     pub fn is_lost(&self) -> bool {
         matches!(
             self,
-            ClientError::Lost { .. } | ClientError::Replaced { .. }
+            ClientError::Lost { .. }
+                | ClientError::Replaced { .. }
+                | ClientError::MessagesLost { .. }
         )
     }
 }

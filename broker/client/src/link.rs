@@ -36,6 +36,9 @@ pub(crate) struct Link {
     waiting: Vec<FromClient>,
     /// Sealed requests not answered yet, in order (answers come in the order of requests).
     unanswered: VecDeque<Vec<Vec<u8>>>,
+    /// The handshake's proof, until the session has been heard from: it may have been lost
+    /// with a socket that is renewed.
+    proof: Option<Vec<Vec<u8>>>,
     pub controller_id: Uuid,
     pub endpoint: String,
     host: String,
@@ -69,6 +72,7 @@ impl Link {
             peer: PeerLink::new(key, Role::Client, info.mode(), Uuid::new_v4()),
             waiting: Vec::new(),
             unanswered: VecDeque::new(),
+            proof: None,
             controller_id: info.controller_id,
             endpoint,
             host: info.host.clone(),
@@ -78,16 +82,25 @@ impl Link {
     }
 
     /// A reconnect of the socket was turned away at the door (its credential was used): go on
-    /// over a new socket with a fresh one, sending again what the old may have lost.
+    /// over a new socket with a fresh one, sending again what the old may have lost: the proof
+    /// if the session has not been heard from yet, and every request not answered yet. A
+    /// handshake not done yet starts over on a new routing id, so that a late challenge to the
+    /// old hello is never taken for the answer to the new one.
     fn renew(&mut self) -> Result<(), ClientError> {
         tracing::debug!("the door turned a reconnect away: renewing the client socket");
-        (self.socket, self.door) = connect(&self.ctx, &self.route, &self.key, &self.endpoint)?;
+        if !self.peer.is_open() {
+            self.route.copy_from_slice(&Uuid::new_v4().as_bytes()[..12]);
+        }
+        let (socket, door) = connect(&self.ctx, &self.route, &self.key, &self.endpoint)?;
+        (self.socket, self.door) = (socket, door.carrying(&self.door));
         if self.peer.is_open() {
+            if let Some(proof) = self.proof.clone() {
+                self.put(proof)?;
+            }
             for frames in self.unanswered.clone() {
                 self.put(frames)?;
             }
         } else if !self.waiting.is_empty() {
-            // The hello may have been lost with the old socket: a new one replaces it.
             self.peer.reset();
             let hello = self.peer.hello();
             self.put(hello)?;
@@ -126,6 +139,7 @@ impl Link {
         let endpoint = self.endpoint.clone();
         match incoming {
             Incoming::Opened(proof) => {
+                self.proof = Some(proof.clone());
                 self.put(proof)?;
                 let named = self.peer.session().map(|s| s.controller_id);
                 if let Some(found) = named {
@@ -207,7 +221,16 @@ impl Link {
                 Err(e) => return Err(e),
             };
             let env = match self.peer.receive(frames) {
-                Ok(Incoming::Message(env)) => env,
+                Ok(Incoming::Message(env)) => {
+                    let skipped = self.peer.session().map_or(0, |s| s.opener.skipped());
+                    if skipped > 0 {
+                        return Err(ClientError::MessagesLost {
+                            endpoint: self.endpoint.clone(),
+                            count: skipped,
+                        });
+                    }
+                    env
+                }
                 Ok(other) => {
                     self.handshaken(other)?;
                     continue;
@@ -220,6 +243,7 @@ impl Link {
             };
             match env.decode::<ToClient>() {
                 Ok(msg) => {
+                    self.proof = None;
                     if !matches!(msg, ToClient::Finished(_)) {
                         self.unanswered.pop_front();
                     }

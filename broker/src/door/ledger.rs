@@ -3,6 +3,7 @@
 //! earlier run, opens nothing (see `hs_engine::protocol::door`).
 
 use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use hs_engine::protocol::door::{self, Stamp};
 
@@ -17,13 +18,17 @@ pub enum Admission {
 }
 
 /// Credentials admitted within the last two windows. One admitted at `t` names a time of at
-/// least `t - WINDOW`, so from `t + 2 * WINDOW` on it is out of date and need not be
-/// remembered: the ledger holds only what was admitted in that span, in the order admitted.
+/// least `t - WINDOW`, so after `t + 2 * WINDOW` it is out of date and need not be remembered:
+/// the ledger holds only what was admitted in that span, in the order admitted.
+///
+/// The window is judged by the wall clock (it is the peers' clocks a credential is compared
+/// with), but what is forgotten when by the monotonic one: a wall clock stepped forward and
+/// back again (NTP) must not forget credentials that are in date once more.
 pub struct Ledger {
     window_ms: u64,
     seen: HashSet<[u8; 16]>,
-    /// Each remembered nonce with the time (controller's clock) it may be forgotten.
-    order: VecDeque<(u64, [u8; 16])>,
+    /// Each remembered nonce with the moment it may be forgotten.
+    order: VecDeque<(Instant, [u8; 16])>,
     /// Most credentials remembered: past it the oldest is forgotten first (a key holder opening
     /// connections faster than this per two windows could then replay its own).
     capacity: usize,
@@ -49,10 +54,11 @@ impl Ledger {
         }
     }
 
-    /// Admit `stamp` at `now` (Unix milliseconds, this host's clock), once.
-    pub fn admit(&mut self, stamp: Stamp, now: u64) -> Admission {
-        self.forget_before(now);
-        if stamp.made.abs_diff(now) > self.window_ms {
+    /// Admit `stamp`, once, at `wall` (Unix milliseconds by this host's clock), which is the
+    /// moment `at`.
+    pub fn admit(&mut self, stamp: Stamp, wall: u64, at: Instant) -> Admission {
+        self.forget_by(at);
+        if stamp.made.abs_diff(wall) > self.window_ms {
             return Admission::OutOfDate;
         }
         if !self.seen.insert(stamp.nonce) {
@@ -63,8 +69,10 @@ impl Ledger {
         {
             self.seen.remove(&oldest);
         }
-        let forget_at = now.saturating_add(2 * self.window_ms);
-        self.order.push_back((forget_at, stamp.nonce));
+        // A millisecond more than two windows, so that at no moment is an entry forgotten while
+        // its credential is still in date.
+        let keep = Duration::from_millis(2 * self.window_ms + 1);
+        self.order.push_back((at + keep, stamp.nonce));
         Admission::Open
     }
 
@@ -74,9 +82,9 @@ impl Ledger {
         self.order.len()
     }
 
-    fn forget_before(&mut self, now: u64) {
+    fn forget_by(&mut self, at: Instant) {
         while let Some(&(forget_at, nonce)) = self.order.front() {
-            if forget_at > now {
+            if forget_at > at {
                 break;
             }
             self.order.pop_front();
@@ -99,56 +107,88 @@ mod tests {
     const W: u64 = 300_000;
     const NOW: u64 = 1_800_000_000_000;
 
+    /// `ms` milliseconds after `start`, by both clocks.
+    fn after(start: Instant, ms: u64) -> (u64, Instant) {
+        (NOW + ms, start + Duration::from_millis(ms))
+    }
+
     #[test]
     fn a_credential_opens_once() {
         let mut ledger = Ledger::new(W, 100);
-        assert_eq!(ledger.admit(stamp(1, NOW), NOW), Admission::Open);
-        assert_eq!(ledger.admit(stamp(1, NOW), NOW + 5), Admission::Used);
-        assert_eq!(ledger.admit(stamp(2, NOW), NOW + 5), Admission::Open);
+        let t = Instant::now();
+        assert_eq!(ledger.admit(stamp(1, NOW), NOW, t), Admission::Open);
+        let (wall, at) = after(t, 5);
+        assert_eq!(ledger.admit(stamp(1, NOW), wall, at), Admission::Used);
+        assert_eq!(ledger.admit(stamp(2, NOW), wall, at), Admission::Open);
     }
 
     #[test]
     fn only_credentials_within_the_window_open() {
         let mut ledger = Ledger::new(W, 100);
+        let t = Instant::now();
         assert_eq!(
-            ledger.admit(stamp(1, NOW - W - 1), NOW),
+            ledger.admit(stamp(1, NOW - W - 1), NOW, t),
             Admission::OutOfDate
         );
         assert_eq!(
-            ledger.admit(stamp(2, NOW + W + 1), NOW),
+            ledger.admit(stamp(2, NOW + W + 1), NOW, t),
             Admission::OutOfDate
         );
-        assert_eq!(ledger.admit(stamp(3, NOW - W), NOW), Admission::Open);
-        assert_eq!(ledger.admit(stamp(4, NOW + W), NOW), Admission::Open);
+        assert_eq!(ledger.admit(stamp(3, NOW - W), NOW, t), Admission::Open);
+        assert_eq!(ledger.admit(stamp(4, NOW + W), NOW, t), Admission::Open);
         assert_eq!(ledger.len(), 2, "refused ones are not remembered");
     }
 
     #[test]
-    fn what_is_forgotten_is_out_of_date_by_then() {
+    fn nothing_is_forgotten_while_it_is_in_date() {
         let mut ledger = Ledger::new(W, 100);
+        let t = Instant::now();
         // Made as far ahead as the window allows: it stays in date the longest.
-        assert_eq!(ledger.admit(stamp(1, NOW + W), NOW), Admission::Open);
-        let last_in_date = NOW + 2 * W;
+        assert_eq!(ledger.admit(stamp(1, NOW + W), NOW, t), Admission::Open);
+        for ms in [2 * W - 1, 2 * W] {
+            let (wall, at) = after(t, ms);
+            assert_eq!(
+                ledger.admit(stamp(1, NOW + W), wall, at),
+                Admission::Used,
+                "{ms}"
+            );
+        }
+        let (wall, at) = after(t, 2 * W + 1);
         assert_eq!(
-            ledger.admit(stamp(1, NOW + W), last_in_date - 1),
-            Admission::Used
-        );
-        assert_eq!(ledger.len(), 1);
-        assert_eq!(
-            ledger.admit(stamp(1, NOW + W), last_in_date + 1),
+            ledger.admit(stamp(1, NOW + W), wall, at),
             Admission::OutOfDate
         );
         assert_eq!(ledger.len(), 0, "forgotten once out of date");
     }
 
     #[test]
+    fn a_wall_clock_stepped_forward_and_back_forgets_nothing() {
+        let mut ledger = Ledger::new(W, 100);
+        let t = Instant::now();
+        assert_eq!(ledger.admit(stamp(1, NOW), NOW, t), Admission::Open);
+        // An hour ahead for a moment: out of date then, and not forgotten for it.
+        let at = t + Duration::from_millis(10);
+        assert_eq!(
+            ledger.admit(stamp(2, NOW), NOW + 3_600_000, at),
+            Admission::OutOfDate
+        );
+        assert_eq!(ledger.admit(stamp(1, NOW), NOW + 20, at), Admission::Used);
+    }
+
+    #[test]
     fn a_full_ledger_forgets_its_oldest() {
         let mut ledger = Ledger::new(W, 2);
+        let t = Instant::now();
         for n in 1..=3 {
-            assert_eq!(ledger.admit(stamp(n, NOW), NOW), Admission::Open);
+            assert_eq!(ledger.admit(stamp(n, NOW), NOW, t), Admission::Open);
         }
         assert_eq!(ledger.len(), 2);
-        assert_eq!(ledger.admit(stamp(3, NOW), NOW), Admission::Used);
-        assert_eq!(ledger.admit(stamp(2, NOW), NOW), Admission::Used);
+        assert_eq!(ledger.admit(stamp(3, NOW), NOW, t), Admission::Used);
+        assert_eq!(ledger.admit(stamp(2, NOW), NOW, t), Admission::Used);
+        assert_eq!(
+            ledger.admit(stamp(1, NOW), NOW, t),
+            Admission::Open,
+            "the oldest went"
+        );
     }
 }

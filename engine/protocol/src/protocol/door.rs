@@ -20,9 +20,9 @@
 //! so replaying either opens nothing. The price is paid by the connecting side: libzmq knocks
 //! again with a socket's one credential whenever it reconnects, and a reconnect is refused like
 //! a replay ("not now", status 500, where a wrong key is 400), so a connecting socket that is
-//! refused so renews itself with a fresh credential ([`Shut::Renew`]). A credential refused
-//! the first time it is used, just after it was made, says the two clocks disagree by more
-//! than the window ([`Shut::ClockSkew`]).
+//! refused so renews itself with a fresh credential ([`Shut::Renew`]). Fresh credentials
+//! refused twice in a row the first time they are used, just after they were made, say the
+//! two clocks disagree by more than half the window ([`Shut::ClockSkew`]).
 
 use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -166,9 +166,9 @@ pub enum Shut {
     /// grown out of date (the socket waited long for its controller): knock again on a new
     /// socket with a fresh one.
     Renew,
-    /// A credential made just now was refused the first time it was used: the controller's
-    /// clock and this host's disagree by more than [`WINDOW`] (or someone on the network used
-    /// it first).
+    /// Two fresh credentials in a row were refused the first time they were used: the
+    /// controller's clock and this host's disagree by more than half the [`WINDOW`] (or
+    /// someone on the network uses them first).
     ClockSkew,
 }
 
@@ -237,6 +237,9 @@ pub struct DoorWatch {
     /// The door has opened to the watched socket's credential before: a refusal now is of a
     /// reconnect, not of a credential out of date on arrival.
     opened: Cell<bool>,
+    /// Fresh credentials refused on their first use in a row, over this socket and the ones it
+    /// renewed (see [`DoorWatch::carrying`]).
+    fresh_refusals: Cell<u32>,
 }
 
 impl DoorWatch {
@@ -263,7 +266,15 @@ impl DoorWatch {
             pair,
             made: Instant::now(),
             opened: Cell::new(false),
+            fresh_refusals: Cell::new(0),
         })
+    }
+
+    /// This watch, for a socket that renews the one `previous` watched: what the door said to
+    /// the old one counts towards judging the new one.
+    pub fn carrying(self, previous: &DoorWatch) -> DoorWatch {
+        self.fresh_refusals.set(previous.fresh_refusals.get());
+        self
     }
 
     /// For a poll that should wake when the door is shut.
@@ -285,6 +296,7 @@ impl DoorWatch {
             };
             if event == zmq::SocketEvent::HANDSHAKE_SUCCEEDED as u16 {
                 self.opened.set(true);
+                self.fresh_refusals.set(0);
             }
             found = found.or(shut_by(event, value).map(|s| self.judge(s)));
         }
@@ -299,13 +311,20 @@ impl DoorWatch {
     }
 
     /// A credential refused as "not now" the first time it was used, within half the window
-    /// of being made, was out of date on arrival: the clocks disagree by more than half the
-    /// window. Used before, or made long ago, it only needs renewing.
+    /// of being made, was out of date on arrival, or was admitted on a connection that dropped
+    /// before this side heard so. Twice in a row (a renewed socket's fresh credential refused
+    /// too), the clocks disagree by more than half the window. Used before, or made long ago,
+    /// it only needs renewing.
     fn judge(&self, shut: Shut) -> Shut {
-        if shut == Shut::Renew && !self.opened.get() && self.made.elapsed() < WINDOW / 2 {
+        if shut != Shut::Renew || self.opened.get() || self.made.elapsed() >= WINDOW / 2 {
+            return shut;
+        }
+        let refusals = self.fresh_refusals.get() + 1;
+        self.fresh_refusals.set(refusals);
+        if refusals >= 2 {
             Shut::ClockSkew
         } else {
-            shut
+            Shut::Renew
         }
     }
 }

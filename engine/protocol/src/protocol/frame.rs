@@ -150,9 +150,9 @@ pub enum FrameError {
     /// A connection offered no door credential (see [`super::door`]).
     #[error("refused at the door: it offered no credential (an older hs, or not hs)")]
     NoCredential,
-    /// A door credential made just now was refused as out of date (see [`super::door`]).
+    /// Door credentials made just now were refused as out of date (see [`super::door`]).
     #[error(
-        "refused at the door: a credential made just now was out of date on arrival: this \
+        "refused at the door: credentials made just now were out of date on arrival: this \
          host's clock and the controller's disagree by minutes (set both right, e.g. with NTP)"
     )]
     ClockSkew,
@@ -303,6 +303,9 @@ pub struct Opener {
     ad: Vec<u8>,
     mode: Mode,
     last: u64,
+    /// Counters skipped between messages opened: messages sealed for this side that never
+    /// arrived (a connection that dropped, a queue that was full).
+    skipped: u64,
     /// The largest payload taken, all frames together.
     limit: usize,
 }
@@ -314,8 +317,14 @@ impl Opener {
             ad: associated(session, mode),
             mode,
             last: 0,
+            skipped: 0,
             limit: MAX_MESSAGE_BYTES,
         }
+    }
+
+    /// How many messages sealed for this side never arrived, so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Take messages of up to `bytes` (the payload, all its frames together; the default is
@@ -388,6 +397,7 @@ impl Opener {
                 payload.truncate(split);
             }
         }
+        self.skipped += seq - self.last - 1;
         self.last = seq;
         let kind_len = *payload.first().ok_or(FrameError::Malformed(
             "sealed".into(),
@@ -520,6 +530,23 @@ mod tests {
             other_key.open(frames).unwrap_err(),
             FrameError::BadSignature
         );
+    }
+
+    #[test]
+    fn messages_that_never_arrived_are_counted() {
+        let (mut s, mut o) = pair(Mode::Sealed);
+        o.open(s.seal_raw("ping", b"{}")).unwrap();
+        let _lost = [s.seal_raw("ping", b"{}"), s.seal_raw("ping", b"{}")];
+        assert_eq!(o.skipped(), 0);
+        o.open(s.seal_raw("ping", b"{}")).unwrap();
+        assert_eq!(o.skipped(), 2);
+        let forged = {
+            let mut f = s.seal_raw("ping", b"{}");
+            f[2] = 100u64.to_be_bytes().to_vec();
+            f
+        };
+        assert!(o.open(forged).is_err());
+        assert_eq!(o.skipped(), 2, "only what opens counts");
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl Engine {
         ctx: &zmq::Context,
         executor: Arc<dyn Executor>,
     ) -> Result<Self, EngineError> {
-        let (dealer, door) = dealer(ctx, &cfg, &rand::random())?;
+        let (dealer, door) = dealer(ctx, &cfg)?;
 
         let (sub, sub_door) = subscriber(ctx, &cfg)?;
 
@@ -444,50 +444,48 @@ impl Engine {
     /// new SUB for its heartbeats, whose connection may have been refused at a door meanwhile
     /// (by a wrongly configured controller in its place, say), which libzmq never retries.
     fn reconnect(&mut self) {
-        self.renew_dealer(&rand::random());
-        self.renew_sub();
-    }
-
-    /// A new DEALER with routing id `route` and a fresh door credential in place of the old.
-    fn renew_dealer(&mut self, route: &[u8; 12]) {
-        match dealer(&self.ctx, &self.cfg, route) {
-            Ok((dealer, door)) => (self.dealer, self.door) = (dealer, door),
+        match dealer(&self.ctx, &self.cfg) {
+            Ok((dealer, door)) => (self.dealer, self.door) = (dealer, door.carrying(&self.door)),
             Err(e) => tracing::warn!("{e}: handshaking again on the old connection"),
         }
+        self.renew_sub();
     }
 
     fn renew_sub(&mut self) {
         match subscriber(&self.ctx, &self.cfg) {
-            Ok((sub, door)) => (self.sub, self.sub_door) = (sub, door),
+            Ok((sub, door)) => (self.sub, self.sub_door) = (sub, door.carrying(&self.sub_door)),
             Err(e) => tracing::warn!("{e}: keeping the old heartbeat connection"),
         }
     }
 
-    /// What the doors said about the two connections. A reconnect turned away (its credential
-    /// was used) goes on over a new socket with a fresh one: the DEALER keeps its routing id,
-    /// so a registered engine's session carries on; nothing was queued on the dead connection
-    /// (`IMMEDIATE`), and what could not be sent is still held and reported. A door shut for
-    /// any other reason is judged only while registering, as before the engine is welcomed it
-    /// is the one answer it gets.
+    /// What the doors said about the two connections. A heartbeat connection turned away (a
+    /// reconnect, whose credential was used) goes on over a new SUB with a fresh one. While
+    /// registering, a door shut on the DEALER is judged as the same failure found in a
+    /// handshake, or renewed. Once registered, a door shut on it means its connection dropped
+    /// and libzmq's reconnect was turned away (or, for another reason than a used credential,
+    /// that the controller at the address is not the one that welcomed this engine): the link
+    /// is lost and found again on a new connection, with a new handshake and a registration
+    /// that reports what the engine holds, since whatever was on its way when the connection
+    /// dropped is lost with it.
     fn watch_doors(&mut self) -> Result<(), EngineError> {
-        if self.sub_door.shut() == Some(door::Shut::Renew) {
+        if matches!(
+            self.sub_door.shut(),
+            Some(door::Shut::Renew | door::Shut::ClockSkew)
+        ) {
             self.renew_sub();
         }
         let Some(shut) = self.door.shut() else {
             return Ok(());
         };
-        match (shut, &self.link) {
-            (door::Shut::Renew, Link::Registered { .. }) => {
-                let route = self.dealer.get_identity().unwrap_or_default();
-                match <[u8; 12]>::try_from(route.as_slice()) {
-                    Ok(route) => self.renew_dealer(&route),
-                    Err(_) => self.renew_dealer(&rand::random()),
-                }
-                Ok(())
-            }
-            (_, Link::Registering { .. }) => self.door_shut(shut),
-            (_, Link::Registered { .. }) => Ok(()),
+        if !self.link.is_registered() {
+            return self.door_shut(shut);
         }
+        match shut.why() {
+            None => tracing::info!("the connection to the controller dropped: registering again"),
+            Some(why) => tracing::warn!("{why}; registering again"),
+        }
+        self.lose_link(Instant::now());
+        Ok(())
     }
 
     /// The controller's door was shut on this engine's connection while it registers: a wrong
@@ -538,16 +536,11 @@ fn subscriber(
     Ok((sub, watch))
 }
 
-/// The engine's DEALER to its controller: a new one, with a new random routing id `route` and
-/// a new door credential, for each new handshake, so a connection is never confused with an
-/// earlier one (the same routing id only where the door turned a reconnect away, so that the
-/// session goes on). The routing id is not the engine's id: knowing an engine's id gives nobody
-/// its route. Comes with the watch that reports a door shut on it.
-fn dealer(
-    ctx: &zmq::Context,
-    cfg: &EngineConfig,
-    route: &[u8; 12],
-) -> Result<(zmq::Socket, DoorWatch), EngineError> {
+/// The engine's DEALER to its controller: a new one, with a new random routing id and a new
+/// door credential, for each new handshake, so a connection is never confused with an earlier
+/// one. The routing id is not the engine's id: knowing an engine's id gives nobody its route.
+/// Comes with the watch that reports a door shut on it.
+fn dealer(ctx: &zmq::Context, cfg: &EngineConfig) -> Result<(zmq::Socket, DoorWatch), EngineError> {
     let endpoint = &cfg.endpoints.engines;
     let dealer = ctx
         .socket(zmq::DEALER)
@@ -555,8 +548,9 @@ fn dealer(
     let watch = DoorWatch::knock(ctx, &dealer, cfg.key.as_bytes())
         .map_err(zmq_err("watching the engine socket"))?;
     // 12 bytes: not a UUID, so it is never mistaken for an engine's id in a log line.
+    let route: [u8; 12] = rand::random();
     dealer
-        .set_identity(route)
+        .set_identity(&route)
         .map_err(zmq_err("setting identity"))?;
     // Only queue messages on live connections; anything unsent is kept and re-reported.
     dealer
