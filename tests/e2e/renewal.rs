@@ -5,6 +5,7 @@
 //! dropped is reconciled); a client's session carries on.
 
 use std::io::Write;
+use std::process::Child;
 use std::time::Duration;
 
 use crate::cutter::Cutter;
@@ -27,6 +28,18 @@ fn through(s: &Scratch, conn: &std::path::Path, cutter: &Cutter) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// `hs server` running `tasks` (one per line), and its one engine (`-N2`) connected through a
+/// relay that can cut its connections.
+fn relayed_run(s: &Scratch, tasks: &str) -> (Child, Cutter, Child) {
+    let port = free_ports();
+    let file = s.write("tasks.txt", tasks);
+    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port.to_string()]));
+    let conn = s.wait_for_server(&port.to_string());
+    let cutter = Cutter::start(port);
+    let client = spawn_piped(s.hs(&["client", "--file", &through(s, &conn, &cutter), "-N2"]));
+    (server, cutter, client)
+}
+
 fn appended(s: &Scratch) -> Vec<u64> {
     let mut seen = numbers_in(&s.read("done.txt"));
     seen.sort_unstable();
@@ -36,25 +49,14 @@ fn appended(s: &Scratch) -> Vec<u64> {
 #[test]
 fn an_engine_whose_connections_are_cut_carries_on_over_fresh_credentials() {
     let s = Scratch::new();
-    let port = free_ports();
     let tasks: String = (1..=30)
         .map(|i| format!("sleep 0.1; echo {i} >> done.txt\n"))
         .collect();
-    let file = s.write("tasks.txt", &tasks);
-    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port.to_string()]));
-    let conn = s.wait_for_server(&port.to_string());
-    let cutter = Cutter::start(port);
-    let client = spawn_piped(s.hs(&["client", "--file", &through(&s, &conn, &cutter), "-N2"]));
-    if !wait_until(LIMIT, || appended(&s).len() >= 4) {
-        signal(client.id(), libc::SIGKILL);
-        signal(server.id(), libc::SIGKILL);
-        let (c, srv) = (wait_output(client, LIMIT), wait_output(server, LIMIT));
-        panic!(
-            "the engine never got going: {}\n{}",
-            stderr(&c),
-            stderr(&srv)
-        );
-    }
+    let (server, cutter, client) = relayed_run(&s, &tasks);
+    assert!(
+        wait_until(LIMIT, || appended(&s).len() >= 4),
+        "the engine never got going"
+    );
     assert!(
         cutter.cut() >= 2,
         "the engine and heartbeat connections were cut"
@@ -131,15 +133,10 @@ fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
 #[test]
 fn an_engine_cut_off_twice_in_a_busy_run_runs_every_task_once() {
     let s = Scratch::new();
-    let port = free_ports();
     let tasks: String = (1..=3000)
         .map(|i| format!("echo {i} >> done.txt\n"))
         .collect();
-    let file = s.write("tasks.txt", &tasks);
-    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port.to_string()]));
-    let conn = s.wait_for_server(&port.to_string());
-    let cutter = Cutter::start(port);
-    let client = spawn_piped(s.hs(&["client", "--file", &through(&s, &conn, &cutter), "-N2"]));
+    let (server, cutter, client) = relayed_run(&s, &tasks);
     // Cut while results and tasks are on their way both ways.
     for at in [300, 1000] {
         assert!(

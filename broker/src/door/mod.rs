@@ -272,17 +272,23 @@ mod tests {
         false
     }
 
-    #[test]
-    fn only_a_key_holder_gets_in_and_every_refusal_counts() {
-        let ctx = zmq::Context::new();
-        let mut keeper = DoorKeeper::open(&ctx, KEY).unwrap();
+    /// A ROUTER behind the engine door of a started keeper, bound to a free loopback port.
+    fn guarded_router(ctx: &zmq::Context) -> (DoorHandle, zmq::Socket, String) {
+        let mut keeper = DoorKeeper::open(ctx, KEY).unwrap();
         let router = ctx.socket(zmq::ROUTER).unwrap();
         router.set_linger(0).unwrap();
         router.set_rcvtimeo(10_000).unwrap();
-        keeper.guard(&ctx, &router, Door::Engines).unwrap();
-        let handle = keeper.start(&ctx).unwrap();
+        keeper.guard(ctx, &router, Door::Engines).unwrap();
+        let handle = keeper.start(ctx).unwrap();
         router.bind("tcp://127.0.0.1:*").unwrap();
         let endpoint = router.get_last_endpoint().unwrap().unwrap();
+        (handle, router, endpoint)
+    }
+
+    #[test]
+    fn only_a_key_holder_gets_in_and_every_refusal_counts() {
+        let ctx = zmq::Context::new();
+        let (handle, router, endpoint) = guarded_router(&ctx);
 
         let bare = peer(&ctx, &endpoint, |_| {});
         let forged = peer(&ctx, &endpoint, |d| {
@@ -329,14 +335,7 @@ mod tests {
     #[test]
     fn a_credential_opens_one_connection_and_a_reconnect_with_it_is_told_to_renew() {
         let ctx = zmq::Context::new();
-        let mut keeper = DoorKeeper::open(&ctx, KEY).unwrap();
-        let router = ctx.socket(zmq::ROUTER).unwrap();
-        router.set_linger(0).unwrap();
-        router.set_rcvtimeo(10_000).unwrap();
-        keeper.guard(&ctx, &router, Door::Engines).unwrap();
-        let handle = keeper.start(&ctx).unwrap();
-        router.bind("tcp://127.0.0.1:*").unwrap();
-        let endpoint = router.get_last_endpoint().unwrap().unwrap();
+        let (handle, router, endpoint) = guarded_router(&ctx);
 
         let holder = ctx.socket(zmq::DEALER).unwrap();
         holder.set_linger(0).unwrap();
