@@ -144,6 +144,9 @@ struct Engine {
     sub: zmq::Socket,
     /// Reports a reconnect of `sub` turned away at the door (then it is renewed).
     sub_door: DoorWatch,
+    /// The controller is reached over the network: its doors are watched (an in-process one
+    /// has none).
+    networked: bool,
     done: zmq::Socket,
     slots: Option<Slots>,
     /// The connection's handshake and session with the controller.
@@ -214,6 +217,7 @@ impl Engine {
         let slots = Slots::start(&cfg, ctx, &done_endpoint, executor, board.clone())?;
 
         let now = Instant::now();
+        let networked = !cfg.endpoints.engines.starts_with("inproc://");
         Ok(Engine {
             board,
             slots: Some(slots),
@@ -247,6 +251,7 @@ impl Engine {
             shut_out: false,
             sub,
             sub_door,
+            networked,
             done,
         })
     }
@@ -275,7 +280,9 @@ impl Engine {
                     self.door.as_poll_item(),
                     self.sub_door.as_poll_item(),
                 ];
-                crate::transport::poll(&mut items, self.poll_timeout(now))
+                // In-process endpoints (`hs cluster`) have no door to watch.
+                let watched = if self.networked { 5 } else { 3 };
+                crate::transport::poll(&mut items[..watched], self.poll_timeout(now))
                     .map_err(zmq_err("polling"))?;
                 (
                     items[0].is_readable(),
