@@ -92,6 +92,8 @@ if want slurm; then
         [ -x "$b" ] || { pkgs+=(slurmctld slurmd slurm-client munge); break; }
     done
 fi
+# libfaketime: the door tests run a peer whose clock is an hour off the controller's.
+command -v faketime >/dev/null || pkgs+=(faketime)
 if [ ${#pkgs[@]} -gt 0 ]; then
     t=$(now)
     say "installing ${pkgs[*]}"

@@ -2,7 +2,8 @@
 //! again with the same credential, is turned away: engines and clients then renew their
 //! socket with a fresh credential and carry on, with nothing lost and nothing run twice. An
 //! engine registers again on its new connection (what was on its way when the connection
-//! dropped is reconciled); a client's session carries on.
+//! dropped is reconciled); a client's session carries on. A peer whose clock is far off the
+//! controller's makes credentials that are always out of date: it is told so at once.
 
 use std::io::Write;
 use std::process::Child;
@@ -154,5 +155,56 @@ fn an_engine_cut_off_twice_in_a_busy_run_runs_every_task_once() {
         appended(&s),
         (1..=3000).collect::<Vec<_>>(),
         "each task ran once"
+    );
+}
+
+/// `hs ARGS` under libfaketime with the wall clock `offset` away (the monotonic one untouched).
+fn skewed(s: &Scratch, offset: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("faketime");
+    cmd.args(["-f", offset])
+        .arg(hs_bin())
+        .args(args)
+        .current_dir(s.dir.path())
+        .env("HYPERSHELL_SITE", s.path("site"))
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    cmd
+}
+
+#[test]
+fn a_peer_whose_clock_is_an_hour_off_is_told_so_at_once() {
+    let faketime = std::process::Command::new("faketime")
+        .arg("--version")
+        .output();
+    if faketime.is_err() {
+        skip_or_fail("faketime is not installed (apt-get install faketime)");
+        return;
+    }
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let server = spawn_piped(s.hs(&["server", "--forever", "-p", &port]));
+    s.wait_for_server(&port);
+    for (offset, args) in [
+        ("+1h", vec!["client", "-p", &port, "-N1"]),
+        ("-1h", vec!["submit", "-q", "-p", &port, "echo hi"]),
+    ] {
+        let out = run_with_input(skewed(&s, offset, &args), "", LIMIT);
+        assert_eq!(out.status.code(), Some(7), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("this host's clock and the controller's disagree by minutes"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    signal(server.id(), libc::SIGTERM);
+    let out = wait_output(server, LIMIT);
+    assert!(
+        stderr(&out).contains("refused at the door: its credential is out of date"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("joined"),
+        "no engine got in: {}",
+        stderr(&out)
     );
 }

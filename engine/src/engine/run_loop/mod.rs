@@ -475,10 +475,9 @@ impl Engine {
     /// that reports what the engine holds, since whatever was on its way when the connection
     /// dropped is lost with it.
     fn watch_doors(&mut self) -> Result<(), EngineError> {
-        if matches!(
-            self.sub_door.shut(),
-            Some(door::Shut::Renew | door::Shut::ClockSkew)
-        ) {
+        // Renewed once here; refused again on first use (clocks apart), it waits for the next
+        // handshake's new connections, paced like every attempt, not renewed in a loop.
+        if self.sub_door.shut() == Some(door::Shut::Renew) {
             self.renew_sub();
         }
         let Some(shut) = self.door.shut() else {
