@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use hs_engine::protocol::{
-    FrameError, FromClient, FromEngine, Mode, Ping, PingSealer, Refusals, Responder, Role,
+    FrameError, Frames, FromClient, FromEngine, Mode, Ping, PingSealer, Refusals, Responder, Role,
     ToClient, ToEngine,
 };
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::config::{BindSet, ControllerConfig};
 use crate::control::RunControl;
 use crate::feed::{FeedMessage, FeedReceiver};
+use crate::held::Held;
 use crate::reactor::{Core, Effect};
 use crate::routed;
 use crate::sessions::{Arrival, Sessions};
@@ -115,6 +116,8 @@ pub struct Broker {
     /// says is sealed, and what arrives opened, with the keys of each peer's session.
     engines: Sessions,
     clients: Sessions,
+    /// Messages sealed for clients between their connections, sent when each is heard again.
+    held: Held,
     /// Pings travel on their own socket under the run's heartbeat key.
     pings: PingSealer,
     /// Messages refused on the engine socket and on the client socket.
@@ -144,6 +147,7 @@ impl Broker {
             clients: Sessions::new(responder, Role::Client).limit_messages(cfg.max_message),
             engine_refusals: Refusals::new("the engine socket"),
             client_refusals: Refusals::new("the client socket"),
+            held: Held::default(),
             sockets,
             core: Core::new(cfg, store),
         })
@@ -381,6 +385,13 @@ impl Broker {
         )?;
         for (route, frames) in received {
             let now = Instant::now();
+            // Anything from the route is its client back (only key holders pass the door):
+            // what was kept for it goes first.
+            if self.held.has(&route) {
+                let socket = &self.sockets.clients;
+                self.held
+                    .flush(&route, |frames| send_routed(socket, &route, frames));
+            }
             let (client, envelope) = match self.clients.take(&route, frames, now) {
                 Ok(Arrival::Challenge(challenge)) => {
                     reply(&self.sockets.clients, route, challenge);
@@ -465,17 +476,37 @@ impl Broker {
             .is_ok()
     }
 
-    /// Send a sealed message to one client without waiting; false if it could not be queued
-    /// (the client is gone or between connections, or its queue is full).
+    /// Send a sealed message to one client without waiting; false if it could be neither sent
+    /// nor kept. One that finds no connection (the client is between connections), or a full
+    /// queue, is kept for when the client is heard again ([`Held`]), behind any kept before.
     fn send_to_client(&mut self, client: Vec<u8>, msg: &ToClient) -> bool {
-        let Some(parts) = self.clients.seal_for(&client, msg) else {
+        let Some(mut parts) = self.clients.seal_for(&client, msg) else {
             return false;
         };
-        self.sockets
-            .clients
-            .send_multipart(parts, zmq::DONTWAIT)
-            .is_ok()
+        let frames = parts.split_off(1);
+        if self.held.has(&client) {
+            return self.held.keep(&client, frames);
+        }
+        match send_routed(&self.sockets.clients, &client, frames) {
+            Ok(()) => true,
+            Err(frames) => self.held.keep(&client, frames),
+        }
     }
+}
+
+/// Send `frames` to `route` on a ROUTER without waiting; the frames back if the route has no
+/// connection or its queue is full. Only the first frame can fail: once the routing id is taken,
+/// the rest of the message goes with it.
+fn send_routed(socket: &zmq::Socket, route: &[u8], frames: Frames) -> Result<(), Frames> {
+    if socket.send(route, zmq::SNDMORE | zmq::DONTWAIT).is_err() {
+        return Err(frames);
+    }
+    let last = frames.len().saturating_sub(1);
+    for (i, frame) in frames.into_iter().enumerate() {
+        let more = if i < last { zmq::SNDMORE } else { 0 };
+        let _ = socket.send(frame, more | zmq::DONTWAIT);
+    }
+    Ok(())
 }
 
 /// Answer a handshake message on the socket it came from. Never blocks; a peer that is gone

@@ -24,6 +24,7 @@ mod control;
 pub mod controller;
 mod door;
 pub mod feed;
+mod held;
 pub mod hosts;
 mod ids;
 mod outputs;

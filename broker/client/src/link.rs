@@ -195,8 +195,12 @@ impl Link {
                     .map_err(zmq_err("waiting for the controller"))?;
                 (items[0].is_readable(), items[1].is_readable())
             };
-            // Looked at only when it has something to say: not once per message received.
-            if door && let Some(shut) = self.door.shut() {
+            // Looked at only when it has something to say: not once per message received; and
+            // only once what the socket already holds is read, since a renewal replaces it.
+            if door
+                && !ready
+                && let Some(shut) = self.door.shut()
+            {
                 match shut.why() {
                     Some(why) => return Err(self.failure(why)),
                     None => self.renew()?,

@@ -22,13 +22,15 @@ pub enum Admission {
 /// the ledger holds only what was admitted in that span, in the order admitted.
 ///
 /// The window is judged by the wall clock (it is the peers' clocks a credential is compared
-/// with), but what is forgotten when by the monotonic one: a wall clock stepped forward and
-/// back again (NTP) must not forget credentials that are in date once more.
+/// with). An entry is forgotten only once both clocks say so: two windows have passed by the
+/// monotonic clock, and its time is out of the window by the wall clock, so that a wall clock
+/// stepped forward, or back, never lets a credential that is in date be admitted again.
 pub struct Ledger {
     window_ms: u64,
     seen: HashSet<[u8; 16]>,
-    /// Each remembered nonce with the moment it may be forgotten.
-    order: VecDeque<(Instant, [u8; 16])>,
+    /// Each remembered credential, in the order admitted: the moment it may be forgotten, and
+    /// its stamp.
+    order: VecDeque<(Instant, Stamp)>,
     /// Most credentials remembered: past it the oldest is forgotten first (a key holder opening
     /// connections faster than this per two windows could then replay its own).
     capacity: usize,
@@ -57,7 +59,7 @@ impl Ledger {
     /// Admit `stamp`, once, at `wall` (Unix milliseconds by this host's clock), which is the
     /// moment `at`.
     pub fn admit(&mut self, stamp: Stamp, wall: u64, at: Instant) -> Admission {
-        self.forget_by(at);
+        self.forget_by(wall, at);
         if stamp.made.abs_diff(wall) > self.window_ms {
             return Admission::OutOfDate;
         }
@@ -67,12 +69,12 @@ impl Ledger {
         if self.order.len() >= self.capacity
             && let Some((_, oldest)) = self.order.pop_front()
         {
-            self.seen.remove(&oldest);
+            self.seen.remove(&oldest.nonce);
         }
         // A millisecond more than two windows, so that at no moment is an entry forgotten while
         // its credential is still in date.
         let keep = Duration::from_millis(2 * self.window_ms + 1);
-        self.order.push_back((at + keep, stamp.nonce));
+        self.order.push_back((at + keep, stamp));
         Admission::Open
     }
 
@@ -82,13 +84,13 @@ impl Ledger {
         self.order.len()
     }
 
-    fn forget_by(&mut self, at: Instant) {
-        while let Some(&(forget_at, nonce)) = self.order.front() {
-            if forget_at > at {
+    fn forget_by(&mut self, wall: u64, at: Instant) {
+        while let Some(&(forget_at, stamp)) = self.order.front() {
+            if forget_at > at || stamp.made.abs_diff(wall) <= self.window_ms {
                 break;
             }
             self.order.pop_front();
-            self.seen.remove(&nonce);
+            self.seen.remove(&stamp.nonce);
         }
     }
 }
@@ -159,6 +161,18 @@ mod tests {
             Admission::OutOfDate
         );
         assert_eq!(ledger.len(), 0, "forgotten once out of date");
+    }
+
+    #[test]
+    fn a_wall_clock_stepped_back_forgets_nothing_in_date() {
+        let mut ledger = Ledger::new(W, 100);
+        let t = Instant::now();
+        assert_eq!(ledger.admit(stamp(1, NOW), NOW, t), Admission::Open);
+        // Two windows later by the monotonic clock, but the wall clock was stepped back: the
+        // credential is in date again, and still remembered.
+        let at = t + Duration::from_millis(2 * W + 10);
+        assert_eq!(ledger.admit(stamp(1, NOW), NOW + 10, at), Admission::Used);
+        assert_eq!(ledger.len(), 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Telling watching clients about final results, once the store has them.
 //!
-//! Pushes never block and never fail the broker: a client that has gone (or whose queue is
-//! full) misses the message, and the result stays in the store for `hs list`/`hs info`.
+//! Pushes never block and never fail the broker: a push to a client between connections (or
+//! whose queue is full) is kept until it is heard again (`held.rs`), within bounds; one past
+//! them, or to a client gone for good, is missed (the client learns of it from the gap), and
+//! the result stays in the store for `hs list`/`hs info`.
 
 use std::collections::HashMap;
 

@@ -291,9 +291,6 @@ impl Engine {
                     items[3].is_readable() || items[4].is_readable(),
                 )
             };
-            if doors_ready {
-                self.watch_doors()?;
-            }
             // Whatever arrived during a silence longer than the eviction window (this process was
             // frozen, say) does not make the leases good again: the silence is noticed first.
             self.expire_leases(Instant::now());
@@ -307,6 +304,10 @@ impl Engine {
             }
             if sub_ready {
                 self.receive_pings()?;
+            }
+            // After what the old sockets already hold is read: a renewal replaces them.
+            if doors_ready {
+                self.watch_doors()?;
             }
             self.send_leaving();
             self.send_given_up();
@@ -475,22 +476,28 @@ impl Engine {
     /// that reports what the engine holds, since whatever was on its way when the connection
     /// dropped is lost with it.
     fn watch_doors(&mut self) -> Result<(), EngineError> {
-        // Renewed once here; refused again on first use (clocks apart), it waits for the next
-        // handshake's new connections, paced like every attempt, not renewed in a loop.
+        if let Some(shut) = self.door.shut() {
+            if !self.link.is_registered() {
+                self.door_shut(shut)?;
+            } else {
+                match shut.why() {
+                    None => tracing::info!(
+                        "the connection to the controller dropped: registering again"
+                    ),
+                    Some(why) => tracing::warn!("{why}; registering again"),
+                }
+                // New connections for both sockets.
+                self.lose_link(Instant::now());
+                let _ = self.sub_door.shut();
+                return Ok(());
+            }
+        }
+        // Renewed here while its first fresh refusals count as renewals; once they say the
+        // clocks are apart, it waits for the next handshake's new connections, paced like
+        // every attempt, never renewed in a loop.
         if self.sub_door.shut() == Some(door::Shut::Renew) {
             self.renew_sub();
         }
-        let Some(shut) = self.door.shut() else {
-            return Ok(());
-        };
-        if !self.link.is_registered() {
-            return self.door_shut(shut);
-        }
-        match shut.why() {
-            None => tracing::info!("the connection to the controller dropped: registering again"),
-            Some(why) => tracing::warn!("{why}; registering again"),
-        }
-        self.lose_link(Instant::now());
         Ok(())
     }
 
