@@ -6,10 +6,12 @@
 //! at the client as skipped counters, which it must treat as results lost. So such messages are
 //! kept, in order, and sent as soon as anything arrives from that routing id again: only a key
 //! holder gets a connection past the door, so that is the client back. A client whose queue is
-//! full (it does not read) has its next messages kept the same way. Bounded per client and in
-//! all; past a bound a message is dropped, and the client learns of it from the gap.
+//! full (it does not read) has its next messages kept the same way. Bounded per client, past
+//! which a message is dropped (the client learns of it from the gap), and in all, past which
+//! the client kept waiting longest is given up (it is likely gone for good).
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use hs_engine::protocol::Frames;
 
@@ -18,18 +20,33 @@ const MOST_PER_CLIENT: usize = 1_024;
 /// Bytes kept for all clients together at most.
 const MOST_BYTES: usize = 64 << 20;
 
-#[derive(Default)]
 pub struct Held {
-    /// Per routing id, the messages (frames after the routing id) in the order sealed.
-    waiting: HashMap<Vec<u8>, VecDeque<Frames>>,
+    /// Per routing id, since when messages wait for it, and the messages (frames after the
+    /// routing id) in the order sealed.
+    waiting: HashMap<Vec<u8>, (Instant, VecDeque<Frames>)>,
     bytes: usize,
+    most_bytes: usize,
 }
 
 fn size(frames: &Frames) -> usize {
     frames.iter().map(Vec::len).sum()
 }
 
+impl Default for Held {
+    fn default() -> Self {
+        Held::new(MOST_BYTES)
+    }
+}
+
 impl Held {
+    fn new(most_bytes: usize) -> Held {
+        Held {
+            waiting: HashMap::new(),
+            bytes: 0,
+            most_bytes,
+        }
+    }
+
     /// Whether messages wait for `route` (a new one must queue behind them, to keep order).
     pub fn has(&self, route: &[u8]) -> bool {
         self.waiting.contains_key(route)
@@ -38,22 +55,49 @@ impl Held {
     /// Keep `frames` for `route`; false if a bound dropped it.
     pub fn keep(&mut self, route: &[u8], frames: Frames) -> bool {
         let bytes = size(&frames);
-        let queue = self.waiting.entry(route.to_vec()).or_default();
-        if queue.len() >= MOST_PER_CLIENT || self.bytes + bytes > MOST_BYTES {
-            if queue.is_empty() {
-                self.waiting.remove(route);
-            }
+        if bytes > self.most_bytes
+            || self
+                .waiting
+                .get(route)
+                .is_some_and(|(_, q)| q.len() >= MOST_PER_CLIENT)
+        {
             return false;
         }
+        while self.bytes + bytes > self.most_bytes && self.give_up_longest_waiting(route) {}
+        if self.bytes + bytes > self.most_bytes {
+            return false;
+        }
+        let (_, queue) = self
+            .waiting
+            .entry(route.to_vec())
+            .or_insert_with(|| (Instant::now(), VecDeque::new()));
         queue.push_back(frames);
         self.bytes += bytes;
+        true
+    }
+
+    /// Forget what waits for the client (other than `keeping`) that has waited longest; false
+    /// if there is none.
+    fn give_up_longest_waiting(&mut self, keeping: &[u8]) -> bool {
+        let Some(route) = self
+            .waiting
+            .iter()
+            .filter(|(r, _)| r.as_slice() != keeping)
+            .min_by_key(|(_, (since, _))| *since)
+            .map(|(r, _)| r.clone())
+        else {
+            return false;
+        };
+        if let Some((_, queue)) = self.waiting.remove(&route) {
+            self.bytes -= queue.iter().map(size).sum::<usize>();
+        }
         true
     }
 
     /// Send what waits for `route` with `send`, in order, until it fails: what failed (and
     /// what follows it) waits on.
     pub fn flush(&mut self, route: &[u8], mut send: impl FnMut(Frames) -> Result<(), Frames>) {
-        let Some(mut queue) = self.waiting.remove(route) else {
+        let Some((since, mut queue)) = self.waiting.remove(route) else {
             return;
         };
         while let Some(frames) = queue.pop_front() {
@@ -62,7 +106,7 @@ impl Held {
                 Ok(()) => self.bytes -= bytes,
                 Err(frames) => {
                     queue.push_front(frames);
-                    self.waiting.insert(route.to_vec(), queue);
+                    self.waiting.insert(route.to_vec(), (since, queue));
                     return;
                 }
             }
@@ -117,5 +161,17 @@ mod tests {
             held.keep(b"other", msg(0)),
             "another client is not held back"
         );
+    }
+
+    #[test]
+    fn when_all_is_full_the_client_kept_waiting_longest_is_given_up() {
+        let mut held = Held::new(25);
+        assert!(held.keep(b"gone", msg(1)));
+        assert!(held.keep(b"gone", msg(2)));
+        assert!(held.keep(b"back", msg(3)));
+        assert!(!held.has(b"gone"), "made room");
+        assert!(held.has(b"back"));
+        assert_eq!(held.bytes, 10);
+        assert!(!held.keep(b"back", vec![vec![0; 26]]), "larger than all");
     }
 }
