@@ -115,6 +115,39 @@ impl Scratch {
     }
 }
 
+/// A child killed and reaped when dropped, also when the test fails before it ends.
+pub struct Reaped(Option<Child>);
+
+impl Reaped {
+    pub fn new(child: Child) -> Reaped {
+        Reaped(Some(child))
+    }
+
+    pub fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("a child until it is waited for")
+    }
+
+    /// Its output, once it ends by itself (at most `limit`).
+    pub fn output(mut self, limit: Duration) -> Output {
+        wait_output(self.0.take().expect("a child"), limit)
+    }
+
+    /// Its output, once it ends after SIGTERM (at most `limit`).
+    pub fn stop(mut self, limit: Duration) -> Output {
+        signal(self.child().id(), libc::SIGTERM);
+        self.output(limit)
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Start `cmd` with stdin closed and stdout/stderr piped, for [`wait_output`].
 pub fn spawn_piped(mut cmd: Command) -> Child {
     cmd.stdin(Stdio::null())

@@ -194,16 +194,6 @@ fn local_modes(fd: &OwnedFd) -> libc::tcflag_t {
     }
 }
 
-/// A child killed and reaped when dropped, also when the test fails before it ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// How `hs top` is asked to end.
 #[derive(Debug)]
 enum Ending {
@@ -236,7 +226,7 @@ fn top_on_a_terminal_quits_on(ending: Ending) {
         .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
         .stderr(Stdio::from(pty.slave.try_clone().unwrap()))
         .env_remove("NO_COLOR");
-    let mut top = Reaped(cmd.spawn().expect("spawn hs top"));
+    let mut top = Reaped::new(cmd.spawn().expect("spawn hs top"));
     let mut master = File::from(pty.master);
     let mut seen = Vec::new();
     let until = Instant::now() + LIMIT;
@@ -255,7 +245,7 @@ fn top_on_a_terminal_quits_on(ending: Ending) {
         String::from_utf8_lossy(&seen)
     );
     assert!(
-        alive(top.0.id()),
+        alive(top.child().id()),
         "hs top ended by itself: {:?}",
         String::from_utf8_lossy(&seen)
     );
@@ -266,14 +256,17 @@ fn top_on_a_terminal_quits_on(ending: Ending) {
         }
         Ending::Signal(signal) => {
             // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
-            assert_eq!(unsafe { libc::kill(top.0.id() as libc::pid_t, signal) }, 0);
+            assert_eq!(
+                unsafe { libc::kill(top.child().id() as libc::pid_t, signal) },
+                0
+            );
             4
         }
     };
     let mut status = None;
     while status.is_none() && Instant::now() < until {
         seen.extend(read_some(&mut master, Duration::from_millis(50)));
-        status = top.0.try_wait().unwrap();
+        status = top.child().try_wait().unwrap();
     }
     let Some(status) = status else {
         panic!("hs top did not quit on {ending:?}");

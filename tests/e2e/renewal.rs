@@ -7,7 +7,6 @@
 //! controller's makes credentials that are always out of date: it is told so at once.
 
 use std::io::Write;
-use std::process::Child;
 use std::time::Duration;
 
 use crate::cutter::Cutter;
@@ -32,13 +31,23 @@ fn through(s: &Scratch, conn: &std::path::Path, cutter: &Cutter) -> String {
 
 /// `hs server` running `tasks` (one per line), and its one engine (`-N2`) connected through a
 /// relay that can cut its connections.
-fn relayed_run(s: &Scratch, tasks: &str) -> (Child, Cutter, Child) {
+fn relayed_run(s: &Scratch, tasks: &str) -> (Reaped, Cutter, Reaped) {
     let port = free_ports();
     let file = s.write("tasks.txt", tasks);
-    let server = spawn_piped(s.hs(&["server", file.to_str().unwrap(), "-p", &port.to_string()]));
+    let server = Reaped::new(spawn_piped(s.hs(&[
+        "server",
+        file.to_str().unwrap(),
+        "-p",
+        &port.to_string(),
+    ])));
     let conn = s.wait_for_server(&port.to_string());
     let cutter = Cutter::start(port);
-    let client = spawn_piped(s.hs(&["client", "--file", &through(s, &conn, &cutter), "-N2"]));
+    let client = Reaped::new(spawn_piped(s.hs(&[
+        "client",
+        "--file",
+        &through(s, &conn, &cutter),
+        "-N2",
+    ])));
     (server, cutter, client)
 }
 
@@ -76,8 +85,8 @@ fn an_engine_whose_connections_are_cut_carries_on_over_fresh_credentials() {
         cutter.cut() >= 2,
         "the engine and heartbeat connections were cut"
     );
-    let out = wait_output(server, LIMIT);
-    let engine = wait_output(client, LIMIT);
+    let out = server.output(LIMIT);
+    let engine = client.output(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         appended(&s),
@@ -105,13 +114,24 @@ fn an_engine_whose_connections_are_cut_carries_on_over_fresh_credentials() {
 fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
     let s = Scratch::new();
     let port = free_ports();
-    let server = spawn_piped(s.hs(&["server", "--forever", "--no-db", "-p", &port.to_string()]));
+    let server = Reaped::new(spawn_piped(s.hs(&[
+        "server",
+        "--forever",
+        "--no-db",
+        "-p",
+        &port.to_string(),
+    ])));
     let conn = s.wait_for_server(&port.to_string());
-    let engine = spawn_piped(s.hs(&["client", "-p", &port.to_string(), "-N2"]));
+    let engine = Reaped::new(spawn_piped(s.hs(&[
+        "client",
+        "-p",
+        &port.to_string(),
+        "-N2",
+    ])));
     let cutter = Cutter::start(port);
-    let (mut stream, mut jobs) =
-        spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
-    let results = lines_of(stream.stdout.take().unwrap());
+    let (stream, mut jobs) = spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
+    let mut stream = Reaped::new(stream);
+    let results = lines_of(stream.child().stdout.take().unwrap());
     let job = |i: u64| format!("{{\"cmd\":\"echo {i} >> done.txt\",\"id\":\"{i}\"}}\n");
     for i in 1..=5 {
         jobs.write_all(job(i).as_bytes()).unwrap();
@@ -132,11 +152,9 @@ fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
             .recv_timeout(LIMIT)
             .expect("a result line after the cut");
     }
-    let out = wait_output(stream, LIMIT);
-    signal(engine.id(), libc::SIGTERM);
-    let _ = wait_output(engine, LIMIT);
-    signal(server.id(), libc::SIGTERM);
-    let controller = wait_output(server, LIMIT);
+    let out = stream.output(LIMIT);
+    engine.stop(LIMIT);
+    let controller = server.stop(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&controller).contains(
@@ -156,13 +174,24 @@ fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
 fn a_result_that_finds_its_stream_between_connections_comes_when_it_is_back() {
     let s = Scratch::new();
     let port = free_ports();
-    let server = spawn_piped(s.hs(&["server", "--forever", "--no-db", "-p", &port.to_string()]));
+    let server = Reaped::new(spawn_piped(s.hs(&[
+        "server",
+        "--forever",
+        "--no-db",
+        "-p",
+        &port.to_string(),
+    ])));
     let conn = s.wait_for_server(&port.to_string());
-    let engine = spawn_piped(s.hs(&["client", "-p", &port.to_string(), "-N1"]));
+    let engine = Reaped::new(spawn_piped(s.hs(&[
+        "client",
+        "-p",
+        &port.to_string(),
+        "-N1",
+    ])));
     let cutter = Cutter::start(port);
-    let (mut stream, mut jobs) =
-        spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
-    let results = lines_of(stream.stdout.take().unwrap());
+    let (stream, mut jobs) = spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
+    let mut stream = Reaped::new(stream);
+    let results = lines_of(stream.child().stdout.take().unwrap());
     jobs.write_all(b"{\"cmd\":\"echo 0\",\"id\":\"first\"}\n")
         .unwrap();
     jobs.flush().unwrap();
@@ -181,11 +210,9 @@ fn a_result_that_finds_its_stream_between_connections_comes_when_it_is_back() {
         .recv_timeout(LIMIT)
         .expect("the result, once the stream is back");
     assert!(line.contains("\"late\""), "{line}");
-    let out = wait_output(stream, LIMIT);
-    for child in [engine, server] {
-        signal(child.id(), libc::SIGTERM);
-        let _ = wait_output(child, LIMIT);
-    }
+    let out = stream.output(LIMIT);
+    engine.stop(LIMIT);
+    server.stop(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -205,8 +232,8 @@ fn an_engine_cut_off_twice_in_a_busy_run_runs_every_task_once() {
         );
         cutter.cut();
     }
-    let out = wait_output(server, LIMIT);
-    let engine = wait_output(client, LIMIT);
+    let out = server.output(LIMIT);
+    let engine = client.output(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(engine.status.success(), "{}", stderr(&engine));
     assert_eq!(
@@ -239,7 +266,7 @@ fn a_peer_whose_clock_is_an_hour_off_is_told_so_at_once() {
     }
     let s = Scratch::new();
     let port = free_ports().to_string();
-    let server = spawn_piped(s.hs(&["server", "--forever", "-p", &port]));
+    let server = Reaped::new(spawn_piped(s.hs(&["server", "--forever", "-p", &port])));
     s.wait_for_server(&port);
     for (offset, args) in [
         ("+1h", vec!["client", "-p", &port, "-N1"]),
@@ -259,8 +286,7 @@ fn a_peer_whose_clock_is_an_hour_off_is_told_so_at_once() {
             stderr(&out)
         );
     }
-    signal(server.id(), libc::SIGTERM);
-    let out = wait_output(server, LIMIT);
+    let out = server.stop(LIMIT);
     assert!(
         stderr(&out).contains("refused at the door: its credential is out of date"),
         "{}",

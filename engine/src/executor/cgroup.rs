@@ -20,7 +20,9 @@
 //! - The engine may die without a chance to clean up (`kill -9`, the OOM killer): a watchdog
 //!   (`/bin/sh`, its own process group, deaf to terminal signals) waits for the end of a pipe
 //!   only the engine holds, and then kills `hs-PID` with `cgroup.kill` and removes it. An
-//!   engine that ends in order removes its cgroups itself.
+//!   engine that ends in order removes its cgroups itself. An engine killed with its watchdog
+//!   (a batch system ending their job step) leaves its empty cgroups, which the next engine
+//!   started under the same `base` removes ([`sweep_stale`]).
 //!
 //! Where no cgroup can be made (cgroup v2 not mounted, not delegated to this user, a parent with
 //! controllers enabled, Linux before 5.14 without `cgroup.kill`) the engine falls back, with one
@@ -201,6 +203,7 @@ impl EngineGroup {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
+        sweep_stale(&base);
         // (The root cgroup has none, so it is looked for in the one just made.)
         if !root.join("cgroup.kill").exists() {
             let _ = std::fs::remove_dir(&root);
@@ -214,6 +217,43 @@ impl EngineGroup {
             next_slot: AtomicUsize::new(1),
             _lifeline: lifeline,
         })
+    }
+}
+
+/// Removes the empty task cgroups that engines now dead left under `base`.
+///
+/// An engine and its watchdog can be killed together, by a batch system ending the job step
+/// they ran in (Slurm kills every process of a step): then nobody removes the engine's
+/// `hs-PID`. The next engine started under the same `base` does, for every `hs-PID` whose
+/// process is gone. Only empty cgroups are removed (`rmdir` fails on one with processes), and
+/// nothing is killed: a cgroup that still holds processes is left as it is.
+fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("hs-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(slots) = std::fs::read_dir(&dir) {
+            for slot in slots.flatten() {
+                if slot.file_type().is_ok_and(|t| t.is_dir()) {
+                    let _ = std::fs::remove_dir(slot.path());
+                }
+            }
+        }
+        if std::fs::remove_dir(&dir).is_ok() {
+            tracing::debug!("removed {}, left by an engine that is gone", dir.display());
+        }
     }
 }
 
@@ -444,6 +484,27 @@ mod tests {
 41 35 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 42 35 0:39 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
 ";
+
+    #[test]
+    fn empty_cgroups_of_engines_that_are_gone_are_swept() {
+        let base = tempfile::tempdir().unwrap();
+        // No process has a pid this large (pid_max is at most 2^22).
+        let gone = base.path().join("hs-999999999");
+        let alive = base.path().join("hs-1");
+        let own = base.path().join(format!("hs-{}", std::process::id()));
+        let busy = base.path().join("hs-999999998");
+        let other = base.path().join("other-999999999");
+        for dir in [&gone, &alive, &own, &busy, &other] {
+            std::fs::create_dir_all(dir.join("slot-1")).unwrap();
+        }
+        // A cgroup that still holds something (here: a file) is not removed.
+        std::fs::write(busy.join("slot-1/held"), b"").unwrap();
+        sweep_stale(base.path());
+        assert!(!gone.exists(), "an engine that is gone: swept");
+        for kept in [&alive, &own, &busy, &other] {
+            assert!(kept.exists(), "{} kept", kept.display());
+        }
+    }
 
     #[test]
     fn the_cgroup_directory_is_found_under_the_unified_mount() {
