@@ -51,6 +51,50 @@ fn relayed_run(s: &Scratch, tasks: &str) -> (Reaped, Cutter, Reaped) {
     (server, cutter, client)
 }
 
+/// `hs server --forever --no-db` with one engine, and `hs stream --file` reaching it through a
+/// relay that can cut its connection.
+struct StreamRun {
+    server: Reaped,
+    engine: Reaped,
+    cutter: Cutter,
+    stream: Reaped,
+    /// The stream's input.
+    jobs: std::process::ChildStdin,
+    /// The stream's result lines, as they come.
+    results: std::sync::mpsc::Receiver<String>,
+}
+
+/// A [`StreamRun`] whose engine has `slots` (`-N2`).
+fn relayed_stream(s: &Scratch, slots: &str) -> StreamRun {
+    let port = free_ports();
+    let server = Reaped::new(spawn_piped(s.hs(&[
+        "server",
+        "--forever",
+        "--no-db",
+        "-p",
+        &port.to_string(),
+    ])));
+    let conn = s.wait_for_server(&port.to_string());
+    let engine = Reaped::new(spawn_piped(s.hs(&[
+        "client",
+        "-p",
+        &port.to_string(),
+        slots,
+    ])));
+    let cutter = Cutter::start(port);
+    let (stream, jobs) = spawn_fed(s.hs(&["stream", "--file", &through(s, &conn, &cutter)]));
+    let mut stream = Reaped::new(stream);
+    let results = lines_of(stream.child().stdout.take().unwrap());
+    StreamRun {
+        server,
+        engine,
+        cutter,
+        stream,
+        jobs,
+        results,
+    }
+}
+
 /// The lines `out` gives, as they come.
 fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -113,48 +157,30 @@ fn an_engine_whose_connections_are_cut_carries_on_over_fresh_credentials() {
 #[test]
 fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
     let s = Scratch::new();
-    let port = free_ports();
-    let server = Reaped::new(spawn_piped(s.hs(&[
-        "server",
-        "--forever",
-        "--no-db",
-        "-p",
-        &port.to_string(),
-    ])));
-    let conn = s.wait_for_server(&port.to_string());
-    let engine = Reaped::new(spawn_piped(s.hs(&[
-        "client",
-        "-p",
-        &port.to_string(),
-        "-N2",
-    ])));
-    let cutter = Cutter::start(port);
-    let (stream, mut jobs) = spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
-    let mut stream = Reaped::new(stream);
-    let results = lines_of(stream.child().stdout.take().unwrap());
+    let mut run = relayed_stream(&s, "-N2");
     let job = |i: u64| format!("{{\"cmd\":\"echo {i} >> done.txt\",\"id\":\"{i}\"}}\n");
     for i in 1..=5 {
-        jobs.write_all(job(i).as_bytes()).unwrap();
+        run.jobs.write_all(job(i).as_bytes()).unwrap();
     }
-    jobs.flush().unwrap();
+    run.jobs.flush().unwrap();
     // Cut once the five results are in: a message lost inside a connection that drops is lost
     // for good (the client would say so), and this test is about what comes after.
     for _ in 1..=5 {
-        results.recv_timeout(LIMIT).expect("a result line");
+        run.results.recv_timeout(LIMIT).expect("a result line");
     }
-    assert_eq!(cutter.cut(), 1, "the stream's one connection was cut");
+    assert_eq!(run.cutter.cut(), 1, "the stream's one connection was cut");
     for i in 6..=10 {
-        jobs.write_all(job(i).as_bytes()).unwrap();
+        run.jobs.write_all(job(i).as_bytes()).unwrap();
     }
-    drop(jobs);
+    drop(run.jobs);
     for _ in 6..=10 {
-        results
+        run.results
             .recv_timeout(LIMIT)
             .expect("a result line after the cut");
     }
-    let out = stream.output(LIMIT);
-    engine.stop(LIMIT);
-    let controller = server.stop(LIMIT);
+    let out = run.stream.output(LIMIT);
+    run.engine.stop(LIMIT);
+    let controller = run.server.stop(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&controller).contains(
@@ -173,46 +199,30 @@ fn a_stream_whose_connection_is_cut_carries_on_over_a_fresh_credential() {
 #[test]
 fn a_result_that_finds_its_stream_between_connections_comes_when_it_is_back() {
     let s = Scratch::new();
-    let port = free_ports();
-    let server = Reaped::new(spawn_piped(s.hs(&[
-        "server",
-        "--forever",
-        "--no-db",
-        "-p",
-        &port.to_string(),
-    ])));
-    let conn = s.wait_for_server(&port.to_string());
-    let engine = Reaped::new(spawn_piped(s.hs(&[
-        "client",
-        "-p",
-        &port.to_string(),
-        "-N1",
-    ])));
-    let cutter = Cutter::start(port);
-    let (stream, mut jobs) = spawn_fed(s.hs(&["stream", "--file", &through(&s, &conn, &cutter)]));
-    let mut stream = Reaped::new(stream);
-    let results = lines_of(stream.child().stdout.take().unwrap());
-    jobs.write_all(b"{\"cmd\":\"echo 0\",\"id\":\"first\"}\n")
+    let mut run = relayed_stream(&s, "-N1");
+    run.jobs
+        .write_all(b"{\"cmd\":\"echo 0\",\"id\":\"first\"}\n")
         .unwrap();
-    jobs.flush().unwrap();
-    results.recv_timeout(LIMIT).expect("the first result");
+    run.jobs.flush().unwrap();
+    run.results.recv_timeout(LIMIT).expect("the first result");
     let late = "{\"cmd\":\"touch started; sleep 1; echo 1 >> done.txt\",\"id\":\"late\"}\n";
-    jobs.write_all(late.as_bytes()).unwrap();
-    drop(jobs);
+    run.jobs.write_all(late.as_bytes()).unwrap();
+    drop(run.jobs);
     assert!(
         wait_until(LIMIT, || s.path("started").exists()),
         "the job never started"
     );
     // The network is down while the job ends: its result cannot be sent, and waits.
-    assert_eq!(cutter.cut_for(Duration::from_secs(3)), 1);
+    assert_eq!(run.cutter.cut_for(Duration::from_secs(3)), 1);
     s.await_text("done.txt", "1", LIMIT, "the job ran");
-    let line = results
+    let line = run
+        .results
         .recv_timeout(LIMIT)
         .expect("the result, once the stream is back");
     assert!(line.contains("\"late\""), "{line}");
-    let out = stream.output(LIMIT);
-    engine.stop(LIMIT);
-    server.stop(LIMIT);
+    let out = run.stream.output(LIMIT);
+    run.engine.stop(LIMIT);
+    run.server.stop(LIMIT);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
