@@ -511,11 +511,8 @@ fn send_routed(socket: &zmq::Socket, route: &[u8], frames: Frames) -> Result<(),
 
 /// Answer a handshake message on the socket it came from. Never blocks; a peer that is gone
 /// or not reading simply gets no answer and tries again.
-fn reply(socket: &zmq::Socket, route: Vec<u8>, frames: Vec<Vec<u8>>) {
-    let mut parts = Vec::with_capacity(4);
-    parts.push(route);
-    parts.extend(frames);
-    let _ = socket.send_multipart(parts, zmq::DONTWAIT);
+fn reply(socket: &zmq::Socket, route: Vec<u8>, frames: Frames) {
+    let _ = send_routed(socket, &route, frames);
 }
 
 /// A handler's outcome, with a store outage let through: what it could not do waits (see

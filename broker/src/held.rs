@@ -49,7 +49,8 @@ impl Held {
 
     /// Whether messages wait for `route` (a new one must queue behind them, to keep order).
     pub fn has(&self, route: &[u8]) -> bool {
-        self.waiting.contains_key(route)
+        // Almost always nothing waits: no hashing of the route per message then.
+        !self.waiting.is_empty() && self.waiting.contains_key(route)
     }
 
     /// Keep `frames` for `route`; false if a bound dropped it.

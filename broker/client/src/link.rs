@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hs_protocol::protocol::door::DoorWatch;
 use hs_protocol::protocol::{
-    FrameError, FromClient, Incoming, MAX_FRAME_BYTES, PeerLink, Refusals, Role, ToClient,
+    FrameError, FromClient, Incoming, MAX_FRAME_BYTES, PeerLink, Refusals, Role, ToClient, random,
 };
 use uuid::Uuid;
 
@@ -58,8 +58,7 @@ impl Link {
         let ctx = zmq::Context::new();
         // A stable routing id (random, not the client's id): after a reconnect to the same
         // controller the session, and with it where results go, carries on.
-        let mut route = [0u8; 12];
-        route.copy_from_slice(&Uuid::new_v4().as_bytes()[..12]);
+        let route = random::<12>();
         let key = info.key.as_bytes();
         let endpoint = info.client_endpoint();
         let (socket, door) = connect(&ctx, &route, key, &endpoint)?;
@@ -89,7 +88,7 @@ impl Link {
     fn renew(&mut self) -> Result<(), ClientError> {
         tracing::debug!("the door turned a reconnect away: renewing the client socket");
         if !self.peer.is_open() {
-            self.route.copy_from_slice(&Uuid::new_v4().as_bytes()[..12]);
+            self.route = random::<12>();
         }
         let (socket, door) = connect(&self.ctx, &self.route, &self.key, &self.endpoint)?;
         (self.socket, self.door) = (socket, door.carrying(&self.door));

@@ -23,7 +23,7 @@ use super::direction::Message;
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// `N` bytes from the operating system's RNG: nonces, epochs, keys.
-pub(crate) fn random<const N: usize>() -> [u8; N] {
+pub fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes

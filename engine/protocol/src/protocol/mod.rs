@@ -22,7 +22,7 @@ mod strength;
 pub use direction::{FromClient, FromEngine, Message, ToClient, ToEngine};
 pub use frame::{
     Envelope, FrameError, Frames, MAX_FRAME_BYTES, MAX_HANDSHAKE_BYTES, MAX_MESSAGE_BYTES, Mode,
-    Opener, PROTOCOL, PingOpener, PingSealer, SESSION_ID_LEN, Sealer,
+    Opener, PROTOCOL, PingOpener, PingSealer, SESSION_ID_LEN, Sealer, random,
 };
 pub use handshake::{
     Answered, Initiator, Pending, Responder, Role, Session, is_challenge, is_hello,

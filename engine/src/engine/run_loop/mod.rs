@@ -486,9 +486,8 @@ impl Engine {
                     ),
                     Some(why) => tracing::warn!("{why}; registering again"),
                 }
-                // New connections for both sockets.
+                // New connections for both sockets (the SUB's old watch goes with its socket).
                 self.lose_link(Instant::now());
-                let _ = self.sub_door.shut();
                 return Ok(());
             }
         }
