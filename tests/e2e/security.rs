@@ -458,3 +458,52 @@ fn an_engine_outlasts_a_wrongly_keyed_controller_in_its_place() {
     signal(engine.id(), libc::SIGTERM);
     let _ = wait_output(engine, Duration::from_secs(20));
 }
+
+#[test]
+fn a_door_credential_seen_on_the_wire_opens_nothing_when_replayed() {
+    use hs_engine::protocol::door::{self, DoorWatch, Shut};
+    let s = Scratch::new();
+    let port = free_ports().to_string();
+    let mut server = s.hs(&["server", "-p", &port, "-k", KEY, "--forever", "--no-db"]);
+    server
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(s.path("server.log")).unwrap());
+    let server = Reaped::new(server.spawn().unwrap());
+    s.wait_for_server(&port);
+    let endpoint = format!("tcp://127.0.0.1:{port}");
+    let ctx = zmq::Context::new();
+    let socket = |credential: &(String, String)| {
+        let d = ctx.socket(zmq::DEALER).unwrap();
+        d.set_linger(0).unwrap();
+        door::knock_with(&d, credential).unwrap();
+        let watch = DoorWatch::watching(&ctx, &d, door::SHUT_EVENTS).unwrap();
+        d.connect(&endpoint).unwrap();
+        (d, watch)
+    };
+    // A key holder uses a credential (and so puts it on the wire)...
+    let seen = door::credential(KEY.as_bytes());
+    let (_owner, owner_watch) = socket(&seen);
+    assert!(
+        wait_until(Duration::from_secs(10), || owner_watch.opened()),
+        "the key holder is let in"
+    );
+    // ...and whoever replays it is turned away at the door, before any message is read.
+    let (_replay, replay_watch) = socket(&seen);
+    let mut shut = None;
+    wait_until(Duration::from_secs(10), || {
+        shut = replay_watch.shut();
+        shut.is_some()
+    });
+    assert_eq!(
+        shut,
+        Some(Shut::Renew),
+        "refused as used, not as another key"
+    );
+    s.await_text(
+        "server.log",
+        "refused at the door: its credential was used before",
+        Duration::from_secs(10),
+        "the controller counted the replay",
+    );
+    drop(server);
+}
