@@ -380,4 +380,47 @@ mod tests {
         assert_eq!(monitor_event(&frame), Some((auth, 400)));
         assert_eq!(monitor_event(&[1, 2]), None);
     }
+
+    /// A watch of a socket that never connects, its credential made `age` ago.
+    fn watch_made(ctx: &zmq::Context, age: Duration) -> (zmq::Socket, DoorWatch) {
+        let socket = ctx.socket(zmq::DEALER).unwrap();
+        let mut watch = DoorWatch::knock(ctx, &socket, b"door-test-key-0123456789").unwrap();
+        watch.made = Instant::now() - age;
+        (socket, watch)
+    }
+
+    #[test]
+    fn fresh_credentials_refused_twice_in_a_row_say_the_clocks_are_apart() {
+        let ctx = zmq::Context::new();
+        let (_first, first) = watch_made(&ctx, Duration::ZERO);
+        assert_eq!(
+            first.judge(Shut::Renew),
+            Shut::Renew,
+            "once may be a dropped connection"
+        );
+        let (_second, second) = watch_made(&ctx, Duration::ZERO);
+        let second = second.carrying(&first);
+        assert_eq!(second.judge(Shut::Renew), Shut::ClockSkew);
+        assert_eq!(
+            second.judge(Shut::WrongKey),
+            Shut::WrongKey,
+            "other refusals stay"
+        );
+    }
+
+    #[test]
+    fn a_credential_that_waited_long_or_was_let_in_before_is_only_renewed() {
+        let ctx = zmq::Context::new();
+        // An engine that waited for its controller longer than half the window.
+        let (_waited, waited) = watch_made(&ctx, WINDOW / 2);
+        for _ in 0..3 {
+            assert_eq!(waited.judge(Shut::Renew), Shut::Renew);
+        }
+        // A reconnect of a socket the door once opened to.
+        let (_reconnected, reconnected) = watch_made(&ctx, Duration::ZERO);
+        reconnected.opened.set(true);
+        for _ in 0..3 {
+            assert_eq!(reconnected.judge(Shut::Renew), Shut::Renew);
+        }
+    }
 }
